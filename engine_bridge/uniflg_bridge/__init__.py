@@ -1,0 +1,1 @@
+"""Engine bridge: gRPC service, OSC / VMC / Live Link senders and audio playback."""

@@ -1,0 +1,43 @@
+"""The runtime's one error hierarchy.
+
+Every error the SDK raises on bad input derives from :class:`UniFLGError`; the engine bridge maps these
+onto gRPC status codes in exactly one place, so each class names its intended status.
+"""
+
+from __future__ import annotations
+
+
+class UniFLGError(Exception):
+    """Base class of all SDK errors."""
+
+
+class InvalidInputError(UniFLGError, ValueError):
+    """The caller passed something malformed (empty text, NaN audio, a bad sample rate). -> INVALID_ARGUMENT"""
+
+
+class UnsupportedTextError(InvalidInputError):
+    """The text front end cannot handle some characters; ``characters`` lists them."""
+
+    def __init__(self, message: str, characters: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.characters = characters
+
+
+class NotFoundError(UniFLGError, LookupError):
+    """A named thing does not exist (speaker, emotion, voice, backend). -> NOT_FOUND"""
+
+    def __init__(self, kind: str, name: str, choices: list[str] | tuple[str, ...]) -> None:
+        self.kind, self.name, self.choices = kind, name, tuple(choices)
+        super().__init__(f"unknown {kind} {name!r}; available: {', '.join(self.choices) or '(none)'}")
+
+
+class LimitExceededError(UniFLGError):
+    """A size or concurrency limit was exceeded (text too long, audio too long). -> RESOURCE_EXHAUSTED"""
+
+
+class BackendUnavailableError(UniFLGError):
+    """A requested backend is not installed or has no device here. -> FAILED_PRECONDITION"""
+
+
+class ModelFormatError(UniFLGError):
+    """A voice or checkpoint on disk is missing files or is inconsistent. -> FAILED_PRECONDITION"""
