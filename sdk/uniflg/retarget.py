@@ -1,0 +1,278 @@
+"""Landmarks -> blendshape weights: ARKit 52 names and VRM 0.x expression names.
+
+The retargeter measures a handful of geometric features per frame (mouth opening and width, corner
+heights, eye aspect ratios, brow heights, pupil offsets), all divided by that frame's inter-ocular
+distance so head size and distance cancel, subtracts the same features measured on the voice's
+neutral face (:class:`Calibration`), and maps the differences to weights through fixed linear ranges,
+clipped to [0, 1]. Blendshapes the 2-D landmarks cannot observe (tongue, cheek puff, lip roll, ...) are
+always 0. The formulas are listed in docs/retargeting.md.
+
+"Left"/"Right" are the subject's, as in ARKit and OpenPose: the subject's left eye is points 42-47.
+Numpy only; no model or bridge imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from uniflg.errors import InvalidInputError
+from uniflg.landmarks import N_POINTS
+
+# ARKit's 52 blendshape locations in Apple's documented order (also the order of Live Link Face curves).
+ARKIT_52: tuple[str, ...] = (
+    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
+    "eyeSquintLeft", "eyeWideLeft",
+    "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight", "eyeLookOutRight", "eyeLookUpRight",
+    "eyeSquintRight", "eyeWideRight",
+    "jawForward", "jawLeft", "jawRight", "jawOpen",
+    "mouthClose", "mouthFunnel", "mouthPucker", "mouthLeft", "mouthRight",
+    "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+    "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
+    "mouthPressLeft", "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthUpperUpLeft", "mouthUpperUpRight",
+    "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight",
+    "noseSneerLeft", "noseSneerRight", "tongueOut",
+)
+
+# VRM 0.x preset expressions (BlendShapeClip presets), as VMC marionettes name them.
+VRM0: tuple[str, ...] = (
+    "Neutral", "A", "I", "U", "E", "O", "Blink", "Joy", "Angry", "Sorrow", "Fun",
+    "LookUp", "LookDown", "LookLeft", "LookRight", "Blink_L", "Blink_R",
+)
+
+# Ranges: the feature change (in inter-ocular distances, or a ratio) that maps to weight 1.
+JAW_RANGE = 0.40       # inner-lip gap growth for a fully open jaw
+CHIN_RANGE = 0.40      # nose-to-chin growth for a fully dropped jaw
+WIDTH_RANGE = 0.15     # relative mouth-width change for full pucker / stretch (as a ratio)
+CORNER_RANGE = 0.08    # corner rise (smile) or drop (frown) relative to the nose base
+LIP_RANGE = 0.06       # upper-lip rise relative to the nose base
+SHIFT_RANGE = 0.10     # sideways jaw / mouth shift
+BLINK_RANGE = 0.80     # relative eye-aspect-ratio loss for a full blink
+WIDE_RANGE = 0.40      # relative eye-aspect-ratio gain for fully wide eyes
+BROW_RANGE = 0.08      # brow rise or drop relative to the eye centre
+LOOK_X_RANGE = 0.20    # pupil offset along the eye axis, in eye widths
+LOOK_Y_RANGE = 0.12    # pupil offset across the eye axis, in eye widths
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per-frame geometric features, each an array ``[T]`` (distances in inter-ocular distances)."""
+
+    lip_gap: np.ndarray        # inner lips: |62 - 66|
+    chin: np.ndarray           # nose tip 30 to chin 8
+    width: np.ndarray          # mouth corners |48 - 54|
+    corner_r: np.ndarray       # nose base y - right corner (48) y: larger = corner higher
+    corner_l: np.ndarray       # nose base y - left corner (54) y
+    upper_lip_r: np.ndarray    # nose base y - upper lip point 50 y
+    upper_lip_l: np.ndarray    # nose base y - upper lip point 52 y
+    jaw_shift: np.ndarray      # chin x - nose-bridge x (positive: toward the subject's left)
+    mouth_shift: np.ndarray    # mouth-corner midpoint x - nose-bridge x
+    ear_r: np.ndarray          # eye aspect ratio, right eye (36-41)
+    ear_l: np.ndarray          # eye aspect ratio, left eye (42-47)
+    brow_inner: np.ndarray     # eye-centre y - inner brow y (21, 22), mean of both sides
+    brow_outer_r: np.ndarray   # right eye-centre y - outer right brow (17) y
+    brow_outer_l: np.ndarray   # left eye-centre y - outer left brow (26) y
+    brow_r: np.ndarray         # right eye-centre y - mean right brow (17-21) y
+    brow_l: np.ndarray         # left eye-centre y - mean left brow (22-26) y
+    look_x_r: np.ndarray       # right pupil along the right eye's inner->outer axis, eye widths
+    look_x_l: np.ndarray       # left pupil along the left eye's inner->outer axis, eye widths
+    look_y_r: np.ndarray       # right pupil below the eye centre, eye widths
+    look_y_l: np.ndarray       # left pupil below the eye centre, eye widths
+
+
+def _as_frames(landmarks: np.ndarray) -> np.ndarray:
+    arr = np.asarray(landmarks, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1:] != (N_POINTS, 2):
+        raise InvalidInputError(f"landmarks must be [T, {N_POINTS}, 2] or [{N_POINTS}, 2], got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise InvalidInputError("landmarks contain NaN or infinite values")
+    return arr
+
+
+def _dist(p: np.ndarray, i: int, j: int) -> np.ndarray:
+    return np.linalg.norm(p[:, i] - p[:, j], axis=-1)  # (T,)
+
+
+def _ear(p: np.ndarray, first: int) -> np.ndarray:
+    """Eye aspect ratio of the 6 eye points starting at ``first`` (corners first+0 and first+3)."""
+    a = _dist(p, first + 1, first + 5)
+    b = _dist(p, first + 2, first + 4)
+    return (a + b) / (2.0 * np.maximum(_dist(p, first, first + 3), 1e-9))
+
+
+def _pupil(p: np.ndarray, pupil: int, inner: int, outer: int, eye: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Pupil offset from the eye centre along (x) and across (y, downwards) the inner->outer axis."""
+    axis = p[:, outer] - p[:, inner]  # (T, 2)
+    width = np.maximum(np.linalg.norm(axis, axis=-1), 1e-9)
+    u = axis / width[:, None]
+    d = p[:, pupil] - eye
+    along = (d * u).sum(-1) / width
+    across = (d[:, 1] * u[:, 0] - d[:, 0] * u[:, 1]) / width  # y-down normal of the axis
+    if outer < inner:  # the right eye's axis points to -x: keep "across" positive downwards
+        across = -across
+    return along, across
+
+
+def measure(landmarks: np.ndarray) -> Features:
+    """Features of ``[T, 70, 2]`` (or one ``[70, 2]``) landmarks in the OpenPose-70 layout."""
+    p = _as_frames(landmarks)
+    eye_r = p[:, 36:42].mean(1)  # (T, 2)
+    eye_l = p[:, 42:48].mean(1)
+    iod = np.maximum(np.linalg.norm(eye_l - eye_r, axis=-1), 1e-9)  # (T,)
+    nose_y = p[:, 33, 1]
+    bridge_x = p[:, 27:31, 0].mean(1)
+    look_x_r, look_y_r = _pupil(p, 68, 39, 36, eye_r)
+    look_x_l, look_y_l = _pupil(p, 69, 42, 45, eye_l)
+    return Features(
+        lip_gap=_dist(p, 62, 66) / iod,
+        chin=_dist(p, 30, 8) / iod,
+        width=_dist(p, 48, 54) / iod,
+        corner_r=(nose_y - p[:, 48, 1]) / iod,
+        corner_l=(nose_y - p[:, 54, 1]) / iod,
+        upper_lip_r=(nose_y - p[:, 50, 1]) / iod,
+        upper_lip_l=(nose_y - p[:, 52, 1]) / iod,
+        jaw_shift=(p[:, 8, 0] - bridge_x) / iod,
+        mouth_shift=((p[:, 48, 0] + p[:, 54, 0]) / 2 - bridge_x) / iod,
+        ear_r=_ear(p, 36),
+        ear_l=_ear(p, 42),
+        brow_inner=(eye_r[:, 1] - p[:, 21, 1] + eye_l[:, 1] - p[:, 22, 1]) / (2 * iod),
+        brow_outer_r=(eye_r[:, 1] - p[:, 17, 1]) / iod,
+        brow_outer_l=(eye_l[:, 1] - p[:, 26, 1]) / iod,
+        brow_r=(eye_r[:, 1] - p[:, 17:22, 1].mean(1)) / iod,
+        brow_l=(eye_l[:, 1] - p[:, 22:27, 1].mean(1)) / iod,
+        look_x_r=look_x_r, look_x_l=look_x_l, look_y_r=look_y_r, look_y_l=look_y_l,
+    )
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The features of a voice's neutral face (mouth closed, eyes open, looking ahead), as scalars."""
+
+    neutral: dict[str, float]
+
+    @classmethod
+    def from_neutral(cls, face: np.ndarray) -> Calibration:
+        """Calibrate on one neutral ``[70, 2]`` face (e.g. the voice's mean face)."""
+        arr = np.asarray(face)
+        if arr.shape != (N_POINTS, 2):
+            raise InvalidInputError(f"a neutral face is [{N_POINTS}, 2], got {arr.shape}")
+        feats = measure(arr)
+        neutral = {f.name: float(getattr(feats, f.name)[0]) for f in fields(Features)}
+        if neutral["ear_r"] <= 0 or neutral["ear_l"] <= 0 or neutral["width"] <= 0:
+            raise InvalidInputError("the neutral face has closed eyes or a zero-width mouth")
+        return cls(neutral)
+
+
+def _clip(x: np.ndarray) -> np.ndarray:
+    return np.clip(x, 0.0, 1.0).astype(np.float32)
+
+
+class Retargeter:
+    """Turns landmark frames into ARKit-52 and VRM0 weights, calibrated on a neutral face."""
+
+    def __init__(self, calibration: Calibration) -> None:
+        self.calibration = calibration
+
+    @classmethod
+    def from_neutral(cls, face: np.ndarray) -> Retargeter:
+        return cls(Calibration.from_neutral(face))
+
+    def _delta(self, feats: Features, name: str) -> np.ndarray:
+        return getattr(feats, name) - self.calibration.neutral[name]
+
+    def arkit(self, landmarks: np.ndarray) -> np.ndarray:
+        """``[T, 52]`` float32 weights in :data:`ARKIT_52` order, each in [0, 1]."""
+        f = measure(landmarks)
+        n = self.calibration.neutral
+        d = self._delta
+        out = np.zeros((f.lip_gap.shape[0], len(ARKIT_52)), dtype=np.float32)
+        w = dict.fromkeys(ARKIT_52)
+        jaw = _clip(d(f, "lip_gap") / JAW_RANGE)
+        chin = _clip(d(f, "chin") / CHIN_RANGE)
+        ratio = f.width / n["width"] - 1.0
+        w["jawOpen"] = jaw
+        w["mouthClose"] = _clip(chin - jaw)  # the jaw drops while the lips stay together
+        w["mouthPucker"] = _clip(-ratio / WIDTH_RANGE)
+        w["mouthFunnel"] = _clip(w["mouthPucker"] * np.minimum(1.0, jaw / 0.25))
+        for side, corner in (("Right", "corner_r"), ("Left", "corner_l")):
+            rise = d(f, corner) / CORNER_RANGE
+            smile = _clip(rise)
+            w[f"mouthSmile{side}"] = smile
+            w[f"mouthFrown{side}"] = _clip(-rise)
+            w[f"mouthStretch{side}"] = _clip(ratio / WIDTH_RANGE * (1.0 - smile))
+            w[f"cheekSquint{side}"] = _clip(0.5 * smile)
+        w["mouthUpperUpRight"] = _clip(d(f, "upper_lip_r") / LIP_RANGE)
+        w["mouthUpperUpLeft"] = _clip(d(f, "upper_lip_l") / LIP_RANGE)
+        w["jawLeft"] = _clip(d(f, "jaw_shift") / SHIFT_RANGE)
+        w["jawRight"] = _clip(-d(f, "jaw_shift") / SHIFT_RANGE)
+        w["mouthLeft"] = _clip(d(f, "mouth_shift") / SHIFT_RANGE)
+        w["mouthRight"] = _clip(-d(f, "mouth_shift") / SHIFT_RANGE)
+        for side, s in (("Right", "r"), ("Left", "l")):
+            openness = getattr(f, f"ear_{s}") / n[f"ear_{s}"]
+            w[f"eyeBlink{side}"] = _clip((1.0 - openness) / BLINK_RANGE)
+            w[f"eyeWide{side}"] = _clip((openness - 1.0) / WIDE_RANGE)
+            look_x = d(f, f"look_x_{s}") / LOOK_X_RANGE
+            look_y = d(f, f"look_y_{s}") / LOOK_Y_RANGE
+            w[f"eyeLookOut{side}"] = _clip(look_x)
+            w[f"eyeLookIn{side}"] = _clip(-look_x)
+            w[f"eyeLookDown{side}"] = _clip(look_y)
+            w[f"eyeLookUp{side}"] = _clip(-look_y)
+            w[f"browDown{side}"] = _clip(-d(f, f"brow_{s}") / BROW_RANGE)
+            w[f"browOuterUp{side}"] = _clip(d(f, f"brow_outer_{s}") / BROW_RANGE)
+        w["browInnerUp"] = _clip(d(f, "brow_inner") / BROW_RANGE)
+        for i, name in enumerate(ARKIT_52):
+            value = w[name]
+            if value is not None:
+                out[:, i] = value
+        return out
+
+    def vrm(self, landmarks: np.ndarray, arkit: np.ndarray | None = None) -> np.ndarray:
+        """``[T, 17]`` float32 weights in :data:`VRM0` order, each in [0, 1] (derived from the ARKit ones)."""
+        a = self.arkit(landmarks) if arkit is None else arkit
+        k = {name: a[:, i] for i, name in enumerate(ARKIT_52)}
+        jaw = k["jawOpen"]
+        wide = np.maximum(k["mouthStretchLeft"], k["mouthStretchRight"])
+        narrow = k["mouthPucker"]
+        blink = np.minimum(k["eyeBlinkLeft"], k["eyeBlinkRight"])
+        v = {
+            "Neutral": np.zeros_like(jaw),
+            "A": jaw * (1.0 - wide) * (1.0 - narrow),
+            "I": wide * np.clip(1.0 - jaw / 0.6, 0.0, 1.0),
+            "U": narrow * np.clip(1.0 - jaw / 0.5, 0.0, 1.0),
+            "E": wide * np.clip(jaw / 0.5, 0.0, 1.0),
+            "O": narrow * np.clip(jaw / 0.5, 0.0, 1.0),
+            "Blink": blink,
+            "Joy": (k["mouthSmileLeft"] + k["mouthSmileRight"]) / 2,
+            "Angry": (k["browDownLeft"] + k["browDownRight"]) / 2,
+            "Sorrow": 0.5 * (k["mouthFrownLeft"] + k["mouthFrownRight"]) / 2 + 0.5 * k["browInnerUp"],
+            "Fun": np.zeros_like(jaw),
+            "LookUp": (k["eyeLookUpLeft"] + k["eyeLookUpRight"]) / 2,
+            "LookDown": (k["eyeLookDownLeft"] + k["eyeLookDownRight"]) / 2,
+            # The subject's left: the left eye looks out, the right eye looks in.
+            "LookLeft": (k["eyeLookOutLeft"] + k["eyeLookInRight"]) / 2,
+            "LookRight": (k["eyeLookOutRight"] + k["eyeLookInLeft"]) / 2,
+            # Per-eye remainders over the shared Blink, so weights never add up past a full blink.
+            "Blink_L": k["eyeBlinkLeft"] - blink,
+            "Blink_R": k["eyeBlinkRight"] - blink,
+        }
+        return np.stack([_clip(v[name]) for name in VRM0], axis=-1)
+
+    def weights(self, landmarks: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        """``[T, len(names)]`` weights for any mix of ARKit-52 and VRM0 names."""
+        arkit = self.arkit(landmarks)
+        vrm = self.vrm(landmarks, arkit) if any(n in VRM0 and n not in ARKIT_52 for n in names) else None
+        cols = []
+        for name in names:
+            if name in ARKIT_52:
+                cols.append(arkit[:, ARKIT_52.index(name)])
+            elif name in VRM0 and vrm is not None:
+                cols.append(vrm[:, VRM0.index(name)])
+            else:
+                raise InvalidInputError(f"unknown blendshape {name!r}; use ARKit-52 or VRM0 names")
+        return np.stack(cols, axis=-1) if cols else np.zeros((arkit.shape[0], 0), np.float32)
