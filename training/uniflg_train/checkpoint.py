@@ -1,0 +1,426 @@
+"""Checkpoints that describe themselves, written atomically, with retention and resume.
+
+Layout of a checkpoint directory (one per saved step)::
+
+    RUN/checkpoints/step_00001200/
+        generator.safetensors      weights of each named module (config JSON in the metadata)
+        discriminator.safetensors
+        config.json                ModelConfig.to_json() (the same text as in the metadata)
+        state.pt                   step, epoch, optimizer/scheduler state_dicts, RNG states, best metric
+        manifest.json              written LAST: file names, sizes and SHA-256, step, metric
+
+Rules:
+
+* Weights never pickle: they are safetensors. ``state.pt`` (optimizer moments, RNG states) is
+  ``torch.save`` of tensors and plain containers only and is read back with ``weights_only=True``.
+* Atomic: everything goes into a hidden temporary directory next to the final one; each file is
+  fsync'd, the manifest is written last, then the directory is renamed into place (``os.replace``)
+  and the parent directory fsync'd. A crash at any point leaves either the old set of checkpoints
+  or the new complete one; :meth:`CheckpointManager.latest` only returns a directory whose manifest
+  exists and whose files have the recorded sizes.
+* Retention: the last ``keep_last`` checkpoints plus the best one (by ``metric``) are kept.
+* Under DDP only rank 0 writes (other ranks return ``None`` from ``save``); every rank may resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+from uniflg.config import ModelConfig
+from uniflg.errors import ModelFormatError
+
+from uniflg_train.runtime import is_main_process, rng_state, set_rng_state, unwrap
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "uniflg-checkpoint/1"
+WEIGHTS_FORMAT = "uniflg-weights/1"
+CONFIG_KEY = "uniflg.config"  # safetensors metadata key holding the ModelConfig JSON
+MANIFEST = "manifest.json"
+STATE = "state.pt"
+CONFIG = "config.json"
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+_TMP_PREFIX = ".tmp-"
+
+Modules = Mapping[str, nn.Module] | nn.Module
+ConfigLike = ModelConfig | str | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic file primitives
+# ---------------------------------------------------------------------------------------------
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (best effort where directories can't open)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file in the same directory, fsync, then ``os.replace``."""
+    path = Path(path)
+    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def _config_json(config: ConfigLike) -> str | None:
+    if config is None or isinstance(config, str):
+        return config
+    return config.to_json()
+
+
+# ---------------------------------------------------------------------------------------------
+# Shippable weights: one safetensors file with the config in its metadata
+# ---------------------------------------------------------------------------------------------
+
+
+def state_dict_for_saving(module: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """CPU, contiguous, detached tensors; tensors sharing storage (tied weights) are cloned so
+    safetensors accepts them (``load_state_dict`` fills both ties from identical values)."""
+    items = unwrap(module).state_dict() if isinstance(module, nn.Module) else module
+    out: dict[str, torch.Tensor] = {}
+    seen: set[tuple[int, int]] = set()
+    for name, tensor in items.items():
+        t = tensor.detach().cpu().contiguous()
+        key = (t.untyped_storage().data_ptr(), t.storage_offset())
+        if t.numel() and key in seen:
+            t = t.clone()
+        seen.add(key)
+        out[name] = t
+    return out
+
+
+def _write_weights(path: Path, module: nn.Module | Mapping[str, torch.Tensor], config: ConfigLike,
+                   metadata: Mapping[str, str] | None) -> None:
+    meta = {"format": WEIGHTS_FORMAT, **(metadata or {})}
+    cfg = _config_json(config)
+    if cfg is not None:
+        meta[CONFIG_KEY] = cfg
+    save_file(state_dict_for_saving(module), str(path), metadata=meta)
+    fsync_file(path)
+
+
+def save_weights(path: str | Path, module: nn.Module | Mapping[str, torch.Tensor], config: ConfigLike = None,
+                 metadata: Mapping[str, str] | None = None, config_alongside: bool = False) -> Path:
+    """Save a module's weights as one safetensors file, atomically, with the ModelConfig JSON in the
+    metadata under ``"uniflg.config"`` (a voice rebuilds from this file alone). ``config_alongside``
+    also writes ``<name>.json`` next to it (the piper-style ``voice.safetensors`` + ``voice.json``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}")
+    _write_weights(tmp, module, config, metadata)
+    os.replace(tmp, path)
+    cfg = _config_json(config)
+    if config_alongside and cfg is not None:
+        atomic_write_bytes(path.with_suffix(".json"), cfg.encode("utf-8"))
+    fsync_dir(path.parent)
+    return path
+
+
+def load_weights(path: str | Path,
+                 device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], str | None]:
+    """Read ``(state_dict, config_json)`` from a safetensors file; the config comes from the metadata,
+    else from ``<name>.json`` alongside, else ``None``. No pickle is involved."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFormatError(f"weights file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(str(path), device=str(device))
+    except Exception as exc:  # safetensors raises its own error types for truncated headers
+        raise ModelFormatError(f"cannot read weights {path}: {exc}") from exc
+    config = meta.get(CONFIG_KEY)
+    sidecar = path.with_suffix(".json")
+    if config is None and sidecar.is_file():
+        config = sidecar.read_text(encoding="utf-8")
+    return tensors, config
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    """What :meth:`CheckpointManager.resume` restored (besides the objects it loaded into)."""
+
+    step: int
+    epoch: int
+    best_metric: float | None
+    extra: dict[str, Any]
+    path: Path
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One complete checkpoint directory (its manifest exists and its files have the right sizes)."""
+
+    path: Path
+    step: int
+    metric: float | None
+    modules: tuple[str, ...]
+
+    @property
+    def config_json(self) -> str | None:
+        cfg = self.path / CONFIG
+        return cfg.read_text(encoding="utf-8") if cfg.is_file() else None
+
+    def config(self) -> ModelConfig | None:
+        text = self.config_json
+        return ModelConfig.from_json(text) if text is not None else None
+
+    def weights_path(self, name: str) -> Path:
+        if name not in self.modules:
+            raise ModelFormatError(f"checkpoint {self.path} has no module {name!r}; has {list(self.modules)}")
+        return self.path / f"{name}.safetensors"
+
+    def state_dict(self, name: str, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+        return load_weights(self.weights_path(name), device=device)[0]
+
+    def load_modules(self, modules: Modules, strict: bool = True) -> None:
+        """Load weights into modules (DDP wrappers are unwrapped). Extra modules in the checkpoint
+        are ignored; a requested module it lacks is an error."""
+        for name, module in _named(modules).items():
+            target = unwrap(module)
+            device = next((p.device for p in target.parameters()), torch.device("cpu"))
+            target.load_state_dict(self.state_dict(name, device=device), strict=strict)
+
+    def training_state(self, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+        loaded: dict[str, Any] = torch.load(self.path / STATE, map_location=map_location, weights_only=True)
+        return loaded
+
+    def verify(self) -> bool:
+        """Full check: every file's SHA-256 matches the manifest."""
+        manifest = _read_manifest(self.path)
+        if manifest is None:
+            return False
+        return all(_sha256(self.path / name) == info["sha256"] for name, info in manifest["files"].items())
+
+
+def _named(modules: Modules | None) -> dict[str, Any]:
+    if modules is None:
+        return {}
+    if isinstance(modules, nn.Module):
+        return {"model": modules}
+    return dict(modules)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_manifest(directory: Path) -> dict[str, Any] | None:
+    """The manifest if the directory is complete (files present with the recorded sizes), else None."""
+    try:
+        manifest: dict[str, Any] = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT:
+            return None
+        for name, info in manifest["files"].items():
+            if (directory / name).stat().st_size != info["size"]:
+                return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return manifest
+
+
+class CheckpointManager:
+    """Save, list, prune and resume checkpoints under one directory (typically ``RUN/checkpoints``).
+
+    ``mode`` says whether a lower (``"min"``, e.g. a validation loss) or higher metric is better.
+    """
+
+    def __init__(self, directory: str | Path, keep_last: int = 3,
+                 mode: Literal["min", "max"] = "min") -> None:
+        if keep_last < 1:
+            raise ValueError("keep_last must be at least 1")
+        self.directory = Path(directory)
+        self.keep_last = keep_last
+        self.mode = mode
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def _complete(self) -> Iterator[Checkpoint]:
+        if not self.directory.is_dir():
+            return
+        for entry in self.directory.iterdir():
+            match = _STEP_DIR.match(entry.name)
+            if not match or not entry.is_dir():
+                continue
+            manifest = _read_manifest(entry)
+            if manifest is None:
+                logger.warning("ignoring incomplete checkpoint %s", entry)
+                continue
+            yield Checkpoint(path=entry, step=int(manifest["step"]), metric=manifest.get("metric"),
+                             modules=tuple(manifest["modules"]))
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Complete checkpoints, oldest step first."""
+        return sorted(self._complete(), key=lambda c: c.step)
+
+    def latest(self) -> Checkpoint | None:
+        """The newest complete checkpoint (a half-written one is never returned)."""
+        found = self.checkpoints()
+        return found[-1] if found else None
+
+    def best(self) -> Checkpoint | None:
+        """The complete checkpoint with the best metric (ties: the newer), or None."""
+        scored = [c for c in self.checkpoints() if c.metric is not None]
+        if not scored:
+            return None
+        sign = 1.0 if self.mode == "min" else -1.0
+        return min(scored, key=lambda c: (sign * float(c.metric or 0.0), -c.step))
+
+    def _is_better(self, metric: float, than: float | None) -> bool:
+        if than is None:
+            return True
+        return metric < than if self.mode == "min" else metric > than
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def save(self, step: int, modules: Modules, optimizers: Mapping[str, Any] | None = None,
+             schedulers: Mapping[str, Any] | None = None, *, epoch: int = 0, config: ConfigLike = None,
+             metric: float | None = None, extra: Mapping[str, Any] | None = None) -> Checkpoint | None:
+        """Write checkpoint ``step`` atomically, then prune. Returns it (``None`` on ranks other
+        than 0, which write nothing). ``extra`` must hold tensors and plain containers only."""
+        if not is_main_process():
+            return None
+        started = time.perf_counter()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temporaries()
+        final = self.directory / f"step_{step:08d}"
+        tmp = self.directory / f"{_TMP_PREFIX}{final.name}.{os.getpid()}"
+        tmp.mkdir()
+        named = _named(modules)
+        previous_best = self.best()
+        best_metric = previous_best.metric if previous_best is not None else None
+        if metric is not None and self._is_better(metric, best_metric):
+            best_metric = metric
+        cfg = _config_json(config)
+        meta = {"step": str(step), "epoch": str(epoch)}
+        for name, module in named.items():
+            _write_weights(tmp / f"{name}.safetensors", module, cfg, {**meta, "module": name})
+        if cfg is not None:
+            _write_plain(tmp / CONFIG, cfg.encode("utf-8"))
+        state = {
+            "format": FORMAT, "step": step, "epoch": epoch, "metric": metric, "best_metric": best_metric,
+            "optimizers": {k: v.state_dict() for k, v in (optimizers or {}).items()},
+            "schedulers": {k: v.state_dict() for k, v in (schedulers or {}).items()},
+            "rng": rng_state(), "extra": dict(extra or {}),
+        }
+        torch.save(state, tmp / STATE)
+        fsync_file(tmp / STATE)
+        files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
+        manifest = {"format": FORMAT, "step": step, "epoch": epoch, "metric": metric,
+                    "modules": list(named), "files": files}
+        _write_plain(tmp / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
+        fsync_dir(tmp)
+        self._move_into_place(tmp, final)
+        self._prune()
+        logger.info("saved checkpoint %s in %.2f s", final, time.perf_counter() - started)
+        return Checkpoint(path=final, step=step, metric=metric, modules=tuple(named))
+
+    def _move_into_place(self, tmp: Path, final: Path) -> None:
+        trash = None
+        if final.exists():  # re-saving the same step: move the old one aside first
+            trash = self.directory / f"{_TMP_PREFIX}old-{final.name}.{os.getpid()}"
+            os.replace(final, trash)
+        os.replace(tmp, final)
+        fsync_dir(self.directory)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def _remove_stale_temporaries(self) -> None:
+        """Leftovers of a crashed save (only one process saves into a directory)."""
+        for entry in self.directory.iterdir():
+            if entry.name.startswith(_TMP_PREFIX):
+                logger.warning("removing leftover of an interrupted save: %s", entry)
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+
+    def _prune(self) -> None:
+        found = self.checkpoints()
+        keep = {c.path for c in found[-self.keep_last:]}
+        best = self.best()
+        if best is not None:
+            keep.add(best.path)
+        for ckpt in found:
+            if ckpt.path not in keep:
+                # Rename first so a crash mid-delete never leaves a half-deleted "complete" dir.
+                doomed = self.directory / f"{_TMP_PREFIX}del-{ckpt.path.name}"
+                os.replace(ckpt.path, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+                logger.debug("pruned %s", ckpt.path)
+
+    # -- resuming ----------------------------------------------------------------------------
+
+    def resume(self, modules: Modules, optimizers: Mapping[str, Any] | None = None,
+               schedulers: Mapping[str, Any] | None = None, *, checkpoint: Checkpoint | None = None,
+               restore_rng: bool = True, strict: bool = True) -> TrainingState | None:
+        """Restore module weights, optimizer and scheduler states and RNG states from ``checkpoint``
+        (default: :meth:`latest`). Returns ``None`` when there is nothing to resume from. Call it
+        after building optimizers/schedulers and after moving modules to their device."""
+        ckpt = checkpoint or self.latest()
+        if ckpt is None:
+            return None
+        ckpt.load_modules(modules, strict=strict)
+        state = ckpt.training_state()
+        _load_states("optimizer", optimizers, state["optimizers"])
+        _load_states("scheduler", schedulers, state["schedulers"])
+        if restore_rng:
+            set_rng_state(state["rng"])
+        logger.info("resumed from %s (step %d, epoch %d)", ckpt.path, state["step"], state["epoch"])
+        return TrainingState(step=int(state["step"]), epoch=int(state["epoch"]),
+                             best_metric=state["best_metric"], extra=dict(state["extra"]), path=ckpt.path)
+
+
+def _load_states(kind: str, objects: Mapping[str, Any] | None, saved: Mapping[str, Any]) -> None:
+    for name, obj in (objects or {}).items():
+        if name not in saved:
+            raise ModelFormatError(f"checkpoint has no {kind} state {name!r}; has {sorted(saved)}")
+        obj.load_state_dict(saved[name])
+
+
+def _write_plain(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
