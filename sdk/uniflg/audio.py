@@ -1,0 +1,93 @@
+"""Audio features shared by training and the runtime (NumPy; the torch twin is uniflg.model.features).
+
+Spectrogram convention (as VITS): reflect-pad (n_fft - hop) / 2 on both sides, no centring, Hann
+window, magnitude sqrt(re^2 + im^2 + 1e-6). A clip of S samples gives S // hop frames, so T frames of
+latent decode to exactly T * hop samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from uniflg.config import AudioConfig
+from uniflg.errors import InvalidInputError
+
+
+def mel_filterbank(cfg: AudioConfig) -> np.ndarray:
+    """Slaney-style mel filterbank (area-normalized triangles), shape (n_mels, n_fft // 2 + 1)."""
+    f_max = cfg.f_max if cfg.f_max is not None else cfg.sample_rate / 2
+
+    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+        f = np.asarray(f, dtype=np.float64)
+        lin = f / (200.0 / 3)
+        log_region = 27.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+        return np.where(f >= 1000.0, log_region, lin)
+
+    def mel_to_hz(m: np.ndarray) -> np.ndarray:
+        lin = m * (200.0 / 3)
+        log_region = 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 27.0))
+        return np.where(m >= 27.0, log_region, lin)
+
+    fft_freqs = np.linspace(0, cfg.sample_rate / 2, cfg.n_fft // 2 + 1)
+    mel_pts = mel_to_hz(np.linspace(hz_to_mel(np.array(cfg.f_min)), hz_to_mel(np.array(f_max)), cfg.n_mels + 2))
+    fdiff = np.diff(mel_pts)
+    ramps = mel_pts[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_pts[2:] - mel_pts[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def linear_spectrogram(wav: np.ndarray, cfg: AudioConfig) -> np.ndarray:
+    """Mono float waveform (S,) -> magnitude spectrogram (n_fft // 2 + 1, S // hop) float32."""
+    wav = np.asarray(wav, dtype=np.float32)
+    pad = (cfg.n_fft - cfg.hop_length) // 2
+    if wav.size <= pad:
+        raise InvalidInputError(f"audio too short for a spectrogram: {wav.size} samples, need > {pad}")
+    x = np.pad(wav, (pad, pad), mode="reflect")
+    n_frames = 1 + (x.size - cfg.n_fft) // cfg.hop_length
+    idx = np.arange(cfg.n_fft)[None, :] + cfg.hop_length * np.arange(n_frames)[:, None]
+    window = np.hanning(cfg.win_length + 1)[:-1].astype(np.float32)  # periodic Hann
+    if cfg.win_length < cfg.n_fft:
+        left = (cfg.n_fft - cfg.win_length) // 2
+        window = np.pad(window, (left, cfg.n_fft - cfg.win_length - left))
+    spec = np.fft.rfft(x[idx] * window, axis=1)
+    return np.sqrt(spec.real**2 + spec.imag**2 + 1e-6).T.astype(np.float32)
+
+
+def log_mel(spec: np.ndarray, cfg: AudioConfig, basis: np.ndarray | None = None) -> np.ndarray:
+    """Magnitude spectrogram (F, T) -> log mel (n_mels, T), floor 1e-5."""
+    basis = mel_filterbank(cfg) if basis is None else basis
+    return np.log(np.maximum(basis @ spec, 1e-5)).astype(np.float32)
+
+
+def to_mono_float(audio: np.ndarray) -> np.ndarray:
+    """int16 or float audio, mono (S,) or (S, C) -> float32 mono in [-1, 1]; rejects NaN/inf."""
+    a = np.asarray(audio)
+    if a.dtype == np.int16:
+        a = a.astype(np.float32) / 32768.0
+    a = a.astype(np.float32, copy=False)
+    if a.ndim == 2:
+        a = a.mean(axis=1)
+    if a.ndim != 1:
+        raise InvalidInputError(f"audio must be (samples,) or (samples, channels); got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise InvalidInputError("audio contains NaN or infinite samples")
+    return a
+
+
+def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling (exact rational ratio)."""
+    if source_rate <= 0 or target_rate <= 0:
+        raise InvalidInputError(f"sample rates must be positive; got {source_rate} -> {target_rate}")
+    if source_rate == target_rate:
+        return np.asarray(audio, dtype=np.float32)
+    g = np.gcd(source_rate, target_rate)
+    return resample_poly(audio, target_rate // g, source_rate // g).astype(np.float32)
+
+
+def pcm16(audio: np.ndarray) -> np.ndarray:
+    """float [-1, 1] -> int16 with clipping."""
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
