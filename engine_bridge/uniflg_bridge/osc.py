@@ -1,0 +1,77 @@
+"""Raw landmarks over OSC: one time-tagged bundle per frame under ``/uniflg/...`` (docs/osc.md).
+
+Layered like python-osc: :func:`encode_message` / :func:`encode_bundle` are pure codecs built on
+python-osc's builders; :class:`OscLandmarkSink` adds a UDP socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from uniflg_bridge import wire
+from uniflg_bridge.fanout import FrameEvent, StreamMeta
+from uniflg_bridge.udp import DatagramSender, Target
+from uniflg_bridge.wire import OscContent
+
+DEFAULT_PORT = 9000
+
+
+def _arg_type(value: object) -> str:
+    if isinstance(value, bool):
+        raise TypeError("OSC booleans are not used in this address space")
+    if isinstance(value, int):
+        return OscMessageBuilder.ARG_TYPE_INT
+    if isinstance(value, float):
+        return OscMessageBuilder.ARG_TYPE_FLOAT
+    if isinstance(value, str):
+        return OscMessageBuilder.ARG_TYPE_STRING
+    raise TypeError(f"unsupported OSC argument {value!r}")
+
+
+def _message(content: OscContent) -> OscMessageBuilder:
+    builder = OscMessageBuilder(address=content.address)
+    for arg in content.args:
+        builder.add_arg(arg, _arg_type(arg))
+    return builder
+
+
+def encode_message(content: OscContent) -> bytes:
+    """One OSC message; ints are ``i`` (int32), floats ``f`` (float32), strings ``s``."""
+    return _message(content).build().dgram
+
+
+def encode_bundle(contents: Sequence[OscContent], timetag: float | None = None) -> bytes:
+    """An OSC bundle of ``contents``; ``timetag`` in seconds since the Unix epoch (None: immediately)."""
+    builder = OscBundleBuilder(IMMEDIATELY if timetag is None else timetag)  # type: ignore[arg-type]
+    for content in contents:
+        builder.add_content(_message(content).build())
+    return builder.build().dgram
+
+
+class OscLandmarkSink:
+    """Sends ``/uniflg/...`` bundles to one UDP target, time-tagged with the frame's presentation time
+    (stream start epoch + index / fps)."""
+
+    name = "osc"
+
+    def __init__(self, target: Target, with_blendshapes: bool = True) -> None:
+        self.sender = DatagramSender(target)
+        self.with_blendshapes = with_blendshapes
+
+    def start(self, meta: StreamMeta) -> None:
+        self.sender.send(encode_message(wire.osc_stream_start(meta.stream_id, meta.info, meta.arkit_names)))
+
+    def frame(self, meta: StreamMeta, event: FrameEvent) -> None:
+        names = meta.arkit_names if self.with_blendshapes else ()
+        weights = event.arkit if self.with_blendshapes else None
+        contents = wire.osc_frame(meta.stream_id, event.index, meta.info.fps, event.points, names, weights)
+        self.sender.send(encode_bundle(contents, meta.start_epoch + event.index / meta.info.fps))
+
+    def end(self, meta: StreamMeta, frame_count: int) -> None:
+        self.sender.send(encode_message(wire.osc_stream_end(meta.stream_id, frame_count)))
+
+    def close(self) -> None:
+        self.sender.close()

@@ -1,0 +1,54 @@
+"""VMC protocol (performer -> marionette) blendshapes: per frame, one bundle of ``/VMC/Ext/Blend/Val``
+(name, value) messages then ``/VMC/Ext/Blend/Apply``. Marionettes (VSeeFace, VNyan, Warudo,
+VMagicMirror) listen on UDP 39539 by default.
+
+Names: VRM 0.x presets (A, I, U, E, O, Blink, Blink_L, Blink_R, Joy, Angry, Sorrow, Fun, ...), and with
+``perfect_sync`` the 52 ARKit names in the PascalCase spelling perfect-sync avatars use (``JawOpen``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from uniflg.retarget import ARKIT_52, VRM0
+
+from uniflg_bridge import wire
+from uniflg_bridge.fanout import FrameEvent, StreamMeta
+from uniflg_bridge.osc import encode_bundle
+from uniflg_bridge.udp import DatagramSender, Target
+
+DEFAULT_PORT = 39539
+PERFECT_SYNC_NAMES: tuple[str, ...] = tuple(n[0].upper() + n[1:] for n in ARKIT_52)
+
+
+def encode_frame(names: Sequence[str], weights: np.ndarray, time_code: float) -> bytes:
+    """One frame as an immediate bundle: OK, T, Val per name, Apply."""
+    return encode_bundle(wire.vmc_frame(names, weights, time_code), None)
+
+
+class VmcSink:
+    name = "vmc"
+
+    def __init__(self, target: Target, perfect_sync: bool = False) -> None:
+        self.sender = DatagramSender(target)
+        self.perfect_sync = perfect_sync
+
+    def start(self, meta: StreamMeta) -> None:
+        pass
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return VRM0 + PERFECT_SYNC_NAMES if self.perfect_sync else VRM0
+
+    def frame(self, meta: StreamMeta, event: FrameEvent) -> None:
+        weights = np.concatenate([event.vrm, event.arkit]) if self.perfect_sync else event.vrm
+        self.sender.send(encode_frame(self.names, weights, event.index / meta.info.fps))
+
+    def end(self, meta: StreamMeta, frame_count: int) -> None:
+        # Leave the avatar neutral when the stream stops.
+        zeros = np.zeros(len(self.names), np.float32)
+        self.sender.send(encode_frame(self.names, zeros, frame_count / meta.info.fps))
+
+    def close(self) -> None:
+        self.sender.close()

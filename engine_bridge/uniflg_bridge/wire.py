@@ -1,0 +1,172 @@
+"""The one place that converts SDK values <-> protobuf messages and OSC message contents. Pure: no I/O.
+
+Audio on the wire is PCM16 little-endian mono. Landmark points are flattened x0, y0, ..., x69, y69.
+OSC contents are (address, arguments) pairs; :mod:`uniflg_bridge.osc` turns them into datagrams.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from uniflg.errors import InvalidInputError
+from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
+from uniflgapi.v1 import uniflg_pb2 as pb
+
+PCM16_MAX = 32767
+OscArg = int | float | str
+
+
+@dataclass(frozen=True)
+class OscContent:
+    """One OSC message before encoding: an address and its typed arguments."""
+
+    address: str
+    args: tuple[OscArg, ...]
+
+
+# ---------------------------------------------------------------- audio
+
+def pcm16_from_float(audio: np.ndarray) -> bytes:
+    """float32 samples in [-1, 1] -> PCM16 little-endian bytes (clipped, rounded)."""
+    pcm = np.clip(np.rint(np.asarray(audio, np.float32) * PCM16_MAX), -PCM16_MAX - 1, PCM16_MAX)
+    return pcm.astype("<i2").tobytes()
+
+
+def float_from_pcm16(data: bytes) -> np.ndarray:
+    """PCM16 little-endian bytes -> float32 samples; an odd byte count is an error."""
+    if len(data) % 2:
+        raise InvalidInputError(f"PCM16 audio needs an even number of bytes, got {len(data)}")
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / (PCM16_MAX + 1)
+
+
+# ---------------------------------------------------------------- requests
+
+SPEED_RANGE = (0.25, 4.0)
+CHUNK_SECONDS_RANGE = (0.05, 10.0)
+_MODES = {pb.SYNTHESIS_MODE_UNSPECIFIED: "t", pb.SYNTHESIS_MODE_PARALLEL: "t",
+          pb.SYNTHESIS_MODE_PIPELINED: "p"}
+
+
+def _bounded(name: str, value: float, default: float, bounds: tuple[float, float]) -> float:
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{name} must be a finite number, got {value}")
+    if value == 0:
+        return default
+    if not bounds[0] <= value <= bounds[1]:
+        raise InvalidInputError(f"{name} must be within [{bounds[0]}, {bounds[1]}] (or 0 for the default), "
+                                f"got {value}")
+    return value
+
+
+def synthesis_options(request: pb.SynthesizeRequest) -> SynthesisOptions:
+    """Validated SDK options from a SynthesizeRequest (the text is checked by the server's limits)."""
+    if request.mode not in _MODES:
+        raise InvalidInputError(f"unknown mode {request.mode}; use one of {sorted(_MODES)}")
+    return SynthesisOptions(
+        speaker=request.speaker or None,
+        emotion=request.emotion or None,
+        speed=_bounded("speed", request.speed, 1.0, SPEED_RANGE),
+        seed=request.seed if request.HasField("seed") else 0,
+        mode=_MODES[request.mode],  # type: ignore[arg-type]
+        chunk_seconds=_bounded("chunk_seconds", request.chunk_seconds, 0.5, CHUNK_SECONDS_RANGE),
+    )
+
+
+# ---------------------------------------------------------------- responses
+
+def stream_header(info: StreamInfo, *, request_id: str, voice: str, start_epoch: float,
+                  blendshape_names: Sequence[str] = ()) -> pb.StreamHeader:
+    return pb.StreamHeader(sample_rate=info.sample_rate, channels=1, fps=info.fps, layout=info.layout,
+                           point_count=info.n_points, blendshape_names=list(blendshape_names),
+                           start_time_code_since_epoch=start_epoch, request_id=request_id, voice=voice)
+
+
+def landmark_frames(first_frame: int, landmarks: np.ndarray, fps: int,
+                    blendshapes: np.ndarray | None = None) -> list[pb.LandmarkFrame]:
+    """``[n, P, 2]`` landmarks (and optional ``[n, B]`` weights) -> LandmarkFrames ``first_frame ..``."""
+    flat = np.asarray(landmarks, np.float32).reshape(len(landmarks), -1)  # (n, 2P)
+    frames = []
+    for k, points in enumerate(flat):
+        index = first_frame + k
+        weights = blendshapes[k].tolist() if blendshapes is not None else []
+        frames.append(pb.LandmarkFrame(index=index, time_code=index / fps, points=points.tolist(),
+                                       blendshapes=weights))
+    return frames
+
+
+def synthesis_chunk(chunk: SynthesisChunk, fps: int, blendshapes: np.ndarray | None = None) -> pb.MediaChunk:
+    return pb.MediaChunk(time_code=chunk.time_code, audio=pcm16_from_float(chunk.audio),
+                         frames=landmark_frames(chunk.first_frame, chunk.landmarks, fps, blendshapes))
+
+
+def frame_chunk(chunk: FrameChunk, blendshapes: np.ndarray | None = None) -> pb.MediaChunk:
+    return pb.MediaChunk(time_code=chunk.time_code,
+                         frames=landmark_frames(chunk.first_frame, chunk.landmarks, chunk.fps, blendshapes))
+
+
+def final_status(code: int, message: str, frame_count: int, audio_seconds: float) -> pb.Status:
+    return pb.Status(code=code, message=message, frame_count=frame_count, audio_seconds=audio_seconds)
+
+
+def points_from_frames(frames: Sequence[pb.LandmarkFrame], n_points: int = 70) -> np.ndarray:
+    """LandmarkFrames -> ``[n, n_points, 2]`` float32 (the client-side inverse of :func:`landmark_frames`)."""
+    if not frames:
+        return np.zeros((0, n_points, 2), np.float32)
+    return np.asarray([f.points for f in frames], np.float32).reshape(len(frames), n_points, 2)
+
+
+# ---------------------------------------------------------------- OSC contents
+
+OSC_PREFIX = "/uniflg"
+
+
+def osc_stream_start(stream_id: str, info: StreamInfo, blendshape_names: Sequence[str]) -> OscContent:
+    """``/uniflg/stream/start ,siisi``: stream id, sample rate, fps, layout, point count."""
+    return OscContent(f"{OSC_PREFIX}/stream/start",
+                      (stream_id, info.sample_rate, info.fps, info.layout, info.n_points))
+
+
+def osc_stream_end(stream_id: str, frame_count: int) -> OscContent:
+    """``/uniflg/stream/end ,si``: stream id, frames sent."""
+    return OscContent(f"{OSC_PREFIX}/stream/end", (stream_id, frame_count))
+
+
+def osc_frame(stream_id: str, index: int, fps: int, points: np.ndarray,
+              blendshape_names: Sequence[str] = (), weights: np.ndarray | None = None) -> list[OscContent]:
+    """The messages of one frame's bundle: ``/uniflg/frame ,sif`` (stream id, index, time code),
+    ``/uniflg/landmarks ,f*2P`` (x0, y0, ...), then ``/uniflg/blend/<name> ,f`` per blendshape."""
+    flat = np.asarray(points, np.float32).reshape(-1)
+    out = [OscContent(f"{OSC_PREFIX}/frame", (stream_id, int(index), float(np.float32(index / fps)))),
+           OscContent(f"{OSC_PREFIX}/landmarks", tuple(float(v) for v in flat))]
+    if weights is not None:
+        out += [OscContent(f"{OSC_PREFIX}/blend/{name}", (float(w),))
+                for name, w in zip(blendshape_names, weights, strict=True)]
+    return out
+
+
+def vmc_frame(names: Sequence[str], weights: np.ndarray, time_code: float) -> list[OscContent]:
+    """VMC protocol, performer -> marionette: ``/VMC/Ext/OK ,i`` (1: loaded), ``/VMC/Ext/T ,f`` (time),
+    ``/VMC/Ext/Blend/Val ,sf`` per blendshape, then ``/VMC/Ext/Blend/Apply`` (no arguments)."""
+    out = [OscContent("/VMC/Ext/OK", (1,)), OscContent("/VMC/Ext/T", (float(time_code),))]
+    out += [OscContent("/VMC/Ext/Blend/Val", (name, float(w)))
+            for name, w in zip(names, weights, strict=True)]
+    out.append(OscContent("/VMC/Ext/Blend/Apply", ()))
+    return out
+
+
+# ---------------------------------------------------------------- Live Link Face curves
+
+LIVELINK_EXTRA = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
+                  "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
+
+
+def livelink_curves(arkit52: np.ndarray) -> np.ndarray:
+    """52 ARKit weights -> the 61 Live Link Face curves: the 52, then head yaw/pitch/roll and the eyes'
+    yaw/pitch/roll, which 2-D landmarks of a frontal face do not give (sent as 0)."""
+    weights = np.asarray(arkit52, np.float32).reshape(-1)
+    if weights.shape != (52,):
+        raise InvalidInputError(f"Live Link Face needs 52 ARKit weights, got {weights.shape[0]}")
+    return np.concatenate([weights, np.zeros(len(LIVELINK_EXTRA), np.float32)])

@@ -1,0 +1,218 @@
+"""OSC / VMC / Live Link encoders against annotated golden bytes, and real UDP receivers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bridge_fakes import synthetic_face
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+from uniflg.errors import InvalidInputError
+from uniflg.retarget import ARKIT_52, VRM0, Retargeter
+from uniflg.types import StreamInfo
+from uniflg_bridge import livelink, osc, vmc, wire
+from uniflg_bridge.fanout import FanOut, FrameEvent, Pacer, StreamMeta
+from uniflg_bridge.udp import Target
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def golden(name: str) -> bytes:
+    """Hex fixture with ``#`` comments and free whitespace."""
+    text = "".join(line.split("#", 1)[0] for line in (GOLDEN / name).read_text().splitlines())
+    return bytes.fromhex("".join(text.split()))
+
+
+# ------------------------------------------------------------------ golden bytes
+
+def test_osc_message_golden() -> None:
+    assert osc.encode_message(wire.osc_stream_end("s1", 42)) == golden("osc_stream_end.hex")
+
+
+def test_osc_frame_bundle_golden() -> None:
+    contents = wire.osc_frame("s1", 3, 30, np.array([[0.5, 0.25]]), ("jawOpen",), np.array([1.0]))
+    data = osc.encode_bundle(contents, timetag=1.5)
+    assert data == golden("osc_frame_bundle.hex")
+    bundle = OscBundle(data)
+    assert bundle.timestamp == pytest.approx(1.5)
+
+
+def test_vmc_frame_golden() -> None:
+    assert vmc.encode_frame(("A",), np.array([0.5]), 0.0) == golden("vmc_frame_bundle.hex")
+
+
+def test_livelink_packet_golden_and_roundtrip() -> None:
+    curves = np.zeros(61, np.float32)
+    curves[ARKIT_52.index("jawOpen")] = 1.0
+    frame = livelink.LiveLinkFrame("D", "S", 100, 0.5, 30, 1, curves)
+    data = livelink.encode_packet(frame)
+    assert data == golden("livelink_packet.hex")
+    back = livelink.decode_packet(data)
+    assert (back.device_id, back.subject, back.frame_number, back.sub_frame) == ("D", "S", 100, 0.5)
+    np.testing.assert_array_equal(back.curves, curves)
+
+
+def test_livelink_rejects_malformed() -> None:
+    good = livelink.encode_packet(livelink.LiveLinkFrame("D", "S", 1, 0.0, 30, 1, np.zeros(61)))
+    for bad in (good[:-3], b"\x05" + good[1:], good[:5]):
+        with pytest.raises(InvalidInputError):
+            livelink.decode_packet(bad)
+    with pytest.raises(InvalidInputError):
+        livelink.encode_packet(livelink.LiveLinkFrame("D", "S", 1, 0.0, 30, 1, np.zeros(60)))
+
+
+def test_livelink_frame_time_is_a_timecode() -> None:
+    assert livelink.frame_time(86400.0 * 3 + 10.0, 4, 30) == (304, 0.0)
+
+
+def test_pcm16_roundtrip_and_odd_bytes() -> None:
+    audio = np.array([0.0, 0.5, -0.5, 1.0, -1.0, 2.0], np.float32)
+    data = wire.pcm16_from_float(audio)
+    assert data[:4] == bytes.fromhex("0000 0040")  # little-endian 0, 16384
+    back = wire.float_from_pcm16(data)
+    np.testing.assert_allclose(back[:5], [0.0, 0.5, -0.5, 1.0, -1.0], atol=1e-4)
+    with pytest.raises(InvalidInputError):
+        wire.float_from_pcm16(b"\x00\x01\x02")
+
+
+def test_udp_target_parse() -> None:
+    assert Target.parse("10.0.0.2:9000") == Target("10.0.0.2", 9000)
+    assert Target.parse(":39539") == Target("127.0.0.1", 39539)
+    assert Target.parse("[::1]:11111") == Target("::1", 11111)
+    with pytest.raises(ValueError):
+        Target.parse("host")
+
+
+# ------------------------------------------------------------------ real UDP receivers
+
+def receiver() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(2.0)
+    return sock
+
+
+def drain(sock: socket.socket) -> list[bytes]:
+    out = []
+    sock.settimeout(0.3)
+    try:
+        while True:
+            out.append(sock.recv(65536))
+    except TimeoutError:
+        return out
+
+
+def run_stream(n_frames: int, *sinks: object) -> StreamMeta:
+    meta = StreamMeta("req-1", StreamInfo(sample_rate=16000), start_epoch=1000.0)
+    faces = np.stack([synthetic_face(jaw=i / n_frames) for i in range(n_frames)])
+
+    async def go() -> None:
+        fan = FanOut(list(sinks))  # type: ignore[arg-type]
+        stream = fan.open(meta, Retargeter.from_neutral(synthetic_face()))
+        stream.frames(0, faces)
+        stream.finish()
+        await stream.wait()
+        fan.close()
+
+    asyncio.run(go())
+    return meta
+
+
+def test_osc_sink_sends_one_timetagged_bundle_per_frame() -> None:
+    rx = receiver()
+    run_stream(5, osc.OscLandmarkSink(Target("127.0.0.1", rx.getsockname()[1])))
+    packets = drain(rx)
+    start, *frames, end = packets
+    assert OscMessage(start).address == "/uniflg/stream/start"
+    assert OscMessage(end).address == "/uniflg/stream/end" and OscMessage(end).params == ["req-1", 5]
+    assert len(frames) == 5
+    for i, data in enumerate(frames):
+        bundle = OscBundle(data)
+        assert bundle.timestamp == pytest.approx(1000.0 + i / 30, abs=1e-6)
+        msgs = list(bundle)
+        assert msgs[0].address == "/uniflg/frame" and msgs[0].params[:2] == ["req-1", i]
+        assert msgs[1].address == "/uniflg/landmarks" and len(msgs[1].params) == 140
+        blend = {m.address.rsplit("/", 1)[1]: m.params[0] for m in msgs[2:]}
+        assert list(blend) == list(ARKIT_52)
+    rx.close()
+
+
+@pytest.mark.parametrize("perfect_sync", [False, True])
+def test_vmc_sink_sends_val_then_apply(perfect_sync: bool) -> None:
+    rx = receiver()
+    run_stream(4, vmc.VmcSink(Target("127.0.0.1", rx.getsockname()[1]), perfect_sync=perfect_sync))
+    packets = drain(rx)
+    assert len(packets) == 4 + 1  # frames, then a neutral frame at the end
+    for data in packets:
+        msgs = list(OscBundle(data))
+        addresses = [m.address for m in msgs]
+        assert addresses[:2] == ["/VMC/Ext/OK", "/VMC/Ext/T"]
+        assert addresses[-1] == "/VMC/Ext/Blend/Apply"
+        vals = msgs[2:-1]
+        assert all(m.address == "/VMC/Ext/Blend/Val" for m in vals)
+        names = [m.params[0] for m in vals]
+        expected = list(VRM0) + ([n[0].upper() + n[1:] for n in ARKIT_52] if perfect_sync else [])
+        assert names == expected
+        assert all(0.0 <= m.params[1] <= 1.0 for m in vals)
+    opened = {m.params[0]: m.params[1] for m in list(OscBundle(packets[3]))[2:-1]}
+    assert opened["A"] > 0.3  # the mouth opens over the stream
+    rx.close()
+
+
+def test_livelink_sink_packets_decode_to_61_curves() -> None:
+    rx = receiver()
+    run_stream(4, livelink.LiveLinkSink(Target("127.0.0.1", rx.getsockname()[1]), subject="NPC"))
+    packets = [livelink.decode_packet(p) for p in drain(rx)]
+    assert len(packets) == 5
+    for k, frame in enumerate(packets):
+        assert frame.curves.shape == (61,) and frame.subject == "NPC"
+        assert (frame.rate_numerator, frame.rate_denominator) == (30, 1)
+        assert frame.frame_number == 1000 * 30 + k
+    assert packets[3].curves[ARKIT_52.index("jawOpen")] > 0.3
+    rx.close()
+
+
+# ------------------------------------------------------------------ pacing
+
+def test_pacer_deadlines_come_from_indices() -> None:
+    now = [100.0]
+    pacer = Pacer(30, clock=lambda: now[0])
+    assert pacer.due(0) == 100.0
+    now[0] = 250.0  # time passing never moves the anchor
+    assert pacer.due(300) == pytest.approx(110.0)
+
+
+class Recorder:
+    name = "rec"
+
+    def __init__(self) -> None:
+        self.times: list[tuple[int, float]] = []
+
+    def start(self, meta: StreamMeta) -> None:
+        pass
+
+    def frame(self, meta: StreamMeta, event: FrameEvent) -> None:
+        self.times.append((event.index, time.monotonic()))
+
+    def end(self, meta: StreamMeta, frame_count: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_fanout_paces_frames_in_real_time_without_drift() -> None:
+    rec = Recorder()
+    t0 = time.monotonic()
+    run_stream(15, rec)
+    anchor = rec.times[0][1]
+    assert anchor - t0 < 0.2
+    for index, when in rec.times:
+        lateness = when - (anchor + index / 30)
+        assert -0.002 < lateness < 0.03, (index, lateness)
+    assert rec.times[-1][1] - anchor == pytest.approx(14 / 30, abs=0.03)
