@@ -6,6 +6,7 @@ parameters. In UniFLG-AS the global condition is the emotion embedding instead o
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from uniflg.config import LandmarkDecoderConfig
@@ -20,10 +21,23 @@ class LandmarkDecoder(nn.Module):
         self.wavenet = WaveNet(cfg.channels, cfg.kernel_size, cfg.dilation, cfg.layers, cond_channels,
                                cfg.dropout)
         self.post = nn.Conv1d(cfg.channels, 2 * cfg.n_points, 1)
+        # The network predicts offsets from the corpus mean face in units of `scale`; the buffers are set
+        # from the training data before stage 2 and saved with the weights, so outputs are absolute points.
+        self.register_buffer("mean_face", torch.zeros(cfg.n_points, 2))
+        self.register_buffer("scale", torch.ones(1))
+
+    def set_statistics(self, mean_face: Tensor, scale: float) -> None:
+        self.mean_face.copy_(mean_face)
+        self.scale.fill_(scale)
+
+    def normalize(self, landmarks: Tensor) -> Tensor:
+        """Absolute points (..., N, 2) -> the network's normalized target space."""
+        return (landmarks - self.mean_face) / self.scale
 
     def forward(self, x: Tensor, mask: Tensor, cond: Tensor) -> Tensor:
         """x: (B, D, T_land), mask: (B, 1, T_land), cond: (B, C_cond, 1) -> landmarks (B, T_land, N, 2)."""
         h = self.wavenet(self.pre(x) * mask, mask, cond)
         y = self.post(h) * mask  # (B, 2N, T)
         B, _, T = y.shape
-        return y.transpose(1, 2).reshape(B, T, self.n_points, 2)
+        offsets = y.transpose(1, 2).reshape(B, T, self.n_points, 2)
+        return offsets * self.scale + self.mean_face

@@ -1,0 +1,99 @@
+"""Pieces both training stages share: the batch view, data loaders, optimizers and the run folder."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from uniflg.model.features import SpectrogramFeatures
+from uniflg_train.runtime import make_sampler, set_epoch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainBatch:
+    """What a training step reads. Audio is (B, S) at the model's rate; spectrograms are computed on the
+    fly by the same conv-STFT module the runtime exports, so training and inference features agree."""
+
+    ids: Tensor  # (B, N) int64
+    prosody: Tensor  # (B, N, P) int64
+    text_lengths: Tensor  # (B,)
+    wav: Tensor  # (B, S) float32
+    wav_lengths: Tensor  # (B,)
+    speaker: Tensor  # (B,) int64
+    emotion: Tensor  # (B,) int64
+    landmarks: Tensor | None  # (B, L, 70, 2) float32, or None when the batch has none
+    landmark_lengths: Tensor | None  # (B,)
+
+    def to(self, device: torch.device) -> TrainBatch:
+        moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
+        return TrainBatch(**moved)
+
+    def spectrograms(self, features: SpectrogramFeatures) -> tuple[Tensor, Tensor, Tensor]:
+        """-> linear spec (B, F, T), log mel (B, M, T), spec lengths (B,) with T = S // hop."""
+        spec = features.spectrogram(self.wav)
+        lengths = torch.div(self.wav_lengths, features.cfg.hop_length, rounding_mode="floor")
+        return spec, features.log_mel(spec), lengths
+
+    def condition_index(self, conditioning: str) -> Tensor:
+        """g: the speaker (UniFLG) or the emotion (UniFLG-AS)."""
+        return self.speaker if conditioning == "speaker" else self.emotion
+
+
+def to_train_batch(raw: Any) -> TrainBatch:
+    """Adapt the data pipeline's collated batch (uniflg_train.data.dataset) to a TrainBatch."""
+    def get(name: str, *alts: str) -> Any:
+        for key in (name, *alts):
+            if isinstance(raw, dict) and key in raw:
+                return raw[key]
+            if hasattr(raw, key):
+                return getattr(raw, key)
+        return None
+
+    wav = get("wav", "audio")
+    if wav is not None and wav.dim() == 3:
+        wav = wav[:, 0]
+    landmarks = get("landmarks")
+    return TrainBatch(
+        ids=get("ids", "phoneme_ids"), prosody=get("prosody"),
+        text_lengths=get("text_lengths", "id_lengths"), wav=wav,
+        wav_lengths=get("wav_lengths", "audio_lengths"), speaker=get("speaker", "speakers", "speaker_ids"),
+        emotion=get("emotion", "emotions", "emotion_ids"), landmarks=landmarks,
+        landmark_lengths=get("landmark_lengths") if landmarks is not None else None)
+
+
+def make_loader(dataset: Any, collate: Any, batch_size: int, num_workers: int, seed: int,
+                drop_last: bool = True) -> DataLoader:
+    sampler = make_sampler(dataset, shuffle=True, seed=seed, drop_last=drop_last)
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
+                      collate_fn=collate, num_workers=num_workers, drop_last=drop_last and len(dataset) > batch_size,
+                      generator=generator, persistent_workers=num_workers > 0)
+
+
+def epochs(loader: DataLoader, start_epoch: int) -> Iterator[tuple[int, TrainBatch]]:
+    """Endless (epoch, batch) stream; reshuffles distributed samplers every epoch."""
+    epoch = start_epoch
+    while True:
+        set_epoch(loader.sampler, epoch)
+        for raw in loader:
+            yield epoch, to_train_batch(raw)
+        epoch += 1
+
+
+def exponential_decay(optimizer: torch.optim.Optimizer, gamma: float) -> torch.optim.lr_scheduler.LRScheduler:
+    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+
+
+def run_dirs(out: Path) -> tuple[Path, Path]:
+    """RUN/checkpoints and RUN/logs."""
+    out.mkdir(parents=True, exist_ok=True)
+    return out / "checkpoints", out / "logs"

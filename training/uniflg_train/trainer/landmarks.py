@@ -1,0 +1,201 @@
+"""Stage 2: train the landmark decoder with VAE-VITS frozen, on the paired subset.
+
+Mixed modality (UniFLG): the input switches at each iteration between the text path (MAS durations
+d_spec -> d_land, expand (mu, sigma), sample) and the speech path (posterior + flow, linearly resampled
+to 30 fps). TTL trains on the text path only, STL on the speech path only, STL-D feeds the resampled
+spectrogram itself. UniFLG-AS conditions the decoder on the emotion one-hot instead of z_u.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from uniflg.config import ModelConfig
+from uniflg.model.features import SpectrogramFeatures
+from uniflg.model.system import UniFLG
+from uniflg_train.checkpoint import CheckpointManager
+from uniflg_train.losses import masked_mse
+from uniflg_train.runtime import GracefulStop, cleanup_distributed, init_distributed, seed_everything, wrap_ddp
+from uniflg_train.tblog import TBLogger
+from uniflg_train.trainer.common import TrainBatch, epochs, exponential_decay, make_loader, run_dirs
+from uniflg_train.trainer.options import LandmarkTrainOptions, save_options
+
+log = logging.getLogger(__name__)
+
+
+def path_for_step(cfg: ModelConfig, step: int) -> str:
+    """'text' or 'speech': which latent feeds the decoder at this iteration."""
+    mode = cfg.variant.landmark_training
+    if mode == "mixed":
+        return "text" if step % 2 == 0 else "speech"
+    return mode
+
+
+class LandmarkStage:
+    def __init__(self, model: UniFLG, options: LandmarkTrainOptions, device: torch.device) -> None:
+        self.model, self.cfg, self.options, self.device = model.to(device), model.cfg, options, device
+        self.model.requires_grad_(False)
+        self.model.landmark_decoder.requires_grad_(True)
+        self.features = SpectrogramFeatures(self.cfg.audio).to(device)
+        self.optimizer = torch.optim.AdamW(self.model.landmark_decoder.parameters(), options.learning_rate,
+                                           betas=options.betas, weight_decay=options.weight_decay)
+        self.scheduler = exponential_decay(self.optimizer, options.lr_decay)
+        self.decoder: nn.Module = self.model.landmark_decoder
+
+    def wrap(self, info: object) -> None:
+        self.decoder = wrap_ddp(self.model.landmark_decoder, info)  # type: ignore[arg-type]
+
+    @torch.no_grad()
+    def decoder_input(self, batch: TrainBatch, which: str, generator: torch.Generator | None = None
+                      ) -> tuple[Tensor, Tensor, Tensor]:
+        """Frozen VAE-VITS -> (decoder input (B, D, L), mask (B, 1, L), landmark condition (B, C, 1))."""
+        m = self.model
+        assert batch.landmark_lengths is not None
+        n_land = batch.landmark_lengths
+        spec, mel, spec_lengths = batch.spectrograms(self.features)
+        _, mu_u, _ = m.encode_utterance(mel, spec_lengths)
+        g = batch.condition_index(self.cfg.variant.conditioning)
+        cond = m.condition(g, mu_u)
+        land_cond = m.landmark_condition(g, mu_u)
+        if which == "speech":
+            latent, mask = m.landmark_input_from_speech(spec, spec_lengths, cond, n_land)
+            return latent, mask, land_cond
+        prior = m.encode_text(batch.ids, batch.prosody, batch.text_lengths)
+        z_p, y_mask = m.speech_latent(spec, spec_lengths, cond)
+        d_spec = m.align(z_p, prior, y_mask).sum(1)  # (B, N) MAS durations
+        L = int(n_land.max())
+        noise = torch.randn(spec.size(0), self.cfg.vits.inter_channels, L, device=spec.device,
+                            generator=generator) * self.options.latent_noise_scale
+        latent, mask = m.text_landmark_latent(prior, d_spec, n_land, noise)
+        return latent, mask, land_cond
+
+    def loss(self, batch: TrainBatch, which: str) -> Tensor:
+        assert batch.landmarks is not None and batch.landmark_lengths is not None
+        latent, mask, land_cond = self.decoder_input(batch, which)
+        pred = self.decoder(latent, mask, land_cond)
+        L = pred.size(1)
+        target = batch.landmarks[:, :L]
+        dec = self.model.landmark_decoder
+        frame_mask = mask[:, 0, :L]
+        return masked_mse(dec.normalize(pred), dec.normalize(target), frame_mask)
+
+    def step(self, batch: TrainBatch, step: int) -> dict[str, float]:
+        which = path_for_step(self.cfg, step)
+        self.model.eval()  # the frozen VAE-VITS runs without dropout
+        self.model.landmark_decoder.train()
+        loss = self.loss(batch, which)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {f"mse_{which}": float(loss), "mse": float(loss)}
+
+
+def landmark_statistics(dataset: object, collate: object, limit: int = 512) -> tuple[Tensor, float]:
+    """Mean face (70, 2) and one global scale (std of offsets) from up to ``limit`` training items."""
+    from torch.utils.data import DataLoader
+
+    from uniflg_train.trainer.common import to_train_batch
+
+    total, count, frames = None, 0, []
+    for i, raw in enumerate(DataLoader(dataset, batch_size=16, collate_fn=collate)):  # type: ignore[arg-type]
+        b = to_train_batch(raw)
+        if b.landmarks is None or b.landmark_lengths is None:
+            continue
+        for lm, n in zip(b.landmarks, b.landmark_lengths, strict=True):
+            frames.append(lm[: int(n)])
+        if (i + 1) * 16 >= limit:
+            break
+    if not frames:
+        raise ValueError("no landmark tracks in the stage-2 data: it needs the Paired subset")
+    stacked = torch.cat(frames)  # (F, 70, 2)
+    total, count = stacked.sum(0), stacked.size(0)
+    mean = total / count
+    scale = float((stacked - mean).std().clamp(min=1e-4))
+    return mean, scale
+
+
+def load_stage1(vits_run: Path, cfg_override: ModelConfig | None = None) -> UniFLG:
+    """Build the stage-2 model from the newest stage-1 checkpoint; the variant may change the decoder."""
+    manager = CheckpointManager(Path(vits_run) / "checkpoints")
+    latest = manager.latest()
+    if latest is None:
+        raise FileNotFoundError(f"no complete stage-1 checkpoint under {vits_run}/checkpoints")
+    cfg = latest.config()
+    if cfg is None:
+        raise ValueError(f"{latest.path} has no config.json")
+    if cfg_override is not None:
+        cfg = cfg.replace(variant=cfg_override.variant, landmarks=cfg_override.landmarks)
+    model = UniFLG(cfg)
+    state = {k: v for k, v in latest.state_dict("model").items() if not k.startswith("landmark_decoder.")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("landmark_decoder.") for k in missing):
+        raise ValueError(f"stage-1 weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    log.info("loaded stage 1 from %s (step %d)", latest.path, latest.step)
+    return model
+
+
+def train_landmarks(model: UniFLG, dataset: object, collate: object, out: Path,
+                    options: LandmarkTrainOptions) -> int:
+    info = init_distributed()
+    seed_everything(options.seed, rank=info.rank)
+    ckpt_dir, log_dir = run_dirs(out)
+    manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
+    stage = LandmarkStage(model, options, info.device)
+    step, epoch = 0, 0
+    latest = manager.latest()
+    if latest is not None:
+        state = manager.resume({"model": stage.model}, {"landmarks": stage.optimizer},
+                               {"landmarks": stage.scheduler})
+        step, epoch = state.step, state.epoch
+        log.info("resumed stage 2 from %s (step %d)", state.path, step)
+    else:
+        mean, scale = landmark_statistics(dataset, collate)
+        stage.model.landmark_decoder.set_statistics(mean.to(info.device), scale)
+    stage.wrap(info)
+    if info.is_main:
+        save_options(options, out / "train_landmarks.json")
+        (out / "config.json").write_text(model.cfg.to_json(), encoding="utf-8")
+    loader = make_loader(dataset, collate, options.batch_size, options.num_workers, options.seed + epoch)
+    tb = TBLogger(log_dir, enabled=info.is_main)
+    bar = tqdm(total=options.max_steps, initial=step, desc=f"stage 2 ({model.cfg.variant.name})",
+               disable=not info.is_main, dynamic_ncols=True)
+    last_saved, running, started, start_step = (step if latest else -1), 0.0, time.perf_counter(), step
+
+    def save() -> None:
+        nonlocal last_saved
+        if step != last_saved:
+            manager.save(step, {"model": stage.model}, {"landmarks": stage.optimizer},
+                         {"landmarks": stage.scheduler}, epoch=epoch, config=stage.cfg, metric=running)
+            last_saved = step
+
+    with GracefulStop() as stop:
+        stream = epochs(loader, epoch)
+        while step < options.max_steps:
+            next_epoch, batch = next(stream)
+            if next_epoch != epoch:
+                stage.scheduler.step()
+                epoch = next_epoch
+            losses = stage.step(batch.to(info.device), step)
+            step += 1
+            running = losses["mse"] if running == 0 else 0.98 * running + 0.02 * losses["mse"]
+            bar.update(1)
+            if step % options.log_every == 0:
+                rate = (step - start_step) / max(time.perf_counter() - started, 1e-9) * 3600
+                bar.set_postfix(mse=f"{running:.4f}", steps_per_h=f"{rate:.0f}")
+                tb.scalars({**losses, "steps_per_hour": rate}, step, prefix="stage2/")
+            if step % options.checkpoint_every == 0:
+                save()
+            if stop.should_stop():
+                log.warning("stop requested: saving step %d", step)
+                break
+        save()
+    bar.close()
+    tb.close()
+    cleanup_distributed()
+    return step

@@ -1,0 +1,66 @@
+"""Training options as frozen dataclasses (saved next to each run as train.json)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class VitsTrainOptions:
+    """Stage 1. VITS's optimizer: AdamW, lr 2e-4, betas (0.8, 0.99), eps 1e-9, lr x 0.999875 per epoch.
+
+    ``adversarial_start``: steps trained with reconstruction, KL and duration losses only before the
+    discriminators join (0 = from the start, as VITS). On a CPU the discriminators are ~90% of the cost,
+    so the default voice trains reconstruction first and adversarially last.
+    """
+
+    max_steps: int = 100_000
+    batch_size: int = 16
+    learning_rate: float = 2e-4
+    betas: tuple[float, float] = (0.8, 0.99)
+    eps: float = 1e-9
+    lr_decay: float = 0.999875
+    adversarial_start: int = 0
+    c_mel: float = 45.0
+    c_kl: float = 1.0
+    c_kl_utterance: float = 1.0
+    grad_clip: float | None = 1000.0
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    keep_last: int = 3
+    num_workers: int = 0
+    seed: int = 1234
+    max_seconds: float = 12.0  # longer utterances are skipped in training batches
+
+
+@dataclass(frozen=True)
+class LandmarkTrainOptions:
+    """Stage 2 (paper section 4.1.2): AdamW betas (0.8, 0.99), weight decay 0.01, lr 2e-4 x 0.999875 per
+    epoch, 10,000 iterations, batch 48. The input switches between text and speech at each iteration."""
+
+    max_steps: int = 10_000
+    batch_size: int = 48
+    learning_rate: float = 2e-4
+    betas: tuple[float, float] = (0.8, 0.99)
+    weight_decay: float = 0.01
+    lr_decay: float = 0.999875
+    latent_noise_scale: float = 1.0  # text path: sample f(z_f) ~ N(mu, sigma * scale)
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    keep_last: int = 3
+    num_workers: int = 0
+    seed: int = 1234
+    max_seconds: float = 12.0
+
+
+def save_options(options: Any, path: Path) -> None:
+    path.write_text(json.dumps(dataclasses.asdict(options), indent=2), encoding="utf-8")
+
+
+def with_overrides(options: Any, **overrides: Any) -> Any:
+    """Replace only the fields given (None means: keep the default)."""
+    return dataclasses.replace(options, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,198 @@
+"""Stage 1: train VAE-VITS (VITS + utterance encoder) on unpaired speech and transcripts.
+
+Losses as VITS and VAE-VITS: L1 mel (x45), KL of the posterior against the flow-mapped prior, duration
+(stochastic predictor NLL), KL of z_u against N(0, I), and from ``adversarial_start`` on, the
+least-squares GAN and feature-matching losses against the multi-period/multi-scale discriminators.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from uniflg.config import ModelConfig
+from uniflg.model.commons import slice_segments
+from uniflg.model.discriminators import MultiPeriodScaleDiscriminator
+from uniflg.model.features import SpectrogramFeatures
+from uniflg.model.system import UniFLG
+from uniflg_train.checkpoint import CheckpointManager
+from uniflg_train.losses import (
+    discriminator_loss,
+    feature_matching_loss,
+    generator_loss,
+    kl_loss,
+    utterance_kl_loss,
+)
+from uniflg_train.runtime import GracefulStop, cleanup_distributed, init_distributed, seed_everything, unwrap, wrap_ddp
+from uniflg_train.tblog import TBLogger
+from uniflg_train.trainer.common import TrainBatch, epochs, exponential_decay, make_loader, run_dirs
+from uniflg_train.trainer.options import VitsTrainOptions, save_options
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VitsStepResult:
+    losses: dict[str, float]
+
+
+class VitsStage:
+    """One stage-1 training step on a batch; owns the modules and optimizers."""
+
+    def __init__(self, cfg: ModelConfig, options: VitsTrainOptions, device: torch.device) -> None:
+        self.cfg, self.options, self.device = cfg, options, device
+        self.model = UniFLG(cfg).to(device)
+        self.model.landmark_decoder.requires_grad_(False)  # trained in stage 2
+        self.discriminator = MultiPeriodScaleDiscriminator(cfg.discriminator).to(device)
+        self.features = SpectrogramFeatures(cfg.audio).to(device)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.AdamW(trainable, options.learning_rate, betas=options.betas, eps=options.eps)
+        self.opt_d = torch.optim.AdamW(self.discriminator.parameters(), options.learning_rate, betas=options.betas,
+                                       eps=options.eps)
+        self.sched_g = exponential_decay(self.opt_g, options.lr_decay)
+        self.sched_d = exponential_decay(self.opt_d, options.lr_decay)
+        self.g_ddp: nn.Module = self.model
+        self.d_ddp: nn.Module = self.discriminator
+
+    def wrap(self, info: object) -> None:
+        self.g_ddp = wrap_ddp(self.model, info)  # type: ignore[arg-type]
+        self.d_ddp = wrap_ddp(self.discriminator, info)  # type: ignore[arg-type]
+
+    def step(self, batch: TrainBatch, global_step: int) -> VitsStepResult:
+        o, cfg = self.options, self.cfg
+        hop = cfg.audio.hop_length
+        spec, mel, spec_lengths = batch.spectrograms(self.features)
+        g = batch.condition_index(cfg.variant.conditioning)
+        out = self.g_ddp(batch.ids, batch.prosody, batch.text_lengths, spec, spec_lengths, mel, g)
+        seg = cfg.vits.segment_frames
+        mel_real = slice_segments(_pad_to(mel, seg), out.slice_starts, seg)
+        wav_real = slice_segments(_pad_to(batch.wav.unsqueeze(1), seg * hop), out.slice_starts * hop, seg * hop)
+        adversarial = global_step >= o.adversarial_start
+
+        losses: dict[str, Tensor] = {}
+        if adversarial:
+            real_out, fake_out, _, _ = self.d_ddp(wav_real, out.wav_hat.detach())
+            loss_d = discriminator_loss(real_out, fake_out)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            _clip(self.discriminator, o.grad_clip)
+            self.opt_d.step()
+            losses["disc"] = loss_d.detach()
+
+        mel_fake = self.features.log_mel(self.features.spectrogram(out.wav_hat[:, 0]))
+        losses["mel"] = torch.nn.functional.l1_loss(mel_fake, mel_real[..., : mel_fake.size(2)])
+        losses["kl"] = kl_loss(out.z_p, out.logs_q, out.m_p, out.logs_p, out.y_mask)
+        losses["duration"] = out.duration_loss
+        losses["kl_utterance"] = utterance_kl_loss(out.mu_u, out.logvar_u)
+        total = o.c_mel * losses["mel"] + o.c_kl * losses["kl"] + losses["duration"] \
+            + o.c_kl_utterance * losses["kl_utterance"]
+        if adversarial:
+            _, fake_out, real_maps, fake_maps = self.d_ddp(wav_real, out.wav_hat)
+            losses["gen"] = generator_loss(fake_out)
+            losses["fm"] = feature_matching_loss(real_maps, fake_maps)
+            total = total + losses["gen"] + losses["fm"]
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        _clip(self.model, o.grad_clip)
+        self.opt_g.step()
+        losses["total"] = total.detach()
+        return VitsStepResult({k: float(v.detach()) for k, v in losses.items()})
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model, "discriminator": self.discriminator}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"g": self.opt_g, "d": self.opt_d}
+
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        return {"g": self.sched_g, "d": self.sched_d}
+
+
+def _pad_to(x: Tensor, length: int) -> Tensor:
+    return torch.nn.functional.pad(x, (0, max(0, length - x.size(-1))))
+
+
+def _clip(module: nn.Module, max_norm: float | None) -> None:
+    if max_norm is not None:
+        torch.nn.utils.clip_grad_norm_(module.parameters(), max_norm)
+
+
+def train_vits(cfg: ModelConfig, dataset: object, collate: object, out: Path, options: VitsTrainOptions,
+               init_from: Path | None = None) -> int:
+    """Train (or resume) stage 1 in ``out``. Returns the last step. Rerunning resumes from the newest
+    complete checkpoint; SIGINT/SIGTERM save before exiting."""
+    info = init_distributed()
+    seed_everything(options.seed, rank=info.rank)
+    ckpt_dir, log_dir = run_dirs(out)
+    manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
+    latest = manager.latest()
+    if latest is not None and latest.config() is not None:
+        cfg = latest.config() or cfg  # a resumed run keeps its own configuration
+    stage = VitsStage(cfg, options, info.device)
+    start_step, start_epoch = 0, 0
+    if latest is not None:
+        state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers())
+        start_step, start_epoch = state.step, state.epoch
+        log.info("resumed stage 1 from %s (step %d)", state.path, start_step)
+    elif init_from is not None:
+        from uniflg.model.io import load_model
+
+        stage.model.load_state_dict(load_model(init_from).state_dict())
+        log.info("initialized stage 1 from %s", init_from)
+    stage.wrap(info)
+    if info.is_main:
+        save_options(options, out / "train_vits.json")
+        (out / "config.json").write_text(cfg.to_json(), encoding="utf-8")
+    loader = make_loader(dataset, collate, options.batch_size, options.num_workers, options.seed + start_epoch)
+    step, epoch = start_step, start_epoch
+    tb = TBLogger(log_dir, enabled=info.is_main)
+    bar = tqdm(total=options.max_steps, initial=step, desc="stage 1 (VAE-VITS)", disable=not info.is_main,
+               dynamic_ncols=True)
+    started, running = time.perf_counter(), 0.0
+
+    last_saved = start_step if latest is not None else -1
+
+    def save(metric: float | None = None) -> None:
+        nonlocal last_saved
+        if step == last_saved:
+            return
+        last_saved = step
+        manager.save(step, stage.modules(), stage.optimizers(), stage.schedulers(), epoch=epoch,
+                     config=cfg, metric=metric)
+
+    with GracefulStop() as stop:
+        stream = epochs(loader, start_epoch)
+        while step < options.max_steps:
+            next_epoch, batch = next(stream)
+            if next_epoch != epoch:
+                stage.sched_g.step()
+                stage.sched_d.step()
+                epoch = next_epoch
+            stage.model.train()
+            result = stage.step(batch.to(info.device), step)
+            step += 1
+            running = result.losses["mel"] if running == 0 else 0.98 * running + 0.02 * result.losses["mel"]
+            bar.update(1)
+            if step % options.log_every == 0:
+                rate = (step - start_step) / max(time.perf_counter() - started, 1e-9) * 3600
+                bar.set_postfix(mel=f"{result.losses['mel']:.3f}", kl=f"{result.losses['kl']:.2f}",
+                                steps_per_h=f"{rate:.0f}")
+                tb.scalars({**result.losses, "steps_per_hour": rate,
+                            "lr": stage.opt_g.param_groups[0]["lr"]}, step, prefix="stage1/")
+            if step % options.checkpoint_every == 0:
+                save(running)
+            if stop.should_stop():
+                log.warning("stop requested: saving step %d", step)
+                break
+        save(running)
+    bar.close()
+    tb.close()
+    cleanup_distributed()
+    unwrap(stage.g_ddp)
+    return step
