@@ -1,0 +1,99 @@
+"""`uniflg train vits|landmarks`: the two training stages and the paper's variants by configuration.
+
+    uniflg train vits --data CORPUS --config small --out runs/vits
+    uniflg train landmarks --data CORPUS --vits runs/vits --out runs/uniflg
+    uniflg train landmarks --data CORPUS --vits runs/vits --variant ttl --out runs/ttl
+    uniflg train vits --data CORPUS --config small --variant as --out runs/vits-as   # UniFLG-AS stage 1
+
+Rerunning a command resumes from its newest checkpoint. Multi-process: prefix with
+``torchrun --nproc_per_node N -m uniflg.cli`` (PyTorch DDP; gloo on CPU, NCCL on GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from uniflg.config import VariantConfig, named_config
+from uniflg_train.trainer.options import LandmarkTrainOptions, VitsTrainOptions, with_overrides
+
+log = logging.getLogger(__name__)
+
+VARIANTS = {
+    "uniflg": VariantConfig(),
+    "as": VariantConfig(conditioning="emotion"),
+    "ttl": VariantConfig(landmark_training="text"),
+    "stl": VariantConfig(landmark_training="speech"),
+    "stl-d": VariantConfig(landmark_training="speech", landmark_input="spectrogram"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train VAE-VITS (stage 1) or the landmark decoder (stage 2)")
+    stages = p.add_subparsers(dest="stage", metavar="STAGE", required=True)
+
+    v = stages.add_parser("vits", help="stage 1: VAE-VITS on speech + transcripts")
+    _common(v)
+    v.add_argument("--config", default="small", help="model size: paper, small or tiny (default small)")
+    v.add_argument("--adversarial-start", type=int, help="steps of reconstruction-only training first")
+    v.add_argument("--init-from", type=Path, help="start from a model .safetensors (fine-tuning)")
+    v.set_defaults(func=_run_vits)
+
+    lm = stages.add_parser("landmarks", help="stage 2: landmark decoder with VAE-VITS frozen")
+    _common(lm)
+    lm.add_argument("--vits", type=Path, required=True, help="the stage-1 run folder")
+    lm.set_defaults(func=_run_landmarks)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="corpus folder with train.jsonl")
+    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints/, logs/)")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default="uniflg",
+                   help="uniflg (default), as (UniFLG-AS), ttl, stl, stl-d")
+    p.add_argument("--steps", type=int, help="total training steps")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--log-every", type=int)
+    p.add_argument("--workers", type=int, help="data-loader worker processes")
+    p.add_argument("--seed", type=int)
+
+
+def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int) -> tuple[object, object, object]:
+    from uniflg_train.trainer.data import open_training_data
+
+    return open_training_data(data, "train", paired_only=paired_only, max_seconds=max_seconds,
+                              sample_rate=sample_rate)
+
+
+def _run_vits(args: argparse.Namespace) -> int:
+    from uniflg_train.trainer.vits import train_vits
+
+    options = with_overrides(VitsTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
+                             checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                             num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start)
+    base = named_config(args.config)
+    dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate)
+    cfg = base.replace(variant=VARIANTS[args.variant], speakers=meta.speakers, emotions=meta.emotions)  # type: ignore[attr-defined]
+    step = train_vits(cfg, dataset, collate, args.out, options, init_from=args.init_from)
+    log.info("stage 1 stopped at step %d; checkpoints in %s", step, args.out / "checkpoints")
+    return 0
+
+
+def _run_landmarks(args: argparse.Namespace) -> int:
+    from uniflg_train.trainer.landmarks import load_stage1, train_landmarks
+
+    options = with_overrides(LandmarkTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
+                             checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                             num_workers=args.workers, seed=args.seed)
+    variant = VARIANTS[args.variant]
+    model = load_stage1(args.vits)
+    if variant.conditioning != model.cfg.variant.conditioning:
+        raise SystemExit(f"--variant {args.variant} needs a stage-1 run conditioned on "
+                         f"{variant.conditioning}; {args.vits} is conditioned on {model.cfg.variant.conditioning}")
+    if variant != model.cfg.variant:
+        model = load_stage1(args.vits, model.cfg.replace(variant=variant))
+    dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate)
+    step = train_landmarks(model, dataset, collate, args.out, options)
+    log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")
+    return 0
