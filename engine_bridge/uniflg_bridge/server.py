@@ -1,0 +1,451 @@
+"""The UniFLG gRPC service (``uniflgapi.v1.UniFLGService``) on grpc.aio.
+
+:func:`build_server` makes a ready-to-start server (tests bind port 0); :func:`serve` runs one until
+SIGTERM/SIGINT, then stops accepting calls, lets open streams finish within a grace period, and exits.
+Inference is CPU-bound and runs in a thread pool, so the event loop keeps serving other streams,
+health checks and cancellations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import queue
+import signal
+import time
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import grpc
+import numpy as np
+import uniflg
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from uniflg.errors import InvalidInputError, LimitExceededError
+from uniflg.retarget import ARKIT_52, VRM0, Retargeter
+from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
+from uniflgapi.v1 import uniflg_pb2 as pb
+from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
+
+from uniflg_bridge import wire
+from uniflg_bridge.auth import BearerTokenInterceptor, is_loopback
+from uniflg_bridge.fanout import FanOut, StreamFanOut, StreamMeta
+from uniflg_bridge.status import CapacityError, ProtocolError, status_for
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["UniFLGService"].full_name
+API_VERSION = "uniflgapi.v1"
+BLENDSHAPE_NAMES: tuple[str, ...] = ARKIT_52 + VRM0
+SAMPLE_RATE_RANGE = (8000, 192000)
+_ALLOWED_CONTROL = {"\n", "\t"}
+T = TypeVar("T")
+
+
+class Voice(Protocol):
+    """What the service needs from a voice (``uniflg.voice.Voice`` satisfies it)."""
+
+    name: str
+    speakers: tuple[str, ...]
+    emotions: tuple[str, ...]
+
+    def stream_info(self, options: SynthesisOptions) -> StreamInfo: ...
+
+    def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[SynthesisChunk]: ...
+
+    def animate(self, chunks: Iterator[np.ndarray], sample_rate: int,
+                options: SynthesisOptions) -> Iterator[FrameChunk]: ...
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    bind: str = "127.0.0.1:50051"
+    max_streams: int = 8
+    max_text_chars: int = 1000
+    max_audio_seconds: float = 300.0
+    max_message_bytes: int = 4 * 1024 * 1024
+    token: str | None = None
+    tls_cert: bytes | None = field(default=None, repr=False)
+    tls_key: bytes | None = field(default=None, repr=False)
+    tls_client_ca: bytes | None = field(default=None, repr=False)
+    grace_seconds: float = 30.0
+    workers: int | None = None  # inference threads; default max_streams + 2
+
+    def validate(self) -> None:
+        host = self.bind.rpartition(":")[0]
+        if not is_loopback(host) and not self.token:
+            raise ValueError(f"binding {self.bind} (not loopback) needs a bearer token (--token or "
+                             "UNIFLG_TOKEN)")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("TLS needs both a certificate and a key")
+        if self.max_streams < 1 or self.max_text_chars < 1 or self.max_audio_seconds <= 0:
+            raise ValueError("limits must be positive")
+
+
+# ---------------------------------------------------------------- running blocking iterators in threads
+
+class _AbortedError(Exception):
+    """Raised inside the voice's audio iterator to stop a cancelled Animate stream."""
+
+
+_DONE = object()
+
+
+def _step(iterator: Iterator[Any]) -> Any:
+    return next(iterator, _DONE)
+
+
+class ThreadedIterator:
+    """Steps a blocking iterator in a thread pool, one item at a time, and closes it on the worker
+    thread once any in-flight step has returned (cancellation can't interrupt a running step)."""
+
+    def __init__(self, pool: concurrent.futures.Executor, iterator: Iterator[Any]) -> None:
+        self._pool = pool
+        self._iterator = iterator
+        self._inflight: concurrent.futures.Future[Any] | None = None
+
+    async def next(self) -> Any:
+        self._inflight = self._pool.submit(_step, self._iterator)
+        return await asyncio.wrap_future(self._inflight)
+
+    def close(self) -> None:
+        inflight, iterator = self._inflight, self._iterator
+
+        def close_after() -> None:
+            if inflight is not None:
+                concurrent.futures.wait([inflight])
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+        self._pool.submit(close_after)
+
+
+# ---------------------------------------------------------------- the service
+
+def _check_text(text: str, limit: int) -> str:
+    if not text.strip():
+        raise InvalidInputError("text is empty")
+    if len(text) > limit:
+        raise LimitExceededError(f"text has {len(text)} characters; the limit is {limit}")
+    bad = sorted({c for c in text if unicodedata.category(c) == "Cc" and c not in _ALLOWED_CONTROL})
+    if bad:
+        raise InvalidInputError(f"text contains control characters {[hex(ord(c)) for c in bad]}")
+    return text
+
+
+class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
+    def __init__(self, voice: Voice, config: ServerConfig, fanout: FanOut | None = None) -> None:
+        self.voice = voice
+        self.config = config
+        self.fanout = fanout or FanOut()
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=config.workers or config.max_streams + 2, thread_name_prefix="uniflg-infer")
+        self.active = 0
+        self.completed = 0
+        self._retargeter: Retargeter | None = None
+
+    # -- helpers
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        if self.active >= self.config.max_streams:
+            raise CapacityError(f"the server is running its limit of {self.config.max_streams} streams")
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+            self.completed += 1
+
+    def retargeter(self, first_face: np.ndarray | None = None) -> Retargeter | None:
+        """Calibrated on the voice's neutral face, else on the stream's first frame."""
+        if self._retargeter is not None:
+            return self._retargeter
+        neutral = getattr(self.voice, "neutral_face", None)
+        if neutral is not None:
+            self._retargeter = Retargeter.from_neutral(np.asarray(neutral))
+            return self._retargeter
+        return Retargeter.from_neutral(first_face) if first_face is not None else None
+
+    def _weights(self, landmarks: np.ndarray, wanted: bool,
+                 rt: Retargeter | None) -> np.ndarray | None:
+        if not wanted or rt is None or len(landmarks) == 0:
+            return None
+        arkit = rt.arkit(landmarks)
+        return np.concatenate([arkit, rt.vrm(landmarks, arkit)], axis=-1)
+
+    async def _fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+        code, message = status_for(exc)
+        if code == grpc.StatusCode.INTERNAL:
+            log.exception("stream failed", exc_info=exc)
+        else:
+            log.info("rejected: %s %s", code.name, message)
+        await context.abort(code, message)
+
+    def _open_fanout(self, request_id: str, info: StreamInfo, start: float) -> StreamFanOut | None:
+        if not self.fanout.enabled:
+            return None
+        rt = self.retargeter()
+        meta = StreamMeta(request_id, info, start)
+        return self.fanout.open(meta, rt) if rt is not None else None
+
+    # -- RPCs
+
+    async def GetInfo(self, request: pb.GetInfoRequest,  # noqa: N802 - the proto's method name
+                      context: grpc.aio.ServicerContext) -> pb.GetInfoResponse:
+        info = self.voice.stream_info(SynthesisOptions())
+        limits = pb.Limits(max_text_chars=self.config.max_text_chars,
+                           max_audio_seconds=self.config.max_audio_seconds,
+                           max_concurrent_streams=self.config.max_streams)
+        return pb.GetInfoResponse(
+            voice=self.voice.name, speakers=list(self.voice.speakers), emotions=list(self.voice.emotions),
+            layout=info.layout, point_count=info.n_points, fps=info.fps, sample_rate=info.sample_rate,
+            blendshape_names=list(BLENDSHAPE_NAMES), limits=limits,
+            sdk_version=getattr(uniflg, "__version__", ""), api_version=API_VERSION)
+
+    async def Synthesize(self, request: pb.SynthesizeRequest,  # noqa: N802
+                         context: grpc.aio.ServicerContext) -> AsyncIterator[pb.SynthesizeResponse]:
+        stream: ThreadedIterator | None = None
+        fan: StreamFanOut | None = None
+        try:
+            with self._slot():
+                text = _check_text(request.text, self.config.max_text_chars)
+                options = wire.synthesis_options(request)
+                info = self.voice.stream_info(options)
+                iterator = await asyncio.wrap_future(self.pool.submit(self.voice.synthesize, text, options))
+                stream = ThreadedIterator(self.pool, iterator)
+                first = await stream.next()  # validation inside a generator surfaces here
+                request_id = request.request_id or uuid.uuid4().hex
+                start = time.time()
+                names = BLENDSHAPE_NAMES if request.include_blendshapes else ()
+                yield pb.SynthesizeResponse(header=wire.stream_header(
+                    info, request_id=request_id, voice=self.voice.name, start_epoch=start,
+                    blendshape_names=names))
+                fan = self._open_fanout(request_id, info, start)
+                frames = samples = 0
+                chunk = first
+                while chunk is not _DONE:
+                    rt = self.retargeter(chunk.landmarks[0] if len(chunk.landmarks) else None)
+                    weights = self._weights(chunk.landmarks, request.include_blendshapes, rt)
+                    yield pb.SynthesizeResponse(chunk=wire.synthesis_chunk(chunk, info.fps, weights))
+                    if fan is not None:
+                        fan.audio(chunk.audio)
+                        fan.frames(chunk.first_frame, chunk.landmarks)
+                    frames += len(chunk.landmarks)
+                    samples += len(chunk.audio)
+                    chunk = await stream.next()
+                seconds = samples / info.sample_rate
+                yield pb.SynthesizeResponse(status=wire.final_status(0, "", frames, seconds))
+                if fan is not None:
+                    fan.finish()
+                    fan = None
+        except asyncio.CancelledError:
+            log.info("Synthesize cancelled by the client or a deadline")
+            raise
+        except Exception as exc:
+            await self._fail(context, exc)
+        finally:
+            if stream is not None:
+                stream.close()
+            if fan is not None:
+                fan.cancel()
+
+    async def Animate(self, request_iterator: AsyncIterator[pb.AnimateRequest],  # noqa: N802
+                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.AnimateResponse]:
+        stream: ThreadedIterator | None = None
+        reader: asyncio.Task[None] | None = None
+        fan: StreamFanOut | None = None
+        audio: queue.Queue[Any] = queue.Queue()
+        try:
+            with self._slot():
+                header = await self._read_header(request_iterator)
+                sample_rate = header.sample_rate
+                info = StreamInfo(sample_rate=sample_rate, fps=self.voice.stream_info(SynthesisOptions()).fps)
+                request_id = header.request_id or uuid.uuid4().hex
+                start = time.time()
+                names = BLENDSHAPE_NAMES if header.include_blendshapes else ()
+                yield pb.AnimateResponse(header=wire.stream_header(
+                    info, request_id=request_id, voice=self.voice.name, start_epoch=start,
+                    blendshape_names=names))
+                fan = self._open_fanout(request_id, info, start)
+                received = [0]
+                reader = asyncio.create_task(
+                    self._read_audio(request_iterator, audio, sample_rate, received, fan))
+                iterator = self.voice.animate(_drain(audio), sample_rate, SynthesisOptions())
+                stream = ThreadedIterator(self.pool, iterator)
+                frames = 0
+                while True:
+                    try:
+                        chunk = await stream.next()
+                    except _AbortedError:
+                        break
+                    if chunk is _DONE:
+                        break
+                    rt = self.retargeter(chunk.landmarks[0] if len(chunk.landmarks) else None)
+                    weights = self._weights(chunk.landmarks, header.include_blendshapes, rt)
+                    if len(chunk.landmarks):
+                        yield pb.AnimateResponse(chunk=wire.frame_chunk(chunk, weights))
+                        if fan is not None:
+                            fan.frames(chunk.first_frame, chunk.landmarks)
+                    frames += len(chunk.landmarks)
+                await reader  # re-raises a protocol error found while reading
+                yield pb.AnimateResponse(status=wire.final_status(0, "", frames, received[0] / sample_rate))
+                if fan is not None:
+                    fan.finish()
+                    fan = None
+        except asyncio.CancelledError:
+            log.info("Animate cancelled by the client or a deadline")
+            raise
+        except Exception as exc:
+            if reader is not None and reader.done() and not reader.cancelled() and reader.exception():
+                exc = reader.exception() or exc
+            await self._fail(context, exc)
+        finally:
+            audio.put(_AbortedError)
+            if reader is not None:
+                reader.cancel()
+            if stream is not None:
+                stream.close()
+            if fan is not None:
+                fan.cancel()
+
+    async def _read_header(self, requests: AsyncIterator[pb.AnimateRequest]) -> pb.AudioHeader:
+        try:
+            first = await anext(requests)
+        except StopAsyncIteration:
+            raise ProtocolError("the stream ended before an AudioHeader") from None
+        if first.WhichOneof("request") != "header":
+            kind = first.WhichOneof("request")
+            raise ProtocolError(f"the first message must be an AudioHeader, got {kind}")
+        header = first.header
+        lo, hi = SAMPLE_RATE_RANGE
+        if not lo <= header.sample_rate <= hi:
+            raise InvalidInputError(f"sample_rate must be within [{lo}, {hi}] Hz, got {header.sample_rate}")
+        if header.channels != 1:
+            raise InvalidInputError(f"only mono audio (channels=1) is accepted, got {header.channels}")
+        return header
+
+    async def _read_audio(self, requests: AsyncIterator[pb.AnimateRequest], out: queue.Queue[Any],
+                          sample_rate: int, received: list[int], fan: StreamFanOut | None) -> None:
+        """Validates and forwards audio to the voice's input queue until EndOfAudio (or half-close)."""
+        limit = int(self.config.max_audio_seconds * sample_rate)
+        try:
+            async for message in requests:
+                kind = message.WhichOneof("request")
+                if kind == "header":
+                    raise ProtocolError("a second AudioHeader in one stream")
+                if kind == "end_of_audio":
+                    break
+                if kind != "audio":
+                    raise ProtocolError("an empty AnimateRequest")
+                samples = wire.float_from_pcm16(message.audio)
+                received[0] += len(samples)
+                if received[0] > limit:
+                    raise LimitExceededError(f"more than {self.config.max_audio_seconds} s of audio")
+                if len(samples):
+                    out.put(samples)
+                    if fan is not None:
+                        fan.audio(samples)
+            else:
+                log.debug("Animate: the client half-closed without EndOfAudio; treating it as the end")
+            extra = await _next_or_none(requests)
+            if extra is not None:
+                raise ProtocolError("messages after EndOfAudio")
+            out.put(_DONE)
+        except BaseException:
+            out.put(_AbortedError)
+            raise
+
+
+async def _next_or_none(requests: AsyncIterator[Any]) -> Any:
+    try:
+        return await anext(requests)
+    except StopAsyncIteration:
+        return None
+
+
+def _drain(source: queue.Queue[Any]) -> Iterator[np.ndarray]:
+    """The blocking audio iterator the voice consumes (runs on a worker thread)."""
+    while True:
+        item = source.get()
+        if item is _DONE:
+            return
+        if item is _AbortedError:
+            raise _AbortedError()
+        yield item
+
+
+# ---------------------------------------------------------------- building and serving
+
+@dataclass
+class Server:
+    grpc_server: grpc.aio.Server
+    servicer: UniFLGServicer
+    health: health.aio.HealthServicer
+    port: int
+
+    async def stop(self, grace: float | None) -> None:
+        """Stop accepting calls, let open streams finish within ``grace`` seconds, then release all."""
+        await self.health.enter_graceful_shutdown()
+        await self.grpc_server.stop(grace)
+        await self.servicer.fanout.drain()
+        self.servicer.fanout.close()
+        self.servicer.pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def build_server(voice: Voice, config: ServerConfig, fanout: FanOut | None = None) -> Server:
+    """A bound, not yet started server (``bind`` port 0 picks a free port; see ``Server.port``)."""
+    config.validate()
+    interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
+    options = [("grpc.max_receive_message_length", config.max_message_bytes),
+               ("grpc.max_send_message_length", config.max_message_bytes),
+               ("grpc.so_reuseport", 0)]
+    server = grpc.aio.server(interceptors=interceptors, options=options)
+    servicer = UniFLGServicer(voice, config, fanout)
+    pb_grpc.add_UniFLGServiceServicer_to_server(servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server)
+    if config.tls_cert and config.tls_key:
+        creds = grpc.ssl_server_credentials([(config.tls_key, config.tls_cert)],
+                                            root_certificates=config.tls_client_ca,
+                                            require_client_auth=config.tls_client_ca is not None)
+        port = server.add_secure_port(config.bind, creds)
+    else:
+        port = server.add_insecure_port(config.bind)
+    if port == 0:
+        raise OSError(f"could not bind {config.bind}")
+    return Server(server, servicer, health_servicer, port)
+
+
+async def serve(voice: Voice, config: ServerConfig, fanout: FanOut | None = None,
+                ready: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then drain open streams (up to ``grace_seconds``) and return."""
+    server = await build_server(voice, config, fanout)
+    await server.grpc_server.start()
+    host = config.bind.rpartition(":")[0]
+    log.info("serving voice %r on %s:%d (%s)", voice.name, host, server.port,
+             "TLS" if config.tls_cert else "plaintext")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.info("shutting down: draining %d open stream(s) for up to %.0f s", server.servicer.active,
+             config.grace_seconds)
+    await server.stop(config.grace_seconds)
+    log.info("stopped")

@@ -1,0 +1,37 @@
+"""Runs a real bridge server on 127.0.0.1 port 0 in a background event loop, for tests and the load script."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import grpc
+from uniflg_bridge.fanout import FanOut
+from uniflg_bridge.server import Server, ServerConfig, Voice, build_server
+from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
+
+
+@contextmanager
+def running_server(voice: Voice, fanout: FanOut | None = None, **config: Any) -> Iterator[Server]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="bridge-test-loop", daemon=True)
+    thread.start()
+    cfg = ServerConfig(bind=config.pop("bind", "127.0.0.1:0"), **config)
+    server = asyncio.run_coroutine_threadsafe(build_server(voice, cfg, fanout), loop).result(10)
+    asyncio.run_coroutine_threadsafe(server.grpc_server.start(), loop).result(10)
+    server.loop = loop  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(1.0), loop).result(15)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def stub(server: Server) -> tuple[grpc.Channel, pb_grpc.UniFLGServiceStub]:
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    return channel, pb_grpc.UniFLGServiceStub(channel)

@@ -1,0 +1,229 @@
+"""Bad input, limits, cancellation and auth: each gets its documented status code (docs/grpc.md), and the
+server keeps serving afterwards."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+import grpc
+import numpy as np
+import pytest
+from bridge_fakes import FakeVoice
+from bridge_server import running_server, stub
+from uniflg_bridge import wire
+from uniflg_bridge.server import ServerConfig, build_server
+from uniflgapi.v1 import uniflg_pb2 as pb
+
+C = grpc.StatusCode
+SR = 16000
+
+
+def header(sample_rate: int = SR, channels: int = 1) -> pb.AnimateRequest:
+    return pb.AnimateRequest(header=pb.AudioHeader(sample_rate=sample_rate, channels=channels))
+
+
+def audio(seconds: float) -> pb.AnimateRequest:
+    return pb.AnimateRequest(audio=wire.pcm16_from_float(np.zeros(int(SR * seconds), np.float32)))
+
+
+END = pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
+
+
+def synth(**fields) -> Callable:
+    fields.setdefault("text", "こんにちは")
+    return lambda s: list(s.Synthesize(pb.SynthesizeRequest(**fields), timeout=10))
+
+
+def anim(*messages: pb.AnimateRequest) -> Callable:
+    return lambda s: list(s.Animate(iter(messages), timeout=10))
+
+
+BAD_INPUTS: list[tuple[str, Callable, grpc.StatusCode]] = [
+    ("empty text", synth(text=""), C.INVALID_ARGUMENT),
+    ("whitespace-only text", synth(text=" \n\t "), C.INVALID_ARGUMENT),
+    ("oversized text", synth(text="あ" * 201), C.RESOURCE_EXHAUSTED),
+    ("control character BEL", synth(text="こん\x07にちは"), C.INVALID_ARGUMENT),
+    ("NUL character", synth(text="こん\x00にちは"), C.INVALID_ARGUMENT),
+    ("escape sequence", synth(text="\x1b[31mred"), C.INVALID_ARGUMENT),
+    ("unsupported characters", synth(text="a#b"), C.INVALID_ARGUMENT),
+    ("unknown speaker", synth(speaker="nobody"), C.NOT_FOUND),
+    ("unknown emotion", synth(emotion="furious"), C.NOT_FOUND),
+    ("NaN speed", synth(speed=math.nan), C.INVALID_ARGUMENT),
+    ("infinite speed", synth(speed=math.inf), C.INVALID_ARGUMENT),
+    ("negative speed", synth(speed=-1.0), C.INVALID_ARGUMENT),
+    ("absurd speed", synth(speed=100.0), C.INVALID_ARGUMENT),
+    ("NaN chunk_seconds", synth(chunk_seconds=math.nan), C.INVALID_ARGUMENT),
+    ("unknown mode", synth(mode=7), C.INVALID_ARGUMENT),
+    ("empty Animate stream", anim(), C.FAILED_PRECONDITION),
+    ("audio before the header", anim(audio(0.1), END), C.FAILED_PRECONDITION),
+    ("end of audio before the header", anim(END), C.FAILED_PRECONDITION),
+    ("a second header", anim(header(), audio(0.1), header(), END), C.FAILED_PRECONDITION),
+    ("zero sample rate", anim(header(sample_rate=0), END), C.INVALID_ARGUMENT),
+    ("absurd sample rate", anim(header(sample_rate=10_000_000), END), C.INVALID_ARGUMENT),
+    ("stereo", anim(header(channels=2), END), C.INVALID_ARGUMENT),
+    ("zero channels", anim(header(channels=0), END), C.INVALID_ARGUMENT),
+    ("odd byte count", anim(header(), pb.AnimateRequest(audio=b"\x00\x01\x02"), END), C.INVALID_ARGUMENT),
+    ("audio over the limit", anim(header(), *[audio(0.5)] * 4, END), C.RESOURCE_EXHAUSTED),
+    ("message over the size limit", anim(header(), pb.AnimateRequest(audio=bytes(300_000)), END),
+     C.RESOURCE_EXHAUSTED),
+    ("messages after end of audio", anim(header(), audio(0.1), END, audio(0.1)), C.FAILED_PRECONDITION),
+    ("empty AnimateRequest", anim(header(), pb.AnimateRequest(), END), C.FAILED_PRECONDITION),
+]
+
+
+@pytest.fixture(scope="module")
+def voice() -> FakeVoice:
+    return FakeVoice()
+
+
+@pytest.fixture(scope="module")
+def server(voice: FakeVoice):
+    with running_server(voice, max_streams=3, max_text_chars=200, max_audio_seconds=1.5,
+                        max_message_bytes=256 * 1024) as srv:
+        yield srv
+
+
+@pytest.fixture()
+def client(server):
+    channel, s = stub(server)
+    yield s
+    channel.close()
+
+
+def still_serving(client) -> None:
+    responses = list(client.Synthesize(pb.SynthesizeRequest(text="はい"), timeout=10))
+    assert responses[-1].status.code == 0
+
+
+@pytest.mark.parametrize(("name", "call", "code"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_gets_its_status(client, server, name: str, call: Callable, code: grpc.StatusCode) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        call(client)
+    assert info.value.code() == code, info.value.details()
+    assert info.value.details()
+    still_serving(client)
+    deadline = time.monotonic() + 2
+    while server.servicer.active and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.servicer.active == 0
+
+
+def wait_released(voice: FakeVoice, server, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if voice.started == voice.finished and server.servicer.active == 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"not released: started={voice.started} finished={voice.finished} "
+                         f"active={server.servicer.active}")
+
+
+@pytest.fixture()
+def slow():
+    voice = FakeVoice(delay=0.2)
+    with running_server(voice, max_streams=2) as srv:
+        channel, s = stub(srv)
+        yield voice, srv, s
+        channel.close()
+
+
+def test_cancellation_mid_stream_releases_everything(slow) -> None:
+    voice, srv, client = slow
+    call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 60, chunk_seconds=0.1), timeout=30)
+    assert next(call).WhichOneof("response") == "header"
+    next(call)
+    call.cancel()
+    with pytest.raises(grpc.RpcError) as info:
+        list(call)
+    assert info.value.code() == C.CANCELLED
+    wait_released(voice, srv)
+    still_serving(client)
+
+
+def test_animate_cancellation_releases_the_worker(slow) -> None:
+    voice, srv, client = slow
+    stop = threading.Event()
+
+    def requests():
+        yield header()
+        yield audio(0.5)
+        stop.wait(10)
+
+    call = client.Animate(requests(), timeout=30)
+    assert next(call).WhichOneof("response") == "header"
+    next(call)  # frames for the first half second
+    call.cancel()
+    stop.set()
+    wait_released(voice, srv)
+    still_serving(client)
+
+
+def test_deadline_releases_everything(slow) -> None:
+    voice, srv, client = slow
+    with pytest.raises(grpc.RpcError) as info:
+        list(client.Synthesize(pb.SynthesizeRequest(text="あ" * 60, chunk_seconds=0.1), timeout=0.5))
+    assert info.value.code() == C.DEADLINE_EXCEEDED
+    wait_released(voice, srv)
+
+
+def test_concurrent_stream_limit(slow) -> None:
+    voice, srv, client = slow
+    calls = [client.Synthesize(pb.SynthesizeRequest(text="あ" * 20, chunk_seconds=0.1), timeout=30)
+             for _ in range(2)]
+    for call in calls:
+        next(call)  # both are running
+    with pytest.raises(grpc.RpcError) as info:
+        list(client.Synthesize(pb.SynthesizeRequest(text="あ"), timeout=10))
+    assert info.value.code() == C.RESOURCE_EXHAUSTED
+    for call in calls:
+        assert list(call)[-1].status.code == 0
+    still_serving(client)
+
+
+@pytest.fixture(scope="module")
+def secured():
+    with running_server(FakeVoice(), token="s3cret") as srv:
+        yield srv
+
+
+@pytest.mark.parametrize(("metadata", "code"), [
+    ((), C.UNAUTHENTICATED),
+    ((("authorization", "Bearer wrong"),), C.UNAUTHENTICATED),
+    ((("authorization", "Basic s3cret"),), C.UNAUTHENTICATED),
+], ids=["missing token", "wrong token", "wrong scheme"])
+def test_token_required(secured, metadata, code) -> None:
+    channel, client = stub(secured)
+    with pytest.raises(grpc.RpcError) as info:
+        list(client.Synthesize(pb.SynthesizeRequest(text="はい"), metadata=metadata, timeout=5))
+    assert info.value.code() == code
+    with pytest.raises(grpc.RpcError) as info:
+        client.GetInfo(pb.GetInfoRequest(), metadata=metadata, timeout=5)
+    assert info.value.code() == code
+    with pytest.raises(grpc.RpcError) as info:
+        list(client.Animate(iter([header(), END]), metadata=metadata, timeout=5))
+    assert info.value.code() == code
+    ok = list(client.Synthesize(pb.SynthesizeRequest(text="はい"),
+                                metadata=(("authorization", "Bearer s3cret"),), timeout=5))
+    assert ok[-1].status.code == 0
+    channel.close()
+
+
+def test_health_needs_no_token(secured) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{secured.port}")
+    reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    channel.close()
+
+
+def test_non_loopback_bind_needs_a_token() -> None:
+    import asyncio
+
+    with pytest.raises(ValueError, match="token"):
+        asyncio.run(build_server(FakeVoice(), ServerConfig(bind="0.0.0.0:0")))
+
+
