@@ -35,12 +35,13 @@ def _register_plugins(sub: argparse._SubParsersAction) -> None:
     for ep in entry_points(group="uniflg.commands"):
         try:
             register: Register = ep.load()
-        except ImportError as exc:
+            register(sub)
+        except ImportError as exc:  # the extra that provides this command is not installed
+            if ep.name in sub.choices:
+                continue
             extra = _EXTRA_FOR.get(ep.name, "all")
             p = sub.add_parser(ep.name, help=f"(needs: pip install 'uniflg[{extra}]')")
             p.set_defaults(func=_missing(ep.name, extra, exc))
-            continue
-        register(sub)
 
 
 def _missing(name: str, extra: str, exc: Exception) -> Callable[[argparse.Namespace], int]:
