@@ -1,0 +1,189 @@
+"""Serving end to end: fan-out from live streams, playback pacing, the CLI, and SIGTERM draining."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from bridge_fakes import FakeVoice, synthetic_face
+from bridge_server import running_server, stub
+from pythonosc.osc_bundle import OscBundle
+from uniflg.retarget import Retargeter
+from uniflg.types import StreamInfo
+from uniflg_bridge import cli, livelink, osc
+from uniflg_bridge.fanout import FanOut, StreamMeta
+from uniflg_bridge.udp import Target
+from uniflgapi.v1 import uniflg_pb2 as pb
+from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
+
+TESTS = Path(__file__).parent
+
+
+def udp_receiver() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(3.0)
+    return sock
+
+
+def test_synthesize_fans_out_paced_frames() -> None:
+    rx_osc, rx_ll = udp_receiver(), udp_receiver()
+    fan = FanOut([osc.OscLandmarkSink(Target("127.0.0.1", rx_osc.getsockname()[1])),
+                  livelink.LiveLinkSink(Target("127.0.0.1", rx_ll.getsockname()[1]))])
+    with running_server(FakeVoice(), fanout=fan) as srv:
+        channel, client = stub(srv)
+        t0 = time.monotonic()
+        responses = list(client.Synthesize(pb.SynthesizeRequest(text="こんにちは"), timeout=10))
+        served = time.monotonic() - t0
+        n_frames = responses[-1].status.frame_count
+        packets = [rx_osc.recv(65536) for _ in range(n_frames + 2)]
+        paced = time.monotonic() - t0
+        channel.close()
+    bundles = [OscBundle(p) for p in packets[1:-1]]
+    assert [list(b)[0].params[1] for b in bundles] == list(range(n_frames))
+    # The gRPC answer is faster than real time; the fan-out follows the audio clock.
+    assert served < paced and paced >= (n_frames - 1) / 30 - 0.05
+    curves = [livelink.decode_packet(rx_ll.recv(4096)).curves for _ in range(n_frames)]
+    assert all(c.shape == (61,) for c in curves)
+
+
+class FakePlayer:
+    def __init__(self) -> None:
+        self.started_at: float | None = None
+        self.samples = 0
+        self.closed = False
+
+    def start(self) -> float:
+        self.started_at = time.monotonic() + 0.2  # pretend 200 ms output latency
+        return self.started_at
+
+    def write(self, audio: np.ndarray) -> None:
+        self.samples += len(audio)
+
+    async def drain(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_playback_clock_anchors_the_frames() -> None:
+    player = FakePlayer()
+    sent: list[tuple[int, float]] = []
+
+    class Rec:
+        name = "rec"
+
+        def start(self, meta): pass
+
+        def frame(self, meta, event): sent.append((event.index, time.monotonic()))
+
+        def end(self, meta, n): pass
+
+        def close(self): pass
+
+    async def go() -> None:
+        fan = FanOut([Rec()], play=lambda rate: player)
+        meta = StreamMeta("s", StreamInfo(sample_rate=16000), 0.0)
+        stream = fan.open(meta, Retargeter.from_neutral(synthetic_face()))
+        stream.audio(np.zeros(1600, np.float32))
+        stream.frames(0, np.stack([synthetic_face()] * 3))
+        stream.finish()
+        await stream.wait()
+
+    asyncio.run(go())
+    assert player.samples == 1600 and player.closed
+    assert player.started_at is not None
+    for index, when in sent:  # frame i is sent when sample i/fps is heard, not before
+        assert when >= player.started_at + index / 30 - 1e-3
+
+
+def test_real_playback_into_a_null_alsa_device(tmp_path: Path) -> None:
+    from uniflg_bridge.player import portaudio_available
+
+    ok, reason = portaudio_available()
+    if not ok and "PortAudio" in reason:
+        pytest.skip(reason)
+    # A private ALSA config whose default pcm is the null device: PortAudio plays into it.
+    (tmp_path / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
+    script = textwrap.dedent("""
+        import asyncio, numpy as np
+        from uniflg_bridge.player import Player
+        async def main():
+            p = Player(16000)
+            p.start()
+            p.write(np.zeros(8000, np.float32))
+            await p.drain()
+            p.close()
+            print("played", p.played)
+        asyncio.run(main())
+    """)
+    env = dict(os.environ, HOME=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) >= 8000
+
+
+def test_cli_registers_serve_with_its_options() -> None:
+    parser = argparse.ArgumentParser()
+    cli.register_serve(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "--osc", ":9001", "--vmc", "127.0.0.1", "--livelink", "localhost:1",
+                              "--vmc-perfect-sync", "--max-streams", "4"])
+    assert args.grpc == "127.0.0.1:50051" and args.func is cli.run_serve
+    fan = cli.build_fanout(args)
+    targets = [(s.name, str(s.sender.target)) for s in fan.sinks]
+    assert targets == [("osc", "127.0.0.1:9001"), ("vmc", "127.0.0.1:39539"), ("livelink", "localhost:1")]
+    fan.close()
+    bad = parser.parse_args(["serve", "--grpc", "0.0.0.0:50051"])
+    bad.token = None
+    assert cli.run_serve(bad) == 2  # refuses a public bind without a token
+
+
+SERVER_SCRIPT = """
+import asyncio, logging, sys
+sys.path.insert(0, {tests!r})
+from bridge_fakes import FakeVoice
+from uniflg_bridge.server import ServerConfig, serve
+logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+asyncio.run(serve(FakeVoice(delay=0.1), ServerConfig(bind="127.0.0.1:0", grace_seconds=20)))
+"""
+
+
+def test_sigterm_drains_open_streams_and_exits() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT.format(tests=str(TESTS))],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if m := re.search(r"on 127\.0\.0\.1:(\d+)", line):
+                port = int(m.group(1))
+                break
+        assert port
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        client = pb_grpc.UniFLGServiceStub(channel)
+        call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 20, chunk_seconds=0.1), timeout=30)
+        assert next(call).WhichOneof("response") == "header"
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        with pytest.raises(grpc.RpcError):  # no new calls once draining
+            client.GetInfo(pb.GetInfoRequest(), timeout=2)
+        rest = list(call)
+        assert rest[-1].status.code == 0  # the open stream ran to the end
+        assert proc.wait(timeout=20) == 0
+        channel.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
