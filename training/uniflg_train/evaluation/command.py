@@ -79,14 +79,53 @@ class EvalNotWiredError(UniFLGError):
     """The model-running half of ``uniflg eval`` is not connected yet."""
 
 
-def load_items(data_dir: Path) -> list[EvalItem]:
-    """TODO(trainer author): read the evaluation split from the data pipeline (see the module doc)."""
-    raise EvalNotWiredError(f"uniflg eval: loading evaluation items from {data_dir} is not implemented yet")
+def load_items(data_dir: Path, split: str = "test", limit: int | None = None) -> list[EvalItem]:
+    """The paired items of ``DIR/{split}.jsonl`` (reference audio + landmarks), in manifest order."""
+    import json
+
+    import soundfile as sf
+
+    manifest = Path(data_dir) / f"{split}.jsonl"
+    if not manifest.is_file():
+        raise EvalNotWiredError(f"no {manifest}: run `uniflg corpus make` or point --data at a prepared corpus")
+    items: list[EvalItem] = []
+    for line_no, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        if not rec.get("landmarks"):
+            continue  # unpaired: nothing to score landmarks against
+        try:
+            audio, rate = sf.read(Path(data_dir) / rec["audio"], dtype="float32", always_2d=False)
+            landmarks = np.load(Path(data_dir) / rec["landmarks"]).astype(np.float32)
+        except (OSError, RuntimeError, ValueError) as exc:
+            logger.warning("%s line %d (%s): skipped: %s", manifest, line_no, rec.get("id"), exc)
+            continue
+        items.append(EvalItem(rec["id"], rec["text"], audio, rate, landmarks, rec.get("speaker", ""),
+                              rec.get("emotion", "")))
+        if limit is not None and len(items) >= limit:
+            break
+    if not items:
+        raise EvalNotWiredError(f"{manifest} has no paired items with landmarks to evaluate")
+    return items
 
 
 def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, System]:
-    """TODO(trainer author): rebuild UniFLG from ``run_dir`` (and TTL/STL/STL-D from ``extra_runs``)."""
-    raise EvalNotWiredError(f"uniflg eval: loading trained systems from {run_dir} is not implemented yet")
+    """UniFLG from ``run_dir`` (a stage-2 run) and TTL/STL/STL-D from ``extra_runs``, newest checkpoints."""
+    from uniflg.model.system import UniFLG
+
+    from uniflg_train.checkpoint import CheckpointManager
+    from uniflg_train.evaluation.systems import TorchSystem
+
+    systems: dict[str, System] = {}
+    for name, run in {"UniFLG": run_dir, **extra_runs}.items():
+        latest = CheckpointManager(Path(run) / "checkpoints").latest()
+        if latest is None or latest.config() is None:
+            raise EvalNotWiredError(f"{run}: no complete checkpoint with a config under {run}/checkpoints")
+        model = UniFLG(latest.config())  # type: ignore[arg-type]
+        model.load_state_dict(latest.state_dict("model"))
+        systems[name] = TorchSystem(model)
+    return systems
 
 
 def _predict(system: System, mode: str, item: EvalItem) -> Prediction:
@@ -138,6 +177,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--run", type=Path, required=True, help="stage-2 run directory (UniFLG)")
     parser.add_argument("--baseline", action="append", default=[], metavar="NAME=RUN", type=_parse_baseline,
                         help="a baseline run: TTL=DIR, STL=DIR or STL-D=DIR (repeatable)")
+    parser.add_argument("--split", default="test", help="manifest split to score (default test)")
+    parser.add_argument("--limit", type=int, help="score at most this many items")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--out", type=Path, help="also write the table here (.json or .md)")
     parser.set_defaults(func=_main)
@@ -145,7 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     extra = dict(args.baseline)
-    table = run_eval(load_items(args.data), load_systems(args.run, extra))
+    table = run_eval(load_items(args.data, args.split, args.limit), load_systems(args.run, extra))
     text = table.to_json() if args.json else table.to_markdown()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.out is not None:

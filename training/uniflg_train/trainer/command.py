@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 from uniflg.config import VariantConfig, named_config
+
 from uniflg_train.trainer.options import LandmarkTrainOptions, VitsTrainOptions, with_overrides
 
 log = logging.getLogger(__name__)

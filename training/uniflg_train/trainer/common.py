@@ -11,8 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
-
 from uniflg.model.features import SpectrogramFeatures
+
 from uniflg_train.runtime import make_sampler, set_epoch
 
 log = logging.getLogger(__name__)

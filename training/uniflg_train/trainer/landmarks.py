@@ -15,13 +15,19 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
-
 from uniflg.config import ModelConfig
 from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
+
 from uniflg_train.checkpoint import CheckpointManager
 from uniflg_train.losses import masked_mse
-from uniflg_train.runtime import GracefulStop, cleanup_distributed, init_distributed, seed_everything, wrap_ddp
+from uniflg_train.runtime import (
+    GracefulStop,
+    cleanup_distributed,
+    init_distributed,
+    seed_everything,
+    wrap_ddp,
+)
 from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import TrainBatch, epochs, exponential_decay, make_loader, run_dirs
 from uniflg_train.trainer.options import LandmarkTrainOptions, save_options

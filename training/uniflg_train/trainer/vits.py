@@ -15,12 +15,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
-
 from uniflg.config import ModelConfig
 from uniflg.model.commons import slice_segments
 from uniflg.model.discriminators import MultiPeriodScaleDiscriminator
 from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
+
 from uniflg_train.checkpoint import CheckpointManager
 from uniflg_train.losses import (
     discriminator_loss,
@@ -29,7 +29,14 @@ from uniflg_train.losses import (
     kl_loss,
     utterance_kl_loss,
 )
-from uniflg_train.runtime import GracefulStop, cleanup_distributed, init_distributed, seed_everything, unwrap, wrap_ddp
+from uniflg_train.runtime import (
+    GracefulStop,
+    cleanup_distributed,
+    init_distributed,
+    seed_everything,
+    unwrap,
+    wrap_ddp,
+)
 from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import TrainBatch, epochs, exponential_decay, make_loader, run_dirs
 from uniflg_train.trainer.options import VitsTrainOptions, save_options
