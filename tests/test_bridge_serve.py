@@ -187,3 +187,11 @@ def test_sigterm_drains_open_streams_and_exits() -> None:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def test_load_script_runs_mixed_streams_without_errors() -> None:
+    from uniflg_bridge.loadtest import run_load
+
+    report = asyncio.run(run_load(FakeVoice(), streams=6, animate_seconds=1.0))
+    assert report["errors"] == [] and report["frames_per_s"] > 0
+    assert report["rss_mib_after"] > 0
