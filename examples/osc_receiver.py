@@ -1,0 +1,80 @@
+"""Receive UniFLG's OSC output (`uniflg serve --osc 127.0.0.1:9000`) and print what arrives.
+
+    python examples/osc_receiver.py --port 9000
+    python examples/osc_receiver.py --port 39539 --vmc     # act as a VMC marionette instead
+
+With --count N it exits after N frames (handy in scripts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import BlockingOSCUDPServer
+
+
+class Printer:
+    def __init__(self, count: int | None) -> None:
+        self.count = count
+        self.frames = 0
+        self.blend: dict[str, float] = {}
+        self.server: BlockingOSCUDPServer | None = None
+
+    def frame_done(self) -> None:
+        self.frames += 1
+        if self.count is not None and self.frames >= self.count and self.server is not None:
+            self.server.uniflg_stop = True  # type: ignore[attr-defined]
+
+    def on_start(self, _addr: str, *args: Any) -> None:
+        print(f"stream {args[0]}: {args[1]} Hz, {args[2]} fps, layout {args[3]}, {args[4]} points")
+
+    def on_frame(self, _addr: str, stream: str, index: int, time_code: float) -> None:
+        print(f"{stream} frame {index:5d} t={time_code:7.3f}", end="")
+
+    def on_landmarks(self, _addr: str, *xy: float) -> None:
+        mouth = abs(xy[2 * 66 + 1] - xy[2 * 62 + 1])  # inner-lip gap
+        print(f"  lip gap {mouth:.3f}")
+        self.frame_done()
+
+    def on_end(self, _addr: str, stream: str, frames: int) -> None:
+        print(f"stream {stream} ended after {frames} frames")
+
+    def on_vmc_val(self, _addr: str, name: str, value: float) -> None:
+        self.blend[name] = value
+
+    def on_vmc_apply(self, _addr: str) -> None:
+        shown = {k: round(v, 2) for k, v in self.blend.items() if k in ("A", "I", "U", "E", "O", "Blink", "Joy")}
+        print(f"apply {shown}")
+        self.frame_done()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--vmc", action="store_true", help="decode VMC blendshape bundles")
+    parser.add_argument("--count", type=int, default=None, help="exit after this many frames")
+    args = parser.parse_args()
+    printer = Printer(args.count)
+    dispatcher = Dispatcher()
+    if args.vmc:
+        dispatcher.map("/VMC/Ext/Blend/Val", printer.on_vmc_val)
+        dispatcher.map("/VMC/Ext/Blend/Apply", printer.on_vmc_apply)
+    else:
+        dispatcher.map("/uniflg/stream/start", printer.on_start)
+        dispatcher.map("/uniflg/frame", printer.on_frame)
+        dispatcher.map("/uniflg/landmarks", printer.on_landmarks)
+        dispatcher.map("/uniflg/stream/end", printer.on_end)
+    server = BlockingOSCUDPServer((args.host, args.port), dispatcher)
+    printer.server = server
+    print(f"listening on {args.host}:{args.port}")
+    while not getattr(server, "uniflg_stop", False):
+        server.handle_request()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
