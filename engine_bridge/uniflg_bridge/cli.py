@@ -74,7 +74,7 @@ def build_fanout(args: argparse.Namespace) -> FanOut:
 def load_voice(args: argparse.Namespace) -> Voice:
     from uniflg.voice import load_voice as load  # the runtime's loader
 
-    return load(args.voice, backend=args.backend)  # type: ignore[no-any-return]
+    return load(args.voice, backend=args.backend)
 
 
 def _read(path: Path | None) -> bytes | None:

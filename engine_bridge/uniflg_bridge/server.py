@@ -17,7 +17,7 @@ import signal
 import time
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -50,15 +50,20 @@ T = TypeVar("T")
 class Voice(Protocol):
     """What the service needs from a voice (``uniflg.voice.Voice`` satisfies it)."""
 
-    name: str
-    speakers: tuple[str, ...]
-    emotions: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def speakers(self) -> tuple[str, ...]: ...
+
+    @property
+    def emotions(self) -> tuple[str, ...]: ...
 
     def stream_info(self, options: SynthesisOptions) -> StreamInfo: ...
 
     def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[SynthesisChunk]: ...
 
-    def animate(self, chunks: Iterator[np.ndarray], sample_rate: int,
+    def animate(self, chunks: Iterable[np.ndarray], sample_rate: int,
                 options: SynthesisOptions) -> Iterator[FrameChunk]: ...
 
 
@@ -169,10 +174,16 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         if self._retargeter is not None:
             return self._retargeter
         neutral = getattr(self.voice, "neutral_face", None)
-        if neutral is not None:
-            self._retargeter = Retargeter.from_neutral(np.asarray(neutral))
-            return self._retargeter
-        return Retargeter.from_neutral(first_face) if first_face is not None else None
+        if neutral is None:  # uniflg.voice.Voice keeps it in its spec (voice.json)
+            neutral = getattr(getattr(self.voice, "spec", None), "neutral_face", None)
+        try:
+            if neutral is not None:
+                self._retargeter = Retargeter.from_neutral(np.asarray(neutral))
+                return self._retargeter
+            return Retargeter.from_neutral(first_face) if first_face is not None else None
+        except InvalidInputError as exc:  # a degenerate face (e.g. an untrained voice): no blendshapes
+            log.warning("blendshapes unavailable: cannot calibrate the retargeter (%s)", exc)
+            return None
 
     def _weights(self, landmarks: np.ndarray, wanted: bool,
                  rt: Retargeter | None) -> np.ndarray | None:
@@ -304,9 +315,10 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             log.info("Animate cancelled by the client or a deadline")
             raise
         except Exception as exc:
+            cause: BaseException = exc
             if reader is not None and reader.done() and not reader.cancelled() and reader.exception():
-                exc = reader.exception() or exc
-            await self._fail(context, exc)
+                cause = reader.exception() or exc  # the reader's protocol error explains the failure
+            await self._fail(context, cause)
         finally:
             audio.put(_AbortedError)
             if reader is not None:

@@ -1,0 +1,92 @@
+"""The service on the real runtime voice: a tiny randomly initialized voice from uniflg.voice.random_voice."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import grpc
+import numpy as np
+import pytest
+from bridge_server import running_server, stub
+from uniflg_bridge import wire
+from uniflgapi.v1 import uniflg_pb2 as pb
+
+voice_mod = pytest.importorskip("uniflg.voice", reason="the runtime voice module is not present")
+pytest.importorskip("torch", reason="random_voice needs torch")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("voice")
+    voice_mod.random_voice("tiny", folder, onnx=False)
+    voice = voice_mod.load_voice(folder, backend="torch")
+    with running_server(voice, max_streams=4, max_text_chars=200, max_audio_seconds=10.0) as srv:
+        yield srv
+
+
+@pytest.fixture()
+def client(server):
+    channel, s = stub(server)
+    yield s
+    channel.close()
+
+
+def test_synthesize_real_voice(client) -> None:
+    responses = list(client.Synthesize(pb.SynthesizeRequest(text="こんにちは、今日はいい天気ですね。",
+                                                            include_blendshapes=True), timeout=120))
+    assert responses[0].WhichOneof("response") == "header"
+    assert responses[-1].status.code == 0
+    header = responses[0].header
+    chunks = [r.chunk for r in responses[1:-1]]
+    seconds = sum(len(c.audio) // 2 for c in chunks) / header.sample_rate
+    frames = [f for c in chunks for f in c.frames]
+    assert seconds > 0 and abs(len(frames) - seconds * 30) <= 1
+    codes = [c.time_code for c in chunks]
+    assert all(b > a for a, b in zip(codes, codes[1:], strict=False))
+    assert [f.index for f in frames] == list(range(len(frames)))
+    # An untrained voice's neutral face may be degenerate: then frames carry no blendshapes (logged).
+    assert all(len(f.points) == 140 and len(f.blendshapes) in (0, len(header.blendshape_names))
+               for f in frames)
+
+
+def test_animate_real_voice_streams_before_the_end(client) -> None:
+    sr = 16000
+    t = np.arange(sr * 3) / sr
+    pcm = wire.pcm16_from_float((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32))
+    step = sr // 10 * 2  # 100 ms of PCM16
+    pieces = [pcm[i:i + step] for i in range(0, len(pcm), step)]
+    got_frames = threading.Event()
+    held: list[bool] = []
+
+    def requests() -> Iterator[pb.AnimateRequest]:
+        yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=sr, channels=1))
+        for piece in pieces[:-1]:
+            yield pb.AnimateRequest(audio=piece)
+        held.append(got_frames.wait(timeout=60))
+        yield pb.AnimateRequest(audio=pieces[-1])
+        yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
+
+    frames = []
+    status = None
+    for r in client.Animate(requests(), timeout=120):
+        if r.WhichOneof("response") == "chunk" and r.chunk.frames:
+            frames.extend(r.chunk.frames)
+            got_frames.set()
+        elif r.WhichOneof("response") == "status":
+            status = r.status
+    assert held == [True] and status is not None and status.code == 0
+    assert abs(len(frames) - 3 * 30) <= 1
+
+
+@pytest.mark.parametrize(("request_fields", "code"), [
+    ({"text": "はい", "speaker": "nobody"}, grpc.StatusCode.NOT_FOUND),
+    ({"text": "はい", "emotion": "furious"}, grpc.StatusCode.NOT_FOUND),
+    ({"text": ""}, grpc.StatusCode.INVALID_ARGUMENT),
+    ({"text": "はい", "speed": float("nan")}, grpc.StatusCode.INVALID_ARGUMENT),
+])
+def test_real_voice_errors(client, request_fields, code) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        list(client.Synthesize(pb.SynthesizeRequest(**request_fields), timeout=60))
+    assert info.value.code() == code, info.value.details()
+    assert list(client.Synthesize(pb.SynthesizeRequest(text="はい"), timeout=60))[-1].status.code == 0
