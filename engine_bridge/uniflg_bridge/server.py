@@ -155,6 +155,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         self.active = 0
         self.completed = 0
         self._retargeter: Retargeter | None = None
+        self._no_blendshapes = False
 
     # -- helpers
 
@@ -171,7 +172,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
 
     def retargeter(self, first_face: np.ndarray | None = None) -> Retargeter | None:
         """Calibrated on the voice's neutral face, else on the stream's first frame."""
-        if self._retargeter is not None:
+        if self._retargeter is not None or self._no_blendshapes:
             return self._retargeter
         neutral = getattr(self.voice, "neutral_face", None)
         if neutral is None:  # uniflg.voice.Voice keeps it in its spec (voice.json)
@@ -183,6 +184,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             return Retargeter.from_neutral(first_face) if first_face is not None else None
         except InvalidInputError as exc:  # a degenerate face (e.g. an untrained voice): no blendshapes
             log.warning("blendshapes unavailable: cannot calibrate the retargeter (%s)", exc)
+            self._no_blendshapes = neutral is not None  # the voice's face won't change: warn once
             return None
 
     def _weights(self, landmarks: np.ndarray, wanted: bool,
