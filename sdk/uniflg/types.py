@@ -23,7 +23,8 @@ class SynthesisOptions:
     ``speaker``/``emotion`` name entries of the voice (None: the voice's default). ``reference_audio``
     (mono float32 at ``reference_sample_rate``) sets the utterance latent z_u instead of sampling it.
     The same ``seed`` gives the same output on every backend: the runtime draws all noise and passes it
-    into the graphs.
+    into the graphs. ``chunk_seconds`` is the first streamed chunk's length (later chunks grow to 2 s);
+    ``language`` goes to the text front end.
     """
 
     speaker: str | None = None
@@ -37,6 +38,7 @@ class SynthesisOptions:
     reference_audio: np.ndarray | None = field(default=None, compare=False, repr=False)
     reference_sample_rate: int | None = None
     chunk_seconds: float = 0.5
+    language: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,83 @@
+"""ONNX Runtime backend: one session per exported graph. CPU by default; the CUDA and TensorRT execution
+providers are used where installed and asked for (``providers``). Needs no torch."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from uniflg.backends import graphs
+from uniflg.errors import BackendUnavailableError, ModelFormatError
+
+log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+TENSORRT = "TensorrtExecutionProvider"
+
+
+def available_providers() -> list[str]:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return []
+    return list(ort.get_available_providers())
+
+
+def default_threads() -> int:
+    """Intra-op threads: the cores this process may use (ONNX Runtime's own default counts all cores)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class OnnxBackend:
+    name = "onnxruntime"
+
+    def __init__(self, folder: Path, graph_files: dict[str, str], providers: Sequence[str] | None = None,
+                 threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BackendUnavailableError("the onnxruntime backend needs onnxruntime: pip install onnxruntime") from exc
+        have = ort.get_available_providers()
+        wanted = list(providers) if providers else [CPU]
+        missing = [p for p in wanted if p not in have]
+        if missing:
+            raise BackendUnavailableError(f"ONNX Runtime execution providers not installed here: {missing}; "
+                                          f"available: {have}")
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = threads or default_threads()
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.log_severity_level = 3
+        self.providers = wanted
+        self.threads = opts.intra_op_num_threads
+        self._version = ort.__version__
+        self.sessions = {}
+        self.inputs: dict[str, set[str]] = {}  # the exporter drops unused inputs (g of a z_u-only graph)
+        for name, filename in graph_files.items():
+            path = Path(folder) / filename
+            if not path.is_file():
+                raise ModelFormatError(f"voice graph missing: {path}")
+            self.sessions[name] = ort.InferenceSession(str(path), sess_options=opts, providers=wanted)
+            self.inputs[name] = {i.name for i in self.sessions[name].get_inputs()}
+
+    def run(self, graph: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        session = self.sessions.get(graph)
+        if session is None:
+            raise ModelFormatError(f"this voice has no {graph!r} graph; it has {sorted(self.sessions)}")
+        spec = graphs.GRAPHS[graph]
+        used = self.inputs[graph]
+        feed = {t.name: np.ascontiguousarray(inputs[t.name], dtype=t.dtype) for t in spec.inputs if t.name in used}
+        out = session.run(spec.output_names, feed)
+        return dict(zip(spec.output_names, out, strict=True))
+
+    def describe(self) -> str:
+        return f"onnxruntime {self._version} ({', '.join(self.providers)}; {self.threads} threads)"

@@ -1,0 +1,250 @@
+"""The NumPy half of inference, shared by every backend: noise, duration rounding and expansion, the 30 fps
+clock, windowed (streaming) decoding and the speech-driven animator. The graphs themselves run on a
+:class:`uniflg.backends.base.Backend`.
+
+Windowing is exact: a window is decoded with ``context`` frames of real input on each side (the graph's
+receptive field, measured at export time and stored in ``voice.json``) and only its centre is kept, so the
+streamed chunks equal the whole-utterance result to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from uniflg.backends.base import Backend
+from uniflg.config import ModelConfig
+from uniflg.errors import InvalidInputError
+from uniflg.timing import durations_from_log, landmark_durations
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the NumPy side needs to know about a voice's model."""
+
+    cfg: ModelConfig
+    contexts: dict[str, int]  # graph name -> context frames each side (spectrogram or landmark frames)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.cfg.audio.sample_rate
+
+    @property
+    def hop(self) -> int:
+        return self.cfg.audio.hop_length
+
+    @property
+    def fps(self) -> int:
+        return self.cfg.landmarks.fps
+
+    @property
+    def latent_dim(self) -> int:
+        return self.cfg.vits.inter_channels
+
+    def n_land(self, n_samples: int) -> int:
+        return int(round(n_samples * self.fps / self.sample_rate))
+
+
+def expand(x: np.ndarray, durations: np.ndarray, total: int) -> np.ndarray:
+    """Token rate (1, D, N) -> frame rate (1, D, total) by integer durations (N,); frames past sum() are 0."""
+    idx = np.repeat(np.arange(durations.size), durations)[:total]
+    out = np.zeros((x.shape[0], x.shape[1], total), dtype=np.float32)
+    out[..., : idx.size] = x[..., idx]
+    return out
+
+
+@dataclass
+class TextPlan:
+    """A text utterance after the duration step: everything the windowed decoders need."""
+
+    g: np.ndarray  # (1,) int64
+    z_u: np.ndarray  # (1, Du)
+    d_spec: np.ndarray  # (N,) spectrogram frames per token
+    z_p: np.ndarray  # (1, D, T) prior sample at the spectrogram rate
+    landmark_latent: np.ndarray  # (1, D, L) prior sample at 30 fps
+    z: np.ndarray | None = field(default=None, repr=False)  # f^-1(z_p), filled on first audio decode
+
+    @property
+    def frames(self) -> int:
+        return self.z_p.shape[2]
+
+    @property
+    def landmark_frames(self) -> int:
+        return self.landmark_latent.shape[2]
+
+
+def plan_text(backend: Backend, rt: Runtime, ids: np.ndarray, prosody: np.ndarray, g: np.ndarray,
+              z_u: np.ndarray, rng: np.random.Generator, noise_scale: float, noise_scale_duration: float,
+              landmark_noise_scale: float, length_scale: float) -> TextPlan:
+    """Run the text encoder and draw the noise, in a fixed order: durations (1,2,N), latent (1,D,T),
+    landmarks (1,D,L). Mirrors ``UniFLG.infer_text``."""
+    N, D = ids.shape[1], rt.latent_dim
+    duration_noise = (rng.standard_normal((1, 2, N)) * noise_scale_duration).astype(np.float32)
+    out = backend.run("text_encoder", {"ids": ids, "prosody": prosody, "g": g, "z_u": z_u,
+                                       "duration_noise": duration_noise})
+    d_spec = durations_from_log(out["log_durations"][0, 0], length_scale)
+    T = max(int(d_spec.sum()), 1)
+    m, logs = expand(out["m_p"], d_spec, T), expand(out["logs_p"], d_spec, T)
+    latent_noise = rng.standard_normal((1, D, T)).astype(np.float32) * np.float32(noise_scale)
+    z_p = m + latent_noise * np.exp(logs)
+    L = rt.n_land(T * rt.hop)
+    d_land = landmark_durations(d_spec, L)
+    land_noise = rng.standard_normal((1, D, L)).astype(np.float32) * np.float32(landmark_noise_scale)
+    lm, llogs = expand(out["m_p"], d_land, L), expand(out["logs_p"], d_land, L)
+    return TextPlan(g, z_u, d_spec, z_p.astype(np.float32), (lm + land_noise * np.exp(llogs)).astype(np.float32))
+
+
+def _window(total: int, start: int, end: int, context: int) -> tuple[int, int]:
+    return max(0, start - context), min(total, end + context)
+
+
+def decode_audio(backend: Backend, rt: Runtime, plan: TextPlan, f0: int, f1: int) -> np.ndarray:
+    """Waveform of spectrogram frames [f0, f1): samples [f0*hop, f1*hop)."""
+    if plan.z is None:
+        plan.z = backend.run("inverse_flow", {"z_p": plan.z_p, "g": plan.g, "z_u": plan.z_u})["z"]
+    a, b = _window(plan.frames, f0, f1, rt.contexts.get("latent_to_speech", 0))
+    wav = backend.run("latent_to_speech", {"z": plan.z[..., a:b], "g": plan.g, "z_u": plan.z_u})["wav"][0]
+    return wav[(f0 - a) * rt.hop:(f1 - a) * rt.hop]
+
+
+def decode_landmarks(backend: Backend, rt: Runtime, latent: np.ndarray, g: np.ndarray, z_u: np.ndarray,
+                     j0: int, j1: int) -> np.ndarray:
+    """Landmarks of frames [j0, j1) from a landmark-rate latent (1, D', L) -> (j1 - j0, 70, 2)."""
+    if j1 <= j0:
+        return np.zeros((0, rt.cfg.landmarks.n_points, 2), np.float32)
+    a, b = _window(latent.shape[2], j0, j1, rt.contexts.get("latent_to_landmarks", 0))
+    out = backend.run("latent_to_landmarks", {"latent": latent[..., a:b], "g": g, "z_u": z_u})["landmarks"][0]
+    return out[j0 - a:j1 - a]
+
+
+def chunk_plan(total_frames: int, first_frames: int, max_frames: int) -> list[tuple[int, int]]:
+    """Spectrogram-frame chunks: the first small (low latency), then doubling up to ``max_frames`` (less
+    context overhead)."""
+    chunks, start, size = [], 0, max(1, first_frames)
+    while start < total_frames:
+        end = min(total_frames, start + size)
+        chunks.append((start, end))
+        start, size = end, min(max_frames, size * 2)
+    return chunks
+
+
+def frames_in(rt: Runtime, f0: int, f1: int, total_land: int, last: bool) -> tuple[int, int]:
+    """Landmark frames whose start time j/fps falls in the samples [f0*hop, f1*hop)."""
+
+    def first_at(frame: int) -> int:  # smallest j with j/fps >= frame*hop/sr
+        return -(-(frame * rt.hop * rt.fps) // rt.sample_rate)
+
+    return min(first_at(f0), total_land), (total_land if last else min(first_at(f1), total_land))
+
+
+class SpeechAnimator:
+    """Speech-driven landmarks from audio that arrives in pieces, with a bounded look-ahead.
+
+    Landmark frame j is emitted once the audio up to about ``(j + 1) / fps + lookahead_seconds`` has arrived,
+    where the look-ahead is the receptive field of the speech-to-latent graph (spectrogram frames) plus that
+    of the landmark decoder (30 fps frames); results equal the whole-clip computation. Frame j reads the
+    speech latent by linear interpolation at spectrogram position ``(j + 0.5) * sr / (fps * hop) - 0.5``
+    (frame centres aligned, as ``F.interpolate(..., align_corners=False)`` at the exact rate).
+    """
+
+    def __init__(self, backend: Backend, rt: Runtime, g: np.ndarray, z_u: np.ndarray | None,
+                 z_u_seconds: float = 1.0, min_block_frames: int = 6) -> None:
+        self.backend, self.rt, self.g, self.z_u = backend, rt, g, z_u
+        self.z_u_samples = int(z_u_seconds * rt.sample_rate)
+        self.min_block = min_block_frames
+        self.C = rt.contexts.get("speech_to_latent", 0) + 1  # +1: the segment's reflect padding
+        self.C_land = rt.contexts.get("latent_to_landmarks", 0)
+        self.ratio = rt.sample_rate / (rt.fps * rt.hop)
+        self._parts: list[np.ndarray] = []
+        self._audio = np.zeros(0, np.float32)
+        self.emitted = 0
+
+    @property
+    def lookahead_seconds(self) -> float:
+        """Audio needed past a frame's end before that frame is emitted (worst case, excluding blocking)."""
+        rt = self.rt
+        return (self.C_land + 1) / rt.fps + (self.C + 2) * rt.hop / rt.sample_rate
+
+    def _pos(self, j: np.ndarray) -> np.ndarray:
+        return (j + 0.5) * self.ratio - 0.5
+
+    def push(self, samples: np.ndarray) -> list[np.ndarray]:
+        """Add mono float32 samples; returns the landmark blocks (n, 70, 2) now final."""
+        if samples.size:
+            self._parts.append(np.asarray(samples, np.float32))
+        return self._advance(final=False)
+
+    def finish(self) -> list[np.ndarray]:
+        return self._advance(final=True)
+
+    def _audio_now(self) -> np.ndarray:
+        if self._parts:
+            self._audio = np.concatenate([self._audio, *self._parts])
+            self._parts = []
+        return self._audio
+
+    def _advance(self, final: bool) -> list[np.ndarray]:
+        audio, rt = self._audio_now(), self.rt
+        S = audio.size
+        if final and 2 * rt.hop > S:
+            raise InvalidInputError(f"audio too short to animate: {S} samples; need at least {2 * rt.hop}")
+        if self.z_u is None:
+            if self.z_u_samples > S and not final:
+                return []
+            mu = self.backend.run("utterance_encoder", {"wav": audio[None, : self.z_u_samples]})["mu_u"]
+            self.z_u = mu.astype(np.float32)
+        if final:
+            T, ready = S // rt.hop, rt.n_land(S)
+        else:
+            T = S // rt.hop - self.C  # spectrogram frames whose whole context has arrived
+            if T < 2:
+                return []
+            ready = self._last_j_below(T - 1) - self.C_land
+            if ready - self.emitted < self.min_block:
+                return []
+        if ready <= self.emitted:
+            return []
+        block = self._compute(audio, self.emitted, ready, final)
+        self.emitted = ready
+        return [block]
+
+    def _last_j_below(self, k_max: int) -> int:
+        """Number of landmark frames j >= 0 whose interpolation reads spectrogram frames <= k_max."""
+        j = int(math.floor((k_max - 1 + 0.5) / self.ratio - 0.5)) + 1
+        while j > 0 and math.floor(self._pos(np.array(j - 1))) + 1 > k_max:
+            j -= 1
+        while math.floor(self._pos(np.array(j))) + 1 <= k_max:
+            j += 1
+        return j
+
+    def _compute(self, audio: np.ndarray, j0: int, j1: int, final: bool) -> np.ndarray:
+        rt, hop = self.rt, self.rt.hop
+        n_total = rt.n_land(audio.size) if final else j1 + self.C_land
+        l0, l1 = max(0, j0 - self.C_land), min(n_total, j1 + self.C_land)
+        T_all = audio.size // hop
+        pos = self._pos(np.arange(l0, l1, dtype=np.float64))
+        if final:
+            pos = np.clip(pos, 0, T_all - 1)
+        pos = np.maximum(pos, 0)
+        i0 = np.floor(pos).astype(np.int64)
+        i1 = np.minimum(i0 + 1, T_all - 1)
+        w = (pos - i0).astype(np.float32)
+        k_lo, k_hi = int(i0.min()), int(i1.max()) + 1
+        a = max(0, k_lo - self.C)
+        b = min(T_all, k_hi + self.C)
+        end = audio.size if (final and b == T_all) else b * hop
+        seg = audio[a * hop:end][None]
+        latent = self.backend.run("speech_to_latent", {"wav": seg, "g": self.g, "z_u": self.z_u})["latent"]
+        x0, x1 = latent[..., i0 - a], latent[..., i1 - a]
+        land_latent = ((1 - w) * x0 + w * x1).astype(np.float32)  # (1, D', l1 - l0)
+        return decode_landmarks(self.backend, rt, land_latent, self.g, self.z_u, j0 - l0, j1 - l0)
+
+
+def stream_text_audio(backend: Backend, rt: Runtime, plan: TextPlan, chunks: list[tuple[int, int]]
+                      ) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(f0, f1, audio) per chunk."""
+    for f0, f1 in chunks:
+        yield f0, f1, decode_audio(backend, rt, plan, f0, f1)

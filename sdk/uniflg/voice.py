@@ -1,0 +1,373 @@
+"""Voices: load one (the embedded default or a folder) and synthesize or animate with it.
+
+A voice folder holds ``voice.json`` (:class:`VoiceSpec`: model config, speakers, emotions, neutral face,
+per-name utterance latents, graph receptive fields, versions) plus the split ONNX graphs of
+:mod:`uniflg.backends.graphs` and/or ``model.safetensors`` (torch backend). ``uniflg export`` writes one.
+
+Quick start::
+
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import load_voice
+
+    voice = load_voice()                                   # the embedded default voice
+    for chunk in voice.synthesize("こんにちは", SynthesisOptions(seed=1)):
+        play(chunk.audio); draw(chunk.landmarks)           # frames whose start times fall in this audio
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uniflg import __version__
+from uniflg.audio import resample, to_mono_float
+from uniflg.backends import open_backend
+from uniflg.backends.base import Backend
+from uniflg.backends.graphs import AXIS_RANGES
+from uniflg.config import ModelConfig
+from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatError, NotFoundError
+from uniflg.inference import (
+    Runtime,
+    SpeechAnimator,
+    TextPlan,
+    chunk_plan,
+    decode_audio,
+    decode_landmarks,
+    frames_in,
+    plan_text,
+)
+from uniflg.streaming import StreamResampler
+from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
+
+log = logging.getLogger(__name__)
+
+VOICE_FILE = "voice.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT = "uniflg-voice"
+FORMAT_VERSION = 1
+DEFAULT_VOICE_DIR = Path(__file__).parent / "voices" / "default"
+MAX_CHUNK_SECONDS = 2.0  # streamed chunks grow from chunk_seconds to this (less window overhead)
+Z_U_SECONDS = 1.0  # speech-driven: z_u comes from the first second of the input (see SpeechAnimator)
+
+
+@dataclass(frozen=True)
+class VoiceSpec:
+    """The contents of ``voice.json``; this class alone reads and writes it."""
+
+    name: str
+    config: ModelConfig
+    graphs: dict[str, str] = field(default_factory=dict)  # graph name -> ONNX file in the folder
+    weights: str | None = None  # model.safetensors for the torch backend
+    contexts: dict[str, int] = field(default_factory=dict)  # measured receptive fields (see inference)
+    latents: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # "emotion"/"speaker" -> z_u
+    neutral_face: list[list[float]] | None = None  # (70, 2) mean face
+    language: str = "auto"
+    sdk_version: str = __version__
+    format: str = FORMAT
+    version: int = FORMAT_VERSION
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        return self.config.speakers
+
+    @property
+    def emotions(self) -> tuple[str, ...]:
+        return self.config.emotions
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = asdict(self)
+        data["config"] = self.config.to_dict()
+        data["speakers"], data["emotions"] = list(self.speakers), list(self.emotions)
+        return json.dumps(data, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str, where: str = VOICE_FILE) -> VoiceSpec:
+        try:
+            data = json.loads(text)
+            if data.get("format") != FORMAT:
+                raise ModelFormatError(f"{where}: not a UniFLG voice (format {data.get('format')!r})")
+            if int(data.get("version", 0)) > FORMAT_VERSION:
+                raise ModelFormatError(f"{where}: voice format {data['version']} is newer than this SDK reads "
+                                       f"({FORMAT_VERSION}); upgrade uniflg")
+            data.pop("speakers", None), data.pop("emotions", None)  # derived from the config
+            data["config"] = ModelConfig.from_dict(data["config"])
+            unknown = set(data) - {f for f in cls.__dataclass_fields__}
+            if unknown:
+                raise ModelFormatError(f"{where}: unknown fields {sorted(unknown)}")
+            return cls(**data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFormatError(f"{where}: malformed voice file: {exc}") from exc
+
+    def write(self, folder: Path) -> Path:
+        path = Path(folder) / VOICE_FILE
+        path.write_text(self.to_json(), encoding="utf-8")
+        return path
+
+
+def load_voice(path: str | Path | None = None, backend: str = "auto", threads: int | None = None) -> Voice:
+    """Load a voice folder (None: the embedded default voice) on ``backend`` (auto|torch|onnxruntime|tensorrt)."""
+    folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
+    spec_path = folder / VOICE_FILE
+    if not spec_path.is_file():
+        if path is None:
+            raise NotFoundError("voice", "default", [])
+        raise ModelFormatError(f"not a voice folder (no {VOICE_FILE}): {folder}")
+    spec = VoiceSpec.from_json(spec_path.read_text(encoding="utf-8"), str(spec_path))
+    weights = folder / spec.weights if spec.weights else None
+    engine = open_backend(backend, folder, dict(spec.graphs), weights, threads)
+    log.info("voice %s on %s", spec.name, engine.describe())
+    return Voice(spec, engine, folder)
+
+
+class Voice:
+    """A loaded voice on one backend. Thread-compatible, not thread-safe: one call at a time per Voice."""
+
+    def __init__(self, spec: VoiceSpec, backend: Backend, folder: Path | None = None) -> None:
+        self.spec, self.backend, self.folder = spec, backend, folder
+        self.config = spec.config
+        self.runtime = Runtime(spec.config, dict(spec.contexts))
+
+    # ---- description -------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        return self.spec.speakers
+
+    @property
+    def emotions(self) -> tuple[str, ...]:
+        return self.spec.emotions
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.audio.sample_rate
+
+    @property
+    def lookahead_seconds(self) -> float:
+        """Speech-driven streaming: audio needed past a frame before it is emitted (receptive fields)."""
+        return SpeechAnimator(self.backend, self.runtime, np.zeros(1, np.int64), None).lookahead_seconds
+
+    def stream_info(self, options: SynthesisOptions | None = None) -> StreamInfo:
+        return StreamInfo(sample_rate=self.sample_rate, fps=self.config.landmarks.fps,
+                          n_points=self.config.landmarks.n_points)
+
+    # ---- text-driven (UniFLG-T, or pipelined UniFLG-P) -----------------------------------------------
+    def synthesize(self, text: Any, options: SynthesisOptions | None = None) -> Iterator[SynthesisChunk]:
+        """Stream speech and landmarks for ``text`` (a string, or an encoded utterance with ``ids`` and
+        ``prosody``). Input is validated now (errors raise here, not at the first ``next``)."""
+        options = options or SynthesisOptions()
+        plan = self._plan(text, options)
+        sr, hop = self.sample_rate, self.runtime.hop
+        first = max(1, int(np.ceil(options.chunk_seconds * sr / hop)))
+        chunks = chunk_plan(plan.frames, first, max(first, int(MAX_CHUNK_SECONDS * sr / hop)))
+        if options.mode == "p":
+            return self._stream_pipelined(plan, chunks)
+        return self._stream_parallel(plan, chunks)
+
+    def synthesize_all(self, text: Any, options: SynthesisOptions | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Whole utterance at once -> (audio float32 (S,), landmarks float32 (round(S/sr*30), 70, 2))."""
+        options = options or SynthesisOptions()
+        plan = self._plan(text, options)
+        audio = decode_audio(self.backend, self.runtime, plan, 0, plan.frames)
+        if options.mode == "p":
+            return audio, self._animate_whole(audio, plan.g, plan.z_u)
+        lm = decode_landmarks(self.backend, self.runtime, plan.landmark_latent, plan.g, plan.z_u, 0,
+                              plan.landmark_frames)
+        return audio, lm
+
+    def landmarks_from_text(self, text: Any, options: SynthesisOptions | None = None) -> np.ndarray:
+        """Landmarks only (no waveform decoding): the cheapest text path."""
+        plan = self._plan(text, options or SynthesisOptions())
+        return decode_landmarks(self.backend, self.runtime, plan.landmark_latent, plan.g, plan.z_u, 0,
+                                plan.landmark_frames)
+
+    def _plan(self, text: Any, options: SynthesisOptions) -> TextPlan:
+        _check_options(options)
+        ids, prosody = self._encode(text, options)
+        rng = np.random.default_rng(options.seed)
+        g, z_u = self._condition(options, rng)
+        return plan_text(self.backend, self.runtime, ids, prosody, g, z_u, rng, options.noise_scale,
+                         options.noise_scale_duration, options.landmark_noise_scale, 1.0 / options.speed)
+
+    def _stream_parallel(self, plan: TextPlan, chunks: list[tuple[int, int]]) -> Iterator[SynthesisChunk]:
+        rt, hop = self.runtime, self.runtime.hop
+        for i, (f0, f1) in enumerate(chunks):
+            last = i == len(chunks) - 1
+            audio = decode_audio(self.backend, rt, plan, f0, f1)
+            j0, j1 = frames_in(rt, f0, f1, plan.landmark_frames, last)
+            lm = decode_landmarks(self.backend, rt, plan.landmark_latent, plan.g, plan.z_u, j0, j1)
+            yield SynthesisChunk(i, f0 * hop, self.sample_rate, audio, j0, lm, last)
+
+    def _stream_pipelined(self, plan: TextPlan, chunks: list[tuple[int, int]]) -> Iterator[SynthesisChunk]:
+        """UniFLG-P: audio from the text path, landmarks from that audio by the speech-driven animator. An audio
+        chunk goes out once the frames that start inside it are ready (the animator's look-ahead)."""
+        rt, hop = self.runtime, self.runtime.hop
+        animator = SpeechAnimator(self.backend, rt, plan.g, plan.z_u, Z_U_SECONDS)
+        frames: list[np.ndarray] = []
+        have = 0
+        pending: list[tuple[int, int, int, np.ndarray]] = []
+        index = 0
+        for i, (f0, f1) in enumerate(chunks):
+            last = i == len(chunks) - 1
+            audio = decode_audio(self.backend, rt, plan, f0, f1)
+            blocks = animator.push(audio) if not last else animator.push(audio) + animator.finish()
+            for b in blocks:
+                frames.append(b)
+                have += len(b)
+            pending.append((f0, f1, i, audio))
+            lm_all = np.concatenate(frames) if frames else np.zeros((0, 70, 2), np.float32)
+            while pending:
+                p0, p1, pi, paudio = pending[0]
+                p_last = pi == len(chunks) - 1
+                j0, j1 = frames_in(rt, p0, p1, rt.n_land(plan.frames * hop), p_last)
+                if j1 > have and not (last and p_last):
+                    break
+                pending.pop(0)
+                yield SynthesisChunk(index, p0 * hop, self.sample_rate, paudio, j0, lm_all[j0:j1], p_last)
+                index += 1
+
+    # ---- speech-driven (UniFLG-S) --------------------------------------------------------------------
+    def animate(self, chunks: Iterable[np.ndarray], sample_rate: int,
+                options: SynthesisOptions | None = None) -> Iterator[FrameChunk]:
+        """Landmarks from streamed mono audio chunks (float32 or int16) at ``sample_rate``. Frames are
+        emitted as audio arrives, each about :attr:`lookahead_seconds` after its audio."""
+        options = options or SynthesisOptions()
+        _check_options(options)
+        if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
+            raise InvalidInputError(f"sample_rate must be a positive integer; got {sample_rate!r}")
+        g, z_u = self._condition(options, np.random.default_rng(options.seed), speech_driven=True)
+        return self._animate_stream(chunks, int(sample_rate), g, z_u)
+
+    def animate_array(self, audio: np.ndarray, sample_rate: int,
+                      options: SynthesisOptions | None = None) -> np.ndarray:
+        """Whole clip -> landmarks (round(seconds * 30), 70, 2); equals the concatenated stream."""
+        parts = [c.landmarks for c in self.animate([audio], sample_rate, options)]
+        return np.concatenate(parts) if parts else np.zeros((0, 70, 2), np.float32)
+
+    def _animate_stream(self, chunks: Iterable[np.ndarray], sample_rate: int, g: np.ndarray,
+                        z_u: np.ndarray | None) -> Iterator[FrameChunk]:
+        animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS)
+        resampler = StreamResampler(sample_rate, self.sample_rate)
+        fps, emitted = self.config.landmarks.fps, 0
+        for chunk in chunks:
+            for block in animator.push(resampler.push(to_mono_float(chunk))):
+                yield FrameChunk(emitted, block, fps, False)
+                emitted += len(block)
+        blocks = animator.push(resampler.finish()) + animator.finish()
+        block = np.concatenate(blocks) if blocks else np.zeros((0, 70, 2), np.float32)
+        yield FrameChunk(emitted, block, fps, True)
+
+    def _animate_whole(self, audio: np.ndarray, g: np.ndarray, z_u: np.ndarray) -> np.ndarray:
+        animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS)
+        return np.concatenate(animator.push(audio) + animator.finish())
+
+    # ---- inputs ----------------------------------------------------------------------------------------
+    def _encode(self, text: Any, options: SynthesisOptions) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(text, str):
+            if not text.strip():
+                raise InvalidInputError("text is empty")
+            try:
+                from uniflg.text.frontend import encode
+            except ImportError as exc:
+                raise ModelFormatError(f"the text front end is not available: {exc}") from exc
+            text = encode(text, language=options.language)
+        ids = np.asarray(getattr(text, "ids", None), dtype=np.int64).reshape(1, -1)
+        prosody = np.asarray(getattr(text, "prosody", None), dtype=np.int64)
+        n_prosody = len(self.config.text.prosody_cardinalities)
+        if ids.size == 0:
+            raise InvalidInputError("the text encodes to no symbols")
+        if ids.size > AXIS_RANGES["tokens"][2]:
+            raise LimitExceededError(f"text too long: {ids.size} symbols; at most {AXIS_RANGES['tokens'][2]} "
+                                     "per call (split it into sentences)")
+        if prosody.shape != (ids.size, n_prosody):
+            raise InvalidInputError(f"prosody must be ({ids.size}, {n_prosody}); got {prosody.shape}")
+        if ids.min() < 0 or ids.max() >= self.config.text.n_symbols:
+            raise InvalidInputError(f"symbol ids must be in [0, {self.config.text.n_symbols})")
+        for i, n in enumerate(self.config.text.prosody_cardinalities):
+            if prosody[:, i].min() < 0 or prosody[:, i].max() >= n:
+                raise InvalidInputError(f"prosody feature {i} must be in [0, {n})")
+        return ids, prosody[None]
+
+    def _condition(self, options: SynthesisOptions, rng: np.random.Generator, speech_driven: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+        """-> (g (1,) int64, z_u (1, Du) or None = from the input speech).
+
+        g indexes the speaker (UniFLG) or the emotion (UniFLG-AS). z_u, in this order of precedence: the
+        reference audio's utterance-encoder mean; the stored latent of the named emotion (UniFLG) or speaker
+        (UniFLG-AS); for speech-driven animation, the input speech itself; else a draw from N(0, I)
+        (the first draw of the seeded generator)."""
+        speaker = _lookup("speaker", options.speaker, self.speakers)
+        emotion = _lookup("emotion", options.emotion, self.emotions)
+        as_variant = self.config.variant.conditioning == "emotion"
+        g = np.array([emotion if as_variant else speaker], dtype=np.int64)
+        latent_kind, latent_name = ("speaker", options.speaker) if as_variant else ("emotion", options.emotion)
+        if options.reference_audio is not None:
+            return g, self._reference_latent(options)
+        if latent_name is not None:
+            table = self.spec.latents.get(latent_kind, {})
+            if latent_name not in table:
+                raise NotFoundError(f"{latent_kind} latent", latent_name, list(table))
+            return g, np.asarray(table[latent_name], np.float32).reshape(1, -1)
+        if speech_driven:
+            return g, None
+        return g, rng.standard_normal((1, self.config.vits.utterance_dim)).astype(np.float32)
+
+    def _reference_latent(self, options: SynthesisOptions) -> np.ndarray:
+        if not options.reference_sample_rate:
+            raise InvalidInputError("reference_audio needs reference_sample_rate")
+        wav = resample(to_mono_float(options.reference_audio), options.reference_sample_rate, self.sample_rate)
+        if wav.size < 2 * self.runtime.hop:
+            raise InvalidInputError("reference_audio is too short")
+        return self.backend.run("utterance_encoder", {"wav": wav[None]})["mu_u"].astype(np.float32)
+
+
+def _lookup(kind: str, name: str | None, choices: tuple[str, ...]) -> int:
+    if name is None:
+        return 0
+    if name not in choices:
+        raise NotFoundError(kind, name, choices)
+    return choices.index(name)
+
+
+def _check_options(o: SynthesisOptions) -> None:
+    if o.mode not in ("t", "p"):
+        raise InvalidInputError(f"mode must be 't' or 'p'; got {o.mode!r}")
+    if not (0.1 <= o.speed <= 10.0):
+        raise InvalidInputError(f"speed must be in [0.1, 10]; got {o.speed}")
+    for name in ("noise_scale", "noise_scale_duration", "landmark_noise_scale"):
+        value = getattr(o, name)
+        if not (0.0 <= value <= 10.0):
+            raise InvalidInputError(f"{name} must be in [0, 10]; got {value}")
+    if not (0.01 <= o.chunk_seconds <= 60.0):
+        raise InvalidInputError(f"chunk_seconds must be in [0.01, 60]; got {o.chunk_seconds}")
+
+
+def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool = True,
+                 name: str | None = None) -> Path:
+    """Write a randomly initialized voice (for tests and benchmarks) to ``path``: ``model.safetensors``,
+    ``voice.json`` and, with ``onnx``, the ONNX graphs. Needs torch (and onnx for the graphs)."""
+    import torch
+
+    from uniflg.backends.voice_writer import write_voice
+    from uniflg.config import named_config
+    from uniflg.model.system import UniFLG
+
+    torch.manual_seed(seed)
+    model = UniFLG(named_config(config_name))
+    rng = np.random.default_rng(seed)
+    Du = model.cfg.vits.utterance_dim
+    kind, names = (("speaker", model.cfg.speakers) if model.cfg.variant.conditioning == "emotion"
+                   else ("emotion", model.cfg.emotions))
+    latents = {kind: {n: rng.standard_normal(Du).round(4).tolist() for n in names}}
+    return write_voice(model, Path(path), name or f"random-{config_name}", latents, onnx=onnx, weights=True)
+
+
+__all__ = ["Voice", "VoiceSpec", "load_voice", "random_voice"]

@@ -1,0 +1,44 @@
+"""``uniflg export --format onnx|tensorrt (--checkpoint PATH | --voice PATH) -o DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a checkpoint or voice to ONNX graphs or TensorRT engines",
+                       description="Write a voice folder (voice.json + split ONNX graphs + model.safetensors); "
+                                   "with --format tensorrt also build fp32/fp16 engines for this GPU.")
+    p.add_argument("--format", choices=("onnx", "tensorrt"), default="onnx")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", type=Path, help="checkpoint directory or .safetensors file")
+    src.add_argument("--voice", type=Path, help="voice folder with model.safetensors")
+    p.add_argument("-o", "--output", type=Path, required=True, help="voice folder to write")
+    p.add_argument("--name", help="voice name (default: from the source)")
+    p.add_argument("--latents", type=Path, help='JSON {"emotion": {name: [z_u...]}} stored in voice.json')
+    p.add_argument("--precision", choices=("fp32", "fp16", "both"), default="both", help="TensorRT engines")
+    p.add_argument("--no-weights", action="store_true", help="leave model.safetensors out (ONNX-only voice)")
+    p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime vs torch check")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from uniflg_train.export.onnx_export import export_onnx, load_source_model
+
+    model, carried = load_source_model(args.checkpoint, args.voice)
+    latents = json.loads(args.latents.read_text(encoding="utf-8")) if args.latents else carried.get("latents")
+    out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
+                      include_weights=not args.no_weights, verify=not args.no_verify)
+    log.warning("wrote voice %s", out)
+    if args.format == "tensorrt":
+        from uniflg_train.export.tensorrt_build import build_engines
+
+        precisions = ("fp32", "fp16") if args.precision == "both" else (args.precision,)
+        for path in build_engines(out, precisions):
+            log.warning("engine %s", path)
+    return 0

@@ -1,0 +1,96 @@
+"""Checkpoint or voice -> a voice folder with ``voice.json`` and the split ONNX graphs, verified against torch."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from uniflg.backends import graphs
+from uniflg.backends.voice_writer import write_voice
+from uniflg.config import ModelConfig
+from uniflg.errors import ModelFormatError
+from uniflg.model.io import CONFIG_KEY
+from uniflg.model.system import UniFLG
+from uniflg.voice import VOICE_FILE, WEIGHTS_FILE, VoiceSpec
+
+log = logging.getLogger(__name__)
+
+
+def load_source_model(checkpoint: Path | None = None, voice: Path | None = None) -> tuple[UniFLG, dict[str, Any]]:
+    """-> (model in the training layout, voice.json fields to carry over: name, latents, language).
+
+    ``checkpoint``: a ``.safetensors`` file with the config in its metadata, or a checkpoint directory
+    (``config.json`` + ``*.safetensors``; every model tensor must be found in one of them).
+    ``voice``: a voice folder with ``model.safetensors``."""
+    if (checkpoint is None) == (voice is None):
+        raise ModelFormatError("give exactly one of a checkpoint or a voice folder")
+    if voice is not None:
+        spec = VoiceSpec.from_json((voice / VOICE_FILE).read_text(encoding="utf-8"))
+        if not spec.weights:
+            raise ModelFormatError(f"{voice}: the voice has no {WEIGHTS_FILE} to export from")
+        model = _load_state(UniFLG(spec.config), [voice / spec.weights])
+        return model, {"name": spec.name, "latents": spec.latents, "language": spec.language}
+    from uniflg_train.checkpoint import load_weights
+
+    assert checkpoint is not None
+    if checkpoint.is_file():
+        _, config_json = load_weights(checkpoint)
+        files = [checkpoint]
+    else:
+        config_path = checkpoint / "config.json"
+        config_json = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
+        files = sorted(checkpoint.glob("*.safetensors"))
+    if config_json is None:
+        raise ModelFormatError(f"{checkpoint}: no model config (config.json or {CONFIG_KEY} metadata)")
+    model = _load_state(UniFLG(ModelConfig.from_json(config_json)), files)
+    return model, {"name": checkpoint.stem if checkpoint.is_file() else checkpoint.name}
+
+
+def _load_state(model: UniFLG, files: list[Path]) -> UniFLG:
+    from uniflg_train.checkpoint import load_weights
+
+    wanted = model.state_dict()
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        tensors, _ = load_weights(f)
+        state.update({k: v for k, v in tensors.items() if k in wanted and wanted[k].shape == v.shape})
+    missing = sorted(set(wanted) - set(state))
+    if missing:
+        raise ModelFormatError(f"weights for {len(missing)} model tensors not found in {[str(f) for f in files]}: "
+                               f"{missing[:5]}")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def export_onnx(model: UniFLG, out_dir: Path, name: str, latents: dict[str, dict[str, list[float]]] | None = None,
+                language: str = "auto", include_weights: bool = True, verify: bool = True) -> Path:
+    """Write the voice folder; with ``verify``, check every graph against the torch wrapper on random inputs."""
+    from uniflg.backends.modules import build_graph_modules, example_inputs
+
+    write_voice(model, out_dir, name, latents, onnx=True, weights=include_weights, language=language)
+    if verify:
+        report = verify_graphs(model, out_dir, build_graph_modules(model), example_inputs)
+        log.info("ONNX vs torch max abs diff per graph: %s", json.dumps(report))
+    return out_dir
+
+
+def verify_graphs(model: UniFLG, folder: Path, modules: dict, example_inputs: Any, length: int = 57
+                  ) -> dict[str, float]:
+    """Max abs difference between ONNX Runtime and torch per graph, at a length other than the traced one."""
+    from uniflg.backends.onnx_backend import OnnxBackend
+
+    backend = OnnxBackend(folder, {n: s.filename for n, s in graphs.GRAPHS.items()})
+    report = {}
+    for name, spec in graphs.GRAPHS.items():
+        args = example_inputs(name, model, length)
+        with torch.no_grad():
+            ref = modules[name](*args)
+        ref = ref if isinstance(ref, tuple) else (ref,)
+        out = backend.run(name, {n: a.numpy() for n, a in zip(spec.input_names, args, strict=True)})
+        report[name] = max(float(np.abs(out[o] - r.numpy()).max()) for o, r in zip(spec.output_names, ref,
+                                                                                     strict=True))
+    return report
