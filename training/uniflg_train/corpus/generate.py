@@ -1,0 +1,151 @@
+"""Build a procedural corpus directory (layout in docs/corpus.md), deterministic by seed.
+
+Each utterance draws everything from ``numpy.random.default_rng([seed, index])``, so the result does not
+depend on ``--jobs`` or on the order in which workers finish, and an interrupted run resumes: items
+whose files exist are not synthesized again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+from uniflg.landmarks import FPS, OPENPOSE_70
+from uniflg.text.japanese import full_context_labels, labels_to_tokens
+
+from uniflg_train.corpus.face import make_track
+from uniflg_train.corpus.sentences import make_sentence
+from uniflg_train.corpus.voice import EMOTIONS, SAMPLE_RATE, SPEAKERS, VOICE_CREDIT, render
+
+log = logging.getLogger(__name__)
+
+GENERATOR_VERSION = "1.0"
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    out: Path
+    utterances: int
+    seed: int = 0
+    paired_fraction: float = 0.5
+    jobs: int = 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one utterance will be; cheap to compute, so resuming never re-synthesizes."""
+
+    index: int
+    id: str
+    text: str
+    speaker: int
+    emotion: int
+    paired: bool
+    split: str
+
+
+def plan(spec: CorpusSpec, index: int) -> Plan:
+    rng = np.random.default_rng([spec.seed, index])
+    text = make_sentence(rng)
+    paired = bool(rng.random() < spec.paired_fraction)
+    # Speakers x emotions cycle, so every combination is equally frequent.
+    speaker, emotion = index % len(SPEAKERS), (index // len(SPEAKERS)) % len(EMOTIONS)
+    split = "test" if index % 20 == 0 else "val" if index % 20 == 1 else "train"
+    return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split)
+
+
+def _paths(out: Path, p: Plan) -> dict[str, Path]:
+    return {"audio": out / "wavs" / f"{p.id}.wav", "landmarks": out / "landmarks" / f"{p.id}.npy",
+            "alignment": out / "alignments" / f"{p.id}.json"}
+
+
+def _done(paths: dict[str, Path], paired: bool) -> bool:
+    return paths["audio"].exists() and paths["alignment"].exists() and (not paired or paths["landmarks"].exists())
+
+
+def _atomic(path: Path, write: Any) -> None:
+    tmp = path.with_name(path.name + ".part")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as fh:  # a file object: np.save would append ".npy" to the temporary name
+        np.save(fh, array)
+
+
+def make_item(spec: CorpusSpec, index: int) -> dict[str, Any]:
+    """Synthesize one utterance (unless already on disk) and return its manifest row."""
+    p = plan(spec, index)
+    paths = _paths(spec.out, p)
+    speaker, emotion = SPEAKERS[p.speaker], EMOTIONS[p.emotion]
+    if not _done(paths, p.paired):
+        labels = full_context_labels(p.text)
+        tokens = labels_to_tokens(labels)
+        symbols = [t.symbol for t in tokens]
+        speech = render(labels, symbols, speaker, emotion)
+        if p.paired:
+            track = make_track(symbols, speech.starts, speech.ends, speech.seconds, speaker.name, emotion.name,
+                               np.random.default_rng([spec.seed, index, 1]), speaker.articulation,
+                               np.array([t.interrogative for t in tokens]))
+            _atomic(paths["landmarks"], lambda f: _save_npy(f, track))
+        _atomic(paths["audio"], lambda f: sf.write(f, speech.audio, SAMPLE_RATE, subtype="PCM_16", format="WAV"))
+        align = {"symbols": symbols, "starts": np.round(speech.starts, 5).tolist(),
+                 "ends": np.round(speech.ends, 5).tolist(), "seconds": speech.seconds}
+        _atomic(paths["alignment"], lambda f: f.write_text(json.dumps(align, ensure_ascii=False)))
+    return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "ja", "speaker": speaker.name,
+            "emotion": emotion.name, "landmarks": f"landmarks/{p.id}.npy" if p.paired else None,
+            "alignment": f"alignments/{p.id}.json", "split": p.split}
+
+
+def _work(args: tuple[CorpusSpec, int]) -> dict[str, Any]:
+    return make_item(*args)
+
+
+def _rows(spec: CorpusSpec) -> Iterator[dict[str, Any]]:
+    tasks = [(spec, i) for i in range(spec.utterances)]
+    if spec.jobs <= 1:
+        yield from map(_work, tasks)
+        return
+    with get_context("fork").Pool(spec.jobs) as pool:
+        yield from pool.imap(_work, tasks, chunksize=4)
+
+
+def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
+    """Write the whole corpus; returns the contents of ``corpus.json``."""
+    if spec.utterances <= 0:
+        raise ValueError("--utterances must be positive")
+    if not 0.0 <= spec.paired_fraction <= 1.0:
+        raise ValueError("--paired-fraction must be in [0, 1]")
+    for sub in ("wavs", "landmarks", "alignments"):
+        (spec.out / sub).mkdir(parents=True, exist_ok=True)
+    rows = list(tqdm(_rows(spec), total=spec.utterances, desc="corpus", unit="utt", disable=not progress))
+    counts: dict[str, int] = {}
+    for split in SPLITS:
+        chosen = [r for r in rows if r["split"] == split]
+        counts[split] = len(chosen)
+        _atomic(spec.out / f"{split}.jsonl", lambda f, c=chosen: f.write_text(
+            "".join(json.dumps({k: v for k, v in r.items() if k != "split"}, ensure_ascii=False) + "\n" for r in c)))
+    seconds = sum(sf.info(str(spec.out / r["audio"])).duration for r in rows)
+    meta = {
+        "generator": "uniflg procedural corpus", "version": GENERATOR_VERSION, "seed": spec.seed,
+        "utterances": spec.utterances, "paired": sum(r["landmarks"] is not None for r in rows),
+        "unpaired": sum(r["landmarks"] is None for r in rows), "splits": counts,
+        "paired_fraction": spec.paired_fraction, "hours": round(seconds / 3600, 4),
+        "speakers": [s.name for s in SPEAKERS], "emotions": [e.name for e in EMOTIONS],
+        "language": "ja", "sample_rate": SAMPLE_RATE, "fps": FPS, "layout": OPENPOSE_70,
+        "voice_credit": VOICE_CREDIT,
+    }
+    _atomic(spec.out / "corpus.json", lambda f: f.write_text(json.dumps(meta, indent=2, ensure_ascii=False)))
+    log.info("corpus: %d utterances (%.2f h) in %s", spec.utterances, seconds / 3600, spec.out)
+    return meta
