@@ -1,0 +1,25 @@
+"""``uniflg preprocess --data DIR [--out CACHE]``: validate a corpus and build its feature cache."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("preprocess", help="validate a corpus (JSONL manifests) and cache its features")
+    p.add_argument("--data", type=Path, required=True, help="corpus folder with train/val/test.jsonl")
+    p.add_argument("--out", type=Path, default=None, help="cache folder (default: DATA/cache)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from uniflg_train.data.preprocess import prepare
+
+    summary = prepare(args.data, args.out, jobs=max(1, args.jobs))
+    log.info("cache: %s", summary.cache)
+    return 0

@@ -1,0 +1,146 @@
+"""torch Dataset and collate over the feature cache of ``uniflg preprocess``.
+
+``collate`` returns a :class:`Batch`; B = batch size, N = longest token sequence, F = n_fft/2 + 1,
+M = n_mels, T = longest spectrogram, S = T * hop, L = longest landmark track:
+
+============== ==================== ==========================================================
+field          shape / dtype        meaning
+============== ==================== ==========================================================
+ids            [B, N] int64         symbol ids (uniflg.text.symbols), 0-padded
+prosody        [B, N, 3] int64      accent, boundary, interrogative codes, 0-padded
+text_lengths   [B] int64            tokens per item
+spec           [B, F, T] float32    linear magnitude spectrogram (uniflg.audio), 0-padded
+mel            [B, M, T] float32    log mel, padded with log(1e-5)
+spec_lengths   [B] int64            frames per item
+wav            [B, 1, S] float32    24 kHz waveform in [-1, 1], 0-padded; S_i = spec_lengths_i * hop
+wav_lengths    [B] int64            samples per item
+speaker        [B] int64            index into ``dataset.speakers``
+emotion        [B] int64            index into ``dataset.emotions``
+landmarks      [B, L, 70, 2] f32    30 fps tracks (edge-padded), or None if no item has one
+landmark_lengths [B] int64          frames per item (0 for unpaired items), or None
+has_landmarks  [B] bool             which items are paired
+item_ids       list[str]            manifest ids
+============== ==================== ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+from uniflg.config import AudioConfig
+
+LOG_MEL_FLOOR = float(np.log(1e-5))
+
+
+@dataclass
+class Batch:
+    ids: Tensor
+    prosody: Tensor
+    text_lengths: Tensor
+    spec: Tensor
+    mel: Tensor
+    spec_lengths: Tensor
+    wav: Tensor
+    wav_lengths: Tensor
+    speaker: Tensor
+    emotion: Tensor
+    landmarks: Tensor | None
+    landmark_lengths: Tensor | None
+    has_landmarks: Tensor
+    item_ids: list[str]
+
+    def to(self, device: torch.device | str) -> Batch:
+        moved = {f.name: (v.to(device) if isinstance(v := getattr(self, f.name), Tensor) else v) for f in fields(self)}
+        return Batch(**moved)
+
+
+class UniFLGDataset(Dataset):
+    """Items of one split of a feature cache. ``paired_only`` keeps items with landmarks; ``max_seconds``
+    drops longer items. ``speakers`` / ``emotions`` are the cache-wide name lists (index = class id)."""
+
+    def __init__(self, cache: Path, split: str = "train", paired_only: bool = False,
+                 max_seconds: float | None = None) -> None:
+        index_path = Path(cache) / "index.json"
+        if not index_path.exists():
+            raise FileNotFoundError(f"no feature cache at {cache}: run `uniflg preprocess --data DIR`")
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        self.cache = Path(cache)
+        self.audio = AudioConfig(**index["audio"])
+        self.speakers: tuple[str, ...] = tuple(index["speakers"])
+        self.emotions: tuple[str, ...] = tuple(index["emotions"])
+        metas = index["splits"].get(split, [])
+        if paired_only:
+            metas = [m for m in metas if m["landmark_frames"] > 0]
+        if max_seconds is not None:
+            metas = [m for m in metas if m["seconds"] <= max_seconds]
+        self.items: list[dict[str, Any]] = metas
+        self.lengths = [m["frames"] for m in metas]  # spectrogram frames, e.g. for bucketing samplers
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        meta = self.items[i]
+        with np.load(self.cache / "items" / f"{meta['id']}.npz") as z:
+            out = {k: z[k] for k in ("ids", "prosody", "wav", "spec", "mel")}
+            out["landmarks"] = z["landmarks"] if "landmarks" in z.files else None
+        out["id"] = meta["id"]
+        out["speaker"] = self.speakers.index(meta["speaker"])
+        out["emotion"] = self.emotions.index(meta["emotion"])
+        return out
+
+
+def _pad(arrays: list[np.ndarray], axis: int, value: float = 0.0, dtype: Any = np.float32) -> Tensor:
+    longest = max(a.shape[axis] for a in arrays)
+    out = []
+    for a in arrays:
+        widths = [(0, 0)] * a.ndim
+        widths[axis] = (0, longest - a.shape[axis])
+        out.append(np.pad(a.astype(dtype, copy=False), widths, constant_values=value))
+    return torch.from_numpy(np.stack(out))
+
+
+def collate(items: list[dict[str, Any]]) -> Batch:
+    """Pad a list of :class:`UniFLGDataset` items into a :class:`Batch` (see the module docstring)."""
+    lm = [it["landmarks"] for it in items]
+    has = torch.tensor([x is not None for x in lm])
+    landmarks = lengths = None
+    if bool(has.any()):
+        longest = max(x.shape[0] for x in lm if x is not None)
+        padded = [np.zeros((longest, 70, 2), np.float32) if x is None
+                  else np.concatenate([x, np.repeat(x[-1:], longest - x.shape[0], 0)]) for x in lm]
+        landmarks = torch.from_numpy(np.stack(padded).astype(np.float32))
+        lengths = torch.tensor([0 if x is None else x.shape[0] for x in lm], dtype=torch.int64)
+    wavs = [it["wav"].astype(np.float32) / 32768.0 for it in items]
+    return Batch(
+        ids=_pad([it["ids"] for it in items], 0, 0, np.int64),
+        prosody=_pad([it["prosody"] for it in items], 0, 0, np.int64),
+        text_lengths=torch.tensor([it["ids"].shape[0] for it in items], dtype=torch.int64),
+        spec=_pad([it["spec"] for it in items], 1),
+        mel=_pad([it["mel"] for it in items], 1, LOG_MEL_FLOOR),
+        spec_lengths=torch.tensor([it["spec"].shape[1] for it in items], dtype=torch.int64),
+        wav=_pad(wavs, 0).unsqueeze(1),
+        wav_lengths=torch.tensor([w.size for w in wavs], dtype=torch.int64),
+        speaker=torch.tensor([it["speaker"] for it in items], dtype=torch.int64),
+        emotion=torch.tensor([it["emotion"] for it in items], dtype=torch.int64),
+        landmarks=landmarks, landmark_lengths=lengths, has_landmarks=has,
+        item_ids=[it["id"] for it in items],
+    )
+
+
+def open_dataset(data: Path, split: str = "train", cache: Path | None = None, paired_only: bool = False,
+                 max_seconds: float | None = None, jobs: int = 1) -> UniFLGDataset:
+    """The dataset of ``data``'s ``split``, building the feature cache first if it is missing."""
+    cache = cache or Path(data) / "cache"
+    if not (cache / "index.json").exists():
+        from uniflg_train.data.preprocess import prepare
+
+        prepare(Path(data), cache, jobs=jobs)
+    return UniFLGDataset(cache, split, paired_only, max_seconds)

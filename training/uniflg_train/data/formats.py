@@ -1,0 +1,139 @@
+"""Corpus manifests and the files they point to (docs/data.md).
+
+A corpus directory holds ``train.jsonl``, ``val.jsonl``, ``test.jsonl``; each line is one utterance::
+
+    {"id": "...", "audio": "wavs/x.wav", "text": "...", "language": "ja"|"en"|"auto",
+     "speaker": "...", "emotion": "normal", "landmarks": "landmarks/x.npy" | null, "video": "x.mp4"}
+
+Unpaired items have ``"landmarks": null`` (and no ``video``). Paired items give landmarks as ``.npy``
+(float32 [T, 70, 2]), ``.json`` (our ``landmarks.json``: {"fps", "layout", "frames"}; or a bare list of
+frames), a folder of OpenPose JSON files (``face_keypoints_2d`` per frame, confidence dropped), or a
+``video`` that ``uniflg_train.video`` turns into landmarks. Paths are relative to the manifest's folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from uniflg.landmarks import FPS, N_POINTS
+
+SPLITS = ("train", "val", "test")
+
+
+class BadItemError(Exception):
+    """An item that cannot be used; ``path`` is the offending file, ``reason`` says why."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
+@dataclass(frozen=True)
+class Item:
+    """One manifest line, paths resolved against the corpus folder."""
+
+    id: str
+    audio: Path
+    text: str
+    language: str
+    speaker: str
+    emotion: str
+    landmarks: Path | None
+    video: Path | None
+    source: str  # "manifest:line" for reports
+
+    @property
+    def paired(self) -> bool:
+        return self.landmarks is not None or self.video is not None
+
+
+def read_manifest(path: Path) -> tuple[list[Item], list[BadItemError]]:
+    """Items of one JSONL manifest, and the lines that are not valid items."""
+    items: list[Item] = []
+    bad: list[BadItemError] = []
+    root = path.parent
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{no}"
+        try:
+            items.append(_item(json.loads(line), root, where))
+        except (ValueError, TypeError, KeyError) as exc:
+            bad.append(BadItemError(where, f"bad manifest line ({exc})"))
+    return items, bad
+
+
+def _item(row: dict[str, Any], root: Path, where: str) -> Item:
+    for key in ("id", "audio", "text", "speaker"):
+        if not isinstance(row.get(key), str) or not row[key]:
+            raise ValueError(f"missing or empty {key!r}")
+    lm, video = row.get("landmarks"), row.get("video")
+    return Item(id=row["id"], audio=root / row["audio"], text=row["text"], language=row.get("language", "auto"),
+                speaker=row["speaker"], emotion=row.get("emotion") or "normal",
+                landmarks=root / lm if lm else None, video=root / video if video else None, source=where)
+
+
+def read_landmarks(path: Path) -> tuple[np.ndarray, float]:
+    """Landmarks [T, 70, 2] float32 and their frame rate from .npy, .json or an OpenPose JSON folder."""
+    if not path.exists():
+        raise BadItemError(path, "landmark file not found")
+    try:
+        if path.is_dir():
+            return _openpose_dir(path), float(FPS)
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False).astype(np.float32), float(FPS)
+        if path.suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                return np.asarray(data["frames"], dtype=np.float32), float(data.get("fps", FPS))
+            return np.asarray(data, dtype=np.float32), float(FPS)
+    except BadItemError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unreadable file becomes a reported bad item
+        raise BadItemError(path, f"unreadable landmarks ({type(exc).__name__}: {exc})") from exc
+    raise BadItemError(path, f"unknown landmark format {path.suffix!r} (use .npy, .json or an OpenPose folder)")
+
+
+def _openpose_dir(folder: Path) -> np.ndarray:
+    """OpenPose --write_json output: one file per frame, people[0].face_keypoints_2d = [x, y, c] * 70."""
+    frames = []
+    for f in sorted(folder.glob("*.json")):
+        people = json.loads(f.read_text(encoding="utf-8")).get("people") or []
+        if not people:
+            raise BadItemError(f, "OpenPose frame without a person")
+        kp = np.asarray(people[0]["face_keypoints_2d"], dtype=np.float32).reshape(-1, 3)[:, :2]
+        frames.append(kp)
+    if not frames:
+        raise BadItemError(folder, "no OpenPose JSON files")
+    return np.stack(frames)
+
+
+def check_landmarks(lm: np.ndarray, path: Path | str) -> None:
+    if lm.ndim != 3 or lm.shape[1:] != (N_POINTS, 2):
+        raise BadItemError(path, f"landmarks have shape {tuple(lm.shape)}, expected [T, {N_POINTS}, 2]")
+    if lm.shape[0] == 0:
+        raise BadItemError(path, "landmarks have no frames")
+    if not np.all(np.isfinite(lm)):
+        raise BadItemError(path, "landmarks contain NaN or infinite values")
+
+
+def fit_frames(lm: np.ndarray, fps: float, seconds: float, path: Path | str, tolerance_s: float = 0.2) -> np.ndarray:
+    """Resample to 30 fps (linear) and fit to round(seconds * 30) frames: a track whose length differs from
+    the audio's by more than ``tolerance_s`` is a bad item; smaller differences are padded (last frame
+    repeated) or trimmed."""
+    if abs(fps - FPS) > 1e-6:
+        t_src = np.arange(lm.shape[0]) / fps
+        t_dst = np.arange(int(round(lm.shape[0] / fps * FPS))) / FPS
+        flat = lm.reshape(lm.shape[0], -1)
+        lm = np.stack([np.interp(t_dst, t_src, flat[:, k]) for k in range(flat.shape[1])], 1)
+        lm = lm.reshape(-1, N_POINTS, 2).astype(np.float32)
+    want = int(round(seconds * FPS))
+    if abs(lm.shape[0] - want) / FPS > tolerance_s:
+        raise BadItemError(path, f"{lm.shape[0]} landmark frames for {seconds:.2f} s of audio (expected {want})")
+    if lm.shape[0] < want:
+        lm = np.concatenate([lm, np.repeat(lm[-1:], want - lm.shape[0], 0)])
+    return lm[:want]
