@@ -142,21 +142,27 @@ def viseme(symbol: str) -> Viseme:
 
 # Lip-seal gesture of a bilabial: the acoustic closure of this voice comes ~15-20 ms before the HTS
 # label boundary (measured with align.py), so the seal starts there, after a closing movement.
-SEAL_LEAD = 0.015     # s before the label onset at which the lips are sealed
+SEAL_LEAD = 0.02      # s before the label onset at which the lips are sealed
 SEAL_CLOSING = 0.04   # s of closing movement before the seal
 SEAL_RELEASE = 0.03   # s of opening movement after the label end
 
 
 def lip_seal(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Seal amount in [0, 1] per time: 1 while a bilabial holds the lips shut, raised-cosine ramps around."""
+    """Seal amount in [0, 1] per time: 1 while a bilabial holds the lips shut, raised-cosine ramps around.
+    Ramps shrink to fit short neighbours (in "papa" the lips still open for the /a/)."""
     seal = np.zeros_like(times)
-    for sym, s, e in zip(symbols, starts, ends, strict=True):
+    dur = ends - starts
+    for k, sym in enumerate(symbols):
         if sym not in BILABIALS:
             continue
-        on = s - SEAL_LEAD
-        closing = np.clip((times - (on - SEAL_CLOSING)) / SEAL_CLOSING, 0, 1)
-        opening = np.clip(1 - (times - e) / SEAL_RELEASE, 0, 1)
-        ramp = np.where(times < on, closing, np.where(times <= e, 1.0, opening))
+        before = dur[k - 1] if k > 0 else 1.0
+        after = dur[k + 1] if k + 1 < len(symbols) else 1.0
+        lead, closing = SEAL_LEAD, min(SEAL_CLOSING, 0.25 * before)
+        release = min(SEAL_RELEASE, 0.2 * after)
+        on, e = starts[k] - lead, ends[k]
+        rise = np.clip((times - (on - closing)) / closing, 0, 1)
+        fall = np.clip(1 - (times - e) / release, 0, 1)
+        ramp = np.where(times < on, rise, np.where(times <= e, 1.0, fall))
         seal = np.maximum(seal, 0.5 - 0.5 * np.cos(np.pi * ramp))
     return seal
 
