@@ -1,0 +1,117 @@
+"""Manifests, validation with skip reports, feature cache and the collated batch."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch")
+
+from uniflg_train.data.dataset import UniFLGDataset, collate  # noqa: E402
+from uniflg_train.data.preprocess import prepare  # noqa: E402
+
+
+def _wav(path, seconds, rate=24000):
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(str(path), 0.3 * np.sin(2 * np.pi * 220 * t), rate, subtype="PCM_16")
+
+
+def _lm(seconds, fps=30):
+    rng = np.random.default_rng(0)
+    return rng.uniform(0.1, 0.9, (int(round(seconds * fps)), 70, 2)).astype(np.float32)
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    (tmp_path / "w").mkdir()
+    rows = []
+
+    def row(i, text="こんにちは。", audio=None, landmarks=None, speaker="a", emotion="normal"):
+        rows.append({"id": f"u{i}", "audio": audio or f"w/u{i}.wav", "text": text, "language": "auto",
+                     "speaker": speaker, "emotion": emotion, "landmarks": landmarks})
+
+    _wav(tmp_path / "w/u0.wav", 1.0)
+    np.save(tmp_path / "w/u0.npy", _lm(1.0))
+    row(0, landmarks="w/u0.npy")
+    _wav(tmp_path / "w/u1.wav", 0.8, rate=48000)                      # resampled to 24 kHz
+    row(1, text="Good morning.", speaker="b", emotion="happy")          # unpaired
+    _wav(tmp_path / "w/u2.wav", 1.2)
+    (tmp_path / "w/u2.json").write_text(json.dumps({"fps": 30, "layout": "openpose70",
+                                                    "frames": _lm(1.2).tolist()}))
+    row(2, landmarks="w/u2.json", emotion="sad")
+    _wav(tmp_path / "w/u3.wav", 0.5)
+    op = tmp_path / "w/u3_openpose"
+    op.mkdir()
+    for k, frame in enumerate(_lm(0.5)):
+        kp = np.concatenate([frame, np.ones((70, 1))], 1).ravel().tolist()
+        (op / f"f_{k:04d}_keypoints.json").write_text(json.dumps({"people": [{"face_keypoints_2d": kp}]}))
+    row(3, landmarks="w/u3_openpose")
+    # bad items
+    (tmp_path / "w/u4.wav").write_bytes(b"RIFF not really a wav")
+    row(4)                                                              # unreadable audio
+    _wav(tmp_path / "w/u5.wav", 1.0)
+    np.save(tmp_path / "w/u5.npy", np.zeros((30, 68, 2), np.float32))
+    row(5, landmarks="w/u5.npy")                                        # wrong landmark shape
+    _wav(tmp_path / "w/u6.wav", 1.0)
+    nan = _lm(1.0)
+    nan[3, 5, 0] = np.nan
+    np.save(tmp_path / "w/u6.npy", nan)
+    row(6, landmarks="w/u6.npy")                                        # NaN
+    _wav(tmp_path / "w/u7.wav", 1.0)
+    row(7, text="  ")                                                   # empty transcript
+    row(8, audio="w/missing.wav")                                       # missing file
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows] + ['{"id": "broken"']
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "val.jsonl").write_text(json.dumps(rows[0] | {"id": "v0"}) + "\n")
+    return tmp_path
+
+
+def test_bad_items_are_reported_and_skipped(corpus, caplog):
+    with caplog.at_level(logging.WARNING):
+        summary = prepare(corpus, progress=False)
+    assert summary.counts == {"train": 4, "val": 1, "test": 0}
+    reasons = {b.path.split("/")[-1]: b.reason for b in summary.skipped}
+    assert len(summary.skipped) == 6
+    assert reasons["u4.wav"].startswith("unreadable audio")
+    assert "shape (30, 68, 2)" in reasons["u5.npy"]
+    assert "NaN" in reasons["u6.npy"]
+    assert reasons["train.jsonl:8"] == "empty transcript"
+    assert reasons["missing.wav"] == "audio file not found"
+    assert reasons["train.jsonl:10"].startswith("bad manifest line")
+    assert "6 skipped" in summary.report()
+    assert sum("skipped" in r.message for r in caplog.records) == 6
+    index = json.loads((corpus / "cache/index.json").read_text())
+    assert len(index["skipped"]) == 6 and index["speakers"] == ["a", "b"]
+    assert index["emotions"] == ["normal", "happy", "sad"]
+
+
+def test_dataset_and_collate(corpus):
+    prepare(corpus, progress=False)
+    ds = UniFLGDataset(corpus / "cache", "train")
+    assert len(ds) == 4 and ds.speakers == ("a", "b")
+    batch = collate([ds[i] for i in range(4)])
+    B = 4
+    assert batch.ids.shape[0] == B and batch.prosody.shape == (*batch.ids.shape, 3)
+    assert batch.text_lengths.max() == batch.ids.shape[1]
+    assert batch.spec.shape[:2] == (B, 513) and batch.mel.shape[:2] == (B, 80)
+    assert torch.equal(batch.wav_lengths, batch.spec_lengths * 256)
+    assert batch.wav.shape == (B, 1, int(batch.wav_lengths.max()))
+    assert batch.spec_lengths.tolist() == [24000 // 256, 19200 // 256, 28800 // 256, 12000 // 256]
+    assert batch.has_landmarks.tolist() == [True, False, True, True]
+    assert batch.landmarks.shape == (B, 36, 70, 2) and batch.landmark_lengths.tolist() == [30, 0, 36, 15]
+    assert batch.speaker.tolist() == [0, 1, 0, 0] and batch.emotion.tolist() == [0, 1, 2, 0]
+    assert batch.item_ids == ["u0", "u1", "u2", "u3"]
+    # cached values round-trip
+    np.testing.assert_allclose(batch.landmarks[0, :30].numpy(), _lm(1.0), atol=1e-6)
+    unpaired = collate([ds[1]])
+    assert unpaired.landmarks is None and unpaired.landmark_lengths is None
+    assert len(UniFLGDataset(corpus / "cache", "train", paired_only=True)) == 3
+
+
+def test_missing_cache_says_what_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="uniflg preprocess"):
+        UniFLGDataset(tmp_path)
