@@ -65,7 +65,8 @@ class TextPlan:
     d_spec: np.ndarray  # (N,) spectrogram frames per token
     z_p: np.ndarray  # (1, D, T) prior sample at the spectrogram rate
     landmark_latent: np.ndarray  # (1, D, L) prior sample at 30 fps
-    z: np.ndarray | None = field(default=None, repr=False)  # f^-1(z_p), filled on first audio decode
+    z: np.ndarray | None = field(default=None, repr=False)  # f^-1(z_p); frames [0, z_done) are final
+    z_done: int = 0
 
     @property
     def frames(self) -> int:
@@ -103,11 +104,27 @@ def _window(total: int, start: int, end: int, context: int) -> tuple[int, int]:
 
 def decode_audio(backend: Backend, rt: Runtime, plan: TextPlan, f0: int, f1: int) -> np.ndarray:
     """Waveform of spectrogram frames [f0, f1): samples [f0*hop, f1*hop)."""
-    if plan.z is None:
-        plan.z = backend.run("inverse_flow", {"z_p": plan.z_p, "g": plan.g, "z_u": plan.z_u})["z"]
     a, b = _window(plan.frames, f0, f1, rt.contexts.get("latent_to_speech", 0))
+    _inverse_flow_until(backend, rt, plan, b)
     wav = backend.run("latent_to_speech", {"z": plan.z[..., a:b], "g": plan.g, "z_u": plan.z_u})["wav"][0]
     return wav[(f0 - a) * rt.hop:(f1 - a) * rt.hop]
+
+
+def _inverse_flow_until(backend: Backend, rt: Runtime, plan: TextPlan, end: int) -> None:
+    """Extend f^-1(z_p) to frames [0, end), windowed with the flow's receptive field (the whole utterance at
+    once when the voice does not record it), so the first chunk does not wait for the whole flow."""
+    if plan.z is None:
+        plan.z = np.zeros_like(plan.z_p)
+    if end <= plan.z_done:
+        return
+    context = rt.contexts.get("inverse_flow")
+    if context is None:
+        end = plan.frames
+        context = 0
+    a, b = _window(plan.frames, plan.z_done, end, context)
+    z = backend.run("inverse_flow", {"z_p": plan.z_p[..., a:b], "g": plan.g, "z_u": plan.z_u})["z"]
+    plan.z[..., plan.z_done:end] = z[..., plan.z_done - a:end - a]
+    plan.z_done = end
 
 
 def decode_landmarks(backend: Backend, rt: Runtime, latent: np.ndarray, g: np.ndarray, z_u: np.ndarray,

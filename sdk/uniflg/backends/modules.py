@@ -152,6 +152,8 @@ def measure_contexts(model: UniFLG) -> dict[str, int]:
     hop = model.cfg.audio.hop_length
     long_ = 160
     return {
+        "inverse_flow": measure_context(mods["inverse_flow"], example_inputs("inverse_flow", model, long_), 1, 1,
+                                        time_dim=2),
         "latent_to_speech": measure_context(mods["latent_to_speech"],
                                             example_inputs("latent_to_speech", model, long_), 1, hop),
         "latent_to_landmarks": measure_context(
