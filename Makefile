@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DEMO_TEXT ?= こんにちは、今日はいい天気ですね。一緒に散歩に行きませんか？
 PYTEST_ARGS ?= -m "not slow and not gpu and not trt"
 
-.PHONY: demo test test-all setup lint typecheck proto proto-check clean
+.PHONY: demo test test-all setup lint typecheck proto proto-check clean video-env
 
 setup: $(VENV)/.installed
 
@@ -16,6 +16,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[train,bridge,audio,dev]"
+	touch $@
+
+# MediaPipe 0.10.21 (the last release bundling the Face Mesh model) needs protobuf<5 and numpy<2, which
+# clash with the gRPC stack: video-to-landmarks runs in this separate environment (about 40 s to build).
+VIDEO_VENV ?= .venv-video
+video-env: $(VIDEO_VENV)/.installed
+
+$(VIDEO_VENV)/.installed:
+	$(PYTHON) -m venv $(VIDEO_VENV)
+	$(VIDEO_VENV)/bin/pip install -q "mediapipe==0.10.21" "numpy<2" "protobuf<5" scikit-image
 	touch $@
 
 demo: setup
