@@ -40,7 +40,8 @@ class TensorSpec:
 
     @property
     def dynamic_axes(self) -> dict[int, str]:
-        return {i: d for i, d in enumerate(self.shape) if isinstance(d, str)}
+        """Axes that vary at run time (the names in AXIS_RANGES); other named axes are fixed by the model."""
+        return {i: d for i, d in enumerate(self.shape) if isinstance(d, str) and d in AXIS_RANGES}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,142 @@
+"""Export: `uniflg export` writes a verified voice folder; TensorRT engines where a GPU and TensorRT exist;
+a fresh virtual environment with no torch runs `uniflg speak` / `uniflg animate` on an exported voice."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from inference_helpers import make_voice, snr_db, utterance  # noqa: E402
+from uniflg.backends import graphs  # noqa: E402
+from uniflg.types import SynthesisOptions  # noqa: E402
+from uniflg.voice import load_voice  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return make_voice("tiny", tmp_path_factory.mktemp("tiny"))
+
+
+def test_graph_specs_are_consistent():
+    for spec in graphs.GRAPHS.values():
+        assert spec.filename == f"{spec.name}.onnx"
+        for axes in spec.dynamic_axes().values():
+            assert set(axes.values()) <= set(graphs.AXIS_RANGES)
+    for lo, opt, hi in graphs.AXIS_RANGES.values():
+        assert 0 < lo <= opt <= hi
+
+
+def test_exported_graphs_have_the_specified_io(tiny_dir):
+    import onnx
+
+    for name, spec in graphs.GRAPHS.items():
+        model = onnx.load(str(tiny_dir / spec.filename), load_external_data=False)
+        inputs = [i.name for i in model.graph.input]
+        assert set(inputs) <= set(spec.input_names), name  # unused inputs may be dropped (g of z_u-only graphs)
+        assert [o.name for o in model.graph.output] == spec.output_names
+        assert not any(n.op_type.startswith("Random") for n in model.graph.node), name
+
+
+def test_export_command_from_voice(tmp_path, tiny_dir):
+    from uniflg.cli import main
+
+    out = tmp_path / "exported"
+    assert main(["export", "--format", "onnx", "--voice", str(tiny_dir), "-o", str(out), "--no-weights"]) == 0
+    spec = json.loads((out / "voice.json").read_text())
+    assert spec["weights"] is None and set(spec["graphs"]) == set(graphs.GRAPHS)
+    assert spec["latents"] == json.loads((tiny_dir / "voice.json").read_text())["latents"]
+    ref, new = load_voice(tiny_dir, "torch"), load_voice(out, "onnxruntime")
+    utt = utterance(30)
+    a_r, l_r = ref.synthesize_all(utt, SynthesisOptions(seed=1))
+    a_n, l_n = new.synthesize_all(utt, SynthesisOptions(seed=1))
+    assert snr_db(a_r, a_n) >= 40 and np.abs(l_r - l_n).max() <= 1e-3
+
+
+def test_export_verification_report(tiny_dir):
+    from uniflg.backends.modules import build_graph_modules, example_inputs
+    from uniflg.model.io import load_model
+    from uniflg_train.export.onnx_export import verify_graphs
+
+    model = load_model(tiny_dir / "model.safetensors")
+    from uniflg.backends.modules import prepare_for_inference
+
+    prepare_for_inference(model)
+    report = verify_graphs(model, tiny_dir, build_graph_modules(model), example_inputs)
+    assert set(report) == set(graphs.GRAPHS) and max(report.values()) < 1e-3, report
+
+
+def _trt_reason() -> str | None:
+    if importlib.util.find_spec("tensorrt") is None:
+        return "TensorRT is not installed (pip install 'uniflg[trt]')"
+    if not Path("/proc/driver/nvidia/gpus").is_dir():
+        return "no NVIDIA GPU on this machine"
+    return None
+
+
+@pytest.mark.trt
+@pytest.mark.skipif(_trt_reason() is not None, reason=str(_trt_reason()))
+@pytest.mark.parametrize("precision,snr,tol", [("fp32", 40.0, 1e-3), ("fp16", 20.0, 2e-2)])
+def test_tensorrt_matches_onnxruntime(tmp_path, tiny_dir, precision, snr, tol):
+    import shutil
+
+    from uniflg.backends.tensorrt_backend import TensorRTBackend
+    from uniflg.voice import Voice, VoiceSpec
+    from uniflg_train.export.tensorrt_build import build_engines
+
+    folder = tmp_path / "v"
+    shutil.copytree(tiny_dir, folder)
+    plans = build_engines(folder, (precision,))
+    assert plans and all(p.is_file() for p in plans) and plans[0].parent.parent.name == "engines"
+    spec = VoiceSpec.from_json((folder / "voice.json").read_text())
+    trt_voice = Voice(spec, TensorRTBackend(folder, spec.graphs, precision, build_missing=False), folder)
+    ort_voice = load_voice(folder, "onnxruntime")
+    utt, opts = utterance(50), SynthesisOptions(seed=3)
+    a_t, l_t = trt_voice.synthesize_all(utt, opts)
+    a_o, l_o = ort_voice.synthesize_all(utt, opts)
+    assert snr_db(a_o, a_t) >= snr and np.abs(l_o - l_t).max() <= tol
+    audio = np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1
+    assert np.abs(trt_voice.animate_array(audio, 24000) - ort_voice.animate_array(audio, 24000)).max() <= tol
+
+
+@pytest.mark.slow
+def test_fresh_venv_without_torch_runs_speak_and_animate(tmp_path, tiny_dir):
+    """pip install . (no extras) into a new virtual environment; no torch; speak + animate an exported voice."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    install = subprocess.run([str(py), "-m", "pip", "install", "-q", str(REPO)], capture_output=True, text=True,
+                             env=env, timeout=900)
+    if install.returncode != 0:
+        pytest.skip(f"pip install failed (no package index here?): {install.stderr[-500:]}")
+    check = subprocess.run([str(py), "-c", "import importlib.util as u; assert u.find_spec('torch') is None"])
+    assert check.returncode == 0, "torch must not be installed by `pip install .`"
+    voice = tmp_path / "onnx_voice"
+    from uniflg.cli import main
+
+    assert main(["export", "--voice", str(tiny_dir), "-o", str(voice), "--no-weights"]) == 0
+    uniflg = venv / "bin" / "uniflg"
+    speak = subprocess.run([str(uniflg), "speak", "こんにちは、元気ですか。", "-o", str(tmp_path / "s"), "--voice",
+                            str(voice), "--backend", "onnxruntime"], capture_output=True, text=True, timeout=300)
+    assert speak.returncode == 0, speak.stderr
+    for name in ("speech.wav", "landmarks.npy", "landmarks.json", "preview.mp4"):
+        assert (tmp_path / "s" / name).is_file(), name
+    animate = subprocess.run([str(uniflg), "animate", str(tmp_path / "s" / "speech.wav"), "-o", str(tmp_path / "a"),
+                              "--voice", str(voice)], capture_output=True, text=True, timeout=300)
+    assert animate.returncode == 0, animate.stderr
+    landmarks = np.load(tmp_path / "a" / "landmarks.npy")
+    meta = json.loads((tmp_path / "a" / "landmarks.json").read_text())
+    assert landmarks.dtype == np.float32 and landmarks.shape[1:] == (70, 2)
+    assert meta["fps"] == 30 and meta["layout"] == "openpose70" and len(meta["frames"]) == len(landmarks)
