@@ -57,7 +57,10 @@ class Batch:
     item_ids: list[str]
 
     def to(self, device: torch.device | str) -> Batch:
-        moved = {f.name: (v.to(device) if isinstance(v := getattr(self, f.name), Tensor) else v) for f in fields(self)}
+        moved: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            moved[f.name] = value.to(device) if isinstance(value, Tensor) else value
         return Batch(**moved)
 
 

@@ -165,8 +165,8 @@ def prepare(data: Path, cache: Path | None = None, cfg: AudioConfig | None = Non
             summary.skipped.append(res)
         else:
             splits[split].append(res)
-    for bad in summary.skipped:
-        log.warning("skipped %s: %s", bad.path, bad.reason)
+    for skip in summary.skipped:
+        log.warning("skipped %s: %s", skip.path, skip.reason)
     kept = [m for ms in splits.values() for m in ms]
     preferred_speakers = _corpus_speakers(data)
     index = {
