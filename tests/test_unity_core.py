@@ -22,7 +22,7 @@ UNITY = ROOT / "engine_bridge" / "unity"
 GOLDEN = Path(__file__).parent / "golden"
 
 MCS, MONO = shutil.which("mcs"), shutil.which("mono")
-pytestmark = pytest.mark.skipif(
+needs_mono = pytest.mark.skipif(
     MCS is None or MONO is None,
     reason="Mono is not installed (needs `mcs` and `mono`: apt-get install mono-mcs mono-runtime)")
 
@@ -48,21 +48,25 @@ def test_core_has_no_unity_dependency() -> None:
     assert asmdef["noEngineReferences"] is True
 
 
+@needs_mono
 def test_runtime_scripts_typecheck_against_unity_stubs(tmp_path: Path) -> None:
     """The MonoBehaviours against empty stand-ins with Unity's signatures (Tests~/UnityStubs.cs): valid C#,
     but not a substitute for opening the package in the Unity editor."""
-    sources = sorted((UNITY / "Runtime").rglob("*.cs")) + [UNITY / "Tests~" / "UnityStubs.cs"]
+    sources = (sorted((UNITY / "Runtime").rglob("*.cs")) + sorted((UNITY / "Samples~").rglob("*.cs"))
+               + [UNITY / "Tests~" / "UnityStubs.cs"])
     done = subprocess.run([MCS, "-warnaserror", "-target:library", f"-out:{tmp_path / 'Runtime.dll'}",
                            *map(str, sources)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@needs_mono
 def test_golden_osc_bytes_decode(program: Path) -> None:
     done = run(program, "golden", str(GOLDEN))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 failed" in done.stdout
 
 
+@needs_mono
 def test_core_unit_checks(program: Path) -> None:
     done = run(program, "unit")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -85,6 +89,7 @@ def _events(proc: subprocess.Popen[str]) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
+@needs_mono
 def test_live_osc_and_vmc_from_the_python_senders(program: Path) -> None:
     n = 3
     rng = np.random.default_rng(0)
@@ -138,3 +143,18 @@ def test_live_osc_and_vmc_from_the_python_senders(program: Path) -> None:
         assert list(f["weights"]) == names
         expected = np.concatenate([vrm[i], arkit[i]]) if i < n else np.zeros(len(names), np.float32)
         np.testing.assert_array_equal(np.asarray(list(f["weights"].values()), np.float32), expected)
+
+
+def test_every_package_asset_has_its_meta_file() -> None:
+    """Unity ignores meta-less assets in immutable (git / tarball) packages; make_meta.py writes them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_meta", UNITY / "Tests~" / "make_meta.py")
+    assert spec is not None and spec.loader is not None
+    make_meta = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_meta)
+    missing = [str(p.relative_to(UNITY)) for p in make_meta.assets()
+               if not p.with_name(p.name + ".meta").is_file()
+               or p.with_name(p.name + ".meta").read_text() != make_meta.meta_text(p)]
+    assert not missing, f"run python engine_bridge/unity/Tests~/make_meta.py: {missing}"
+    assert json.loads((UNITY / "package.json").read_text())["name"] == "com.uniflg.face"

@@ -29,6 +29,8 @@ namespace UniFLG.Face
         }
 
         [Header("Network")]
+        [Tooltip("Open the UDP socket. Off: only Apply() drives the face (e.g. frames from the gRPC client).")]
+        public bool listen = true;
         [Tooltip("UDP port: 39539 for VMC (uniflg serve --vmc), 9000 for raw /uniflg (uniflg serve --osc).")]
         public int port = 39539;
         [Tooltip("Listen on every interface instead of loopback only (the sender runs on another machine).")]
@@ -74,6 +76,7 @@ namespace UniFLG.Face
         {
             BuildMaps();
             _scheduler = new FrameScheduler { Mode = playback, Delay = bufferSeconds };
+            if (!listen) return;
             try
             {
                 _udp = new UdpClient(new IPEndPoint(listenOnAllInterfaces ? IPAddress.Any : IPAddress.Loopback, port));

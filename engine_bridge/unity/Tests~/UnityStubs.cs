@@ -7,7 +7,12 @@ using System;
 namespace UnityEngine
 {
     public class Object { }
-    public class Component : Object { public Transform transform { get { return null; } } }
+    public class Component : Object
+    {
+        public Transform transform { get { return null; } }
+        public GameObject gameObject { get { return null; } }
+    }
+    public sealed class GameObject : Object { public T AddComponent<T>() where T : Component { return null; } }
     public class Behaviour : Component { public bool enabled { get; set; } }
     public class MonoBehaviour : Behaviour { }
     public class Transform : Component { public Vector3 TransformPoint(Vector3 p) { return p; } }
@@ -37,6 +42,7 @@ namespace UnityEngine
     }
     public static class Debug
     {
+        public static void Log(object message) { }
         public static void LogError(object message, Object context) { }
         public static void LogWarning(object message, Object context) { }
     }
