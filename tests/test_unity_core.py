@@ -158,3 +158,35 @@ def test_every_package_asset_has_its_meta_file() -> None:
                or p.with_name(p.name + ".meta").read_text() != make_meta.meta_text(p)]
     assert not missing, f"run python engine_bridge/unity/Tests~/make_meta.py: {missing}"
     assert json.loads((UNITY / "package.json").read_text())["name"] == "com.uniflg.face"
+
+
+@needs_mono
+def test_vtuber_example_drives_the_csharp_receiver(program: Path, tmp_path: Path) -> None:
+    """examples/vtuber_vmc.py end to end: text -> SDK voice -> the bridge's paced VMC sender -> C# decoder."""
+    pytest.importorskip("torch", reason="random_voice needs torch")
+    import re
+    import sys
+    import time
+
+    from uniflg.voice import random_voice
+
+    random_voice("tiny", tmp_path / "voice", onnx=False)
+    cmd = [sys.executable, str(ROOT / "examples" / "vtuber_vmc.py"), "こんにちは、今日はいい天気ですね。",
+           "--voice", str(tmp_path / "voice"), "--backend", "torch"]
+    dry = subprocess.run([*cmd, "--dry-run"], capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stderr
+    frames = int(re.search(r"(\d+) frames \([\d.]+ s\) printed \(dry run\)", dry.stdout).group(1))  # type: ignore[union-attr]
+    assert frames > 0 and dry.stdout.count("Val + Apply") == frames + 1
+
+    proc, port = _listen(program, packets=frames + 1)
+    t0 = time.monotonic()
+    live = subprocess.run([*cmd, "--vmc", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=300)
+    assert live.returncode == 0, live.stderr
+    assert time.monotonic() - t0 >= frames / 30  # paced in real time, not sent in a burst
+    events = _events(proc)
+    assert events[-1]["packets"] == frames + 1 and events[-1]["malformed"] == 0
+    got = [e for e in events[:-1] if e["event"] == "frame"]
+    assert [e["time_code"] for e in got] == [float(np.float32(i / 30)) for i in range(frames + 1)]
+    assert all(list(e["weights"]) == list(VRM0) for e in got)
+    assert all(0.0 <= w <= 1.0 for e in got for w in e["weights"].values())
+    assert all(w == 0.0 for w in got[-1]["weights"].values())  # back to neutral

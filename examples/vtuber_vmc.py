@@ -1,0 +1,164 @@
+"""Make a VTuber avatar speak: text -> UniFLG speech + face -> VMC blendshapes to VSeeFace, VNyan, Warudo
+or VMagicMirror, paced in real time (and the speech played locally with --play).
+
+    # In the VTuber app: enable the VMC protocol receiver on port 39539 (see docs/engines.md), then
+    python examples/vtuber_vmc.py "こんにちは、今日はいい天気ですね。" --play
+    python examples/vtuber_vmc.py "Hello there." --vmc 192.168.1.20:39539 --perfect-sync
+    python examples/vtuber_vmc.py "こんにちは" --dry-run          # print what would be sent, send nothing
+
+Synthesis runs on a worker thread while the bridge's fan-out (the same code `uniflg serve --vmc` uses)
+sends frame i at start + i / 30 s: frames stream out while later chunks are still being synthesized.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Iterator
+
+import numpy as np
+from uniflg.errors import UniFLGError
+from uniflg.retarget import VRM0, Retargeter
+from uniflg.types import SynthesisChunk, SynthesisOptions
+from uniflg.voice import Voice, load_voice
+from uniflg_bridge import vmc
+from uniflg_bridge.fanout import AudioOut, FrameEvent, StreamFanOut, StreamMeta
+from uniflg_bridge.udp import Target
+
+log = logging.getLogger("vtuber_vmc")
+SHOWN = ("A", "I", "U", "E", "O", "Blink", "Joy", "Sorrow")
+
+
+def calibrate(voice: Voice, first_face: np.ndarray) -> Retargeter:
+    """On the voice's neutral face when it has a usable one, else on the utterance's first frame."""
+    neutral = getattr(voice.spec, "neutral_face", None)
+    if neutral is not None:
+        try:
+            return Retargeter.from_neutral(np.asarray(neutral, np.float32))
+        except UniFLGError as exc:
+            log.warning("the voice's neutral face cannot calibrate the retargeter (%s): using the first frame", exc)
+    return Retargeter.from_neutral(first_face)
+
+
+class DryRunSink:
+    """Prints, per frame, the VMC bundle a VmcSink would send (size and the main VRM presets)."""
+
+    name = "dry-run"
+
+    def __init__(self, perfect_sync: bool) -> None:
+        self.names = VRM0 + vmc.PERFECT_SYNC_NAMES if perfect_sync else VRM0
+
+    def frame(self, meta: StreamMeta, event: FrameEvent) -> None:
+        weights = np.concatenate([event.vrm, event.arkit]) if len(self.names) > len(VRM0) else event.vrm
+        self._print(event.index, weights, meta.info.fps)
+
+    def end(self, meta: StreamMeta, frame_count: int) -> None:
+        self._print(frame_count, np.zeros(len(self.names), np.float32), meta.info.fps, "(back to neutral)")
+
+    def _print(self, index: int, weights: np.ndarray, fps: int, note: str = "") -> None:
+        size = len(vmc.encode_frame(self.names, weights, index / fps))
+        shown = " ".join(f"{n}={weights[VRM0.index(n)] + 0.0:.2f}" for n in SHOWN)  # + 0.0: no "-0.00"
+        print(f"frame {index:4d} t={index / fps:6.3f}s  {len(self.names)} Val + Apply, {size} bytes  {shown} {note}")
+
+
+def chunks_in_thread(voice: Voice, text: str, options: SynthesisOptions) -> asyncio.Queue:
+    """Runs the synthesis generator on a worker thread, feeding an asyncio queue (None ends it)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    iterator: Iterator[SynthesisChunk] = voice.synthesize(text, options)   # validates now, in this thread
+
+    def work() -> None:
+        try:
+            for chunk in iterator:
+                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+        except BaseException as exc:  # handed to the event loop, re-raised there
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    loop.run_in_executor(None, work)
+    return queue
+
+
+async def speak(voice: Voice, text: str, args: argparse.Namespace) -> int:
+    options = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed, speed=args.speed)
+    info = voice.stream_info(options)
+    queue = chunks_in_thread(voice, text, options)
+    meta = StreamMeta(f"vtuber-{int(time.time())}", info, start_epoch=time.time())
+    player: AudioOut | None = None
+    if args.play and not args.dry_run:
+        from uniflg_bridge.player import Player, portaudio_available
+
+        ok, reason = portaudio_available()
+        if not ok:
+            print(f"--play: {reason}", file=sys.stderr)
+            return 2
+        player = Player(info.sample_rate)
+    fan: StreamFanOut | None = None
+    retargeter: Retargeter | None = None
+    dry = DryRunSink(args.perfect_sync) if args.dry_run else None
+    sink = None if dry else vmc.VmcSink(Target.parse(args.vmc, vmc.DEFAULT_PORT), args.perfect_sync)
+    frames = 0
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            if len(item.landmarks) == 0:
+                continue
+            retargeter = retargeter or calibrate(voice, item.landmarks[0])
+            if dry is not None:  # no sockets, no pacing: print each frame as it is synthesized
+                arkit = retargeter.arkit(item.landmarks)
+                vrm = retargeter.vrm(item.landmarks, arkit)
+                for k in range(len(item.landmarks)):
+                    dry.frame(meta, FrameEvent(item.first_frame + k, item.landmarks[k], arkit[k], vrm[k]))
+            else:
+                if fan is None:
+                    assert sink is not None
+                    fan = StreamFanOut(meta, [sink], retargeter, player)
+                fan.audio(item.audio)
+                fan.frames(item.first_frame, item.landmarks)
+            frames += len(item.landmarks)
+        if dry is not None:
+            dry.end(meta, frames)
+        elif fan is not None:
+            fan.finish()
+            await fan.wait()
+    finally:
+        if sink is not None:
+            sink.close()
+    where = "printed (dry run)" if dry else f"sent to {args.vmc}"
+    print(f"{frames} frames ({frames / info.fps:.2f} s) {where}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("text", help="what the avatar says")
+    parser.add_argument("--vmc", default=f"127.0.0.1:{vmc.DEFAULT_PORT}", metavar="HOST:PORT",
+                        help=f"the VTuber app's VMC receiver (default 127.0.0.1:{vmc.DEFAULT_PORT})")
+    parser.add_argument("--perfect-sync", action="store_true",
+                        help="also send the 52 ARKit names (JawOpen, EyeBlinkLeft, ...) for perfect-sync avatars")
+    parser.add_argument("--play", action="store_true", help="play the speech here; frames follow the playback")
+    parser.add_argument("--dry-run", action="store_true", help="print the frames that would be sent; send nothing")
+    parser.add_argument("--voice", default=None, help="voice folder (default: the embedded voice)")
+    parser.add_argument("--backend", default="auto", help="auto|torch|onnxruntime|tensorrt")
+    parser.add_argument("--speaker")
+    parser.add_argument("--emotion")
+    parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        voice = load_voice(args.voice, backend=args.backend)
+        return asyncio.run(speak(voice, args.text, args))
+    except UniFLGError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
