@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 UNITY = ROOT / "engine_bridge" / "unity"
 GOLDEN = Path(__file__).parent / "golden"
 
-MCS, MONO = shutil.which("mcs"), shutil.which("mono")
+MCS, MONO = shutil.which("mcs") or "", shutil.which("mono") or ""
 needs_mono = pytest.mark.skipif(
-    MCS is None or MONO is None,
+    not MCS or not MONO,
     reason="Mono is not installed (needs `mcs` and `mono`: apt-get install mono-mcs mono-runtime)")
 
 
