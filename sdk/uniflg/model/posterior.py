@@ -31,18 +31,21 @@ class PosteriorEncoder(nn.Module):
 
 
 class UtteranceEncoder(nn.Module):
-    """Mel spectrogram -> utterance-level latent z_u (VAE-VITS): convs, a GRU, masked mean pooling.
+    """Mel spectrogram -> utterance-level latent z_u (VAE-VITS): strided convs, a GRU, masked mean pooling.
 
-    Returns (mu, logvar), each (B, D). The reparameterized sample is drawn by the caller (or the
-    runtime), so the exported graph stays deterministic.
+    Three stride-2 convolutions shorten the sequence 8x before the GRU, which keeps this recurrent
+    layer cheap on CPUs. Returns (mu, logvar), each (B, D); the reparameterized sample is drawn by the
+    caller (or the runtime), so the exported graph stays deterministic.
     """
+
+    STRIDE = 8
 
     def __init__(self, n_mels: int, channels: int, out_dim: int) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = n_mels
         for _ in range(3):
-            layers += [nn.Conv1d(c_in, channels, 5, padding=2), nn.ReLU()]
+            layers += [nn.Conv1d(c_in, channels, 5, stride=2, padding=2), nn.ReLU()]
             c_in = channels
         self.convs = nn.Sequential(*layers)
         self.gru = nn.GRU(channels, channels, batch_first=True)
@@ -50,9 +53,10 @@ class UtteranceEncoder(nn.Module):
 
     def forward(self, mel: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """mel: (B, M, T), mask: (B, 1, T) -> mu, logvar: (B, D)."""
-        h = self.convs(mel * mask) * mask
-        h, _ = self.gru(h.transpose(1, 2))  # (B, T, C)
-        m = mask.transpose(1, 2)  # (B, T, 1)
+        h = self.convs(mel * mask)  # (B, C, ceil(T / 8))
+        m = mask[:, :, :: self.STRIDE][:, :, : h.size(2)]  # a frame is valid if its first input frame is
+        h, _ = self.gru((h * m).transpose(1, 2))  # (B, T', C)
+        m = m.transpose(1, 2)  # (B, T', 1)
         pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
         mu, logvar = self.proj(pooled).chunk(2, dim=-1)
         return mu, logvar

@@ -58,6 +58,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=int)
     p.add_argument("--workers", type=int, help="data-loader worker processes")
     p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads per process (1 is fastest on a busy machine: spinning threads stall)")
 
 
 def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int) -> tuple[object, object, object]:
@@ -72,7 +74,8 @@ def _run_vits(args: argparse.Namespace) -> int:
 
     options = with_overrides(VitsTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
                              checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-                             num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start)
+                             num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start,
+                             threads=args.threads)
     base = named_config(args.config)
     dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate)
     cfg = base.replace(variant=VARIANTS[args.variant], speakers=meta.speakers, emotions=meta.emotions)  # type: ignore[attr-defined]
@@ -86,7 +89,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
 
     options = with_overrides(LandmarkTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
                              checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-                             num_workers=args.workers, seed=args.seed)
+                             num_workers=args.workers, seed=args.seed, threads=args.threads)
     variant = VARIANTS[args.variant]
     model = load_stage1(args.vits)
     if variant.conditioning != model.cfg.variant.conditioning:

@@ -150,6 +150,8 @@ def train_landmarks(model: UniFLG, dataset: object, collate: object, out: Path,
                     options: LandmarkTrainOptions) -> int:
     info = init_distributed()
     seed_everything(options.seed, rank=info.rank)
+    if options.threads:
+        torch.set_num_threads(options.threads)
     ckpt_dir, log_dir = run_dirs(out)
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
     stage = LandmarkStage(model, options, info.device)

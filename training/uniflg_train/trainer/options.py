@@ -35,6 +35,7 @@ class VitsTrainOptions:
     num_workers: int = 0
     seed: int = 1234
     max_seconds: float = 12.0  # longer utterances are skipped in training batches
+    threads: int | None = None  # torch intra-op threads (None: torch's default)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class LandmarkTrainOptions:
     num_workers: int = 0
     seed: int = 1234
     max_seconds: float = 12.0
+    threads: int | None = None
 
 
 def save_options(options: Any, path: Path) -> None:

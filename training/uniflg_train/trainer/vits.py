@@ -136,6 +136,8 @@ def train_vits(cfg: ModelConfig, dataset: object, collate: object, out: Path, op
     complete checkpoint; SIGINT/SIGTERM save before exiting."""
     info = init_distributed()
     seed_everything(options.seed, rank=info.rank)
+    if options.threads:
+        torch.set_num_threads(options.threads)
     ckpt_dir, log_dir = run_dirs(out)
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
     latest = manager.latest()
