@@ -213,8 +213,8 @@ def small_config(**changes: Any) -> ModelConfig:
     cfg = ModelConfig(
         name="small",
         text=TextEncoderConfig(hidden_channels=128, filter_channels=384, n_layers=4),
-        vits=VitsConfig(inter_channels=128, hidden_channels=128, gin_channels=128, posterior_layers=8,
-                        flow_layers=3, duration_filter_channels=128, utterance_channels=96),
+        vits=VitsConfig(inter_channels=128, hidden_channels=128, gin_channels=128, posterior_layers=6,
+                        flow_couplings=3, flow_layers=3, duration_filter_channels=128, utterance_channels=96),
         decoder=DecoderConfig(kind="istft", upsample_initial_channel=256, upsample_rates=(8, 2),
                               upsample_kernel_sizes=(16, 4), resblock_kernel_sizes=(3, 7),
                               resblock_dilations=((1, 3, 5), (1, 3, 5))),

@@ -32,13 +32,21 @@ class TrainBatch:
     emotion: Tensor  # (B,) int64
     landmarks: Tensor | None  # (B, L, 70, 2) float32, or None when the batch has none
     landmark_lengths: Tensor | None  # (B,)
+    spec: Tensor | None = None  # (B, F, T) from the feature cache (same convention as SpectrogramFeatures)
+    mel: Tensor | None = None  # (B, M, T)
+    spec_lengths: Tensor | None = None  # (B,)
 
     def to(self, device: torch.device) -> TrainBatch:
         moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
         return TrainBatch(**moved)
 
     def spectrograms(self, features: SpectrogramFeatures) -> tuple[Tensor, Tensor, Tensor]:
-        """-> linear spec (B, F, T), log mel (B, M, T), spec lengths (B,) with T = S // hop."""
+        """-> linear spec (B, F, T), log mel (B, M, T), spec lengths (B,) with T = S // hop.
+
+        Cached features are used when the batch carries them (they follow the same convention and save
+        the STFT of every full-length waveform per step); otherwise they are computed here."""
+        if self.spec is not None and self.mel is not None and self.spec_lengths is not None:
+            return self.spec, self.mel, self.spec_lengths
         spec = features.spectrogram(self.wav)
         lengths = torch.div(self.wav_lengths, features.cfg.hop_length, rounding_mode="floor")
         return spec, features.log_mel(spec), lengths
@@ -67,7 +75,8 @@ def to_train_batch(raw: Any) -> TrainBatch:
         text_lengths=get("text_lengths", "id_lengths"), wav=wav,
         wav_lengths=get("wav_lengths", "audio_lengths"), speaker=get("speaker", "speakers", "speaker_ids"),
         emotion=get("emotion", "emotions", "emotion_ids"), landmarks=landmarks,
-        landmark_lengths=get("landmark_lengths") if landmarks is not None else None)
+        landmark_lengths=get("landmark_lengths") if landmarks is not None else None,
+        spec=get("spec"), mel=get("mel"), spec_lengths=get("spec_lengths"))
 
 
 def make_loader(dataset: Any, collate: Any, batch_size: int, num_workers: int, seed: int,

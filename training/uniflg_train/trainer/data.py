@@ -13,7 +13,8 @@ def open_training_data(data: Path, split: str, paired_only: bool, max_seconds: f
     """-> (dataset, collate function, metadata with ``speakers`` / ``emotions``)."""
     dataset = open_dataset(Path(data), split, paired_only=paired_only, max_seconds=max_seconds, jobs=jobs)
     if dataset.audio.sample_rate != sample_rate:
-        raise ValueError(f"{data}: the feature cache is at {dataset.audio.sample_rate} Hz, the model at {sample_rate} Hz")
+        raise ValueError(f"{data}: the feature cache is at {dataset.audio.sample_rate} Hz, "
+                         f"the model at {sample_rate} Hz")
     if len(dataset) == 0:
         what = "paired items (with landmarks)" if paired_only else "items"
         raise ValueError(f"{data}: the {split!r} split has no {what} of at most {max_seconds} s")
