@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Rebuild the embedded default voice (config `small`) from nothing but this repository, on a CPU.
+# Every step resumes where it stopped: rerun the script (or one stage) after an interruption.
+#
+#   bash training/recipes/default_voice.sh            # all stages
+#   STAGE=vits bash training/recipes/default_voice.sh # one stage: corpus|vits|landmarks|export|eval
+#
+# Cost on a 2-core CPU (see docs/model-card.md): corpus ~15 min; stage 1 ~1.5-3 s/step at batch 8;
+# stage 2 ~0.4 s/step at batch 16.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DATA=${DATA:-data/corpus-default}
+RUNS=${RUNS:-runs/default}
+UTTERANCES=${UTTERANCES:-3200}
+SEED=${SEED:-2026}
+VITS_STEPS=${VITS_STEPS:-60000}
+ADVERSARIAL_START=${ADVERSARIAL_START:-30000}   # reconstruction losses first; discriminators join here
+LANDMARK_STEPS=${LANDMARK_STEPS:-4000}
+THREADS=${THREADS:-1}                           # 1 thread per process is fastest on a shared 2-core box
+VOICE_OUT=${VOICE_OUT:-sdk/uniflg/voices/default}
+STAGE=${STAGE:-all}
+UNIFLG=${UNIFLG:-.venv/bin/uniflg}
+
+run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
+
+if run corpus; then
+  "$UNIFLG" corpus make --out "$DATA" --utterances "$UTTERANCES" --seed "$SEED" --jobs 2
+  "$UNIFLG" preprocess --data "$DATA" --jobs 2
+fi
+if run vits; then
+  "$UNIFLG" train vits --data "$DATA" --config small --out "$RUNS/vits" --steps "$VITS_STEPS" \
+    --adversarial-start "$ADVERSARIAL_START" --batch-size 8 --checkpoint-every 250 --threads "$THREADS"
+fi
+if run landmarks; then
+  "$UNIFLG" train landmarks --data "$DATA" --vits "$RUNS/vits" --out "$RUNS/uniflg" \
+    --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every 250 --threads "$THREADS"
+fi
+if run export; then
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default
+fi
+if run eval; then
+  "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --json --out "$RUNS/eval.json"
+fi
