@@ -53,6 +53,7 @@ class LandmarkStage:
                                            betas=options.betas, weight_decay=options.weight_decay)
         self.scheduler = exponential_decay(self.optimizer, options.lr_decay)
         self.decoder: nn.Module = self.model.landmark_decoder
+        self.last_pair: tuple[Tensor, Tensor] | None = None  # (reference, predicted) track for TensorBoard
 
     def wrap(self, info: object) -> None:
         self.decoder = wrap_ddp(self.model.landmark_decoder, info)  # type: ignore[arg-type]
@@ -89,6 +90,8 @@ class LandmarkStage:
         target = batch.landmarks[:, :L]
         dec = self.model.landmark_decoder
         frame_mask = mask[:, 0, :L]
+        n = int(batch.landmark_lengths[0])
+        self.last_pair = (target[0, :n].detach(), pred[0, :n].detach())
         return masked_mse(dec.normalize(pred), dec.normalize(target), frame_mask)
 
     def step(self, batch: TrainBatch, step: int) -> dict[str, float]:
@@ -199,6 +202,8 @@ def train_landmarks(model: UniFLG, dataset: object, collate: object, out: Path,
                 tb.scalars({**losses, "steps_per_hour": rate}, step, prefix="stage2/")
             if step % options.checkpoint_every == 0:
                 save()
+                if stage.last_pair is not None:
+                    tb.landmarks("stage2/reference_vs_predicted", [t.cpu().numpy() for t in stage.last_pair], step)
             if stop.should_stop():
                 log.warning("stop requested: saving step %d", step)
                 break

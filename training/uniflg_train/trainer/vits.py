@@ -66,6 +66,7 @@ class VitsStage:
         self.sched_d = exponential_decay(self.opt_d, options.lr_decay)
         self.g_ddp: nn.Module = self.model
         self.d_ddp: nn.Module = self.discriminator
+        self.last_audio: tuple[Tensor, Tensor] | None = None  # (reference, decoded) segment for TensorBoard
 
     def wrap(self, info: object) -> None:
         self.g_ddp = wrap_ddp(self.model, info)  # type: ignore[arg-type]
@@ -109,6 +110,7 @@ class VitsStage:
         _clip(self.model, o.grad_clip)
         self.opt_g.step()
         losses["total"] = total.detach()
+        self.last_audio = (wav_real[0, 0].detach(), out.wav_hat[0, 0].detach())
         return VitsStepResult({k: float(v.detach()) for k, v in losses.items()})
 
     def modules(self) -> dict[str, nn.Module]:
@@ -196,6 +198,10 @@ def train_vits(cfg: ModelConfig, dataset: object, collate: object, out: Path, op
                             "lr": stage.opt_g.param_groups[0]["lr"]}, step, prefix="stage1/")
             if step % options.checkpoint_every == 0:
                 save(running)
+                if stage.last_audio is not None:
+                    sr = cfg.audio.sample_rate
+                    tb.audio("stage1/reference", stage.last_audio[0].cpu().numpy(), sr, step)
+                    tb.audio("stage1/decoded", stage.last_audio[1].cpu().numpy(), sr, step)
             if stop.should_stop():
                 log.warning("stop requested: saving step %d", step)
                 break
