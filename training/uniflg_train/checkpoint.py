@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import torch
 from safetensors import safe_open
@@ -57,7 +57,7 @@ _STEP_DIR = re.compile(r"^step_(\d+)$")
 _TMP_PREFIX = ".tmp-"
 
 Modules = Mapping[str, nn.Module] | nn.Module
-ConfigLike = ModelConfig | str | None
+ConfigLike: TypeAlias = ModelConfig | str | None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def state_dict_for_saving(module: nn.Module | Mapping[str, torch.Tensor]) -> dic
     seen: set[tuple[int, int]] = set()
     for name, tensor in items.items():
         t = tensor.detach().cpu().contiguous()
-        key = (t.untyped_storage().data_ptr(), t.storage_offset())
+        key = (int(t.untyped_storage().data_ptr()), int(t.storage_offset()))
         if t.numel() and key in seen:
             t = t.clone()
         seen.add(key)

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
+from tqdm import tqdm
+from uniflg.config import ModelConfig
 from uniflg.model.features import SpectrogramFeatures
 
-from uniflg_train.runtime import make_sampler, set_epoch
+from uniflg_train.checkpoint import CheckpointManager
+from uniflg_train.runtime import (
+    DistInfo,
+    GracefulStop,
+    cleanup_distributed,
+    init_distributed,
+    make_sampler,
+    seed_everything,
+    set_epoch,
+)
+from uniflg_train.tblog import TBLogger
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +119,87 @@ def run_dirs(out: Path) -> tuple[Path, Path]:
     """RUN/checkpoints and RUN/logs."""
     out.mkdir(parents=True, exist_ok=True)
     return out / "checkpoints", out / "logs"
+
+
+class Stage(Protocol):
+    """What :func:`run_loop` drives: one training stage's modules, optimizers and step."""
+
+    def train_step(self, batch: TrainBatch, step: int) -> dict[str, float]: ...
+
+    def modules(self) -> dict[str, torch.nn.Module]: ...
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
+
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]: ...
+
+    def log_media(self, tb: TBLogger, step: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    name: str  # progress-bar label and TensorBoard prefix, e.g. "stage1"
+    description: str
+    max_steps: int
+    log_every: int
+    checkpoint_every: int
+    metric: str  # the loss whose running mean is the checkpoint metric
+    shown: tuple[str, ...]  # losses shown on the progress bar
+
+
+def start_process(seed: int, threads: int | None) -> DistInfo:
+    """Join torchrun's process group (if any), seed every RNG and set the CPU thread count."""
+    info = init_distributed()
+    seed_everything(seed, rank=info.rank)
+    if threads:
+        torch.set_num_threads(threads)
+    return info
+
+
+def run_loop(stage: Stage, loader: DataLoader, manager: CheckpointManager, tb: TBLogger, settings: LoopSettings,
+             info: DistInfo, config: ModelConfig, start_step: int, start_epoch: int, resumed: bool) -> int:
+    """Step until ``max_steps`` or a stop signal; checkpoint every ``checkpoint_every`` and on exit.
+
+    Learning rates decay per epoch (schedulers step when the epoch changes), as in VITS and the paper."""
+    step, epoch, running = start_step, start_epoch, 0.0
+    last_saved = start_step if resumed else -1
+    started = time.perf_counter()
+    bar = tqdm(total=settings.max_steps, initial=step, desc=settings.description, disable=not info.is_main,
+               dynamic_ncols=True)
+
+    def save() -> None:
+        nonlocal last_saved
+        if step != last_saved:
+            manager.save(step, stage.modules(), stage.optimizers(), stage.schedulers(), epoch=epoch,
+                         config=config, metric=running)
+            last_saved = step
+
+    with GracefulStop() as stop:
+        stream = epochs(loader, start_epoch)
+        while step < settings.max_steps:
+            next_epoch, batch = next(stream)
+            if next_epoch != epoch:
+                for scheduler in stage.schedulers().values():
+                    scheduler.step()
+                epoch = next_epoch
+            losses = stage.train_step(batch.to(info.device), step)
+            step += 1
+            value = losses[settings.metric]
+            running = value if running == 0 else 0.98 * running + 0.02 * value
+            bar.update(1)
+            if step % settings.log_every == 0:
+                rate = (step - start_step) / max(time.perf_counter() - started, 1e-9) * 3600
+                bar.set_postfix(**{k: f"{losses[k]:.3f}" for k in settings.shown if k in losses},
+                                steps_per_h=f"{rate:.0f}")
+                lr = next(iter(stage.optimizers().values())).param_groups[0]["lr"]
+                tb.scalars({**losses, "steps_per_hour": rate, "lr": lr}, step, prefix=f"{settings.name}/")
+            if step % settings.checkpoint_every == 0:
+                save()
+                stage.log_media(tb, step)
+            if stop.should_stop():
+                log.warning("stop requested: saving step %d", step)
+                break
+        save()
+    bar.close()
+    tb.close()
+    cleanup_distributed()
+    return step

@@ -9,27 +9,28 @@ spectrogram itself. UniFLG-AS conditions the decoder on the emotion one-hot inst
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 from uniflg.config import ModelConfig
 from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
 from uniflg_train.checkpoint import CheckpointManager
 from uniflg_train.losses import masked_mse
-from uniflg_train.runtime import (
-    GracefulStop,
-    cleanup_distributed,
-    init_distributed,
-    seed_everything,
-    wrap_ddp,
-)
+from uniflg_train.runtime import wrap_ddp
 from uniflg_train.tblog import TBLogger
-from uniflg_train.trainer.common import TrainBatch, epochs, exponential_decay, make_loader, run_dirs
+from uniflg_train.trainer.common import (
+    LoopSettings,
+    TrainBatch,
+    exponential_decay,
+    make_loader,
+    run_dirs,
+    run_loop,
+    start_process,
+    to_train_batch,
+)
 from uniflg_train.trainer.options import LandmarkTrainOptions, save_options
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,20 @@ class LandmarkStage:
         self.last_pair = (target[0, :n].detach(), pred[0, :n].detach())
         return masked_mse(dec.normalize(pred), dec.normalize(target), frame_mask)
 
-    def step(self, batch: TrainBatch, step: int) -> dict[str, float]:
+    def modules(self) -> dict[str, nn.Module]:
+        return {"model": self.model}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"landmarks": self.optimizer}
+
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        return {"landmarks": self.scheduler}
+
+    def log_media(self, tb: TBLogger, step: int) -> None:
+        if self.last_pair is not None:
+            tb.landmarks("stage2/reference_vs_predicted", [t.cpu().numpy() for t in self.last_pair], step)
+
+    def train_step(self, batch: TrainBatch, step: int) -> dict[str, float]:
         which = path_for_step(self.cfg, step)
         self.model.eval()  # the frozen VAE-VITS runs without dropout
         self.model.landmark_decoder.train()
@@ -102,16 +116,14 @@ class LandmarkStage:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return {f"mse_{which}": float(loss), "mse": float(loss)}
+        return {f"mse_{which}": float(loss.detach()), "mse": float(loss.detach())}
 
 
 def landmark_statistics(dataset: object, collate: object, limit: int = 512) -> tuple[Tensor, float]:
     """Mean face (70, 2) and one global scale (std of offsets) from up to ``limit`` training items."""
     from torch.utils.data import DataLoader
 
-    from uniflg_train.trainer.common import to_train_batch
-
-    total, count, frames = None, 0, []
+    frames = []
     for i, raw in enumerate(DataLoader(dataset, batch_size=16, collate_fn=collate)):  # type: ignore[arg-type]
         b = to_train_batch(raw)
         if b.landmarks is None or b.landmark_lengths is None:
@@ -123,8 +135,7 @@ def landmark_statistics(dataset: object, collate: object, limit: int = 512) -> t
     if not frames:
         raise ValueError("no landmark tracks in the stage-2 data: it needs the Paired subset")
     stacked = torch.cat(frames)  # (F, 70, 2)
-    total, count = stacked.sum(0), stacked.size(0)
-    mean = total / count
+    mean = stacked.mean(0)
     scale = float((stacked - mean).std().clamp(min=1e-4))
     return mean, scale
 
@@ -151,18 +162,16 @@ def load_stage1(vits_run: Path, cfg_override: ModelConfig | None = None) -> UniF
 
 def train_landmarks(model: UniFLG, dataset: object, collate: object, out: Path,
                     options: LandmarkTrainOptions) -> int:
-    info = init_distributed()
-    seed_everything(options.seed, rank=info.rank)
-    if options.threads:
-        torch.set_num_threads(options.threads)
+    """Train (or resume) stage 2 in ``out`` on the paired items; VAE-VITS stays frozen."""
+    info = start_process(options.seed, options.threads)
     ckpt_dir, log_dir = run_dirs(out)
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
     stage = LandmarkStage(model, options, info.device)
     step, epoch = 0, 0
     latest = manager.latest()
     if latest is not None:
-        state = manager.resume({"model": stage.model}, {"landmarks": stage.optimizer},
-                               {"landmarks": stage.scheduler})
+        state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers())
+        assert state is not None
         step, epoch = state.step, state.epoch
         log.info("resumed stage 2 from %s (step %d)", state.path, step)
     else:
@@ -173,42 +182,7 @@ def train_landmarks(model: UniFLG, dataset: object, collate: object, out: Path,
         save_options(options, out / "train_landmarks.json")
         (out / "config.json").write_text(model.cfg.to_json(), encoding="utf-8")
     loader = make_loader(dataset, collate, options.batch_size, options.num_workers, options.seed + epoch)
-    tb = TBLogger(log_dir, enabled=info.is_main)
-    bar = tqdm(total=options.max_steps, initial=step, desc=f"stage 2 ({model.cfg.variant.name})",
-               disable=not info.is_main, dynamic_ncols=True)
-    last_saved, running, started, start_step = (step if latest else -1), 0.0, time.perf_counter(), step
-
-    def save() -> None:
-        nonlocal last_saved
-        if step != last_saved:
-            manager.save(step, {"model": stage.model}, {"landmarks": stage.optimizer},
-                         {"landmarks": stage.scheduler}, epoch=epoch, config=stage.cfg, metric=running)
-            last_saved = step
-
-    with GracefulStop() as stop:
-        stream = epochs(loader, epoch)
-        while step < options.max_steps:
-            next_epoch, batch = next(stream)
-            if next_epoch != epoch:
-                stage.scheduler.step()
-                epoch = next_epoch
-            losses = stage.step(batch.to(info.device), step)
-            step += 1
-            running = losses["mse"] if running == 0 else 0.98 * running + 0.02 * losses["mse"]
-            bar.update(1)
-            if step % options.log_every == 0:
-                rate = (step - start_step) / max(time.perf_counter() - started, 1e-9) * 3600
-                bar.set_postfix(mse=f"{running:.4f}", steps_per_h=f"{rate:.0f}")
-                tb.scalars({**losses, "steps_per_hour": rate}, step, prefix="stage2/")
-            if step % options.checkpoint_every == 0:
-                save()
-                if stage.last_pair is not None:
-                    tb.landmarks("stage2/reference_vs_predicted", [t.cpu().numpy() for t in stage.last_pair], step)
-            if stop.should_stop():
-                log.warning("stop requested: saving step %d", step)
-                break
-        save()
-    bar.close()
-    tb.close()
-    cleanup_distributed()
-    return step
+    settings = LoopSettings("stage2", f"stage 2 ({model.cfg.variant.name})", options.max_steps, options.log_every,
+                            options.checkpoint_every, metric="mse", shown=("mse",))
+    return run_loop(stage, loader, manager, TBLogger(log_dir, enabled=info.is_main), settings, info, model.cfg,
+                    step, epoch, resumed=latest is not None)

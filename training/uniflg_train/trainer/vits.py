@@ -8,13 +8,11 @@ least-squares GAN and feature-matching losses against the multi-period/multi-sca
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 from uniflg.config import ModelConfig
 from uniflg.model.commons import slice_segments
 from uniflg.model.discriminators import MultiPeriodScaleDiscriminator
@@ -29,16 +27,17 @@ from uniflg_train.losses import (
     kl_loss,
     utterance_kl_loss,
 )
-from uniflg_train.runtime import (
-    GracefulStop,
-    cleanup_distributed,
-    init_distributed,
-    seed_everything,
-    unwrap,
-    wrap_ddp,
-)
+from uniflg_train.runtime import wrap_ddp
 from uniflg_train.tblog import TBLogger
-from uniflg_train.trainer.common import TrainBatch, epochs, exponential_decay, make_loader, run_dirs
+from uniflg_train.trainer.common import (
+    LoopSettings,
+    TrainBatch,
+    exponential_decay,
+    make_loader,
+    run_dirs,
+    run_loop,
+    start_process,
+)
 from uniflg_train.trainer.options import VitsTrainOptions, save_options
 
 log = logging.getLogger(__name__)
@@ -113,6 +112,16 @@ class VitsStage:
         self.last_audio = (wav_real[0, 0].detach(), out.wav_hat[0, 0].detach())
         return VitsStepResult({k: float(v.detach()) for k, v in losses.items()})
 
+    def train_step(self, batch: TrainBatch, step: int) -> dict[str, float]:
+        self.model.train()
+        return self.step(batch, step).losses
+
+    def log_media(self, tb: TBLogger, step: int) -> None:
+        if self.last_audio is not None:
+            sr = self.cfg.audio.sample_rate
+            tb.audio("stage1/reference", self.last_audio[0].cpu().numpy(), sr, step)
+            tb.audio("stage1/decoded", self.last_audio[1].cpu().numpy(), sr, step)
+
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model, "discriminator": self.discriminator}
 
@@ -136,19 +145,17 @@ def train_vits(cfg: ModelConfig, dataset: object, collate: object, out: Path, op
                init_from: Path | None = None) -> int:
     """Train (or resume) stage 1 in ``out``. Returns the last step. Rerunning resumes from the newest
     complete checkpoint; SIGINT/SIGTERM save before exiting."""
-    info = init_distributed()
-    seed_everything(options.seed, rank=info.rank)
-    if options.threads:
-        torch.set_num_threads(options.threads)
+    info = start_process(options.seed, options.threads)
     ckpt_dir, log_dir = run_dirs(out)
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
     latest = manager.latest()
-    if latest is not None and latest.config() is not None:
+    if latest is not None:
         cfg = latest.config() or cfg  # a resumed run keeps its own configuration
     stage = VitsStage(cfg, options, info.device)
     start_step, start_epoch = 0, 0
     if latest is not None:
         state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers())
+        assert state is not None
         start_step, start_epoch = state.step, state.epoch
         log.info("resumed stage 1 from %s (step %d)", state.path, start_step)
     elif init_from is not None:
@@ -161,53 +168,7 @@ def train_vits(cfg: ModelConfig, dataset: object, collate: object, out: Path, op
         save_options(options, out / "train_vits.json")
         (out / "config.json").write_text(cfg.to_json(), encoding="utf-8")
     loader = make_loader(dataset, collate, options.batch_size, options.num_workers, options.seed + start_epoch)
-    step, epoch = start_step, start_epoch
-    tb = TBLogger(log_dir, enabled=info.is_main)
-    bar = tqdm(total=options.max_steps, initial=step, desc="stage 1 (VAE-VITS)", disable=not info.is_main,
-               dynamic_ncols=True)
-    started, running = time.perf_counter(), 0.0
-
-    last_saved = start_step if latest is not None else -1
-
-    def save(metric: float | None = None) -> None:
-        nonlocal last_saved
-        if step == last_saved:
-            return
-        last_saved = step
-        manager.save(step, stage.modules(), stage.optimizers(), stage.schedulers(), epoch=epoch,
-                     config=cfg, metric=metric)
-
-    with GracefulStop() as stop:
-        stream = epochs(loader, start_epoch)
-        while step < options.max_steps:
-            next_epoch, batch = next(stream)
-            if next_epoch != epoch:
-                stage.sched_g.step()
-                stage.sched_d.step()
-                epoch = next_epoch
-            stage.model.train()
-            result = stage.step(batch.to(info.device), step)
-            step += 1
-            running = result.losses["mel"] if running == 0 else 0.98 * running + 0.02 * result.losses["mel"]
-            bar.update(1)
-            if step % options.log_every == 0:
-                rate = (step - start_step) / max(time.perf_counter() - started, 1e-9) * 3600
-                bar.set_postfix(mel=f"{result.losses['mel']:.3f}", kl=f"{result.losses['kl']:.2f}",
-                                steps_per_h=f"{rate:.0f}")
-                tb.scalars({**result.losses, "steps_per_hour": rate,
-                            "lr": stage.opt_g.param_groups[0]["lr"]}, step, prefix="stage1/")
-            if step % options.checkpoint_every == 0:
-                save(running)
-                if stage.last_audio is not None:
-                    sr = cfg.audio.sample_rate
-                    tb.audio("stage1/reference", stage.last_audio[0].cpu().numpy(), sr, step)
-                    tb.audio("stage1/decoded", stage.last_audio[1].cpu().numpy(), sr, step)
-            if stop.should_stop():
-                log.warning("stop requested: saving step %d", step)
-                break
-        save(running)
-    bar.close()
-    tb.close()
-    cleanup_distributed()
-    unwrap(stage.g_ddp)
-    return step
+    settings = LoopSettings("stage1", "stage 1 (VAE-VITS)", options.max_steps, options.log_every,
+                            options.checkpoint_every, metric="mel", shown=("mel", "kl", "gen"))
+    return run_loop(stage, loader, manager, TBLogger(log_dir, enabled=info.is_main), settings, info, cfg,
+                    start_step, start_epoch, resumed=latest is not None)
