@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from uniflg.config import ModelConfig, VariantConfig, named_config, paper_config, small_config, tiny_config
 from uniflg.model.alignment import maximum_path_numpy
 from uniflg.model.decoders import ConvISTFT, build_decoder

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from uniflg_train.checkpoint import CheckpointManager
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}

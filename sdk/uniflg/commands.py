@@ -114,7 +114,7 @@ def info(args: argparse.Namespace) -> int:
     data: dict[str, Any] = {"uniflg": __version__, "python": platform.python_version(), "voice": None}
     if (folder / VOICE_FILE).is_file():
         spec = VoiceSpec.from_json((folder / VOICE_FILE).read_text(encoding="utf-8"))
-        usable = available_backends(bool(spec.graphs), bool(spec.weights) and (folder / spec.weights).is_file())
+        usable = available_backends(bool(spec.graphs), spec.weights is not None and (folder / spec.weights).is_file())
         data["voice"] = {"name": spec.name, "path": str(folder), "config": spec.config.name,
                          "variant": spec.config.variant.name, "speakers": list(spec.speakers),
                          "emotions": list(spec.emotions), "sample_rate": spec.config.audio.sample_rate,
@@ -192,7 +192,7 @@ def _backends_for(folder: Path, wanted: str) -> list[str]:
     from uniflg.voice import VOICE_FILE, VoiceSpec
 
     spec = VoiceSpec.from_json((folder / VOICE_FILE).read_text(encoding="utf-8"))
-    usable = available_backends(bool(spec.graphs), bool(spec.weights) and (folder / spec.weights).is_file())
+    usable = available_backends(bool(spec.graphs), spec.weights is not None and (folder / spec.weights).is_file())
     names = [n for n, why in usable.items() if not why]
     if wanted != "all":
         names = [n for n in wanted.split(",") if n in names]

@@ -106,6 +106,7 @@ def decode_audio(backend: Backend, rt: Runtime, plan: TextPlan, f0: int, f1: int
     """Waveform of spectrogram frames [f0, f1): samples [f0*hop, f1*hop)."""
     a, b = _window(plan.frames, f0, f1, rt.contexts.get("latent_to_speech", 0))
     _inverse_flow_until(backend, rt, plan, b)
+    assert plan.z is not None  # filled up to frame b by the inverse flow
     wav = backend.run("latent_to_speech", {"z": plan.z[..., a:b], "g": plan.g, "z_u": plan.z_u})["wav"][0]
     return wav[(f0 - a) * rt.hop:(f1 - a) * rt.hop]
 
@@ -254,6 +255,7 @@ class SpeechAnimator:
         b = min(T_all, k_hi + self.C)
         end = audio.size if (final and b == T_all) else b * hop
         seg = audio[a * hop:end][None]
+        assert self.z_u is not None  # set from the first second of input before any frame is decoded
         latent = self.backend.run("speech_to_latent", {"wav": seg, "g": self.g, "z_u": self.z_u})["latent"]
         x0, x1 = latent[..., i0 - a], latent[..., i1 - a]
         land_latent = ((1 - w) * x0 + w * x1).astype(np.float32)  # (1, D', l1 - l0)

@@ -194,6 +194,7 @@ class Voice:
         ids, prosody = self._encode(text, options)
         rng = np.random.default_rng(options.seed)
         g, z_u = self._condition(options, rng)
+        assert z_u is not None  # only speech-driven animation leaves z_u to the input speech
         return plan_text(self.backend, self.runtime, ids, prosody, g, z_u, rng, options.noise_scale,
                          options.noise_scale_duration, options.landmark_noise_scale, 1.0 / options.speed)
 
@@ -323,6 +324,7 @@ class Voice:
     def _reference_latent(self, options: SynthesisOptions) -> np.ndarray:
         if not options.reference_sample_rate:
             raise InvalidInputError("reference_audio needs reference_sample_rate")
+        assert options.reference_audio is not None
         wav = resample(to_mono_float(options.reference_audio), options.reference_sample_rate, self.sample_rate)
         if wav.size < 2 * self.runtime.hop:
             raise InvalidInputError("reference_audio is too short")

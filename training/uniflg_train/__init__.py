@@ -1,1 +1,3 @@
-"""UniFLG training: corpora, datasets, losses, trainers, evaluation and export. Imports the runtime, never the reverse."""
+"""UniFLG training: corpora, datasets, losses, trainers, evaluation and export.
+
+Imports the runtime, never the reverse."""

@@ -84,6 +84,9 @@ class HiFiGANDecoder(nn.Module):
 class ConvISTFT(nn.Module):
     """Inverse STFT (Hann window, centred) as a conv_transpose1d with a fixed inverse-DFT basis."""
 
+    basis: Tensor
+    window_sq: Tensor
+
     def __init__(self, n_fft: int, hop: int) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop

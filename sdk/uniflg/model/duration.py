@@ -75,17 +75,18 @@ class SplineCouplingFlow(nn.Module):
     def __init__(self, channels: int, filter_channels: int, kernel_size: int, n_layers: int,
                  n_bins: int = 10, tail_bound: float = 5.0) -> None:
         super().__init__()
-        self.half, self.n_bins, self.tail_bound = channels // 2, n_bins, tail_bound
+        self.half_channels, self.n_bins, self.tail_bound = channels // 2, n_bins, tail_bound
         self.filter_channels = filter_channels
-        self.pre = nn.Conv1d(self.half, filter_channels, 1)
+        self.pre = nn.Conv1d(self.half_channels, filter_channels, 1)
         self.convs = DilatedDepthSeparableConv(filter_channels, kernel_size, n_layers)
-        self.proj = nn.Conv1d(filter_channels, self.half * (3 * n_bins - 1), 1)
+        self.proj = nn.Conv1d(filter_channels, self.half_channels * (3 * n_bins - 1), 1)
         nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
+        if self.proj.bias is not None:
+            nn.init.zeros_(self.proj.bias)
 
     def forward(self, x: Tensor, mask: Tensor, g: Tensor | None = None, reverse: bool = False
                 ) -> tuple[Tensor, Tensor]:
-        x0, x1 = x.split(self.half, dim=1)
+        x0, x1 = x.split(self.half_channels, dim=1)
         h = self.proj(self.convs(self.pre(x0), mask, g)) * mask
         B, C, T = x0.shape
         h = h.reshape(B, C, -1, T).permute(0, 1, 3, 2)  # (B, C, T, 3K-1)

@@ -13,6 +13,9 @@ from uniflg.config import AudioConfig
 
 
 class SpectrogramFeatures(nn.Module):
+    basis: Tensor
+    mel_basis: Tensor
+
     def __init__(self, cfg: AudioConfig) -> None:
         super().__init__()
         self.cfg = cfg

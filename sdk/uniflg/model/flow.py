@@ -15,16 +15,17 @@ class ResidualCoupling(nn.Module):
         super().__init__()
         if channels % 2:
             raise ValueError("coupling channels must be even")
-        self.half = channels // 2
-        self.pre = nn.Conv1d(self.half, hidden, 1)
+        self.half_channels = channels // 2
+        self.pre = nn.Conv1d(self.half_channels, hidden, 1)
         self.wavenet = WaveNet(hidden, kernel_size, 1, n_layers, gin_channels)
-        self.post = nn.Conv1d(hidden, self.half, 1)
+        self.post = nn.Conv1d(hidden, self.half_channels, 1)
         # Start as the identity map so early training is stable.
         nn.init.zeros_(self.post.weight)
-        nn.init.zeros_(self.post.bias)
+        if self.post.bias is not None:
+            nn.init.zeros_(self.post.bias)
 
     def forward(self, x: Tensor, mask: Tensor, g: Tensor | None, reverse: bool = False) -> Tensor:
-        x0, x1 = x.split(self.half, dim=1)
+        x0, x1 = x.split(self.half_channels, dim=1)
         shift = self.post(self.wavenet(self.pre(x0) * mask, mask, g)) * mask
         x1 = (x1 - shift) * mask if reverse else (x1 + shift) * mask
         return torch.cat([x0, x1], dim=1)

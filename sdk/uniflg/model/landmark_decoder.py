@@ -14,6 +14,9 @@ from uniflg.model.wavenet import WaveNet
 
 
 class LandmarkDecoder(nn.Module):
+    mean_face: Tensor
+    scale: Tensor
+
     def __init__(self, in_channels: int, cfg: LandmarkDecoderConfig, cond_channels: int) -> None:
         super().__init__()
         self.n_points = cfg.n_points
