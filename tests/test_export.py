@@ -140,3 +140,24 @@ def test_fresh_venv_without_torch_runs_speak_and_animate(tmp_path, tiny_dir):
     meta = json.loads((tmp_path / "a" / "landmarks.json").read_text())
     assert landmarks.dtype == np.float32 and landmarks.shape[1:] == (70, 2)
     assert meta["fps"] == 30 and meta["layout"] == "openpose70" and len(meta["frames"]) == len(landmarks)
+
+
+def test_half_weight_voice_is_half_the_size_and_backends_agree(tmp_path, tiny_dir):
+    from uniflg.cli import main
+
+    out = tmp_path / "half"
+    assert main(["export", "--format", "onnx", "--voice", str(tiny_dir), "-o", str(out), "--half-weights"]) == 0
+    import onnx
+
+    def weight_bytes(folder: Path) -> int:
+        return sum(i.ByteSize() for p in folder.glob("*.onnx") for i in onnx.load(str(p)).graph.initializer)
+
+    assert weight_bytes(out) < 0.55 * weight_bytes(tiny_dir)  # float16 initializers
+    assert (out / "model.safetensors").stat().st_size < 0.62 * (tiny_dir / "model.safetensors").stat().st_size
+    options = SynthesisOptions(seed=3)
+    torch_voice, onnx_voice = load_voice(out, "torch"), load_voice(out, "onnxruntime")
+    audio_t, lm_t = torch_voice.synthesize_all(utterance(30), options)
+    audio_o, lm_o = onnx_voice.synthesize_all(utterance(30), options)
+    assert audio_t.shape == audio_o.shape and lm_t.shape == lm_o.shape
+    assert snr_db(audio_t, audio_o) >= 40.0
+    assert float(np.abs(lm_t - lm_o).max()) <= 1e-3

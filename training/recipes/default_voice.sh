@@ -37,7 +37,7 @@ if run landmarks; then
     --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every 250 --threads "$THREADS"
 fi
 if run export; then
-  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default --half-weights
 fi
 if run eval; then
   "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --json --out "$RUNS/eval.json"

@@ -21,12 +21,16 @@ FORMAT_KEY = "uniflg_format"
 FORMAT_VERSION = "1"
 
 
-def save_model(model: UniFLG, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:
-    """Write weights + config atomically (temp file in the same folder, then rename)."""
+def save_model(model: UniFLG, path: str | Path, extra_metadata: dict[str, str] | None = None,
+               dtype: torch.dtype | None = None) -> Path:
+    """Write weights + config atomically (temp file in the same folder, then rename). ``dtype`` (e.g.
+    float16) stores floating tensors at that precision; :func:`load_model` reads them back as float32."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {CONFIG_KEY: model.cfg.to_json(), FORMAT_KEY: FORMAT_VERSION, **(extra_metadata or {})}
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -52,7 +56,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> UniFLG:
     if not path.is_file():
         raise ModelFormatError(f"model file not found: {path}")
     model = UniFLG(read_config(path))
-    state = load_file(str(path), device=str(device))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path), device=str(device)).items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ModelFormatError(f"{path}: weights do not match the config (missing {missing[:5]}, "

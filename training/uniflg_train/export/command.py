@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=("fp32", "fp16", "both"), default="both", help="TensorRT engines")
     p.add_argument("--no-weights", action="store_true", help="leave model.safetensors out (ONNX-only voice)")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime vs torch check")
+    p.add_argument("--half-weights", action="store_true",
+                   help="store weights as float16 (half the size; inference still runs in float32)")
     p.set_defaults(func=run)
 
 
@@ -33,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     model, carried = load_source_model(args.checkpoint, args.voice)
     latents = json.loads(args.latents.read_text(encoding="utf-8")) if args.latents else carried.get("latents")
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
-                      include_weights=not args.no_weights, verify=not args.no_verify)
+                      include_weights=not args.no_weights, verify=not args.no_verify,
+                      half_weights=args.half_weights)
     log.warning("wrote voice %s", out)
     if args.format == "tensorrt":
         from uniflg_train.export.tensorrt_build import build_engines

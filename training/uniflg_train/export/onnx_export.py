@@ -67,11 +67,13 @@ def _load_state(model: UniFLG, files: list[Path]) -> UniFLG:
 
 
 def export_onnx(model: UniFLG, out_dir: Path, name: str, latents: dict[str, dict[str, list[float]]] | None = None,
-                language: str = "auto", include_weights: bool = True, verify: bool = True) -> Path:
+                language: str = "auto", include_weights: bool = True, verify: bool = True,
+                half_weights: bool = False) -> Path:
     """Write the voice folder; with ``verify``, check every graph against the torch wrapper on random inputs."""
     from uniflg.backends.modules import build_graph_modules, example_inputs
 
-    write_voice(model, out_dir, name, latents, onnx=True, weights=include_weights, language=language)
+    write_voice(model, out_dir, name, latents, onnx=True, weights=include_weights, language=language,
+                half_weights=half_weights)
     if verify:
         report = verify_graphs(model, out_dir, build_graph_modules(model), example_inputs)
         log.info("ONNX vs torch max abs diff per graph: %s", json.dumps(report))
