@@ -21,6 +21,12 @@ THREADS=${THREADS:-1}                           # 1 thread per process is fastes
 VOICE_OUT=${VOICE_OUT:-sdk/uniflg/voices/default}
 STAGE=${STAGE:-all}
 UNIFLG=${UNIFLG:-.venv/bin/uniflg}
+NPROC=${NPROC:-1}                               # >1: PyTorch DDP over NPROC local processes (gloo on CPU)
+if [ "$NPROC" -gt 1 ]; then
+  TRAIN=(.venv/bin/torchrun --standalone --nproc_per_node "$NPROC" -m uniflg.cli)
+else
+  TRAIN=("$UNIFLG")
+fi
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
 
@@ -29,11 +35,11 @@ if run corpus; then
   "$UNIFLG" preprocess --data "$DATA" --jobs 2
 fi
 if run vits; then
-  "$UNIFLG" train vits --data "$DATA" --config small --out "$RUNS/vits" --steps "$VITS_STEPS" \
+  "${TRAIN[@]}" train vits --data "$DATA" --config small --out "$RUNS/vits" --steps "$VITS_STEPS" \
     --adversarial-start "$ADVERSARIAL_START" --batch-size 8 --checkpoint-every 250 --threads "$THREADS"
 fi
 if run landmarks; then
-  "$UNIFLG" train landmarks --data "$DATA" --vits "$RUNS/vits" --out "$RUNS/uniflg" \
+  "${TRAIN[@]}" train landmarks --data "$DATA" --vits "$RUNS/vits" --out "$RUNS/uniflg" \
     --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every 250 --threads "$THREADS"
 fi
 if run export; then

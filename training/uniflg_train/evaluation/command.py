@@ -181,12 +181,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, help="score at most this many items")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--out", type=Path, help="also write the table here (.json or .md)")
+    parser.add_argument("--report", type=Path,
+                        help="also write the acceptance report (Markdown: table, lip correlations, the paper's "
+                             "claims, unseen-voice check)")
     parser.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     extra = dict(args.baseline)
-    table = run_eval(load_items(args.data, args.split, args.limit), load_systems(args.run, extra))
+    items, systems = load_items(args.data, args.split, args.limit), load_systems(args.run, extra)
+    if args.report is not None:
+        from uniflg_train.evaluation.report import run_report
+
+        table, report = run_report(items, systems)
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(report, encoding="utf-8")
+    else:
+        table = run_eval(items, systems)
     text = table.to_json() if args.json else table.to_markdown()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.out is not None:
