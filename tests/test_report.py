@@ -13,7 +13,8 @@ from uniflg_train.evaluation.table import MethodResult, ResultTable
 def _face_track(openings: np.ndarray) -> np.ndarray:
     track = np.zeros((len(openings), 70, 2), np.float32)
     track[:, :, 0] = np.linspace(0, 1, 70)
-    track[:, 66, 1] = openings  # inner-lip bottom moves down as the mouth opens
+    track[:, [62, 66], 0] = 0.5  # inner-lip top and bottom on one vertical line
+    track[:, 66, 1] = openings  # the bottom moves down as the mouth opens
     return track
 
 
