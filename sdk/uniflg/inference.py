@@ -10,7 +10,6 @@ streamed chunks equal the whole-utterance result to float rounding.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -261,9 +260,3 @@ class SpeechAnimator:
         land_latent = ((1 - w) * x0 + w * x1).astype(np.float32)  # (1, D', l1 - l0)
         return decode_landmarks(self.backend, rt, land_latent, self.g, self.z_u, j0 - l0, j1 - l0)
 
-
-def stream_text_audio(backend: Backend, rt: Runtime, plan: TextPlan, chunks: list[tuple[int, int]]
-                      ) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(f0, f1, audio) per chunk."""
-    for f0, f1 in chunks:
-        yield f0, f1, decode_audio(backend, rt, plan, f0, f1)
