@@ -10,7 +10,7 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from uniflg import __version__
 from uniflg.backends import BACKEND_NAMES
 from uniflg.errors import InvalidInputError, NotFoundError
 from uniflg.types import SynthesisOptions
+
+if TYPE_CHECKING:
+    from uniflg.voice import VoiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +110,12 @@ def animate(args: argparse.Namespace) -> int:
 
 # ---- info ----------------------------------------------------------------------------------------------------
 def info(args: argparse.Namespace) -> int:
-    from uniflg.backends import available_backends
-    from uniflg.voice import DEFAULT_VOICE_DIR, VOICE_FILE, VoiceSpec
+    from uniflg.voice import DEFAULT_VOICE_DIR, VOICE_FILE
 
     folder = args.voice or DEFAULT_VOICE_DIR
     data: dict[str, Any] = {"uniflg": __version__, "python": platform.python_version(), "voice": None}
     if (folder / VOICE_FILE).is_file():
-        spec = VoiceSpec.from_json((folder / VOICE_FILE).read_text(encoding="utf-8"))
-        usable = available_backends(bool(spec.graphs), spec.weights is not None and (folder / spec.weights).is_file())
+        spec, usable = _voice_backends(folder)
         data["voice"] = {"name": spec.name, "path": str(folder), "config": spec.config.name,
                          "variant": spec.config.variant.name, "speakers": list(spec.speakers),
                          "emotions": list(spec.emotions), "sample_rate": spec.config.audio.sample_rate,
@@ -187,12 +188,19 @@ def _random_voice(config: str, cache: Path) -> Path:
     return folder
 
 
-def _backends_for(folder: Path, wanted: str) -> list[str]:
+def _voice_backends(folder: Path) -> tuple[VoiceSpec, dict[str, str]]:
+    """-> (the VoiceSpec in ``folder``, backend name -> '' when usable for it, else the reason it is not)."""
     from uniflg.backends import available_backends
     from uniflg.voice import VOICE_FILE, VoiceSpec
 
-    spec = VoiceSpec.from_json((folder / VOICE_FILE).read_text(encoding="utf-8"))
-    usable = available_backends(bool(spec.graphs), spec.weights is not None and (folder / spec.weights).is_file())
+    path = folder / VOICE_FILE
+    spec = VoiceSpec.from_json(path.read_text(encoding="utf-8"), str(path))
+    has_weights = spec.weights is not None and (folder / spec.weights).is_file()
+    return spec, available_backends(bool(spec.graphs), has_weights)
+
+
+def _backends_for(folder: Path, wanted: str) -> list[str]:
+    _, usable = _voice_backends(folder)
     names = [n for n, why in usable.items() if not why]
     if wanted != "all":
         names = [n for n in wanted.split(",") if n in names]
@@ -203,7 +211,7 @@ def _bench_voice(label: str, folder: Path, backend: str, seconds: float, repeats
     from uniflg.voice import load_voice
 
     voice = load_voice(folder, backend)
-    text = _sentence(voice)
+    text = _sentence()
     opts = _options_for_length(voice, text, seconds)
     audio, _ = voice.synthesize_all(text, opts)  # warm-up; also the speech for mode s
     secs = audio.size / voice.sample_rate
@@ -243,7 +251,7 @@ def _timed(fn: Any) -> float:
     return time.perf_counter() - t
 
 
-def _sentence(voice: Any) -> Any:
+def _sentence() -> Any:
     try:
         from uniflg.text.frontend import encode
 
