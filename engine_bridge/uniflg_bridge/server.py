@@ -202,11 +202,20 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             log.info("rejected: %s %s", code.name, message)
         await context.abort(code, message)
 
-    def _open_fanout(self, request_id: str, info: StreamInfo, start: float) -> StreamFanOut | None:
+    def _stream_start(self, request_id: str, info: StreamInfo,
+                      include_blendshapes: bool) -> tuple[pb.StreamHeader, StreamMeta]:
+        """-> (the stream's header, its fan-out metadata). The wall clock is read once, for the header's start
+        time; every frame's time code is that start plus frame index / fps (the sample clock)."""
+        meta = StreamMeta(request_id or uuid.uuid4().hex, info, time.time())
+        names = BLENDSHAPE_NAMES if include_blendshapes else ()
+        header = wire.stream_header(info, request_id=meta.stream_id, voice=self.voice.name,
+                                    start_epoch=meta.start_epoch, blendshape_names=names)
+        return header, meta
+
+    def _open_fanout(self, meta: StreamMeta) -> StreamFanOut | None:
         if not self.fanout.enabled:
             return None
         rt = self.retargeter()
-        meta = StreamMeta(request_id, info, start)
         return self.fanout.open(meta, rt) if rt is not None else None
 
     # -- RPCs
@@ -235,13 +244,9 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 iterator = await asyncio.wrap_future(self.pool.submit(self.voice.synthesize, text, options))
                 stream = ThreadedIterator(self.pool, iterator)
                 first = await stream.next()  # validation inside a generator surfaces here
-                request_id = request.request_id or uuid.uuid4().hex
-                start = time.time()
-                names = BLENDSHAPE_NAMES if request.include_blendshapes else ()
-                yield pb.SynthesizeResponse(header=wire.stream_header(
-                    info, request_id=request_id, voice=self.voice.name, start_epoch=start,
-                    blendshape_names=names))
-                fan = self._open_fanout(request_id, info, start)
+                header, meta = self._stream_start(request.request_id, info, request.include_blendshapes)
+                yield pb.SynthesizeResponse(header=header)
+                fan = self._open_fanout(meta)
                 frames = samples = 0
                 chunk = first
                 while chunk is not _DONE:
@@ -281,13 +286,9 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 header = await self._read_header(request_iterator)
                 sample_rate = header.sample_rate
                 info = StreamInfo(sample_rate=sample_rate, fps=self.voice.stream_info(SynthesisOptions()).fps)
-                request_id = header.request_id or uuid.uuid4().hex
-                start = time.time()
-                names = BLENDSHAPE_NAMES if header.include_blendshapes else ()
-                yield pb.AnimateResponse(header=wire.stream_header(
-                    info, request_id=request_id, voice=self.voice.name, start_epoch=start,
-                    blendshape_names=names))
-                fan = self._open_fanout(request_id, info, start)
+                stream_header, meta = self._stream_start(header.request_id, info, header.include_blendshapes)
+                yield pb.AnimateResponse(header=stream_header)
+                fan = self._open_fanout(meta)
                 received = [0]
                 reader = asyncio.create_task(
                     self._read_audio(request_iterator, audio, sample_rate, received, fan))
