@@ -88,8 +88,11 @@ class ServerConfig:
                              "UNIFLG_TOKEN)")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("TLS needs both a certificate and a key")
-        if self.max_streams < 1 or self.max_text_chars < 1 or self.max_audio_seconds <= 0:
-            raise ValueError("limits must be positive")
+        bad = {name: value for name, value in (("max_streams", self.max_streams),
+                                                ("max_text_chars", self.max_text_chars),
+                                                ("max_audio_seconds", self.max_audio_seconds)) if value <= 0}
+        if bad:
+            raise ValueError(f"limits must be positive; got {bad}")
 
 
 # ---------------------------------------------------------------- running blocking iterators in threads
