@@ -17,6 +17,7 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,16 +54,21 @@ class StreamResult:
     frames: int
 
 
-async def _synthesize(client: pb_grpc.UniFLGServiceStub, text: str) -> StreamResult:
+async def _timed(kind: str, call: Callable[[], AsyncIterator[Any]]) -> StreamResult:
+    """Run one stream (``call`` starts it), timed from the call to its final status."""
     t0 = time.perf_counter()
     first = 0.0
-    async for r in client.Synthesize(pb.SynthesizeRequest(text=text), timeout=600):
+    async for r in call():
         if r.WhichOneof("response") == "chunk" and not first:
             first = time.perf_counter() - t0
         if r.WhichOneof("response") == "status":
-            return StreamResult("synthesize", r.status.code == 0, r.status.message, time.perf_counter() - t0,
+            return StreamResult(kind, r.status.code == 0, r.status.message, time.perf_counter() - t0,
                                 first, r.status.audio_seconds, r.status.frame_count)
-    return StreamResult("synthesize", False, "no status", time.perf_counter() - t0, first, 0, 0)
+    return StreamResult(kind, False, "no status", time.perf_counter() - t0, first, 0, 0)
+
+
+async def _synthesize(client: pb_grpc.UniFLGServiceStub, text: str) -> StreamResult:
+    return await _timed("synthesize", lambda: client.Synthesize(pb.SynthesizeRequest(text=text), timeout=600))
 
 
 async def _animate(client: pb_grpc.UniFLGServiceStub, audio: np.ndarray, sample_rate: int) -> StreamResult:
@@ -73,15 +79,7 @@ async def _animate(client: pb_grpc.UniFLGServiceStub, audio: np.ndarray, sample_
             yield pb.AnimateRequest(audio=wire.pcm16_from_float(audio[i:i + step]))
         yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
 
-    t0 = time.perf_counter()
-    first = 0.0
-    async for r in client.Animate(requests(), timeout=600):
-        if r.WhichOneof("response") == "chunk" and not first:
-            first = time.perf_counter() - t0
-        if r.WhichOneof("response") == "status":
-            return StreamResult("animate", r.status.code == 0, r.status.message, time.perf_counter() - t0,
-                                first, r.status.audio_seconds, r.status.frame_count)
-    return StreamResult("animate", False, "no status", time.perf_counter() - t0, first, 0, 0)
+    return await _timed("animate", lambda: client.Animate(requests(), timeout=600))
 
 
 async def _guarded(coro: Any, kind: str) -> StreamResult:
@@ -133,7 +131,7 @@ def _factory(spec: str) -> Voice:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=16)
-    parser.add_argument("--voice", default=None, help="voice name or directory (uniflg.voice.load_voice)")
+    parser.add_argument("--voice", default=None, help="voice folder (default: the embedded voice)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--voice-factory", default=None, help="module:callable returning a voice")
     parser.add_argument("--path", action="append", default=[], help="extra sys.path entries")
