@@ -17,7 +17,7 @@ import numpy as np
 from uniflg.backends.base import Backend
 from uniflg.config import ModelConfig
 from uniflg.errors import InvalidInputError
-from uniflg.timing import durations_from_log, landmark_durations
+from uniflg.timing import durations_from_log, landmark_durations, landmark_frames
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Runtime:
         return self.cfg.vits.inter_channels
 
     def n_land(self, n_samples: int) -> int:
-        return int(round(n_samples * self.fps / self.sample_rate))
+        return landmark_frames(n_samples, self.sample_rate, self.fps)
 
 
 def expand(x: np.ndarray, durations: np.ndarray, total: int) -> np.ndarray:
