@@ -84,7 +84,7 @@ def build_engine(onnx_path: Path, plan_path: Path, graph: str, precision: str = 
     """Parse an ONNX graph, add one optimization profile for its dynamic axes, build and serialize."""
     trt, _ = _import()
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}")
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # explicit batch (the only mode in TensorRT 10)
@@ -169,7 +169,8 @@ class TensorRTBackend:
             raise BackendUnavailableError(f"no usable CUDA GPU for TensorRT ({exc})") from exc
         self.precision = precision or os.environ.get("UNIFLG_TRT_PRECISION", "fp32")
         if self.precision not in PRECISIONS:
-            raise BackendUnavailableError(f"UNIFLG_TRT_PRECISION must be one of {PRECISIONS}")
+            source = "precision" if precision else "UNIFLG_TRT_PRECISION"
+            raise BackendUnavailableError(f"{source} must be one of {PRECISIONS}; got {self.precision!r}")
         self._trt_version, self._gpu = trt.__version__, gpu_name(cudart)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         cache = engine_dir(folder, trt, cudart)
@@ -196,8 +197,10 @@ class TensorRTBackend:
     def run(self, graph: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         engine = self.engines.get(graph)
         if engine is None:
-            if self._ort is None:
-                raise ModelFormatError(f"this voice has no {graph!r} graph")
+            if graph not in self.fallback:
+                raise ModelFormatError(f"this voice has no {graph!r} graph; it has "
+                                       f"{sorted([*self.engines, *self.fallback])}")
+            assert self._ort is not None  # opened for the fallback graphs
             return self._ort.run(graph, inputs)
         return engine.run({name: inputs[name] for name in engine.inputs})
 
