@@ -154,7 +154,8 @@ class ModelConfig:
         if up != self.audio.hop_length:
             raise ValueError(f"decoder upsamples by {up}, but hop_length is {self.audio.hop_length}")
         if len(self.decoder.upsample_rates) != len(self.decoder.upsample_kernel_sizes):
-            raise ValueError("upsample_rates and upsample_kernel_sizes differ in length")
+            raise ValueError(f"upsample_rates {self.decoder.upsample_rates} and upsample_kernel_sizes "
+                             f"{self.decoder.upsample_kernel_sizes} differ in length")
 
     @property
     def n_conditions(self) -> int:

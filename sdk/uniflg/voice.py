@@ -291,10 +291,12 @@ class Voice:
         if prosody.shape != (ids.size, n_prosody):
             raise InvalidInputError(f"prosody must be ({ids.size}, {n_prosody}); got {prosody.shape}")
         if ids.min() < 0 or ids.max() >= self.config.text.n_symbols:
-            raise InvalidInputError(f"symbol ids must be in [0, {self.config.text.n_symbols})")
+            raise InvalidInputError(f"symbol ids must be in [0, {self.config.text.n_symbols}); "
+                                    f"got [{ids.min()}, {ids.max()}]")
         for i, n in enumerate(self.config.text.prosody_cardinalities):
             if prosody[:, i].min() < 0 or prosody[:, i].max() >= n:
-                raise InvalidInputError(f"prosody feature {i} must be in [0, {n})")
+                raise InvalidInputError(f"prosody feature {i} must be in [0, {n}); "
+                                        f"got [{prosody[:, i].min()}, {prosody[:, i].max()}]")
         return ids, prosody[None]
 
     def _condition(self, options: SynthesisOptions, rng: np.random.Generator, speech_driven: bool = False
@@ -327,7 +329,8 @@ class Voice:
         assert options.reference_audio is not None
         wav = resample(to_mono_float(options.reference_audio), options.reference_sample_rate, self.sample_rate)
         if wav.size < 2 * self.runtime.hop:
-            raise InvalidInputError("reference_audio is too short")
+            raise InvalidInputError(f"reference_audio is too short: {wav.size} samples at {self.sample_rate} Hz "
+                                    f"(after resampling); need at least {2 * self.runtime.hop}")
         return self.backend.run("utterance_encoder", {"wav": wav[None]})["mu_u"].astype(np.float32)
 
 
