@@ -156,7 +156,6 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.workers or config.max_streams + 2, thread_name_prefix="uniflg-infer")
         self.active = 0
-        self.completed = 0
         self._retargeter: Retargeter | None = None
         self._no_blendshapes = False
 
@@ -171,7 +170,6 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             yield
         finally:
             self.active -= 1
-            self.completed += 1
 
     def retargeter(self, first_face: np.ndarray | None = None) -> Retargeter | None:
         """Calibrated on the voice's neutral face, else on the stream's first frame."""
