@@ -200,10 +200,19 @@ def _voice_backends(folder: Path) -> tuple[VoiceSpec, dict[str, str]]:
 
 
 def _backends_for(folder: Path, wanted: str) -> list[str]:
+    """The requested backends that can run this voice; an unknown name is an error, an unavailable one is
+    logged with its reason and skipped."""
     _, usable = _voice_backends(folder)
-    names = [n for n, why in usable.items() if not why]
-    if wanted != "all":
-        names = [n for n in wanted.split(",") if n in names]
+    if wanted == "all":
+        return [n for n, why in usable.items() if not why]
+    names = []
+    for name in (n.strip() for n in wanted.split(",") if n.strip()):
+        if name not in usable:
+            raise NotFoundError("backend", name, list(usable))
+        if usable[name]:
+            log.warning("skipping backend %s: %s", name, usable[name])
+        else:
+            names.append(name)
     return names
 
 
