@@ -3,7 +3,7 @@
 # Every step resumes where it stopped: rerun the script (or one stage) after an interruption.
 #
 #   bash training/recipes/default_voice.sh            # all stages
-#   STAGE=vits bash training/recipes/default_voice.sh # one stage: corpus|vits|landmarks|export|eval
+#   STAGE=vits bash training/recipes/default_voice.sh # one stage: corpus|vits|landmarks|baselines|export|eval
 #
 # Cost on a 2-core CPU (see docs/model-card.md): corpus ~15 min; stage 1 ~1.5-3 s/step at batch 8;
 # stage 2 ~0.4 s/step at batch 16.
@@ -42,9 +42,20 @@ if run landmarks; then
   "${TRAIN[@]}" train landmarks --data "$DATA" --vits "$RUNS/vits" --out "$RUNS/uniflg" \
     --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every 250 --threads "$THREADS"
 fi
+if run baselines; then  # the paper's ablations on the same frozen stage 1, for the evaluation table
+  for variant in ttl stl stl-d; do
+    "${TRAIN[@]}" train landmarks --data "$DATA" --vits "$RUNS/vits" --out "$RUNS/$variant" --variant "$variant" \
+      --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every 250 --threads "$THREADS"
+  done
+fi
 if run export; then
   "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default --half-weights
 fi
 if run eval; then
-  "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --json --out "$RUNS/eval.json"
+  baselines=()
+  for pair in TTL=ttl STL=stl STL-D=stl-d; do
+    [ -d "$RUNS/${pair#*=}/checkpoints" ] && baselines+=(--baseline "${pair%%=*}=$RUNS/${pair#*=}")
+  done
+  "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" "${baselines[@]}" --limit "${EVAL_ITEMS:-80}" \
+    --json --out "$RUNS/eval.json" --report "$RUNS/report.md"
 fi
