@@ -58,8 +58,10 @@ def test_runtime_matches_torch_reference_infer_text(voices):
     rng = np.random.default_rng(5)  # the runtime's draw order: z_u, durations, latent, landmarks
     z_u = rng.standard_normal((1, cfg.vits.utterance_dim)).astype(np.float32)
     dn = (rng.standard_normal((1, 2, 40)) * opts.noise_scale_duration).astype(np.float32)
-    ln = rng.standard_normal((1, cfg.vits.inter_channels, plan.frames)).astype(np.float32) * np.float32(0.667)
-    mn = rng.standard_normal((1, cfg.vits.inter_channels, plan.landmark_frames)).astype(np.float32) * np.float32(0.667)
+    ln = rng.standard_normal((1, cfg.vits.inter_channels, plan.frames)).astype(np.float32) \
+        * np.float32(opts.noise_scale)
+    mn = rng.standard_normal((1, cfg.vits.inter_channels, plan.landmark_frames)).astype(np.float32) \
+        * np.float32(opts.landmark_noise_scale)
     model = voice.backend.model
     wav, lm, d = model.infer_text(torch.from_numpy(utt.ids[None]), torch.from_numpy(utt.prosody[None]),
                                   torch.zeros(1, dtype=torch.long), torch.from_numpy(z_u), torch.from_numpy(dn),

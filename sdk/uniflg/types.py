@@ -32,7 +32,10 @@ class SynthesisOptions:
     speed: float = 1.0
     noise_scale: float = 0.667
     noise_scale_duration: float = 0.8
-    landmark_noise_scale: float = 0.667
+    # Text path: f(z_f) ~ N(mu, (sigma * scale)^2) at the landmark rate. 0 (the prior mean) by default: the
+    # shipped voice's landmark decoder was trained on the mean, because its VAE-VITS is young and the prior's
+    # sigma (~0.85) still swamps the signal (see docs/model-card.md). Raise it for voices trained with sampling.
+    landmark_noise_scale: float = 0.0
     seed: int | None = 0
     mode: Mode = "t"
     reference_audio: np.ndarray | None = field(default=None, compare=False, repr=False)

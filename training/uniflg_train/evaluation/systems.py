@@ -19,7 +19,7 @@ from uniflg_train.evaluation.command import EvalItem
 
 class TorchSystem:
     def __init__(self, model: UniFLG, seed: int = 0, noise_scale: float = 0.667,
-                 duration_noise_scale: float = 0.8, landmark_noise_scale: float = 0.667) -> None:
+                 duration_noise_scale: float = 0.8, landmark_noise_scale: float = 0.0) -> None:
         self.model = model.eval()
         self.cfg = model.cfg
         self.sample_rate = self.cfg.audio.sample_rate

@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     lm = stages.add_parser("landmarks", help="stage 2: landmark decoder with VAE-VITS frozen")
     _common(lm)
     lm.add_argument("--vits", type=Path, required=True, help="the stage-1 run folder")
+    lm.add_argument("--latent-noise-scale", type=float,
+                    help="text path: sampling noise on f(z_f) ~ N(mu, sigma) (default 1, the paper; 0 = the mean)")
+    lm.add_argument("--posterior-noise-scale", type=float,
+                    help="speech path: sampling noise of q(z_f|x) (default 1; 0 = the posterior mean, which the "
+                         "runtime uses)")
     lm.set_defaults(func=_run_landmarks)
 
 
@@ -89,7 +94,9 @@ def _run_landmarks(args: argparse.Namespace) -> int:
 
     options = with_overrides(LandmarkTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
                              checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-                             num_workers=args.workers, seed=args.seed, threads=args.threads)
+                             num_workers=args.workers, seed=args.seed, threads=args.threads,
+                             latent_noise_scale=args.latent_noise_scale,
+                             posterior_noise_scale=args.posterior_noise_scale)
     variant = VARIANTS[args.variant]
     model = load_stage1(args.vits)
     if variant.conditioning != model.cfg.variant.conditioning:

@@ -72,7 +72,9 @@ class LandmarkStage:
         cond = m.condition(g, mu_u)
         land_cond = m.landmark_condition(g, mu_u)
         if which == "speech":
-            latent, mask = m.landmark_input_from_speech(spec, spec_lengths, cond, n_land)
+            noise = torch.randn(spec.size(0), self.cfg.vits.inter_channels, spec.size(2), device=spec.device,
+                                generator=generator) * self.options.posterior_noise_scale
+            latent, mask = m.landmark_input_from_speech(spec, spec_lengths, cond, n_land, noise)
             return latent, mask, land_cond
         prior = m.encode_text(batch.ids, batch.prosody, batch.text_lengths)
         z_p, y_mask = m.speech_latent(spec, spec_lengths, cond)

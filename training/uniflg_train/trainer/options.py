@@ -49,7 +49,8 @@ class LandmarkTrainOptions:
     betas: tuple[float, float] = (0.8, 0.99)
     weight_decay: float = 0.01
     lr_decay: float = 0.999875
-    latent_noise_scale: float = 1.0  # text path: sample f(z_f) ~ N(mu, sigma * scale)
+    latent_noise_scale: float = 1.0  # text path: sample f(z_f) ~ N(mu, (sigma * scale)^2), as the paper
+    posterior_noise_scale: float = 1.0  # speech path: z_f ~ q(z_f | x) with this noise scale (0: its mean)
     log_every: int = 50
     checkpoint_every: int = 1000
     keep_last: int = 3
