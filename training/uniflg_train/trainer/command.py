@@ -63,6 +63,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=int)
     p.add_argument("--workers", type=int, help="data-loader worker processes")
     p.add_argument("--seed", type=int)
+    p.add_argument("--learning-rate", type=float, help="initial learning rate (default 2e-4, as VITS and the paper)")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads per process (1 is fastest on a busy machine: spinning threads stall)")
 
@@ -80,6 +81,7 @@ def _run_vits(args: argparse.Namespace) -> int:
     options = with_overrides(VitsTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
                              checkpoint_every=args.checkpoint_every, log_every=args.log_every,
                              num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start,
+                             learning_rate=args.learning_rate,
                              threads=args.threads)
     base = named_config(args.config)
     dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate)
@@ -95,7 +97,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     options = with_overrides(LandmarkTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
                              checkpoint_every=args.checkpoint_every, log_every=args.log_every,
                              num_workers=args.workers, seed=args.seed, threads=args.threads,
-                             latent_noise_scale=args.latent_noise_scale,
+                             learning_rate=args.learning_rate, latent_noise_scale=args.latent_noise_scale,
                              posterior_noise_scale=args.posterior_noise_scale)
     variant = VARIANTS[args.variant]
     model = load_stage1(args.vits)
