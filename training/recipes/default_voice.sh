@@ -14,9 +14,13 @@ DATA=${DATA:-data/corpus-default}
 RUNS=${RUNS:-runs/default}
 UTTERANCES=${UTTERANCES:-3200}
 SEED=${SEED:-2026}
-VITS_STEPS=${VITS_STEPS:-60000}
+VITS_STEPS=${VITS_STEPS:-60000}                # this session's voice stopped at 2,002 (see docs/model-card.md)
 ADVERSARIAL_START=${ADVERSARIAL_START:-30000}   # reconstruction losses first; discriminators join here
-LANDMARK_STEPS=${LANDMARK_STEPS:-4000}
+LANDMARK_STEPS=${LANDMARK_STEPS:-400}
+LANDMARK_LR=${LANDMARK_LR:-1e-3}                 # the paper's 2e-4 over 10k steps; 1e-3 for a short CPU run
+# The young VAE-VITS's prior/posterior sigma (~0.85) swamps the latent's signal, so stage 2 reads the
+# means (noise scale 0) and the runtime's landmark noise defaults to 0; the paper samples (scale 1).
+LATENT_NOISE=${LATENT_NOISE:-0}
 THREADS=${THREADS:-1}                           # 1 thread per process is fastest on a shared 2-core box
 VOICE_OUT=${VOICE_OUT:-sdk/uniflg/voices/default}
 STAGE=${STAGE:-all}
@@ -40,12 +44,14 @@ if run vits; then
 fi
 if run landmarks; then
   "${TRAIN[@]}" train landmarks --data "$DATA" --vits "$RUNS/vits" --out "$RUNS/uniflg" \
-    --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every 250 --threads "$THREADS"
+    --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every 100 --threads "$THREADS" \
+    --learning-rate "$LANDMARK_LR" --latent-noise-scale "$LATENT_NOISE" --posterior-noise-scale "$LATENT_NOISE"
 fi
 if run baselines; then  # the paper's ablations on the same frozen stage 1, for the evaluation table
   for variant in ttl stl stl-d; do
     "${TRAIN[@]}" train landmarks --data "$DATA" --vits "$RUNS/vits" --out "$RUNS/$variant" --variant "$variant" \
-      --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every 250 --threads "$THREADS"
+      --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every 100 --threads "$THREADS" \
+      --learning-rate "$LANDMARK_LR" --latent-noise-scale "$LATENT_NOISE" --posterior-noise-scale "$LATENT_NOISE"
   done
 fi
 if run export; then
