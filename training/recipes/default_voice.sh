@@ -55,7 +55,8 @@ if run baselines; then  # the paper's ablations on the same frozen stage 1, for 
   done
 fi
 if run export; then
-  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default --half-weights
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default --half-weights \
+    --latents-from "$DATA"
 fi
 if run eval; then
   baselines=()

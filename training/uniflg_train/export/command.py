@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="voice folder to write")
     p.add_argument("--name", help="voice name (default: from the source)")
     p.add_argument("--latents", type=Path, help='JSON {"emotion": {name: [z_u...]}} stored in voice.json')
+    p.add_argument("--latents-from", type=Path, metavar="DATA",
+                   help="compute the per-emotion (UniFLG-AS: per-speaker) mean z_u from this corpus's train split")
     p.add_argument("--precision", choices=("fp32", "fp16", "both"), default="both", help="TensorRT engines")
     p.add_argument("--no-weights", action="store_true", help="leave model.safetensors out (ONNX-only voice)")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime vs torch check")
@@ -34,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
 
     model, carried = load_source_model(args.checkpoint, args.voice)
     latents = json.loads(args.latents.read_text(encoding="utf-8")) if args.latents else carried.get("latents")
+    if args.latents_from is not None:
+        from uniflg_train.export.latents import utterance_latents
+
+        latents = utterance_latents(model, args.latents_from)
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
                       half_weights=args.half_weights)
