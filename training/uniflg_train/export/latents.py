@@ -29,7 +29,7 @@ def utterance_latents(model: UniFLG, data: Path, per_name: int = 64) -> dict[str
         name = names[item[kind]]
         if counts[name] >= per_name:
             continue
-        mel = torch.from_numpy(item["mel"])[None]
+        mel = torch.from_numpy(item["mel"]).float()[None]
         _, mu, _ = model.encode_utterance(mel, torch.tensor([mel.size(2)]))
         sums[name] = sums.get(name, torch.zeros_like(mu[0])) + mu[0]
         counts[name] += 1

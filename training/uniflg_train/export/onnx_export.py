@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 def load_source_model(checkpoint: Path | None = None, voice: Path | None = None) -> tuple[UniFLG, dict[str, Any]]:
     """-> (model in the training layout, voice.json fields to carry over: name, latents, language).
 
-    ``checkpoint``: a ``.safetensors`` file with the config in its metadata, or a checkpoint directory
-    (``config.json`` + ``*.safetensors``; every model tensor must be found in one of them).
+    ``checkpoint``: a ``.safetensors`` file with the config in its metadata, a checkpoint directory
+    (``config.json`` + ``*.safetensors``; every model tensor must be found in one of them), or a run's
+    ``checkpoints/`` folder or the run folder itself (its newest complete checkpoint).
     ``voice``: a voice folder with ``model.safetensors``."""
     if (checkpoint is None) == (voice is None):
         raise ModelFormatError("give exactly one of a checkpoint or a voice folder")
@@ -37,6 +38,7 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
     from uniflg_train.checkpoint import load_weights
 
     assert checkpoint is not None
+    checkpoint = _newest_checkpoint(checkpoint)
     if checkpoint.is_file():
         _, config_json = load_weights(checkpoint)
         files = [checkpoint]
@@ -48,6 +50,20 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
         raise ModelFormatError(f"{checkpoint}: no model config (config.json or {CONFIG_KEY} metadata)")
     model = _load_state(UniFLG(ModelConfig.from_json(config_json)), files)
     return model, {"name": checkpoint.stem if checkpoint.is_file() else checkpoint.name}
+
+
+def _newest_checkpoint(path: Path) -> Path:
+    """A run folder or its checkpoints/ folder -> the newest complete step directory; else ``path``."""
+    from uniflg_train.checkpoint import CheckpointManager
+
+    if path.is_file() or (path / "config.json").is_file() and any(path.glob("*.safetensors")):
+        return path
+    for folder in (path, path / "checkpoints"):
+        latest = CheckpointManager(folder).latest()
+        if latest is not None:
+            log.info("exporting %s (step %d)", latest.path, latest.step)
+            return latest.path
+    return path
 
 
 def _load_state(model: UniFLG, files: list[Path]) -> UniFLG:
