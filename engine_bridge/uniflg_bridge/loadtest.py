@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
         voice = load_voice(args.voice, backend=args.backend)
     report = asyncio.run(run_load(voice, args.streams))
-    print(json.dumps(report, indent=2))  # the report is this tool's output
+    sys.stdout.write(json.dumps(report, indent=2) + "\n")  # the report is this tool's output
     return 0 if not report["errors"] else 1
 
 

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _out(text: str) -> None:
+    """A command's result goes to stdout (logs go to stderr)."""
+    sys.stdout.write(text + "\n")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("speak", help="text -> speech.wav + landmarks (+ preview.mp4)")
     p.add_argument("text")
@@ -130,10 +135,10 @@ def info(args: argparse.Namespace) -> int:
         except ImportError:
             data[module] = None
     if args.json:
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        _out(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         for key, value in data.items():
-            print(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}")
+            _out(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}")
     return 0
 
 
@@ -164,13 +169,13 @@ def bench(args: argparse.Namespace) -> int:
             results.extend(_bench_voice(label, folder, backend, args.seconds, args.repeats))
     report = {"results": results, "summary": _summary(results), "machine": _machine()}
     if args.json:
-        print(json.dumps(report, indent=2))
+        _out(json.dumps(report, indent=2))
     else:
         for r in results:
-            print(f"{r['model']:>14} {r['backend']:>12} {r['mode']:>2}  RTF {r['rtf']:.4f}  first chunk "
+            _out(f"{r['model']:>14} {r['backend']:>12} {r['mode']:>2}  RTF {r['rtf']:.4f}  first chunk "
                   f"{r['first_chunk_ms'] if r['first_chunk_ms'] is not None else '-':>6} ms  "
                   f"peak RSS {r['peak_rss_mb']:.0f} MB")
-        print(json.dumps(report["summary"], indent=2))
+        _out(json.dumps(report["summary"], indent=2))
     return 0
 
 

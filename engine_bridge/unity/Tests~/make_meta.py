@@ -10,6 +10,7 @@ this again changes nothing.
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ def main() -> None:
         text = meta_text(path)
         if not meta.exists() or meta.read_text() != text:
             meta.write_text(text)
-            print("wrote", meta.relative_to(PACKAGE))
+            sys.stdout.write(f"wrote {meta.relative_to(PACKAGE)}\n")
 
 
 if __name__ == "__main__":
