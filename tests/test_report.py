@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from uniflg_train.evaluation.evaluate import Prediction, Reference
 from uniflg_train.evaluation.report import check_claims, lip_correlations
 from uniflg_train.evaluation.table import MethodResult, ResultTable
