@@ -17,6 +17,7 @@ from uniflg.config import ModelConfig
 from uniflg.model.features import SpectrogramFeatures
 
 from uniflg_train.checkpoint import CheckpointManager
+from uniflg_train.data.dataset import Batch
 from uniflg_train.runtime import (
     DistInfo,
     GracefulStop,
@@ -69,27 +70,12 @@ class TrainBatch:
         return self.speaker if conditioning == "speaker" else self.emotion
 
 
-def to_train_batch(raw: Any) -> TrainBatch:
-    """Adapt the data pipeline's collated batch (uniflg_train.data.dataset) to a TrainBatch."""
-    def get(name: str, *alts: str) -> Any:
-        for key in (name, *alts):
-            if isinstance(raw, dict) and key in raw:
-                return raw[key]
-            if hasattr(raw, key):
-                return getattr(raw, key)
-        return None
-
-    wav = get("wav", "audio")
-    if wav is not None and wav.dim() == 3:
-        wav = wav[:, 0]
-    landmarks = get("landmarks")
+def to_train_batch(raw: Batch) -> TrainBatch:
+    """The data pipeline's collated :class:`~uniflg_train.data.dataset.Batch` as the trainer reads it."""
     return TrainBatch(
-        ids=get("ids", "phoneme_ids"), prosody=get("prosody"),
-        text_lengths=get("text_lengths", "id_lengths"), wav=wav,
-        wav_lengths=get("wav_lengths", "audio_lengths"), speaker=get("speaker", "speakers", "speaker_ids"),
-        emotion=get("emotion", "emotions", "emotion_ids"), landmarks=landmarks,
-        landmark_lengths=get("landmark_lengths") if landmarks is not None else None,
-        spec=get("spec"), mel=get("mel"), spec_lengths=get("spec_lengths"))
+        ids=raw.ids, prosody=raw.prosody, text_lengths=raw.text_lengths, wav=raw.wav[:, 0],
+        wav_lengths=raw.wav_lengths, speaker=raw.speaker, emotion=raw.emotion, landmarks=raw.landmarks,
+        landmark_lengths=raw.landmark_lengths, spec=raw.spec, mel=raw.mel, spec_lengths=raw.spec_lengths)
 
 
 def make_loader(dataset: Any, collate: Any, batch_size: int, num_workers: int, seed: int,
