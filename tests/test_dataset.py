@@ -11,6 +11,7 @@ import soundfile as sf
 
 torch = pytest.importorskip("torch")
 
+from uniflg.errors import InvalidInputError  # noqa: E402
 from uniflg_train.data.dataset import UniFLGDataset, collate  # noqa: E402
 from uniflg_train.data.preprocess import prepare  # noqa: E402
 
@@ -110,6 +111,16 @@ def test_dataset_and_collate(corpus):
     unpaired = collate([ds[1]])
     assert unpaired.landmarks is None and unpaired.landmark_lengths is None
     assert len(UniFLGDataset(corpus / "cache", "train", paired_only=True)) == 3
+
+
+def test_speaker_filter_keeps_class_ids(corpus):
+    prepare(corpus, progress=False)
+    only_b = UniFLGDataset(corpus / "cache", "train", only_speakers=("b",))
+    assert [it["id"] for it in only_b.items] == ["u1"]
+    assert only_b.speakers == ("a", "b") and only_b[0]["speaker"] == 1  # ids index the cache-wide list
+    assert len(UniFLGDataset(corpus / "cache", "train", paired_only=True, only_speakers=("b",))) == 0
+    with pytest.raises(InvalidInputError, match="no speaker zed; the corpus has a, b"):
+        UniFLGDataset(corpus / "cache", "train", only_speakers=("zed",))
 
 
 def test_missing_cache_says_what_to_run(tmp_path):

@@ -110,3 +110,30 @@ def test_trainer_under_torchrun_gloo(corpus: Path, tmp_path: Path) -> None:
     assert "rank 1/2" in proc.stderr or "joined process group" in proc.stderr
     latest = CheckpointManager(run / "checkpoints").latest()
     assert latest is not None and latest.step == 4 and latest.verify()
+
+
+def test_stage2_caches_deterministic_frozen_inputs(corpus: Path, vits_run: Path, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    import torch
+    from uniflg_train.trainer.common import make_loader, to_train_batch
+    from uniflg_train.trainer.data import open_training_data
+    from uniflg_train.trainer.landmarks import LandmarkStage, load_stage1
+    from uniflg_train.trainer.options import LandmarkTrainOptions
+
+    model = load_stage1(vits_run).eval()  # as train_step runs it: frozen, no dropout
+    dataset, collate, _ = open_training_data(corpus, "train", True, 12.0, model.cfg.audio.sample_rate,
+                                             only_speakers=("mei",))
+    assert {it["speaker"] for it in dataset.items} == {"mei"}
+    batch = to_train_batch(next(iter(make_loader(dataset, collate, 3, 0, 0))))
+    assert LandmarkStage(model, LandmarkTrainOptions(), torch.device("cpu")).input_cache is None  # sampling
+    stage = LandmarkStage(model, LandmarkTrainOptions(latent_noise_scale=0.0, posterior_noise_scale=0.0),
+                          torch.device("cpu"))
+    for which in ("text", "speech"):
+        first = stage.decoder_input(batch, which)
+        direct = stage.frozen_forward(batch, which)
+        with monkeypatch.context() as m:
+            m.setattr(stage, "frozen_forward", lambda *a, **k: pytest.fail("cached items ran VAE-VITS again"))
+            again = stage.decoder_input(batch, which)
+        for a, b, c in zip(first, direct, again, strict=True):
+            assert a.shape == c.shape and torch.equal(a, c) and torch.allclose(a, b, atol=1e-6)
+    assert len(stage.input_cache or {}) == 2 * batch.ids.size(0)

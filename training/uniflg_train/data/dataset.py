@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 from uniflg.config import AudioConfig
+from uniflg.errors import InvalidInputError
 
 LOG_MEL_FLOOR = float(np.log(1e-5))
 
@@ -66,10 +67,11 @@ class Batch:
 
 class UniFLGDataset(Dataset):
     """Items of one split of a feature cache. ``paired_only`` keeps items with landmarks; ``max_seconds``
-    drops longer items. ``speakers`` / ``emotions`` are the cache-wide name lists (index = class id)."""
+    drops longer items; ``only_speakers`` keeps those speakers' items. ``speakers`` / ``emotions`` are the
+    cache-wide name lists (index = class id), so class ids do not change when items are filtered."""
 
     def __init__(self, cache: Path, split: str = "train", paired_only: bool = False,
-                 max_seconds: float | None = None) -> None:
+                 max_seconds: float | None = None, only_speakers: tuple[str, ...] | None = None) -> None:
         index_path = Path(cache) / "index.json"
         if not index_path.exists():
             raise FileNotFoundError(f"no feature cache at {cache}: run `uniflg preprocess --data DIR`")
@@ -83,6 +85,12 @@ class UniFLGDataset(Dataset):
             metas = [m for m in metas if m["landmark_frames"] > 0]
         if max_seconds is not None:
             metas = [m for m in metas if m["seconds"] <= max_seconds]
+        if only_speakers:
+            unknown = sorted(set(only_speakers) - set(self.speakers))
+            if unknown:
+                raise InvalidInputError(f"{cache}: no speaker {', '.join(unknown)}; "
+                                        f"the corpus has {', '.join(self.speakers)}")
+            metas = [m for m in metas if m["speaker"] in only_speakers]
         self.items: list[dict[str, Any]] = metas
         self.lengths = [m["frames"] for m in metas]  # spectrogram frames, e.g. for bucketing samplers
 
@@ -139,11 +147,12 @@ def collate(items: list[dict[str, Any]]) -> Batch:
 
 
 def open_dataset(data: Path, split: str = "train", cache: Path | None = None, paired_only: bool = False,
-                 max_seconds: float | None = None, jobs: int = 1) -> UniFLGDataset:
+                 max_seconds: float | None = None, jobs: int = 1,
+                 only_speakers: tuple[str, ...] | None = None) -> UniFLGDataset:
     """The dataset of ``data``'s ``split``, building the feature cache first if it is missing."""
     cache = cache or Path(data) / "cache"
     if not (cache / "index.json").exists():
         from uniflg_train.data.preprocess import prepare
 
         prepare(Path(data), cache, jobs=jobs)
-    return UniFLGDataset(cache, split, paired_only, max_seconds)
+    return UniFLGDataset(cache, split, paired_only, max_seconds, only_speakers)

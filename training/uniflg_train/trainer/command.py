@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     lm.add_argument("--posterior-noise-scale", type=float,
                     help="speech path: sampling noise of q(z_f|x) (default 1; 0 = the posterior mean, which the "
                          "runtime uses)")
+    lm.add_argument("--paired-speakers", type=_names, metavar="NAME[,NAME]",
+                    help="train on these speakers' paired items only (the paper: one speaker's videos; "
+                         "default: every paired item)")
     lm.set_defaults(func=_run_landmarks)
 
 
@@ -68,11 +71,19 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="torch CPU threads per process (1 is fastest on a busy machine: spinning threads stall)")
 
 
-def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int) -> tuple[object, object, object]:
+def _names(value: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated speaker names, got {value!r}")
+    return names
+
+
+def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int,
+          only_speakers: tuple[str, ...] | None = None) -> tuple[object, object, object]:
     from uniflg_train.trainer.data import open_training_data
 
     return open_training_data(data, "train", paired_only=paired_only, max_seconds=max_seconds,
-                              sample_rate=sample_rate)
+                              sample_rate=sample_rate, only_speakers=only_speakers)
 
 
 def _run_vits(args: argparse.Namespace) -> int:
@@ -98,7 +109,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              checkpoint_every=args.checkpoint_every, log_every=args.log_every,
                              num_workers=args.workers, seed=args.seed, threads=args.threads,
                              learning_rate=args.learning_rate, latent_noise_scale=args.latent_noise_scale,
-                             posterior_noise_scale=args.posterior_noise_scale)
+                             posterior_noise_scale=args.posterior_noise_scale,
+                             paired_speakers=args.paired_speakers)
     variant = VARIANTS[args.variant]
     model = load_stage1(args.vits)
     if variant.conditioning != model.cfg.variant.conditioning:
@@ -106,7 +118,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                          f"{variant.conditioning}; {args.vits} is conditioned on {model.cfg.variant.conditioning}")
     if variant != model.cfg.variant:
         model = load_stage1(args.vits, model.cfg.replace(variant=variant))
-    dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate)
+    dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate,
+                                options.paired_speakers)
     step = train_landmarks(model, dataset, collate, args.out, options)
     log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")
     return 0

@@ -49,9 +49,10 @@ class TrainBatch:
     spec: Tensor | None = None  # (B, F, T) from the feature cache (same convention as SpectrogramFeatures)
     mel: Tensor | None = None  # (B, M, T)
     spec_lengths: Tensor | None = None  # (B,)
+    item_ids: list[str] | None = None  # manifest ids, e.g. for caching per-item frozen outputs
 
     def to(self, device: torch.device) -> TrainBatch:
-        moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
+        moved: dict[str, Any] = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
         return TrainBatch(**moved)
 
     def spectrograms(self, features: SpectrogramFeatures) -> tuple[Tensor, Tensor, Tensor]:
@@ -75,7 +76,8 @@ def to_train_batch(raw: Batch) -> TrainBatch:
     return TrainBatch(
         ids=raw.ids, prosody=raw.prosody, text_lengths=raw.text_lengths, wav=raw.wav[:, 0],
         wav_lengths=raw.wav_lengths, speaker=raw.speaker, emotion=raw.emotion, landmarks=raw.landmarks,
-        landmark_lengths=raw.landmark_lengths, spec=raw.spec, mel=raw.mel, spec_lengths=raw.spec_lengths)
+        landmark_lengths=raw.landmark_lengths, spec=raw.spec, mel=raw.mel, spec_lengths=raw.spec_lengths,
+        item_ids=list(raw.item_ids))
 
 
 def make_loader(dataset: Any, collate: Any, batch_size: int, num_workers: int, seed: int,

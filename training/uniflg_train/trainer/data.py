@@ -5,17 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from uniflg.errors import InvalidInputError
+
 from uniflg_train.data.dataset import UniFLGDataset, collate, open_dataset
 
 
 def open_training_data(data: Path, split: str, paired_only: bool, max_seconds: float, sample_rate: int,
-                       jobs: int = 2) -> tuple[UniFLGDataset, Any, UniFLGDataset]:
+                       jobs: int = 2, only_speakers: tuple[str, ...] | None = None,
+                       ) -> tuple[UniFLGDataset, Any, UniFLGDataset]:
     """-> (dataset, collate function, metadata with ``speakers`` / ``emotions``)."""
-    dataset = open_dataset(Path(data), split, paired_only=paired_only, max_seconds=max_seconds, jobs=jobs)
+    dataset = open_dataset(Path(data), split, paired_only=paired_only, max_seconds=max_seconds, jobs=jobs,
+                           only_speakers=only_speakers)
     if dataset.audio.sample_rate != sample_rate:
         raise ValueError(f"{data}: the feature cache is at {dataset.audio.sample_rate} Hz, "
                          f"the model at {sample_rate} Hz")
     if len(dataset) == 0:
         what = "paired items (with landmarks)" if paired_only else "items"
-        raise ValueError(f"{data}: the {split!r} split has no {what} of at most {max_seconds} s")
+        if only_speakers:
+            what += f" of {', '.join(only_speakers)}"
+        raise InvalidInputError(f"{data}: the {split!r} split has no {what} of at most {max_seconds} s")
     return dataset, collate, dataset

@@ -51,6 +51,9 @@ class LandmarkTrainOptions:
     lr_decay: float = 0.999875
     latent_noise_scale: float = 1.0  # text path: sample f(z_f) ~ N(mu, (sigma * scale)^2), as the paper
     posterior_noise_scale: float = 1.0  # speech path: z_f ~ q(z_f | x) with this noise scale (0: its mean)
+    # The paper's Paired set is one speaker's videos: landmarks are taken as common to all speakers, so the
+    # decoder learns one face. None = every paired speaker (their faces average out).
+    paired_speakers: tuple[str, ...] | None = None
     log_every: int = 50
     checkpoint_every: int = 1000
     keep_last: int = 3
