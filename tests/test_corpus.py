@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from uniflg.errors import InvalidInputError
 from uniflg.text.japanese import full_context_labels, labels_to_tokens
 from uniflg_train.corpus.align import lip_aperture, measure
 from uniflg_train.corpus.face import make_track, mean_face
-from uniflg_train.corpus.generate import CorpusSpec, make_corpus
+from uniflg_train.corpus.generate import CorpusSpec, make_corpus, plan
 from uniflg_train.corpus.sentences import make_sentence
 from uniflg_train.corpus.voice import EMOTIONS, SPEAKERS, hts_durations, hts_synthesize, render
 
@@ -117,3 +118,15 @@ def test_corpus_layout_and_determinism(tmp_path):
 def test_sentences_are_varied(seed):
     texts = {make_sentence(np.random.default_rng([seed, i])) for i in range(50)}
     assert len(texts) >= 48
+
+
+def test_paired_speakers_limit_faces_without_changing_texts(tmp_path):
+    every = CorpusSpec(tmp_path, 400, seed=3, paired_fraction=1.0)
+    only_mei = CorpusSpec(tmp_path, 400, seed=3, paired_fraction=1.0, paired_speakers=("mei",))
+    plans = [(plan(every, i), plan(only_mei, i)) for i in range(400)]
+    assert all(a.text == b.text and a.split == b.split and a.speaker == b.speaker for a, b in plans)
+    assert all(a.paired for a, _ in plans)
+    assert {SPEAKERS[b.speaker].name for _, b in plans if b.paired} == {"mei"}
+    assert sum(b.paired for _, b in plans) == 100  # every 4th item is mei's
+    with pytest.raises(InvalidInputError, match="unknown zed; the generator's speakers are mei, low"):
+        make_corpus(CorpusSpec(tmp_path, 4, paired_speakers=("zed",)), progress=False)

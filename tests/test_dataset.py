@@ -123,6 +123,19 @@ def test_speaker_filter_keeps_class_ids(corpus):
         UniFLGDataset(corpus / "cache", "train", only_speakers=("zed",))
 
 
+def test_cache_follows_manifest_pairing_changes(corpus):
+    prepare(corpus, progress=False)
+    manifest = corpus / "train.jsonl"
+    original = manifest.read_text()
+    rows = [json.loads(line) for line in original.splitlines()[:4]]
+    rows[0]["landmarks"], rows[1]["landmarks"] = None, "w/u0.npy"  # u0 loses its face, u1 gains one
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    prepare(corpus, progress=False)
+    index = json.loads((corpus / "cache/index.json").read_text())
+    frames = {m["id"]: m["landmark_frames"] for m in index["splits"]["train"]}
+    assert frames["u0"] == 0 and frames["u1"] == 24 and frames["u2"] == 36  # u1: 0.8 s of audio -> 24 frames
+
+
 def test_missing_cache_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="uniflg preprocess"):
         UniFLGDataset(tmp_path)

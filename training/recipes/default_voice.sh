@@ -38,7 +38,8 @@ fi
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
 
 if run corpus; then
-  "$UNIFLG" corpus make --out "$DATA" --utterances "$UTTERANCES" --seed "$SEED" --jobs 2
+  "$UNIFLG" corpus make --out "$DATA" --utterances "$UTTERANCES" --seed "$SEED" --jobs 2 \
+    --paired-fraction 1.0 --paired-speakers "$PAIRED_SPEAKERS"
   "$UNIFLG" preprocess --data "$DATA" --jobs 2
 fi
 if run vits; then

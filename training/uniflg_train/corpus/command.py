@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--paired-fraction", type=float, default=0.5,
                       help="share of utterances with landmark tracks (default 0.5)")
+    make.add_argument("--paired-speakers", metavar="NAME[,NAME]",
+                      help="only these speakers get faces (the paper's Paired set is one speaker); "
+                           "default: every speaker")
     make.add_argument("--jobs", type=int, default=1, help="worker processes")
     make.set_defaults(func=_make)
     meas = csub.add_parser("measure", help="lip-closure vs audio-closure alignment of a corpus's paired items")
@@ -32,7 +35,9 @@ def _make(args: argparse.Namespace) -> int:
     from uniflg_train.corpus.generate import CorpusSpec, make_corpus
 
     start = time.perf_counter()
-    meta = make_corpus(CorpusSpec(args.out, args.utterances, args.seed, args.paired_fraction, max(1, args.jobs)))
+    paired = tuple(n.strip() for n in args.paired_speakers.split(",") if n.strip()) if args.paired_speakers else None
+    meta = make_corpus(CorpusSpec(args.out, args.utterances, args.seed, args.paired_fraction, max(1, args.jobs),
+                                  paired))
     took = time.perf_counter() - start
     log.info("wrote %d utterances (%d paired, %.2f h of speech) to %s in %.1f s",
                 meta["utterances"], meta["paired"], meta["hours"], args.out, took)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
+from uniflg.errors import InvalidInputError
 from uniflg.landmarks import FPS, OPENPOSE_70
 from uniflg.text.japanese import full_context_labels, labels_to_tokens
 
@@ -39,6 +40,8 @@ class CorpusSpec:
     seed: int = 0
     paired_fraction: float = 0.5
     jobs: int = 1
+    # Only these speakers get faces (the paper's Paired set is one speaker); None: every speaker.
+    paired_speakers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,11 @@ class Plan:
 def plan(spec: CorpusSpec, index: int) -> Plan:
     rng = np.random.default_rng([spec.seed, index])
     text = make_sentence(rng)
-    paired = bool(rng.random() < spec.paired_fraction)
+    paired = bool(rng.random() < spec.paired_fraction)  # drawn for every item, so texts never depend on it
     # Speakers x emotions cycle, so every combination is equally frequent.
     speaker, emotion = index % len(SPEAKERS), (index // len(SPEAKERS)) % len(EMOTIONS)
+    if spec.paired_speakers is not None and SPEAKERS[speaker].name not in spec.paired_speakers:
+        paired = False
     split = "test" if index % 20 == 0 else "val" if index % 20 == 1 else "train"
     return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split)
 
@@ -124,9 +129,14 @@ def _rows(spec: CorpusSpec) -> Iterator[dict[str, Any]]:
 def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
     """Write the whole corpus; returns the contents of ``corpus.json``."""
     if spec.utterances <= 0:
-        raise ValueError("--utterances must be positive")
+        raise InvalidInputError("--utterances must be positive")
     if not 0.0 <= spec.paired_fraction <= 1.0:
-        raise ValueError("--paired-fraction must be in [0, 1]")
+        raise InvalidInputError("--paired-fraction must be in [0, 1]")
+    known = [s.name for s in SPEAKERS]
+    unknown = sorted(set(spec.paired_speakers or ()) - set(known))
+    if unknown:
+        raise InvalidInputError(f"--paired-speakers: unknown {', '.join(unknown)}; the generator's speakers are "
+                         f"{', '.join(known)}")
     for sub in ("wavs", "landmarks", "alignments"):
         (spec.out / sub).mkdir(parents=True, exist_ok=True)
     rows = list(tqdm(_rows(spec), total=spec.utterances, desc="corpus", unit="utt", disable=not progress))
@@ -141,7 +151,9 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         "generator": "uniflg procedural corpus", "version": GENERATOR_VERSION, "seed": spec.seed,
         "utterances": spec.utterances, "paired": sum(r["landmarks"] is not None for r in rows),
         "unpaired": sum(r["landmarks"] is None for r in rows), "splits": counts,
-        "paired_fraction": spec.paired_fraction, "hours": round(seconds / 3600, 4),
+        "paired_fraction": spec.paired_fraction,
+        "paired_speakers": list(spec.paired_speakers or known),
+        "hours": round(seconds / 3600, 4),
         "speakers": [s.name for s in SPEAKERS], "emotions": [e.name for e in EMOTIONS],
         "language": "ja", "sample_rate": SAMPLE_RATE, "fps": FPS, "layout": OPENPOSE_70,
         "voice_credit": VOICE_CREDIT,

@@ -108,9 +108,9 @@ def _cache_item(args: tuple[Item, Path, AudioConfig]) -> dict[str, Any] | BadIte
     item, items_dir, cfg = args
     path = items_dir / f"{item.id}.npz"
     try:
-        if path.exists() and path.stat().st_mtime >= item.audio.stat().st_mtime:
-            with np.load(path) as z:
-                return dict(json.loads(str(z["meta"])))
+        cached = _fresh_meta(path, item)
+        if cached is not None:
+            return cached
         feats = item_features(item, cfg)
     except BadItemError as bad:
         return bad
@@ -122,6 +122,21 @@ def _cache_item(args: tuple[Item, Path, AudioConfig]) -> dict[str, Any] | BadIte
         np.savez(fh, meta=np.array(json.dumps(meta)), **feats)
     os.replace(tmp, path)
     return meta
+
+
+def _fresh_meta(path: Path, item: Item) -> dict[str, Any] | None:
+    """The cached item's meta when the cache is newer than its sources and agrees on speaker, emotion and
+    pairing (a manifest may gain or lose landmarks without touching the audio); None: recompute."""
+    if not path.exists():
+        return None
+    sources = [p for p in (item.audio, item.landmarks, item.video) if p is not None and p.exists()]
+    if any(p.stat().st_mtime > path.stat().st_mtime for p in sources):
+        return None
+    with np.load(path) as z:
+        meta: dict[str, Any] = dict(json.loads(str(z["meta"])))
+    same = (meta.get("speaker") == item.speaker and meta.get("emotion") == item.emotion
+            and (meta.get("landmark_frames", 0) > 0) == item.paired)
+    return meta if same else None
 
 
 def _order(names: set[str], preferred: tuple[str, ...]) -> list[str]:
