@@ -12,6 +12,14 @@ from importlib import import_module
 Sub = argparse._SubParsersAction
 
 
+def comma_names(value: str) -> tuple[str, ...]:
+    """argparse type for ``NAME[,NAME]`` options: the non-empty, stripped names."""
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {value!r}")
+    return names
+
+
 def _delegate(module: str, sub: Sub) -> None:
     import_module(module).register(sub)
 

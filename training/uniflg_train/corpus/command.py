@@ -8,6 +8,8 @@ import logging
 import time
 from pathlib import Path
 
+from uniflg_train.cli import comma_names
+
 log = logging.getLogger(__name__)
 
 
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--paired-fraction", type=float, default=0.5,
                       help="share of utterances with landmark tracks (default 0.5)")
-    make.add_argument("--paired-speakers", metavar="NAME[,NAME]",
+    make.add_argument("--paired-speakers", type=comma_names, metavar="NAME[,NAME]",
                       help="only these speakers get faces (the paper's Paired set is one speaker); "
                            "default: every speaker")
     make.add_argument("--jobs", type=int, default=1, help="worker processes")
@@ -35,9 +37,8 @@ def _make(args: argparse.Namespace) -> int:
     from uniflg_train.corpus.generate import CorpusSpec, make_corpus
 
     start = time.perf_counter()
-    paired = tuple(n.strip() for n in args.paired_speakers.split(",") if n.strip()) if args.paired_speakers else None
     meta = make_corpus(CorpusSpec(args.out, args.utterances, args.seed, args.paired_fraction, max(1, args.jobs),
-                                  paired))
+                                  args.paired_speakers))
     took = time.perf_counter() - start
     log.info("wrote %d utterances (%d paired, %.2f h of speech) to %s in %.1f s",
                 meta["utterances"], meta["paired"], meta["hours"], args.out, took)

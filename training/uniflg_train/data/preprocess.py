@@ -129,8 +129,9 @@ def _fresh_meta(path: Path, item: Item) -> dict[str, Any] | None:
     pairing (a manifest may gain or lose landmarks without touching the audio); None: recompute."""
     if not path.exists():
         return None
+    cached_at = path.stat().st_mtime
     sources = [p for p in (item.audio, item.landmarks, item.video) if p is not None and p.exists()]
-    if any(p.stat().st_mtime > path.stat().st_mtime for p in sources):
+    if any(p.stat().st_mtime > cached_at for p in sources):
         return None
     with np.load(path) as z:
         meta: dict[str, Any] = dict(json.loads(str(z["meta"])))

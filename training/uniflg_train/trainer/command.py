@@ -17,6 +17,7 @@ from pathlib import Path
 
 from uniflg.config import VariantConfig, named_config
 
+from uniflg_train.cli import comma_names
 from uniflg_train.trainer.options import LandmarkTrainOptions, VitsTrainOptions, with_overrides
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     lm.add_argument("--latent-noise-scale", type=float,
                     help="text path: sampling noise on f(z_f) ~ N(mu, sigma) (default 1, the paper; 0 = the mean)")
     lm.add_argument("--posterior-noise-scale", type=float,
-                    help="speech path: sampling noise of q(z_f|x) (default 1; 0 = the posterior mean, which the "
-                         "runtime uses)")
-    lm.add_argument("--paired-speakers", type=_names, metavar="NAME[,NAME]",
+                    help="sampling noise of q(z_f|x) for the speech path and for MAS on the text path (default 1; "
+                         "0 = the posterior mean, which the runtime uses)")
+    lm.add_argument("--paired-speakers", type=comma_names, metavar="NAME[,NAME]",
                     help="train on these speakers' paired items only (the paper: one speaker's videos; "
                          "default: every paired item)")
     lm.set_defaults(func=_run_landmarks)
@@ -69,13 +70,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-rate", type=float, help="initial learning rate (default 2e-4, as VITS and the paper)")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads per process (1 is fastest on a busy machine: spinning threads stall)")
-
-
-def _names(value: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in value.split(",") if n.strip())
-    if not names:
-        raise argparse.ArgumentTypeError(f"expected comma-separated speaker names, got {value!r}")
-    return names
 
 
 def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int,

@@ -6,8 +6,8 @@ to 30 fps). TTL trains on the text path only, STL on the speech path only, STL-D
 spectrogram itself. UniFLG-AS conditions the decoder on the emotion one-hot instead of z_u.
 
 With both noise scales at 0 the frozen VAE-VITS gives every item the same decoder input on every visit
-(MAS then runs on the posterior mean), so each item's input is computed once and kept in memory: later
-epochs train the decoder alone, several times faster on a CPU.
+(MAS, like the speech path, then reads the posterior mean), so each item's input is computed once and kept
+in memory: later epochs train the decoder alone, several times faster on a CPU.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from uniflg.config import ModelConfig
+from uniflg.model.commons import sequence_mask
 from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
@@ -89,8 +90,8 @@ class LandmarkStage:
         latent = entries[0][0].new_zeros(len(entries), entries[0][0].size(0), int(lengths.max()))
         for b, (x, _) in enumerate(entries):
             latent[b, :, : x.size(1)] = x
-        mask = (torch.arange(latent.size(2), device=self.device)[None] < lengths[:, None]).unsqueeze(1)
-        return latent, mask.to(latent.dtype), torch.stack([e[1] for e in entries])
+        mask = sequence_mask(lengths, latent.size(2)).unsqueeze(1).to(latent.dtype)
+        return latent, mask, torch.stack([e[1] for e in entries])
 
     @torch.no_grad()
     def frozen_forward(self, batch: TrainBatch, which: str, generator: torch.Generator | None = None
@@ -103,19 +104,19 @@ class LandmarkStage:
         g = batch.condition_index(self.cfg.variant.conditioning)
         cond = m.condition(g, mu_u)
         land_cond = m.landmark_condition(g, mu_u)
+        D = self.cfg.vits.inter_channels
+        # One posterior draw per step feeds the speech path, or MAS on the text path (scale 0: the mean).
+        posterior_noise = torch.randn(spec.size(0), D, spec.size(2), device=spec.device,
+                                      generator=generator) * self.options.posterior_noise_scale
         if which == "speech":
-            noise = torch.randn(spec.size(0), self.cfg.vits.inter_channels, spec.size(2), device=spec.device,
-                                generator=generator) * self.options.posterior_noise_scale
-            latent, mask = m.landmark_input_from_speech(spec, spec_lengths, cond, n_land, noise)
+            latent, mask = m.landmark_input_from_speech(spec, spec_lengths, cond, n_land, posterior_noise)
             return latent, mask, land_cond
         prior = m.encode_text(batch.ids, batch.prosody, batch.text_lengths)
-        D = self.cfg.vits.inter_channels
-        mas_noise = spec.new_zeros(spec.size(0), D, spec.size(2)) if self.input_cache is not None else None
-        z_p, y_mask = m.speech_latent(spec, spec_lengths, cond, mas_noise)
+        z_p, y_mask = m.speech_latent(spec, spec_lengths, cond, posterior_noise)
         d_spec = m.align(z_p, prior, y_mask).sum(1)  # (B, N) MAS durations
         L = int(n_land.max())
-        noise = torch.randn(spec.size(0), self.cfg.vits.inter_channels, L, device=spec.device,
-                            generator=generator) * self.options.latent_noise_scale
+        noise = torch.randn(spec.size(0), D, L, device=spec.device, generator=generator)
+        noise = noise * self.options.latent_noise_scale
         latent, mask = m.text_landmark_latent(prior, d_spec, n_land, noise)
         return latent, mask, land_cond
 

@@ -50,7 +50,7 @@ class LandmarkTrainOptions:
     weight_decay: float = 0.01
     lr_decay: float = 0.999875
     latent_noise_scale: float = 1.0  # text path: sample f(z_f) ~ N(mu, (sigma * scale)^2), as the paper
-    posterior_noise_scale: float = 1.0  # speech path: z_f ~ q(z_f | x) with this noise scale (0: its mean)
+    posterior_noise_scale: float = 1.0  # z_f ~ q(z_f | x) for the speech path and MAS (0: its mean)
     # The paper's Paired set is one speaker's videos: landmarks are taken as common to all speakers, so the
     # decoder learns one face. None = every paired speaker (their faces average out).
     paired_speakers: tuple[str, ...] | None = None
