@@ -57,6 +57,29 @@ def test_stage1_forward_shapes(tiny: UniFLG) -> None:
     assert torch.isfinite(out.duration_loss)
 
 
+@pytest.mark.parametrize("trains_utterance", [True, False])
+def test_duration_loss_reaches_utterance_encoder_only_when_asked(trains_utterance: bool) -> None:
+    """The duration loss may train the utterance encoder (so z_u learns speaking rate) but never the
+    speaker embedding or the text encoder, which VITS keeps out of the duration predictor's graph."""
+    torch.manual_seed(3)
+    model = UniFLG(tiny_config()).train()
+    for p in model.duration.parameters():  # the flows' zero-initialised projections hide the context at init
+        torch.nn.init.normal_(p, std=0.1)
+    ids, prosody, tl, spec, sl, mel, g = _batch(model.cfg)
+    out = model(ids, prosody, tl, spec, sl, mel, g, duration_trains_utterance=trains_utterance)
+    out.duration_loss.backward()
+
+    def grad_sum(module: torch.nn.Module) -> float:
+        return float(sum(p.grad.abs().sum() for p in module.parameters() if p.grad is not None))
+
+    assert grad_sum(model.duration) > 0
+    assert grad_sum(model.g_embedding) == 0 and grad_sum(model.text_encoder) == 0
+    if trains_utterance:
+        assert grad_sum(model.utterance) > 0 and grad_sum(model.u_projection) > 0
+    else:
+        assert grad_sum(model.utterance) == 0 and grad_sum(model.u_projection) == 0
+
+
 def test_module_shapes(tiny: UniFLG) -> None:
     cfg = tiny.cfg
     ids, prosody, tl, spec, sl, mel, g = _batch(cfg)

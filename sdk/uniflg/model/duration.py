@@ -1,5 +1,6 @@
 """Duration predictors: VITS's stochastic one (flow-based, trained by variational dequantization) and a
-deterministic one (log-duration regression). Both see the text encoder output detached from its graph."""
+deterministic one (log-duration regression). Both see the text encoder output detached from its graph;
+the caller decides which parts of the global condition the duration loss may train."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ class StochasticDurationPredictor(nn.Module):
     def _context(self, x: Tensor, mask: Tensor, g: Tensor | None) -> Tensor:
         x = self.pre(x.detach())
         if g is not None and self.cond is not None:
-            x = x + self.cond(g.detach())
+            x = x + self.cond(g)
         return self.proj(self.convs(x, mask)) * mask
 
     def forward(self, x: Tensor, mask: Tensor, durations: Tensor, g: Tensor | None = None) -> Tensor:
@@ -182,7 +183,7 @@ class DurationPredictor(nn.Module):
         """-> log durations (B, 1, N)."""
         x = x.detach()
         if g is not None and self.cond is not None:
-            x = x + self.cond(g.detach())
+            x = x + self.cond(g)
         x = self.dropout(self.norm1(torch.relu(self.conv1(x * mask))))
         x = self.dropout(self.norm2(torch.relu(self.conv2(x * mask))))
         return self.proj(x * mask) * mask

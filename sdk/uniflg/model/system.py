@@ -143,20 +143,28 @@ class UniFLG(nn.Module):
 
     # ---- stage 1: VAE-VITS training forward ----------------------------------------------------------
     def forward(self, ids: Tensor, prosody: Tensor, text_lengths: Tensor, spec: Tensor, spec_lengths: Tensor,
-                mel: Tensor, g: Tensor) -> VitsOutput:
+                mel: Tensor, g: Tensor, duration_trains_utterance: bool = True) -> VitsOutput:
+        """``duration_trains_utterance``: let the duration loss reach the utterance encoder (the speaker
+        embedding stays detached, as in VITS). Without it nothing rewards z_u for carrying speaking rate,
+        which the posterior cannot supply to the duration predictor, and z_u collapses to the prior."""
         prior = self.encode_text(ids, prosody, text_lengths)
         z_u, mu_u, logvar_u = self.encode_utterance(mel, spec_lengths)
         cond = self.condition(g, z_u)
+        if duration_trains_utterance:
+            duration_cond = (self.g_embedding(g).detach() + self.u_projection(z_u)).unsqueeze(-1)
+        else:
+            duration_cond = cond.detach()
         y_mask = sequence_mask(spec_lengths, spec.size(2)).unsqueeze(1).to(spec.dtype)
         z, _, logs_q = self.posterior(spec, y_mask, cond)
         z_p = self.flow(z, y_mask, cond)
         attn = self.align(z_p, prior, y_mask)
         durations = attn.sum(1).unsqueeze(1)  # (B, 1, N) frames per token
         if isinstance(self.duration, StochasticDurationPredictor):
-            duration_loss = self.duration(prior.hidden, prior.x_mask, durations, cond).sum() / prior.x_mask.sum()
+            duration_loss = (self.duration(prior.hidden, prior.x_mask, durations, duration_cond).sum()
+                             / prior.x_mask.sum())
         else:
             target = torch.log(durations + 1e-6) * prior.x_mask
-            predicted = self.duration(prior.hidden, prior.x_mask, cond)
+            predicted = self.duration(prior.hidden, prior.x_mask, duration_cond)
             duration_loss = torch.sum((predicted - target) ** 2) / prior.x_mask.sum()
         m_p, logs_p = self.expand(prior.m_p, attn), self.expand(prior.logs_p, attn)
         z_slice, starts = rand_slice_segments(z, spec_lengths, self.cfg.vits.segment_frames)

@@ -40,6 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--config", default="small", help="model size: paper, small or tiny (default small)")
     v.add_argument("--adversarial-start", type=int, help="steps of reconstruction-only training first")
     v.add_argument("--init-from", type=Path, help="start from a model .safetensors (fine-tuning)")
+    v.add_argument("--utterance-kl-weight", type=float,
+                   help="weight of z_u's KL against N(0, I) (default 0.02; 1 lets z_u collapse)")
+    v.add_argument("--duration-trains-utterance", action=argparse.BooleanOptionalAction, default=None,
+                   help="let the duration loss train the utterance encoder, so z_u learns speaking rate "
+                        "and emotion (default on; --no-... detaches it as VITS does)")
     v.set_defaults(func=_run_vits)
 
     lm = stages.add_parser("landmarks", help="stage 2: landmark decoder with VAE-VITS frozen")
@@ -86,7 +91,8 @@ def _run_vits(args: argparse.Namespace) -> int:
     options = with_overrides(VitsTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
                              checkpoint_every=args.checkpoint_every, log_every=args.log_every,
                              num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start,
-                             learning_rate=args.learning_rate,
+                             learning_rate=args.learning_rate, c_kl_utterance=args.utterance_kl_weight,
+                             duration_trains_utterance=args.duration_trains_utterance,
                              threads=args.threads)
     base = named_config(args.config)
     dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate)

@@ -27,7 +27,10 @@ class VitsTrainOptions:
     adversarial_start: int = 0
     c_mel: float = 45.0
     c_kl: float = 1.0
-    c_kl_utterance: float = 1.0
+    # z_u's KL is summed over its dimensions per utterance while the duration NLL is a per-token mean: at
+    # weight 1 one nat of emotion costs more than knowing the speaking rate saves, and z_u collapses.
+    c_kl_utterance: float = 0.02
+    duration_trains_utterance: bool = True  # see UniFLG.forward
     grad_clip: float | None = 1000.0
     log_every: int = 50
     checkpoint_every: int = 1000

@@ -76,7 +76,8 @@ class VitsStage:
         hop = cfg.audio.hop_length
         spec, mel, spec_lengths = batch.spectrograms(self.features)
         g = batch.condition_index(cfg.variant.conditioning)
-        out = self.g_ddp(batch.ids, batch.prosody, batch.text_lengths, spec, spec_lengths, mel, g)
+        out = self.g_ddp(batch.ids, batch.prosody, batch.text_lengths, spec, spec_lengths, mel, g,
+                         o.duration_trains_utterance)
         seg = cfg.vits.segment_frames
         mel_real = slice_segments(_pad_to(mel, seg), out.slice_starts, seg)
         wav_real = slice_segments(_pad_to(batch.wav.unsqueeze(1), seg * hop), out.slice_starts * hop, seg * hop)
