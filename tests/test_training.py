@@ -52,6 +52,31 @@ def test_stage1_writes_complete_checkpoints(vits_run: Path) -> None:
     assert (vits_run / "logs").is_dir() and any((vits_run / "logs").iterdir())  # TensorBoard events
 
 
+def test_stage1_init_from_a_run_with_a_fresh_module(corpus: Path, vits_run: Path, tmp_path: Path) -> None:
+    """--init-from RUN --init-skip utterance: every other module starts from RUN's newest checkpoint."""
+    source = CheckpointManager(vits_run / "checkpoints").latest()
+    assert source is not None
+    base = ["train", "vits", "--data", str(corpus), "--config", "tiny", "--batch-size", "4", "--threads", "1",
+            "--init-from", str(vits_run)]
+    bad = subprocess.run([sys.executable, "-m", "uniflg.cli", *base, "--out", str(tmp_path / "bad"), "--steps",
+                          "1", "--init-skip", "utterances"], capture_output=True, text=True, env=ENV, timeout=300)
+    assert bad.returncode == 2 and "no module named utterances" in bad.stderr and "utterance," in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+    out = tmp_path / "fresh"
+    # Zero steps: the run starts, initializes and saves, so the saved weights are the initialization.
+    uniflg(*base, "--out", str(out), "--steps", "0", "--init-skip", "utterance", "--checkpoint-every", "1")
+    started = CheckpointManager(out / "checkpoints").latest()
+    assert started is not None and started.step == 0
+    before, after = source.state_dict("model"), started.state_dict("model")
+    assert before.keys() == after.keys()
+    for key in before:
+        same = bool((before[key] == after[key]).all())
+        assert same != key.startswith("utterance."), key
+    options = json.loads((out / "train_vits.json").read_text())
+    assert options["init_skip"] == ["utterance"] and options["c_kl_utterance"] == 0.02
+
+
 def test_stage2_variants_and_eval_table(corpus: Path, vits_run: Path, tmp_path: Path) -> None:
     runs = {}
     for variant in ("uniflg", "ttl", "stl", "stl-d"):

@@ -15,10 +15,11 @@ RUNS=${RUNS:-runs/default}
 UTTERANCES=${UTTERANCES:-3200}
 SEED=${SEED:-2026}
 VITS_STEPS=${VITS_STEPS:-60000}                # the shipped voice stopped earlier (see docs/model-card.md)
-# The shipped voice's first 3,985 steps used the old utterance-latent settings (KL weight 1, duration loss
-# detached from z_u), under which z_u collapsed; from there on the current defaults (weight 0.02, the duration
-# loss trains the utterance encoder). EARLY_STEPS=0 trains with the current settings from the start.
-EARLY_STEPS=${EARLY_STEPS:-3985}
+# The shipped voice's first 3,890 stage-1 steps (in $RUNS/vits-early) used the old utterance-latent settings
+# (KL weight 1, duration loss detached from z_u), under which z_u collapsed and the utterance encoder's ReLUs
+# died. $RUNS/vits goes on from those weights with a fresh utterance encoder and the current settings (KL
+# weight 0.02, the duration loss trains the encoder). EARLY_STEPS=0 trains $RUNS/vits from scratch instead.
+EARLY_STEPS=${EARLY_STEPS:-3890}
 ADVERSARIAL_START=${ADVERSARIAL_START:-30000}   # reconstruction losses first; discriminators join here
 LANDMARK_STEPS=${LANDMARK_STEPS:-2400}
 LANDMARK_LR=${LANDMARK_LR:-1e-3}                 # the paper's 2e-4 over 10k steps; 1e-3 for a short CPU run
@@ -48,13 +49,16 @@ if run corpus; then
 fi
 if run vits; then
   vits() {
-    "${TRAIN[@]}" train vits --data "$DATA" --config small --out "$RUNS/vits" --adversarial-start "$ADVERSARIAL_START" \
+    "${TRAIN[@]}" train vits --data "$DATA" --config small --adversarial-start "$ADVERSARIAL_START" \
       --batch-size 8 --checkpoint-every 250 --threads "$THREADS" "$@"
   }
   if [ "$EARLY_STEPS" -gt 0 ]; then
-    vits --steps "$EARLY_STEPS" --utterance-kl-weight 1 --no-duration-trains-utterance
+    vits --out "$RUNS/vits-early" --steps "$EARLY_STEPS" --utterance-kl-weight 1 --no-duration-trains-utterance
+    init=(--init-from "$RUNS/vits-early" --init-skip utterance)
+  else
+    init=()
   fi
-  vits --steps "$VITS_STEPS" --utterance-kl-weight 0.02 --duration-trains-utterance
+  vits --out "$RUNS/vits" --steps "$VITS_STEPS" --utterance-kl-weight 0.02 --duration-trains-utterance "${init[@]}"
 fi
 if run landmarks; then
   "${TRAIN[@]}" train landmarks --data "$DATA" --vits "$RUNS/vits" --out "$RUNS/uniflg" \

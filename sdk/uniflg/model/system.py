@@ -146,12 +146,14 @@ class UniFLG(nn.Module):
                 mel: Tensor, g: Tensor, duration_trains_utterance: bool = True) -> VitsOutput:
         """``duration_trains_utterance``: let the duration loss reach the utterance encoder (the speaker
         embedding stays detached, as in VITS). Without it nothing rewards z_u for carrying speaking rate,
-        which the posterior cannot supply to the duration predictor, and z_u collapses to the prior."""
+        which the posterior cannot supply to the duration predictor, and z_u collapses to the prior. The
+        duration predictor then sees z_u's mean, as at inference: a sampled z_u starts as pure noise, which
+        the predictor learns to ignore before the encoder can learn anything from it."""
         prior = self.encode_text(ids, prosody, text_lengths)
         z_u, mu_u, logvar_u = self.encode_utterance(mel, spec_lengths)
         cond = self.condition(g, z_u)
         if duration_trains_utterance:
-            duration_cond = (self.g_embedding(g).detach() + self.u_projection(z_u)).unsqueeze(-1)
+            duration_cond = (self.g_embedding(g).detach() + self.u_projection(mu_u)).unsqueeze(-1)
         else:
             duration_cond = cond.detach()
         y_mask = sequence_mask(spec_lengths, spec.size(2)).unsqueeze(1).to(spec.dtype)

@@ -39,7 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(v)
     v.add_argument("--config", default="small", help="model size: paper, small or tiny (default small)")
     v.add_argument("--adversarial-start", type=int, help="steps of reconstruction-only training first")
-    v.add_argument("--init-from", type=Path, help="start from a model .safetensors (fine-tuning)")
+    v.add_argument("--init-from", type=Path,
+                   help="start from a model .safetensors or a stage-1 run folder's newest checkpoint "
+                        "(fine-tuning; ignored when the run resumes)")
+    v.add_argument("--init-skip", type=comma_names, metavar="MODULE[,MODULE]",
+                   help="with --init-from: modules that start fresh instead (e.g. utterance)")
     v.add_argument("--utterance-kl-weight", type=float,
                    help="weight of z_u's KL against N(0, I) (default 0.02; 1 lets z_u collapse)")
     v.add_argument("--duration-trains-utterance", action=argparse.BooleanOptionalAction, default=None,
@@ -93,6 +97,7 @@ def _run_vits(args: argparse.Namespace) -> int:
                              num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start,
                              learning_rate=args.learning_rate, c_kl_utterance=args.utterance_kl_weight,
                              duration_trains_utterance=args.duration_trains_utterance,
+                             init_skip=args.init_skip,
                              threads=args.threads)
     base = named_config(args.config)
     dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate)

@@ -31,6 +31,9 @@ class VitsTrainOptions:
     # weight 1 one nat of emotion costs more than knowing the speaking rate saves, and z_u collapses.
     c_kl_utterance: float = 0.02
     duration_trains_utterance: bool = True  # see UniFLG.forward
+    # With ``init_from``: top-level modules that keep their fresh initialization instead (e.g. "utterance"
+    # to restart an utterance encoder whose ReLUs died while z_u was collapsed).
+    init_skip: tuple[str, ...] = ()
     grad_clip: float | None = 1000.0
     log_every: int = 50
     checkpoint_every: int = 1000

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from uniflg.config import ModelConfig
+from uniflg.errors import InvalidInputError
 from uniflg.model.commons import slice_segments
 from uniflg.model.discriminators import MultiPeriodScaleDiscriminator
 from uniflg.model.features import SpectrogramFeatures
@@ -142,6 +143,30 @@ def _clip(module: nn.Module, max_norm: float | None) -> None:
         torch.nn.utils.clip_grad_norm_(module.parameters(), max_norm)
 
 
+def initialize_from(model: UniFLG, path: Path, skip: tuple[str, ...] = ()) -> None:
+    """Copy a trained model's weights into ``model``, except the top-level modules named in ``skip``.
+    ``path``: a model .safetensors file, or a stage-1 run folder (its newest checkpoint)."""
+    from uniflg.model.io import load_model
+
+    if path.is_dir():
+        latest = CheckpointManager(path / "checkpoints").latest()
+        if latest is None:
+            raise InvalidInputError(f"--init-from {path}: no complete checkpoint under {path / 'checkpoints'}")
+        weights, path = latest.state_dict("model"), latest.path
+    else:
+        weights = load_model(path).state_dict()
+    modules = [name for name, _ in model.named_children()]
+    unknown = [name for name in skip if name not in modules]
+    if unknown:
+        raise InvalidInputError(f"--init-skip: no module named {', '.join(unknown)}; "
+                                f"the model's modules are {', '.join(modules)}")
+    prefixes = tuple(f"{name}." for name in skip)
+    source = {k: v for k, v in weights.items() if not k.startswith(prefixes)}
+    missing, unexpected = model.load_state_dict(source, strict=False)
+    assert not unexpected and all(k.startswith(prefixes) for k in missing), (missing, unexpected)
+    log.info("initialized stage 1 from %s%s", path, f" (fresh: {', '.join(skip)})" if skip else "")
+
+
 def train_vits(cfg: ModelConfig, dataset: object, collate: object, out: Path, options: VitsTrainOptions,
                init_from: Path | None = None) -> int:
     """Train (or resume) stage 1 in ``out``. Returns the last step. Rerunning resumes from the newest
@@ -160,10 +185,9 @@ def train_vits(cfg: ModelConfig, dataset: object, collate: object, out: Path, op
         start_step, start_epoch = state.step, state.epoch
         log.info("resumed stage 1 from %s (step %d)", state.path, start_step)
     elif init_from is not None:
-        from uniflg.model.io import load_model
-
-        stage.model.load_state_dict(load_model(init_from).state_dict())
-        log.info("initialized stage 1 from %s", init_from)
+        initialize_from(stage.model, init_from, options.init_skip)
+    elif options.init_skip:
+        raise InvalidInputError("--init-skip needs --init-from (a model to take the other modules from)")
     stage.wrap(info)
     if info.is_main:
         save_options(options, out / "train_vits.json")
