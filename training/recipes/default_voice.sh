@@ -5,7 +5,7 @@
 #   bash training/recipes/default_voice.sh            # all stages
 #   STAGE=vits bash training/recipes/default_voice.sh # one stage: corpus|vits|landmarks|baselines|export|eval
 #
-# Cost on a 2-core CPU (see docs/model-card.md): corpus ~17 min; stage 1 ~1.6-1.9 s/step at batch 8;
+# Cost on a 2-core CPU (see docs/model-card.md): corpus ~17 min; stage 1 ~1.3 (2 threads) to 1.9 s/step at batch 8;
 # stage 2 ~1.2 s/step for the first epoch, then ~0.45 s/step (frozen inputs cached), at batch 16.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
