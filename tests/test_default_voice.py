@@ -30,3 +30,19 @@ def test_default_voice_speaks_and_animates() -> None:
     assert animated.shape[0] == landmarks.shape[0]
     lip = np.linalg.norm(animated[:, 62] - animated[:, 66], axis=-1)
     assert lip.std() > 1e-3
+
+
+def test_default_voice_emotions_change_tempo_and_mouth_corners() -> None:
+    """The stored emotion latents carry what the corpus's emotions do: speaking rate (happy 1.12x, sad
+    0.82x as fast as normal) and mouth corners (happy raised, sad lowered)."""
+    voice = load_voice(backend="onnxruntime")
+    seconds, corner_drop = {}, {}
+    for emotion in ("happy", "normal", "sad"):
+        audio, lm = voice.synthesize_all("今日はとても良い天気ですね。", SynthesisOptions(seed=1, emotion=emotion))
+        seconds[emotion] = audio.size / 24000
+        iod = np.linalg.norm(lm[:, 36:42].mean(1) - lm[:, 42:48].mean(1), axis=-1).mean()
+        # Corners (48, 54) below the nose base (33), in inter-ocular distances; y points down.
+        corner_drop[emotion] = float(((lm[:, [48, 54], 1].mean(1) - lm[:, 33, 1]) / iod).mean())
+    assert seconds["happy"] < seconds["normal"] < seconds["sad"]
+    assert seconds["sad"] / seconds["happy"] > 1.2  # the corpus: 1.12 / 0.82 = 1.37
+    assert corner_drop["happy"] + 0.02 < corner_drop["normal"] < corner_drop["sad"] - 0.02
