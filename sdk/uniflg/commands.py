@@ -84,7 +84,7 @@ def speak(args: argparse.Namespace) -> int:
     write_landmarks(args.output, landmarks, voice.sample_rate)
     if not args.no_preview:
         write_preview(args.output / "preview.mp4", landmarks, audio=audio, sample_rate=voice.sample_rate)
-    log.warning("%s: %.2f s of speech, %d frames (%s)", args.output, audio.size / voice.sample_rate,
+    log.info("%s: %.2f s of speech, %d frames (%s)", args.output, audio.size / voice.sample_rate,
                 len(landmarks), voice.backend.describe())
     return 0
 
@@ -109,7 +109,7 @@ def animate(args: argparse.Namespace) -> int:
     if not args.no_preview:
         mono = audio.mean(axis=1) if audio.ndim == 2 else audio
         write_preview(args.output / "preview.mp4", landmarks, audio=mono, sample_rate=int(rate))
-    log.warning("%s: %d frames (%s)", args.output, len(landmarks), voice.backend.describe())
+    log.info("%s: %d frames (%s)", args.output, len(landmarks), voice.backend.describe())
     return 0
 
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
                       half_weights=args.half_weights)
-    log.warning("wrote voice %s", out)
+    log.info("wrote voice %s", out)
     if args.format == "tensorrt":
         from uniflg_train.export.tensorrt_build import build_engines
 
