@@ -80,6 +80,7 @@ def main(out: Path) -> None:
               "losses": losses, "saved": saved is not None,
               "params": {k: v.tolist() for k, v in final.state_dict().items()}}
     (out / f"rank{info.rank}.json").write_text(json.dumps(result))
+    del ddp, opt  # DDP's reducer holds process-group state: release it before the group goes
     cleanup_distributed()
 
 

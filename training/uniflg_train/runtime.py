@@ -221,8 +221,10 @@ def init_distributed(backend: str | None = None, device: str | None = None,
 
 
 def cleanup_distributed() -> None:
-    """Leave the process group (no-op when none)."""
+    """Leave the process group (no-op when none). All ranks meet first: a rank that tears gloo down while
+    its peer is still talking to it makes the peer's gloo thread abort the process."""
     if is_distributed():
+        dist.barrier()
         dist.destroy_process_group()
 
 
