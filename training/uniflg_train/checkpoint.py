@@ -42,6 +42,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from uniflg.config import ModelConfig
 from uniflg.errors import ModelFormatError
+from uniflg.model.system import UniFLG
 
 from uniflg_train.runtime import is_main_process, rng_state, set_rng_state, unwrap
 
@@ -424,3 +425,50 @@ def _write_plain(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+# -- trained models from a file, a checkpoint directory or a run folder -------------------------------
+
+
+def newest_checkpoint_path(path: Path) -> Path:
+    """A run folder or its checkpoints/ folder -> the newest complete step directory; else ``path``."""
+    if path.is_file() or (path / CONFIG).is_file() and any(path.glob("*.safetensors")):
+        return path
+    for folder in (path, path / "checkpoints"):
+        latest = CheckpointManager(folder).latest()
+        if latest is not None:
+            logger.info("using %s (step %d)", latest.path, latest.step)
+            return latest.path
+    return path
+
+
+def load_model_weights(model: UniFLG, files: list[Path]) -> UniFLG:
+    """Fill every model tensor from ``files`` (other tensors, e.g. a discriminator's, are ignored)."""
+    wanted = model.state_dict()
+    state: dict[str, torch.Tensor] = {}
+    for f in files:
+        tensors, _ = load_weights(f)
+        state.update({k: v for k, v in tensors.items() if k in wanted and wanted[k].shape == v.shape})
+    missing = sorted(set(wanted) - set(state))
+    if missing:
+        raise ModelFormatError(f"weights for {len(missing)} model tensors not found in {[str(f) for f in files]}: "
+                               f"{missing[:5]}")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_trained_model(path: Path) -> tuple[UniFLG, Path]:
+    """A ``.safetensors`` file with the config in its metadata, a checkpoint directory (``config.json`` +
+    ``*.safetensors``), or a run's ``checkpoints/`` folder or the run folder itself (its newest complete
+    checkpoint) -> (model, the file or checkpoint directory it came from)."""
+    path = newest_checkpoint_path(path)
+    if path.is_file():
+        _, config_json = load_weights(path)
+        files = [path]
+    else:
+        config_path = path / CONFIG
+        config_json = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
+        files = sorted(path.glob("*.safetensors"))
+    if config_json is None:
+        raise ModelFormatError(f"{path}: no model config ({CONFIG} or {CONFIG_KEY} metadata)")
+    return load_model_weights(UniFLG(ModelConfig.from_json(config_json)), files), path

@@ -11,9 +11,7 @@ import numpy as np
 import torch
 from uniflg.backends import graphs
 from uniflg.backends.voice_writer import write_voice
-from uniflg.config import ModelConfig
 from uniflg.errors import ModelFormatError
-from uniflg.model.io import CONFIG_KEY
 from uniflg.model.system import UniFLG
 from uniflg.voice import VOICE_FILE, WEIGHTS_FILE, VoiceSpec
 
@@ -33,53 +31,15 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
         spec = VoiceSpec.from_json((voice / VOICE_FILE).read_text(encoding="utf-8"))
         if not spec.weights:
             raise ModelFormatError(f"{voice}: the voice has no {WEIGHTS_FILE} to export from")
-        model = _load_state(UniFLG(spec.config), [voice / spec.weights])
+        from uniflg_train.checkpoint import load_model_weights
+
+        model = load_model_weights(UniFLG(spec.config), [voice / spec.weights])
         return model, {"name": spec.name, "latents": spec.latents, "language": spec.language}
-    from uniflg_train.checkpoint import load_weights
+    from uniflg_train.checkpoint import load_trained_model
 
     assert checkpoint is not None
-    checkpoint = _newest_checkpoint(checkpoint)
-    if checkpoint.is_file():
-        _, config_json = load_weights(checkpoint)
-        files = [checkpoint]
-    else:
-        config_path = checkpoint / "config.json"
-        config_json = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
-        files = sorted(checkpoint.glob("*.safetensors"))
-    if config_json is None:
-        raise ModelFormatError(f"{checkpoint}: no model config (config.json or {CONFIG_KEY} metadata)")
-    model = _load_state(UniFLG(ModelConfig.from_json(config_json)), files)
+    model, checkpoint = load_trained_model(checkpoint)
     return model, {"name": checkpoint.stem if checkpoint.is_file() else checkpoint.name}
-
-
-def _newest_checkpoint(path: Path) -> Path:
-    """A run folder or its checkpoints/ folder -> the newest complete step directory; else ``path``."""
-    from uniflg_train.checkpoint import CheckpointManager
-
-    if path.is_file() or (path / "config.json").is_file() and any(path.glob("*.safetensors")):
-        return path
-    for folder in (path, path / "checkpoints"):
-        latest = CheckpointManager(folder).latest()
-        if latest is not None:
-            log.info("exporting %s (step %d)", latest.path, latest.step)
-            return latest.path
-    return path
-
-
-def _load_state(model: UniFLG, files: list[Path]) -> UniFLG:
-    from uniflg_train.checkpoint import load_weights
-
-    wanted = model.state_dict()
-    state: dict[str, torch.Tensor] = {}
-    for f in files:
-        tensors, _ = load_weights(f)
-        state.update({k: v for k, v in tensors.items() if k in wanted and wanted[k].shape == v.shape})
-    missing = sorted(set(wanted) - set(state))
-    if missing:
-        raise ModelFormatError(f"weights for {len(missing)} model tensors not found in {[str(f) for f in files]}: "
-                               f"{missing[:5]}")
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def export_onnx(model: UniFLG, out_dir: Path, name: str, latents: dict[str, dict[str, list[float]]] | None = None,

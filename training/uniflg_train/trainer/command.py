@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--config", default="small", help="model size: paper, small or tiny (default small)")
     v.add_argument("--adversarial-start", type=int, help="steps of reconstruction-only training first")
     v.add_argument("--init-from", type=Path,
-                   help="start from a model .safetensors or a stage-1 run folder's newest checkpoint "
+                   help="start from a model .safetensors, a checkpoint, or a stage-1 run folder's newest checkpoint "
                         "(fine-tuning; ignored when the run resumes)")
     v.add_argument("--init-skip", type=comma_names, metavar="MODULE[,MODULE]",
                    help="with --init-from: modules that start fresh instead (e.g. utterance)")

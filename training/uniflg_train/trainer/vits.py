@@ -20,7 +20,7 @@ from uniflg.model.discriminators import MultiPeriodScaleDiscriminator
 from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
-from uniflg_train.checkpoint import CheckpointManager
+from uniflg_train.checkpoint import CheckpointManager, load_trained_model
 from uniflg_train.losses import (
     discriminator_loss,
     feature_matching_loss,
@@ -145,24 +145,16 @@ def _clip(module: nn.Module, max_norm: float | None) -> None:
 
 def initialize_from(model: UniFLG, path: Path, skip: tuple[str, ...] = ()) -> None:
     """Copy a trained model's weights into ``model``, except the top-level modules named in ``skip``.
-    ``path``: a model .safetensors file, or a stage-1 run folder (its newest checkpoint)."""
-    from uniflg.model.io import load_model
-
-    if path.is_dir():
-        latest = CheckpointManager(path / "checkpoints").latest()
-        if latest is None:
-            raise InvalidInputError(f"--init-from {path}: no complete checkpoint under {path / 'checkpoints'}")
-        weights, path = latest.state_dict("model"), latest.path
-    else:
-        weights = load_model(path).state_dict()
+    ``path``: anything :func:`load_trained_model` reads (a model file, a checkpoint or a run folder)."""
     modules = [name for name, _ in model.named_children()]
     unknown = [name for name in skip if name not in modules]
     if unknown:
         raise InvalidInputError(f"--init-skip: no module named {', '.join(unknown)}; "
                                 f"the model's modules are {', '.join(modules)}")
+    source, path = load_trained_model(path)
     prefixes = tuple(f"{name}." for name in skip)
-    source = {k: v for k, v in weights.items() if not k.startswith(prefixes)}
-    missing, unexpected = model.load_state_dict(source, strict=False)
+    weights = {k: v for k, v in source.state_dict().items() if not k.startswith(prefixes)}
+    missing, unexpected = model.load_state_dict(weights, strict=False)
     assert not unexpected and all(k.startswith(prefixes) for k in missing), (missing, unexpected)
     log.info("initialized stage 1 from %s%s", path, f" (fresh: {', '.join(skip)})" if skip else "")
 
