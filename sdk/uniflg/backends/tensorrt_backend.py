@@ -20,6 +20,7 @@ import numpy as np
 
 from uniflg.backends import graphs
 from uniflg.errors import BackendUnavailableError, ModelFormatError
+from uniflg.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +106,7 @@ def build_engine(onnx_path: Path, plan_path: Path, graph: str, precision: str = 
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ModelFormatError(f"TensorRT failed to build an engine for {onnx_path}")
-    plan_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = plan_path.with_suffix(".tmp")
-    tmp.write_bytes(bytes(serialized))
-    os.replace(tmp, plan_path)
+    atomic_write_bytes(plan_path, bytes(serialized))
     return plan_path
 
 

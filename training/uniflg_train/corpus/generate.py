@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -20,6 +19,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 from uniflg.errors import InvalidInputError
+from uniflg.fileio import atomic_path
 from uniflg.landmarks import FPS, OPENPOSE_70
 from uniflg.text.japanese import full_context_labels, labels_to_tokens
 
@@ -79,9 +79,8 @@ def _done(paths: dict[str, Path], paired: bool) -> bool:
 
 
 def _atomic(path: Path, write: Any) -> None:
-    tmp = path.with_name(path.name + ".part")
-    write(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        write(tmp)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -29,6 +28,7 @@ from tqdm import tqdm
 from uniflg.audio import linear_spectrogram, log_mel, mel_filterbank, pcm16, resample, to_mono_float
 from uniflg.config import AudioConfig
 from uniflg.errors import UniFLGError
+from uniflg.fileio import atomic_path
 from uniflg.text import encode
 
 from uniflg_train.data.formats import (
@@ -117,10 +117,8 @@ def _cache_item(args: tuple[Item, Path, AudioConfig]) -> dict[str, Any] | BadIte
     except Exception as exc:  # noqa: BLE001 - never end the run on one item
         return BadItemError(item.source, f"{type(exc).__name__}: {exc}")
     meta = feats.pop("meta")
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: np.savez would add ".npz"
         np.savez(fh, meta=np.array(json.dumps(meta)), **feats)
-    os.replace(tmp, path)
     return meta
 
 
