@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 from uniflg.config import ModelConfig, tiny_config
-from uniflg_train.checkpoint import CheckpointManager, load_weights, save_weights
+from uniflg.model.io import load_weights, save_weights
+from uniflg_train.checkpoint import CheckpointManager
 from uniflg_train.runtime import rng_state, set_rng_state
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from uniflg.config import ModelConfig, VariantConfig, named_config, paper_config, small_config, tiny_config
+from uniflg.errors import ModelFormatError
 from uniflg.model.alignment import maximum_path_numpy
 from uniflg.model.decoders import ConvISTFT, build_decoder
 from uniflg.model.discriminators import MultiPeriodScaleDiscriminator
@@ -241,6 +242,54 @@ def test_checkpoint_round_trip_bit_exact(tmp_path, tiny: UniFLG) -> None:
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_model_files_of_both_config_keys_load(tmp_path, tiny: UniFLG) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.contiguous() for k, v in tiny.state_dict().items()}
+    save_file(state, str(tmp_path / "old.safetensors"), metadata={"uniflg.config": tiny.cfg.to_json()})
+    loaded = load_model(tmp_path / "old.safetensors")
+    assert read_config(tmp_path / "old.safetensors") == tiny.cfg
+    assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in tiny.state_dict().items())
+
+
+def test_skip_prefixes_leave_a_module_fresh(tmp_path, tiny: UniFLG) -> None:
+    path = save_model(tiny, tmp_path / "m.safetensors")
+    other = tiny.cfg.replace(variant=VariantConfig(landmark_training="speech", landmark_input="spectrogram"))
+    model = load_model(path, config=other, skip_prefixes=("landmark_decoder.",))
+    assert model.cfg == other
+    a = tiny.text_encoder.state_dict()
+    assert all(torch.equal(v, model.text_encoder.state_dict()[k]) for k, v in a.items())
+    with pytest.raises(ModelFormatError, match="missing"):
+        truncated = {k: v for k, v in tiny.state_dict().items() if not k.startswith("landmark_decoder.")}
+        from uniflg.model.io import save_weights
+
+        load_model(save_weights(tmp_path / "partial.safetensors", truncated, tiny.cfg))
+
+
+def test_load_failures_are_model_format_errors(tmp_path, tiny: UniFLG) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    with pytest.raises(ModelFormatError, match="cannot read model file"):
+        load_model(bad)
+    with pytest.raises(ModelFormatError, match="not found"):
+        load_model(tmp_path / "absent.safetensors")
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(ModelFormatError, match="no model config"):
+        load_model(tmp_path / "plain.safetensors")
+
+
+def test_export_of_a_broken_model_file_is_one_clean_line(tmp_path, caplog) -> None:
+    from uniflg.cli import main
+
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    assert main(["export", "--checkpoint", str(bad), "-o", str(tmp_path / "out")]) == 2
+    assert [r.getMessage().split(":")[0] for r in caplog.records if r.levelname == "ERROR"] == [
+        f"cannot read model file {bad}"]
 
 
 def test_as_variant_conditions_landmarks_on_emotion() -> None:

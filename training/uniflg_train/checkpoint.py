@@ -34,139 +34,28 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 from uniflg.config import ModelConfig
 from uniflg.errors import ModelFormatError
+from uniflg.fileio import TMP_PREFIX as _TMP_PREFIX
+from uniflg.fileio import fsync_dir, fsync_file
+from uniflg.model.io import ConfigLike, load_model, load_weights, save_weights, unwrap
 from uniflg.model.system import UniFLG
 
-from uniflg_train.runtime import is_main_process, rng_state, set_rng_state, unwrap
+from uniflg_train.runtime import is_main_process, rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "uniflg-checkpoint/1"
-WEIGHTS_FORMAT = "uniflg-weights/1"
-CONFIG_KEY = "uniflg.config"  # safetensors metadata key holding the ModelConfig JSON
 MANIFEST = "manifest.json"
 STATE = "state.pt"
 CONFIG = "config.json"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
-_TMP_PREFIX = ".tmp-"
 
 Modules = Mapping[str, nn.Module] | nn.Module
-ConfigLike: TypeAlias = ModelConfig | str | None
-
-
-# ---------------------------------------------------------------------------------------------
-# Atomic file primitives
-# ---------------------------------------------------------------------------------------------
-
-
-def fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable (best effort where directories can't open)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file in the same directory, fsync, then ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def _config_json(config: ConfigLike) -> str | None:
-    if config is None or isinstance(config, str):
-        return config
-    return config.to_json()
-
-
-# ---------------------------------------------------------------------------------------------
-# Shippable weights: one safetensors file with the config in its metadata
-# ---------------------------------------------------------------------------------------------
-
-
-def state_dict_for_saving(module: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """CPU, contiguous, detached tensors; tensors sharing storage (tied weights) are cloned so
-    safetensors accepts them (``load_state_dict`` fills both ties from identical values)."""
-    items = unwrap(module).state_dict() if isinstance(module, nn.Module) else module
-    out: dict[str, torch.Tensor] = {}
-    seen: set[tuple[int, int]] = set()
-    for name, tensor in items.items():
-        t = tensor.detach().cpu().contiguous()
-        key = (int(t.untyped_storage().data_ptr()), int(t.storage_offset()))
-        if t.numel() and key in seen:
-            t = t.clone()
-        seen.add(key)
-        out[name] = t
-    return out
-
-
-def _write_weights(path: Path, module: nn.Module | Mapping[str, torch.Tensor], config: ConfigLike,
-                   metadata: Mapping[str, str] | None) -> None:
-    meta = {"format": WEIGHTS_FORMAT, **(metadata or {})}
-    cfg = _config_json(config)
-    if cfg is not None:
-        meta[CONFIG_KEY] = cfg
-    save_file(state_dict_for_saving(module), str(path), metadata=meta)
-    fsync_file(path)
-
-
-def save_weights(path: str | Path, module: nn.Module | Mapping[str, torch.Tensor], config: ConfigLike = None,
-                 metadata: Mapping[str, str] | None = None, config_alongside: bool = False) -> Path:
-    """Save a module's weights as one safetensors file, atomically, with the ModelConfig JSON in the
-    metadata under ``"uniflg.config"`` (a voice rebuilds from this file alone). ``config_alongside``
-    also writes ``<name>.json`` next to it (the piper-style ``voice.safetensors`` + ``voice.json``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{os.getpid()}")
-    _write_weights(tmp, module, config, metadata)
-    os.replace(tmp, path)
-    cfg = _config_json(config)
-    if config_alongside and cfg is not None:
-        atomic_write_bytes(path.with_suffix(".json"), cfg.encode("utf-8"))
-    fsync_dir(path.parent)
-    return path
-
-
-def load_weights(path: str | Path,
-                 device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], str | None]:
-    """Read ``(state_dict, config_json)`` from a safetensors file; the config comes from the metadata,
-    else from ``<name>.json`` alongside, else ``None``. No pickle is involved."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFormatError(f"weights file not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path), device=str(device))
-    except Exception as exc:  # safetensors raises its own error types for truncated headers
-        raise ModelFormatError(f"cannot read weights {path}: {exc}") from exc
-    config = meta.get(CONFIG_KEY)
-    sidecar = path.with_suffix(".json")
-    if config is None and sidecar.is_file():
-        config = sidecar.read_text(encoding="utf-8")
-    return tensors, config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,10 +222,10 @@ class CheckpointManager:
         best_metric = previous_best.metric if previous_best is not None else None
         if metric is not None and self._is_better(metric, best_metric):
             best_metric = metric
-        cfg = _config_json(config)
+        cfg = config if config is None or isinstance(config, str) else config.to_json()
         meta = {"step": str(step), "epoch": str(epoch)}
         for name, module in named.items():
-            _write_weights(tmp / f"{name}.safetensors", module, cfg, {**meta, "module": name})
+            save_weights(tmp / f"{name}.safetensors", module, cfg, {**meta, "module": name}, durable=True)
         if cfg is not None:
             _write_plain(tmp / CONFIG, cfg.encode("utf-8"))
         state = {
@@ -427,7 +316,7 @@ def _write_plain(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-# -- trained models from a file, a checkpoint directory or a run folder -------------------------------
+# -- the run-folder resolver: which files of a run hold the trained model -------------------------------------
 
 
 def newest_checkpoint_path(path: Path) -> Path:
@@ -442,33 +331,26 @@ def newest_checkpoint_path(path: Path) -> Path:
     return path
 
 
-def load_model_weights(model: UniFLG, files: list[Path]) -> UniFLG:
-    """Fill every model tensor from ``files`` (other tensors, e.g. a discriminator's, are ignored)."""
-    wanted = model.state_dict()
-    state: dict[str, torch.Tensor] = {}
-    for f in files:
-        tensors, _ = load_weights(f)
-        state.update({k: v for k, v in tensors.items() if k in wanted and wanted[k].shape == v.shape})
-    missing = sorted(set(wanted) - set(state))
-    if missing:
-        raise ModelFormatError(f"weights for {len(missing)} model tensors not found in {[str(f) for f in files]}: "
-                               f"{missing[:5]}")
-    model.load_state_dict(state)
-    return model.eval()
-
-
-def load_trained_model(path: Path) -> tuple[UniFLG, Path]:
-    """A ``.safetensors`` file with the config in its metadata, a checkpoint directory (``config.json`` +
-    ``*.safetensors``), or a run's ``checkpoints/`` folder or the run folder itself (its newest complete
-    checkpoint) -> (model, the file or checkpoint directory it came from)."""
-    path = newest_checkpoint_path(path)
+def model_files(path: Path) -> tuple[list[Path], str | None, Path]:
+    """-> (weight files, config JSON or None = the files' own, where they came from) for ``path``: a
+    ``.safetensors`` model file, a checkpoint directory (``config.json`` + ``*.safetensors``), or a run's
+    ``checkpoints/`` folder or the run folder itself (its newest complete checkpoint)."""
+    path = newest_checkpoint_path(Path(path))
     if path.is_file():
-        _, config_json = load_weights(path)
-        files = [path]
-    else:
-        config_path = path / CONFIG
-        config_json = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
-        files = sorted(path.glob("*.safetensors"))
-    if config_json is None:
-        raise ModelFormatError(f"{path}: no model config ({CONFIG} or {CONFIG_KEY} metadata)")
-    return load_model_weights(UniFLG(ModelConfig.from_json(config_json)), files), path
+        return [path], None, path
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        raise ModelFormatError(f"{path}: no model file, checkpoint or run folder with a complete checkpoint")
+    config_path = path / CONFIG
+    config_json = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
+    return files, config_json, path
+
+
+def load_trained_model(path: Path, config: ModelConfig | None = None, skip_prefixes: tuple[str, ...] = ()
+                       ) -> tuple[UniFLG, Path]:
+    """A trained model from anything :func:`model_files` resolves, through :func:`uniflg.model.io.load_model`
+    (``config`` replaces the stored one; ``skip_prefixes`` start those modules fresh) -> (model in eval mode,
+    the file or checkpoint directory it came from)."""
+    files, config_json, where = model_files(path)
+    model = load_model(files, config=config if config is not None else config_json, skip_prefixes=skip_prefixes)
+    return model.eval(), where

@@ -112,9 +112,7 @@ def load_items(data_dir: Path, split: str = "test", limit: int | None = None) ->
 
 def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, System]:
     """UniFLG from ``run_dir`` (a stage-2 run) and TTL/STL/STL-D from ``extra_runs``, newest checkpoints."""
-    from uniflg.model.system import UniFLG
-
-    from uniflg_train.checkpoint import CheckpointManager
+    from uniflg_train.checkpoint import CheckpointManager, load_trained_model
     from uniflg_train.evaluation.systems import TorchSystem
 
     systems: dict[str, System] = {}
@@ -122,9 +120,7 @@ def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, Sys
         latest = CheckpointManager(Path(run) / "checkpoints").latest()
         if latest is None or latest.config() is None:
             raise EvalNotWiredError(f"{run}: no complete checkpoint with a config under {run}/checkpoints")
-        model = UniFLG(latest.config())  # type: ignore[arg-type]
-        model.load_state_dict(latest.state_dict("model"))
-        systems[name] = TorchSystem(model)
+        systems[name] = TorchSystem(load_trained_model(latest.path)[0])
     return systems
 
 

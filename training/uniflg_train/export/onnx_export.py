@@ -12,6 +12,7 @@ import torch
 from uniflg.backends import graphs
 from uniflg.backends.voice_writer import write_voice
 from uniflg.errors import ModelFormatError
+from uniflg.model.io import load_model
 from uniflg.model.system import UniFLG
 from uniflg.voice import VOICE_FILE, WEIGHTS_FILE, VoiceSpec
 
@@ -31,9 +32,7 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
         spec = VoiceSpec.from_json((voice / VOICE_FILE).read_text(encoding="utf-8"))
         if not spec.weights:
             raise ModelFormatError(f"{voice}: the voice has no {WEIGHTS_FILE} to export from")
-        from uniflg_train.checkpoint import load_model_weights
-
-        model = load_model_weights(UniFLG(spec.config), [voice / spec.weights])
+        model = load_model(voice / spec.weights, config=spec.config).eval()
         return model, {"name": spec.name, "latents": spec.latents, "language": spec.language}
     from uniflg_train.checkpoint import load_trained_model
 

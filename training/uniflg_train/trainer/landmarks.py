@@ -18,11 +18,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from uniflg.config import ModelConfig
+from uniflg.errors import ModelFormatError
 from uniflg.model.commons import sequence_mask
 from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
-from uniflg_train.checkpoint import CheckpointManager
+from uniflg_train.checkpoint import CheckpointManager, load_trained_model
 from uniflg_train.losses import masked_mse
 from uniflg_train.runtime import wrap_ddp
 from uniflg_train.tblog import TBLogger
@@ -178,21 +179,17 @@ def landmark_statistics(dataset: object, collate: object, limit: int = 512) -> t
 
 
 def load_stage1(vits_run: Path, cfg_override: ModelConfig | None = None) -> UniFLG:
-    """Build the stage-2 model from the newest stage-1 checkpoint; the variant may change the decoder."""
-    manager = CheckpointManager(Path(vits_run) / "checkpoints")
-    latest = manager.latest()
+    """Build the stage-2 model from the newest stage-1 checkpoint; the variant may change the decoder, which
+    starts fresh."""
+    latest = CheckpointManager(Path(vits_run) / "checkpoints").latest()
     if latest is None:
-        raise FileNotFoundError(f"no complete stage-1 checkpoint under {vits_run}/checkpoints")
+        raise ModelFormatError(f"no complete stage-1 checkpoint under {vits_run}/checkpoints")
     cfg = latest.config()
     if cfg is None:
-        raise ValueError(f"{latest.path} has no config.json")
+        raise ModelFormatError(f"{latest.path} has no config.json")
     if cfg_override is not None:
         cfg = cfg.replace(variant=cfg_override.variant, landmarks=cfg_override.landmarks)
-    model = UniFLG(cfg)
-    state = {k: v for k, v in latest.state_dict("model").items() if not k.startswith("landmark_decoder.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("landmark_decoder.") for k in missing):
-        raise ValueError(f"stage-1 weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    model, _ = load_trained_model(latest.path, cfg, skip_prefixes=("landmark_decoder.",))
     log.info("loaded stage 1 from %s (step %d)", latest.path, latest.step)
     return model
 
