@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 from scipy.signal import lfilter
-from uniflg_train.evaluation.command import EvalItem, run_eval
 from uniflg_train.evaluation.dtw import dtw, warp_to_reference
 from uniflg_train.evaluation.evaluate import Prediction, Reference, evaluate
 from uniflg_train.evaluation.mcd import MelCepstrumOptions, cepstrum_from_log_spectrum, mcd, mel_alpha
@@ -22,6 +21,7 @@ from uniflg_train.evaluation.metrics import (
     pearson,
     polygon_area,
 )
+from uniflg_train.evaluation.runner import EvalItem, run_eval
 from uniflg_train.evaluation.table import METHODS, METRICS, ResultTable
 
 SR = 24000

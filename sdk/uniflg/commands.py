@@ -20,7 +20,7 @@ from uniflg.errors import InvalidInputError, NotFoundError
 from uniflg.types import SynthesisOptions
 
 if TYPE_CHECKING:
-    from uniflg.voice import VoiceSpec
+    from uniflg.voice_spec import VoiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def animate(args: argparse.Namespace) -> int:
 
 # ---- info ----------------------------------------------------------------------------------------------------
 def info(args: argparse.Namespace) -> int:
-    from uniflg.voice import DEFAULT_VOICE_DIR, VOICE_FILE
+    from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
 
     folder = args.voice or DEFAULT_VOICE_DIR
     data: dict[str, Any] = {"uniflg": __version__, "python": platform.python_version(), "voice": None}
@@ -147,7 +147,7 @@ SENTENCE = "こんにちは。今日はとてもいい天気ですね、一緒�
 
 
 def bench(args: argparse.Namespace) -> int:
-    from uniflg.voice import DEFAULT_VOICE_DIR, VOICE_FILE
+    from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
 
     voices: list[tuple[str, Path]] = []
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:
@@ -180,7 +180,7 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def _random_voice(config: str, cache: Path) -> Path:
-    from uniflg.voice import VOICE_FILE
+    from uniflg.voice_spec import VOICE_FILE
 
     folder = cache / f"{config}-{__version__}"
     if not (folder / VOICE_FILE).is_file():
@@ -196,10 +196,9 @@ def _random_voice(config: str, cache: Path) -> Path:
 def _voice_backends(folder: Path) -> tuple[VoiceSpec, dict[str, str]]:
     """-> (the VoiceSpec in ``folder``, backend name -> '' when usable for it, else the reason it is not)."""
     from uniflg.backends import available_backends
-    from uniflg.voice import VOICE_FILE, VoiceSpec
+    from uniflg.voice_spec import read_spec
 
-    path = folder / VOICE_FILE
-    spec = VoiceSpec.from_json(path.read_text(encoding="utf-8"), str(path))
+    spec = read_spec(folder)
     has_weights = spec.weights is not None and (folder / spec.weights).is_file()
     return spec, available_backends(bool(spec.graphs), has_weights)
 

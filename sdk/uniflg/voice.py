@@ -16,21 +16,17 @@ Quick start::
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from uniflg import __version__
 from uniflg.audio import resample, to_mono_float
 from uniflg.backends import open_backend
 from uniflg.backends.base import Backend
 from uniflg.backends.graphs import AXIS_RANGES
-from uniflg.config import ModelConfig
 from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatError, NotFoundError
 from uniflg.inference import (
     Runtime,
@@ -44,81 +40,20 @@ from uniflg.inference import (
 )
 from uniflg.streaming import StreamResampler
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
+from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE, WEIGHTS_FILE, VoiceSpec, read_spec
 
 log = logging.getLogger(__name__)
 
-VOICE_FILE = "voice.json"
-WEIGHTS_FILE = "model.safetensors"
-FORMAT = "uniflg-voice"
-FORMAT_VERSION = 1
-DEFAULT_VOICE_DIR = Path(__file__).parent / "voices" / "default"
 MAX_CHUNK_SECONDS = 2.0  # streamed chunks grow from chunk_seconds to this (less window overhead)
 Z_U_SECONDS = 1.0  # speech-driven: z_u comes from the first second of the input (see SpeechAnimator)
-
-
-@dataclass(frozen=True)
-class VoiceSpec:
-    """The contents of ``voice.json``; this class alone reads and writes it."""
-
-    name: str
-    config: ModelConfig
-    graphs: dict[str, str] = field(default_factory=dict)  # graph name -> ONNX file in the folder
-    weights: str | None = None  # model.safetensors for the torch backend
-    contexts: dict[str, int] = field(default_factory=dict)  # measured receptive fields (see inference)
-    latents: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # "emotion"/"speaker" -> z_u
-    neutral_face: list[list[float]] | None = None  # (70, 2) mean face
-    language: str = "auto"
-    sdk_version: str = __version__
-    format: str = FORMAT
-    version: int = FORMAT_VERSION
-
-    @property
-    def speakers(self) -> tuple[str, ...]:
-        return self.config.speakers
-
-    @property
-    def emotions(self) -> tuple[str, ...]:
-        return self.config.emotions
-
-    def to_json(self) -> str:
-        data: dict[str, Any] = asdict(self)
-        data["config"] = self.config.to_dict()
-        data["speakers"], data["emotions"] = list(self.speakers), list(self.emotions)
-        return json.dumps(data, indent=2, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str, where: str = VOICE_FILE) -> VoiceSpec:
-        try:
-            data = json.loads(text)
-            if data.get("format") != FORMAT:
-                raise ModelFormatError(f"{where}: not a UniFLG voice (format {data.get('format')!r})")
-            if int(data.get("version", 0)) > FORMAT_VERSION:
-                raise ModelFormatError(f"{where}: voice format {data['version']} is newer than this SDK reads "
-                                       f"({FORMAT_VERSION}); upgrade uniflg")
-            data.pop("speakers", None), data.pop("emotions", None)  # derived from the config
-            data["config"] = ModelConfig.from_dict(data["config"])
-            unknown = set(data) - {f for f in cls.__dataclass_fields__}
-            if unknown:
-                raise ModelFormatError(f"{where}: unknown fields {sorted(unknown)}")
-            return cls(**data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFormatError(f"{where}: malformed voice file: {exc}") from exc
-
-    def write(self, folder: Path) -> Path:
-        path = Path(folder) / VOICE_FILE
-        path.write_text(self.to_json(), encoding="utf-8")
-        return path
 
 
 def load_voice(path: str | Path | None = None, backend: str = "auto", threads: int | None = None) -> Voice:
     """Load a voice folder (None: the embedded default voice) on ``backend`` (auto|torch|onnxruntime|tensorrt)."""
     folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
-    spec_path = folder / VOICE_FILE
-    if not spec_path.is_file():
-        if path is None:
-            raise NotFoundError("voice", "default", [])
-        raise ModelFormatError(f"not a voice folder (no {VOICE_FILE}): {folder}")
-    spec = VoiceSpec.from_json(spec_path.read_text(encoding="utf-8"), str(spec_path))
+    if path is None and not (folder / VOICE_FILE).is_file():
+        raise NotFoundError("voice", "default", [])
+    spec = read_spec(folder)
     weights = folder / spec.weights if spec.weights else None
     engine = open_backend(backend, folder, dict(spec.graphs), weights, threads)
     log.info("voice %s on %s", spec.name, engine.describe())
@@ -361,9 +296,9 @@ def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool =
     ``voice.json`` and, with ``onnx``, the ONNX graphs. Needs torch (and onnx for the graphs)."""
     import torch
 
-    from uniflg.backends.voice_writer import write_voice
     from uniflg.config import named_config
     from uniflg.model.system import UniFLG
+    from uniflg.voice_writer import write_voice
 
     torch.manual_seed(seed)
     model = UniFLG(named_config(config_name))
@@ -375,4 +310,4 @@ def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool =
     return write_voice(model, Path(path), name or f"random-{config_name}", latents, onnx=onnx, weights=True)
 
 
-__all__ = ["Voice", "VoiceSpec", "load_voice", "random_voice"]
+__all__ = ["DEFAULT_VOICE_DIR", "VOICE_FILE", "WEIGHTS_FILE", "Voice", "VoiceSpec", "load_voice", "random_voice"]

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from uniflg_train.evaluation.command import METHOD_SOURCES, EvalItem, System, collect_predictions
 from uniflg_train.evaluation.evaluate import Prediction, Reference, evaluate
 from uniflg_train.evaluation.metrics import align_landmarks, energy_envelope, lip_opening, pearson
+from uniflg_train.evaluation.runner import METHOD_SOURCES, EvalItem, System, collect_predictions
 from uniflg_train.evaluation.table import METHOD_INPUT, ResultTable
 
 log = logging.getLogger(__name__)

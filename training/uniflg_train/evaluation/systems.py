@@ -14,7 +14,7 @@ from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 from uniflg.timing import landmark_frames
 
-from uniflg_train.evaluation.command import EvalItem
+from uniflg_train.evaluation.runner import EvalItem
 
 
 class TorchSystem:

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 from uniflg.backends import graphs
-from uniflg.backends.voice_writer import write_voice
 from uniflg.errors import ModelFormatError
 from uniflg.model.io import load_model
 from uniflg.model.system import UniFLG
-from uniflg.voice import VOICE_FILE, WEIGHTS_FILE, VoiceSpec
+from uniflg.voice_spec import WEIGHTS_FILE, read_spec
+from uniflg.voice_writer import write_voice
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
     if (checkpoint is None) == (voice is None):
         raise ModelFormatError("give exactly one of a checkpoint or a voice folder")
     if voice is not None:
-        spec = VoiceSpec.from_json((voice / VOICE_FILE).read_text(encoding="utf-8"))
+        spec = read_spec(voice)
         if not spec.weights:
             raise ModelFormatError(f"{voice}: the voice has no {WEIGHTS_FILE} to export from")
         model = load_model(voice / spec.weights, config=spec.config).eval()

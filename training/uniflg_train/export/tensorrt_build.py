@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from uniflg.backends.tensorrt_backend import _import, build_engine, engine_dir
-from uniflg.voice import VOICE_FILE, VoiceSpec
+from uniflg.voice_spec import read_spec
 
 log = logging.getLogger(__name__)
 
 
 def build_engines(voice: Path, precisions: Sequence[str] = ("fp32", "fp16"), force: bool = False) -> list[Path]:
     trt, cudart = _import()
-    spec = VoiceSpec.from_json((voice / VOICE_FILE).read_text(encoding="utf-8"))
+    spec = read_spec(voice)
     cache = engine_dir(voice, trt, cudart)
     built = []
     for graph, filename in spec.graphs.items():

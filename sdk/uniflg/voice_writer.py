@@ -17,6 +17,7 @@ import torch
 from uniflg.backends import graphs
 from uniflg.backends.modules import build_graph_modules, example_inputs, measure_contexts, prepare_for_inference
 from uniflg.model.system import UniFLG
+from uniflg.voice_spec import WEIGHTS_FILE, VoiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,6 @@ def write_voice(model: UniFLG, folder: Path, name: str, latents: dict[str, dict[
 
     ``half_weights`` stores every weight in float16 (the safetensors file and the ONNX initializers), which
     halves the folder; the model is rounded first, so torch and ONNX Runtime still agree."""
-    from uniflg.voice import WEIGHTS_FILE, VoiceSpec
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if half_weights:
