@@ -12,18 +12,18 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from uniflg_train.checkpoint import CheckpointManager
-from uniflg_train.runtime import (
-    GracefulStop,
+from uniflg_train.distributed import (
     all_reduce_mean,
     barrier,
     cleanup_distributed,
     init_distributed,
     make_sampler,
-    seed_everything,
     set_epoch,
     unwrap,
     wrap_ddp,
 )
+from uniflg_train.seeding import seed_everything
+from uniflg_train.trainer.common import GracefulStop
 
 EPOCHS = 2
 BATCH = 4

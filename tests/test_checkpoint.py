@@ -18,7 +18,7 @@ from torch import nn
 from uniflg.config import ModelConfig, tiny_config
 from uniflg.model.io import load_weights, save_weights
 from uniflg_train.checkpoint import CheckpointManager
-from uniflg_train.runtime import rng_state, set_rng_state
+from uniflg_train.seeding import rng_state, set_rng_state
 
 ROOT = Path(__file__).resolve().parents[1]
 

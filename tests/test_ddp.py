@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from uniflg_train.runtime import DistInfo, init_distributed, make_sampler, seed_everything, unwrap, wrap_ddp
+from uniflg_train.distributed import DistInfo, init_distributed, make_sampler, unwrap, wrap_ddp
+from uniflg_train.seeding import seed_everything
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

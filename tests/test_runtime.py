@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from uniflg_train.runtime import GracefulStop, seed_everything
+from uniflg_train.seeding import seed_everything
 from uniflg_train.tblog import TBLogger, draw_landmarks, landmark_strip
+from uniflg_train.trainer.common import GracefulStop
 
 
 def test_sigterm_and_sigint_set_the_flag_and_handlers_are_restored() -> None:

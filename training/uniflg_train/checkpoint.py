@@ -45,7 +45,8 @@ from uniflg.fileio import fsync_dir, fsync_file
 from uniflg.model.io import ConfigLike, load_model, load_weights, save_weights, unwrap
 from uniflg.model.system import UniFLG
 
-from uniflg_train.runtime import is_main_process, rng_state, set_rng_state
+from uniflg_train.distributed import is_main_process
+from uniflg_train.seeding import rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
 

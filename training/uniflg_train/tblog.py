@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from uniflg.landmarks import connections
 
-from uniflg_train.runtime import is_main_process
+from uniflg_train.distributed import is_main_process
 
 logger = logging.getLogger(__name__)
 

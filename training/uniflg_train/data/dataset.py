@@ -26,6 +26,7 @@ item_ids       list[str]            manifest ids
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,9 @@ def _pad(arrays: list[np.ndarray], axis: int, value: float = 0.0, dtype: Any = n
         widths[axis] = (0, longest - a.shape[axis])
         out.append(np.pad(a.astype(dtype, copy=False), widths, constant_values=value))
     return torch.from_numpy(np.stack(out))
+
+
+Collate = Callable[[list[dict[str, Any]]], Batch]  # items of a UniFLGDataset -> one padded batch
 
 
 def collate(items: list[dict[str, Any]]) -> Batch:

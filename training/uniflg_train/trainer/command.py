@@ -14,11 +14,15 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from uniflg.config import VariantConfig, named_config
 
 from uniflg_train.cli import comma_names
 from uniflg_train.trainer.options import LandmarkTrainOptions, VitsTrainOptions, with_overrides
+
+if TYPE_CHECKING:
+    from uniflg_train.data.dataset import Collate, UniFLGDataset
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +86,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int,
-          only_speakers: tuple[str, ...] | None = None) -> tuple[object, object, object]:
+          only_speakers: tuple[str, ...] | None = None) -> tuple[UniFLGDataset, Collate, UniFLGDataset]:
     from uniflg_train.trainer.data import open_training_data
 
     return open_training_data(data, "train", paired_only=paired_only, max_seconds=max_seconds,
@@ -101,7 +105,7 @@ def _run_vits(args: argparse.Namespace) -> int:
                              threads=args.threads)
     base = named_config(args.config)
     dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate)
-    cfg = base.replace(variant=VARIANTS[args.variant], speakers=meta.speakers, emotions=meta.emotions)  # type: ignore[attr-defined]
+    cfg = base.replace(variant=VARIANTS[args.variant], speakers=meta.speakers, emotions=meta.emotions)
     step = train_vits(cfg, dataset, collate, args.out, options, init_from=args.init_from)
     log.info("stage 1 stopped at step %d; checkpoints in %s", step, args.out / "checkpoints")
     return 0

@@ -1,15 +1,20 @@
-"""Pieces both training stages share: the batch view, data loaders, optimizers and the run folder."""
+"""The training loop and the pieces both stages share: the batch view, data loaders, optimizers, the run folder,
+and :class:`GracefulStop` (SIGINT/SIGTERM save a checkpoint and stop, agreed across DDP ranks)."""
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any, Protocol
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -17,16 +22,17 @@ from uniflg.config import ModelConfig
 from uniflg.model.features import SpectrogramFeatures
 
 from uniflg_train.checkpoint import CheckpointManager
-from uniflg_train.data.dataset import Batch
-from uniflg_train.runtime import (
+from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
+from uniflg_train.distributed import (
     DistInfo,
-    GracefulStop,
     cleanup_distributed,
+    collective_device,
     init_distributed,
+    is_distributed,
     make_sampler,
-    seed_everything,
     set_epoch,
 )
+from uniflg_train.seeding import seed_everything
 from uniflg_train.tblog import TBLogger
 
 log = logging.getLogger(__name__)
@@ -80,7 +86,7 @@ def to_train_batch(raw: Batch) -> TrainBatch:
         item_ids=list(raw.item_ids))
 
 
-def make_loader(dataset: Any, collate: Any, batch_size: int, num_workers: int, seed: int,
+def make_loader(dataset: UniFLGDataset, collate: Collate, batch_size: int, num_workers: int, seed: int,
                 drop_last: bool = True) -> DataLoader:
     sampler = make_sampler(dataset, shuffle=True, seed=seed, drop_last=drop_last)
     generator = torch.Generator().manual_seed(seed)
@@ -107,6 +113,59 @@ def run_dirs(out: Path) -> tuple[Path, Path]:
     """RUN/checkpoints and RUN/logs."""
     out.mkdir(parents=True, exist_ok=True)
     return out / "checkpoints", out / "logs"
+
+
+class GracefulStop:
+    """SIGINT/SIGTERM set a flag instead of killing the process; the loop saves and exits.
+
+    A second SIGINT while a stop is pending raises ``KeyboardInterrupt`` (the user insists).
+    Handlers are installed only from the main thread and restored on exit.
+    """
+
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> None:
+        self._signals = signals
+        self._previous: dict[int, Any] = {}
+        self._event = threading.Event()
+        self.received: int | None = None
+
+    def __enter__(self) -> GracefulStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self._signals:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        else:
+            log.warning("GracefulStop outside the main thread: signals are not intercepted")
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signum
+        self._event.set()
+        log.warning("received %s: will save and stop at the end of this step", signal.Signals(signum).name)
+
+    def request(self) -> None:
+        """Ask for a stop programmatically (tests, time budgets)."""
+        self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        """This process saw a stop request (no communication)."""
+        return self._event.is_set()
+
+    def should_stop(self) -> bool:
+        """True when any rank saw a stop request. Collective under DDP: call it on every rank at the
+        same step (every step, or every k steps)."""
+        if not is_distributed():
+            return self.requested
+        flag = torch.tensor([1.0 if self.requested else 0.0], device=collective_device())
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item() > 0)
 
 
 class Stage(Protocol):

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from uniflg.errors import InvalidInputError
 
-from uniflg_train.data.dataset import UniFLGDataset, collate, open_dataset
+from uniflg_train.data.dataset import Collate, UniFLGDataset, collate, open_dataset
 
 
 def open_training_data(data: Path, split: str, paired_only: bool, max_seconds: float, sample_rate: int,
                        jobs: int = 2, only_speakers: tuple[str, ...] | None = None,
-                       ) -> tuple[UniFLGDataset, Any, UniFLGDataset]:
-    """-> (dataset, collate function, metadata with ``speakers`` / ``emotions``)."""
+                       ) -> tuple[UniFLGDataset, Collate, UniFLGDataset]:
+    """-> (dataset, collate function, metadata with the cache-wide ``speakers`` / ``emotions``: the dataset)."""
     dataset = open_dataset(Path(data), split, paired_only=paired_only, max_seconds=max_seconds, jobs=jobs,
                            only_speakers=only_speakers)
     if dataset.audio.sample_rate != sample_rate:

@@ -24,8 +24,9 @@ from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
 from uniflg_train.checkpoint import CheckpointManager, load_trained_model
+from uniflg_train.data.dataset import Collate, UniFLGDataset
+from uniflg_train.distributed import DistInfo, wrap_ddp
 from uniflg_train.losses import masked_mse
-from uniflg_train.runtime import wrap_ddp
 from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import (
     LoopSettings,
@@ -65,8 +66,8 @@ class LandmarkStage:
         # (path, item id) -> (decoder input (D, L_item), landmark condition (C, 1)); see the module docstring.
         self.input_cache: dict[tuple[str, str], tuple[Tensor, Tensor]] | None = {} if deterministic else None
 
-    def wrap(self, info: object) -> None:
-        self.decoder = wrap_ddp(self.model.landmark_decoder, info)  # type: ignore[arg-type]
+    def wrap(self, info: DistInfo) -> None:
+        self.decoder = wrap_ddp(self.model.landmark_decoder, info)
 
     @torch.no_grad()
     def decoder_input(self, batch: TrainBatch, which: str, generator: torch.Generator | None = None
@@ -157,12 +158,12 @@ class LandmarkStage:
         return {f"mse_{which}": float(loss.detach()), "mse": float(loss.detach())}
 
 
-def landmark_statistics(dataset: object, collate: object, limit: int = 512) -> tuple[Tensor, float]:
+def landmark_statistics(dataset: UniFLGDataset, collate: Collate, limit: int = 512) -> tuple[Tensor, float]:
     """Mean face (70, 2) and one global scale (std of offsets) from up to ``limit`` training items."""
     from torch.utils.data import DataLoader
 
     frames = []
-    for i, raw in enumerate(DataLoader(dataset, batch_size=16, collate_fn=collate)):  # type: ignore[arg-type]
+    for i, raw in enumerate(DataLoader(dataset, batch_size=16, collate_fn=collate)):
         b = to_train_batch(raw)
         if b.landmarks is None or b.landmark_lengths is None:
             continue
@@ -194,7 +195,7 @@ def load_stage1(vits_run: Path, cfg_override: ModelConfig | None = None) -> UniF
     return model
 
 
-def train_landmarks(model: UniFLG, dataset: object, collate: object, out: Path,
+def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out: Path,
                     options: LandmarkTrainOptions) -> int:
     """Train (or resume) stage 2 in ``out`` on the paired items; VAE-VITS stays frozen."""
     info = start_process(options.seed, options.threads)

@@ -21,6 +21,8 @@ from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
 from uniflg_train.checkpoint import CheckpointManager, load_trained_model
+from uniflg_train.data.dataset import Collate, UniFLGDataset
+from uniflg_train.distributed import DistInfo, wrap_ddp
 from uniflg_train.losses import (
     discriminator_loss,
     feature_matching_loss,
@@ -28,7 +30,6 @@ from uniflg_train.losses import (
     kl_loss,
     utterance_kl_loss,
 )
-from uniflg_train.runtime import wrap_ddp
 from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import (
     LoopSettings,
@@ -68,9 +69,9 @@ class VitsStage:
         self.d_ddp: nn.Module = self.discriminator
         self.last_audio: tuple[Tensor, Tensor] | None = None  # (reference, decoded) segment for TensorBoard
 
-    def wrap(self, info: object) -> None:
-        self.g_ddp = wrap_ddp(self.model, info)  # type: ignore[arg-type]
-        self.d_ddp = wrap_ddp(self.discriminator, info)  # type: ignore[arg-type]
+    def wrap(self, info: DistInfo) -> None:
+        self.g_ddp = wrap_ddp(self.model, info)
+        self.d_ddp = wrap_ddp(self.discriminator, info)
 
     def step(self, batch: TrainBatch, global_step: int) -> VitsStepResult:
         o, cfg = self.options, self.cfg
@@ -159,7 +160,7 @@ def initialize_from(model: UniFLG, path: Path, skip: tuple[str, ...] = ()) -> No
     log.info("initialized stage 1 from %s%s", path, f" (fresh: {', '.join(skip)})" if skip else "")
 
 
-def train_vits(cfg: ModelConfig, dataset: object, collate: object, out: Path, options: VitsTrainOptions,
+def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: Path, options: VitsTrainOptions,
                init_from: Path | None = None) -> int:
     """Train (or resume) stage 1 in ``out``. Returns the last step. Rerunning resumes from the newest
     complete checkpoint; SIGINT/SIGTERM save before exiting."""
