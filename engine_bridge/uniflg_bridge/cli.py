@@ -1,6 +1,7 @@
 """``uniflg serve``: the gRPC server, plus optional OSC / VMC / Live Link fan-out and local playback.
 
-Registered through the ``uniflg.commands`` entry point, so the runtime CLI never imports the bridge.
+Registered through the ``uniflg.commands`` entry point, so the runtime CLI never imports the bridge. This module
+imports no gRPC, no protobuf and no sink until the command runs, so ``uniflg --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from uniflg_bridge import livelink, osc, vmc
-from uniflg_bridge.fanout import AudioOut, FanOut, FrameSink
-from uniflg_bridge.server import ServerConfig, Voice, serve
-from uniflg_bridge.udp import Target
+from uniflg_bridge.udp import LIVELINK_PORT, LIVELINK_SUBJECT, OSC_PORT, VMC_PORT, Target
+
+if TYPE_CHECKING:
+    from uniflg_bridge.fanout import AudioOut, FanOut
+    from uniflg_bridge.server import Voice
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +43,24 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--osc", action="append", default=[], metavar="HOST:PORT",
                    help="send raw landmarks as /uniflg/... OSC bundles (repeatable)")
     p.add_argument("--vmc", action="append", default=[], metavar="HOST:PORT",
-                   help=f"send VMC blendshapes to a marionette (port default {vmc.DEFAULT_PORT})")
+                   help=f"send VMC blendshapes to a marionette (port default {VMC_PORT})")
     p.add_argument("--vmc-perfect-sync", action="store_true", help="also send the 52 ARKit names over VMC")
     p.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
-                   help=f"send Unreal Live Link Face packets (port default {livelink.DEFAULT_PORT})")
-    p.add_argument("--livelink-subject", default=livelink.DEFAULT_SUBJECT, help="Live Link subject name")
+                   help=f"send Unreal Live Link Face packets (port default {LIVELINK_PORT})")
+    p.add_argument("--livelink-subject", default=LIVELINK_SUBJECT, help="Live Link subject name")
     p.add_argument("--play", action="store_true", help="play the audio locally, frames paced against it")
     p.add_argument("--audio-device", default=None, help="sounddevice output device (name or index)")
     p.set_defaults(func=run_serve)
 
 
 def build_fanout(args: argparse.Namespace) -> FanOut:
+    from uniflg_bridge import livelink, osc, vmc
+    from uniflg_bridge.fanout import FanOut, FrameSink
+
     sinks: list[FrameSink] = []
-    sinks += [osc.OscLandmarkSink(Target.parse(t, osc.DEFAULT_PORT)) for t in args.osc]
-    sinks += [vmc.VmcSink(Target.parse(t, vmc.DEFAULT_PORT), args.vmc_perfect_sync) for t in args.vmc]
-    sinks += [livelink.LiveLinkSink(Target.parse(t, livelink.DEFAULT_PORT), args.livelink_subject)
+    sinks += [osc.OscLandmarkSink(Target.parse(t, OSC_PORT)) for t in args.osc]
+    sinks += [vmc.VmcSink(Target.parse(t, VMC_PORT), args.vmc_perfect_sync) for t in args.vmc]
+    sinks += [livelink.LiveLinkSink(Target.parse(t, LIVELINK_PORT), args.livelink_subject)
               for t in args.livelink]
     play: Callable[[int], AudioOut] | None = None
     if args.play:
@@ -82,6 +87,8 @@ def _read(path: Path | None) -> bytes | None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from uniflg_bridge.server import ServerConfig, serve
+
     config = ServerConfig(bind=args.grpc, max_streams=args.max_streams, max_text_chars=args.max_text_chars,
                           max_audio_seconds=args.max_audio_seconds, token=args.token,
                           tls_cert=_read(args.tls_cert), tls_key=_read(args.tls_key),

@@ -26,13 +26,13 @@ from uniflg.errors import InvalidInputError
 
 from uniflg_bridge import wire
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
-from uniflg_bridge.udp import DatagramSender, Target
+from uniflg_bridge.udp import LIVELINK_PORT, LIVELINK_SUBJECT, DatagramSender, Target
 
-DEFAULT_PORT = 11111
+DEFAULT_PORT = LIVELINK_PORT
 VERSION = 6
 N_CURVES = 61
 DEFAULT_DEVICE_ID = "00000000-0000-4000-8000-00000000F16A"  # a fixed UUID string for the UniFLG source
-DEFAULT_SUBJECT = "UniFLG"
+DEFAULT_SUBJECT = LIVELINK_SUBJECT
 
 
 @dataclass(frozen=True)

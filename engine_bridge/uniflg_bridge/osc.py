@@ -13,10 +13,10 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from uniflg_bridge import wire
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
-from uniflg_bridge.udp import DatagramSender, Target
+from uniflg_bridge.udp import OSC_PORT, DatagramSender, Target
 from uniflg_bridge.wire import OscContent
 
-DEFAULT_PORT = 9000
+DEFAULT_PORT = OSC_PORT
 
 
 def _arg_type(value: object) -> str:

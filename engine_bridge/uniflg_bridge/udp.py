@@ -9,6 +9,12 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
+# Each protocol's standard port (kept here, with the target parser, so ``uniflg serve --help`` needs no sink).
+OSC_PORT = 9000
+VMC_PORT = 39539  # VMC protocol marionette
+LIVELINK_PORT = 11111  # Unreal Live Link Face
+LIVELINK_SUBJECT = "UniFLG"
+
 
 @dataclass(frozen=True)
 class Target:

@@ -16,9 +16,9 @@ from uniflg.retarget import ARKIT_52, VRM0
 from uniflg_bridge import wire
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
 from uniflg_bridge.osc import encode_bundle
-from uniflg_bridge.udp import DatagramSender, Target
+from uniflg_bridge.udp import VMC_PORT, DatagramSender, Target
 
-DEFAULT_PORT = 39539
+DEFAULT_PORT = VMC_PORT
 PERFECT_SYNC_NAMES: tuple[str, ...] = tuple(n[0].upper() + n[1:] for n in ARKIT_52)
 
 

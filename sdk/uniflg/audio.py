@@ -8,7 +8,6 @@ latent decode to exactly T * hop samples.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from uniflg.config import AudioConfig
 from uniflg.errors import InvalidInputError
@@ -84,6 +83,8 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
         raise InvalidInputError(f"sample rates must be positive; got {source_rate} -> {target_rate}")
     if source_rate == target_rate:
         return np.asarray(audio, dtype=np.float32)
+    from scipy.signal import resample_poly  # imported here: half of a cold `uniflg speak` otherwise
+
     g = np.gcd(source_rate, target_rate)
     return resample_poly(audio, target_rate // g, source_rate // g).astype(np.float32)
 

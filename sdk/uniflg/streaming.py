@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from uniflg.errors import InvalidInputError
 
@@ -47,6 +46,8 @@ class StreamResampler:
         start = max(0, self._done - self.context)
         hi = self._base + self._buf.size if final else stop + self.context
         seg = self._buf[start - self._base:hi - self._base]
+        from scipy.signal import resample_poly  # only a stream at another rate needs scipy
+
         y = resample_poly(seg, self.up, self.down).astype(np.float32)
         offset = (self._done - start) * self.up // self.down
         n_out = (math.ceil(stop * self.up / self.down) if final else stop * self.up // self.down) \

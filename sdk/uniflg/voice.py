@@ -124,6 +124,12 @@ class Voice:
         return decode_landmarks(self.backend, self.runtime, plan.landmark_latent, plan.g, plan.z_u, 0,
                                 plan.landmark_frames)
 
+    def speech_seconds(self, text: Any, options: SynthesisOptions | None = None) -> float:
+        """Length in seconds of the speech ``text`` gives at ``options`` (text encoder and duration predictor
+        only; no waveform is decoded)."""
+        plan = self._plan(text, options or SynthesisOptions())
+        return plan.frames * self.runtime.hop / self.sample_rate
+
     def _plan(self, text: Any, options: SynthesisOptions) -> TextPlan:
         _check_options(options)
         ids, prosody = self._encode(text, options)

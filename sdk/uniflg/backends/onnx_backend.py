@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,19 +66,30 @@ class OnnxBackend:
         self.providers = wanted
         self.threads = opts.intra_op_num_threads
         self._version = ort.__version__
-        self.sessions = {}
-        self.inputs: dict[str, set[str]] = {}  # the exporter drops unused inputs (g of a z_u-only graph)
+        self._ort, self._options = ort, opts
+        self.paths: dict[str, Path] = {}
         for name, filename in graph_files.items():
             path = Path(folder) / filename
             if not path.is_file():
                 raise ModelFormatError(f"voice graph missing: {path}")
-            self.sessions[name] = ort.InferenceSession(str(path), sess_options=opts, providers=wanted)
-            self.inputs[name] = {i.name for i in self.sessions[name].get_inputs()}
+            self.paths[name] = path
+        # Sessions open on first use: `uniflg speak` never runs the speech-driven or reference-audio graphs.
+        self.sessions: dict[str, Any] = {}
+        self.inputs: dict[str, set[str]] = {}  # the exporter drops unused inputs (g of a z_u-only graph)
+
+    def session(self, graph: str) -> Any:
+        """The ONNX Runtime session of ``graph``, opened now if this is its first use."""
+        if graph not in self.sessions:
+            path = self.paths.get(graph)
+            if path is None:
+                raise ModelFormatError(f"this voice has no {graph!r} graph; it has {sorted(self.paths)}")
+            session = self._ort.InferenceSession(str(path), sess_options=self._options, providers=self.providers)
+            self.inputs[graph] = {i.name for i in session.get_inputs()}
+            self.sessions[graph] = session
+        return self.sessions[graph]
 
     def run(self, graph: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        session = self.sessions.get(graph)
-        if session is None:
-            raise ModelFormatError(f"this voice has no {graph!r} graph; it has {sorted(self.sessions)}")
+        session = self.session(graph)
         spec = graphs.GRAPHS[graph]
         used = self.inputs[graph]
         feed = {t.name: np.ascontiguousarray(inputs[t.name], dtype=t.dtype) for t in spec.inputs if t.name in used}

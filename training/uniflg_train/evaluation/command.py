@@ -10,13 +10,16 @@ import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from uniflg_train.evaluation.runner import EvalInputError, System, load_items, run_eval
+if TYPE_CHECKING:  # the runner imports scipy: only when the command runs
+    from uniflg_train.evaluation.runner import System
 
 
 def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, System]:
     """UniFLG from ``run_dir`` (a stage-2 run) and TTL/STL/STL-D from ``extra_runs``, newest checkpoints."""
     from uniflg_train.checkpoint import CheckpointManager, load_trained_model
+    from uniflg_train.evaluation.runner import EvalInputError
     from uniflg_train.evaluation.systems import TorchSystem
 
     systems: dict[str, System] = {}
@@ -47,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from uniflg_train.evaluation.runner import load_items, run_eval
+
     extra = dict(args.baseline)
     items, systems = load_items(args.data, args.split, args.limit), load_systems(args.run, extra)
     if args.report is not None:

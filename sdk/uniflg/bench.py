@@ -1,0 +1,178 @@
+"""``uniflg bench``: real-time factor, first-chunk latency and peak memory per mode, backend and model size.
+
+Text-driven modes (t, t-stream, p, landmarks-from-text) and the speech-driven mode (s) each run ``--repeats`` times
+after a warm-up; the figure is the median. Random voices (``paper``, ``small``, ``tiny``) are written once to
+``--cache``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uniflg import __version__
+from uniflg.commands import _out, voice_backends
+from uniflg.errors import InvalidInputError, NotFoundError
+from uniflg.types import SynthesisOptions
+
+log = logging.getLogger(__name__)
+
+SENTENCE = "こんにちは。今日はとてもいい天気ですね、一緒に公園まで散歩に行きませんか。"
+
+
+def bench(args: argparse.Namespace) -> int:
+    from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
+
+    voices: list[tuple[str, Path]] = []
+    for model in [m.strip() for m in args.models.split(",") if m.strip()]:
+        if model == "default":
+            if args.voice is not None:
+                voices.append(("default", args.voice))
+            elif (DEFAULT_VOICE_DIR / VOICE_FILE).is_file():
+                voices.append(("default", DEFAULT_VOICE_DIR))
+            else:
+                log.warning("no embedded default voice yet: benchmarking a randomly initialized 'small' voice")
+                voices.append(("random-small", _random_voice("small", args.cache)))
+        elif model in ("paper", "small", "tiny"):
+            voices.append((f"random-{model}", _random_voice(model, args.cache)))
+        else:
+            raise NotFoundError("bench model", model, ["default", "paper", "small", "tiny"])
+    results = []
+    for label, folder in voices:
+        for backend in _backends_for(folder, args.backends):
+            results.extend(_bench_voice(label, folder, backend, args.seconds, args.repeats))
+    report = {"results": results, "summary": _summary(results), "machine": _machine()}
+    if args.json:
+        _out(json.dumps(report, indent=2))
+    else:
+        for r in results:
+            _out(f"{r['model']:>14} {r['backend']:>12} {r['mode']:>2}  RTF {r['rtf']:.4f}  first chunk "
+                  f"{r['first_chunk_ms'] if r['first_chunk_ms'] is not None else '-':>6} ms  "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB")
+        _out(json.dumps(report["summary"], indent=2))
+    return 0
+
+
+def _random_voice(config: str, cache: Path) -> Path:
+    from uniflg.voice_spec import VOICE_FILE
+
+    folder = cache / f"{config}-{__version__}"
+    if not (folder / VOICE_FILE).is_file():
+        try:
+            from uniflg.voice import random_voice
+        except ImportError as exc:  # pragma: no cover - random_voice imports torch lazily
+            raise InvalidInputError(f"creating a random {config!r} voice needs torch: {exc}") from exc
+        log.warning("writing a random %r voice to %s (once)", config, folder)
+        random_voice(config, folder)
+    return folder
+
+
+def _backends_for(folder: Path, wanted: str) -> list[str]:
+    """The requested backends that can run this voice; an unknown name is an error, an unavailable one is
+    logged with its reason and skipped."""
+    _, usable = voice_backends(folder)
+    if wanted == "all":
+        return [n for n, why in usable.items() if not why]
+    names = []
+    for name in (n.strip() for n in wanted.split(",") if n.strip()):
+        if name not in usable:
+            raise NotFoundError("backend", name, list(usable))
+        if usable[name]:
+            log.warning("skipping backend %s: %s", name, usable[name])
+        else:
+            names.append(name)
+    return names
+
+
+def _bench_voice(label: str, folder: Path, backend: str, seconds: float, repeats: int) -> list[dict[str, Any]]:
+    from uniflg.voice import load_voice
+
+    voice = load_voice(folder, backend)
+    text = _sentence()
+    opts = _options_for_length(voice, text, seconds)
+    audio, _ = voice.synthesize_all(text, opts)  # warm-up; also the speech for mode s
+    secs = audio.size / voice.sample_rate
+    rows = []
+
+    def row(mode: str, fn, first=None) -> None:  # noqa: ANN001
+        times = [_timed(fn) for _ in range(max(1, repeats))]
+        firsts = [_timed(first) for _ in range(max(1, repeats))] if first else None
+        rows.append({"mode": mode, "backend": backend, "model": label, "config": voice.config.name,
+                     "rtf": round(float(np.median(times)) / secs, 5), "audio_seconds": round(secs, 3),
+                     "first_chunk_ms": round(float(np.median(firsts)) * 1000, 1) if firsts else None,
+                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                     "backend_detail": voice.backend.describe()})
+
+    row("t", lambda: voice.synthesize_all(text, opts), lambda: next(voice.synthesize(text, opts)))
+    row("t-stream", lambda: list(voice.synthesize(text, opts)))
+    row("s", lambda: voice.animate_array(audio, voice.sample_rate),
+        lambda: _first_frames(voice, audio))
+    p_opts = SynthesisOptions(**{**opts.__dict__, "mode": "p"})
+    row("p", lambda: voice.synthesize_all(text, p_opts), lambda: next(voice.synthesize(text, p_opts)))
+    row("landmarks-from-text", lambda: voice.landmarks_from_text(text, opts))
+    rows[2]["lookahead_ms"] = round(voice.lookahead_seconds * 1000, 1)
+    return rows
+
+
+def _first_frames(voice: Any, audio: np.ndarray) -> None:
+    """Compute time until the first frames when the audio arrives all at once in 20 ms pieces."""
+    step = voice.sample_rate // 50
+    for chunk in voice.animate((audio[i:i + step] for i in range(0, audio.size, step)), voice.sample_rate):
+        if len(chunk.landmarks):
+            return
+
+
+def _timed(fn: Any) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _sentence() -> Any:
+    try:
+        from uniflg.text.frontend import encode
+
+        return encode(SENTENCE, language="ja")
+    except Exception as exc:  # noqa: BLE001 - benchmark without a text front end: a fixed symbol sequence
+        log.warning("text front end unavailable (%s): benchmarking a fixed symbol sequence", exc)
+        from types import SimpleNamespace
+
+        n = 48
+        return SimpleNamespace(ids=np.arange(n) % 60 + 1, prosody=np.zeros((n, 3), np.int64))
+
+
+def _options_for_length(voice: Any, text: Any, seconds: float) -> SynthesisOptions:
+    """Speed that makes this voice say the sentence in about ``seconds`` (random voices have random durations)."""
+    natural = voice.speech_seconds(text, SynthesisOptions(seed=0))
+    return SynthesisOptions(seed=0, speed=float(np.clip(natural / seconds, 0.1, 10.0)))
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    by = {(r["model"], r["backend"], r["mode"]): r for r in results}
+    out: dict[str, Any] = {"t_over_p": {}, "paper_over_default": {}}
+    for (model, backend, mode), r in by.items():
+        if mode == "t" and (model, backend, "p") in by:
+            out["t_over_p"][f"{model}/{backend}"] = round(r["rtf"] / by[(model, backend, "p")]["rtf"], 3)
+        if model == "random-paper":
+            for base in ("default", "random-small"):
+                if (base, backend, mode) in by:
+                    ratio = r["rtf"] / by[(base, backend, mode)]["rtf"]
+                    out["paper_over_default"][f"{backend}/{mode}"] = round(ratio, 2)
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {"cpu_count": os.cpu_count(), "usable_cores": cores, "platform": platform.platform(),
+            "python": platform.python_version(), "uniflg": __version__, "argv": sys.argv[1:]}
