@@ -8,7 +8,6 @@ after a warm-up; the figure is the median. Random voices (``paper``, ``small``, 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import resource
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from uniflg import __version__
-from uniflg.commands import _out, voice_backends
+from uniflg.backends import voice_backends
 from uniflg.errors import InvalidInputError, NotFoundError
 from uniflg.types import SynthesisOptions
 
@@ -29,7 +28,8 @@ log = logging.getLogger(__name__)
 SENTENCE = "こんにちは。今日はとてもいい天気ですね、一緒に公園まで散歩に行きませんか。"
 
 
-def bench(args: argparse.Namespace) -> int:
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark the ``uniflg bench`` options describe -> {results: [...], summary, machine}."""
     from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
 
     voices: list[tuple[str, Path]] = []
@@ -50,16 +50,14 @@ def bench(args: argparse.Namespace) -> int:
     for label, folder in voices:
         for backend in _backends_for(folder, args.backends):
             results.extend(_bench_voice(label, folder, backend, args.seconds, args.repeats))
-    report = {"results": results, "summary": _summary(results), "machine": _machine()}
-    if args.json:
-        _out(json.dumps(report, indent=2))
-    else:
-        for r in results:
-            _out(f"{r['model']:>14} {r['backend']:>12} {r['mode']:>2}  RTF {r['rtf']:.4f}  first chunk "
-                  f"{r['first_chunk_ms'] if r['first_chunk_ms'] is not None else '-':>6} ms  "
-                  f"peak RSS {r['peak_rss_mb']:.0f} MB")
-        _out(json.dumps(report["summary"], indent=2))
-    return 0
+    return {"results": results, "summary": _summary(results), "machine": _machine()}
+
+
+def format_rows(report: dict[str, Any]) -> list[str]:
+    """One line per result, for people."""
+    return [f"{r['model']:>14} {r['backend']:>12} {r['mode']:>2}  RTF {r['rtf']:.4f}  first chunk "
+            f"{r['first_chunk_ms'] if r['first_chunk_ms'] is not None else '-':>6} ms  "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB" for r in report["results"]]
 
 
 def _random_voice(config: str, cache: Path) -> Path:

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uniflg import __version__
+from uniflg import __version__, backends
 from uniflg.backends import BACKEND_NAMES
 from uniflg.errors import InvalidInputError, NotFoundError
 from uniflg.types import SynthesisOptions
 
 if TYPE_CHECKING:
-    from uniflg.voice_spec import VoiceSpec
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +109,16 @@ def animate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from uniflg.bench import bench
+    from uniflg.bench import bench, format_rows
 
-    return bench(args)
+    report = bench(args)
+    if args.json:
+        _out(json.dumps(report, indent=2))
+    else:
+        for row in format_rows(report):
+            _out(row)
+        _out(json.dumps(report["summary"], indent=2))
+    return 0
 
 
 # ---- info ----------------------------------------------------------------------------------------------------
@@ -121,7 +128,7 @@ def info(args: argparse.Namespace) -> int:
     folder = args.voice or DEFAULT_VOICE_DIR
     data: dict[str, Any] = {"uniflg": __version__, "python": platform.python_version(), "voice": None}
     if (folder / VOICE_FILE).is_file():
-        spec, usable = voice_backends(folder)
+        spec, usable = backends.voice_backends(folder)
         data["voice"] = {"name": spec.name, "path": str(folder), "config": spec.config.name,
                          "variant": spec.config.variant.name, "speakers": list(spec.speakers),
                          "emotions": list(spec.emotions), "sample_rate": spec.config.audio.sample_rate,
@@ -141,13 +148,3 @@ def info(args: argparse.Namespace) -> int:
         for key, value in data.items():
             _out(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}")
     return 0
-
-
-def voice_backends(folder: Path) -> tuple[VoiceSpec, dict[str, str]]:
-    """-> (the VoiceSpec in ``folder``, backend name -> '' when usable for it, else the reason it is not)."""
-    from uniflg.backends import available_backends
-    from uniflg.voice_spec import read_spec
-
-    spec = read_spec(folder)
-    has_weights = spec.weights is not None and (folder / spec.weights).is_file()
-    return spec, available_backends(bool(spec.graphs), has_weights)

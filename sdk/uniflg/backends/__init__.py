@@ -10,6 +10,7 @@ from pathlib import Path
 
 from uniflg.backends.base import Backend
 from uniflg.errors import BackendUnavailableError, NotFoundError
+from uniflg.voice_spec import VoiceSpec, read_spec
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,13 @@ def available_backends(has_onnx: bool, has_weights: bool) -> dict[str, str]:
     return out
 
 
+def voice_backends(folder: Path) -> tuple[VoiceSpec, dict[str, str]]:
+    """-> (the VoiceSpec in ``folder``, backend name -> '' when usable for it, else the reason it is not)."""
+    spec = read_spec(folder)
+    has_weights = spec.weights is not None and (folder / spec.weights).is_file()
+    return spec, available_backends(bool(spec.graphs), has_weights)
+
+
 def open_backend(name: str, folder: Path, graph_files: dict[str, str], weights: Path | None,
                  threads: int | None = None) -> Backend:
     """Open backend ``name`` for the voice in ``folder`` (``graph_files``: graph name -> ONNX file name)."""
@@ -89,4 +97,4 @@ def _choose(usable: dict[str, str]) -> str:
     raise BackendUnavailableError("no backend can run this voice: " + "; ".join(f"{k}: {v}" for k, v in usable.items()))
 
 
-__all__ = ["BACKEND_NAMES", "Backend", "available_backends", "open_backend", "ort_providers"]
+__all__ = ["BACKEND_NAMES", "Backend", "available_backends", "open_backend", "ort_providers", "voice_backends"]
