@@ -1,6 +1,6 @@
 """Inference runtime: ONNX Runtime vs torch parity, the torch reference, streaming, seeds and errors.
 
-Tolerances (issue 6): landmarks max abs difference <= 1e-3 (normalized units), audio SNR >= 40 dB."""
+Tolerances: landmarks max abs difference <= 1e-3 (normalized units), audio SNR >= 40 dB."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""File outputs of ``uniflg speak`` / ``uniflg animate`` (DESIGN section 4): ``speech.wav`` (PCM16 mono),
+"""File outputs of ``uniflg speak`` / ``uniflg animate``: ``speech.wav`` (PCM16 mono),
 ``landmarks.npy`` (float32 [T, 70, 2]), ``landmarks.json`` (fps, layout, sample_rate, frames) and
 ``preview.mp4`` (drawn by :mod:`uniflg.preview`, speech muxed when given). Thin writers; no model code."""
 

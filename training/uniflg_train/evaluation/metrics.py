@@ -1,4 +1,4 @@
-"""Landmark metrics of the paper's Table 1 with the declared definitions of issue 4.
+"""Landmark metrics of the paper's Table 1 as defined below (one definition per metric).
 
 Landmarks are ``[T, 70, 2]`` (OpenPose face-70, see :mod:`uniflg.landmarks`).
 
