@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from uniflg.errors import InvalidInputError
+
 FPS = 30
 OPENPOSE_70 = "openpose70"
 N_POINTS = 70
@@ -43,6 +47,24 @@ LIPS = _span(48, 67)
 INNER_LIP = _span(60, 67)
 RIGHT_EYE_CORNERS = (36, 39)
 LEFT_EYE_CORNERS = (42, 45)
+
+
+def check_track(track: object, what: str = "landmarks", *, single: bool = False, empty: bool = False,
+                dtype: type = np.float32) -> np.ndarray:
+    """The one check of a landmark track: -> ``[T, 70, 2]`` array of ``dtype``; with ``single`` a lone ``[70, 2]``
+    frame is accepted as ``[1, 70, 2]``; with ``empty`` T may be 0. Raises :class:`InvalidInputError` naming
+    ``what`` for another shape, no frames, or NaN / infinite values."""
+    arr: np.ndarray = np.asarray(track, dtype=dtype)
+    if single and arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1:] != (N_POINTS, 2):
+        accepted = f"[T, {N_POINTS}, 2]" + (f" or [{N_POINTS}, 2]" if single else "")
+        raise InvalidInputError(f"{what} have shape {tuple(arr.shape)}, expected {accepted}")
+    if not empty and arr.shape[0] == 0:
+        raise InvalidInputError(f"{what} have no frames")
+    if not np.isfinite(arr).all():
+        raise InvalidInputError(f"{what} contain NaN or infinite values")
+    return arr
 
 
 def connections() -> list[tuple[int, int]]:

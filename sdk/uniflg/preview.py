@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from uniflg.errors import BackendUnavailableError, InvalidInputError
-from uniflg.landmarks import FPS, N_POINTS, connections
+from uniflg.landmarks import FPS, check_track, connections
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +31,6 @@ def ffmpeg_exe() -> str:
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     except Exception as exc:  # noqa: BLE001 - any failure means "no ffmpeg here"
         raise BackendUnavailableError(f"previews need ffmpeg (pip install imageio-ffmpeg): {exc}") from exc
-
-
-def _check(track: np.ndarray, name: str) -> np.ndarray:
-    arr = np.asarray(track, dtype=np.float32)
-    if arr.ndim != 3 or arr.shape[1:] != (N_POINTS, 2) or arr.shape[0] == 0:
-        raise InvalidInputError(f"{name} must be [T, {N_POINTS}, 2] with T > 0; got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise InvalidInputError(f"{name} contains NaN or infinite values")
-    return arr
 
 
 def _transform(tracks: list[np.ndarray], size: int) -> tuple[np.ndarray, float]:
@@ -77,8 +68,8 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
     """Write an H.264 mp4 of ``landmarks`` [T, 70, 2] at ``fps`` (with ``audio`` muxed as AAC when given;
     ``reference`` [T', 70, 2] adds a right-hand panel). Returns the path."""
     path = Path(path)
-    pred = _check(landmarks, "landmarks")
-    tracks = [pred] if reference is None else [pred, _check(reference, "reference")]
+    pred = check_track(landmarks, "landmarks")
+    tracks = [pred] if reference is None else [pred, check_track(reference, "reference")]
     size += size % 2  # H.264 with yuv420p needs even dimensions
     centre, scale = _transform(tracks, size)
     panels = [draw_frames(pred, size, centre, scale, PREDICTION_RGB)]

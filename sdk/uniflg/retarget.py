@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from uniflg.errors import InvalidInputError
-from uniflg.landmarks import N_POINTS
+from uniflg.landmarks import N_POINTS, check_track
 
 # ARKit's 52 blendshape locations in Apple's documented order (also the order of Live Link Face curves).
 ARKIT_52: tuple[str, ...] = (
@@ -84,17 +84,6 @@ class Features:
     look_y_l: np.ndarray       # left pupil below the eye centre, eye widths
 
 
-def _as_frames(landmarks: np.ndarray) -> np.ndarray:
-    arr = np.asarray(landmarks, dtype=np.float64)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or arr.shape[1:] != (N_POINTS, 2):
-        raise InvalidInputError(f"landmarks must be [T, {N_POINTS}, 2] or [{N_POINTS}, 2], got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise InvalidInputError("landmarks contain NaN or infinite values")
-    return arr
-
-
 def _dist(p: np.ndarray, i: int, j: int) -> np.ndarray:
     return np.linalg.norm(p[:, i] - p[:, j], axis=-1)  # (T,)
 
@@ -121,7 +110,7 @@ def _pupil(p: np.ndarray, pupil: int, inner: int, outer: int, eye: np.ndarray) -
 
 def measure(landmarks: np.ndarray) -> Features:
     """Features of ``[T, 70, 2]`` (or one ``[70, 2]``) landmarks in the OpenPose-70 layout."""
-    p = _as_frames(landmarks)
+    p = check_track(landmarks, single=True, empty=True, dtype=np.float64)
     eye_r = p[:, 36:42].mean(1)  # (T, 2)
     eye_l = p[:, 42:48].mean(1)
     iod = np.maximum(np.linalg.norm(eye_l - eye_r, axis=-1), 1e-9)  # (T,)

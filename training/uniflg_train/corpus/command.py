@@ -48,16 +48,19 @@ def _make(args: argparse.Namespace) -> int:
 def _measure(args: argparse.Namespace) -> int:
     import numpy as np
     import soundfile as sf
+    from uniflg.errors import InvalidInputError
 
     from uniflg_train.corpus.align import AlignmentReport, measure
+    from uniflg_train.data.formats import SPLITS, read_rows
 
     errors, unmatched, n = [], 0, 0
-    for split in ("train", "val", "test"):
+    for split in SPLITS:
         path = args.data / f"{split}.jsonl"
         if not path.exists():
             continue
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
+        for where, row in read_rows(path):
+            if isinstance(row, ValueError):
+                raise InvalidInputError(f"{where}: bad manifest line ({row})")
             if row.get("landmarks") is None or row.get("alignment") is None:
                 continue
             if args.limit and n >= args.limit:

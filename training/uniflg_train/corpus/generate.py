@@ -26,11 +26,11 @@ from uniflg.text.japanese import full_context_labels, labels_to_tokens
 from uniflg_train.corpus.face import make_track
 from uniflg_train.corpus.sentences import make_sentence
 from uniflg_train.corpus.voice import EMOTIONS, SAMPLE_RATE, SPEAKERS, VOICE_CREDIT, render
+from uniflg_train.data.formats import SPLITS
 
 log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = "1.0"
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,14 @@ frames), a folder of OpenPose JSON files (``face_keypoints_2d`` per frame, confi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from uniflg.landmarks import FPS, N_POINTS
+from uniflg.errors import InvalidInputError
+from uniflg.landmarks import FPS, N_POINTS, check_track
 
 SPLITS = ("train", "val", "test")
 
@@ -51,17 +53,29 @@ class Item:
         return self.landmarks is not None or self.video is not None
 
 
+def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | ValueError]]:
+    """The one reader of a JSONL manifest: ("manifest:line", the line's object, or the ValueError that says why
+    it is not one) for every non-blank line, in order."""
+    for no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            yield f"{path}:{no}", exc
+            continue
+        yield f"{path}:{no}", row if isinstance(row, dict) else ValueError(f"not a JSON object: {line[:40]!r}")
+
+
 def read_manifest(path: Path) -> tuple[list[Item], list[BadItemError]]:
     """Items of one JSONL manifest, and the lines that are not valid items."""
     items: list[Item] = []
     bad: list[BadItemError] = []
-    root = path.parent
-    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{no}"
+    for where, row in read_rows(path):
         try:
-            items.append(_item(json.loads(line), root, where))
+            if isinstance(row, ValueError):
+                raise row
+            items.append(_item(row, path.parent, where))
         except (ValueError, TypeError, KeyError) as exc:
             bad.append(BadItemError(where, f"bad manifest line ({exc})"))
     return items, bad
@@ -113,12 +127,11 @@ def _openpose_dir(folder: Path) -> np.ndarray:
 
 
 def check_landmarks(lm: np.ndarray, path: Path | str) -> None:
-    if lm.ndim != 3 or lm.shape[1:] != (N_POINTS, 2):
-        raise BadItemError(path, f"landmarks have shape {tuple(lm.shape)}, expected [T, {N_POINTS}, 2]")
-    if lm.shape[0] == 0:
-        raise BadItemError(path, "landmarks have no frames")
-    if not np.all(np.isfinite(lm)):
-        raise BadItemError(path, "landmarks contain NaN or infinite values")
+    """:func:`uniflg.landmarks.check_track`, failing as a bad item of ``path``."""
+    try:
+        check_track(lm)
+    except InvalidInputError as exc:
+        raise BadItemError(path, str(exc)) from exc
 
 
 def fit_frames(lm: np.ndarray, fps: float, seconds: float, path: Path | str, tolerance_s: float = 0.2) -> np.ndarray:

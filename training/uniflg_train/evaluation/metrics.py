@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 import numpy as np
-from uniflg.landmarks import FPS, INNER_LIP, LEFT_EYE_CORNERS, LIPS, N_POINTS, RIGHT_EYE_CORNERS
+from uniflg.landmarks import FPS, INNER_LIP, LEFT_EYE_CORNERS, LIPS, N_POINTS, RIGHT_EYE_CORNERS, check_track
 
 from uniflg_train.evaluation.dtw import dtw, warp_to_reference
 
@@ -34,10 +34,7 @@ _INNER = np.asarray(INNER_LIP)
 
 
 def _check(landmarks: np.ndarray) -> np.ndarray:
-    arr = np.asarray(landmarks, dtype=np.float64)
-    if arr.ndim != 3 or arr.shape[1:] != (N_POINTS, 2):
-        raise ValueError(f"landmarks must be [T, {N_POINTS}, 2], got {arr.shape}")
-    return arr
+    return check_track(landmarks, empty=True, dtype=np.float64)
 
 
 def interocular_distance(reference: np.ndarray) -> float:

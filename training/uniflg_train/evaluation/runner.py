@@ -8,7 +8,6 @@ A system raises ``NotImplementedError`` for modes it does not support (STL has n
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -67,24 +66,26 @@ def load_items(data_dir: Path, split: str = "test", limit: int | None = None) ->
     """The paired items of ``DIR/{split}.jsonl`` (reference audio + landmarks), in manifest order."""
     import soundfile as sf
 
+    from uniflg_train.data.formats import BadItemError, read_landmarks, read_manifest
+
     manifest = Path(data_dir) / f"{split}.jsonl"
     if not manifest.is_file():
         raise EvalInputError(f"no {manifest}: run `uniflg corpus make` or point --data at a prepared corpus")
+    rows, bad = read_manifest(manifest)
+    for b in bad:
+        logger.warning("skipped: %s", b)
     items: list[EvalItem] = []
-    for line_no, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        rec = json.loads(line)
-        if not rec.get("landmarks"):
+    for row in rows:
+        if row.landmarks is None:
             continue  # unpaired: nothing to score landmarks against
         try:
-            audio, rate = sf.read(Path(data_dir) / rec["audio"], dtype="float32", always_2d=False)
-            landmarks = np.load(Path(data_dir) / rec["landmarks"]).astype(np.float32)
-        except (OSError, RuntimeError, ValueError) as exc:
-            logger.warning("%s line %d (%s): skipped: %s", manifest, line_no, rec.get("id"), exc)
+            audio, rate = sf.read(row.audio, dtype="float32", always_2d=False)
+            landmarks, _ = read_landmarks(row.landmarks)
+        except (OSError, RuntimeError, ValueError, BadItemError) as exc:
+            logger.warning("%s (%s): skipped: %s", row.source, row.id, exc)
             continue
-        items.append(EvalItem(rec["id"], rec["text"], audio, rate, landmarks, rec.get("speaker", ""),
-                              rec.get("emotion", "")))
+        items.append(EvalItem(row.id, row.text, audio, rate, landmarks.astype(np.float32), row.speaker,
+                              row.emotion))
         if limit is not None and len(items) >= limit:
             break
     if not items:
