@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from uniflg.errors import InvalidInputError
+from uniflg.retarget import ARKIT_52
 
 from uniflg_bridge import wire
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
@@ -120,7 +121,7 @@ class LiveLinkSink:
         self._send(meta, event.index, event.arkit)
 
     def end(self, meta: StreamMeta, frame_count: int) -> None:
-        self._send(meta, frame_count, np.zeros(52, np.float32))  # back to neutral
+        self._send(meta, frame_count, np.zeros(len(ARKIT_52), np.float32))  # back to neutral
 
     def close(self) -> None:
         self.sender.close()

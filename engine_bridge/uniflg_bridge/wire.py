@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from uniflg.errors import InvalidInputError
+from uniflg.landmarks import N_POINTS
+from uniflg.retarget import ARKIT_52
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
 from uniflgapi.v1 import uniflg_pb2 as pb
 
@@ -111,7 +113,7 @@ def final_status(code: int, message: str, frame_count: int, audio_seconds: float
     return pb.Status(code=code, message=message, frame_count=frame_count, audio_seconds=audio_seconds)
 
 
-def points_from_frames(frames: Sequence[pb.LandmarkFrame], n_points: int = 70) -> np.ndarray:
+def points_from_frames(frames: Sequence[pb.LandmarkFrame], n_points: int = N_POINTS) -> np.ndarray:
     """LandmarkFrames -> ``[n, n_points, 2]`` float32 (the client-side inverse of :func:`landmark_frames`)."""
     if not frames:
         return np.zeros((0, n_points, 2), np.float32)
@@ -167,6 +169,6 @@ def livelink_curves(arkit52: np.ndarray) -> np.ndarray:
     """52 ARKit weights -> the 61 Live Link Face curves: the 52, then head yaw/pitch/roll and the eyes'
     yaw/pitch/roll, which 2-D landmarks of a frontal face do not give (sent as 0)."""
     weights = np.asarray(arkit52, np.float32).reshape(-1)
-    if weights.shape != (52,):
+    if weights.shape != (len(ARKIT_52),):
         raise InvalidInputError(f"Live Link Face needs 52 ARKit weights, got {weights.shape[0]}")
     return np.concatenate([weights, np.zeros(len(LIVELINK_EXTRA), np.float32)])

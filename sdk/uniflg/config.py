@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from uniflg.landmarks import FPS, N_POINTS
+
 DecoderKind = Literal["hifigan", "istft"]
 LandmarkTraining = Literal["mixed", "text", "speech"]
 LandmarkInput = Literal["latent", "spectrogram"]
@@ -110,13 +112,13 @@ class DiscriminatorConfig:
 
 @dataclass(frozen=True)
 class LandmarkDecoderConfig:
-    n_points: int = 70
+    n_points: int = N_POINTS
     layers: int = 16
     channels: int = 192
     kernel_size: int = 5
     dilation: int = 1
     dropout: float = 0.0
-    fps: int = 30
+    fps: int = FPS
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 PREDICTION_RGB = (235, 235, 235)
 REFERENCE_RGB = (255, 150, 40)
-_DISK = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]  # 3x3 pen
+_DISK = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # 3x3 pen
 
 
 def ffmpeg_exe() -> str:
@@ -41,25 +41,35 @@ def _transform(tracks: list[np.ndarray], size: int) -> tuple[np.ndarray, float]:
     return (lo + hi) / 2, scale
 
 
-def draw_frames(track: np.ndarray, size: int, centre: np.ndarray, scale: float,
-                rgb: tuple[int, int, int] = PREDICTION_RGB) -> np.ndarray:
-    """[T, 70, 2] -> [T, size, size, 3] uint8 on black: every connection as a 3-px line, points as dots."""
-    T = track.shape[0]
-    frames = np.zeros((T, size, size, 3), np.uint8)
-    px = (track - centre) * scale + size / 2                                   # (T, 70, 2)
+def stroke(frames: np.ndarray, px: np.ndarray, rgb: tuple[int, int, int],
+           pen: tuple[tuple[int, int], ...] = _DISK) -> np.ndarray:
+    """The one landmark rasterizer: draw every face connection and point of ``px`` [T, 70, 2] (pixels, x right,
+    y down) into ``frames`` [T, H, W, 3] uint8, in place, with ``pen`` offsets; pixels outside the frame or not
+    finite are dropped. -> ``frames``."""
+    T, H, W = frames.shape[:3]
     edges = np.array(connections())
     a, b = px[:, edges[:, 0]], px[:, edges[:, 1]]                             # (T, E, 2)
-    n = int(np.ceil(np.abs(b - a).max())) + 2                                 # samples per segment
+    finite = np.isfinite(px).all()
+    n = int(np.ceil(np.abs(np.nan_to_num(b - a)).max())) + 2 if finite else max(H, W)  # samples per segment
     t = np.linspace(0.0, 1.0, n)[None, None, :, None]
     seg = (a[:, :, None] * (1 - t) + b[:, :, None] * t).reshape(T, -1, 2)    # (T, E*n, 2)
     seg = np.concatenate([seg, px], axis=1)
-    xy = np.round(seg).astype(np.int64)
-    f = np.repeat(np.arange(T), xy.shape[1])
-    for dy, dx in _DISK:
-        x = np.clip(xy[..., 0].ravel() + dx, 0, size - 1)
-        y = np.clip(xy[..., 1].ravel() + dy, 0, size - 1)
-        frames[f, y, x] = rgb
+    f = np.repeat(np.arange(T), seg.shape[1])
+    flat = seg.reshape(-1, 2)
+    keep = np.isfinite(flat).all(axis=1)
+    f, xy = f[keep], np.round(flat[keep]).astype(np.int64)
+    for dy, dx in pen:
+        x, y = xy[:, 0] + dx, xy[:, 1] + dy
+        inside = (x >= 0) & (x < W) & (y >= 0) & (y < H)
+        frames[f[inside], y[inside], x[inside]] = rgb
     return frames
+
+
+def draw_frames(track: np.ndarray, size: int, centre: np.ndarray, scale: float,
+                rgb: tuple[int, int, int] = PREDICTION_RGB) -> np.ndarray:
+    """[T, 70, 2] -> [T, size, size, 3] uint8 on black: every connection as a 3-px line, points as dots."""
+    frames = np.zeros((track.shape[0], size, size, 3), np.uint8)
+    return stroke(frames, (track - centre) * scale + size / 2, rgb)
 
 
 def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | None = None,

@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from uniflg.landmarks import FPS, OPENPOSE_70
+from uniflg.landmarks import FPS, N_POINTS, OPENPOSE_70
 
 Mode = Literal["t", "p"]
 
@@ -51,7 +51,7 @@ class StreamInfo:
     sample_rate: int
     fps: int = FPS
     layout: str = OPENPOSE_70
-    n_points: int = 70
+    n_points: int = N_POINTS
     blendshape_names: tuple[str, ...] = ()
 
 

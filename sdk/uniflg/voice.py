@@ -38,6 +38,7 @@ from uniflg.inference import (
     frames_in,
     plan_text,
 )
+from uniflg.landmarks import N_POINTS
 from uniflg.streaming import StreamResampler
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
 from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE, WEIGHTS_FILE, VoiceSpec, read_spec
@@ -165,7 +166,7 @@ class Voice:
                 frames.append(b)
                 have += len(b)
             pending.append((f0, f1, i, audio))
-            lm_all = np.concatenate(frames) if frames else np.zeros((0, 70, 2), np.float32)
+            lm_all = np.concatenate(frames) if frames else np.zeros((0, N_POINTS, 2), np.float32)
             while pending:
                 p0, p1, pi, paudio = pending[0]
                 p_last = pi == len(chunks) - 1
@@ -192,7 +193,7 @@ class Voice:
                       options: SynthesisOptions | None = None) -> np.ndarray:
         """Whole clip -> landmarks (round(seconds * 30), 70, 2); equals the concatenated stream."""
         parts = [c.landmarks for c in self.animate([audio], sample_rate, options)]
-        return np.concatenate(parts) if parts else np.zeros((0, 70, 2), np.float32)
+        return np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
 
     def _animate_stream(self, chunks: Iterable[np.ndarray], sample_rate: int, g: np.ndarray,
                         z_u: np.ndarray | None) -> Iterator[FrameChunk]:
@@ -204,7 +205,7 @@ class Voice:
                 yield FrameChunk(emitted, block, fps, False)
                 emitted += len(block)
         blocks = animator.push(resampler.finish()) + animator.finish()
-        block = np.concatenate(blocks) if blocks else np.zeros((0, 70, 2), np.float32)
+        block = np.concatenate(blocks) if blocks else np.zeros((0, N_POINTS, 2), np.float32)
         yield FrameChunk(emitted, block, fps, True)
 
     def _animate_whole(self, audio: np.ndarray, g: np.ndarray, z_u: np.ndarray) -> np.ndarray:

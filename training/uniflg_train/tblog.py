@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
-from uniflg.landmarks import connections
+from uniflg.preview import stroke
 
 from uniflg_train.distributed import is_main_process
 
@@ -82,18 +82,14 @@ def draw_landmarks(frames: Sequence[np.ndarray], size: int = 256, margin: float 
     """Draw one or more ``[70, 2]`` faces (overlaid, colours from :data:`PALETTE`) on a white
     ``size x size`` canvas; returns HWC uint8. ``bounds`` = (x0, y0, x1, y1) in landmark units; by
     default the joint bounding box of the faces, squared, with a margin."""
-    image = np.full((size, size, 3), 255, dtype=np.uint8)
+    image = np.full((1, size, size, 3), 255, dtype=np.uint8)
     points = [np.asarray(f, dtype=np.float64).reshape(-1, 2) for f in frames]
     x0, y0, x1, y1 = bounds if bounds is not None else _square_bounds(np.concatenate(points), margin)
     scale = (size - 1) / max(x1 - x0, y1 - y0, 1e-9)
-    edges = np.asarray(connections(), dtype=np.int64)  # (E, 2)
-    t = np.linspace(0.0, 1.0, size)[None, :, None]  # (1, S, 1): samples along each segment
     for k, pts in enumerate(points):
         pix = (pts - np.array([x0, y0])) * scale  # (70, 2) in pixels, x right, y down
-        a, b = pix[edges[:, 0]][:, None, :], pix[edges[:, 1]][:, None, :]  # (E, 1, 2)
-        line = (a + (b - a) * t).reshape(-1, 2)  # (E*S, 2)
-        _stamp(image, np.concatenate([line, pix]), PALETTE[k % len(PALETTE)])
-    return image
+        stroke(image, pix[None], PALETTE[k % len(PALETTE)], pen=((0, 0),))
+    return image[0]
 
 
 def landmark_strip(sequences: Sequence[np.ndarray], n_frames: int = 6, size: int = 192) -> np.ndarray:
@@ -115,11 +111,3 @@ def _square_bounds(points: np.ndarray, margin: float) -> tuple[float, float, flo
     lo, hi = finite.min(axis=0), finite.max(axis=0)
     centre, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-6) * (1 + margin)
     return centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half
-
-
-def _stamp(image: np.ndarray, pixels: np.ndarray, colour: tuple[int, int, int]) -> None:
-    size = image.shape[0]
-    pix = np.rint(pixels[np.isfinite(pixels).all(axis=1)]).astype(np.int64)
-    keep = (pix >= 0).all(axis=1) & (pix < size).all(axis=1)
-    pix = pix[keep]
-    image[pix[:, 1], pix[:, 0]] = colour

@@ -37,6 +37,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from uniflg.config import AudioConfig
 from uniflg.errors import InvalidInputError
+from uniflg.landmarks import N_POINTS
 
 LOG_MEL_FLOOR = float(np.log(1e-5))
 
@@ -129,7 +130,7 @@ def collate(items: list[dict[str, Any]]) -> Batch:
     landmarks = lengths = None
     if bool(has.any()):
         longest = max(x.shape[0] for x in lm if x is not None)
-        padded = [np.zeros((longest, 70, 2), np.float32) if x is None
+        padded = [np.zeros((longest, N_POINTS, 2), np.float32) if x is None
                   else np.concatenate([x, np.repeat(x[-1:], longest - x.shape[0], 0)]) for x in lm]
         landmarks = torch.from_numpy(np.stack(padded).astype(np.float32))
         lengths = torch.tensor([0 if x is None else x.shape[0] for x in lm], dtype=torch.int64)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from uniflg.landmarks import N_POINTS
 
 from uniflg_train.evaluation.evaluate import Prediction, Reference, evaluate
 from uniflg_train.evaluation.metrics import align_landmarks, energy_envelope, lip_opening, pearson
@@ -107,7 +108,7 @@ def unseen_voice_correlation(system: System, speaker: str, texts: Sequence[str] 
         clips = espeak_audio(texts, Path(tmp))
     lips, energy = [], []
     for i, (audio, rate) in enumerate(clips):
-        item = EvalItem(f"unseen_{i}", texts[i], audio, rate, np.zeros((1, 70, 2), np.float32), speaker, "normal")
+        item = EvalItem(f"unseen_{i}", texts[i], audio, rate, np.zeros((1, N_POINTS, 2), np.float32), speaker, "normal")
         landmarks = system.predict_speech(item)
         env = energy_envelope(audio, rate)
         n = min(len(landmarks), len(env))

@@ -8,6 +8,7 @@ eye corners and lids, lip contours); the pupils (68 right, 69 left: the subject'
 from __future__ import annotations
 
 import numpy as np
+from uniflg.landmarks import N_POINTS
 
 MEDIAPIPE_POINTS = 478  # 468 mesh vertices + 2 x 5 iris points (refine_landmarks=True)
 
@@ -32,8 +33,8 @@ MEDIAPIPE_TO_OPENPOSE: tuple[int, ...] = (
     468, 473,
 )
 
-assert len(MEDIAPIPE_TO_OPENPOSE) == 70
-assert len(set(MEDIAPIPE_TO_OPENPOSE)) == 70
+assert len(MEDIAPIPE_TO_OPENPOSE) == N_POINTS
+assert len(set(MEDIAPIPE_TO_OPENPOSE)) == N_POINTS
 
 
 def to_openpose(points: np.ndarray) -> np.ndarray:
