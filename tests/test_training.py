@@ -140,7 +140,7 @@ def test_trainer_under_torchrun_gloo(corpus: Path, tmp_path: Path) -> None:
 def test_stage2_caches_deterministic_frozen_inputs(corpus: Path, vits_run: Path, monkeypatch: pytest.MonkeyPatch
                                                    ) -> None:
     import torch
-    from uniflg_train.trainer.common import make_loader, to_train_batch
+    from uniflg_train.trainer.common import make_loader
     from uniflg_train.trainer.data import open_training_data
     from uniflg_train.trainer.landmarks import LandmarkStage, load_stage1
     from uniflg_train.trainer.options import LandmarkTrainOptions
@@ -149,7 +149,7 @@ def test_stage2_caches_deterministic_frozen_inputs(corpus: Path, vits_run: Path,
     dataset, collate, _ = open_training_data(corpus, "train", True, 12.0, model.cfg.audio.sample_rate,
                                              only_speakers=("mei",))
     assert {it["speaker"] for it in dataset.items} == {"mei"}
-    batch = to_train_batch(next(iter(make_loader(dataset, collate, 3, 0, 0))))
+    batch = next(iter(make_loader(dataset, collate, 3, 0, 0)))
     assert LandmarkStage(model, LandmarkTrainOptions(), torch.device("cpu")).input_cache is None  # sampling
     stage = LandmarkStage(model, LandmarkTrainOptions(latent_noise_scale=0.0, posterior_noise_scale=0.0),
                           torch.device("cpu"))

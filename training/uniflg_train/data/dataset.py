@@ -44,6 +44,8 @@ LOG_MEL_FLOOR = float(np.log(1e-5))
 
 @dataclass
 class Batch:
+    """One padded batch, as the data pipeline collates it and both training stages read it (shapes above)."""
+
     ids: Tensor
     prosody: Tensor
     text_lengths: Tensor
@@ -65,6 +67,10 @@ class Batch:
             value = getattr(self, f.name)
             moved[f.name] = value.to(device) if isinstance(value, Tensor) else value
         return Batch(**moved)
+
+    def condition_index(self, conditioning: str) -> Tensor:
+        """g: the speaker (UniFLG) or the emotion (UniFLG-AS)."""
+        return self.speaker if conditioning == "speaker" else self.emotion
 
 
 class UniFLGDataset(Dataset):

@@ -1,4 +1,4 @@
-"""The training loop and the pieces both stages share: the batch view, data loaders, optimizers, the run folder,
+"""The training loop and the pieces both stages share: data loaders, optimizers, the run folder,
 and :class:`GracefulStop` (SIGINT/SIGTERM save a checkpoint and stop, agreed across DDP ranks)."""
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
-from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from uniflg.config import ModelConfig
-from uniflg.model.features import SpectrogramFeatures
 
 from uniflg_train.checkpoint import CheckpointManager
 from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
@@ -38,54 +36,6 @@ from uniflg_train.tblog import TBLogger
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainBatch:
-    """What a training step reads. Audio is (B, S) at the model's rate; spectrograms are computed on the
-    fly by the same conv-STFT module the runtime exports, so training and inference features agree."""
-
-    ids: Tensor  # (B, N) int64
-    prosody: Tensor  # (B, N, P) int64
-    text_lengths: Tensor  # (B,)
-    wav: Tensor  # (B, S) float32
-    wav_lengths: Tensor  # (B,)
-    speaker: Tensor  # (B,) int64
-    emotion: Tensor  # (B,) int64
-    landmarks: Tensor | None  # (B, L, 70, 2) float32, or None when the batch has none
-    landmark_lengths: Tensor | None  # (B,)
-    spec: Tensor | None = None  # (B, F, T) from the feature cache (same convention as SpectrogramFeatures)
-    mel: Tensor | None = None  # (B, M, T)
-    spec_lengths: Tensor | None = None  # (B,)
-    item_ids: list[str] | None = None  # manifest ids, e.g. for caching per-item frozen outputs
-
-    def to(self, device: torch.device) -> TrainBatch:
-        moved: dict[str, Any] = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
-        return TrainBatch(**moved)
-
-    def spectrograms(self, features: SpectrogramFeatures) -> tuple[Tensor, Tensor, Tensor]:
-        """-> linear spec (B, F, T), log mel (B, M, T), spec lengths (B,) with T = S // hop.
-
-        Cached features are used when the batch carries them (they follow the same convention and save
-        the STFT of every full-length waveform per step); otherwise they are computed here."""
-        if self.spec is not None and self.mel is not None and self.spec_lengths is not None:
-            return self.spec, self.mel, self.spec_lengths
-        spec = features.spectrogram(self.wav)
-        lengths = torch.div(self.wav_lengths, features.cfg.hop_length, rounding_mode="floor")
-        return spec, features.log_mel(spec), lengths
-
-    def condition_index(self, conditioning: str) -> Tensor:
-        """g: the speaker (UniFLG) or the emotion (UniFLG-AS)."""
-        return self.speaker if conditioning == "speaker" else self.emotion
-
-
-def to_train_batch(raw: Batch) -> TrainBatch:
-    """The data pipeline's collated :class:`~uniflg_train.data.dataset.Batch` as the trainer reads it."""
-    return TrainBatch(
-        ids=raw.ids, prosody=raw.prosody, text_lengths=raw.text_lengths, wav=raw.wav[:, 0],
-        wav_lengths=raw.wav_lengths, speaker=raw.speaker, emotion=raw.emotion, landmarks=raw.landmarks,
-        landmark_lengths=raw.landmark_lengths, spec=raw.spec, mel=raw.mel, spec_lengths=raw.spec_lengths,
-        item_ids=list(raw.item_ids))
-
-
 def make_loader(dataset: UniFLGDataset, collate: Collate, batch_size: int, num_workers: int, seed: int,
                 drop_last: bool = True) -> DataLoader:
     sampler = make_sampler(dataset, shuffle=True, seed=seed, drop_last=drop_last)
@@ -95,13 +45,13 @@ def make_loader(dataset: UniFLGDataset, collate: Collate, batch_size: int, num_w
                       generator=generator, persistent_workers=num_workers > 0)
 
 
-def epochs(loader: DataLoader, start_epoch: int) -> Iterator[tuple[int, TrainBatch]]:
+def epochs(loader: DataLoader, start_epoch: int) -> Iterator[tuple[int, Batch]]:
     """Endless (epoch, batch) stream; reshuffles distributed samplers every epoch."""
     epoch = start_epoch
     while True:
         set_epoch(loader.sampler, epoch)
         for raw in loader:
-            yield epoch, to_train_batch(raw)
+            yield epoch, raw
         epoch += 1
 
 
@@ -171,7 +121,7 @@ class GracefulStop:
 class Stage(Protocol):
     """What :func:`run_loop` drives: one training stage's modules, optimizers and step."""
 
-    def train_step(self, batch: TrainBatch, step: int) -> dict[str, float]: ...
+    def train_step(self, batch: Batch, step: int) -> dict[str, float]: ...
 
     def modules(self) -> dict[str, torch.nn.Module]: ...
 

@@ -20,23 +20,20 @@ from torch import Tensor, nn
 from uniflg.config import ModelConfig
 from uniflg.errors import ModelFormatError
 from uniflg.model.commons import sequence_mask
-from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
 from uniflg_train.checkpoint import CheckpointManager, load_trained_model
-from uniflg_train.data.dataset import Collate, UniFLGDataset
+from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
 from uniflg_train.distributed import DistInfo, wrap_ddp
 from uniflg_train.losses import masked_mse
 from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import (
     LoopSettings,
-    TrainBatch,
     exponential_decay,
     make_loader,
     run_dirs,
     run_loop,
     start_process,
-    to_train_batch,
 )
 from uniflg_train.trainer.options import LandmarkTrainOptions, save_options
 
@@ -56,7 +53,6 @@ class LandmarkStage:
         self.model, self.cfg, self.options, self.device = model.to(device), model.cfg, options, device
         self.model.requires_grad_(False)
         self.model.landmark_decoder.requires_grad_(True)
-        self.features = SpectrogramFeatures(self.cfg.audio).to(device)
         self.optimizer = torch.optim.AdamW(self.model.landmark_decoder.parameters(), options.learning_rate,
                                            betas=options.betas, weight_decay=options.weight_decay)
         self.scheduler = exponential_decay(self.optimizer, options.lr_decay)
@@ -70,7 +66,7 @@ class LandmarkStage:
         self.decoder = wrap_ddp(self.model.landmark_decoder, info)
 
     @torch.no_grad()
-    def decoder_input(self, batch: TrainBatch, which: str, generator: torch.Generator | None = None
+    def decoder_input(self, batch: Batch, which: str, generator: torch.Generator | None = None
                       ) -> tuple[Tensor, Tensor, Tensor]:
         """Frozen VAE-VITS -> (decoder input (B, D, L), mask (B, 1, L), landmark condition (B, C, 1))."""
         cache, ids = self.input_cache, batch.item_ids
@@ -96,12 +92,12 @@ class LandmarkStage:
         return latent, mask, torch.stack([e[1] for e in entries])
 
     @torch.no_grad()
-    def frozen_forward(self, batch: TrainBatch, which: str, generator: torch.Generator | None = None
+    def frozen_forward(self, batch: Batch, which: str, generator: torch.Generator | None = None
                        ) -> tuple[Tensor, Tensor, Tensor]:
         m = self.model
         assert batch.landmark_lengths is not None
         n_land = batch.landmark_lengths
-        spec, mel, spec_lengths = batch.spectrograms(self.features)
+        spec, mel, spec_lengths = batch.spec, batch.mel, batch.spec_lengths
         _, mu_u, _ = m.encode_utterance(mel, spec_lengths)
         g = batch.condition_index(self.cfg.variant.conditioning)
         cond = m.condition(g, mu_u)
@@ -122,7 +118,7 @@ class LandmarkStage:
         latent, mask = m.text_landmark_latent(prior, d_spec, n_land, noise)
         return latent, mask, land_cond
 
-    def loss(self, batch: TrainBatch, which: str) -> Tensor:
+    def loss(self, batch: Batch, which: str) -> Tensor:
         assert batch.landmarks is not None and batch.landmark_lengths is not None
         latent, mask, land_cond = self.decoder_input(batch, which)
         pred = self.decoder(latent, mask, land_cond)
@@ -147,7 +143,7 @@ class LandmarkStage:
         if self.last_pair is not None:
             tb.landmarks("stage2/reference_vs_predicted", [t.cpu().numpy() for t in self.last_pair], step)
 
-    def train_step(self, batch: TrainBatch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
         which = path_for_step(self.cfg, step)
         self.model.eval()  # the frozen VAE-VITS runs without dropout
         self.model.landmark_decoder.train()
@@ -164,7 +160,7 @@ def landmark_statistics(dataset: UniFLGDataset, collate: Collate, limit: int = 5
 
     frames = []
     for i, raw in enumerate(DataLoader(dataset, batch_size=16, collate_fn=collate)):
-        b = to_train_batch(raw)
+        b: Batch = raw
         if b.landmarks is None or b.landmark_lengths is None:
             continue
         for lm, n in zip(b.landmarks, b.landmark_lengths, strict=True):

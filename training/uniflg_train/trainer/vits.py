@@ -21,7 +21,7 @@ from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
 from uniflg_train.checkpoint import CheckpointManager, load_trained_model
-from uniflg_train.data.dataset import Collate, UniFLGDataset
+from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
 from uniflg_train.distributed import DistInfo, wrap_ddp
 from uniflg_train.losses import (
     discriminator_loss,
@@ -33,7 +33,6 @@ from uniflg_train.losses import (
 from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import (
     LoopSettings,
-    TrainBatch,
     exponential_decay,
     make_loader,
     run_dirs,
@@ -73,16 +72,16 @@ class VitsStage:
         self.g_ddp = wrap_ddp(self.model, info)
         self.d_ddp = wrap_ddp(self.discriminator, info)
 
-    def step(self, batch: TrainBatch, global_step: int) -> VitsStepResult:
+    def step(self, batch: Batch, global_step: int) -> VitsStepResult:
         o, cfg = self.options, self.cfg
         hop = cfg.audio.hop_length
-        spec, mel, spec_lengths = batch.spectrograms(self.features)
+        spec, mel, spec_lengths = batch.spec, batch.mel, batch.spec_lengths
         g = batch.condition_index(cfg.variant.conditioning)
         out = self.g_ddp(batch.ids, batch.prosody, batch.text_lengths, spec, spec_lengths, mel, g,
                          o.duration_trains_utterance)
         seg = cfg.vits.segment_frames
         mel_real = slice_segments(_pad_to(mel, seg), out.slice_starts, seg)
-        wav_real = slice_segments(_pad_to(batch.wav.unsqueeze(1), seg * hop), out.slice_starts * hop, seg * hop)
+        wav_real = slice_segments(_pad_to(batch.wav, seg * hop), out.slice_starts * hop, seg * hop)
         adversarial = global_step >= o.adversarial_start
 
         losses: dict[str, Tensor] = {}
@@ -115,7 +114,7 @@ class VitsStage:
         self.last_audio = (wav_real[0, 0].detach(), out.wav_hat[0, 0].detach())
         return VitsStepResult({k: float(v.detach()) for k, v in losses.items()})
 
-    def train_step(self, batch: TrainBatch, step: int) -> dict[str, float]:
+    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
         self.model.train()
         return self.step(batch, step).losses
 
