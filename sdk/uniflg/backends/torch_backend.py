@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from uniflg.backends import graphs
 from uniflg.errors import BackendUnavailableError, ModelFormatError
+
+if TYPE_CHECKING:
+    from uniflg.model.system import UniFLG
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +21,7 @@ log = logging.getLogger(__name__)
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, weights: Path | None = None, model: object | None = None, device: str = "cpu") -> None:
+    def __init__(self, weights: Path | None = None, model: UniFLG | None = None, device: str = "cpu") -> None:
         try:
             import torch
         except ImportError as exc:
@@ -32,7 +36,7 @@ class TorchBackend:
             model = load_model(weights, device=device)
         self._torch = torch
         self.device = device
-        self.model = prepare_for_inference(model)  # type: ignore[arg-type]
+        self.model = prepare_for_inference(model)
         self.modules = build_graph_modules(self.model)
 
     def run(self, graph: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -66,7 +66,10 @@ class UpsamplingTrunk(nn.Module):
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             blocks = self.resblocks[i * self.n_kernels:(i + 1) * self.n_kernels]
-            x = sum(block(x) for block in blocks) / self.n_kernels  # type: ignore[assignment]
+            total = blocks[0](x)
+            for block in blocks[1:]:
+                total = total + block(x)
+            x = total / self.n_kernels
         return F.leaky_relu(x)
 
 
