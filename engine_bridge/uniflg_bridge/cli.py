@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from uniflg.backends import add_backend_arguments, options_from_args
+
 from uniflg_bridge.udp import LIVELINK_PORT, LIVELINK_SUBJECT, OSC_PORT, VMC_PORT, Target
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
                    help="gRPC bind address (default 127.0.0.1:50051; a non-loopback address needs --token)")
     p.add_argument("--voice", default=None, help="voice name or directory (default: the embedded voice)")
     p.add_argument("--backend", default="auto", help="auto|torch|onnxruntime|tensorrt")
+    add_backend_arguments(p)
     p.add_argument("--token", default=os.environ.get("UNIFLG_TOKEN"),
                    help="bearer token clients must send (default: $UNIFLG_TOKEN)")
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS)")
@@ -79,7 +82,7 @@ def build_fanout(args: argparse.Namespace) -> FanOut:
 def load_voice(args: argparse.Namespace) -> Voice:
     from uniflg.voice import load_voice as load  # the runtime's loader
 
-    return load(args.voice, backend=args.backend)
+    return load(args.voice, backend=args.backend, options=options_from_args(args))
 
 
 def _read(path: Path | None) -> bytes | None:

@@ -20,7 +20,8 @@ import numpy as np
 
 from uniflg import __version__
 from uniflg.backends import voice_backends
-from uniflg.errors import InvalidInputError, NotFoundError
+from uniflg.backends.base import BackendOptions
+from uniflg.errors import InvalidInputError, NotFoundError, UniFLGError
 from uniflg.types import SynthesisOptions
 
 log = logging.getLogger(__name__)
@@ -46,16 +47,21 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             voices.append((f"random-{model}", _random_voice(model, args.cache)))
         else:
             raise NotFoundError("bench model", model, ["default", "paper", "small", "tiny"])
-    results = []
+    results: list[dict[str, Any]] = []
+    gpu = args.gpu
     for label, folder in voices:
-        for backend in _backends_for(folder, args.backends):
-            results.extend(_bench_voice(label, folder, backend, args.seconds, args.repeats))
+        if gpu != "only":
+            for backend in _backends_for(folder, args.backends):
+                results.extend(_bench_voice(label, folder, backend, args.seconds, args.repeats))
+        if gpu == "only" or (gpu == "auto" and args.backends == "all"):
+            results.extend(_bench_gpu(label, folder, args.seconds, args.repeats, args.backends))
     return {"results": results, "summary": _summary(results), "machine": _machine()}
 
 
 def format_rows(report: dict[str, Any]) -> list[str]:
-    """One line per result, for people."""
-    return [f"{r['model']:>14} {r['backend']:>12} {r['mode']:>2}  RTF {r['rtf']:.4f}  first chunk "
+    """One line per result, for people (a GPU target that cannot run here says why)."""
+    return [f"{r['model']:>14} {r['backend']:>24}     {r['status']}" if r.get("status", "ok") != "ok" else
+            f"{r['model']:>14} {r['backend']:>24} {r['mode']:>2}  RTF {r['rtf']:.4f}  first chunk "
             f"{r['first_chunk_ms'] if r['first_chunk_ms'] is not None else '-':>6} ms  "
             f"peak RSS {r['peak_rss_mb']:.0f} MB" for r in report["results"]]
 
@@ -91,10 +97,36 @@ def _backends_for(folder: Path, wanted: str) -> list[str]:
     return names
 
 
-def _bench_voice(label: str, folder: Path, backend: str, seconds: float, repeats: int) -> list[dict[str, Any]]:
+def _bench_gpu(label: str, folder: Path, seconds: float, repeats: int, wanted: str = "all") -> list[dict[str, Any]]:
+    """Rows of every GPU target (uniflg.backends.targets) of the ``wanted`` backends: measured, or one row saying
+    why it cannot run."""
+    from uniflg.backends import _cuda_gpu
+    from uniflg.backends.onnx_backend import available_providers
+    from uniflg.backends.targets import gpu_targets
+
+    _, usable = voice_backends(folder)
+    rows: list[dict[str, Any]] = []
+    names = {n.strip() for n in wanted.split(",")}
+    for target in gpu_targets(usable, _cuda_gpu(), available_providers()):
+        if wanted != "all" and target.backend not in names:
+            continue
+        if target.reason:
+            rows.append({"model": label, "backend": target.label, "precision": target.precision,
+                         "status": f"unavailable: {target.reason}"})
+            continue
+        try:
+            rows.extend(_bench_voice(label, folder, target.backend, seconds, repeats, target.options, target.label))
+        except UniFLGError as exc:  # a GPU target that fails to load is a row, not the end of the benchmark
+            rows.append({"model": label, "backend": target.label, "precision": target.precision,
+                         "status": f"unavailable: {exc}"})
+    return rows
+
+
+def _bench_voice(label: str, folder: Path, backend: str, seconds: float, repeats: int,
+                 options: BackendOptions | None = None, target: str | None = None) -> list[dict[str, Any]]:
     from uniflg.voice import load_voice
 
-    voice = load_voice(folder, backend)
+    voice = load_voice(folder, backend, options=options)
     text = _sentence()
     opts = _options_for_length(voice, text, seconds)
     audio, _ = voice.synthesize_all(text, opts)  # warm-up; also the speech for mode s
@@ -104,7 +136,8 @@ def _bench_voice(label: str, folder: Path, backend: str, seconds: float, repeats
     def row(mode: str, fn, first=None) -> None:  # noqa: ANN001
         times = [_timed(fn) for _ in range(max(1, repeats))]
         firsts = [_timed(first) for _ in range(max(1, repeats))] if first else None
-        rows.append({"mode": mode, "backend": backend, "model": label, "config": voice.config.name,
+        rows.append({"mode": mode, "backend": target or backend, "model": label, "config": voice.config.name,
+                     "status": "ok", "precision": options.precision if options and options.precision else "fp32",
                      "rtf": round(float(np.median(times)) / secs, 5), "audio_seconds": round(secs, 3),
                      "first_chunk_ms": round(float(np.median(firsts)) * 1000, 1) if firsts else None,
                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -155,7 +188,7 @@ def _options_for_length(voice: Any, text: Any, seconds: float) -> SynthesisOptio
 
 
 def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-    by = {(r["model"], r["backend"], r["mode"]): r for r in results}
+    by = {(r["model"], r["backend"], r["mode"]): r for r in results if r.get("status", "ok") == "ok"}
     out: dict[str, Any] = {"t_over_p": {}, "paper_over_default": {}}
     for (model, backend, mode), r in by.items():
         if mode == "t" and (model, backend, "p") in by:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uniflg import __version__, backends
-from uniflg.backends import BACKEND_NAMES
+from uniflg.backends import BACKEND_NAMES, add_backend_arguments, options_from_args
 from uniflg.errors import InvalidInputError, NotFoundError
 from uniflg.types import SynthesisOptions
 
@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backends", default="all", help="comma list of backends, or all (default)")
     p.add_argument("--models", default="default,paper", help="default and/or paper (random paper-size model)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--gpu", choices=("auto", "only", "off"), default="auto",
+                   help="GPU rows (onnxruntime CUDA/TensorRT providers, tensorrt; fp32 and fp16): auto adds them to "
+                        "--backends all, printing 'unavailable: reason' where one cannot run; only: GPU rows alone")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "uniflg" / "bench",
                    help="where random benchmark voices are kept")
     p.set_defaults(func=_bench)
@@ -58,6 +61,7 @@ def _common(p: argparse.ArgumentParser, text: bool) -> None:
     p.add_argument("--speaker")
     p.add_argument("--emotion")
     p.add_argument("--backend", choices=BACKEND_NAMES, default="auto")
+    add_backend_arguments(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-preview", action="store_true", help="skip preview.mp4")
     if text:
@@ -70,7 +74,7 @@ def speak(args: argparse.Namespace) -> int:
     from uniflg.outputs import write_landmarks, write_preview, write_wav
     from uniflg.voice import load_voice
 
-    voice = load_voice(args.voice, args.backend)
+    voice = load_voice(args.voice, args.backend, options=options_from_args(args))
     opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed, mode=args.mode,
                             speed=args.speed, language=args.language)
     audio, landmarks = voice.synthesize_all(args.text, opts)
@@ -96,7 +100,7 @@ def animate(args: argparse.Namespace) -> int:
         audio, rate = sf.read(str(args.audio), dtype="float32", always_2d=False)
     except RuntimeError as exc:
         raise InvalidInputError(f"cannot read audio {args.audio}: {exc}") from exc
-    voice = load_voice(args.voice, args.backend)
+    voice = load_voice(args.voice, args.backend, options=options_from_args(args))
     opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed)
     landmarks = voice.animate_array(audio, int(rate), opts)
     args.output.mkdir(parents=True, exist_ok=True)

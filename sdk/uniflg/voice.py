@@ -25,7 +25,7 @@ import numpy as np
 
 from uniflg.audio import resample, to_mono_float
 from uniflg.backends import open_backend
-from uniflg.backends.base import Backend
+from uniflg.backends.base import Backend, BackendOptions
 from uniflg.backends.graphs import AXIS_RANGES
 from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatError, NotFoundError
 from uniflg.inference import (
@@ -49,20 +49,27 @@ MAX_CHUNK_SECONDS = 2.0  # streamed chunks grow from chunk_seconds to this (less
 Z_U_SECONDS = 1.0  # speech-driven: z_u comes from the first second of the input (see SpeechAnimator)
 
 
-def load_voice(path: str | Path | None = None, backend: str = "auto", threads: int | None = None) -> Voice:
+def load_voice(path: str | Path | None = None, backend: str = "auto", threads: int | None = None,
+               options: BackendOptions | None = None) -> Voice:
     """Load a voice folder (None: the embedded default voice) on ``backend`` (auto|torch|onnxruntime|tensorrt)."""
     folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
     if path is None and not (folder / VOICE_FILE).is_file():
         raise NotFoundError("voice", "default", [])
     spec = read_spec(folder)
     weights = folder / spec.weights if spec.weights else None
-    engine = open_backend(backend, folder, dict(spec.graphs), weights, threads)
+    engine = open_backend(backend, folder, dict(spec.graphs), weights, threads, options)
     log.info("voice %s on %s", spec.name, engine.describe())
     return Voice(spec, engine, folder)
 
 
 class Voice:
-    """A loaded voice on one backend. Thread-compatible, not thread-safe: one call at a time per Voice."""
+    """A loaded voice on one backend.
+
+    Thread safety: a Voice may be shared by threads; calls may run concurrently (``uniflg serve`` runs one stream
+    per worker thread on one Voice). The Voice keeps no per-call state (each call has its own plan, animator and
+    random generator) and every backend's ``run`` is safe for concurrent callers (see
+    :mod:`uniflg.backends.base`). A single iterator returned by ``synthesize``/``animate`` is not: consume each
+    from one thread."""
 
     def __init__(self, spec: VoiceSpec, backend: Backend, folder: Path | None = None) -> None:
         self.spec, self.backend, self.folder = spec, backend, folder

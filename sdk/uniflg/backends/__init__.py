@@ -1,14 +1,18 @@
 """Backends that run a voice's graphs: ``torch``, ``onnxruntime`` and ``tensorrt``; ``auto`` picks the fastest
-one available here and logs why. Importing this package imports none of torch, onnxruntime or tensorrt."""
+one available here and logs why. Importing this package imports none of torch, onnxruntime or tensorrt.
+How a backend runs (precision, ONNX Runtime providers, TensorRT contexts) is a :class:`BackendOptions`; the CLI
+adds the same choices with :func:`add_backend_arguments`. Every backend is safe for concurrent ``run``
+(:mod:`uniflg.backends.base` states the contract)."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import logging
 import os
 from pathlib import Path
 
-from uniflg.backends.base import Backend
+from uniflg.backends.base import PRECISIONS, Backend, BackendOptions, resolve_precision
 from uniflg.errors import BackendUnavailableError, NotFoundError
 from uniflg.voice_spec import VoiceSpec, read_spec
 
@@ -26,13 +30,16 @@ def _cuda_gpu() -> bool:
     return Path("/proc/driver/nvidia/gpus").is_dir() and any(Path("/proc/driver/nvidia/gpus").iterdir())
 
 
-def ort_providers() -> list[str]:
-    """CUDA then CPU where the CUDA provider is installed; ``UNIFLG_ORT_PROVIDERS`` (comma list) overrides."""
-    from uniflg.backends.onnx_backend import CPU, CUDA, available_providers
+def ort_providers(options: BackendOptions | None = None) -> list[str]:
+    """``options.providers`` if given, else ``UNIFLG_ORT_PROVIDERS`` (comma list, short or full names), else CUDA
+    then CPU where the CUDA provider is installed and a GPU is visible, else CPU."""
+    from uniflg.backends.onnx_backend import CPU, CUDA, available_providers, parse_providers
 
+    if options is not None and options.providers:
+        return list(parse_providers(options.providers))
     forced = os.environ.get("UNIFLG_ORT_PROVIDERS")
     if forced:
-        return [p.strip() for p in forced.split(",") if p.strip()]
+        return list(parse_providers(forced))
     have = available_providers()
     return [CUDA, CPU] if CUDA in have and _cuda_gpu() else [CPU]
 
@@ -65,10 +72,11 @@ def voice_backends(folder: Path) -> tuple[VoiceSpec, dict[str, str]]:
 
 
 def open_backend(name: str, folder: Path, graph_files: dict[str, str], weights: Path | None,
-                 threads: int | None = None) -> Backend:
+                 threads: int | None = None, options: BackendOptions | None = None) -> Backend:
     """Open backend ``name`` for the voice in ``folder`` (``graph_files``: graph name -> ONNX file name)."""
     if name not in BACKEND_NAMES:
         raise NotFoundError("backend", name, BACKEND_NAMES)
+    options = options or BackendOptions()
     usable = available_backends(bool(graph_files), weights is not None and weights.is_file())
     if name == "auto":
         name = _choose(usable)
@@ -78,13 +86,41 @@ def open_backend(name: str, folder: Path, graph_files: dict[str, str], weights: 
         from uniflg.backends.torch_backend import TorchBackend
 
         return TorchBackend(weights)
+    precision = resolve_precision(options.precision)
     if name == "onnxruntime":
         from uniflg.backends.onnx_backend import OnnxBackend
 
-        return OnnxBackend(folder, graph_files, ort_providers(), threads)
+        return OnnxBackend(folder, graph_files, ort_providers(options), threads or options.threads, precision,
+                           options.io_binding)
     from uniflg.backends.tensorrt_backend import TensorRTBackend
 
-    return TensorRTBackend(folder, graph_files)
+    return TensorRTBackend(folder, graph_files, precision, options=options)
+
+
+def add_backend_arguments(p: argparse.ArgumentParser) -> None:
+    """``--precision``, ``--ort-providers``, ``--trt-contexts``, ``--cuda-graphs`` (with ``--backend``)."""
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="fp32 (default) or fp16 (tensorrt, onnxruntime: the strongly typed fp16 graphs)")
+    p.add_argument("--ort-providers", default=None, metavar="LIST",
+                   help="onnxruntime execution providers in order, e.g. tensorrt,cuda,cpu (default: cuda,cpu "
+                        "where CUDA is usable, else cpu)")
+    p.add_argument("--trt-contexts", type=int, default=4, metavar="N",
+                   help="tensorrt execution contexts per graph: concurrent streams that never wait (default 4)")
+    p.add_argument("--cuda-graphs", action="store_true", help="tensorrt: replay CUDA graphs for repeated shapes")
+
+
+def options_from_args(args: argparse.Namespace) -> BackendOptions:
+    """The :class:`BackendOptions` of parsed :func:`add_backend_arguments` options (bad values raise the SDK's
+    typed errors, which the CLI reports in one line with exit status 2)."""
+    from uniflg.backends.onnx_backend import parse_providers
+    from uniflg.errors import InvalidInputError
+
+    providers = parse_providers(args.ort_providers) if getattr(args, "ort_providers", None) else ()
+    contexts = getattr(args, "trt_contexts", 4)
+    if contexts < 1:
+        raise InvalidInputError(f"--trt-contexts must be >= 1; got {contexts}")
+    return BackendOptions(precision=getattr(args, "precision", None), providers=providers, contexts=contexts,
+                          cuda_graphs=bool(getattr(args, "cuda_graphs", False)))
 
 
 def _choose(usable: dict[str, str]) -> str:
@@ -97,4 +133,5 @@ def _choose(usable: dict[str, str]) -> str:
     raise BackendUnavailableError("no backend can run this voice: " + "; ".join(f"{k}: {v}" for k, v in usable.items()))
 
 
-__all__ = ["BACKEND_NAMES", "Backend", "available_backends", "open_backend", "ort_providers", "voice_backends"]
+__all__ = ["BACKEND_NAMES", "Backend", "BackendOptions", "add_backend_arguments", "available_backends",
+           "open_backend", "options_from_args", "ort_providers", "voice_backends"]
