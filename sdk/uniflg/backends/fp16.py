@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,12 @@ def convert_model(model: Any, keep_fp32: tuple[str, ...] = KEEP_FP32) -> Any:
     # retypes (a Cast's output); they are optional, so drop them and let the converter infer afresh.
     del model.graph.value_info[:]
     block = sorted(set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep_fp32))
-    # min_positive_val/max_finite_val: weights outside fp16's range are clamped (logged by the converter).
-    converted = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=block,
-                                                 check_fp16_ready=False)
+    with warnings.catch_warnings(record=True) as clamped:  # one warning per weight outside fp16's range
+        warnings.simplefilter("always")
+        converted = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=block,
+                                                     check_fp16_ready=False)
+    if clamped:
+        log.info("fp16: %d weights outside fp16's normal range were clamped to +-1e-7 or +-1e4", len(clamped))
     _retype_casts(converted)
     return converted
 
