@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DEMO_TEXT ?= こんにちは、今日はいい天気ですね。一緒に散歩に行きませんか？
 PYTEST_ARGS ?= -m "not slow and not gpu and not trt"
 
-.PHONY: demo test test-all setup lint typecheck proto proto-check clean video-env
+.PHONY: demo test test-all setup lint typecheck proto proto-check clean video-env gpu-check
 
 setup: $(VENV)/.installed
 
@@ -50,6 +50,12 @@ proto: setup
 
 proto-check: setup
 	$(PY) -m uniflg_bridge.protogen --check
+
+# On a machine with an NVIDIA GPU: install the GPU extras into $(PYTHON)'s environment, run the gpu/trt tests,
+# 16 streams on 1 vs 4 TensorRT contexts and the GPU bench; report in gpu-check.json (< 8 minutes).
+# GPU_CHECK_ARGS=--no-install when the extras are already there.
+gpu-check:
+	$(PYTHON) scripts/gpu_check.py --out gpu-check.json $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,6 @@ a fresh virtual environment with no torch runs `uniflg speak` / `uniflg animate`
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -75,39 +74,6 @@ def test_export_verification_report(tiny_dir):
     prepare_for_inference(model)
     report = verify_graphs(model, tiny_dir, build_graph_modules(model), example_inputs)
     assert set(report) == set(graphs.GRAPHS) and max(report.values()) < 1e-3, report
-
-
-def _trt_reason() -> str | None:
-    if importlib.util.find_spec("tensorrt") is None:
-        return "TensorRT is not installed (pip install 'uniflg[trt]')"
-    if not Path("/proc/driver/nvidia/gpus").is_dir():
-        return "no NVIDIA GPU on this machine"
-    return None
-
-
-@pytest.mark.trt
-@pytest.mark.skipif(_trt_reason() is not None, reason=str(_trt_reason()))
-@pytest.mark.parametrize("precision,snr,tol", [("fp32", 40.0, 1e-3), ("fp16", 20.0, 2e-2)])
-def test_tensorrt_matches_onnxruntime(tmp_path, tiny_dir, precision, snr, tol):
-    import shutil
-
-    from uniflg.backends.tensorrt_backend import TensorRTBackend
-    from uniflg.voice import Voice, VoiceSpec
-    from uniflg_train.export.tensorrt_build import build_engines
-
-    folder = tmp_path / "v"
-    shutil.copytree(tiny_dir, folder)
-    plans = build_engines(folder, (precision,))
-    assert plans and all(p.is_file() for p in plans) and plans[0].parent.parent.name == "engines"
-    spec = VoiceSpec.from_json((folder / "voice.json").read_text())
-    trt_voice = Voice(spec, TensorRTBackend(folder, spec.graphs, precision, build_missing=False), folder)
-    ort_voice = load_voice(folder, "onnxruntime")
-    utt, opts = utterance(50), SynthesisOptions(seed=3)
-    a_t, l_t = trt_voice.synthesize_all(utt, opts)
-    a_o, l_o = ort_voice.synthesize_all(utt, opts)
-    assert snr_db(a_o, a_t) >= snr and np.abs(l_o - l_t).max() <= tol
-    audio = np.random.default_rng(0).standard_normal(48000).astype(np.float32) * 0.1
-    assert np.abs(trt_voice.animate_array(audio, 24000) - ort_voice.animate_array(audio, 24000)).max() <= tol
 
 
 @pytest.mark.slow
