@@ -7,6 +7,7 @@ adds the same choices with :func:`add_backend_arguments`. Every backend is safe 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -94,6 +95,8 @@ def open_backend(name: str, folder: Path, graph_files: dict[str, str], weights: 
                            options.io_binding)
     from uniflg.backends.tensorrt_backend import TensorRTBackend
 
+    # A graph without an engine falls back to ONNX Runtime, on the providers chosen here.
+    options = dataclasses.replace(options, providers=tuple(ort_providers(options)))
     return TensorRTBackend(folder, graph_files, precision, options=options)
 
 

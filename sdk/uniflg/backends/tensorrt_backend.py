@@ -258,11 +258,11 @@ class TensorRTBackend:
                 self.fallback[graph] = filename
         self._ort = None
         if self.fallback:
-            from uniflg.backends import ort_providers
-            from uniflg.backends.onnx_backend import OnnxBackend
+            from uniflg.backends.onnx_backend import OnnxBackend, parse_providers
 
-            self._ort = OnnxBackend(Path(folder), self.fallback, ort_providers(options), options.threads,
-                                    self.precision, options.io_binding)
+            providers = parse_providers(options.providers) if options.providers else None  # None: CPU
+            self._ort = OnnxBackend(Path(folder), self.fallback, providers, options.threads, self.precision,
+                                    options.io_binding)
 
     def run(self, graph: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         engine = self.engines.get(graph)
