@@ -175,7 +175,7 @@ class _Context:
     def _execute(self, key: tuple[tuple[int, ...], ...]) -> None:
         e, cudart = self.owner, self.owner.cudart
         if not e.cuda_graphs:
-            if not self.context.execute_async_v3(self.stream):
+            if not self.context.execute_async_v3(int(self.stream)):
                 raise ModelFormatError("TensorRT execution failed")
             return
         if self.graphs_generation != self.arena.generation:  # a buffer moved: captured addresses are stale
@@ -184,11 +184,11 @@ class _Context:
             _check(cudart.cudaGraphLaunch(self.graphs[key], self.stream))
             return
         # First time at these shapes: run normally (this also applies the new shapes), then capture for next time.
-        if not self.context.execute_async_v3(self.stream):
+        if not self.context.execute_async_v3(int(self.stream)):
             raise ModelFormatError("TensorRT execution failed")
         mode = cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
         _check(cudart.cudaStreamBeginCapture(self.stream, mode))
-        ok = self.context.execute_async_v3(self.stream)
+        ok = self.context.execute_async_v3(int(self.stream))
         graph = _check(cudart.cudaStreamEndCapture(self.stream))
         if ok:
             self.graphs[key] = _check(cudart.cudaGraphInstantiate(graph, 0))
