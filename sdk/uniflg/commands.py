@@ -67,17 +67,36 @@ def _common(p: argparse.ArgumentParser, text: bool) -> None:
     if text:
         p.add_argument("--mode", choices=("t", "p"), default="t", help="t: parallel (UniFLG-T), p: pipelined")
         p.add_argument("--speed", type=float, default=1.0)
-        p.add_argument("--language", default="auto")
+        p.add_argument("--language", choices=("auto", "ja", "en"), default="auto",
+                       help="auto (default): detected per sentence")
+        p.add_argument("--strict", action="store_true",
+                       help="refuse emoji and decorative symbols (default: drop them with a warning)")
 
 
 def speak(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
     from uniflg.outputs import write_landmarks, write_preview, write_wav
+    from uniflg.text import split_text
     from uniflg.voice import load_voice
 
+    passage = split_text(args.text, args.language, args.strict)  # long text streams sentence by sentence
     voice = load_voice(args.voice, args.backend, options=options_from_args(args))
     opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed, mode=args.mode,
-                            speed=args.speed, language=args.language)
-    audio, landmarks = voice.synthesize_all(args.text, opts)
+                            speed=args.speed, language=args.language, strict_text=args.strict)
+    if len(passage) == 1:
+        audio, landmarks = voice.synthesize_all(passage, opts)
+    else:  # stream the sentences with one progress bar
+        chunks = []
+        with tqdm(total=len(passage), unit="sentence", desc="speak") as bar:
+            for chunk in voice.synthesize(passage, opts):
+                chunks.append(chunk)
+                if chunk.sentence > bar.n:
+                    bar.update(chunk.sentence - bar.n)  # the sentences before this chunk's are done
+            bar.update(bar.total - bar.n)
+        audio = np.concatenate([c.audio for c in chunks])
+        landmarks = np.concatenate([c.landmarks for c in chunks])
     args.output.mkdir(parents=True, exist_ok=True)
     write_wav(args.output / "speech.wav", audio, voice.sample_rate)
     write_landmarks(args.output, landmarks, voice.sample_rate)

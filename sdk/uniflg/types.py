@@ -24,7 +24,8 @@ class SynthesisOptions:
     (mono float32 at ``reference_sample_rate``) sets the utterance latent z_u instead of sampling it.
     The same ``seed`` gives the same output on every backend: the runtime draws all noise and passes it
     into the graphs. ``chunk_seconds`` is the first streamed chunk's length (later chunks grow to 2 s);
-    ``language`` goes to the text front end.
+    ``language`` goes to the text front end ("auto": per sentence); ``strict_text`` refuses emoji and
+    decorative symbols instead of dropping them (docs/frontend.md, "Symbol policy").
     """
 
     speaker: str | None = None
@@ -42,6 +43,7 @@ class SynthesisOptions:
     reference_sample_rate: int | None = None
     chunk_seconds: float = 0.5
     language: str = "auto"
+    strict_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class SynthesisChunk:
     """A piece of synthesized speech and the landmark frames whose start times fall inside it.
 
     ``audio``: float32 mono in [-1, 1], starting at ``sample_offset``. ``landmarks``: float32
-    ``[n, 70, 2]`` for frames ``first_frame .. first_frame + n - 1``.
+    ``[n, 70, 2]`` for frames ``first_frame .. first_frame + n - 1``. ``sentence``: the index of the piece of
+    the text (a sentence, see ``uniflg.text.split_text``) this chunk speaks.
     """
 
     index: int
@@ -70,6 +73,7 @@ class SynthesisChunk:
     first_frame: int
     landmarks: np.ndarray
     is_last: bool
+    sentence: int = 0
 
     @property
     def time_code(self) -> float:

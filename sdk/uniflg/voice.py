@@ -104,21 +104,24 @@ class Voice:
 
     # ---- text-driven (UniFLG-T, or pipelined UniFLG-P) -----------------------------------------------
     def synthesize(self, text: Any, options: SynthesisOptions | None = None) -> Iterator[SynthesisChunk]:
-        """Stream speech and landmarks for ``text`` (a string, or an encoded utterance with ``ids`` and
-        ``prosody``). Input is validated now (errors raise here, not at the first ``next``)."""
+        """Stream speech and landmarks for ``text``: a string of any length (split at sentence ends into
+        pieces that stream one after another, see :func:`uniflg.text.split_text`), a
+        :class:`uniflg.text.Passage`, or an encoded utterance with ``ids`` and ``prosody``. Input is validated
+        now (errors raise here, not at the first ``next``); ``SynthesisChunk.sentence`` says which piece a
+        chunk belongs to."""
         options = options or SynthesisOptions()
-        plan = self._plan(text, options)
-        sr, hop = self.sample_rate, self.runtime.hop
-        first = max(1, int(np.ceil(options.chunk_seconds * sr / hop)))
-        chunks = chunk_plan(plan.frames, first, max(first, int(MAX_CHUNK_SECONDS * sr / hop)))
-        if options.mode == "p":
-            return self._stream_pipelined(plan, chunks)
-        return self._stream_parallel(plan, chunks)
+        return self._stream_pieces(self._prepare(text, options), options)
 
     def synthesize_all(self, text: Any, options: SynthesisOptions | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Whole utterance at once -> (audio float32 (S,), landmarks float32 (round(S/sr*30), 70, 2))."""
+        """Whole text at once -> (audio float32 (S,), landmarks float32 (round(S/sr*30), 70, 2)); text of
+        several pieces gives the concatenated stream of :meth:`synthesize`."""
         options = options or SynthesisOptions()
-        plan = self._plan(text, options)
+        pieces = self._prepare(text, options)
+        if len(pieces) > 1:
+            chunks = list(self._stream_pieces(pieces, options))
+            return np.concatenate([c.audio for c in chunks]), np.concatenate([c.landmarks for c in chunks])
+        g, z_u, rng = self._start(options)
+        plan = self._plan_piece(*pieces[0], g, z_u, rng, options)
         audio = decode_audio(self.backend, self.runtime, plan, 0, plan.frames)
         if options.mode == "p":
             return audio, self._animate_whole(audio, plan.g, plan.z_u)
@@ -127,25 +130,91 @@ class Voice:
         return audio, lm
 
     def landmarks_from_text(self, text: Any, options: SynthesisOptions | None = None) -> np.ndarray:
-        """Landmarks only (no waveform decoding): the cheapest text path."""
-        plan = self._plan(text, options or SynthesisOptions())
-        return decode_landmarks(self.backend, self.runtime, plan.landmark_latent, plan.g, plan.z_u, 0,
-                                plan.landmark_frames)
+        """Landmarks only (no waveform decoding): the cheapest text path. Text of several pieces: their frames
+        in a row, each piece but the last padded to whole frames as in :meth:`synthesize`."""
+        options = options or SynthesisOptions()
+        pieces = self._prepare(text, options)
+        g, z_u, rng = self._start(options)
+        out = []
+        for k, (ids, prosody) in enumerate(pieces):
+            plan = self._plan_piece(ids, prosody, g, z_u, rng, options)
+            lm = decode_landmarks(self.backend, self.runtime, plan.landmark_latent, g, z_u, 0, plan.landmark_frames)
+            out.append(lm if k == len(pieces) - 1 else self._pad_piece(plan, np.zeros(0, np.float32), lm)[1])
+        return np.concatenate(out)
 
     def speech_seconds(self, text: Any, options: SynthesisOptions | None = None) -> float:
         """Length in seconds of the speech ``text`` gives at ``options`` (text encoder and duration predictor
-        only; no waveform is decoded)."""
-        plan = self._plan(text, options or SynthesisOptions())
-        return plan.frames * self.runtime.hop / self.sample_rate
+        only; no waveform is decoded). Text of several pieces: their sum (without the under-one-frame padding
+        between them)."""
+        options = options or SynthesisOptions()
+        pieces = self._prepare(text, options)
+        g, z_u, rng = self._start(options)
+        frames = sum(self._plan_piece(ids, prosody, g, z_u, rng, options).frames for ids, prosody in pieces)
+        return frames * self.runtime.hop / self.sample_rate
 
-    def _plan(self, text: Any, options: SynthesisOptions) -> TextPlan:
+    def _prepare(self, text: Any, options: SynthesisOptions) -> list[tuple[np.ndarray, np.ndarray]]:
         _check_options(options)
-        ids, prosody = self._encode(text, options)
+        return self._encode_pieces(text, options)
+
+    def _start(self, options: SynthesisOptions) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+        """-> (g, z_u, the generator the pieces' noise comes from, in order)."""
         rng = np.random.default_rng(options.seed)
         g, z_u = self._condition(options, rng)
         assert z_u is not None  # only speech-driven animation leaves z_u to the input speech
+        return g, z_u, rng
+
+    def _plan(self, text: Any, options: SynthesisOptions) -> TextPlan:
+        """The plan of one utterance (the first piece of a longer text)."""
+        pieces = self._prepare(text, options)
+        g, z_u, rng = self._start(options)
+        return self._plan_piece(*pieces[0], g, z_u, rng, options)
+
+    def _plan_piece(self, ids: np.ndarray, prosody: np.ndarray, g: np.ndarray, z_u: np.ndarray,
+                    rng: np.random.Generator, options: SynthesisOptions) -> TextPlan:
         return plan_text(self.backend, self.runtime, ids, prosody, g, z_u, rng, options.noise_scale,
                          options.noise_scale_duration, options.landmark_noise_scale, 1.0 / options.speed)
+
+    def _stream_pieces(self, pieces: list[tuple[np.ndarray, np.ndarray]],
+                       options: SynthesisOptions) -> Iterator[SynthesisChunk]:
+        g, z_u, rng = self._start(options)  # now: an unknown speaker or emotion raises here
+        return self._piece_chunks(pieces, options, g, z_u, rng)
+
+    def _piece_chunks(self, pieces: list[tuple[np.ndarray, np.ndarray]], options: SynthesisOptions,
+                      g: np.ndarray, z_u: np.ndarray, rng: np.random.Generator) -> Iterator[SynthesisChunk]:
+        """One stream across the pieces of a long text. z_u is drawn once (one speaking style throughout);
+        each piece but the last is padded to whole landmark frames (see :meth:`_pad_piece`), so frame ``j``
+        of the stream still starts at sample ``j * sr / fps``."""
+        sr, hop = self.sample_rate, self.runtime.hop
+        first = max(1, int(np.ceil(options.chunk_seconds * sr / hop)))
+        index = sample0 = frame0 = 0
+        for k, (ids, prosody) in enumerate(pieces):
+            plan = self._plan_piece(ids, prosody, g, z_u, rng, options)
+            chunks = chunk_plan(plan.frames, first, max(first, int(MAX_CHUNK_SECONDS * sr / hop)))
+            stream = self._stream_pipelined(plan, chunks) if options.mode == "p" else self._stream_parallel(plan,
+                                                                                                           chunks)
+            final = k == len(pieces) - 1
+            samples = frames = 0
+            for c in stream:
+                audio, lm = c.audio, c.landmarks
+                if c.is_last and not final:
+                    audio, lm = self._pad_piece(plan, audio, lm)
+                yield SynthesisChunk(index, sample0 + c.sample_offset, sr, audio, frame0 + c.first_frame, lm,
+                                     c.is_last and final, sentence=k)
+                index += 1
+                samples, frames = c.sample_offset + audio.size, c.first_frame + len(lm)
+            sample0, frame0 = sample0 + samples, frame0 + frames
+
+    def _pad_piece(self, plan: TextPlan, audio: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pad a piece's last audio with silence to a whole number of landmark frames, repeating its last frame
+        where rounding left one short, so the next piece starts on a frame boundary."""
+        sr, fps = self.sample_rate, self.runtime.fps
+        samples = plan.frames * self.runtime.hop
+        n_frames = -(-samples * fps // sr)  # ceil
+        pad = int(round(n_frames * sr / fps)) - samples
+        extra = n_frames - plan.landmark_frames
+        if extra > 0 and len(landmarks):
+            landmarks = np.concatenate([landmarks, np.repeat(landmarks[-1:], extra, axis=0)])
+        return np.concatenate([audio, np.zeros(max(pad, 0), np.float32)]), landmarks
 
     def _stream_parallel(self, plan: TextPlan, chunks: list[tuple[int, int]]) -> Iterator[SynthesisChunk]:
         rt, hop = self.runtime, self.runtime.hop
@@ -220,6 +289,20 @@ class Voice:
         return np.concatenate(animator.push(audio) + animator.finish())
 
     # ---- inputs ----------------------------------------------------------------------------------------
+    def _encode_pieces(self, text: Any, options: SynthesisOptions) -> list[tuple[np.ndarray, np.ndarray]]:
+        """A string or Passage -> checked (ids (1, N), prosody (1, N, P)) per piece; an utterance -> one."""
+        if isinstance(text, str):
+            if not text.strip():
+                raise InvalidInputError("text is empty")
+            try:
+                from uniflg.text.frontend import split_text
+            except ImportError as exc:
+                raise ModelFormatError(f"the text front end is not available: {exc}") from exc
+            text = split_text(text, options.language, options.strict_text)
+        if hasattr(text, "utterances"):
+            return [self._encode(u, options) for u in text.utterances]
+        return [self._encode(text, options)]
+
     def _encode(self, text: Any, options: SynthesisOptions) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(text, str):
             if not text.strip():
@@ -228,7 +311,7 @@ class Voice:
                 from uniflg.text.frontend import encode
             except ImportError as exc:
                 raise ModelFormatError(f"the text front end is not available: {exc}") from exc
-            text = encode(text, language=options.language)
+            text = encode(text, language=options.language, strict=options.strict_text)
         ids = np.asarray(getattr(text, "ids", None), dtype=np.int64).reshape(1, -1)
         prosody = np.asarray(getattr(text, "prosody", None), dtype=np.int64)
         n_prosody = len(self.config.text.prosody_cardinalities)

@@ -1,4 +1,4 @@
-"""English: espeak-ng IPA (through libespeak-ng with ctypes, or the espeak-ng CLI) -> tokens.
+"""English: espeak-ng IPA (:mod:`uniflg.text.espeak`) -> tokens.
 
 Prosody codes: accent 2 = primary stress, 3 = secondary stress, 1 = unstressed (a stress mark in the IPA
 applies to the vowel it marks and to the consonant right before it); boundary 1 inside a
@@ -7,78 +7,19 @@ word, 2 word-final, 3 clause-final; interrogative 1 on the last word of a clause
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
-import re
-import shutil
-import subprocess
-import threading
 
-from uniflg.errors import BackendUnavailableError
+from uniflg.text import espeak
 from uniflg.text import symbols as S
 from uniflg.text.japanese import Token
+from uniflg.text.segment import split_clauses
 
 log = logging.getLogger(__name__)
 
-VOICE = "en-us"
-_CLAUSE = re.compile(r"[^.,!?;:]+[.,!?;:]*")
+_CLAUSE_MARKS = ".,!?;:"
 _STRESS = {"ˈ": S.ACCENT_HIGH, "ˌ": S.ACCENT_SECONDARY}
 _DROP = "ːˑ̃‿"  # length, half-length, nasalization, linking: not distinguished in our set
 _VOWEL_START = set("aeiouæɑɐɔəɚɛɜɪᵻʊʌɒɘɵ")
-
-
-class _Espeak:
-    """libespeak-ng's text-to-phonemes through ctypes; the library is global state, hence the lock."""
-
-    _IPA = 0x02
-
-    def __init__(self) -> None:
-        name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
-        self.lib = ctypes.CDLL(name)
-        self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-        self.lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
-        # AUDIO_OUTPUT_SYNCHRONOUS (2): no audio device is opened.
-        if self.lib.espeak_Initialize(2, 0, None, 0) < 0:
-            raise OSError("espeak_Initialize failed")
-        if self.lib.espeak_SetVoiceByName(VOICE.encode()) != 0:
-            raise OSError(f"espeak-ng has no voice {VOICE!r}")
-        self.lock = threading.Lock()
-
-    def phonemize(self, text: str) -> str:
-        buf = ctypes.create_string_buffer(text.encode("utf-8"))
-        ptr = ctypes.c_void_p(ctypes.addressof(buf))
-        mode = self._IPA | (ord("_") << 8)  # bits 8-23: separator between phonemes
-        out: list[str] = []
-        with self.lock:
-            while ptr.value:
-                res = self.lib.espeak_TextToPhonemes(ctypes.byref(ptr), 1, mode)  # 1 = UTF-8
-                if res:
-                    out.append(res.decode("utf-8"))
-        return " ".join(out)
-
-
-_engine: _Espeak | None = None
-_engine_lock = threading.Lock()
-
-
-def _phonemize(text: str) -> str:
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            try:
-                _engine = _Espeak()
-            except OSError as exc:
-                log.debug("libespeak-ng unavailable (%s); trying the espeak-ng CLI", exc)
-    if _engine is not None:
-        return _engine.phonemize(text)
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise BackendUnavailableError("English needs espeak-ng: apt-get install espeak-ng libespeak-ng1")
-    res = subprocess.run([exe, "-q", "--ipa", "--sep=_", "-v", VOICE, text], capture_output=True,
-                         text=True, check=True)
-    return " ".join(res.stdout.split())
 
 
 def split_ipa(word: str) -> list[tuple[str, int]]:
@@ -138,18 +79,33 @@ def _spread_stress(units: list[tuple[str, int]]) -> list[int]:
     return acc
 
 
+def word_tokens(text: str) -> list[Token]:
+    """Tokens of ``text`` read as one clause, without ``^``/``$`` (the loanword reader's view of a word)."""
+    words = [w for w in espeak.phonemes(text).split() if w.strip("_")]
+    tokens: list[Token] = []
+    for wi, word in enumerate(words):
+        last = wi == len(words) - 1
+        tokens.extend(_word_tokens(word, S.BOUNDARY_BREATH_FINAL if last else S.BOUNDARY_PHRASE_FINAL, False))
+    return tokens
+
+
 def text_to_tokens(text: str) -> list[Token]:
-    """English text -> tokens, with ``^`` / ``$`` around and ``pau`` between clauses."""
+    """Normalized English text -> tokens, with ``^`` / ``$`` around and ``pau`` between clauses (a clause ends
+    at punctuation followed by a space or the end: :func:`uniflg.text.segment.split_clauses`)."""
     tokens: list[Token] = [Token(S.BOS, S.ACCENT_NONE, S.BOUNDARY_BREATH_FINAL, S.INTERROGATIVE_NO)]
-    clauses = [c.strip() for c in _CLAUSE.findall(text) if c.strip()]
-    for ci, clause in enumerate(clauses):
-        question = clause.rstrip().endswith("?")
-        words = [w for w in _phonemize(clause.rstrip(".,!?;:")).split() if w.strip("_")]
+    clauses = split_clauses(text)
+    spoken = 0
+    for clause in clauses:
+        question = clause.rstrip("\"')] ").endswith("?")
+        words = [w for w in espeak.phonemes(clause.rstrip(_CLAUSE_MARKS)).split() if w.strip("_")]
+        if not words:
+            continue
+        if spoken:
+            tokens.append(Token(S.PAUSE, S.ACCENT_NONE, S.BOUNDARY_BREATH_FINAL, S.INTERROGATIVE_NO))
         for wi, word in enumerate(words):
             last = wi == len(words) - 1
             tokens.extend(_word_tokens(word, S.BOUNDARY_BREATH_FINAL if last else S.BOUNDARY_PHRASE_FINAL,
                                        question and last))
-        if ci < len(clauses) - 1 and words:
-            tokens.append(Token(S.PAUSE, S.ACCENT_NONE, S.BOUNDARY_BREATH_FINAL, S.INTERROGATIVE_NO))
+        spoken += 1
     tokens.append(Token(S.EOS, S.ACCENT_NONE, S.BOUNDARY_BREATH_FINAL, S.INTERROGATIVE_NO))
     return tokens

@@ -1,4 +1,5 @@
-"""Text -> :class:`Utterance` (symbol ids + three categorical prosody features per token).
+"""Text -> :class:`Utterance` (symbol ids + three categorical prosody features per token), and long text ->
+:class:`Passage` (one utterance per sentence).
 
 This is our version of the paper's "linguistic input" (docs/frontend.md): the paper feeds a 50-dim
 Open JTalk vector; we feed a symbol id plus three small categorical features (accent, boundary,
@@ -15,21 +16,30 @@ from typing import Literal
 
 import numpy as np
 
-from uniflg.errors import InvalidInputError, UnsupportedTextError
+from uniflg.backends.graphs import AXIS_RANGES
+from uniflg.errors import InvalidInputError, LimitExceededError, UnsupportedTextError
 from uniflg.text import symbols as S
+from uniflg.text.charset import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    describe_characters,
+    detect_language,
+    split_decoration,
+    unreadable_characters,
+)
 from uniflg.text.japanese import Token
+from uniflg.text.segment import split_clauses, split_sentences
 
 log = logging.getLogger(__name__)
 
 Language = Literal["ja", "en"]
-LANGUAGES: tuple[str, ...] = ("ja", "en")
 
-# Unicode name prefixes of letters each language's front end can read. pyopenjtalk spells out Latin
-# letters, so Japanese text may mix them in.
-_JA_LETTERS = ("CJK", "HIRAGANA", "KATAKANA", "HALFWIDTH KATAKANA", "LATIN", "FULLWIDTH LATIN",
-               "IDEOGRAPHIC", "PROLONGED SOUND", "VERTICAL KANA")
-_EN_LETTERS = ("LATIN",)
-_JA_SCRIPT = ("CJK", "HIRAGANA", "KATAKANA", "HALFWIDTH KATAKANA", "IDEOGRAPHIC", "VERTICAL KANA")
+# Characters per request and language (docs/frontend.md, "Limits"): over three minutes of speech each at the
+# default voice's pace (measured: 5.0 Japanese and 15.7 English characters per second). In mixed text each
+# language's share counts against its own limit.
+MAX_CHARS: dict[str, int] = {"ja": 1000, "en": 3000}
+# Symbols per synthesized piece: the largest token axis of the exported graphs.
+MAX_SYMBOLS = AXIS_RANGES["tokens"][2]
 
 
 @dataclass(frozen=True)
@@ -40,68 +50,147 @@ class Utterance:
     symbols: tuple[str, ...]
     ids: np.ndarray
     prosody: np.ndarray
+    text: str = ""  # the normalized text the symbols were read from
 
     def __len__(self) -> int:
         return len(self.symbols)
 
 
-def detect_language(text: str) -> Language:
-    """Japanese if the text contains kana or kanji, otherwise English."""
-    for ch in text:
-        if unicodedata.name(ch, "").startswith(_JA_SCRIPT):
-            return "ja"
-    return "en"
+@dataclass(frozen=True)
+class Passage:
+    """A text of any length, split at sentence ends into pieces that each fit one synthesis call.
+
+    ``sentences[i]`` is the source of ``utterances[i]`` (a long sentence may be cut further, at clause ends);
+    ``dropped`` lists the emoji and decorative symbols that were removed."""
+
+    sentences: tuple[str, ...]
+    utterances: tuple[Utterance, ...]
+    dropped: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.utterances)
 
 
-def unsupported_characters(text: str, language: str) -> tuple[str, ...]:
-    """Characters of ``text`` that the ``language`` front end cannot read (in order, unique)."""
-    letters = _JA_LETTERS if language == "ja" else _EN_LETTERS
-    bad: list[str] = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat[0] == "L" or cat == "Mn":
-            ok = unicodedata.name(ch, "").startswith(letters) or (language == "ja" and ch in "ー々〆ヶ")
-        elif cat[0] in "PZ" or cat in ("Nd", "Sm", "Sc", "Sk") or ch in "\t\n\r":
-            ok = cat != "Nd" or ch.isascii() or unicodedata.name(ch, "").startswith("FULLWIDTH")
-        else:  # emoji, other symbols, controls, other-script digits
-            ok = False
-        if not ok and ch not in bad:
-            bad.append(ch)
-    return tuple(bad)
-
-
-def encode(text: str, language: str = "auto") -> Utterance:
-    """Text -> :class:`Utterance`.
-
-    ``language``: "ja", "en" or "auto" (kana/kanji -> ja, else en). Raises :class:`UnsupportedTextError`
-    naming the characters it cannot read, :class:`InvalidInputError` for empty text.
-    """
+def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
+    """Remove decoration (or refuse it under ``strict``), then NFKC. -> (text, what was dropped)."""
+    if not text.strip():
+        raise InvalidInputError("text is empty")
+    text, dropped = split_decoration(text)
+    if dropped:
+        if strict:
+            raise UnsupportedTextError(f"emoji and symbols cannot be read: {describe_characters(dropped)} "
+                                       "(without strict they are dropped)", dropped)
+        log.warning("dropped %d emoji/symbol(s) that cannot be read: %s", len(dropped), " ".join(dropped))
     text = unicodedata.normalize("NFKC", text).strip()
     if not text:
-        raise InvalidInputError("text is empty")
+        raise UnsupportedTextError(f"nothing speakable: only {describe_characters(dropped)}", dropped)
+    return text, dropped
+
+
+def _language(text: str, language: str) -> str:
     if language == "auto":
-        language = detect_language(text)
+        return detect_language(text)
     if language not in LANGUAGES:
         raise UnsupportedTextError(f"unknown language {language!r}; available: auto, {', '.join(LANGUAGES)}")
-    bad = unsupported_characters(text, language)
+    return language
+
+
+def _check_readable(text: str, language: str) -> None:
+    bad = unreadable_characters(text, language)
     if bad:
-        listed = " ".join(f"{c!r} (U+{ord(c):04X})" for c in bad)
-        raise UnsupportedTextError(f"the {language} front end cannot read: {listed}", bad)
+        raise UnsupportedTextError(f"the {language} front end cannot read: {describe_characters(bad)}", bad)
+
+
+def _tokens(text: str, language: str) -> tuple[str, list[Token]]:
+    """Readable, NFKC text of one language -> (normalized text, tokens)."""
     if language == "ja":
         from uniflg.text.japanese import full_context_labels, labels_to_tokens
+        from uniflg.text.normalize_ja import normalize as normalize_ja
 
-        tokens = labels_to_tokens(full_context_labels(text))
-    else:
-        from uniflg.text.english import text_to_tokens
+        spoken = normalize_ja(text)
+        return spoken, labels_to_tokens(full_context_labels(spoken))
+    from uniflg.text.english import text_to_tokens
+    from uniflg.text.normalize_en import normalize as normalize_en
 
-        tokens = text_to_tokens(text)
-    if not any(t.symbol not in S.SPECIALS for t in tokens):
+    spoken = normalize_en(text)
+    return spoken, text_to_tokens(spoken)
+
+
+def _speakable(tokens: Sequence[Token]) -> bool:
+    return any(t.symbol not in S.SPECIALS for t in tokens)
+
+
+def encode(text: str, language: str = "auto", strict: bool = False) -> Utterance:
+    """Text -> one :class:`Utterance` (no splitting; :func:`split_text` handles long text).
+
+    Steps: drop emoji/decoration (one warning; ``strict`` refuses them), NFKC, detect the language
+    (``language`` "auto": kana/kanji -> ja, else en), check every character is readable, normalize (numbers,
+    money, dates, times, units, abbreviations, loanwords), phonemize. Raises :class:`UnsupportedTextError`
+    naming the characters or script it cannot read, :class:`InvalidInputError` for empty text."""
+    text, _ = _clean(text, strict)
+    language = _language(text, language)
+    _check_readable(text, language)
+    spoken, tokens = _tokens(text, language)
+    if not _speakable(tokens):
         raise UnsupportedTextError(f"nothing speakable in {text!r}")
-    return from_tokens(tokens, language)
+    return from_tokens(tokens, language, spoken)
 
 
-def from_tokens(tokens: Sequence[Token], language: str) -> Utterance:
+def check_length(sentences: Sequence[tuple[str, str]]) -> None:
+    """Raise :class:`LimitExceededError` when (sentence, language) pairs exceed :data:`MAX_CHARS`: each
+    language's characters count against its own limit, and the shares add up to at most one."""
+    used: dict[str, int] = {}
+    for sentence, language in sentences:
+        used[language] = used.get(language, 0) + len(sentence)
+    share = sum(n / MAX_CHARS[lang] for lang, n in used.items())
+    if share > 1.0:
+        have = ", ".join(f"{n:,} {LANGUAGE_NAMES[lang]}" for lang, n in used.items())
+        allowed = " or ".join(f"{n:,} {LANGUAGE_NAMES[lang]}" for lang, n in MAX_CHARS.items())
+        raise LimitExceededError(f"text too long: {have} characters; at most {allowed} characters per request "
+                                 "(mixed text: each language's share of its limit, adding up to one)")
+
+
+def split_text(text: str, language: str = "auto", strict: bool = False, max_symbols: int = MAX_SYMBOLS) -> Passage:
+    """Text of any length -> a :class:`Passage`: one utterance per sentence, each at most ``max_symbols``
+    symbols (a longer sentence is cut at clause ends, then between words). With ``language`` "auto" each
+    sentence's language is detected on its own, so mixed text works. Validates everything before returning
+    (the errors of :func:`encode`, plus :class:`LimitExceededError` past :data:`MAX_CHARS`)."""
+    text, dropped = _clean(text, strict)
+    sentences = [(s, _language(s, language)) for s in split_sentences(text)]
+    check_length(sentences)
+    for sentence, lang in sentences:
+        _check_readable(sentence, lang)
+    pieces: list[tuple[str, Utterance]] = []
+    for sentence, lang in sentences:
+        pieces.extend(_fit(sentence, lang, max_symbols))
+    if not pieces:
+        raise UnsupportedTextError(f"nothing speakable in {text!r}")
+    return Passage(tuple(s for s, _ in pieces), tuple(u for _, u in pieces), dropped)
+
+
+def _fit(text: str, language: str, max_symbols: int) -> list[tuple[str, Utterance]]:
+    """One sentence -> pieces of at most ``max_symbols`` symbols, cut as near the middle as a clause end
+    (else a space, else a character) allows. Sentences with nothing to say give no piece."""
+    spoken, tokens = _tokens(text, language)
+    if not _speakable(tokens):
+        return []
+    if len(tokens) <= max_symbols:
+        return [(text, from_tokens(tokens, language, spoken))]
+    parts = split_clauses(text)
+    if len(parts) < 2:
+        parts = text.split() if " " in text.strip() else list(text)
+    if len(parts) < 2:
+        raise LimitExceededError(f"cannot cut {text!r} into pieces of {max_symbols} symbols")
+    sizes = np.cumsum([len(p) for p in parts])
+    cut = int(np.argmin(np.abs(sizes[:-1] - sizes[-1] / 2))) + 1
+    glue = "" if language == "ja" else " "
+    return (_fit(glue.join(parts[:cut]), language, max_symbols)
+            + _fit(glue.join(parts[cut:]), language, max_symbols))
+
+
+def from_tokens(tokens: Sequence[Token], language: str, text: str = "") -> Utterance:
     """Pack tokens into an :class:`Utterance` (used by the corpus, which needs the labels too)."""
     ids = np.array([S.symbol_id(t.symbol) for t in tokens], dtype=np.int64)
     prosody = np.array([[t.accent, t.boundary, t.interrogative] for t in tokens], dtype=np.int64)
-    return Utterance(language, tuple(t.symbol for t in tokens), ids, prosody.reshape(-1, 3))
+    return Utterance(language, tuple(t.symbol for t in tokens), ids, prosody.reshape(-1, 3), text)
+

@@ -1,0 +1,93 @@
+"""English words inside Japanese text -> katakana loanwords (``Unity`` -> ユニティ, ``VTuber`` -> Vチューバー).
+
+Each word is read by espeak-ng (its English pronunciation, as ARPAbet) and turned into katakana by ``e2k``'s
+phoneme-to-katakana model (``P2K``, weights in its wheel, offline); without espeak-ng, ``e2k``'s spelling
+model (``C2K``) reads the letters. Written-out acronyms (``AI``, ``NHK``, ``USB``: two or more capitals)
+and single letters stay letters, which Open JTalk reads one by one (エーアイ); a few acronyms said as words
+(``NASA``) are read as words. camelCase words are read part by part: ``VTuber`` = V + Tuber,
+``iPhone`` = i + Phone, ``YouTube`` = You + Tube.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import unicodedata
+from typing import Any
+
+# Acronyms that are said as words, not letter by letter.
+WORD_ACRONYMS = {"NASA", "NATO", "UNESCO", "UNICEF", "FIFA", "JPEG", "COVID", "RAM", "ROM", "LAN", "SIM", "PIN",
+                 "OPEC", "ASAP", "GIF", "SWAT", "LED"}
+# Words whose usual Japanese form differs from what the phoneme model makes of the English sound.
+OVERRIDES = {"python": "パイソン", "tiktok": "ティックトック", "nvidia": "エヌビディア", "linux": "リナックス",
+             "iphone": "アイフォーン"}
+_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z']+|[A-Z]+|[a-z]")
+# Our English symbols -> ARPAbet (the phoneme set e2k's P2K reads); stress digits come from the accent code.
+_ARPABET = {"æ": "AE", "ɑ": "AA", "ɐ": "AH", "ɔ": "AO", "ə": "AH", "ɚ": "ER", "ɛ": "EH", "ɜ": "ER", "ɪ": "IH",
+            "ᵻ": "IH", "ʊ": "UH", "ʌ": "AH", "aɪ": "AY", "aʊ": "AW", "eɪ": "EY", "oʊ": "OW", "ɔɪ": "OY", "i": "IY",
+            "u": "UW", "p": "P", "b": "B", "t": "T", "d": "D", "k": "K", "g": "G", "f": "F", "v": "V", "s": "S",
+            "z": "Z", "sh": "SH", "ch": "CH", "j": "JH", "h": "HH", "m": "M", "n": "N", "y": "Y", "w": "W",
+            "θ": "TH", "ð": "DH", "ʒ": "ZH", "ŋ": "NG", "l": "L", "ɹ": "R", "ɾ": "T", "ʔ": "T", "x": "K"}
+_VOWELS = {"AE", "AA", "AH", "AO", "ER", "EH", "IH", "UH", "AY", "AW", "EY", "OW", "OY", "IY", "UW"}
+_STRESS = {1: "0", 2: "1", 3: "2"}  # our accent codes: 1 unstressed, 2 primary, 3 secondary
+
+_models: dict[str, Any] = {}
+_lock = threading.Lock()  # loading and running e2k's models (not documented as thread-safe)
+
+
+def _convert(kind: str, source: str | list[str]) -> str:
+    """Run e2k's ``P2K`` (ARPAbet -> katakana) or ``C2K`` (spelling -> katakana), loading it once."""
+    with _lock:
+        if kind not in _models:
+            import e2k
+
+            _models[kind] = e2k.P2K() if kind == "p2k" else e2k.C2K()
+        return str(_models[kind](source))
+
+
+def arpabet(word: str) -> list[str]:
+    """One English word -> ARPAbet with stress digits (``python`` -> P AY1 TH AA0 N), from espeak-ng."""
+    from uniflg.text.english import word_tokens
+
+    out = []
+    for tok in word_tokens(word):
+        code = _ARPABET.get(tok.symbol)
+        if code is None:
+            continue
+        out.append(code + _STRESS.get(tok.accent, "0") if code in _VOWELS else code)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def katakana_for_word(word: str) -> str:
+    """One English word (letters only) -> katakana."""
+    from uniflg.text import espeak
+
+    plain = "".join(c for c in unicodedata.normalize("NFKD", word) if c.isascii()).lower()
+    if plain in OVERRIDES:
+        return OVERRIDES[plain]
+    if espeak.available():
+        phones = arpabet(plain)
+        if phones:
+            return _convert("p2k", phones)
+    return _convert("c2k", plain)
+
+
+def _is_acronym(part: str) -> bool:
+    return (part.isupper() and part not in WORD_ACRONYMS) or len(part) == 1
+
+
+def katakana_for_latin(text: str) -> str:
+    """Latin words (one or several, separated by spaces or hyphens) -> katakana, acronyms kept as capitals."""
+    out: list[str] = []
+    for word in re.split(r"[\s-]+", text.strip()):
+        if word.lower() in OVERRIDES:
+            out.append(OVERRIDES[word.lower()])
+            continue
+        for part in _PARTS.findall(word.replace("’", "'")):
+            if _is_acronym(part):
+                out.append(part.upper())
+            else:
+                out.append(katakana_for_word(part.replace("'", "")))
+    return "".join(out)

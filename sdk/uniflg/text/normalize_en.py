@@ -1,0 +1,239 @@
+"""English text normalization: numbers, money, times, dates, ordinals, percent, units, Roman numerals in
+titles, abbreviations, web addresses and signs -> the words a reader says (numbers through ``num2words``).
+
+The rules run in a fixed order (docs/frontend.md lists them with examples); each one consumes its match, so
+later rules never see digits an earlier one has read. What is left for espeak-ng is words and clause
+punctuation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from num2words import num2words
+
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"  # 1,500.25 or 1500.25
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+_MONTH_ABBR = {m[:3]: m for m in _MONTHS} | {"Sept": "September"}
+_SCALES = {"k": "thousand", "K": "thousand", "m": "million", "M": "million", "bn": "billion", "B": "billion",
+           "thousand": "thousand", "million": "million", "billion": "billion", "trillion": "trillion"}
+# symbol -> (singular, plural, minor unit singular, minor unit plural)
+_CURRENCY = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
+             "£": ("pound", "pounds", "penny", "pence"), "¥": ("yen", "yen", "", ""), "₩": ("won", "won", "", "")}
+# unit -> (singular, plural); units of one letter only when written right after the number (``5m``).
+_UNITS = {"km/h": ("kilometer per hour", "kilometers per hour"), "mph": ("mile per hour", "miles per hour"),
+          "km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
+          "kg": ("kilogram", "kilograms"), "mg": ("milligram", "milligrams"), "ml": ("milliliter", "milliliters"),
+          "TB": ("terabyte", "terabytes"), "GB": ("gigabyte", "gigabytes"), "MB": ("megabyte", "megabytes"),
+          "KB": ("kilobyte", "kilobytes"), "GHz": ("gigahertz", "gigahertz"), "MHz": ("megahertz", "megahertz"),
+          "kHz": ("kilohertz", "kilohertz"), "Hz": ("hertz", "hertz"), "kWh": ("kilowatt hour", "kilowatt hours"),
+          "kW": ("kilowatt", "kilowatts"), "ms": ("millisecond", "milliseconds"), "ft": ("foot", "feet"),
+          "lbs": ("pound", "pounds"), "lb": ("pound", "pounds"), "oz": ("ounce", "ounces"),
+          "°C": ("degree Celsius", "degrees Celsius"), "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
+          "°": ("degree", "degrees")}
+_ATTACHED_UNITS = {"m": ("meter", "meters"), "g": ("gram", "grams"), "s": ("second", "seconds"),
+                   "h": ("hour", "hours"), "min": ("minute", "minutes"), "L": ("liter", "liters")}
+# Abbreviations read as words. Their periods are not sentence or clause ends (see segment.ABBREVIATIONS).
+ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "Prof": "professor",
+                 "Jr": "junior", "Sr": "senior", "St": "saint", "Mt": "mount", "Capt": "captain", "Gen": "general",
+                 "Lt": "lieutenant", "Sgt": "sergeant", "Col": "colonel", "Gov": "governor", "Rev": "reverend",
+                 "vs": "versus", "etc": "et cetera", "approx": "approximately", "Ave": "avenue", "Blvd": "boulevard",
+                 "Dept": "department", "Inc": "incorporated", "Ltd": "limited", "Co": "company", "Corp":
+                 "corporation", "e.g": "for example", "i.e": "that is", "No": "number", "Vol": "volume",
+                 "Fig": "figure", "Ch": "chapter"}
+# Web-address endings (with what the domain rule accepts as a name).
+_TLDS = ("com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz|html|htm|php")
+_REGNAL = {"King", "Queen", "Pope", "Emperor", "Empress", "Prince", "Princess", "Tsar", "Czar", "Louis", "Henry",
+           "Elizabeth", "George", "Charles", "Edward", "Richard", "William", "James", "John", "Mary", "Philip",
+           "Napoleon", "Pius", "Benedict", "Gregory", "Leo", "Innocent", "Clement", "Alexander", "Frederick",
+           "Peter", "Catherine", "Ramesses", "Ivan", "Boniface", "Urban", "Paul", "Victor"}
+_ROMAN = re.compile(r"\b(?=[IVX]{2,}\b|[VX]\b)(X{0,3})(IX|IV|V?I{0,3})\b")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
+_ROMAN_TITLES = {"Chapter", "Part", "Volume", "Vol", "Act", "Book", "Episode", "Phase", "Season", "Level",
+                 "Stage", "World", "War", "Type", "Class", "Mark", "Final", "Fantasy", "Rocky", "Star", "Grand"}
+_SIGNS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " times ", "÷": " divided by ",
+          "<": " less than ", ">": " greater than ", "±": " plus or minus ", "~": " about ", "#": " number ",
+          "/": " slash "}
+
+
+def _words(n: float | int, to: str = "cardinal") -> str:
+    """num2words without its commas and hyphens (a comma would make espeak-ng pause)."""
+    return re.sub(r"[,-]", " ", num2words(n, lang="en", to=to)).replace("  ", " ")
+
+
+def _number(text: str) -> float | int:
+    text = text.replace(",", "")
+    return float(text) if "." in text else int(text)
+
+
+def read_number(text: str) -> str:
+    """``"1,500"`` -> "one thousand five hundred"; ``"3.14"`` -> "three point one four"; ``"007"`` -> digits."""
+    if len(text) > 1 and text.startswith("0") and "." not in text:
+        return " ".join(_words(int(d)) for d in text)
+    if "." not in text and len(text.replace(",", "")) > 15:
+        return " ".join(_words(int(d)) for d in text if d.isdigit())
+    return _words(_number(text))
+
+
+def _plural(value: float | int, singular: str, plural: str) -> str:
+    return singular if value == 1 else plural
+
+
+def _money(m: re.Match[str]) -> str:
+    symbol, amount, scale = m.group("cur"), m.group("amount"), m.group("scale")
+    one, many, cent, cents = _CURRENCY[symbol]
+    value = _number(amount)
+    if scale:
+        return f"{read_number(amount)} {_SCALES[scale]} {many}"
+    whole = int(value)
+    minor = round((value - whole) * 100) if isinstance(value, float) else 0
+    if minor and cent:
+        head = f"{_words(whole)} {_plural(whole, one, many)} and " if whole else ""
+        return f"{head}{_words(minor)} {_plural(minor, cent, cents)}"
+    if isinstance(value, float) and not cent:
+        return f"{read_number(amount)} {many}"
+    return f"{read_number(amount.split('.')[0])} {_plural(whole, one, many)}"
+
+
+def _time(m: re.Match[str]) -> str:
+    hour, minute, second, ampm = int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)
+    if hour > 24 or minute > 59 or (second and int(second) > 59):
+        return m.group(0).replace(":", " ")
+    suffix = f" {ampm.replace('.', '').lower()[0]} m" if ampm else ""
+    if minute == 0 and not second:
+        words = f"{_words(hour)}{suffix}" if ampm or hour > 12 else f"{_words(hour)} o'clock"
+    else:
+        words = f"{_words(hour)} {'oh ' if minute < 10 else ''}{_words(minute)}{suffix}"
+    if second:
+        words += f" and {_words(int(second))} {_plural(int(second), 'second', 'seconds')}"
+    return words
+
+
+def _hour_ampm(m: re.Match[str]) -> str:
+    return f"{_words(int(m.group(1)))} {m.group(2).replace('.', '').lower()[0]} m"
+
+
+def _date(year: str | None, month: int, day: int) -> str | None:
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    words = f"{_MONTHS[month - 1]} {_words(day, 'ordinal')}"
+    return f"{words} {_words(int(year), 'year')}" if year else words
+
+
+def _iso_date(m: re.Match[str]) -> str:
+    return _date(m.group(1), int(m.group(2)), int(m.group(3))) or m.group(0).replace("-", " ").replace("/", " ")
+
+
+def _us_date(m: re.Match[str]) -> str:
+    return _date(m.group(3), int(m.group(1)), int(m.group(2))) or m.group(0).replace("/", " ")
+
+
+def _month_day(m: re.Match[str]) -> str:
+    month = _MONTH_ABBR.get(m.group(1).rstrip(".")[:4]) or _MONTH_ABBR.get(m.group(1)[:3], m.group(1))
+    day = int(m.group(2))
+    if not 1 <= day <= 31:
+        return m.group(0)
+    year = f" {_words(int(m.group(3)), 'year')}" if m.group(3) else ""
+    return f"{month} {_words(day, 'ordinal')}{year}"
+
+
+def _ordinal(m: re.Match[str]) -> str:
+    return _words(int(m.group(1)), "ordinal")
+
+
+def _percent(m: re.Match[str]) -> str:
+    return f"{read_number(m.group(1))} percent"
+
+
+def _unit(table: dict[str, tuple[str, str]]) -> Callable[[re.Match[str]], str]:
+    def read(m: re.Match[str]) -> str:
+        value = _number(m.group(1))
+        return f"{read_number(m.group(1))} {_plural(value, *table[m.group(2)])}"
+
+    return read
+
+
+def roman_value(numeral: str) -> int:
+    total = 0
+    for a, b in zip(numeral, numeral[1:] + " ", strict=True):
+        va, vb = _ROMAN_VALUES[a], _ROMAN_VALUES.get(b, 0)
+        total += -va if va < vb else va
+    return total
+
+
+def _roman(m: re.Match[str]) -> str:
+    numeral = m.group(0)
+    before = m.string[:m.start()].rstrip().split(" ")[-1] if m.start() else ""
+    if not before[:1].isupper():  # only in titles: after a capitalized word
+        return numeral
+    if len(numeral) == 1 and before.rstrip(".") not in _ROMAN_TITLES:
+        return numeral  # a lone V or X is a letter unless a title word precedes it
+    value = roman_value(numeral)
+    if before in _REGNAL:
+        return f"the {_words(value, 'ordinal')}"
+    return _words(value)
+
+
+def _abbreviation(m: re.Match[str]) -> str:
+    abbr, after = m.group(1), m.string[m.end():].lstrip()[:1]
+    if abbr == "St" and not after.isupper():
+        return "street"  # "Main St." (no name follows) is a street
+    if abbr == "No" and not after.isdigit():
+        return m.group(0)  # "No." not followed by a number is the word no
+    return ABBREVIATIONS[abbr]
+
+
+def _web(m: re.Match[str]) -> str:
+    text = re.sub(r"^[a-z]+://", "", m.group(0))
+    text = re.sub(r"\bwww\.", "w w w.", text)
+    for sign, word in ((".", " dot "), ("/", " slash "), ("@", " at "), ("-", " dash "), ("_", " underscore ")):
+        text = text.replace(sign, word)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _signs(text: str) -> str:
+    text = re.sub(r"(?<![\w-])-(?=\d)", "minus ", text)
+    for sign, word in _SIGNS.items():
+        text = text.replace(sign, word)
+    return text
+
+
+_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"\b[a-z]+://[^\s]*[^\s.,!?;:]|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
+                + r")\b(?:/[^\s]*[^\s.,!?;:])?"), _web),
+    (re.compile(r"(?P<cur>[$€£¥₩])\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion|trillion|bn"
+                r"|[kKmMB])\b)?"), _money),
+    (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), _iso_date),
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), _us_date),
+    (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
+    (re.compile(r"\b(\d{1,2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"), _hour_ampm),
+    (re.compile(r"\b(" + "|".join(_MONTHS) + "|" + "|".join(m[:3] + r"\.?" for m in _MONTHS)
+                + r"|Sept\.?)\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?"), _month_day),
+    (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b"), _ordinal),
+    (re.compile(r"(" + _NUM + r")\s?%"), _percent),
+    (re.compile(r"(" + _NUM + r")\s?(" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+                + r")(?![A-Za-z])"), _unit(_UNITS)),
+    (re.compile(r"(" + _NUM + r")(" + "|".join(_ATTACHED_UNITS) + r")\b"), _unit(_ATTACHED_UNITS)),
+    (_ROMAN, _roman),
+    (re.compile(r"\b(" + "|".join(re.escape(a) for a in sorted(ABBREVIATIONS, key=len, reverse=True))
+                + r")\."), _abbreviation),
+]
+_YEAR = re.compile(r"(?<![\d.,])(1[1-9]\d\d|20\d\d)(?![\d.,]\d)")
+_PLAIN_NUMBER = re.compile(r"(?<![\w.])(" + _NUM + r")(?![\w]|\.\d)")
+
+
+def _year_or_number(m: re.Match[str]) -> str:
+    value = int(m.group(1))
+    return _words(value, "year") if not 2000 <= value <= 2009 else _words(value)
+
+
+def normalize(text: str) -> str:
+    """English ``text`` (NFKC-normalized) -> the words a reader says, clause punctuation kept."""
+    for pattern, read in _RULES:
+        text = pattern.sub(read, text)
+    text = _signs(text)
+    text = _YEAR.sub(_year_or_number, text)
+    text = _PLAIN_NUMBER.sub(lambda m: read_number(m.group(1)), text)
+    return re.sub(r"[ \t]+", " ", text).strip()

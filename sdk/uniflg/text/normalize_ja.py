@@ -1,0 +1,96 @@
+"""Japanese text normalization: only what Open JTalk misreads (checked with pyopenjtalk-plus).
+
+Open JTalk already reads ``1,980円`` ``50%`` ``3.14`` ``5km`` ``25℃`` ``第2章`` ``午前10時`` right. It misreads
+(its reading in brackets): ``2024/03/15`` [ニセンニジューヨン／ゼロサン／ジューゴ], ``2024-03-15``, ``10:30``
+[ジュー：サンジュー], ``¥1,980`` [the sign, then the number], ``$500`` ``€20`` ``£5``, ``25°C`` [°C unread],
+``1/2``, ``10〜20人`` [〜 unread], ``-5度`` [the minus unread], ``60km/h`` [マイジ], ``1st``, Roman numerals in
+titles (``VII`` [ブイアイアイ]) and English words (spelled letter by letter: see :mod:`uniflg.text.loanwords`).
+Each rule rewrites its match into the form Open JTalk reads right (``2024年3月15日``, ``10時30分``, ``1980円``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from uniflg.text.loanwords import katakana_for_latin
+from uniflg.text.normalize_en import roman_value
+
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_CURRENCY = {"¥": "円", "$": "ドル", "€": "ユーロ", "£": "ポンド", "₩": "ウォン"}
+_SIGNS = {"&": "アンド", "+": "プラス", "=": "イコール", "@": "アット", "#": "ナンバー", "×": "かける", "÷": "わる"}
+_TLDS = "com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz"
+
+
+def _date(m: re.Match[str]) -> str:
+    year, month, day = m.group(1), int(m.group(2)), int(m.group(3))
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return m.group(0)
+    return f"{int(year)}年{month}月{day}日"
+
+
+def _month_day_or_fraction(m: re.Match[str]) -> str:
+    """``3/15`` (a day above 12) is a date; ``1/2`` is a fraction, read 2分の1."""
+    a, b = int(m.group(1)), int(m.group(2))
+    if 1 <= a <= 12 and 12 < b <= 31:
+        return f"{a}月{b}日"
+    if b == 0:
+        return m.group(0)
+    return f"{b}分の{a}"
+
+
+def _time(m: re.Match[str]) -> str:
+    hour, minute, second = int(m.group(1)), int(m.group(2)), m.group(3)
+    if hour > 24 or minute > 59 or (second and int(second) > 59):
+        return m.group(0)
+    words = f"{hour}時" + (f"{minute}分" if minute else "")
+    return words + (f"{int(second)}秒" if second else "")
+
+
+def _money(m: re.Match[str]) -> str:
+    return f"{m.group(2)}{_CURRENCY[m.group(1)]}"
+
+
+def _roman(m: re.Match[str]) -> str:
+    """After 第 a Roman numeral is a Japanese number (第II章 -> 第2章); in a title (after kana or Latin) it is
+    read in English, as the Japanese say ファイナルファンタジーセブン."""
+    numeral, before = m.group(2), m.group(1)
+    value = roman_value(numeral)
+    if before == "第":
+        return f"{before}{value}"
+    from num2words import num2words
+
+    return before + katakana_for_latin(num2words(value, lang="en").replace("-", " "))
+
+
+def _web(m: re.Match[str]) -> str:
+    text = re.sub(r"^[a-z]+://", "", m.group(0))
+    return text.replace(".", " ドット ").replace("/", " スラッシュ ").replace("@", " アット ")
+
+
+_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"\b[a-z]+://[^\s]*[A-Za-z0-9/]|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
+                + r")(?![A-Za-z])"), _web),
+    (re.compile(r"([¥$€£₩])\s?(" + _NUM + r")"), _money),
+    (re.compile(r"(?<!\d)(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?!\d)"), _date),
+    (re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])"), _time),
+    (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day_or_fraction),
+    (re.compile(r"(\d)\s?[〜~～]\s?(?=\d)"), r"\1から"),
+    (re.compile(r"(?<![\w)])-(?=\d)"), "マイナス"),
+    (re.compile(r"(\d)\s?°F"), r"華氏\1度"),
+    (re.compile(r"(\d)\s?°C?"), r"\1度"),
+    (re.compile(r"(?<!時速)(\d[\d,.]*)\s?km/h"), r"時速\1キロ"),
+    (re.compile(r"km/h"), "キロ"),
+    (re.compile(r"(\d+)(?:st|nd|rd|th)\b"), r"\1番目"),
+    (re.compile(r"(第|[ァ-ヴー]\s?)(?=[IVX]{2,}(?![A-Za-z])|(?<=第)[IVX]+(?![A-Za-z]))(X{0,3}(?:IX|IV|V?I{0,3}))"
+                r"(?![A-Za-z])"), _roman),
+]
+
+
+def normalize(text: str) -> str:
+    """Japanese ``text`` (NFKC-normalized) -> text Open JTalk reads right (Latin words in katakana)."""
+    for pattern, repl in _RULES:
+        text = pattern.sub(repl, text)  # type: ignore[arg-type]
+    for sign, word in _SIGNS.items():
+        text = text.replace(sign, word)
+    return re.sub(r"[A-Za-z][A-Za-z'’]*(?:[-\s][A-Za-z][A-Za-z'’]*)*", lambda m: katakana_for_latin(m.group(0)), text)
