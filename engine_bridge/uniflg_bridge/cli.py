@@ -39,7 +39,9 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-key", type=Path, help="PEM private key")
     p.add_argument("--tls-client-ca", type=Path, help="PEM CA bundle: require client certificates (mTLS)")
     p.add_argument("--max-streams", type=int, default=8, help="concurrent streams (default 8)")
-    p.add_argument("--max-text-chars", type=int, default=1000, help="characters per request (default 1000)")
+    p.add_argument("--max-text-chars", type=int, default=None,
+                   help="characters per request, over the SDK's per-language limits (docs/frontend.md: ja 1000, "
+                        "en 3000); default: the largest of them")
     p.add_argument("--max-audio-seconds", type=float, default=300.0,
                    help="seconds of audio per Animate stream (default 300)")
     p.add_argument("--grace", type=float, default=30.0, help="seconds open streams get on SIGTERM")
@@ -92,7 +94,8 @@ def _read(path: Path | None) -> bytes | None:
 def run_serve(args: argparse.Namespace) -> int:
     from uniflg_bridge.server import ServerConfig, serve
 
-    config = ServerConfig(bind=args.grpc, max_streams=args.max_streams, max_text_chars=args.max_text_chars,
+    config = ServerConfig(bind=args.grpc, max_streams=args.max_streams,
+                          max_text_chars=args.max_text_chars or ServerConfig.max_text_chars,
                           max_audio_seconds=args.max_audio_seconds, token=args.token,
                           tls_cert=_read(args.tls_cert), tls_key=_read(args.tls_key),
                           tls_client_ca=_read(args.tls_client_ca), grace_seconds=args.grace)

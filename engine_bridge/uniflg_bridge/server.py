@@ -28,6 +28,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from uniflg.errors import InvalidInputError, LimitExceededError
 from uniflg.retarget import ARKIT_52, VRM0, Retargeter
+from uniflg.text import MAX_CHARS
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
@@ -71,7 +72,9 @@ class Voice(Protocol):
 class ServerConfig:
     bind: str = "127.0.0.1:50051"
     max_streams: int = 8
-    max_text_chars: int = 1000
+    # An overall cap; the SDK splits long text into sentences and holds each language to its own limit
+    # (uniflg.text.MAX_CHARS: Japanese 1000, English 3000; docs/frontend.md).
+    max_text_chars: int = max(MAX_CHARS.values())
     max_audio_seconds: float = 300.0
     max_message_bytes: int = 4 * 1024 * 1024
     token: str | None = None

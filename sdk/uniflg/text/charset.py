@@ -2,8 +2,9 @@
 
 Three kinds of character (docs/frontend.md, "Symbol policy"):
 
-* **read**: letters the phonemizer really reads, digits, punctuation, spaces, and the signs the normalizers
-  turn into words (``$ % & + = @ ° …``);
+* **read**: ASCII, punctuation, spaces, kana and kanji (Japanese), and every other character the phonemizer
+  really reads (asked once per character: espeak-ng reads ``é ñ ø ß €``; Open JTalk reads none of ``∑ ½``);
+  Latin letters with marks in Japanese are read as their ASCII letters (``café`` -> カフェ);
 * **decoration**: emoji (the ``emoji`` package's table, sequences with their joiners and modifiers whole) and
   other pictographic symbols (Unicode category So, arrows: ``♪ ★ ☆ ♡ ✓ →``). Dropped with one warning by
   default; refused under ``strict``;
@@ -25,10 +26,6 @@ LANGUAGE_NAMES = {"ja": "Japanese", "en": "English"}
 # Chinese front end, and Open JTalk reads them with Japanese readings).
 _JA_SCRIPT = ("CJK", "HIRAGANA", "KATAKANA", "HALFWIDTH KATAKANA", "IDEOGRAPHIC", "VERTICAL KANA")
 _JA_EXTRA = "ー々〆ヶ〇"
-# Latin letters with no ASCII base that espeak-ng en-us reads as part of a word (checked one by one:
-# ``encyclopædia``, ``œuvre``); every other non-ASCII Latin letter is read only if it decomposes to an
-# ASCII letter plus marks (é ñ ü å ç).
-_EN_EXTRA_LETTERS = "æœÆŒ"
 _ARROWS = ((0x2190, 0x21FF), (0x27F0, 0x27FF), (0x2900, 0x297F), (0x2B00, 0x2BFF))
 # Invisible parts of emoji sequences that may be left behind on their own.
 _EMOJI_PARTS = {0x200D, 0xFE0E, 0xFE0F, 0x20E3} | set(range(0x1F3FB, 0x1F400)) | set(range(0xE0020, 0xE0080))
@@ -48,16 +45,12 @@ def is_japanese_script(ch: str) -> bool:
     return _name(ch).startswith(_JA_SCRIPT) or ch in _JA_EXTRA
 
 
-def is_readable_latin(ch: str) -> bool:
-    """A Latin letter espeak-ng and the Japanese loanword reader both read: ASCII, or an ASCII letter plus
-    combining marks (é, ñ, ü), or one of a few ligatures."""
-    if ch.isascii():
-        return ch.isalpha()
-    if ch in _EN_EXTRA_LETTERS:
-        return True
+def ascii_base(ch: str) -> str | None:
+    """The ASCII letter a Latin letter with marks decomposes to (é -> e, Ǧ -> G), else None."""
     base = unicodedata.normalize("NFKD", ch)
-    return len(base) > 1 and base[0].isascii() and base[0].isalpha() and all(
-        unicodedata.category(c) == "Mn" for c in base[1:])
+    if base[0].isascii() and base[0].isalpha() and all(unicodedata.category(c) == "Mn" for c in base[1:]):
+        return base[0]
+    return None
 
 
 def is_decoration(ch: str) -> bool:
@@ -104,23 +97,35 @@ def split_decoration(text: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _readable(ch: str, language: str) -> bool:
-    cat = unicodedata.category(ch)
-    if cat[0] == "L" or cat in ("Mn", "Mc"):
-        if is_readable_latin(ch):
-            return True
-        return language == "ja" and is_japanese_script(ch)
-    if cat == "Nd":
-        return ch.isascii()
-    if cat[0] in "PZ" or ch in "\t\n\r":
+    """Whether the ``language`` phonemizer reads ``ch`` (in normalized text): ASCII, spaces and punctuation
+    always; anything else only if the phonemizer says something for it that is not its code point spelled out
+    (espeak-ng reads ``ʘ`` as "letter two nine eight") - asked once per character and cached."""
+    if ch in "\t\n\r" or (ch.isascii() and ch.isprintable()):
         return True
-    return cat in ("Sm", "Sc", "Sk") or ch == "°"  # signs: the normalizers read the ones they know
+    cat = unicodedata.category(ch)
+    if cat[0] in "PZ":
+        return True
+    if cat[0] == "C":
+        return False
+    if cat[0] == "L" and not _name(ch).startswith(("LATIN", "FULLWIDTH LATIN")) and not (
+            language == "ja" and is_japanese_script(ch)):
+        return False  # a letter of another script (explicit language, or a sentence mixing scripts)
+    if language == "ja":
+        if is_japanese_script(ch):
+            return True
+        from uniflg.text.japanese import reads_character as reads_ja
+
+        return reads_ja(ch)
+    from uniflg.text.english import reads_character as reads_en
+
+    return reads_en(ch)
 
 
 def unreadable_characters(text: str, language: str) -> tuple[str, ...]:
-    """Characters of ``text`` the ``language`` front end cannot read (in order, unique)."""
+    """Characters of ``text`` (normalized) the ``language`` front end cannot read (in order, unique)."""
     bad: list[str] = []
     for ch in text:
-        if not _readable(ch, language) and ch not in bad:
+        if ch not in bad and not _readable(ch, language):
             bad.append(ch)
     return tuple(bad)
 

@@ -7,7 +7,10 @@ word, 2 word-final, 3 clause-final; interrogative 1 on the last word of a clause
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
+import unicodedata
 
 from uniflg.text import espeak
 from uniflg.text import symbols as S
@@ -20,6 +23,21 @@ _CLAUSE_MARKS = ".,!?;:"
 _STRESS = {"ˈ": S.ACCENT_HIGH, "ˌ": S.ACCENT_SECONDARY}
 _DROP = "ːˑ̃‿"  # length, half-length, nasalization, linking: not distinguished in our set
 _VOWEL_START = set("aeiouæɑɐɔəɚɛɜɪᵻʊʌɒɘɵ")
+
+
+def _plain(ipa: str) -> str:
+    return re.sub(r"[ˈˌ_ ]", "", ipa)
+
+
+@functools.lru_cache(maxsize=4096)
+def reads_character(ch: str) -> bool:
+    """Whether espeak-ng reads the non-ASCII character ``ch``: it says something, and not the character's
+    code point spelled out ("letter two nine eight", its reading of letters it does not know). Punctuation
+    may say nothing."""
+    said = _plain(espeak.phonemes(ch))
+    if not said:
+        return unicodedata.category(ch)[0] == "P"
+    return not said.startswith(_plain(espeak.phonemes("letter")))
 
 
 def split_ipa(word: str) -> list[tuple[str, int]]:

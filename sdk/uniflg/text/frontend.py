@@ -102,17 +102,20 @@ def _check_readable(text: str, language: str) -> None:
 
 
 def _tokens(text: str, language: str) -> tuple[str, list[Token]]:
-    """Readable, NFKC text of one language -> (normalized text, tokens)."""
+    """NFKC text of one language -> (normalized text, tokens); refuses characters the phonemizer does not read
+    (checked after normalization, which turns the signs it knows into words)."""
     if language == "ja":
         from uniflg.text.japanese import full_context_labels, labels_to_tokens
         from uniflg.text.normalize_ja import normalize as normalize_ja
 
         spoken = normalize_ja(text)
+        _check_readable(spoken, language)
         return spoken, labels_to_tokens(full_context_labels(spoken))
     from uniflg.text.english import text_to_tokens
     from uniflg.text.normalize_en import normalize as normalize_en
 
     spoken = normalize_en(text)
+    _check_readable(spoken, language)
     return spoken, text_to_tokens(spoken)
 
 
@@ -129,7 +132,6 @@ def encode(text: str, language: str = "auto", strict: bool = False) -> Utterance
     naming the characters or script it cannot read, :class:`InvalidInputError` for empty text."""
     text, _ = _clean(text, strict)
     language = _language(text, language)
-    _check_readable(text, language)
     spoken, tokens = _tokens(text, language)
     if not _speakable(tokens):
         raise UnsupportedTextError(f"nothing speakable in {text!r}")
@@ -158,8 +160,6 @@ def split_text(text: str, language: str = "auto", strict: bool = False, max_symb
     text, dropped = _clean(text, strict)
     sentences = [(s, _language(s, language)) for s in split_sentences(text)]
     check_length(sentences)
-    for sentence, lang in sentences:
-        _check_readable(sentence, lang)
     pieces: list[tuple[str, Utterance]] = []
     for sentence, lang in sentences:
         pieces.extend(_fit(sentence, lang, max_symbols))

@@ -10,6 +10,7 @@ Fields used (HTS-style label format of Open JTalk):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,14 @@ def full_context_labels(text: str) -> list[str]:
     import pyopenjtalk
 
     return list(pyopenjtalk.extract_fullcontext(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def reads_character(ch: str) -> bool:
+    """Whether Open JTalk reads ``ch`` (some kana comes out; it passes the characters it cannot read through)."""
+    import pyopenjtalk
+
+    return any("\u30a0" <= c <= "\u30ff" for c in pyopenjtalk.g2p(ch, kana=True))
 
 
 def _int(field: str) -> int | None:

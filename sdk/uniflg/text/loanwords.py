@@ -1,10 +1,10 @@
-"""English words inside Japanese text -> katakana loanwords (``Unity`` -> ユニティ, ``VTuber`` -> Vチューバー).
+"""English words inside Japanese text -> katakana loanwords (``Unity`` -> ユニティ, ``VTuber`` -> ブイチューバー).
 
 Each word is read by espeak-ng (its English pronunciation, as ARPAbet) and turned into katakana by ``e2k``'s
 phoneme-to-katakana model (``P2K``, weights in its wheel, offline); without espeak-ng, ``e2k``'s spelling
 model (``C2K``) reads the letters. Written-out acronyms (``AI``, ``NHK``, ``USB``: two or more capitals)
-and single letters stay letters, which Open JTalk reads one by one (エーアイ); a few acronyms said as words
-(``NASA``) are read as words. camelCase words are read part by part: ``VTuber`` = V + Tuber,
+and single letters are read letter by letter (エーアイ, ブイ); a few acronyms said as words (``NASA``) are read
+as words. camelCase words are read part by part: ``VTuber`` = V + Tuber,
 ``iPhone`` = i + Phone, ``YouTube`` = You + Tube.
 """
 
@@ -18,7 +18,11 @@ from typing import Any
 
 # Acronyms that are said as words, not letter by letter.
 WORD_ACRONYMS = {"NASA", "NATO", "UNESCO", "UNICEF", "FIFA", "JPEG", "COVID", "RAM", "ROM", "LAN", "SIM", "PIN",
-                 "OPEC", "ASAP", "GIF", "SWAT", "LED"}
+                 "OPEC", "ASAP", "GIF", "SWAT"}
+# Letter names as Japanese say them (Open JTalk reads acronyms such as NHK, but not a lone letter: V, I).
+LETTERS = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", ("エー ビー シー ディー イー エフ ジー エイチ アイ ジェー ケー エル エム "
+                                                  "エヌ オー ピー キュー アール エス ティー ユー ブイ ダブリュー エックス "
+                                                  "ワイ ゼット").split(), strict=True))
 # Words whose usual Japanese form differs from what the phoneme model makes of the English sound.
 OVERRIDES = {"python": "パイソン", "tiktok": "ティックトック", "nvidia": "エヌビディア", "linux": "リナックス",
              "iphone": "アイフォーン"}
@@ -87,7 +91,7 @@ def katakana_for_latin(text: str) -> str:
             continue
         for part in _PARTS.findall(word.replace("’", "'")):
             if _is_acronym(part):
-                out.append(part.upper())
+                out.append("".join(LETTERS[c] for c in part.upper()))
             else:
                 out.append(katakana_for_word(part.replace("'", "")))
     return "".join(out)

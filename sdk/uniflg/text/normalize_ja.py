@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from uniflg.text.charset import ascii_base
 from uniflg.text.loanwords import katakana_for_latin
 from uniflg.text.normalize_en import roman_value
 
@@ -93,4 +94,5 @@ def normalize(text: str) -> str:
         text = pattern.sub(repl, text)  # type: ignore[arg-type]
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)
+    text = "".join(ascii_base(c) or c if not c.isascii() else c for c in text)  # café -> cafe
     return re.sub(r"[A-Za-z][A-Za-z'’]*(?:[-\s][A-Za-z][A-Za-z'’]*)*", lambda m: katakana_for_latin(m.group(0)), text)

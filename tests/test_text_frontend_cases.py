@@ -1,0 +1,223 @@
+"""Issue cases of the text front end, each with its right reading, plus further members of each kind.
+
+A reading is checked against the words it stands for (same symbols as the spelled-out text) or against the
+normalized text, so the tests hold whatever espeak-ng/Open JTalk build reads the words."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from uniflg.errors import InvalidInputError, LimitExceededError, UnsupportedTextError
+from uniflg.text import MAX_CHARS, detect_language, encode, espeak, split_text
+from uniflg.text.charset import split_decoration
+from uniflg.text.segment import split_clauses, split_sentences
+
+DATA = Path(__file__).parent / "data"
+
+
+def symbols(text: str, language: str = "en") -> str:
+    return " ".join(encode(text, language).symbols)
+
+
+# ---- 1. English after pip install alone ---------------------------------------------------------------------
+def test_english_runs_on_the_wheel_library() -> None:
+    import espeakng_loader
+
+    lib = espeak.library()
+    assert lib is not None and Path(lib.path).parent == Path(espeakng_loader.get_library_path()).parent
+    assert symbols("Hello there.") == "^ h ə l oʊ ð ɛ ɹ $"
+
+
+# ---- 2. Clause pauses never cut numbers, abbreviations or names -----------------------------------------------
+@pytest.mark.parametrize(("raw", "words"), [
+    ("It costs 1,500 dollars.", "It costs one thousand five hundred dollars."),
+    ("Pi is 3.14.", "Pi is three point one four."),
+    ("Meet me at 10:30.", "Meet me at ten thirty."),
+    ("Mr. Smith", "mister Smith"),
+    ("Visit example.com today", "Visit example dot com today"),
+    # further members
+    ("We sold 2,450,000 copies.", "We sold two million four hundred and fifty thousand copies."),
+    ("Add 0.75 cups.", "Add zero point seven five cups."),
+    ("The train leaves at 7:05.", "The train leaves at seven oh five."),
+    ("Dr. Jones and Prof. Lee met Mrs. Park.", "doctor Jones and professor Lee met missus Park."),
+    ("Bring snacks e.g. apples.", "Bring snacks for example apples."),
+    ("Go to www.uniflg.dev now", "Go to w w w dot uniflg dot dev now"),
+    ("Mail bob@mail.example.org today", "Mail bob at mail dot example dot org today"),
+])
+def test_numbers_abbreviations_and_names_read_without_pauses(raw: str, words: str) -> None:
+    assert symbols(raw) == symbols(words)
+    assert "pau" not in symbols(raw).split()
+
+
+def test_clause_ends_only_where_punctuation_ends_a_clause() -> None:
+    assert split_clauses("I paid 1,500, then left.") == ["I paid 1,500,", "then left."]
+    assert split_clauses("See example.com: it has 3.5 stars; J. K. Rowling agrees.") == [
+        "See example.com:", "it has 3.5 stars;", "J. K. Rowling agrees."]
+    assert split_clauses("At 10:30 Mr. Smith left, e.g. early") == ["At 10:30 Mr. Smith left,", "e.g. early"]
+    assert split_sentences("Hi there. Mr. Smith paid $3.50! OK? 今日は。明日も\nNext") == [
+        "Hi there.", "Mr. Smith paid $3.50!", "OK?", "今日は。", "明日も", "Next"]
+    assert symbols("Well, it costs 1,500.").split().count("pau") == 1
+
+
+# ---- 3. A rejected request leaves no trace ---------------------------------------------------------------------
+def test_rejected_requests_leave_no_trace() -> None:
+    good = symbols("testing one two three")
+    assert good == "^ t ɛ s t ɪ ŋ w ʌ n t u θ ɹ i $"
+    rejected = ["\ua733", "ʘ", "안녕", "Привет", "😀", "。。", "   ", "ȸ ƛ ǂ"]
+    for text in rejected:
+        with pytest.raises(InvalidInputError):
+            encode(text, "en", strict=True)
+        assert symbols("testing one two three") == good
+    # the library itself: texts it reads oddly, in a row, then the good one
+    for text in ["\ua733", "ʘ", "안녕", "ǂǂ", "(ko)"]:
+        espeak.phonemes(text)
+    assert symbols("testing one two three") == good
+
+
+# ---- 4. Only characters the phonemizer reads --------------------------------------------------------------------
+@pytest.mark.parametrize("odd", ["ʘ", "ȸ", "ƛ", "ǂ", "Ǧ", "ꜳ", "ǁ", "ʭ", "ꞵ"])
+def test_unreadable_letters_are_refused_by_name(odd: str) -> None:
+    with pytest.raises(UnsupportedTextError) as err:
+        encode(f"Press {odd} now.", "en")
+    assert odd[0] in err.value.characters and f"U+{ord(odd[0]):04X}" in str(err.value)
+
+
+def test_letters_the_phonemizer_reads_are_accepted() -> None:
+    assert symbols("café naïve jalapeño") != symbols("caf nave jalapeo")
+    encode("Ørsted and the Straße", "en")
+    assert encode("カフェはcaféです", "ja").text == "カフェはカフェです"
+    with pytest.raises(UnsupportedTextError) as err:
+        encode("合計∑です", "ja")
+    assert err.value.characters == ("∑",)
+
+
+# ---- 5. Normalization -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("raw", "words"), [
+    ("$500", "five hundred dollars"),
+    ("World War II", "World War two"),
+    ("It costs $1.50.", "It costs one dollar and fifty cents."),
+    ("Only $0.99!", "Only ninety nine cents!"),
+    ("€20 or £5 or ¥1,980", "twenty euros or five pounds or one thousand nine hundred and eighty yen"),
+    ("A $2.5 million deal", "A two point five million dollars deal"),
+    ("Henry VIII was king.", "Henry the eighth was king."),
+    ("Final Fantasy VII and Chapter IV", "Final Fantasy seven and Chapter four"),
+    ("Come at 7pm or 10:00 am!", "Come at seven p m or ten a m!"),
+    ("It's 10:00.", "It's ten o'clock."),
+    ("On 2024-03-15 and 3/15/2024.", "On March fifteenth twenty twenty four and March fifteenth twenty twenty four."),
+    ("Born March 5, 1999.", "Born March fifth nineteen ninety nine."),
+    ("She came 1st, he came 22nd.", "She came first, he came twenty second."),
+    ("50% off, then 3.5% more.", "fifty percent off, then three point five percent more."),
+    ("Run 5 km at 60 km/h in 25°C.", "Run five kilometers at sixty kilometers per hour in twenty five degrees Celsius."),
+    ("Lift 1 kg, then 100m.", "Lift one kilogram, then one hundred meters."),
+    ("It weighs 2 GB and -5 is cold.", "It weighs two gigabytes and minus five is cold."),
+    ("Agent 007, rock & roll, #1 fan", "Agent zero zero seven, rock and roll, number one fan"),
+])
+def test_english_normalization(raw: str, words: str) -> None:
+    assert encode(raw, "en").text == words
+    assert symbols(raw) == symbols(words)
+
+
+@pytest.mark.parametrize(("raw", "spoken", "kana"), [
+    ("2024/03/15", "2024年3月15日", None),
+    ("10:30", "10時30分", None),
+    ("¥1,980", "1,980円", None),
+    ("$500です", "500ドルです", None),
+    ("2024-03-15に", "2024年3月15日に", None),
+    ("7:05から", "7時5分から", None),
+    ("12:00", "12時", None),
+    ("€20と£5", "20ユーロと5ポンド", None),
+    ("25°Cです", "25度です", None),
+    ("10〜20人", "10から20人", None),
+    ("-5度", "マイナス5度", None),
+    ("1/2と3/15", "2分の1と3月15日", None),
+    ("60km/h", "時速60キロ", None),
+    ("ロッキーIIと第II章", "ロッキーツーと第2章", None),
+    ("50%", "50%", "ゴジュッパーセント"),
+])
+def test_japanese_normalization(raw: str, spoken: str, kana: str | None) -> None:
+    u = encode(raw, "ja")
+    assert u.text == spoken
+    if kana is not None:
+        import pyopenjtalk
+
+        assert pyopenjtalk.g2p(u.text, kana=True) == kana
+
+
+# ---- 6. Long text and symbols ---------------------------------------------------------------------------------
+def test_emoji_and_decoration_dropped_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="uniflg.text.frontend"):
+        u = encode("Let's sing ♪ together 😀👍🏽 ★", "en")
+    assert u.symbols == encode("Let's sing together", "en").symbols
+    assert len([r for r in caplog.records if "dropped" in r.message]) == 1
+    with pytest.raises(UnsupportedTextError) as err:
+        encode("Let's sing ♪ together 😀", "en", strict=True)
+    assert err.value.characters == ("♪", "😀")
+    assert encode("楽しい♪明日も会おうね✨", "ja").text == "楽しい明日も会おうね"
+    assert split_decoration("1️⃣ family 👨‍👩‍👧 ok™") == (" family  ok", ("1️⃣", "👨‍👩‍👧", "™"))
+    with pytest.raises(UnsupportedTextError):
+        encode("😀♪")  # nothing left to say
+
+
+def test_long_texts_split_into_pieces_that_fit() -> None:
+    ja = (DATA / "long_ja.txt").read_text(encoding="utf-8")
+    en = (DATA / "long_en.txt").read_text(encoding="utf-8")
+    assert len(ja.replace("\n", "")) == 325 and 1990 <= len(en) <= 2010
+    for text, language, n_sentences in ((ja, "ja", 10), (en, "en", 29)):
+        passage = split_text(text)
+        assert len(passage) == n_sentences
+        assert all(u.language == language and 2 < len(u) <= 512 for u in passage.utterances)
+    # a sentence longer than one call is cut at clause ends
+    long_sentence = "、".join(["今日はとてもいい天気ですね"] * 40) + "。"
+    passage = split_text(long_sentence)
+    assert len(passage) > 1 and all(len(u) <= 512 for u in passage.utterances)
+
+
+def test_character_limits_per_language() -> None:
+    split_text("あ" * MAX_CHARS["ja"])
+    split_text("word " * (MAX_CHARS["en"] // 5))
+    with pytest.raises(LimitExceededError, match="1,001 Japanese"):
+        split_text("あ" * (MAX_CHARS["ja"] + 1))
+    with pytest.raises(LimitExceededError):
+        split_text("a" * (MAX_CHARS["en"] + 1))
+    with pytest.raises(LimitExceededError):  # mixed: 60 % of Japanese + 60 % of English
+        split_text("あ" * 600 + "。" + "word " * 360)
+
+
+# ---- 7. English words inside Japanese ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("raw", "spoken"), [
+    ("今日はUnityでVTuberの配信をします。", "今日はユニティでブイチューバーの配信をします。"),
+    ("AIとNHKとUSB", "エーアイとエヌエイチケーとユーエスビー"),
+    ("YouTubeとDiscordとSteam", "ユーチューブとディスコードとスチーム"),
+    ("Pythonで書いたServerです", "パイソンで書いたサーバーです"),
+    ("iPhoneとX", "アイフォーンとエックス"),
+])
+def test_loanwords_in_japanese(raw: str, spoken: str) -> None:
+    assert encode(raw, "ja").text == spoken
+    assert encode("NASAのGitHub", "ja").text.startswith("ナ")  # said as a word, not エヌエーエスエー
+
+
+def test_unity_and_vtuber_are_not_spelled_out() -> None:
+    import pyopenjtalk
+
+    kana = pyopenjtalk.g2p(encode("今日はUnityでVTuberの配信をします。").text, kana=True)
+    assert "ユニティ" in kana and "ブイチューバー" in kana and "ユーエヌ" not in kana and "ティーユー" not in kana
+    assert pyopenjtalk.g2p(encode("AIの話").text, kana=True).startswith("エーアイ")
+
+
+# ---- 8. Languages -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "script"), [("안녕하세요", "Korean"), ("Привет, мир", "Cyrillic"),
+                                              ("Γειά σου", "Greek"), ("مرحبا", "Arabic"), ("สวัสดี", "Thai")])
+def test_unsupported_languages_name_the_ones_that_exist(text: str, script: str) -> None:
+    with pytest.raises(UnsupportedTextError) as err:
+        encode(text)
+    assert script in str(err.value) and "ja (Japanese), en (English)" in str(err.value)
+
+
+def test_language_is_detected_per_sentence() -> None:
+    passage = split_text("Hello there! 今日はいい天気ですね。How are you?")
+    assert [u.language for u in passage.utterances] == ["en", "ja", "en"]
+    assert detect_language("UnityでVTuber") == "ja" and detect_language("Good morning") == "en"
+    with pytest.raises(UnsupportedTextError, match="Korean"):
+        split_text("Hello. 안녕하세요.")
