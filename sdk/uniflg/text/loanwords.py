@@ -20,9 +20,12 @@ from typing import Any
 WORD_ACRONYMS = {"NASA", "NATO", "UNESCO", "UNICEF", "FIFA", "JPEG", "COVID", "RAM", "ROM", "LAN", "SIM", "PIN",
                  "OPEC", "ASAP", "GIF", "SWAT"}
 # Letter names as Japanese say them (Open JTalk reads acronyms such as NHK, but not a lone letter: V, I).
-LETTERS = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", ("エー ビー シー ディー イー エフ ジー エイチ アイ ジェー ケー エル エム "
-                                                  "エヌ オー ピー キュー アール エス ティー ユー ブイ ダブリュー エックス "
-                                                  "ワイ ゼット").split(), strict=True))
+LETTERS = {
+    "A": "エー", "B": "ビー", "C": "シー", "D": "ディー", "E": "イー", "F": "エフ", "G": "ジー", "H": "エイチ",
+    "I": "アイ", "J": "ジェー", "K": "ケー", "L": "エル", "M": "エム", "N": "エヌ", "O": "オー", "P": "ピー",
+    "Q": "キュー", "R": "アール", "S": "エス", "T": "ティー", "U": "ユー", "V": "ブイ", "W": "ダブリュー",
+    "X": "エックス", "Y": "ワイ", "Z": "ゼット",
+}
 # Words whose usual Japanese form differs from what the phoneme model makes of the English sound.
 OVERRIDES = {"python": "パイソン", "tiktok": "ティックトック", "nvidia": "エヌビディア", "linux": "リナックス",
              "iphone": "アイフォーン"}
