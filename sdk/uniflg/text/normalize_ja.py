@@ -78,7 +78,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day_or_fraction),
     (re.compile(r"(\d)\s?[〜~～]\s?(?=\d)"), r"\1から"),
     (re.compile(r"(?<![\w)])-(?=\d)"), "マイナス"),
-    (re.compile(r"(\d)\s?°F"), r"華氏\1度"),
+    (re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s?°F"), r"華氏\1度"),
     (re.compile(r"(\d)\s?°C?"), r"\1度"),
     (re.compile(r"(?<!時速)(\d[\d,.]*)\s?km/h"), r"時速\1キロ"),
     (re.compile(r"km/h"), "キロ"),
