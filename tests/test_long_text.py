@@ -104,6 +104,24 @@ def test_grpc_synthesizes_long_text_in_both_languages(voice) -> None:
         channel.close()
 
 
+def _audio(client: pb_grpc.UniFLGServiceStub, text: str) -> bytes:
+    responses = list(client.Synthesize(pb.SynthesizeRequest(text=text, seed=4), timeout=60))
+    return b"".join(r.chunk.audio for r in responses[1:-1])
+
+
+def test_grpc_rejections_leave_no_trace_and_emoji_are_dropped(voice) -> None:
+    with running_server(voice) as srv:
+        channel, client = stub(srv)
+        before = _audio(client, "testing one two three")
+        for bad in ("\ua733", "Press ʘ now.", "Привет", "ȸ ƛ ǂ", "합니다"):
+            with pytest.raises(grpc.RpcError) as err:
+                list(client.Synthesize(pb.SynthesizeRequest(text=bad), timeout=30))
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert _audio(client, "testing one two three") == before
+        assert _audio(client, "testing ♪ one two three 😀") == before  # decoration dropped, same speech
+        channel.close()
+
+
 @pytest.mark.slow
 def test_uniflg_serve_synthesizes_long_text() -> None:
     """The installed command: `uniflg serve` in its own process, a real gRPC client."""
