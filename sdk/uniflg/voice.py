@@ -300,18 +300,11 @@ class Voice:
                 raise ModelFormatError(f"the text front end is not available: {exc}") from exc
             text = split_text(text, options.language, options.strict_text)
         if hasattr(text, "utterances"):
-            return [self._encode(u, options) for u in text.utterances]
-        return [self._encode(text, options)]
+            return [self._encode(u) for u in text.utterances]
+        return [self._encode(text)]
 
-    def _encode(self, text: Any, options: SynthesisOptions) -> tuple[np.ndarray, np.ndarray]:
-        if isinstance(text, str):
-            if not text.strip():
-                raise InvalidInputError("text is empty")
-            try:
-                from uniflg.text.frontend import encode
-            except ImportError as exc:
-                raise ModelFormatError(f"the text front end is not available: {exc}") from exc
-            text = encode(text, language=options.language, strict=options.strict_text)
+    def _encode(self, text: Any) -> tuple[np.ndarray, np.ndarray]:
+        """An encoded utterance (``ids``, ``prosody``) -> checked (ids (1, N), prosody (1, N, P))."""
         ids = np.asarray(getattr(text, "ids", None), dtype=np.int64).reshape(1, -1)
         prosody = np.asarray(getattr(text, "prosody", None), dtype=np.int64)
         n_prosody = len(self.config.text.prosody_cardinalities)

@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 
 Language = Literal["ja", "en"]
 
-# Characters per request and language (docs/frontend.md, "Limits"): over three minutes of speech each at the
-# default voice's pace (measured: 5.0 Japanese and 15.7 English characters per second). In mixed text each
-# language's share counts against its own limit.
+# Characters per request and language (docs/frontend.md, "Limits"): about three minutes of speech each at the
+# default voice's pace (measured on tests/data: 5.0-5.7 Japanese and 15.7-17.6 English characters per second,
+# so 175-200 s and 170-190 s). In mixed text each language's share counts against its own limit.
 MAX_CHARS: dict[str, int] = {"ja": 1000, "en": 3000}
 # Symbols per synthesized piece: the largest token axis of the exported graphs.
 MAX_SYMBOLS = AXIS_RANGES["tokens"][2]
