@@ -81,6 +81,10 @@ def test_cli_speaks_long_text_with_one_progress_bar(tmp_path: Path, capsys: pyte
     assert audio.size / rate > 30 and abs(len(meta["frames"]) - audio.size / rate * 30) <= 1
     assert main(["speak", "Hi ♪", "-o", str(tmp_path / "s"), "--no-preview", "--strict"]) == 2
     assert "'♪' (U+266A)" in caplog.text
+    assert main(["speak", "Press ʘ now.", "-o", str(tmp_path / "x"), "--no-preview"]) == 2
+    assert "'ʘ' (U+0298)" in caplog.text and not (tmp_path / "x").exists()
+    assert main(["speak", "Let's go ♪😀", "-o", str(tmp_path / "e"), "--no-preview"]) == 0  # dropped, warned
+    assert (tmp_path / "e" / "speech.wav").is_file() and "dropped 2 emoji" in caplog.text
 
 
 def _synthesize(client: pb_grpc.UniFLGServiceStub, text: str) -> tuple[float, int]:
