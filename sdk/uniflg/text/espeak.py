@@ -68,15 +68,37 @@ class _Library:
         return " ".join(out)
 
 
+# Where system packages put espeak-ng-data (Debian/Ubuntu multiarch, Fedora/Arch, source builds, Homebrew).
+_SYSTEM_DATA = ("/usr/lib/x86_64-linux-gnu/espeak-ng-data", "/usr/lib/aarch64-linux-gnu/espeak-ng-data",
+                "/usr/share/espeak-ng-data", "/usr/lib/espeak-ng-data", "/usr/local/share/espeak-ng-data",
+                "/opt/homebrew/share/espeak-ng-data")
+
+
+def _has_data(path: str) -> bool:
+    """espeak-ng takes the data folder itself or the folder that holds ``espeak-ng-data``."""
+    return any(os.path.isfile(os.path.join(path, *sub, "phontab")) for sub in ((), ("espeak-ng-data",)))
+
+
+def _checked_data(path: str) -> str:
+    """espeak_Initialize ends the process (exit 1) when its data is missing: check before calling it."""
+    if not _has_data(path):
+        raise OSError(f"no espeak-ng data (phontab) in {path}")
+    return path
+
+
 def _wheel_library() -> _Library:
     import espeakng_loader
 
-    return _Library(espeakng_loader.get_library_path(), espeakng_loader.get_data_path())
+    return _Library(espeakng_loader.get_library_path(), _checked_data(espeakng_loader.get_data_path()))
 
 
 def _system_library() -> _Library:
     name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
-    return _Library(name, None)
+    candidates = [p for p in (os.environ.get("ESPEAK_DATA_PATH"), *_SYSTEM_DATA) if p]
+    data = next((p for p in candidates if _has_data(p)), None)
+    if data is None:
+        raise OSError(f"no espeak-ng data in {', '.join(candidates)}")
+    return _Library(name, data)
 
 
 _library: _Library | None = None
