@@ -13,7 +13,8 @@ Numpy only; no model or bridge imports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -139,23 +140,115 @@ def measure(landmarks: np.ndarray) -> Features:
     )
 
 
+# Features that shape the mouth (measured from the rest face) and features of expression (measured from the
+# edge of the voice's neutral band: what its neutral speech and its silence already do).
+MOUTH_FEATURES = ("lip_gap", "chin", "width")
+VOWELS = ("a", "i", "u", "e", "o")
+VRM_VOWELS = ("A", "I", "U", "E", "O")
+# Where each vowel sits in (lip-gap growth in IODs, relative width change) when a voice gives no prototypes:
+# Japanese vowels by opening (a > e ~ o > i ~ u) and spreading (i, e) or rounding (u, o).
+DEFAULT_VOWELS: dict[str, tuple[float, float]] = {
+    "a": (0.30, 0.0), "i": (0.08, 0.08), "u": (0.06, -0.10), "e": (0.18, 0.06), "o": (0.18, -0.10),
+}
+A_JAW_OPEN = 0.6       # jawOpen at a voice's mean /a/ opening (calibrated voices; ARKit captures of /a/)
+VOWEL_SIGMA = 0.02     # IODs: how softly A..O share a mouth between two vowel prototypes
+NEUTRAL_PERCENTILES = (5.0, 95.0)  # the band of neutral speech frames that reads as "no expression"
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """The features of a voice's neutral face (mouth closed, eyes open, looking ahead), as scalars."""
+    """What "no expression" means for one face, as scalars per :class:`Features` name.
 
-    neutral: dict[str, float]
+    ``rest``: the closed-mouth rest face (a voice's silence face); mouth-shape weights (jawOpen, pucker,
+    stretch, A..O) grow from it. ``low``/``high``: the neutral band of every feature; expression weights
+    (smile, frown, brows, blink, wide eyes, gaze) grow only outside it, so what a voice's neutral speech and
+    silence do anyway reads as 0. ``vowels``: per vowel a..o the mean (lip-gap growth, relative width change)
+    the voice makes on it; VRM A..O share the mouth by nearness to these. ``jaw_range``: the lip-gap growth
+    that reads as jawOpen 1.
+    """
+
+    rest: dict[str, float]
+    low: dict[str, float]
+    high: dict[str, float]
+    vowels: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_VOWELS))
+    jaw_range: float = JAW_RANGE
+
+    @property
+    def neutral(self) -> dict[str, float]:
+        return self.rest
 
     @classmethod
     def from_neutral(cls, face: np.ndarray) -> Calibration:
-        """Calibrate on one neutral ``[70, 2]`` face (e.g. the voice's mean face)."""
+        """Calibrate on one neutral ``[70, 2]`` face (mouth closed, eyes open, looking ahead): a zero-width band,
+        the default vowel prototypes and ranges."""
         arr = np.asarray(face)
         if arr.shape != (N_POINTS, 2):
             raise InvalidInputError(f"a neutral face is [{N_POINTS}, 2], got {arr.shape}")
-        feats = measure(arr)
-        neutral = {f.name: float(getattr(feats, f.name)[0]) for f in fields(Features)}
-        if neutral["ear_r"] <= 0 or neutral["ear_l"] <= 0 or neutral["width"] <= 0:
-            raise InvalidInputError("the neutral face has closed eyes or a zero-width mouth")
-        return cls(neutral)
+        rest = _scalars(measure(arr))
+        _check_rest(rest)
+        return cls(rest, dict(rest), dict(rest))
+
+    @classmethod
+    def from_tracks(cls, silence: np.ndarray, speech: np.ndarray,
+                    vowel_frames: dict[str, np.ndarray] | None = None) -> Calibration:
+        """Calibrate on a voice's own output.
+
+        ``silence``: ``[T, 70, 2]`` landmarks for digital silence (the rest face is their per-feature median).
+        ``speech``: ``[S, 70, 2]`` landmarks of neutral speech; the band is the 5th-95th percentile of its
+        features, widened to include the rest face. ``vowel_frames``: vowel name (a, i, u, e, o) -> indices
+        into ``speech`` of frames inside that vowel (from the text path's phoneme timing); their mean
+        features become the vowel prototypes, and the /a/ prototype sets ``jaw_range`` so that the voice's
+        mean /a/ reads as jawOpen :data:`A_JAW_OPEN`. Vowels with no frames keep the defaults.
+        """
+        rest_feats, speech_feats = measure(silence), measure(speech)
+        if len(rest_feats.lip_gap) == 0 or len(speech_feats.lip_gap) == 0:
+            raise InvalidInputError("calibration needs at least one silence frame and one speech frame")
+        rest = {f.name: float(np.median(getattr(rest_feats, f.name))) for f in fields(Features)}
+        _check_rest(rest)
+        low, high = {}, {}
+        for f in fields(Features):
+            lo, hi = np.percentile(getattr(speech_feats, f.name), NEUTRAL_PERCENTILES)
+            low[f.name], high[f.name] = min(float(lo), rest[f.name]), max(float(hi), rest[f.name])
+        vowels = dict(DEFAULT_VOWELS)
+        for v, idx in (vowel_frames or {}).items():
+            idx = np.asarray(idx, dtype=np.int64)
+            if v in vowels and idx.size:
+                gap = float(np.mean(speech_feats.lip_gap[idx])) - rest["lip_gap"]
+                ratio = float(np.mean(speech_feats.width[idx])) / rest["width"] - 1.0
+                vowels[v] = (gap, ratio)
+        a_gap = vowels["a"][0]
+        jaw_range = a_gap / A_JAW_OPEN if vowel_frames and "a" in vowel_frames and a_gap > 0.01 else JAW_RANGE
+        return cls(rest, low, high, vowels, jaw_range)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the ``face_calibration`` entry of ``voice.json``)."""
+        return {"rest": self.rest, "low": self.low, "high": self.high,
+                "vowels": {k: list(v) for k, v in self.vowels.items()}, "jaw_range": self.jaw_range}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        """Inverse of :meth:`to_dict`; :class:`InvalidInputError` when a field is missing or malformed."""
+        names = {f.name for f in fields(Features)}
+        try:
+            maps = [{k: float(v) for k, v in data[key].items()} for key in ("rest", "low", "high")]
+            vowels = {k: (float(v[0]), float(v[1])) for k, v in data["vowels"].items()}
+            jaw_range = float(data["jaw_range"])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise InvalidInputError(f"malformed face calibration: {exc!r}") from exc
+        if any(set(m) != names for m in maps) or set(vowels) != set(VOWELS) or not jaw_range > 0:
+            raise InvalidInputError("a face calibration needs rest/low/high for every feature, vowels a/i/u/e/o "
+                                    "and a positive jaw_range")
+        _check_rest(maps[0])
+        return cls(maps[0], maps[1], maps[2], vowels, jaw_range)
+
+
+def _scalars(feats: Features) -> dict[str, float]:
+    return {f.name: float(getattr(feats, f.name)[0]) for f in fields(Features)}
+
+
+def _check_rest(rest: dict[str, float]) -> None:
+    if rest["ear_r"] <= 0 or rest["ear_l"] <= 0 or rest["width"] <= 0:
+        raise InvalidInputError("the neutral face has closed eyes or a zero-width mouth")
 
 
 def _clip(x: np.ndarray) -> np.ndarray:
@@ -163,7 +256,7 @@ def _clip(x: np.ndarray) -> np.ndarray:
 
 
 class Retargeter:
-    """Turns landmark frames into ARKit-52 and VRM0 weights, calibrated on a neutral face."""
+    """Turns landmark frames into ARKit-52 and VRM0 weights, calibrated on a neutral face (:class:`Calibration`)."""
 
     def __init__(self, calibration: Calibration) -> None:
         self.calibration = calibration
@@ -173,18 +266,23 @@ class Retargeter:
         return cls(Calibration.from_neutral(face))
 
     def _delta(self, feats: Features, name: str) -> np.ndarray:
-        return getattr(feats, name) - self.calibration.neutral[name]
+        """Signed distance outside the neutral band (0 inside it); from the rest face for mouth features."""
+        x = getattr(feats, name)
+        c = self.calibration
+        if name in MOUTH_FEATURES:
+            return x - c.rest[name]
+        return np.where(x > c.high[name], x - c.high[name], np.minimum(x - c.low[name], 0.0))
 
     def arkit(self, landmarks: np.ndarray) -> np.ndarray:
         """``[T, 52]`` float32 weights in :data:`ARKIT_52` order, each in [0, 1]."""
         f = measure(landmarks)
-        n = self.calibration.neutral
+        c = self.calibration
         d = self._delta
         out = np.zeros((f.lip_gap.shape[0], len(ARKIT_52)), dtype=np.float32)
         w = dict.fromkeys(ARKIT_52)
-        jaw = _clip(d(f, "lip_gap") / JAW_RANGE)
+        jaw = _clip(d(f, "lip_gap") / c.jaw_range)
         chin = _clip(d(f, "chin") / CHIN_RANGE)
-        ratio = f.width / n["width"] - 1.0
+        ratio = f.width / c.rest["width"] - 1.0
         w["jawOpen"] = jaw
         w["mouthClose"] = _clip(chin - jaw)  # the jaw drops while the lips stay together
         w["mouthPucker"] = _clip(-ratio / WIDTH_RANGE)
@@ -203,9 +301,9 @@ class Retargeter:
         w["mouthLeft"] = _clip(d(f, "mouth_shift") / SHIFT_RANGE)
         w["mouthRight"] = _clip(-d(f, "mouth_shift") / SHIFT_RANGE)
         for side, s in (("Right", "r"), ("Left", "l")):
-            openness = getattr(f, f"ear_{s}") / n[f"ear_{s}"]
-            w[f"eyeBlink{side}"] = _clip((1.0 - openness) / BLINK_RANGE)
-            w[f"eyeWide{side}"] = _clip((openness - 1.0) / WIDE_RANGE)
+            ear = getattr(f, f"ear_{s}")
+            w[f"eyeBlink{side}"] = _clip((1.0 - ear / c.low[f"ear_{s}"]) / BLINK_RANGE)
+            w[f"eyeWide{side}"] = _clip((ear / c.high[f"ear_{s}"] - 1.0) / WIDE_RANGE)
             look_x = d(f, f"look_x_{s}") / LOOK_X_RANGE
             look_y = d(f, f"look_y_{s}") / LOOK_Y_RANGE
             w[f"eyeLookOut{side}"] = _clip(look_x)
@@ -221,21 +319,36 @@ class Retargeter:
                 out[:, i] = value
         return out
 
+    def vowels(self, landmarks: np.ndarray) -> np.ndarray:
+        """``[T, 5]`` VRM A, I, U, E, O weights in [0, 1].
+
+        Each frame is a point in (lip-gap growth, mouth-width change) space, both in inter-ocular distances
+        from the rest face. The vowel prototype nearest to it takes the mouth's activity: the frame's distance
+        from the rest face over that prototype's (1 at the voice's mean vowel, clipped); the others take that
+        times a Gaussian kernel of how much farther they are (:data:`VOWEL_SIGMA`, in IODs).
+        """
+        f = measure(landmarks)
+        c = self.calibration
+        to_iod = np.array([1.0, c.rest["width"]])  # the width prototype is a ratio: to IODs like the gap
+        p = np.array([c.vowels[v] for v in VOWELS]) * to_iod  # (5, 2)
+        x = np.stack([f.lip_gap - c.rest["lip_gap"], f.width / c.rest["width"] - 1.0], -1) * to_iod  # (T, 2)
+        d2 = ((x[:, None, :] - p[None]) ** 2).sum(-1)  # (T, 5)
+        nearest = d2.argmin(1)
+        activity = np.linalg.norm(x, axis=-1) / np.maximum(np.linalg.norm(p[nearest], axis=-1), 1e-3)
+        share = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2 * VOWEL_SIGMA**2))
+        return _clip(_clip(activity)[:, None] * share)
+
     def vrm(self, landmarks: np.ndarray, arkit: np.ndarray | None = None) -> np.ndarray:
-        """``[T, 17]`` float32 weights in :data:`VRM0` order, each in [0, 1] (derived from the ARKit ones)."""
+        """``[T, 17]`` float32 weights in :data:`VRM0` order, each in [0, 1]: A..O from :meth:`vowels`, the rest
+        derived from the ARKit weights (pass ``arkit`` to reuse them, e.g. with run-time blinks added)."""
         a = self.arkit(landmarks) if arkit is None else arkit
         k = {name: a[:, i] for i, name in enumerate(ARKIT_52)}
         jaw = k["jawOpen"]
-        wide = np.maximum(k["mouthStretchLeft"], k["mouthStretchRight"])
-        narrow = k["mouthPucker"]
         blink = np.minimum(k["eyeBlinkLeft"], k["eyeBlinkRight"])
+        vowel = self.vowels(landmarks)
         v = {
             "Neutral": np.zeros_like(jaw),
-            "A": jaw * (1.0 - wide) * (1.0 - narrow),
-            "I": wide * np.clip(1.0 - jaw / 0.6, 0.0, 1.0),
-            "U": narrow * np.clip(1.0 - jaw / 0.5, 0.0, 1.0),
-            "E": wide * np.clip(jaw / 0.5, 0.0, 1.0),
-            "O": narrow * np.clip(jaw / 0.5, 0.0, 1.0),
+            **{name: vowel[:, i] for i, name in enumerate(VRM_VOWELS)},
             "Blink": blink,
             "Joy": (k["mouthSmileLeft"] + k["mouthSmileRight"]) / 2,
             "Angry": (k["browDownLeft"] + k["browDownRight"]) / 2,

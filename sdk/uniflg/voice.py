@@ -152,6 +152,38 @@ class Voice:
         frames = sum(self._plan_piece(ids, prosody, g, z_u, rng, options).frames for ids, prosody in pieces)
         return frames * self.runtime.hop / self.sample_rate
 
+    def phoneme_timing(self, text: Any, options: SynthesisOptions | None = None
+                       ) -> list[tuple[str, float, float]]:
+        """(symbol, start s, end s) per front-end token of ``text`` (a string, a Passage, or an encoded
+        utterance with ``symbols``), from the duration predictor at ``options``: the timing that
+        :meth:`synthesize` and :meth:`landmarks_from_text` use at the same options and seed, pieces of a long
+        text one after another (each but the last padded to whole landmark frames, as those do)."""
+        options = options or SynthesisOptions()
+        _check_options(options)
+        if isinstance(text, str):
+            if not text.strip():
+                raise InvalidInputError("text is empty")
+            from uniflg.text.frontend import split_text
+
+            text = split_text(text, options.language, options.strict_text)
+        utterances = list(text.utterances) if hasattr(text, "utterances") else [text]
+        pieces = [self._encode(u) for u in utterances]
+        g, z_u, rng = self._start(options)
+        sr, hop, fps = self.sample_rate, self.runtime.hop, self.runtime.fps
+        out: list[tuple[str, float, float]] = []
+        start = 0
+        for k, (utterance, (ids, prosody)) in enumerate(zip(utterances, pieces, strict=True)):
+            symbols = tuple(getattr(utterance, "symbols", ()))
+            plan = self._plan_piece(ids, prosody, g, z_u, rng, options)
+            if len(symbols) != len(plan.d_spec):
+                raise InvalidInputError("phoneme timing needs utterances with one symbol per token")
+            ends = start + np.cumsum(np.asarray(plan.d_spec, np.int64)) * hop  # samples
+            out += [(s, float(e - d * hop) / sr, float(e) / sr) for s, d, e in zip(symbols, plan.d_spec, ends,
+                                                                                   strict=True)]
+            if k < len(pieces) - 1:  # the next piece starts after this one's padding (see _pad_piece)
+                start += int(round(-(-plan.frames * hop * fps // sr) * sr / fps))
+        return out
+
     def _prepare(self, text: Any, options: SynthesisOptions) -> list[tuple[np.ndarray, np.ndarray]]:
         _check_options(options)
         return self._encode_pieces(text, options)

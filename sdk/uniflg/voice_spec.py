@@ -1,8 +1,9 @@
 """The voice file: ``voice.json`` in a voice folder, and the names of the files beside it.
 
-:class:`VoiceSpec` alone reads and writes ``voice.json`` (model config, speakers, emotions, neutral face, per-name
-utterance latents, graph receptive fields, versions); :func:`read_spec` is the one way to read a folder's. This
-module needs neither torch nor ONNX Runtime, so the loader, the writer, ``uniflg info`` and the exporter share it.
+:class:`VoiceSpec` alone reads and writes ``voice.json`` (model config, speakers, emotions, neutral face, face
+calibration, per-name utterance latents, graph receptive fields, versions); :func:`read_spec` is the one way to
+read a folder's. This module needs neither torch nor ONNX Runtime, so the loader, the writer, ``uniflg info``
+and the exporter share it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class VoiceSpec:
     contexts: dict[str, int] = field(default_factory=dict)  # measured receptive fields (see inference)
     latents: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # "emotion"/"speaker" -> z_u
     neutral_face: list[list[float]] | None = None  # (70, 2) mean face
+    face_calibration: dict[str, Any] | None = None  # uniflg.retarget.Calibration.to_dict(); see uniflg.avatar
     language: str = "auto"
     sdk_version: str = __version__
     format: str = FORMAT

@@ -38,6 +38,7 @@ def register_train(sub: Sub) -> None:
 
 def register_eval(sub: Sub) -> None:
     _delegate("uniflg_train.evaluation.command", sub)
+    _delegate("uniflg_train.evaluation.blendshapes", sub)
 
 
 def register_export(sub: Sub) -> None:

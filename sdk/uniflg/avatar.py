@@ -1,0 +1,118 @@
+"""What avatars receive: a voice's face calibration, and per-stream blendshapes with run-time blinks.
+
+:func:`face_calibration` gives the :class:`~uniflg.retarget.Calibration` of a voice: stored in its
+``voice.json`` (``face_calibration``) or else measured once on load by :func:`measure_face_calibration` from
+the voice's own output: its silence face (landmarks for digital silence: lips shut), the neutral band of its
+neutral speech, and its mean face on each vowel (text path timing). :class:`AvatarStream` is the one place
+where a stream's landmark chunks become ARKit-52 and VRM0 weights, with :mod:`uniflg.blinks` added.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uniflg.blinks import BlinkTrack
+from uniflg.errors import InvalidInputError
+from uniflg.landmarks import FPS
+from uniflg.retarget import ARKIT_52, VOWELS, Calibration, Retargeter
+from uniflg.types import SynthesisOptions
+from uniflg.voice_spec import read_spec
+
+SILENCE_SECONDS = 2.0
+# Neutral calibration sentences: every Japanese vowel in many contexts. Not among the benchmark's held-out
+# sentences (uniflg_train.evaluation.blendshapes), so the benchmark measures unseen text.
+CALIBRATION_TEXTS: tuple[str, ...] = (
+    "あおいうみとあかいやまがみえます。",
+    "きのうはえきのちかくでともだちにあいました。",
+    "いえのまえにおおきなきがうえてあります。",
+    "むずかしいもんだいもすこしずつとけばだいじょうぶです。",
+    "けさはやくおきてこうえんをさんぽしました。",
+    "おいしいおちゃをいれてゆっくりやすみましょう。",
+)
+_BLINK_COLUMNS = (ARKIT_52.index("eyeBlinkLeft"), ARKIT_52.index("eyeBlinkRight"))
+
+
+def frame_symbols(timing: Sequence[tuple[str, float, float]], n_frames: int, fps: int = FPS) -> list[str]:
+    """The token under each landmark frame's centre ((j + 0.5) / fps), from ``Voice.phoneme_timing``;
+    frames past the last token get the last token's symbol."""
+    if not timing:
+        return ["" for _ in range(n_frames)]
+    ends = np.array([e for _, _, e in timing])
+    idx = np.searchsorted(ends, (np.arange(n_frames) + 0.5) / fps, side="right").clip(0, len(timing) - 1)
+    return [timing[k][0] for k in idx]
+
+
+def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXTS,
+                             options: SynthesisOptions | None = None) -> Calibration:
+    """Measure a voice's :class:`Calibration` (a few seconds of CPU): rest face = median of the landmarks the
+    voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band and vowel prototypes from the
+    text path on ``texts`` at ``options`` (default: the voice's default speaker and emotion, seed 0)."""
+    options = options or SynthesisOptions()
+    silence = voice.animate_array(np.zeros(int(SILENCE_SECONDS * voice.sample_rate), np.float32),
+                                  voice.sample_rate, replace(options, reference_audio=None))
+    tracks, labels = [], []
+    for text in texts:
+        lm = voice.landmarks_from_text(text, options)
+        tracks.append(lm)
+        labels += frame_symbols(voice.phoneme_timing(text, options), len(lm), voice.stream_info(options).fps)
+    speech = np.concatenate(tracks)
+    vowel_frames = {v: np.flatnonzero(np.array(labels) == v) for v in VOWELS}
+    return Calibration.from_tracks(silence, speech, {v: i for v, i in vowel_frames.items() if i.size})
+
+
+def face_calibration(voice: Any) -> Calibration:
+    """The voice's calibration: ``voice.json``'s ``face_calibration`` if present, else measured once and kept on
+    the voice object. Raises :class:`InvalidInputError` when the voice's faces cannot calibrate (e.g. an
+    untrained voice whose eyes or mouth collapse)."""
+    cached = getattr(voice, "_face_calibration", None)
+    if isinstance(cached, Calibration):
+        return cached
+    stored = getattr(getattr(voice, "spec", None), "face_calibration", None)
+    calibration = Calibration.from_dict(stored) if stored else measure_face_calibration(voice)
+    with contextlib.suppress(AttributeError):  # a voice class with __slots__ measures again next time
+        voice._face_calibration = calibration
+    return calibration
+
+
+def store_face_calibration(voice: Any, folder: str | Path) -> Calibration:
+    """Measure ``voice``'s calibration and write it into ``folder``'s ``voice.json`` (the voice's own folder)."""
+    calibration = measure_face_calibration(voice)
+    spec = read_spec(folder)
+    replace(spec, face_calibration=calibration.to_dict()).write(Path(folder))
+    return calibration
+
+
+class AvatarStream:
+    """One stream's blendshapes: ``weights(first_frame, landmarks)`` -> (ARKit ``[n, 52]``, VRM0 ``[n, 17]``).
+
+    ``blinks``: a :class:`~uniflg.blinks.BlinkTrack` (None: the landmarks' own eyelids only). A run-time
+    blink raises both ``eyeBlink`` weights to at least the blink curve; VRM ``Blink`` follows from them.
+    """
+
+    def __init__(self, retargeter: Retargeter, blinks: BlinkTrack | None = None) -> None:
+        self.retargeter = retargeter
+        self.blinks = blinks
+
+    @classmethod
+    def for_voice(cls, voice: Any, blinks: bool = True, seed: int | None = 0) -> AvatarStream:
+        """Calibrated on ``voice`` (:func:`face_calibration`), with seeded run-time blinks unless ``blinks`` is
+        False."""
+        fps = voice.stream_info().fps
+        track = BlinkTrack(seed, fps) if blinks else None
+        return cls(Retargeter(face_calibration(voice)), track)
+
+    def weights(self, first_frame: int, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if first_frame < 0:
+            raise InvalidInputError(f"first_frame must be >= 0; got {first_frame}")
+        arkit = self.retargeter.arkit(landmarks)
+        if self.blinks is not None and len(arkit):
+            blink = self.blinks.weights(first_frame, len(arkit))
+            for col in _BLINK_COLUMNS:
+                arkit[:, col] = np.maximum(arkit[:, col], blink)
+        return arkit, self.retargeter.vrm(landmarks, arkit)
