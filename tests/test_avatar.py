@@ -1,0 +1,128 @@
+"""Face calibration, vowel shapes and run-time blinks: synthetic tracks with known answers, then the real voice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bridge_fakes import synthetic_face
+from uniflg.avatar import AvatarStream, face_calibration, measure_face_calibration
+from uniflg.blinks import BlinkParams, BlinkTrack
+from uniflg.errors import InvalidInputError
+from uniflg.retarget import A_JAW_OPEN, ARKIT_52, VRM0, Calibration, Retargeter
+
+# Synthetic vowel faces: opening and spreading (-pucker) as the five Japanese vowels differ.
+VOWEL_FACES = {"a": {"jaw": 1.0}, "i": {"jaw": 0.25, "pucker": -0.6}, "u": {"jaw": 0.2, "pucker": 0.8},
+               "e": {"jaw": 0.6, "pucker": -0.5}, "o": {"jaw": 0.6, "pucker": 0.8}}
+
+
+def track(**controls: float) -> np.ndarray:
+    return synthetic_face(**controls)[None].repeat(4, 0)
+
+
+@pytest.fixture(scope="module")
+def calibrated() -> Retargeter:
+    """Silence: a shut neutral face; speech: the vowel faces plus a little smile (the voice's neutral band)."""
+    speech = np.concatenate([track(**c, smile=s) for c in VOWEL_FACES.values() for s in (0.0, 0.3)])
+    frames = {v: np.arange(8 * k, 8 * k + 8) for k, v in enumerate(VOWEL_FACES)}
+    return Retargeter(Calibration.from_tracks(track(), speech, frames))
+
+
+def col(w: np.ndarray, names: tuple[str, ...], name: str) -> np.ndarray:
+    return w[:, names.index(name)]
+
+
+def test_rest_face_gives_zeros(calibrated: Retargeter) -> None:
+    assert np.abs(calibrated.arkit(track())).max() < 1e-5
+    assert np.abs(calibrated.vrm(track())).max() < 1e-5
+
+
+def test_jaw_reaches_its_range(calibrated: Retargeter) -> None:
+    jaw = col(calibrated.arkit(track(jaw=1.0)), ARKIT_52, "jawOpen")
+    assert jaw == pytest.approx(A_JAW_OPEN, abs=0.02)  # the voice's mean /a/
+    assert col(calibrated.arkit(track(jaw=2.0)), ARKIT_52, "jawOpen") == pytest.approx(1.0)
+    assert col(calibrated.arkit(track(jaw=0.5)), ARKIT_52, "jawOpen") == pytest.approx(A_JAW_OPEN / 2, abs=0.02)
+
+
+@pytest.mark.parametrize("vowel", list(VOWEL_FACES))
+def test_each_vowel_face_gives_its_own_shape(calibrated: Retargeter, vowel: str) -> None:
+    w = calibrated.vrm(track(**VOWEL_FACES[vowel]))[0]
+    five = {v: w[VRM0.index(v)] for v in "AIUEO"}
+    assert max(five, key=five.__getitem__) == vowel.upper()
+    assert five[vowel.upper()] == pytest.approx(1.0, abs=0.02)  # full weight at the voice's own vowel
+
+
+def test_expression_inside_the_neutral_band_reads_zero(calibrated: Retargeter) -> None:
+    w = calibrated.vrm(track(jaw=0.6, smile=0.3))[0]
+    assert w[VRM0.index("Joy")] == 0.0
+    assert calibrated.vrm(track(smile=1.0))[0, VRM0.index("Joy")] > 0.5  # beyond it: a smile
+    assert calibrated.vrm(track(smile=-1.0))[0, VRM0.index("Sorrow")] > 0.2
+
+
+def test_calibration_round_trips_and_rejects_bad_dicts(calibrated: Retargeter) -> None:
+    c = calibrated.calibration
+    again = Calibration.from_dict(c.to_dict())
+    np.testing.assert_allclose(Retargeter(again).vrm(track(jaw=0.6)), calibrated.vrm(track(jaw=0.6)))
+    bad = c.to_dict()
+    del bad["vowels"]["e"]
+    with pytest.raises(InvalidInputError):
+        Calibration.from_dict(bad)
+    with pytest.raises(InvalidInputError):
+        Calibration.from_dict({"rest": 3})
+    with pytest.raises(InvalidInputError):
+        Calibration.from_tracks(np.zeros((0, 70, 2)), track())
+
+
+def test_blinks_follow_human_statistics() -> None:
+    b = BlinkTrack(seed=3)
+    onsets = b.onsets(600.0)
+    rate = len(onsets) / 10.0
+    assert 12 <= rate <= 25  # ~18 per minute
+    gaps = np.diff(onsets)
+    assert gaps.min() >= 0.4 and np.median(gaps) < gaps.mean()  # refractory; right-skewed
+    w = b.weights(0, 30 * 600)
+    shut = w >= 0.5
+    runs = np.diff(np.flatnonzero(np.diff(np.r_[0, shut.astype(int), 0])))[::2]  # frames per closure
+    assert len(runs) == len(onsets) and runs.max() <= 12  # every blink visible, none longer than 0.4 s
+
+
+def test_blinks_are_seeded_and_chunking_free() -> None:
+    whole = BlinkTrack(seed=7).weights(0, 900)
+    chunked = BlinkTrack(seed=7)
+    parts = np.concatenate([chunked.weights(s, n) for s, n in ((0, 7), (7, 300), (307, 593))])
+    np.testing.assert_array_equal(whole, parts)
+    assert not np.array_equal(whole, BlinkTrack(seed=8).weights(0, 900))
+    with pytest.raises(InvalidInputError):
+        BlinkParams(rate_per_minute=0)
+    with pytest.raises(InvalidInputError):
+        BlinkTrack().weights(-1, 3)
+
+
+def test_avatar_stream_adds_blinks_only_when_asked(calibrated: Retargeter) -> None:
+    lm = track().repeat(150, 0)  # 20 s of rest face
+    off_arkit, off_vrm = AvatarStream(calibrated).weights(0, lm)
+    assert off_arkit.max() == 0 and off_vrm.max() == 0
+    on_arkit, on_vrm = AvatarStream(calibrated, BlinkTrack(seed=0)).weights(0, lm)
+    blink = col(on_vrm, VRM0, "Blink")
+    assert blink.max() == 1.0 and (blink >= 0.5).sum() >= 2
+    np.testing.assert_array_equal(col(on_arkit, ARKIT_52, "eyeBlinkLeft"), col(on_arkit, ARKIT_52, "eyeBlinkRight"))
+    assert col(on_arkit, ARKIT_52, "jawOpen").max() == 0
+
+
+def test_default_voice_face() -> None:
+    """The shipped voice: the stored calibration is the measured one; silence reads shut and expressionless;
+    the demo sentence opens the jaw past 0.6."""
+    from uniflg.voice import load_voice
+
+    voice = load_voice()
+    stored = face_calibration(voice)
+    measured = measure_face_calibration(voice)
+    assert stored.jaw_range == pytest.approx(measured.jaw_range, rel=1e-3)
+    assert stored.rest["lip_gap"] < 0.01  # lips shut at rest (the mean face's gap is ~0.09)
+    stream = AvatarStream.for_voice(voice, blinks=False)
+    silence = voice.animate_array(np.zeros(3 * voice.sample_rate, np.float32), voice.sample_rate)
+    _, vrm = stream.weights(0, silence)
+    for name in ("Angry", "Sorrow", "Joy", "Fun", "A", "O"):
+        assert col(vrm, VRM0, name).mean() <= 0.05, name
+    arkit, vrm = stream.weights(0, voice.landmarks_from_text("こんにちは、今日はいい天気ですね。"))
+    assert col(arkit, ARKIT_52, "jawOpen").max() >= 0.6
+    assert col(vrm, VRM0, "Angry").mean() <= 0.05
