@@ -126,3 +126,37 @@ def test_default_voice_face() -> None:
     arkit, vrm = stream.weights(0, voice.landmarks_from_text("こんにちは、今日はいい天気ですね。"))
     assert col(arkit, ARKIT_52, "jawOpen").max() >= 0.6
     assert col(vrm, VRM0, "Angry").mean() <= 0.05
+
+
+LONG_TEXT = "駅の前に新しいパン屋ができました。週末に友達と山に登りました。夜空にたくさんの星が光っていた。"
+
+
+def _served_weights(blinks: bool) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Synthesize over a real gRPC server on the default voice -> ([frames, names] weights, names)."""
+    from bridge_server import running_server, stub
+    from uniflg.voice import load_voice
+    from uniflgapi.v1 import uniflg_pb2 as pb
+
+    with running_server(load_voice(), blinks=blinks, blink_seed=1) as server:
+        channel, client = stub(server)
+        try:
+            responses = list(client.Synthesize(pb.SynthesizeRequest(text=LONG_TEXT, include_blendshapes=True),
+                                               timeout=120))
+        finally:
+            channel.close()
+    names = tuple(responses[0].header.blendshape_names)
+    frames = [f for r in responses[1:-1] for f in r.chunk.frames]
+    return np.array([list(f.blendshapes) for f in frames], np.float32), names
+
+
+def test_server_blendshapes_blink_when_switched_on() -> None:
+    on, names = _served_weights(blinks=True)
+    off, _ = _served_weights(blinks=False)
+    assert on.shape == off.shape and on.shape[0] > 30 * 8  # ~10 s of speech
+    blink = names.index("Blink")
+    assert (on[:, blink] >= 0.5).any() and not (off[:, blink] >= 0.5).any()
+    assert on[:, names.index("jawOpen")].max() >= 0.6
+    for name in ("Angry", "Sorrow", "Joy", "Fun"):
+        assert on[:, names.index(name)].mean() <= 0.05, name
+    rest = [i for i, n in enumerate(names) if "Blink" not in n]
+    np.testing.assert_array_equal(on[:, rest], off[:, rest])  # blinks touch the eyelids only

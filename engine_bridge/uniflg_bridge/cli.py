@@ -49,6 +49,9 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
                    help="send raw landmarks as /uniflg/... OSC bundles (repeatable)")
     p.add_argument("--vmc", action="append", default=[], metavar="HOST:PORT",
                    help=f"send VMC blendshapes to a marionette (port default {VMC_PORT})")
+    p.add_argument("--no-blinks", action="store_true",
+                   help="no run-time blinks in the blendshapes (the landmarks' own eyelids only)")
+    p.add_argument("--blink-seed", type=int, default=0, help="seed of the run-time blinks (default 0)")
     p.add_argument("--vmc-perfect-sync", action="store_true", help="also send the 52 ARKit names over VMC")
     p.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
                    help=f"send Unreal Live Link Face packets (port default {LIVELINK_PORT})")
@@ -98,7 +101,8 @@ def run_serve(args: argparse.Namespace) -> int:
                           max_text_chars=args.max_text_chars or ServerConfig.max_text_chars,
                           max_audio_seconds=args.max_audio_seconds, token=args.token,
                           tls_cert=_read(args.tls_cert), tls_key=_read(args.tls_key),
-                          tls_client_ca=_read(args.tls_client_ca), grace_seconds=args.grace)
+                          tls_client_ca=_read(args.tls_client_ca), grace_seconds=args.grace,
+                          blinks=not args.no_blinks, blink_seed=args.blink_seed)
     try:
         config.validate()
     except ValueError as exc:

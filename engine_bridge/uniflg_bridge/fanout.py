@@ -112,11 +112,17 @@ class StreamFanOut:
                 self.pacer.set_anchor(self.player.start())
             self.player.write(audio)
 
-    def frames(self, first_frame: int, landmarks: np.ndarray) -> None:
+    def frames(self, first_frame: int, landmarks: np.ndarray,
+               weights: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Queue frames; ``weights`` = (ARKit [n, 52], VRM0 [n, 17]) when the caller already has them (the
+        server's per-stream blendshapes, blinks included), else they are retargeted here."""
         if len(landmarks) == 0:
             return
-        arkit = self.retargeter.arkit(landmarks)
-        vrm = self.retargeter.vrm(landmarks, arkit)
+        if weights is None:
+            arkit = self.retargeter.arkit(landmarks)
+            vrm = self.retargeter.vrm(landmarks, arkit)
+        else:
+            arkit, vrm = weights
         for k in range(len(landmarks)):
             self._queue.put_nowait(FrameEvent(first_frame + k, landmarks[k], arkit[k], vrm[k]))
 

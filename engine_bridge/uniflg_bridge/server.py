@@ -26,6 +26,8 @@ import numpy as np
 import uniflg
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from uniflg.avatar import AvatarStream, face_calibration
+from uniflg.blinks import BlinkTrack
 from uniflg.errors import InvalidInputError, LimitExceededError
 from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.text import MAX_CHARS
@@ -83,6 +85,8 @@ class ServerConfig:
     tls_client_ca: bytes | None = field(default=None, repr=False)
     grace_seconds: float = 30.0
     workers: int | None = None  # inference threads; default max_streams + 2
+    blinks: bool = True  # run-time blinks in the blendshapes (uniflg.blinks); landmarks are left as decoded
+    blink_seed: int = 0  # stream k of this server blinks with the seed (blink_seed, k)
 
     def validate(self) -> None:
         host = self.bind.rpartition(":")[0]
@@ -161,6 +165,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         self.active = 0
         self._retargeter: Retargeter | None = None
         self._no_blendshapes = False
+        self._streams = 0
 
     # -- helpers
 
@@ -175,13 +180,17 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             self.active -= 1
 
     def retargeter(self, first_face: np.ndarray | None = None) -> Retargeter | None:
-        """Calibrated on the voice's neutral face, else on the stream's first frame."""
+        """Calibrated on the voice's face calibration (uniflg.avatar), else its neutral face, else the stream's
+        first frame."""
         if self._retargeter is not None or self._no_blendshapes:
             return self._retargeter
         neutral = getattr(self.voice, "neutral_face", None)
         if neutral is None:  # uniflg.voice.Voice keeps it in its spec (voice.json)
             neutral = getattr(getattr(self.voice, "spec", None), "neutral_face", None)
         try:
+            if hasattr(self.voice, "phoneme_timing"):  # a uniflg Voice: its silence face, band and vowels
+                self._retargeter = Retargeter(face_calibration(self.voice))
+                return self._retargeter
             if neutral is not None:
                 self._retargeter = Retargeter.from_neutral(np.asarray(neutral))
                 return self._retargeter
@@ -191,12 +200,26 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             self._no_blendshapes = neutral is not None  # the voice's face won't change: warn once
             return None
 
-    def _weights(self, landmarks: np.ndarray, wanted: bool,
-                 rt: Retargeter | None) -> np.ndarray | None:
-        if not wanted or rt is None or len(landmarks) == 0:
+    def _avatar(self, rt: Retargeter | None, avatar: AvatarStream | None) -> AvatarStream | None:
+        """The stream's one source of blendshapes (with its blinks), made once the retargeter exists."""
+        if avatar is not None or rt is None:
+            return avatar
+        self._streams += 1
+        blinks = BlinkTrack((self.config.blink_seed, self._streams)) if self.config.blinks else None
+        return AvatarStream(rt, blinks)
+
+    @staticmethod
+    def _weights(landmarks: np.ndarray, first_frame: int, wanted: bool, fan: StreamFanOut | None,
+                 avatar: AvatarStream | None) -> np.ndarray | None:
+        """Blendshapes for one chunk, computed once for the response and the fan-out."""
+        if avatar is None or len(landmarks) == 0 or not (wanted or fan is not None):
+            if fan is not None:
+                fan.frames(first_frame, landmarks)
             return None
-        arkit = rt.arkit(landmarks)
-        return np.concatenate([arkit, rt.vrm(landmarks, arkit)], axis=-1)
+        arkit, vrm = avatar.weights(first_frame, landmarks)
+        if fan is not None:
+            fan.frames(first_frame, landmarks, (arkit, vrm))
+        return np.concatenate([arkit, vrm], axis=-1) if wanted else None
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
         code, message = status_for(exc)
@@ -253,13 +276,15 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 fan = self._open_fanout(meta)
                 frames = samples = 0
                 chunk = first
+                avatar: AvatarStream | None = None
                 while chunk is not _DONE:
                     rt = self.retargeter(chunk.landmarks[0] if len(chunk.landmarks) else None)
-                    weights = self._weights(chunk.landmarks, request.include_blendshapes, rt)
-                    yield pb.SynthesizeResponse(chunk=wire.synthesis_chunk(chunk, info.fps, weights))
+                    avatar = self._avatar(rt, avatar)
                     if fan is not None:
                         fan.audio(chunk.audio)
-                        fan.frames(chunk.first_frame, chunk.landmarks)
+                    weights = self._weights(chunk.landmarks, chunk.first_frame, request.include_blendshapes,
+                                            fan, avatar)
+                    yield pb.SynthesizeResponse(chunk=wire.synthesis_chunk(chunk, info.fps, weights))
                     frames += len(chunk.landmarks)
                     samples += len(chunk.audio)
                     chunk = await stream.next()
@@ -299,6 +324,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 iterator = self.voice.animate(_drain(audio), sample_rate, SynthesisOptions())
                 stream = ThreadedIterator(self.pool, iterator)
                 frames = 0
+                avatar: AvatarStream | None = None
                 while True:
                     try:
                         chunk = await stream.next()
@@ -307,11 +333,11 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                     if chunk is _DONE:
                         break
                     rt = self.retargeter(chunk.landmarks[0] if len(chunk.landmarks) else None)
-                    weights = self._weights(chunk.landmarks, header.include_blendshapes, rt)
+                    avatar = self._avatar(rt, avatar)
+                    weights = self._weights(chunk.landmarks, chunk.first_frame, header.include_blendshapes,
+                                            fan, avatar)
                     if len(chunk.landmarks):
                         yield pb.AnimateResponse(chunk=wire.frame_chunk(chunk, weights))
-                        if fan is not None:
-                            fan.frames(chunk.first_frame, chunk.landmarks)
                     frames += len(chunk.landmarks)
                 await reader  # re-raises a protocol error found while reading
                 yield pb.AnimateResponse(status=wire.final_status(0, "", frames, received[0] / sample_rate))

@@ -23,6 +23,7 @@ Blinks are a deterministic function of (seed, frame index): any chunking of a st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,7 @@ class BlinkParams:
 class BlinkTrack:
     """Blink weights in [0, 1] per frame of one stream: ``weights(first_frame, n)`` -> float32 ``[n]``."""
 
-    def __init__(self, seed: int | None = 0, fps: int = FPS, params: BlinkParams | None = None) -> None:
+    def __init__(self, seed: int | Sequence[int] | None = 0, fps: int = FPS, params: BlinkParams | None = None) -> None:
         if fps <= 0:
             raise InvalidInputError(f"fps must be positive; got {fps}")
         self.fps = fps
