@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
+from uniflg.avatar import AvatarStream
+from uniflg.blinks import BlinkTrack
 from uniflg.errors import UniFLGError
 from uniflg.retarget import VRM0, Retargeter
 from uniflg.types import SynthesisChunk, SynthesisOptions
@@ -32,15 +34,14 @@ log = logging.getLogger("vtuber_vmc")
 SHOWN = ("A", "I", "U", "E", "O", "Blink", "Joy", "Sorrow")
 
 
-def calibrate(voice: Voice, first_face: np.ndarray) -> Retargeter:
-    """On the voice's neutral face when it has a usable one, else on the utterance's first frame."""
-    neutral = getattr(voice.spec, "neutral_face", None)
-    if neutral is not None:
-        try:
-            return Retargeter.from_neutral(np.asarray(neutral, np.float32))
-        except UniFLGError as exc:
-            log.warning("the voice's neutral face cannot calibrate the retargeter (%s): using the first frame", exc)
-    return Retargeter.from_neutral(first_face)
+def calibrate(voice: Voice, first_face: np.ndarray) -> AvatarStream:
+    """The voice's face calibration (silence face, neutral band, vowels) with run-time blinks; the utterance's
+    first frame when the voice's faces cannot calibrate."""
+    try:
+        return AvatarStream.for_voice(voice, blinks=True, seed=0)
+    except UniFLGError as exc:
+        log.warning("the voice cannot calibrate the retargeter (%s): using the first frame", exc)
+        return AvatarStream(Retargeter.from_neutral(first_face), BlinkTrack(0))
 
 
 class DryRunSink:
@@ -97,7 +98,7 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace) -> int:
             return 2
         player = Player(info.sample_rate)
     fan: StreamFanOut | None = None
-    retargeter: Retargeter | None = None
+    avatar: AvatarStream | None = None
     dry = DryRunSink(args.perfect_sync) if args.dry_run else None
     sink = None if dry else vmc.VmcSink(Target.parse(args.vmc, vmc.DEFAULT_PORT), args.perfect_sync)
     frames = 0
@@ -107,18 +108,17 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace) -> int:
                 raise item
             if len(item.landmarks) == 0:
                 continue
-            retargeter = retargeter or calibrate(voice, item.landmarks[0])
+            avatar = avatar or calibrate(voice, item.landmarks[0])
+            arkit, vrm = avatar.weights(item.first_frame, item.landmarks)
             if dry is not None:  # no sockets, no pacing: print each frame as it is synthesized
-                arkit = retargeter.arkit(item.landmarks)
-                vrm = retargeter.vrm(item.landmarks, arkit)
                 for k in range(len(item.landmarks)):
                     dry.frame(meta, FrameEvent(item.first_frame + k, item.landmarks[k], arkit[k], vrm[k]))
             else:
                 if fan is None:
                     assert sink is not None
-                    fan = StreamFanOut(meta, [sink], retargeter, player)
+                    fan = StreamFanOut(meta, [sink], avatar.retargeter, player)
                 fan.audio(item.audio)
-                fan.frames(item.first_frame, item.landmarks)
+                fan.frames(item.first_frame, item.landmarks, (arkit, vrm))
             frames += len(item.landmarks)
         if dry is not None:
             dry.end(meta, frames)
