@@ -2,10 +2,11 @@
 
 The retargeter measures a handful of geometric features per frame (mouth opening and width, corner
 heights, eye aspect ratios, brow heights, pupil offsets), all divided by that frame's inter-ocular
-distance so head size and distance cancel, subtracts the same features measured on the voice's
-neutral face (:class:`Calibration`), and maps the differences to weights through fixed linear ranges,
-clipped to [0, 1]. Blendshapes the 2-D landmarks cannot observe (tongue, cheek puff, lip roll, ...) are
-always 0. The formulas are listed in docs/retargeting.md.
+distance so head size and distance cancel, compares them with a :class:`Calibration` (mouth shapes from the
+closed-mouth rest face, expressions from the edge of the voice's neutral band) and maps the differences to
+weights through linear ranges, clipped to [0, 1]. VRM A..O go to the nearest of the voice's vowel prototypes.
+Blendshapes the 2-D landmarks cannot observe (tongue, cheek puff, lip roll, ...) are always 0. The formulas
+and the measured figures are in docs/retargeting.md; a voice's calibration comes from :mod:`uniflg.avatar`.
 
 "Left"/"Right" are the subject's, as in ARKit and OpenPose: the subject's left eye is points 42-47.
 Numpy only; no model or bridge imports.
