@@ -39,12 +39,13 @@ _BLINK_COLUMNS = (ARKIT_52.index("eyeBlinkLeft"), ARKIT_52.index("eyeBlinkRight"
 
 
 def frame_symbols(timing: Sequence[tuple[str, float, float]], n_frames: int, fps: int = FPS) -> list[str]:
-    """The token under each landmark frame's centre ((j + 0.5) / fps), from ``Voice.phoneme_timing``;
-    frames past the last token get the last token's symbol."""
+    """The token at each landmark frame's time ``j / fps`` (frame j shows the face at that instant, as the
+    corpus faces were drawn and as time codes count), from ``Voice.phoneme_timing``; frames past the last
+    token get the last token's symbol."""
     if not timing:
         return ["" for _ in range(n_frames)]
     ends = np.array([e for _, _, e in timing])
-    idx = np.searchsorted(ends, (np.arange(n_frames) + 0.5) / fps, side="right").clip(0, len(timing) - 1)
+    idx = np.searchsorted(ends, np.arange(n_frames) / fps, side="right").clip(0, len(timing) - 1)
     return [timing[k][0] for k in idx]
 
 
