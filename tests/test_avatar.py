@@ -160,3 +160,19 @@ def test_server_blendshapes_blink_when_switched_on() -> None:
         assert on[:, names.index(name)].mean() <= 0.05, name
     rest = [i for i, n in enumerate(names) if "Blink" not in n]
     np.testing.assert_array_equal(on[:, rest], off[:, rest])  # blinks touch the eyelids only
+
+
+def test_phoneme_timing_spans_the_landmarks() -> None:
+    """Tokens tile the utterance, across the pieces of a two-sentence text, and end with its last frame."""
+    from uniflg.voice import load_voice
+
+    voice = load_voice()
+    text = "こんにちは。今日はいい天気ですね。"
+    timing = voice.phoneme_timing(text)
+    starts, ends = np.array([t[1] for t in timing]), np.array([t[2] for t in timing])
+    assert (ends > starts).all() and (starts[1:] >= ends[:-1] - 1e-9).all()
+    assert sum(s == "a" for s, _, _ in timing) >= 2 and timing[-1][0] == "$"
+    frames = len(voice.landmarks_from_text(text))
+    assert abs(ends[-1] - frames / 30) <= 1 / 30
+    with pytest.raises(InvalidInputError):
+        voice.phoneme_timing("   ")
