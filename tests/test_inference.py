@@ -74,12 +74,14 @@ def test_runtime_matches_torch_reference_infer_text(voices):
 def test_runtime_matches_torch_reference_infer_speech(voices):
     """At a length where T / n_land is exactly sr / (fps * hop) the runtime equals UniFLG.infer_speech."""
     from uniflg.audio import linear_spectrogram
+    from uniflg.conditioning import condition
 
     voice = voices["torch"]
     audio = np.random.default_rng(4).standard_normal(64000).astype(np.float32) * 0.1  # T = 250, n_land = 80
     ours = voice.animate_array(audio, 24000)
-    z_u = voice.backend.run("utterance_encoder", {"wav": audio[None, :24000]})["mu_u"]
-    spec = torch.from_numpy(linear_spectrogram(audio, voice.config.audio))[None]
+    model_input = condition(audio, 24000, voice.conditioning)  # what the speech path sees (uniflg.conditioning)
+    z_u = voice.backend.run("utterance_encoder", {"wav": model_input[None, :24000]})["mu_u"]
+    spec = torch.from_numpy(linear_spectrogram(model_input, voice.config.audio))[None]
     ref = voice.backend.model.infer_speech(spec, torch.zeros(1, dtype=torch.long), torch.from_numpy(z_u), 80)
     assert ours.shape == (80, 70, 2)
     assert np.abs(ref[0].numpy() - ours).max() <= 1e-4

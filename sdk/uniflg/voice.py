@@ -27,6 +27,7 @@ from uniflg.audio import resample, to_mono_float
 from uniflg.backends import open_backend
 from uniflg.backends.base import Backend, BackendOptions
 from uniflg.backends.graphs import AXIS_RANGES
+from uniflg.conditioning import ConditioningOptions, InputConditioner
 from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatError, NotFoundError
 from uniflg.inference import (
     Runtime,
@@ -75,6 +76,8 @@ class Voice:
         self.spec, self.backend, self.folder = spec, backend, folder
         self.config = spec.config
         self.runtime = Runtime(spec.config, dict(spec.contexts))
+        # speech-driven input (files, Voice.animate streams, gRPC Animate) is conditioned before the model
+        self.conditioning = ConditioningOptions()
 
     # ---- description -------------------------------------------------------------------------------
     @property
@@ -96,7 +99,8 @@ class Voice:
     @property
     def lookahead_seconds(self) -> float:
         """Speech-driven streaming: audio needed past a frame before it is emitted (receptive fields)."""
-        return SpeechAnimator(self.backend, self.runtime, np.zeros(1, np.int64), None).lookahead_seconds
+        held = InputConditioner(self.sample_rate, self.conditioning).latency_samples / self.sample_rate
+        return SpeechAnimator(self.backend, self.runtime, np.zeros(1, np.int64), None).lookahead_seconds + held
 
     def stream_info(self, options: SynthesisOptions | None = None) -> StreamInfo:
         return StreamInfo(sample_rate=self.sample_rate, fps=self.config.landmarks.fps,
@@ -307,12 +311,14 @@ class Voice:
                         z_u: np.ndarray | None) -> Iterator[FrameChunk]:
         animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS)
         resampler = StreamResampler(sample_rate, self.sample_rate)
+        conditioner = InputConditioner(self.sample_rate, self.conditioning)
         fps, emitted = self.config.landmarks.fps, 0
         for chunk in chunks:
-            for block in animator.push(resampler.push(to_mono_float(chunk))):
+            for block in animator.push(conditioner.push(resampler.push(to_mono_float(chunk)))):
                 yield FrameChunk(emitted, block, fps, False)
                 emitted += len(block)
-        blocks = animator.push(resampler.finish()) + animator.finish()
+        tail = conditioner.push(resampler.finish())
+        blocks = animator.push(np.concatenate([tail, conditioner.finish()])) + animator.finish()
         block = np.concatenate(blocks) if blocks else np.zeros((0, N_POINTS, 2), np.float32)
         yield FrameChunk(emitted, block, fps, True)
 

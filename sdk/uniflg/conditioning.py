@@ -1,0 +1,148 @@
+"""Input conditioning of speech before the speech-to-latent graph (speech-driven animation).
+
+A microphone, a file and a gRPC stream all pass through :class:`InputConditioner` before the model sees
+them, so a DC offset, rumble or a quiet/hot input level changes the face as little as possible:
+
+1. **High-pass** (DC removal): a 4th-order Butterworth high-pass at ``highpass_hz`` run as second-order
+   sections with carried state (``scipy.signal.sosfilt`` with ``zi``), so it is causal and the stream gives
+   the same samples as the whole clip.
+2. **Level normalization suited to streaming** (a causal automatic gain): the input is cut into fixed
+   ``block_ms`` blocks; the active speech level is the mean power of the blocks that pass a
+   gate (above ``gate_dbfs`` and within ``relative_gate_db`` of the current estimate): a running mean at
+   first, then an exponential forgetting of ``memory_seconds``. The gain
+   ``target_dbfs - level`` (clamped to ``[min_gain_db, max_gain_db]``) is applied with a linear ramp inside
+   each block; silence and noise below the gate leave the gain unchanged. The gain therefore depends only on
+   past and present blocks, never on how the input was chunked.
+
+Whole-clip and streamed results are equal (up to float rounding), at the price of holding back less than one
+block (``block_ms``) of audio: :attr:`InputConditioner.latency_samples`. The default target is the active
+level of the bundled voice's training speech (-28 dBFS by this estimator: -27.3 to -28.7 on three of its sentences).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, sosfilt, sosfilt_zi
+
+from uniflg.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class ConditioningOptions:
+    """How speech is conditioned before the speech-to-latent path (levels in dB re full scale, 1.0)."""
+
+    enabled: bool = True
+    highpass_hz: float = 60.0
+    highpass_order: int = 4
+    target_dbfs: float = -28.0
+    block_ms: float = 10.0
+    gate_dbfs: float = -70.0
+    relative_gate_db: float = 20.0
+    memory_seconds: float = 5.0
+    min_gain_db: float = -20.0
+    max_gain_db: float = 36.0
+
+    def validate(self, sample_rate: int) -> None:
+        if not 0 < self.highpass_hz < sample_rate / 4:
+            raise InvalidInputError(f"highpass_hz must be in (0, {sample_rate / 4:g}); got {self.highpass_hz}")
+        if self.highpass_order not in (1, 2, 3, 4, 5, 6):
+            raise InvalidInputError(f"highpass_order must be 1..6; got {self.highpass_order}")
+        if not 1.0 <= self.block_ms <= 100.0:
+            raise InvalidInputError(f"block_ms must be in [1, 100]; got {self.block_ms}")
+        if self.min_gain_db > self.max_gain_db:
+            raise InvalidInputError(f"min_gain_db {self.min_gain_db} exceeds max_gain_db {self.max_gain_db}")
+        if self.memory_seconds <= 0:
+            raise InvalidInputError(f"memory_seconds must be positive; got {self.memory_seconds}")
+
+
+def _db(power: float) -> float:
+    return 10.0 * float(np.log10(max(power, 1e-20)))
+
+
+class InputConditioner:
+    """Streaming high-pass + automatic gain for mono float32 audio at ``sample_rate`` (see the module doc).
+
+    ``push(x)`` returns the conditioned samples of every complete block so far; ``finish()`` returns the rest.
+    Concatenated outputs have exactly as many samples as the input.
+    """
+
+    def __init__(self, sample_rate: int, options: ConditioningOptions | None = None) -> None:
+        self.options = options = options or ConditioningOptions()
+        options.validate(sample_rate)
+        self.sample_rate = sample_rate
+        self.block = max(1, round(sample_rate * options.block_ms / 1000.0))
+        self._sos = butter(options.highpass_order, options.highpass_hz, btype="highpass", fs=sample_rate,
+                           output="sos")
+        self._zi: np.ndarray | None = None  # set from the first sample (no step transient from a DC offset)
+        self._pending = np.zeros(0, np.float32)
+        self._power = 0.0  # active speech level: mean power of the blocks that passed the gates
+        self._level: float | None = None  # the same in dB
+        self._active = 0
+        self._gain_db = 0.0
+        blocks_per_second = sample_rate / self.block
+        self._forget = 1.0 / (options.memory_seconds * blocks_per_second)
+
+    @property
+    def latency_samples(self) -> int:
+        """Most samples held back before they are returned (one block minus one)."""
+        return self.block - 1 if self.options.enabled else 0
+
+    @property
+    def gain_db(self) -> float:
+        """Gain applied at the end of the last returned block (dB)."""
+        return self._gain_db
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32).reshape(-1)
+        if not self.options.enabled:
+            return x
+        buf = np.concatenate([self._pending, x]) if self._pending.size else x
+        n = buf.size // self.block * self.block
+        self._pending = buf[n:].copy()
+        return self._process(buf[:n])
+
+    def finish(self) -> np.ndarray:
+        if not self.options.enabled:
+            return np.zeros(0, np.float32)
+        rest, self._pending = self._pending, np.zeros(0, np.float32)
+        return self._process(rest)
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
+        if x.size == 0:
+            return np.zeros(0, np.float32)
+        if self._zi is None:  # as if the input had sat at its first value forever: a DC offset leaves no step
+            self._zi = sosfilt_zi(self._sos) * float(x[0])
+        y, self._zi = sosfilt(self._sos, x.astype(np.float64), zi=self._zi)
+        out = np.empty(x.size, np.float32)
+        for start in range(0, x.size, self.block):
+            seg = y[start:start + self.block]
+            before = self._gain_db
+            self._update_level(float(np.mean(seg * seg)))
+            after = self._gain_db
+            ramp = before + (after - before) * (np.arange(1, seg.size + 1) / seg.size)
+            out[start:start + seg.size] = seg * np.power(10.0, ramp / 20.0)
+        return out
+
+    def _update_level(self, power: float) -> None:
+        o = self.options
+        db = _db(power)
+        if db < o.gate_dbfs:
+            return
+        if self._level is not None and db < self._level - o.relative_gate_db:
+            return
+        self._active += 1
+        # a running mean over the first blocks, then exponential forgetting; in power, so that quiet blocks near
+        # the gate (which a quiet input loses first) hardly move it
+        rate = max(1.0 / self._active, self._forget)
+        self._power = power if self._active == 1 else self._power + rate * (power - self._power)
+        self._level = _db(self._power)
+        self._gain_db = float(np.clip(o.target_dbfs - self._level, o.min_gain_db, o.max_gain_db))
+
+
+def condition(audio: np.ndarray, sample_rate: int, options: ConditioningOptions | None = None) -> np.ndarray:
+    """Whole clip -> conditioned clip (float32, same length); equals streaming it through
+    :class:`InputConditioner`."""
+    c = InputConditioner(sample_rate, options)
+    return np.concatenate([c.push(audio), c.finish()])

@@ -1,0 +1,145 @@
+"""Input conditioning of speech-driven input: high-pass, streaming level normalization, stream/whole parity,
+and the DC-offset case of issue 16 on the shipped voice (files, Voice.animate streams and gRPC Animate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from uniflg.conditioning import ConditioningOptions, InputConditioner, condition
+from uniflg.errors import InvalidInputError
+
+SR = 24000
+
+
+def _speechlike(seconds: float, level_dbfs: float, seed: int = 0) -> np.ndarray:
+    """Noise bursts (syllables, 4 per second) with pauses, scaled so the bursts sit at ``level_dbfs``."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    env = (np.sin(2 * np.pi * 4 * np.arange(n) / SR) > 0).astype(np.float32)
+    x = rng.standard_normal(n).astype(np.float32) * env
+    rms = np.sqrt(np.mean(x[env > 0] ** 2))
+    return (x / rms * 10 ** (level_dbfs / 20)).astype(np.float32)
+
+
+def _active_dbfs(x: np.ndarray) -> float:
+    blocks = x[: x.size // 240 * 240].reshape(-1, 240)
+    p = (blocks.astype(np.float64) ** 2).mean(1)
+    return float(10 * np.log10(p[p > 1e-7].mean()))
+
+
+def _lip_opening(lm: np.ndarray) -> np.ndarray:
+    eyes = np.linalg.norm(lm[:, 36:42].mean(1) - lm[:, 42:48].mean(1), axis=1)
+    return np.linalg.norm(lm[:, 61:64] - lm[:, [67, 66, 65]], axis=2).mean(1) / eyes
+
+
+def test_highpass_removes_dc_and_keeps_speech_band() -> None:
+    t = np.arange(2 * SR) / SR
+    tone = 0.1 * np.sin(2 * np.pi * 300 * t)
+    off = ConditioningOptions(target_dbfs=-20.0, min_gain_db=0.0, max_gain_db=0.0)  # filter only
+    y = condition((tone + 0.5).astype(np.float32), SR, off)
+    assert y.shape == tone.shape
+    assert abs(float(y[SR // 10:].mean())) < 1e-4  # DC gone (the step is absorbed by the initial state)
+    assert np.std(y[SR // 10:]) / np.std(tone[SR // 10:]) == pytest.approx(1.0, abs=0.01)  # 300 Hz passes
+    hum = condition((0.1 * np.sin(2 * np.pi * 20 * t)).astype(np.float32), SR, off)
+    assert np.std(hum[SR // 2:]) / 0.0707 < 0.05  # 20 Hz rumble: more than 26 dB down
+
+
+@pytest.mark.parametrize("level", [-60.0, -45.0, -28.0, -12.0])
+def test_level_normalization_brings_quiet_and_hot_inputs_to_the_target(level: float) -> None:
+    y = condition(_speechlike(4.0, level), SR)
+    assert _active_dbfs(y[SR:]) == pytest.approx(-28.0, abs=1.0)  # after the first second
+
+
+def test_gain_holds_through_silence() -> None:
+    c = InputConditioner(SR)
+    c.push(_speechlike(2.0, -40.0))
+    g = c.gain_db
+    c.push(np.zeros(3 * SR, np.float32))  # a pause: the gate keeps the gain, no noise pumping
+    c.push(np.full(SR, 1e-5, np.float32))
+    assert c.gain_db == g and g == pytest.approx(12.0, abs=1.0)
+
+
+@pytest.mark.parametrize("chunk", [1, 97, 240, 4801])
+def test_streamed_equals_whole_clip(chunk: int) -> None:
+    x = _speechlike(3.0, -35.0, seed=3) + 0.2
+    whole = condition(x, SR)
+    c = InputConditioner(SR)
+    parts = [c.push(x[i:i + chunk]) for i in range(0, x.size, chunk)] + [c.finish()]
+    assert all(p.size <= chunk + c.latency_samples for p in parts)
+    np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-6)
+
+
+def test_disabled_is_identity_and_bad_options_are_named() -> None:
+    x = _speechlike(0.5, -30.0) + 0.3
+    np.testing.assert_array_equal(condition(x, SR, ConditioningOptions(enabled=False)), x)
+    with pytest.raises(InvalidInputError, match="highpass_hz"):
+        InputConditioner(SR, ConditioningOptions(highpass_hz=0.0))
+    with pytest.raises(InvalidInputError, match="min_gain_db"):
+        InputConditioner(SR, ConditioningOptions(min_gain_db=10.0, max_gain_db=0.0))
+
+
+# ---- the shipped voice: the DC case of issue 16 -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def voice_and_speech():
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import load_voice
+
+    voice = load_voice(backend="onnxruntime")
+    audio, _ = voice.synthesize_all("こんにちは、今日はいい天気ですね。明日も晴れるといいですね。",
+                                    SynthesisOptions(seed=0))
+    return voice, audio
+
+
+def test_dc_offset_and_level_give_nearly_the_clean_face(voice_and_speech) -> None:
+    """Before conditioning: +0.2 DC left the mouth shut (jawOpen max 0.013 vs 0.175), -26 dB gave r 0.61."""
+    from uniflg.retarget import ARKIT_52, Retargeter
+
+    voice, audio = voice_and_speech
+    jaw = ARKIT_52.index("jawOpen")
+    rt = Retargeter.from_neutral(np.asarray(voice.spec.neutral_face))
+    clean = voice.animate_array(audio, voice.sample_rate)
+    clean_jaw = rt.arkit(clean)[:, jaw].max()
+    assert clean_jaw > 0.1
+    for offset in (0.2, 0.5):
+        lm = voice.animate_array(audio + offset, voice.sample_rate)
+        np.testing.assert_allclose(lm, clean, atol=2e-3)
+        assert rt.arkit(lm)[:, jaw].max() == pytest.approx(clean_jaw, rel=0.05)
+    quiet = voice.animate_array(audio * 10 ** (-26 / 20), voice.sample_rate)
+    assert np.corrcoef(_lip_opening(quiet), _lip_opening(clean))[0, 1] > 0.85
+
+
+def test_voice_stream_equals_whole_clip_with_conditioning(voice_and_speech) -> None:
+    voice, audio = voice_and_speech
+    x = (audio * 0.1 + 0.2).astype(np.float32)
+    x16 = np.interp(np.arange(0, x.size, 1.5), np.arange(x.size), x).astype(np.float32)  # 16 kHz input
+    whole = voice.animate_array(x16, 16000)
+    chunks = [x16[i:i + 333] for i in range(0, x16.size, 333)]
+    streamed = np.concatenate([c.landmarks for c in voice.animate(chunks, 16000)])
+    np.testing.assert_allclose(streamed, whole, atol=1e-4)
+
+
+def test_grpc_animate_is_conditioned_like_files(voice_and_speech) -> None:
+    pytest.importorskip("grpc", reason="the bridge extra is not installed")
+    from bridge_server import running_server, stub
+    from uniflg_bridge import wire
+    from uniflgapi.v1 import uniflg_pb2 as pb
+
+    voice, audio = voice_and_speech
+    pcm = wire.pcm16_from_float((audio + 0.2).astype(np.float32))
+    expected = voice.animate_array(wire.float_from_pcm16(pcm), voice.sample_rate)
+    step = 2 * 2400
+
+    def requests():
+        yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=voice.sample_rate, channels=1))
+        for i in range(0, len(pcm), step):
+            yield pb.AnimateRequest(audio=pcm[i:i + step])
+        yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
+
+    with running_server(voice, max_streams=2) as server:
+        channel, client = stub(server)
+        frames = [f for r in client.Animate(requests(), timeout=120)
+                  if r.WhichOneof("response") == "chunk" for f in r.chunk.frames]
+        channel.close()
+    got = np.array([np.asarray(f.points, np.float32).reshape(70, 2) for f in frames])
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-4)
