@@ -7,10 +7,13 @@ The data types and the runner live in :mod:`uniflg_train.evaluation.runner`; tra
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the runner imports scipy: only when the command runs
     from uniflg_train.evaluation.runner import System
@@ -35,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="objective evaluation (the paper's Table 1)",
                             description="D-LL, D-VL, D-A, D-L, D-V, MCD and RTF per method "
                                         "(Markdown, or JSON with --json).")
-    parser.add_argument("--data", type=Path, required=True, help="prepared corpus directory")
-    parser.add_argument("--run", type=Path, required=True, help="stage-2 run directory (UniFLG)")
+    parser.add_argument("--data", type=Path, help="prepared corpus directory (required for the table)")
+    parser.add_argument("--run", type=Path, help="stage-2 run directory (UniFLG; required for the table)")
     parser.add_argument("--baseline", action="append", default=[], metavar="NAME=RUN", type=_parse_baseline,
                         help="a baseline run: TTL=DIR, STL=DIR or STL-D=DIR (repeatable)")
     parser.add_argument("--split", default="test", help="manifest split to score (default test)")
@@ -47,9 +50,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="also write the acceptance report (Markdown: table, lip correlations, the paper's "
                              "claims, unseen-voice check)")
     parser.set_defaults(func=_main)
+    from uniflg_train.evaluation.measure_command import register_measurements
+
+    register_measurements(parser)
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.data is None or args.run is None:
+        logger.error("`uniflg eval` needs --data DIR and --run RUN (or a measurement: real-av, devset, "
+                     "robustness, speech-quality)")
+        return 2
     from uniflg_train.evaluation.runner import load_items, run_eval
 
     extra = dict(args.baseline)

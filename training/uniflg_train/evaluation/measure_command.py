@@ -1,0 +1,127 @@
+"""Measurement subcommands of ``uniflg eval`` (issue 16): ``real-av``, ``devset`` and ``robustness``.
+
+Each prints a Markdown table (or JSON with ``--json``) and can also write it (``--out FILE``, .json or .md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+from uniflg.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--voice", type=Path, help="voice folder (default: the embedded default voice)")
+    p.add_argument("--backend", default="auto", help="auto|torch|onnxruntime|tensorrt (default auto)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    p.add_argument("--out", type=Path, help="also write the result here (.json: JSON, else Markdown)")
+
+
+def register_measurements(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="measurement", metavar="MEASUREMENT")
+    p = sub.add_parser("real-av", help="speech-driven lips against real people's lips (clips in DIR)",
+                       description="Per clip: lip-opening r at lag 0 and the best lag within +-MAX_LAG frames, the "
+                                   "same for an audio-energy baseline, std ratio, mouth-width r; medians.")
+    p.add_argument("dir", type=Path, help="NAME.wav + NAME.npy pairs (30 fps tracks) and/or face videos")
+    p.add_argument("--max-lag", type=int, default=5, help="lag search range in frames (default 5)")
+    _common(p)
+    p.set_defaults(func=_real_av)
+
+    p = sub.add_parser("devset", help="build the real-people development set from a local LivePortrait copy")
+    p.add_argument("--source", type=Path, required=True, help="a copy of github.com/KwaiVGI/LivePortrait")
+    p.add_argument("--out", type=Path, required=True, help="output folder (keep it out of git: real people)")
+    p.set_defaults(func=_devset)
+
+    p = sub.add_parser("robustness", help="lip tracks under microphone/room perturbations and non-speech input",
+                       description="r against the clean input and std ratio per perturbation; mouth opening for "
+                                   "music, pink noise and hum at speech level relative to speech (above silence).")
+    p.add_argument("audio", type=Path, nargs="+", help="speech files (.wav/.flac) or folders of them "
+                                                       "(held-out voices, not used in training)")
+    p.add_argument("--seed", type=int, default=0)
+    _common(p)
+    p.set_defaults(func=_robustness)
+
+
+def _emit(args: argparse.Namespace, markdown: str, data: str) -> None:
+    sys.stdout.write(data + "\n" if args.json else markdown)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(data if args.out.suffix == ".json" else markdown, encoding="utf-8")
+
+
+def _voice(args: argparse.Namespace):  # -> uniflg.voice.Voice
+    from uniflg.voice import load_voice
+
+    return load_voice(args.voice, args.backend)
+
+
+def _real_av(args: argparse.Namespace) -> int:
+    from uniflg_train.evaluation import realav
+
+    if args.max_lag < 0:
+        raise InvalidInputError(f"--max-lag must be >= 0; got {args.max_lag}")
+    voice = _voice(args)
+    results = realav.run_real_av(args.dir, voice, args.max_lag)
+    _emit(args, realav.to_markdown(results, args.max_lag), realav.to_json(results, voice.name))
+    return 0
+
+
+def _devset(args: argparse.Namespace) -> int:
+    from uniflg_train.evaluation.devset import build
+
+    written = build(args.source, args.out)
+    log.info("wrote %d clips to %s", len(written), args.out)
+    return 0
+
+
+def speech_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(q for q in p.iterdir() if q.suffix.lower() in (".wav", ".flac"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InvalidInputError(f"not a file or folder: {p}")
+    if not files:
+        raise InvalidInputError("no speech files (.wav/.flac) given")
+    return files
+
+
+def robustness_markdown(results: list) -> str:
+    first = results[0]
+    lines = ["| perturbation | lip r vs clean (median) | std ratio (median) |", "|---|---|---|"]
+    for label in first.r:
+        r = np.nanmedian([c.r[label] for c in results])
+        s = np.nanmedian([c.std_ratio[label] for c in results])
+        lines.append(f"| {label} | {r:.2f} | {s:.2f} |")
+    lines += ["", "| sound at speech level | mouth opening relative to speech (median; 0 = as on silence) |",
+              "|---|---|"]
+    for label in first.non_speech:
+        lines.append(f"| {label} | {np.nanmedian([c.non_speech[label] for c in results]):.2f}x |")
+    lines += ["", f"{len(results)} clips: " + ", ".join(c.name for c in results)]
+    return "\n".join(lines) + "\n"
+
+
+def _robustness(args: argparse.Namespace) -> int:
+    import soundfile as sf
+
+    from uniflg_train.evaluation.robustness import score_robustness
+
+    voice = _voice(args)
+    results = []
+    for path in tqdm(speech_files(args.audio), desc="robustness", unit="clip"):
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        results.append(score_robustness(path.stem, audio.mean(axis=1), int(rate), voice.animate_array, args.seed))
+    data = json.dumps({"voice": voice.name, "clips": [asdict(c) for c in results]}, indent=2)
+    _emit(args, robustness_markdown(results), data)
+    return 0

@@ -1,0 +1,153 @@
+"""``uniflg eval real-av DIR``: speech-driven lips against real people's lips.
+
+``DIR`` holds clips, each either ``NAME.wav`` (or .flac) with ``NAME.npy`` (a real OpenPose-70 track
+``[T, 70, 2]``; ``NAME.json`` may give its ``fps`` (default 30) and a ``note``), or a face video with its audio
+(``NAME.mp4``/.mov/.mkv/.webm), whose track comes from the MediaPipe pipeline (:mod:`uniflg_train.video`).
+Every clip is animated by a voice from its audio alone (``Voice.animate_array``) and scored by
+:func:`uniflg_train.evaluation.lips.score_clip`; the table gives each clip and the medians.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+from uniflg.errors import InvalidInputError
+
+from uniflg_train.evaluation.lips import FPS, LipScore, score_clip
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXT = (".wav", ".flac")
+VIDEO_EXT = (".mp4", ".mov", ".mkv", ".webm")
+AUDIO_RATE = 24000  # audio decoded from videos
+
+
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    audio: np.ndarray  # mono float32
+    sample_rate: int
+    track: np.ndarray  # real [T, 70, 2] at 30 fps
+    note: str = ""
+
+
+def to_30fps(track: np.ndarray, fps: float, seconds: float | None = None) -> np.ndarray:
+    """Linear interpolation in time of a ``[T, 70, 2]`` track at ``fps`` onto frames ``j / 30`` s, for
+    ``round(seconds * 30)`` frames (default: the track's own duration)."""
+    track = np.asarray(track, np.float32)
+    if abs(fps - FPS) < 1e-6 and seconds is None:
+        return track
+    n = round((seconds if seconds is not None else len(track) / fps) * FPS)
+    t_src, t_dst = np.arange(len(track)) / fps, np.arange(n) / FPS
+    flat = track.reshape(len(track), -1)
+    out = np.stack([np.interp(t_dst, t_src, flat[:, k]) for k in range(flat.shape[1])], axis=1)
+    return out.reshape(n, *track.shape[1:]).astype(np.float32)
+
+
+def decode_audio(path: Path, sample_rate: int = AUDIO_RATE) -> np.ndarray:
+    """A media file's audio as mono float32 at ``sample_rate`` (through the bundled ffmpeg)."""
+    from uniflg.preview import ffmpeg_exe
+
+    proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(sample_rate),
+                           "-f", "f32le", "-"], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise InvalidInputError(f"cannot decode the audio of {path}: {proc.stderr.decode()[-300:]}")
+    return np.frombuffer(proc.stdout, np.float32).copy()
+
+
+def _load_pair(audio_path: Path, track_path: Path) -> Clip:
+    import soundfile as sf
+
+    audio, rate = sf.read(str(audio_path), dtype="float32", always_2d=True)
+    meta_path = track_path.with_suffix(".json")
+    meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    track = np.load(track_path)
+    if track.ndim != 3 or track.shape[1:] != (70, 2):
+        raise InvalidInputError(f"{track_path}: a lip track is [T, 70, 2]; got {track.shape}")
+    fps = float(meta.get("fps", FPS))
+    return Clip(audio_path.stem, audio.mean(axis=1), int(rate), to_30fps(track, fps), str(meta.get("note", "")))
+
+
+def _load_video(path: Path) -> Clip:
+    from uniflg_train.video.extract import video_landmarks
+
+    track, fps = video_landmarks(path)
+    audio = decode_audio(path)
+    return Clip(path.stem, audio, AUDIO_RATE, to_30fps(track, fps))
+
+
+def find_clips(folder: Path) -> list[Path]:
+    """The clip sources in ``folder`` (sorted): tracks with audio first-class, videos where no track exists."""
+    if not folder.is_dir():
+        raise InvalidInputError(f"not a folder of clips: {folder}")
+    found: list[Path] = []
+    for p in sorted(folder.iterdir()):
+        if p.suffix == ".npy" and any(p.with_suffix(e).is_file() for e in AUDIO_EXT):
+            found.append(p)
+        elif p.suffix.lower() in VIDEO_EXT and not p.with_suffix(".npy").is_file():
+            found.append(p)
+    if not found:
+        raise InvalidInputError(f"no clips in {folder}: expected NAME.wav + NAME.npy pairs or face videos "
+                                f"({', '.join(VIDEO_EXT)})")
+    return found
+
+
+def load_clip(path: Path) -> Clip:
+    if path.suffix == ".npy":
+        audio = next(path.with_suffix(e) for e in AUDIO_EXT if path.with_suffix(e).is_file())
+        return _load_pair(audio, path)
+    return _load_video(path)
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    name: str
+    note: str
+    score: LipScore
+
+
+def run_real_av(folder: Path, voice: Any, max_lag: int = 5) -> list[ClipResult]:
+    """Animate and score every clip in ``folder`` with ``voice`` (a :class:`uniflg.voice.Voice`)."""
+    results = []
+    for path in tqdm(find_clips(folder), desc="real-av", unit="clip"):
+        clip = load_clip(path)
+        pred = voice.animate_array(clip.audio, clip.sample_rate)
+        results.append(ClipResult(clip.name, clip.note, score_clip(pred, clip.track, clip.audio, clip.sample_rate,
+                                                                   max_lag)))
+    return results
+
+
+COLUMNS = ("r", "r_best", "energy_r", "energy_r_best", "std_ratio", "width_r")
+
+
+def medians(results: list[ClipResult]) -> dict[str, float]:
+    return {c: float(np.nanmedian([getattr(r.score, c) for r in results])) for c in COLUMNS}
+
+
+def to_json(results: list[ClipResult], voice_name: str) -> str:
+    data = {"voice": voice_name, "fps": FPS, "clips": [{"name": r.name, "note": r.note, **asdict(r.score)}
+                                                        for r in results], "median": medians(results)}
+    return json.dumps(data, indent=2)
+
+
+def to_markdown(results: list[ClipResult], max_lag: int = 5) -> str:
+    head = ("| clip | frames | lip r (lag 0) | lip r best (lag) | energy r (lag 0) | energy r best (lag) "
+            "| std ratio | width r |")
+    lines = [head, "|" + "---|" * 8]
+    for r in results:
+        s = r.score
+        lines.append(f"| {r.name} | {s.frames} | {s.r:.2f} | {s.r_best:.2f} ({s.lag:+d}) | {s.energy_r:.2f} | "
+                     f"{s.energy_r_best:.2f} ({s.energy_lag:+d}) | {s.std_ratio:.2f} | {s.width_r:.2f} |")
+    m = medians(results)
+    lines.append(f"| **median** | | {m['r']:.2f} | {m['r_best']:.2f} | {m['energy_r']:.2f} | "
+                 f"{m['energy_r_best']:.2f} | {m['std_ratio']:.2f} | {m['width_r']:.2f} |")
+    notes = [f"- {r.name}: {r.note}" for r in results if r.note]
+    lag_doc = f"Lag: positive = the prediction comes later than the real lips; best lag within +-{max_lag} frames."
+    return "\n".join(lines + ["", lag_doc, *notes]) + "\n"
