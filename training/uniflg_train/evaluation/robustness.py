@@ -68,13 +68,14 @@ def chords(n: int, sample_rate: int, rng: np.random.Generator, seconds_per_chord
 
 
 def room_impulse(sample_rate: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
-    """A diffuse-tail impulse response: direct path, then exponentially decaying noise falling 60 dB in
-    ``rt60`` seconds (the Schroeder-curve definition), 2 ms pre-delay."""
-    n = int(rt60 * 1.2 * sample_rate)
+    """A diffuse-tail impulse response: the direct path, then (after 2 ms) exponentially decaying noise whose
+    energy falls 60 dB in ``rt60`` seconds, as much energy in the tail as in the direct path (0 dB
+    direct-to-reverberant ratio: a talker about a metre from the microphone in a small room)."""
+    n = int(rt60 * 1.5 * sample_rate)
     t = np.arange(n) / sample_rate
-    tail = rng.standard_normal(n) * np.exp(-6.908 * t / rt60)  # 10**(-60/20) = exp(-6.908)
+    tail = rng.standard_normal(n) * np.exp(-6.908 * t / rt60)  # amplitude 10**(-60/20) = exp(-6.908) at rt60
     tail[: int(0.002 * sample_rate)] = 0.0
-    h = 0.3 * tail / np.sqrt(np.sum(tail ** 2))
+    h = tail / np.sqrt(np.sum(tail ** 2))
     h[0] = 1.0
     return h
 

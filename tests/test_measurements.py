@@ -1,0 +1,168 @@
+"""Measurements of issue 16 on synthetic tracks and signals whose answers are known: lip measures, lags, the
+energy baseline, robustness perturbations (levels, SNR, band edges, RT60) and the `uniflg eval` commands."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import sosfreqz, welch
+from uniflg_train.evaluation import lips, robustness
+from uniflg_train.evaluation.devset import cut, read_manifest
+from uniflg_train.evaluation.realav import to_30fps
+
+SR = 24000
+
+
+def _face(openings: np.ndarray, eye_dist: float = 2.0, widths: np.ndarray | None = None) -> np.ndarray:
+    """A track whose lip opening (gap / eye distance) is ``openings``; eyes ``eye_dist`` apart."""
+    T = openings.size
+    lm = np.zeros((T, 70, 2), np.float32)
+    lm[:, 42:48, 0] = eye_dist
+    lm[:, 62, 1] = 1.0
+    lm[:, 66, 1] = 1.0 + openings * eye_dist
+    w = np.ones(T) if widths is None else widths
+    lm[:, 48, 0], lm[:, 54, 0] = -w * eye_dist / 2, w * eye_dist / 2
+    return lm
+
+
+def test_lip_opening_and_width_are_relative_to_the_eye_distance() -> None:
+    o = np.array([0.0, 0.1, 0.25])
+    for scale in (1.0, 3.7):
+        lm = _face(o, eye_dist=2.0 * scale, widths=np.array([0.8, 0.9, 1.0]))
+        np.testing.assert_allclose(lips.lip_opening(lm), o, atol=1e-6)
+        np.testing.assert_allclose(lips.mouth_width(lm), [0.8, 0.9, 1.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("shift", [-4, 0, 3])
+def test_best_lag_finds_a_known_shift(shift: int) -> None:
+    rng = np.random.default_rng(1)
+    real = np.convolve(rng.standard_normal(300), np.ones(4) / 4, mode="same")
+    pred = np.roll(real, shift)  # pred[t] = real[t - shift]: positive shift = the prediction comes later
+    r, lag = lips.best_lag(pred[10:-10], real[10:-10], max_lag=5)
+    assert lag == shift and r == pytest.approx(1.0, abs=1e-9)
+    assert lips.lagged_r(pred[10:-10], real[10:-10], 0) < (0.9 if shift else 1.01)
+
+
+def test_energy_track_is_rms_per_frame_averaged_over_three() -> None:
+    amps = np.array([0.0, 0.3, 0.3, 0.0, 0.6, 0.6])
+    audio = np.concatenate([a * np.sign(np.sin(np.arange(800) + 0.5)) for a in amps])  # 800 = 1/30 s
+    raw = lips.energy_track(audio, SR, 6, smooth=1)
+    np.testing.assert_allclose(raw, amps, atol=1e-9)
+    smooth = lips.energy_track(audio, SR, 6)
+    np.testing.assert_allclose(smooth, [0.1, 0.2, 0.2, 0.3, 0.4, 0.6], atol=1e-9)  # edge-padded
+
+
+def test_score_clip_reports_scale_lag_and_baseline() -> None:
+    t = np.arange(150)
+    real_o = 0.2 + 0.1 * np.sin(2 * np.pi * t / 20)
+    pred_o = 0.2 + 0.05 * np.sin(2 * np.pi * (t - 2) / 20)  # half the movement, 2 frames late
+    audio = np.repeat(real_o - 0.1, 800) * np.sign(np.sin(np.arange(150 * 800) + 0.5))  # energy follows the lips
+    s = lips.score_clip(_face(pred_o), _face(real_o), audio, SR)
+    assert s.frames == 150 and s.lag == 2 and s.r_best == pytest.approx(1.0, abs=1e-6)
+    assert s.std_ratio == pytest.approx(0.5, abs=0.01)
+    assert s.energy_lag == 0 and s.energy_r == pytest.approx(0.99, abs=0.01)  # 3-frame average smooths a little
+    with pytest.raises(ValueError, match="too short"):
+        lips.score_clip(_face(pred_o[:5]), _face(real_o[:5]), audio, SR)
+
+
+def test_tracks_resample_to_30_fps_and_devset_cuts_ranges() -> None:
+    track = _face(np.linspace(0, 0.24, 25))  # 1 s at 25 fps
+    out = to_30fps(track, 25.0)
+    assert out.shape == (30, 70, 2)
+    np.testing.assert_allclose(lips.lip_opening(out)[:29], np.arange(29) / 30 * 0.25, atol=1e-6)
+    audio = np.arange(2 * 24000, dtype=np.float32)
+    lm, a = cut(_face(np.zeros(50)), 25.0, audio, 0.5, 1.5)
+    assert lm.shape[0] == 30 and a.size == 24000 and a[0] == 12000
+    with pytest.raises(Exception, match="outside"):
+        cut(track, 25.0, audio, 3.0, None)
+    meta, clips = read_manifest()
+    assert [c.name for c in clips] == ["d10", "d11", "d20"] and clips[0].end == 4.5
+    assert "LivePortrait" in meta["source"]["repository"] and all(len(c.sha256) == 64 for c in clips)
+
+
+# ---- robustness signals ---------------------------------------------------------------------------------
+def test_pink_noise_falls_3_db_per_octave() -> None:
+    x = robustness.pink_noise(10 * SR, np.random.default_rng(0))
+    f, p = welch(x, SR, nperseg=4096)
+    band = (f > 50) & (f < 5000)
+    slope = np.polyfit(np.log10(f[band]), 10 * np.log10(p[band]), 1)[0]
+    assert slope == pytest.approx(-10.0, abs=1.0)  # -10 dB/decade = -3 dB/octave
+    assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_mix_at_snr_and_hum_levels() -> None:
+    rng = np.random.default_rng(2)
+    speech = (0.1 * np.sin(2 * np.pi * 220 * np.arange(2 * SR) / SR)).astype(np.float32)
+    noise = robustness.pink_noise(speech.size, rng)
+    mixed = robustness.mix_at_snr(speech, noise, 10.0, SR)
+    snr = 10 * np.log10(np.mean(speech ** 2) / np.mean((mixed - speech) ** 2))
+    assert snr == pytest.approx(10.0, abs=0.05)
+    hum = robustness.mains_hum(SR, SR)
+    spec = np.abs(np.fft.rfft(hum)) / SR
+    peaks = sorted(np.argsort(spec)[-4:])
+    assert peaks == [50, 100, 150, 200]
+
+
+def test_telephone_band_edges() -> None:
+    from scipy.signal import butter
+
+    sos = butter(6, [300, 3400], btype="bandpass", fs=SR, output="sos")  # the filter robustness.bandpass builds
+    f, h = sosfreqz(sos, worN=[100, 300, 1000, 3400, 6000], fs=SR)
+    db = 20 * np.log10(np.abs(h))
+    assert db[1] == pytest.approx(-3.0, abs=0.2) and db[3] == pytest.approx(-3.0, abs=0.2)
+    assert abs(db[2]) < 0.1 and db[0] < -40 and db[4] < -30
+    tone = np.sin(2 * np.pi * 100 * np.arange(SR) / SR)
+    assert np.std(robustness.bandpass(tone, SR, 300, 3400)[SR // 2:]) < 0.01
+
+
+@pytest.mark.parametrize("rt60", [0.2, 0.5, 0.8])
+def test_room_impulse_has_the_stated_rt60(rt60: float) -> None:
+    h = robustness.room_impulse(SR, rt60, np.random.default_rng(3))
+    edc = 10 * np.log10(np.cumsum((h ** 2)[::-1])[::-1] / np.sum(h ** 2))  # Schroeder integral
+    i5, i25 = np.argmax(edc < -5), np.argmax(edc < -25)
+    t20 = (i25 - i5) / SR * 3  # T20 extrapolated to 60 dB
+    assert t20 == pytest.approx(rt60, rel=0.1)
+
+
+def test_score_robustness_on_an_energy_meter() -> None:
+    """An 'animator' whose lip gap is the audio energy: scale-free r, exact std ratio for -26 dB, and a
+    stationary sound at the speech's level opens the mouth as much as (steady) speech does."""
+    def meter(audio: np.ndarray, sr: int) -> np.ndarray:
+        n = round(audio.size / sr * 30)
+        return _face(lips.energy_track(audio - np.mean(audio), sr, n))
+
+    t = np.arange(3 * SR) / SR
+    speech = (0.1 * np.sin(2 * np.pi * 200 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    res = robustness.score_robustness("x", speech, SR, meter)
+    assert res.r["-26 dB"] == pytest.approx(1.0, abs=1e-6)
+    assert res.std_ratio["-26 dB"] == pytest.approx(10 ** (-26 / 20), rel=1e-3)
+    assert res.r["DC offset 0.2"] == pytest.approx(1.0, abs=1e-6)  # the meter removes the mean itself
+    assert res.std_ratio["x4 gain, clipped"] > 1.0
+    assert set(res.non_speech) == {"music (chords)", "pink noise", "50 Hz hum"}
+    assert res.non_speech["50 Hz hum"] == pytest.approx(1.0, abs=0.15)
+
+
+# ---- the commands on the real default voice ------------------------------------------------------------
+def test_eval_real_av_command_finds_a_known_lag(tmp_path, capsys) -> None:
+    from uniflg.cli import main
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import load_voice
+
+    voice = load_voice(backend="onnxruntime")
+    audio, _ = voice.synthesize_all("今日はとても良い天気ですね。", SynthesisOptions(seed=3))
+    pred = voice.animate_array(audio, voice.sample_rate)
+    real = np.concatenate([pred[:1].repeat(2, 0), pred[:-2]])  # the 'real' lips: the same, 2 frames later
+    sf.write(tmp_path / "a.wav", audio, voice.sample_rate)
+    np.save(tmp_path / "a.npy", real)
+    (tmp_path / "a.json").write_text(json.dumps({"fps": 30, "note": "synthetic"}))
+    out = tmp_path / "r.json"
+    assert main(["eval", "real-av", str(tmp_path), "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| a |" in table and "median" in table
+    clip = json.loads(out.read_text())["clips"][0]
+    assert clip["lag"] == -2 and clip["r_best"] > 0.999 and clip["std_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert main(["eval", "real-av", str(tmp_path / "none")]) == 2
+    assert main(["eval"]) == 2
