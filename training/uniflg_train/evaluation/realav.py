@@ -89,9 +89,9 @@ def find_clips(folder: Path) -> list[Path]:
         raise InvalidInputError(f"not a folder of clips: {folder}")
     found: list[Path] = []
     for p in sorted(folder.iterdir()):
-        if p.suffix == ".npy" and any(p.with_suffix(e).is_file() for e in AUDIO_EXT):
-            found.append(p)
-        elif p.suffix.lower() in VIDEO_EXT and not p.with_suffix(".npy").is_file():
+        pair = p.suffix == ".npy" and any(p.with_suffix(e).is_file() for e in AUDIO_EXT)
+        video = p.suffix.lower() in VIDEO_EXT and not p.with_suffix(".npy").is_file()
+        if pair or video:
             found.append(p)
     if not found:
         raise InvalidInputError(f"no clips in {folder}: expected NAME.wav + NAME.npy pairs or face videos "
