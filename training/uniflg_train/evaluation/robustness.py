@@ -46,7 +46,10 @@ def mains_hum(n: int, sample_rate: int, base_hz: float = 50.0,
               harmonics: tuple[float, ...] = (1.0, 0.5, 0.35, 0.2)) -> np.ndarray:
     """Unit-RMS hum: ``base_hz`` and its harmonics with the given amplitudes."""
     t = np.arange(n) / sample_rate
-    return _unit(sum(a * np.sin(2 * np.pi * base_hz * (k + 1) * t) for k, a in enumerate(harmonics)))
+    x = np.zeros(n)
+    for k, a in enumerate(harmonics):
+        x += a * np.sin(2 * np.pi * base_hz * (k + 1) * t)
+    return _unit(x)
 
 
 def chords(n: int, sample_rate: int, rng: np.random.Generator, seconds_per_chord: float = 0.5) -> np.ndarray:
