@@ -162,3 +162,39 @@ def test_stage2_caches_deterministic_frozen_inputs(corpus: Path, vits_run: Path,
         for a, b, c in zip(first, direct, again, strict=True):
             assert a.shape == c.shape and torch.equal(a, c) and torch.allclose(a, b, atol=1e-6)
     assert len(stage.input_cache or {}) == 2 * batch.ids.size(0)
+
+
+def test_augmentation_reaches_only_the_speech_path(corpus: Path, vits_run: Path, tmp_path: Path) -> None:
+    """--augment in both stages: the speech path reads the degraded copy, the text path and targets the clean
+    speech; seeded; and both stages train with it through the CLI."""
+    import torch
+    from uniflg_train.data.augment import SpeechAugmenter, augment_batch
+    from uniflg_train.trainer.common import make_loader
+    from uniflg_train.trainer.data import open_training_data
+    from uniflg_train.trainer.landmarks import LandmarkStage, load_stage1
+    from uniflg_train.trainer.options import LandmarkTrainOptions
+
+    model = load_stage1(vits_run).eval()
+    dataset, collate, _ = open_training_data(corpus, "train", True, 12.0, model.cfg.audio.sample_rate)
+    batch = next(iter(make_loader(dataset, collate, 3, 0, 0)))
+    aug = augment_batch(batch, SpeechAugmenter(model.cfg.audio.sample_rate), seed=5)
+    assert aug.speech_wav is not None and aug.speech_wav.shape == batch.wav[:, 0].shape
+    assert torch.equal(aug.wav, batch.wav)  # the clean speech (targets) is untouched
+    for b, n in enumerate(batch.wav_lengths.tolist()):
+        assert torch.all(aug.speech_wav[b, n:] == 0)  # padding stays silent
+    assert torch.equal(augment_batch(batch, SpeechAugmenter(model.cfg.audio.sample_rate), seed=5).speech_wav,
+                       aug.speech_wav)
+    opts = LandmarkTrainOptions(latent_noise_scale=0.0, posterior_noise_scale=0.0, augment=True)
+    stage = LandmarkStage(model, opts, torch.device("cpu"))
+    assert stage.input_cache is None and stage.augmenter is not None  # augmented inputs are never cached
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(stage.frozen_forward(aug, "text", g)[0], stage.frozen_forward(batch, "text", g)[0])
+    assert not torch.allclose(stage.frozen_forward(aug, "speech")[0], stage.frozen_forward(batch, "speech")[0])
+
+    v_run, l_run = tmp_path / "v", tmp_path / "l"
+    uniflg("train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(v_run), "--steps", "3",
+           "--batch-size", "4", "--adversarial-start", "10", "--threads", "1", "--augment")
+    uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(v_run), "--out", str(l_run), "--steps", "4",
+           "--batch-size", "4", "--threads", "1", "--augment")
+    assert json.loads((v_run / "train_vits.json").read_text())["augment"] is True
+    assert json.loads((l_run / "train_landmarks.json").read_text())["augment"] is True

@@ -60,6 +60,7 @@ class Batch:
     landmark_lengths: Tensor | None
     has_landmarks: Tensor
     item_ids: list[str]
+    speech_wav: Tensor | None = None  # (B, S) degraded copy of wav for the speech path (data.augment)
 
     def to(self, device: torch.device | str) -> Batch:
         moved: dict[str, Any] = {}
@@ -67,6 +68,14 @@ class Batch:
             value = getattr(self, f.name)
             moved[f.name] = value.to(device) if isinstance(value, Tensor) else value
         return Batch(**moved)
+
+    def speech_spectrogram(self, features: Any) -> Tensor:
+        """The linear spectrogram (B, F, T) the speech-to-latent path reads: that of ``speech_wav`` (computed by
+        ``features``, a :class:`uniflg.model.features.SpectrogramFeatures`) when the batch was augmented, else
+        the cached clean ``spec``."""
+        if self.speech_wav is None:
+            return self.spec
+        return features.spectrogram(self.speech_wav)[..., : self.spec.size(2)]
 
     def condition_index(self, conditioning: str) -> Tensor:
         """g: the speaker (UniFLG) or the emotion (UniFLG-AS)."""

@@ -81,6 +81,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help="data-loader worker processes")
     p.add_argument("--seed", type=int)
     p.add_argument("--learning-rate", type=float, help="initial learning rate (default 2e-4, as VITS and the paper)")
+    p.add_argument("--augment", action="store_true", default=None,
+                   help="degrade the speech path's input on the fly (room, noise, hum, gain, DC, clipping, "
+                        "telephone band, resampling; seeded; targets stay clean): docs/corpus.md")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads per process (1 is fastest on a busy machine: spinning threads stall)")
 
@@ -102,7 +105,7 @@ def _run_vits(args: argparse.Namespace) -> int:
                              learning_rate=args.learning_rate, c_kl_utterance=args.utterance_kl_weight,
                              duration_trains_utterance=args.duration_trains_utterance,
                              init_skip=args.init_skip,
-                             threads=args.threads)
+                             threads=args.threads, augment=args.augment)
     base = named_config(args.config)
     dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate)
     cfg = base.replace(variant=VARIANTS[args.variant], speakers=meta.speakers, emotions=meta.emotions)
@@ -119,7 +122,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              num_workers=args.workers, seed=args.seed, threads=args.threads,
                              learning_rate=args.learning_rate, latent_noise_scale=args.latent_noise_scale,
                              posterior_noise_scale=args.posterior_noise_scale,
-                             paired_speakers=args.paired_speakers)
+                             paired_speakers=args.paired_speakers, augment=args.augment)
     variant = VARIANTS[args.variant]
     model = load_stage1(args.vits)
     if variant.conditioning != model.cfg.variant.conditioning:

@@ -36,6 +36,15 @@ from uniflg_train.tblog import TBLogger
 log = logging.getLogger(__name__)
 
 
+def make_augmenter(enabled: bool, sample_rate: int) -> Any:
+    """The stage's :class:`~uniflg_train.data.augment.SpeechAugmenter`, or None when augmentation is off."""
+    if not enabled:
+        return None
+    from uniflg_train.data.augment import SpeechAugmenter
+
+    return SpeechAugmenter(sample_rate)
+
+
 def make_loader(dataset: UniFLGDataset, collate: Collate, batch_size: int, num_workers: int, seed: int,
                 drop_last: bool = True) -> DataLoader:
     sampler = make_sampler(dataset, shuffle=True, seed=seed, drop_last=drop_last)

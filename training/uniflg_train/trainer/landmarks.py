@@ -20,9 +20,11 @@ from torch import Tensor, nn
 from uniflg.config import ModelConfig
 from uniflg.errors import ModelFormatError
 from uniflg.model.commons import sequence_mask
+from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
 from uniflg_train.checkpoint import CheckpointManager, load_trained_model
+from uniflg_train.data.augment import augment_batch
 from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
 from uniflg_train.distributed import DistInfo, wrap_ddp
 from uniflg_train.losses import masked_mse
@@ -30,6 +32,7 @@ from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import (
     LoopSettings,
     exponential_decay,
+    make_augmenter,
     make_loader,
     run_dirs,
     run_loop,
@@ -58,7 +61,10 @@ class LandmarkStage:
         self.scheduler = exponential_decay(self.optimizer, options.lr_decay)
         self.decoder: nn.Module = self.model.landmark_decoder
         self.last_pair: tuple[Tensor, Tensor] | None = None  # (reference, predicted) track for TensorBoard
-        deterministic = options.latent_noise_scale == 0 and options.posterior_noise_scale == 0
+        deterministic = options.latent_noise_scale == 0 and options.posterior_noise_scale == 0 \
+            and not options.augment  # augmented inputs differ at every step: never cached
+        self.augmenter = make_augmenter(options.augment, self.cfg.audio.sample_rate)
+        self.features = SpectrogramFeatures(self.cfg.audio).to(device)  # spectrograms of augmented speech
         # (path, item id) -> (decoder input (D, L_item), landmark condition (C, 1)); see the module docstring.
         self.input_cache: dict[tuple[str, str], tuple[Tensor, Tensor]] | None = {} if deterministic else None
 
@@ -107,7 +113,8 @@ class LandmarkStage:
         posterior_noise = torch.randn(spec.size(0), D, spec.size(2), device=spec.device,
                                       generator=generator) * self.options.posterior_noise_scale
         if which == "speech":
-            latent, mask = m.landmark_input_from_speech(spec, spec_lengths, cond, n_land, posterior_noise)
+            speech = batch.speech_spectrogram(self.features)  # degraded when the stage augments
+            latent, mask = m.landmark_input_from_speech(speech, spec_lengths, cond, n_land, posterior_noise)
             return latent, mask, land_cond
         prior = m.encode_text(batch.ids, batch.prosody, batch.text_lengths)
         z_p, y_mask = m.speech_latent(spec, spec_lengths, cond, posterior_noise)
@@ -145,6 +152,8 @@ class LandmarkStage:
 
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
         which = path_for_step(self.cfg, step)
+        if which == "speech" and self.augmenter is not None:
+            batch = augment_batch(batch, self.augmenter, self.options.seed * 1_000_003 + step)
         self.model.eval()  # the frozen VAE-VITS runs without dropout
         self.model.landmark_decoder.train()
         loss = self.loss(batch, which)

@@ -42,6 +42,9 @@ class VitsTrainOptions:
     seed: int = 1234
     max_seconds: float = 12.0  # longer utterances are skipped in training batches
     threads: int | None = None  # torch intra-op threads (None: torch's default)
+    # Degrade the speech entering the posterior encoder and flow (uniflg_train.data.augment); the decoder's
+    # reconstruction target stays clean.
+    augment: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class LandmarkTrainOptions:
     seed: int = 1234
     max_seconds: float = 12.0
     threads: int | None = None
+    augment: bool = False  # degrade the speech path's input (uniflg_train.data.augment); targets stay clean
 
 
 def save_options(options: Any, path: Path) -> None:

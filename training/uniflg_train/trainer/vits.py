@@ -21,6 +21,7 @@ from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
 from uniflg_train.checkpoint import CheckpointManager, load_trained_model
+from uniflg_train.data.augment import augment_batch
 from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
 from uniflg_train.distributed import DistInfo, wrap_ddp
 from uniflg_train.losses import (
@@ -34,6 +35,7 @@ from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import (
     LoopSettings,
     exponential_decay,
+    make_augmenter,
     make_loader,
     run_dirs,
     run_loop,
@@ -67,6 +69,7 @@ class VitsStage:
         self.g_ddp: nn.Module = self.model
         self.d_ddp: nn.Module = self.discriminator
         self.last_audio: tuple[Tensor, Tensor] | None = None  # (reference, decoded) segment for TensorBoard
+        self.augmenter = make_augmenter(options.augment, cfg.audio.sample_rate)
 
     def wrap(self, info: DistInfo) -> None:
         self.g_ddp = wrap_ddp(self.model, info)
@@ -76,6 +79,9 @@ class VitsStage:
         o, cfg = self.options, self.cfg
         hop = cfg.audio.hop_length
         spec, mel, spec_lengths = batch.spec, batch.mel, batch.spec_lengths
+        if self.augmenter is not None:  # the posterior reads degraded speech; mel (the target) stays clean
+            batch = augment_batch(batch, self.augmenter, o.seed * 1_000_003 + global_step)
+            spec = batch.speech_spectrogram(self.features)
         g = batch.condition_index(cfg.variant.conditioning)
         out = self.g_ddp(batch.ids, batch.prosody, batch.text_lengths, spec, spec_lengths, mel, g,
                          o.duration_trains_utterance)
