@@ -15,6 +15,7 @@ process (a corpus worker that speaks its items in a fixed order), not call by ca
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from dataclasses import dataclass
 
@@ -63,6 +64,10 @@ class _Engine:
 
         self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self.data = espeakng_loader.get_data_path().encode()
+        # Once loaded, this library also answers a later dlopen("libespeak-ng.so.1") in the process (same soname),
+        # e.g. the text front end's, which initializes it without a data path: espeak-ng then reads
+        # ESPEAK_DATA_PATH, and without it would exit() the process. Point it at the wheel's data.
+        os.environ.setdefault("ESPEAK_DATA_PATH", espeakng_loader.get_data_path())
         self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
