@@ -2,21 +2,19 @@
 
 ``synthesize`` returns 22,050 Hz audio and the phoneme events espeak-ng reports while it synthesizes (its
 own phoneme mnemonics, each with its start in the audio), so English items can carry procedural faces that
-are aligned by construction, with no aligner. Voices are espeak-ng's variants (``en-us``, ``en-gb+m3`` ...).
+are aligned by construction, with no aligner. Voices are espeak-ng's variants (``en-us``, ``en+m3`` ...).
 
-libespeak-ng is one global state per process, shared with the text front end's English G2P
-(:mod:`uniflg.text.espeak`), which initializes it without phoneme events: every call here re-initializes it
-with events on and sets its own callback, under a process-wide lock. The library also carries state from one
-utterance to the next (its pitch flutter), so results are deterministic for the same sequence of calls in a
-process (a corpus worker that speaks its items in a fixed order), not call by call. The library comes from the wheel
-(``espeakng_loader``), so nothing depends on system packages.
+libespeak-ng is one global state per process, shared with the text front end's English G2P: this module
+uses the library :mod:`uniflg.text.espeak` loaded (the wheel's) and its lock, and every call re-initializes it
+with phoneme events on and sets its own callback (G2P only re-selects its voice, so it is unaffected). The
+library also carries state from one utterance to the next (its pitch flutter), so results are deterministic
+for the same sequence of calls in a process (a corpus worker that speaks its items in a fixed order), not call
+by call. Nothing depends on system packages.
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,20 +59,20 @@ class EspeakSpeech:
 class _Engine:
     def __init__(self) -> None:
         import espeakng_loader
+        from uniflg.text.espeak import library
 
-        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        shared = library()  # the text front end's loaded library and its process-wide lock
+        if shared is None or shared.path != espeakng_loader.get_library_path():
+            raise RuntimeError("espeak-ng synthesis needs the espeakng-loader wheel's libespeak-ng "
+                               "(pip install espeakng-loader; UNIFLG_ESPEAK=system is not supported here)")
+        self.lib, self.lock = shared.lib, shared.lock
         self.data = espeakng_loader.get_data_path().encode()
-        # Once loaded, this library also answers a later dlopen("libespeak-ng.so.1") in the process (same soname),
-        # e.g. the text front end's, which initializes it without a data path: espeak-ng then reads
-        # ESPEAK_DATA_PATH, and without it would exit() the process. Point it at the wheel's data.
-        os.environ.setdefault("ESPEAK_DATA_PATH", espeakng_loader.get_data_path())
         self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         self.lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
                                           ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
         self.lib.espeak_SetSynthCallback.argtypes = [_CALLBACK]
-        self.lock = threading.Lock()
         self._chunks: list[np.ndarray] = []
         self._events: list[PhonemeEvent] = []
         self._callback = _CALLBACK(self._on_audio)  # kept alive as long as the engine
