@@ -75,22 +75,10 @@ BAD_INPUTS: list[tuple[str, Callable, grpc.StatusCode]] = [
 
 
 @pytest.fixture(scope="module")
-def voice() -> FakeVoice:
-    return FakeVoice()
-
-
-@pytest.fixture(scope="module")
 def server(voice: FakeVoice):
     with running_server(voice, max_streams=3, max_text_chars=200, max_audio_seconds=1.5,
                         max_message_bytes=256 * 1024) as srv:
         yield srv
-
-
-@pytest.fixture()
-def client(server):
-    channel, s = stub(server)
-    yield s
-    channel.close()
 
 
 def still_serving(client) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import grpc
 import numpy as np
 import pytest
-from bridge_server import running_server, stub
+from bridge_server import running_server
 from uniflg_bridge import wire
 from uniflgapi.v1 import uniflg_pb2 as pb
 
@@ -23,13 +23,6 @@ def server(tmp_path_factory):
     voice = voice_mod.load_voice(folder, backend="torch")
     with running_server(voice, max_streams=4, max_text_chars=200, max_audio_seconds=10.0) as srv:
         yield srv
-
-
-@pytest.fixture()
-def client(server):
-    channel, s = stub(server)
-    yield s
-    channel.close()
 
 
 def test_synthesize_real_voice(client) -> None:

@@ -17,21 +17,9 @@ FPS = 30
 
 
 @pytest.fixture(scope="module")
-def voice() -> FakeVoice:
-    return FakeVoice()
-
-
-@pytest.fixture(scope="module")
 def server(voice: FakeVoice):
     with running_server(voice, max_streams=4, max_text_chars=200, max_audio_seconds=5.0) as srv:
         yield srv
-
-
-@pytest.fixture()
-def client(server):
-    channel, s = stub(server)
-    yield s
-    channel.close()
 
 
 def test_get_info(client) -> None:
