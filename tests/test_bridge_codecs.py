@@ -12,6 +12,7 @@ import pytest
 from bridge_fakes import synthetic_face
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
+from uniflg.audio import float_from_pcm16_bytes, pcm16_bytes
 from uniflg.errors import InvalidInputError
 from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.types import StreamInfo
@@ -72,12 +73,12 @@ def test_livelink_frame_time_is_a_timecode() -> None:
 
 def test_pcm16_roundtrip_and_odd_bytes() -> None:
     audio = np.array([0.0, 0.5, -0.5, 1.0, -1.0, 2.0], np.float32)
-    data = wire.pcm16_from_float(audio)
+    data = pcm16_bytes(audio)
     assert data[:4] == bytes.fromhex("0000 0040")  # little-endian 0, 16384
-    back = wire.float_from_pcm16(data)
+    back = float_from_pcm16_bytes(data)
     np.testing.assert_allclose(back[:5], [0.0, 0.5, -0.5, 1.0, -1.0], atol=1e-4)
     with pytest.raises(InvalidInputError):
-        wire.float_from_pcm16(b"\x00\x01\x02")
+        float_from_pcm16_bytes(b"\x00\x01\x02")
 
 
 def test_udp_target_parse() -> None:

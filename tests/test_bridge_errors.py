@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from bridge_fakes import FakeVoice
 from bridge_server import running_server, stub
-from uniflg_bridge import wire
+from uniflg.audio import pcm16_bytes
 from uniflg_bridge.server import ServerConfig, build_server
 from uniflgapi.v1 import uniflg_pb2 as pb
 
@@ -26,7 +26,7 @@ def header(sample_rate: int = SR, channels: int = 1) -> pb.AnimateRequest:
 
 
 def audio(seconds: float) -> pb.AnimateRequest:
-    return pb.AnimateRequest(audio=wire.pcm16_from_float(np.zeros(int(SR * seconds), np.float32)))
+    return pb.AnimateRequest(audio=pcm16_bytes(np.zeros(int(SR * seconds), np.float32)))
 
 
 END = pb.AnimateRequest(end_of_audio=pb.EndOfAudio())

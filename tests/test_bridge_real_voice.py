@@ -9,7 +9,7 @@ import grpc
 import numpy as np
 import pytest
 from bridge_server import running_server
-from uniflg_bridge import wire
+from uniflg.audio import pcm16_bytes
 from uniflgapi.v1 import uniflg_pb2 as pb
 
 voice_mod = pytest.importorskip("uniflg.voice", reason="the runtime voice module is not present")
@@ -46,7 +46,7 @@ def test_synthesize_real_voice(client) -> None:
 def test_animate_real_voice_streams_before_the_end(client) -> None:
     sr = 16000
     t = np.arange(sr * 3) / sr
-    pcm = wire.pcm16_from_float((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32))
+    pcm = pcm16_bytes((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32))
     step = sr // 10 * 2  # 100 ms of PCM16
     pieces = [pcm[i:i + step] for i in range(0, len(pcm), step)]
     got_frames = threading.Event()

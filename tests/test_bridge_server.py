@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from bridge_fakes import FakeVoice
 from bridge_server import running_server, stub
+from uniflg.audio import pcm16_bytes
 from uniflg.retarget import ARKIT_52, VRM0
-from uniflg_bridge import wire
 from uniflgapi.v1 import uniflg_pb2 as pb
 
 FPS = 30
@@ -116,7 +116,7 @@ def list_and_flag(stream, event: threading.Event, frames: list) -> list:
 
 
 def test_animate_half_close_counts_as_end(client) -> None:
-    pcm = wire.pcm16_from_float(np.zeros(16000, np.float32))
+    pcm = pcm16_bytes(np.zeros(16000, np.float32))
     reqs = [pb.AnimateRequest(header=pb.AudioHeader(sample_rate=16000, channels=1)),
             pb.AnimateRequest(audio=pcm)]
     responses = list(client.Animate(iter(reqs), timeout=10))

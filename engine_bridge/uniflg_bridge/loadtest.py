@@ -23,10 +23,10 @@ from typing import Any
 
 import grpc
 import numpy as np
+from uniflg.audio import pcm16_bytes
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
-from uniflg_bridge import wire
 from uniflg_bridge.server import ServerConfig, Voice, build_server
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ async def _animate(client: pb_grpc.UniFLGServiceStub, audio: np.ndarray, sample_
         yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=sample_rate, channels=1))
         step = sample_rate // 10
         for i in range(0, len(audio), step):
-            yield pb.AnimateRequest(audio=wire.pcm16_from_float(audio[i:i + step]))
+            yield pb.AnimateRequest(audio=pcm16_bytes(audio[i:i + step]))
         yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
 
     return await _timed("animate", lambda: client.Animate(requests(), timeout=600))

@@ -26,6 +26,7 @@ import numpy as np
 import uniflg
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from uniflg.audio import float_from_pcm16_bytes
 from uniflg.avatar import AvatarStream, face_calibration
 from uniflg.blinks import BlinkTrack
 from uniflg.errors import InvalidInputError, LimitExceededError
@@ -390,7 +391,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                     break
                 if kind != "audio":
                     raise ProtocolError("an empty AnimateRequest")
-                samples = wire.float_from_pcm16(message.audio)
+                samples = float_from_pcm16_bytes(message.audio)
                 received[0] += len(samples)
                 if received[0] > limit:
                     raise LimitExceededError(f"more than {self.config.max_audio_seconds} s of audio")

@@ -1,6 +1,7 @@
 """The one place that converts SDK values <-> protobuf messages and OSC message contents. Pure: no I/O.
 
-Audio on the wire is PCM16 little-endian mono. Landmark points are flattened x0, y0, ..., x69, y69.
+Audio on the wire is PCM16 little-endian mono (the codec is :mod:`uniflg.audio`'s). Landmark points are
+flattened x0, y0, ..., x69, y69.
 OSC contents are (address, arguments) pairs; :mod:`uniflg_bridge.osc` turns them into datagrams.
 """
 
@@ -11,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from uniflg.audio import pcm16_bytes
 from uniflg.errors import InvalidInputError
 from uniflg.landmarks import N_POINTS
 from uniflg.retarget import ARKIT_52
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
 from uniflgapi.v1 import uniflg_pb2 as pb
 
-PCM16_MAX = 32767
 OscArg = int | float | str
 
 
@@ -27,21 +28,6 @@ class OscContent:
 
     address: str
     args: tuple[OscArg, ...]
-
-
-# ---------------------------------------------------------------- audio
-
-def pcm16_from_float(audio: np.ndarray) -> bytes:
-    """float32 samples in [-1, 1] -> PCM16 little-endian bytes (clipped, rounded)."""
-    pcm = np.clip(np.rint(np.asarray(audio, np.float32) * PCM16_MAX), -PCM16_MAX - 1, PCM16_MAX)
-    return pcm.astype("<i2").tobytes()
-
-
-def float_from_pcm16(data: bytes) -> np.ndarray:
-    """PCM16 little-endian bytes -> float32 samples; an odd byte count is an error."""
-    if len(data) % 2:
-        raise InvalidInputError(f"PCM16 audio needs an even number of bytes, got {len(data)}")
-    return np.frombuffer(data, dtype="<i2").astype(np.float32) / (PCM16_MAX + 1)
 
 
 # ---------------------------------------------------------------- requests
@@ -100,7 +86,7 @@ def landmark_frames(first_frame: int, landmarks: np.ndarray, fps: int,
 
 
 def synthesis_chunk(chunk: SynthesisChunk, fps: int, blendshapes: np.ndarray | None = None) -> pb.MediaChunk:
-    return pb.MediaChunk(time_code=chunk.time_code, audio=pcm16_from_float(chunk.audio),
+    return pb.MediaChunk(time_code=chunk.time_code, audio=pcm16_bytes(chunk.audio),
                          frames=landmark_frames(chunk.first_frame, chunk.landmarks, fps, blendshapes))
 
 

@@ -89,6 +89,23 @@ def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarra
     return resample_poly(audio, target_rate // g, source_rate // g).astype(np.float32)
 
 
+# The one float <-> PCM16 codec (WAV files, the training cache, the gRPC wire): encoding clips to [-1, 1]
+# and rounds x * 32767 to the nearest integer; decoding divides by 32768, as to_mono_float does.
+PCM16_SCALE = 32767.0
+
+
 def pcm16(audio: np.ndarray) -> np.ndarray:
-    """float [-1, 1] -> int16 with clipping."""
-    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+    """float samples (any shape) -> int16, clipped to [-1, 1] and rounded to the nearest step."""
+    return np.rint(np.clip(np.asarray(audio, np.float32), -1.0, 1.0) * PCM16_SCALE).astype(np.int16)
+
+
+def pcm16_bytes(audio: np.ndarray) -> bytes:
+    """float samples -> PCM16 little-endian bytes (see :func:`pcm16`)."""
+    return pcm16(audio).astype("<i2").tobytes()
+
+
+def float_from_pcm16_bytes(data: bytes) -> np.ndarray:
+    """PCM16 little-endian bytes -> float32 samples in [-1, 1); an odd byte count raises InvalidInputError."""
+    if len(data) % 2:
+        raise InvalidInputError(f"PCM16 audio needs an even number of bytes, got {len(data)}")
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
