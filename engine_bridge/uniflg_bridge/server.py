@@ -15,7 +15,6 @@ import logging
 import queue
 import signal
 import time
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from uniflg.audio import float_from_pcm16_bytes
 from uniflg.avatar import AvatarStream, face_calibration
 from uniflg.blinks import BlinkTrack
 from uniflg.errors import InvalidInputError, LimitExceededError
+from uniflg.limits import SAMPLE_RATE, check_text
 from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.text import MAX_CHARS
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["UniFLGService"].full_name
 API_VERSION = "uniflgapi.v1"
 BLENDSHAPE_NAMES: tuple[str, ...] = ARKIT_52 + VRM0
-SAMPLE_RATE_RANGE = (8000, 192000)
-_ALLOWED_CONTROL = {"\n", "\t"}
 T = TypeVar("T")
 
 
@@ -144,17 +142,6 @@ class ThreadedIterator:
 
 
 # ---------------------------------------------------------------- the service
-
-def _check_text(text: str, limit: int) -> str:
-    if not text.strip():
-        raise InvalidInputError("text is empty")
-    if len(text) > limit:
-        raise LimitExceededError(f"text has {len(text)} characters; the limit is {limit}")
-    bad = sorted({c for c in text if unicodedata.category(c) == "Cc" and c not in _ALLOWED_CONTROL})
-    if bad:
-        raise InvalidInputError(f"text contains control characters {[hex(ord(c)) for c in bad]}")
-    return text
-
 
 class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
     def __init__(self, voice: Voice, config: ServerConfig, fanout: FanOut | None = None) -> None:
@@ -266,7 +253,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         fan: StreamFanOut | None = None
         try:
             with self._slot():
-                text = _check_text(request.text, self.config.max_text_chars)
+                text = check_text(request.text, self.config.max_text_chars)
                 options = wire.synthesis_options(request)
                 info = self.voice.stream_info(options)
                 iterator = await asyncio.wrap_future(self.pool.submit(self.voice.synthesize, text, options))
@@ -371,9 +358,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             kind = first.WhichOneof("request")
             raise ProtocolError(f"the first message must be an AudioHeader, got {kind}")
         header = first.header
-        lo, hi = SAMPLE_RATE_RANGE
-        if not lo <= header.sample_rate <= hi:
-            raise InvalidInputError(f"sample_rate must be within [{lo}, {hi}] Hz, got {header.sample_rate}")
+        SAMPLE_RATE.check(header.sample_rate)
         if header.channels != 1:
             raise InvalidInputError(f"only mono audio (channels=1) is accepted, got {header.channels}")
         return header

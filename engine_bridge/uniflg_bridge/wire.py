@@ -7,7 +7,6 @@ OSC contents are (address, arguments) pairs; :mod:`uniflg_bridge.osc` turns them
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ import numpy as np
 from uniflg.audio import pcm16_bytes
 from uniflg.errors import InvalidInputError
 from uniflg.landmarks import N_POINTS
+from uniflg.limits import CHUNK_SECONDS, SPEED, Range
 from uniflg.retarget import ARKIT_52
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
 from uniflgapi.v1 import uniflg_pb2 as pb
@@ -32,21 +32,13 @@ class OscContent:
 
 # ---------------------------------------------------------------- requests
 
-SPEED_RANGE = (0.25, 4.0)
-CHUNK_SECONDS_RANGE = (0.05, 10.0)
 _MODES = {pb.SYNTHESIS_MODE_UNSPECIFIED: "t", pb.SYNTHESIS_MODE_PARALLEL: "t",
           pb.SYNTHESIS_MODE_PIPELINED: "p"}
 
 
-def _bounded(name: str, value: float, default: float, bounds: tuple[float, float]) -> float:
-    if not math.isfinite(value):
-        raise InvalidInputError(f"{name} must be a finite number, got {value}")
-    if value == 0:
-        return default
-    if not bounds[0] <= value <= bounds[1]:
-        raise InvalidInputError(f"{name} must be within [{bounds[0]}, {bounds[1]}] (or 0 for the default), "
-                                f"got {value}")
-    return value
+def _or_default(value: float, default: float, limit: Range) -> float:
+    """Proto3 floats have no "unset": 0 means the default, anything else is checked against ``limit``."""
+    return default if value == 0 else limit.check(value)
 
 
 def synthesis_options(request: pb.SynthesizeRequest) -> SynthesisOptions:
@@ -56,10 +48,10 @@ def synthesis_options(request: pb.SynthesizeRequest) -> SynthesisOptions:
     return SynthesisOptions(
         speaker=request.speaker or None,
         emotion=request.emotion or None,
-        speed=_bounded("speed", request.speed, 1.0, SPEED_RANGE),
+        speed=_or_default(request.speed, 1.0, SPEED),
         seed=request.seed if request.HasField("seed") else 0,
         mode=_MODES[request.mode],  # type: ignore[arg-type]
-        chunk_seconds=_bounded("chunk_seconds", request.chunk_seconds, 0.5, CHUNK_SECONDS_RANGE),
+        chunk_seconds=_or_default(request.chunk_seconds, 0.5, CHUNK_SECONDS),
     )
 
 

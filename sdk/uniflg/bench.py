@@ -22,6 +22,7 @@ from uniflg import __version__
 from uniflg.backends import voice_backends
 from uniflg.backends.base import BackendOptions
 from uniflg.errors import InvalidInputError, NotFoundError, UniFLGError
+from uniflg.limits import SPEED
 from uniflg.types import SynthesisOptions
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ def _sentence() -> Any:
 def _options_for_length(voice: Any, text: Any, seconds: float) -> SynthesisOptions:
     """Speed that makes this voice say the sentence in about ``seconds`` (random voices have random durations)."""
     natural = voice.speech_seconds(text, SynthesisOptions(seed=0))
-    return SynthesisOptions(seed=0, speed=float(np.clip(natural / seconds, 0.1, 10.0)))
+    return SynthesisOptions(seed=0, speed=float(np.clip(natural / seconds, SPEED.lo, SPEED.hi)))
 
 
 def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:

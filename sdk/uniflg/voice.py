@@ -40,6 +40,7 @@ from uniflg.inference import (
     plan_text,
 )
 from uniflg.landmarks import N_POINTS
+from uniflg.limits import CHUNK_SECONDS, NOISE_SCALE, SPEED, Range, check_nonempty
 from uniflg.streaming import StreamResampler
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
 from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE, WEIGHTS_FILE, VoiceSpec, read_spec
@@ -330,8 +331,7 @@ class Voice:
     def _encode_pieces(self, text: Any, options: SynthesisOptions) -> list[tuple[np.ndarray, np.ndarray]]:
         """A string or Passage -> checked (ids (1, N), prosody (1, N, P)) per piece; an utterance -> one."""
         if isinstance(text, str):
-            if not text.strip():
-                raise InvalidInputError("text is empty")
+            check_nonempty(text)
             try:
                 from uniflg.text.frontend import split_text
             except ImportError as exc:
@@ -408,14 +408,10 @@ def _lookup(kind: str, name: str | None, choices: tuple[str, ...]) -> int:
 def _check_options(o: SynthesisOptions) -> None:
     if o.mode not in ("t", "p"):
         raise InvalidInputError(f"mode must be 't' or 'p'; got {o.mode!r}")
-    if not (0.1 <= o.speed <= 10.0):
-        raise InvalidInputError(f"speed must be in [0.1, 10]; got {o.speed}")
+    SPEED.check(o.speed)
     for name in ("noise_scale", "noise_scale_duration", "landmark_noise_scale"):
-        value = getattr(o, name)
-        if not (0.0 <= value <= 10.0):
-            raise InvalidInputError(f"{name} must be in [0, 10]; got {value}")
-    if not (0.01 <= o.chunk_seconds <= 60.0):
-        raise InvalidInputError(f"chunk_seconds must be in [0.01, 60]; got {o.chunk_seconds}")
+        Range(name, NOISE_SCALE.lo, NOISE_SCALE.hi).check(getattr(o, name))
+    CHUNK_SECONDS.check(o.chunk_seconds)
 
 
 def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool = True,

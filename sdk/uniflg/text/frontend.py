@@ -17,7 +17,8 @@ from typing import Literal
 import numpy as np
 
 from uniflg.backends.graphs import AXIS_RANGES
-from uniflg.errors import InvalidInputError, LimitExceededError, UnsupportedTextError
+from uniflg.errors import LimitExceededError, UnsupportedTextError
+from uniflg.limits import check_nonempty
 from uniflg.text import symbols as S
 from uniflg.text.charset import (
     LANGUAGE_NAMES,
@@ -73,8 +74,7 @@ class Passage:
 
 def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     """Remove decoration (or refuse it under ``strict``), then NFKC. -> (text, what was dropped)."""
-    if not text.strip():
-        raise InvalidInputError("text is empty")
+    check_nonempty(text)
     text, dropped = split_decoration(text)
     if dropped:
         if strict:

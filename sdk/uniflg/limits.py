@@ -1,0 +1,57 @@
+"""The one table of request limits, shared by the runtime (:class:`uniflg.voice.Voice`) and the gRPC server.
+
+Each option's accepted range lives here once; callers validate with :meth:`Range.check` and
+:func:`check_text`, which raise the SDK's typed errors (the server maps them onto gRPC codes).
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+
+from uniflg.errors import InvalidInputError, LimitExceededError
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed interval ``[lo, hi]`` an option must fall in."""
+
+    name: str
+    lo: float
+    hi: float
+
+    def check(self, value: float) -> float:
+        """``value`` if finite and within the range; else InvalidInputError naming the range."""
+        if not math.isfinite(value) or not self.lo <= value <= self.hi:
+            raise InvalidInputError(f"{self.name} must be a finite number within [{self.lo:g}, {self.hi:g}]; "
+                                    f"got {value}")
+        return value
+
+
+SPEED = Range("speed", 0.25, 4.0)  # speaking-rate factor
+CHUNK_SECONDS = Range("chunk_seconds", 0.05, 10.0)  # first streamed chunk, seconds of audio
+NOISE_SCALE = Range("noise scale", 0.0, 10.0)  # noise_scale, noise_scale_duration, landmark_noise_scale
+SAMPLE_RATE = Range("sample_rate", 8000, 192000)  # Hz of audio given to animate
+
+ALLOWED_CONTROL = frozenset("\n\t")  # the only control characters a text may hold
+
+
+def check_nonempty(text: str) -> str:
+    """``text`` if it has a non-space character; else InvalidInputError("text is empty")."""
+    if not text.strip():
+        raise InvalidInputError("text is empty")
+    return text
+
+
+def check_text(text: str, max_chars: int | None = None) -> str:
+    """``text`` if it has a non-space character, no control characters but newline and tab, and at most
+    ``max_chars`` characters; else InvalidInputError (LimitExceededError when only too long)."""
+    check_nonempty(text)
+    if max_chars is not None and len(text) > max_chars:
+        raise LimitExceededError(f"text has {len(text)} characters; the limit is {max_chars}")
+    bad = sorted({c for c in text if unicodedata.category(c) == "Cc" and c not in ALLOWED_CONTROL})
+    if bad:
+        shown = [hex(ord(c)) for c in bad[:8]]
+        raise InvalidInputError(f"text contains control characters {shown}{' ...' if len(bad) > 8 else ''}")
+    return text
