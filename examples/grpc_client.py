@@ -36,7 +36,7 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metada
             audio.append(np.frombuffer(response.chunk.audio, "<i2"))
             frames.extend(response.chunk.frames)
         else:
-            print(f"status {response.status.code}: {response.status.frame_count} frames, "
+            print(f"done: {response.status.frame_count} frames, "
                   f"{response.status.audio_seconds:.2f} s of audio")
     args.out.mkdir(parents=True, exist_ok=True)
     sf.write(args.out / "speech.wav", np.concatenate(audio), rate, subtype="PCM_16")
@@ -62,7 +62,7 @@ def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metadata:
         if response.WhichOneof("response") == "chunk":
             frames.extend(response.chunk.frames)
         elif response.WhichOneof("response") == "status":
-            print(f"status {response.status.code}: {len(frames)} frames for "
+            print(f"done: {len(frames)} frames for "
                   f"{response.status.audio_seconds:.2f} s of audio")
     args.out.mkdir(parents=True, exist_ok=True)
     np.save(args.out / "animated.npy", np.array([f.points for f in frames], np.float32).reshape(-1, 70, 2))

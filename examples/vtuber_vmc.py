@@ -27,7 +27,7 @@ from uniflg.retarget import VRM0, Retargeter
 from uniflg.types import SynthesisChunk, SynthesisOptions
 from uniflg.voice import Voice, load_voice
 from uniflg_bridge import vmc
-from uniflg_bridge.fanout import AudioOut, FrameEvent, StreamFanOut, StreamMeta
+from uniflg_bridge.fanout import AudioOut, Blendshapes, FrameEvent, StreamFanOut, StreamMeta
 from uniflg_bridge.udp import Target
 
 log = logging.getLogger("vtuber_vmc")
@@ -109,16 +109,17 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace) -> int:
             if len(item.landmarks) == 0:
                 continue
             avatar = avatar or calibrate(voice, item.landmarks[0])
-            arkit, vrm = avatar.weights(item.first_frame, item.landmarks)
+            shapes = Blendshapes(*avatar.weights(item.first_frame, item.landmarks))
             if dry is not None:  # no sockets, no pacing: print each frame as it is synthesized
                 for k in range(len(item.landmarks)):
-                    dry.frame(meta, FrameEvent(item.first_frame + k, item.landmarks[k], arkit[k], vrm[k]))
+                    dry.frame(meta, FrameEvent(item.first_frame + k, item.landmarks[k], shapes.arkit[k],
+                                               shapes.vrm[k]))
             else:
                 if fan is None:
                     assert sink is not None
-                    fan = StreamFanOut(meta, [sink], avatar.retargeter, player)
+                    fan = StreamFanOut(meta, [sink], player)
                 fan.audio(item.audio)
-                fan.frames(item.first_frame, item.landmarks, (arkit, vrm))
+                fan.frames(item.first_frame, item.landmarks, shapes)
             frames += len(item.landmarks)
         if dry is not None:
             dry.end(meta, frames)

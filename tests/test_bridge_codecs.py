@@ -17,7 +17,7 @@ from uniflg.errors import InvalidInputError
 from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.types import StreamInfo
 from uniflg_bridge import livelink, osc, vmc, wire
-from uniflg_bridge.fanout import FanOut, FrameEvent, Pacer, StreamMeta
+from uniflg_bridge.fanout import Blendshapes, FanOut, FrameEvent, Pacer, StreamMeta
 from uniflg_bridge.udp import Target
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -114,8 +114,8 @@ def run_stream(n_frames: int, *sinks: object) -> StreamMeta:
 
     async def go() -> None:
         fan = FanOut(list(sinks))  # type: ignore[arg-type]
-        stream = fan.open(meta, Retargeter.from_neutral(synthetic_face()))
-        stream.frames(0, faces)
+        stream = fan.open(meta)
+        stream.frames(0, faces, Blendshapes.of(Retargeter.from_neutral(synthetic_face()), faces))
         stream.finish()
         await stream.wait()
         fan.close()

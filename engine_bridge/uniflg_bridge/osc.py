@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
+from uniflg.retarget import ARKIT_52
 
 from uniflg_bridge import wire
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
@@ -62,10 +63,10 @@ class OscLandmarkSink:
         self.with_blendshapes = with_blendshapes
 
     def start(self, meta: StreamMeta) -> None:
-        self.sender.send(encode_message(wire.osc_stream_start(meta.stream_id, meta.info, meta.arkit_names)))
+        self.sender.send(encode_message(wire.osc_stream_start(meta.stream_id, meta.info)))
 
     def frame(self, meta: StreamMeta, event: FrameEvent) -> None:
-        names = meta.arkit_names if self.with_blendshapes else ()
+        names = ARKIT_52 if self.with_blendshapes else ()
         weights = event.arkit if self.with_blendshapes else None
         contents = wire.osc_frame(meta.stream_id, event.index, meta.info.fps, event.points, names, weights)
         self.sender.send(encode_bundle(contents, meta.start_epoch + event.index / meta.info.fps))

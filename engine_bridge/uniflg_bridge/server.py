@@ -16,7 +16,7 @@ import queue
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -38,7 +38,7 @@ from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
 from uniflg_bridge import wire
 from uniflg_bridge.auth import BearerTokenInterceptor, is_loopback
-from uniflg_bridge.fanout import FanOut, StreamFanOut, StreamMeta
+from uniflg_bridge.fanout import Blendshapes, FanOut, StreamMeta
 from uniflg_bridge.status import CapacityError, ProtocolError, status_for
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["UniFLGService"].full_name
 API_VERSION = "uniflgapi.v1"
 BLENDSHAPE_NAMES: tuple[str, ...] = ARKIT_52 + VRM0
-T = TypeVar("T")
+R = TypeVar("R")  # a response message type
 
 
 class Voice(Protocol):
@@ -65,8 +65,35 @@ class Voice(Protocol):
 
     def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[SynthesisChunk]: ...
 
+    @property
+    def neutral_face(self) -> np.ndarray | None:
+        """``[70, 2]`` face the blendshape retargeter calibrates on; None: the stream's first frame."""
+
     def animate(self, chunks: Iterable[np.ndarray], sample_rate: int,
                 options: SynthesisOptions) -> Iterator[FrameChunk]: ...
+
+
+def _voice_retargeter(voice: Voice) -> Retargeter | None:
+    """Calibrated on the voice's face calibration (:mod:`uniflg.avatar`: silence face, neutral band, vowels) when
+    it is a uniflg voice that can measure one, else on its neutral face; None when neither calibrates."""
+    if hasattr(voice, "phoneme_timing"):  # uniflg.voice.Voice: face_calibration needs its phoneme timing
+        try:
+            return Retargeter(face_calibration(voice))
+        except InvalidInputError as exc:
+            log.warning("no face calibration for this voice (%s); using its neutral face", exc)
+    return _calibrate(voice.neutral_face, "the voice's neutral face")
+
+
+def _calibrate(face: np.ndarray | None, what: str) -> Retargeter | None:
+    """A retargeter calibrated on ``face``; None (and a warning) when there is none or it is degenerate
+    (e.g. an untrained voice's face): the stream then carries no blendshapes and no fan-out."""
+    if face is None:
+        return None
+    try:
+        return Retargeter.from_neutral(np.asarray(face, np.float32))
+    except InvalidInputError as exc:
+        log.warning("blendshapes unavailable: cannot calibrate the retargeter on %s (%s)", what, exc)
+        return None
 
 
 @dataclass(frozen=True)
@@ -127,6 +154,16 @@ class ThreadedIterator:
         self._inflight = self._pool.submit(_step, self._iterator)
         return await asyncio.wrap_future(self._inflight)
 
+    async def chunks(self, first: Any = _DONE) -> AsyncIterator[Any]:
+        """The items (``first``, if given, then the rest); a cancelled Animate's audio ends them early."""
+        item = first if first is not _DONE else await self.next()
+        while item is not _DONE:
+            yield item
+            try:
+                item = await self.next()
+            except _AbortedError:
+                return
+
     def close(self) -> None:
         inflight, iterator = self._inflight, self._iterator
 
@@ -143,6 +180,17 @@ class ThreadedIterator:
 
 # ---------------------------------------------------------------- the service
 
+@dataclass
+class _Tally:
+    """What a stream has produced so far (for its final Status)."""
+
+    frames: int = 0
+    samples: int = 0
+
+
+Chunk = SynthesisChunk | FrameChunk
+
+
 class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
     def __init__(self, voice: Voice, config: ServerConfig, fanout: FanOut | None = None) -> None:
         self.voice = voice
@@ -151,9 +199,8 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.workers or config.max_streams + 2, thread_name_prefix="uniflg-infer")
         self.active = 0
-        self._retargeter: Retargeter | None = None
-        self._no_blendshapes = False
-        self._streams = 0
+        self.retargeter = _voice_retargeter(voice)
+        self._streams = 0  # streams given blendshapes so far: stream k blinks with the seed (blink_seed, k)
 
     # -- helpers
 
@@ -166,48 +213,6 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             yield
         finally:
             self.active -= 1
-
-    def retargeter(self, first_face: np.ndarray | None = None) -> Retargeter | None:
-        """Calibrated on the voice's face calibration (uniflg.avatar), else its neutral face, else the stream's
-        first frame."""
-        if self._retargeter is not None or self._no_blendshapes:
-            return self._retargeter
-        neutral = getattr(self.voice, "neutral_face", None)
-        if neutral is None:  # uniflg.voice.Voice keeps it in its spec (voice.json)
-            neutral = getattr(getattr(self.voice, "spec", None), "neutral_face", None)
-        try:
-            if hasattr(self.voice, "phoneme_timing"):  # a uniflg Voice: its silence face, band and vowels
-                self._retargeter = Retargeter(face_calibration(self.voice))
-                return self._retargeter
-            if neutral is not None:
-                self._retargeter = Retargeter.from_neutral(np.asarray(neutral))
-                return self._retargeter
-            return Retargeter.from_neutral(first_face) if first_face is not None else None
-        except InvalidInputError as exc:  # a degenerate face (e.g. an untrained voice): no blendshapes
-            log.warning("blendshapes unavailable: cannot calibrate the retargeter (%s)", exc)
-            self._no_blendshapes = neutral is not None  # the voice's face won't change: warn once
-            return None
-
-    def _avatar(self, rt: Retargeter | None, avatar: AvatarStream | None) -> AvatarStream | None:
-        """The stream's one source of blendshapes (with its blinks), made once the retargeter exists."""
-        if avatar is not None or rt is None:
-            return avatar
-        self._streams += 1
-        blinks = BlinkTrack((self.config.blink_seed, self._streams)) if self.config.blinks else None
-        return AvatarStream(rt, blinks)
-
-    @staticmethod
-    def _weights(landmarks: np.ndarray, first_frame: int, wanted: bool, fan: StreamFanOut | None,
-                 avatar: AvatarStream | None) -> np.ndarray | None:
-        """Blendshapes for one chunk, computed once for the response and the fan-out."""
-        if avatar is None or len(landmarks) == 0 or not (wanted or fan is not None):
-            if fan is not None:
-                fan.frames(first_frame, landmarks)
-            return None
-        arkit, vrm = avatar.weights(first_frame, landmarks)
-        if fan is not None:
-            fan.frames(first_frame, landmarks, (arkit, vrm))
-        return np.concatenate([arkit, vrm], axis=-1) if wanted else None
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
         code, message = status_for(exc)
@@ -227,11 +232,49 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                                     start_epoch=meta.start_epoch, blendshape_names=names)
         return header, meta
 
-    def _open_fanout(self, meta: StreamMeta) -> StreamFanOut | None:
-        if not self.fanout.enabled:
-            return None
-        rt = self.retargeter()
-        return self.fanout.open(meta, rt) if rt is not None else None
+    def _avatar(self, retargeter: Retargeter) -> AvatarStream:
+        """One stream's source of blendshapes (with its run-time blinks, unless switched off)."""
+        self._streams += 1
+        blinks = BlinkTrack((self.config.blink_seed, self._streams)) if self.config.blinks else None
+        return AvatarStream(retargeter, blinks)
+
+    async def _pump(self, response: Callable[..., R], header: pb.StreamHeader, meta: StreamMeta,
+                    chunks: AsyncIterator[Chunk], include_blendshapes: bool,
+                    audio_seconds: Callable[[_Tally], Awaitable[float]]) -> AsyncIterator[R]:
+        """The one header -> chunks -> status pump of Synthesize and Animate. Blendshapes are computed once
+        per chunk, for the client and the fan-out alike; a chunk goes on the wire when it carries audio or
+        frames. The fan-out finishes when the stream completes and is cancelled otherwise."""
+        yield response(header=header)
+        avatar = self._avatar(self.retargeter) if self.retargeter is not None else None
+        fan = self.fanout.open(meta) if self.fanout.enabled and avatar is not None else None
+        tally = _Tally()
+        try:
+            async for chunk in chunks:
+                if avatar is None and include_blendshapes and len(chunk.landmarks):
+                    retargeter = _calibrate(chunk.landmarks[0], "the stream's first frame")
+                    avatar = self._avatar(retargeter) if retargeter is not None else None
+                    include_blendshapes = avatar is not None
+                shapes = Blendshapes(*avatar.weights(chunk.first_frame, chunk.landmarks)) \
+                    if avatar is not None and (include_blendshapes or fan is not None) else None
+                audio = chunk.audio if isinstance(chunk, SynthesisChunk) else None
+                if len(chunk.landmarks) or (audio is not None and len(audio)):
+                    wanted = shapes.weights if shapes is not None and include_blendshapes else None
+                    yield response(chunk=wire.media_chunk(chunk, meta.info.fps, wanted))
+                if fan is not None:
+                    if audio is not None:
+                        fan.audio(audio)
+                    if shapes is not None:
+                        fan.frames(chunk.first_frame, chunk.landmarks, shapes)
+                tally.frames += len(chunk.landmarks)
+                tally.samples += 0 if audio is None else len(audio)
+            seconds = await audio_seconds(tally)
+            yield response(status=wire.final_status(tally.frames, seconds))
+            if fan is not None:
+                fan.finish()
+                fan = None
+        finally:
+            if fan is not None:
+                fan.cancel()
 
     # -- RPCs
 
@@ -250,7 +293,6 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
     async def Synthesize(self, request: pb.SynthesizeRequest,  # noqa: N802
                          context: grpc.aio.ServicerContext) -> AsyncIterator[pb.SynthesizeResponse]:
         stream: ThreadedIterator | None = None
-        fan: StreamFanOut | None = None
         try:
             with self._slot():
                 text = check_text(request.text, self.config.max_text_chars)
@@ -260,27 +302,13 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 stream = ThreadedIterator(self.pool, iterator)
                 first = await stream.next()  # validation inside a generator surfaces here
                 header, meta = self._stream_start(request.request_id, info, request.include_blendshapes)
-                yield pb.SynthesizeResponse(header=header)
-                fan = self._open_fanout(meta)
-                frames = samples = 0
-                chunk = first
-                avatar: AvatarStream | None = None
-                while chunk is not _DONE:
-                    rt = self.retargeter(chunk.landmarks[0] if len(chunk.landmarks) else None)
-                    avatar = self._avatar(rt, avatar)
-                    if fan is not None:
-                        fan.audio(chunk.audio)
-                    weights = self._weights(chunk.landmarks, chunk.first_frame, request.include_blendshapes,
-                                            fan, avatar)
-                    yield pb.SynthesizeResponse(chunk=wire.synthesis_chunk(chunk, info.fps, weights))
-                    frames += len(chunk.landmarks)
-                    samples += len(chunk.audio)
-                    chunk = await stream.next()
-                seconds = samples / info.sample_rate
-                yield pb.SynthesizeResponse(status=wire.final_status(0, "", frames, seconds))
-                if fan is not None:
-                    fan.finish()
-                    fan = None
+
+                async def seconds(tally: _Tally) -> float:
+                    return tally.samples / info.sample_rate
+
+                async for response in self._pump(pb.SynthesizeResponse, header, meta, stream.chunks(first),
+                                                 request.include_blendshapes, seconds):
+                    yield response
         except asyncio.CancelledError:
             log.info("Synthesize cancelled by the client or a deadline")
             raise
@@ -289,14 +317,11 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         finally:
             if stream is not None:
                 stream.close()
-            if fan is not None:
-                fan.cancel()
 
     async def Animate(self, request_iterator: AsyncIterator[pb.AnimateRequest],  # noqa: N802
                       context: grpc.aio.ServicerContext) -> AsyncIterator[pb.AnimateResponse]:
         stream: ThreadedIterator | None = None
-        reader: asyncio.Task[None] | None = None
-        fan: StreamFanOut | None = None
+        reader: asyncio.Task[int] | None = None
         audio: queue.Queue[Any] = queue.Queue()
         try:
             with self._slot():
@@ -304,34 +329,17 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 sample_rate = header.sample_rate
                 info = StreamInfo(sample_rate=sample_rate, fps=self.voice.stream_info(SynthesisOptions()).fps)
                 stream_header, meta = self._stream_start(header.request_id, info, header.include_blendshapes)
-                yield pb.AnimateResponse(header=stream_header)
-                fan = self._open_fanout(meta)
-                received = [0]
-                reader = asyncio.create_task(
-                    self._read_audio(request_iterator, audio, sample_rate, received, fan))
+                reader = asyncio.create_task(self._read_audio(request_iterator, audio, sample_rate))
                 iterator = self.voice.animate(_drain(audio), sample_rate, SynthesisOptions())
                 stream = ThreadedIterator(self.pool, iterator)
-                frames = 0
-                avatar: AvatarStream | None = None
-                while True:
-                    try:
-                        chunk = await stream.next()
-                    except _AbortedError:
-                        break
-                    if chunk is _DONE:
-                        break
-                    rt = self.retargeter(chunk.landmarks[0] if len(chunk.landmarks) else None)
-                    avatar = self._avatar(rt, avatar)
-                    weights = self._weights(chunk.landmarks, chunk.first_frame, header.include_blendshapes,
-                                            fan, avatar)
-                    if len(chunk.landmarks):
-                        yield pb.AnimateResponse(chunk=wire.frame_chunk(chunk, weights))
-                    frames += len(chunk.landmarks)
-                await reader  # re-raises a protocol error found while reading
-                yield pb.AnimateResponse(status=wire.final_status(0, "", frames, received[0] / sample_rate))
-                if fan is not None:
-                    fan.finish()
-                    fan = None
+
+                async def seconds(tally: _Tally) -> float:
+                    assert reader is not None
+                    return await reader / sample_rate  # re-raises a protocol error found while reading
+
+                async for response in self._pump(pb.AnimateResponse, stream_header, meta, stream.chunks(),
+                                                 header.include_blendshapes, seconds):
+                    yield response
         except asyncio.CancelledError:
             log.info("Animate cancelled by the client or a deadline")
             raise
@@ -346,8 +354,6 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 reader.cancel()
             if stream is not None:
                 stream.close()
-            if fan is not None:
-                fan.cancel()
 
     async def _read_header(self, requests: AsyncIterator[pb.AnimateRequest]) -> pb.AudioHeader:
         try:
@@ -364,9 +370,11 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         return header
 
     async def _read_audio(self, requests: AsyncIterator[pb.AnimateRequest], out: queue.Queue[Any],
-                          sample_rate: int, received: list[int], fan: StreamFanOut | None) -> None:
-        """Validates and forwards audio to the voice's input queue until EndOfAudio (or half-close)."""
+                          sample_rate: int) -> int:
+        """Validates and forwards audio to the voice's input queue until EndOfAudio (or half-close);
+        -> samples received."""
         limit = int(self.config.max_audio_seconds * sample_rate)
+        received = 0
         try:
             async for message in requests:
                 kind = message.WhichOneof("request")
@@ -377,19 +385,18 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 if kind != "audio":
                     raise ProtocolError("an empty AnimateRequest")
                 samples = float_from_pcm16_bytes(message.audio)
-                received[0] += len(samples)
-                if received[0] > limit:
+                received += len(samples)
+                if received > limit:
                     raise LimitExceededError(f"more than {self.config.max_audio_seconds} s of audio")
                 if len(samples):
                     out.put(samples)
-                    if fan is not None:
-                        fan.audio(samples)
             else:
                 log.debug("Animate: the client half-closed without EndOfAudio; treating it as the end")
             extra = await _next_or_none(requests)
             if extra is not None:
                 raise ProtocolError("messages after EndOfAudio")
             out.put(_DONE)
+            return received
         except BaseException:
             out.put(_AbortedError)
             raise

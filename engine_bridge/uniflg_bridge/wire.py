@@ -77,18 +77,16 @@ def landmark_frames(first_frame: int, landmarks: np.ndarray, fps: int,
     return frames
 
 
-def synthesis_chunk(chunk: SynthesisChunk, fps: int, blendshapes: np.ndarray | None = None) -> pb.MediaChunk:
-    return pb.MediaChunk(time_code=chunk.time_code, audio=pcm16_bytes(chunk.audio),
+def media_chunk(chunk: SynthesisChunk | FrameChunk, fps: int,
+                blendshapes: np.ndarray | None = None) -> pb.MediaChunk:
+    """A chunk's audio (Synthesize; Animate chunks carry none) and frames, with optional ``[n, B]`` weights."""
+    audio = pcm16_bytes(chunk.audio) if isinstance(chunk, SynthesisChunk) else b""
+    return pb.MediaChunk(time_code=chunk.time_code, audio=audio,
                          frames=landmark_frames(chunk.first_frame, chunk.landmarks, fps, blendshapes))
 
 
-def frame_chunk(chunk: FrameChunk, blendshapes: np.ndarray | None = None) -> pb.MediaChunk:
-    return pb.MediaChunk(time_code=chunk.time_code,
-                         frames=landmark_frames(chunk.first_frame, chunk.landmarks, chunk.fps, blendshapes))
-
-
-def final_status(code: int, message: str, frame_count: int, audio_seconds: float) -> pb.Status:
-    return pb.Status(code=code, message=message, frame_count=frame_count, audio_seconds=audio_seconds)
+def final_status(frame_count: int, audio_seconds: float) -> pb.Status:
+    return pb.Status(frame_count=frame_count, audio_seconds=audio_seconds)
 
 
 def points_from_frames(frames: Sequence[pb.LandmarkFrame], n_points: int = N_POINTS) -> np.ndarray:
@@ -103,7 +101,7 @@ def points_from_frames(frames: Sequence[pb.LandmarkFrame], n_points: int = N_POI
 OSC_PREFIX = "/uniflg"
 
 
-def osc_stream_start(stream_id: str, info: StreamInfo, blendshape_names: Sequence[str]) -> OscContent:
+def osc_stream_start(stream_id: str, info: StreamInfo) -> OscContent:
     """``/uniflg/stream/start ,siisi``: stream id, sample rate, fps, layout, point count."""
     return OscContent(f"{OSC_PREFIX}/stream/start",
                       (stream_id, info.sample_rate, info.fps, info.layout, info.n_points))

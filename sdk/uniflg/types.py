@@ -54,7 +54,6 @@ class StreamInfo:
     fps: int = FPS
     layout: str = OPENPOSE_70
     n_points: int = N_POINTS
-    blendshape_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

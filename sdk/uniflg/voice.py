@@ -98,6 +98,13 @@ class Voice:
         return self.config.audio.sample_rate
 
     @property
+    def neutral_face(self) -> np.ndarray | None:
+        """The voice's ``[70, 2]`` float32 neutral (mean) face from voice.json, or None when it has none;
+        blendshape retargeting calibrates on it."""
+        face = self.spec.neutral_face
+        return None if face is None else np.asarray(face, np.float32)
+
+    @property
     def lookahead_seconds(self) -> float:
         """Speech-driven streaming: audio needed past a frame before it is emitted (receptive fields)."""
         held = InputConditioner(self.sample_rate, self.conditioning).latency_samples / self.sample_rate

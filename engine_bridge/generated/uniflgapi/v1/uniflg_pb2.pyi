@@ -129,16 +129,12 @@ class LandmarkFrame(_message.Message):
     def __init__(self, index: _Optional[int] = ..., time_code: _Optional[float] = ..., points: _Optional[_Iterable[float]] = ..., blendshapes: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Status(_message.Message):
-    __slots__ = ("code", "message", "frame_count", "audio_seconds")
-    CODE_FIELD_NUMBER: _ClassVar[int]
-    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("frame_count", "audio_seconds")
     FRAME_COUNT_FIELD_NUMBER: _ClassVar[int]
     AUDIO_SECONDS_FIELD_NUMBER: _ClassVar[int]
-    code: int
-    message: str
     frame_count: int
     audio_seconds: float
-    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., frame_count: _Optional[int] = ..., audio_seconds: _Optional[float] = ...) -> None: ...
+    def __init__(self, frame_count: _Optional[int] = ..., audio_seconds: _Optional[float] = ...) -> None: ...
 
 class GetInfoRequest(_message.Message):
     __slots__ = ()

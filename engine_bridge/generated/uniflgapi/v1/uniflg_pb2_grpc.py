@@ -58,7 +58,7 @@ class UniFLGServiceServicer:
 
     def Synthesize(self, request, context):
         """Text to speech and landmarks in parallel (UniFLG-T, or the pipelined UniFLG-P with MODE_PIPELINED).
-        Responses: one StreamHeader, then MediaChunks, then one Status (always last, code 0 on success).
+        Responses: one StreamHeader, then MediaChunks, then one Status (last, only when the stream completed).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
