@@ -131,6 +131,10 @@ class OnnxBackend:
         spinning = os.environ.get("UNIFLG_ORT_SPINNING", "0") == "1"
         opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         opts.log_severity_level = 3
+        # Every call has new input lengths. A memory pattern is planned and cached per distinct shape set, so
+        # with it on a long-running server's memory creeps with each new text length; off, per-call planning
+        # costs nothing measurable here.
+        opts.enable_mem_pattern = False
         self.providers, self.precision = wanted, precision
         self.threads = opts.intra_op_num_threads
         self._version = ort.__version__
