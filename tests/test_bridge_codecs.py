@@ -18,7 +18,7 @@ from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.types import StreamInfo
 from uniflg_bridge import livelink, osc, vmc, wire
 from uniflg_bridge.fanout import Blendshapes, FanOut, FrameEvent, Pacer, StreamMeta
-from uniflg_bridge.udp import Target
+from uniflg_bridge.udp import LOOPBACK_MAX_DATAGRAM, MAX_DATAGRAM, Target
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -41,6 +41,25 @@ def test_osc_frame_bundle_golden() -> None:
     assert data == golden("osc_frame_bundle.hex")
     bundle = OscBundle(data)
     assert bundle.timestamp == pytest.approx(1.5)
+
+
+def test_split_osc_frame_golden() -> None:
+    contents = wire.osc_frame("s1", 3, 30, np.array([[0.5, 0.25]]), ("jawOpen", "mouthClose"), np.array([1.0, 0.5]))
+    parts = osc.encode_bundles(contents[1:], 1.5, max_bytes=120, lead=contents[:1])
+    assert [len(p) for p in parts] == [92, 92, 96] and b"".join(parts) == golden("osc_frame_split.hex")
+    assert all(p[8:16] == parts[0][8:16] for p in parts)  # one time tag for the whole frame
+    # The first part is the hand-annotated single bundle without its blendshape element.
+    assert parts[0] == golden("osc_frame_bundle.hex")[:92]
+    # Everything fits: one bundle, byte for byte the unsplit encoding.
+    assert osc.encode_bundles(contents[1:], 1.5, lead=contents[:1]) == [osc.encode_bundle(contents, 1.5)]
+    with pytest.raises(ValueError, match="cannot fit"):
+        osc.encode_bundles(contents[1:], 1.5, max_bytes=60, lead=contents[:1])
+
+
+def test_split_vmc_frame_golden() -> None:
+    parts = vmc.encode_frame_datagrams(("A", "I", "U"), np.array([0.5, 0.25, 1.0]), 0.0, max_bytes=100)
+    assert [len(p) for p in parts] == [100, 88, 48] and b"".join(parts) == golden("vmc_frame_split.hex")
+    assert vmc.encode_frame_datagrams(("A",), np.array([0.5]), 0.0) == [golden("vmc_frame_bundle.hex")]
 
 
 def test_vmc_frame_golden() -> None:
@@ -118,50 +137,60 @@ def run_stream(n_frames: int, *sinks: object) -> StreamMeta:
         stream.frames(0, faces, Blendshapes.of(Retargeter.from_neutral(synthetic_face()), faces))
         stream.finish()
         await stream.wait()
-        fan.close()
+        await fan.aclose()
 
     asyncio.run(go())
     return meta
 
 
-def test_osc_sink_sends_one_timetagged_bundle_per_frame() -> None:
+@pytest.mark.parametrize(("max_datagram", "parts"), [(LOOPBACK_MAX_DATAGRAM, 1), (MAX_DATAGRAM, 3)],
+                         ids=["loopback", "default 1400"])
+def test_osc_sink_sends_timetagged_bundles_per_frame(max_datagram: int, parts: int) -> None:
     rx = receiver()
-    run_stream(5, osc.OscLandmarkSink(Target("127.0.0.1", rx.getsockname()[1])))
+    run_stream(5, osc.OscLandmarkSink(Target("127.0.0.1", rx.getsockname()[1]), max_datagram=max_datagram))
     packets = drain(rx)
     start, *frames, end = packets
     assert OscMessage(start).address == "/uniflg/stream/start"
     assert OscMessage(end).address == "/uniflg/stream/end" and OscMessage(end).params == ["req-1", 5]
-    assert len(frames) == 5
-    for i, data in enumerate(frames):
-        bundle = OscBundle(data)
-        assert bundle.timestamp == pytest.approx(1000.0 + i / 30, abs=1e-6)
-        msgs = list(bundle)
-        assert msgs[0].address == "/uniflg/frame" and msgs[0].params[:2] == ["req-1", i]
-        assert msgs[1].address == "/uniflg/landmarks" and len(msgs[1].params) == 140
-        blend = {m.address.rsplit("/", 1)[1]: m.params[0] for m in msgs[2:]}
+    assert len(frames) == 5 * parts and all(len(p) <= max_datagram for p in frames)
+    for i in range(5):
+        bundles = [OscBundle(data) for data in frames[i * parts:(i + 1) * parts]]
+        msgs = []
+        for bundle in bundles:  # every part: the frame's time tag, opened by its /uniflg/frame message
+            assert bundle.timestamp == pytest.approx(1000.0 + i / 30, abs=1e-6)
+            first, *rest = list(bundle)
+            assert first.address == "/uniflg/frame" and first.params[:2] == ["req-1", i]
+            msgs += rest
+        assert msgs[0].address == "/uniflg/landmarks" and len(msgs[0].params) == 140
+        blend = {m.address.rsplit("/", 1)[1]: m.params[0] for m in msgs[1:]}
         assert list(blend) == list(ARKIT_52)
     rx.close()
 
 
-@pytest.mark.parametrize("perfect_sync", [False, True])
-def test_vmc_sink_sends_val_then_apply(perfect_sync: bool) -> None:
+@pytest.mark.parametrize(("perfect_sync", "max_datagram", "parts"), [
+    (False, MAX_DATAGRAM, 1), (True, LOOPBACK_MAX_DATAGRAM, 1), (True, MAX_DATAGRAM, 3)],
+    ids=["vrm0", "perfect sync loopback", "perfect sync default 1400"])
+def test_vmc_sink_sends_val_then_apply(perfect_sync: bool, max_datagram: int, parts: int) -> None:
     rx = receiver()
-    run_stream(4, vmc.VmcSink(Target("127.0.0.1", rx.getsockname()[1]), perfect_sync=perfect_sync))
+    run_stream(4, vmc.VmcSink(Target("127.0.0.1", rx.getsockname()[1]), perfect_sync, max_datagram))
     packets = drain(rx)
-    assert len(packets) == 4 + 1  # frames, then a neutral frame at the end
-    for data in packets:
-        msgs = list(OscBundle(data))
+    assert len(packets) == (4 + 1) * parts  # frames, then a neutral frame at the end
+    assert all(len(p) <= max_datagram for p in packets)
+    frames = []
+    for k in range(0, len(packets), parts):
+        msgs = [m for data in packets[k:k + parts] for m in OscBundle(data)]
         addresses = [m.address for m in msgs]
         assert addresses[:2] == ["/VMC/Ext/OK", "/VMC/Ext/T"]
-        assert addresses[-1] == "/VMC/Ext/Blend/Apply"
+        assert addresses[-1] == "/VMC/Ext/Blend/Apply" and addresses.count("/VMC/Ext/Blend/Apply") == 1
         vals = msgs[2:-1]
         assert all(m.address == "/VMC/Ext/Blend/Val" for m in vals)
         names = [m.params[0] for m in vals]
         expected = list(VRM0) + ([n[0].upper() + n[1:] for n in ARKIT_52] if perfect_sync else [])
         assert names == expected
         assert all(0.0 <= m.params[1] <= 1.0 for m in vals)
-    opened = {m.params[0]: m.params[1] for m in list(OscBundle(packets[3]))[2:-1]}
-    assert opened["A"] > 0.3  # the mouth opens over the stream
+        frames.append({m.params[0]: m.params[1] for m in vals})
+    assert frames[3]["A"] > 0.3  # the mouth opens over the stream
+    assert all(v == 0.0 for v in frames[-1].values())  # and the stream ends neutral
     rx.close()
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from uniflg.retarget import ARKIT_52
 
 from uniflg_bridge import wire
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
-from uniflg_bridge.udp import OSC_PORT, DatagramSender, Target
+from uniflg_bridge.udp import MAX_DATAGRAM, OSC_PORT, DatagramSender, Target
 from uniflg_bridge.wire import OscContent
 
 DEFAULT_PORT = OSC_PORT
@@ -46,20 +47,52 @@ def encode_message(content: OscContent) -> bytes:
 
 def encode_bundle(contents: Sequence[OscContent], timetag: float | None = None) -> bytes:
     """An OSC bundle of ``contents``; ``timetag`` in seconds since the Unix epoch (None: immediately)."""
+    return _bundle([_message(c).build() for c in contents], timetag)
+
+
+def _bundle(messages: Sequence[OscMessage], timetag: float | None) -> bytes:
     builder = OscBundleBuilder(IMMEDIATELY if timetag is None else timetag)  # type: ignore[arg-type]
-    for content in contents:
-        builder.add_content(_message(content).build())
+    for message in messages:
+        builder.add_content(message)
     return builder.build().dgram
+
+
+BUNDLE_OVERHEAD = 16  # "#bundle\0" and the 8-byte time tag
+ELEMENT_OVERHEAD = 4  # each element's int32 size
+
+
+def encode_bundles(contents: Sequence[OscContent], timetag: float | None = None,
+                   max_bytes: int = MAX_DATAGRAM, lead: Sequence[OscContent] = ()) -> list[bytes]:
+    """``contents`` as as few bundles of at most ``max_bytes`` each as their order allows, all with the same
+    ``timetag``; every bundle starts with the ``lead`` messages (so each part names its frame). One bundle
+    when everything fits. ValueError if a single message cannot fit."""
+    head = [_message(c).build() for c in lead]
+    base = BUNDLE_OVERHEAD + sum(ELEMENT_OVERHEAD + m.size for m in head)
+    parts: list[list[OscMessage]] = [[]]
+    size = base
+    for content in contents:
+        message = _message(content).build()
+        need = ELEMENT_OVERHEAD + message.size
+        if base + need > max_bytes:
+            raise ValueError(f"OSC message {content.address} ({message.size} bytes) cannot fit a "
+                             f"{max_bytes}-byte datagram")
+        if parts[-1] and size + need > max_bytes:
+            parts.append([])
+            size = base
+        parts[-1].append(message)
+        size += need
+    return [_bundle(head + part, timetag) for part in parts]
 
 
 class OscLandmarkSink:
     """Sends ``/uniflg/...`` bundles to one UDP target, time-tagged with the frame's presentation time
-    (stream start epoch + index / fps)."""
+    (stream start epoch + index / fps). A frame that does not fit one ``max_datagram``-byte datagram is split
+    into bundles with the same time tag, each opening with its ``/uniflg/frame`` message (docs/osc.md)."""
 
     name = "osc"
 
-    def __init__(self, target: Target, with_blendshapes: bool = True) -> None:
-        self.sender = DatagramSender(target)
+    def __init__(self, target: Target, with_blendshapes: bool = True, max_datagram: int = MAX_DATAGRAM) -> None:
+        self.sender = DatagramSender(target, max_datagram)
         self.with_blendshapes = with_blendshapes
 
     def start(self, meta: StreamMeta) -> None:
@@ -69,7 +102,9 @@ class OscLandmarkSink:
         names = ARKIT_52 if self.with_blendshapes else ()
         weights = event.arkit if self.with_blendshapes else None
         contents = wire.osc_frame(meta.stream_id, event.index, meta.info.fps, event.points, names, weights)
-        self.sender.send(encode_bundle(contents, meta.start_epoch + event.index / meta.info.fps))
+        for datagram in encode_bundles(contents[1:], meta.start_epoch + event.index / meta.info.fps,
+                                       self.sender.max_datagram, lead=contents[:1]):
+            self.sender.send(datagram)
 
     def end(self, meta: StreamMeta, frame_count: int) -> None:
         self.sender.send(encode_message(wire.osc_stream_end(meta.stream_id, frame_count)))

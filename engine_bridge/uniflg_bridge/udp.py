@@ -1,10 +1,13 @@
-"""UDP targets: ``HOST:PORT`` parsing and a small non-blocking datagram sender shared by the OSC, VMC
-and Live Link sinks."""
+"""UDP targets: ``HOST:PORT`` parsing (checked and resolved at start-up) and a small non-blocking datagram sender
+shared by the OSC, VMC and Live Link sinks, which counts its failures per target."""
 
 from __future__ import annotations
 
+import collections
+import errno
 import logging
 import socket
+import time
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -14,6 +17,9 @@ OSC_PORT = 9000
 VMC_PORT = 39539  # VMC protocol marionette
 LIVELINK_PORT = 11111  # Unreal Live Link Face
 LIVELINK_SUBJECT = "UniFLG"
+MAX_DATAGRAM = 1400  # bytes: one 1,500-byte Ethernet frame holds it with IP and UDP headers (no fragments)
+LOOPBACK_MAX_DATAGRAM = 65507  # the most a UDP/IPv4 datagram can carry
+REPORT_EVERY = 30.0  # seconds between a target's failure summaries
 
 
 @dataclass(frozen=True)
@@ -22,43 +28,91 @@ class Target:
     port: int
 
     @classmethod
-    def parse(cls, text: str, default_port: int | None = None) -> Target:
-        """``HOST:PORT``, ``[v6]:PORT``, ``:PORT`` (loopback) or ``HOST`` (with ``default_port``)."""
-        host, sep, port = text.rpartition(":")
-        if not sep or not port.isdigit():
+    def parse(cls, text: str, default_port: int | None = None, allow_port_zero: bool = False) -> Target:
+        """``HOST:PORT``, ``[v6]:PORT``, ``:PORT`` (loopback), or ``HOST`` / ``[v6]`` / a bare IPv6 address with
+        ``default_port``; ValueError (one line) for a port that is not a number in 1..65535 (0 also with
+        ``allow_port_zero``: "pick a free port")."""
+        if text.startswith("["):
+            host, close, rest = text[1:].partition("]")
+            if not close or (rest and not rest.startswith(":")):
+                raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
+            port = rest[1:] if rest else None
+        elif text.count(":") > 1:  # a bare IPv6 address
+            host, port = text, None
+        else:
+            host, sep, port_text = text.partition(":")
+            port = port_text if sep else None
+        if port is None:
             if default_port is None:
                 raise ValueError(f"expected HOST:PORT, got {text!r}")
-            host, port = text, str(default_port)
-        host = host.strip("[]") or "127.0.0.1"
+            port = str(default_port)
+        if not port.isdigit():
+            raise ValueError(f"the port in {text!r} is not a number")
         number = int(port)
-        if not 0 < number < 65536:
-            raise ValueError(f"port out of range in {text!r}")
-        return cls(host, number)
+        if not (0 if allow_port_zero else 1) <= number <= 65535:
+            raise ValueError(f"the port in {text!r} is outside {0 if allow_port_zero else 1}..65535")
+        return cls(host or "127.0.0.1", number)
+
+    def resolve(self) -> tuple[int, tuple]:  # type: ignore[type-arg]
+        """-> (address family, socket address); ValueError (one line) when the host does not resolve."""
+        try:
+            info = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[0]
+        except (socket.gaierror, UnicodeError) as exc:
+            raise ValueError(f"cannot resolve host {self.host!r} of {self}: {exc}") from None
+        return info[0], info[4]
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 class DatagramSender:
-    """Sends datagrams to one target; never blocks and never raises on a send failure (it logs once)."""
+    """Sends datagrams to one target; never blocks and never raises on a send failure.
 
-    def __init__(self, target: Target) -> None:
+    The socket is connected, so the kernel reports ICMP errors (a closed port on the target) on later sends;
+    failures are counted by reason (``failures``), the first one of each reason is logged at once, and later
+    ones as a summary per target at most every 30 s (and when the sender closes)."""
+
+    def __init__(self, target: Target, max_datagram: int = MAX_DATAGRAM) -> None:
         self.target = target
-        info = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_DGRAM)[0]
-        self._address = info[4]
-        self._sock = socket.socket(info[0], socket.SOCK_DGRAM)
+        self.max_datagram = max_datagram
+        family, address = target.resolve()
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
-        self._warned = False
+        self._sock.connect(address)
         self.sent = 0
+        self.failures: collections.Counter[str] = collections.Counter()
+        self._unreported = 0
+        self._reported_at = time.monotonic()
 
     def send(self, datagram: bytes) -> None:
+        if len(datagram) > self.max_datagram:
+            self._failed(f"datagram of {len(datagram)} bytes over the {self.max_datagram}-byte limit")
+            return
         try:
-            self._sock.sendto(datagram, self._address)
+            self._sock.send(datagram)
             self.sent += 1
         except OSError as exc:  # a full buffer or an unreachable port must not stop the stream
-            if not self._warned:
-                log.warning("UDP send to %s failed: %s", self.target, exc)
-                self._warned = True
+            self._failed(errno.errorcode.get(exc.errno or 0, type(exc).__name__) + f" ({exc.strerror or exc})")
+
+    def _failed(self, reason: str) -> None:
+        first = reason not in self.failures
+        self.failures[reason] += 1
+        if first:
+            log.warning("UDP send to %s failed: %s (further failures are counted)", self.target, reason)
+            return
+        self._unreported += 1
+        if time.monotonic() - self._reported_at >= REPORT_EVERY:
+            self.report()
+
+    def report(self) -> None:
+        """Log the failures not yet reported (one line per target)."""
+        if self._unreported:
+            counts = ", ".join(f"{n} x {reason}" for reason, n in self.failures.most_common())
+            log.warning("UDP to %s: %d more send failures (total: %s; %d sent)", self.target, self._unreported,
+                        counts, self.sent)
+        self._unreported = 0
+        self._reported_at = time.monotonic()
 
     def close(self) -> None:
+        self.report()
         self._sock.close()

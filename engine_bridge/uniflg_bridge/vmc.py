@@ -15,8 +15,8 @@ from uniflg.retarget import ARKIT_52, VRM0
 
 from uniflg_bridge import wire
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
-from uniflg_bridge.osc import encode_bundle
-from uniflg_bridge.udp import VMC_PORT, DatagramSender, Target
+from uniflg_bridge.osc import encode_bundle, encode_bundles
+from uniflg_bridge.udp import MAX_DATAGRAM, VMC_PORT, DatagramSender, Target
 
 DEFAULT_PORT = VMC_PORT
 PERFECT_SYNC_NAMES: tuple[str, ...] = tuple(n[0].upper() + n[1:] for n in ARKIT_52)
@@ -27,12 +27,23 @@ def encode_frame(names: Sequence[str], weights: np.ndarray, time_code: float) ->
     return encode_bundle(wire.vmc_frame(names, weights, time_code), None)
 
 
+def encode_frame_datagrams(names: Sequence[str], weights: np.ndarray, time_code: float,
+                           max_bytes: int = MAX_DATAGRAM) -> list[bytes]:
+    """One frame as immediate bundles of at most ``max_bytes``: the same messages in the same order, split
+    where needed (marionettes apply the pending values at ``/VMC/Ext/Blend/Apply``, which comes last)."""
+    return encode_bundles(wire.vmc_frame(names, weights, time_code), None, max_bytes)
+
+
 class VmcSink:
     name = "vmc"
 
-    def __init__(self, target: Target, perfect_sync: bool = False) -> None:
-        self.sender = DatagramSender(target)
+    def __init__(self, target: Target, perfect_sync: bool = False, max_datagram: int = MAX_DATAGRAM) -> None:
+        self.sender = DatagramSender(target, max_datagram)
         self.perfect_sync = perfect_sync
+
+    def _send(self, weights: np.ndarray, time_code: float) -> None:
+        for datagram in encode_frame_datagrams(self.names, weights, time_code, self.sender.max_datagram):
+            self.sender.send(datagram)
 
     def start(self, meta: StreamMeta) -> None:
         pass
@@ -43,12 +54,12 @@ class VmcSink:
 
     def frame(self, meta: StreamMeta, event: FrameEvent) -> None:
         weights = np.concatenate([event.vrm, event.arkit]) if self.perfect_sync else event.vrm
-        self.sender.send(encode_frame(self.names, weights, event.index / meta.info.fps))
+        self._send(weights, event.index / meta.info.fps)
 
     def end(self, meta: StreamMeta, frame_count: int) -> None:
         # Leave the avatar neutral when the stream stops.
         zeros = np.zeros(len(self.names), np.float32)
-        self.sender.send(encode_frame(self.names, zeros, frame_count / meta.info.fps))
+        self._send(zeros, frame_count / meta.info.fps)
 
     def close(self) -> None:
         self.sender.close()
