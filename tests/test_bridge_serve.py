@@ -24,7 +24,7 @@ from uniflg.retarget import Retargeter
 from uniflg.types import StreamInfo
 from uniflg_bridge import cli, livelink, osc
 from uniflg_bridge.fanout import Blendshapes, FanOut, StreamMeta
-from uniflg_bridge.udp import Target
+from uniflg_bridge.udp import LOOPBACK_MAX_DATAGRAM, Target
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
@@ -40,21 +40,27 @@ def udp_receiver() -> socket.socket:
 
 def test_synthesize_fans_out_paced_frames() -> None:
     rx_osc, rx_ll = udp_receiver(), udp_receiver()
-    fan = FanOut([osc.OscLandmarkSink(Target("127.0.0.1", rx_osc.getsockname()[1])),
+    fan = FanOut([osc.OscLandmarkSink(Target("127.0.0.1", rx_osc.getsockname()[1]),
+                                      max_datagram=LOOPBACK_MAX_DATAGRAM),
                   livelink.LiveLinkSink(Target("127.0.0.1", rx_ll.getsockname()[1]))])
     with running_server(FakeVoice(), fanout=fan) as srv:
         channel, client = stub(srv)
         t0 = time.monotonic()
-        responses = list(client.Synthesize(pb.SynthesizeRequest(text="こんにちは"), timeout=10))
-        served = time.monotonic() - t0
+        responses = []
+        for r in client.Synthesize(pb.SynthesizeRequest(text="こんにちは"), timeout=10):
+            responses.append(r)
+            if r.WhichOneof("response") == "chunk" and r.chunk.time_code + len(r.chunk.audio) / 32000 > 0.39:
+                served = time.monotonic() - t0  # the last chunk (0.4 s of audio)
+        completed = time.monotonic() - t0
         n_frames = responses[-1].status.frame_count
         packets = [rx_osc.recv(65536) for _ in range(n_frames + 2)]
         paced = time.monotonic() - t0
         channel.close()
     bundles = [OscBundle(p) for p in packets[1:-1]]
     assert [list(b)[0].params[1] for b in bundles] == list(range(n_frames))
-    # The gRPC answer is faster than real time; the fan-out follows the audio clock.
-    assert served < paced and paced >= (n_frames - 1) / 30 - 0.05
+    # The gRPC chunks come faster than real time; the fan-out follows the audio clock, and the final Status
+    # waits for the fan-out (the call stays open while the avatar talks).
+    assert served < (n_frames - 1) / 30 - 0.1 <= completed + 0.05 and paced >= (n_frames - 1) / 30 - 0.05
     curves = [livelink.decode_packet(rx_ll.recv(4096)).curves for _ in range(n_frames)]
     assert all(c.shape == (61,) for c in curves)
 
@@ -146,7 +152,7 @@ def test_cli_registers_serve_with_its_options() -> None:
     fan = cli.build_fanout(args)
     targets = [(s.name, str(s.sender.target)) for s in fan.sinks]
     assert targets == [("osc", "127.0.0.1:9001"), ("vmc", "127.0.0.1:39539"), ("livelink", "localhost:1")]
-    fan.close()
+    asyncio.run(fan.aclose())
     bad = parser.parse_args(["serve", "--grpc", "0.0.0.0:50051"])
     bad.token = None
     assert cli.run_serve(bad) == 2  # refuses a public bind without a token

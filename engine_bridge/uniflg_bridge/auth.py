@@ -7,9 +7,7 @@ Every method except the standard health and reflection services needs the metada
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,21 +18,6 @@ from uniflg_bridge.status import AuthError, status_for
 log = logging.getLogger(__name__)
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost names and loopback addresses; wildcard binds (0.0.0.0, [::]) are not."""
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        try:
-            return all(ipaddress.ip_address(info[4][0]).is_loopback
-                       for info in socket.getaddrinfo(host, None))
-        except OSError:
-            return False
 
 
 def check_token(metadata: tuple[tuple[str, Any], ...] | None, token: str) -> None:
@@ -48,13 +31,13 @@ def check_token(metadata: tuple[tuple[str, Any], ...] | None, token: str) -> Non
 
 
 def _denied(handler: grpc.RpcMethodHandler, exc: AuthError) -> grpc.RpcMethodHandler:
-    code, message = status_for(exc)
+    refusal = status_for(exc)
 
     async def unary(_request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(code, message)
+        await context.abort(refusal.code, refusal.message)
 
     async def streaming(_request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(code, message)
+        await context.abort(refusal.code, refusal.message)
         yield  # pragma: no cover - makes this an async generator
 
     if handler.request_streaming and handler.response_streaming:

@@ -8,18 +8,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uniflg.backends import add_backend_arguments, options_from_args
 
-from uniflg_bridge.udp import LIVELINK_PORT, LIVELINK_SUBJECT, OSC_PORT, VMC_PORT, Target
+from uniflg_bridge.config import ServerConfig
+from uniflg_bridge.udp import (
+    LIVELINK_PORT,
+    LIVELINK_SUBJECT,
+    LOOPBACK_MAX_DATAGRAM,
+    MAX_DATAGRAM,
+    OSC_PORT,
+    VMC_PORT,
+    Target,
+    is_loopback,
+)
 
 if TYPE_CHECKING:
-    from uniflg_bridge.fanout import AudioOut, FanOut
+    from uniflg_bridge.fanout import AudioOut, FanOut, FrameSink
     from uniflg_bridge.server import Voice
 
 log = logging.getLogger(__name__)
@@ -28,23 +40,37 @@ log = logging.getLogger(__name__)
 def register_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a voice over gRPC (+ OSC, VMC, Live Link, local playback)",
                        description=__doc__.splitlines()[0])
+    d = ServerConfig()
     p.add_argument("--grpc", default="127.0.0.1:50051", metavar="HOST:PORT",
-                   help="gRPC bind address (default 127.0.0.1:50051; a non-loopback address needs --token)")
+                   help="gRPC bind address (default 127.0.0.1:50051; port 0 picks one; a non-loopback address "
+                        "needs a token)")
     p.add_argument("--voice", default=None, help="voice name or directory (default: the embedded voice)")
     p.add_argument("--backend", default="auto", help="auto|torch|onnxruntime|tensorrt")
     add_backend_arguments(p)
     p.add_argument("--token", default=os.environ.get("UNIFLG_TOKEN"),
-                   help="bearer token clients must send (default: $UNIFLG_TOKEN)")
+                   help="bearer token clients must send (default: $UNIFLG_TOKEN; --token-file keeps it out of ps)")
+    p.add_argument("--token-file", type=Path, help="read the bearer token from this file (first line)")
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS)")
     p.add_argument("--tls-key", type=Path, help="PEM private key")
     p.add_argument("--tls-client-ca", type=Path, help="PEM CA bundle: require client certificates (mTLS)")
-    p.add_argument("--max-streams", type=int, default=8, help="concurrent streams (default 8)")
+    p.add_argument("--max-streams", type=int, default=d.max_streams,
+                   help=f"streams running at once (default {d.max_streams})")
+    p.add_argument("--queue", type=int, default=d.queue_size,
+                   help=f"calls that wait for a free stream slot (default {d.queue_size}); more get UNAVAILABLE")
+    p.add_argument("--queue-wait", type=float, default=d.queue_wait,
+                   help=f"seconds a call waits for a slot before UNAVAILABLE (default {d.queue_wait:g})")
+    p.add_argument("--header-timeout", type=float, default=d.header_timeout,
+                   help=f"seconds an Animate call has to send its AudioHeader (default {d.header_timeout:g})")
+    p.add_argument("--idle-timeout", type=float, default=d.idle_timeout,
+                   help=f"seconds of silence from a client (no audio sent, no answer read) before the stream is "
+                        f"ended (default {d.idle_timeout:g})")
     p.add_argument("--max-text-chars", type=int, default=None,
                    help="characters per request, over the SDK's per-language limits (docs/frontend.md: ja 1000, "
                         "en 3000); default: the largest of them")
-    p.add_argument("--max-audio-seconds", type=float, default=300.0,
-                   help="seconds of audio per Animate stream (default 300)")
-    p.add_argument("--grace", type=float, default=30.0, help="seconds open streams get on SIGTERM")
+    p.add_argument("--max-audio-seconds", type=float, default=d.max_audio_seconds,
+                   help=f"seconds of audio per Animate stream (default {d.max_audio_seconds:g})")
+    p.add_argument("--grace", type=float, default=d.grace_seconds,
+                   help=f"seconds open streams get on SIGTERM/SIGINT (default {d.grace_seconds:g})")
     p.add_argument("--osc", action="append", default=[], metavar="HOST:PORT",
                    help="send raw landmarks as /uniflg/... OSC bundles (repeatable)")
     p.add_argument("--vmc", action="append", default=[], metavar="HOST:PORT",
@@ -56,27 +82,40 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
                    help=f"send Unreal Live Link Face packets (port default {LIVELINK_PORT})")
     p.add_argument("--livelink-subject", default=LIVELINK_SUBJECT, help="Live Link subject name")
+    p.add_argument("--udp-max-datagram", type=int, default=MAX_DATAGRAM, metavar="BYTES",
+                   help=f"largest OSC/VMC datagram; frames are split to fit (default {MAX_DATAGRAM}, no IP "
+                        f"fragments on a 1,500-byte LAN; up to {LOOPBACK_MAX_DATAGRAM} for loopback: one per frame)")
     p.add_argument("--play", action="store_true", help="play the audio locally, frames paced against it")
     p.add_argument("--audio-device", default=None, help="sounddevice output device (name or index)")
     p.set_defaults(func=run_serve)
 
 
 def build_fanout(args: argparse.Namespace) -> FanOut:
+    """The sinks of ``args``; ValueError (one line) for a bad or unresolvable address or datagram size."""
     from uniflg_bridge import livelink, osc, vmc
-    from uniflg_bridge.fanout import FanOut, FrameSink
+    from uniflg_bridge.fanout import FanOut
 
+    size = args.udp_max_datagram
+    if not 576 <= size <= LOOPBACK_MAX_DATAGRAM:
+        raise ValueError(f"--udp-max-datagram must be within [576, {LOOPBACK_MAX_DATAGRAM}] bytes, got {size}")
     sinks: list[FrameSink] = []
-    sinks += [osc.OscLandmarkSink(Target.parse(t, OSC_PORT)) for t in args.osc]
-    sinks += [vmc.VmcSink(Target.parse(t, VMC_PORT), args.vmc_perfect_sync) for t in args.vmc]
-    sinks += [livelink.LiveLinkSink(Target.parse(t, LIVELINK_PORT), args.livelink_subject)
-              for t in args.livelink]
+    for option, targets, port, make in (
+            ("--osc", args.osc, OSC_PORT, lambda t: osc.OscLandmarkSink(t, max_datagram=size)),
+            ("--vmc", args.vmc, VMC_PORT, lambda t: vmc.VmcSink(t, args.vmc_perfect_sync, size)),
+            ("--livelink", args.livelink, LIVELINK_PORT,
+             lambda t: livelink.LiveLinkSink(t, args.livelink_subject))):
+        for text in targets:
+            try:
+                sinks.append(make(Target.parse(text, port)))
+            except ValueError as exc:
+                raise ValueError(f"{option} {text}: {exc}") from None
     play: Callable[[int], AudioOut] | None = None
     if args.play:
         from uniflg_bridge.player import Player, portaudio_available
 
         ok, reason = portaudio_available()
         if not ok:
-            raise SystemExit(f"--play: {reason}")
+            raise ValueError(f"--play: {reason}")
         device: Any = int(args.audio_device) if str(args.audio_device).isdigit() else args.audio_device
         play = lambda rate: Player(rate, device)  # noqa: E731
     for sink in sinks:
@@ -90,24 +129,95 @@ def load_voice(args: argparse.Namespace) -> Voice:
     return load(args.voice, backend=args.backend, options=options_from_args(args))
 
 
-def _read(path: Path | None) -> bytes | None:
-    return path.read_bytes() if path is not None else None
+def _read(option: str, path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot read it ({exc.strerror or exc})") from None
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token_file is None:
+        return args.token or None
+    if args.token and args.token != os.environ.get("UNIFLG_TOKEN"):
+        raise ValueError("give the token once: --token or --token-file, not both")
+    data = _read("--token-file", args.token_file) or b""
+    lines = data.decode("utf-8", "replace").splitlines()
+    token = lines[0].strip() if lines else ""
+    if not token:
+        raise ValueError(f"--token-file {args.token_file}: the file is empty")
+    return token
+
+
+def _check_bind(bind: str) -> None:
+    """The gRPC address parses, resolves and is free now (a ValueError names it)."""
+    target = Target.parse(bind, allow_port_zero=True)
+    try:
+        family, address = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM,
+                                             flags=socket.AI_PASSIVE)[0][::4]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ValueError(f"--grpc {bind}: cannot resolve {target.host!r} ({exc})") from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ValueError(f"--grpc {bind}: cannot listen there ({exc.strerror or exc})") from None
+
+
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    """The checked settings of ``args`` (ValueError, one line, for anything that cannot be served)."""
+    try:
+        Target.parse(args.grpc, allow_port_zero=True)
+    except ValueError as exc:
+        raise ValueError(f"--grpc: {exc}") from None
+    config = ServerConfig(
+        bind=args.grpc, max_streams=args.max_streams, queue_size=args.queue, queue_wait=args.queue_wait,
+        header_timeout=args.header_timeout, idle_timeout=args.idle_timeout, max_text_chars=args.max_text_chars,
+        max_audio_seconds=args.max_audio_seconds, token=_token(args),
+        tls_cert=_read("--tls-cert", args.tls_cert), tls_key=_read("--tls-key", args.tls_key),
+        tls_client_ca=_read("--tls-client-ca", args.tls_client_ca), grace_seconds=args.grace,
+        blinks=not args.no_blinks, blink_seed=args.blink_seed)
+    config.validate()
+    _check_bind(args.grpc)
+    if config.token and not config.tls and not is_loopback(Target.parse(args.grpc, allow_port_zero=True).host):
+        log.warning("the bearer token travels in clear text to %s: add --tls-cert/--tls-key", args.grpc)
+    return config
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas (default: 8 per core, one per busy thread) before the inference threads start.
+    Blocks freed by one worker but carved from another thread's arena stay resident; with 4 streams the cap
+    halved a long run's memory growth (-> True when applied; other C libraries: False, nothing done)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(M_ARENA_MAX, arenas))
+
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from uniflg_bridge.server import ServerConfig, serve
-
-    config = ServerConfig(bind=args.grpc, max_streams=args.max_streams,
-                          max_text_chars=args.max_text_chars or ServerConfig.max_text_chars,
-                          max_audio_seconds=args.max_audio_seconds, token=args.token,
-                          tls_cert=_read(args.tls_cert), tls_key=_read(args.tls_key),
-                          tls_client_ca=_read(args.tls_client_ca), grace_seconds=args.grace,
-                          blinks=not args.no_blinks, blink_seed=args.blink_seed)
+    """Check every address and file first (one line and exit 2 on a problem), then load the voice and serve."""
     try:
-        config.validate()
+        config = server_config(args)
+        fanout = build_fanout(args)
     except ValueError as exc:
         log.error("%s", exc)
         return 2
-    voice = load_voice(args)
-    asyncio.run(serve(voice, config, build_fanout(args)))
+    limit_malloc_arenas()
+    from uniflg_bridge.server import serve
+
+    try:
+        voice = load_voice(args)
+        asyncio.run(serve(voice, config, fanout))
+    except OSError as exc:  # the address was taken between the check and the bind
+        log.error("%s", exc)
+        return 2
+    finally:
+        for sink in fanout.sinks:
+            sink.close()
     return 0

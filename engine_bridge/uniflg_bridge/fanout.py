@@ -185,14 +185,12 @@ class FanOut:
         stream._task.add_done_callback(lambda _t: self._streams.discard(stream))
         return stream
 
-    async def drain(self) -> None:
-        """Wait for every open stream to send its frames (used on graceful shutdown)."""
-        if self._streams:
-            await asyncio.gather(*(s.wait() for s in list(self._streams)), return_exceptions=True)
-
-    def close(self) -> None:
-        for stream in list(self._streams):
+    async def aclose(self) -> None:
+        """Cancel every open stream (each sends its end/neutral packet) and then close the sinks."""
+        streams = list(self._streams)
+        for stream in streams:
             stream.cancel()
+        await asyncio.gather(*(s.wait() for s in streams), return_exceptions=True)
         for sink in self.sinks:
             with contextlib.suppress(OSError):
                 sink.close()

@@ -1,42 +1,62 @@
-"""Load test: N concurrent streams, Synthesize and Animate mixed, against an in-process server on loopback.
+"""Load and soak benchmark with a real gRPC client: concurrent Synthesize and Animate streams, mixed.
 
-    python -m uniflg_bridge.loadtest --streams 16                       # the embedded voice
+    python -m uniflg_bridge.loadtest --streams 16                    # one burst, in-process server, embedded voice
+    python -m uniflg_bridge.loadtest --streams 64                    # beyond capacity: queued or UNAVAILABLE
+    python -m uniflg_bridge.loadtest --target 127.0.0.1:50051 --pid 1234 \\
+        --duration 1800 --concurrency 4 --rss-out soak.csv            # soak a running `uniflg serve`
     python -m uniflg_bridge.loadtest --voice-factory bridge_fakes:FakeVoice --path tests
 
-Reports wall time, audio seconds and frames produced per wall second, per-stream latency to the first
-chunk, errors, and the process's resident memory before and after (the server runs in this process).
+A burst reports wall time, audio seconds produced per wall second, time to the first chunk (median and p95),
+and each stream's outcome: ok, "busy" (UNAVAILABLE with a retry pause in the trailers: the documented refusal),
+or an error (anything else; the exit status is 1 when there is one). A soak (``--duration``) keeps
+``--concurrency`` streams going, samples the server's resident memory every ``--sample-every`` seconds into a CSV
+and reports the memory slope after ``--warmup`` seconds (least squares, MiB/min).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import importlib
+import itertools
 import json
 import logging
+import os
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 import numpy as np
+from tqdm import tqdm
 from uniflg.audio import pcm16_bytes
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
 from uniflg_bridge.server import ServerConfig, Voice, build_server
+from uniflg_bridge.status import RETRY_AFTER_KEY
 
 log = logging.getLogger(__name__)
 
-TEXTS = ("こんにちは、今日はいい天気ですね。", "一緒に散歩に行きませんか？", "ありがとうございます。")
+# Ordinary requests, including ones whose last chunk holds no landmark frame (issue: they once ended INTERNAL).
+REQUESTS = (
+    pb.SynthesizeRequest(text="こんにちは、今日はいい天気ですね。"),
+    pb.SynthesizeRequest(text="一緒に散歩に行きませんか？", include_blendshapes=True),
+    pb.SynthesizeRequest(text="こんにちは。", seed=5),
+    pb.SynthesizeRequest(text="今日はいい天気ですね。", speed=4.0),
+    pb.SynthesizeRequest(text="ありがとうございます。", speed=0.8, chunk_seconds=0.2),
+)
 
 
-def rss_mib() -> float:
-    """Resident set size of this process (Linux /proc), MiB."""
-    with open("/proc/self/status") as fh:
+def rss_mib(pid: int | None = None) -> float:
+    """Resident set size of process ``pid`` (default: this one) from Linux /proc, MiB."""
+    with open(f"/proc/{pid or 'self'}/status") as fh:
         for line in fh:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
@@ -46,29 +66,44 @@ def rss_mib() -> float:
 @dataclass
 class StreamResult:
     kind: str
-    ok: bool
-    error: str
+    outcome: str  # "ok", "busy" (retryable refusal) or the gRPC code's name
+    detail: str
     seconds: float
     first_chunk_s: float
     audio_s: float
     frames: int
+    retry_after_ms: int = 0
 
 
 async def _timed(kind: str, call: Callable[[], AsyncIterator[Any]]) -> StreamResult:
     """Run one stream (``call`` starts it), timed from the call to its final status."""
     t0 = time.perf_counter()
     first = 0.0
-    async for r in call():
-        if r.WhichOneof("response") == "chunk" and not first:
-            first = time.perf_counter() - t0
-        if r.WhichOneof("response") == "status":
-            return StreamResult(kind, True, "", time.perf_counter() - t0,
-                                first, r.status.audio_seconds, r.status.frame_count)
-    return StreamResult(kind, False, "no status", time.perf_counter() - t0, first, 0, 0)
+    try:
+        async for r in call():
+            which = r.WhichOneof("response")
+            if which == "chunk" and not first:
+                first = time.perf_counter() - t0
+            if which == "status":
+                return StreamResult(kind, "ok", "", time.perf_counter() - t0, first, r.status.audio_seconds,
+                                    r.status.frame_count)
+    except grpc.aio.AioRpcError as exc:
+        trailers = dict(exc.trailing_metadata() or ())
+        retry = int(trailers.get(RETRY_AFTER_KEY, 0) or 0)
+        busy = exc.code() == grpc.StatusCode.UNAVAILABLE and retry > 0
+        return StreamResult(kind, "busy" if busy else exc.code().name, (exc.details() or "")[:200],
+                            time.perf_counter() - t0, first, 0, 0, retry)
+    return StreamResult(kind, "NO_STATUS", "the stream ended without a Status", time.perf_counter() - t0,
+                        first, 0, 0)
 
 
-async def _synthesize(client: pb_grpc.UniFLGServiceStub, text: str) -> StreamResult:
-    return await _timed("synthesize", lambda: client.Synthesize(pb.SynthesizeRequest(text=text), timeout=600))
+def _speech(seconds: float, sample_rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    return (0.3 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+async def _synthesize(client: pb_grpc.UniFLGServiceStub, request: pb.SynthesizeRequest) -> StreamResult:
+    return await _timed("synthesize", lambda: client.Synthesize(request, timeout=600))
 
 
 async def _animate(client: pb_grpc.UniFLGServiceStub, audio: np.ndarray, sample_rate: int) -> StreamResult:
@@ -82,45 +117,125 @@ async def _animate(client: pb_grpc.UniFLGServiceStub, audio: np.ndarray, sample_
     return await _timed("animate", lambda: client.Animate(requests(), timeout=600))
 
 
-async def _guarded(coro: Any, kind: str) -> StreamResult:
-    try:
-        return await coro  # type: ignore[no-any-return]
-    except grpc.aio.AioRpcError as exc:
-        return StreamResult(kind, False, f"{exc.code().name}: {exc.details()}", 0, 0, 0, 0)
+def _job(client: pb_grpc.UniFLGServiceStub, i: int, audio: np.ndarray) -> Any:
+    """Stream ``i`` of the mix: odd ones Animate 16 kHz speech, even ones Synthesize REQUESTS in turn."""
+    if i % 2:
+        return _animate(client, audio, 16000)
+    return _synthesize(client, REQUESTS[(i // 2) % len(REQUESTS)])
 
 
-async def run_load(voice: Voice, streams: int, animate_seconds: float = 3.0) -> dict[str, Any]:
-    rss_before = rss_mib()
-    server = await build_server(voice, ServerConfig(bind="127.0.0.1:0", max_streams=streams))
-    await server.grpc_server.start()
-    sample_rate = 16000
-    t = np.arange(int(sample_rate * animate_seconds)) / sample_rate
-    audio = (0.3 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-        client = pb_grpc.UniFLGServiceStub(channel)
-        await client.GetInfo(pb.GetInfoRequest(), timeout=30)
-        rss_ready = rss_mib()
-        t0 = time.perf_counter()
-        jobs = [_guarded(_synthesize(client, TEXTS[i % len(TEXTS)]), "synthesize") if i % 2 == 0
-                else _guarded(_animate(client, audio, sample_rate), "animate") for i in range(streams)]
-        results = await asyncio.gather(*jobs)
-        wall = time.perf_counter() - t0
-    await server.stop(5)
-    rss_after = rss_mib()
-    ok = [r for r in results if r.ok]
+def _p95(values: list[float]) -> float | None:
+    return round(float(np.percentile(values, 95)), 3) if values else None
+
+
+def summarize(results: list[StreamResult], wall: float) -> dict[str, Any]:
+    ok = [r for r in results if r.outcome == "ok"]
+    firsts = [r.first_chunk_s for r in ok if r.first_chunk_s]
+    busy = [r for r in results if r.outcome == "busy"]
     return {
-        "streams": streams,
-        "errors": [asdict(r) for r in results if not r.ok],
+        "streams": len(results),
+        "outcomes": dict(Counter(r.outcome for r in results)),
+        "errors": [asdict(r) for r in results if r.outcome not in ("ok", "busy")][:20],
+        "busy_refusal_s_max": round(max((r.seconds for r in busy), default=0.0), 3),
+        "busy_retry_after_ms": sorted({r.retry_after_ms for r in busy})[:10],
         "wall_s": round(wall, 3),
         "audio_s_total": round(sum(r.audio_s for r in ok), 2),
-        "audio_s_per_wall_s": round(sum(r.audio_s for r in ok) / wall, 3),
-        "frames_per_s": round(sum(r.frames for r in ok) / wall, 1),
-        "first_chunk_s_median": round(statistics.median(r.first_chunk_s for r in ok), 3) if ok else None,
+        "audio_s_per_wall_s": round(sum(r.audio_s for r in ok) / wall, 3) if wall else None,
+        "frames_per_s": round(sum(r.frames for r in ok) / wall, 1) if wall else None,
+        "first_chunk_s_median": round(statistics.median(firsts), 3) if firsts else None,
+        "first_chunk_s_p95": _p95(firsts),
         "stream_s_max": round(max((r.seconds for r in ok), default=0.0), 3),
-        "rss_mib_before": round(rss_before, 1),
-        "rss_mib_loaded": round(rss_ready, 1),
-        "rss_mib_after": round(rss_after, 1),
     }
+
+
+async def burst(client: pb_grpc.UniFLGServiceStub, streams: int, animate_seconds: float) -> dict[str, Any]:
+    audio = _speech(animate_seconds)
+    t0 = time.perf_counter()
+    results = await asyncio.gather(*(_job(client, i, audio) for i in range(streams)))
+    return summarize(list(results), time.perf_counter() - t0)
+
+
+def slope_mib_per_min(samples: list[tuple[float, float]], after_s: float) -> float | None:
+    """Least-squares slope of (seconds, MiB) samples taken at or after ``after_s``, in MiB per minute."""
+    points = [(t, m) for t, m in samples if t >= after_s]
+    if len(points) < 3:
+        return None
+    t, m = np.array(points).T
+    return round(float(np.polyfit(t / 60.0, m, 1)[0]), 3)
+
+
+async def soak(client: pb_grpc.UniFLGServiceStub, duration: float, concurrency: int, animate_seconds: float,
+               pid: int | None, sample_every: float, warmup: float, rss_out: Path | None) -> dict[str, Any]:
+    audio = _speech(animate_seconds)
+    counter = itertools.count()
+    results: list[StreamResult] = []
+    samples: list[tuple[float, float]] = []
+    t0 = time.perf_counter()
+    end = t0 + duration
+
+    async def worker() -> None:
+        while time.perf_counter() < end:
+            results.append(await _job(client, next(counter), audio))
+
+    async def sampler() -> None:
+        writer = None
+        with (open(rss_out, "w", newline="") if rss_out else open(os.devnull, "w")) as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["elapsed_s", "rss_mib", "calls", "errors"])
+            with tqdm(total=int(duration), unit="s", desc="soak", disable=None) as bar:
+                while True:
+                    now = time.perf_counter() - t0
+                    samples.append((now, rss_mib(pid)))
+                    bad = sum(r.outcome not in ("ok", "busy") for r in results)
+                    writer.writerow([round(now, 1), round(samples[-1][1], 2), len(results), bad])
+                    fh.flush()
+                    bar.update(int(now) - bar.n)
+                    bar.set_postfix(calls=len(results), errors=bad, rss=f"{samples[-1][1]:.1f}")
+                    if now >= duration:
+                        return
+                    await asyncio.sleep(min(sample_every, max(0.0, duration - now)))
+
+    sampling = asyncio.create_task(sampler())
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await sampling
+    report = summarize(results, time.perf_counter() - t0)
+    report.update({
+        "concurrency": concurrency,
+        "rss_mib_samples": [(round(t), round(m, 1)) for t, m in samples],
+        "rss_slope_mib_per_min_after_warmup": slope_mib_per_min(samples, warmup),
+        "warmup_s": warmup,
+    })
+    return report
+
+
+async def run_load(voice: Voice | None, streams: int = 16, animate_seconds: float = 3.0, *,
+                   target: str | None = None, config: ServerConfig | None = None, duration: float = 0.0,
+                   concurrency: int = 4, pid: int | None = None, sample_every: float = 30.0,
+                   warmup: float = 300.0, rss_out: Path | None = None) -> dict[str, Any]:
+    """A burst of ``streams`` (or, with ``duration``, a soak) against ``target`` or an in-process server on
+    loopback serving ``voice`` with ``config`` (default settings)."""
+    server = None
+    if target is None:
+        assert voice is not None
+        server = await build_server(voice, config or ServerConfig(bind="127.0.0.1:0"))
+        await server.grpc_server.start()
+        target = f"127.0.0.1:{server.port}"
+    rss_before = rss_mib(pid)
+    try:
+        async with grpc.aio.insecure_channel(target) as channel:
+            client = pb_grpc.UniFLGServiceStub(channel)
+            info = await client.GetInfo(pb.GetInfoRequest(), timeout=30)
+            if duration > 0:
+                report = await soak(client, duration, concurrency, animate_seconds, pid, sample_every, warmup,
+                                    rss_out)
+            else:
+                report = await burst(client, streams, animate_seconds)
+    finally:
+        if server is not None:
+            await server.stop(5)
+    report.update({"max_concurrent_streams": info.limits.max_concurrent_streams,
+                   "rss_mib_before": round(rss_before, 1), "rss_mib_after": round(rss_mib(pid), 1)})
+    return report
 
 
 def _factory(spec: str) -> Voice:
@@ -130,7 +245,16 @@ def _factory(spec: str) -> Voice:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", type=int, default=16)
+    parser.add_argument("--streams", type=int, default=16, help="concurrent streams of a burst (default 16)")
+    parser.add_argument("--animate-seconds", type=float, default=3.0, help="audio per Animate stream (3)")
+    parser.add_argument("--target", default=None, metavar="HOST:PORT",
+                        help="a running server (default: one in this process, default settings)")
+    parser.add_argument("--pid", type=int, default=None, help="the server's process, for its memory")
+    parser.add_argument("--duration", type=float, default=0.0, help="soak for this many seconds instead")
+    parser.add_argument("--concurrency", type=int, default=4, help="soak: streams kept going (default 4)")
+    parser.add_argument("--sample-every", type=float, default=30.0, help="soak: memory sample period (30 s)")
+    parser.add_argument("--warmup", type=float, default=300.0, help="soak: seconds before the slope (300)")
+    parser.add_argument("--rss-out", type=Path, default=None, help="soak: CSV of the memory samples")
     parser.add_argument("--voice", default=None, help="voice folder (default: the embedded voice)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--voice-factory", default=None, help="module:callable returning a voice")
@@ -138,13 +262,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     sys.path[:0] = args.path
-    if args.voice_factory:
-        voice = _factory(args.voice_factory)
-    else:
-        from uniflg.voice import load_voice
+    voice: Voice | None = None
+    if args.target is None:
+        if args.voice_factory:
+            voice = _factory(args.voice_factory)
+        else:
+            from uniflg.voice import load_voice
 
-        voice = load_voice(args.voice, backend=args.backend)
-    report = asyncio.run(run_load(voice, args.streams))
+            voice = load_voice(args.voice, backend=args.backend)
+    report = asyncio.run(run_load(voice, args.streams, args.animate_seconds, target=args.target,
+                                  duration=args.duration, concurrency=args.concurrency, pid=args.pid,
+                                  sample_every=args.sample_every, warmup=args.warmup, rss_out=args.rss_out))
     sys.stdout.write(json.dumps(report, indent=2) + "\n")  # the report is this tool's output
     return 0 if not report["errors"] else 1
 

@@ -3,22 +3,23 @@
 :func:`build_server` makes a ready-to-start server (tests bind port 0); :func:`serve` runs one until
 SIGTERM/SIGINT, then stops accepting calls, lets open streams finish within a grace period, and exits.
 Inference is CPU-bound and runs in a thread pool, so the event loop keeps serving other streams,
-health checks and cancellations.
+health checks and cancellations. What the server promises (admission, timeouts, statuses) is in docs/grpc.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import logging
-import queue
 import signal
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import grpc
 import numpy as np
@@ -29,7 +30,7 @@ from uniflg.audio import float_from_pcm16_bytes
 from uniflg.avatar import AvatarStream, face_calibration
 from uniflg.blinks import BlinkTrack
 from uniflg.errors import InvalidInputError, LimitExceededError
-from uniflg.limits import SAMPLE_RATE, check_text
+from uniflg.limits import SAMPLE_RATE, check_name, check_text
 from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.text import MAX_CHARS
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
@@ -37,16 +38,17 @@ from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
 from uniflg_bridge import wire
-from uniflg_bridge.auth import BearerTokenInterceptor, is_loopback
-from uniflg_bridge.fanout import Blendshapes, FanOut, StreamMeta
-from uniflg_bridge.status import CapacityError, ProtocolError, status_for
+from uniflg_bridge.admission import Admission
+from uniflg_bridge.auth import BearerTokenInterceptor
+from uniflg_bridge.config import ServerConfig
+from uniflg_bridge.fanout import Blendshapes, FanOut, StreamFanOut, StreamMeta
+from uniflg_bridge.status import ProtocolError, StalledError, status_for
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["UniFLGService"].full_name
 API_VERSION = "uniflgapi.v1"
 BLENDSHAPE_NAMES: tuple[str, ...] = ARKIT_52 + VRM0
-R = TypeVar("R")  # a response message type
 
 
 class Voice(Protocol):
@@ -61,13 +63,13 @@ class Voice(Protocol):
     @property
     def emotions(self) -> tuple[str, ...]: ...
 
-    def stream_info(self, options: SynthesisOptions) -> StreamInfo: ...
-
-    def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[SynthesisChunk]: ...
-
     @property
     def neutral_face(self) -> np.ndarray | None:
         """``[70, 2]`` face the blendshape retargeter calibrates on; None: the stream's first frame."""
+
+    def stream_info(self, options: SynthesisOptions) -> StreamInfo: ...
+
+    def synthesize(self, text: str, options: SynthesisOptions) -> Iterator[SynthesisChunk]: ...
 
     def animate(self, chunks: Iterable[np.ndarray], sample_rate: int,
                 options: SynthesisOptions) -> Iterator[FrameChunk]: ...
@@ -94,38 +96,6 @@ def _calibrate(face: np.ndarray | None, what: str) -> Retargeter | None:
     except InvalidInputError as exc:
         log.warning("blendshapes unavailable: cannot calibrate the retargeter on %s (%s)", what, exc)
         return None
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    bind: str = "127.0.0.1:50051"
-    max_streams: int = 8
-    # An overall cap; the SDK splits long text into sentences and holds each language to its own limit
-    # (uniflg.text.MAX_CHARS: Japanese 1000, English 3000; docs/frontend.md).
-    max_text_chars: int = max(MAX_CHARS.values())
-    max_audio_seconds: float = 300.0
-    max_message_bytes: int = 4 * 1024 * 1024
-    token: str | None = None
-    tls_cert: bytes | None = field(default=None, repr=False)
-    tls_key: bytes | None = field(default=None, repr=False)
-    tls_client_ca: bytes | None = field(default=None, repr=False)
-    grace_seconds: float = 30.0
-    workers: int | None = None  # inference threads; default max_streams + 2
-    blinks: bool = True  # run-time blinks in the blendshapes (uniflg.blinks); landmarks are left as decoded
-    blink_seed: int = 0  # stream k of this server blinks with the seed (blink_seed, k)
-
-    def validate(self) -> None:
-        host = self.bind.rpartition(":")[0]
-        if not is_loopback(host) and not self.token:
-            raise ValueError(f"binding {self.bind} (not loopback) needs a bearer token (--token or "
-                             "UNIFLG_TOKEN)")
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise ValueError("TLS needs both a certificate and a key")
-        bad = {name: value for name, value in (("max_streams", self.max_streams),
-                                                ("max_text_chars", self.max_text_chars),
-                                                ("max_audio_seconds", self.max_audio_seconds)) if value <= 0}
-        if bad:
-            raise ValueError(f"limits must be positive; got {bad}")
 
 
 # ---------------------------------------------------------------- running blocking iterators in threads
@@ -178,6 +148,52 @@ class ThreadedIterator:
         self._pool.submit(close_after)
 
 
+class AudioBuffer:
+    """Animate's audio between the async reader and the voice's worker thread, bounded in samples: a full
+    buffer pauses the reader (and gRPC flow control then pauses the client's upload)."""
+
+    def __init__(self, max_samples: int) -> None:
+        self.max_samples = max_samples
+        self._items: collections.deque[Any] = collections.deque()
+        self._samples = 0
+        self._cond = threading.Condition()
+        self._loop = asyncio.get_running_loop()
+        self._space = asyncio.Event()
+
+    async def put(self, samples: np.ndarray) -> None:
+        while True:
+            with self._cond:
+                if self._samples < self.max_samples:
+                    self._items.append(samples)
+                    self._samples += len(samples)
+                    self._cond.notify()
+                    return
+                self._space.clear()
+            await self._space.wait()
+
+    def end(self, marker: object) -> None:
+        """Queue ``_DONE`` (end of audio) or ``_AbortedError`` (stop the voice); never blocks."""
+        with self._cond:
+            self._items.append(marker)
+            self._cond.notify()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """The blocking audio iterator the voice consumes (runs on a worker thread)."""
+        while True:
+            with self._cond:
+                while not self._items:
+                    self._cond.wait()
+                item = self._items.popleft()
+                if isinstance(item, np.ndarray):
+                    self._samples -= len(item)
+            if item is _DONE:
+                return
+            if item is _AbortedError:
+                raise _AbortedError()
+            self._loop.call_soon_threadsafe(self._space.set)
+            yield item
+
+
 # ---------------------------------------------------------------- the service
 
 @dataclass
@@ -189,6 +205,7 @@ class _Tally:
 
 
 Chunk = SynthesisChunk | FrameChunk
+Respond = Callable[..., Any]  # pb.SynthesizeResponse or pb.AnimateResponse
 
 
 class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
@@ -198,35 +215,39 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         self.fanout = fanout or FanOut()
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.workers or config.max_streams + 2, thread_name_prefix="uniflg-infer")
-        self.active = 0
+        self.admission = Admission(config.max_streams, config.queue_size, config.queue_wait)
+        self.max_text_chars = config.max_text_chars or max(MAX_CHARS.values())
         self.retargeter = _voice_retargeter(voice)
         self._streams = 0  # streams given blendshapes so far: stream k blinks with the seed (blink_seed, k)
 
+    @property
+    def active(self) -> int:
+        """Streams holding a slot now."""
+        return self.admission.active
+
     # -- helpers
 
-    @contextlib.contextmanager
-    def _slot(self) -> Iterator[None]:
-        if self.active >= self.config.max_streams:
-            raise CapacityError(f"the server is running its limit of {self.config.max_streams} streams")
-        self.active += 1
-        try:
-            yield
-        finally:
-            self.active -= 1
-
     async def _fail(self, context: grpc.aio.ServicerContext, exc: BaseException) -> None:
-        code, message = status_for(exc)
-        if code == grpc.StatusCode.INTERNAL:
-            log.exception("stream failed", exc_info=exc)
+        refusal = status_for(exc)
+        if refusal.code == grpc.StatusCode.INTERNAL:
+            log.error("stream failed", exc_info=exc)
         else:
-            log.info("rejected: %s %s", code.name, message)
-        await context.abort(code, message)
+            log.info("refused: %s %s", refusal.code.name, refusal.message)
+        await context.abort(refusal.code, refusal.message, trailing_metadata=refusal.trailers)
+
+    async def _write(self, context: grpc.aio.ServicerContext, message: Any) -> None:
+        """Send one response; a client that reads nothing for ``idle_timeout`` loses the stream (its unread
+        answer would otherwise hold a slot and buffers forever)."""
+        try:
+            await asyncio.wait_for(context.write(message), self.config.idle_timeout)
+        except TimeoutError:
+            raise StalledError(f"the client read nothing for {self.config.idle_timeout:g} s") from None
 
     def _stream_start(self, request_id: str, info: StreamInfo,
                       include_blendshapes: bool) -> tuple[pb.StreamHeader, StreamMeta]:
         """-> (the stream's header, its fan-out metadata). The wall clock is read once, for the header's start
         time; every frame's time code is that start plus frame index / fps (the sample clock)."""
-        meta = StreamMeta(request_id or uuid.uuid4().hex, info, time.time())
+        meta = StreamMeta(check_name("request_id", request_id) or uuid.uuid4().hex, info, time.time())
         names = BLENDSHAPE_NAMES if include_blendshapes else ()
         header = wire.stream_header(info, request_id=meta.stream_id, voice=self.voice.name,
                                     start_epoch=meta.start_epoch, blendshape_names=names)
@@ -238,50 +259,56 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         blinks = BlinkTrack((self.config.blink_seed, self._streams)) if self.config.blinks else None
         return AvatarStream(retargeter, blinks)
 
-    async def _pump(self, response: Callable[..., R], header: pb.StreamHeader, meta: StreamMeta,
-                    chunks: AsyncIterator[Chunk], include_blendshapes: bool,
-                    audio_seconds: Callable[[_Tally], Awaitable[float]]) -> AsyncIterator[R]:
-        """The one header -> chunks -> status pump of Synthesize and Animate. Blendshapes are computed once
-        per chunk, for the client and the fan-out alike; a chunk goes on the wire when it carries audio or
-        frames. The fan-out finishes when the stream completes and is cancelled otherwise."""
-        yield response(header=header)
+    async def _pump(self, context: grpc.aio.ServicerContext, respond: Respond, header: pb.StreamHeader,
+                    meta: StreamMeta, chunks: AsyncIterator[Chunk], include_blendshapes: bool,
+                    audio_seconds: Callable[[_Tally], Awaitable[float]],
+                    fans: list[StreamFanOut]) -> pb.Status:
+        """The one header -> chunks pump of Synthesize and Animate; -> the final Status, sent by the caller once
+        the fan-out has finished. Blendshapes are computed once per chunk, for the client and the fan-out
+        alike; a chunk goes on the wire when it carries audio or frames. The opened fan-out is put in
+        ``fans`` so the caller can finish it or, for any other ending, cancel it."""
+        await self._write(context, respond(header=header))
         avatar = self._avatar(self.retargeter) if self.retargeter is not None else None
         fan = self.fanout.open(meta) if self.fanout.enabled and avatar is not None else None
+        if fan is not None:
+            fans.append(fan)
         tally = _Tally()
-        try:
-            async for chunk in chunks:
-                if avatar is None and include_blendshapes and len(chunk.landmarks):
-                    retargeter = _calibrate(chunk.landmarks[0], "the stream's first frame")
-                    avatar = self._avatar(retargeter) if retargeter is not None else None
-                    include_blendshapes = avatar is not None
-                shapes = Blendshapes(*avatar.weights(chunk.first_frame, chunk.landmarks)) \
-                    if avatar is not None and (include_blendshapes or fan is not None) else None
-                audio = chunk.audio if isinstance(chunk, SynthesisChunk) else None
-                if len(chunk.landmarks) or (audio is not None and len(audio)):
-                    wanted = shapes.weights if shapes is not None and include_blendshapes else None
-                    yield response(chunk=wire.media_chunk(chunk, meta.info.fps, wanted))
-                if fan is not None:
-                    if audio is not None:
-                        fan.audio(audio)
-                    if shapes is not None:
-                        fan.frames(chunk.first_frame, chunk.landmarks, shapes)
-                tally.frames += len(chunk.landmarks)
-                tally.samples += 0 if audio is None else len(audio)
-            seconds = await audio_seconds(tally)
-            yield response(status=wire.final_status(tally.frames, seconds))
+        async for chunk in chunks:
+            if avatar is None and include_blendshapes and len(chunk.landmarks):
+                retargeter = _calibrate(chunk.landmarks[0], "the stream's first frame")
+                avatar = self._avatar(retargeter) if retargeter is not None else None
+                include_blendshapes = avatar is not None
+            shapes = Blendshapes(*avatar.weights(chunk.first_frame, chunk.landmarks)) \
+                if avatar is not None and (include_blendshapes or fan is not None) else None
+            audio = chunk.audio if isinstance(chunk, SynthesisChunk) else None
+            if len(chunk.landmarks) or (audio is not None and len(audio)):
+                wanted = shapes.weights if shapes is not None and include_blendshapes else None
+                await self._write(context, respond(chunk=wire.media_chunk(chunk, meta.info.fps, wanted)))
             if fan is not None:
-                fan.finish()
-                fan = None
-        finally:
-            if fan is not None:
-                fan.cancel()
+                if audio is not None:
+                    fan.audio(audio)
+                if shapes is not None:
+                    fan.frames(chunk.first_frame, chunk.landmarks, shapes)
+            tally.frames += len(chunk.landmarks)
+            tally.samples += 0 if audio is None else len(audio)
+        return wire.final_status(tally.frames, await audio_seconds(tally))
+
+    async def _complete(self, context: grpc.aio.ServicerContext, respond: Respond, status: pb.Status,
+                        fans: list[StreamFanOut]) -> None:
+        """Let the fan-out play to its end, then send the Status: the call stays open while the avatar talks, so
+        a client that cancels (or a deadline, or shutdown) stops the avatar within a frame."""
+        for fan in fans:
+            fan.finish()
+            await fan.wait()
+        fans.clear()
+        await context.write(respond(status=status))
 
     # -- RPCs
 
     async def GetInfo(self, request: pb.GetInfoRequest,  # noqa: N802 - the proto's method name
                       context: grpc.aio.ServicerContext) -> pb.GetInfoResponse:
         info = self.voice.stream_info(SynthesisOptions())
-        limits = pb.Limits(max_text_chars=self.config.max_text_chars,
+        limits = pb.Limits(max_text_chars=self.max_text_chars,
                            max_audio_seconds=self.config.max_audio_seconds,
                            max_concurrent_streams=self.config.max_streams)
         return pb.GetInfoResponse(
@@ -291,13 +318,15 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             sdk_version=getattr(uniflg, "__version__", ""), api_version=API_VERSION)
 
     async def Synthesize(self, request: pb.SynthesizeRequest,  # noqa: N802
-                         context: grpc.aio.ServicerContext) -> AsyncIterator[pb.SynthesizeResponse]:
+                         context: grpc.aio.ServicerContext) -> None:
         stream: ThreadedIterator | None = None
+        fans: list[StreamFanOut] = []
+        failure: BaseException | None = None
         try:
-            with self._slot():
-                text = check_text(request.text, self.config.max_text_chars)
-                options = wire.synthesis_options(request)
-                info = self.voice.stream_info(options)
+            text = check_text(request.text, self.max_text_chars)
+            options = wire.synthesis_options(request)
+            info = self.voice.stream_info(options)
+            async with self.admission.slot():
                 iterator = await asyncio.wrap_future(self.pool.submit(self.voice.synthesize, text, options))
                 stream = ThreadedIterator(self.pool, iterator)
                 first = await stream.next()  # validation inside a generator surfaces here
@@ -306,60 +335,72 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 async def seconds(tally: _Tally) -> float:
                     return tally.samples / info.sample_rate
 
-                async for response in self._pump(pb.SynthesizeResponse, header, meta, stream.chunks(first),
-                                                 request.include_blendshapes, seconds):
-                    yield response
+                status = await self._pump(context, pb.SynthesizeResponse, header, meta, stream.chunks(first),
+                                          request.include_blendshapes, seconds, fans)
+            await self._complete(context, pb.SynthesizeResponse, status, fans)
         except asyncio.CancelledError:
-            log.info("Synthesize cancelled by the client or a deadline")
+            log.info("Synthesize cancelled by the client, a deadline or shutdown")
             raise
         except Exception as exc:
-            await self._fail(context, exc)
+            failure = exc
         finally:
+            for fan in fans:
+                fan.cancel()
             if stream is not None:
                 stream.close()
+        if failure is not None:
+            await self._fail(context, failure)
 
     async def Animate(self, request_iterator: AsyncIterator[pb.AnimateRequest],  # noqa: N802
-                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.AnimateResponse]:
+                      context: grpc.aio.ServicerContext) -> None:
         stream: ThreadedIterator | None = None
         reader: asyncio.Task[int] | None = None
-        audio: queue.Queue[Any] = queue.Queue()
+        buffer: AudioBuffer | None = None
+        fans: list[StreamFanOut] = []
+        failure: BaseException | None = None
         try:
-            with self._slot():
-                header = await self._read_header(request_iterator)
-                sample_rate = header.sample_rate
-                info = StreamInfo(sample_rate=sample_rate, fps=self.voice.stream_info(SynthesisOptions()).fps)
-                stream_header, meta = self._stream_start(header.request_id, info, header.include_blendshapes)
-                reader = asyncio.create_task(self._read_audio(request_iterator, audio, sample_rate))
-                iterator = self.voice.animate(_drain(audio), sample_rate, SynthesisOptions())
-                stream = ThreadedIterator(self.pool, iterator)
+            header = await self._read_header(request_iterator)
+            sample_rate = header.sample_rate
+            info = StreamInfo(sample_rate=sample_rate, fps=self.voice.stream_info(SynthesisOptions()).fps)
+            stream_header, meta = self._stream_start(header.request_id, info, header.include_blendshapes)
+            async with self.admission.slot():
+                buffer = AudioBuffer(int(self.config.buffer_seconds * sample_rate))
+                reader = asyncio.create_task(self._read_audio(request_iterator, buffer, sample_rate))
+                stream = ThreadedIterator(self.pool, self.voice.animate(buffer, sample_rate, SynthesisOptions()))
 
                 async def seconds(tally: _Tally) -> float:
                     assert reader is not None
                     return await reader / sample_rate  # re-raises a protocol error found while reading
 
-                async for response in self._pump(pb.AnimateResponse, stream_header, meta, stream.chunks(),
-                                                 header.include_blendshapes, seconds):
-                    yield response
+                status = await self._pump(context, pb.AnimateResponse, stream_header, meta, stream.chunks(),
+                                          header.include_blendshapes, seconds, fans)
+            await self._complete(context, pb.AnimateResponse, status, fans)
         except asyncio.CancelledError:
-            log.info("Animate cancelled by the client or a deadline")
+            log.info("Animate cancelled by the client, a deadline or shutdown")
             raise
         except Exception as exc:
-            cause: BaseException = exc
+            failure = exc
             if reader is not None and reader.done() and not reader.cancelled() and reader.exception():
-                cause = reader.exception() or exc  # the reader's protocol error explains the failure
-            await self._fail(context, cause)
+                failure = reader.exception() or exc  # the reader's protocol error explains the failure
         finally:
-            audio.put(_AbortedError)
+            for fan in fans:
+                fan.cancel()
+            if buffer is not None:
+                buffer.end(_AbortedError)
             if reader is not None:
                 reader.cancel()
             if stream is not None:
                 stream.close()
+        if failure is not None:
+            await self._fail(context, failure)
 
     async def _read_header(self, requests: AsyncIterator[pb.AnimateRequest]) -> pb.AudioHeader:
         try:
-            first = await anext(requests)
+            first = await asyncio.wait_for(anext(requests), self.config.header_timeout)
         except StopAsyncIteration:
             raise ProtocolError("the stream ended before an AudioHeader") from None
+        except TimeoutError:
+            raise StalledError(f"no AudioHeader within {self.config.header_timeout:g} s") from None
         if first.WhichOneof("request") != "header":
             kind = first.WhichOneof("request")
             raise ProtocolError(f"the first message must be an AudioHeader, got {kind}")
@@ -369,55 +410,55 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             raise InvalidInputError(f"only mono audio (channels=1) is accepted, got {header.channels}")
         return header
 
-    async def _read_audio(self, requests: AsyncIterator[pb.AnimateRequest], out: queue.Queue[Any],
+    async def _next_message(self, requests: AsyncIterator[pb.AnimateRequest]) -> pb.AnimateRequest | None:
+        """The next request, None at the half-close; StalledError after ``idle_timeout`` of silence."""
+        try:
+            return await asyncio.wait_for(anext(requests), self.config.idle_timeout)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            raise StalledError(f"no audio for {self.config.idle_timeout:g} s") from None
+
+    async def _read_audio(self, requests: AsyncIterator[pb.AnimateRequest], out: AudioBuffer,
                           sample_rate: int) -> int:
-        """Validates and forwards audio to the voice's input queue until EndOfAudio (or half-close);
-        -> samples received."""
+        """Validates and forwards audio to the voice until EndOfAudio (or half-close); -> samples received.
+        A client that keeps the stream open but sends audio slower than real time (by more than
+        ``idle_timeout`` in all) is a stall, as is one that sends nothing for ``idle_timeout``."""
         limit = int(self.config.max_audio_seconds * sample_rate)
         received = 0
+        waited = 0.0  # seconds spent waiting for the client (not for a full buffer)
         try:
-            async for message in requests:
-                kind = message.WhichOneof("request")
+            while True:
+                t0 = time.monotonic()
+                message = await self._next_message(requests)
+                waited += time.monotonic() - t0
+                if waited > received / sample_rate + self.config.idle_timeout:
+                    raise StalledError(f"audio arrives slower than real time ({received / sample_rate:.1f} s "
+                                       f"in {waited:.0f} s)")
+                kind = None if message is None else message.WhichOneof("request")
+                if kind is None and message is None:
+                    log.debug("Animate: the client half-closed without EndOfAudio; treating it as the end")
+                    break
                 if kind == "header":
                     raise ProtocolError("a second AudioHeader in one stream")
                 if kind == "end_of_audio":
+                    if await self._next_message(requests) is not None:
+                        raise ProtocolError("messages after EndOfAudio")
                     break
                 if kind != "audio":
                     raise ProtocolError("an empty AnimateRequest")
+                assert message is not None
                 samples = float_from_pcm16_bytes(message.audio)
                 received += len(samples)
                 if received > limit:
-                    raise LimitExceededError(f"more than {self.config.max_audio_seconds} s of audio")
+                    raise LimitExceededError(f"more than {self.config.max_audio_seconds:g} s of audio")
                 if len(samples):
-                    out.put(samples)
-            else:
-                log.debug("Animate: the client half-closed without EndOfAudio; treating it as the end")
-            extra = await _next_or_none(requests)
-            if extra is not None:
-                raise ProtocolError("messages after EndOfAudio")
-            out.put(_DONE)
+                    await out.put(samples)
+            out.end(_DONE)
             return received
         except BaseException:
-            out.put(_AbortedError)
+            out.end(_AbortedError)
             raise
-
-
-async def _next_or_none(requests: AsyncIterator[Any]) -> Any:
-    try:
-        return await anext(requests)
-    except StopAsyncIteration:
-        return None
-
-
-def _drain(source: queue.Queue[Any]) -> Iterator[np.ndarray]:
-    """The blocking audio iterator the voice consumes (runs on a worker thread)."""
-    while True:
-        item = source.get()
-        if item is _DONE:
-            return
-        if item is _AbortedError:
-            raise _AbortedError()
-        yield item
 
 
 # ---------------------------------------------------------------- building and serving
@@ -430,16 +471,18 @@ class Server:
     port: int
 
     async def stop(self, grace: float | None) -> None:
-        """Stop accepting calls, let open streams finish within ``grace`` seconds, then release all."""
+        """Stop accepting calls and let open streams finish within ``grace`` seconds; streams still open then
+        (their fan-outs included) are cancelled, so the avatars get their end packets. Then release all."""
         await self.health.enter_graceful_shutdown()
         await self.grpc_server.stop(grace)
-        await self.servicer.fanout.drain()
-        self.servicer.fanout.close()
+        await self.servicer.fanout.aclose()
         self.servicer.pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def build_server(voice: Voice, config: ServerConfig, fanout: FanOut | None = None) -> Server:
-    """A bound, not yet started server (``bind`` port 0 picks a free port; see ``Server.port``)."""
+    """A bound, not yet started server (``bind`` port 0 picks a free port; see ``Server.port``). Raises
+    ValueError for settings that cannot be served (including TLS material that does not load) and OSError
+    when the address cannot be bound."""
     config.validate()
     interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
     options = [("grpc.max_receive_message_length", config.max_message_bytes),
@@ -455,26 +498,32 @@ async def build_server(voice: Voice, config: ServerConfig, fanout: FanOut | None
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server)
-    if config.tls_cert and config.tls_key:
-        creds = grpc.ssl_server_credentials([(config.tls_key, config.tls_cert)],
-                                            root_certificates=config.tls_client_ca,
-                                            require_client_auth=config.tls_client_ca is not None)
-        port = server.add_secure_port(config.bind, creds)
-    else:
-        port = server.add_insecure_port(config.bind)
+    try:
+        if config.tls:
+            assert config.tls_cert and config.tls_key  # check_tls refused anything less
+            creds = grpc.ssl_server_credentials([(config.tls_key, config.tls_cert)],
+                                                root_certificates=config.tls_client_ca,
+                                                require_client_auth=config.tls_client_ca is not None)
+            port = server.add_secure_port(config.bind, creds)
+        else:
+            port = server.add_insecure_port(config.bind)
+    except RuntimeError as exc:  # grpc raises RuntimeError("Failed to bind ...")
+        servicer.pool.shutdown(wait=False)
+        raise OSError(f"cannot listen on {config.bind}: the address is in use or not available here") from exc
     if port == 0:
-        raise OSError(f"could not bind {config.bind}")
+        servicer.pool.shutdown(wait=False)
+        raise OSError(f"cannot listen on {config.bind}: the address is in use or not available here")
     return Server(server, servicer, health_servicer, port)
 
 
 async def serve(voice: Voice, config: ServerConfig, fanout: FanOut | None = None,
                 ready: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then drain open streams (up to ``grace_seconds``) and return."""
+    """Run until SIGTERM or SIGINT, then let open streams finish for up to ``grace_seconds`` and return."""
     server = await build_server(voice, config, fanout)
     await server.grpc_server.start()
     host = config.bind.rpartition(":")[0]
     log.info("serving voice %r on %s:%d (%s)", voice.name, host, server.port,
-             "TLS" if config.tls_cert else "plaintext")
+             "TLS, client certificates required" if config.tls_client_ca else "TLS" if config.tls else "plaintext")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -483,7 +532,6 @@ async def serve(voice: Voice, config: ServerConfig, fanout: FanOut | None = None
     if ready is not None:
         ready.set()
     await stop.wait()
-    log.info("shutting down: draining %d open stream(s) for up to %.0f s", server.servicer.active,
-             config.grace_seconds)
+    log.info("shutting down: %d open stream(s) get up to %g s", server.servicer.active, config.grace_seconds)
     await server.stop(config.grace_seconds)
     log.info("stopped")

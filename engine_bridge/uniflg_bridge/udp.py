@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import ipaddress
 import logging
 import socket
 import time
@@ -20,6 +21,20 @@ LIVELINK_SUBJECT = "UniFLG"
 MAX_DATAGRAM = 1400  # bytes: one 1,500-byte Ethernet frame holds it with IP and UDP headers (no fragments)
 LOOPBACK_MAX_DATAGRAM = 65507  # the most a UDP/IPv4 datagram can carry
 REPORT_EVERY = 30.0  # seconds between a target's failure summaries
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost names and loopback addresses; wildcard binds (0.0.0.0, [::]) are not."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except OSError:
+            return False
 
 
 @dataclass(frozen=True)

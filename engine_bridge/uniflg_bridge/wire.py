@@ -14,7 +14,7 @@ import numpy as np
 from uniflg.audio import pcm16_bytes
 from uniflg.errors import InvalidInputError
 from uniflg.landmarks import N_POINTS
-from uniflg.limits import CHUNK_SECONDS, SPEED, Range
+from uniflg.limits import CHUNK_SECONDS, SPEED, Range, check_name
 from uniflg.retarget import ARKIT_52
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
 from uniflgapi.v1 import uniflg_pb2 as pb
@@ -46,8 +46,8 @@ def synthesis_options(request: pb.SynthesizeRequest) -> SynthesisOptions:
     if request.mode not in _MODES:
         raise InvalidInputError(f"unknown mode {request.mode}; use one of {sorted(_MODES)}")
     return SynthesisOptions(
-        speaker=request.speaker or None,
-        emotion=request.emotion or None,
+        speaker=check_name("speaker", request.speaker) or None,
+        emotion=check_name("emotion", request.emotion) or None,
         speed=_or_default(request.speed, 1.0, SPEED),
         seed=request.seed if request.HasField("seed") else 0,
         mode=_MODES[request.mode],  # type: ignore[arg-type]
@@ -67,7 +67,8 @@ def stream_header(info: StreamInfo, *, request_id: str, voice: str, start_epoch:
 def landmark_frames(first_frame: int, landmarks: np.ndarray, fps: int,
                     blendshapes: np.ndarray | None = None) -> list[pb.LandmarkFrame]:
     """``[n, P, 2]`` landmarks (and optional ``[n, B]`` weights) -> LandmarkFrames ``first_frame ..``."""
-    flat = np.asarray(landmarks, np.float32).reshape(len(landmarks), -1)  # (n, 2P)
+    points = np.asarray(landmarks, np.float32)
+    flat = points.reshape(len(points), int(np.prod(points.shape[1:])))  # (n, 2P); n may be 0 (no -1 then)
     frames = []
     for k, points in enumerate(flat):
         index = first_frame + k

@@ -55,3 +55,16 @@ def check_text(text: str, max_chars: int | None = None) -> str:
         shown = [hex(ord(c)) for c in bad[:8]]
         raise InvalidInputError(f"text contains control characters {shown}{' ...' if len(bad) > 8 else ''}")
     return text
+
+
+NAME_CHARS = 128  # speaker, emotion and request-id names
+
+
+def check_name(field: str, value: str, max_chars: int = NAME_CHARS) -> str:
+    """``value`` if it has at most ``max_chars`` characters and no control characters; else
+    InvalidInputError naming ``field`` (names are echoed in errors and sent in OSC packets)."""
+    if len(value) > max_chars:
+        raise InvalidInputError(f"{field} has {len(value)} characters; the limit is {max_chars}")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise InvalidInputError(f"{field} contains control characters")
+    return value

@@ -1,0 +1,629 @@
+"""The server keeps its promises (docs/grpc.md, docs/osc.md): every stream that completes ends with a Status,
+idle or slow clients cannot hold slots, load beyond capacity is queued or refused as retryable, interrupted
+streams stop their avatars, asked-for security is never dropped, start-up errors are one line, shutdown
+honours the grace period, echoes are bounded, and send failures are counted. Real gRPC clients on port 0 and
+real UDP sockets throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from bridge_fakes import FakeVoice
+from bridge_server import running_server, stub
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+from uniflg.audio import pcm16_bytes
+from uniflg.errors import UnsupportedTextError
+from uniflg.types import SynthesisChunk, SynthesisOptions
+from uniflg_bridge import livelink, osc, vmc, wire
+from uniflg_bridge.fanout import FanOut
+from uniflg_bridge.server import AudioBuffer, ServerConfig, build_server
+from uniflg_bridge.status import MAX_DETAIL_CHARS, RETRY_AFTER_KEY, RETRY_PUSHBACK_KEY
+from uniflg_bridge.udp import DatagramSender, Target
+from uniflgapi.v1 import uniflg_pb2 as pb
+from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
+
+C = grpc.StatusCode
+SR = 16000
+TESTS = Path(__file__).parent
+
+
+def udp_receiver() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.05)
+    return sock
+
+
+def collect(sock: socket.socket, seconds: float) -> list[tuple[float, bytes]]:
+    """(arrival time, datagram) for ``seconds``."""
+    out, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        with contextlib.suppress(TimeoutError):
+            out.append((time.monotonic(), sock.recv(65536)))
+    return out
+
+
+def header(sample_rate: int = SR, request_id: str = "") -> pb.AnimateRequest:
+    return pb.AnimateRequest(header=pb.AudioHeader(sample_rate=sample_rate, channels=1, request_id=request_id))
+
+
+def audio(seconds: float) -> pb.AnimateRequest:
+    t = np.arange(int(SR * seconds)) / SR
+    return pb.AnimateRequest(audio=pcm16_bytes(0.3 * np.sin(2 * np.pi * 200 * t)))
+
+
+END = pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
+
+
+def completed(responses: list) -> bool:
+    return bool(responses) and responses[-1].WhichOneof("response") == "status"
+
+
+# ---------------------------------------------------------------- 1. a last chunk without frames
+
+
+def empty_tail_requests(voice: FakeVoice, want: int) -> list[pb.SynthesizeRequest]:
+    """Ordinary requests whose last chunk holds audio but no landmark frame (the fake voice's chunking)."""
+    found = []
+    for text_len in range(2, 40):
+        for speed in (1.0, 1.5, 2.5, 4.0):
+            for chunk_seconds in (0.1, 0.25, 0.5):
+                options = SynthesisOptions(speed=speed, chunk_seconds=chunk_seconds)
+                chunks = list(voice.synthesize("あ" * text_len, options))
+                if len(chunks[-1].landmarks) == 0 and len(chunks[-1].audio):
+                    found.append(pb.SynthesizeRequest(text="あ" * text_len, speed=speed, chunk_seconds=chunk_seconds))
+                    if len(found) == want:
+                        return found
+    return found
+
+
+def test_media_chunk_of_a_chunk_without_frames() -> None:
+    chunk = SynthesisChunk(index=2, sample_offset=16000, sample_rate=SR, audio=np.zeros(256, np.float32),
+                           first_frame=30, landmarks=np.zeros((0, 70, 2), np.float32), is_last=True)
+    message = wire.media_chunk(chunk, 30, np.zeros((0, 69), np.float32))
+    assert len(message.audio) == 512 and len(message.frames) == 0 and message.time_code == 1.0
+
+
+def test_synthesize_completes_when_the_last_chunk_has_no_frames() -> None:
+    voice = FakeVoice()
+    requests = empty_tail_requests(voice, 6)
+    assert len(requests) == 6  # several texts, speeds and chunk sizes end so
+    rx = udp_receiver()
+    fan = FanOut([osc.OscLandmarkSink(Target("127.0.0.1", rx.getsockname()[1]))])
+    with running_server(voice, fanout=fan) as srv:
+        channel, client = stub(srv)
+        for request in requests:
+            for blendshapes in (False, True):
+                request.include_blendshapes = blendshapes
+                responses = list(client.Synthesize(request, timeout=30))
+                assert completed(responses), request
+                frames = [f for r in responses[1:-1] for f in r.chunk.frames]
+                assert responses[-1].status.frame_count == len(frames) > 0
+                assert responses[-2].chunk.audio and not responses[-2].chunk.frames  # the frameless tail
+                # The stream's fan-out ran to its end: every frame, then /uniflg/stream/end with the count.
+                packets = [d for _, d in collect(rx, 0.1)]
+                ends = [OscMessage(d).params for d in packets if d.startswith(b"/uniflg/stream/end")]
+                assert ends == [[responses[0].header.request_id, len(frames)]]
+                indices = {list(OscBundle(d))[0].params[1] for d in packets if d.startswith(b"#bundle")}
+                assert indices == set(range(len(frames)))
+        channel.close()
+
+
+# ---------------------------------------------------------------- 2. holding slots
+
+
+@pytest.fixture()
+def strict() -> Iterator:
+    """Two slots, no queue, short timeouts: a held slot shows at once as an UNAVAILABLE."""
+    voice = FakeVoice()
+    with running_server(voice, max_streams=2, queue_size=0, header_timeout=0.5, idle_timeout=0.6) as srv:
+        channel, client = stub(srv)
+        yield voice, srv, client
+        channel.close()
+
+
+def still_serving(client) -> None:
+    assert completed(list(client.Synthesize(pb.SynthesizeRequest(text="はい"), timeout=10)))
+
+
+def wait_idle(srv, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while srv.servicer.active and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert srv.servicer.active == 0
+
+
+def test_silent_animate_calls_hold_no_slot_and_time_out(strict) -> None:
+    voice, srv, client = strict
+    never = threading.Event()
+
+    def silent() -> Iterator[pb.AnimateRequest]:
+        never.wait(5)
+        yield from ()
+
+    calls = [client.Animate(silent(), timeout=10) for _ in range(8)]  # 4x the slots
+    time.sleep(0.2)
+    assert srv.servicer.active == 0
+    still_serving(client)  # served at once although 8 calls are open
+    for call in calls:
+        with pytest.raises(grpc.RpcError) as info:
+            list(call)
+        assert info.value.code() == C.DEADLINE_EXCEEDED and "AudioHeader" in info.value.details()
+    never.set()
+    still_serving(client)
+
+
+@pytest.mark.parametrize("kind", ["silent after the header", "trickle slower than real time"])
+def test_idle_or_trickling_uploads_lose_their_slot(strict, kind: str) -> None:
+    voice, srv, client = strict
+    stop = threading.Event()
+
+    def requests() -> Iterator[pb.AnimateRequest]:
+        yield header()
+        if kind == "silent after the header":
+            stop.wait(5)
+        else:  # 10 ms of audio every 0.4 s: within the idle timeout each time, but 40x slower than real time
+            while not stop.wait(0.4):
+                yield audio(0.01)
+
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as info:
+        list(client.Animate(requests(), timeout=20))
+    stop.set()
+    assert info.value.code() == C.DEADLINE_EXCEEDED, info.value.details()
+    assert time.monotonic() - t0 < 3.0
+    wait_idle(srv)
+    still_serving(client)
+
+
+def test_an_unread_answer_frees_its_slot(strict) -> None:
+    voice, srv, _ = strict
+    # Without BDP probing the client's window stays at 64 KiB, so the 1 MB answer cannot all be buffered.
+    channel = grpc.insecure_channel(f"127.0.0.1:{srv.port}", options=[("grpc.http2.bdp_probe", 0)])
+    client = pb_grpc.UniFLGServiceStub(channel)
+    call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 400, chunk_seconds=0.05), timeout=30)
+    first = next(call)  # then read nothing: about 1 MB of answer waits in flow control
+    assert first.WhichOneof("response") == "header"
+    wait_idle(srv, timeout=5.0)
+    with pytest.raises(grpc.RpcError) as info:
+        list(call)
+    assert info.value.code() == C.DEADLINE_EXCEEDED and "read nothing" in info.value.details()
+    still_serving(client)
+    channel.close()
+
+
+def test_audio_buffer_is_bounded_and_pauses_the_reader() -> None:
+    async def go() -> tuple[int, int, list[int]]:
+        buffer = AudioBuffer(max_samples=1000)
+        put = 0
+
+        async def producer() -> None:
+            nonlocal put
+            for _ in range(20):
+                await buffer.put(np.zeros(400, np.float32))
+                put += 1
+            buffer.end(object())  # a marker the consumer stops on below
+
+        task = asyncio.create_task(producer())
+        await asyncio.sleep(0.1)
+        paused_at = put  # nothing consumes yet: the producer waits once 1000 samples are held
+        sizes: list[int] = []
+
+        def consume() -> None:
+            for _item in buffer:
+                sizes.append(buffer._samples)
+                if len(sizes) == 20:
+                    return
+
+        await asyncio.to_thread(consume)
+        await asyncio.wait_for(task, 5)
+        return paused_at, put, sizes
+
+    paused_at, put, held = asyncio.run(go())
+    assert paused_at == 3 and put == 20  # 3 x 400 >= 1000 samples, then paused until the voice read some
+    assert max(held) <= 1000 + 400
+
+
+# ---------------------------------------------------------------- 3. admission: queue, retryable refusals
+
+
+def test_sixteen_mixed_streams_on_default_settings_all_complete() -> None:
+    from uniflg_bridge.loadtest import run_load
+
+    report = asyncio.run(run_load(FakeVoice(delay=0.05), streams=16, animate_seconds=1.0))
+    assert report["max_concurrent_streams"] >= 16
+    assert report["outcomes"] == {"ok": 16}, report["errors"]
+
+
+def test_beyond_capacity_calls_queue_then_get_a_retryable_refusal() -> None:
+    voice = FakeVoice(delay=0.15)
+    with running_server(voice, max_streams=2, queue_size=2, queue_wait=3.0) as srv:
+        channel, client = stub(srv)
+        calls = [client.Synthesize(pb.SynthesizeRequest(text="あ" * 12, chunk_seconds=0.1), timeout=30)
+                 for _ in range(8)]
+        outcomes, refusal_times = [], []
+        t0 = time.monotonic()
+        for call in calls:
+            try:
+                outcomes.append("ok" if completed(list(call)) else "no status")
+            except grpc.RpcError as exc:
+                outcomes.append(exc.code().name)
+                refusal_times.append(time.monotonic() - t0)
+                trailers = dict(exc.trailing_metadata())
+                assert exc.code() == C.UNAVAILABLE and "retry" in exc.details()
+                assert int(trailers[RETRY_AFTER_KEY]) == int(trailers[RETRY_PUSHBACK_KEY]) >= 100
+        # 2 run, 2 wait and then run, the rest are refused at once (not after the streams finish)
+        assert outcomes.count("ok") == 4 and outcomes.count("UNAVAILABLE") == 4, outcomes
+        channel.close()
+
+
+def test_a_queued_call_is_refused_when_its_wait_runs_out() -> None:
+    voice = FakeVoice(delay=0.3)
+    with running_server(voice, max_streams=1, queue_size=4, queue_wait=0.4) as srv:
+        channel, client = stub(srv)
+        running = client.Synthesize(pb.SynthesizeRequest(text="あ" * 20, chunk_seconds=0.1), timeout=30)
+        next(running)
+        t0 = time.monotonic()
+        with pytest.raises(grpc.RpcError) as info:
+            list(client.Synthesize(pb.SynthesizeRequest(text="はい"), timeout=10))
+        waited = time.monotonic() - t0
+        assert info.value.code() == C.UNAVAILABLE and 0.35 <= waited < 1.5
+        assert int(dict(info.value.trailing_metadata())[RETRY_AFTER_KEY]) >= 100
+        assert completed(list(running))
+        channel.close()
+
+
+@pytest.mark.parametrize(("field", "value"), [("text", "あ" * 1001), ("speaker", "x" * 20_000),
+                                              ("request_id", "r" * 66_000)])
+def test_oversized_input_is_never_retryable(field: str, value: str) -> None:
+    with running_server(FakeVoice()) as srv:
+        channel, client = stub(srv)
+        request = pb.SynthesizeRequest(text="はい")
+        setattr(request, field, value)
+        with pytest.raises(grpc.RpcError) as info:
+            list(client.Synthesize(request, timeout=10))
+        assert info.value.code() == C.INVALID_ARGUMENT
+        assert RETRY_AFTER_KEY not in dict(info.value.trailing_metadata() or ())
+        channel.close()
+
+
+# ---------------------------------------------------------------- 4. interrupted streams stop their avatars
+
+
+class FailingVoice(FakeVoice):
+    """Fails after its third chunk (an error in the middle of a stream)."""
+
+    def _synthesize(self, text, options):  # type: ignore[no-untyped-def]
+        for k, chunk in enumerate(super()._synthesize(text, options)):
+            if k == 3:
+                raise RuntimeError("the model fell over")
+            yield chunk
+
+
+def fanned_server(voice: FakeVoice, **config):  # type: ignore[no-untyped-def]
+    rx = {name: udp_receiver() for name in ("osc", "vmc", "livelink")}
+    fan = FanOut([osc.OscLandmarkSink(Target("127.0.0.1", rx["osc"].getsockname()[1])),
+                  vmc.VmcSink(Target("127.0.0.1", rx["vmc"].getsockname()[1]), perfect_sync=True),
+                  livelink.LiveLinkSink(Target("127.0.0.1", rx["livelink"].getsockname()[1]))])
+    return rx, running_server(voice, fanout=fan, **config)
+
+
+def after(packets: list[tuple[float, bytes]], when: float) -> list[bytes]:
+    return [d for t, d in packets if t > when]
+
+
+def is_end(name: str, data: bytes) -> bool:
+    """The end/neutral packet of a sink."""
+    if name == "osc":
+        return data.startswith(b"/uniflg/stream/end")
+    if name == "vmc":
+        vals = [m.params[1] for m in OscBundle(data) if m.address == "/VMC/Ext/Blend/Val"]
+        return all(v == 0.0 for v in vals)
+    return not livelink.decode_packet(data).curves.any()
+
+
+@pytest.mark.parametrize("ending", ["cancel", "deadline", "error", "shutdown", "animate cancel"])
+def test_interrupted_streams_stop_the_fanout_within_a_frame(ending: str) -> None:
+    voice = FailingVoice() if ending == "error" else FakeVoice()
+    rx, server = fanned_server(voice)
+    collected: dict[str, list[tuple[float, bytes]]] = {}
+    stop = threading.Event()
+    with server as srv:
+        channel, client = stub(srv)
+        text = pb.SynthesizeRequest(text="今日はいい天気ですね。" * 6)  # 5.3 s of frames
+        if ending == "animate cancel":
+            def requests() -> Iterator[pb.AnimateRequest]:
+                yield header()
+                yield audio(4.0)
+                stop.wait(10)
+            call = client.Animate(requests(), timeout=30)
+        else:
+            call = client.Synthesize(text, timeout=1.0 if ending == "deadline" else 30)
+        threads = {name: threading.Thread(target=lambda n=name: collected.__setitem__(n, collect(rx[n], 3.5)))
+                   for name in rx}
+        for t in threads.values():
+            t.start()
+        next(call), next(call)  # the header and the first chunk
+        time.sleep(0.5)
+        ended = time.monotonic()
+        if ending in ("cancel", "animate cancel"):
+            call.cancel()
+        elif ending == "shutdown":
+            asyncio.run_coroutine_threadsafe(srv.stop(0.3), srv.loop).result(10)
+            ended += 0.3
+        with pytest.raises(grpc.RpcError):
+            list(call)
+        if ending in ("deadline", "error"):  # the server ended it; the client hears so at once
+            ended = time.monotonic()
+        stop.set()
+        for t in threads.values():
+            t.join()
+        channel.close()
+    for name, packets in collected.items():
+        late = after(packets, ended + 1 / 30 + 0.1)  # a frame, plus scheduling slack on a busy machine
+        frames_late = [d for d in late if not is_end(name, d)]
+        assert not frames_late, f"{name}: {len(frames_late)} frame datagrams after the stream ended"
+        assert any(is_end(name, d) for _, d in packets), f"{name}: no end/neutral packet"
+
+
+# ---------------------------------------------------------------- 5 and 6. start-up: one line, exit 2
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    code = "import sys; from uniflg.cli import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", code, "serve", "--voice", "/nonexistent/voice", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("pki")
+    for name in ("a", "b"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                        "/CN=localhost", "-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.pem")],
+                       check=True, capture_output=True)
+    (folder / "empty").write_bytes(b"")
+    (folder / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    (folder / "token").write_text("s3cret-from-a-file\n")
+    return {p.stem if p.suffix != ".key" else p.stem + "_key": p for p in folder.iterdir()}
+
+
+def tls_cases(p: dict[str, Path]) -> dict[str, list[str]]:
+    return {
+        "empty cert and key": ["--tls-cert", str(p["empty"]), "--tls-key", str(p["empty"])],
+        "client CA without cert and key": ["--tls-client-ca", str(p["a"])],
+        "key without cert": ["--tls-key", str(p["a_key"])],
+        "mismatched key": ["--tls-cert", str(p["a"]), "--tls-key", str(p["b_key"])],
+        "garbage certificate": ["--tls-cert", str(p["garbage"]), "--tls-key", str(p["a_key"])],
+        "missing key file": ["--tls-cert", str(p["a"]), "--tls-key", "/nonexistent/key.pem"],
+        "empty client CA": ["--tls-cert", str(p["a"]), "--tls-key", str(p["a_key"]), "--tls-client-ca",
+                            str(p["empty"])],
+        "certificate as key": ["--tls-cert", str(p["a"]), "--tls-key", str(p["a"])],
+    }
+
+
+@pytest.mark.parametrize("case", ["empty cert and key", "client CA without cert and key", "key without cert",
+                                  "mismatched key", "garbage certificate", "missing key file", "empty client CA",
+                                  "certificate as key"])
+def test_tls_that_cannot_be_set_up_refuses_to_start(pki, case: str) -> None:
+    out = run_cli("--grpc", "127.0.0.1:0", *tls_cases(pki)[case])
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tls" in lines[0].lower() and "Traceback" not in out.stderr, out.stderr
+
+
+def test_tls_config_refuses_in_the_library_too(pki) -> None:
+    config = ServerConfig(bind="127.0.0.1:0", tls_cert=b"", tls_key=b"")
+    with pytest.raises(ValueError, match="TLS"):
+        asyncio.run(build_server(FakeVoice(), config))
+
+
+@pytest.mark.slow
+def test_tls_and_token_file_serve_securely(pki) -> None:
+    """A working mTLS + token-file server (real handshake): the token comes from the file, not argv."""
+    script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import bridge_fakes, uniflg_bridge.cli as c; "
+              "c.load_voice = lambda args: bridge_fakes.FakeVoice(); from uniflg.cli import main; sys.exit(main())")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", script, "serve", "--grpc", f"127.0.0.1:{port}",
+                             "--token-file", str(pki["token"]), "--tls-cert", str(pki["a"]), "--tls-key",
+                             str(pki["a_key"])], stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if "serving" in line:
+                assert "TLS" in line
+                break
+        creds = grpc.ssl_channel_credentials(root_certificates=pki["a"].read_bytes())
+        channel = grpc.secure_channel(f"localhost:{port}", creds)
+        client = pb_grpc.UniFLGServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            client.GetInfo(pb.GetInfoRequest(), timeout=10)
+        assert info.value.code() == C.UNAUTHENTICATED
+        reply = client.GetInfo(pb.GetInfoRequest(), metadata=(("authorization", "Bearer s3cret-from-a-file"),),
+                               timeout=10)
+        assert reply.voice == "fake"
+        channel.close()
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_startup_errors_are_one_line_and_exit_2(pki, tmp_path) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    cases = {
+        "gRPC port in use": ["--grpc", f"127.0.0.1:{busy.getsockname()[1]}"],
+        "gRPC port out of range": ["--grpc", "127.0.0.1:99999"],
+        "gRPC port not a number": ["--grpc", "127.0.0.1:http"],
+        "gRPC host unresolvable": ["--grpc", "no-such-host.invalid:50051"],
+        "VMC port not a number": ["--vmc", "127.0.0.1:notaport"],
+        "OSC host unresolvable": ["--osc", "no-such-host.invalid:9000"],
+        "Live Link port zero": ["--livelink", "127.0.0.1:0"],
+        "datagram limit too small": ["--osc", ":9000", "--udp-max-datagram", "100"],
+        "empty token file": ["--token-file", str(pki["empty"])],
+        "missing token file": ["--token-file", str(tmp_path / "nope")],
+        "public bind without a token": ["--grpc", "0.0.0.0:0"],
+        "negative limit": ["--max-streams", "0"],
+    }
+    try:
+        for name, args in cases.items():
+            out = run_cli(*args)
+            lines = out.stderr.strip().splitlines()
+            assert out.returncode == 2 and len(lines) == 1 and "Traceback" not in out.stderr, (name, out.stderr)
+            assert "voice" not in lines[0].lower(), (name, lines)  # checked before the voice loads
+    finally:
+        busy.close()
+
+
+def test_token_without_tls_on_a_public_bind_warns(caplog) -> None:
+    import argparse
+
+    from uniflg_bridge import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register_serve(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--grpc", "0.0.0.0:0", "--token", "t0ken"])
+    with caplog.at_level(logging.WARNING):
+        config = cli.server_config(args)
+    assert config.token == "t0ken" and any("clear text" in r.message for r in caplog.records)
+
+
+# ---------------------------------------------------------------- 7. shutdown honours --grace
+
+SERVER_SCRIPT = """
+import asyncio, logging, sys
+sys.path.insert(0, {tests!r})
+from bridge_fakes import FakeVoice
+from uniflg_bridge import vmc
+from uniflg_bridge.fanout import FanOut
+from uniflg_bridge.server import ServerConfig, serve
+from uniflg_bridge.udp import Target
+logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+fan = FanOut([vmc.VmcSink(Target("127.0.0.1", {port}))])
+asyncio.run(serve(FakeVoice(), ServerConfig(bind="127.0.0.1:0", grace_seconds=1.0), fan))
+"""
+
+
+def test_sigterm_with_frames_still_paced_exits_within_the_grace() -> None:
+    import re
+    import signal
+
+    rx = udp_receiver()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT.format(tests=str(TESTS),
+                                                                        port=rx.getsockname()[1])],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if m := re.search(r"on 127\.0\.0\.1:(\d+)", line):
+                port = int(m.group(1))
+                break
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        client = pb_grpc.UniFLGServiceStub(channel)
+        call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 300), timeout=60)  # 24 s of frames
+        next(call), next(call)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        took = time.monotonic() - t0
+        assert took < 1.0 + 2.0, took  # the grace, plus start-up slack; not the 24 s of frames
+        packets = collect(rx, 0.5)
+        assert packets and is_end("vmc", packets[-1][1])  # the avatar was left neutral
+        channel.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+# ---------------------------------------------------------------- 8. bounded echoes
+
+
+class UnreadableVoice(FakeVoice):
+    def synthesize(self, text, options):  # type: ignore[no-untyped-def]
+        raise UnsupportedTextError("the front end cannot read: " + " ".join(f"{c!r} (U+{ord(c):04X})" for c in text),
+                                   tuple(text))
+
+
+@pytest.mark.parametrize(("name", "request_fields", "code"), [
+    ("20 KB speaker", {"speaker": "話" * 20_000}, C.INVALID_ARGUMENT),
+    ("20 KB emotion", {"emotion": "e" * 20_000}, C.INVALID_ARGUMENT),
+    ("66,000-character request id", {"request_id": "r" * 66_000}, C.INVALID_ARGUMENT),
+    ("control characters in the request id", {"request_id": "a\x00b"}, C.INVALID_ARGUMENT),
+    ("unknown 100-character speaker", {"speaker": "s" * 100}, C.NOT_FOUND),
+    ("1,000 distinct unreadable characters", {"text": "".join(chr(0xAC00 + i) for i in range(1000))},
+     C.INVALID_ARGUMENT),
+])
+def test_echoes_are_bounded(name: str, request_fields: dict, code: grpc.StatusCode) -> None:
+    voice = UnreadableVoice() if name.startswith("1,000") else FakeVoice()
+    with running_server(voice, max_text_chars=2000) as srv:
+        channel, client = stub(srv)
+        request_fields.setdefault("text", "はい")
+        with pytest.raises(grpc.RpcError) as info:
+            list(client.Synthesize(pb.SynthesizeRequest(**request_fields), timeout=10))
+        assert info.value.code() == code, info.value.details()
+        assert 0 < len(info.value.details()) <= MAX_DETAIL_CHARS
+        with pytest.raises(grpc.RpcError) as info:  # Animate's header carries a request id too
+            list(client.Animate(iter([header(request_id="r" * 66_000), audio(0.1), END]), timeout=10))
+        assert info.value.code() == C.INVALID_ARGUMENT and len(info.value.details()) <= MAX_DETAIL_CHARS
+        if not isinstance(voice, UnreadableVoice):
+            still_serving(client)
+        channel.close()
+
+
+# ---------------------------------------------------------------- 9. datagram sizes and send failures
+
+
+def test_every_fanout_datagram_fits_1400_bytes() -> None:
+    rx, server = fanned_server(FakeVoice())
+    with server as srv:
+        channel, client = stub(srv)
+        assert completed(list(client.Synthesize(pb.SynthesizeRequest(text="こんにちは"), timeout=30)))
+        channel.close()
+        for name, sock in rx.items():
+            packets = collect(sock, 0.3)
+            assert packets and max(len(d) for _, d in packets) <= 1400, name
+
+
+def test_send_failures_are_counted_per_target(caplog) -> None:
+    closed = udp_receiver()
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: the kernel answers ICMP port unreachable
+    open_rx = udp_receiver()
+    bad = DatagramSender(Target("127.0.0.1", port))
+    good = DatagramSender(Target("127.0.0.1", open_rx.getsockname()[1]), max_datagram=100)
+    with caplog.at_level(logging.WARNING, logger="uniflg_bridge.udp"):
+        for _ in range(20):
+            bad.send(b"x" * 50)
+            good.send(b"y" * 50)
+            time.sleep(0.005)
+        good.send(b"z" * 101)  # over its limit: counted, not sent
+        bad.close()
+        good.close()
+    refused = [n for reason, n in bad.failures.items() if "ECONNREFUSED" in reason]
+    assert refused and refused[0] >= 9 and bad.sent + sum(bad.failures.values()) == 20
+    assert good.sent == 20 and sum(good.failures.values()) == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"127.0.0.1:{port}" in m and "ECONNREFUSED" in m for m in messages)
+    assert any("more send failures" in m and f"127.0.0.1:{port}" in m for m in messages)  # the count at close
+    open_rx.close()
