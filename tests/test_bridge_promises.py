@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -38,21 +39,31 @@ from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 C = grpc.StatusCode
 SR = 16000
 TESTS = Path(__file__).parent
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python 3.11 does not name it
 
 
 def udp_receiver() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.05)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # the kernel stamps each datagram's arrival
     return sock
 
 
 def collect(sock: socket.socket, seconds: float) -> list[tuple[float, bytes]]:
-    """(arrival time, datagram) for ``seconds``."""
+    """(arrival time by the kernel's clock, time.time() scale; datagram) for ``seconds``: stamps that do not
+    depend on when this (possibly starved) thread gets to read."""
     out, end = [], time.monotonic() + seconds
     while time.monotonic() < end:
         with contextlib.suppress(TimeoutError):
-            out.append((time.monotonic(), sock.recv(65536)))
+            data, ancillary, _, _ = sock.recvmsg(65536, 64)
+            stamp = time.time()
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", value[:16])
+                    stamp = sec + nsec / 1e9
+            out.append((stamp, data))
     return out
 
 
@@ -358,7 +369,7 @@ def test_interrupted_streams_stop_the_fanout_within_a_frame(ending: str) -> None
             t.start()
         next(call), next(call)  # the header and the first chunk
         time.sleep(0.5)
-        ended = time.monotonic()
+        ended = time.time()
         if ending in ("cancel", "animate cancel"):
             call.cancel()
         elif ending == "shutdown":
@@ -367,13 +378,13 @@ def test_interrupted_streams_stop_the_fanout_within_a_frame(ending: str) -> None
         with pytest.raises(grpc.RpcError):
             list(call)
         if ending in ("deadline", "error"):  # the server ended it; the client hears so at once
-            ended = time.monotonic()
+            ended = time.time()
         stop.set()
         for t in threads.values():
             t.join()
         channel.close()
     for name, packets in collected.items():
-        late = after(packets, ended + 1 / 30 + 0.1)  # a frame, plus scheduling slack on a busy machine
+        late = after(packets, ended + 1 / 30 + 0.25)  # a frame, plus the server's reaction on a busy machine
         frames_late = [d for d in late if not is_end(name, d)]
         assert not frames_late, f"{name}: {len(frames_late)} frame datagrams after the stream ended"
         assert any(is_end(name, d) for _, d in packets), f"{name}: no end/neutral packet"
@@ -542,13 +553,14 @@ def test_sigterm_with_frames_still_paced_exits_within_the_grace() -> None:
         call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 300), timeout=60)  # 24 s of frames
         next(call), next(call)
         time.sleep(0.3)
-        t0 = time.monotonic()
+        t0 = time.time()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
-        took = time.monotonic() - t0
-        assert took < 1.0 + 2.0, took  # the grace, plus start-up slack; not the 24 s of frames
-        packets = collect(rx, 0.5)
-        assert packets and is_end("vmc", packets[-1][1])  # the avatar was left neutral
+        took = time.time() - t0
+        packets = collect(rx, 0.3)
+        assert packets and is_end("vmc", packets[-1][1])  # the avatar was left neutral ...
+        assert packets[-1][0] - t0 < 1.0 + 0.5  # ... when the 1 s grace ran out, not after the 24 s of frames
+        assert took < 1.0 + 8.0, took  # the process is gone soon after (interpreter teardown on a busy machine)
         channel.close()
     finally:
         if proc.poll() is None:
