@@ -325,6 +325,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         try:
             text = check_text(request.text, self.max_text_chars)
             options = wire.synthesis_options(request)
+            check_name("request_id", request.request_id)  # before any work: it is echoed and sent over OSC
             info = self.voice.stream_info(options)
             async with self.admission.slot():
                 iterator = await asyncio.wrap_future(self.pool.submit(self.voice.synthesize, text, options))
