@@ -18,12 +18,12 @@ def _request(i: int) -> pb.SynthesizeRequest:
     return pb.SynthesizeRequest(text=TEXTS[i % len(TEXTS)], seed=i, chunk_seconds=0.25)
 
 
-def _collect(client: Any, request: pb.SynthesizeRequest) -> tuple[np.ndarray, np.ndarray, int]:
+def _collect(client: Any, request: pb.SynthesizeRequest) -> tuple[np.ndarray, np.ndarray, bool]:
     responses = list(client.Synthesize(request, timeout=300))
     chunks = [r.chunk for r in responses[1:-1]]
     audio = np.frombuffer(b"".join(c.audio for c in chunks), dtype="<i2")
     frames = np.array([list(f.points) for c in chunks for f in c.frames], np.float32)
-    return audio, frames, responses[-1].status.code
+    return audio, frames, responses[-1].HasField("status")  # a completed stream ends with its Status
 
 
 def concurrent_streams(voice: Any, streams: int) -> dict[str, Any]:
@@ -54,8 +54,8 @@ def concurrent_streams(voice: Any, streams: int) -> dict[str, Any]:
         if b is None:
             errors.append(f"stream {i}: no result")
             continue
-        if a[2] or b[2] or a[0].shape != b[0].shape or a[1].shape != b[1].shape:
-            errors.append(f"stream {i}: status {a[2]}/{b[2]}, shapes {a[0].shape}/{b[0].shape}")
+        if not a[2] or not b[2] or a[0].shape != b[0].shape or a[1].shape != b[1].shape:
+            errors.append(f"stream {i}: completed {a[2]}/{b[2]}, shapes {a[0].shape}/{b[0].shape}")
             continue
         audio_diff = max(audio_diff, int(np.abs(a[0].astype(np.int32) - b[0]).max(initial=0)))
         frame_diff = max(frame_diff, float(np.abs(a[1] - b[1]).max(initial=0.0)))
