@@ -121,12 +121,12 @@ def test_voice_stream_equals_whole_clip_with_conditioning(voice_and_speech) -> N
 def test_grpc_animate_is_conditioned_like_files(voice_and_speech) -> None:
     pytest.importorskip("grpc", reason="the bridge extra is not installed")
     from bridge_server import running_server, stub
-    from uniflg_bridge import wire
+    from uniflg.audio import float_from_pcm16_bytes, pcm16_bytes
     from uniflgapi.v1 import uniflg_pb2 as pb
 
     voice, audio = voice_and_speech
-    pcm = wire.pcm16_from_float((audio + 0.2).astype(np.float32))
-    expected = voice.animate_array(wire.float_from_pcm16(pcm), voice.sample_rate)
+    pcm = pcm16_bytes((audio + 0.2).astype(np.float32))
+    expected = voice.animate_array(float_from_pcm16_bytes(pcm), voice.sample_rate)
     step = 2 * 2400
 
     def requests():
