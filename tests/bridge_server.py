@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,3 +38,16 @@ def running_server(voice: Voice, fanout: FanOut | None = None, **config: Any) ->
 def stub(server: Server) -> tuple[grpc.Channel, pb_grpc.UniFLGServiceStub]:
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     return channel, pb_grpc.UniFLGServiceStub(channel)
+
+
+def start_server_process(args: list[str]) -> tuple[subprocess.Popen[str], int, str]:
+    """Starts ``python ARGS`` and waits for its "serving ... on 127.0.0.1:PORT" log line.
+
+    Returns the process, the port and that line; a server that exits first fails the test with its exit code.
+    """
+    proc = subprocess.Popen([sys.executable, *args], stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if m := re.search(r"on 127\.0\.0\.1:(\d+)", line):
+            return proc, int(m.group(1)), line
+    raise AssertionError(f"the server exited ({proc.wait()}) before it was serving")

@@ -22,7 +22,7 @@ import grpc
 import numpy as np
 import pytest
 from bridge_fakes import FakeVoice
-from bridge_server import running_server, stub
+from bridge_server import running_server, start_server_process, stub
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from uniflg.audio import pcm16_bytes
@@ -473,14 +473,11 @@ def test_tls_and_token_file_serve_securely(pki) -> None:
     script = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import bridge_fakes, uniflg_bridge.cli as c; "
               "c.load_voice = lambda args: bridge_fakes.FakeVoice(); from uniflg.cli import main; sys.exit(main())")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", script, "serve", "--grpc", f"127.0.0.1:{port}",
-                             "--token-file", str(pki["token"]), "--tls-cert", str(pki["a"]), "--tls-key",
-                             str(pki["a_key"])], stderr=subprocess.PIPE, text=True)
+    proc, _, line = start_server_process(["-c", script, "serve", "--grpc", f"127.0.0.1:{port}", "--token-file",
+                                          str(pki["token"]), "--tls-cert", str(pki["a"]), "--tls-key",
+                                          str(pki["a_key"])])
     try:
-        for line in proc.stderr:  # type: ignore[union-attr]
-            if "serving" in line:
-                assert "TLS" in line
-                break
+        assert "TLS" in line
         creds = grpc.ssl_channel_credentials(root_certificates=pki["a"].read_bytes())
         channel = grpc.secure_channel(f"localhost:{port}", creds)
         client = pb_grpc.UniFLGServiceStub(channel)
@@ -560,19 +557,11 @@ asyncio.run(serve(FakeVoice(), ServerConfig(bind="127.0.0.1:0", grace_seconds=1.
 
 
 def test_sigterm_with_frames_still_paced_exits_within_the_grace() -> None:
-    import re
     import signal
 
     rx = udp_receiver()
-    proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT.format(tests=str(TESTS),
-                                                                        port=rx.getsockname()[1])],
-                            stderr=subprocess.PIPE, text=True)
+    proc, port, _ = start_server_process(["-c", SERVER_SCRIPT.format(tests=str(TESTS), port=rx.getsockname()[1])])
     try:
-        port = None
-        for line in proc.stderr:  # type: ignore[union-attr]
-            if m := re.search(r"on 127\.0\.0\.1:(\d+)", line):
-                port = int(m.group(1))
-                break
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         client = pb_grpc.UniFLGServiceStub(channel)
         call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 300), timeout=60)  # 24 s of frames

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ import grpc
 import numpy as np
 import pytest
 from bridge_fakes import FakeVoice, synthetic_face
-from bridge_server import running_server, stub
+from bridge_server import running_server, start_server_process, stub
 from pythonosc.osc_bundle import OscBundle
 from uniflg.retarget import Retargeter
 from uniflg.types import StreamInfo
@@ -169,15 +168,8 @@ asyncio.run(serve(FakeVoice(delay=0.1), ServerConfig(bind="127.0.0.1:0", grace_s
 
 
 def test_sigterm_drains_open_streams_and_exits() -> None:
-    proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT.format(tests=str(TESTS))],
-                            stderr=subprocess.PIPE, text=True)
+    proc, port, _ = start_server_process(["-c", SERVER_SCRIPT.format(tests=str(TESTS))])
     try:
-        port = None
-        for line in proc.stderr:  # type: ignore[union-attr]
-            if m := re.search(r"on 127\.0\.0\.1:(\d+)", line):
-                port = int(m.group(1))
-                break
-        assert port
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         client = pb_grpc.UniFLGServiceStub(channel)
         call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 20, chunk_seconds=0.1), timeout=30)

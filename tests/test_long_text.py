@@ -4,18 +4,15 @@ the SDK. Uses the shipped default voice on ONNX Runtime and a real gRPC server (
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 import soundfile as sf
-from bridge_server import running_server, stub
+from bridge_server import running_server, start_server_process, stub
 from uniflg.errors import LimitExceededError, UnsupportedTextError
 from uniflg.types import SynthesisOptions
 from uniflg.voice import load_voice
@@ -129,17 +126,8 @@ def test_grpc_rejections_leave_no_trace_and_emoji_are_dropped(voice) -> None:
 @pytest.mark.slow
 def test_uniflg_serve_synthesizes_long_text() -> None:
     """The installed command: `uniflg serve` in its own process, a real gRPC client."""
-    proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", "serve", "--grpc", "127.0.0.1:0"],
-                            stderr=subprocess.PIPE, text=True)
+    proc, port, _ = start_server_process(["-m", "uniflg.cli", "serve", "--grpc", "127.0.0.1:0"])
     try:
-        port = None
-        deadline = time.monotonic() + 120
-        for line in proc.stderr:  # type: ignore[union-attr]
-            if m := re.search(r"on 127\.0\.0\.1:(\d+)", line):
-                port = int(m.group(1))
-                break
-            assert time.monotonic() < deadline
-        assert port
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         client = pb_grpc.UniFLGServiceStub(channel)
         for text, at_least in ((JA, 30), (EN, 60)):
