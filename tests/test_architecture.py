@@ -125,3 +125,14 @@ def test_cli_help_imports_no_heavy_library(argv: list[str]) -> None:
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-2000:]
+
+
+def test_speak_imports_neither_torch_nor_scipy_signal(tmp_path: Path) -> None:
+    """A whole `uniflg speak` on ONNX Runtime: resampling and input conditioning (scipy.signal, ~1 s of import)
+    belong to the speech-driven path, and torch to the torch backend."""
+    code = ("import sys\nfrom uniflg.cli import main\n"
+            f"rc = main(['speak', 'こんにちは', '-o', {str(tmp_path / 'out')!r}, '--no-preview', '--backend', "
+            "'onnxruntime'])\n"
+            "print(rc, sorted(m for m in sys.modules if m in ('torch', 'scipy.signal', 'grpc')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stdout[-2000:] + proc.stderr[-2000:]

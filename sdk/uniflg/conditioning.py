@@ -29,7 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from uniflg.errors import InvalidInputError
 
@@ -78,8 +77,7 @@ class InputConditioner:
         options.validate(sample_rate)
         self.sample_rate = sample_rate
         self.block = max(1, round(sample_rate * options.block_ms / 1000.0))
-        self._sos = butter(options.highpass_order, options.highpass_hz, btype="highpass", fs=sample_rate,
-                           output="sos")
+        self._sos: np.ndarray | None = None  # built on first audio: scipy.signal is a ~1 s import `speak` never needs
         self._zi: np.ndarray | None = None  # set from the first sample (no step transient from a DC offset)
         self._pending = np.zeros(0, np.float32)
         self._power = 0.0  # active speech level: mean power of the blocks that passed the gates
@@ -117,7 +115,12 @@ class InputConditioner:
     def _process(self, x: np.ndarray) -> np.ndarray:
         if x.size == 0:
             return np.zeros(0, np.float32)
-        if self._zi is None:  # as if the input had sat at its first value forever: a DC offset leaves no step
+        from scipy.signal import butter, sosfilt, sosfilt_zi
+
+        if self._sos is None or self._zi is None:  # as if the input had sat at its first value forever: a DC
+            opts = self.options                     # offset leaves no step transient
+            self._sos = butter(opts.highpass_order, opts.highpass_hz, btype="highpass", fs=self.sample_rate,
+                               output="sos")
             self._zi = sosfilt_zi(self._sos) * float(x[0])
         y, self._zi = sosfilt(self._sos, x.astype(np.float64), zi=self._zi)
         out = np.empty(x.size, np.float32)
