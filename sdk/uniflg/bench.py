@@ -54,6 +54,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         if gpu != "only":
             for backend in _backends_for(folder, args.backends):
                 results.extend(_bench_voice(label, folder, backend, args.seconds, args.repeats))
+                results.extend(_bench_stream(label, folder, backend, _seconds_list(args.stream_seconds)))
         if gpu == "only" or (gpu == "auto" and args.backends == "all"):
             results.extend(_bench_gpu(label, folder, args.seconds, args.repeats, args.backends))
     return {"results": results, "summary": _summary(results), "machine": _machine()}
@@ -62,7 +63,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 def format_rows(report: dict[str, Any]) -> list[str]:
     """One line per result, for people (a GPU target that cannot run here says why)."""
     return [f"{r['model']:>14} {r['backend']:>24}     {r['status']}" if r.get("status", "ok") != "ok" else
-            f"{r['model']:>14} {r['backend']:>24} {r['mode']:>2}  RTF {r['rtf']:.4f}  first chunk "
+            f"{r['model']:>14} {r['backend']:>24} {r['mode']:>2} {r.get('audio_seconds', 0):>6.1f} s  "
+            f"RTF {r['rtf']:.4f}  first chunk "
             f"{r['first_chunk_ms'] if r['first_chunk_ms'] is not None else '-':>6} ms  "
             f"peak RSS {r['peak_rss_mb']:.0f} MB" for r in report["results"]]
 
@@ -152,6 +154,41 @@ def _bench_voice(label: str, folder: Path, backend: str, seconds: float, repeats
     row("p", lambda: voice.synthesize_all(text, p_opts), lambda: next(voice.synthesize(text, p_opts)))
     row("landmarks-from-text", lambda: voice.landmarks_from_text(text, opts))
     rows[2]["lookahead_ms"] = round(voice.lookahead_seconds * 1000, 1)
+    return rows
+
+
+def _seconds_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise InvalidInputError(f"--stream-seconds takes a comma list of seconds; got {text!r}") from exc
+    if any(v <= 0 for v in values):
+        raise InvalidInputError(f"--stream-seconds must be positive; got {text!r}")
+    return values
+
+
+def _bench_stream(label: str, folder: Path, backend: str, lengths: list[float]) -> list[dict[str, Any]]:
+    """RTF of ``Voice.animate`` fed 20 ms pushes, per clip length (the synthesized sentence repeated): the cost
+    per audio second of speech-driven streaming should not grow with the stream's length."""
+    if not lengths:
+        return []
+    from uniflg.voice import load_voice
+
+    voice = load_voice(folder, backend)
+    sr = voice.sample_rate
+    speech, _ = voice.synthesize_all(_sentence(), SynthesisOptions(seed=0))
+    step, rows = sr // 50, []
+    for seconds in lengths:
+        audio = np.tile(speech, int(np.ceil(seconds * sr / speech.size)))[: int(seconds * sr)]
+        frames, t0 = 0, time.perf_counter()
+        for chunk in voice.animate((audio[i:i + step] for i in range(0, audio.size, step)), sr):
+            frames += len(chunk.landmarks)
+        elapsed = time.perf_counter() - t0
+        rows.append({"mode": "s-stream-20ms", "backend": backend, "model": label, "config": voice.config.name,
+                     "rtf": round(elapsed / seconds, 5), "audio_seconds": round(seconds, 3), "frames": frames,
+                     "first_chunk_ms": None,
+                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                     "backend_detail": voice.backend.describe()})
     return rows
 
 

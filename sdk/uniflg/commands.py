@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpu", choices=("auto", "only", "off"), default="auto",
                    help="GPU rows (onnxruntime CUDA/TensorRT providers, tensorrt; fp32 and fp16): auto adds them to "
                         "--backends all, printing 'unavailable: reason' where one cannot run; only: GPU rows alone")
+    p.add_argument("--stream-seconds", default="", metavar="S1,S2,...",
+                   help="also time speech-driven streaming in 20 ms pushes over clips of these lengths "
+                        "(e.g. 5,300: cost per audio second should not grow with length)")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "uniflg" / "bench",
                    help="where random benchmark voices are kept")
     p.set_defaults(func=_bench)

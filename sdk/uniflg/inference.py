@@ -17,6 +17,7 @@ import numpy as np
 from uniflg.backends.base import Backend
 from uniflg.config import ModelConfig
 from uniflg.errors import InvalidInputError
+from uniflg.streaming import TailBuffer
 from uniflg.timing import durations_from_log, landmark_durations, landmark_frames
 
 
@@ -165,6 +166,11 @@ class SpeechAnimator:
     of the landmark decoder (30 fps frames); results equal the whole-clip computation. Frame j reads the
     speech latent by linear interpolation at spectrogram position ``(j + 0.5) * sr / (fps * hop) - 0.5``
     (frame centres aligned, as ``F.interpolate(..., align_corners=False)`` at the exact rate).
+
+    Cost per audio second is constant however long the stream runs: audio, spectrogram-rate latents and
+    landmark-rate latents live in :class:`~uniflg.streaming.TailBuffer` windows trimmed to what later frames
+    still read, and each spectrogram frame's latent is computed once (with ``C`` frames of real audio on
+    each side), so a block re-runs only the context, never earlier blocks.
     """
 
     def __init__(self, backend: Backend, rt: Runtime, g: np.ndarray, z_u: np.ndarray | None,
@@ -175,8 +181,9 @@ class SpeechAnimator:
         self.C = rt.contexts.get("speech_to_latent", 0) + 1  # +1: the segment's reflect padding
         self.C_land = rt.contexts.get("latent_to_landmarks", 0)
         self.ratio = rt.sample_rate / (rt.fps * rt.hop)
-        self._parts: list[np.ndarray] = []
-        self._audio = np.zeros(0, np.float32)
+        self._audio = TailBuffer((), 8 * rt.sample_rate)
+        self._spec = TailBuffer(None, 512)  # speech latent (1, D', frames), spectrogram rate
+        self._land = TailBuffer(None, 256)  # the same at 30 fps
         self.emitted = 0
 
     @property
@@ -185,48 +192,100 @@ class SpeechAnimator:
         rt = self.rt
         return (self.C_land + 1) / rt.fps + (self.C + 2) * rt.hop / rt.sample_rate
 
+    @property
+    def samples_received(self) -> int:
+        return self._audio.end
+
+    @property
+    def buffer_capacity(self) -> tuple[int, int, int]:
+        """Allocated (audio samples, spectrogram-rate latents, landmark-rate latents): bounded by the block and
+        context sizes (and the largest single push), not by the stream's length."""
+        return self._audio.capacity, self._spec.capacity, self._land.capacity
+
     def _pos(self, j: np.ndarray) -> np.ndarray:
         return (j + 0.5) * self.ratio - 0.5
 
     def push(self, samples: np.ndarray) -> list[np.ndarray]:
         """Add mono float32 samples; returns the landmark blocks (n, 70, 2) now final."""
         if samples.size:
-            self._parts.append(np.asarray(samples, np.float32))
+            self._audio.append(np.asarray(samples, np.float32).reshape(-1))
         return self._advance(final=False)
 
     def finish(self) -> list[np.ndarray]:
         return self._advance(final=True)
 
-    def _audio_now(self) -> np.ndarray:
-        if self._parts:
-            self._audio = np.concatenate([self._audio, *self._parts])
-            self._parts = []
-        return self._audio
-
     def _advance(self, final: bool) -> list[np.ndarray]:
-        audio, rt = self._audio_now(), self.rt
-        S = audio.size
+        rt, S = self.rt, self._audio.end
         if final and 2 * rt.hop > S:
             raise InvalidInputError(f"audio too short to animate: {S} samples; need at least {2 * rt.hop}")
         if self.z_u is None:
             if self.z_u_samples > S and not final:
                 return []
-            mu = self.backend.run("utterance_encoder", {"wav": audio[None, : self.z_u_samples]})["mu_u"]
-            self.z_u = mu.astype(np.float32)
+            wav = self._audio.get(0, min(S, self.z_u_samples))[None]
+            self.z_u = self.backend.run("utterance_encoder", {"wav": wav})["mu_u"].astype(np.float32)
         if final:
             T, ready = S // rt.hop, rt.n_land(S)
+            n_lat = ready
         else:
             T = S // rt.hop - self.C  # spectrogram frames whose whole context has arrived
             if T < 2:
                 return []
-            ready = self._last_j_below(T - 1) - self.C_land
+            n_lat = self._last_j_below(T - 1)
+            ready = n_lat - self.C_land
             if ready - self.emitted < self.min_block:
                 return []
         if ready <= self.emitted:
             return []
-        block = self._compute(audio, self.emitted, ready, final)
+        self._extend_speech_latent(T, final)
+        self._extend_landmark_latent(n_lat, T, final)
+        block = self._decode(self.emitted, ready, n_lat)
         self.emitted = ready
+        self._forget()
         return [block]
+
+    def _extend_speech_latent(self, T: int, final: bool) -> None:
+        """Compute the speech latent of spectrogram frames [done, T), each with C frames of context per side
+        (the clip's end, reflect-padded by the graph, when ``final``)."""
+        done, hop = self._spec.end, self.rt.hop
+        if done >= T:
+            return
+        a = max(0, done - self.C)
+        end = self._audio.end if final else (T + self.C) * hop
+        assert self.z_u is not None  # set from the first second of input before any frame is decoded
+        seg = self._audio.get(a * hop, end)[None]
+        latent = self.backend.run("speech_to_latent", {"wav": seg, "g": self.g, "z_u": self.z_u})["latent"]
+        self._spec.append(latent[..., done - a:T - a])
+
+    def _extend_landmark_latent(self, n_lat: int, T: int, final: bool) -> None:
+        """Interpolate landmark-rate latents [done, n_lat) from the spectrogram-rate ones (T frames so far)."""
+        done = self._land.end
+        if n_lat <= done:
+            return
+        pos = self._pos(np.arange(done, n_lat, dtype=np.float64))
+        if final:
+            pos = np.clip(pos, 0, T - 1)
+        pos = np.maximum(pos, 0)
+        i0 = np.floor(pos).astype(np.int64)
+        i1 = np.minimum(i0 + 1, T - 1)
+        w = (pos - i0).astype(np.float32)
+        base = int(i0.min())
+        spec = self._spec.get(base, int(i1.max()) + 1)
+        x0, x1 = spec[..., i0 - base], spec[..., i1 - base]
+        self._land.append(((1 - w) * x0 + w * x1).astype(np.float32))  # (1, D', n_lat - done)
+
+    def _decode(self, j0: int, j1: int, n_lat: int) -> np.ndarray:
+        l0, l1 = max(0, j0 - self.C_land), min(n_lat, j1 + self.C_land)
+        assert self.z_u is not None
+        return decode_landmarks(self.backend, self.rt, self._land.get(l0, l1), self.g, self.z_u, j0 - l0, j1 - l0)
+
+    def _forget(self) -> None:
+        """Trim every buffer to what the next block still reads."""
+        keep_land = max(0, self.emitted - self.C_land)
+        self._land.trim(keep_land)
+        self._spec.trim(max(0, int(math.floor(self._pos(np.array(self._land.end)))) - 1))
+        keep_audio = max(0, self._spec.end - self.C) * self.rt.hop
+        if self.z_u is not None:
+            self._audio.trim(keep_audio)
 
     def _last_j_below(self, k_max: int) -> int:
         """Number of landmark frames j >= 0 whose interpolation reads spectrogram frames <= k_max."""
@@ -236,27 +295,3 @@ class SpeechAnimator:
         while math.floor(self._pos(np.array(j))) + 1 <= k_max:
             j += 1
         return j
-
-    def _compute(self, audio: np.ndarray, j0: int, j1: int, final: bool) -> np.ndarray:
-        rt, hop = self.rt, self.rt.hop
-        n_total = rt.n_land(audio.size) if final else j1 + self.C_land
-        l0, l1 = max(0, j0 - self.C_land), min(n_total, j1 + self.C_land)
-        T_all = audio.size // hop
-        pos = self._pos(np.arange(l0, l1, dtype=np.float64))
-        if final:
-            pos = np.clip(pos, 0, T_all - 1)
-        pos = np.maximum(pos, 0)
-        i0 = np.floor(pos).astype(np.int64)
-        i1 = np.minimum(i0 + 1, T_all - 1)
-        w = (pos - i0).astype(np.float32)
-        k_lo, k_hi = int(i0.min()), int(i1.max()) + 1
-        a = max(0, k_lo - self.C)
-        b = min(T_all, k_hi + self.C)
-        end = audio.size if (final and b == T_all) else b * hop
-        seg = audio[a * hop:end][None]
-        assert self.z_u is not None  # set from the first second of input before any frame is decoded
-        latent = self.backend.run("speech_to_latent", {"wav": seg, "g": self.g, "z_u": self.z_u})["latent"]
-        x0, x1 = latent[..., i0 - a], latent[..., i1 - a]
-        land_latent = ((1 - w) * x0 + w * x1).astype(np.float32)  # (1, D', l1 - l0)
-        return decode_landmarks(self.backend, rt, land_latent, self.g, self.z_u, j0 - l0, j1 - l0)
-

@@ -58,3 +58,56 @@ class StreamResampler:
         self._buf = self._buf[keep_from - self._base:]
         self._base = keep_from
         return out
+
+
+class TailBuffer:
+    """The recent end of an unbounded stream, indexed by global position along the last axis.
+
+    :meth:`trim` forgets what is no longer needed, so a stream of any length holds a bounded window; appends
+    are amortized O(appended): the live part moves to the front of the array only when the array's end is
+    reached (a ring buffer that never wraps, so every window is one contiguous slice)."""
+
+    def __init__(self, rows: tuple[int, ...] | None = (), capacity: int = 4096, dtype: type = np.float32) -> None:
+        """``rows``: the shape of one item (None: taken from the first append)."""
+        self._capacity, self._dtype = max(1, capacity), dtype
+        self._data = np.zeros((*rows, self._capacity), dtype) if rows is not None else None
+        self._start = 0  # global index of the oldest kept item
+        self._off = 0  # its position in _data
+        self._n = 0  # kept items
+
+    @property
+    def start(self) -> int:
+        """Global index of the oldest item kept."""
+        return self._start
+
+    @property
+    def end(self) -> int:
+        """Global index one past the newest item (the number of items ever appended)."""
+        return self._start + self._n
+
+    @property
+    def capacity(self) -> int:
+        return int(self._data.shape[-1]) if self._data is not None else 0
+
+    def append(self, x: np.ndarray) -> None:
+        if self._data is None:
+            self._data = np.zeros((*x.shape[:-1], max(self._capacity, x.shape[-1])), self._dtype)
+        m = x.shape[-1]
+        if self._off + self._n + m > self.capacity:
+            cap = self.capacity if 2 * (self._n + m) <= self.capacity else 2 * (self._n + m)
+            data = self._data if cap == self.capacity else np.zeros((*self._data.shape[:-1], cap), self._data.dtype)
+            data[..., : self._n] = self._data[..., self._off:self._off + self._n].copy()
+            self._data, self._off = data, 0
+        self._data[..., self._off + self._n:self._off + self._n + m] = x
+        self._n += m
+
+    def get(self, a: int, b: int) -> np.ndarray:
+        """Items [a, b) as a view (copy it to keep it past the next append)."""
+        if a < self._start or b > self.end or a > b or self._data is None:
+            raise IndexError(f"[{a}, {b}) is outside the kept window [{self._start}, {self.end})")
+        return self._data[..., self._off + a - self._start:self._off + b - self._start]
+
+    def trim(self, before: int) -> None:
+        """Forget the items before global index ``before``."""
+        drop = min(max(0, before - self._start), self._n)
+        self._start, self._off, self._n = self._start + drop, self._off + drop, self._n - drop

@@ -1,0 +1,64 @@
+"""Bounded-memory streaming: TailBuffer against a plain array, and the speech animator on the shipped voice
+(20 ms pushes equal the whole clip; its buffers do not grow with the stream's length)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from uniflg.streaming import TailBuffer
+
+
+def test_tail_buffer_matches_the_whole_stream():
+    rng = np.random.default_rng(0)
+    whole = rng.standard_normal((2, 5000)).astype(np.float32)
+    buf, pos, kept = TailBuffer((2,), capacity=64), 0, 0
+    while pos < whole.shape[1]:
+        n = int(rng.integers(1, 200))
+        buf.append(whole[:, pos:pos + n])
+        pos = min(whole.shape[1], pos + n)
+        kept = max(kept, pos - int(rng.integers(0, 300)))
+        buf.trim(kept)
+        a = int(rng.integers(buf.start, buf.end + 1))
+        assert buf.end == pos and buf.start == max(0, kept)
+        np.testing.assert_array_equal(buf.get(a, buf.end), whole[:, a:pos])
+    assert buf.capacity <= 2 * (300 + 200)  # the window, not the 5000-item stream
+    with pytest.raises(IndexError):
+        buf.get(buf.start - 1, buf.end)
+    with pytest.raises(IndexError):
+        buf.get(buf.start, buf.end + 1)
+
+
+def test_tail_buffer_takes_its_row_shape_from_the_first_append():
+    buf = TailBuffer(None, capacity=4)
+    buf.append(np.ones((1, 3, 10), np.float32))
+    assert buf.get(2, 10).shape == (1, 3, 8) and buf.capacity >= 10
+
+
+@pytest.fixture(scope="module")
+def voice():
+    from uniflg.voice import DEFAULT_VOICE_DIR, load_voice
+
+    if not (DEFAULT_VOICE_DIR / "voice.json").is_file():
+        pytest.skip("no embedded default voice")
+    return load_voice(backend="onnxruntime")
+
+
+def test_animator_memory_is_bounded_and_streaming_equals_the_whole_clip(voice):
+    from uniflg.inference import SpeechAnimator
+
+    sr, step = voice.sample_rate, voice.sample_rate // 50
+    audio = np.random.default_rng(1).standard_normal(40 * sr).astype(np.float32) * 0.1
+    whole = voice.animate_array(audio, sr)
+    g = np.zeros(1, np.int64)
+    animator = SpeechAnimator(voice.backend, voice.runtime, g, None)
+    blocks, caps = [], []
+    for i in range(0, audio.size, step):
+        blocks += animator.push(audio[i:i + step])
+        caps.append(animator.buffer_capacity)
+    blocks += animator.finish()
+    streamed = np.concatenate(blocks)
+    assert streamed.shape == whole.shape == (1200, 70, 2)
+    assert np.abs(streamed - whole).max() <= 1e-5
+    at_10s, at_end = caps[10 * 50], caps[-1]
+    assert at_end == at_10s, (at_10s, at_end)  # nothing grew over the last 30 s
+    assert at_end[0] <= 8 * sr  # audio: the initial allocation (8 s), never the 40-s stream
