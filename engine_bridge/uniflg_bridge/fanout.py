@@ -60,6 +60,7 @@ class FrameEvent:
     points: np.ndarray  # (70, 2)
     arkit: np.ndarray   # (52,)
     vrm: np.ndarray     # (17,)
+    time: float | None = None  # live input: wall-clock time (epoch s) its audio began to be captured
 
 
 class FrameSink(Protocol):

@@ -86,8 +86,9 @@ def encode_bundles(contents: Sequence[OscContent], timetag: float | None = None,
 
 class OscLandmarkSink:
     """Sends ``/uniflg/...`` bundles to one UDP target, time-tagged with the frame's presentation time
-    (stream start epoch + index / fps). A frame that does not fit one ``max_datagram``-byte datagram is split
-    into bundles with the same time tag, each opening with its ``/uniflg/frame`` message (docs/osc.md)."""
+    (stream start epoch + index / fps), or for live input the wall-clock time its audio began to be captured. A
+    frame that does not fit one ``max_datagram``-byte datagram is split into bundles with the same time tag, each
+    opening with its ``/uniflg/frame`` message (docs/osc.md)."""
 
     name = "osc"
 
@@ -102,8 +103,8 @@ class OscLandmarkSink:
         names = ARKIT_52 if self.with_blendshapes else ()
         weights = event.arkit if self.with_blendshapes else None
         contents = wire.osc_frame(meta.stream_id, event.index, meta.info.fps, event.points, names, weights)
-        for datagram in encode_bundles(contents[1:], meta.start_epoch + event.index / meta.info.fps,
-                                       self.sender.max_datagram, lead=contents[:1]):
+        tag = event.time if event.time is not None else meta.start_epoch + event.index / meta.info.fps
+        for datagram in encode_bundles(contents[1:], tag, self.sender.max_datagram, lead=contents[:1]):
             self.sender.send(datagram)
 
     def end(self, meta: StreamMeta, frame_count: int) -> None:

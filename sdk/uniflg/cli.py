@@ -20,7 +20,7 @@ log = logging.getLogger("uniflg")
 Register = Callable[[argparse._SubParsersAction], None]
 
 _EXTRA_FOR = {"corpus": "train", "preprocess": "train", "train": "train", "eval": "train",
-              "export": "train", "serve": "bridge"}
+              "export": "train", "serve": "bridge", "live": "bridge"}
 
 
 def _register_runtime(sub: argparse._SubParsersAction) -> None:

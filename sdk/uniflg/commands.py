@@ -160,6 +160,7 @@ def info(args: argparse.Namespace) -> int:
                          "emotions": list(spec.emotions), "sample_rate": spec.config.audio.sample_rate,
                          "fps": spec.config.landmarks.fps, "layout": "openpose70",
                          "graphs": sorted(spec.graphs), "contexts": spec.contexts,
+                         "live_lookahead_ms": _live_lookahead_ms(spec),
                          "backends": {k: (v or "available") for k, v in usable.items()}}
     elif args.voice:
         raise NotFoundError("voice", str(args.voice), [])
@@ -174,3 +175,12 @@ def info(args: argparse.Namespace) -> int:
         for key, value in data.items():
             _out(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}")
     return 0
+
+
+def _live_lookahead_ms(spec: VoiceSpec) -> float | None:
+    """Audio `uniflg live` needs past a frame before sending it (the speech-driven path's receptive fields)."""
+    from uniflg.inference import Runtime, speech_lookahead_seconds
+
+    if "speech_to_latent" not in spec.graphs and spec.weights is None:
+        return None
+    return round(speech_lookahead_seconds(Runtime(spec.config, dict(spec.contexts))) * 1000, 1)

@@ -158,6 +158,15 @@ def frames_in(rt: Runtime, f0: int, f1: int, total_land: int, last: bool) -> tup
     return min(first_at(f0), total_land), (total_land if last else min(first_at(f1), total_land))
 
 
+def speech_lookahead_seconds(rt: Runtime) -> float:
+    """Audio the speech-driven path needs past a frame's end before it can emit that frame: the landmark
+    decoder's receptive field (30 fps frames, +1 for the interpolation) plus the speech-to-latent graph's
+    (spectrogram frames, +1 for the segment's reflect padding, +2 for the interpolation and the hop)."""
+    c_land = rt.contexts.get("latent_to_landmarks", 0)
+    c_spec = rt.contexts.get("speech_to_latent", 0) + 1
+    return (c_land + 1) / rt.fps + (c_spec + 2) * rt.hop / rt.sample_rate
+
+
 class SpeechAnimator:
     """Speech-driven landmarks from audio that arrives in pieces, with a bounded look-ahead.
 
@@ -189,8 +198,7 @@ class SpeechAnimator:
     @property
     def lookahead_seconds(self) -> float:
         """Audio needed past a frame's end before that frame is emitted (worst case, excluding blocking)."""
-        rt = self.rt
-        return (self.C_land + 1) / rt.fps + (self.C + 2) * rt.hop / rt.sample_rate
+        return speech_lookahead_seconds(self.rt)
 
     @property
     def samples_received(self) -> int:

@@ -1,0 +1,152 @@
+"""``uniflg live``: a microphone (or a file paced in real time, or PCM16 on stdin) drives the face in real time.
+
+Registered through the ``uniflg.commands`` entry point; this module imports only argparse at load time so that
+``uniflg --help`` stays light (the engine loads when the command runs).
+
+    uniflg live --vmc :39539                                   # default microphone -> VSeeFace / VNyan / Warudo
+    uniflg live --input talk.wav --osc 127.0.0.1:9000          # a recording, as if spoken now
+    arecord -f S16_LE -r 48000 -c 1 | uniflg live --input - --rate 48000 --livelink 192.168.1.20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"osc": 9000, "vmc": 39539, "livelink": 11111}  # as uniflg_bridge.osc / vmc / livelink
+
+
+def register_live(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("live", help="microphone / file / stdin -> face in real time (OSC, VMC, Live Link)",
+                       description=__doc__.splitlines()[0])
+    add_arguments(p)
+    p.set_defaults(func=run_live)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", default="mic", metavar="mic|FILE|-",
+                   help="mic (default; PortAudio), a sound file played in real time, or - for raw PCM16 on stdin")
+    p.add_argument("--device", default=None, metavar="NAME|INDEX", help="input device (default: the system's)")
+    p.add_argument("--rate", type=int, default=None,
+                   help="input sample rate (stdin: required; mic: default the device's); resampled to the voice's")
+    p.add_argument("--channels", type=int, default=None, help="input channels (stdin default 1); mixed to mono")
+    p.add_argument("--block-ms", type=float, default=20.0, help="capture block (default 20 ms)")
+    p.add_argument("--osc", action="append", default=[], metavar="HOST:PORT",
+                   help="raw landmarks as /uniflg OSC bundles, time-tagged with capture time (repeatable)")
+    p.add_argument("--vmc", action="append", default=[], metavar="HOST:PORT",
+                   help=f"VMC blendshapes to a marionette (port default {DEFAULT_PORTS['vmc']}; repeatable)")
+    p.add_argument("--vmc-perfect-sync", action="store_true", help="also send the 52 ARKit names over VMC")
+    p.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
+                   help=f"Unreal Live Link Face packets (port default {DEFAULT_PORTS['livelink']}; repeatable)")
+    p.add_argument("--livelink-subject", default="UniFLG", help="Live Link subject name")
+    p.add_argument("--delay-ms", type=float, default=None,
+                   help="send frame i at its capture time + this (default: look-ahead + one block + margin)")
+    p.add_argument("--reconnect", type=float, default=10.0, metavar="SECONDS",
+                   help="a microphone that stops: try to reopen it for this long, then end (default 10; 0: end)")
+    p.add_argument("--voice", default=None, help="voice folder (default: the embedded voice)")
+    p.add_argument("--backend", default="auto", help="auto|torch|onnxruntime|tensorrt")
+    p.add_argument("--threads", type=int, default=None, help="inference threads (default: all usable cores)")
+    p.add_argument("--speaker")
+    p.add_argument("--emotion")
+    p.add_argument("--quiet", action="store_true", help="no status line")
+    p.add_argument("--summary", type=Path, default=None, help="also write the end-of-run summary JSON here")
+
+
+def _sinks(args: argparse.Namespace) -> list[Any]:
+    from uniflg_bridge import livelink, osc, vmc
+    from uniflg_bridge.udp import Target
+
+    sinks: list[Any] = []
+    try:
+        sinks += [osc.OscLandmarkSink(Target.parse(t, osc.DEFAULT_PORT)) for t in args.osc]
+        sinks += [vmc.VmcSink(Target.parse(t, vmc.DEFAULT_PORT), args.vmc_perfect_sync) for t in args.vmc]
+        sinks += [livelink.LiveLinkSink(Target.parse(t, livelink.DEFAULT_PORT), args.livelink_subject)
+                  for t in args.livelink]
+    except (ValueError, OSError) as exc:
+        from uniflg.errors import InvalidInputError
+
+        raise InvalidInputError(f"bad target: {exc} (use HOST:PORT, :PORT or HOST)") from exc
+    return sinks
+
+
+def _source_factory(args: argparse.Namespace) -> Any:
+    """-> a function that opens the input (called again to reconnect a microphone)."""
+    from uniflg.errors import InvalidInputError
+
+    from uniflg_bridge import capture
+
+    if args.block_ms <= 0 or args.block_ms > 1000:
+        raise InvalidInputError(f"--block-ms must be in (0, 1000]; got {args.block_ms}")
+    if args.input == "mic":
+        device = capture.parse_device(args.device)
+        return lambda: capture.MicSource(device, args.rate, args.channels, args.block_ms)
+    if args.device is not None:
+        raise InvalidInputError("--device applies to --input mic only")
+    if args.input == "-":
+        return lambda: capture.StreamSource(sys.stdin.buffer, args.rate, args.channels or 1, args.block_ms)
+    if args.rate is not None or args.channels is not None:
+        raise InvalidInputError("--rate/--channels apply to --input mic or - (a file says its own format)")
+    return lambda: capture.FileSource(Path(args.input), args.block_ms)
+
+
+def run_live(args: argparse.Namespace) -> int:
+    import numpy as np
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import load_voice
+
+    from uniflg_bridge.live import LiveOptions, LiveSession, stop_on_signals
+
+    make_source = _source_factory(args)
+    source = make_source()  # input errors (no file, no PortAudio, bad rate) before the voice loads
+    sinks = _sinks(args)
+    if not sinks:
+        log.warning("no --osc / --vmc / --livelink target: frames are computed and counted but sent nowhere")
+    voice = load_voice(args.voice, backend=args.backend, threads=args.threads)
+    speech = SynthesisOptions(speaker=args.speaker, emotion=args.emotion)
+    voice._condition(speech, np.random.default_rng(0), speech_driven=True)  # unknown names fail now
+    options = LiveOptions(delay_ms=args.delay_ms, reconnect_seconds=args.reconnect)
+    session = LiveSession(voice, source, sinks, options, speech,
+                          make_source=make_source if args.input == "mic" else None,
+                          status_out=None if args.quiet else sys.stderr)
+    try:
+        with stop_on_signals(session.stop):
+            report = session.run()
+    finally:
+        for sink in sinks:
+            sink.close()
+    summary = json.dumps(asdict(report))
+    sys.stdout.write(summary + "\n")
+    if args.summary is not None:
+        args.summary.write_text(summary + "\n", encoding="utf-8")
+    if report.error:
+        log.error("%s", report.error)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m uniflg_bridge.live_cli ARGS`` = ``uniflg live ARGS`` (where the entry point is not installed)."""
+    from uniflg.errors import UniFLGError
+
+    parser = argparse.ArgumentParser(prog="uniflg live", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose + 1, 2),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run_live(args)
+    except UniFLGError as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
