@@ -122,7 +122,8 @@ class FileSource:
         self.rate, self.channels = int(self._file.samplerate), int(self._file.channels)
         self.block_samples = max(1, int(self.rate * block_ms / 1000))
         self.realtime = realtime
-        self.description = f"file {path.name} ({self.rate} Hz, {self.channels} ch, {self._file.frames / self.rate:.1f} s)"
+        seconds = self._file.frames / self.rate
+        self.description = f"file {path.name} ({self.rate} Hz, {self.channels} ch, {seconds:.1f} s)"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

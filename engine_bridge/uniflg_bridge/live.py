@@ -279,9 +279,8 @@ class LiveSession:
             while not self.stop.is_set():
                 item = out.get(timeout=0.1)
                 if item is None:
-                    if self._stalled():
-                        if not self._reopen(out):
-                            break
+                    if self._stalled() and not self._reopen(out):
+                        break
                     self._show(out)
                     continue
                 if isinstance(item, SourceEnded):

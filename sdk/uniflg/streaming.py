@@ -70,7 +70,7 @@ class TailBuffer:
     def __init__(self, rows: tuple[int, ...] | None = (), capacity: int = 4096, dtype: type = np.float32) -> None:
         """``rows``: the shape of one item (None: taken from the first append)."""
         self._capacity, self._dtype = max(1, capacity), dtype
-        self._data = np.zeros((*rows, self._capacity), dtype) if rows is not None else None
+        self._data: np.ndarray | None = np.zeros((*rows, self._capacity), dtype) if rows is not None else None
         self._start = 0  # global index of the oldest kept item
         self._off = 0  # its position in _data
         self._n = 0  # kept items

@@ -1,0 +1,336 @@
+"""`uniflg live` end to end on the shipped voice: a paced file and raw PCM16 on stdin into real UDP receivers
+(OSC and VMC), SIGTERM, bad input, input failures and a slow sink; the capture clock and latency statistics."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+from uniflg.voice import DEFAULT_VOICE_DIR
+from uniflg_bridge import capture, live_cli
+from uniflg_bridge.capture import AudioBlock, BlockQueue, FileSource, SourceEnded, StreamSource
+from uniflg_bridge.fanout import FrameEvent, StreamMeta
+from uniflg_bridge.live import CaptureClock, LatencyStats, LiveOptions, LiveSession
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(not (DEFAULT_VOICE_DIR / "voice.json").is_file(), reason="no embedded voice")
+
+
+def speechlike(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
+    """Syllable-rate modulated noise: energy that rises and falls like speech."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.2 * rng.standard_normal(t.size) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+
+
+class Receiver:
+    """A real UDP socket collecting datagrams on a thread."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.packets: list[tuple[bytes, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.packets.append((self.sock.recv(65536), time.time()))
+            except TimeoutError:
+                continue
+
+    def close(self) -> list[tuple[bytes, float]]:
+        time.sleep(0.2)
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+        return self.packets
+
+
+def osc_frames(packets: list[tuple[bytes, float]]) -> tuple[list[tuple[int, float, float, np.ndarray]], int | None]:
+    """-> ([(index, time tag, arrival, points (70, 2))], the /uniflg/stream/end count)."""
+    frames, end = [], None
+    for data, arrival in packets:
+        if OscBundle.dgram_is_bundle(data):
+            b = OscBundle(data)
+            frames.append((int(b.content(0).params[1]), b.timestamp, arrival,
+                           np.asarray(b.content(1).params, np.float32).reshape(70, 2)))
+        elif OscMessage(data).address == "/uniflg/stream/end":
+            end = int(OscMessage(data).params[1])
+    return frames, end
+
+
+def run_cli(args: list[str], stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
+    return subprocess.run([sys.executable, "-m", "uniflg_bridge.live_cli", *args], input=stdin,
+                          capture_output=True, timeout=timeout, env=env)
+
+
+def test_paced_file_sends_every_frame_tagged_with_capture_time(tmp_path: Path) -> None:
+    rate, seconds = 44100, 3.0
+    path = tmp_path / "talk.wav"
+    audio = speechlike(seconds, rate)
+    sf.write(str(path), np.stack([audio, audio], 1), rate)  # stereo at 44.1 kHz: mixed down and resampled
+    osc_rx, vmc_rx = Receiver(), Receiver()
+    t0 = time.time()
+    done = run_cli(["--input", str(path), "--osc", f"127.0.0.1:{osc_rx.port}", "--vmc", f"127.0.0.1:{vmc_rx.port}",
+                    "--quiet"])
+    wall = time.time() - t0
+    frames, end = osc_frames(osc_rx.close())
+    assert done.returncode == 0, done.stderr.decode()
+    summary = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    n = round(seconds * 30)
+    assert [f[0] for f in frames] == list(range(n + 1))  # every frame in order, then the neutral one
+    assert end == n and summary["frames_sent"] == n and summary["ended_by"] == "end of input"
+    assert wall >= seconds  # paced like a microphone, not faster
+    tags = np.array([f[1] for f in frames[:n]])
+    assert np.abs(np.diff(tags) - 1 / 30).max() < 1e-3  # the audio clock, not the arrival jitter
+    assert t0 < tags[0] < t0 + 10  # wall-clock capture time of sample 0 (the process starts in between)
+    latency = np.array([f[2] - (f[1] + 1 / 30) for f in frames[:n]])
+    lookahead = summary["lookahead_ms"] / 1000
+    assert latency.min() >= lookahead  # no frame before its audio (and look-ahead) was captured
+    assert np.median(latency) <= summary["delay_ms"] / 1000 + 0.5  # paced at tag + delay (loose: shared CPU)
+    neutral = np.asarray(json.loads((DEFAULT_VOICE_DIR / "voice.json").read_text())["neutral_face"], np.float32)
+    np.testing.assert_allclose(frames[-1][3], neutral, atol=1e-6)
+    vmc = [OscBundle(d) for d, _ in vmc_rx.close()]
+    assert len(vmc) == n + 1
+    last = {m.params[0]: m.params[1] for m in vmc[-1] if m.address == "/VMC/Ext/Blend/Val"}
+    assert last and all(v == 0.0 for v in last.values())  # the avatar is left neutral
+
+
+def test_stdin_pcm16_at_any_rate_gives_thirty_frames_per_second() -> None:
+    rate, seconds = 16000, 2.5
+    pcm = (speechlike(seconds, rate, 1) * 32767).astype("<i2").tobytes()
+    rx = Receiver()
+    done = run_cli(["--input", "-", "--rate", str(rate), "--osc", f"127.0.0.1:{rx.port}", "--quiet",
+                    "--delay-ms", "0"], stdin=pcm)
+    frames, end = osc_frames(rx.close())
+    assert done.returncode == 0, done.stderr.decode()
+    assert [f[0] for f in frames][:-1] == list(range(round(seconds * 30))) and end == round(seconds * 30)
+
+
+def test_sigterm_ends_cleanly_with_a_neutral_frame() -> None:
+    rx = Receiver()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
+    proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", "-", "--rate", "24000",
+                             "--osc", f"127.0.0.1:{rx.port}", "--quiet", "--delay-ms", "0"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    audio = (speechlike(3.0, 24000, 2) * 32767).astype("<i2").tobytes()
+    proc.stdin.write(audio)  # the pipe stays open: the input never ends by itself
+    proc.stdin.flush()
+    deadline = time.time() + 30
+    while time.time() < deadline and not any(OscBundle.dgram_is_bundle(d) for d, _ in rx.packets):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=15)
+    frames, end = osc_frames(rx.close())
+    assert proc.returncode == 0, err.decode()
+    summary = json.loads(out.decode().strip().splitlines()[-1])
+    assert summary["ended_by"] == "stopped (signal)" and frames and end == summary["frames_sent"]
+    assert [f[0] for f in frames] == list(range(len(frames)))
+    assert frames[-1][0] == summary["frames_sent"]  # the closing neutral frame
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--input", "missing.wav"], "no such file"),
+    (["--input", "-"], "--rate"),
+    (["--input", "-", "--rate", "16000", "--device", "3"], "--device applies"),
+    (["--input", "-", "--rate", "16000", "--osc", "host:99999"], "bad target"),
+    (["--input", "-", "--rate", "16000", "--emotion", "furious"], "furious"),
+])
+def test_bad_input_exits_2_with_one_line(args: list[str], message: str) -> None:
+    done = run_cli(args, stdin=b"")
+    assert done.returncode == 2
+    assert message in done.stderr.decode()
+
+
+def test_microphone_without_portaudio_names_it() -> None:
+    try:
+        import sounddevice  # noqa: F401
+    except OSError:
+        done = run_cli(["--input", "mic"])
+        assert done.returncode == 2 and "PortAudio" in done.stderr.decode()
+        return
+    pytest.skip("PortAudio (libportaudio2) is installed here: the missing-library message is not reachable")
+
+
+def test_microphone_capture_for_real() -> None:
+    try:
+        sd = capture.portaudio()
+    except capture.CaptureError as exc:
+        pytest.skip(f"needs PortAudio (Debian libportaudio2) and an input device: {exc}")
+    if not any(d["max_input_channels"] > 0 for d in sd.query_devices()):
+        pytest.skip("PortAudio has no input device here")
+    source = capture.MicSource()
+    out = BlockQueue(5, source.rate, source.block_samples)
+    source.start(out)
+    time.sleep(0.5)
+    source.stop()
+    blocks = [b for b in iter(lambda: out.get(0.01), None) if isinstance(b, AudioBlock)]
+    assert blocks and blocks[0].samples.shape[1] == source.channels
+
+
+def test_cli_registers_live_with_its_options() -> None:
+    parser = argparse.ArgumentParser()
+    live_cli.register_live(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["live", "--osc", ":9001", "--vmc", "127.0.0.1", "--livelink", "h:1", "--osc", ":9002"])
+    assert args.input == "mic" and args.osc == [":9001", ":9002"] and args.func is live_cli.run_live
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'live = "uniflg_bridge.live_cli:register_live"' in pyproject
+
+
+# ---------------------------------------------------------------- in-process: failures, slow sinks, clocks
+
+class ListSink:
+    name = "list"
+
+    def __init__(self, sleep: float = 0.0) -> None:
+        self.sleep, self.frames, self.ended = sleep, [], None
+
+    def start(self, meta: StreamMeta) -> None:
+        pass
+
+    def frame(self, meta: StreamMeta, event: FrameEvent) -> None:
+        time.sleep(self.sleep)
+        self.frames.append(event.index)
+
+    def end(self, meta: StreamMeta, frame_count: int) -> None:
+        self.ended = frame_count
+
+    def close(self) -> None:
+        pass
+
+
+class FailingSource:
+    """A source that delivers some audio, then reports its device gone (what PortAudio's finished callback
+    does when a microphone is unplugged)."""
+
+    rate, channels, block_samples, description = 24000, 1, 480, "failing test source"
+
+    def __init__(self, seconds: float) -> None:
+        self.audio = speechlike(seconds, self.rate, 3)
+
+    def start(self, out: BlockQueue) -> None:
+        now = time.time()
+        for i in range(0, self.audio.size, self.block_samples):
+            out.put_nowait(AudioBlock(self.audio[i:i + self.block_samples, None], i, now + i / self.rate))
+        out.put_nowait(SourceEnded("the input device stopped (test)"))
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def voice():
+    from uniflg.voice import load_voice
+
+    return load_voice(backend="onnxruntime")
+
+
+def test_a_device_that_disappears_ends_the_run_cleanly(voice) -> None:
+    sink = ListSink()
+    attempts = []
+
+    def reopen():
+        attempts.append(1)
+        raise capture.CaptureError("device not found")
+
+    session = LiveSession(voice, FailingSource(2.0), [sink], LiveOptions(delay_ms=0, reconnect_seconds=0.6),
+                          make_source=reopen, status_out=None)
+    t0 = time.monotonic()
+    report = session.run()
+    assert time.monotonic() - t0 < 10  # never hangs
+    assert attempts and report.error is not None and "device stopped" in report.error
+    assert report.ended_by == "input failed" and sink.ended == len(sink.frames) == report.frames_sent
+
+
+def test_a_device_that_comes_back_is_reconnected(voice) -> None:
+    sink = ListSink()
+    sources = [FailingSource(1.5), FailingSource(1.5)]
+
+    def reopen():
+        if len(sources) > 0:
+            return sources.pop()
+        raise capture.CaptureError("gone for good")
+
+    session = LiveSession(voice, FailingSource(1.5), [sink], LiveOptions(delay_ms=0, reconnect_seconds=0.6),
+                          make_source=reopen, status_out=None)
+    report = session.run()
+    assert report.reconnects == 2 and report.error is not None
+    assert sink.frames == list(range(len(sink.frames))) and len(sink.frames) > 30
+
+
+def test_a_slow_sink_never_drops_audio(voice, tmp_path: Path) -> None:
+    """Sends slower than real time (50 ms per frame) hold up only the sender thread: capture and inference
+    go on, every frame is still sent, in order, and no audio block is dropped."""
+    path = tmp_path / "a.wav"
+    sf.write(str(path), speechlike(1.5, 24000, 4), 24000)
+    sink = ListSink(sleep=0.05)
+    report = LiveSession(voice, FileSource(path), [sink], LiveOptions(delay_ms=0), status_out=None).run()
+    assert sink.frames == list(range(45)) and report.dropped_blocks == 0 and report.late_frames > 0
+
+
+def test_stream_source_counts_underruns_and_ignores_a_trailing_byte() -> None:
+    class Slow(io.RawIOBase):
+        def __init__(self) -> None:
+            self.parts = [b"\x00\x01" * 1600, b"", b"\x00\x01" * 1600 + b"\x07"]
+
+        def readable(self) -> bool:
+            return True
+
+        def read1(self, n: int = -1) -> bytes:
+            part = self.parts.pop(0) if self.parts else b""
+            if part == b"" and self.parts:
+                time.sleep(0.3)  # the writer falls behind its clock
+                return self.read1(n)
+            return part
+
+    source = StreamSource(Slow(), 16000)  # type: ignore[arg-type]
+    out = BlockQueue(5, 16000, source.block_samples)
+    source.start(out)
+    items = []
+    while not items or not isinstance(items[-1], SourceEnded):
+        item = out.get(2)
+        assert item is not None
+        items.append(item)
+    blocks = [b for b in items if isinstance(b, AudioBlock)]
+    assert sum(len(b.samples) for b in blocks) == 3200 and out.underruns == 1
+    assert blocks[1].first_sample == 1600 and blocks[1].captured_at - blocks[0].captured_at > 0.25
+
+
+def test_capture_clock_maps_samples_to_block_times() -> None:
+    clock = CaptureClock(1000)
+    clock.add(AudioBlock(np.zeros((100, 1), np.float32), 0, 50.0))
+    clock.add(AudioBlock(np.zeros((100, 1), np.float32), 100, 50.4))  # a 0.3 s gap before this block
+    assert clock.at(0) == 50.0 and clock.at(50) == pytest.approx(50.05) and clock.at(150) == pytest.approx(50.45)
+    clock.forget_before(120)
+    assert clock.at(120) == pytest.approx(50.42) and len(clock._starts) == 1
+
+
+def test_latency_stats_percentiles() -> None:
+    stats = LatencyStats()
+    for ms in range(1, 101):
+        stats.add(ms / 1000)
+    assert stats.percentile(50) == 50 and stats.percentile(95) == 95 and stats.percentile(100) == 100
+    assert LatencyStats().percentile(50) is None
