@@ -62,3 +62,23 @@ def test_animator_memory_is_bounded_and_streaming_equals_the_whole_clip(voice):
     at_10s, at_end = caps[10 * 50], caps[-1]
     assert at_end == at_10s, (at_10s, at_end)  # nothing grew over the last 30 s
     assert at_end[0] <= 8 * sr  # audio: the initial allocation (8 s), never the 40-s stream
+
+
+def test_speech_path_selection_names_what_the_voice_has(voice):
+    from uniflg.errors import InvalidInputError
+    from uniflg.types import SynthesisOptions
+
+    offline = voice.speech_path(None)
+    assert offline.name == "offline" and 1000 < offline.lookahead_ms < 1200  # the default voice: about 1.1 s
+    assert voice.speech_path(offline.lookahead_ms + 1) == offline
+    with pytest.raises(InvalidInputError, match=r"offline 1107 ms"):
+        voice.speech_path(250)
+    with pytest.raises(InvalidInputError):
+        list(voice.animate([np.zeros(24000, np.float32)], 24000, SynthesisOptions(max_lookahead_ms=250)))
+    audio = np.random.default_rng(5).standard_normal(3 * 24000).astype(np.float32) * 0.1
+    fine = SynthesisOptions(max_lookahead_ms=2000)
+    chunks = list(voice.animate((audio[i:i + 480] for i in range(0, audio.size, 480)), 24000, fine))
+    sizes = [len(c.landmarks) for c in chunks[:-1] if len(c.landmarks)]
+    assert sizes and max(sizes) <= 4  # small blocks for low latency (3 frames, +1 at a block's rounding)
+    streamed = np.concatenate([c.landmarks for c in chunks])
+    assert np.abs(streamed - voice.animate_array(audio, 24000)).max() <= 1e-5

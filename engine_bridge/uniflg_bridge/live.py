@@ -102,6 +102,7 @@ class LiveReport:
 
     frames_sent: int = 0
     audio_seconds: float = 0.0
+    speech_path: str = "offline"
     lookahead_ms: float = 0.0
     delay_ms: float = 0.0
     latency_p50_ms: float | None = None

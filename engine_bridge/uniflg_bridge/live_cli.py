@@ -46,6 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
                    help=f"Unreal Live Link Face packets (port default {DEFAULT_PORTS['livelink']}; repeatable)")
     p.add_argument("--livelink-subject", default="UniFLG", help="Live Link subject name")
+    p.add_argument("--max-lookahead-ms", type=float, default=None,
+                   help="use a speech path needing at most this much future audio (default: the voice's "
+                        "lowest; `uniflg info` lists live_lookahead_ms)")
     p.add_argument("--delay-ms", type=float, default=None,
                    help="send frame i at its capture time + this (default: look-ahead + one block + margin)")
     p.add_argument("--reconnect", type=float, default=10.0, metavar="SECONDS",
@@ -111,10 +114,14 @@ def run_live(args: argparse.Namespace) -> int:
     voice = load_voice(args.voice, backend=args.backend, threads=args.threads)
     speech = SynthesisOptions(speaker=args.speaker, emotion=args.emotion)
     voice._condition(speech, np.random.default_rng(0), speech_driven=True)  # unknown names fail now
+    path = voice.speech_path(args.max_lookahead_ms if args.max_lookahead_ms is not None
+                             else min(p.lookahead_ms for p in voice.speech_paths()))
+    log.info("speech path %s (look-ahead %.0f ms)", path.name, path.lookahead_ms)
     options = LiveOptions(delay_ms=args.delay_ms, reconnect_seconds=args.reconnect)
     session = LiveSession(voice, source, sinks, options, speech,
                           make_source=make_source if args.input == "mic" else None,
                           status_out=None if args.quiet else sys.stderr)
+    session.report.speech_path = path.name
     try:
         with stop_on_signals(session.stop):
             report = session.run()

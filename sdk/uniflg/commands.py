@@ -17,7 +17,7 @@ from uniflg.errors import InvalidInputError, NotFoundError
 from uniflg.types import SynthesisOptions
 
 if TYPE_CHECKING:
-    pass
+    from uniflg.voice_spec import VoiceSpec
 
 log = logging.getLogger(__name__)
 

@@ -44,6 +44,10 @@ class SynthesisOptions:
     chunk_seconds: float = 0.5
     language: str = "auto"
     strict_text: bool = False
+    # Speech-driven (animate): None keeps the offline path with its default blocks; a number picks the speech
+    # path with the most look-ahead within this many ms (Voice.speech_path; none fits: InvalidInputError) and
+    # emits frames in small blocks (low latency for live input).
+    max_lookahead_ms: float | None = None
 
 
 @dataclass(frozen=True)

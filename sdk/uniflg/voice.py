@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,17 @@ from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE, WEIGHTS_FILE, Voice
 
 log = logging.getLogger(__name__)
 
+LIVE_BLOCK_FRAMES = 3  # speech-driven frames per block when a look-ahead bound is asked for (100 ms)
 MAX_CHUNK_SECONDS = 2.0  # streamed chunks grow from chunk_seconds to this (less window overhead)
 Z_U_SECONDS = 1.0  # speech-driven: z_u comes from the first second of the input (see SpeechAnimator)
+
+
+@dataclass(frozen=True)
+class SpeechPath:
+    """One way this voice turns speech into landmarks, and the audio it needs past a frame before emitting it."""
+
+    name: str  # "offline": the full posterior encoder + flow and landmark decoder
+    lookahead_ms: float
 
 
 def load_voice(path: str | Path | None = None, backend: str = "auto", threads: int | None = None,
@@ -109,6 +119,26 @@ class Voice:
         """Speech-driven streaming: audio needed past a frame before it is emitted (receptive fields)."""
         held = InputConditioner(self.sample_rate, self.conditioning).latency_samples / self.sample_rate
         return SpeechAnimator(self.backend, self.runtime, np.zeros(1, np.int64), None).lookahead_seconds + held
+
+    def speech_paths(self) -> list[SpeechPath]:
+        """The speech-driven paths this voice has, lowest look-ahead first. Today only the offline path (whose
+        look-ahead is the graphs' receptive fields, about 1.1 s for the default voice)."""
+        return [SpeechPath("offline", round(self.lookahead_seconds * 1000, 1))]
+
+    def speech_path(self, max_lookahead_ms: float | None) -> SpeechPath:
+        """The path with the most look-ahead within ``max_lookahead_ms`` (None: offline). Raises InvalidInputError
+        naming the paths when none is within the bound."""
+        paths = self.speech_paths()
+        if max_lookahead_ms is None:
+            return next(p for p in paths if p.name == "offline")
+        if not (max_lookahead_ms > 0):
+            raise InvalidInputError(f"max_lookahead_ms must be positive; got {max_lookahead_ms}")
+        fitting = [p for p in paths if p.lookahead_ms <= max_lookahead_ms]
+        if not fitting:
+            have = ", ".join(f"{p.name} {p.lookahead_ms:.0f} ms" for p in paths)
+            raise InvalidInputError(f"no speech path of voice {self.name!r} needs at most {max_lookahead_ms:g} ms "
+                                    f"of look-ahead; it has: {have}")
+        return fitting[-1]  # the most look-ahead (best quality) within the bound
 
     def stream_info(self, options: SynthesisOptions | None = None) -> StreamInfo:
         return StreamInfo(sample_rate=self.sample_rate, fps=self.config.landmarks.fps,
@@ -307,7 +337,9 @@ class Voice:
         if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
             raise InvalidInputError(f"sample_rate must be a positive integer; got {sample_rate!r}")
         g, z_u = self._condition(options, np.random.default_rng(options.seed), speech_driven=True)
-        return self._animate_stream(chunks, int(sample_rate), g, z_u)
+        self.speech_path(options.max_lookahead_ms)  # the only path today is offline; this checks the bound
+        block = 6 if options.max_lookahead_ms is None else LIVE_BLOCK_FRAMES
+        return self._animate_stream(chunks, int(sample_rate), g, z_u, block)
 
     def animate_array(self, audio: np.ndarray, sample_rate: int,
                       options: SynthesisOptions | None = None) -> np.ndarray:
@@ -316,8 +348,8 @@ class Voice:
         return np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
 
     def _animate_stream(self, chunks: Iterable[np.ndarray], sample_rate: int, g: np.ndarray,
-                        z_u: np.ndarray | None) -> Iterator[FrameChunk]:
-        animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS)
+                        z_u: np.ndarray | None, block_frames: int = 6) -> Iterator[FrameChunk]:
+        animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS, block_frames)
         resampler = StreamResampler(sample_rate, self.sample_rate)
         conditioner = InputConditioner(self.sample_rate, self.conditioning)
         fps, emitted = self.config.landmarks.fps, 0
@@ -441,4 +473,5 @@ def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool =
     return write_voice(model, Path(path), name or f"random-{config_name}", latents, onnx=onnx, weights=True)
 
 
-__all__ = ["DEFAULT_VOICE_DIR", "VOICE_FILE", "WEIGHTS_FILE", "Voice", "VoiceSpec", "load_voice", "random_voice"]
+__all__ = ["DEFAULT_VOICE_DIR", "VOICE_FILE", "WEIGHTS_FILE", "SpeechPath", "Voice", "VoiceSpec", "load_voice",
+           "random_voice"]
