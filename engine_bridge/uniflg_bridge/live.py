@@ -212,8 +212,8 @@ class LiveSession:
 
     def __init__(self, voice: Any, source: Source, sinks: Sequence[FrameSink], options: LiveOptions,
                  speech: SynthesisOptions | None = None, make_source: Callable[[], Source] | None = None,
-                 status_out: TextIO | None = sys.stderr) -> None:
-        self.voice, self.source, self.options = voice, source, options
+                 status_out: TextIO | None = sys.stderr, path: str = "offline") -> None:
+        self.voice, self.source, self.options, self.path = voice, source, options, path
         self.speech = speech or SynthesisOptions()  # speaker / emotion conditioning
         self.make_source = make_source  # reopens a microphone after it stops
         self.fps = voice.config.landmarks.fps
@@ -222,7 +222,7 @@ class LiveSession:
         self.stopped_by = ""
         self.latency = LatencyStats()
         self.sender = FrameSender(self.sinks, self.latency, self.fps)
-        self.report = LiveReport()
+        self.report = LiveReport(speech_path=path)
         self.status = StatusLine(status_out, options.status_seconds)
         self._level = -120.0
         self.retargeter = _retargeter(voice)
@@ -232,8 +232,7 @@ class LiveSession:
 
     def _animator(self) -> SpeechAnimator:
         g, z_u = self.voice._condition(self.speech, np.random.default_rng(self.speech.seed), speech_driven=True)
-        return SpeechAnimator(self.voice.backend, self.voice.runtime, g, z_u,
-                              min_block_frames=self.options.min_block_frames)
+        return self.voice.speech_animator(g, z_u, self.path, self.options.min_block_frames)
 
     def lookahead_ms(self, animator: SpeechAnimator) -> float:
         return animator.lookahead_seconds * 1000

@@ -120,8 +120,7 @@ def run_live(args: argparse.Namespace) -> int:
     options = LiveOptions(delay_ms=args.delay_ms, reconnect_seconds=args.reconnect)
     session = LiveSession(voice, source, sinks, options, speech,
                           make_source=make_source if args.input == "mic" else None,
-                          status_out=None if args.quiet else sys.stderr)
-    session.report.speech_path = path.name
+                          status_out=None if args.quiet else sys.stderr, path=path.name)
     try:
         with stop_on_signals(session.stop):
             report = session.run()

@@ -161,6 +161,7 @@ def info(args: argparse.Namespace) -> int:
                          "fps": spec.config.landmarks.fps, "layout": "openpose70",
                          "graphs": sorted(spec.graphs), "contexts": spec.contexts,
                          "live_lookahead_ms": _live_lookahead_ms(spec),
+                         "live_paths": {k: v["lookahead_ms"] for k, v in spec.live.items()},
                          "backends": {k: (v or "available") for k, v in usable.items()}}
     elif args.voice:
         raise NotFoundError("voice", str(args.voice), [])
@@ -178,9 +179,12 @@ def info(args: argparse.Namespace) -> int:
 
 
 def _live_lookahead_ms(spec: VoiceSpec) -> float | None:
-    """Audio `uniflg live` needs past a frame before sending it (the speech-driven path's receptive fields)."""
+    """Audio `uniflg live` needs past a frame before sending it: the lowest look-ahead of the voice's speech paths
+    (the offline path's receptive fields, or a live path's stored in voice.json)."""
     from uniflg.inference import Runtime, speech_lookahead_seconds
 
     if "speech_to_latent" not in spec.graphs and spec.weights is None:
         return None
-    return round(speech_lookahead_seconds(Runtime(spec.config, dict(spec.contexts))) * 1000, 1)
+    offline = speech_lookahead_seconds(Runtime(spec.config, dict(spec.contexts))) * 1000
+    return round(min([offline, *(float(p["lookahead_ms"]) for p in spec.live.values())]), 1)
+

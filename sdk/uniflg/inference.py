@@ -158,13 +158,31 @@ def frames_in(rt: Runtime, f0: int, f1: int, total_land: int, last: bool) -> tup
     return min(first_at(f0), total_land), (total_land if last else min(first_at(f1), total_land))
 
 
-def speech_lookahead_seconds(rt: Runtime) -> float:
-    """Audio the speech-driven path needs past a frame's end before it can emit that frame: the landmark
-    decoder's receptive field (30 fps frames, +1 for the interpolation) plus the speech-to-latent graph's
-    (spectrogram frames, +1 for the segment's reflect padding, +2 for the interpolation and the hop)."""
+@dataclass(frozen=True)
+class SpeechGraphs:
+    """The two graphs of a speech-driven path and the input each reads on either side of an output frame
+    (left, right): spectrogram frames for speech-to-latent (its receptive field + 1 for the segment's reflect
+    padding), 30 fps frames for the landmark decoder."""
+
+    speech_to_latent: str
+    latent_to_landmarks: str
+    speech_context: tuple[int, int]
+    landmark_context: tuple[int, int]
+
+
+def offline_graphs(rt: Runtime) -> SpeechGraphs:
+    """The paper's path: posterior encoder + flow and the non-causal landmark decoder (symmetric contexts)."""
+    c = rt.contexts.get("speech_to_latent", 0) + 1
     c_land = rt.contexts.get("latent_to_landmarks", 0)
-    c_spec = rt.contexts.get("speech_to_latent", 0) + 1
-    return (c_land + 1) / rt.fps + (c_spec + 2) * rt.hop / rt.sample_rate
+    return SpeechGraphs("speech_to_latent", "latent_to_landmarks", (c, c), (c_land, c_land))
+
+
+def speech_lookahead_seconds(rt: Runtime, graphs: SpeechGraphs | None = None) -> float:
+    """Audio a speech-driven path needs past a frame's end before it can emit that frame: the landmark
+    decoder's right context (+1 for the interpolation) plus the speech-to-latent graph's (+2 for the
+    interpolation and the hop)."""
+    graphs = graphs or offline_graphs(rt)
+    return (graphs.landmark_context[1] + 1) / rt.fps + (graphs.speech_context[1] + 2) * rt.hop / rt.sample_rate
 
 
 class SpeechAnimator:
@@ -183,12 +201,13 @@ class SpeechAnimator:
     """
 
     def __init__(self, backend: Backend, rt: Runtime, g: np.ndarray, z_u: np.ndarray | None,
-                 z_u_seconds: float = 1.0, min_block_frames: int = 6) -> None:
+                 z_u_seconds: float = 1.0, min_block_frames: int = 6, graphs: SpeechGraphs | None = None) -> None:
         self.backend, self.rt, self.g, self.z_u = backend, rt, g, z_u
         self.z_u_samples = int(z_u_seconds * rt.sample_rate)
         self.min_block = min_block_frames
-        self.C = rt.contexts.get("speech_to_latent", 0) + 1  # +1: the segment's reflect padding
-        self.C_land = rt.contexts.get("latent_to_landmarks", 0)
+        self.graphs = graphs or offline_graphs(rt)
+        self.C_left, self.C = self.graphs.speech_context  # C: future spectrogram frames a latent frame reads
+        self.C_land_left, self.C_land = self.graphs.landmark_context
         self.ratio = rt.sample_rate / (rt.fps * rt.hop)
         self._audio = TailBuffer((), 8 * rt.sample_rate)
         self._spec = TailBuffer(None, 512)  # speech latent (1, D', frames), spectrogram rate
@@ -198,7 +217,7 @@ class SpeechAnimator:
     @property
     def lookahead_seconds(self) -> float:
         """Audio needed past a frame's end before that frame is emitted (worst case, excluding blocking)."""
-        return speech_lookahead_seconds(self.rt)
+        return speech_lookahead_seconds(self.rt, self.graphs)
 
     @property
     def samples_received(self) -> int:
@@ -257,11 +276,11 @@ class SpeechAnimator:
         done, hop = self._spec.end, self.rt.hop
         if done >= T:
             return
-        a = max(0, done - self.C)
+        a = max(0, done - self.C_left)
         end = self._audio.end if final else (T + self.C) * hop
         assert self.z_u is not None  # set from the first second of input before any frame is decoded
         seg = self._audio.get(a * hop, end)[None]
-        latent = self.backend.run("speech_to_latent", {"wav": seg, "g": self.g, "z_u": self.z_u})["latent"]
+        latent = self.backend.run(self.graphs.speech_to_latent, {"wav": seg, "g": self.g, "z_u": self.z_u})["latent"]
         self._spec.append(latent[..., done - a:T - a])
 
     def _extend_landmark_latent(self, n_lat: int, T: int, final: bool) -> None:
@@ -282,16 +301,18 @@ class SpeechAnimator:
         self._land.append(((1 - w) * x0 + w * x1).astype(np.float32))  # (1, D', n_lat - done)
 
     def _decode(self, j0: int, j1: int, n_lat: int) -> np.ndarray:
-        l0, l1 = max(0, j0 - self.C_land), min(n_lat, j1 + self.C_land)
+        """Landmarks of frames [j0, j1), decoded with the landmark decoder's context on each side."""
+        l0, l1 = max(0, j0 - self.C_land_left), min(n_lat, j1 + self.C_land)
         assert self.z_u is not None
-        return decode_landmarks(self.backend, self.rt, self._land.get(l0, l1), self.g, self.z_u, j0 - l0, j1 - l0)
+        feed = {"latent": self._land.get(l0, l1), "g": self.g, "z_u": self.z_u}
+        return self.backend.run(self.graphs.latent_to_landmarks, feed)["landmarks"][0][j0 - l0:j1 - l0]
 
     def _forget(self) -> None:
         """Trim every buffer to what the next block still reads."""
-        keep_land = max(0, self.emitted - self.C_land)
+        keep_land = max(0, self.emitted - self.C_land_left)
         self._land.trim(keep_land)
         self._spec.trim(max(0, int(math.floor(self._pos(np.array(self._land.end)))) - 1))
-        keep_audio = max(0, self._spec.end - self.C) * self.rt.hop
+        keep_audio = max(0, self._spec.end - self.C_left) * self.rt.hop
         if self.z_u is not None:
             self._audio.trim(keep_audio)
 

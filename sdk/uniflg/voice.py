@@ -33,12 +33,15 @@ from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatErro
 from uniflg.inference import (
     Runtime,
     SpeechAnimator,
+    SpeechGraphs,
     TextPlan,
     chunk_plan,
     decode_audio,
     decode_landmarks,
     frames_in,
+    offline_graphs,
     plan_text,
+    speech_lookahead_seconds,
 )
 from uniflg.landmarks import N_POINTS
 from uniflg.limits import CHUNK_SECONDS, NOISE_SCALE, SPEED, Range, check_nonempty
@@ -69,7 +72,7 @@ def load_voice(path: str | Path | None = None, backend: str = "auto", threads: i
         raise NotFoundError("voice", "default", [])
     spec = read_spec(folder)
     weights = folder / spec.weights if spec.weights else None
-    engine = open_backend(backend, folder, dict(spec.graphs), weights, threads, options)
+    engine = open_backend(backend, folder, {**spec.graphs, **spec.live_graph_files()}, weights, threads, options)
     log.info("voice %s on %s", spec.name, engine.describe())
     return Voice(spec, engine, folder)
 
@@ -121,9 +124,26 @@ class Voice:
         return SpeechAnimator(self.backend, self.runtime, np.zeros(1, np.int64), None).lookahead_seconds + held
 
     def speech_paths(self) -> list[SpeechPath]:
-        """The speech-driven paths this voice has, lowest look-ahead first. Today only the offline path (whose
-        look-ahead is the graphs' receptive fields, about 1.1 s for the default voice)."""
-        return [SpeechPath("offline", round(self.lookahead_seconds * 1000, 1))]
+        """The speech-driven paths this voice can run on its backend, lowest look-ahead first: the offline path
+        (look-ahead = the graphs' receptive fields, about 1.1 s for the default voice) and any live paths
+        (``voice.json`` ``live``; ONNX graphs, so not on the torch backend)."""
+        paths = [SpeechPath(name, round(speech_lookahead_seconds(self.runtime, self._graphs(name)) * 1000, 1))
+                 for name in self.spec.live if self._runs(name)]
+        paths.append(SpeechPath("offline", round(self.lookahead_seconds * 1000, 1)))
+        return sorted(paths, key=lambda p: p.lookahead_ms)
+
+    def _runs(self, path: str) -> bool:
+        # ONNX Runtime lists its graph files (sessions open on first use), TensorRT its engines; torch has neither
+        known = getattr(self.backend, "paths", None) or getattr(self.backend, "engines", None) or {}
+        return all(f"{path}/{g}" in known for g in ("speech_to_latent", "latent_to_landmarks"))
+
+    def _graphs(self, path: str) -> SpeechGraphs:
+        if path == "offline":
+            return offline_graphs(self.runtime)
+        ctx = self.spec.live[path]["contexts"]
+        s_left, s_right = ctx["speech_to_latent"]
+        return SpeechGraphs(f"{path}/speech_to_latent", f"{path}/latent_to_landmarks",
+                            (s_left + 1, s_right + 1), tuple(ctx["latent_to_landmarks"]))  # type: ignore[arg-type]
 
     def speech_path(self, max_lookahead_ms: float | None) -> SpeechPath:
         """The path with the most look-ahead within ``max_lookahead_ms`` (None: offline). Raises InvalidInputError
@@ -337,9 +357,14 @@ class Voice:
         if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
             raise InvalidInputError(f"sample_rate must be a positive integer; got {sample_rate!r}")
         g, z_u = self._condition(options, np.random.default_rng(options.seed), speech_driven=True)
-        self.speech_path(options.max_lookahead_ms)  # the only path today is offline; this checks the bound
+        path = self.speech_path(options.max_lookahead_ms)
         block = 6 if options.max_lookahead_ms is None else LIVE_BLOCK_FRAMES
-        return self._animate_stream(chunks, int(sample_rate), g, z_u, block)
+        return self._animate_stream(chunks, int(sample_rate), g, z_u, block, self._graphs(path.name))
+
+    def speech_animator(self, g: np.ndarray, z_u: np.ndarray | None, path: str = "offline",
+                        block_frames: int = LIVE_BLOCK_FRAMES) -> SpeechAnimator:
+        """A push-based animator on one of :meth:`speech_paths` (for callers that drive it themselves)."""
+        return SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS, block_frames, self._graphs(path))
 
     def animate_array(self, audio: np.ndarray, sample_rate: int,
                       options: SynthesisOptions | None = None) -> np.ndarray:
@@ -348,8 +373,9 @@ class Voice:
         return np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
 
     def _animate_stream(self, chunks: Iterable[np.ndarray], sample_rate: int, g: np.ndarray,
-                        z_u: np.ndarray | None, block_frames: int = 6) -> Iterator[FrameChunk]:
-        animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS, block_frames)
+                        z_u: np.ndarray | None, block_frames: int = 6,
+                        graphs: SpeechGraphs | None = None) -> Iterator[FrameChunk]:
+        animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS, block_frames, graphs)
         resampler = StreamResampler(sample_rate, self.sample_rate)
         conditioner = InputConditioner(self.sample_rate, self.conditioning)
         fps, emitted = self.config.landmarks.fps, 0

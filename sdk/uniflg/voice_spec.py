@@ -38,6 +38,9 @@ class VoiceSpec:
     neutral_face: list[list[float]] | None = None  # (70, 2) mean face
     face_calibration: dict[str, Any] | None = None  # uniflg.retarget.Calibration.to_dict(); see uniflg.avatar
     language: str = "auto"
+    # Low-latency speech paths (issue 18), by name: {"graphs": {"speech_to_latent": file, "latent_to_landmarks":
+    # file}, "contexts": {graph: [left, right]} (measured receptive fields), "lookahead_ms", "config" (sizes)}
+    live: dict[str, dict[str, Any]] = field(default_factory=dict)
     sdk_version: str = __version__
     format: str = FORMAT
     version: int = FORMAT_VERSION
@@ -73,6 +76,11 @@ class VoiceSpec:
             return cls(**data)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{where}: malformed voice file: {exc}") from exc
+
+    def live_graph_files(self) -> dict[str, str]:
+        """The live paths' graphs as backend graph names ``PATH/GRAPH`` -> ONNX file."""
+        return {f"{path}/{graph}": file for path, entry in self.live.items()
+                for graph, file in entry.get("graphs", {}).items()}
 
     def write(self, folder: Path) -> Path:
         return atomic_write_text(Path(folder) / VOICE_FILE, self.to_json())

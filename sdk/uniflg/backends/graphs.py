@@ -107,6 +107,13 @@ UTTERANCE_ENCODER = GraphSpec(
 GRAPHS: dict[str, GraphSpec] = {g.name: g for g in (
     TEXT_ENCODER, INVERSE_FLOW, LATENT_TO_SPEECH, LATENT_TO_LANDMARKS, SPEECH_TO_LATENT, UTTERANCE_ENCODER)}
 
+
+def spec_of(graph: str) -> GraphSpec:
+    """The spec of a graph name; ``PATH/NAME`` (a voice's extra speech path, e.g. ``live150/speech_to_latent``)
+    has the signature of ``NAME``."""
+    return GRAPHS[graph.rsplit("/", 1)[-1]]
+
+
 # Dynamic-axis ranges for TensorRT optimization profiles: (min, opt, max) per axis name, in the axis's unit.
 # 30 s of speech at most per call: 24 kHz * 30 = 720k samples, 2813 frames at hop 256, 900 landmark frames.
 AXIS_RANGES: dict[str, tuple[int, int, int]] = {

@@ -184,7 +184,7 @@ class OnnxBackend:
 
     def run(self, graph: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         session = self.session(graph)
-        spec = graphs.GRAPHS[graph]
+        spec = graphs.spec_of(graph)
         used = self.inputs[graph]
         feed = {t.name: np.ascontiguousarray(inputs[t.name], dtype=t.dtype) for t in spec.inputs if t.name in used}
         if not self.io_binding:

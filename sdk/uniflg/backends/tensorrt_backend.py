@@ -111,7 +111,7 @@ def build_engine(folder: Path, filename: str, plan: Path, graph: str, precision:
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
     apply_builder_flags(trt, config, recipe)
     profile = builder.create_optimization_profile()
-    spec = graphs.GRAPHS[graph]
+    spec = graphs.spec_of(graph)
     for i in range(network.num_inputs):
         tensor = network.get_input(i)
         profile.set_shape(tensor.name, *profile_shapes(spec, tuple(tensor.shape), tensor.name))
