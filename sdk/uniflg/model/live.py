@@ -39,7 +39,7 @@ class LivePathConfig:
     """Sizes of one live path: a speech-to-latent stack on a log mel of ``n_fft`` (smaller than the voice's:
     a shorter window reads less future audio) and a landmark stack."""
 
-    speech: LiveStackConfig = LiveStackConfig()
+    speech: LiveStackConfig = LiveStackConfig(dilations=(1, 2, 4))
     landmarks: LiveStackConfig = LiveStackConfig(channels=64, layers=6, dilations=(1, 2, 4), right_frames=1)
     n_fft: int = 512
     n_mels: int = 80

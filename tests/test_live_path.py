@@ -1,0 +1,146 @@
+"""The low-latency speech path: bounded right context (measured), training from a teacher voice, ONNX export
+with parity against torch, streaming equal to the whole clip on the live graphs, and path selection."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from inference_helpers import make_voice  # noqa: E402
+from uniflg.errors import InvalidInputError  # noqa: E402
+from uniflg.model.live import LivePathConfig, LiveStackConfig, right_pads  # noqa: E402
+from uniflg.types import SynthesisOptions  # noqa: E402
+from uniflg.voice import load_voice  # noqa: E402
+from uniflg_train import live  # noqa: E402
+
+
+@pytest.mark.parametrize("right", [0, 1, 3, 7])
+def test_stack_reads_exactly_its_right_budget(right):
+    from uniflg.model.live import BoundedStack
+
+    cfg = LiveStackConfig(channels=8, layers=5, dilations=(1, 2, 4), right_frames=right)
+    assert sum(right_pads(cfg)) == min(right, sum((cfg.kernel_size - 1) * d // 2 for d in (1, 2, 4, 1, 2)))
+    stack = BoundedStack(4, 3, cfg, 2).eval()
+    x, cond = torch.randn(1, 4, 200), torch.randn(1, 2)
+    left, measured_right = live.measure_left_right(lambda x, c: stack(x, c), (x, cond), 1, 2)
+    assert measured_right == sum(right_pads(cfg)) + 1  # + the measurement's margin
+    assert left == sum((cfg.kernel_size - 1) * d for d in (1, 2, 4, 1, 2)) - sum(right_pads(cfg)) + 1
+
+
+def test_path_config_fits_the_look_ahead():
+    with pytest.raises(ValueError, match="120 ms"):
+        live.path_config(100, 256, 24000, 30)
+    for ms in (120, 150, 250):
+        cfg = live.path_config(ms, 256, 24000, 30)
+        predicted = (cfg.landmarks.right_frames + 2) / 30 + (cfg.speech.right_frames + 5) * 256 / 24000
+        assert predicted * 1000 <= ms
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny random teacher voice, a 6-item corpus, a few steps of both phases, exported to a copy."""
+    root = tmp_path_factory.mktemp("livepath")
+    teacher = make_voice("tiny", root / "teacher")
+    corpus = root / "corpus"
+    (corpus / "wavs").mkdir(parents=True)
+    (corpus / "landmarks").mkdir()
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    face = np.asarray(json.loads((teacher / "voice.json").read_text())["neutral_face"], np.float32)
+    rows = []
+    for i in range(6):
+        seconds = 1.5 + 0.25 * i
+        wav = (0.1 * rng.standard_normal(int(seconds * 24000))).astype(np.float32)
+        sf.write(str(corpus / "wavs" / f"u{i}.wav"), wav, 24000)
+        lm = None
+        if i % 2 == 0:
+            track = face + 0.01 * rng.standard_normal((round(seconds * 30), 70, 2)).astype(np.float32)
+            np.save(corpus / "landmarks" / f"u{i}.npy", track)
+            lm = f"landmarks/u{i}.npy"
+        rows.append({"id": f"u{i}", "audio": f"wavs/u{i}.wav", "speaker": "speaker0", "landmarks": lm})
+    for split in ("train", "test"):
+        (corpus / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = root / "run"
+    assert live.main(["train", "--corpus", str(corpus), "--voice", str(teacher), "--out", str(run),
+                      "--lookahead-ms", "250", "--speech-steps", "3", "--landmark-steps", "3", "--batch", "2",
+                      "--checkpoint-every", "2"]) == 0
+    out = root / "voice"
+    entry = live.export_path(run, teacher, out)
+    return out, corpus, entry
+
+
+def test_exported_path_is_in_voice_json_with_its_measured_look_ahead(trained):
+    out, _, entry = trained
+    (name,) = [k for k in entry if k != "voice_mb"]
+    voice = load_voice(out, backend="onnxruntime")
+    paths = {p.name: p.lookahead_ms for p in voice.speech_paths()}
+    assert set(paths) == {name, "offline"} and paths[name] <= 250 and paths[name] == entry[name]["lookahead_ms"]
+    assert voice.speech_path(250).name == name and voice.speech_path(None).name == "offline"
+    with pytest.raises(InvalidInputError, match=name):
+        voice.speech_path(50)
+    assert [p.name for p in load_voice(out, backend="torch").speech_paths()] == ["offline"]  # ONNX graphs only
+
+
+def test_onnx_graphs_match_the_torch_modules(trained):
+    out, _, entry = trained
+    (name,) = [k for k in entry if k != "voice_mb"]
+    spec = json.loads((out / "voice.json").read_text())
+    cfg = LivePathConfig.from_dict(spec["live"][name]["config"])
+    from uniflg.voice import VoiceSpec
+
+    vspec = VoiceSpec.from_json((out / "voice.json").read_text())
+    s2l, dec = live.build_modules(vspec, cfg)
+    saved = torch.load(out.parent / "run" / "live.pt", weights_only=False)
+    s2l.load_state_dict(saved["s2l"]), dec.load_state_dict(saved["dec"])
+    live_round = __import__("uniflg.backends.voice_writer", fromlist=["round_to_half"]).round_to_half
+    live_round(s2l), live_round(dec)  # the ONNX files store float16 initializers
+    voice = load_voice(out, backend="onnxruntime")
+    wav = 0.1 * np.random.default_rng(1).standard_normal((1, 30 * 256)).astype(np.float32)
+    g, z_u = np.zeros(1, np.int64), np.random.default_rng(2).standard_normal((1, 16)).astype(np.float32)
+    got = voice.backend.run(f"{name}/speech_to_latent", {"wav": wav, "g": g, "z_u": z_u})["latent"]
+    want = s2l.eval()(torch.from_numpy(wav), torch.from_numpy(g), torch.from_numpy(z_u)).detach().numpy()
+    assert got.shape == want.shape == (1, 32, 30) and np.abs(got - want).max() <= 1e-4
+    lat = np.random.default_rng(3).standard_normal((1, 32, 25)).astype(np.float32)
+    got = voice.backend.run(f"{name}/latent_to_landmarks", {"latent": lat, "g": g, "z_u": z_u})["landmarks"]
+    want = dec.eval()(torch.from_numpy(lat), torch.from_numpy(g), torch.from_numpy(z_u)).detach().numpy()
+    assert got.shape == (1, 25, 70, 2) and np.abs(got - want).max() <= 1e-4
+
+
+def test_live_path_streams_equal_to_the_whole_clip_and_sooner(trained):
+    out, _, entry = trained
+    (name,) = [k for k in entry if k != "voice_mb"]
+    voice = load_voice(out, backend="onnxruntime")
+    rate, piece = 24000, 480
+    audio = np.random.default_rng(4).standard_normal(4 * rate).astype(np.float32) * 0.1
+    opts = SynthesisOptions(max_lookahead_ms=250)
+    sent = [0]
+
+    def feed():
+        for i in range(0, audio.size, piece):
+            sent[0] = min(audio.size, i + piece)
+            yield audio[i:i + piece]
+
+    chunks, lag = [], []
+    for chunk in voice.animate(feed(), rate, opts):
+        chunks.append(chunk.landmarks)
+        if not chunk.is_last and len(chunk.landmarks) and sent[0] > rate:  # after z_u's first second
+            lag.append(sent[0] / rate - (chunk.first_frame + len(chunk.landmarks)) / 30)
+    streamed = np.concatenate(chunks)
+    whole = np.concatenate([c.landmarks for c in voice.animate([audio], rate, opts)])
+    assert streamed.shape == (120, 70, 2) and np.abs(streamed - whole).max() <= 1e-5
+    assert max(lag) <= entry[name]["lookahead_ms"] / 1000 + 4 / 30 + piece / rate  # look-ahead + a block
+    offline = voice.animate_array(audio, rate)
+    assert not np.allclose(offline, streamed)  # a different path really ran
+
+
+def test_evaluate_reports_every_path(trained):
+    out, corpus, entry = trained
+    result = live.evaluate(out, corpus, "test", limit=2)
+    assert set(result["metrics"]) == {"offline", *[k for k in entry if k != "voice_mb"]}
+    assert result["items"] == 2 and result["d_ll_ratio_to_offline"]["offline"] == 1.0
