@@ -274,6 +274,7 @@ class LiveSession:
         emitted, received, drain = 0, 0, False
         log.info("live: %s; look-ahead %.0f ms, send delay %.0f ms", self.source.description,
                  self.report.lookahead_ms, delay * 1000)
+        self._warm_up()
         self.source.start(out)
         try:
             while not self.stop.is_set():
@@ -311,6 +312,13 @@ class LiveSession:
             self.status.done()
             self._finish_report(out, received, t_wall, r0)
         return self.report
+
+    def _warm_up(self) -> None:
+        """Run the graphs once on silence before capture starts: ONNX Runtime's first runs allocate and plan, and
+        would otherwise make the first live frames late."""
+        scratch = self._animator()
+        scratch.push(np.zeros(2 * self.voice.sample_rate, np.float32))
+        scratch.finish()
 
     def _send_blocks(self, blocks: list[np.ndarray], emitted: int, clock: CaptureClock, ratio: float,
                      delay: float) -> int:

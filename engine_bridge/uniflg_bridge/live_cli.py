@@ -58,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all usable cores)")
     p.add_argument("--speaker")
     p.add_argument("--emotion")
+    p.add_argument("--z-u-from-input", action="store_true",
+                   help="take the utterance latent from the first second of input (frames start 1 s later) instead "
+                        "of the voice's stored latent for --emotion (default: its first emotion, e.g. normal)")
     p.add_argument("--quiet", action="store_true", help="no status line")
     p.add_argument("--summary", type=Path, default=None, help="also write the end-of-run summary JSON here")
 
@@ -112,7 +115,10 @@ def run_live(args: argparse.Namespace) -> int:
     if not sinks:
         log.warning("no --osc / --vmc / --livelink target: frames are computed and counted but sent nowhere")
     voice = load_voice(args.voice, backend=args.backend, threads=args.threads)
-    speech = SynthesisOptions(speaker=args.speaker, emotion=args.emotion)
+    emotion = args.emotion
+    if emotion is None and not args.z_u_from_input and voice.spec.latents.get("emotion"):
+        emotion = next(iter(voice.spec.latents["emotion"]))  # a live input's first second may well be silence
+    speech = SynthesisOptions(speaker=args.speaker, emotion=emotion)
     voice._condition(speech, np.random.default_rng(0), speech_driven=True)  # unknown names fail now
     path = voice.speech_path(args.max_lookahead_ms if args.max_lookahead_ms is not None
                              else min(p.lookahead_ms for p in voice.speech_paths()))
