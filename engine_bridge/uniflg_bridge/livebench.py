@@ -3,6 +3,7 @@
 
     python -m uniflg_bridge.livebench --seconds 60 --json out/live60.json
     nice python -m uniflg_bridge.livebench --seconds 1800 --json out/live1800.json    # the 30-minute run
+    python -m uniflg_bridge.livebench --seconds 20 --grpc 250    # gRPC Animate, audio paced in 100 ms chunks
 
 Reports: frames received (indices contiguous, count = 30 x seconds, then the closing neutral frame), latency
 p50/p95/max from the time tags (arrival - (tag + 1/30)), frame-clock drift (time tags against the audio clock,
@@ -166,6 +167,70 @@ def analyse(receiver: OscReceiver, samples: list[tuple[float, float, float]], se
     }
 
 
+def grpc_run(seconds: float, max_lookahead_ms: int, workdir: Path, chunk_ms: int = 100) -> dict[str, Any]:
+    """``uniflg serve`` in its own process; a client sends ``seconds`` of speech to ``Animate`` in ``chunk_ms``
+    chunks paced in real time (``max_lookahead_ms`` in the header; 0 = not set, an old client) and records when
+    each frame arrives. Latency of frame i = its arrival - the moment the chunk holding the end of its audio
+    ((i + 1) / 30 s) was sent."""
+    import grpc
+    import soundfile as sf
+    from uniflgapi.v1 import uniflg_pb2 as pb
+    from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
+
+    wav = workdir / "speech.wav"
+    make_speech(wav, seconds, rate=24000)
+    audio = sf.read(str(wav), dtype="int16")[0][:, 0]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", "from uniflg.cli import main; import sys; sys.exit(main())",
+                               "serve", "--grpc", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL)
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        grpc.channel_ready_future(channel).result(timeout=120)
+        stub = pb_grpc.UniFLGServiceStub(channel)
+        step = 24000 * chunk_ms // 1000
+        sent_at: list[float] = []  # time chunk k was sent
+
+        def requests() -> Any:
+            header = pb.AudioHeader(sample_rate=24000, channels=1)
+            if max_lookahead_ms:
+                header.max_lookahead_ms = max_lookahead_ms
+            yield pb.AnimateRequest(header=header)
+            t0 = time.monotonic()
+            for k, i in enumerate(range(0, audio.size, step)):
+                delay = t0 + k * chunk_ms / 1000 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                sent_at.append(time.monotonic())
+                yield pb.AnimateRequest(audio=audio[i:i + step].astype("<i2").tobytes())
+            yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
+
+        arrivals: list[tuple[int, float]] = []
+        lookahead = None
+        for response in stub.Animate(requests(), timeout=seconds + 120):
+            now = time.monotonic()
+            if response.HasField("header"):
+                lookahead = getattr(response.header, "lookahead_ms", None)
+            elif response.HasField("chunk"):
+                arrivals += [(f.index, now) for f in response.chunk.frames]
+        channel.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    n = len(arrivals)
+    # The client plays a microphone: chunk k is sent when its last sample has been spoken, so sample s was spoken
+    # at sent_at[0] - chunk + s / rate, and frame i's audio ends at sent_at[0] - chunk + (i + 1) / 30.
+    spoken0 = sent_at[0] - chunk_ms / 1000
+    idx = np.array([i for i, _ in arrivals])
+    latency = np.array([t for _, t in arrivals]) - (spoken0 + (idx + 1) / 30)
+    streamed = latency[(idx + 1) / 30 <= len(sent_at) * chunk_ms / 1000 - 1.5]  # not the end-of-audio flush
+    return {"audio_seconds": seconds, "max_lookahead_ms": max_lookahead_ms, "header_lookahead_ms": lookahead,
+            "frames": n, "indices_contiguous": [i for i, _ in arrivals] == list(range(n)),
+            "latency_ms": {"first_frame": _pct(streamed[:1] * 1000, 50), "p50": _pct(streamed * 1000, 50),
+                           "p95": _pct(streamed * 1000, 95), "max": _pct(streamed * 1000, 100)}}
+
+
 def _pct(x: np.ndarray, q: float) -> float | None:
     return round(float(np.percentile(x, q)), 1) if x.size else None
 
@@ -174,16 +239,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the paced speech (default 60)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    parser.add_argument("--grpc", type=int, default=None, metavar="MAX_LOOKAHEAD_MS",
+                        help="measure gRPC Animate instead (0: an old client without the field)")
     parser.add_argument("live_args", nargs="*", help="extra `uniflg live` options (after --)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        result = run(args.seconds, args.live_args, Path(tmp))
+        if args.grpc is not None:
+            result = grpc_run(args.seconds, args.grpc, Path(tmp))
+        else:
+            result = run(args.seconds, args.live_args, Path(tmp))
     text = json.dumps(result, indent=2)
     sys.stdout.write(text + "\n")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n", encoding="utf-8")
-    return 0 if result["indices_contiguous"] else 1
+    return 0 if result.get("indices_contiguous") else 1
 
 
 if __name__ == "__main__":
