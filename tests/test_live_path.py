@@ -98,8 +98,9 @@ def test_onnx_graphs_match_the_torch_modules(trained):
     s2l, dec = live.build_modules(vspec, cfg)
     saved = torch.load(out.parent / "run" / "live.pt", weights_only=False)
     s2l.load_state_dict(saved["s2l"]), dec.load_state_dict(saved["dec"])
-    live_round = __import__("uniflg.backends.voice_writer", fromlist=["round_to_half"]).round_to_half
-    live_round(s2l), live_round(dec)  # the ONNX files store float16 initializers
+    from uniflg.voice_writer import round_to_half
+
+    round_to_half(s2l), round_to_half(dec)  # the ONNX files store float16 initializers
     voice = load_voice(out, backend="onnxruntime")
     wav = 0.1 * np.random.default_rng(1).standard_normal((1, 30 * 256)).astype(np.float32)
     g, z_u = np.zeros(1, np.int64), np.random.default_rng(2).standard_normal((1, 16)).astype(np.float32)
