@@ -94,16 +94,17 @@ class OscReceiver:
         self.sock.close()
 
 
-def _proc(pid: int) -> tuple[float, float] | None:
-    """(CPU seconds, RSS MB) of a live process from /proc (None once it is gone)."""
+def _proc(pid: int) -> tuple[float, float, float] | None:
+    """(CPU seconds, RSS MB, peak RSS MB so far) of a live process from /proc (None once it is gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
     tick = os.sysconf("SC_CLK_TCK")
-    rss = next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS")), 0.0)
-    return (int(stat[11]) + int(stat[12])) / tick, rss
+    kb = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
+          if line.startswith(("VmRSS", "VmHWM"))}
+    return (int(stat[11]) + int(stat[12])) / tick, kb.get("VmRSS", 0) / 1024, kb.get("VmHWM", 0) / 1024
 
 
 def run(seconds: float, extra: list[str], workdir: Path) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def run(seconds: float, extra: list[str], workdir: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "uniflg_bridge.live_cli", "--input", str(wav), "--osc",
            f"127.0.0.1:{receiver.port}", "--quiet", "--summary", str(summary_path), *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    samples: list[tuple[float, float, float]] = []  # (monotonic, cpu s, rss MB)
+    samples: list[tuple[float, float, float, float]] = []  # (monotonic, cpu s, rss MB, peak rss MB)
     try:
         while proc.poll() is None:
             got = _proc(proc.pid)
@@ -131,7 +132,7 @@ def run(seconds: float, extra: list[str], workdir: Path) -> dict[str, Any]:
     return analyse(receiver, samples, seconds, live, proc.returncode)
 
 
-def analyse(receiver: OscReceiver, samples: list[tuple[float, float, float]], seconds: float,
+def analyse(receiver: OscReceiver, samples: list[tuple[float, float, float, float]], seconds: float,
             live: dict[str, Any], returncode: int) -> dict[str, Any]:
     fps = 30
     expected = int(round(seconds * fps))
@@ -162,7 +163,9 @@ def analyse(receiver: OscReceiver, samples: list[tuple[float, float, float]], se
         "cpu_percent_of_one_core": round(100 * live["cpu_seconds"] / live["wall_seconds"], 1) if live else None,
         "cpu_seconds_per_audio_second": cost,
         "rss_mb": {"start": round(samples[0][2], 1) if samples else None,
-                   "end": round(samples[-1][2], 1) if samples else None},
+                   "end": round(samples[-1][2], 1) if samples else None,
+                   "peak_at_start": round(samples[0][3], 1) if samples else None,
+                   "peak_at_end": round(samples[-1][3], 1) if samples else None},
         "live_summary": live,
     }
 

@@ -305,7 +305,8 @@ class SpeechAnimator:
         l0, l1 = max(0, j0 - self.C_land_left), min(n_lat, j1 + self.C_land)
         assert self.z_u is not None
         feed = {"latent": self._land.get(l0, l1), "g": self.g, "z_u": self.z_u}
-        return self.backend.run(self.graphs.latent_to_landmarks, feed)["landmarks"][0][j0 - l0:j1 - l0]
+        # a copy: a view would keep the whole context window's output alive as long as any frame is held
+        return self.backend.run(self.graphs.latent_to_landmarks, feed)["landmarks"][0][j0 - l0:j1 - l0].copy()
 
     def _forget(self) -> None:
         """Trim every buffer to what the next block still reads."""
