@@ -6,7 +6,9 @@ Three threads: the input's capture thread (:mod:`uniflg_bridge.capture`, never b
 Frame *i* covers the input's audio from ``i / fps``; :class:`CaptureClock` maps that sample to the wall-clock time
 at which it was captured, which is the frame's OSC time tag, so a receiver measures the latency as
 ``arrival - (tag + 1 / fps)``. The sender sends frame *i* at ``tag + delay`` (a jitter buffer: frames come out of
-the model in blocks, and avatars look best at an even 30 fps); a frame ready later than that goes at once.
+the model in blocks, and avatars look best at an even 30 fps); a frame ready later than that goes at once. By default
+the delay adapts (:class:`PlayoutDelay`): it starts at the worst case the graphs allow and settles just above the
+lags actually observed over the last few seconds.
 """
 
 from __future__ import annotations
@@ -79,6 +81,33 @@ class CaptureClock:
             self._times.popleft()
 
 
+class PlayoutDelay:
+    """The jitter buffer's delay: fixed, or adaptive = the largest lag (frame ready - its capture time) seen over the
+    last ``window`` frames plus ``margin``, never above ``ceiling`` (the worst case the graphs allow). Due times never
+    go backwards, so frames stay in order and at most one 30 fps step apart when the delay shrinks."""
+
+    def __init__(self, ceiling: float, fixed: float | None = None, window: int = 150, margin: float = 0.015,
+                 warmup: int = 30) -> None:
+        self.ceiling, self.fixed, self.margin, self.warmup = ceiling, fixed, margin, warmup
+        self._lags: collections.deque[float] = collections.deque(maxlen=window)
+        self._last_due = -math.inf
+
+    @property
+    def seconds(self) -> float:
+        if self.fixed is not None:
+            return self.fixed
+        if len(self._lags) < self.warmup:
+            return self.ceiling
+        return min(self.ceiling, max(self._lags) + self.margin)
+
+    def due(self, tag: float, ready_at: float) -> float:
+        """Send time of a frame captured at ``tag`` and ready at ``ready_at`` (wall clock)."""
+        self._lags.append(ready_at - tag)
+        due = max(tag + self.seconds, self._last_due)
+        self._last_due = due
+        return due
+
+
 class LatencyStats:
     """Latency histogram in 1 ms bins (constant memory however long the run)."""
 
@@ -104,7 +133,7 @@ class LiveReport:
     audio_seconds: float = 0.0
     speech_path: str = "offline"
     lookahead_ms: float = 0.0
-    delay_ms: float = 0.0
+    delay_ms: float = 0.0  # the jitter buffer's delay at the end of the run (adaptive by default)
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
     latency_max_ms: float | None = None
@@ -238,9 +267,7 @@ class LiveSession:
         return animator.lookahead_seconds * 1000
 
     def delay_seconds(self, animator: SpeechAnimator) -> float:
-        """Auto: the look-ahead, one inference block, one capture block and 30 ms for the computation."""
-        if self.options.delay_ms is not None:
-            return self.options.delay_ms / 1000
+        """The worst case: the look-ahead, one inference block, one capture block and 30 ms for the computation."""
         block = self.source.block_samples / self.source.rate
         return animator.lookahead_seconds + self.options.min_block_frames / self.fps + block + 0.03
 
@@ -268,12 +295,14 @@ class LiveSession:
         clock = CaptureClock(self.source.rate)
         out = BlockQueue(QUEUE_SECONDS, self.source.rate, self.source.block_samples)
         self.report.lookahead_ms = round(self.lookahead_ms(animator), 1)
-        delay = self.delay_seconds(animator)
-        self.report.delay_ms = round(delay * 1000, 1)
+        ceiling = self.delay_seconds(animator)
+        fixed = self.options.delay_ms / 1000 if self.options.delay_ms is not None else None
+        delay = PlayoutDelay(ceiling, fixed)
         ratio = self.source.rate / self.fps  # source samples per frame
         emitted, received, drain = 0, 0, False
-        log.info("live: %s; look-ahead %.0f ms, send delay %.0f ms", self.source.description,
-                 self.report.lookahead_ms, delay * 1000)
+        log.info("live: %s; look-ahead %.0f ms, send delay %s", self.source.description,
+                 self.report.lookahead_ms, f"{fixed * 1000:.0f} ms" if fixed is not None else
+                 f"adaptive (at most {ceiling * 1000:.0f} ms)")
         self._warm_up()
         self.source.start(out)
         try:
@@ -321,12 +350,13 @@ class LiveSession:
         scratch.finish()
 
     def _send_blocks(self, blocks: list[np.ndarray], emitted: int, clock: CaptureClock, ratio: float,
-                     delay: float) -> int:
+                     delay: PlayoutDelay) -> int:
         for block in blocks:
             for event in self._events(emitted, block):
                 tag = clock.at(event.index * ratio)
                 self.sender.put(FrameEvent(event.index, event.points, event.arkit, event.vrm, tag), tag,
-                                tag + delay)
+                                delay.due(tag, time.time()))
+            self.report.delay_ms = round(delay.seconds * 1000, 1)
             emitted += len(block)
         return emitted
 
