@@ -342,8 +342,12 @@ def test_latency_stats_percentiles() -> None:
 def test_playout_delay_settles_above_the_observed_lags_and_never_reorders():
     fixed = PlayoutDelay(ceiling=1.0, fixed=0.2)
     assert fixed.due(10.0, 10.05) == pytest.approx(10.2)
-    delay = PlayoutDelay(ceiling=1.0, window=50, margin=0.01, warmup=10)
+    delay = PlayoutDelay(ceiling=1.0, window=50, margin=0.01, warmup=10, quantile=1.0)
     dues = [delay.due(i / 30, i / 30 + 0.2 + 0.05 * (i % 3 == 0)) for i in range(60)]
     assert dues[0] == pytest.approx(1.0)  # the worst case until enough lags were seen
     assert delay.seconds == pytest.approx(0.26)  # the largest recent lag + margin
     assert np.all(np.diff(dues) >= 0) and dues[-1] == pytest.approx(59 / 30 + 0.26)
+    median = PlayoutDelay(ceiling=1.0, window=50, margin=0.0, warmup=10, quantile=0.5)
+    for i in range(60):
+        median.due(i / 30, i / 30 + 0.2 + 0.05 * (i % 3 == 0))
+    assert median.seconds == pytest.approx(0.2)  # late outliers go out when ready instead of delaying everyone

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SECONDS = 30.0  # audio the capture queue holds while inference catches up
 STALL_SECONDS = 1.0  # a microphone silent this long (no callbacks) has stopped
-MIN_BLOCK_FRAMES = 3  # frames per inference block: latency (block / fps) against per-block context cost
+MIN_BLOCK_FRAMES = 2  # frames per inference block: latency (block / fps) against per-block context cost
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,13 @@ class CaptureClock:
 
 
 class PlayoutDelay:
-    """The jitter buffer's delay: fixed, or adaptive = the largest lag (frame ready - its capture time) seen over the
-    last ``window`` frames plus ``margin``, never above ``ceiling`` (the worst case the graphs allow). Due times never
-    go backwards, so frames stay in order and at most one 30 fps step apart when the delay shrinks."""
+    """The jitter buffer's delay: fixed, or adaptive = the ``quantile`` of the lags (frame ready - its capture time)
+    seen over the last ``window`` frames plus ``margin``, never above ``ceiling`` (the worst case the graphs allow); a
+    frame that is later than that goes out when ready. Due times never go backwards, so frames stay in order."""
 
-    def __init__(self, ceiling: float, fixed: float | None = None, window: int = 150, margin: float = 0.015,
-                 warmup: int = 30) -> None:
-        self.ceiling, self.fixed, self.margin, self.warmup = ceiling, fixed, margin, warmup
+    def __init__(self, ceiling: float, fixed: float | None = None, window: int = 150, margin: float = 0.01,
+                 warmup: int = 10, quantile: float = 0.9) -> None:
+        self.ceiling, self.fixed, self.margin, self.warmup, self.quantile = ceiling, fixed, margin, warmup, quantile
         self._lags: collections.deque[float] = collections.deque(maxlen=window)
         self._last_due = -math.inf
 
@@ -98,7 +98,7 @@ class PlayoutDelay:
             return self.fixed
         if len(self._lags) < self.warmup:
             return self.ceiling
-        return min(self.ceiling, max(self._lags) + self.margin)
+        return min(self.ceiling, float(np.quantile(self._lags, self.quantile)) + self.margin)
 
     def due(self, tag: float, ready_at: float) -> float:
         """Send time of a frame captured at ``tag`` and ready at ``ready_at`` (wall clock)."""
