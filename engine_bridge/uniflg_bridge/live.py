@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SECONDS = 30.0  # audio the capture queue holds while inference catches up
 STALL_SECONDS = 1.0  # a microphone silent this long (no callbacks) has stopped
-MIN_BLOCK_FRAMES = 2  # frames per inference block: latency (block / fps) against per-block context cost
+MIN_BLOCK_FRAMES = 1  # frames per inference block: 1 = no frame waits for a later one (CPU 21 % vs 14 % at 2)
 
 
 @dataclass(frozen=True)
