@@ -68,13 +68,17 @@ def test_speech_path_selection_names_what_the_voice_has(voice):
     from uniflg.errors import InvalidInputError
     from uniflg.types import SynthesisOptions
 
+    paths = voice.speech_paths()
     offline = voice.speech_path(None)
     assert offline.name == "offline" and 1000 < offline.lookahead_ms < 1200  # the default voice: about 1.1 s
-    assert voice.speech_path(offline.lookahead_ms + 1) == offline
-    with pytest.raises(InvalidInputError, match=r"offline 1107 ms"):
-        voice.speech_path(250)
+    assert paths[-1] == offline and [p.lookahead_ms for p in paths] == sorted(p.lookahead_ms for p in paths)
+    assert voice.speech_path(offline.lookahead_ms + 1) == offline  # the most look-ahead within the bound
+    live = paths[0]
+    assert live.name == "live250" and live.lookahead_ms <= 250 and voice.speech_path(250) == live
+    with pytest.raises(InvalidInputError, match=r"live250 249 ms, offline 1107 ms"):
+        voice.speech_path(200)
     with pytest.raises(InvalidInputError):
-        list(voice.animate([np.zeros(24000, np.float32)], 24000, SynthesisOptions(max_lookahead_ms=250)))
+        list(voice.animate([np.zeros(24000, np.float32)], 24000, SynthesisOptions(max_lookahead_ms=200)))
     audio = np.random.default_rng(5).standard_normal(3 * 24000).astype(np.float32) * 0.1
     fine = SynthesisOptions(max_lookahead_ms=2000)
     chunks = list(voice.animate((audio[i:i + 480] for i in range(0, audio.size, 480)), 24000, fine))

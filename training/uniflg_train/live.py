@@ -32,10 +32,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 from uniflg.backends import graphs
-from uniflg.voice_writer import OPSET, store_initializers_half
 from uniflg.fileio import atomic_write_bytes
 from uniflg.model.live import LiveLandmarkDecoder, LivePathConfig, LiveSpeechToLatent, LiveStackConfig
 from uniflg.voice import VoiceSpec, load_voice
+from uniflg.voice_writer import OPSET, store_initializers_half
 
 log = logging.getLogger(__name__)
 

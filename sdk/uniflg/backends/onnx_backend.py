@@ -161,7 +161,7 @@ class OnnxBackend:
                 path = self.paths.get(graph)
                 if path is None:
                     raise ModelFormatError(f"this voice has no {graph!r} graph; it has {sorted(self.paths)}")
-                session = self._session(self._graph_path(path), graphs.GRAPHS[graph])
+                session = self._session(self._graph_path(path), graphs.spec_of(graph))
                 self.inputs[graph] = {i.name for i in session.get_inputs()}
                 self.pools[graph] = SlotPool(functools.partial(_Binding, session), POOL_SIZE)
                 self.sessions[graph] = session
