@@ -243,15 +243,22 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         except TimeoutError:
             raise StalledError(f"the client read nothing for {self.config.idle_timeout:g} s") from None
 
-    def _stream_start(self, request_id: str, info: StreamInfo,
-                      include_blendshapes: bool) -> tuple[pb.StreamHeader, StreamMeta]:
+    def _stream_start(self, request_id: str, info: StreamInfo, include_blendshapes: bool,
+                      lookahead_ms: float = 0.0) -> tuple[pb.StreamHeader, StreamMeta]:
         """-> (the stream's header, its fan-out metadata). The wall clock is read once, for the header's start
         time; every frame's time code is that start plus frame index / fps (the sample clock)."""
         meta = StreamMeta(check_name("request_id", request_id) or uuid.uuid4().hex, info, time.time())
         names = BLENDSHAPE_NAMES if include_blendshapes else ()
         header = wire.stream_header(info, request_id=meta.stream_id, voice=self.voice.name,
-                                    start_epoch=meta.start_epoch, blendshape_names=names)
+                                    start_epoch=meta.start_epoch, blendshape_names=names, lookahead_ms=lookahead_ms)
         return header, meta
+
+    def _speech_lookahead_ms(self, options: SynthesisOptions) -> float:
+        """The look-ahead of the speech path ``options`` select (InvalidInputError when none fits)."""
+        pick = getattr(self.voice, "speech_path", None)
+        if pick is not None:
+            return float(pick(options.max_lookahead_ms).lookahead_ms)
+        return float(getattr(self.voice, "lookahead_seconds", 0.0)) * 1000
 
     def _avatar(self, retargeter: Retargeter) -> AvatarStream:
         """One stream's source of blendshapes (with its run-time blinks, unless switched off)."""
@@ -363,11 +370,13 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             header = await self._read_header(request_iterator)
             sample_rate = header.sample_rate
             info = StreamInfo(sample_rate=sample_rate, fps=self.voice.stream_info(SynthesisOptions()).fps)
-            stream_header, meta = self._stream_start(header.request_id, info, header.include_blendshapes)
+            options = wire.animate_options(header)
+            stream_header, meta = self._stream_start(header.request_id, info, header.include_blendshapes,
+                                                     self._speech_lookahead_ms(options))
             async with self.admission.slot():
                 buffer = AudioBuffer(int(self.config.buffer_seconds * sample_rate))
                 reader = asyncio.create_task(self._read_audio(request_iterator, buffer, sample_rate))
-                stream = ThreadedIterator(self.pool, self.voice.animate(buffer, sample_rate, SynthesisOptions()))
+                stream = ThreadedIterator(self.pool, self.voice.animate(buffer, sample_rate, options))
 
                 async def seconds(tally: _Tally) -> float:
                     assert reader is not None

@@ -58,10 +58,17 @@ def synthesis_options(request: pb.SynthesizeRequest) -> SynthesisOptions:
 # ---------------------------------------------------------------- responses
 
 def stream_header(info: StreamInfo, *, request_id: str, voice: str, start_epoch: float,
-                  blendshape_names: Sequence[str] = ()) -> pb.StreamHeader:
+                  blendshape_names: Sequence[str] = (), lookahead_ms: float = 0.0) -> pb.StreamHeader:
     return pb.StreamHeader(sample_rate=info.sample_rate, channels=1, fps=info.fps, layout=info.layout,
                            point_count=info.n_points, blendshape_names=list(blendshape_names),
-                           start_time_code_since_epoch=start_epoch, request_id=request_id, voice=voice)
+                           start_time_code_since_epoch=start_epoch, request_id=request_id, voice=voice,
+                           lookahead_ms=lookahead_ms)
+
+
+def animate_options(header: pb.AudioHeader) -> SynthesisOptions:
+    """Speech-driven options from an AudioHeader: ``max_lookahead_ms`` 0 (unset, an older client) keeps the
+    offline path."""
+    return SynthesisOptions(max_lookahead_ms=float(header.max_lookahead_ms) if header.max_lookahead_ms else None)
 
 
 def landmark_frames(first_frame: int, landmarks: np.ndarray, fps: int,

@@ -59,16 +59,18 @@ class AnimateRequest(_message.Message):
     def __init__(self, header: _Optional[_Union[AudioHeader, _Mapping]] = ..., audio: _Optional[bytes] = ..., end_of_audio: _Optional[_Union[EndOfAudio, _Mapping]] = ...) -> None: ...
 
 class AudioHeader(_message.Message):
-    __slots__ = ("sample_rate", "channels", "request_id", "include_blendshapes")
+    __slots__ = ("sample_rate", "channels", "request_id", "include_blendshapes", "max_lookahead_ms")
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_BLENDSHAPES_FIELD_NUMBER: _ClassVar[int]
+    MAX_LOOKAHEAD_MS_FIELD_NUMBER: _ClassVar[int]
     sample_rate: int
     channels: int
     request_id: str
     include_blendshapes: bool
-    def __init__(self, sample_rate: _Optional[int] = ..., channels: _Optional[int] = ..., request_id: _Optional[str] = ..., include_blendshapes: _Optional[bool] = ...) -> None: ...
+    max_lookahead_ms: int
+    def __init__(self, sample_rate: _Optional[int] = ..., channels: _Optional[int] = ..., request_id: _Optional[str] = ..., include_blendshapes: _Optional[bool] = ..., max_lookahead_ms: _Optional[int] = ...) -> None: ...
 
 class EndOfAudio(_message.Message):
     __slots__ = ()
@@ -85,7 +87,7 @@ class AnimateResponse(_message.Message):
     def __init__(self, header: _Optional[_Union[StreamHeader, _Mapping]] = ..., chunk: _Optional[_Union[MediaChunk, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
 
 class StreamHeader(_message.Message):
-    __slots__ = ("sample_rate", "channels", "fps", "layout", "point_count", "blendshape_names", "start_time_code_since_epoch", "request_id", "voice")
+    __slots__ = ("sample_rate", "channels", "fps", "layout", "point_count", "blendshape_names", "start_time_code_since_epoch", "request_id", "voice", "lookahead_ms")
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     FPS_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +97,7 @@ class StreamHeader(_message.Message):
     START_TIME_CODE_SINCE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
+    LOOKAHEAD_MS_FIELD_NUMBER: _ClassVar[int]
     sample_rate: int
     channels: int
     fps: int
@@ -104,7 +107,8 @@ class StreamHeader(_message.Message):
     start_time_code_since_epoch: float
     request_id: str
     voice: str
-    def __init__(self, sample_rate: _Optional[int] = ..., channels: _Optional[int] = ..., fps: _Optional[int] = ..., layout: _Optional[str] = ..., point_count: _Optional[int] = ..., blendshape_names: _Optional[_Iterable[str]] = ..., start_time_code_since_epoch: _Optional[float] = ..., request_id: _Optional[str] = ..., voice: _Optional[str] = ...) -> None: ...
+    lookahead_ms: float
+    def __init__(self, sample_rate: _Optional[int] = ..., channels: _Optional[int] = ..., fps: _Optional[int] = ..., layout: _Optional[str] = ..., point_count: _Optional[int] = ..., blendshape_names: _Optional[_Iterable[str]] = ..., start_time_code_since_epoch: _Optional[float] = ..., request_id: _Optional[str] = ..., voice: _Optional[str] = ..., lookahead_ms: _Optional[float] = ...) -> None: ...
 
 class MediaChunk(_message.Message):
     __slots__ = ("time_code", "audio", "frames")
