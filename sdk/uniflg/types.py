@@ -46,7 +46,8 @@ class SynthesisOptions:
     strict_text: bool = False
     # Speech-driven (animate): None keeps the offline path with its default blocks; a number picks the speech
     # path with the most look-ahead within this many ms (Voice.speech_path; none fits: InvalidInputError) and
-    # emits frames in small blocks (low latency for live input).
+    # emits frames in small blocks (low latency for live input); z_u then defaults to the voice's first stored
+    # latent rather than the input's first second.
     max_lookahead_ms: float | None = None
 
 

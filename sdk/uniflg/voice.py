@@ -351,7 +351,10 @@ class Voice:
     def animate(self, chunks: Iterable[np.ndarray], sample_rate: int,
                 options: SynthesisOptions | None = None) -> Iterator[FrameChunk]:
         """Landmarks from streamed mono audio chunks (float32 or int16) at ``sample_rate``. Frames are
-        emitted as audio arrives, each about :attr:`lookahead_seconds` after its audio."""
+        emitted as audio arrives, each about :attr:`lookahead_seconds` after its audio (or the selected path's
+        look-ahead with ``options.max_lookahead_ms``). z_u: from the options (emotion, speaker or reference audio),
+        else from the first second of the input, except with ``max_lookahead_ms`` (live input), where the voice's
+        first stored latent is used so that the first frames need not wait for that second."""
         options = options or SynthesisOptions()
         _check_options(options)
         if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
@@ -359,7 +362,16 @@ class Voice:
         g, z_u = self._condition(options, np.random.default_rng(options.seed), speech_driven=True)
         path = self.speech_path(options.max_lookahead_ms)
         block = 6 if options.max_lookahead_ms is None else LIVE_BLOCK_FRAMES
+        if z_u is None and options.max_lookahead_ms is not None:
+            z_u = self._stored_latent()  # live input: a first second of input would delay every frame by a second
         return self._animate_stream(chunks, int(sample_rate), g, z_u, block, self._graphs(path.name))
+
+    def _stored_latent(self) -> np.ndarray | None:
+        """The first stored utterance latent (the voice's first emotion, e.g. normal), if the voice has any."""
+        for table in self.spec.latents.values():
+            for values in table.values():
+                return np.asarray(values, np.float32).reshape(1, -1)
+        return None
 
     def speech_animator(self, g: np.ndarray, z_u: np.ndarray | None, path: str = "offline",
                         block_frames: int = LIVE_BLOCK_FRAMES) -> SpeechAnimator:
