@@ -88,3 +88,13 @@ def test_speech_path_selection_names_what_the_voice_has(voice):
     assert np.abs(streamed - voice.animate_array(audio, 24000, fine)).max() <= 1e-5
     # live input takes z_u from the voice's stored latent, not from the first second (which would delay frames)
     assert np.abs(streamed - voice.animate_array(audio, 24000)).max() > 1e-4
+
+
+def test_warm_up_opens_every_speech_path():
+    from uniflg.voice import load_voice
+
+    voice = load_voice(backend="onnxruntime")  # a fresh voice: ONNX sessions open on first use
+    voice.warm_up()
+    opened = set(voice.backend.sessions)
+    assert {"speech_to_latent", "latent_to_landmarks", "live250/speech_to_latent",
+            "live250/latent_to_landmarks"} <= opened

@@ -213,6 +213,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
     try:
         voice = load_voice(args)
+        warm = getattr(voice, "warm_up", None)
+        if warm is not None:  # live Animate streams (max_lookahead_ms) should not pay for the first session opens
+            warm()
         asyncio.run(serve(voice, config, fanout))
     except OSError as exc:  # the address was taken between the check and the bind
         log.error("%s", exc)

@@ -343,11 +343,10 @@ class LiveSession:
         return self.report
 
     def _warm_up(self) -> None:
-        """Run the graphs once on silence before capture starts: ONNX Runtime's first runs allocate and plan, and
-        would otherwise make the first live frames late."""
-        scratch = self._animator()
-        scratch.push(np.zeros(2 * self.voice.sample_rate, np.float32))
-        scratch.finish()
+        """Run the graphs once on silence before capture starts (see ``Voice.warm_up``)."""
+        warm = getattr(self.voice, "warm_up", None)
+        if warm is not None:
+            warm()
 
     def _send_blocks(self, blocks: list[np.ndarray], emitted: int, clock: CaptureClock, ratio: float,
                      delay: PlayoutDelay) -> int:

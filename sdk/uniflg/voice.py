@@ -366,6 +366,18 @@ class Voice:
             z_u = self._stored_latent()  # live input: a first second of input would delay every frame by a second
         return self._animate_stream(chunks, int(sample_rate), g, z_u, block, self._graphs(path.name))
 
+    def warm_up(self) -> None:
+        """Run every speech path once on a second of silence: ONNX Runtime opens sessions on first use and its
+        first runs plan memory, which would otherwise make a live stream's first frames late."""
+        g = np.zeros(1, np.int64)
+        z_u = self._stored_latent()
+        if z_u is None:
+            z_u = np.zeros((1, self.config.vits.utterance_dim), np.float32)
+        for path in self.speech_paths():
+            animator = self.speech_animator(g, z_u, path.name, LIVE_BLOCK_FRAMES)
+            animator.push(np.zeros(self.sample_rate, np.float32))
+            animator.finish()
+
     def _stored_latent(self) -> np.ndarray | None:
         """The first stored utterance latent (the voice's first emotion, e.g. normal), if the voice has any."""
         for table in self.spec.latents.values():
