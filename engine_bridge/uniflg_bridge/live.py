@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import numpy as np
@@ -147,7 +147,6 @@ class LiveReport:
     max_rss_mb: float = 0.0
     ended_by: str = ""
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class FrameSender:
