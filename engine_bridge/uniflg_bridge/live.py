@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 import numpy as np
 from uniflg.audio import to_mono_float
+from uniflg.conditioning import ConditioningOptions, InputConditioner
 from uniflg.inference import SpeechAnimator
 from uniflg.retarget import ARKIT_52, Retargeter
 from uniflg.streaming import StreamResampler
@@ -263,7 +264,12 @@ class LiveSession:
         return self.voice.speech_animator(g, z_u, self.path, self.options.min_block_frames)
 
     def lookahead_ms(self, animator: SpeechAnimator) -> float:
-        return animator.lookahead_seconds * 1000
+        """The graphs' look-ahead plus what the input conditioner holds back."""
+        return animator.lookahead_seconds * 1000 + self._conditioner().latency_samples / self.voice.sample_rate * 1000
+
+    def _conditioner(self) -> InputConditioner:
+        """The voice's input conditioning (DC and rumble removal, level), as every speech-driven input gets it."""
+        return InputConditioner(self.voice.sample_rate, getattr(self.voice, "conditioning", ConditioningOptions()))
 
     def delay_seconds(self, animator: SpeechAnimator) -> float:
         """The worst case: the look-ahead, one inference block, one capture block and 30 ms for the computation."""
@@ -291,6 +297,7 @@ class LiveSession:
         t_wall, r0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF)
         animator = self._animator()
         resampler = StreamResampler(self.source.rate, self.voice.sample_rate)
+        conditioner = self._conditioner()
         clock = CaptureClock(self.source.rate)
         out = BlockQueue(QUEUE_SECONDS, self.source.rate, self.source.block_samples)
         self.report.lookahead_ms = round(self.lookahead_ms(animator), 1)
@@ -315,7 +322,9 @@ class LiveSession:
                 if isinstance(item, SourceEnded):
                     if item.error is None:
                         self.stopped_by, drain = "end of input", True
-                        blocks = animator.push(resampler.finish()) + animator.finish() if received else []
+                        tail = conditioner.push(resampler.finish())
+                        rest = np.concatenate([tail, conditioner.finish()])
+                        blocks = animator.push(rest) + animator.finish() if received else []
                         emitted = self._send_blocks(blocks, emitted, clock, ratio, delay)
                         break
                     log.warning("input: %s", item.error)
@@ -330,7 +339,8 @@ class LiveSession:
                 mono = to_mono_float(item.samples)
                 received += len(mono)
                 self._level = 0.8 * self._level + 0.2 * _dbfs(mono) if self._level > -120 else _dbfs(mono)
-                emitted = self._send_blocks(animator.push(resampler.push(mono)), emitted, clock, ratio, delay)
+                speech = conditioner.push(resampler.push(mono))
+                emitted = self._send_blocks(animator.push(speech), emitted, clock, ratio, delay)
                 clock.forget_before(emitted * ratio)
                 self._show(out)
         finally:

@@ -177,6 +177,14 @@ def offline_graphs(rt: Runtime) -> SpeechGraphs:
     return SpeechGraphs("speech_to_latent", "latent_to_landmarks", (c, c), (c_land, c_land))
 
 
+def live_speech_context(left: int, right: int) -> tuple[int, int]:
+    """Windowing context of a live speech-to-latent graph from its measured receptive field (each side already one
+    frame wider than the reach, see ``measure_context``). The left side gets one more frame for the segment's
+    reflect padding, as the offline graph does; on the right the measurement's spare frame already covers it (the
+    padding, (n_fft - hop) / 2 = 128 samples, is under one hop), and every frame there is look-ahead."""
+    return left + 1, right
+
+
 def speech_lookahead_seconds(rt: Runtime, graphs: SpeechGraphs | None = None) -> float:
     """Audio a speech-driven path needs past a frame's end before it can emit that frame: the landmark
     decoder's right context (+1 for the interpolation) plus the speech-to-latent graph's (+2 for the

@@ -39,6 +39,7 @@ from uniflg.inference import (
     decode_audio,
     decode_landmarks,
     frames_in,
+    live_speech_context,
     offline_graphs,
     plan_text,
     speech_lookahead_seconds,
@@ -127,7 +128,8 @@ class Voice:
         """The speech-driven paths this voice can run on its backend, lowest look-ahead first: the offline path
         (look-ahead = the graphs' receptive fields, about 1.1 s for the default voice) and any live paths
         (``voice.json`` ``live``; ONNX graphs, so not on the torch backend)."""
-        paths = [SpeechPath(name, round(speech_lookahead_seconds(self.runtime, self._graphs(name)) * 1000, 1))
+        held = InputConditioner(self.sample_rate, self.conditioning).latency_samples / self.sample_rate
+        paths = [SpeechPath(name, round((speech_lookahead_seconds(self.runtime, self._graphs(name)) + held) * 1000, 1))
                  for name in self.spec.live if self._runs(name)]
         paths.append(SpeechPath("offline", round(self.lookahead_seconds * 1000, 1)))
         return sorted(paths, key=lambda p: p.lookahead_ms)
@@ -143,7 +145,7 @@ class Voice:
         ctx = self.spec.live[path]["contexts"]
         s_left, s_right = ctx["speech_to_latent"]
         return SpeechGraphs(f"{path}/speech_to_latent", f"{path}/latent_to_landmarks",
-                            (s_left + 1, s_right + 1), tuple(ctx["latent_to_landmarks"]))  # type: ignore[arg-type]
+                            live_speech_context(s_left, s_right), tuple(ctx["latent_to_landmarks"]))  # type: ignore[arg-type]
 
     def speech_path(self, max_lookahead_ms: float | None) -> SpeechPath:
         """The path with the most look-ahead within ``max_lookahead_ms`` (None: offline). Raises InvalidInputError

@@ -49,21 +49,29 @@ WARMUP = 24  # frames at a crop's start left out of the loss: at run time they h
 def path_config(lookahead_ms: float, hop: int, sample_rate: int, fps: int) -> LivePathConfig:
     """The right contexts (speech frames, landmark frames) that use most of ``lookahead_ms`` (ties: more landmark
     frames), by the runtime's formula with the measured contexts: speech right = frames + 1 (the STFT window reaches
-    into the next frame) + 1 (measurement margin), landmark right = frames + 1 (margin)."""
+    into the next frame) + 1 (measurement margin), landmark right = frames + 1 (margin). ``lookahead_ms`` is for the
+    graphs alone: callers subtract what the input conditioner holds back."""
     spec_ms, land_ms = 1000 * hop / sample_rate, 1000 / fps
     best, best_ms = (0, 0), -1.0
     for land in range(0, 8):
         for spec in range(0, 24):
-            ms = (land + 1 + 1) * land_ms + (spec + 2 + 1 + 2) * spec_ms
+            ms = (land + 1 + 1) * land_ms + (spec + 2 + 2) * spec_ms
             if ms <= lookahead_ms and (ms, land) > (best_ms, best[1]):
                 best, best_ms = (spec, land), ms
     if best_ms < 0:
-        shortest = 2 * land_ms + 5 * spec_ms
+        shortest = 2 * land_ms + 4 * spec_ms
         raise ValueError(f"no live path fits {lookahead_ms:g} ms: the shortest look-ahead of this design is "
                          f"{shortest:.0f} ms (causal stacks, 2 landmark frames for interpolation and margin)")
     base = LivePathConfig()
     return replace(base, speech=replace(base.speech, right_frames=best[0]),
                    landmarks=replace(base.landmarks, right_frames=best[1]))
+
+
+def _held_ms(sample_rate: int) -> float:
+    """What the runtime's input conditioning (default options) holds back, in ms."""
+    from uniflg.conditioning import ConditioningOptions, InputConditioner
+
+    return InputConditioner(sample_rate, ConditioningOptions()).latency_samples / sample_rate * 1000
 
 
 # ---------------------------------------------------------------- teacher data
@@ -191,7 +199,7 @@ def train(args: argparse.Namespace) -> int:
     ckpt_path = out / "live.pt"
     saved = torch.load(ckpt_path, weights_only=False) if ckpt_path.is_file() else None
     cfg = LivePathConfig.from_dict(saved["config"]) if saved else path_config(
-        args.lookahead_ms, c.audio.hop_length, c.audio.sample_rate, c.landmarks.fps)
+        args.lookahead_ms - _held_ms(c.audio.sample_rate), c.audio.hop_length, c.audio.sample_rate, c.landmarks.fps)
     log.info("live path sizes: %s", cfg)
     items = teacher_items(voice_dir, Path(args.corpus), "train", args.limit)
     s2l, dec = build_modules(spec, cfg)
@@ -259,7 +267,12 @@ def train(args: argparse.Namespace) -> int:
 def measure_left_right(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], in_rate: int,
                        time_dim: int) -> tuple[int, int]:
     """(left, right) receptive field in input frames, +1 each as ``measure_context``: output frame k reads input
-    frames [k - left + 1, k + right - 1]. Measured by perturbing one input frame in the middle."""
+    frames [k - left + 1, k + right - 1]. Measured by perturbing one input frame in the middle, in float64: a far
+    tap's contribution can be below float32's resolution of the output and would vanish."""
+    import copy
+
+    module = copy.deepcopy(module).double()
+    inputs = tuple(t.double() if t.is_floating_point() else t for t in inputs)
     x = inputs[0]
     mid = x.size(-1) // in_rate // 2
     base = module(*inputs)
@@ -288,11 +301,12 @@ def export_path(run: Path, voice_dir: Path, out: Path, name: str | None = None) 
     latent = torch.randn(1, c.vits.inter_channels, 200)
     ctx = {"speech_to_latent": list(measure_left_right(s2l, (wav, g, z_u), hop, 2)),
            "latent_to_landmarks": list(measure_left_right(dec, (latent, g, z_u), 1, 1))}
-    from uniflg.inference import Runtime, SpeechGraphs, speech_lookahead_seconds
+    from uniflg.inference import Runtime, SpeechGraphs, live_speech_context, speech_lookahead_seconds
 
-    path_graphs = SpeechGraphs("", "", (ctx["speech_to_latent"][0] + 1, ctx["speech_to_latent"][1] + 1),
+    path_graphs = SpeechGraphs("", "", live_speech_context(*ctx["speech_to_latent"]),
                                tuple(ctx["latent_to_landmarks"]))  # type: ignore[arg-type]
-    lookahead = speech_lookahead_seconds(Runtime(c, dict(spec.contexts)), path_graphs) * 1000
+    lookahead = speech_lookahead_seconds(Runtime(c, dict(spec.contexts)), path_graphs) * 1000 + _held_ms(
+        c.audio.sample_rate)
     name = name or f"live{int(round(lookahead))}"
     files = {}
     for graph, module, args in (("speech_to_latent", s2l, (wav[:, :40 * hop], g, z_u)),
