@@ -66,13 +66,14 @@ class Receiver:
 
 
 def osc_frames(packets: list[tuple[bytes, float]]) -> tuple[list[tuple[int, float, float, np.ndarray]], int | None]:
-    """-> ([(index, time tag, arrival, points (70, 2))], the /uniflg/stream/end count)."""
+    """-> ([(index, time tag, arrival, points (70, 2))] per frame, the /uniflg/stream/end count)."""
     frames, end = [], None
     for data, arrival in packets:
         if OscBundle.dgram_is_bundle(data):
-            b = OscBundle(data)
-            frames.append((int(b.content(0).params[1]), b.timestamp, arrival,
-                           np.asarray(b.content(1).params, np.float32).reshape(70, 2)))
+            b = OscBundle(data)  # a frame may span several bundles; the one with the landmarks counts
+            if b.num_contents > 1 and b.content(1).address == "/uniflg/landmarks":
+                frames.append((int(b.content(0).params[1]), b.timestamp, arrival,
+                               np.asarray(b.content(1).params, np.float32).reshape(70, 2)))
         elif OscMessage(data).address == "/uniflg/stream/end":
             end = int(OscMessage(data).params[1])
     return frames, end

@@ -33,7 +33,7 @@ import numpy as np
 from uniflg.audio import to_mono_float
 from uniflg.conditioning import ConditioningOptions, InputConditioner
 from uniflg.inference import SpeechAnimator
-from uniflg.retarget import ARKIT_52, Retargeter
+from uniflg.retarget import Retargeter
 from uniflg.streaming import StreamResampler
 from uniflg.types import StreamInfo, SynthesisOptions
 
@@ -334,7 +334,7 @@ class LiveSession:
                 if self.sender.meta is None:
                     start = item.captured_at - item.first_sample / self.source.rate
                     info = StreamInfo(sample_rate=self.voice.sample_rate, fps=self.fps, n_points=70)
-                    self.sender.start(StreamMeta(uuid.uuid4().hex, info, start, ARKIT_52))
+                    self.sender.start(StreamMeta(uuid.uuid4().hex, info, start))
                 clock.add(item)
                 mono = to_mono_float(item.samples)
                 received += len(mono)

@@ -80,7 +80,10 @@ class OscReceiver:
             if OscBundle.dgram_is_bundle(data):
                 bundle = OscBundle(data)
                 first = bundle.content(0)
-                if first.address == "/uniflg/frame":
+                # a frame too big for one datagram comes as several bundles, each led by /uniflg/frame: count
+                # the one that carries the landmarks
+                if (first.address == "/uniflg/frame" and bundle.num_contents > 1
+                        and bundle.content(1).address == "/uniflg/landmarks"):
                     self.frames.append((int(first.params[1]), bundle.timestamp, now))
                     self.started.set()
             else:
