@@ -10,13 +10,24 @@ PYTEST_ARGS ?= -m "not slow and not gpu and not trt"
 
 setup: $(VENV)/.installed
 
-# The CPU build of torch goes in first: a bare torch requirement would pull a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[train,bridge,audio,dev]"
-	touch $@
+# torch's CPU build: first from a local wheel folder where pip is configured with one (--no-index keeps pip off
+# the network), else from PyTorch's CPU wheel index; a bare `pip install torch` on PyPI pulls the CUDA build
+# with about 19 NVIDIA packages (several GB).
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX   ?= https://download.pytorch.org/whl/cpu
+
+$(VENV)/.runtime: pyproject.toml
+	@echo "make: creating $(VENV) and installing the runtime (ONNX Runtime, NumPy, SciPy, pyopenjtalk-plus; no torch)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q -e .
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.runtime
+	@echo "make: installing torch $(TORCH_VERSION) (CPU build) and the train, bridge, audio and dev extras"
+	@$(PIP) install -q --no-index "torch==$(TORCH_VERSION)" 2>/dev/null \
+	  || $(PIP) install -q "torch==$(TORCH_VERSION)" --index-url $(TORCH_INDEX)
+	@$(PIP) install -q -e ".[train,bridge,audio,dev]"
+	@touch $@
 
 # MediaPipe 0.10.21 (the last release bundling the Face Mesh model) needs protobuf<5 and numpy<2, which
 # clash with the gRPC stack: video-to-landmarks runs in this separate environment (about 40 s to build).
@@ -28,7 +39,9 @@ $(VIDEO_VENV)/.installed:
 	$(VIDEO_VENV)/bin/pip install -q "mediapipe==0.10.21" "numpy<2" "protobuf<5" scikit-image
 	touch $@
 
-demo: setup
+# The demo runs the embedded voice on ONNX Runtime: the slim runtime is enough (no torch).
+demo: $(VENV)/.runtime
+	@echo "make: speaking the demo sentence with the embedded voice"
 	$(VENV)/bin/uniflg speak "$(DEMO_TEXT)" -o out/demo
 	@echo "wrote out/demo/{speech.wav,landmarks.npy,landmarks.json,preview.mp4}"
 

@@ -44,8 +44,11 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grpc", default="127.0.0.1:50051", metavar="HOST:PORT",
                    help="gRPC bind address (default 127.0.0.1:50051; port 0 picks one; a non-loopback address "
                         "needs a token)")
-    p.add_argument("--voice", default=None, help="voice name or directory (default: the embedded voice)")
-    p.add_argument("--backend", default="auto", help="auto|torch|onnxruntime|tensorrt")
+    p.add_argument("--voice", type=Path, default=None, metavar="FOLDER",
+                   help="voice folder (voice.json + graphs or model.safetensors, as `uniflg export` writes; "
+                        "checked at start-up; default: the embedded voice)")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
+                   help="inference backend (default: auto)")
     add_backend_arguments(p)
     p.add_argument("--token", default=os.environ.get("UNIFLG_TOKEN"),
                    help="bearer token clients must send (default: $UNIFLG_TOKEN; --token-file keeps it out of ps)")

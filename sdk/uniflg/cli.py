@@ -8,10 +8,13 @@ imports them; a command whose extra is not installed says which extra to install
 from __future__ import annotations
 
 import argparse
+import errno
+import importlib.util
 import logging
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from typing import Any
 
 from uniflg.errors import UniFLGError
 
@@ -21,6 +24,33 @@ Register = Callable[[argparse._SubParsersAction], None]
 
 _EXTRA_FOR = {"corpus": "train", "preprocess": "train", "train": "train", "eval": "train",
               "export": "train", "serve": "bridge", "live": "bridge"}
+
+
+# File-system conditions a user fixes (not bugs): reported in one line, exit 2.
+_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
+
+# Top-level modules that only an extra provides -> that extra (for the one-line "install this" message).
+_EXTRA_FOR_MODULE = {"torch": "train", "safetensors": "torch", "onnx": "train", "onnxscript": "train",
+                     "tensorboard": "train", "grpc": "bridge", "grpc_health": "bridge", "grpc_reflection": "bridge",
+                     "google": "bridge", "pythonosc": "bridge", "sounddevice": "audio", "tensorrt": "trt"}
+
+
+# Commands that cannot run without a module that only an extra provides: said before any work starts.
+_COMMAND_NEEDS = {"train": ("torch", "train"), "eval": ("torch", "train"), "export": ("torch", "train")}
+
+
+def _missing_requirement(command: str | None) -> str | None:
+    need = _COMMAND_NEEDS.get(command or "")
+    if need is None:
+        return None
+    module, extra = need
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        return None
+    return f"`uniflg {command}` needs {module}, which is not installed: pip install 'uniflg[{extra}]'"
 
 
 def _register_runtime(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +71,7 @@ def _register_plugins(sub: argparse._SubParsersAction) -> None:
                 continue
             extra = _EXTRA_FOR.get(ep.name, "all")
             p = sub.add_parser(ep.name, help=f"(needs: pip install 'uniflg[{extra}]')")
-            p.set_defaults(func=_missing(ep.name, extra, exc))
+            p.set_defaults(func=_missing(ep.name, extra, exc), accepts_any=True)  # options meant for the real one
 
 
 def _missing(name: str, extra: str, exc: Exception) -> Callable[[argparse.Namespace], int]:
@@ -52,8 +82,34 @@ def _missing(name: str, extra: str, exc: Exception) -> Callable[[argparse.Namesp
     return run
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default (when it has a meaningful one) and no reStructuredText quotes."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if ("default" not in text and default is not None and default is not False and default != argparse.SUPPRESS
+                and action.option_strings and action.nargs != 0):
+            text += f" (default: {default})"
+        return text
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(text.replace("``", ""))
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return super()._expand_help(action).replace("``", "")
+
+
+class Parser(argparse.ArgumentParser):
+    """The ``uniflg`` parser; subcommand parsers are of this class too, so they share :class:`HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="uniflg", description=__doc__.splitlines()[0])
+    parser = Parser(prog="uniflg", description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_runtime(sub)
@@ -63,16 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "accepts_any", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    missing = _missing_requirement(args.command)
+    if missing:
+        log.error("%s", missing)
+        return 2
     try:
         return int(args.func(args) or 0)
     except UniFLGError as exc:
         log.error("%s", exc)
+        return 2
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        log.error("`uniflg %s` stopped: %s%s", args.command, exc.strerror or exc, where)  # disk full, no access
+        return 2
+    except ModuleNotFoundError as exc:  # a command whose extra is missing, found only when it runs
+        extra = _EXTRA_FOR_MODULE.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        log.error("`uniflg %s` needs %s, which is not installed: pip install 'uniflg[%s]'", args.command,
+                  exc.name, extra)
         return 2
     except KeyboardInterrupt:
         log.warning("interrupted")

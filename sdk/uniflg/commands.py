@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from uniflg import __version__, backends
+import numpy as np
+
+from uniflg import __version__
 from uniflg.backends import BACKEND_NAMES, add_backend_arguments, options_from_args
-from uniflg.errors import InvalidInputError, NotFoundError
+from uniflg.landmarks import N_POINTS
 from uniflg.types import SynthesisOptions
 
 if TYPE_CHECKING:
@@ -27,20 +29,33 @@ def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
+OUTPUTS_SPEAK = ("speech.wav", "landmarks.npy", "landmarks.json", "preview.mp4")
+OUTPUTS_ANIMATE = OUTPUTS_SPEAK[1:]
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("speak", help="text -> speech.wav + landmarks (+ preview.mp4)")
-    p.add_argument("text")
+    from uniflg.audio_file import ACCEPTED_FORMATS, MAX_FILE_SECONDS, SAMPLE_RATE_RANGE
+
+    p = sub.add_parser("speak", help="text -> speech.wav + landmarks (+ preview.mp4)",
+                       description="Text -> OUT/speech.wav, landmarks.npy, landmarks.json, preview.mp4.")
+    p.add_argument("text", help="what to say (Japanese; English where the English front end is installed)")
     _common(p, text=True)
     p.set_defaults(func=speak)
-    p = sub.add_parser("animate", help="speech audio file -> landmarks (+ preview.mp4)")
-    p.add_argument("audio", type=Path)
+    lo, hi = SAMPLE_RATE_RANGE
+    p = sub.add_parser("animate", help="speech audio file -> landmarks (+ preview.mp4)",
+                       description=f"Speech file -> OUT/landmarks.npy, landmarks.json, preview.mp4. Audio: "
+                                   f"{', '.join(ACCEPTED_FORMATS)}; {lo}-{hi} Hz, any channel count (mixed "
+                                   "to mono); read in blocks, so long files need little memory.")
+    p.add_argument("audio", type=Path, help="speech file")
+    p.add_argument("--max-seconds", type=float, default=MAX_FILE_SECONDS,
+                   help="refuse longer files (seconds, from the file header)")
     _common(p, text=False)
     p.set_defaults(func=animate)
     p = sub.add_parser("bench", help="real-time factor, first-chunk latency and memory per mode and backend")
     p.add_argument("--json", action="store_true", help="print JSON {results: [...]} only")
-    p.add_argument("--seconds", type=float, default=5.0, help="length of the test sentence (default 5)")
+    p.add_argument("--seconds", type=float, default=5.0, help="length of the test sentence")
     p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice, else a random small)")
-    p.add_argument("--backends", default="all", help="comma list of backends, or all (default)")
+    p.add_argument("--backends", default="all", help="comma list of backends, or all")
     p.add_argument("--models", default="default,paper", help="default and/or paper (random paper-size model)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--gpu", choices=("auto", "only", "off"), default="auto",
@@ -52,38 +67,63 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "uniflg" / "bench",
                    help="where random benchmark voices are kept")
     p.set_defaults(func=_bench)
-    p = sub.add_parser("info", help="voice, speakers, emotions, backends and versions")
-    p.add_argument("--voice", type=Path)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("info", help="a voice's languages, speakers, emotions; backends and optional features here")
+    p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=info)
 
 
 def _common(p: argparse.ArgumentParser, text: bool) -> None:
-    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
     p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice)")
-    p.add_argument("--speaker")
-    p.add_argument("--emotion")
-    p.add_argument("--backend", choices=BACKEND_NAMES, default="auto")
+    choices = _default_voice_choices()
+    p.add_argument("--speaker", metavar="NAME",
+                   help=f"speaker of the voice (embedded voice: {choices[0]}; default: its first)")
+    p.add_argument("--emotion", metavar="NAME",
+                   help=f"emotion (embedded voice: {choices[1]}; default: "
+                        + ("random style" if text else "from the input speech") + ")")
+    p.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend")
     add_backend_arguments(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="noise seed (same seed, same output)")
     p.add_argument("--no-preview", action="store_true", help="skip preview.mp4")
     if text:
         p.add_argument("--mode", choices=("t", "p"), default="t", help="t: parallel (UniFLG-T), p: pipelined")
-        p.add_argument("--speed", type=float, default=1.0)
-        p.add_argument("--language", choices=("auto", "ja", "en"), default="auto",
-                       help="auto (default): detected per sentence")
+        p.add_argument("--speed", type=float, default=1.0, help="speaking rate, 0.1-10 (2 = twice as fast)")
+        from uniflg.text.frontend import LANGUAGES
+
+        p.add_argument("--language", choices=("auto", *LANGUAGES), default="auto",
+                       help="text language (auto: detected per sentence)")
         p.add_argument("--strict", action="store_true",
                        help="refuse emoji and decorative symbols (default: drop them with a warning)")
 
 
-def speak(args: argparse.Namespace) -> int:
-    import numpy as np
+def _default_voice_choices() -> tuple[str, str]:
+    """Speakers and emotions of the embedded voice for help texts, read from voice.json without loading."""
+    from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
+
+    try:
+        cfg = json.loads((DEFAULT_VOICE_DIR / VOICE_FILE).read_text(encoding="utf-8"))["config"]
+        return ", ".join(cfg["speakers"]), ", ".join(cfg["emotions"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "(none installed)", "(none installed)"
+
+
+def _progress(desc: str, total: float | None, unit: str) -> Any:
     from tqdm import tqdm
 
-    from uniflg.outputs import write_landmarks, write_preview, write_wav
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} {unit} [{elapsed}<{remaining}]"
+                if total else "{desc}: {n:.1f} {unit} [{elapsed}, {rate_fmt}]")
+
+
+def speak(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from uniflg.outputs import prepare_output, write_landmarks, write_preview, write_wav
     from uniflg.text import split_text
     from uniflg.voice import load_voice
 
+    prepare_output(args.output, OUTPUTS_SPEAK)  # before any work: a bad -o costs nothing
     passage = split_text(args.text, args.language, args.strict)  # long text streams sentence by sentence
     voice = load_voice(args.voice, args.backend, options=options_from_args(args))
     opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed, mode=args.mode,
@@ -100,36 +140,36 @@ def speak(args: argparse.Namespace) -> int:
             bar.update(bar.total - bar.n)
         audio = np.concatenate([c.audio for c in chunks])
         landmarks = np.concatenate([c.landmarks for c in chunks])
-    args.output.mkdir(parents=True, exist_ok=True)
     write_wav(args.output / "speech.wav", audio, voice.sample_rate)
     write_landmarks(args.output, landmarks, voice.sample_rate)
     if not args.no_preview:
-        write_preview(args.output / "preview.mp4", landmarks, audio=audio, sample_rate=voice.sample_rate)
+        write_preview(args.output / "preview.mp4", landmarks, audio_path=args.output / "speech.wav")
     log.info("%s: %.2f s of speech, %d frames (%s)", args.output, audio.size / voice.sample_rate,
                 len(landmarks), voice.backend.describe())
     return 0
 
 
 def animate(args: argparse.Namespace) -> int:
-    import soundfile as sf
-
-    from uniflg.outputs import write_landmarks, write_preview
+    from uniflg.audio_file import open_audio
+    from uniflg.outputs import prepare_output, write_landmarks, write_preview
     from uniflg.voice import load_voice
 
-    if not args.audio.is_file():
-        raise InvalidInputError(f"audio file not found: {args.audio}")
-    try:
-        audio, rate = sf.read(str(args.audio), dtype="float32", always_2d=False)
-    except RuntimeError as exc:
-        raise InvalidInputError(f"cannot read audio {args.audio}: {exc}") from exc
-    voice = load_voice(args.voice, args.backend, options=options_from_args(args))
-    opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed)
-    landmarks = voice.animate_array(audio, int(rate), opts)
-    args.output.mkdir(parents=True, exist_ok=True)
-    write_landmarks(args.output, landmarks, int(rate))
+    prepare_output(args.output, OUTPUTS_ANIMATE)
+    with open_audio(args.audio, args.max_seconds) as source:
+        voice = load_voice(args.voice, args.backend, options=options_from_args(args))
+        opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed)
+        rate = source.sample_rate
+        with _progress("animate (seconds of audio)", round(source.seconds, 1), "s") as bar:
+            def blocks() -> Any:
+                for block in source.blocks(seconds=1.0):
+                    yield block
+                    bar.update(block.size / rate)
+
+            parts = [c.landmarks for c in voice.animate(blocks(), rate, opts)]
+    landmarks = np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
+    write_landmarks(args.output, landmarks, rate)
     if not args.no_preview:
-        mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-        write_preview(args.output / "preview.mp4", landmarks, audio=mono, sample_rate=int(rate))
+        write_preview(args.output / "preview.mp4", landmarks, audio_path=args.audio)
     log.info("%s: %d frames (%s)", args.output, len(landmarks), voice.backend.describe())
     return 0
 
@@ -149,33 +189,132 @@ def _bench(args: argparse.Namespace) -> int:
 
 # ---- info ----------------------------------------------------------------------------------------------------
 def info(args: argparse.Namespace) -> int:
+    """Human-readable by default; ``--json`` prints the same facts as one object. Exit 2 when the voice is
+    broken (its reason is printed, and no backend is called available)."""
     from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
 
     folder = args.voice or DEFAULT_VOICE_DIR
     data: dict[str, Any] = {"uniflg": __version__, "python": platform.python_version(), "voice": None}
-    if (folder / VOICE_FILE).is_file():
-        spec, usable = backends.voice_backends(folder)
-        data["voice"] = {"name": spec.name, "path": str(folder), "config": spec.config.name,
-                         "variant": spec.config.variant.name, "speakers": list(spec.speakers),
-                         "emotions": list(spec.emotions), "sample_rate": spec.config.audio.sample_rate,
-                         "fps": spec.config.landmarks.fps, "layout": "openpose70",
-                         "graphs": sorted(spec.graphs), "contexts": spec.contexts,
-                         "live_lookahead_ms": _live_lookahead_ms(spec),
-                         "live_paths": {k: v["lookahead_ms"] for k, v in spec.live.items()},
-                         "backends": {k: (v or "available") for k, v in usable.items()}}
-    elif args.voice:
-        raise NotFoundError("voice", str(args.voice), [])
-    for module in ("numpy", "onnxruntime", "torch", "tensorrt"):
-        try:
-            data[module] = __import__(module).__version__
-        except ImportError:
-            data[module] = None
+    if args.voice is not None or (folder / VOICE_FILE).is_file():
+        data["voice"] = _voice_info(folder)
+    data["features"] = _features()
+    data["versions"] = {m: _version_of(m) for m in ("numpy", "onnxruntime", "torch", "tensorrt")}
     if args.json:
         _out(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        for key, value in data.items():
-            _out(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value}")
-    return 0
+        _out(_info_text(data))
+    return 2 if data["voice"] and data["voice"].get("error") else 0
+
+
+def _voice_info(folder: Path) -> dict[str, Any]:
+    from uniflg.errors import UniFLGError
+    from uniflg.voice_files import check_voice_folder
+
+    try:
+        spec = check_voice_folder(folder)
+        usable = _voice_backends(folder, spec)
+    except UniFLGError as exc:
+        return {"path": str(folder), "error": str(exc)}
+    from uniflg.text.frontend import LANGUAGES
+
+    return {"name": spec.name, "path": str(folder), "config": spec.config.name,
+            "variant": spec.config.variant.name,
+            "languages": list(LANGUAGES) if spec.language == "auto" else [spec.language],
+            "speakers": list(spec.speakers), "emotions": list(spec.emotions),
+            "sample_rate": spec.config.audio.sample_rate, "fps": spec.config.landmarks.fps, "layout": "openpose70",
+            "graphs": sorted(spec.graphs), "contexts": spec.contexts,
+            "live_lookahead_ms": _live_lookahead_ms(spec),
+            "live_paths": {k: v["lookahead_ms"] for k, v in spec.live.items()},
+            "backends": {k: (v or "available") for k, v in usable.items()}}
+
+
+def _features() -> dict[str, str]:
+    """Optional features -> "available" or why not, probed without side effects."""
+    out: dict[str, str] = {}
+    for lang, sample in (("Japanese front end", "こんにちは"), ("English front end", "hello")):
+        try:
+            from uniflg.text.frontend import encode
+
+            encode(sample, language="ja" if sample != "hello" else "en")
+            out[lang] = "available"
+        except Exception as exc:  # noqa: BLE001 - any failure means "not here", with its reason
+            out[lang] = f"unavailable: {exc}"
+    try:
+        from uniflg.preview import ffmpeg_exe
+
+        out["ffmpeg (preview.mp4)"] = f"available ({ffmpeg_exe()})"
+    except Exception as exc:  # noqa: BLE001
+        out["ffmpeg (preview.mp4)"] = f"unavailable: {exc}"
+    try:
+        import sounddevice  # noqa: F401 - raises OSError without the PortAudio library
+
+        out["PortAudio (serve --play)"] = "available"
+    except ImportError:
+        out["PortAudio (serve --play)"] = "unavailable: pip install 'uniflg[audio]'"
+    except OSError as exc:
+        out["PortAudio (serve --play)"] = f"unavailable: {exc} (Debian/Ubuntu: apt-get install libportaudio2)"
+    from uniflg.backends import _cuda_gpu, available_backends
+
+    gpu = _cuda_gpu()
+    trt = available_backends(True, False)["tensorrt"]
+    out["GPU"] = ("NVIDIA GPU visible" + ("; TensorRT available" if not trt else f"; {trt}")) if gpu \
+        else "unavailable: no NVIDIA GPU visible (CPU backends only)"
+    return out
+
+
+def _version_of(module: str) -> str | None:
+    """The installed distribution's version, read from its metadata (importing torch would take seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return None
+
+
+def _info_text(data: dict[str, Any]) -> str:
+    lines = [f"uniflg {data['uniflg']} (Python {data['python']})"]
+    v = data["voice"]
+    if v is None:
+        lines.append("voice: none installed (give --voice FOLDER)")
+    elif v.get("error"):
+        lines.append(f"voice: {v['path']}: BROKEN - {v['error']}")
+    else:
+        lines += [f"voice: {v['name']} ({v['path']})",
+                  f"  model: {v['config']} {v['variant']}; {v['sample_rate']} Hz audio, {v['fps']} fps "
+                  f"{v['layout']} landmarks",
+                  f"  languages: {', '.join(v['languages'])}",
+                  f"  speakers: {', '.join(v['speakers'])}", f"  emotions: {', '.join(v['emotions'])}",
+                  "  backends:"]
+        lines += [f"    {name}: {why}" for name, why in v["backends"].items()]
+    lines.append("features here:")
+    lines += [f"  {name}: {why}" for name, why in data["features"].items()]
+    lines.append("versions: " + ", ".join(f"{k} {val or '-'}" for k, val in data["versions"].items()))
+    return "\n".join(lines)
+
+
+def _voice_backends(folder: Path, spec: VoiceSpec | None = None) -> dict[str, str]:
+    """Backend name -> '' when usable for the voice in ``folder``, else the reason it is not. ONNX Runtime is
+    asked to load the graphs, so a graph it cannot read makes the backend unusable, with its reason."""
+    from uniflg.backends import available_backends
+    from uniflg.errors import UniFLGError
+    from uniflg.voice_files import check_voice_folder
+
+    spec = spec or check_voice_folder(folder)
+    has_weights = spec.weights is not None and (folder / spec.weights).is_file()
+    usable = available_backends(bool(spec.graphs), has_weights)
+    if not usable.get("onnxruntime"):
+        from uniflg.backends.onnx_backend import OnnxBackend
+
+        try:
+            backend = OnnxBackend(folder, dict(spec.graphs), threads=1)
+            for graph in spec.graphs:
+                backend.session(graph)  # sessions open lazily: open each once to know it loads
+        except UniFLGError as exc:
+            usable["onnxruntime"] = str(exc)
+            if not usable.get("tensorrt"):
+                usable["tensorrt"] = str(exc)
+    return usable
 
 
 def _live_lookahead_ms(spec: VoiceSpec) -> float | None:
@@ -187,4 +326,3 @@ def _live_lookahead_ms(spec: VoiceSpec) -> float | None:
         return None
     offline = speech_lookahead_seconds(Runtime(spec.config, dict(spec.contexts))) * 1000
     return round(min([offline, *(float(p["lookahead_ms"]) for p in spec.live.values())]), 1)
-

@@ -1,7 +1,8 @@
 """The runtime's one error hierarchy.
 
 Every error the SDK raises on bad input derives from :class:`UniFLGError`; the engine bridge maps these
-onto gRPC status codes in exactly one place, so each class names its intended status.
+onto gRPC status codes in exactly one place, so each class names its intended status. Every class pickles
+and unpickles to an equal error (worker processes send them back to their parent).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ class UnsupportedTextError(InvalidInputError):
         super().__init__(message)
         self.characters = characters
 
+    def __reduce__(self) -> tuple[object, ...]:  # picklable (worker processes): rebuild from the same arguments
+        return (type(self), (str(self), self.characters))
+
 
 class NotFoundError(UniFLGError, LookupError):
     """A named thing does not exist (speaker, emotion, voice, backend). -> NOT_FOUND"""
@@ -29,6 +33,9 @@ class NotFoundError(UniFLGError, LookupError):
     def __init__(self, kind: str, name: str, choices: list[str] | tuple[str, ...]) -> None:
         self.kind, self.name, self.choices = kind, name, tuple(choices)
         super().__init__(f"unknown {kind} {name!r}; available: {', '.join(self.choices) or '(none)'}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.kind, self.name, self.choices))
 
 
 class LimitExceededError(UniFLGError):

@@ -1,47 +1,86 @@
-"""File outputs of ``uniflg speak`` / ``uniflg animate``: ``speech.wav`` (PCM16 mono),
-``landmarks.npy`` (float32 [T, 70, 2]), ``landmarks.json`` (fps, layout, sample_rate, frames) and
-``preview.mp4`` (drawn by :mod:`uniflg.preview`, speech muxed when given). Thin writers; no model code."""
+"""File outputs of ``uniflg speak`` / ``uniflg animate``: ``speech.wav`` (PCM16 mono), ``landmarks.npy``
+(float32 [T, 70, 2]), ``landmarks.json`` (fps, layout, sample_rate, frames) and ``preview.mp4`` (drawn by
+:mod:`uniflg.preview`, speech muxed when given). Thin writers; no model code.
+
+:func:`prepare_output` checks the output folder before any synthesis runs, so a bad ``-o`` costs nothing.
+``landmarks.json`` is written frame by frame, so an hour of landmarks needs no hour-sized list of floats.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from uniflg.audio import pcm16
+from uniflg.errors import InvalidInputError
 from uniflg.landmarks import FPS, OPENPOSE_70
 
 log = logging.getLogger(__name__)
 
 
+def prepare_output(folder: Path, names: Iterable[str] = ()) -> Path:
+    """Create ``folder`` if needed and prove it is writable; ``names`` (files about to be written) must not be
+    folders. Raises InvalidInputError with the reason (an existing file, permission denied, a full disk...)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"output {folder} is an existing file; -o takes a folder (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".uniflg-write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write to output folder {folder}: {exc.strerror or exc}") from exc
+    for name in names:
+        if (folder / name).is_dir():
+            raise InvalidInputError(f"output {folder / name} is a folder; remove it or choose another -o")
+    return folder
+
+
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """PCM16 mono WAV. Encoded in memory, then written by Python, so a full disk is an OSError naming its cause
+    (libsndfile would only say "System error")."""
+    import io
+
     import soundfile as sf
 
-    sf.write(str(path), pcm16(audio), sample_rate, subtype="PCM_16")
+    buffer = io.BytesIO()
+    sf.write(buffer, pcm16(audio), sample_rate, subtype="PCM_16", format="WAV")
+    Path(path).write_bytes(buffer.getbuffer())
     return path
 
 
 def write_landmarks(folder: Path, landmarks: np.ndarray, sample_rate: int, fps: int = FPS,
                     layout: str = OPENPOSE_70) -> tuple[Path, Path]:
-    """-> (landmarks.npy, landmarks.json). The JSON repeats the frames as nested lists for non-NumPy tools."""
+    """-> (landmarks.npy, landmarks.json). The JSON repeats the frames as nested lists (rounded to 1e-5) for
+    non-NumPy tools; it is written one frame at a time."""
     landmarks = np.asarray(landmarks, np.float32)
     npy, meta = folder / "landmarks.npy", folder / "landmarks.json"
     np.save(npy, landmarks)
-    meta.write_text(json.dumps({"fps": fps, "layout": layout, "sample_rate": sample_rate,
-                                "n_points": int(landmarks.shape[1]) if landmarks.ndim == 3 else 0,
-                                "frames": np.round(landmarks, 5).tolist()}), encoding="utf-8")
+    head = {"fps": fps, "layout": layout, "sample_rate": sample_rate,
+            "n_points": int(landmarks.shape[1]) if landmarks.ndim == 3 else 0}
+    with open(meta, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(head)[:-1] + ', "frames": [')
+        for i, frame in enumerate(landmarks):
+            fh.write((", " if i else "") + json.dumps(np.round(frame, 5).tolist()))
+        fh.write("]}")
     return npy, meta
 
 
 def write_preview(path: Path, landmarks: np.ndarray, fps: int = FPS, audio: np.ndarray | None = None,
-                  sample_rate: int | None = None) -> Path | None:
-    """preview.mp4 via :func:`uniflg.preview.render_preview`; -> None (logged) when ffmpeg is unavailable."""
+                  sample_rate: int | None = None, audio_path: Path | None = None) -> Path | None:
+    """preview.mp4 via :func:`uniflg.preview.render_preview` (``audio`` samples or an ``audio_path`` file muxed);
+    -> None (logged) when ffmpeg is unavailable or fails."""
     from uniflg.preview import render_preview
 
     try:
-        return render_preview(path, landmarks, audio=audio, sample_rate=sample_rate, fps=fps)
+        return render_preview(path, landmarks, audio=audio, sample_rate=sample_rate, fps=fps, audio_path=audio_path)
     except (OSError, RuntimeError) as exc:
         log.warning("no preview: %s", exc)
         return None

@@ -1,6 +1,6 @@
 """Preview videos: landmarks drawn per frame with the face's connecting lines, speech muxed (ffmpeg).
 
-Frames are rasterized with NumPy for the whole clip at once (no per-frame drawing calls) and piped to the
+Frames are rasterized with NumPy a block at a time (no per-frame drawing calls) and piped to the
 ffmpeg that imageio-ffmpeg bundles as raw RGB. ``reference`` gives a side-by-side video: prediction left
 (white), reference right (orange), both mapped with the same transform so they compare directly.
 """
@@ -74,21 +74,17 @@ def draw_frames(track: np.ndarray, size: int, centre: np.ndarray, scale: float,
 
 def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | None = None,
                    sample_rate: int | None = None, reference: np.ndarray | None = None, size: int = 512,
-                   fps: int = FPS) -> Path:
-    """Write an H.264 mp4 of ``landmarks`` [T, 70, 2] at ``fps`` (with ``audio`` muxed as AAC when given;
-    ``reference`` [T', 70, 2] adds a right-hand panel). Returns the path."""
+                   fps: int = FPS, audio_path: Path | str | None = None) -> Path:
+    """Write an H.264 mp4 of ``landmarks`` [T, 70, 2] at ``fps`` (with ``audio`` at ``sample_rate``, or the
+    file ``audio_path``, muxed as AAC; ``reference`` [T', 70, 2] adds a right-hand panel). Frames are drawn
+    and piped in blocks of :data:`BLOCK_FRAMES`, so memory does not grow with the length. Returns the path."""
     path = Path(path)
     pred = check_track(landmarks, "landmarks")
     tracks = [pred] if reference is None else [pred, check_track(reference, "reference")]
     size += size % 2  # H.264 with yuv420p needs even dimensions
     centre, scale = _transform(tracks, size)
-    panels = [draw_frames(pred, size, centre, scale, PREDICTION_RGB)]
-    if reference is not None:
-        ref = draw_frames(tracks[1], size, centre, scale, REFERENCE_RGB)
-        T = max(panels[0].shape[0], ref.shape[0])
-        panels = [np.concatenate([p, np.repeat(p[-1:], T - p.shape[0], 0)]) for p in (panels[0], ref)]
-    video = np.concatenate(panels, axis=2) if len(panels) > 1 else panels[0]
-    width = video.shape[2]
+    T = max(t.shape[0] for t in tracks)
+    width = size * len(tracks)
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{width}x{size}", "-r", str(fps), "-i", "-"]
@@ -97,12 +93,39 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
                 raise InvalidInputError("audio given without sample_rate")
             import soundfile as sf
 
-            wav = Path(tmp) / "audio.wav"
-            sf.write(str(wav), np.clip(np.asarray(audio, np.float32), -1, 1), int(sample_rate), subtype="PCM_16")
-            cmd += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k"]
+            audio_path = Path(tmp) / "audio.wav"
+            sf.write(str(audio_path), np.clip(np.asarray(audio, np.float32), -1, 1), int(sample_rate),
+                     subtype="PCM_16")
+        if audio_path is not None:
+            cmd += ["-i", str(audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-r", str(fps), str(path)]
-        proc = subprocess.run(cmd, input=video.tobytes(), capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-500:]}")
-    log.debug("wrote %s (%d frames, %dx%d)", path, video.shape[0], width, size)
+        with open(Path(tmp) / "ffmpeg.log", "w+b") as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+            assert proc.stdin is not None
+            try:
+                for t0 in range(0, T, BLOCK_FRAMES):
+                    proc.stdin.write(_panels(tracks, t0, min(T, t0 + BLOCK_FRAMES), size, centre, scale).tobytes())
+            except BrokenPipeError:
+                pass  # ffmpeg stopped early: its log says why
+            finally:
+                proc.stdin.close()
+                code = proc.wait()
+            err.seek(0)
+            message = err.read().decode(errors="replace")[-500:]
+    if code != 0:
+        raise RuntimeError(f"ffmpeg failed: {message}")
+    log.debug("wrote %s (%d frames, %dx%d)", path, T, width, size)
     return path
+
+
+BLOCK_FRAMES = 120  # frames drawn per pipe write (4 s at 30 fps; 94 MB of RGB at 512 x 512)
+
+
+def _panels(tracks: list[np.ndarray], t0: int, t1: int, size: int, centre: np.ndarray, scale: float) -> np.ndarray:
+    """Frames [t0, t1) of each track side by side (a shorter track holds its last frame) -> [n, size, W, 3]."""
+    colours = (PREDICTION_RGB, REFERENCE_RGB)
+    panels = []
+    for track, rgb in zip(tracks, colours, strict=False):
+        idx = np.minimum(np.arange(t0, t1), track.shape[0] - 1)
+        panels.append(draw_frames(track[idx], size, centre, scale, rgb))
+    return np.concatenate(panels, axis=2) if len(panels) > 1 else panels[0]

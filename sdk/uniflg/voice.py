@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from uniflg.audio import resample, to_mono_float
+from uniflg.audio_file import check_sample_rate
 from uniflg.backends import open_backend
 from uniflg.backends.base import Backend, BackendOptions
 from uniflg.backends.graphs import AXIS_RANGES
@@ -48,7 +49,7 @@ from uniflg.landmarks import N_POINTS
 from uniflg.limits import CHUNK_SECONDS, NOISE_SCALE, SPEED, Range, check_nonempty
 from uniflg.streaming import StreamResampler
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
-from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE, WEIGHTS_FILE, VoiceSpec, read_spec
+from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE, WEIGHTS_FILE, VoiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,12 @@ class SpeechPath:
 def load_voice(path: str | Path | None = None, backend: str = "auto", threads: int | None = None,
                options: BackendOptions | None = None) -> Voice:
     """Load a voice folder (None: the embedded default voice) on ``backend`` (auto|torch|onnxruntime|tensorrt)."""
+    from uniflg.voice_files import check_voice_folder
+
     folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
     if path is None and not (folder / VOICE_FILE).is_file():
         raise NotFoundError("voice", "default", [])
-    spec = read_spec(folder)
+    spec = check_voice_folder(folder)  # every named file inside the folder, headers sane; nothing built yet
     weights = folder / spec.weights if spec.weights else None
     engine = open_backend(backend, folder, {**spec.graphs, **spec.live_graph_files()}, weights, threads, options)
     log.info("voice %s on %s", spec.name, engine.describe())
@@ -359,8 +362,7 @@ class Voice:
         first stored latent is used so that the first frames need not wait for that second."""
         options = options or SynthesisOptions()
         _check_options(options)
-        if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
-            raise InvalidInputError(f"sample_rate must be a positive integer; got {sample_rate!r}")
+        sample_rate = check_sample_rate(sample_rate, "sample_rate")
         g, z_u = self._condition(options, np.random.default_rng(options.seed), speech_driven=True)
         path = self.speech_path(options.max_lookahead_ms)
         block = 6 if options.max_lookahead_ms is None else LIVE_BLOCK_FRAMES
@@ -480,6 +482,7 @@ class Voice:
     def _reference_latent(self, options: SynthesisOptions) -> np.ndarray:
         if not options.reference_sample_rate:
             raise InvalidInputError("reference_audio needs reference_sample_rate")
+        check_sample_rate(options.reference_sample_rate, "reference_sample_rate")
         assert options.reference_audio is not None
         wav = resample(to_mono_float(options.reference_audio), options.reference_sample_rate, self.sample_rate)
         if wav.size < 2 * self.runtime.hop:

@@ -74,7 +74,7 @@ class VoiceSpec:
             if unknown:
                 raise ModelFormatError(f"{where}: unknown fields {sorted(unknown)}")
             return cls(**data)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # AttributeError: JSON that is no object
             raise ModelFormatError(f"{where}: malformed voice file: {exc}") from exc
 
     def live_graph_files(self) -> dict[str, str]:

@@ -18,12 +18,15 @@ Rules:
   and the parent directory fsync'd. A crash at any point leaves either the old set of checkpoints
   or the new complete one; :meth:`CheckpointManager.latest` only returns a directory whose manifest
   exists and whose files have the recorded sizes.
-* Retention: the last ``keep_last`` checkpoints plus the best one (by ``metric``) are kept.
+* Retention: the last ``keep_last`` checkpoints plus the best one (by ``metric``) are kept. When the disk
+  would not hold one more checkpoint, older ones are pruned before saving; if it still would not, the save
+  stops with :class:`CheckpointSpaceError` saying how much space is needed (nothing half-written is left).
 * Under DDP only rank 0 writes (other ranks return ``None`` from ``save``); every rank may resume.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -39,7 +42,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 from uniflg.config import ModelConfig
-from uniflg.errors import ModelFormatError
+from uniflg.errors import ModelFormatError, UniFLGError
 from uniflg.fileio import TMP_PREFIX as _TMP_PREFIX
 from uniflg.fileio import fsync_dir, fsync_file
 from uniflg.model.io import ConfigLike, load_model, load_weights, save_weights, unwrap
@@ -217,6 +220,25 @@ class CheckpointManager:
         self._remove_stale_temporaries()
         final = self.directory / f"step_{step:08d}"
         tmp = self.directory / f"{_TMP_PREFIX}{final.name}.{os.getpid()}"
+        self._make_room()
+        try:
+            return self._save_into(tmp, final, step, modules, optimizers, schedulers, epoch=epoch, config=config,
+                                   metric=metric, extra=extra, started=started)
+        except Exception as exc:  # torch.save and safetensors report a failed write as their own errors
+            written = sum(f.stat().st_size for f in tmp.iterdir() if f.is_file()) if tmp.is_dir() else 0
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not self._disk_full(exc):
+                raise
+            need = max(self._checkpoint_bytes(), written)
+            raise CheckpointSpaceError(
+                f"cannot save checkpoint {final.name} in {self.directory}: {getattr(exc, 'strerror', None) or exc}; "
+                f"a checkpoint needs at least {_mb(need)} and {_mb(shutil.disk_usage(self.directory).free)} are "
+                f"free. Free space (or keep fewer checkpoints) and rerun: it resumes from "
+                f"{self._latest_name()}") from exc
+
+    def _save_into(self, tmp: Path, final: Path, step: int, modules: Modules, optimizers: Mapping[str, Any] | None,
+                   schedulers: Mapping[str, Any] | None, *, epoch: int, config: ConfigLike, metric: float | None,
+                   extra: Mapping[str, Any] | None, started: float) -> Checkpoint:
         tmp.mkdir()
         named = _named(modules)
         previous_best = self.best()
@@ -247,6 +269,38 @@ class CheckpointManager:
         logger.info("saved checkpoint %s in %.2f s", final, time.perf_counter() - started)
         return Checkpoint(path=final, step=step, metric=metric, modules=tuple(named))
 
+    def _disk_full(self, exc: BaseException) -> bool:
+        if isinstance(exc, OSError):
+            return exc.errno in DISK_FULL_ERRNOS
+        text = str(exc)
+        return (f"os error {errno.ENOSPC})" in text or os.strerror(errno.ENOSPC) in text
+                or ("write" in text and shutil.disk_usage(self.directory).free < (1 << 20)))
+
+    def _checkpoint_bytes(self) -> int:
+        """Size of the newest complete checkpoint (0 when there is none): what the next save will need."""
+        latest = self.latest()
+        return sum(f.stat().st_size for f in latest.path.iterdir() if f.is_file()) if latest else 0
+
+    def _latest_name(self) -> str:
+        latest = self.latest()
+        return latest.path.name if latest else "the start (no checkpoint yet)"
+
+    def _make_room(self) -> None:
+        """Prune before saving when the free space would not hold one more checkpoint (retention allows
+        ``keep_last`` + 1 during a save). The newest and the best checkpoint are never removed here; if the
+        space is still short, refuse before writing anything, saying how much is needed."""
+        need = int(self._checkpoint_bytes() * 1.05)
+        if need == 0 or shutil.disk_usage(self.directory).free >= need:
+            return
+        self._prune(keep_last=max(1, self.keep_last - 1))
+        free = shutil.disk_usage(self.directory).free
+        if free < need:
+            raise CheckpointSpaceError(
+                f"not enough space for a checkpoint in {self.directory}: about {_mb(need)} needed, {_mb(free)} "
+                f"free after pruning to the newest and best. Free {_mb(need - free)} (or move the run) and rerun: "
+                f"it resumes from {self._latest_name()}")
+        logger.warning("disk nearly full: pruned old checkpoints before saving (%s free)", _mb(free))
+
     def _move_into_place(self, tmp: Path, final: Path) -> None:
         trash = None
         if final.exists():  # re-saving the same step: move the old one aside first
@@ -267,9 +321,9 @@ class CheckpointManager:
                 else:
                     entry.unlink(missing_ok=True)
 
-    def _prune(self) -> None:
+    def _prune(self, keep_last: int | None = None) -> None:
         found = self.checkpoints()
-        keep = {c.path for c in found[-self.keep_last:]}
+        keep = {c.path for c in found[-(keep_last or self.keep_last):]}
         best = self.best()
         if best is not None:
             keep.add(best.path)
@@ -308,6 +362,18 @@ def _load_states(kind: str, objects: Mapping[str, Any] | None, saved: Mapping[st
         if name not in saved:
             raise ModelFormatError(f"checkpoint has no {kind} state {name!r}; has {sorted(saved)}")
         obj.load_state_dict(saved[name])
+
+
+class CheckpointSpaceError(UniFLGError):
+    """A checkpoint cannot be saved for lack of disk space; the message says how much is needed. Nothing
+    half-written is left behind, and the next run resumes from the newest complete checkpoint."""
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
 
 
 def _write_plain(path: Path, data: bytes) -> None:

@@ -161,7 +161,11 @@ class OnnxBackend:
                 path = self.paths.get(graph)
                 if path is None:
                     raise ModelFormatError(f"this voice has no {graph!r} graph; it has {sorted(self.paths)}")
-                session = self._session(self._graph_path(path), graphs.spec_of(graph))
+                try:
+                    session = self._session(self._graph_path(path), graphs.spec_of(graph))
+                except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises untyped errors for broken graphs
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise ModelFormatError(f"ONNX Runtime cannot load the graph {path}: {reason}") from exc
                 self.inputs[graph] = {i.name for i in session.get_inputs()}
                 self.pools[graph] = SlotPool(functools.partial(_Binding, session), POOL_SIZE)
                 self.sessions[graph] = session

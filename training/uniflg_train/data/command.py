@@ -18,8 +18,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from uniflg.errors import InvalidInputError
+
     from uniflg_train.data.preprocess import prepare
 
-    summary = prepare(args.data, args.out, jobs=max(1, args.jobs))
+    if not args.data.is_dir():
+        raise InvalidInputError(f"--data {args.data} is not a folder; give the corpus folder with train/val/test.jsonl")
+    try:
+        summary = prepare(args.data, args.out, jobs=max(1, args.jobs))
+    except FileNotFoundError as exc:  # no manifests
+        raise InvalidInputError(str(exc)) from exc
+    except OSError as exc:  # the cache folder itself cannot be made
+        raise InvalidInputError(f"cannot write the cache: {exc}") from exc
     log.info("cache: %s", summary.cache)
     return 0

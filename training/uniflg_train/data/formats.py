@@ -27,11 +27,35 @@ SPLITS = ("train", "val", "test")
 
 
 class BadItemError(Exception):
-    """An item that cannot be used; ``path`` is the offending file, ``reason`` says why."""
+    """An item that cannot be used; ``path`` is the offending file, ``reason`` says why. ``fatal``: the run cannot
+    go on (the cache cannot be written: a full disk). Picklable, so it crosses from worker processes intact."""
 
-    def __init__(self, path: Path | str, reason: str) -> None:
+    def __init__(self, path: Path | str, reason: str, fatal: bool = False) -> None:
         super().__init__(f"{path}: {reason}")
-        self.path, self.reason = str(path), reason
+        self.path, self.reason, self.fatal = str(path), reason, fatal
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.reason, self.fatal))
+
+
+MAX_ID_CHARS = 200
+
+
+def check_item_id(value: str) -> str:
+    """An id becomes a file name in the cache: one plain name component, printable, at most 200 characters."""
+    if (len(value) > MAX_ID_CHARS or value in (".", "..") or value.startswith(".")
+            or any(c in value for c in "/\\") or not value.isprintable()):
+        raise ValueError(f"id {value!r} must be a plain name (no '/', '\\', leading '.', control characters; "
+                         f"at most {MAX_ID_CHARS} characters)")
+    return value
+
+
+def contained_path(root: Path, value: str, key: str) -> Path:
+    """``root / value`` for a relative path that stays inside the corpus folder ``root`` (checked on the names;
+    symbolic links inside the corpus may point elsewhere, as when a corpus links to a shared dataset)."""
+    if "\x00" in value or Path(value).is_absolute() or ".." in Path(value).parts:
+        raise ValueError(f"{key} {value!r} must be a path relative to the corpus folder, without '..'")
+    return root / value
 
 
 @dataclass(frozen=True)
@@ -86,15 +110,23 @@ def _item(row: dict[str, Any], root: Path, where: str) -> Item:
         if not isinstance(row.get(key), str) or not row[key]:
             raise ValueError(f"missing or empty {key!r}")
     lm, video = row.get("landmarks"), row.get("video")
-    return Item(id=row["id"], audio=root / row["audio"], text=row["text"], language=row.get("language", "auto"),
-                speaker=row["speaker"], emotion=row.get("emotion") or "normal",
-                landmarks=root / lm if lm else None, video=root / video if video else None, source=where)
+    for key, value in (("landmarks", lm), ("video", video), ("language", row.get("language", "auto")),
+                       ("emotion", row.get("emotion") or "normal")):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{key!r} must be a string")
+    return Item(id=check_item_id(row["id"]), audio=contained_path(root, row["audio"], "audio"), text=row["text"],
+                language=row.get("language", "auto"), speaker=row["speaker"], emotion=row.get("emotion") or "normal",
+                landmarks=contained_path(root, lm, "landmarks") if lm else None,
+                video=contained_path(root, video, "video") if video else None, source=where)
 
 
 def read_landmarks(path: Path) -> tuple[np.ndarray, float]:
     """Landmarks [T, 70, 2] float32 and their frame rate from .npy, .json or an OpenPose JSON folder."""
-    if not path.exists():
-        raise BadItemError(path, "landmark file not found")
+    from uniflg.audio_file import file_problem
+
+    problem = None if path.is_dir() else file_problem(path)  # a FIFO would block; a symlink loop is no "not found"
+    if problem is not None:
+        raise BadItemError(path, f"landmark file {problem}")
     try:
         if path.is_dir():
             return _openpose_dir(path), float(FPS)

@@ -15,20 +15,24 @@ goes on and reports the count at the end. Items whose cache file exists are not 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 from uniflg.audio import linear_spectrogram, log_mel, mel_filterbank, pcm16, resample, to_mono_float
+from uniflg.audio_file import file_problem, open_audio
 from uniflg.config import AudioConfig
 from uniflg.errors import UniFLGError
-from uniflg.fileio import atomic_path
+from uniflg.fileio import atomic_path, atomic_write_text
 from uniflg.text import encode
 
 from uniflg_train.data.formats import (
@@ -67,16 +71,17 @@ def item_features(item: Item, cfg: AudioConfig) -> dict[str, Any]:
         utt = encode(item.text, item.language)
     except UniFLGError as exc:
         raise BadItemError(item.source, f"transcript: {exc}") from exc
-    if not item.audio.exists():
-        raise BadItemError(item.audio, "audio file not found")
+    problem = file_problem(item.audio)  # before opening: a FIFO would block, a symlink loop is no "not found"
+    if problem is not None:
+        raise BadItemError(item.audio, f"audio file {problem}")
     try:
-        audio, rate = sf.read(str(item.audio), dtype="float32", always_2d=False)
-    except Exception as exc:  # noqa: BLE001 - soundfile raises several types for broken files
-        raise BadItemError(item.audio, f"unreadable audio ({type(exc).__name__}: {exc})") from exc
-    try:
+        with open_audio(item.audio, max_seconds=MAX_ITEM_SECONDS) as f:
+            audio, rate = f.read_all(), f.sample_rate
         wav = resample(to_mono_float(audio), int(rate), cfg.sample_rate)
     except UniFLGError as exc:
-        raise BadItemError(item.audio, str(exc)) from exc
+        raise BadItemError(item.audio, f"unreadable audio ({str(exc).replace(f' {item.audio}', '')})") from exc
+    except Exception as exc:  # noqa: BLE001 - soundfile raises several types for broken files
+        raise BadItemError(item.audio, f"unreadable audio ({type(exc).__name__}: {exc})") from exc
     seconds = wav.size / cfg.sample_rate
     if seconds < MIN_SECONDS:
         raise BadItemError(item.audio, f"audio too short ({seconds:.3f} s)")
@@ -105,8 +110,12 @@ def item_features(item: Item, cfg: AudioConfig) -> dict[str, Any]:
 
 
 def _cache_item(args: tuple[Item, Path, AudioConfig]) -> dict[str, Any] | BadItemError:
+    """One item -> its meta, or the BadItemError that says why it is left out (never raises: every failure,
+    including an unexpected one, comes back as a picklable value so a worker pool cannot lose it)."""
     item, items_dir, cfg = args
     path = items_dir / f"{item.id}.npz"
+    if path.parent != items_dir:  # ids are checked when read; this keeps a hand-made Item in the cache too
+        return BadItemError(item.source, f"id {item.id!r} would write outside the cache")
     try:
         cached = _fresh_meta(path, item)
         if cached is not None:
@@ -117,8 +126,12 @@ def _cache_item(args: tuple[Item, Path, AudioConfig]) -> dict[str, Any] | BadIte
     except Exception as exc:  # noqa: BLE001 - never end the run on one item
         return BadItemError(item.source, f"{type(exc).__name__}: {exc}")
     meta = feats.pop("meta")
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: np.savez would add ".npz"
-        np.savez(fh, meta=np.array(json.dumps(meta)), **feats)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: np.savez would add ".npz"
+            np.savez(fh, meta=np.array(json.dumps(meta)), **feats)
+    except OSError as exc:  # the temporary file is already removed
+        fatal = exc.errno in DISK_FULL_ERRNOS
+        return BadItemError(path, f"cannot write the cache: {exc.strerror or exc}", fatal=fatal)
     return meta
 
 
@@ -154,7 +167,11 @@ def prepare(data: Path, cache: Path | None = None, cfg: AudioConfig | None = Non
     seen: set[str] = set()
     for split in SPLITS:
         manifest = data / f"{split}.jsonl"
-        if not manifest.exists():
+        if not os.path.lexists(manifest):
+            continue
+        problem = file_problem(manifest)  # a symlink loop or a FIFO must not make a split vanish silently
+        if problem is not None:
+            summary.skipped.append(BadItemError(manifest, f"manifest {problem}; the {split} split is empty"))
             continue
         items, bad = read_manifest(manifest)
         summary.skipped.extend(bad)
@@ -167,16 +184,15 @@ def prepare(data: Path, cache: Path | None = None, cfg: AudioConfig | None = Non
     if not work and not summary.skipped:
         raise FileNotFoundError(f"no train/val/test .jsonl manifests in {data}")
     tasks = [(it, items_dir, cfg) for _, it in work]
-    if jobs > 1:
-        with get_context("fork").Pool(jobs) as pool:
-            results = list(tqdm(pool.imap(_cache_item, tasks, chunksize=4), total=len(tasks), desc="preprocess",
-                                unit="item", disable=not progress))
-    else:
-        results = [_cache_item(t) for t in tqdm(tasks, desc="preprocess", unit="item", disable=not progress)]
+    results = _run_all(tasks, jobs, progress)
     splits: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
-    for (split, _), res in zip(work, results, strict=True):
+    full: BadItemError | None = None
+    for (split, item), res in zip(work, results, strict=True):
+        if res is None:  # not attempted: the run stopped at a full disk
+            continue
         if isinstance(res, BadItemError):
-            summary.skipped.append(res)
+            full = full or (res if res.fatal else None)
+            summary.skipped.append(res if not res.fatal else BadItemError(item.source, res.reason))
         else:
             splits[split].append(res)
     for skip in summary.skipped:
@@ -189,10 +205,67 @@ def prepare(data: Path, cache: Path | None = None, cfg: AudioConfig | None = Non
         "emotions": _order({m["emotion"] for m in kept}, DEFAULT_EMOTIONS),
         "splits": splits, "skipped": [{"file": b.path, "reason": b.reason} for b in summary.skipped],
     }
-    (cache / "index.json").write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
     summary.counts = {s: len(v) for s, v in splits.items()}
+    try:
+        atomic_write_text(cache / "index.json", json.dumps(index, ensure_ascii=False, indent=1))
+    except OSError as exc:
+        raise CacheFullError(f"cannot write {cache / 'index.json'}: {exc.strerror or exc}; "
+                             f"{sum(summary.counts.values())} items were cached; free space and rerun "
+                             "(cached items are kept)") from exc
+    if full is not None:
+        done, kept_n = sum(1 for r in results if r is not None), sum(summary.counts.values())
+        raise CacheFullError(f"stopped: {full.reason} ({full.path}); index.json lists the {kept_n} "
+                             f"items cached so far ({len(work) - done} not attempted); free space in {cache} and "
+                             "rerun: cached items are not recomputed")
     log.info("%s", summary.report())
     return summary
+
+
+class CacheFullError(UniFLGError):
+    """The cache cannot be written (a full disk, a read-only or over-quota file system); the run stopped after
+    writing index.json for what was done."""
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+MAX_ITEM_SECONDS = 600.0  # one utterance; longer files are refused from their header, before decoding
+
+
+def _run_all(tasks: list[tuple[Item, Path, AudioConfig]], jobs: int, progress: bool
+             ) -> list[dict[str, Any] | BadItemError | None]:
+    """Results in task order. A full disk stops the run (later items stay None). With ``jobs`` > 1 a worker
+    process that dies (killed, out of memory) turns its items into BadItemErrors instead of a hang."""
+    results: list[dict[str, Any] | BadItemError | None] = [None] * len(tasks)
+    bar = tqdm(total=len(tasks), desc="preprocess", unit="item", disable=not progress)
+    with bar:
+        if jobs <= 1:
+            for i, task in enumerate(tasks):
+                results[i] = _cache_item(task)
+                bar.update()
+                if _is_fatal(results[i]):
+                    break
+            return results
+        with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+            futures = {pool.submit(_cache_item, t): i for i, t in enumerate(tasks)}
+            for fut in as_completed(futures):
+                i = futures[fut]
+                if fut.cancelled():  # after a full disk: never attempted
+                    continue
+                try:
+                    results[i] = fut.result()
+                except BrokenProcessPool:
+                    results[i] = BadItemError(tasks[i][0].source, "the worker process died (killed, or out of "
+                                                                 "memory?) while preparing this or another item")
+                except Exception as exc:  # noqa: BLE001 - a result that failed to cross from the worker
+                    results[i] = BadItemError(tasks[i][0].source, f"{type(exc).__name__}: {exc}")
+                bar.update()
+                if _is_fatal(results[i]):  # stop: cancel what has not started, keep what finishes
+                    for other in futures:
+                        other.cancel()
+    return results
+
+
+def _is_fatal(result: object) -> bool:
+    return isinstance(result, BadItemError) and result.fatal
 
 
 def _corpus_speakers(data: Path) -> tuple[str, ...]:

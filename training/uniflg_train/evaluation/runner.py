@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from tqdm import tqdm
 from uniflg.errors import UniFLGError
 
 from uniflg_train.evaluation.evaluate import Prediction, Reference, evaluate
@@ -120,7 +121,8 @@ def collect_predictions(
             continue
         if items:
             _predict(system, mode, items[0])  # warm-up, untimed
-        predictions[method] = [_predict(system, mode, item) for item in items]
+        progress = tqdm(items, desc=f"eval {method}", unit="utt", leave=False)  # long runs show progress
+        predictions[method] = [_predict(system, mode, item) for item in progress]
     return predictions, notes
 
 

@@ -1,0 +1,158 @@
+"""Reading audio files with limits: a file is checked before any sample is decoded, then read in blocks.
+
+A header can claim anything: a 32 KB WAV that says 1 Hz would be upsampled to hours of 24 kHz audio, and a sparse
+2 GB WAV with a valid header is hours of silence. :func:`open_audio` refuses such files from their header alone
+(sample rate outside :data:`SAMPLE_RATE_RANGE`, too many channels, longer than ``max_seconds``) and
+:meth:`AudioFile.blocks` yields mono float32 blocks, so memory stays bounded by the block size however long the
+file is.
+
+Example::
+
+    from uniflg.audio_file import open_audio
+
+    with open_audio("speech.wav") as f:           # raises InvalidInputError / LimitExceededError
+        for block in f.blocks(seconds=1.0):        # float32 (n,) mono at f.sample_rate
+            ...
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from uniflg.errors import InvalidInputError, LimitExceededError
+
+SAMPLE_RATE_RANGE = (8000, 192000)  # Hz; the same range the gRPC server accepts for streamed audio
+MAX_CHANNELS = 32
+MAX_FILE_SECONDS = 4 * 3600.0  # default cap of one file (4 hours); callers may raise it
+ACCEPTED_FORMATS = ("WAV", "FLAC", "OGG (Vorbis/Opus)", "MP3", "AIFF", "AU", "CAF", "W64", "RF64")
+ACCEPTED_HINT = (f"accepted formats: {', '.join(ACCEPTED_FORMATS)} (convert others first, "
+                 "e.g. ffmpeg -i in.m4a out.wav)")
+
+
+def check_sample_rate(rate: Any, what: str = "sample rate") -> int:
+    """-> ``rate`` as int when it is an integer in :data:`SAMPLE_RATE_RANGE` (Hz); else InvalidInputError."""
+    lo, hi = SAMPLE_RATE_RANGE
+    if isinstance(rate, bool) or not isinstance(rate, int | np.integer) or not lo <= int(rate) <= hi:
+        raise InvalidInputError(f"{what} must be an integer from {lo} to {hi} Hz; got {rate!r}")
+    return int(rate)
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` is not a regular readable file ("not found", "is a FIFO (named pipe)", "cannot be opened
+    (Too many levels of symbolic links)", ...), or None when it is one. Never opens it, so a FIFO cannot block."""
+    path = Path(path)
+    try:
+        st = path.stat()  # follows symlinks: a loop raises ELOOP here
+    except FileNotFoundError:
+        return "is a broken symbolic link" if path.is_symlink() else "not found"
+    except OSError as exc:
+        return f"cannot be opened ({exc.strerror or exc})"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder, not a file"
+    if stat.S_ISFIFO(st.st_mode):
+        return "is a FIFO (named pipe), not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "is a device or socket, not a regular file"
+    if not os.access(path, os.R_OK):
+        return "is not readable (permission denied)"
+    return None
+
+
+def check_readable_file(path: Path, what: str = "audio file") -> Path:
+    """``path`` when it is a regular, readable file; else InvalidInputError naming the real reason."""
+    problem = file_problem(Path(path))
+    if problem is not None:
+        raise InvalidInputError(f"{what} {problem}: {path}")
+    return Path(path)
+
+
+class AudioFile:
+    """An open, checked audio file; use :func:`open_audio`. ``frames`` and ``seconds`` come from the header."""
+
+    def __init__(self, handle: Any, path: Path) -> None:
+        self._f, self.path = handle, path
+        self.sample_rate: int = int(handle.samplerate)
+        self.channels: int = int(handle.channels)
+        self.frames: int = int(handle.frames)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.sample_rate
+
+    def blocks(self, seconds: float = 1.0) -> Iterator[np.ndarray]:
+        """Mono float32 blocks of about ``seconds`` (channels averaged); NaN/inf samples raise InvalidInputError."""
+        n = max(1, int(seconds * self.sample_rate))
+        self._f.seek(0)
+        while True:
+            try:
+                block = self._f.read(n, dtype="float32", always_2d=True)
+            except RuntimeError as exc:  # libsndfile error in the middle of the data
+                raise InvalidInputError(f"cannot read audio {self.path}: {exc}") from exc
+            if block.shape[0] == 0:
+                return
+            mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+            if not np.all(np.isfinite(mono)):
+                raise InvalidInputError(f"audio {self.path} contains NaN or infinite samples")
+            yield np.ascontiguousarray(mono, dtype=np.float32)
+
+    def read_all(self) -> np.ndarray:
+        """The whole file as mono float32 (for clips whose length the caller has bounded)."""
+        parts = list(self.blocks(seconds=max(1.0, self.seconds)))
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> AudioFile:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -> AudioFile:
+    """Open and check an audio file from its header (nothing is decoded yet).
+
+    Raises InvalidInputError (missing, a folder, a FIFO, an unknown format - the message lists the accepted
+    ones -, a sample rate outside 8-192 kHz, too many channels, no samples) or LimitExceededError (longer than
+    ``max_seconds``; None: no cap)."""
+    import soundfile as sf
+
+    path = check_readable_file(Path(path))
+    try:
+        handle = sf.SoundFile(str(path))
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise InvalidInputError(f"cannot read audio {path}: {_reason(exc)}; {ACCEPTED_HINT}") from exc
+    try:
+        check_sample_rate(int(handle.samplerate), f"sample rate of {path}")
+        if not 1 <= handle.channels <= MAX_CHANNELS:
+            raise InvalidInputError(f"{path} has {handle.channels} channels; at most {MAX_CHANNELS} are accepted")
+        if handle.frames <= 0:
+            raise InvalidInputError(f"{path} has no audio samples")
+        seconds = handle.frames / handle.samplerate
+        if max_seconds is not None and seconds > max_seconds:
+            raise LimitExceededError(f"{path} is {seconds / 3600:.2f} h long; at most {max_seconds / 3600:.2f} h "
+                                     "per file (raise --max-seconds, or split the file)")
+    except BaseException:
+        handle.close()
+        raise
+    return AudioFile(handle, path)
+
+
+def _reason(exc: Exception) -> str:
+    """libsndfile's message without its "Error opening '<path>': " prefix (the caller names the file)."""
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    if text.startswith("Error opening") and "': " in text:
+        text = text.split("': ", 1)[1]
+    return text.strip().rstrip(".")
+
+
+__all__ = ["ACCEPTED_FORMATS", "SAMPLE_RATE_RANGE", "AudioFile", "check_readable_file", "check_sample_rate",
+           "file_problem", "open_audio"]

@@ -1,0 +1,448 @@
+"""Files a user hands the SDK: crafted audio headers, special files, broken voice folders, bad output folders.
+
+Every file is made here. Memory cases run the real CLI in a child process and read that child's peak RSS
+(``os.wait4``), so a regression that loads a whole file (or upsamples a 1 Hz header) fails by its number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pickle
+import shutil
+import struct
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from uniflg import errors
+from uniflg.audio_file import SAMPLE_RATE_RANGE, check_sample_rate, file_problem, open_audio
+from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatError
+from uniflg.voice import DEFAULT_VOICE_DIR, VOICE_FILE, load_voice
+from uniflg.voice_files import check_config_limits, check_voice_folder, read_safetensors_header
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("sdk", "training", "engine_bridge",
+                                                                              "engine_bridge/generated"))}
+needs_default_voice = pytest.mark.skipif(not (DEFAULT_VOICE_DIR / VOICE_FILE).is_file(), reason="no embedded voice")
+
+
+def cli(caplog: pytest.LogCaptureFixture, *argv: str) -> tuple[int, str]:
+    """``uniflg ARGV`` in this process -> (exit code, its ERROR lines). An exception escaping main() (a
+    traceback for the user) fails the test by itself."""
+    from uniflg.cli import main
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        code = main(list(argv))
+    return code, "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+
+def run_measured(*args: str, timeout: float = 300) -> tuple[int, str, float]:
+    """``uniflg ARGS`` in a child process -> (exit code, its output, the child's own peak RSS in MB, read with
+    ``os.wait4``)."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", *args], env=ENV, stdout=log,
+                                stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                pytest.fail(f"uniflg {' '.join(args)} did not finish in {timeout} s")
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        return proc.returncode, log.read(), usage.ru_maxrss / 1024
+
+
+def speechlike(seconds: float, rate: int = 24000, seed: int = 0) -> np.ndarray:
+    """Amplitude-modulated harmonics with noise: something for the animator to follow."""
+    t = np.arange(int(seconds * rate)) / rate
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * t)
+    x = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((140, 280, 420, 900), 1))
+    rng = np.random.default_rng(seed)
+    return (0.2 * env * x + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def write_wav_header(path: Path, rate: int, data_bytes: int, file_bytes: int | None = None) -> Path:
+    """A PCM16 mono WAV header claiming ``data_bytes`` of samples at ``rate``; the file is then extended
+    (sparsely) to ``file_bytes``."""
+    header = b"RIFF" + struct.pack("<I", min(36 + data_bytes, 2**32 - 1)) + b"WAVE"
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+    header += b"data" + struct.pack("<I", data_bytes)
+    with open(path, "wb") as fh:
+        fh.write(header)
+        fh.truncate(file_bytes if file_bytes is not None else 44 + data_bytes)
+    return path
+
+
+# ---- audio files ------------------------------------------------------------------------------------------------
+def test_a_1hz_wav_is_refused_from_its_header_fast_and_small(tmp_path: Path) -> None:
+    path = tmp_path / "one-hertz.wav"
+    with wave.open(str(path), "wb") as w:  # 32 KB of samples that claim 1 Hz: 4.5 hours at 1 Hz
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(1)
+        w.writeframes(np.zeros(16000, np.int16).tobytes())
+    with pytest.raises(InvalidInputError, match="8000 to 192000 Hz; got 1"):
+        open_audio(path)
+    started = time.perf_counter()
+    code, out, rss = run_measured("animate", str(path), "-o", str(tmp_path / "out"), "--no-preview", timeout=60)
+    assert code == 2 and "8000 to 192000 Hz" in out and "Traceback" not in out, out
+    assert time.perf_counter() - started < 30 and rss < 400, (time.perf_counter() - started, rss)
+
+
+def test_a_sparse_2gb_wav_is_refused_before_decoding(tmp_path: Path) -> None:
+    size = 2 * 1024**3
+    path = write_wav_header(tmp_path / "sparse.wav", 24000, size - 44, size)  # 12.4 h of silence, no disk used
+    with pytest.raises(LimitExceededError, match="12.43 h long; at most 4.00 h"):
+        open_audio(path)
+    code, out, rss = run_measured("animate", str(path), "-o", str(tmp_path / "out"), "--no-preview", timeout=60)
+    assert code == 2 and "h long" in out and "--max-seconds" in out, out
+    assert rss < 400, rss
+
+
+@pytest.mark.parametrize("rate", [7999, 192001, 0, -24000])
+def test_every_path_enforces_the_sample_rate_range(rate: int) -> None:
+    with pytest.raises(InvalidInputError, match="8000 to 192000"):
+        check_sample_rate(rate)
+    assert check_sample_rate(SAMPLE_RATE_RANGE[0]) == 8000 and check_sample_rate(np.int64(192000)) == 192000
+
+
+@needs_default_voice
+def test_voice_apis_refuse_rates_outside_the_range() -> None:
+    from uniflg.types import SynthesisOptions
+
+    voice = load_voice(None, "onnxruntime")
+    with pytest.raises(InvalidInputError, match="8000 to 192000"):
+        voice.animate([np.zeros(100, np.float32)], 1)
+    with pytest.raises(InvalidInputError, match="8000 to 192000"):
+        voice.synthesize_all("こんにちは", SynthesisOptions(reference_audio=np.zeros(10, np.float32),
+                                                       reference_sample_rate=4))
+
+
+def test_special_files_are_named_for_what_they_are(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(loop)
+    (tmp_path / "folder.wav").mkdir()
+    (tmp_path / "dangling.wav").symlink_to(tmp_path / "nowhere.wav")
+    assert file_problem(fifo) == "is a FIFO (named pipe), not a file"
+    assert file_problem(loop) == "cannot be opened (Too many levels of symbolic links)"
+    assert file_problem(tmp_path / "folder.wav") == "is a folder, not a file"
+    assert file_problem(tmp_path / "dangling.wav") == "is a broken symbolic link"
+    assert file_problem(tmp_path / "missing.wav") == "not found"
+    with pytest.raises(InvalidInputError, match="FIFO"):
+        open_audio(fifo)  # returns at once: the FIFO is never opened
+
+
+def test_animate_cli_names_folders_fifos_and_unknown_formats(tmp_path: Path, caplog) -> None:
+    from uniflg.preview import ffmpeg_exe
+
+    m4a = tmp_path / "speech.m4a"
+    sf.write(str(tmp_path / "speech.wav"), speechlike(1.0), 24000)
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(tmp_path / "speech.wav"), "-c:a", "aac",
+                    str(m4a)], check=True)
+    os.mkfifo(tmp_path / "pipe.wav")
+    (tmp_path / "dir.wav").mkdir()
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
+    cases = {m4a: "accepted formats: WAV, FLAC", tmp_path / "pipe.wav": "is a FIFO",
+             tmp_path / "dir.wav": "is a folder, not a file", tmp_path / "nope.wav": "not found",
+             tmp_path / "loop.wav": "Too many levels of symbolic links"}
+    for audio, expected in cases.items():
+        code, errors = cli(caplog, "animate", str(audio), "-o", str(tmp_path / "out"))
+        assert code == 2 and expected in errors and len(errors.splitlines()) == 1, (audio, errors)
+
+
+@needs_default_voice
+def test_animation_streams_with_a_bounded_buffer_and_equals_the_whole_clip() -> None:
+    voice = load_voice(None, "onnxruntime")
+    audio = speechlike(8.0, 16000)
+    whole = voice.animate_array(audio, 16000)
+    pieces = [audio[i:i + 8000] for i in range(0, audio.size, 8000)]  # 0.5 s at a time
+    streamed = np.concatenate([c.landmarks for c in voice.animate(pieces, 16000)])
+    assert streamed.shape == whole.shape == (240, 70, 2)
+    np.testing.assert_allclose(streamed, whole, atol=2e-4)
+    # The animator keeps only the audio later frames read: a few seconds, not everything pushed.
+    from uniflg.inference import SpeechAnimator
+
+    animator = SpeechAnimator(voice.backend, voice.runtime, np.zeros(1, np.int64), None)
+    longest, signal = 0, speechlike(40.0)
+    for i in range(0, signal.size, 24000):
+        animator.push(signal[i:i + 24000])
+        longest = max(longest, animator._audio.size)
+    assert animator.emitted > 1100 and longest < 6 * 24000, (animator.emitted, longest)
+
+
+@needs_default_voice
+def test_animate_cli_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    rss = {}
+    for minutes in (0.5, 1.5):
+        path = tmp_path / f"{minutes}.wav"
+        with sf.SoundFile(str(path), "w", 24000, 1, "PCM_16") as f:
+            for _ in range(int(minutes * 6)):
+                f.write(speechlike(10.0))
+        code, out, rss[minutes] = run_measured("animate", str(path), "-o", str(tmp_path / "out"), "--no-preview")
+        assert code == 0, out
+        assert np.load(tmp_path / "out" / "landmarks.npy").shape == (int(minutes * 1800), 70, 2)
+        meta = json.loads((tmp_path / "out" / "landmarks.json").read_text())
+        assert len(meta["frames"]) == int(minutes * 1800) and meta["fps"] == 30
+    # 3x the audio: the old whole-file path grew about 120 MB per minute; streamed it stays within 50 MB.
+    assert rss[1.5] - rss[0.5] < 50 and rss[1.5] < 700, rss
+
+
+# ---- output folders ---------------------------------------------------------------------------------------------
+def test_outputs_are_checked_before_synthesis(tmp_path: Path, caplog) -> None:
+    existing = tmp_path / "a-file"
+    existing.write_text("keep me")
+    code, errors = cli(caplog, "speak", "こんにちは", "-o", str(existing))
+    assert code == 2 and "is an existing file; -o takes a folder" in errors, errors
+    assert existing.read_text() == "keep me"
+    assert not any("voice default" in r.getMessage() for r in caplog.records)  # refused before loading a voice
+    code, errors = cli(caplog, "speak", "こんにちは", "-o", str(existing / "sub"))
+    assert code == 2 and "cannot write to output folder" in errors, errors
+    (tmp_path / "o" / "landmarks.npy").mkdir(parents=True)
+    code, errors = cli(caplog, "animate", str(existing), "-o", str(tmp_path / "o"))
+    assert code == 2 and "landmarks.npy is a folder" in errors, errors
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; the read-only mount test covers it")
+def test_unwritable_output_folder(tmp_path: Path, caplog) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, errors = cli(caplog, "speak", "こんにちは", "-o", str(locked))
+    assert code == 2 and "cannot write to output folder" in errors and "Permission denied" in errors, errors
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only tmpfs needs root")
+def test_read_only_output_folder(tmp_path: Path, caplog) -> None:
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("mount is not permitted here")
+    try:
+        code, errors = cli(caplog, "speak", "こんにちは", "-o", str(mnt))
+        assert code == 2 and "cannot write to output folder" in errors and "Read-only file system" in errors, errors
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_full_output_disk_is_one_line(tmp_path: Path, caplog) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("mount is not permitted here")
+    try:
+        code, errors = cli(caplog, "speak", "こんにちは、今日はいい天気ですね。", "-o", str(mnt / "o"), "--no-preview")
+        assert code == 2 and errors == "`uniflg speak` stopped: No space left on device", errors
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+# ---- voice folders ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def voice_copy(tmp_path: Path) -> Path:
+    if not (DEFAULT_VOICE_DIR / VOICE_FILE).is_file():
+        pytest.skip("no embedded voice")
+    folder = tmp_path / "voice"
+    shutil.copytree(DEFAULT_VOICE_DIR, folder)
+    return folder
+
+
+LFS_POINTER = ("version https://git-lfs.github.com/spec/v1\n"
+               "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 3804560\n")
+
+
+def _break(folder: Path, how: str) -> str:
+    """Damage the folder one way -> the words the error must contain."""
+    graph, weights = folder / "text_encoder.onnx", folder / "model.safetensors"
+    if how == "lfs-graph":
+        graph.write_text(LFS_POINTER)
+        return "git-lfs pointer"
+    if how == "lfs-weights":
+        weights.write_text(LFS_POINTER)
+        return "git-lfs pointer"
+    if how == "half-graph":
+        data = graph.read_bytes()
+        graph.write_bytes(data[: len(data) // 2])
+        return "not a complete ONNX model"
+    if how == "garbage-graph":
+        graph.write_bytes(os.urandom(4096))
+        return "text_encoder.onnx"
+    if how == "truncated-weights":
+        data = weights.read_bytes()
+        weights.write_bytes(data[: len(data) - 1000])
+        return "truncated"
+    if how == "absurd-header":
+        weights.write_bytes(struct.pack("<Q", 2**62) + b"{}")
+        return "header length"
+    spec = json.loads((folder / VOICE_FILE).read_text())
+    if how == "escape-relative":
+        spec["graphs"]["text_encoder"] = "../../../../etc/passwd"
+        expected = "must be a file inside the voice folder"
+    elif how == "escape-absolute":
+        spec["graphs"]["text_encoder"] = "/etc/hostname"
+        expected = "must be a file inside the voice folder"
+    elif how == "escape-symlink":
+        graph.unlink()
+        graph.symlink_to("/etc/hostname")
+        expected = "points outside the voice folder"
+    elif how == "absurd-config":
+        spec["config"]["vits"]["hidden_channels"] = 20000
+        expected = "vits.hidden_channels = 20000"
+    else:
+        raise AssertionError(how)
+    (folder / VOICE_FILE).write_text(json.dumps(spec))
+    return expected
+
+
+BREAKS = ["lfs-graph", "lfs-weights", "half-graph", "garbage-graph", "truncated-weights", "absurd-header",
+          "escape-relative", "escape-absolute", "escape-symlink", "absurd-config"]
+
+
+@pytest.mark.parametrize("how", BREAKS)
+def test_broken_voice_folders_raise_model_format_error(voice_copy: Path, how: str) -> None:
+    expected = _break(voice_copy, how)
+    with pytest.raises(ModelFormatError, match=expected.replace("(", r"\(")):
+        load_voice(voice_copy, "onnxruntime" if "weights" not in how and how != "absurd-header" else "auto")
+
+
+@pytest.mark.parametrize("how", ["lfs-graph", "half-graph", "truncated-weights", "escape-relative"])
+def test_cli_on_a_broken_voice_exits_2_with_one_line(voice_copy: Path, tmp_path: Path, how: str, caplog,
+                                                      capsys) -> None:
+    expected = _break(voice_copy, how)
+    code, errors = cli(caplog, "speak", "こんにちは", "--voice", str(voice_copy), "-o", str(tmp_path / "o"))
+    assert code == 2 and expected in errors and len(errors.splitlines()) == 1, errors
+    capsys.readouterr()
+    code, _ = cli(caplog, "info", "--voice", str(voice_copy))
+    out = capsys.readouterr().out
+    assert code == 2 and "BROKEN" in out and expected in out and ": available" not in out.split("features")[0], out
+
+
+def test_serve_refuses_a_broken_voice_at_start_up(voice_copy: Path, caplog) -> None:
+    pytest.importorskip("grpc")
+    expected = _break(voice_copy, "half-graph")
+    code, errors = cli(caplog, "serve", "--voice", str(voice_copy), "--grpc", "127.0.0.1:0")
+    assert code == 2 and expected in errors and len(errors.splitlines()) == 1, errors
+
+
+def test_a_graph_onnx_runtime_cannot_load_is_not_available_in_info(voice_copy: Path, caplog, capsys) -> None:
+    # Structurally complete protobuf (one graph field) whose contents are not an ONNX graph.
+    (voice_copy / "text_encoder.onnx").write_bytes(b"\x3a\x04\x0a\x02\x08\x01")
+    capsys.readouterr()
+    code, _ = cli(caplog, "info", "--voice", str(voice_copy), "--json")
+    voice = json.loads(capsys.readouterr().out)["voice"]
+    assert code == 0 and voice["backends"]["onnxruntime"].startswith("ONNX Runtime cannot load"), voice
+    voice = load_voice(voice_copy, "onnxruntime")  # sessions open on first use
+    with pytest.raises(ModelFormatError, match="ONNX Runtime cannot load the graph"):
+        voice.synthesize_all("こんにちは")
+
+
+def test_a_tiny_model_file_asking_for_gigabytes_is_refused_before_allocation(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from uniflg.config import named_config
+
+    cfg = json.loads(named_config("tiny").to_json())
+    cfg["vits"]["hidden_channels"] = 20000
+    header = json.dumps({"__metadata__": {"uniflg_config": json.dumps(cfg)},
+                         "w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(8))
+    assert path.stat().st_size < 4096
+    code = ("import resource, sys\nfrom uniflg.model.io import load_model\nfrom uniflg.errors import ModelFormatError\n"
+            f"try:\n    load_model({str(path)!r})\nexcept ModelFormatError as e:\n    print('refused:', e)\n"
+            "print('rss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120).stdout
+    assert "refused:" in out and "hidden_channels = 20000" in out, out
+    assert int(out.split("rss")[-1]) < 1500, out  # torch itself is ~400 MB; the 8 GB model never exists
+
+
+def test_sane_config_limits_admit_the_shipped_configs() -> None:
+    from uniflg.config import named_config
+
+    for name in ("tiny", "small", "paper"):
+        check_config_limits(named_config(name))
+    with pytest.raises(ModelFormatError, match="audio.sample_rate = 1000000"):
+        check_config_limits(named_config("tiny").replace(audio=named_config("tiny").audio.__class__(
+            sample_rate=1_000_000)))
+
+
+@needs_default_voice
+def test_the_shipped_voice_passes_the_checks() -> None:
+    spec = check_voice_folder(DEFAULT_VOICE_DIR)
+    metadata, elements = read_safetensors_header(DEFAULT_VOICE_DIR / spec.weights)  # type: ignore[operator]
+    assert elements > 1_000_000 and any("config" in k for k in metadata)
+
+
+# ---- errors, CLI, help ------------------------------------------------------------------------------------------
+def test_every_sdk_error_survives_pickling() -> None:
+    samples = [errors.InvalidInputError("bad"), errors.UnsupportedTextError("no", ("x",)),
+               errors.NotFoundError("speaker", "bob", ["a", "b"]), errors.LimitExceededError("long"),
+               errors.BackendUnavailableError("none"), errors.ModelFormatError("broken")]
+    for exc in samples:
+        back = pickle.loads(pickle.dumps(exc))
+        assert type(back) is type(exc) and str(back) == str(exc) and vars(back) == vars(exc)
+
+
+def test_help_shows_choices_and_defaults_without_literal_quotes() -> None:
+    from uniflg.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"speak", "animate", "info", "bench", "serve", "preprocess", "train", "eval", "export"} <= set(commands)
+    texts = {name: " ".join(p.format_help().split()) for name, p in commands.items()}
+    assert not [name for name, text in texts.items() if "``" in text] and "``" not in parser.format_help()
+    for words in ("{auto,ja,en}", "{t,p}", "(default: 1.0)", "mei, low, bright, soft", "normal, happy, sad",
+                  "{auto,torch,onnxruntime,tensorrt}", "(default: 0)"):
+        assert words in texts["speak"], (words, texts["speak"])
+    assert "WAV, FLAC" in texts["animate"] and "8000-192000 Hz" in texts["animate"]
+    assert "--voice FOLDER" in texts["serve"] and "voice name" not in texts["serve"]
+
+
+@needs_default_voice
+def test_info_is_readable_and_lists_languages_and_features(caplog, capsys) -> None:
+    capsys.readouterr()
+    code, _ = cli(caplog, "info")
+    out = capsys.readouterr().out
+    assert code == 0 and not out.lstrip().startswith("{"), out
+    for words in ("languages: ja", "speakers: mei", "emotions: normal, happy, sad", "English front end:",
+                  "PortAudio (serve --play):", "ffmpeg (preview.mp4):", "GPU:", "onnxruntime: available"):
+        assert words in out, (words, out)
+    code, _ = cli(caplog, "info", "--json")
+    data = json.loads(capsys.readouterr().out)
+    assert data["voice"]["languages"][0] == "ja" and set(data["features"]) >= {"GPU", "English front end"}
+
+
+# torch and the training-only packages made unimportable, as on the slim install (pip install uniflg).
+SLIM = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "safetensors", "onnx", "onnxscript", "tensorboard"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, _Block())
+from uniflg.cli import main
+for argv in (["train", "vits", "--data", "d", "--out", "r"], ["eval", "--data", "d", "--run", "r"],
+             ["export", "--format", "onnx", "--voice", "v", "-o", "o"]):
+    print(argv[0], main(argv), flush=True)
+"""
+
+
+def test_training_commands_on_the_slim_install_name_the_extra() -> None:
+    proc = subprocess.run([sys.executable, "-c", SLIM], env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["train", "2", "eval", "2", "export", "2"], proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 3 and all("pip install 'uniflg[train]'" in line for line in lines), proc.stderr
