@@ -45,27 +45,26 @@ def cli(caplog: pytest.LogCaptureFixture, *argv: str) -> tuple[int, str]:
     return code, "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
 
 
-def run_measured(*args: str, timeout: float = 300) -> tuple[int, str, float]:
-    """``uniflg ARGS`` in a child process -> (exit code, its output, the child's own peak RSS in MB, read with
-    ``os.wait4``)."""
-    import tempfile
+# A small parent for the measured command: a child forked from the (large) pytest process would report the
+# pages it shared with pytest before exec as its own peak RSS.
+_MEASURE = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(proc.pid, 0)
+print(f"\\nPEAK_RSS_KB={usage.ru_maxrss}", flush=True)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", *args], env=ENV, stdout=log,
-                                stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                pytest.fail(f"uniflg {' '.join(args)} did not finish in {timeout} s")
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        log.seek(0)
-        return proc.returncode, log.read(), usage.ru_maxrss / 1024
+
+def run_measured(*args: str, timeout: float = 300) -> tuple[int, str, float]:
+    """``uniflg ARGS`` in a child process -> (exit code, its output, its peak RSS in MB)."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "uniflg.cli", *args], env=ENV,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"uniflg {' '.join(args)} did not finish in {timeout} s")
+    out, _, rss = (proc.stdout + proc.stderr).rpartition("PEAK_RSS_KB=")
+    return proc.returncode, out + proc.stderr, int(rss.split()[0]) / 1024
 
 
 def speechlike(seconds: float, rate: int = 24000, seed: int = 0) -> np.ndarray:

@@ -145,7 +145,7 @@ def read_safetensors_header(path: Path) -> tuple[dict[str, str], int]:
     with open(path, "rb") as fh:
         raw = fh.read(8)
         if len(raw) < 8:
-            raise ModelFormatError(f"{path} is not a safetensors file ({size} bytes)")
+            raise ModelFormatError(f"{path}: not a safetensors file ({size} bytes)")
         (n,) = struct.unpack("<Q", raw)
         if n > MAX_SAFETENSORS_HEADER or n > size - 8:
             raise ModelFormatError(f"{path}: safetensors header length {n} bytes is impossible for a {size}-byte "
