@@ -10,9 +10,9 @@ PYTEST_ARGS ?= -m "not slow and not gpu and not trt"
 
 setup: $(VENV)/.installed
 
-# torch's CPU build: first from a local wheel folder where pip is configured with one (--no-index keeps pip off
-# the network), else from PyTorch's CPU wheel index; a bare `pip install torch` on PyPI pulls the CUDA build
-# with about 19 NVIDIA packages (several GB).
+# torch's CPU build: first the torch wheel alone from a local wheel folder where pip is configured with one
+# (--no-index --no-deps: no network; its small dependencies come with the extras next), else from PyTorch's CPU
+# wheel index. A bare `pip install torch` on PyPI pulls the CUDA build with about 19 NVIDIA packages (several GB).
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX   ?= https://download.pytorch.org/whl/cpu
 
@@ -24,7 +24,7 @@ $(VENV)/.runtime: pyproject.toml
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.runtime
 	@echo "make: installing torch $(TORCH_VERSION) (CPU build) and the train, bridge, audio and dev extras"
-	@$(PIP) install -q --no-index "torch==$(TORCH_VERSION)" 2>/dev/null \
+	@$(PIP) install -q --no-index --no-deps "torch==$(TORCH_VERSION)" 2>/dev/null \
 	  || $(PIP) install -q "torch==$(TORCH_VERSION)" --index-url $(TORCH_INDEX)
 	@$(PIP) install -q -e ".[train,bridge,audio,dev]"
 	@touch $@
