@@ -166,6 +166,7 @@ class CheckpointManager:
             raise ValueError("keep_last must be at least 1")
         self.directory = Path(directory)
         self.keep_last = keep_last
+        self._last_bytes = 0  # size of the last checkpoint this manager saved (0: not known yet)
         self.mode = mode
 
     # -- listing -----------------------------------------------------------------------------
@@ -260,6 +261,7 @@ class CheckpointManager:
         torch.save(state, tmp / STATE)
         fsync_file(tmp / STATE)
         files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
+        self._last_bytes = sum(p.stat().st_size for p in tmp.iterdir())
         manifest = {"format": FORMAT, "step": step, "epoch": epoch, "metric": metric,
                     "modules": list(named), "files": files}
         _write_plain(tmp / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
@@ -277,7 +279,10 @@ class CheckpointManager:
                 or ("write" in text and shutil.disk_usage(self.directory).free < (1 << 20)))
 
     def _checkpoint_bytes(self) -> int:
-        """Size of the newest complete checkpoint (0 when there is none): what the next save will need."""
+        """Size of the newest complete checkpoint (0 when there is none): what the next save will need. The size
+        of this manager's own last save is remembered, so saving does not rescan the folder every time."""
+        if self._last_bytes:
+            return self._last_bytes
         latest = self.latest()
         return sum(f.stat().st_size for f in latest.path.iterdir() if f.is_file()) if latest else 0
 
