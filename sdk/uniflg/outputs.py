@@ -2,7 +2,8 @@
 (float32 [T, 70, 2]), ``landmarks.json`` (fps, layout, sample_rate, frames) and ``preview.mp4`` (drawn by
 :mod:`uniflg.preview`, speech muxed when given). Thin writers; no model code.
 
-:func:`prepare_output` checks the output folder before any synthesis runs, so a bad ``-o`` costs nothing.
+:func:`prepare_output` checks the output folder before any synthesis runs, so a bad ``-o`` costs nothing (and
+leaves nothing behind); the writers create the folder.
 ``landmarks.json`` is written frame by frame, so an hour of landmarks needs no hour-sized list of floats.
 """
 
@@ -25,18 +26,28 @@ log = logging.getLogger(__name__)
 
 
 def prepare_output(folder: Path, names: Iterable[str] = ()) -> Path:
-    """Create ``folder`` if needed and prove it is writable; ``names`` (files about to be written) must not be
-    folders. Raises InvalidInputError with the reason (an existing file, permission denied, a full disk...)."""
+    """Check, before any work, that ``folder`` can be created or written and that none of ``names`` (the files
+    about to be written) is a folder. Nothing is created: a refused request leaves no empty folder behind (the
+    writer makes the folder when it has results). Raises InvalidInputError with the reason (an existing file,
+    permission denied, a read-only file system...)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError(f"output {folder} is an existing file; -o takes a folder (it is created if missing)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".uniflg-write-test-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write to output folder {folder}: {exc.strerror or exc}") from exc
+    if folder.is_dir():
+        try:  # the real test: create and remove a file
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".uniflg-write-test-")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot write to output folder {folder}: {exc.strerror or exc}") from exc
+    else:
+        parent = next(p for p in folder.absolute().parents if p.exists())
+        if not parent.is_dir():
+            raise InvalidInputError(f"cannot write to output folder {folder}: {parent} is a file, not a folder")
+        if os.statvfs(parent).f_flag & os.ST_RDONLY:
+            raise InvalidInputError(f"cannot write to output folder {folder}: Read-only file system ({parent})")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise InvalidInputError(f"cannot write to output folder {folder}: Permission denied ({parent})")
     for name in names:
         if (folder / name).is_dir():
             raise InvalidInputError(f"output {folder / name} is a folder; remove it or choose another -o")
@@ -50,6 +61,7 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
 
     import soundfile as sf
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     sf.write(buffer, pcm16(audio), sample_rate, subtype="PCM_16", format="WAV")
     Path(path).write_bytes(buffer.getbuffer())
@@ -62,6 +74,7 @@ def write_landmarks(folder: Path, landmarks: np.ndarray, sample_rate: int, fps: 
     non-NumPy tools; it is written one frame at a time."""
     landmarks = np.asarray(landmarks, np.float32)
     npy, meta = folder / "landmarks.npy", folder / "landmarks.json"
+    folder.mkdir(parents=True, exist_ok=True)
     np.save(npy, landmarks)
     head = {"fps": fps, "layout": layout, "sample_rate": sample_rate,
             "n_points": int(landmarks.shape[1]) if landmarks.ndim == 3 else 0}
