@@ -123,6 +123,27 @@ def test_grpc_rejections_leave_no_trace_and_emoji_are_dropped(voice) -> None:
         channel.close()
 
 
+def test_grpc_language_and_strict_text_fields(voice) -> None:
+    """SynthesizeRequest.language pins the front end's language; strict_text refuses decoration instead of
+    dropping it; an unknown language is refused naming the ones there are."""
+    with running_server(voice) as srv:
+        channel, client = stub(srv)
+        auto = _audio(client, "testing one two three")
+        pinned = b"".join(r.chunk.audio for r in list(client.Synthesize(
+            pb.SynthesizeRequest(text="testing one two three", seed=4, language="en"), timeout=60))[1:-1])
+        assert pinned == auto
+        refusals = [(pb.SynthesizeRequest(text="testing ♪ one", strict_text=True), "♪"),
+                    (pb.SynthesizeRequest(text="今日は😀晴れ", strict_text=True), "😀"),
+                    (pb.SynthesizeRequest(text="今日は晴れです。", language="en"), "en"),
+                    (pb.SynthesizeRequest(text="hello", language="ko\x00" + "x" * 5000), "use one of ja, en")]
+        for request, named in refusals:
+            with pytest.raises(grpc.RpcError) as err:
+                list(client.Synthesize(request, timeout=30))
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (request.text, err.value.details())
+            assert named in err.value.details() and len(err.value.details()) < 600
+        channel.close()
+
+
 @pytest.mark.slow
 def test_uniflg_serve_synthesizes_long_text() -> None:
     """The installed command: `uniflg serve` in its own process, a real gRPC client."""

@@ -52,7 +52,21 @@ def synthesis_options(request: pb.SynthesizeRequest) -> SynthesisOptions:
         seed=request.seed if request.HasField("seed") else 0,
         mode=_MODES[request.mode],  # type: ignore[arg-type]
         chunk_seconds=_or_default(request.chunk_seconds, 0.5, CHUNK_SECONDS),
+        language=_language(request.language),
+        strict_text=request.strict_text,
     )
+
+
+def _language(name: str) -> str:
+    """"" -> "auto"; otherwise one of the front end's languages (checked here: the name is echoed bounded)."""
+    from uniflg.text.charset import LANGUAGES
+
+    if not name:
+        return "auto"
+    if name not in LANGUAGES:  # repr of at most 16 characters: bounded, control characters escaped
+        raise InvalidInputError(f"unknown language {name[:16]!r}; use one of {', '.join(LANGUAGES)} or leave it "
+                                "empty for automatic detection")
+    return name
 
 
 # ---------------------------------------------------------------- responses

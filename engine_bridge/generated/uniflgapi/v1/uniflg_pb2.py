@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19uniflgapi/v1/uniflg.proto\x12\x0cuniflgapi.v1\"\xe1\x01\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07speaker\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\r\n\x05speed\x18\x04 \x01(\x02\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x00\x88\x01\x01\x12)\n\x04mode\x18\x06 \x01(\x0e\x32\x1b.uniflgapi.v1.SynthesisMode\x12\x15\n\rchunk_seconds\x18\x07 \x01(\x02\x12\x1b\n\x13include_blendshapes\x18\x08 \x01(\x08\x12\x12\n\nrequest_id\x18\t \x01(\tB\x07\n\x05_seed\"\xa1\x01\n\x12SynthesizeResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.uniflgapi.v1.StreamHeaderH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.uniflgapi.v1.MediaChunkH\x00\x12&\n\x06status\x18\x03 \x01(\x0b\x32\x14.uniflgapi.v1.StatusH\x00\x42\n\n\x08response\"\x8b\x01\n\x0e\x41nimateRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x19.uniflgapi.v1.AudioHeaderH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12\x30\n\x0c\x65nd_of_audio\x18\x03 \x01(\x0b\x32\x18.uniflgapi.v1.EndOfAudioH\x00\x42\t\n\x07request\"\x7f\n\x0b\x41udioHeader\x12\x13\n\x0bsample_rate\x18\x01 \x01(\r\x12\x10\n\x08\x63hannels\x18\x02 \x01(\r\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1b\n\x13include_blendshapes\x18\x04 \x01(\x08\x12\x18\n\x10max_lookahead_ms\x18\x05 \x01(\r\"\x0c\n\nEndOfAudio\"\x9e\x01\n\x0f\x41nimateResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.uniflgapi.v1.StreamHeaderH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.uniflgapi.v1.MediaChunkH\x00\x12&\n\x06status\x18\x03 \x01(\x0b\x32\x14.uniflgapi.v1.StatusH\x00\x42\n\n\x08response\"\xdf\x01\n\x0cStreamHeader\x12\x13\n\x0bsample_rate\x18\x01 \x01(\r\x12\x10\n\x08\x63hannels\x18\x02 \x01(\r\x12\x0b\n\x03\x66ps\x18\x03 \x01(\r\x12\x0e\n\x06layout\x18\x04 \x01(\t\x12\x13\n\x0bpoint_count\x18\x05 \x01(\r\x12\x18\n\x10\x62lendshape_names\x18\x06 \x03(\t\x12#\n\x1bstart_time_code_since_epoch\x18\x07 \x01(\x01\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\r\n\x05voice\x18\t \x01(\t\x12\x14\n\x0clookahead_ms\x18\n \x01(\x02\"[\n\nMediaChunk\x12\x11\n\ttime_code\x18\x01 \x01(\x01\x12\r\n\x05\x61udio\x18\x02 \x01(\x0c\x12+\n\x06\x66rames\x18\x03 \x03(\x0b\x32\x1b.uniflgapi.v1.LandmarkFrame\"V\n\rLandmarkFrame\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttime_code\x18\x02 \x01(\x01\x12\x0e\n\x06points\x18\x03 \x03(\x02\x12\x13\n\x0b\x62lendshapes\x18\x04 \x03(\x02\"O\n\x06Status\x12\x13\n\x0b\x66rame_count\x18\x03 \x01(\x04\x12\x15\n\raudio_seconds\x18\x04 \x01(\x01J\x04\x08\x01\x10\x02J\x04\x08\x02\x10\x03R\x04\x63odeR\x07message\"\x10\n\x0eGetInfoRequest\"[\n\x06Limits\x12\x16\n\x0emax_text_chars\x18\x01 \x01(\r\x12\x19\n\x11max_audio_seconds\x18\x02 \x01(\x01\x12\x1e\n\x16max_concurrent_streams\x18\x03 \x01(\r\"\xf5\x01\n\x0fGetInfoResponse\x12\r\n\x05voice\x18\x01 \x01(\t\x12\x10\n\x08speakers\x18\x02 \x03(\t\x12\x10\n\x08\x65motions\x18\x03 \x03(\t\x12\x0e\n\x06layout\x18\x04 \x01(\t\x12\x13\n\x0bpoint_count\x18\x05 \x01(\r\x12\x0b\n\x03\x66ps\x18\x06 \x01(\r\x12\x13\n\x0bsample_rate\x18\x07 \x01(\r\x12\x18\n\x10\x62lendshape_names\x18\x08 \x03(\t\x12$\n\x06limits\x18\t \x01(\x0b\x32\x14.uniflgapi.v1.Limits\x12\x13\n\x0bsdk_version\x18\n \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x0b \x01(\t*j\n\rSynthesisMode\x12\x1e\n\x1aSYNTHESIS_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17SYNTHESIS_MODE_PARALLEL\x10\x01\x12\x1c\n\x18SYNTHESIS_MODE_PIPELINED\x10\x02\x32\xf6\x01\n\rUniFLGService\x12Q\n\nSynthesize\x12\x1f.uniflgapi.v1.SynthesizeRequest\x1a .uniflgapi.v1.SynthesizeResponse0\x01\x12J\n\x07\x41nimate\x12\x1c.uniflgapi.v1.AnimateRequest\x1a\x1d.uniflgapi.v1.AnimateResponse(\x01\x30\x01\x12\x46\n\x07GetInfo\x12\x1c.uniflgapi.v1.GetInfoRequest\x1a\x1d.uniflgapi.v1.GetInfoResponseB_\n\x11\x63om.uniflg.api.v1P\x01Z8github.com/uniflg/uniflg/gen/go/uniflgapi/v1;uniflgapiv1\xaa\x02\rUniFLG.Api.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19uniflgapi/v1/uniflg.proto\x12\x0cuniflgapi.v1\"\x88\x02\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07speaker\x18\x02 \x01(\t\x12\x0f\n\x07\x65motion\x18\x03 \x01(\t\x12\r\n\x05speed\x18\x04 \x01(\x02\x12\x11\n\x04seed\x18\x05 \x01(\x04H\x00\x88\x01\x01\x12)\n\x04mode\x18\x06 \x01(\x0e\x32\x1b.uniflgapi.v1.SynthesisMode\x12\x15\n\rchunk_seconds\x18\x07 \x01(\x02\x12\x1b\n\x13include_blendshapes\x18\x08 \x01(\x08\x12\x12\n\nrequest_id\x18\t \x01(\t\x12\x10\n\x08language\x18\n \x01(\t\x12\x13\n\x0bstrict_text\x18\x0b \x01(\x08\x42\x07\n\x05_seed\"\xa1\x01\n\x12SynthesizeResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.uniflgapi.v1.StreamHeaderH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.uniflgapi.v1.MediaChunkH\x00\x12&\n\x06status\x18\x03 \x01(\x0b\x32\x14.uniflgapi.v1.StatusH\x00\x42\n\n\x08response\"\x8b\x01\n\x0e\x41nimateRequest\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x19.uniflgapi.v1.AudioHeaderH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x12\x30\n\x0c\x65nd_of_audio\x18\x03 \x01(\x0b\x32\x18.uniflgapi.v1.EndOfAudioH\x00\x42\t\n\x07request\"\x7f\n\x0b\x41udioHeader\x12\x13\n\x0bsample_rate\x18\x01 \x01(\r\x12\x10\n\x08\x63hannels\x18\x02 \x01(\r\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1b\n\x13include_blendshapes\x18\x04 \x01(\x08\x12\x18\n\x10max_lookahead_ms\x18\x05 \x01(\r\"\x0c\n\nEndOfAudio\"\x9e\x01\n\x0f\x41nimateResponse\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.uniflgapi.v1.StreamHeaderH\x00\x12)\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x18.uniflgapi.v1.MediaChunkH\x00\x12&\n\x06status\x18\x03 \x01(\x0b\x32\x14.uniflgapi.v1.StatusH\x00\x42\n\n\x08response\"\xdf\x01\n\x0cStreamHeader\x12\x13\n\x0bsample_rate\x18\x01 \x01(\r\x12\x10\n\x08\x63hannels\x18\x02 \x01(\r\x12\x0b\n\x03\x66ps\x18\x03 \x01(\r\x12\x0e\n\x06layout\x18\x04 \x01(\t\x12\x13\n\x0bpoint_count\x18\x05 \x01(\r\x12\x18\n\x10\x62lendshape_names\x18\x06 \x03(\t\x12#\n\x1bstart_time_code_since_epoch\x18\x07 \x01(\x01\x12\x12\n\nrequest_id\x18\x08 \x01(\t\x12\r\n\x05voice\x18\t \x01(\t\x12\x14\n\x0clookahead_ms\x18\n \x01(\x02\"[\n\nMediaChunk\x12\x11\n\ttime_code\x18\x01 \x01(\x01\x12\r\n\x05\x61udio\x18\x02 \x01(\x0c\x12+\n\x06\x66rames\x18\x03 \x03(\x0b\x32\x1b.uniflgapi.v1.LandmarkFrame\"V\n\rLandmarkFrame\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttime_code\x18\x02 \x01(\x01\x12\x0e\n\x06points\x18\x03 \x03(\x02\x12\x13\n\x0b\x62lendshapes\x18\x04 \x03(\x02\"O\n\x06Status\x12\x13\n\x0b\x66rame_count\x18\x03 \x01(\x04\x12\x15\n\raudio_seconds\x18\x04 \x01(\x01J\x04\x08\x01\x10\x02J\x04\x08\x02\x10\x03R\x04\x63odeR\x07message\"\x10\n\x0eGetInfoRequest\"[\n\x06Limits\x12\x16\n\x0emax_text_chars\x18\x01 \x01(\r\x12\x19\n\x11max_audio_seconds\x18\x02 \x01(\x01\x12\x1e\n\x16max_concurrent_streams\x18\x03 \x01(\r\"\xf5\x01\n\x0fGetInfoResponse\x12\r\n\x05voice\x18\x01 \x01(\t\x12\x10\n\x08speakers\x18\x02 \x03(\t\x12\x10\n\x08\x65motions\x18\x03 \x03(\t\x12\x0e\n\x06layout\x18\x04 \x01(\t\x12\x13\n\x0bpoint_count\x18\x05 \x01(\r\x12\x0b\n\x03\x66ps\x18\x06 \x01(\r\x12\x13\n\x0bsample_rate\x18\x07 \x01(\r\x12\x18\n\x10\x62lendshape_names\x18\x08 \x03(\t\x12$\n\x06limits\x18\t \x01(\x0b\x32\x14.uniflgapi.v1.Limits\x12\x13\n\x0bsdk_version\x18\n \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x0b \x01(\t*j\n\rSynthesisMode\x12\x1e\n\x1aSYNTHESIS_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17SYNTHESIS_MODE_PARALLEL\x10\x01\x12\x1c\n\x18SYNTHESIS_MODE_PIPELINED\x10\x02\x32\xf6\x01\n\rUniFLGService\x12Q\n\nSynthesize\x12\x1f.uniflgapi.v1.SynthesizeRequest\x1a .uniflgapi.v1.SynthesizeResponse0\x01\x12J\n\x07\x41nimate\x12\x1c.uniflgapi.v1.AnimateRequest\x1a\x1d.uniflgapi.v1.AnimateResponse(\x01\x30\x01\x12\x46\n\x07GetInfo\x12\x1c.uniflgapi.v1.GetInfoRequest\x1a\x1d.uniflgapi.v1.GetInfoResponseB_\n\x11\x63om.uniflg.api.v1P\x01Z8github.com/uniflg/uniflg/gen/go/uniflgapi/v1;uniflgapiv1\xaa\x02\rUniFLG.Api.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,34 +32,34 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'uniflgapi.v1.uniflg_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\021com.uniflg.api.v1P\001Z8github.com/uniflg/uniflg/gen/go/uniflgapi/v1;uniflgapiv1\252\002\rUniFLG.Api.V1'
-  _globals['_SYNTHESISMODE']._serialized_start=1728
-  _globals['_SYNTHESISMODE']._serialized_end=1834
+  _globals['_SYNTHESISMODE']._serialized_start=1767
+  _globals['_SYNTHESISMODE']._serialized_end=1873
   _globals['_SYNTHESIZEREQUEST']._serialized_start=44
-  _globals['_SYNTHESIZEREQUEST']._serialized_end=269
-  _globals['_SYNTHESIZERESPONSE']._serialized_start=272
-  _globals['_SYNTHESIZERESPONSE']._serialized_end=433
-  _globals['_ANIMATEREQUEST']._serialized_start=436
-  _globals['_ANIMATEREQUEST']._serialized_end=575
-  _globals['_AUDIOHEADER']._serialized_start=577
-  _globals['_AUDIOHEADER']._serialized_end=704
-  _globals['_ENDOFAUDIO']._serialized_start=706
-  _globals['_ENDOFAUDIO']._serialized_end=718
-  _globals['_ANIMATERESPONSE']._serialized_start=721
-  _globals['_ANIMATERESPONSE']._serialized_end=879
-  _globals['_STREAMHEADER']._serialized_start=882
-  _globals['_STREAMHEADER']._serialized_end=1105
-  _globals['_MEDIACHUNK']._serialized_start=1107
-  _globals['_MEDIACHUNK']._serialized_end=1198
-  _globals['_LANDMARKFRAME']._serialized_start=1200
-  _globals['_LANDMARKFRAME']._serialized_end=1286
-  _globals['_STATUS']._serialized_start=1288
-  _globals['_STATUS']._serialized_end=1367
-  _globals['_GETINFOREQUEST']._serialized_start=1369
-  _globals['_GETINFOREQUEST']._serialized_end=1385
-  _globals['_LIMITS']._serialized_start=1387
-  _globals['_LIMITS']._serialized_end=1478
-  _globals['_GETINFORESPONSE']._serialized_start=1481
-  _globals['_GETINFORESPONSE']._serialized_end=1726
-  _globals['_UNIFLGSERVICE']._serialized_start=1837
-  _globals['_UNIFLGSERVICE']._serialized_end=2083
+  _globals['_SYNTHESIZEREQUEST']._serialized_end=308
+  _globals['_SYNTHESIZERESPONSE']._serialized_start=311
+  _globals['_SYNTHESIZERESPONSE']._serialized_end=472
+  _globals['_ANIMATEREQUEST']._serialized_start=475
+  _globals['_ANIMATEREQUEST']._serialized_end=614
+  _globals['_AUDIOHEADER']._serialized_start=616
+  _globals['_AUDIOHEADER']._serialized_end=743
+  _globals['_ENDOFAUDIO']._serialized_start=745
+  _globals['_ENDOFAUDIO']._serialized_end=757
+  _globals['_ANIMATERESPONSE']._serialized_start=760
+  _globals['_ANIMATERESPONSE']._serialized_end=918
+  _globals['_STREAMHEADER']._serialized_start=921
+  _globals['_STREAMHEADER']._serialized_end=1144
+  _globals['_MEDIACHUNK']._serialized_start=1146
+  _globals['_MEDIACHUNK']._serialized_end=1237
+  _globals['_LANDMARKFRAME']._serialized_start=1239
+  _globals['_LANDMARKFRAME']._serialized_end=1325
+  _globals['_STATUS']._serialized_start=1327
+  _globals['_STATUS']._serialized_end=1406
+  _globals['_GETINFOREQUEST']._serialized_start=1408
+  _globals['_GETINFOREQUEST']._serialized_end=1424
+  _globals['_LIMITS']._serialized_start=1426
+  _globals['_LIMITS']._serialized_end=1517
+  _globals['_GETINFORESPONSE']._serialized_start=1520
+  _globals['_GETINFORESPONSE']._serialized_end=1765
+  _globals['_UNIFLGSERVICE']._serialized_start=1876
+  _globals['_UNIFLGSERVICE']._serialized_end=2122
 # @@protoc_insertion_point(module_scope)

@@ -17,7 +17,7 @@ SYNTHESIS_MODE_PARALLEL: SynthesisMode
 SYNTHESIS_MODE_PIPELINED: SynthesisMode
 
 class SynthesizeRequest(_message.Message):
-    __slots__ = ("text", "speaker", "emotion", "speed", "seed", "mode", "chunk_seconds", "include_blendshapes", "request_id")
+    __slots__ = ("text", "speaker", "emotion", "speed", "seed", "mode", "chunk_seconds", "include_blendshapes", "request_id", "language", "strict_text")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SPEAKER_FIELD_NUMBER: _ClassVar[int]
     EMOTION_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,8 @@ class SynthesizeRequest(_message.Message):
     CHUNK_SECONDS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_BLENDSHAPES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    STRICT_TEXT_FIELD_NUMBER: _ClassVar[int]
     text: str
     speaker: str
     emotion: str
@@ -36,7 +38,9 @@ class SynthesizeRequest(_message.Message):
     chunk_seconds: float
     include_blendshapes: bool
     request_id: str
-    def __init__(self, text: _Optional[str] = ..., speaker: _Optional[str] = ..., emotion: _Optional[str] = ..., speed: _Optional[float] = ..., seed: _Optional[int] = ..., mode: _Optional[_Union[SynthesisMode, str]] = ..., chunk_seconds: _Optional[float] = ..., include_blendshapes: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    language: str
+    strict_text: bool
+    def __init__(self, text: _Optional[str] = ..., speaker: _Optional[str] = ..., emotion: _Optional[str] = ..., speed: _Optional[float] = ..., seed: _Optional[int] = ..., mode: _Optional[_Union[SynthesisMode, str]] = ..., chunk_seconds: _Optional[float] = ..., include_blendshapes: _Optional[bool] = ..., request_id: _Optional[str] = ..., language: _Optional[str] = ..., strict_text: _Optional[bool] = ...) -> None: ...
 
 class SynthesizeResponse(_message.Message):
     __slots__ = ("header", "chunk", "status")
