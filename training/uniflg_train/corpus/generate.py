@@ -51,6 +51,9 @@ class CorpusSpec:
     nonspeech_fraction: float = 0.0
 
 
+EDGE_SILENCE = (0.15, 0.35)  # s of silence around espeak-ng speech
+
+
 SOURCE_LANGUAGES: dict[str, tuple[str, ...]] = {"hts": ("ja",), "kokoro": ("ja",), "espeak": ("en",)}
 SOURCES = tuple(SOURCE_LANGUAGES)
 
@@ -196,8 +199,13 @@ def _make_espeak_item(spec: CorpusSpec, p: Plan, paths: dict[str, Path]) -> dict
         audio = resample(speech.audio, speech.sample_rate, SAMPLE_RATE)
         rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) or 1.0
         audio = np.clip(audio * np.float32(10 ** (-20 / 20) / rms), -1, 1)  # the HTS items' -20 dBFS
+        # espeak-ng starts speaking at once; lead/trail silence as the HTS items have (the ^ / $ spans grow).
+        lead, tail = (int(rng.uniform(*EDGE_SILENCE) * SAMPLE_RATE) for _ in range(2))
+        audio = np.pad(audio, (lead, tail))
+        starts, ends = timing.starts + lead / SAMPLE_RATE, timing.ends + lead / SAMPLE_RATE
+        starts[0], ends[-1] = 0.0, audio.size / SAMPLE_RATE
         question = utt.prosody[:, 2]
-        _write_timed(spec, p, paths, audio, list(utt.symbols), timing.starts, timing.ends, audio.size / SAMPLE_RATE,
+        _write_timed(spec, p, paths, audio, list(utt.symbols), starts, ends, audio.size / SAMPLE_RATE,
                      _face_of(spec, f"espeak_{p.voice}"), "normal", 1.0, question, "en", kind)
     return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "en",
             "speaker": f"espeak_{p.voice}", "emotion": "normal",
