@@ -89,7 +89,8 @@ def test_english_corpus_items_are_paired_and_use_the_front_end_symbols(tmp_path)
         ap = lip_aperture(lm)
         assert ap.max() > 0.02 and ap[:2].max() < 0.25 * ap.max()  # speaks, starts closed
     # Texts and timing are seeded: the same plan again.
-    assert [plan(spec, i).text for i in range(6)] == [r["text"] for r in sorted(_rows(spec.out), key=lambda r: r["id"][2:])]
+    by_index = sorted(_rows(spec.out), key=lambda r: r["id"][2:])
+    assert [plan(spec, i).text for i in range(6)] == [r["text"] for r in by_index]
 
 
 def test_languages_select_the_streams():
