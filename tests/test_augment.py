@@ -7,7 +7,7 @@ import pytest
 from uniflg_train.data.augment import AugmentOptions, SpeechAugmenter, room_impulse_response
 
 SR = 24000
-NONE = dict(p_reverb=0.0, p_noise=0.0, p_hum=0.0, p_gain=0.0, p_dc=0.0, p_clip=0.0, p_telephone=0.0,
+NONE = dict(p_warp=0.0, p_reverb=0.0, p_noise=0.0, p_hum=0.0, p_gain=0.0, p_dc=0.0, p_clip=0.0, p_telephone=0.0,
             p_resample=0.0)
 
 
@@ -99,3 +99,27 @@ def test_reverb_keeps_the_speech_in_place_and_everything_is_seeded() -> None:
     assert len({o.tobytes() for o in outs}) > 8
     with pytest.raises(ValueError, match="p_noise"):
         AugmentOptions(p_noise=1.5)
+
+
+@pytest.mark.parametrize("semitones", [-2.0, 2.0])
+def test_vocal_tract_warp_scales_the_spectrum_and_keeps_the_timing(semitones: float) -> None:
+    """A 200 Hz harmonic tone with a 1 kHz resonance, bursting from 0.3 to 0.8 s: after the warp every partial
+    (pitch) and the resonance (formant) sit at 2**(semitones/12) times their frequency, the burst stays put."""
+    t = np.arange(SR) / SR
+    x = sum(np.exp(-(((k * 200) - 1000) / 400) ** 2) * np.sin(2 * np.pi * k * 200 * t) for k in range(1, 12))
+    gate = ((t > 0.3) & (t < 0.8)).astype(np.float64)
+    x = (0.1 * x * gate).astype(np.float32)
+    y = _only(p_warp=1.0, warp_semitones=(semitones, semitones))(x, 0)
+    assert y.shape == x.shape
+    ratio = 2 ** (semitones / 12)
+    seg = slice(int(0.4 * SR), int(0.7 * SR))
+    spec = np.abs(np.fft.rfft(y[seg] * np.hanning(seg.stop - seg.start)))
+    freqs = np.fft.rfftfreq(seg.stop - seg.start, 1 / SR)
+    peak = freqs[np.argmax(spec)]   # the partial nearest the resonance
+    assert peak == pytest.approx(1000 * ratio, rel=0.06)
+    band = (freqs > 100) & (freqs < 300)  # the fundamental
+    low = freqs[band][np.argmax(spec[band])]
+    assert low == pytest.approx(200 * ratio, rel=0.05)
+    env = np.abs(y).reshape(-1, SR // 100).max(1)  # 10-ms peak envelope
+    on = np.nonzero(env > 0.5 * env.max())[0]
+    assert on[0] / 100 == pytest.approx(0.3, abs=0.03) and on[-1] / 100 == pytest.approx(0.8, abs=0.03)

