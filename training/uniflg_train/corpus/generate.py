@@ -103,7 +103,8 @@ def _espeak_plan(spec: CorpusSpec, index: int, paired: bool, split: str, n_strea
 def plan(spec: CorpusSpec, index: int) -> Plan:
     rng = np.random.default_rng([spec.seed, index])
     text = make_sentence(rng)
-    paired = bool(rng.random() < spec.paired_fraction)  # drawn for every item, so texts never depend on it
+    drawn = bool(rng.random() < spec.paired_fraction)  # drawn for every item, so texts never depend on it
+    paired = drawn
     # Speakers x emotions cycle over this stream's own items, so every combination is equally frequent.
     pairs = streams(spec)
     turn = index // len(pairs)
@@ -115,7 +116,7 @@ def plan(spec: CorpusSpec, index: int) -> Plan:
     if source == "kokoro":
         return _kokoro_plan(spec, index, rng, text, split)
     if source == "espeak":
-        return _espeak_plan(spec, index, paired, split, len(pairs))
+        return _espeak_plan(spec, index, drawn, split, len(pairs))
     return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, "hts",
                 SPEAKERS[speaker].name)
 

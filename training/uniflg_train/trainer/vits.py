@@ -149,6 +149,24 @@ def _clip(module: nn.Module, max_norm: float | None) -> None:
         torch.nn.utils.clip_grad_norm_(module.parameters(), max_norm)
 
 
+def _carry_condition_rows(model: UniFLG, source: UniFLG, weights: dict[str, Tensor]) -> None:
+    """A corpus with other speakers (emotions for UniFLG-AS): rows of the conditioning embedding are matched
+    by name; new names keep their fresh rows, names the source lacks are dropped."""
+    key = "g_embedding.weight"
+    if key not in weights or weights[key].shape == model.g_embedding.weight.shape:
+        return
+    speaker = model.cfg.variant.conditioning == "speaker"
+    old = source.cfg.speakers if speaker else source.cfg.emotions
+    new = model.cfg.speakers if speaker else model.cfg.emotions
+    rows = model.g_embedding.weight.detach().clone()
+    for i, name in enumerate(new):
+        if name in old:
+            rows[i] = weights[key][old.index(name)]
+    weights[key] = rows
+    log.info("conditioning rows: %d carried over, new: %s", sum(n in old for n in new),
+             ", ".join(n for n in new if n not in old) or "none")
+
+
 def initialize_from(model: UniFLG, path: Path, skip: tuple[str, ...] = ()) -> None:
     """Copy a trained model's weights into ``model``, except the top-level modules named in ``skip``.
     ``path``: anything :func:`load_trained_model` reads (a model file, a checkpoint or a run folder)."""
@@ -160,6 +178,7 @@ def initialize_from(model: UniFLG, path: Path, skip: tuple[str, ...] = ()) -> No
     source, path = load_trained_model(path)
     prefixes = tuple(f"{name}." for name in skip)
     weights = {k: v for k, v in source.state_dict().items() if not k.startswith(prefixes)}
+    _carry_condition_rows(model, source, weights)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     assert not unexpected and all(k.startswith(prefixes) for k in missing), (missing, unexpected)
     log.info("initialized stage 1 from %s%s", path, f" (fresh: {', '.join(skip)})" if skip else "")

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Retrain the default voice on many voices (issue "Real voices, part 2"): Japanese HTS + Kokoro, English
+# espeak-ng (+ Kokoro English where intelligible), non-speech under a closed mouth, on-the-fly microphone/room
+# augmentation. Stage 1 continues from the shipped voice's weights (its speaker rows are carried over by name,
+# the new speakers get fresh rows). Every step resumes where it stopped: rerun the script (or one stage).
+#
+#   bash training/recipes/real_voices.sh                  # all stages
+#   STAGE=vits bash training/recipes/real_voices.sh       # one stage: corpus|vits|vits-as|landmarks|landmarks-as|export|eval
+#   UTTERANCES=24 VITS_STEPS=3 AS_STEPS=3 LANDMARK_STEPS=3 CHECKPOINT_EVERY=2 DATA=/tmp/rv RUNS=/tmp/rv-runs \
+#     bash training/recipes/real_voices.sh               # a smoke run: each stage starts and checkpoints
+#
+# Budget on a 2-core CPU, about 7-8 h of training in all (rates from docs/model-card.md): corpus 4000 utterances
+# ~1 h (Kokoro is the slow source, RTF ~0.5); stage 1 10,000 steps at ~1.6 s/step ~4.5 h; UniFLG-AS stage 1
+# 3,000 steps ~1.3 h; each stage 2 2,400 steps at ~0.5-1.2 s/step ~0.5 h.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DATA=${DATA:-data/corpus-real-voices}
+RUNS=${RUNS:-runs/real-voices}
+UTTERANCES=${UTTERANCES:-4000}
+SEED=${SEED:-2027}
+SOURCES=${SOURCES:-hts,kokoro,espeak}
+LANGUAGES=${LANGUAGES:-ja,en}
+NONSPEECH=${NONSPEECH:-0.25}                    # share of paired items with non-speech around and in pauses
+# One face for all paired items (the paper's Paired set is one speaker's videos): mei's; English paired items
+# come from every espeak-ng voice and show the same face.
+PAIRED_SPEAKERS=${PAIRED_SPEAKERS:-mei,espeak_en-us,espeak_en-us+m3,espeak_en-us+f2,espeak_en-us+m7,espeak_en-us+f4}
+INIT_FROM=${INIT_FROM:-sdk/uniflg/voices/default/model.safetensors}
+VITS_STEPS=${VITS_STEPS:-10000}
+AS_STEPS=${AS_STEPS:-3000}
+ADVERSARIAL_START=${ADVERSARIAL_START:-0}        # the shipped weights already passed the reconstruction phase
+LANDMARK_STEPS=${LANDMARK_STEPS:-2400}
+LANDMARK_LR=${LANDMARK_LR:-1e-3}
+LATENT_NOISE=${LATENT_NOISE:-0}
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-250}        # checkpoints are written atomically (tmp + rename)
+THREADS=${THREADS:-1}
+JOBS=${JOBS:-2}
+VOICE_OUT=${VOICE_OUT:-$RUNS/voice}              # copy over sdk/uniflg/voices/default once it beats the baseline
+STAGE=${STAGE:-all}
+UNIFLG=${UNIFLG:-.venv/bin/uniflg}
+
+run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
+
+if run corpus; then
+  "$UNIFLG" corpus make --out "$DATA" --utterances "$UTTERANCES" --seed "$SEED" --jobs "$JOBS" \
+    --sources "$SOURCES" --languages "$LANGUAGES" --paired-fraction 1.0 --paired-speakers "$PAIRED_SPEAKERS" \
+    --nonspeech-fraction "$NONSPEECH"
+  "$UNIFLG" preprocess --data "$DATA" --jobs "$JOBS"
+fi
+if run vits; then
+  "$UNIFLG" train vits --data "$DATA" --out "$RUNS/vits" --config small --steps "$VITS_STEPS" \
+    --adversarial-start "$ADVERSARIAL_START" --batch-size 8 --checkpoint-every "$CHECKPOINT_EVERY" \
+    --threads "$THREADS" --init-from "$INIT_FROM" --augment
+fi
+if run vits-as; then  # UniFLG-AS conditions on emotion: its own stage 1 (emotion rows start fresh)
+  "$UNIFLG" train vits --data "$DATA" --out "$RUNS/vits-as" --variant as --config small --steps "$AS_STEPS" \
+    --adversarial-start "$ADVERSARIAL_START" --batch-size 8 --checkpoint-every "$CHECKPOINT_EVERY" \
+    --threads "$THREADS" --init-from "$INIT_FROM" --augment
+fi
+landmarks() {  # $1: stage-1 run, $2: output run, then extra arguments
+  local vits=$1 out=$2
+  shift 2
+  "$UNIFLG" train landmarks --data "$DATA" --vits "$vits" --out "$out" --steps "$LANDMARK_STEPS" \
+    --batch-size 16 --checkpoint-every "$CHECKPOINT_EVERY" --threads "$THREADS" --learning-rate "$LANDMARK_LR" \
+    --latent-noise-scale "$LATENT_NOISE" --posterior-noise-scale "$LATENT_NOISE" \
+    --paired-speakers "$PAIRED_SPEAKERS" --augment "$@"
+}
+if run landmarks; then
+  landmarks "$RUNS/vits" "$RUNS/uniflg"
+fi
+if run landmarks-as; then
+  landmarks "$RUNS/vits-as" "$RUNS/uniflg-as" --variant as
+fi
+if run export; then
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default \
+    --half-weights --latents-from "$DATA"
+fi
+if run eval; then  # the baselines of issue 16 (docs/evaluation.md) on the new voice
+  "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-80}" --json --out "$RUNS/eval.json" \
+    --report "$RUNS/report.md"
+  if [ -n "${HELDOUT:-}" ]; then  # speech of voices not in the corpus (files or folders)
+    "$UNIFLG" eval robustness "$HELDOUT" --voice "$VOICE_OUT" --out "$RUNS/robustness.md"
+  fi
+  "$UNIFLG" eval speech-quality --voice "$VOICE_OUT" --out "$RUNS/speech-quality.md"
+  if [ -d "${DEVSET:-/work/devset/real-av}" ]; then
+    "$UNIFLG" eval real-av "${DEVSET:-/work/devset/real-av}" --voice "$VOICE_OUT" --out "$RUNS/real-av.md"
+  fi
+fi
