@@ -52,10 +52,12 @@ if run vits; then
     --adversarial-start "$ADVERSARIAL_START" --batch-size 8 --checkpoint-every "$CHECKPOINT_EVERY" \
     --threads "$THREADS" --init-from "$INIT_FROM" --augment
 fi
-if run vits-as; then  # UniFLG-AS conditions on emotion: its own stage 1 (emotion rows start fresh)
+# UniFLG-AS conditions on emotion: its own stage 1 (emotion rows start fresh; the landmark decoder's
+# conditioning input has another width, and stage 2 trains it anyway).
+if run vits-as; then
   "$UNIFLG" train vits --data "$DATA" --out "$RUNS/vits-as" --variant as --config small --steps "$AS_STEPS" \
     --adversarial-start "$ADVERSARIAL_START" --batch-size 8 --checkpoint-every "$CHECKPOINT_EVERY" \
-    --threads "$THREADS" --init-from "$INIT_FROM" --augment
+    --threads "$THREADS" --init-from "$INIT_FROM" --init-skip landmark_decoder --augment
 fi
 landmarks() {  # $1: stage-1 run, $2: output run, then extra arguments
   local vits=$1 out=$2
