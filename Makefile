@@ -23,10 +23,10 @@ $(VENV)/.runtime: pyproject.toml
 	@touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.runtime
-	@echo "make: installing torch $(TORCH_VERSION) (CPU build) and the train, bridge, audio and dev extras"
+	@echo "make: installing torch $(TORCH_VERSION) (CPU build) and the train, bridge, audio, voices and dev extras"
 	@$(PIP) install -q --no-index --no-deps "torch==$(TORCH_VERSION)" 2>/dev/null \
 	  || $(PIP) install -q "torch==$(TORCH_VERSION)" --index-url $(TORCH_INDEX)
-	@$(PIP) install -q -e ".[train,bridge,audio,dev]"
+	@$(PIP) install -q -e ".[train,bridge,audio,voices,dev]"
 	@touch $@
 
 # MediaPipe 0.10.21 (the last release bundling the Face Mesh model) needs protobuf<5 and numpy<2, which
