@@ -157,8 +157,15 @@ def test_sigterm_ends_cleanly_with_a_neutral_frame() -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--input", "missing.wav"], "no such file"),
+    (["--input", "missing.wav"], "missing.wav not found"),
     (["--input", "-"], "--rate"),
+    (["--input", "-", "--rate", "1"], "--rate must be an integer from 8000 to 192000 Hz; got 1"),
+    (["--input", "-", "--rate", "0"], "from 8000 to 192000 Hz"),
+    (["--input", "-", "--rate", "-48000"], "from 8000 to 192000 Hz"),
+    (["--input", "-", "--rate", "48000", "--channels", "0"], "--channels must be from 1 to 32"),
+    (["--input", "-", "--rate", "48000", "--delay-ms", "-5"], "--delay-ms must be from 0"),
+    (["--input", "-", "--rate", "48000", "--block-ms", "nan"], "--block-ms"),
+    (["--input", "-", "--rate", "48000", "--summary", "/nonexistent-dir/x.json"], "does not exist"),
     (["--input", "-", "--rate", "16000", "--device", "3"], "--device applies"),
     (["--input", "-", "--rate", "16000", "--osc", "host:99999"], "bad target"),
     (["--input", "-", "--rate", "16000", "--emotion", "furious"], "furious"),
@@ -167,6 +174,23 @@ def test_bad_input_exits_2_with_one_line(args: list[str], message: str) -> None:
     done = run_cli(args, stdin=b"")
     assert done.returncode == 2
     assert message in done.stderr.decode()
+
+
+def test_bad_input_files_are_named_for_what_they_are(tmp_path: Path) -> None:
+    """The same checks as `animate`: the sample-rate range and the real reason a path is not a sound file."""
+    import os
+
+    one_hz = tmp_path / "1hz.wav"
+    sf.write(str(one_hz), np.zeros(10, np.float32), 1, subtype="PCM_16")
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    (tmp_path / "notes.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(64))
+    cases = {one_hz: "from 8000 to 192000 Hz; got 1", tmp_path: "is a folder", fifo: "is a FIFO",
+             tmp_path / "notes.m4a": "accepted formats: WAV"}
+    for path, message in cases.items():
+        done = run_cli(["--input", str(path)], timeout=30)
+        err = done.stderr.decode().strip()
+        assert done.returncode == 2 and message in err and len(err.splitlines()) == 1, (path, err)
 
 
 def test_microphone_without_portaudio_names_it() -> None:

@@ -112,14 +112,16 @@ class FileSource:
 
     def __init__(self, path: Path, block_ms: float = 20.0, realtime: bool = True) -> None:
         import soundfile as sf
+        from uniflg.audio_file import ACCEPTED_HINT, check_sample_rate, file_problem
 
-        if not path.is_file():
-            raise InvalidInputError(f"--input: no such file: {path} (use 'mic', a sound file, or '-' for stdin)")
+        if (problem := file_problem(path)) is not None:  # a FIFO, folder or loop is named, never opened
+            raise InvalidInputError(f"--input {path} {problem} (use 'mic', a sound file, or '-' for stdin)")
         try:
             self._file = sf.SoundFile(str(path))
         except RuntimeError as exc:
-            raise InvalidInputError(f"--input: cannot read {path} as audio: {exc}") from exc
+            raise InvalidInputError(f"--input: cannot read {path} as audio ({exc}); {ACCEPTED_HINT}") from exc
         self.rate, self.channels = int(self._file.samplerate), int(self._file.channels)
+        check_sample_rate(self.rate, f"--input {path.name}'s sample rate")
         self.block_samples = max(1, int(self.rate * block_ms / 1000))
         self.realtime = realtime
         seconds = self._file.frames / self.rate
@@ -164,8 +166,11 @@ class StreamSource:
     arrives. A writer that falls behind its own clock shows up as underruns; the end of the stream ends."""
 
     def __init__(self, stream: BinaryIO, rate: int, channels: int = 1, block_ms: float = 20.0) -> None:
-        if rate is None or rate <= 0:
+        from uniflg.audio_file import check_sample_rate
+
+        if rate is None:
             raise InvalidInputError("--input - (raw PCM16 on stdin) needs --rate HZ (e.g. --rate 48000)")
+        check_sample_rate(rate, "--rate")
         if channels <= 0:
             raise InvalidInputError(f"--channels must be positive; got {channels}")
         self.rate, self.channels = int(rate), int(channels)

@@ -84,19 +84,29 @@ def _sinks(args: argparse.Namespace) -> list[Any]:
 
 def _source_factory(args: argparse.Namespace) -> Any:
     """-> a function that opens the input (called again to reconnect a microphone)."""
+    from uniflg.audio_file import check_sample_rate
     from uniflg.errors import InvalidInputError
 
     from uniflg_bridge import capture
 
-    if args.block_ms <= 0 or args.block_ms > 1000:
+    if not 0 < args.block_ms <= 1000:  # also refuses NaN
         raise InvalidInputError(f"--block-ms must be in (0, 1000]; got {args.block_ms}")
+    if args.rate is not None:
+        check_sample_rate(args.rate, "--rate")
+    if args.channels is not None and not 1 <= args.channels <= 32:
+        raise InvalidInputError(f"--channels must be from 1 to 32; got {args.channels}")
+    if args.delay_ms is not None and not 0 <= args.delay_ms <= 10_000:
+        raise InvalidInputError(f"--delay-ms must be from 0 to 10000 ms; got {args.delay_ms}")
+    if args.summary is not None and not args.summary.parent.is_dir():
+        raise InvalidInputError(f"--summary: the folder {args.summary.parent} does not exist")
     if args.input == "mic":
         device = capture.parse_device(args.device)
         return lambda: capture.MicSource(device, args.rate, args.channels, args.block_ms)
     if args.device is not None:
         raise InvalidInputError("--device applies to --input mic only")
     if args.input == "-":
-        return lambda: capture.StreamSource(sys.stdin.buffer, args.rate, args.channels or 1, args.block_ms)
+        return lambda: capture.StreamSource(sys.stdin.buffer, args.rate,
+                                                    1 if args.channels is None else args.channels, args.block_ms)
     if args.rate is not None or args.channels is not None:
         raise InvalidInputError("--rate/--channels apply to --input mic or - (a file says its own format)")
     return lambda: capture.FileSource(Path(args.input), args.block_ms)
