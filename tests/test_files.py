@@ -445,3 +445,21 @@ def test_training_commands_on_the_slim_install_name_the_extra() -> None:
     assert proc.stdout.split() == ["train", "2", "eval", "2", "export", "2"], proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 3 and all("pip install 'uniflg[train]'" in line for line in lines), proc.stderr
+
+
+def test_option_values_and_unmakeable_outputs_are_refused_before_work(tmp_path: Path, caplog, capsys) -> None:
+    """Found by a new-user review: a negative seed, a NaN/zero/negative --max-seconds (NaN switched the limit
+    off) and an output folder that passes every permission check but cannot be made (/proc)."""
+    wav = tmp_path / "s.wav"
+    sf.write(str(wav), speechlike(1.0), 24000, subtype="PCM_16")
+    for argv, message in ((["speak", "hello", "--seed", "-5", "-o", str(tmp_path / "a")], "--seed: must be from 0"),
+                          (["animate", str(wav), "--max-seconds", "nan", "-o", str(tmp_path / "b")], "finite"),
+                          (["animate", str(wav), "--max-seconds", "0", "-o", str(tmp_path / "b")], "above 0"),
+                          (["animate", str(wav), "--max-seconds", "-1", "-o", str(tmp_path / "b")], "above 0")):
+        with pytest.raises(SystemExit) as done:
+            cli(caplog, *argv)
+        assert done.value.code == 2 and message in capsys.readouterr().err, argv
+    if Path("/proc/self").is_dir():
+        code, errors = cli(caplog, "speak", "hello", "-o", "/proc/uniflg-test/out", "--no-preview")
+        assert code == 2 and "cannot create output folder" in errors and len(errors.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.wav"]  # nothing was created for refused requests

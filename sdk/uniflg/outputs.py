@@ -48,10 +48,27 @@ def prepare_output(folder: Path, names: Iterable[str] = ()) -> Path:
             raise InvalidInputError(f"cannot write to output folder {folder}: Read-only file system ({parent})")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise InvalidInputError(f"cannot write to output folder {folder}: Permission denied ({parent})")
+        _try_create(folder.absolute(), parent)
     for name in names:
         if (folder / name).is_dir():
             raise InvalidInputError(f"output {folder / name} is a folder; remove it or choose another -o")
     return folder
+
+
+def _try_create(folder: Path, existing: Path) -> None:
+    """Create the missing folders from ``existing`` down to ``folder`` and remove them again: file systems such as
+    /proc pass every permission check and still refuse mkdir."""
+    missing = [folder, *[p for p in folder.parents if p != existing and existing in p.parents]]
+    made: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            made.append(path)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
+    finally:
+        for path in reversed(made):
+            path.rmdir()
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
