@@ -21,6 +21,7 @@ class Printer:
         self.count = count
         self.frames = 0
         self.blend: dict[str, float] = {}
+        self.current = ""  # the /uniflg/frame header of the frame being received
         self.server: BlockingOSCUDPServer | None = None
 
     def frame_done(self) -> None:
@@ -32,11 +33,13 @@ class Printer:
         print(f"stream {args[0]}: {args[1]} Hz, {args[2]} fps, layout {args[3]}, {args[4]} points")
 
     def on_frame(self, _addr: str, stream: str, index: int, time_code: float) -> None:
-        print(f"{stream} frame {index:5d} t={time_code:7.3f}", end="")
+        # Every part of a split frame (datagrams <= 1,400 bytes, docs/osc.md) opens with /uniflg/frame: remember
+        # it, and print once, with the part that carries the landmarks.
+        self.current = f"{stream} frame {index:5d} t={time_code:7.3f}"
 
     def on_landmarks(self, _addr: str, *xy: float) -> None:
         mouth = abs(xy[2 * 66 + 1] - xy[2 * 62 + 1])  # inner-lip gap
-        print(f"  lip gap {mouth:.3f}")
+        print(f"{self.current}  lip gap {mouth:.3f}")
         self.frame_done()
 
     def on_end(self, _addr: str, stream: str, frames: int) -> None:
