@@ -144,6 +144,11 @@ def test_letters_the_phonemizer_reads_are_accepted() -> None:
     ("Lift 1 kg, then 100m.", "Lift one kilogram, then one hundred meters."),
     ("It weighs 2 GB and -5 is cold.", "It weighs two gigabytes and minus five is cold."),
     ("Agent 007, rock & roll, #1 fan", "Agent zero zero seven, rock and roll, number one fan"),
+    # found by a new-user review: phone numbers and fractions
+    ("Call 555-1234 now.", "Call five five five, one two three four now."),
+    ("Call (555) 123-4567.", "Call five five five, one two three, four five six seven."),
+    ("Add 1/2 cup and 3/4 spoon, 2/3 of it.", "Add one half cup and three quarters spoon, two thirds of it."),
+    ("1/8 inch, 5/3 or 3/40", "one eighth inch, five slash three or three slash forty"),  # proper, <= 16ths
 ])
 def test_english_normalization(raw: str, words: str) -> None:
     assert encode(raw, "en").text == words

@@ -193,6 +193,23 @@ def _web(m: re.Match[str]) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _digits(m: re.Match[str]) -> str:
+    """Phone numbers: each digit by name, the groups separated by commas (a short pause, as people read them)."""
+    return ", ".join(" ".join(_words(int(d)) for d in group) for group in re.findall(r"\d+", m.group(0)))
+
+
+def _fraction(m: re.Match[str]) -> str:
+    """1/2 -> one half, 3/4 -> three quarters, 2/3 -> two thirds (proper fractions only; 24/7 stays as is)."""
+    top, bottom = int(m.group(1)), int(m.group(2))
+    if not 0 < top < bottom <= 16:
+        return m.group(0)
+    name = {2: ("half", "halves"), 4: ("quarter", "quarters")}.get(bottom)
+    if name is None:
+        ordinal = _words(bottom, "ordinal")
+        name = (ordinal, ordinal + "s")
+    return f"{_words(top)} {name[top != 1]}"
+
+
 def _signs(text: str) -> str:
     text = re.sub(r"(?<![\w-])-(?=\d)", "minus ", text)
     for sign, word in _SIGNS.items():
@@ -207,6 +224,8 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
                 r"|[kKmMB])\b)?"), _money),
     (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), _iso_date),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), _us_date),
+    (re.compile(r"(?<![\w-])(?:\(\d{3}\)\s?|\d{3}-)?\d{3}-\d{4}\b"), _digits),
+    (re.compile(r"(?<![\w/])(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
     (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
     (re.compile(r"\b(\d{1,2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"), _hour_ampm),
     (re.compile(r"\b(" + "|".join(_MONTHS) + "|" + "|".join(m[:3] + r"\.?" for m in _MONTHS)
