@@ -5,7 +5,10 @@ Each bridge test module defines its own ``server`` (limits differ per module); `
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,3 +29,24 @@ def client(server: Any) -> Iterator[Any]:
     channel, s = stub(server)
     yield s
     channel.close()
+
+
+@pytest.fixture()
+def small_tmpfs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """``small_tmpfs(kib)`` -> a folder on a real tmpfs of that many KiB, unmounted afterwards: full-disk tests
+    meet a real ENOSPC. Skips where mounting is not permitted (not root, or a container without the right)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (the fault-injection tests cover the logic)")
+    mounted: list[Path] = []
+
+    def mount(kib: int) -> Path:
+        folder = tmp_path / f"tmpfs{len(mounted)}"
+        folder.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)]).returncode:
+            pytest.skip("mount is not permitted here")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)

@@ -8,9 +8,6 @@ much space is needed, leaves nothing half-written, and the next run resumes from
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,35 +23,18 @@ def _model() -> torch.nn.Module:
     return torch.nn.Linear(256, 256)  # about 263 KB of weights per checkpoint
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[callable]:
-    mounted: list[Path] = []
-
-    def mount(kib: int) -> Path:
-        folder = tmp_path / f"disk{len(mounted)}"
-        folder.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)]).returncode:
-            pytest.skip("mount is not permitted here")
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in mounted:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
 def _size(manager: CheckpointManager) -> int:
     latest = manager.latest()
     assert latest is not None
     return sum(f.stat().st_size for f in latest.path.iterdir())
 
 
-def test_old_checkpoints_are_pruned_before_saving_when_space_is_short(small_disk) -> None:
+def test_old_checkpoints_are_pruned_before_saving_when_space_is_short(small_tmpfs) -> None:
     model = _model()
-    probe = CheckpointManager(small_disk(4096) / "probe")
+    probe = CheckpointManager(small_tmpfs(4096) / "probe")
     probe.save(1, {"m": model})
     size = _size(probe)
-    disk = small_disk(int(size * 3.6 / 1024) + 8)  # room for 3 checkpoints, not for 3 + the one being written
+    disk = small_tmpfs(int(size * 3.6 / 1024) + 8)  # room for 3 checkpoints, not for 3 + the one being written
     manager = CheckpointManager(disk / "ckpt", keep_last=3)
     for step in range(1, 7):
         manager.save(step, {"m": model})
@@ -62,12 +42,12 @@ def test_old_checkpoints_are_pruned_before_saving_when_space_is_short(small_disk
     assert not [p for p in (disk / "ckpt").iterdir() if p.name.startswith(".tmp")]
 
 
-def test_a_disk_too_small_for_two_says_how_much_is_needed_and_the_rerun_resumes(small_disk) -> None:
+def test_a_disk_too_small_for_two_says_how_much_is_needed_and_the_rerun_resumes(small_tmpfs) -> None:
     model = _model()
-    probe = CheckpointManager(small_disk(4096) / "probe")
+    probe = CheckpointManager(small_tmpfs(4096) / "probe")
     probe.save(1, {"m": model})
     size = _size(probe)
-    disk = small_disk(int(size * 1.5 / 1024) + 8)
+    disk = small_tmpfs(int(size * 1.5 / 1024) + 8)
     manager = CheckpointManager(disk / "ckpt", keep_last=1)
     manager.save(1, {"m": model})
     with pytest.raises(CheckpointSpaceError, match="not enough space for a checkpoint") as info:
@@ -79,8 +59,8 @@ def test_a_disk_too_small_for_two_says_how_much_is_needed_and_the_rerun_resumes(
     assert again.resume({"m": _model()}) is not None
 
 
-def test_a_write_that_hits_a_full_disk_leaves_nothing_behind(small_disk) -> None:
-    disk = small_disk(128)  # smaller than one checkpoint: the very first save fails while writing
+def test_a_write_that_hits_a_full_disk_leaves_nothing_behind(small_tmpfs) -> None:
+    disk = small_tmpfs(128)  # smaller than one checkpoint: the very first save fails while writing
     manager = CheckpointManager(disk / "ckpt", keep_last=3)
     with pytest.raises(CheckpointSpaceError, match="No space left on device|needs at least"):
         manager.save(1, {"m": _model()})

@@ -141,28 +141,9 @@ def test_a_full_disk_stops_with_one_line_and_the_next_run_finishes(tmp_path: Pat
     assert all(items.joinpath(n).stat().st_mtime_ns == t for n, t in before.items())  # not recomputed
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path: Path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (the fault-injection test covers the logic)")
-    mounted: list[Path] = []
-
-    def mount(size: str) -> Path:
-        folder = tmp_path / f"small{len(mounted)}"
-        folder.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]).returncode:
-            pytest.skip("mount is not permitted here")
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in mounted:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
 def test_cli_reports_a_really_full_disk_in_one_line(tmp_path: Path, small_tmpfs) -> None:
     data = make_corpus(tmp_path / "c", 12)
-    cache = small_tmpfs("600k")
+    cache = small_tmpfs(600)
     proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "preprocess", "--data", str(data), "--out", str(cache),
                            "--jobs", "2"], env=ENV, capture_output=True, text=True, timeout=180)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
@@ -172,7 +153,7 @@ def test_cli_reports_a_really_full_disk_in_one_line(tmp_path: Path, small_tmpfs)
 
 def test_a_really_full_small_file_system(tmp_path: Path, small_tmpfs) -> None:
     data = make_corpus(tmp_path / "c", 12)
-    cache = small_tmpfs("600k")
+    cache = small_tmpfs(600)
     with pytest.raises(CacheFullError, match="No space left on device"):
         prepare(data, cache, jobs=2, progress=False)
     done = kept_ids(cache)
