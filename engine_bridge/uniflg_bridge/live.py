@@ -73,7 +73,8 @@ class CaptureClock:
         the nearest block when outside the kept range)."""
         if not self._starts:
             raise LookupError("no audio captured yet")
-        k = max(0, bisect.bisect_right(self._starts, sample) - 1)  # type: ignore[arg-type]
+        # block starts are integers: "starts <= sample" is "starts <= floor(sample)"
+        k = max(0, bisect.bisect_right(self._starts, math.floor(sample)) - 1)
         return self._times[k] + (sample - self._starts[k]) / self.rate
 
     def forget_before(self, sample: float) -> None:

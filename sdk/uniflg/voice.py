@@ -147,8 +147,9 @@ class Voice:
             return offline_graphs(self.runtime)
         ctx = self.spec.live[path]["contexts"]
         s_left, s_right = ctx["speech_to_latent"]
+        l_left, l_right = ctx["latent_to_landmarks"]
         return SpeechGraphs(f"{path}/speech_to_latent", f"{path}/latent_to_landmarks",
-                            live_speech_context(s_left, s_right), tuple(ctx["latent_to_landmarks"]))  # type: ignore[arg-type]
+                            live_speech_context(s_left, s_right), (int(l_left), int(l_right)))
 
     def speech_path(self, max_lookahead_ms: float | None) -> SpeechPath:
         """The path with the most look-ahead within ``max_lookahead_ms`` (None: offline). Raises InvalidInputError

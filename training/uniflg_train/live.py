@@ -303,8 +303,8 @@ def export_path(run: Path, voice_dir: Path, out: Path, name: str | None = None) 
            "latent_to_landmarks": list(measure_left_right(dec, (latent, g, z_u), 1, 1))}
     from uniflg.inference import Runtime, SpeechGraphs, live_speech_context, speech_lookahead_seconds
 
-    path_graphs = SpeechGraphs("", "", live_speech_context(*ctx["speech_to_latent"]),
-                               tuple(ctx["latent_to_landmarks"]))  # type: ignore[arg-type]
+    l_left, l_right = ctx["latent_to_landmarks"]
+    path_graphs = SpeechGraphs("", "", live_speech_context(*ctx["speech_to_latent"]), (int(l_left), int(l_right)))
     lookahead = speech_lookahead_seconds(Runtime(c, dict(spec.contexts)), path_graphs) * 1000 + _held_ms(
         c.audio.sample_rate)
     name = name or f"live{int(round(lookahead))}"
