@@ -15,7 +15,7 @@ from uniflg.retarget import ARKIT_52, VRM0
 from uniflg.types import StreamInfo
 from uniflg_bridge import osc, vmc
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
-from uniflg_bridge.udp import Target
+from uniflg_bridge.udp import LOOPBACK_MAX_DATAGRAM, Target
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITY = ROOT / "engine_bridge" / "unity"
@@ -101,7 +101,10 @@ def test_live_osc_and_vmc_from_the_python_senders(program: Path) -> None:
     # 1 start + n frame bundles + 1 end over OSC; n frames + 1 neutral frame over VMC (perfect sync).
     proc, port = _listen(program, packets=(n + 2) + (n + 1))
     target = Target("127.0.0.1", port)
-    osc_sink, vmc_sink = osc.OscLandmarkSink(target), vmc.VmcSink(target, perfect_sync=True)
+    # One bundle per frame, as the Unity package's README asks (`--udp-max-datagram 65507`): its receiver does not
+    # merge frames split over several datagrams yet.
+    osc_sink = osc.OscLandmarkSink(target, max_datagram=LOOPBACK_MAX_DATAGRAM)
+    vmc_sink = vmc.VmcSink(target, perfect_sync=True, max_datagram=LOOPBACK_MAX_DATAGRAM)
     try:
         osc_sink.start(meta)
         for i in range(n):
