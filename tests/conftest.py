@@ -32,17 +32,19 @@ def client(server: Any) -> Iterator[Any]:
 
 
 @pytest.fixture()
-def small_tmpfs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
-    """``small_tmpfs(kib)`` -> a folder on a real tmpfs of that many KiB, unmounted afterwards: full-disk tests
-    meet a real ENOSPC. Skips where mounting is not permitted (not root, or a container without the right)."""
+def small_tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """``small_tmpfs(kib, read_only=False)`` -> a folder on a real tmpfs of that many KiB, unmounted afterwards:
+    full-disk and read-only tests meet a real ENOSPC / EROFS. Skips where mounting is not permitted (not root, or
+    a container without the right)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root (the fault-injection tests cover the logic)")
     mounted: list[Path] = []
 
-    def mount(kib: int) -> Path:
+    def mount(kib: int, read_only: bool = False) -> Path:
         folder = tmp_path / f"tmpfs{len(mounted)}"
         folder.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)]).returncode:
+        options = f"{'ro,' if read_only else ''}size={kib}k"
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)]).returncode:
             pytest.skip("mount is not permitted here")
         mounted.append(folder)
         return folder

@@ -225,30 +225,16 @@ def test_unwritable_output_folder(tmp_path: Path, caplog) -> None:
     assert code == 2 and "cannot write to output folder" in errors and "Permission denied" in errors, errors
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only tmpfs needs root")
-def test_read_only_output_folder(tmp_path: Path, caplog) -> None:
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)]).returncode:
-        pytest.skip("mount is not permitted here")
-    try:
-        code, errors = cli(caplog, "speak", "こんにちは", "-o", str(mnt))
-        assert code == 2 and "cannot write to output folder" in errors and "Read-only file system" in errors, errors
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
+def test_read_only_output_folder(small_tmpfs, caplog) -> None:
+    mnt = small_tmpfs(1024, read_only=True)
+    code, errors = cli(caplog, "speak", "こんにちは", "-o", str(mnt))
+    assert code == 2 and "cannot write to output folder" in errors and "Read-only file system" in errors, errors
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
-def test_a_full_output_disk_is_one_line(tmp_path: Path, caplog) -> None:
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)]).returncode:
-        pytest.skip("mount is not permitted here")
-    try:
-        code, errors = cli(caplog, "speak", "こんにちは、今日はいい天気ですね。", "-o", str(mnt / "o"), "--no-preview")
-        assert code == 2 and errors == "`uniflg speak` stopped: No space left on device", errors
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
+def test_a_full_output_disk_is_one_line(small_tmpfs, caplog) -> None:
+    mnt = small_tmpfs(64)
+    code, errors = cli(caplog, "speak", "こんにちは、今日はいい天気ですね。", "-o", str(mnt / "o"), "--no-preview")
+    assert code == 2 and errors == "`uniflg speak` stopped: No space left on device", errors
 
 
 # ---- voice folders ----------------------------------------------------------------------------------------------
