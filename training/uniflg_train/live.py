@@ -16,6 +16,7 @@ second, as at run time. Checkpoints are written atomically every ``--checkpoint-
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import logging
@@ -23,6 +24,7 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,24 @@ def build_modules(spec: VoiceSpec, cfg: LivePathConfig) -> tuple[LiveSpeechToLat
     return s2l, dec
 
 
+def _fit(phase: str, counter: str, total: int, deadline: float, loss_fn: Callable[[], torch.Tensor],
+         opt: torch.optim.Optimizer, state: TrainState, save: Callable[[], None], every: int) -> None:
+    """One training phase: steps of ``loss_fn`` until ``state.<counter>`` reaches ``total`` or the wall-clock
+    ``deadline`` (time.monotonic) passes; an atomic checkpoint every ``every`` steps and at the end."""
+    bar = tqdm(total=total, initial=getattr(state, counter), desc=phase, unit="step")
+    while getattr(state, counter) < total and time.monotonic() < deadline:
+        loss = loss_fn()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        setattr(state, counter, getattr(state, counter) + 1)
+        bar.update(), bar.set_postfix(loss=f"{loss.item():.4f}")
+        if getattr(state, counter) % every == 0:
+            save()
+    bar.close()
+    save()
+
+
 def _save(path: Path, s2l: torch.nn.Module, dec: torch.nn.Module, opts: list[torch.optim.Optimizer],
           state: TrainState, cfg: LivePathConfig) -> None:
     buf = io.BytesIO()
@@ -222,41 +242,30 @@ def train(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + 60 * args.minutes
     speech_deadline = time.monotonic() + 60 * args.minutes * args.speech_share
     hop, right = c.audio.hop_length, cfg.speech.right_frames
-    bar = tqdm(total=args.speech_steps, initial=state.step_speech, desc="speech-to-latent", unit="step")
-    while state.step_speech < args.speech_steps and time.monotonic() < speech_deadline:
+    save = functools.partial(_save, ckpt_path, s2l, dec, [opt_s, opt_d], state, cfg)
+
+    def speech_loss() -> torch.Tensor:
         wav, g, z_u, tgt = _crop_speech(items, rng, args.batch, hop, right)
         pred = s2l(wav, g, z_u)
         keep = slice(WARMUP, SPEECH_CROP - right - 1)
-        loss = F.mse_loss((pred - s2l.mean)[..., keep] / s2l.std, (tgt - s2l.mean)[..., keep] / s2l.std)
-        opt_s.zero_grad()
-        loss.backward()
-        opt_s.step()
-        state.step_speech += 1
-        bar.update(), bar.set_postfix(loss=f"{loss.item():.4f}")
-        if state.step_speech % args.checkpoint_every == 0:
-            _save(ckpt_path, s2l, dec, [opt_s, opt_d], state, cfg)
-    bar.close()
-    _save(ckpt_path, s2l, dec, [opt_s, opt_d], state, cfg)
+        return F.mse_loss((pred - s2l.mean)[..., keep] / s2l.std, (tgt - s2l.mean)[..., keep] / s2l.std)
+
+    _fit("speech-to-latent", "step_speech", args.speech_steps, speech_deadline, speech_loss, opt_s, state, save,
+         args.checkpoint_every)
     s2l.eval()
     with torch.no_grad():  # the decoder learns from the student's latents, as it will see them at run time
         lat = [to_landmark_rate(s2l(torch.from_numpy(it.wav[None]), torch.tensor([it.g]),
                                     torch.from_numpy(it.z_u[None]))[0].numpy(), len(it.landmarks),
                                 c.audio.sample_rate, hop, c.landmarks.fps) for it in items]
-    bar = tqdm(total=args.landmark_steps, initial=state.step_landmarks, desc="landmark decoder", unit="step")
-    while state.step_landmarks < args.landmark_steps and time.monotonic() < deadline:
+
+    def landmark_loss() -> torch.Tensor:
         x, z_u, y = _crop_landmarks(items, lat, rng, args.batch)
         pred = dec(x, torch.zeros(len(x), dtype=torch.long), z_u)
         keep = slice(WARMUP // 2, LAND_CROP - cfg.landmarks.right_frames - 1)
-        loss = F.mse_loss(((pred - dec.mean_face) / dec.scale)[:, keep], ((y - dec.mean_face) / dec.scale)[:, keep])
-        opt_d.zero_grad()
-        loss.backward()
-        opt_d.step()
-        state.step_landmarks += 1
-        bar.update(), bar.set_postfix(loss=f"{loss.item():.4f}")
-        if state.step_landmarks % args.checkpoint_every == 0:
-            _save(ckpt_path, s2l, dec, [opt_s, opt_d], state, cfg)
-    bar.close()
-    _save(ckpt_path, s2l, dec, [opt_s, opt_d], state, cfg)
+        return F.mse_loss(((pred - dec.mean_face) / dec.scale)[:, keep], ((y - dec.mean_face) / dec.scale)[:, keep])
+
+    _fit("landmark decoder", "step_landmarks", args.landmark_steps, deadline, landmark_loss, opt_d, state, save,
+         args.checkpoint_every)
     log.info("stopped at %s (%s)", state, "time budget" if time.monotonic() >= deadline else "steps done")
     return 0
 
