@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         return AvatarStream.for_voice(voice, blinks=blinks, seed=args.seed).weights
 
     report = evaluate(voice, make_weights, not args.no_english, SynthesisOptions(seed=args.seed))
-    print(json.dumps(report, indent=2) if args.json else "\n".join(format_report(report)))
+    sys.stdout.write((json.dumps(report, indent=2) if args.json else "\n".join(format_report(report))) + "\n")
     return 0
 
 
