@@ -152,5 +152,5 @@ def test_kokoro_source_adds_unpaired_natural_voices(tmp_path, monkeypatch):
     assert 20 * np.log10(np.sqrt(np.mean(audio ** 2))) == pytest.approx(-20.0, abs=0.5)
     assert by_source["hts"]["source"] == "hts" and by_source["hts"]["voice"] == by_source["hts"]["speaker"]
     assert by_source["hts"]["landmarks"] is not None
-    with pytest.raises(InvalidInputError, match="unknown piper; available: hts, kokoro, espeak"):
+    with pytest.raises(InvalidInputError, match="unknown piper; available: hts, kokoro, espeak, kokoro-en"):
         make_corpus(CorpusSpec(tmp_path / "c", 2, sources=("hts", "piper")), progress=False)

@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
 # Retrain the default voice on many voices (issue "Real voices, part 2"): Japanese HTS + Kokoro, English
-# espeak-ng (+ Kokoro English where intelligible), non-speech under a closed mouth, on-the-fly microphone/room
+# espeak-ng (paired: faces) + Kokoro's jm_kumo reading English (unpaired: the voice's English, see
+# docs/corpus.md for why only jm_kumo), non-speech under a closed mouth, on-the-fly microphone/room
 # augmentation. Stage 1 continues from the shipped voice's weights (its speaker rows are carried over by name,
 # the new speakers get fresh rows). Every step resumes where it stopped: rerun the script (or one stage).
 #
 #   bash training/recipes/real_voices.sh                  # all stages
 #   STAGE=vits bash training/recipes/real_voices.sh       # one stage: corpus|vits|vits-as|landmarks|landmarks-as|export|eval
-#   UTTERANCES=24 VITS_STEPS=3 AS_STEPS=3 LANDMARK_STEPS=3 CHECKPOINT_EVERY=2 DATA=/tmp/rv RUNS=/tmp/rv-runs \
+#   UTTERANCES=24 ENGLISH_UTTERANCES=6 VITS_STEPS=3 AS_STEPS=3 LANDMARK_STEPS=3 CHECKPOINT_EVERY=2 \
+#     MAIN_DATA=/tmp/rv-main ENGLISH_DATA=/tmp/rv-en DATA=/tmp/rv RUNS=/tmp/rv-runs \
 #     bash training/recipes/real_voices.sh               # a smoke run: each stage starts and checkpoints
 #
-# Budget on a 2-core CPU, about 7-8 h of training in all (rates from docs/model-card.md): corpus 4000 utterances
-# ~1 h (Kokoro is the slow source, RTF ~0.5); stage 1 10,000 steps at ~1.6 s/step ~4.5 h; UniFLG-AS stage 1
-# 3,000 steps ~1.3 h; each stage 2 2,400 steps at ~0.5-1.2 s/step ~0.5 h.
+# Budget on a 2-core CPU, about 7-8 h of training in all (rates from docs/model-card.md): corpus 4000 + 1200
+# utterances ~1.5 h (Kokoro is the slow source, RTF ~0.5); stage 1 10,000 steps at ~1.6 s/step ~4.5 h;
+# UniFLG-AS stage 1 3,000 steps ~1.3 h; each stage 2 2,400 steps at ~0.5-1.2 s/step ~0.5 h. The two stage-1 runs
+# use one thread each and can run side by side on two cores (STAGE=vits and STAGE=vits-as).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-DATA=${DATA:-data/corpus-real-voices}
+MAIN_DATA=${MAIN_DATA:-data/corpus-real-voices}  # HTS + Kokoro (ja) + espeak-ng (en)
+ENGLISH_DATA=${ENGLISH_DATA:-data/corpus-kokoro-en}  # Kokoro jm_kumo reading English
+DATA=${DATA:-data/real-voices}                    # the two merged: what preprocess and training read
 RUNS=${RUNS:-runs/real-voices}
 UTTERANCES=${UTTERANCES:-4000}
+ENGLISH_UTTERANCES=${ENGLISH_UTTERANCES:-1200}
 SEED=${SEED:-2027}
+ENGLISH_SEED=${ENGLISH_SEED:-2028}
 SOURCES=${SOURCES:-hts,kokoro,espeak}
 LANGUAGES=${LANGUAGES:-ja,en}
 NONSPEECH=${NONSPEECH:-0.25}                    # share of paired items with non-speech around and in pauses
@@ -42,9 +49,12 @@ UNIFLG=${UNIFLG:-.venv/bin/uniflg}
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
 
 if run corpus; then
-  "$UNIFLG" corpus make --out "$DATA" --utterances "$UTTERANCES" --seed "$SEED" --jobs "$JOBS" \
+  "$UNIFLG" corpus make --out "$MAIN_DATA" --utterances "$UTTERANCES" --seed "$SEED" --jobs "$JOBS" \
     --sources "$SOURCES" --languages "$LANGUAGES" --paired-fraction 1.0 --paired-speakers "$PAIRED_SPEAKERS" \
     --nonspeech-fraction "$NONSPEECH"
+  "$UNIFLG" corpus make --out "$ENGLISH_DATA" --utterances "$ENGLISH_UTTERANCES" --seed "$ENGLISH_SEED" \
+    --jobs "$JOBS" --sources kokoro-en
+  "$UNIFLG" corpus merge "$MAIN_DATA" "$ENGLISH_DATA" --out "$DATA"
   "$UNIFLG" preprocess --data "$DATA" --jobs "$JOBS"
 fi
 if run vits; then

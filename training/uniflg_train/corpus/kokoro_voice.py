@@ -79,6 +79,7 @@ def english_phonemes(text: str) -> str:
 
 # Kept for English: the voices whose English pocketsphinx recognizes (uniflg eval speech-quality, docs/corpus.md).
 ENGLISH_VOICES = ("jm_kumo",)
+ENGLISH_SPEED_RANGE = (0.85, 1.0)  # slower than Japanese: above 1.0 pocketsphinx loses many more words
 
 
 def speak_english(text: str, voice: str, speed: float, sample_rate: int) -> np.ndarray:

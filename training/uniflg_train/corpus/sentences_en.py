@@ -51,3 +51,62 @@ def make_sentence(rng: np.random.Generator) -> str:
     if u < 0.4:
         return f"Why has {subject.lower()} {verb} {obj} {place}?"
     return f"{_pick(rng, TIMES)}, {subject.lower()} {verb} {obj} {place}."
+
+
+# Everyday sentences for the natural English voice (source "kokoro-en"): short, varied, conversational, so the
+# voice learns English prosody and words beyond the templates above. None of them is in the evaluation's
+# held-out set (uniflg_train.evaluation.blendshapes.HELD_OUT_EN; a test checks).
+EVERYDAY = (
+    "Good morning, how did you sleep?", "I think it might rain this afternoon.", "Where did you put the keys?",
+    "We should leave before the traffic gets bad.", "Can I borrow your pen for a minute?",
+    "The soup needs a little more salt.", "My phone battery is almost empty.", "Let's meet at the station at six.",
+    "Do you know what time the museum closes?", "He has been learning to cook for a year.",
+    "That was the best pizza I have ever had.", "The bus was crowded again this morning.",
+    "I'll call you back in ten minutes.", "Is there a pharmacy near here?", "She works at the hospital downtown.",
+    "Please turn off the lights when you leave.", "We ran out of milk yesterday.",
+    "The dog barked at the mail carrier.", "What are you doing this weekend?", "I need to buy a new pair of shoes.",
+    "The garden looks beautiful in the spring.", "Could you repeat the last question?",
+    "They are building a new bridge over the river.", "It's too cold to swim in the lake.",
+    "How much does this jacket cost?", "My brother lives in a quiet village.", "The printer is out of paper.",
+    "I usually drink tea in the evening.", "Which way is the airport?", "The concert was louder than I expected.",
+    "Don't forget to water the plants.", "We watched a funny movie last night.", "Her birthday is next Thursday.",
+    "The kitchen smells like fresh bread.", "You can pay by card or in cash.", "I lost my wallet on the train.",
+    "The children built a snowman in the yard.", "He fixed the bicycle with an old wrench.",
+    "Why is the window open?", "I haven't seen him since the summer.", "The store opens at nine o'clock.",
+    "Would you mind closing the door?", "She plays the violin in an orchestra.", "The road is closed for repairs.",
+    "We took a boat trip around the island.", "My computer keeps freezing.", "The baby is finally asleep.",
+    "Is this seat taken?", "I prefer the blue one to the green one.", "The teacher gave us a lot of homework.",
+    "They moved the meeting to Friday.", "He always walks to work.", "The view from the hill is amazing.",
+    "Add the eggs and stir slowly.", "We need four chairs and a small table.", "Where can I find a taxi?",
+    "The movie starts in twenty minutes.", "I'm looking for the library.", "She smiled and waved goodbye.",
+    "That sounds like a great idea.", "My hands are freezing.", "The hotel has a pool on the roof.",
+    "Did you remember to lock the car?", "Our flight was delayed by two hours.", "I'd like a glass of water, please.",
+    "He wrote a long letter to his grandmother.", "The cat is sleeping on the sofa.",
+    "Take the second street on the right.", "We are almost out of time.", "How was your trip to the mountains?",
+    "The music was too quiet to hear.", "I usually wake up at seven.", "The shop sells fruit and vegetables.",
+    "Can you help me carry these boxes?", "The sky turned orange at sunset.", "She answered every question correctly.",
+    "My friend is coming over for dinner.", "The floor is wet, so be careful.", "This bag is heavier than it looks.",
+    "We planted tomatoes behind the house.", "The phone rang twice and stopped.", "Why don't we go by car?",
+    "He laughed at his own joke.", "I can't find my glasses anywhere.", "The parade goes through the main square.",
+    "Please speak a bit louder.", "The bakery on the corner closed last month.", "It took three hours to get home.",
+    "Which song do you like best?", "They visited the castle in the morning.", "The water in the pool is warm.",
+    "I will finish the report tomorrow.", "The cookies are still in the oven.", "She drew a picture of a whale.",
+    "Our neighbours have a very big dog.", "Who left the door open?", "The doctor said to rest for a week.",
+    "I usually read before going to sleep.", "We shared a taxi to the hotel.", "Everyone enjoyed the party.",
+    "The river is very deep here.", "Could I have the bill, please?", "The wind blew the leaves across the road.",
+    "He is the fastest runner in the class.", "My shoes are covered in mud.", "The lesson was easy to follow.",
+    "Have you ever been to Japan?", "She keeps her notes in a red folder.", "The clock on the wall is slow.",
+    "We should check the weather first.", "The station is a five minute walk from here.",
+    "I think I left my umbrella on the bus.", "They sang happy birthday to her.", "The light changed to green.",
+    "Put the milk back in the fridge.", "It was a long and tiring day.", "The garage is full of old furniture.",
+    "How often do you go swimming?", "My grandfather tells wonderful stories.", "The sandwich was delicious.",
+    "Please write your name at the top.", "We heard thunder in the distance.", "The queue moved very slowly.",
+    "Do you want sugar in your coffee?", "The film was based on a true story.", "Nobody knew the answer.",
+    "He forgot to bring his passport.", "The students cheered when the bell rang.", "Let's take a short break.",
+    "The museum has a new exhibition.", "I'm sorry, I didn't catch your name.", "The ice cream melted in the sun.",
+)
+
+
+def make_everyday_sentence(rng: np.random.Generator) -> str:
+    """A sentence for natural English speech: an everyday sentence (60 %) or one of :func:`make_sentence`'s."""
+    return _pick(rng, EVERYDAY) if rng.random() < 0.6 else make_sentence(rng)

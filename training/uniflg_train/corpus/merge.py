@@ -1,0 +1,124 @@
+"""``uniflg corpus merge``: several corpus folders -> one, so corpora made separately train together.
+
+Each source stays as it was made (its own seed and plan, so it can still be resumed); the merged folder holds
+hard links to their files (a copy where the file system cannot link), one manifest per split and a
+``corpus.json`` whose counts, speakers, languages and credits are the union of the sources'. Item ids must be
+unique across the sources; the merged folder never points outside itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from uniflg.errors import InvalidInputError
+from uniflg.fileio import atomic_path
+
+from uniflg_train.data.formats import SPLITS, read_rows
+
+FILE_KEYS = ("audio", "landmarks", "alignment")
+
+
+def _link(src: Path, dst: Path) -> None:
+    if dst.exists():
+        if dst.stat().st_size == src.stat().st_size:
+            return  # merged before (a rerun): keep it
+        dst.unlink()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or links not allowed
+        shutil.copy2(src, dst)
+
+
+def _meta(folder: Path) -> dict[str, Any]:
+    path = folder / "corpus.json"
+    if not path.is_file():
+        raise InvalidInputError(f"{folder}: not a corpus folder (no corpus.json); make one with `uniflg corpus make`")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _add(total: dict[str, int], part: dict[str, int]) -> None:
+    for key, value in part.items():
+        total[key] = total.get(key, 0) + int(value)
+
+
+def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
+    """Merge corpus folders ``sources`` into ``out``; returns the merged ``corpus.json``.
+
+    Raises InvalidInputError when a source is not a corpus, ``out`` is one of the sources, or two sources share an
+    item id (they were made with the same seed and source).
+    """
+    if len(sources) < 2:
+        raise InvalidInputError("corpus merge: give at least two corpus folders")
+    resolved = [s.resolve() for s in sources]
+    if out.resolve() in resolved:
+        raise InvalidInputError(f"corpus merge: --out {out} is one of the sources; choose a new folder")
+    metas = [_meta(s) for s in sources]
+    seen: dict[str, Path] = {}
+    rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
+    for folder in sources:
+        for split in SPLITS:
+            manifest = folder / f"{split}.jsonl"
+            if not manifest.exists():
+                continue
+            for where, row in read_rows(manifest):
+                if isinstance(row, ValueError):
+                    raise InvalidInputError(f"{where}: {row}")
+                if row["id"] in seen:
+                    raise InvalidInputError(f"{where}: item id {row['id']} is also in {seen[row['id']]}; corpora "
+                                            "made with the same seed and source cannot be merged")
+                seen[row["id"]] = folder
+                for key in FILE_KEYS:
+                    if row.get(key):
+                        _link(folder / row[key], out / row[key])
+                rows[split].append(row)
+    for split, chosen in rows.items():
+        with atomic_path(out / f"{split}.jsonl") as tmp:
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen), encoding="utf-8")
+    meta = _merged_meta(metas, sources, rows)
+    with atomic_path(out / "corpus.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    return meta
+
+
+def _merged_meta(metas: list[dict[str, Any]], sources: list[Path],
+                 rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    first = metas[0]
+    for m, folder in zip(metas[1:], sources[1:], strict=True):
+        for key in ("sample_rate", "fps", "layout"):
+            if m.get(key) != first.get(key):
+                raise InvalidInputError(f"corpus merge: {folder} has {key} {m.get(key)!r}, {sources[0]} has "
+                                        f"{first.get(key)!r}; corpora must agree on it")
+    every = [r for chosen in rows.values() for r in chosen]
+    sources_count: dict[str, int] = {}
+    languages: dict[str, int] = {}
+    nonspeech: dict[str, int] = {}
+    for m in metas:
+        _add(sources_count, m.get("sources", {}))
+        _add(languages, m.get("languages", {}))
+        _add(nonspeech, m.get("nonspeech", {}))
+    speakers = list(dict.fromkeys(s for m in metas for s in m.get("speakers", ())))
+    return {
+        **first,
+        "generator": "uniflg corpus merge",
+        "merged_from": [{"folder": str(f), "seed": m.get("seed"), "utterances": m.get("utterances"),
+                         "version": m.get("version")} for f, m in zip(sources, metas, strict=True)],
+        "utterances": len(every),
+        "paired": sum(r.get("landmarks") is not None for r in every),
+        "unpaired": sum(r.get("landmarks") is None for r in every),
+        "splits": {split: len(chosen) for split, chosen in rows.items()},
+        "hours": round(sum(float(m.get("hours", 0.0)) for m in metas), 4),
+        "speakers": speakers,
+        "emotions": list(dict.fromkeys(e for m in metas for e in m.get("emotions", ()))),
+        "language": "mixed" if len(languages) > 1 else first.get("language"),
+        "languages": languages,
+        "nonspeech": nonspeech,
+        "sources": sources_count,
+        "credits": {k: v for m in metas for k, v in m.get("credits", {}).items()},
+        "per_speaker": dict(Counter(r["speaker"] for r in every)),
+    }
