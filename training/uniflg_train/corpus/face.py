@@ -193,7 +193,8 @@ def lip_seal(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray, times
             continue
         before = dur[k - 1] if k > 0 else 1.0
         after = dur[k + 1] if k + 1 < len(symbols) else 1.0
-        lead, closing = SEAL_LEAD, min(SEAL_CLOSING, 0.25 * before)
+        # A zero-length neighbour (a symbol with no time of its own) leaves a step rather than a 0/0 ramp.
+        lead, closing = SEAL_LEAD, max(min(SEAL_CLOSING, 0.25 * before), 1e-4)
         release = min(SEAL_RELEASE, 0.2 * after)
         on, e = starts[k] - lead, ends[k]
         rise = np.clip((times - (on - closing)) / closing, 0, 1)
