@@ -170,6 +170,29 @@ def test_eval_real_av_command_finds_a_known_lag(tmp_path, capsys) -> None:
     assert main(["eval"]) == 2
 
 
+def test_eval_real_av_scores_the_live_path_when_asked(tmp_path, capsys, caplog) -> None:
+    from uniflg.cli import main
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import load_voice
+
+    voice = load_voice(backend="onnxruntime")
+    audio, _ = voice.synthesize_all("明日も晴れるといいですね。", SynthesisOptions(seed=4))
+    live = voice.animate_array(audio, voice.sample_rate, SynthesisOptions(max_lookahead_ms=250))
+    sf.write(tmp_path / "a.wav", audio, voice.sample_rate)
+    np.save(tmp_path / "a.npy", live)  # the 'real' lips: exactly what the live path draws
+    (tmp_path / "a.json").write_text(json.dumps({"fps": 30}))
+    scores = {}
+    for name, extra in (("live", ["--max-lookahead-ms", "250"]), ("offline", [])):
+        out = tmp_path / f"{name}.json"
+        assert main(["eval", "real-av", str(tmp_path), "--out", str(out), *extra]) == 0
+        scores[name] = json.loads(out.read_text())["clips"][0]
+    capsys.readouterr()
+    assert scores["live"]["r"] > 0.999 and scores["live"]["lag"] == 0
+    assert scores["offline"]["r"] < 0.99  # the two paths differ, so the option really chose the live one
+    assert main(["eval", "real-av", str(tmp_path), "--max-lookahead-ms", "10"]) == 2
+    assert "at most 10 ms of look-ahead; it has: live250" in caplog.text
+
+
 # ---- English speech with phoneme events, the sentence set, speech quality --------------------------------
 def test_espeak_voices_report_ordered_phonemes_inside_the_audio() -> None:
     from uniflg_train.corpus.espeak_voice import synthesize

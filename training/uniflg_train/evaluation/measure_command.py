@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="also write the result here (.json: JSON, else Markdown)")
 
 
+def _lookahead(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-lookahead-ms", type=float, metavar="MS",
+                   help="score the voice's live speech path with at most MS of look-ahead (as `uniflg live` and "
+                        "gRPC max_lookahead_ms choose it); default: the offline path")
+
+
+def _animate_options(args: argparse.Namespace):  # -> uniflg.types.SynthesisOptions | None
+    from uniflg.types import SynthesisOptions
+
+    return None if args.max_lookahead_ms is None else SynthesisOptions(max_lookahead_ms=args.max_lookahead_ms)
+
+
 def register_measurements(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="measurement", metavar="MEASUREMENT")
     p = sub.add_parser("real-av", help="speech-driven lips against real people's lips (clips in DIR)",
@@ -36,6 +49,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                                    "same for an audio-energy baseline, std ratio, mouth-width r; medians.")
     p.add_argument("dir", type=Path, help="NAME.wav + NAME.npy pairs (30 fps tracks) and/or face videos")
     p.add_argument("--max-lag", type=int, default=5, help="lag search range in frames (default 5)")
+    _lookahead(p)
     _common(p)
     p.set_defaults(func=_real_av)
 
@@ -50,6 +64,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.add_argument("audio", type=Path, nargs="+", help="speech files (.wav/.flac) or folders of them "
                                                        "(held-out voices, not used in training)")
     p.add_argument("--seed", type=int, default=0)
+    _lookahead(p)
     _common(p)
     p.set_defaults(func=_robustness)
 
@@ -82,7 +97,7 @@ def _real_av(args: argparse.Namespace) -> int:
     if args.max_lag < 0:
         raise InvalidInputError(f"--max-lag must be >= 0; got {args.max_lag}")
     voice = _voice(args)
-    results = realav.run_real_av(args.dir, voice, args.max_lag)
+    results = realav.run_real_av(args.dir, voice, args.max_lag, _animate_options(args))
     _emit(args, realav.to_markdown(results, args.max_lag), realav.to_json(results, voice.name))
     return 0
 
@@ -130,10 +145,12 @@ def _robustness(args: argparse.Namespace) -> int:
     from uniflg_train.evaluation.robustness import score_robustness
 
     voice = _voice(args)
+    options = _animate_options(args)
     results = []
     for path in tqdm(speech_files(args.audio), desc="robustness", unit="clip"):
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        results.append(score_robustness(path.stem, audio.mean(axis=1), int(rate), voice.animate_array, args.seed))
+        results.append(score_robustness(path.stem, audio.mean(axis=1), int(rate),
+                                        partial(voice.animate_array, options=options), args.seed))
     data = json.dumps({"voice": voice.name, "clips": [asdict(c) for c in results]}, indent=2)
     _emit(args, robustness_markdown(results), data)
     return 0

@@ -113,12 +113,13 @@ class ClipResult:
     score: LipScore
 
 
-def run_real_av(folder: Path, voice: Any, max_lag: int = 5) -> list[ClipResult]:
-    """Animate and score every clip in ``folder`` with ``voice`` (a :class:`uniflg.voice.Voice`)."""
+def run_real_av(folder: Path, voice: Any, max_lag: int = 5, options: Any = None) -> list[ClipResult]:
+    """Animate and score every clip in ``folder`` with ``voice`` (a :class:`uniflg.voice.Voice`); ``options``
+    (:class:`uniflg.types.SynthesisOptions`) selects e.g. the live path (``max_lookahead_ms``)."""
     results = []
     for path in tqdm(find_clips(folder), desc="real-av", unit="clip"):
         clip = load_clip(path)
-        pred = voice.animate_array(clip.audio, clip.sample_rate)
+        pred = voice.animate_array(clip.audio, clip.sample_rate, options)
         results.append(ClipResult(clip.name, clip.note, score_clip(pred, clip.track, clip.audio, clip.sample_rate,
                                                                    max_lag)))
     return results
