@@ -11,7 +11,7 @@
 #     MAIN_DATA=/tmp/rv-main ENGLISH_DATA=/tmp/rv-en DATA=/tmp/rv RUNS=/tmp/rv-runs \
 #     bash training/recipes/real_voices.sh               # a smoke run: each stage starts and checkpoints
 #
-# Budget on a 2-core CPU, about 7-8 h of training in all (rates from docs/model-card.md): corpus 4000 + 1200
+# Budget on a 2-core CPU, about 7-8 h of training in all (rates from docs/model-card.md): corpus 4000 + 800
 # utterances ~1.5 h (Kokoro is the slow source, RTF ~0.5); stage 1 10,000 steps at ~1.6 s/step ~4.5 h;
 # UniFLG-AS stage 1 3,000 steps ~1.3 h; each stage 2 2,400 steps at ~0.5-1.2 s/step ~0.5 h. The two stage-1 runs
 # use one thread each and can run side by side on two cores (STAGE=vits and STAGE=vits-as).
@@ -23,7 +23,7 @@ ENGLISH_DATA=${ENGLISH_DATA:-data/corpus-kokoro-en}  # Kokoro jm_kumo reading En
 DATA=${DATA:-data/real-voices}                    # the two merged: what preprocess and training read
 RUNS=${RUNS:-runs/real-voices}
 UTTERANCES=${UTTERANCES:-4000}
-ENGLISH_UTTERANCES=${ENGLISH_UTTERANCES:-1200}
+ENGLISH_UTTERANCES=${ENGLISH_UTTERANCES:-800}
 SEED=${SEED:-2027}
 ENGLISH_SEED=${ENGLISH_SEED:-2028}
 SOURCES=${SOURCES:-hts,kokoro,espeak}
