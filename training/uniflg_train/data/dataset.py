@@ -8,7 +8,7 @@ field          shape / dtype        meaning
 ============== ==================== ==========================================================
 ids            [B, N] int64         symbol ids (uniflg.text.symbols), 0-padded
 prosody        [B, N, 3] int64      accent, boundary, interrogative codes, 0-padded
-text_lengths   [B] int64            tokens per item
+text_lengths   [B] int64            tokens per item (0: a word-free item, see ``Batch.with_text``)
 spec           [B, F, T] float32    linear magnitude spectrogram (uniflg.audio), 0-padded
 mel            [B, M, T] float32    log mel, padded with log(1e-5)
 spec_lengths   [B] int64            frames per item
@@ -77,6 +77,26 @@ class Batch:
             return self.spec
         return features.spectrogram(self.speech_wav)[..., : self.spec.size(2)]
 
+    def select(self, keep: Tensor) -> Batch:
+        """The items where ``keep`` (B,) bool is true, in order (padding as it was)."""
+        picked: dict[str, Any] = {}
+        rows = keep.nonzero()[:, 0]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Tensor):
+                value = value[rows.to(value.device)]
+            elif isinstance(value, list):
+                value = [v for v, k in zip(value, keep.tolist(), strict=True) if k]
+            picked[f.name] = value
+        return Batch(**picked)
+
+    def with_text(self) -> Batch | None:
+        """The items that have words (``text_lengths`` > 0), for the text path; None when none has."""
+        keep = self.text_lengths > 0
+        if bool(keep.all()):
+            return self
+        return self.select(keep) if bool(keep.any()) else None
+
     def condition_index(self, conditioning: str) -> Tensor:
         """g: the speaker (UniFLG) or the emotion (UniFLG-AS)."""
         return self.speaker if conditioning == "speaker" else self.emotion
@@ -84,11 +104,13 @@ class Batch:
 
 class UniFLGDataset(Dataset):
     """Items of one split of a feature cache. ``paired_only`` keeps items with landmarks; ``max_seconds``
-    drops longer items; ``only_speakers`` keeps those speakers' items. ``speakers`` / ``emotions`` are the
-    cache-wide name lists (index = class id), so class ids do not change when items are filtered."""
+    drops longer items; ``only_speakers`` keeps those speakers' items; ``text_only`` drops word-free items
+    (their count: :attr:`wordless_dropped`). ``speakers`` / ``emotions`` are the cache-wide name lists
+    (index = class id), so class ids do not change when items are filtered."""
 
     def __init__(self, cache: Path, split: str = "train", paired_only: bool = False,
-                 max_seconds: float | None = None, only_speakers: tuple[str, ...] | None = None) -> None:
+                 max_seconds: float | None = None, only_speakers: tuple[str, ...] | None = None,
+                 text_only: bool = False) -> None:
         index_path = Path(cache) / "index.json"
         if not index_path.exists():
             raise FileNotFoundError(f"no feature cache at {cache}: run `uniflg preprocess --data DIR`")
@@ -108,6 +130,9 @@ class UniFLGDataset(Dataset):
                 raise InvalidInputError(f"{cache}: no speaker {', '.join(unknown)}; "
                                         f"the corpus has {', '.join(self.speakers)}")
             metas = [m for m in metas if m["speaker"] in only_speakers]
+        self.wordless_dropped = sum(m["text_len"] == 0 for m in metas) if text_only else 0
+        if text_only:
+            metas = [m for m in metas if m["text_len"] > 0]
         self.items: list[dict[str, Any]] = metas
         self.lengths = [m["frames"] for m in metas]  # spectrogram frames, e.g. for bucketing samplers
 
@@ -168,11 +193,11 @@ def collate(items: list[dict[str, Any]]) -> Batch:
 
 def open_dataset(data: Path, split: str = "train", cache: Path | None = None, paired_only: bool = False,
                  max_seconds: float | None = None, jobs: int = 1,
-                 only_speakers: tuple[str, ...] | None = None) -> UniFLGDataset:
+                 only_speakers: tuple[str, ...] | None = None, text_only: bool = False) -> UniFLGDataset:
     """The dataset of ``data``'s ``split``, building the feature cache first if it is missing."""
     cache = cache or Path(data) / "cache"
     if not (cache / "index.json").exists():
         from uniflg_train.data.preprocess import prepare
 
         prepare(Path(data), cache, jobs=jobs)
-    return UniFLGDataset(cache, split, paired_only, max_seconds, only_speakers)
+    return UniFLGDataset(cache, split, paired_only, max_seconds, only_speakers, text_only)

@@ -5,7 +5,9 @@ A corpus directory holds ``train.jsonl``, ``val.jsonl``, ``test.jsonl``; each li
     {"id": "...", "audio": "wavs/x.wav", "text": "...", "language": "ja"|"en"|"auto",
      "speaker": "...", "emotion": "normal", "landmarks": "landmarks/x.npy" | null, "video": "x.mp4"}
 
-Unpaired items have ``"landmarks": null`` (and no ``video``). Paired items give landmarks as ``.npy``
+Unpaired items have ``"landmarks": null`` (and no ``video``). ``"nonspeech": KIND`` names non-speech sound in
+the audio; with an empty ``text`` (and ``"language": null``) the item is word-free: only stage 2's speech path
+reads it (docs/training.md). Paired items give landmarks as ``.npy``
 (float32 [T, 70, 2]), ``.json`` (our ``landmarks.json``: {"fps", "layout", "frames"}; or a bare list of
 frames), a folder of OpenPose JSON files (``face_keypoints_2d`` per frame, confidence dropped), or a
 ``video`` that ``uniflg_train.video`` turns into landmarks. Paths are relative to the manifest's folder.
@@ -71,10 +73,16 @@ class Item:
     landmarks: Path | None
     video: Path | None
     source: str  # "manifest:line" for reports
+    nonspeech: str | None = None  # the kind of non-speech sound in the audio, if any
 
     @property
     def paired(self) -> bool:
         return self.landmarks is not None or self.video is not None
+
+    @property
+    def wordless(self) -> bool:
+        """No words at all (a non-speech item): nothing for the text path, only sound under a face."""
+        return self.nonspeech is not None and not self.text.strip()
 
 
 def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | ValueError]]:
@@ -106,18 +114,22 @@ def read_manifest(path: Path) -> tuple[list[Item], list[BadItemError]]:
 
 
 def _item(row: dict[str, Any], root: Path, where: str) -> Item:
+    nonspeech = row.get("nonspeech")
+    if nonspeech is not None and (not isinstance(nonspeech, str) or not nonspeech):
+        raise ValueError("'nonspeech' must be the name of the sound (e.g. music, noise) or null")
     for key in ("id", "audio", "text", "speaker"):
-        if not isinstance(row.get(key), str) or not row[key]:
-            raise ValueError(f"missing or empty {key!r}")
+        if not isinstance(row.get(key), str) or not (row[key] or (key == "text" and nonspeech)):
+            hint = " (a word-free item says what it holds instead: \"nonspeech\": KIND)" if key == "text" else ""
+            raise ValueError(f"missing or empty {key!r}{hint}")
     lm, video = row.get("landmarks"), row.get("video")
     for key, value in (("landmarks", lm), ("video", video), ("language", row.get("language", "auto")),
                        ("emotion", row.get("emotion") or "normal")):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{key!r} must be a string")
     return Item(id=check_item_id(row["id"]), audio=contained_path(root, row["audio"], "audio"), text=row["text"],
-                language=row.get("language", "auto"), speaker=row["speaker"], emotion=row.get("emotion") or "normal",
-                landmarks=contained_path(root, lm, "landmarks") if lm else None,
-                video=contained_path(root, video, "video") if video else None, source=where)
+                language=row.get("language") or "auto", speaker=row["speaker"],
+                emotion=row.get("emotion") or "normal", landmarks=contained_path(root, lm, "landmarks") if lm else None,
+                video=contained_path(root, video, "video") if video else None, source=where, nonspeech=nonspeech)
 
 
 def read_landmarks(path: Path) -> tuple[np.ndarray, float]:

@@ -7,6 +7,9 @@ Cache layout (``CACHE`` defaults to ``DATA/cache``)::
                               spec [F, T] float16 (linear magnitude), mel [M, T] float16 (log mel),
                               landmarks [T_land, 70, 2] float32 (paired items only), meta (JSON string)
 
+A word-free item (manifest ``"nonspeech": KIND`` with an empty text) is cached with no tokens (``ids`` [0],
+``prosody`` [0, 3], ``text_len`` 0 and ``nonspeech`` in its meta): only stage 2's speech path reads it.
+
 A bad item (unreadable or missing audio, NaN, wrong landmark shape, empty or unreadable transcript, ...)
 is logged with its file and reason, listed in ``index.json`` under ``skipped``, and left out; the run
 goes on and reports the count at the end. Items whose cache file exists are not recomputed.
@@ -65,12 +68,15 @@ class PrepareSummary:
 
 def item_features(item: Item, cfg: AudioConfig) -> dict[str, Any]:
     """Load, validate and featurize one item; raises :class:`BadItemError`."""
-    if not item.text.strip():
-        raise BadItemError(item.source, "empty transcript")
-    try:
-        utt = encode(item.text, item.language)
-    except UniFLGError as exc:
-        raise BadItemError(item.source, f"transcript: {exc}") from exc
+    ids, prosody, language = np.zeros(0, np.int64), np.zeros((0, 3), np.int64), ""
+    if not item.wordless:
+        if not item.text.strip():
+            raise BadItemError(item.source, "empty transcript (a word-free item says \"nonspeech\": KIND)")
+        try:
+            utt = encode(item.text, item.language)
+        except UniFLGError as exc:
+            raise BadItemError(item.source, f"transcript: {exc}") from exc
+        ids, prosody, language = utt.ids, utt.prosody, utt.language
     problem = file_problem(item.audio)  # before opening: a FIFO would block, a symlink loop is no "not found"
     if problem is not None:
         raise BadItemError(item.audio, f"audio file {problem}")
@@ -88,7 +94,7 @@ def item_features(item: Item, cfg: AudioConfig) -> dict[str, Any]:
     frames = wav.size // cfg.hop_length
     wav = wav[: frames * cfg.hop_length]  # so that T spectrogram frames decode to exactly T * hop samples
     spec = linear_spectrogram(wav, cfg)
-    out: dict[str, Any] = {"ids": utt.ids, "prosody": utt.prosody, "wav": pcm16(wav), "spec": spec.astype(np.float16),
+    out: dict[str, Any] = {"ids": ids, "prosody": prosody, "wav": pcm16(wav), "spec": spec.astype(np.float16),
                            "mel": log_mel(spec, cfg, mel_filterbank(cfg)).astype(np.float16)}
     if item.landmarks is not None:
         lm, fps = read_landmarks(item.landmarks)
@@ -103,9 +109,10 @@ def item_features(item: Item, cfg: AudioConfig) -> dict[str, Any]:
             raise BadItemError(item.video, str(exc)) from exc
         check_landmarks(lm, item.video)
         out["landmarks"] = fit_frames(lm, fps, seconds, item.video)
-    out["meta"] = {"id": item.id, "speaker": item.speaker, "emotion": item.emotion, "language": utt.language,
-                   "text_len": int(utt.ids.size), "frames": int(spec.shape[1]), "seconds": round(seconds, 4),
-                   "landmark_frames": int(out["landmarks"].shape[0]) if "landmarks" in out else 0}
+    out["meta"] = {"id": item.id, "speaker": item.speaker, "emotion": item.emotion, "language": language,
+                   "text_len": int(ids.size), "frames": int(spec.shape[1]), "seconds": round(seconds, 4),
+                   "landmark_frames": int(out["landmarks"].shape[0]) if "landmarks" in out else 0,
+                   "nonspeech": item.nonspeech}
     return out
 
 

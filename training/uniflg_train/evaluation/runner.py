@@ -64,7 +64,7 @@ class EvalInputError(UniFLGError):
 
 
 def load_items(data_dir: Path, split: str = "test", limit: int | None = None) -> list[EvalItem]:
-    """The paired items of ``DIR/{split}.jsonl`` (reference audio + landmarks), in manifest order."""
+    """The paired items with words of ``DIR/{split}.jsonl`` (reference audio + landmarks), in manifest order."""
     import soundfile as sf
 
     from uniflg_train.data.formats import BadItemError, read_landmarks, read_manifest
@@ -77,8 +77,8 @@ def load_items(data_dir: Path, split: str = "test", limit: int | None = None) ->
         logger.warning("skipped: %s", b)
     items: list[EvalItem] = []
     for row in rows:
-        if row.landmarks is None:
-            continue  # unpaired: nothing to score landmarks against
+        if row.landmarks is None or row.wordless:
+            continue  # unpaired: nothing to score landmarks against; word-free: nothing for the text path
         try:
             audio, rate = sf.read(row.audio, dtype="float32", always_2d=False)
             landmarks, _ = read_landmarks(row.landmarks)

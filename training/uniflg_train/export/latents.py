@@ -18,7 +18,7 @@ def utterance_latents(model: UniFLG, data: Path, per_name: int = 64) -> dict[str
     """-> {"emotion" | "speaker": {name: z_u}} averaged over up to ``per_name`` train items per name."""
     from uniflg_train.data.dataset import open_dataset
 
-    dataset = open_dataset(Path(data), "train")
+    dataset = open_dataset(Path(data), "train", text_only=True)  # non-speech would pull the styles off speech
     kind = "speaker" if model.cfg.variant.conditioning == "emotion" else "emotion"
     names = dataset.speakers if kind == "speaker" else dataset.emotions
     sums: dict[str, torch.Tensor] = {}

@@ -89,11 +89,12 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int,
-          only_speakers: tuple[str, ...] | None = None) -> tuple[UniFLGDataset, Collate, UniFLGDataset]:
+          only_speakers: tuple[str, ...] | None = None, text_only: bool = False,
+          ) -> tuple[UniFLGDataset, Collate, UniFLGDataset]:
     from uniflg_train.trainer.data import open_training_data
 
     return open_training_data(data, "train", paired_only=paired_only, max_seconds=max_seconds,
-                              sample_rate=sample_rate, only_speakers=only_speakers)
+                              sample_rate=sample_rate, only_speakers=only_speakers, text_only=text_only)
 
 
 def _run_vits(args: argparse.Namespace) -> int:
@@ -107,7 +108,8 @@ def _run_vits(args: argparse.Namespace) -> int:
                              init_skip=args.init_skip,
                              threads=args.threads, augment=args.augment)
     base = named_config(args.config)
-    dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate)
+    # word-free (non-speech) items have no text for stage 1 to learn from
+    dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate, text_only=True)
     cfg = base.replace(variant=VARIANTS[args.variant], speakers=meta.speakers, emotions=meta.emotions)
     step = train_vits(cfg, dataset, collate, args.out, options, init_from=args.init_from)
     log.info("stage 1 stopped at step %d; checkpoints in %s", step, args.out / "checkpoints")
@@ -130,8 +132,9 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                          f"{variant.conditioning}; {args.vits} is conditioned on {model.cfg.variant.conditioning}")
     if variant != model.cfg.variant:
         model = load_stage1(args.vits, model.cfg.replace(variant=variant))
+    # word-free items train the speech path only (trainer/landmarks.py); TTL has no speech path to give them
     dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate,
-                                options.paired_speakers)
+                                options.paired_speakers, text_only=variant.landmark_training == "text")
     step = train_landmarks(model, dataset, collate, args.out, options)
     log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")
     return 0

@@ -5,6 +5,9 @@ d_spec -> d_land, expand (mu, sigma), sample) and the speech path (posterior + f
 to 30 fps). TTL trains on the text path only, STL on the speech path only, STL-D feeds the resampled
 spectrogram itself. UniFLG-AS conditions the decoder on the emotion one-hot instead of z_u.
 
+Word-free (non-speech) items in the paired set only ever take the speech path: a text step trains on the
+batch's items with words, and a batch without any takes the speech path instead.
+
 With both noise scales at 0 the frozen VAE-VITS gives every item the same decoder input on every visit
 (MAS, like the speech path, then reads the posterior mean), so each item's input is computed once and kept
 in memory: later epochs train the decoder alone, several times faster on a CPU.
@@ -152,6 +155,9 @@ class LandmarkStage:
 
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
         which = path_for_step(self.cfg, step)
+        if which == "text":  # word-free items never take the text path
+            worded = batch.with_text()
+            which, batch = ("text", worded) if worded is not None else ("speech", batch)
         if which == "speech" and self.augmenter is not None:
             batch = augment_batch(batch, self.augmenter, self.options.seed * 1_000_003 + step)
         self.model.eval()  # the frozen VAE-VITS runs without dropout
