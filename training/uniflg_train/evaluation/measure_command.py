@@ -42,6 +42,21 @@ def _animate_options(args: argparse.Namespace):  # -> uniflg.types.SynthesisOpti
     return None if args.max_lookahead_ms is None else SynthesisOptions(max_lookahead_ms=args.max_lookahead_ms)
 
 
+def _vad_options(p: argparse.ArgumentParser, both: str = "") -> None:
+    p.add_argument("--vad", choices=("webrtc", "silero"),
+                   help=f"score the voice behind a voice-activity gate (non-speech windows silenced before the model, "
+                        f"150 ms release){both}: webrtc (webrtcvad-wheels) or silero (silero-vad)")
+    p.add_argument("--vad-mode", type=int, default=3, help="WebRTC aggressiveness 0-3 (default 3)")
+
+
+def _gated(args: argparse.Namespace, voice):  # -> uniflg_train.evaluation.vad.GatedVoice | None
+    if args.vad is None:
+        return None
+    from uniflg_train.evaluation import vad
+
+    return vad.GatedVoice(voice, vad.GateOptions(args.vad, args.vad_mode))
+
+
 def register_measurements(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="measurement", metavar="MEASUREMENT")
     p = sub.add_parser("real-av", help="speech-driven lips against real people's lips (clips in DIR)",
@@ -50,6 +65,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=Path, help="NAME.wav + NAME.npy pairs (30 fps tracks) and/or face videos")
     p.add_argument("--max-lag", type=int, default=5, help="lag search range in frames (default 5)")
     _lookahead(p)
+    _vad_options(p)
     _common(p)
     p.set_defaults(func=_real_av)
 
@@ -65,6 +81,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                                                        "(held-out voices, not used in training)")
     p.add_argument("--seed", type=int, default=0)
     _lookahead(p)
+    _vad_options(p, " and print both")
     _common(p)
     p.set_defaults(func=_robustness)
 
@@ -97,7 +114,10 @@ def _real_av(args: argparse.Namespace) -> int:
     if args.max_lag < 0:
         raise InvalidInputError(f"--max-lag must be >= 0; got {args.max_lag}")
     voice = _voice(args)
-    results = realav.run_real_av(args.dir, voice, args.max_lag, _animate_options(args))
+    gated = _gated(args, voice)
+    if gated is not None:
+        log.info("voice behind the %s", gated.label)
+    results = realav.run_real_av(args.dir, gated or voice, args.max_lag, _animate_options(args))
     _emit(args, realav.to_markdown(results, args.max_lag), realav.to_json(results, voice.name))
     return 0
 
@@ -124,35 +144,64 @@ def speech_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def robustness_markdown(results: list) -> str:
+def _median(values: list[float]) -> float:
+    return float(np.nanmedian(values))
+
+
+def robustness_markdown(results: list, gated: list | None = None, gate_name: str = "gate",
+                        clean_r: list[float] | None = None) -> str:
+    """Medians over clips; with ``gated`` (the same clips behind a VAD gate) both side by side, and ``clean_r``:
+    per clip the r of the gated clean lips against the ungated ones."""
     first = results[0]
-    lines = ["| perturbation | lip r vs clean (median) | std ratio (median) |", "|---|---|---|"]
+    runs = [("", results)] + ([(f" {gate_name}", gated)] if gated else [])
+    head = " | ".join(f"lip r vs clean{t} | std ratio{t}" for t, _ in runs)
+    lines = [f"| perturbation | {head} |", "|---|" + "---|" * (2 * len(runs))]
     for label in first.r:
-        r = np.nanmedian([c.r[label] for c in results])
-        s = np.nanmedian([c.std_ratio[label] for c in results])
-        lines.append(f"| {label} | {r:.2f} | {s:.2f} |")
-    lines += ["", "| sound at speech level | mouth opening relative to speech (median; 0 = as on silence) |",
-              "|---|---|"]
+        cells = " | ".join(f"{_median([c.r[label] for c in rs]):.2f} | "
+                           f"{_median([c.std_ratio[label] for c in rs]):.2f}" for _, rs in runs)
+        lines.append(f"| {label} | {cells} |")
+    head = " | ".join(f"opening relative to speech{t}" for t, _ in runs)
+    lines += ["", f"| sound at speech level (0 = as on silence) | {head} |", "|---|" + "---|" * len(runs)]
     for label in first.non_speech:
-        lines.append(f"| {label} | {np.nanmedian([c.non_speech[label] for c in results]):.2f}x |")
+        cells = " | ".join(f"{_median([c.non_speech[label] for c in rs]):.2f}x" for _, rs in runs)
+        lines.append(f"| {label} | {cells} |")
+    cells = " | ".join(f"{_median([c.silence for c in rs]):.3f}x" for _, rs in runs)
+    lines.append(f"| digital silence (opening / speech's, 0 = shut) | {cells} |")
     lines += ["", f"{len(results)} clips: " + ", ".join(c.name for c in results)]
+    if clean_r is not None:
+        lines.append(f"clean speech, lips behind the {gate_name} vs without: r per clip "
+                     + ", ".join(f"{r:.2f}" for r in clean_r) + f" (median {_median(clean_r):.2f})")
     return "\n".join(lines) + "\n"
 
 
 def _robustness(args: argparse.Namespace) -> int:
     import soundfile as sf
 
+    from uniflg_train.evaluation.lips import lip_opening, pearson
     from uniflg_train.evaluation.robustness import score_robustness
 
     voice = _voice(args)
     options = _animate_options(args)
-    results = []
+    plain = partial(voice.animate_array, options=options)
+    gate = _gated(args, voice)
+    gated_animate = partial(gate.animate_array, options=options) if gate is not None else None
+    results, gated, clean_r = [], [], []
     for path in tqdm(speech_files(args.audio), desc="robustness", unit="clip"):
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        results.append(score_robustness(path.stem, audio.mean(axis=1), int(rate),
-                                        partial(voice.animate_array, options=options), args.seed))
-    data = json.dumps({"voice": voice.name, "clips": [asdict(c) for c in results]}, indent=2)
-    _emit(args, robustness_markdown(results), data)
+        mono = audio.mean(axis=1)
+        results.append(score_robustness(path.stem, mono, int(rate), plain, args.seed))
+        if gated_animate is not None:
+            gated.append(score_robustness(path.stem, mono, int(rate), gated_animate, args.seed))
+            a, b = (lip_opening(f(mono, int(rate))) for f in (plain, gated_animate))
+            n = min(a.size, b.size)
+            clean_r.append(pearson(a[:n], b[:n]))
+    out: dict = {"voice": voice.name, "clips": [asdict(c) for c in results]}
+    if gate is None:
+        _emit(args, robustness_markdown(results), json.dumps(out, indent=2))
+        return 0
+    out["gated"] = {"vad": args.vad, "mode": args.vad_mode, "clips": [asdict(c) for c in gated],
+                    "clean_r_vs_ungated": clean_r}
+    _emit(args, robustness_markdown(results, gated, gate.label, clean_r), json.dumps(out, indent=2))
     return 0
 
 

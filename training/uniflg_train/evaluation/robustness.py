@@ -4,7 +4,8 @@ For each speech clip the lips from the clean input are the reference. Each pertu
 the clip and scored by the lip-opening r against the clean result and the std ratio (perturbed / clean). For
 non-speech at the clip's speech level (its active RMS) the mean lip opening is reported relative to that of
 the speech, both above the opening on digital silence: 0 = the mouth stays as shut as on silence,
-1 = it opens as much as for speech. Signals are seeded; levels are in dB; all arrays mono float32.
+1 = it opens as much as for speech; the opening on digital silence itself is reported relative to the speech's
+(0 = shut). Signals are seeded; levels are in dB; all arrays mono float32.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class ClipRobustness:
     r: dict[str, float]  # perturbation -> lip-opening r against the clean input's
     std_ratio: dict[str, float]
     non_speech: dict[str, float]  # sound -> mean opening relative to speech, above silence
+    silence: float = 0.0  # mean opening on digital silence / mean opening on the speech
 
 
 def score_robustness(name: str, audio: np.ndarray, sample_rate: int, animate: Animate,
@@ -141,4 +143,4 @@ def score_robustness(name: str, audio: np.ndarray, sample_rate: int, animate: An
     for label, make in NON_SPEECH.items():
         sound = make(x.size, sample_rate, rng) * np.float32(level)
         rel[label] = (float(lip_opening(animate(sound, sample_rate)).mean()) - silence) / max(speech_open, 1e-9)
-    return ClipRobustness(name, r, ratio, rel)
+    return ClipRobustness(name, r, ratio, rel, silence / max(float(clean.mean()), 1e-9))
