@@ -59,7 +59,7 @@ def _make(args: argparse.Namespace) -> int:
     log.info("wrote %d utterances (%d paired, %.2f h of speech) to %s in %.1f s",
                 meta["utterances"], meta["paired"], meta["hours"], args.out, took)
     log.info("per source: %s", ", ".join(f"{k} {v}" for k, v in meta["sources"].items()))
-    log.info("per language: %s", ", ".join(f"{k} {v}" for k, v in meta["languages"].items()))
+    log.info("per language: %s", ", ".join(f"{k} {v}" for k, v in meta["languages"].items()) or "none (word-free)")
     if meta["nonspeech"]:
         log.info("items with non-speech (spliced or alone): %s",
                  ", ".join(f"{k} {v}" for k, v in meta["nonspeech"].items()))
