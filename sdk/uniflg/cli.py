@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, NoReturn
 
 from uniflg.errors import UniFLGError
 
@@ -101,11 +101,16 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """The ``uniflg`` parser; subcommand parsers are of this class too, so they share :class:`HelpFormatter`."""
+    """The ``uniflg`` parser; subcommand parsers (at every depth) are of this class too, as argparse makes them
+    with the parent's class, so they share :class:`HelpFormatter` and the one-line usage errors."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """A usage error: one line naming the command, and where its options are listed (no usage block); exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,11 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parser_of(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.ArgumentParser:
+    """The innermost (sub)command parser that ``argv`` names, so its errors say ``uniflg speak: error: ...``."""
+    words = sys.argv[1:] if argv is None else argv
+    for word in words:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if sub is None:
+            break
+        if word in sub.choices:
+            parser = sub.choices[word]
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(args, "accepts_any", False):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        _parser_of(parser, argv).error(f"unrecognized arguments: {' '.join(unknown)}")
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
