@@ -147,13 +147,14 @@ def speak(args: argparse.Namespace) -> int:
 
     from uniflg.outputs import prepare_output, write_landmarks, write_preview, write_wav
     from uniflg.text import split_text
-    from uniflg.voice import load_voice
+    from uniflg.voice import check_request, load_voice, read_voice_spec
 
     prepare_output(args.output, OUTPUTS_SPEAK)  # before any work: a bad -o costs nothing
-    passage = split_text(args.text, args.language, args.strict)  # long text streams sentence by sentence
-    voice = load_voice(args.voice, args.backend, options=options_from_args(args))
     opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed, mode=args.mode,
                             speed=args.speed, language=args.language, strict_text=args.strict)
+    check_request(read_voice_spec(args.voice), opts)  # names and limits from voice.json: a typo costs no load
+    passage = split_text(args.text, args.language, args.strict)  # long text streams sentence by sentence
+    voice = load_voice(args.voice, args.backend, options=options_from_args(args))
     if len(passage) == 1:
         audio, landmarks = voice.synthesize_all(passage, opts)
     else:  # stream the sentences with one progress bar
@@ -178,12 +179,13 @@ def speak(args: argparse.Namespace) -> int:
 def animate(args: argparse.Namespace) -> int:
     from uniflg.audio_file import open_audio
     from uniflg.outputs import prepare_output, write_landmarks, write_preview
-    from uniflg.voice import load_voice
+    from uniflg.voice import check_request, load_voice, read_voice_spec
 
     prepare_output(args.output, OUTPUTS_ANIMATE)
-    with open_audio(args.audio, args.max_seconds) as source:
+    opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed)
+    with open_audio(args.audio, args.max_seconds) as source:  # reads the header only
+        check_request(read_voice_spec(args.voice), opts)  # names and limits from voice.json: a typo costs no load
         voice = load_voice(args.voice, args.backend, options=options_from_args(args))
-        opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed)
         rate = source.sample_rate
         with _progress("animate (seconds of audio)", round(source.seconds, 1), "s") as bar:
             def blocks() -> Any:

@@ -69,16 +69,35 @@ class SpeechPath:
 def load_voice(path: str | Path | None = None, backend: str = "auto", threads: int | None = None,
                options: BackendOptions | None = None) -> Voice:
     """Load a voice folder (None: the embedded default voice) on ``backend`` (auto|torch|onnxruntime|tensorrt)."""
+    folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
+    spec = read_voice_spec(path)
+    weights = folder / spec.weights if spec.weights else None
+    engine = open_backend(backend, folder, {**spec.graphs, **spec.live_graph_files()}, weights, threads, options)
+    log.info("voice %s on %s", spec.name, engine.describe())
+    return Voice(spec, engine, folder)
+
+
+def read_voice_spec(path: str | Path | None = None) -> VoiceSpec:
+    """The checked :class:`VoiceSpec` of a voice folder (None: the embedded default voice) without loading any
+    model: every file it names is inside the folder with a sane header. ModelFormatError for a broken folder,
+    NotFoundError when there is no embedded voice."""
     from uniflg.voice_files import check_voice_folder
 
     folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
     if path is None and not (folder / VOICE_FILE).is_file():
         raise NotFoundError("voice", "default", [])
-    spec = check_voice_folder(folder)  # every named file inside the folder, headers sane; nothing built yet
-    weights = folder / spec.weights if spec.weights else None
-    engine = open_backend(backend, folder, {**spec.graphs, **spec.live_graph_files()}, weights, threads, options)
-    log.info("voice %s on %s", spec.name, engine.describe())
-    return Voice(spec, engine, folder)
+    return check_voice_folder(folder)
+
+
+def check_request(spec: VoiceSpec, options: SynthesisOptions) -> None:
+    """Every check of ``options`` that needs no model, as a call with them would make it: ranges (uniflg.limits),
+    speaker and emotion names, and the stored utterance latent the names select (voice.json). Commands call it
+    before loading the voice, so a typo costs no load. InvalidInputError / NotFoundError name what is accepted."""
+    _check_options(options)
+    _lookup("speaker", options.speaker, spec.speakers)
+    _lookup("emotion", options.emotion, spec.emotions)
+    if options.reference_audio is None:
+        _stored_latent(spec, options)
 
 
 class Voice:
@@ -468,14 +487,11 @@ class Voice:
         emotion = _lookup("emotion", options.emotion, self.emotions)
         as_variant = self.config.variant.conditioning == "emotion"
         g = np.array([emotion if as_variant else speaker], dtype=np.int64)
-        latent_kind, latent_name = ("speaker", options.speaker) if as_variant else ("emotion", options.emotion)
         if options.reference_audio is not None:
             return g, self._reference_latent(options)
-        if latent_name is not None:
-            table = self.spec.latents.get(latent_kind, {})
-            if latent_name not in table:
-                raise NotFoundError(f"{latent_kind} latent", latent_name, list(table))
-            return g, np.asarray(table[latent_name], np.float32).reshape(1, -1)
+        stored = _stored_latent(self.spec, options)
+        if stored is not None:
+            return g, stored
         if speech_driven:
             return g, None
         return g, rng.standard_normal((1, self.config.vits.utterance_dim)).astype(np.float32)
@@ -498,6 +514,19 @@ def _lookup(kind: str, name: str | None, choices: tuple[str, ...]) -> int:
     if name not in choices:
         raise NotFoundError(kind, name, choices)
     return choices.index(name)
+
+
+def _stored_latent(spec: VoiceSpec, options: SynthesisOptions) -> np.ndarray | None:
+    """(1, Du) float32: voice.json's latent of the named emotion (UniFLG) or speaker (UniFLG-AS); None when no
+    name is given; NotFoundError when the voice stores none for the name."""
+    as_variant = spec.config.variant.conditioning == "emotion"
+    kind, name = ("speaker", options.speaker) if as_variant else ("emotion", options.emotion)
+    if name is None:
+        return None
+    table = spec.latents.get(kind, {})
+    if name not in table:
+        raise NotFoundError(f"{kind} latent", name, list(table))
+    return np.asarray(table[name], np.float32).reshape(1, -1)
 
 
 def _check_options(o: SynthesisOptions) -> None:
@@ -529,5 +558,6 @@ def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool =
     return write_voice(model, Path(path), name or f"random-{config_name}", latents, onnx=onnx, weights=True)
 
 
-__all__ = ["DEFAULT_VOICE_DIR", "VOICE_FILE", "WEIGHTS_FILE", "SpeechPath", "Voice", "VoiceSpec", "load_voice",
+__all__ = ["DEFAULT_VOICE_DIR", "VOICE_FILE", "WEIGHTS_FILE", "SpeechPath", "Voice", "VoiceSpec", "check_request",
+           "load_voice", "read_voice_spec",
            "random_voice"]
