@@ -167,7 +167,7 @@ def test_sigterm_ends_cleanly_with_a_neutral_frame() -> None:
     (["--input", "-", "--rate", "48000", "--block-ms", "nan"], "--block-ms"),
     (["--input", "-", "--rate", "48000", "--summary", "/nonexistent-dir/x.json"], "does not exist"),
     (["--input", "-", "--rate", "16000", "--device", "3"], "--device applies"),
-    (["--input", "-", "--rate", "16000", "--osc", "host:99999"], "bad target"),
+    (["--input", "-", "--rate", "16000", "--osc", "host:99999"], "--osc host:99999: the port in"),
     (["--input", "-", "--rate", "16000", "--emotion", "furious"], "furious"),
 ])
 def test_bad_input_exits_2_with_one_line(args: list[str], message: str) -> None:

@@ -94,13 +94,12 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
 
 
 def build_fanout(args: argparse.Namespace) -> FanOut:
-    """The sinks of ``args``; ValueError (one line) for a bad or unresolvable address or datagram size."""
+    """The sinks of ``args`` (addresses and datagram size already checked by :func:`check_addresses`); ValueError
+    (one line) for an address that stopped resolving or --play without PortAudio."""
     from uniflg_bridge import livelink, osc, vmc
     from uniflg_bridge.fanout import FanOut
 
-    size = args.udp_max_datagram
-    if not 576 <= size <= LOOPBACK_MAX_DATAGRAM:
-        raise ValueError(f"--udp-max-datagram must be within [576, {LOOPBACK_MAX_DATAGRAM}] bytes, got {size}")
+    size = args.udp_max_datagram  # checked with the addresses (check_addresses)
     sinks: list[FrameSink] = []
     for option, targets, port, make in (
             ("--osc", args.osc, OSC_PORT, lambda t: osc.OscLandmarkSink(t, max_datagram=size)),
@@ -156,7 +155,10 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def _check_bind(bind: str) -> None:
     """The gRPC address parses, resolves and is free now (a ValueError names it)."""
-    target = Target.parse(bind, allow_port_zero=True)
+    try:
+        target = Target.parse(bind, allow_port_zero=True)
+    except ValueError as exc:
+        raise ValueError(f"--grpc: {exc}") from None
     try:
         family, address = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM,
                                              flags=socket.AI_PASSIVE)[0][::4]
@@ -169,12 +171,27 @@ def _check_bind(bind: str) -> None:
             raise ValueError(f"--grpc {bind}: cannot listen there ({exc.strerror or exc})") from None
 
 
+def check_addresses(args: argparse.Namespace) -> None:
+    """Every address first, before tokens, files and limits (an address that cannot work is the most basic fault):
+    ``--grpc`` parses, resolves and is free; each OSC / VMC / Live Link target parses and resolves; the datagram
+    size is in range. ValueError (one line) names the option and the address."""
+    _check_bind(args.grpc)
+    size = args.udp_max_datagram
+    if not 576 <= size <= LOOPBACK_MAX_DATAGRAM:
+        raise ValueError(f"--udp-max-datagram must be within [576, {LOOPBACK_MAX_DATAGRAM}] bytes, got {size}")
+    for option, targets, port in (("--osc", args.osc, OSC_PORT), ("--vmc", args.vmc, VMC_PORT),
+                                  ("--livelink", args.livelink, LIVELINK_PORT)):
+        for text in targets:
+            try:
+                Target.parse(text, port).resolve()
+            except ValueError as exc:
+                raise ValueError(f"{option} {text}: {exc}") from None
+
+
 def server_config(args: argparse.Namespace) -> ServerConfig:
-    """The checked settings of ``args`` (ValueError, one line, for anything that cannot be served)."""
-    try:
-        Target.parse(args.grpc, allow_port_zero=True)
-    except ValueError as exc:
-        raise ValueError(f"--grpc: {exc}") from None
+    """The checked settings of ``args`` (ValueError, one line, for anything that cannot be served); the addresses
+    are checked first (:func:`check_addresses`), then the token, TLS files and limits."""
+    check_addresses(args)
     config = ServerConfig(
         bind=args.grpc, max_streams=args.max_streams, queue_size=args.queue, queue_wait=args.queue_wait,
         header_timeout=args.header_timeout, idle_timeout=args.idle_timeout, max_text_chars=args.max_text_chars,
@@ -183,7 +200,6 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         tls_client_ca=_read("--tls-client-ca", args.tls_client_ca), grace_seconds=args.grace,
         blinks=not args.no_blinks, blink_seed=args.blink_seed)
     config.validate()
-    _check_bind(args.grpc)
     if config.token and not config.tls and not is_loopback(Target.parse(args.grpc, allow_port_zero=True).host):
         log.warning("the bearer token travels in clear text to %s: add --tls-cert/--tls-key", args.grpc)
     return config
@@ -205,10 +221,14 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 def run_serve(args: argparse.Namespace) -> int:
     """Check every address and file first (one line and exit 2 on a problem), then load the voice and serve."""
+    from uniflg.errors import UniFLGError
+    from uniflg.voice import read_voice_spec
+
     try:
         config = server_config(args)
+        read_voice_spec(args.voice)  # a broken voice folder before any socket opens or the model loads
         fanout = build_fanout(args)
-    except ValueError as exc:
+    except (ValueError, UniFLGError) as exc:
         log.error("%s", exc)
         return 2
     limit_malloc_arenas()

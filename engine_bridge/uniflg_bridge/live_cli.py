@@ -16,7 +16,11 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice_spec import VoiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +58,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reconnect", type=float, default=10.0, metavar="SECONDS",
                    help="a microphone that stops: try to reopen it for this long, then end (default 10; 0: end)")
     p.add_argument("--voice", default=None, help="voice folder (default: the embedded voice)")
-    p.add_argument("--backend", default="auto", help="auto|torch|onnxruntime|tensorrt")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
+                   help="inference backend")
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all usable cores)")
-    p.add_argument("--speaker")
-    p.add_argument("--emotion")
+    p.add_argument("--speaker", metavar="NAME", help="speaker of the voice (default: its first; `uniflg info` "
+                                                      "lists them)")
+    p.add_argument("--emotion", metavar="NAME", help="emotion of the voice (`uniflg info` lists them)")
     p.add_argument("--z-u-from-input", action="store_true",
                    help="take the utterance latent from the first second of input (frames start 1 s later) instead "
                         "of the voice's stored latent for --emotion (default: its first emotion, e.g. normal)")
@@ -66,19 +72,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _sinks(args: argparse.Namespace) -> list[Any]:
+    """The sinks of ``--osc/--vmc/--livelink``; InvalidInputError (one line) names the option of a target that does
+    not parse (HOST:PORT, :PORT or HOST; port 1..65535) or resolve."""
+    from uniflg.errors import InvalidInputError
+
     from uniflg_bridge import livelink, osc, vmc
     from uniflg_bridge.udp import Target
 
     sinks: list[Any] = []
-    try:
-        sinks += [osc.OscLandmarkSink(Target.parse(t, osc.DEFAULT_PORT)) for t in args.osc]
-        sinks += [vmc.VmcSink(Target.parse(t, vmc.DEFAULT_PORT), args.vmc_perfect_sync) for t in args.vmc]
-        sinks += [livelink.LiveLinkSink(Target.parse(t, livelink.DEFAULT_PORT), args.livelink_subject)
-                  for t in args.livelink]
-    except (ValueError, OSError) as exc:
-        from uniflg.errors import InvalidInputError
-
-        raise InvalidInputError(f"bad target: {exc} (use HOST:PORT, :PORT or HOST)") from exc
+    for option, texts, port, make in (
+            ("--osc", args.osc, osc.DEFAULT_PORT, osc.OscLandmarkSink),
+            ("--vmc", args.vmc, vmc.DEFAULT_PORT, lambda t: vmc.VmcSink(t, args.vmc_perfect_sync)),
+            ("--livelink", args.livelink, livelink.DEFAULT_PORT,
+             lambda t: livelink.LiveLinkSink(t, args.livelink_subject))):
+        for text in texts:
+            try:
+                sinks.append(make(Target.parse(text, port)))
+            except (ValueError, OSError) as exc:
+                for sink in sinks:
+                    sink.close()
+                raise InvalidInputError(f"{option} {text}: {exc} (use HOST:PORT, :PORT or HOST)") from None
     return sinks
 
 
@@ -112,24 +125,46 @@ def _source_factory(args: argparse.Namespace) -> Any:
     return lambda: capture.FileSource(Path(args.input), args.block_ms)
 
 
-def run_live(args: argparse.Namespace) -> int:
-    import numpy as np
+def _speech_options(args: argparse.Namespace, spec: VoiceSpec) -> SynthesisOptions:
+    """The live session's options, checked against voice.json (names, limits) before the voice loads."""
+    from uniflg.errors import InvalidInputError
     from uniflg.types import SynthesisOptions
+    from uniflg.voice import check_request
+
+    if args.max_lookahead_ms is not None and not args.max_lookahead_ms > 0:  # also refuses NaN
+        raise InvalidInputError(f"--max-lookahead-ms must be above 0 ms; got {args.max_lookahead_ms}")
+    if args.threads is not None and args.threads < 1:
+        raise InvalidInputError(f"--threads must be 1 or more; got {args.threads}")
+    emotion = args.emotion
+    if emotion is None and not args.z_u_from_input and spec.latents.get("emotion"):
+        emotion = next(iter(spec.latents["emotion"]))  # a live input's first second may well be silence
+    speech = SynthesisOptions(speaker=args.speaker, emotion=emotion)
+    check_request(spec, speech)
+    return speech
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from uniflg.voice import read_voice_spec
+
+    make_source = _source_factory(args)
+    speech = _speech_options(args, read_voice_spec(args.voice))  # names and limits: a typo costs no load
+    sinks = _sinks(args)  # addresses that do not parse or resolve, before the input opens
+    try:
+        return _run(args, make_source, speech, sinks)
+    finally:
+        for sink in sinks:
+            sink.close()
+
+
+def _run(args: argparse.Namespace, make_source: Any, speech: SynthesisOptions, sinks: list[Any]) -> int:
     from uniflg.voice import load_voice
 
     from uniflg_bridge.live import LiveOptions, LiveSession, stop_on_signals
 
-    make_source = _source_factory(args)
     source = make_source()  # input errors (no file, no PortAudio, bad rate) before the voice loads
-    sinks = _sinks(args)
     if not sinks:
         log.warning("no --osc / --vmc / --livelink target: frames are computed and counted but sent nowhere")
     voice = load_voice(args.voice, backend=args.backend, threads=args.threads)
-    emotion = args.emotion
-    if emotion is None and not args.z_u_from_input and voice.spec.latents.get("emotion"):
-        emotion = next(iter(voice.spec.latents["emotion"]))  # a live input's first second may well be silence
-    speech = SynthesisOptions(speaker=args.speaker, emotion=emotion)
-    voice._condition(speech, np.random.default_rng(0), speech_driven=True)  # unknown names fail now
     path = voice.speech_path(args.max_lookahead_ms if args.max_lookahead_ms is not None
                              else min(p.lookahead_ms for p in voice.speech_paths()))
     log.info("speech path %s (look-ahead %.0f ms)", path.name, path.lookahead_ms)
@@ -137,12 +172,8 @@ def run_live(args: argparse.Namespace) -> int:
     session = LiveSession(voice, source, sinks, options, speech,
                           make_source=make_source if args.input == "mic" else None,
                           status_out=None if args.quiet else sys.stderr, path=path.name)
-    try:
-        with stop_on_signals(session.stop):
-            report = session.run()
-    finally:
-        for sink in sinks:
-            sink.close()
+    with stop_on_signals(session.stop):
+        report = session.run()
     summary = json.dumps(asdict(report))
     sys.stdout.write(summary + "\n")
     if args.summary is not None:
@@ -155,9 +186,10 @@ def run_live(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m uniflg_bridge.live_cli ARGS`` = ``uniflg live ARGS`` (where the entry point is not installed)."""
+    from uniflg.cli import Parser
     from uniflg.errors import UniFLGError
 
-    parser = argparse.ArgumentParser(prog="uniflg live", description=__doc__.splitlines()[0])
+    parser = Parser(prog="uniflg live", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="count", default=0)
     add_arguments(parser)
     args = parser.parse_args(argv)

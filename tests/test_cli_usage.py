@@ -1,0 +1,183 @@
+"""The ``uniflg`` command line meets bad input early and in one line.
+
+- usage errors of every subcommand: ``uniflg X: error: ... (see uniflg X --help)``, no usage block, exit 2;
+- ``uniflg serve``: the addresses (gRPC bind, OSC/VMC/Live Link targets) are checked before tokens, files and limits;
+- request options that voice.json and ``uniflg.limits`` can check (speaker, emotion, speed) are refused before the
+  voice loads, in ``speak``, ``animate`` and ``live``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("sdk", "training", "engine_bridge",
+                                                                              "engine_bridge/generated"))}
+needs_default_voice = pytest.mark.skipif(not (DEFAULT_VOICE_DIR / VOICE_FILE).is_file(), reason="no embedded voice")
+LOADED = "voice default on"  # uniflg.voice.load_voice's INFO line: the model was loaded
+
+
+def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """``uniflg ARGV`` in this process, which must stop at the parser with exit 2 -> its stderr."""
+    from uniflg.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(list(argv))
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "prog", "said"), [
+    (["speak"], "uniflg speak", "the following arguments are required: text, -o/--output"),
+    (["speak", "hi", "-o", "x", "--speed", "fast"], "uniflg speak", "argument --speed: invalid float value: 'fast'"),
+    (["animate", "a.wav", "-o", "x", "--seed", "-1"], "uniflg animate", "argument --seed: must be from 0"),
+    (["serve", "--bogus"], "uniflg serve", "unrecognized arguments: --bogus"),
+    (["live", "--backend", "gpu"], "uniflg live", "argument --backend: invalid choice: 'gpu'"),
+    (["train", "nosuch"], "uniflg train", "argument STAGE: invalid choice: 'nosuch'"),
+    (["corpus", "make"], "uniflg corpus make", "the following arguments are required: --out"),
+    (["export"], "uniflg export", "the following arguments are required: -o/--output"),
+    (["nosuch"], "uniflg", "argument COMMAND: invalid choice: 'nosuch'"),
+])
+def test_usage_errors_are_one_line_naming_the_command_and_its_help(capsys, argv, prog, said) -> None:
+    err = usage_error(capsys, *argv)
+    assert err.count("\n") == 1 and "usage:" not in err, err
+    assert err.startswith(f"{prog}: error: {said}"), err
+    assert err.rstrip().endswith(f"(see {prog} --help)"), err
+
+
+def test_usage_error_from_the_installed_command_line() -> None:
+    out = subprocess.run([sys.executable, "-m", "uniflg.cli", "info", "--jsn"], env=ENV, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == "uniflg info: error: unrecognized arguments: --jsn (see uniflg info --help)\n"
+
+
+# ---------------------------------------------------------------- uniflg serve: addresses first
+
+def serve(caplog: pytest.LogCaptureFixture, *argv: str) -> tuple[int, list[str]]:
+    """``uniflg serve ARGV`` in this process (no token in the environment) -> (exit code, WARNING+ lines)."""
+    from uniflg.cli import main
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        code = main(["serve", *argv])
+    return code, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.fixture()
+def no_env_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UNIFLG_TOKEN", raising=False)
+
+
+def test_serve_reports_an_unresolvable_bind_before_the_missing_token(caplog, no_env_token) -> None:
+    code, lines = serve(caplog, "--grpc", "nosuch.invalid:50051")
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("--grpc nosuch.invalid:50051: cannot resolve 'nosuch.invalid'"), lines
+
+
+def test_serve_reports_a_taken_public_port_before_the_missing_token(caplog, no_env_token) -> None:
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, lines = serve(caplog, "--grpc", f"0.0.0.0:{port}")
+    assert code == 2 and lines == [f"--grpc 0.0.0.0:{port}: cannot listen there (Address already in use)"], lines
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--grpc", "0.0.0.0:0", "--osc", "nosuch.invalid:9000"], "--osc nosuch.invalid:9000: cannot resolve host"),
+    (["--grpc", "0.0.0.0:0", "--vmc", ":70000"], "--vmc :70000: the port in ':70000' is outside 1..65535"),
+    (["--token-file", "/nonexistent/token", "--livelink", "host:port"],
+     "--livelink host:port: the port in 'host:port' is not a number"),
+    (["--tls-cert", "/nonexistent/cert.pem", "--udp-max-datagram", "100"],
+     "--udp-max-datagram must be within [576, 65507] bytes, got 100"),
+])
+def test_serve_reports_bad_udp_targets_before_token_and_files(caplog, no_env_token, argv, said) -> None:
+    code, lines = serve(caplog, *argv)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(said), lines
+
+
+def test_serve_refuses_a_zero_text_limit(caplog) -> None:
+    code, lines = serve(caplog, "--grpc", "127.0.0.1:0", "--max-text-chars", "0")
+    assert code == 2 and lines == ["limits must be positive (queue size, queue wait and grace may be 0); got "
+                                   "{'max_text_chars': 0}"], lines
+
+
+def test_serve_reports_a_broken_voice_folder_before_loading(caplog, tmp_path) -> None:
+    code, lines = serve(caplog, "--grpc", "127.0.0.1:0", "--voice", str(tmp_path))
+    assert code == 2 and lines == [f"not a voice folder (no voice.json): {tmp_path}"], lines
+
+
+# ---------------------------------------------------------------- request options before the voice loads
+
+def run(caplog: pytest.LogCaptureFixture, *argv: str) -> tuple[int, list[str]]:
+    """``uniflg ARGV`` in this process -> (exit code, every INFO+ line)."""
+    from uniflg.cli import main
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        code = main(list(argv))
+    return code, [r.getMessage() for r in caplog.records]
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import numpy as np
+    from uniflg.outputs import write_wav
+
+    path = tmp_path_factory.mktemp("audio") / "tone.wav"
+    t = np.arange(16000) / 16000
+    write_wav(path, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    return path
+
+
+REFUSED = [
+    (["--speaker", "nosuch"], "unknown speaker 'nosuch'; available: mei, low, bright, soft"),
+    (["--emotion", "angry"], "unknown emotion 'angry'; available: normal, happy, sad"),
+]
+
+
+@needs_default_voice
+@pytest.mark.parametrize(("options", "said"), [
+    *REFUSED, (["--speed", "99"], "speed must be a finite number within [0.25, 4]; got 99.0"),
+    (["--speed", "nan"], "speed must be a finite number within [0.25, 4]; got nan")])
+def test_speak_refuses_options_before_the_voice_loads(caplog, tmp_path, options, said) -> None:
+    code, lines = run(caplog, "speak", "こんにちは", "-o", str(tmp_path / "out"), *options)
+    assert code == 2 and lines[-1] == said, lines
+    assert not any(LOADED in line for line in lines), lines
+
+
+@needs_default_voice
+@pytest.mark.parametrize(("options", "said"), REFUSED)
+def test_animate_refuses_options_before_the_voice_loads(caplog, tmp_path, speech_wav, options, said) -> None:
+    code, lines = run(caplog, "animate", str(speech_wav), "-o", str(tmp_path / "out"), *options)
+    assert code == 2 and lines[-1] == said, lines
+    assert not any(LOADED in line for line in lines), lines
+
+
+@needs_default_voice
+@pytest.mark.parametrize(("options", "said"), [
+    *REFUSED, (["--max-lookahead-ms", "0"], "--max-lookahead-ms must be above 0 ms; got 0.0"),
+    (["--osc", "nosuch.invalid:9000"], "--osc nosuch.invalid:9000: cannot resolve host 'nosuch.invalid'"),
+    (["--vmc", "127.0.0.1:0"], "--vmc 127.0.0.1:0: the port in '127.0.0.1:0' is outside 1..65535")])
+def test_live_refuses_options_and_targets_before_the_voice_loads(caplog, speech_wav, options, said) -> None:
+    code, lines = run(caplog, "live", "--input", str(speech_wav), "--quiet", *options)
+    assert code == 2 and lines[-1].startswith(said), lines
+    assert not any(LOADED in line for line in lines), lines
+
+
+@needs_default_voice
+def test_speak_with_accepted_options_still_loads_and_speaks(caplog, tmp_path) -> None:
+    code, lines = run(caplog, "speak", "はい", "-o", str(tmp_path / "out"), "--speaker", "low", "--emotion", "sad",
+                      "--speed", "1.5", "--no-preview")
+    assert code == 0 and any(LOADED in line for line in lines), lines
+    assert (tmp_path / "out" / "speech.wav").stat().st_size > 1000
