@@ -155,6 +155,47 @@ def test_english_normalization(raw: str, words: str) -> None:
     assert symbols(raw) == symbols(words)
 
 
+# Number forms a new-user review found read badly: scientific notation, very long digit runs, separators, and
+# signs, decimals and percent together. Digit runs past MAX_CARDINAL_DIGITS (15; 21 with separators) are read
+# digit by digit; decimals are read exactly as written.
+@pytest.mark.parametrize(("raw", "words"), [
+    ("1e5 cells", "one times ten to the power of five cells"),
+    ("About 6.02e23 atoms.", "About six point zero two times ten to the power of twenty three atoms."),
+    ("Wait 2.5E-3 s or -1e-05.", "Wait two point five times ten to the power of minus three s or minus one times ten "
+                                 "to the power of minus five."),
+    ("It is 1.5e3km away and costs $1e6.", "It is one point five times ten to the power of three kilometers away "
+                                           "and costs one times ten to the power of six dollars."),
+    ("Serial 1234567890123456789012.", "Serial one two three four five six seven eight nine zero one two three four "
+                                       "five six seven eight nine zero one two."),
+    ("It is 999999999999999.", "It is nine hundred and ninety nine trillion nine hundred and ninety nine billion nine "
+                               "hundred and ninety nine million nine hundred and ninety nine thousand nine hundred and "
+                               "ninety nine."),
+    ("It is 1000000000000000.", "It is one zero zero zero zero zero zero zero zero zero zero zero zero zero zero "
+                                "zero."),
+    ("1,234,567,890,123,456,789 grains", "one quintillion two hundred and thirty four quadrillion five hundred and "
+     "sixty seven trillion eight hundred and ninety billion one hundred and twenty three million four hundred and "
+     "fifty six thousand seven hundred and eighty nine grains"),
+    ("Pi is 3.14159265358979323846.", "Pi is three point one four one five nine two six five three five eight nine "
+                                      "seven nine three two three eight four six."),
+    ("It is 12345678901234567890.5 or the 12345678901234567th.",
+     "It is one two three four five six seven eight nine zero one two three four five six seven eight nine zero point "
+     "five or the one two three four five six seven eight nine zero one two three four five six seventh."),
+    ("A 1,00,000 rupee note", "A one hundred thousand rupee note"),
+    ("Steps 1,2,3", "Steps one,two,three"),
+    ("It fell -3.5%, then -.5% and −2%.", "It fell minus three point five percent, then minus point five percent and "
+                                          "minus two percent."),
+    ("At -12.5 °C, x = −0.25 and 5 − 3.", "At minus twelve point five degrees Celsius, x equals minus zero point two "
+                                          "five and five minus three."),
+    ("It costs $1.999, $.50 or $12345678901234567890.45.", "It costs one point nine nine nine dollars, fifty cents "
+     "or one two three four five six seven eight nine zero one two three four five six seven eight nine zero dollars "
+     "and forty five cents."),
+    ("1.0 km, 1 km, 12,345.678% and 2024-01-02", "one point zero kilometers, one kilometer, twelve thousand three "
+     "hundred and forty five point six seven eight percent and January second twenty twenty four"),
+])
+def test_english_number_forms(raw: str, words: str) -> None:
+    assert encode(raw, "en").text == words
+
+
 @pytest.mark.parametrize(("raw", "spoken", "kana"), [
     ("2024/03/15", "2024年3月15日", None),
     ("10:30", "10時30分", None),

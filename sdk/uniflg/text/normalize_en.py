@@ -13,7 +13,14 @@ from collections.abc import Callable
 
 from num2words import num2words
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"  # 1,500.25 or 1500.25
+# 1,500.25 (thousands) or 1,00,000.5 (lakh/crore grouping) or 1500.25 or .25
+_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d{1,2}(?:,\d{2})+,\d{3}|\d+)(?:\.\d+)?|(?<!\d)\.\d+"
+# Longest whole numbers read as numbers: without separators, hundreds of trillions (longer digit runs are
+# serials, IDs and card numbers, read digit by digit); with separators the size is plain to the reader, up to
+# hundreds of quintillions.
+MAX_CARDINAL_DIGITS = 15
+MAX_GROUPED_DIGITS = 21
+_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
 _MONTH_ABBR = {m[:3]: m for m in _MONTHS} | {"Sept": "September"}
@@ -33,6 +40,7 @@ _UNITS = {"km/h": ("kilometer per hour", "kilometers per hour"), "mph": ("mile p
           "lbs": ("pound", "pounds"), "lb": ("pound", "pounds"), "oz": ("ounce", "ounces"),
           "°C": ("degree Celsius", "degrees Celsius"), "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
           "°": ("degree", "degrees")}
+_UNIT_NAMES = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
 _ATTACHED_UNITS = {"m": ("meter", "meters"), "g": ("gram", "grams"), "s": ("second", "seconds"),
                    "h": ("hour", "hours"), "min": ("minute", "minutes"), "L": ("liter", "liters")}
 # Abbreviations read as words. Their periods are not sentence or clause ends (see segment.ABBREVIATIONS).
@@ -55,7 +63,10 @@ _ROMAN_TITLES = {"Chapter", "Part", "Volume", "Vol", "Act", "Book", "Episode", "
                  "Stage", "World", "War", "Type", "Class", "Mark", "Final", "Fantasy", "Rocky", "Star", "Grand"}
 _SIGNS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " times ", "÷": " divided by ",
           "<": " less than ", ">": " greater than ", "±": " plus or minus ", "~": " about ", "#": " number ",
-          "/": " slash "}
+          "/": " slash ", "\u2212": " minus "}
+# A minus sign (hyphen or U+2212) right before a number that does not follow a word or digit: -5, -.5, -3.5%, -1e-5
+# (not 2024-01-02, 555-1234, 10-20 or UTC-5). Read first, so that every number rule sees an unsigned number.
+_MINUS = re.compile(r"(?<![\w\-\u2212.])[-\u2212](?=\.?\d)")
 
 
 def _words(n: float | int, to: str = "cardinal") -> str:
@@ -63,38 +74,54 @@ def _words(n: float | int, to: str = "cardinal") -> str:
     return re.sub(r"[,-]", " ", num2words(n, lang="en", to=to)).replace("  ", " ")
 
 
-def _number(text: str) -> float | int:
-    text = text.replace(",", "")
-    return float(text) if "." in text else int(text)
+def _digit_words(text: str) -> str:
+    return " ".join(_DIGITS[int(d)] for d in text if d.isdigit())
 
 
 def read_number(text: str) -> str:
-    """``"1,500"`` -> "one thousand five hundred"; ``"3.14"`` -> "three point one four"; ``"007"`` -> digits."""
-    if len(text) > 1 and text.startswith("0") and "." not in text:
-        return " ".join(_words(int(d)) for d in text)
-    if "." not in text and len(text.replace(",", "")) > 15:
-        return " ".join(_words(int(d)) for d in text if d.isdigit())
-    return _words(_number(text))
+    """A written unsigned number -> words: ``"1,500"`` -> "one thousand five hundred"; ``"3.14"`` -> "three point
+    one four" (decimals digit by digit, exactly as written); ``"007"`` and whole parts longer than
+    :data:`MAX_CARDINAL_DIGITS` (:data:`MAX_GROUPED_DIGITS` with separators) -> digit by digit; ``".5"`` -> "point
+    five"."""
+    whole, point, fraction = text.partition(".")
+    digits = whole.replace(",", "")
+    longest = MAX_GROUPED_DIGITS if "," in whole else MAX_CARDINAL_DIGITS
+    if (len(digits) > 1 and digits.startswith("0")) or len(digits) > longest:
+        head = _digit_words(digits)
+    else:
+        head = _words(int(digits)) if digits else ""
+    return f"{head} point {_digit_words(fraction)}".strip() if point else head
 
 
-def _plural(value: float | int, singular: str, plural: str) -> str:
+def _plural(value: int, singular: str, plural: str) -> str:
     return singular if value == 1 else plural
 
 
 def _money(m: re.Match[str]) -> str:
     symbol, amount, scale = m.group("cur"), m.group("amount"), m.group("scale")
     one, many, cent, cents = _CURRENCY[symbol]
-    value = _number(amount)
     if scale:
         return f"{read_number(amount)} {_SCALES[scale]} {many}"
-    whole = int(value)
-    minor = round((value - whole) * 100) if isinstance(value, float) else 0
-    if minor and cent:
-        head = f"{_words(whole)} {_plural(whole, one, many)} and " if whole else ""
-        return f"{head}{_words(minor)} {_plural(minor, cent, cents)}"
-    if isinstance(value, float) and not cent:
+    whole_text, _, fraction = amount.partition(".")
+    whole = int(whole_text.replace(",", "") or "0")
+    if fraction and (len(fraction) > 2 or not cent):  # $1.999, ¥1.5: not a count of minor units
         return f"{read_number(amount)} {many}"
-    return f"{read_number(amount.split('.')[0])} {_plural(whole, one, many)}"
+    minor = int(fraction.ljust(2, "0")) if fraction else 0
+    if minor:
+        head = f"{read_number(whole_text)} {_plural(whole, one, many)} and " if whole else ""
+        return f"{head}{_words(minor)} {_plural(minor, cent, cents)}"
+    return f"{read_number(whole_text or '0')} {_plural(whole, one, many)}"
+
+
+def _scientific(m: re.Match[str]) -> str:
+    """``6.02e23`` -> six point zero two times ten to the power of twenty three (``e-5``: of minus five)."""
+    exponent = m.group("exp")
+    sign = "minus " if exponent[0] in "-\u2212" else ""
+    power = exponent.lstrip("+-\u2212").lstrip("0") or "0"
+    words = f"{read_number(m.group('mant'))} times ten to the power of {sign}{read_number(power)}"
+    if m.group("unit"):
+        words += f" {_UNITS[m.group('unit')][1]}"
+    return f"{words} {_CURRENCY[m.group('cur')][1]}" if m.group("cur") else words
 
 
 def _time(m: re.Match[str]) -> str:
@@ -140,7 +167,10 @@ def _month_day(m: re.Match[str]) -> str:
 
 
 def _ordinal(m: re.Match[str]) -> str:
-    return _words(int(m.group(1)), "ordinal")
+    digits = m.group(1)
+    if len(digits) > MAX_CARDINAL_DIGITS:  # a serial: its digits, the last one as an ordinal
+        return f"{_digit_words(digits[:-1])} {_words(int(digits[-1]), 'ordinal')}"
+    return _words(int(digits), "ordinal")
 
 
 def _percent(m: re.Match[str]) -> str:
@@ -149,8 +179,8 @@ def _percent(m: re.Match[str]) -> str:
 
 def _unit(table: dict[str, tuple[str, str]]) -> Callable[[re.Match[str]], str]:
     def read(m: re.Match[str]) -> str:
-        value = _number(m.group(1))
-        return f"{read_number(m.group(1))} {_plural(value, *table[m.group(2)])}"
+        one = 1 if m.group(1) == "1" else 2  # "1.0 km" is read "one point zero kilometers"
+        return f"{read_number(m.group(1))} {_plural(one, *table[m.group(2)])}"
 
     return read
 
@@ -211,7 +241,6 @@ def _fraction(m: re.Match[str]) -> str:
 
 
 def _signs(text: str) -> str:
-    text = re.sub(r"(?<![\w-])-(?=\d)", "minus ", text)
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)
     return text
@@ -220,6 +249,8 @@ def _signs(text: str) -> str:
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b[a-z]+://[^\s]*[^\s.,!?;:]|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
                 + r")\b(?:/[^\s]*[^\s.,!?;:])?"), _web),
+    (re.compile(r"(?<![\w.])(?P<cur>[$€£¥₩])?(?P<mant>\d+(?:\.\d+)?)[eE](?P<exp>[+\-\u2212]?\d{1,4})(?:\s?(?P<unit>"
+                + _UNIT_NAMES + r"))?(?![\w]|\.\d)"), _scientific),
     (re.compile(r"(?P<cur>[$€£¥₩])\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion|trillion|bn"
                 r"|[kKmMB])\b)?"), _money),
     (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), _iso_date),
@@ -232,8 +263,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
                 + r"|Sept\.?)\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?"), _month_day),
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b"), _ordinal),
     (re.compile(r"(" + _NUM + r")\s?%"), _percent),
-    (re.compile(r"(" + _NUM + r")\s?(" + "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
-                + r")(?![A-Za-z])"), _unit(_UNITS)),
+    (re.compile(r"(" + _NUM + r")\s?(" + _UNIT_NAMES + r")(?![A-Za-z])"), _unit(_UNITS)),
     (re.compile(r"(" + _NUM + r")(" + "|".join(_ATTACHED_UNITS) + r")\b"), _unit(_ATTACHED_UNITS)),
     (_ROMAN, _roman),
     (re.compile(r"\b(" + "|".join(re.escape(a) for a in sorted(ABBREVIATIONS, key=len, reverse=True))
@@ -250,7 +280,10 @@ def _year_or_number(m: re.Match[str]) -> str:
 
 def normalize(text: str) -> str:
     """English ``text`` (NFKC-normalized) -> the words a reader says, clause punctuation kept."""
-    for pattern, read in _RULES:
+    for pattern, read in _RULES[:1]:  # web addresses keep their dashes
+        text = pattern.sub(read, text)
+    text = _MINUS.sub("minus ", text)
+    for pattern, read in _RULES[1:]:
         text = pattern.sub(read, text)
     text = _signs(text)
     text = _YEAR.sub(_year_or_number, text)
