@@ -3,6 +3,9 @@
     uniflg serve &
     python examples/grpc_client.py synthesize "こんにちは" -o out/grpc
     python examples/grpc_client.py animate out/grpc/speech.wav -o out/grpc
+
+Bad input (a file that is missing or no sound file, a server that cannot be reached, an error status from the
+server, bad arguments) ends with one line on stderr and exit status 1 (2 for arguments).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import soundfile as sf
+from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
@@ -23,7 +27,9 @@ from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metadata: list) -> int:
     request = pb.SynthesizeRequest(text=args.text, speaker=args.speaker or "", emotion=args.emotion or "",
                                    include_blendshapes=True)
-    audio, frames, rate = [], [], 0
+    audio: list[np.ndarray] = []
+    frames: list[pb.LandmarkFrame] = []
+    rate = 0
     t0 = time.perf_counter()
     for response in stub.Synthesize(request, metadata=metadata, timeout=120):
         kind = response.WhichOneof("response")
@@ -45,10 +51,19 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metada
     return 0
 
 
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """-> (mono int16 samples, sample rate); ValueError (one line) for a missing or unreadable file."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        pcm, rate = sf.read(path, dtype="int16")
+    except (sf.LibsndfileError, RuntimeError) as exc:  # not a sound file soundfile reads
+        raise ValueError(f"{path}: not a readable sound file ({exc})") from None
+    return (pcm[:, 0] if pcm.ndim > 1 else pcm), rate  # the service takes mono
+
+
 def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metadata: list) -> int:
-    pcm, rate = sf.read(args.audio, dtype="int16")
-    if pcm.ndim > 1:
-        pcm = pcm[:, 0]  # the service takes mono
+    pcm, rate = args.pcm
 
     def requests() -> Iterator[pb.AnimateRequest]:
         yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=rate, channels=1))
@@ -57,7 +72,7 @@ def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metadata:
             yield pb.AnimateRequest(audio=pcm[i:i + step].astype("<i2").tobytes())
         yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
 
-    frames = []
+    frames: list[pb.LandmarkFrame] = []
     for response in stub.Animate(requests(), metadata=metadata, timeout=120):
         if response.WhichOneof("response") == "chunk":
             frames.extend(response.chunk.frames)
@@ -70,7 +85,7 @@ def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metadata:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--address", default="127.0.0.1:50051")
     parser.add_argument("--token", default=None, help="bearer token, if the server requires one")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,16 +97,30 @@ def main() -> int:
     a = sub.add_parser("animate")
     a.add_argument("audio", type=Path)
     a.add_argument("-o", "--out", type=Path, default=Path("out/grpc"))
+    parser.add_argument("--connect-timeout", type=float, default=5.0, help="seconds to wait for the server")
     args = parser.parse_args()
     metadata = [("authorization", f"Bearer {args.token}")] if args.token else []
-    with grpc.insecure_channel(args.address) as channel:
-        stub = pb_grpc.UniFLGServiceStub(channel)
-        try:
+    try:
+        if args.command == "animate":
+            args.pcm = read_audio(args.audio)  # before connecting: a typo costs no round trip
+        with grpc.insecure_channel(args.address) as channel:
+            try:
+                grpc.channel_ready_future(channel).result(timeout=args.connect_timeout)
+            except grpc.FutureTimeoutError:
+                raise ValueError(f"cannot reach a server at {args.address} within {args.connect_timeout:g} s "
+                                 "(is `uniflg serve` running? --address HOST:PORT)") from None
+            stub = pb_grpc.UniFLGServiceStub(channel)
             return synthesize(stub, args, metadata) if args.command == "synthesize" else \
                 animate(stub, args, metadata)
-        except grpc.RpcError as exc:
-            print(f"{exc.code().name}: {exc.details()}", file=sys.stderr)
-            return 1
+    except grpc.RpcError as exc:
+        details = " ".join((exc.details() or "").split())  # one line
+        print(f"error: the server answered {exc.code().name}: {details}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:  # bad input file, unwritable output folder
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

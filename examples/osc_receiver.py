@@ -3,7 +3,8 @@
     python examples/osc_receiver.py --port 9000
     python examples/osc_receiver.py --port 39539 --vmc     # act as a VMC marionette instead
 
-With --count N it exits after N frames (handy in scripts).
+With --count N it exits after N frames (handy in scripts). An address it cannot listen on (a host that does not
+resolve or is not this machine's, a port in use or out of range) ends with one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
+from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
 
 
 class Printer:
@@ -54,12 +56,22 @@ class Printer:
         self.frame_done()
 
 
+def bounded_int(lo: int, hi: int) -> Any:
+    """argparse type: an integer in [lo, hi]."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or not lo <= int(text) <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer from {lo} to {hi}; got {text!r}")
+        return int(text)
+
+    return parse
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--port", type=bounded_int(1, 65535), default=9000)
     parser.add_argument("--vmc", action="store_true", help="decode VMC blendshape bundles")
-    parser.add_argument("--count", type=int, default=None, help="exit after this many frames")
+    parser.add_argument("--count", type=bounded_int(1, 10**9), default=None, help="exit after this many frames")
     args = parser.parse_args()
     printer = Printer(args.count)
     dispatcher = Dispatcher()
@@ -71,11 +83,20 @@ def main() -> int:
         dispatcher.map("/uniflg/frame", printer.on_frame)
         dispatcher.map("/uniflg/landmarks", printer.on_landmarks)
         dispatcher.map("/uniflg/stream/end", printer.on_end)
-    server = BlockingOSCUDPServer((args.host, args.port), dispatcher)
+    try:
+        server = BlockingOSCUDPServer((args.host, args.port), dispatcher)
+    except OSError as exc:  # unresolvable host, not this machine's address, port in use
+        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})", file=sys.stderr)
+        return 1
     printer.server = server
-    print(f"listening on {args.host}:{args.port}")
-    while not getattr(server, "uniflg_stop", False):
-        server.handle_request()
+    print(f"listening on {args.host}:{args.port}", flush=True)
+    try:
+        while not getattr(server, "uniflg_stop", False):
+            server.handle_request()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        server.server_close()
     return 0
 
 

@@ -3,17 +3,22 @@
 Each chunk carries its audio (float32, to queue on the audio device) and the landmark frames whose start
 times fall inside that audio (to apply to the face rig), with time codes from the sample clock.
 
-    python examples/speak.py "こんにちは、旅の人。" [--voice DIR] [--backend auto]
+    python examples/speak.py "こんにちは、旅の人。" [--voice DIR] [--backend auto] [--emotion happy]
+
+Bad input (an unknown emotion, a broken voice folder, empty text, bad arguments) ends with one line on stderr
+and exit status 2; the options are checked against the voice's voice.json before the model loads.
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
 import time
 
 import numpy as np
+from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
+from uniflg.errors import UniFLGError
 from uniflg.types import SynthesisOptions
-from uniflg.voice import load_voice
+from uniflg.voice import Voice, check_request, load_voice, read_voice_spec
 
 
 class NpcFace:
@@ -24,19 +29,31 @@ class NpcFace:
         print(f"  frame {frame_index:4d} t={time_code:6.3f}s mouth={mouth:.4f}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main() -> int:
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("text")
     parser.add_argument("--voice", help="voice folder (default: the embedded voice)")
-    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))
     parser.add_argument("--emotion")
     args = parser.parse_args()
+    options = SynthesisOptions(emotion=args.emotion, seed=7)
+    try:
+        check_request(read_voice_spec(args.voice), options)  # names and limits, before the model loads
+        voice = load_voice(args.voice, backend=args.backend)
+        run(voice, args.text, options)
+    except UniFLGError as exc:  # the SDK's errors name what was wrong and what is accepted
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
-    voice = load_voice(args.voice, backend=args.backend)
+
+def run(voice: Voice, text: str, options: SynthesisOptions) -> None:
     info = voice.stream_info()
     face = NpcFace()
     start = time.perf_counter()
-    for chunk in voice.synthesize(args.text, SynthesisOptions(emotion=args.emotion, seed=7)):
+    for chunk in voice.synthesize(text, options):
         latency = (time.perf_counter() - start) * 1000
         print(f"chunk {chunk.index}: {len(chunk.audio) / info.sample_rate:.2f} s of audio at "
               f"t={chunk.time_code:.3f}s, {len(chunk.landmarks)} frames (ready after {latency:.0f} ms)")
@@ -47,4 +64,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,6 +8,9 @@ or VMagicMirror, paced in real time (and the speech played locally with --play).
 
 Synthesis runs on a worker thread while the bridge's fan-out (the same code `uniflg serve --vmc` uses)
 sends frame i at start + i / 30 s: frames stream out while later chunks are still being synthesized.
+
+Bad input (a --vmc address that does not parse or resolve, an unknown speaker or emotion, a speed out of range,
+bad arguments) ends with one line on stderr and exit status 2, checked before the voice loads.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from collections.abc import Iterator
 import numpy as np
 from uniflg.avatar import AvatarStream
 from uniflg.blinks import BlinkTrack
+from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
 from uniflg.retarget import VRM0, Retargeter
 from uniflg.types import SynthesisChunk, SynthesisOptions
-from uniflg.voice import Voice, load_voice
+from uniflg.voice import Voice, check_request, load_voice, read_voice_spec
 from uniflg_bridge import vmc
 from uniflg_bridge.fanout import AudioOut, Blendshapes, FrameEvent, StreamFanOut, StreamMeta
 from uniflg_bridge.udp import Target
@@ -83,8 +87,12 @@ def chunks_in_thread(voice: Voice, text: str, options: SynthesisOptions) -> asyn
     return queue
 
 
-async def speak(voice: Voice, text: str, args: argparse.Namespace) -> int:
-    options = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed, speed=args.speed)
+def options_of(args: argparse.Namespace) -> SynthesisOptions:
+    return SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed, speed=args.speed)
+
+
+async def speak(voice: Voice, text: str, args: argparse.Namespace, target: Target | None) -> int:
+    options = options_of(args)
     info = voice.stream_info(options)
     queue = chunks_in_thread(voice, text, options)
     meta = StreamMeta(f"vtuber-{int(time.time())}", info, start_epoch=time.time())
@@ -100,7 +108,7 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace) -> int:
     fan: StreamFanOut | None = None
     avatar: AvatarStream | None = None
     dry = DryRunSink(args.perfect_sync) if args.dry_run else None
-    sink = None if dry else vmc.VmcSink(Target.parse(args.vmc, vmc.DEFAULT_PORT), args.perfect_sync)
+    sink = None if target is None else vmc.VmcSink(target, args.perfect_sync)
     frames = 0
     try:
         while (item := await queue.get()) is not None:
@@ -134,8 +142,15 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace) -> int:
     return 0
 
 
+def seed(text: str) -> int:
+    """argparse type: a noise seed, an integer in [0, 2**63)."""
+    if not text.isdigit() or int(text) >= 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**63-1; got {text!r}")
+    return int(text)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("text", help="what the avatar says")
     parser.add_argument("--vmc", default=f"127.0.0.1:{vmc.DEFAULT_PORT}", metavar="HOST:PORT",
                         help=f"the VTuber app's VMC receiver (default 127.0.0.1:{vmc.DEFAULT_PORT})")
@@ -144,19 +159,28 @@ def main() -> int:
     parser.add_argument("--play", action="store_true", help="play the speech here; frames follow the playback")
     parser.add_argument("--dry-run", action="store_true", help="print the frames that would be sent; send nothing")
     parser.add_argument("--voice", default=None, help="voice folder (default: the embedded voice)")
-    parser.add_argument("--backend", default="auto", help="auto|torch|onnxruntime|tensorrt")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))
     parser.add_argument("--speaker")
     parser.add_argument("--emotion")
     parser.add_argument("--speed", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0, help="noise seed, 0 to 2**63-1")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    target = None
+    if not args.dry_run:
+        try:
+            target = Target.parse(args.vmc, vmc.DEFAULT_PORT)
+            target.resolve()
+        except ValueError as exc:  # does not parse or resolve
+            print(f"error: --vmc {args.vmc}: {exc}", file=sys.stderr)
+            return 2
     try:
+        check_request(read_voice_spec(args.voice), options_of(args))  # names and limits, before the model loads
         voice = load_voice(args.voice, backend=args.backend)
-        return asyncio.run(speak(voice, args.text, args))
+        return asyncio.run(speak(voice, args.text, args, target))
     except UniFLGError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -1,0 +1,142 @@
+"""The scripts in examples/ meet bad input (missing or unreadable files, servers that cannot be reached, addresses
+that cannot be used, bad arguments, unknown names) with one line on stderr and a non-zero exit, not a traceback;
+they run as a user runs them (a subprocess), against a real gRPC server and real sockets."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("sdk", "training", "engine_bridge",
+                                                                              "engine_bridge/generated"))}
+needs_default_voice = pytest.mark.skipif(not (DEFAULT_VOICE_DIR / VOICE_FILE).is_file(), reason="no embedded voice")
+
+
+def example(name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "examples" / name), *args], env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def one_line(done: subprocess.CompletedProcess[str], code: int, start: str) -> None:
+    """Exit ``code`` and exactly one stderr line that starts with ``start`` (no traceback)."""
+    lines = done.stderr.splitlines()
+    assert done.returncode == code and len(lines) == 1 and lines[0].startswith(start), done.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ---------------------------------------------------------------- grpc_client.py
+
+def test_grpc_client_missing_and_unreadable_audio(tmp_path) -> None:
+    one_line(example("grpc_client.py", "animate", str(tmp_path / "missing.wav")), 1,
+             f"error: {tmp_path / 'missing.wav'}: no such file")
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    one_line(example("grpc_client.py", "animate", str(text)), 1, f"error: {text}: not a readable sound file")
+
+
+def test_grpc_client_unreachable_server() -> None:
+    port = free_port()
+    one_line(example("grpc_client.py", "--address", f"127.0.0.1:{port}", "--connect-timeout", "1", "synthesize",
+                     "hi"), 1, f"error: cannot reach a server at 127.0.0.1:{port} within 1 s")
+
+
+def test_grpc_client_bad_arguments() -> None:
+    one_line(example("grpc_client.py", "synthesize"), 2,
+             "grpc_client.py synthesize: error: the following arguments are required: text")
+
+
+def test_grpc_client_against_a_real_server(voice, tmp_path) -> None:
+    import soundfile as sf
+    from bridge_server import running_server
+
+    with running_server(voice) as server:
+        address = f"127.0.0.1:{server.port}"
+        one_line(example("grpc_client.py", "--address", address, "synthesize", "hi", "--speaker", "carol"), 1,
+                 "error: the server answered NOT_FOUND: unknown speaker 'carol'; available: alice, bob")
+        done = example("grpc_client.py", "--address", address, "synthesize", "hello", "-o", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        audio, rate = sf.read(tmp_path / "speech.wav", dtype="int16")
+        landmarks = np.load(tmp_path / "landmarks.npy")
+        assert rate == voice.sample_rate and audio.size > 0
+        assert landmarks.shape[1:] == (70, 2) and landmarks.shape[0] == pytest.approx(audio.size / rate * 30, abs=1)
+        done = example("grpc_client.py", "--address", address, "animate", str(tmp_path / "speech.wav"), "-o",
+                       str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        assert np.load(tmp_path / "animated.npy").shape[1:] == (70, 2)
+
+
+# ---------------------------------------------------------------- osc_receiver.py
+
+def test_osc_receiver_cannot_listen() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        one_line(example("osc_receiver.py", "--port", str(port)), 1,
+                 f"error: cannot listen on 127.0.0.1:{port} (Address already in use)")
+    one_line(example("osc_receiver.py", "--host", "nosuch.invalid"), 1, "error: cannot listen on nosuch.invalid:9000")
+    one_line(example("osc_receiver.py", "--port", "70000"), 2,
+             "osc_receiver.py: error: argument --port: must be an integer from 1 to 65535; got '70000'")
+
+
+def test_osc_receiver_prints_frames_sent_by_the_bridge() -> None:
+    from bridge_fakes import synthetic_face
+    from uniflg.types import StreamInfo
+    from uniflg_bridge.fanout import FrameEvent, StreamMeta
+    from uniflg_bridge.osc import OscLandmarkSink
+    from uniflg_bridge.udp import Target
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "osc_receiver.py"), "--port", str(port),
+                             "--count", "2"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("listening on")
+        sink = OscLandmarkSink(Target("127.0.0.1", port))  # the default 1,400-byte datagrams: split frames
+        meta = StreamMeta("s1", StreamInfo(sample_rate=16000, fps=30, layout="openpose70", n_points=70), 0.0)
+        face = synthetic_face(jaw=0.5)
+        zeros = np.zeros(52, np.float32)
+        for index in range(2):
+            sink.frame(meta, FrameEvent(index, face, zeros, np.zeros(17, np.float32)))
+        out, err = proc.communicate(timeout=30)
+        sink.close()
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert [line.split("lip gap")[0].split()[:3] for line in out.splitlines()[-2:]] == [
+        ["s1", "frame", "0"], ["s1", "frame", "1"]]
+
+
+# ---------------------------------------------------------------- speak.py and vtuber_vmc.py
+
+@needs_default_voice
+@pytest.mark.parametrize(("args", "said"), [
+    (["hi", "--emotion", "angry"], "error: unknown emotion 'angry'; available: normal, happy, sad"),
+    (["   "], "error: text is empty"),
+    (["hi", "--voice", "/nonexistent/voice"], "error: not a voice folder (no such folder): /nonexistent/voice"),
+])
+def test_speak_example_bad_input(args, said) -> None:
+    one_line(example("speak.py", *args), 2, said)
+
+
+@needs_default_voice
+@pytest.mark.parametrize(("args", "said"), [
+    (["--vmc", "nosuch.invalid"], "error: --vmc nosuch.invalid: cannot resolve host 'nosuch.invalid'"),
+    (["--vmc", "127.0.0.1:0"], "error: --vmc 127.0.0.1:0: the port in '127.0.0.1:0' is outside 1..65535"),
+    (["--speed", "9"], "error: speed must be a finite number within [0.25, 4]; got 9.0"),
+    (["--speaker", "nobody"], "error: unknown speaker 'nobody'; available: mei, low, bright, soft"),
+    (["--seed", "-1"], "vtuber_vmc.py: error: argument --seed: must be an integer from 0 to 2**63-1"),
+])
+def test_vtuber_example_bad_input(args, said) -> None:
+    one_line(example("vtuber_vmc.py", "hi", *args), 2, said)
