@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from uniflg.retarget import ARKIT_52, VRM0
 from uniflg.types import StreamInfo
-from uniflg_bridge import osc, vmc
+from uniflg_bridge import osc, vmc, wire
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
-from uniflg_bridge.udp import LOOPBACK_MAX_DATAGRAM, Target
+from uniflg_bridge.udp import MAX_DATAGRAM, Target
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITY = ROOT / "engine_bridge" / "unity"
@@ -98,13 +98,18 @@ def test_live_osc_and_vmc_from_the_python_senders(program: Path) -> None:
     vrm = rng.random((n, len(VRM0)), dtype=np.float32)
     meta = StreamMeta("req-7", StreamInfo(sample_rate=24000), start_epoch=1_700_000_000.25)
 
-    # 1 start + n frame bundles + 1 end over OSC; n frames + 1 neutral frame over VMC (perfect sync).
-    proc, port = _listen(program, packets=(n + 2) + (n + 1))
+    # The senders' default datagram limit (1,400 bytes, as `uniflg serve` sends on a LAN) splits every frame: the C#
+    # decoder merges the /uniflg parts by (stream id, index) and accumulates the VMC values until Apply.
+    osc_parts = len(osc.encode_bundles(wire.osc_frame("req-7", 0, 30, points[0], ARKIT_52, arkit[0])[1:], 0.0,
+                                       MAX_DATAGRAM, lead=wire.osc_frame("req-7", 0, 30, points[0])[:1]))
+    vmc_parts = len(vmc.encode_frame_datagrams(list(VRM0) + list(vmc.PERFECT_SYNC_NAMES),
+                                               np.zeros(len(VRM0) + 52, np.float32), 0.0))
+    assert osc_parts == 3 and vmc_parts == 3  # docs/osc.md: 3 bundles each
+    # 1 start + n split frames + 1 end over OSC; n frames + 1 neutral frame over VMC (perfect sync).
+    proc, port = _listen(program, packets=(1 + n * osc_parts + 1) + (n + 1) * vmc_parts)
     target = Target("127.0.0.1", port)
-    # One bundle per frame, as the Unity package's README asks (`--udp-max-datagram 65507`): its receiver does not
-    # merge frames split over several datagrams yet.
-    osc_sink = osc.OscLandmarkSink(target, max_datagram=LOOPBACK_MAX_DATAGRAM)
-    vmc_sink = vmc.VmcSink(target, perfect_sync=True, max_datagram=LOOPBACK_MAX_DATAGRAM)
+    osc_sink = osc.OscLandmarkSink(target)
+    vmc_sink = vmc.VmcSink(target, perfect_sync=True)
     try:
         osc_sink.start(meta)
         for i in range(n):
@@ -119,7 +124,8 @@ def test_live_osc_and_vmc_from_the_python_senders(program: Path) -> None:
     events = _events(proc)
 
     done = events.pop()
-    assert done == {"done": True, "packets": 2 * n + 3, "malformed": 0, "ignored": n + 1}  # /VMC/Ext/OK
+    assert done == {"done": True, "packets": 2 + n * osc_parts + (n + 1) * vmc_parts, "malformed": 0,
+                    "ignored": n + 1, "late_parts": 0}  # ignored: /VMC/Ext/OK, once per frame
     start, *rest = events
     assert start == {"event": "start", "stream": "req-7", "sample_rate": 24000, "fps": 30,
                      "layout": "openpose70", "points": 70}

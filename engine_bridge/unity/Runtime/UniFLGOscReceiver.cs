@@ -62,6 +62,8 @@ namespace UniFLG.Face
         public int FramesDropped { get { return _scheduler != null ? _scheduler.Dropped : 0; } }
         public int MalformedPackets { get { return _malformed; } }
 
+        const int QuietMilliseconds = 100;   // no datagram for this long: frames still being assembled are handed out
+
         FrameScheduler _scheduler;
         UdpClient _udp;
         Thread _thread;
@@ -127,14 +129,23 @@ namespace UniFLG.Face
             var decoder = new FaceStreamDecoder();
             var events = new List<FaceEvent>();
             IPEndPoint from = null;
+            _udp.Client.ReceiveTimeout = QuietMilliseconds;
             while (_running)
             {
                 byte[] data;
-                try { data = _udp.Receive(ref from); }
-                catch (SocketException) { if (_running) continue; break; }   // e.g. ICMP port unreachable
-                catch (ObjectDisposedException) { break; }
                 events.Clear();
-                decoder.Feed(data, data.Length, events);
+                try
+                {
+                    data = _udp.Receive(ref from);
+                    decoder.Feed(data, data.Length, events);   // parts of a split frame are merged here
+                }
+                catch (SocketException e)
+                {
+                    if (!_running) break;
+                    if (e.SocketErrorCode != SocketError.TimedOut) continue;   // e.g. ICMP port unreachable
+                    decoder.Flush(events);   // quiet: hand out a frame whose remaining parts never came
+                }
+                catch (ObjectDisposedException) { break; }
                 _malformed = decoder.Malformed;
                 foreach (FaceEvent e in events)
                 {

@@ -5,7 +5,8 @@
 //   mono CoreTests.exe unit                        parser edge cases, scheduler, blendshape map
 //   mono CoreTests.exe listen <port> <packets> <timeout_s>
 //        bind UDP 127.0.0.1:<port> (0: any free port), print {"port": N}, then one JSON line per decoded
-//        event until <packets> datagrams arrived or the timeout passed, then a {"done": ...} line.
+//        event until <packets> datagrams arrived or the timeout passed, then the frames still being assembled
+//        (FaceStreamDecoder.Flush) and a {"done": ...} line.
 //
 // Exit status 0 when every check passed. Unity ignores folders ending in '~', so this never ships.
 using System;
@@ -51,10 +52,12 @@ static class CoreTests
     }
 
     /// <summary>Hex fixture with '#' comments and free whitespace (as tests/test_bridge_codecs.py reads it).</summary>
-    static byte[] Hex(string path)
+    static byte[] Hex(string path) { return HexLines(File.ReadAllLines(path)); }
+
+    static byte[] HexLines(IEnumerable<string> lines)
     {
         var sb = new StringBuilder();
-        foreach (string line in File.ReadAllLines(path))
+        foreach (string line in lines)
         {
             int hash = line.IndexOf('#');
             foreach (char c in hash < 0 ? line : line.Substring(0, hash))
@@ -64,6 +67,21 @@ static class CoreTests
         var bytes = new byte[hex.Length / 2];
         for (int i = 0; i < bytes.Length; i++) bytes[i] = Convert.ToByte(hex.Substring(2 * i, 2), 16);
         return bytes;
+    }
+
+    /// <summary>A hex fixture of several datagrams, each after a "# --- datagram" comment line.</summary>
+    static List<byte[]> HexParts(string path)
+    {
+        var parts = new List<byte[]>();
+        var current = new List<string>();
+        foreach (string line in File.ReadAllLines(path).Concat(new[] { "# --- datagram (end)" }))
+        {
+            if (!line.StartsWith("# --- datagram", StringComparison.Ordinal)) { current.Add(line); continue; }
+            byte[] bytes = HexLines(current);
+            if (bytes.Length > 0) parts.Add(bytes);
+            current.Clear();
+        }
+        return parts;
     }
 
     static List<FaceEvent> Decode(FaceStreamDecoder decoder, byte[] data)
@@ -89,8 +107,11 @@ static class CoreTests
         var bundle = (OscBundle)OscParser.Parse(frameBytes);
         Equal(1.5, bundle.TimeTag.ToUnixSeconds(), "bundle time tag");
         Equal(3, bundle.Elements.Count, "bundle elements");
-        var events = Decode(new FaceStreamDecoder(), frameBytes);
-        Equal(1, events.Count, "frame bundle -> one event");
+        var first = new FaceStreamDecoder();
+        var events = Decode(first, frameBytes);
+        Equal(0, events.Count, "a decoder's first frame waits: it cannot know yet whether more parts follow");
+        first.Flush(events);
+        Equal(1, events.Count, "frame bundle -> one event (flushed)");
         var f = events.Count == 1 ? events[0] as FaceFrame : null;
         Check(f != null, "frame bundle -> FaceFrame");
         if (f != null)
@@ -102,6 +123,27 @@ static class CoreTests
             Check(f.Weights.Count == 1 && f.Weights["jawOpen"] == 1f, "frame jawOpen");
             Equal(1.5, f.TimeTag.ToUnixSeconds(), "frame time tag");
         }
+
+        // osc_frame_split.hex: the same frame with two blendshapes, split over three datagrams of one time tag.
+        List<byte[]> split = HexParts(Path.Combine(dir, "osc_frame_split.hex"));
+        Equal(3, split.Count, "split frame: three datagrams");
+        var merger = new FaceStreamDecoder();
+        var merged = new List<FaceEvent>();
+        foreach (byte[] part in split) merger.Feed(part, part.Length, merged);
+        merger.Flush(merged);
+        var joined = merged.Count == 1 ? merged[0] as FaceFrame : null;
+        Check(joined != null, "split frame -> one FaceFrame, got " + merged.Count);
+        if (joined != null)
+        {
+            Equal(3L, joined.Index, "split frame index");
+            Check(joined.Points != null && joined.Points.SequenceEqual(new[] { 0.5f, 0.25f }), "split frame points");
+            Check(joined.Weights.Count == 2 && joined.Weights["jawOpen"] == 1f && joined.Weights["mouthClose"] == 0.5f,
+                  "split frame weights merged");
+            Equal(1.5, joined.TimeTag.ToUnixSeconds(), "split frame time tag");
+        }
+        var again = new List<FaceEvent>();
+        foreach (byte[] part in split) merger.Feed(part, part.Length, again);
+        Check(again.Count == 0 && merger.LateParts == 3 && merger.Pending == 0, "parts of a handed-out frame are late");
 
         // vmc_frame_bundle.hex: vmc.encode_frame(("A",), [0.5], 0.0): OK, T, Val A 0.5, Apply
         byte[] vmcBytes = Hex(Path.Combine(dir, "vmc_frame_bundle.hex"));
@@ -197,6 +239,8 @@ static class CoreTests
         Check(vf != null && vf.Weights["Joy"] == 0.25f && vf.Weights["A"] == 1f && double.IsNaN(vf.TimeCode),
               "VMC over separate datagrams");
 
+        SplitFrames();
+
         // Scheduler on a fake clock.
         double now = 10.0;
         var s = new FrameScheduler(() => now) { Delay = 0.1 };
@@ -243,6 +287,58 @@ static class CoreTests
         Equal(0.5f, strict.Resolve("A")[0].Gain, "rule gain");
     }
 
+    static byte[] F32(float v) { return BE(BitConverter.ToInt32(BitConverter.GetBytes(v), 0), 4); }
+
+    /// <summary>One part of a /uniflg frame as the sender splits it: a bundle opening with /uniflg/frame.</summary>
+    static byte[] FramePart(string stream, int index, bool landmarks, params string[] blends)
+    {
+        var elements = new List<byte[]> { Cat(Str("/uniflg/frame"), Str(",sif"), Str(stream), BE(index, 4), F32(index / 30f)) };
+        if (landmarks) elements.Add(Cat(Str("/uniflg/landmarks"), Str(",ff"), F32(0.5f), F32(index)));
+        foreach (string name in blends) elements.Add(Cat(Str("/uniflg/blend/" + name), Str(",f"), F32(0.25f)));
+        return Cat(new[] { Str("#bundle"), BE(1L << 32, 8) }.Concat(elements.SelectMany(e => new[] { BE(e.Length, 4), e })).ToArray());
+    }
+
+    static List<FaceEvent> FeedAll(FaceStreamDecoder decoder, params byte[][] datagrams)
+    {
+        var events = new List<FaceEvent>();
+        foreach (byte[] d in datagrams) decoder.Feed(d, d.Length, events);
+        return events;
+    }
+
+    static string Show(List<FaceEvent> events)
+    {
+        return string.Join(" ", events.Select(e => e is FaceFrame
+            ? (((FaceFrame)e).IsEnd ? "end" : "") + e.StreamId + ((FaceFrame)e).Index + ":" +
+              (((FaceFrame)e).Points != null ? "p" : "") + ((FaceFrame)e).Weights.Count
+            : e.GetType().Name));
+    }
+
+    /// <summary>Frames split over datagrams are merged by (stream id, index) and handed out once whole.</summary>
+    static void SplitFrames()
+    {
+        var d = new FaceStreamDecoder();
+        Equal("", Show(FeedAll(d, FramePart("a", 0, true, "b0"), FramePart("a", 0, false, "b1"))),
+              "the first frame ever waits (its shape is unknown)");
+        Equal("a0:p2", Show(FeedAll(d, FramePart("a", 1, true, "b0"))), "the next frame hands it out, merged");
+        Equal("a1:p2", Show(FeedAll(d, FramePart("a", 1, false, "b1"))), "then frames come out with their last part");
+        Equal("", Show(FeedAll(d, FramePart("a", 1, false, "b2"))), "a part after its frame is dropped");
+        Equal(1, d.LateParts, "late part counted");
+        Equal("", Show(FeedAll(d, FramePart("a", 2, true, "b0"), FramePart("a", 2, false, "b1"))),
+              "the late part taught the decoder that frames have three weights");
+        Equal("a2:p2 StreamEnded enda3:0", Show(FeedAll(d, Cat(Str("/uniflg/stream/end"), Str(",si"), Str("a"), BE(3, 4)))),
+              "the stream's end hands out its last frame first");
+        Equal("b0:p3", Show(FeedAll(d, FramePart("b", 0, true, "b0", "b1"), FramePart("b", 0, false, "b2"))),
+              "a new stream's first frame: the last stream's shape");
+        Equal("c0:p3 d0:p3", Show(FeedAll(d, FramePart("c", 0, true, "b0"), FramePart("d", 0, true, "b0", "b1"),
+                                         FramePart("c", 0, false, "b1", "b2"), FramePart("d", 0, false, "b2"))),
+              "interleaved streams are merged apart");
+        Equal("", Show(FeedAll(d, FramePart("e", 0, true))), "an incomplete frame waits");
+        Equal(1, d.Pending, "one frame pending");
+        var flushed = new List<FaceEvent>();
+        d.Flush(flushed);
+        Check(Show(flushed) == "e0:p0" && d.Pending == 0, "Flush hands out what is pending: " + Show(flushed));
+    }
+
     // ------------------------------------------------------------------ live UDP
 
     static int Listen(int port, int packets, double timeout)
@@ -271,8 +367,12 @@ static class CoreTests
                 foreach (var e in events) Console.WriteLine(Json(e));
                 Console.Out.Flush();
             }
+            events.Clear();
+            decoder.Flush(events);   // a frame still being assembled when the packets (or the time) ran out
+            foreach (var e in events) Console.WriteLine(Json(e));
             Console.WriteLine("{\"done\": true, \"packets\": " + got + ", \"malformed\": " + decoder.Malformed +
-                              ", \"ignored\": " + decoder.Ignored + "}");
+                              ", \"ignored\": " + decoder.Ignored +
+                              ", \"late_parts\": " + decoder.LateParts + "}");
             return got == packets ? 0 : 3;
         }
     }

@@ -2,7 +2,9 @@
 //
 // Two inputs are understood (docs/osc.md in the UniFLG repository):
 //  * the raw address space of `uniflg serve --osc`: /uniflg/stream/start, then one bundle per frame
-//    (/uniflg/frame, /uniflg/landmarks, /uniflg/blend/<ARKit name>...), then /uniflg/stream/end;
+//    (/uniflg/frame, /uniflg/landmarks, /uniflg/blend/<ARKit name>...), then /uniflg/stream/end. A frame over the
+//    sender's datagram limit (1,400 bytes by default) comes as several bundles with the same time tag, each
+//    opening with the frame's /uniflg/frame message; the decoder merges them by (stream id, index);
 //  * the VMC protocol of `uniflg serve --vmc` (or any VMC performer): /VMC/Ext/T, /VMC/Ext/Blend/Val
 //    (name, value) pairs, then /VMC/Ext/Blend/Apply, bundled or as separate datagrams.
 using System;
@@ -50,20 +52,43 @@ namespace UniFLG.Face.Core
         public int FrameCount;
     }
 
-    /// <summary>Stateful decoder (VMC values may span datagrams). Not thread-safe: use one per socket thread.</summary>
+    /// <summary>Stateful decoder: VMC values and the parts of a split /uniflg frame may span datagrams. Not
+    /// thread-safe: use one per socket thread.
+    ///
+    /// A /uniflg frame is handed out once whole: when it has its landmarks and as many blendshape weights as the
+    /// stream's earlier frames had (or, for a stream's first frame, the last stream's frames), so as soon as its
+    /// last part arrives; else when the stream's next frame or its end arrives, or on <see cref="Flush"/> (call it
+    /// when the socket has been quiet, e.g. on a receive timeout). Only the very first frame a decoder sees waits
+    /// like that (one frame period), since nothing tells it yet how many parts a frame has. A part that arrives
+    /// after its frame was handed out (UDP reordering) is dropped and counted in <see cref="LateParts"/>.</summary>
     public sealed class FaceStreamDecoder
     {
         public const string VmcStreamId = "vmc";
         const string BlendPrefix = "/uniflg/blend/";
+        const int MaxStreams = 64;   // streams tracked at once; more (a misbehaving sender) resets the tracking
 
         readonly Dictionary<string, float> _vmcPending = new Dictionary<string, float>();
         double _vmcTime = double.NaN;
         readonly Dictionary<string, int> _fps = new Dictionary<string, int>();
+        readonly Dictionary<string, FaceFrame> _open = new Dictionary<string, FaceFrame>();      // being assembled
+        readonly Dictionary<string, FaceFrame> _handed = new Dictionary<string, FaceFrame>();    // last handed out
+        readonly Dictionary<string, int> _weightsPerFrame = new Dictionary<string, int>();       // learned per stream
+        int _lastWeightsPerFrame = -1;   // learned from the latest stream, for a new stream's first frame (-1: none)
 
         /// <summary>Packets that could not be decoded (counted, never thrown).</summary>
         public int Malformed { get; private set; }
         /// <summary>Messages whose address is neither /uniflg/... nor a VMC blendshape message.</summary>
         public int Ignored { get; private set; }
+        /// <summary>Parts of split frames that arrived after their frame was handed out (dropped).</summary>
+        public int LateParts { get; private set; }
+        /// <summary>Frames being assembled from parts (not yet handed out).</summary>
+        public int Pending { get { return _open.Count; } }
+
+        /// <summary>Hands out every frame still being assembled (as far as its parts arrived).</summary>
+        public void Flush(List<FaceEvent> output)
+        {
+            foreach (string stream in new List<string>(_open.Keys)) HandOut(stream, output);
+        }
 
         /// <summary>Decodes one datagram and appends what it produced to <paramref name="output"/>.</summary>
         public void Feed(byte[] datagram, int count, List<FaceEvent> output)
@@ -79,29 +104,82 @@ namespace UniFLG.Face.Core
         {
             var bundle = packet as OscBundle;
             if (bundle == null) { Message((OscMessage)packet, tag, null, output); return; }
-            FaceFrame frame = null;   // a /uniflg frame bundle: /uniflg/frame opens it
+            FaceFrame frame = null;   // a /uniflg frame bundle (or part): /uniflg/frame opens it
+            bool late = false;
             foreach (OscPacket element in bundle.Elements)
             {
                 var message = element as OscMessage;
                 if (message == null) { Walk(element, ((OscBundle)element).TimeTag, output); continue; }
                 if (message.Address == "/uniflg/frame")
                 {
-                    if (frame != null) output.Add(frame);
-                    frame = NewFrame(message, bundle.TimeTag);
+                    Settle(frame, late, output);
+                    frame = Part(message, bundle.TimeTag, output, out late);
                     continue;
                 }
                 Message(message, bundle.TimeTag, frame, output);
             }
-            if (frame != null) output.Add(frame);
+            Settle(frame, late, output);
         }
 
-        static FaceFrame NewFrame(OscMessage m, OscTimeTag tag)
+        /// <summary>The frame a part opened by <paramref name="m"/> belongs to: the one being assembled for its
+        /// (stream id, index), else a new one (handing out the stream's previous frame); a scratch frame when its
+        /// frame was already handed out (<paramref name="late"/>).</summary>
+        FaceFrame Part(OscMessage m, OscTimeTag tag, List<FaceEvent> output, out bool late)
         {
-            return new FaceFrame
+            string stream = m.GetString(0);
+            long index = m.GetInt(1);
+            float timeCode = m.GetFloat(2);
+            var part = new FaceFrame
             {
-                Source = FrameSource.UniFLG, StreamId = m.GetString(0), Index = m.GetInt(1),
-                TimeCode = m.GetFloat(2), TimeTag = tag,
+                Source = FrameSource.UniFLG, StreamId = stream, Index = index, TimeCode = timeCode, TimeTag = tag,
             };
+            FaceFrame frame;
+            late = _handed.TryGetValue(stream, out frame) && frame.Index == index;
+            if (late) return part;   // its frame is gone: read it into scratch, touch nothing being assembled
+            if (_open.TryGetValue(stream, out frame))
+            {
+                if (frame.Index == index) return frame;
+                HandOut(stream, output);   // the next frame began: the previous one has all it will get
+            }
+            if (_open.Count >= MaxStreams) Flush(output);
+            _open[stream] = part;
+            return part;
+        }
+
+        /// <summary>After a frame's part: hand the frame out if it is whole; learn from a late part that the
+        /// stream's frames are larger than the one handed out.</summary>
+        void Settle(FaceFrame frame, bool late, List<FaceEvent> output)
+        {
+            if (frame == null) return;
+            string stream = frame.StreamId;
+            if (late)
+            {
+                LateParts++;
+                FaceFrame handed;
+                if (_handed.TryGetValue(stream, out handed)) Learn(stream, handed.Weights.Count + frame.Weights.Count);
+                return;
+            }
+            int expected;
+            if (!_weightsPerFrame.TryGetValue(stream, out expected)) expected = _lastWeightsPerFrame;
+            if (frame.Points != null && expected >= 0 && frame.Weights.Count >= expected) HandOut(stream, output);
+        }
+
+        void HandOut(string stream, List<FaceEvent> output)
+        {
+            FaceFrame frame;
+            if (!_open.TryGetValue(stream, out frame)) return;
+            _open.Remove(stream);
+            if (_handed.Count >= MaxStreams && !_handed.ContainsKey(stream)) { _handed.Clear(); _weightsPerFrame.Clear(); }
+            _handed[stream] = frame;
+            Learn(stream, frame.Weights.Count);
+            output.Add(frame);
+        }
+
+        void Learn(string stream, int weights)
+        {
+            int known;
+            if (!_weightsPerFrame.TryGetValue(stream, out known) || weights > known) _weightsPerFrame[stream] = weights;
+            _lastWeightsPerFrame = _weightsPerFrame[stream];
         }
 
         void Message(OscMessage m, OscTimeTag tag, FaceFrame frame, List<FaceEvent> output)
@@ -136,6 +214,9 @@ namespace UniFLG.Face.Core
             if (a == "/uniflg/stream/end")
             {
                 var e = new StreamEnded { StreamId = m.GetString(0), FrameCount = m.GetInt(1) };
+                HandOut(e.StreamId, output);   // the stream's last frame is whole now
+                _handed.Remove(e.StreamId);
+                _weightsPerFrame.Remove(e.StreamId);
                 output.Add(e);
                 int fps;
                 double time = _fps.TryGetValue(e.StreamId, out fps) && fps > 0 ? (double)e.FrameCount / fps : double.NaN;
