@@ -181,3 +181,14 @@ def test_speak_with_accepted_options_still_loads_and_speaks(caplog, tmp_path) ->
                       "--speed", "1.5", "--no-preview")
     assert code == 0 and any(LOADED in line for line in lines), lines
     assert (tmp_path / "out" / "speech.wav").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    (["--seconds", "-1"], "--seconds must be above 0 and at most 600; got -1.0"),
+    (["--repeats", "0"], "--repeats must be 1 or more; got 0"),
+    (["--stream-seconds", "5,nan"], "--stream-seconds must be positive finite seconds; got '5,nan'"),
+])
+def test_bench_refuses_options_before_any_voice_loads(caplog, tmp_path, options, said) -> None:
+    code, lines = run(caplog, "bench", "--models", "default,tiny", "--cache", str(tmp_path), *options)
+    assert code == 2 and lines == [said], lines
+    assert not any(tmp_path.iterdir())  # no random benchmark voice was written either

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import platform
 import resource
 import sys
@@ -27,6 +28,7 @@ from uniflg.types import SynthesisOptions
 
 log = logging.getLogger(__name__)
 
+MAX_SENTENCE_SECONDS = 600.0  # --seconds: the test sentence is repeated to this length at most
 SENTENCE = "こんにちは。今日はとてもいい天気ですね、一緒に公園まで散歩に行きませんか。"
 
 
@@ -34,6 +36,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark the ``uniflg bench`` options describe -> {results: [...], summary, machine}."""
     from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
 
+    stream_lengths = _seconds_list(args.stream_seconds)  # every option before the first voice loads
+    if not (math.isfinite(args.seconds) and 0 < args.seconds <= MAX_SENTENCE_SECONDS):
+        raise InvalidInputError(f"--seconds must be above 0 and at most {MAX_SENTENCE_SECONDS:g}; got {args.seconds}")
+    if args.repeats < 1:
+        raise InvalidInputError(f"--repeats must be 1 or more; got {args.repeats}")
     voices: list[tuple[str, Path]] = []
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:
         if model == "default":
@@ -54,7 +61,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         if gpu != "only":
             for backend in _backends_for(folder, args.backends):
                 results.extend(_bench_voice(label, folder, backend, args.seconds, args.repeats))
-                results.extend(_bench_stream(label, folder, backend, _seconds_list(args.stream_seconds)))
+                results.extend(_bench_stream(label, folder, backend, stream_lengths))
         if gpu == "only" or (gpu == "auto" and args.backends == "all"):
             results.extend(_bench_gpu(label, folder, args.seconds, args.repeats, args.backends))
     return {"results": results, "summary": _summary(results), "machine": _machine()}
@@ -162,8 +169,8 @@ def _seconds_list(text: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError as exc:
         raise InvalidInputError(f"--stream-seconds takes a comma list of seconds; got {text!r}") from exc
-    if any(v <= 0 for v in values):
-        raise InvalidInputError(f"--stream-seconds must be positive; got {text!r}")
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise InvalidInputError(f"--stream-seconds must be positive finite seconds; got {text!r}")
     return values
 
 
