@@ -45,7 +45,8 @@ class ServerConfig:
         if not is_loopback(host) and not self.token:
             raise ValueError(f"binding {self.bind} (not loopback) needs a bearer token (--token, --token-file or "
                              "UNIFLG_TOKEN)")
-        positive = {"max_streams": self.max_streams, "max_text_chars": 1 if self.max_text_chars is None else self.max_text_chars,
+        text_chars = 1 if self.max_text_chars is None else self.max_text_chars  # None: the SDK's limits; 0 is bad
+        positive = {"max_streams": self.max_streams, "max_text_chars": text_chars,
                     "max_audio_seconds": self.max_audio_seconds, "header_timeout": self.header_timeout,
                     "idle_timeout": self.idle_timeout, "buffer_seconds": self.buffer_seconds}
         bad = {name: value for name, value in positive.items() if not value > 0}
