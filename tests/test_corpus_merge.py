@@ -13,7 +13,7 @@ from uniflg_train.corpus.generate import CorpusSpec, make_corpus, plan, streams
 from uniflg_train.corpus.merge import merge_corpora
 from uniflg_train.corpus.sentences_en import EVERYDAY, make_everyday_sentence
 from uniflg_train.data.formats import read_manifest
-from uniflg_train.evaluation.blendshapes import HELD_OUT_EN
+from uniflg_train.evaluation.sentences import HELD_OUT_EN
 
 
 def _rows(folder):
