@@ -101,7 +101,8 @@ def _common(p: argparse.ArgumentParser, text: bool) -> None:
     p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice)")
     choices = _default_voice_choices()
     p.add_argument("--speaker", metavar="NAME",
-                   help=f"speaker of the voice (embedded voice: {choices[0]}; default: its first)")
+                   help=f"speaker of the voice (embedded voice: {choices[0]}; default: "
+                        + ("the voice's speaker for the text's language, else its first)" if text else "its first)"))
     p.add_argument("--emotion", metavar="NAME",
                    help=f"emotion (embedded voice: {choices[1]}; default: "
                         + ("random style" if text else "from the input speech") + ")")
@@ -248,7 +249,8 @@ def _voice_info(folder: Path) -> dict[str, Any]:
     return {"name": spec.name, "path": str(folder), "config": spec.config.name,
             "variant": spec.config.variant.name,
             "languages": list(LANGUAGES) if spec.language == "auto" else [spec.language],
-            "speakers": list(spec.speakers), "emotions": list(spec.emotions),
+            "speakers": list(spec.speakers), "language_speakers": dict(spec.language_speakers),
+            "emotions": list(spec.emotions),
             "sample_rate": spec.config.audio.sample_rate, "fps": spec.config.landmarks.fps, "layout": "openpose70",
             "graphs": sorted(spec.graphs), "contexts": spec.contexts,
             "live_lookahead_ms": _live_lookahead_ms(spec),
@@ -312,13 +314,22 @@ def _info_text(data: dict[str, Any]) -> str:
                   f"  model: {v['config']} {v['variant']}; {v['sample_rate']} Hz audio, {v['fps']} fps "
                   f"{v['layout']} landmarks",
                   f"  languages: {', '.join(v['languages'])}",
-                  f"  speakers: {', '.join(v['speakers'])}", f"  emotions: {', '.join(v['emotions'])}",
+                  f"  speakers: {', '.join(v['speakers'])}" + _language_speakers_text(v["language_speakers"]),
+                  f"  emotions: {', '.join(v['emotions'])}",
                   "  backends:"]
         lines += [f"    {name}: {why}" for name, why in v["backends"].items()]
     lines.append("features here:")
     lines += [f"  {name}: {why}" for name, why in data["features"].items()]
     lines.append("versions: " + ", ".join(f"{k} {val or '-'}" for k, val in data["versions"].items()))
     return "\n".join(lines)
+
+
+def _language_speakers_text(mapping: dict[str, str]) -> str:
+    """The speakers line's suffix naming each language's default speaker, e.g. ``(default per language: en
+    kokoro_jm_kumo)``; empty for a voice without ``language_speakers``."""
+    if not mapping:
+        return ""
+    return " (default per language: " + ", ".join(f"{k} {v}" for k, v in mapping.items()) + ")"
 
 
 def _voice_backends(folder: Path, spec: VoiceSpec | None = None) -> dict[str, str]:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -56,6 +56,17 @@ log = logging.getLogger(__name__)
 LIVE_BLOCK_FRAMES = 3  # speech-driven frames per block when a look-ahead bound is asked for (100 ms)
 MAX_CHUNK_SECONDS = 2.0  # streamed chunks grow from chunk_seconds to this (less window overhead)
 Z_U_SECONDS = 1.0  # speech-driven: z_u comes from the first second of the input (see SpeechAnimator)
+
+
+class Piece(NamedTuple):
+    """One synthesis call's worth of text, checked: a sentence (or part of a long one) of a text."""
+
+    ids: np.ndarray  # (1, N) int64 symbol ids
+    prosody: np.ndarray  # (1, N, P) int64 prosody features
+    language: str | None  # the front end's language of the piece; None: an encoded utterance that does not say
+
+
+Condition = tuple[np.ndarray, np.ndarray]  # (g (1,) int64, z_u (1, Du) float32) of one piece
 
 
 @dataclass(frozen=True)
@@ -207,8 +218,8 @@ class Voice:
         if len(pieces) > 1:
             chunks = list(self._stream_pieces(pieces, options))
             return np.concatenate([c.audio for c in chunks]), np.concatenate([c.landmarks for c in chunks])
-        g, z_u, rng = self._start(options)
-        plan = self._plan_piece(*pieces[0], g, z_u, rng, options)
+        conditions, rng = self._start(options, pieces)
+        plan = self._plan_piece(pieces[0], conditions[0], rng, options)
         audio = decode_audio(self.backend, self.runtime, plan, 0, plan.frames)
         if options.mode == "p":
             return audio, self._animate_whole(audio, plan.g, plan.z_u)
@@ -221,11 +232,12 @@ class Voice:
         in a row, each piece but the last padded to whole frames as in :meth:`synthesize`."""
         options = options or SynthesisOptions()
         pieces = self._prepare(text, options)
-        g, z_u, rng = self._start(options)
+        conditions, rng = self._start(options, pieces)
         out = []
-        for k, (ids, prosody) in enumerate(pieces):
-            plan = self._plan_piece(ids, prosody, g, z_u, rng, options)
-            lm = decode_landmarks(self.backend, self.runtime, plan.landmark_latent, g, z_u, 0, plan.landmark_frames)
+        for k, (piece, condition) in enumerate(zip(pieces, conditions, strict=True)):
+            plan = self._plan_piece(piece, condition, rng, options)
+            lm = decode_landmarks(self.backend, self.runtime, plan.landmark_latent, plan.g, plan.z_u, 0,
+                                  plan.landmark_frames)
             out.append(lm if k == len(pieces) - 1 else self._pad_piece(plan, np.zeros(0, np.float32), lm)[1])
         return np.concatenate(out)
 
@@ -235,8 +247,8 @@ class Voice:
         between them)."""
         options = options or SynthesisOptions()
         pieces = self._prepare(text, options)
-        g, z_u, rng = self._start(options)
-        frames = sum(self._plan_piece(ids, prosody, g, z_u, rng, options).frames for ids, prosody in pieces)
+        conditions, rng = self._start(options, pieces)
+        frames = sum(self._plan_piece(p, c, rng, options).frames for p, c in zip(pieces, conditions, strict=True))
         return frames * self.runtime.hop / self.sample_rate
 
     def phoneme_timing(self, text: Any, options: SynthesisOptions | None = None
@@ -254,14 +266,14 @@ class Voice:
 
             text = split_text(text, options.language, options.strict_text)
         utterances = list(text.utterances) if hasattr(text, "utterances") else [text]
-        pieces = [self._encode(u) for u in utterances]
-        g, z_u, rng = self._start(options)
+        pieces = [self._encode(u, options) for u in utterances]
+        conditions, rng = self._start(options, pieces)
         sr, hop, fps = self.sample_rate, self.runtime.hop, self.runtime.fps
         out: list[tuple[str, float, float]] = []
         start = 0
-        for k, (utterance, (ids, prosody)) in enumerate(zip(utterances, pieces, strict=True)):
+        for k, (utterance, piece, condition) in enumerate(zip(utterances, pieces, conditions, strict=True)):
             symbols = tuple(getattr(utterance, "symbols", ()))
-            plan = self._plan_piece(ids, prosody, g, z_u, rng, options)
+            plan = self._plan_piece(piece, condition, rng, options)
             if len(symbols) != len(plan.d_spec):
                 raise InvalidInputError("phoneme timing needs utterances with one symbol per token")
             ends = start + np.cumsum(np.asarray(plan.d_spec, np.int64)) * hop  # samples
@@ -271,43 +283,70 @@ class Voice:
                 start += int(round(-(-plan.frames * hop * fps // sr) * sr / fps))
         return out
 
-    def _prepare(self, text: Any, options: SynthesisOptions) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _prepare(self, text: Any, options: SynthesisOptions) -> list[Piece]:
         _check_options(options)
         return self._encode_pieces(text, options)
 
-    def _start(self, options: SynthesisOptions) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
-        """-> (g, z_u, the generator the pieces' noise comes from, in order)."""
+    def speaker_for(self, language: str | None, options: SynthesisOptions | None = None) -> str | None:
+        """The speaker that reads text of ``language`` (``"ja"``, ``"en"``; None: unknown) under ``options``:
+        the options' speaker when they name one (it always wins), else the voice's speaker for that language
+        (``voice.json`` ``language_speakers``), else None (the voice's first speaker)."""
+        if options is not None and options.speaker is not None:
+            return options.speaker
+        return self.spec.speaker_for(language)
+
+    def _start(self, options: SynthesisOptions, pieces: list[Piece]
+               ) -> tuple[list[Condition], np.random.Generator]:
+        """-> ((g, z_u) per piece, the generator the pieces' noise comes from, in order).
+
+        Each piece is conditioned as if :meth:`speaker_for` its language had been named, so a text in one
+        language gives exactly what naming that speaker gives. A text whose pieces change speaker keeps one z_u
+        (one speaking style throughout; UniFLG-AS: the named speaker's stored latent where there is one)."""
         rng = np.random.default_rng(options.seed)
-        g, z_u = self._condition(options, rng)
+        speakers = [self.speaker_for(p.language, options) for p in pieces]
+        g, z_u = self._condition(replace(options, speaker=speakers[0]), rng)
         assert z_u is not None  # only speech-driven animation leaves z_u to the input speech
-        return g, z_u, rng
+        known: dict[str | None, Condition] = {speakers[0]: (g, z_u)}
+        for name in speakers[1:]:
+            if name not in known:
+                known[name] = self._switch_speaker(name, options, g, z_u)
+        return [known[name] for name in speakers], rng
+
+    def _switch_speaker(self, speaker: str | None, options: SynthesisOptions, g: np.ndarray,
+                        z_u: np.ndarray) -> Condition:
+        """A later piece's (g, z_u) for ``speaker`` (None: the first), keeping the stream's draws."""
+        if self.config.variant.conditioning == "emotion":  # UniFLG-AS: g is the emotion, z_u the speaker
+            if speaker is None or options.reference_audio is not None:
+                return g, z_u
+            return g, _named_latent(self.spec, "speaker", speaker)
+        return np.array([_lookup("speaker", speaker, self.speakers)], dtype=np.int64), z_u
 
     def _plan(self, text: Any, options: SynthesisOptions) -> TextPlan:
         """The plan of one utterance (the first piece of a longer text)."""
         pieces = self._prepare(text, options)
-        g, z_u, rng = self._start(options)
-        return self._plan_piece(*pieces[0], g, z_u, rng, options)
+        conditions, rng = self._start(options, pieces)
+        return self._plan_piece(pieces[0], conditions[0], rng, options)
 
-    def _plan_piece(self, ids: np.ndarray, prosody: np.ndarray, g: np.ndarray, z_u: np.ndarray,
-                    rng: np.random.Generator, options: SynthesisOptions) -> TextPlan:
-        return plan_text(self.backend, self.runtime, ids, prosody, g, z_u, rng, options.noise_scale,
+    def _plan_piece(self, piece: Piece, condition: Condition, rng: np.random.Generator,
+                    options: SynthesisOptions) -> TextPlan:
+        g, z_u = condition
+        return plan_text(self.backend, self.runtime, piece.ids, piece.prosody, g, z_u, rng, options.noise_scale,
                          options.noise_scale_duration, options.landmark_noise_scale, 1.0 / options.speed)
 
-    def _stream_pieces(self, pieces: list[tuple[np.ndarray, np.ndarray]],
-                       options: SynthesisOptions) -> Iterator[SynthesisChunk]:
-        g, z_u, rng = self._start(options)  # now: an unknown speaker or emotion raises here
-        return self._piece_chunks(pieces, options, g, z_u, rng)
+    def _stream_pieces(self, pieces: list[Piece], options: SynthesisOptions) -> Iterator[SynthesisChunk]:
+        conditions, rng = self._start(options, pieces)  # now: an unknown speaker or emotion raises here
+        return self._piece_chunks(pieces, options, conditions, rng)
 
-    def _piece_chunks(self, pieces: list[tuple[np.ndarray, np.ndarray]], options: SynthesisOptions,
-                      g: np.ndarray, z_u: np.ndarray, rng: np.random.Generator) -> Iterator[SynthesisChunk]:
-        """One stream across the pieces of a long text. z_u is drawn once (one speaking style throughout);
-        each piece but the last is padded to whole landmark frames (see :meth:`_pad_piece`), so frame ``j``
-        of the stream still starts at sample ``j * sr / fps``."""
+    def _piece_chunks(self, pieces: list[Piece], options: SynthesisOptions, conditions: list[Condition],
+                      rng: np.random.Generator) -> Iterator[SynthesisChunk]:
+        """One stream across the pieces of a long text, each with its (g, z_u) (see :meth:`_start`); each
+        piece but the last is padded to whole landmark frames (see :meth:`_pad_piece`), so frame ``j`` of the
+        stream still starts at sample ``j * sr / fps``."""
         sr, hop = self.sample_rate, self.runtime.hop
         first = max(1, int(np.ceil(options.chunk_seconds * sr / hop)))
         index = sample0 = frame0 = 0
-        for k, (ids, prosody) in enumerate(pieces):
-            plan = self._plan_piece(ids, prosody, g, z_u, rng, options)
+        for k, (piece, condition) in enumerate(zip(pieces, conditions, strict=True)):
+            plan = self._plan_piece(piece, condition, rng, options)
             chunks = chunk_plan(plan.frames, first, max(first, int(MAX_CHUNK_SECONDS * sr / hop)))
             stream = self._stream_pipelined(plan, chunks) if options.mode == "p" else self._stream_parallel(plan,
                                                                                                            chunks)
@@ -441,8 +480,8 @@ class Voice:
         return np.concatenate(animator.push(audio) + animator.finish())
 
     # ---- inputs ----------------------------------------------------------------------------------------
-    def _encode_pieces(self, text: Any, options: SynthesisOptions) -> list[tuple[np.ndarray, np.ndarray]]:
-        """A string or Passage -> checked (ids (1, N), prosody (1, N, P)) per piece; an utterance -> one."""
+    def _encode_pieces(self, text: Any, options: SynthesisOptions) -> list[Piece]:
+        """A string or Passage -> a checked :class:`Piece` per sentence piece; an utterance -> one."""
         if isinstance(text, str):
             check_nonempty(text)
             try:
@@ -451,11 +490,12 @@ class Voice:
                 raise ModelFormatError(f"the text front end is not available: {exc}") from exc
             text = split_text(text, options.language, options.strict_text)
         if hasattr(text, "utterances"):
-            return [self._encode(u) for u in text.utterances]
-        return [self._encode(text)]
+            return [self._encode(u, options) for u in text.utterances]
+        return [self._encode(text, options)]
 
-    def _encode(self, text: Any) -> tuple[np.ndarray, np.ndarray]:
-        """An encoded utterance (``ids``, ``prosody``) -> checked (ids (1, N), prosody (1, N, P))."""
+    def _encode(self, text: Any, options: SynthesisOptions) -> Piece:
+        """An encoded utterance (``ids``, ``prosody``, optionally ``language``) -> a checked :class:`Piece`
+        (without a ``language`` attribute: the options' language unless it is "auto")."""
         ids = np.asarray(getattr(text, "ids", None), dtype=np.int64).reshape(1, -1)
         prosody = np.asarray(getattr(text, "prosody", None), dtype=np.int64)
         n_prosody = len(self.config.text.prosody_cardinalities)
@@ -473,7 +513,8 @@ class Voice:
             if prosody[:, i].min() < 0 or prosody[:, i].max() >= n:
                 raise InvalidInputError(f"prosody feature {i} must be in [0, {n}); "
                                         f"got [{prosody[:, i].min()}, {prosody[:, i].max()}]")
-        return ids, prosody[None]
+        language = getattr(text, "language", None) or (None if options.language == "auto" else options.language)
+        return Piece(ids, prosody[None], language)
 
     def _condition(self, options: SynthesisOptions, rng: np.random.Generator, speech_driven: bool = False
                    ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -521,8 +562,11 @@ def _stored_latent(spec: VoiceSpec, options: SynthesisOptions) -> np.ndarray | N
     name is given; NotFoundError when the voice stores none for the name."""
     as_variant = spec.config.variant.conditioning == "emotion"
     kind, name = ("speaker", options.speaker) if as_variant else ("emotion", options.emotion)
-    if name is None:
-        return None
+    return None if name is None else _named_latent(spec, kind, name)
+
+
+def _named_latent(spec: VoiceSpec, kind: str, name: str) -> np.ndarray:
+    """The stored z_u ``(1, Du)`` of emotion or speaker ``name``; NotFoundError naming the stored ones."""
     table = spec.latents.get(kind, {})
     if name not in table:
         raise NotFoundError(f"{kind} latent", name, list(table))
@@ -558,6 +602,5 @@ def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool =
     return write_voice(model, Path(path), name or f"random-{config_name}", latents, onnx=onnx, weights=True)
 
 
-__all__ = ["DEFAULT_VOICE_DIR", "VOICE_FILE", "WEIGHTS_FILE", "SpeechPath", "Voice", "VoiceSpec", "check_request",
-           "load_voice", "read_voice_spec",
-           "random_voice"]
+__all__ = ["DEFAULT_VOICE_DIR", "VOICE_FILE", "WEIGHTS_FILE", "Piece", "SpeechPath", "Voice", "VoiceSpec",
+           "check_request", "load_voice", "random_voice", "read_voice_spec"]

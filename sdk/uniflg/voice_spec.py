@@ -2,8 +2,9 @@
 
 :class:`VoiceSpec` alone reads and writes ``voice.json`` (model config, speakers, emotions, neutral face, face
 calibration, per-name utterance latents, graph receptive fields, versions); :func:`read_spec` is the one way to
-read a folder's. This module needs neither torch nor ONNX Runtime, so the loader, the writer, ``uniflg info``
-and the exporter share it.
+read a folder's. ``language_speakers`` (optional; older files without it load unchanged) maps a language of the
+text front end to the speaker that reads it when a call names no speaker (:meth:`VoiceSpec.speaker_for`). This
+module needs neither torch nor ONNX Runtime, so the loader, the writer, ``uniflg info`` and the exporter share it.
 """
 
 from __future__ import annotations
@@ -38,12 +39,42 @@ class VoiceSpec:
     neutral_face: list[list[float]] | None = None  # (70, 2) mean face
     face_calibration: dict[str, Any] | None = None  # uniflg.retarget.Calibration.to_dict(); see uniflg.avatar
     language: str = "auto"
+    # Text path: the speaker for text of a language when the call names none, e.g. {"en": "kokoro_jm_kumo"};
+    # a language not listed uses the first speaker. Checked against the speakers at construction (load).
+    language_speakers: dict[str, str] = field(default_factory=dict)
     # Low-latency speech paths (issue 18), by name: {"graphs": {"speech_to_latent": file, "latent_to_landmarks":
     # file}, "contexts": {graph: [left, right]} (measured receptive fields), "lookahead_ms", "config" (sizes)}
     live: dict[str, dict[str, Any]] = field(default_factory=dict)
     sdk_version: str = __version__
     format: str = FORMAT
     version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        self._check_language_speakers()
+
+    def _check_language_speakers(self) -> None:
+        from uniflg.text.charset import LANGUAGES
+
+        if not isinstance(self.language_speakers, dict):
+            raise ModelFormatError(f"voice {self.name!r}: language_speakers must be an object "
+                                   f"{{language: speaker}}; got {self.language_speakers!r}")
+        for language, speaker in self.language_speakers.items():
+            if language not in LANGUAGES:
+                raise ModelFormatError(f"voice {self.name!r}: language_speakers names language {language!r}; "
+                                       f"the text front end reads {', '.join(LANGUAGES)}")
+            if speaker not in self.speakers:
+                raise ModelFormatError(f"voice {self.name!r}: language_speakers[{language!r}] names speaker "
+                                       f"{speaker!r}, which the voice does not have; it has: "
+                                       f"{', '.join(self.speakers)}")
+            stored = self.latents.get("speaker", {})
+            if self.config.variant.conditioning == "emotion" and speaker not in stored:
+                raise ModelFormatError(f"voice {self.name!r}: language_speakers[{language!r}] names speaker "
+                                       f"{speaker!r}, which has no stored latent (UniFLG-AS picks a speaker by "
+                                       f"its latent); stored: {', '.join(stored) or 'none'}")
+
+    def speaker_for(self, language: str | None) -> str | None:
+        """The speaker that reads text of ``language`` by default (``language_speakers``), or None: the first."""
+        return self.language_speakers.get(language) if language is not None else None
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -73,7 +104,10 @@ class VoiceSpec:
             unknown = set(data) - {f for f in cls.__dataclass_fields__}
             if unknown:
                 raise ModelFormatError(f"{where}: unknown fields {sorted(unknown)}")
-            return cls(**data)
+            try:
+                return cls(**data)
+            except ModelFormatError as exc:  # a field that contradicts another (language_speakers)
+                raise ModelFormatError(f"{where}: {exc}") from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # AttributeError: JSON that is no object
             raise ModelFormatError(f"{where}: malformed voice file: {exc}") from exc
 

@@ -1,0 +1,115 @@
+"""Per-language default speakers (voice.json ``language_speakers``): read and written by VoiceSpec, checked at
+load, used by the text path when a call names no speaker, reported by `uniflg info`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from uniflg.errors import ModelFormatError
+from uniflg.types import SynthesisOptions
+from uniflg.voice import DEFAULT_VOICE_DIR, load_voice
+from uniflg.voice_spec import VOICE_FILE, VoiceSpec, read_spec
+
+EN = "The weather is nice today."
+JA = "今日はとても良い天気ですね。"
+
+
+def _with_mapping(folder: Path, mapping: object) -> Path:
+    data = json.loads((folder / VOICE_FILE).read_text(encoding="utf-8"))
+    data["language_speakers"] = mapping
+    (folder / VOICE_FILE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def mapped_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the default voice whose English speaker is ``bright`` (its third speaker)."""
+    folder = tmp_path_factory.mktemp("voice") / "mapped"
+    shutil.copytree(DEFAULT_VOICE_DIR, folder)
+    return _with_mapping(folder, {"en": "bright"})
+
+
+def test_voice_spec_round_trips_with_and_without_language_speakers(mapped_folder: Path) -> None:
+    plain = read_spec(DEFAULT_VOICE_DIR)
+    assert plain.language_speakers == {} and "language_speakers" in json.loads(plain.to_json())
+    old = json.loads(plain.to_json())
+    del old["language_speakers"]  # a voice.json written before the field existed
+    assert VoiceSpec.from_json(json.dumps(old)) == plain
+    mapped = read_spec(mapped_folder)
+    assert mapped.language_speakers == {"en": "bright"}
+    again = VoiceSpec.from_json(mapped.to_json())
+    assert again == mapped and again.speaker_for("en") == "bright" and again.speaker_for("ja") is None
+
+
+@pytest.mark.parametrize(("mapping", "named"), [
+    ({"en": "kokoro_jm_kumo"}, ["'kokoro_jm_kumo'", "mei, low, bright, soft"]),
+    ({"fr": "mei"}, ["'fr'", "ja, en"]),
+    (["en", "mei"], ["must be an object"]),
+])
+def test_a_bad_mapping_is_refused_at_load_naming_it_and_the_choices(tmp_path: Path, mapping: object,
+                                                                    named: list[str]) -> None:
+    shutil.copy(DEFAULT_VOICE_DIR / VOICE_FILE, tmp_path / VOICE_FILE)
+    _with_mapping(tmp_path, mapping)
+    with pytest.raises(ModelFormatError) as err:
+        read_spec(tmp_path)
+    assert str(tmp_path / VOICE_FILE) in str(err.value) and all(n in str(err.value) for n in named)
+    with pytest.raises(ModelFormatError):  # constructing one in code is checked the same way
+        replace(read_spec(DEFAULT_VOICE_DIR), language_speakers=mapping)
+
+
+def test_english_text_uses_the_voice_english_speaker_and_an_explicit_speaker_wins(mapped_folder: Path) -> None:
+    mapped = load_voice(mapped_folder, backend="onnxruntime")
+    plain = load_voice(backend="onnxruntime")
+    seed = SynthesisOptions(seed=4)
+    en_default, _ = mapped.synthesize_all(EN, seed)
+    en_named, _ = plain.synthesize_all(EN, replace(seed, speaker="bright"))
+    np.testing.assert_array_equal(en_default, en_named)
+    en_first, _ = plain.synthesize_all(EN, seed)
+    assert en_first.shape != en_default.shape or not np.allclose(en_first, en_default, atol=1e-3)
+    # an explicit speaker always wins; Japanese (no entry) keeps the first speaker
+    np.testing.assert_array_equal(mapped.synthesize_all(EN, replace(seed, speaker="mei"))[0], en_first)
+    np.testing.assert_array_equal(mapped.synthesize_all(JA, seed)[0], plain.synthesize_all(JA, seed)[0])
+    # an explicit language is the text's language too; phoneme timing follows the same speaker
+    assert mapped.phoneme_timing(EN, replace(seed, language="en")) == plain.phoneme_timing(
+        EN, replace(seed, speaker="bright"))
+
+
+def test_mixed_text_switches_speaker_per_sentence(mapped_folder: Path) -> None:
+    mapped = load_voice(mapped_folder, backend="onnxruntime")
+    plain = load_voice(backend="onnxruntime")
+    text, seed = f"{JA}{EN}", SynthesisOptions(seed=2)
+
+    def sentences(voice):  # audio per sentence of the stream
+        chunks = list(voice.synthesize(text, seed))
+        return [np.concatenate([c.audio for c in chunks if c.sentence == k]) for k in (0, 1)]
+
+    (ja_m, en_m), (ja_p, en_p) = sentences(mapped), sentences(plain)
+    np.testing.assert_array_equal(ja_m, ja_p)  # the Japanese sentence: the first speaker in both
+    assert en_m.shape != en_p.shape or not np.allclose(en_m, en_p, atol=1e-3)  # English: bright vs mei
+
+
+def test_info_reports_the_mapping(mapped_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from uniflg.cli import main
+
+    assert main(["info", "--voice", str(mapped_folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["voice"]["language_speakers"] == {"en": "bright"}
+    assert main(["info", "--voice", str(mapped_folder)]) == 0
+    assert "speakers: mei, low, bright, soft (default per language: en bright)" in capsys.readouterr().out
+
+
+def test_speak_command_uses_the_english_speaker(mapped_folder: Path, tmp_path: Path) -> None:
+    import soundfile as sf
+    from uniflg.cli import main
+
+    common = ["--backend", "onnxruntime", "--seed", "7", "--no-preview"]
+    assert main(["speak", EN, "-o", str(tmp_path / "a"), "--voice", str(mapped_folder), *common]) == 0
+    assert main(["speak", EN, "-o", str(tmp_path / "b"), "--speaker", "bright", *common]) == 0
+    assert main(["speak", EN, "-o", str(tmp_path / "c"), *common]) == 0
+    a, b, c = (sf.read(tmp_path / x / "speech.wav", dtype="int16")[0] for x in "abc")
+    np.testing.assert_array_equal(a, b)
+    assert a.shape != c.shape or not np.array_equal(a, c)
