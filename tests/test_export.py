@@ -63,6 +63,23 @@ def test_export_command_from_voice(tmp_path, tiny_dir):
     assert snr_db(a_r, a_n) >= 40 and np.abs(l_r - l_n).max() <= 1e-3
 
 
+def test_export_language_speaker_is_stored_carried_over_and_checked(tmp_path, tiny_dir, caplog):
+    from uniflg.cli import main
+
+    common = ["export", "--no-weights", "--no-verify"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main([*common, "--voice", str(tiny_dir), "-o", str(first), "--language-speaker", "en=speaker0"]) == 0
+    assert json.loads((first / "voice.json").read_text())["language_speakers"] == {"en": "speaker0"}
+    assert main([*common, "--voice", str(tiny_dir), "-o", str(second)]) == 0  # the source has none
+    assert json.loads((second / "voice.json").read_text())["language_speakers"] == {}
+    for bad, named in (("en=nobody", "'nobody'; it has: speaker0"), ("fr=speaker0", "one of ja, en"),
+                       ("speaker0", "LANG=SPEAKER")):
+        out = tmp_path / bad
+        caplog.clear()
+        assert main([*common, "--voice", str(tiny_dir), "-o", str(out), "--language-speaker", bad]) == 2
+        assert named in caplog.text and not out.exists()  # refused before anything is written
+
+
 def test_export_verification_report(tiny_dir):
     from uniflg.backends.modules import build_graph_modules, example_inputs
     from uniflg.model.io import load_model

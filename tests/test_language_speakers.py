@@ -113,3 +113,33 @@ def test_speak_command_uses_the_english_speaker(mapped_folder: Path, tmp_path: P
     a, b, c = (sf.read(tmp_path / x / "speech.wav", dtype="int16")[0] for x in "abc")
     np.testing.assert_array_equal(a, b)
     assert a.shape != c.shape or not np.array_equal(a, c)
+
+
+def test_the_corpus_rule_picks_the_unpaired_speaker_with_most_items_per_language(tmp_path: Path) -> None:
+    """`uniflg export --latents-from DATA` without --language-speaker: per language other than Japanese, the
+    speaker with the most unpaired train items (paired espeak items and other splits do not count)."""
+    from dataclasses import asdict
+
+    from uniflg.config import AudioConfig
+    from uniflg_train.export.language_speakers import corpus_language_speakers
+
+    def items(n: int, speaker: str, language: str, paired: bool = False) -> list[dict]:
+        return [{"id": f"{speaker}{language}{paired}{i}", "speaker": speaker, "language": language, "emotion": "n",
+                 "frames": 10, "seconds": 1.0, "landmark_frames": 30 if paired else 0} for i in range(n)]
+
+    train = (items(5, "mei", "ja", paired=True) + items(9, "kokoro_jm_kumo", "ja") + items(4, "kokoro_jm_kumo", "en")
+             + items(9, "espeak_en-us", "en", paired=True) + items(3, "espeak_en-us", "en"))
+    speakers = ("mei", "espeak_en-us", "kokoro_jm_kumo")
+    index = {"audio": asdict(AudioConfig()), "speakers": list(speakers), "emotions": ["n"],
+             "splits": {"train": train, "val": items(20, "espeak_en-us", "en")}}
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "index.json").write_text(json.dumps(index))
+    assert corpus_language_speakers(tmp_path, speakers) == {"en": "kokoro_jm_kumo"}
+    # a tie goes to the speaker listed first; a speaker the model lacks is not chosen
+    index["splits"]["train"] = train + items(1, "espeak_en-us", "en")
+    (tmp_path / "cache" / "index.json").write_text(json.dumps(index))
+    assert corpus_language_speakers(tmp_path, speakers) == {"en": "espeak_en-us"}
+    assert corpus_language_speakers(tmp_path, ("mei", "kokoro_jm_kumo")) == {"en": "kokoro_jm_kumo"}
+    index["splits"]["train"] = items(5, "mei", "ja", paired=True) + items(9, "kokoro_jm_kumo", "ja")
+    (tmp_path / "cache" / "index.json").write_text(json.dumps(index))
+    assert corpus_language_speakers(tmp_path, speakers) == {}  # Japanese only: no mapping, behaviour unchanged

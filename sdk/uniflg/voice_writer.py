@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -79,13 +80,19 @@ def store_initializers_half(path: Path, min_elements: int = 16) -> None:
 
 
 def write_voice(model: UniFLG, folder: Path, name: str, latents: dict[str, dict[str, list[float]]] | None = None,
-                onnx: bool = True, weights: bool = True, language: str = "auto", half_weights: bool = False) -> Path:
+                onnx: bool = True, weights: bool = True, language: str = "auto", half_weights: bool = False,
+                language_speakers: dict[str, str] | None = None) -> Path:
     """Write a complete voice folder; -> the folder. The model must still have its weight norm (the training
     layout); it is then prepared for inference in place (weight norm folded).
 
     ``half_weights`` stores every weight in float16 (the safetensors file and the ONNX initializers), which
-    halves the folder; the model is rounded first, so torch and ONNX Runtime still agree."""
+    halves the folder; the model is rounded first, so torch and ONNX Runtime still agree. ``language_speakers``:
+    the speaker that reads each language by default (:class:`VoiceSpec`; an unknown speaker: ModelFormatError,
+    raised before anything is written)."""
     folder = Path(folder)
+    # built first: its fields are checked (language_speakers against the speakers) before anything is written
+    spec = VoiceSpec(name=name, config=model.cfg, weights=WEIGHTS_FILE if weights else None, latents=latents or {},
+                     language=language, language_speakers=dict(language_speakers or {}))
     folder.mkdir(parents=True, exist_ok=True)
     if half_weights:
         round_to_half(model)
@@ -99,7 +106,6 @@ def write_voice(model: UniFLG, folder: Path, name: str, latents: dict[str, dict[
         for filename in files.values():
             store_initializers_half(folder / filename)
     face = model.landmark_decoder.mean_face.detach().cpu().numpy().round(6).tolist()
-    spec = VoiceSpec(name=name, config=model.cfg, graphs=files, weights=WEIGHTS_FILE if weights else None,
-                     contexts=measure_contexts(model), latents=latents or {}, neutral_face=face, language=language)
+    spec = replace(spec, graphs=files, contexts=measure_contexts(model), neutral_face=face)
     spec.write(folder)
     return folder

@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latents", type=Path, help='JSON {"emotion": {name: [z_u...]}} stored in voice.json')
     p.add_argument("--latents-from", type=Path, metavar="DATA",
                    help="compute the per-emotion (UniFLG-AS: per-speaker) mean z_u from this corpus's train split")
+    p.add_argument("--language-speaker", action="append", default=[], metavar="LANG=SPEAKER",
+                   help="speaker that reads LANG when a call names none (repeatable; voice.json language_speakers). "
+                        "Default: with --latents-from, per language other than Japanese the speaker with the most "
+                        "unpaired items of it in the corpus; else carried over from --voice")
     p.add_argument("--precision", choices=("fp32", "fp16", "both"), default="both", help="TensorRT engines")
     p.add_argument("--no-weights", action="store_true", help="leave model.safetensors out (ONNX-only voice)")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime vs torch check")
@@ -32,9 +36,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from uniflg_train.export.language_speakers import (
+        check_language_speakers,
+        corpus_language_speakers,
+        parse_language_speaker,
+    )
     from uniflg_train.export.onnx_export import export_onnx, load_source_model
 
+    named = dict(parse_language_speaker(x) for x in args.language_speaker)  # bad text: exit 2 before any work
     model, carried = load_source_model(args.checkpoint, args.voice)
+    if named:
+        language_speakers = check_language_speakers(named, model.cfg.speakers)
+    elif args.latents_from is not None:
+        language_speakers = corpus_language_speakers(args.latents_from, model.cfg.speakers)
+    else:
+        language_speakers = carried.get("language_speakers", {})
     latents = json.loads(args.latents.read_text(encoding="utf-8")) if args.latents else carried.get("latents")
     if args.latents_from is not None:
         from uniflg_train.export.latents import utterance_latents
@@ -42,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
         latents = utterance_latents(model, args.latents_from)
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
-                      half_weights=args.half_weights)
-    log.info("wrote voice %s", out)
+                      half_weights=args.half_weights, language_speakers=language_speakers)
+    log.info("wrote voice %s (default speaker per language: %s)", out, language_speakers or "none")
     if args.format == "tensorrt":
         from uniflg_train.export.tensorrt_build import build_engines
 

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def load_source_model(checkpoint: Path | None = None, voice: Path | None = None) -> tuple[UniFLG, dict[str, Any]]:
-    """-> (model in the training layout, voice.json fields to carry over: name, latents, language).
+    """-> (model in the training layout, voice.json fields to carry over: name, latents, language,
+    language_speakers).
 
     ``checkpoint``: a ``.safetensors`` file with the config in its metadata, a checkpoint directory
     (``config.json`` + ``*.safetensors``; every model tensor must be found in one of them), or a run's
@@ -33,7 +34,8 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
         if not spec.weights:
             raise ModelFormatError(f"{voice}: the voice has no {WEIGHTS_FILE} to export from")
         model = load_model(voice / spec.weights, config=spec.config).eval()
-        return model, {"name": spec.name, "latents": spec.latents, "language": spec.language}
+        return model, {"name": spec.name, "latents": spec.latents, "language": spec.language,
+                       "language_speakers": spec.language_speakers}
     from uniflg_train.checkpoint import load_trained_model
 
     assert checkpoint is not None
@@ -43,12 +45,12 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
 
 def export_onnx(model: UniFLG, out_dir: Path, name: str, latents: dict[str, dict[str, list[float]]] | None = None,
                 language: str = "auto", include_weights: bool = True, verify: bool = True,
-                half_weights: bool = False) -> Path:
+                half_weights: bool = False, language_speakers: dict[str, str] | None = None) -> Path:
     """Write the voice folder; with ``verify``, check every graph against the torch wrapper on random inputs."""
     from uniflg.backends.modules import build_graph_modules, example_inputs
 
     write_voice(model, out_dir, name, latents, onnx=True, weights=include_weights, language=language,
-                half_weights=half_weights)
+                half_weights=half_weights, language_speakers=language_speakers)
     if verify:
         report = verify_graphs(model, out_dir, build_graph_modules(model), example_inputs)
         log.info("ONNX vs torch max abs diff per graph: %s", json.dumps(report))
