@@ -143,3 +143,44 @@ def test_the_corpus_rule_picks_the_unpaired_speaker_with_most_items_per_language
     index["splits"]["train"] = items(5, "mei", "ja", paired=True) + items(9, "kokoro_jm_kumo", "ja")
     (tmp_path / "cache" / "index.json").write_text(json.dumps(index))
     assert corpus_language_speakers(tmp_path, speakers) == {}  # Japanese only: no mapping, behaviour unchanged
+
+
+def test_uniflg_as_reads_a_language_with_its_speaker_latent(tmp_path: Path) -> None:
+    """UniFLG-AS conditions on the speaker through z_u: the mapped speaker's stored latent, as if named."""
+    pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from inference_helpers import utterance
+    from uniflg.config import VariantConfig, tiny_config
+    from uniflg.model.system import UniFLG
+    from uniflg.voice_writer import write_voice
+
+    cfg = tiny_config(variant=VariantConfig(conditioning="emotion"), speakers=("a", "b"))
+    rng = np.random.default_rng(0)
+    latents = {"speaker": {n: rng.standard_normal(cfg.vits.utterance_dim).round(4).tolist() for n in ("a", "b")}}
+    with pytest.raises(ModelFormatError, match="no stored latent"):
+        write_voice(UniFLG(cfg), tmp_path / "bad", "as", {"speaker": {"a": latents["speaker"]["a"]}}, onnx=False,
+                    language_speakers={"en": "b"})
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
+    write_voice(UniFLG(cfg), tmp_path / "as", "as", latents, onnx=False, language_speakers={"en": "b"})
+    voice = load_voice(tmp_path / "as", backend="torch")
+    u = utterance(20, seed=1)
+    en, ja = (SimpleNamespace(ids=u.ids, prosody=u.prosody, language=lang) for lang in ("en", "ja"))
+    seed = SynthesisOptions(seed=3)
+    np.testing.assert_array_equal(voice.synthesize_all(en, seed)[0],
+                                  voice.synthesize_all(ja, replace(seed, speaker="b"))[0])
+    assert not np.array_equal(voice.synthesize_all(ja, seed)[0], voice.synthesize_all(en, seed)[0])
+    # mixed text: the Japanese piece as when alone (its own draw), the English one with b's latent
+    plain = tmp_path / "plain"
+    shutil.copytree(tmp_path / "as", plain)
+    _with_mapping(plain, {})
+
+    def pieces(folder: Path) -> list[np.ndarray]:
+        chunks = list(load_voice(folder, backend="torch").synthesize(SimpleNamespace(utterances=(ja, en)), seed))
+        return [np.concatenate([c.audio for c in chunks if c.sentence == k]) for k in (0, 1)]
+
+    (ja_m, en_m), (ja_p, en_p) = pieces(tmp_path / "as"), pieces(plain)
+    single_ja = voice.synthesize_all(ja, seed)[0]
+    np.testing.assert_array_equal(ja_m[:single_ja.size], single_ja)
+    np.testing.assert_array_equal(ja_m, ja_p)
+    assert en_m.shape != en_p.shape or not np.allclose(en_m, en_p, atol=1e-3)

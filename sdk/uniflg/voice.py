@@ -300,26 +300,24 @@ class Voice:
         """-> ((g, z_u) per piece, the generator the pieces' noise comes from, in order).
 
         Each piece is conditioned as if :meth:`speaker_for` its language had been named, so a text in one
-        language gives exactly what naming that speaker gives. A text whose pieces change speaker keeps one z_u
-        (one speaking style throughout; UniFLG-AS: the named speaker's stored latent where there is one)."""
+        language gives exactly what naming that speaker gives. When a later piece changes speaker, UniFLG keeps
+        the stream's z_u (one speaking style throughout) and changes g; UniFLG-AS, whose z_u is the speaker,
+        takes that speaker's (the named one's stored latent, else a draw), drawn here before any piece's noise."""
         rng = np.random.default_rng(options.seed)
         speakers = [self.speaker_for(p.language, options) for p in pieces]
         g, z_u = self._condition(replace(options, speaker=speakers[0]), rng)
         assert z_u is not None  # only speech-driven animation leaves z_u to the input speech
         known: dict[str | None, Condition] = {speakers[0]: (g, z_u)}
         for name in speakers[1:]:
-            if name not in known:
-                known[name] = self._switch_speaker(name, options, g, z_u)
+            if name in known:
+                continue
+            if self.config.variant.conditioning == "emotion":
+                g_k, z_k = self._condition(replace(options, speaker=name), rng)
+                assert z_k is not None
+                known[name] = (g_k, z_k)
+            else:
+                known[name] = (np.array([_lookup("speaker", name, self.speakers)], dtype=np.int64), z_u)
         return [known[name] for name in speakers], rng
-
-    def _switch_speaker(self, speaker: str | None, options: SynthesisOptions, g: np.ndarray,
-                        z_u: np.ndarray) -> Condition:
-        """A later piece's (g, z_u) for ``speaker`` (None: the first), keeping the stream's draws."""
-        if self.config.variant.conditioning == "emotion":  # UniFLG-AS: g is the emotion, z_u the speaker
-            if speaker is None or options.reference_audio is not None:
-                return g, z_u
-            return g, _named_latent(self.spec, "speaker", speaker)
-        return np.array([_lookup("speaker", speaker, self.speakers)], dtype=np.int64), z_u
 
     def _plan(self, text: Any, options: SynthesisOptions) -> TextPlan:
         """The plan of one utterance (the first piece of a longer text)."""
