@@ -140,6 +140,14 @@ class Voice:
     def emotions(self) -> tuple[str, ...]:
         return self.spec.emotions
 
+    def speaker_for(self, language: str | None, options: SynthesisOptions | None = None) -> str | None:
+        """The speaker that reads text of ``language`` (``"ja"``, ``"en"``; None: unknown) under ``options``:
+        the options' speaker when they name one (it always wins), else the voice's speaker for that language
+        (``voice.json`` ``language_speakers``), else None (the voice's first speaker)."""
+        if options is not None and options.speaker is not None:
+            return options.speaker
+        return self.spec.speaker_for(language)
+
     @property
     def sample_rate(self) -> int:
         return self.config.audio.sample_rate
@@ -286,14 +294,6 @@ class Voice:
     def _prepare(self, text: Any, options: SynthesisOptions) -> list[Piece]:
         _check_options(options)
         return self._encode_pieces(text, options)
-
-    def speaker_for(self, language: str | None, options: SynthesisOptions | None = None) -> str | None:
-        """The speaker that reads text of ``language`` (``"ja"``, ``"en"``; None: unknown) under ``options``:
-        the options' speaker when they name one (it always wins), else the voice's speaker for that language
-        (``voice.json`` ``language_speakers``), else None (the voice's first speaker)."""
-        if options is not None and options.speaker is not None:
-            return options.speaker
-        return self.spec.speaker_for(language)
 
     def _start(self, options: SynthesisOptions, pieces: list[Piece]
                ) -> tuple[list[Condition], np.random.Generator]:
@@ -600,5 +600,5 @@ def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool =
     return write_voice(model, Path(path), name or f"random-{config_name}", latents, onnx=onnx, weights=True)
 
 
-__all__ = ["DEFAULT_VOICE_DIR", "VOICE_FILE", "WEIGHTS_FILE", "Piece", "SpeechPath", "Voice", "VoiceSpec",
-           "check_request", "load_voice", "random_voice", "read_voice_spec"]
+__all__ = ["DEFAULT_VOICE_DIR", "VOICE_FILE", "WEIGHTS_FILE", "SpeechPath", "Voice", "VoiceSpec", "check_request",
+           "load_voice", "random_voice", "read_voice_spec"]
