@@ -8,7 +8,8 @@
 #   bash training/recipes/real_voices.sh                  # all stages
 #   STAGE=vits bash training/recipes/real_voices.sh       # one stage: corpus|vits|vits-as|landmarks|landmarks-as|export|eval
 #   UTTERANCES=24 ENGLISH_UTTERANCES=6 VITS_STEPS=3 AS_STEPS=3 LANDMARK_STEPS=3 CHECKPOINT_EVERY=2 \
-#     MAIN_DATA=/tmp/rv-main ENGLISH_DATA=/tmp/rv-en DATA=/tmp/rv RUNS=/tmp/rv-runs \
+#     NONSPEECH_UTTERANCES=4 MAIN_DATA=/tmp/rv-main ENGLISH_DATA=/tmp/rv-en NONSPEECH_DATA=/tmp/rv-ns DATA=/tmp/rv \
+#     RUNS=/tmp/rv-runs \
 #     bash training/recipes/real_voices.sh               # a smoke run: each stage starts and checkpoints
 #
 # Budget on a 2-core CPU, about 7-8 h of training in all (rates from docs/model-card.md): corpus 4000 + 800
@@ -20,12 +21,15 @@ cd "$(dirname "$0")/../.."
 
 MAIN_DATA=${MAIN_DATA:-data/corpus-real-voices}  # HTS + Kokoro (ja) + espeak-ng (en)
 ENGLISH_DATA=${ENGLISH_DATA:-data/corpus-kokoro-en}  # Kokoro jm_kumo reading English
-DATA=${DATA:-data/real-voices}                    # the two merged: what preprocess and training read
+NONSPEECH_DATA=${NONSPEECH_DATA:-data/corpus-nonspeech}  # no words: music, noise, hum, breath, silence; mouth shut
+DATA=${DATA:-data/real-voices}                    # the three merged: what preprocess and training read
 RUNS=${RUNS:-runs/real-voices}
 UTTERANCES=${UTTERANCES:-4000}
 ENGLISH_UTTERANCES=${ENGLISH_UTTERANCES:-800}
 SEED=${SEED:-2027}
 ENGLISH_SEED=${ENGLISH_SEED:-2028}
+NONSPEECH_UTTERANCES=${NONSPEECH_UTTERANCES:-300}
+NONSPEECH_SEED=${NONSPEECH_SEED:-2029}
 SOURCES=${SOURCES:-hts,kokoro,espeak}
 LANGUAGES=${LANGUAGES:-ja,en}
 NONSPEECH=${NONSPEECH:-0.25}                    # share of paired items with non-speech around and in pauses
@@ -54,7 +58,9 @@ if run corpus; then
     --nonspeech-fraction "$NONSPEECH"
   "$UNIFLG" corpus make --out "$ENGLISH_DATA" --utterances "$ENGLISH_UTTERANCES" --seed "$ENGLISH_SEED" \
     --jobs "$JOBS" --sources kokoro-en
-  "$UNIFLG" corpus merge "$MAIN_DATA" "$ENGLISH_DATA" --out "$DATA"
+  "$UNIFLG" corpus make --out "$NONSPEECH_DATA" --utterances "$NONSPEECH_UTTERANCES" --seed "$NONSPEECH_SEED" \
+    --jobs "$JOBS" --sources nonspeech --paired-speakers mei
+  "$UNIFLG" corpus merge "$MAIN_DATA" "$ENGLISH_DATA" "$NONSPEECH_DATA" --out "$DATA"
   "$UNIFLG" preprocess --data "$DATA" --jobs "$JOBS"
 fi
 if run vits; then
@@ -85,7 +91,7 @@ if run landmarks-as; then
 fi
 if run export; then
   "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default \
-    --half-weights --latents-from "$DATA"
+    --half-weights --latents-from "$DATA" --language-speaker en=kokoro_jm_kumo
 fi
 if run eval; then  # the baselines of issue 16 (docs/evaluation.md) on the new voice
   "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-80}" --json --out "$RUNS/eval.json" \
