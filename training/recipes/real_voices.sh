@@ -13,7 +13,7 @@
 #     bash training/recipes/real_voices.sh               # a smoke run: each stage starts and checkpoints
 #
 # Budget on a 2-core CPU, about 7-8 h of training in all (rates from docs/model-card.md): corpus 4000 + 800
-# utterances ~1.5 h (Kokoro is the slow source, RTF ~0.5); stage 1 10,000 steps at ~1.6 s/step ~4.5 h;
+# utterances ~1.5 h (Kokoro is the slow source, RTF ~0.5); stage 1 6,000 steps at ~1.8-2 s/step ~3.3 h;
 # UniFLG-AS stage 1 3,000 steps ~1.3 h; each stage 2 2,400 steps at ~0.5-1.2 s/step ~0.5 h. The two stage-1 runs
 # use one thread each and can run side by side on two cores (STAGE=vits and STAGE=vits-as).
 set -euo pipefail
@@ -37,7 +37,7 @@ NONSPEECH=${NONSPEECH:-0.25}                    # share of paired items with non
 # come from every espeak-ng voice and show the same face.
 PAIRED_SPEAKERS=${PAIRED_SPEAKERS:-mei,espeak_en-us,espeak_en-us+m3,espeak_en-us+f2,espeak_en-us+m7,espeak_en-us+f4}
 INIT_FROM=${INIT_FROM:-sdk/uniflg/voices/default/model.safetensors}
-VITS_STEPS=${VITS_STEPS:-10000}
+VITS_STEPS=${VITS_STEPS:-6000}
 AS_STEPS=${AS_STEPS:-3000}
 ADVERSARIAL_START=${ADVERSARIAL_START:-0}        # the shipped weights already passed the reconstruction phase
 LANDMARK_STEPS=${LANDMARK_STEPS:-2400}
