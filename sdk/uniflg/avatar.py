@@ -10,12 +10,14 @@ where a stream's landmark chunks become ARKit-52 and VRM0 weights, with :mod:`un
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from uniflg.blinks import BlinkTrack
 from uniflg.errors import InvalidInputError
@@ -23,10 +25,12 @@ from uniflg.landmarks import FPS
 from uniflg.retarget import ARKIT_52, VOWELS, Calibration, Retargeter
 from uniflg.types import SynthesisOptions
 from uniflg.voice_spec import read_spec
+from uniflg.vowels import VowelState
 
 SILENCE_SECONDS = 2.0
-# Neutral calibration sentences: every Japanese vowel in many contexts. Not among the benchmark's held-out
-# sentences (uniflg_train.evaluation.blendshapes), so the benchmark measures unseen text.
+# Neutral calibration sentences (hand-written): every Japanese vowel in many contexts, ~3400 vowel frames on the
+# default voice. Not among the benchmark's held-out sentences or its demo sentence
+# (uniflg_train.evaluation.blendshapes), so the benchmark measures unseen text.
 CALIBRATION_TEXTS: tuple[str, ...] = (
     "あおいうみとあかいやまがみえます。",
     "きのうはえきのちかくでともだちにあいました。",
@@ -34,7 +38,42 @@ CALIBRATION_TEXTS: tuple[str, ...] = (
     "むずかしいもんだいもすこしずつとけばだいじょうぶです。",
     "けさはやくおきてこうえんをさんぽしました。",
     "おいしいおちゃをいれてゆっくりやすみましょう。",
+    "となりのいえのいぬはよくほえます。",
+    "えいがかんのまえでまちあわせをしましょう。",
+    "このみせのケーキはあまくておいしい。",
+    "おとうとはサッカーがとてもうまい。",
+    "しずかなへやでほんをよむのがすきです。",
+    "はるになるとさくらのはながさきます。",
+    "こおりをいれたみずをのみたいです。",
+    "てがみをかいてポストにいれました。",
+    "あさごはんにたまごをやきました。",
+    "ふるいとけいがまだうごいています。",
+    "せんせいにしつもんをしてもいいですか？",
+    "やさいをたくさんたべるようにしています。",
+    "きたのくにはふゆがながくてさむい。",
+    "うえのたなにあるはこをとってください。",
+    "ねこがまどのそばでねむっている。",
+    "みなとのちかくにおおきなホテルがたった。",
+    "えきまえのほんやはよるおそくまであいています。",
+    "おおきなこえでうたをうたいました。",
+    "そとはあめなのでいえであそびましょう。",
+    "いもうとはえをかくのがじょうずです。",
+    "このかわのみずはとてもきれいです。",
+    "くもがでてきたのでせんたくものをいれた。",
+    "あおいそらにしろいくもがうかんでいる。",
+    "おみせのひとにみちをおしえてもらった。",
+    "めがねをどこにおいたかわすれました。",
+    "えんぴつとけしごむをかしてください。",
+    "よるはうちでえいがをみるつもりです。",
+    "おばあさんはまいあさこうえんをあるきます。",
+    "ひこうきのまどからふじさんがみえた。",
+    "あしたはあさからあめがふるそうです。",
+    "いけのまわりをいっしゅうはしりました。",
+    "このえはだれがかいたのですか？",
+    "おなかがすいたのでうどんをたべよう。",
+    "ゆうがたになるとかぜがつよくなる。",
 )
+log = logging.getLogger(__name__)
 _BLINK_COLUMNS = (ARKIT_52.index("eyeBlinkLeft"), ARKIT_52.index("eyeBlinkRight"))
 
 
@@ -52,19 +91,23 @@ def frame_symbols(timing: Sequence[tuple[str, float, float]], n_frames: int, fps
 def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXTS,
                              options: SynthesisOptions | None = None) -> Calibration:
     """Measure a voice's :class:`Calibration` (a few seconds of CPU): rest face = median of the landmarks the
-    voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band and vowel prototypes from the
-    text path on ``texts`` at ``options`` (default: the voice's default speaker and emotion, seed 0)."""
+    voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band, vowel prototypes and the vowel
+    classifier from the text path on ``texts`` at ``options`` (default: the voice's default speaker and
+    emotion, seed 0), each frame labelled with the token at its time (:func:`frame_symbols`)."""
     options = options or SynthesisOptions()
     silence = voice.animate_array(np.zeros(int(SILENCE_SECONDS * voice.sample_rate), np.float32),
                                   voice.sample_rate, replace(options, reference_audio=None))
-    tracks, labels = [], []
-    for text in texts:
+    fps = voice.stream_info(options).fps
+    tracks, labels, sentences = [], [], []
+    for k, text in enumerate(tqdm(texts, desc="face calibration", leave=False)):
         lm = voice.landmarks_from_text(text, options)
         tracks.append(lm)
-        labels += frame_symbols(voice.phoneme_timing(text, options), len(lm), voice.stream_info(options).fps)
-    speech = np.concatenate(tracks)
-    vowel_frames = {v: np.flatnonzero(np.array(labels) == v) for v in VOWELS}
-    return Calibration.from_tracks(silence, speech, {v: i for v, i in vowel_frames.items() if i.size})
+        labels += frame_symbols(voice.phoneme_timing(text, options), len(lm), fps)
+        sentences += [k] * len(lm)
+    speech, label = np.concatenate(tracks), np.array(labels)
+    vowel_frames = {v: np.flatnonzero(label == v) for v in VOWELS}
+    return Calibration.from_tracks(silence, speech, {v: i for v, i in vowel_frames.items() if i.size},
+                                   labels=label, sentences=np.array(sentences), fps=fps)
 
 
 def face_calibration(voice: Any) -> Calibration:
@@ -76,16 +119,23 @@ def face_calibration(voice: Any) -> Calibration:
         return cached
     stored = getattr(getattr(voice, "spec", None), "face_calibration", None)
     calibration = Calibration.from_dict(stored) if stored else measure_face_calibration(voice)
+    if calibration.vowel_model is None:
+        log.warning("voice %s: its face calibration predates the vowel classifier, so VRM A..O use the older "
+                    "prototype rule; recalibrate with: uniflg calibrate-face --voice FOLDER",
+                    getattr(getattr(voice, "spec", None), "name", "?"))
     with contextlib.suppress(AttributeError):  # a voice class with __slots__ measures again next time
         voice._face_calibration = calibration
     return calibration
 
 
 def store_face_calibration(voice: Any, folder: str | Path) -> Calibration:
-    """Measure ``voice``'s calibration and write it into ``folder``'s ``voice.json`` (the voice's own folder)."""
+    """Measure ``voice``'s calibration and write it into ``folder``'s ``voice.json`` (the voice's own folder): the one
+    place a stored calibration comes from (``uniflg calibrate-face``, and ``uniflg export``)."""
     calibration = measure_face_calibration(voice)
     spec = read_spec(folder)
     replace(spec, face_calibration=calibration.to_dict()).write(Path(folder))
+    with contextlib.suppress(AttributeError):
+        voice._face_calibration = calibration
     return calibration
 
 
@@ -94,11 +144,15 @@ class AvatarStream:
 
     ``blinks``: a :class:`~uniflg.blinks.BlinkTrack` (None: the landmarks' own eyelids only). A run-time
     blink raises both ``eyeBlink`` weights to at least the blink curve; VRM ``Blink`` follows from them.
+    VRM A..O continue from the previous chunk (:meth:`Retargeter.vowels` state) when ``first_frame`` follows
+    it, so any chunking gives the same weights; any other ``first_frame`` starts afresh.
     """
 
     def __init__(self, retargeter: Retargeter, blinks: BlinkTrack | None = None) -> None:
         self.retargeter = retargeter
         self.blinks = blinks
+        self._vowel_state: VowelState | None = None
+        self._next_frame = -1
 
     @classmethod
     def for_voice(cls, voice: Any, blinks: bool = True, seed: int | None = 0) -> AvatarStream:
@@ -116,4 +170,7 @@ class AvatarStream:
             blink = self.blinks.weights(first_frame, len(arkit))
             for col in _BLINK_COLUMNS:
                 arkit[:, col] = np.maximum(arkit[:, col], blink)
-        return arkit, self.retargeter.vrm(landmarks, arkit)
+        state = self._vowel_state if first_frame == self._next_frame else None
+        vowels, self._vowel_state = self.retargeter.vowels(landmarks, state)
+        self._next_frame = first_frame + len(landmarks)
+        return arkit, self.retargeter.vrm(landmarks, arkit, vowels)

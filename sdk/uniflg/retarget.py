@@ -4,7 +4,8 @@ The retargeter measures a handful of geometric features per frame (mouth opening
 heights, eye aspect ratios, brow heights, pupil offsets), all divided by that frame's inter-ocular
 distance so head size and distance cancel, compares them with a :class:`Calibration` (mouth shapes from the
 closed-mouth rest face, expressions from the edge of the voice's neutral band) and maps the differences to
-weights through linear ranges, clipped to [0, 1]. VRM A..O go to the nearest of the voice's vowel prototypes.
+weights through linear ranges, clipped to [0, 1]. VRM A..O come from the voice's vowel classifier
+(:mod:`uniflg.vowels`), or from the nearest of five vowel prototypes when a calibration has none.
 Blendshapes the 2-D landmarks cannot observe (tongue, cheek puff, lip roll, ...) are always 0. The formulas
 and the measured figures are in docs/retargeting.md; a voice's calibration comes from :mod:`uniflg.avatar`.
 
@@ -20,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from uniflg.errors import InvalidInputError
-from uniflg.landmarks import N_POINTS, check_track
+from uniflg.landmarks import FPS, N_POINTS, check_track
+from uniflg.vowels import VOWELS, VowelModel, VowelState, mouth_shape
 
 # ARKit's 52 blendshape locations in Apple's documented order (also the order of Live Link Face curves).
 ARKIT_52: tuple[str, ...] = (
@@ -144,7 +146,6 @@ def measure(landmarks: np.ndarray) -> Features:
 # Features that shape the mouth (measured from the rest face) and features of expression (measured from the
 # edge of the voice's neutral band: what its neutral speech and its silence already do).
 MOUTH_FEATURES = ("lip_gap", "chin", "width")
-VOWELS = ("a", "i", "u", "e", "o")
 VRM_VOWELS = ("A", "I", "U", "E", "O")
 # Where each vowel sits in (lip-gap growth in IODs, relative width change) when a voice gives no prototypes:
 # Japanese vowels by opening (a > e ~ o > i ~ u) and spreading (i, e) or rounding (u, o).
@@ -165,7 +166,8 @@ class Calibration:
     (smile, frown, brows, blink, wide eyes, gaze) grow only outside it, so what a voice's neutral speech and
     silence do anyway reads as 0. ``vowels``: per vowel a..o the mean (lip-gap growth, relative width change)
     the voice makes on it; VRM A..O share the mouth by nearness to these. ``jaw_range``: the lip-gap growth
-    that reads as jawOpen 1.
+    that reads as jawOpen 1. ``vowel_model``: the voice's fitted vowel classifier (:mod:`uniflg.vowels`), which
+    drives A..O when present (the prototypes then serve only calibrations made without one).
     """
 
     rest: dict[str, float]
@@ -173,6 +175,7 @@ class Calibration:
     high: dict[str, float]
     vowels: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_VOWELS))
     jaw_range: float = JAW_RANGE
+    vowel_model: VowelModel | None = None
 
     @property
     def neutral(self) -> dict[str, float]:
@@ -191,7 +194,9 @@ class Calibration:
 
     @classmethod
     def from_tracks(cls, silence: np.ndarray, speech: np.ndarray,
-                    vowel_frames: dict[str, np.ndarray] | None = None) -> Calibration:
+                    vowel_frames: dict[str, np.ndarray] | None = None, *,
+                    labels: np.ndarray | None = None, sentences: np.ndarray | None = None,
+                    fps: int = FPS) -> Calibration:
         """Calibrate on a voice's own output.
 
         ``silence``: ``[T, 70, 2]`` landmarks for digital silence (the rest face is their per-feature median).
@@ -200,6 +205,9 @@ class Calibration:
         into ``speech`` of frames inside that vowel (from the text path's phoneme timing); their mean
         features become the vowel prototypes, and the /a/ prototype sets ``jaw_range`` so that the voice's
         mean /a/ reads as jawOpen :data:`A_JAW_OPEN`. Vowels with no frames keep the defaults.
+        ``labels``: ``[S]`` the token at each speech frame, and ``sentences``: ``[S]`` its sentence index: with
+        them the vowel classifier is fitted (:meth:`uniflg.vowels.VowelModel.fit`, at ``fps``); without, A..O
+        use the prototypes.
         """
         rest_feats, speech_feats = measure(silence), measure(speech)
         if len(rest_feats.lip_gap) == 0 or len(speech_feats.lip_gap) == 0:
@@ -219,16 +227,23 @@ class Calibration:
                 vowels[v] = (gap, ratio)
         a_gap = vowels["a"][0]
         jaw_range = a_gap / A_JAW_OPEN if vowel_frames and "a" in vowel_frames and a_gap > 0.01 else JAW_RANGE
-        return cls(rest, low, high, vowels, jaw_range)
+        model = None
+        if labels is not None:
+            model = VowelModel.fit(mouth_shape(speech), np.median(mouth_shape(silence), 0), labels, sentences, fps)
+        return cls(rest, low, high, vowels, jaw_range, model)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the ``face_calibration`` entry of ``voice.json``)."""
-        return {"rest": self.rest, "low": self.low, "high": self.high,
+        data = {"rest": self.rest, "low": self.low, "high": self.high,
                 "vowels": {k: list(v) for k, v in self.vowels.items()}, "jaw_range": self.jaw_range}
+        if self.vowel_model is not None:
+            data["vowel_model"] = self.vowel_model.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        """Inverse of :meth:`to_dict`; :class:`InvalidInputError` when a field is missing or malformed."""
+        """Inverse of :meth:`to_dict`; :class:`InvalidInputError` when a field is missing or malformed. A dict
+        without ``vowel_model`` (written before the classifier existed) loads with the prototypes for A..O."""
         names = {f.name for f in fields(Features)}
         try:
             maps = [{k: float(v) for k, v in data[key].items()} for key in ("rest", "low", "high")]
@@ -240,7 +255,8 @@ class Calibration:
             raise InvalidInputError("a face calibration needs rest/low/high for every feature, vowels a/i/u/e/o "
                                     "and a positive jaw_range")
         _check_rest(maps[0])
-        return cls(maps[0], maps[1], maps[2], vowels, jaw_range)
+        model = VowelModel.from_dict(data["vowel_model"]) if data.get("vowel_model") is not None else None
+        return cls(maps[0], maps[1], maps[2], vowels, jaw_range, model)
 
 
 def _scalars(feats: Features) -> dict[str, float]:
@@ -320,16 +336,22 @@ class Retargeter:
                 out[:, i] = value
         return out
 
-    def vowels(self, landmarks: np.ndarray) -> np.ndarray:
-        """``[T, 5]`` VRM A, I, U, E, O weights in [0, 1].
+    def vowels(self, landmarks: np.ndarray, state: VowelState | None = None
+               ) -> tuple[np.ndarray, VowelState | None]:
+        """``[T, 5]`` VRM A, I, U, E, O weights in [0, 1], and the state to continue the same stream from.
 
-        Each frame is a point in (lip-gap growth, mouth-width change) space, both in inter-ocular distances
-        from the rest face. The vowel prototype nearest to it takes the mouth's activity: the frame's distance
-        from the rest face over that prototype's (1 at the voice's mean vowel, clipped); the others take that
-        times a Gaussian kernel of how much farther they are (:data:`VOWEL_SIGMA`, in IODs).
+        With a fitted vowel model (:attr:`Calibration.vowel_model`), its weights
+        (:meth:`uniflg.vowels.VowelModel.weights`; ``state``: where the stream's previous chunk ended, None for
+        a fresh start). Otherwise (returned state None) each frame is a point in (lip-gap growth, mouth-width
+        change) space, both in inter-ocular distances from the rest face. The vowel prototype nearest to it
+        takes the mouth's activity: the frame's distance from the rest face over that prototype's (1 at the
+        voice's mean vowel, clipped); the others take that times a Gaussian kernel of how much farther they are
+        (:data:`VOWEL_SIGMA`, in IODs).
         """
-        f = measure(landmarks)
         c = self.calibration
+        if c.vowel_model is not None:
+            return c.vowel_model.weights(mouth_shape(landmarks), state)
+        f = measure(landmarks)
         to_iod = np.array([1.0, c.rest["width"]])  # the width prototype is a ratio: to IODs like the gap
         p = np.array([c.vowels[v] for v in VOWELS]) * to_iod  # (5, 2)
         x = np.stack([f.lip_gap - c.rest["lip_gap"], f.width / c.rest["width"] - 1.0], -1) * to_iod  # (T, 2)
@@ -337,16 +359,18 @@ class Retargeter:
         nearest = d2.argmin(1)
         activity = np.linalg.norm(x, axis=-1) / np.maximum(np.linalg.norm(p[nearest], axis=-1), 1e-3)
         share = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2 * VOWEL_SIGMA**2))
-        return _clip(_clip(activity)[:, None] * share)
+        return _clip(_clip(activity)[:, None] * share), None
 
-    def vrm(self, landmarks: np.ndarray, arkit: np.ndarray | None = None) -> np.ndarray:
-        """``[T, 17]`` float32 weights in :data:`VRM0` order, each in [0, 1]: A..O from :meth:`vowels`, the rest
-        derived from the ARKit weights (pass ``arkit`` to reuse them, e.g. with run-time blinks added)."""
+    def vrm(self, landmarks: np.ndarray, arkit: np.ndarray | None = None,
+            vowels: np.ndarray | None = None) -> np.ndarray:
+        """``[T, 17]`` float32 weights in :data:`VRM0` order, each in [0, 1]: A..O from :meth:`vowels` (pass
+        ``vowels`` ``[T, 5]`` to reuse a stream's, see :class:`uniflg.avatar.AvatarStream`), the rest derived
+        from the ARKit weights (pass ``arkit`` to reuse them, e.g. with run-time blinks added)."""
         a = self.arkit(landmarks) if arkit is None else arkit
         k = {name: a[:, i] for i, name in enumerate(ARKIT_52)}
         jaw = k["jawOpen"]
         blink = np.minimum(k["eyeBlinkLeft"], k["eyeBlinkRight"])
-        vowel = self.vowels(landmarks)
+        vowel = self.vowels(landmarks)[0] if vowels is None else vowels
         v = {
             "Neutral": np.zeros_like(jaw),
             **{name: vowel[:, i] for i, name in enumerate(VRM_VOWELS)},
