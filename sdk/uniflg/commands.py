@@ -1,5 +1,6 @@
-"""Runtime subcommands of ``uniflg``: ``speak``, ``animate``, ``bench`` and ``info`` (docs/cli.md). Registering them
-imports no model, backend or scipy code; each command imports what it runs (``bench`` lives in :mod:`uniflg.bench`)."""
+"""Runtime subcommands of ``uniflg``: ``speak``, ``animate``, ``bench``, ``info`` and ``calibrate-face``
+(docs/cli.md). Registering them imports no model, backend or scipy code; each command imports what it runs
+(``bench`` lives in :mod:`uniflg.bench`)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=info)
+    p = sub.add_parser("calibrate-face", help="measure a voice's face calibration (blendshapes) into its voice.json",
+                       description="Measure how the voice's own faces read as blendshapes (rest face, neutral band, "
+                                   "vowel classifier; docs/retargeting.md) and store it as voice.json's "
+                                   "face_calibration. Run after exporting or retraining a voice.")
+    p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice)")
+    p.add_argument("--json", action="store_true", help="print the stored calibration's summary as JSON")
+    p.set_defaults(func=calibrate_face)
 
 
 def _seed(text: str) -> int:
@@ -233,6 +241,29 @@ def info(args: argparse.Namespace) -> int:
     else:
         _out(_info_text(data))
     return 2 if data["voice"] and data["voice"].get("error") else 0
+
+
+# ---- calibrate-face --------------------------------------------------------------------------------------------
+def calibrate_face(args: argparse.Namespace) -> int:
+    """Measure and store; prints jaw range, the classifier's shrinkage and its cross-validated vowel shares."""
+    from uniflg.avatar import store_face_calibration
+    from uniflg.voice import load_voice
+    from uniflg.voice_spec import DEFAULT_VOICE_DIR
+
+    folder = args.voice or DEFAULT_VOICE_DIR
+    calibration = store_face_calibration(load_voice(folder), folder)
+    model = calibration.vowel_model
+    cv_share = model.cv_share if model else {}
+    summary = {"voice": str(folder), "rest_lip_gap": calibration.rest["lip_gap"], "jaw_range": calibration.jaw_range,
+               "shrinkage": model.shrinkage if model else None, "cv_share": cv_share}
+    if args.json:
+        _out(json.dumps(summary, indent=2))
+    else:
+        shares = " ".join(f"{v.upper()} {x:.0%}" for v, x in cv_share.items()) or "-"
+        _out(f"stored face_calibration in {folder}: rest lip gap {calibration.rest['lip_gap']:.4f} IOD, jaw range "
+             f"{calibration.jaw_range:.3f} IOD, vowel shrinkage {summary['shrinkage']}, cross-validated vowel "
+             f"shares {shares}")
+    return 0
 
 
 def _voice_info(folder: Path) -> dict[str, Any]:
