@@ -8,6 +8,9 @@ On the demo sentence and 20 held-out Japanese (and 20 English) sentences, with t
   token, from ``Voice.phoneme_timing``) where it is the largest of the five (and above 0);
 * ``emotion_speech`` / ``emotion_silence``: mean Angry, Sorrow, Joy, Fun over all speech frames (neutral
   emotion, default speaker) and over 10 s of digital silence through speech-driven animation;
+* ``vowel_step``: smoothness, the largest frame-to-frame change of any of A..O per frame (mean and 95th
+  percentile over the set's frames; ``jaw_step`` the same for jawOpen, for scale), and ``vowel_flicker``: the
+  share of frames where one of them jumps by more than :data:`FLICKER_STEP` and straight back;
 * ``blinks_per_minute``: VRM ``Blink`` rising through 0.5, over a 60 s stream of the Japanese sentences
   back to back, with run-time blinks and without them (the decoder's own eyelids).
 
@@ -41,6 +44,7 @@ BLINK_SECONDS = 60.0
 SILENCE_EVAL_SECONDS = 10.0
 JAW_PEAK_TARGET, VOWEL_SHARE_TARGET, EMOTION_TARGET = 0.6, 0.6, 0.05
 BLINK_TARGET = (8.0, 30.0)  # blinks per minute
+FLICKER_STEP = 0.15  # a one-frame jump and return larger than this counts as flicker
 
 Weights = Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]]  # (first_frame, lm) -> (arkit, vrm)
 
@@ -52,16 +56,23 @@ def _vowel_of(symbol: str) -> str | None:
 def sentence_set(voice: Any, texts: Sequence[str], weights: Weights, options: SynthesisOptions,
                  label: str) -> dict[str, Any]:
     """jawOpen peaks, vowel shares and emotion means over ``texts`` (weights restart at frame 0 each)."""
-    peaks, vrms, vowels = [], [], []
+    peaks, vrms, vowels, steps, jaw_steps, flicker = [], [], [], [], [], []
+    five_cols = [VRM0.index(v) for v in VRM_VOWELS]
     for text in tqdm(texts, desc=label, leave=False):
         lm = voice.landmarks_from_text(text, options)
         arkit, vrm = weights(0, lm)
         peaks.append(float(arkit[:, ARKIT_52.index("jawOpen")].max()))
         vrms.append(vrm)
+        d = np.diff(vrm[:, five_cols], axis=0)  # (T-1, 5)
+        steps.append(np.abs(d).max(1))
+        jaw_steps.append(np.abs(np.diff(arkit[:, ARKIT_52.index("jawOpen")])))
+        flicker.append(((d[1:] > FLICKER_STEP) & (d[:-1] < -FLICKER_STEP)
+                        | (d[1:] < -FLICKER_STEP) & (d[:-1] > FLICKER_STEP)).any(1))
         fps = voice.stream_info(options).fps
         vowels += [_vowel_of(s) for s in frame_symbols(voice.phoneme_timing(text, options), len(lm), fps)]
     vrm_all = np.concatenate(vrms)
-    five = vrm_all[:, [VRM0.index(v) for v in VRM_VOWELS]]
+    five = vrm_all[:, five_cols]
+    step, jaw_step = np.concatenate(steps), np.concatenate(jaw_steps)
     share: dict[str, float | None] = {}
     frames: dict[str, int] = {}
     for k, v in enumerate(VRM_VOWELS):
@@ -75,6 +86,9 @@ def sentence_set(voice: Any, texts: Sequence[str], weights: Weights, options: Sy
         "vowel_share": share, "vowel_frames": frames,
         "vowel_mean": {v: float(five[:, k].mean()) for k, v in enumerate(VRM_VOWELS)},
         "emotion_speech": {e: float(vrm_all[:, VRM0.index(e)].mean()) for e in EMOTIONS},
+        "vowel_step": {"mean": float(step.mean()), "p95": float(np.percentile(step, 95))},
+        "jaw_step": {"mean": float(jaw_step.mean()), "p95": float(np.percentile(jaw_step, 95))},
+        "vowel_flicker": float(np.concatenate(flicker).mean()),
     }
 
 
@@ -145,16 +159,20 @@ def format_report(report: dict[str, Any]) -> list[str]:
     def emo(d: dict[str, float]) -> str:
         return " ".join(f"{k} {v:.3f}" for k, v in d.items())
 
-    lines = ["| set | jawOpen peak (min / median) | vowel largest on its vowel | A..O means | emotion means |",
-             "|---|---|---|---|---|"]
+    lines = ["| set | jawOpen peak (min / median) | vowel largest on its vowel | A..O means | emotion means "
+             "| A..O step mean / p95 (jawOpen's) | flicker |",
+             "|---|---|---|---|---|---|---|"]
     for name in ("demo", "ja", "en"):
         s = report.get(name)
         if s is None and name == "en" and "en_skipped" in report:
-            lines.append(f"| en | skipped: {report['en_skipped']} | | | |")
+            lines.append(f"| en | skipped: {report['en_skipped']} | | | | | |")
         elif s:
             means = " ".join(f"{v} {x:.2f}" for v, x in s["vowel_mean"].items())
+            step, jaw = s["vowel_step"], s["jaw_step"]
             lines.append(f"| {name} ({s['sentences']}) | {s['jaw_peak_min']:.2f} / {s['jaw_peak_median']:.2f} "
-                         f"| {share(s)} | {means} | {emo(s['emotion_speech'])} |")
+                         f"| {share(s)} | {means} | {emo(s['emotion_speech'])} "
+                         f"| {step['mean']:.3f} / {step['p95']:.2f} ({jaw['mean']:.3f} / {jaw['p95']:.2f}) "
+                         f"| {s['vowel_flicker']:.1%} |")
     lines += ["", f"silence emotion means: {emo(report['silence'])}",
               f"blinks/min over {BLINK_SECONDS:.0f} s: {report['blinks_per_minute']:.1f} with run-time blinks, "
               f"{report['decoder_blinks_per_minute']:.1f} from the decoder's eyelids alone",
