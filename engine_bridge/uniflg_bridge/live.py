@@ -31,9 +31,11 @@ from typing import Any, TextIO
 
 import numpy as np
 from uniflg.audio import to_mono_float
+from uniflg.avatar import AvatarStream, face_calibration
 from uniflg.conditioning import ConditioningOptions, InputConditioner
+from uniflg.errors import InvalidInputError
 from uniflg.inference import SpeechAnimator
-from uniflg.retarget import Retargeter
+from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.streaming import StreamResampler
 from uniflg.types import StreamInfo, SynthesisOptions
 
@@ -256,6 +258,8 @@ class LiveSession:
         self.status = StatusLine(status_out, options.status_seconds)
         self._level = -120.0
         self.retargeter = _retargeter(voice)
+        # One stream: VRM A..O carry their state from block to block (uniflg.avatar.AvatarStream).
+        self._avatar = AvatarStream(self.retargeter) if self.retargeter is not None else None
         self.neutral_face = _neutral_face(voice)
 
     # -- the parts a run is made of
@@ -278,17 +282,18 @@ class LiveSession:
         return animator.lookahead_seconds + self.options.min_block_frames / self.fps + block + 0.03
 
     def _events(self, first: int, landmarks: np.ndarray) -> list[FrameEvent]:
-        if self.retargeter is None:
+        if self._avatar is None:
             zeros_a, zeros_v = np.zeros((len(landmarks), 52), np.float32), np.zeros((len(landmarks), 17), np.float32)
             return [FrameEvent(first + k, landmarks[k], zeros_a[k], zeros_v[k]) for k in range(len(landmarks))]
-        arkit = self.retargeter.arkit(landmarks)
-        vrm = self.retargeter.vrm(landmarks, arkit)
+        arkit, vrm = self._avatar.weights(first, landmarks)
         return [FrameEvent(first + k, landmarks[k], arkit[k], vrm[k]) for k in range(len(landmarks))]
 
     def _neutral_event(self) -> FrameEvent | None:
+        """The voice's neutral face with every weight 0 (its mean face has parted lips, which a calibration
+        on the closed-mouth rest face would read as an open jaw)."""
         if self.neutral_face is None:
             return None
-        return self._events(0, self.neutral_face[None])[0]
+        return FrameEvent(0, self.neutral_face, np.zeros(len(ARKIT_52), np.float32), np.zeros(len(VRM0), np.float32))
 
     # -- the run
 
@@ -428,6 +433,13 @@ def _neutral_face(voice: Any) -> np.ndarray | None:
 
 
 def _retargeter(voice: Any) -> Retargeter | None:
+    """Calibrated like the server's streams: the voice's face calibration (uniflg.avatar) where it can have one,
+    else its neutral face; None when neither calibrates."""
+    if hasattr(voice, "phoneme_timing"):  # uniflg.voice.Voice
+        try:
+            return Retargeter(face_calibration(voice))
+        except InvalidInputError as exc:
+            log.warning("no face calibration for this voice (%s); using its neutral face", exc)
     face = _neutral_face(voice)
     if face is None:
         return None
