@@ -115,8 +115,11 @@ def test_default_voice_face() -> None:
 
     voice = load_voice()
     stored = face_calibration(voice)
+    assert stored.vowel_model is not None, "the default voice.json needs a current calibration: uniflg calibrate-face"
     measured = measure_face_calibration(voice)
     assert stored.jaw_range == pytest.approx(measured.jaw_range, rel=1e-3)
+    assert stored.vowel_model.shrinkage == measured.vowel_model.shrinkage
+    np.testing.assert_allclose(stored.vowel_model.means, measured.vowel_model.means, atol=1e-5)
     assert stored.rest["lip_gap"] < 0.01  # lips shut at rest (the mean face's gap is ~0.09)
     stream = AvatarStream.for_voice(voice, blinks=False)
     silence = voice.animate_array(np.zeros(3 * voice.sample_rate, np.float32), voice.sample_rate)
