@@ -376,3 +376,40 @@ def test_playout_delay_settles_above_the_observed_lags_and_never_reorders():
     for i in range(60):
         median.due(i / 30, i / 30 + 0.2 + 0.05 * (i % 3 == 0))
     assert median.seconds == pytest.approx(0.2)  # late outliers go out when ready instead of delaying everyone
+
+
+class WeightSink(ListSink):
+    """Keeps each frame's VRM weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vrm: list[np.ndarray] = []
+
+    def frame(self, meta: StreamMeta, event: FrameEvent) -> None:
+        super().frame(meta, event)
+        self.vrm.append(np.asarray(event.vrm))
+
+
+def test_live_blendshapes_read_like_the_servers(voice) -> None:
+    """`uniflg live` calibrates on the voice's face calibration (closed-mouth rest face, vowel classifier), as the
+    server does: the voice's own speech, fed block by block, opens A..O; the closing neutral frame is all zeros."""
+    from uniflg.avatar import face_calibration
+    from uniflg.retarget import VRM0
+
+    audio, _ = voice.synthesize_all("おおきなこえでうたをうたいました。")
+
+    class SpeechSource(FailingSource):
+        rate = voice.sample_rate
+
+        def __init__(self) -> None:
+            self.audio = np.asarray(audio, np.float32).reshape(-1)
+
+    sink = WeightSink()
+    session = LiveSession(voice, SpeechSource(), [sink], LiveOptions(delay_ms=0, reconnect_seconds=0.0),
+                          make_source=None, status_out=None)
+    assert session.retargeter is not None and session.retargeter.calibration is face_calibration(voice)
+    session.run()
+    five = np.stack(sink.vrm)[:, [VRM0.index(v) for v in "AIUEO"]]
+    assert five.max() > 0.5 and five.sum(1).max() <= 1.0 + 1e-6
+    neutral = session._neutral_event()
+    assert neutral is not None and not neutral.arkit.any() and not neutral.vrm.any()
