@@ -15,6 +15,7 @@ Numpy only; no model or bridge imports.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -23,6 +24,8 @@ import numpy as np
 from uniflg.errors import InvalidInputError
 from uniflg.landmarks import FPS, N_POINTS, check_track
 from uniflg.vowels import VOWELS, VowelModel, VowelState, mouth_shape
+
+log = logging.getLogger(__name__)
 
 # ARKit's 52 blendshape locations in Apple's documented order (also the order of Live Link Face curves).
 ARKIT_52: tuple[str, ...] = (
@@ -206,8 +209,8 @@ class Calibration:
         features become the vowel prototypes, and the /a/ prototype sets ``jaw_range`` so that the voice's
         mean /a/ reads as jawOpen :data:`A_JAW_OPEN`. Vowels with no frames keep the defaults.
         ``labels``: ``[S]`` the token at each speech frame, and ``sentences``: ``[S]`` its sentence index: with
-        them the vowel classifier is fitted (:meth:`uniflg.vowels.VowelModel.fit`, at ``fps``); without, A..O
-        use the prototypes.
+        them the vowel classifier is fitted (:meth:`uniflg.vowels.VowelModel.fit`, at ``fps``); without them, or
+        when a vowel has too few frames (a warning), A..O use the prototypes.
         """
         rest_feats, speech_feats = measure(silence), measure(speech)
         if len(rest_feats.lip_gap) == 0 or len(speech_feats.lip_gap) == 0:
@@ -229,7 +232,11 @@ class Calibration:
         jaw_range = a_gap / A_JAW_OPEN if vowel_frames and "a" in vowel_frames and a_gap > 0.01 else JAW_RANGE
         model = None
         if labels is not None:
-            model = VowelModel.fit(mouth_shape(speech), np.median(mouth_shape(silence), 0), labels, sentences, fps)
+            try:
+                model = VowelModel.fit(mouth_shape(speech), np.median(mouth_shape(silence), 0), labels, sentences,
+                                       fps)
+            except InvalidInputError as exc:  # e.g. a calibration text set missing a vowel: keep the prototypes
+                log.warning("no vowel classifier (%s); VRM A..O use the vowel prototypes", exc)
         return cls(rest, low, high, vowels, jaw_range, model)
 
     def to_dict(self) -> dict[str, Any]:
