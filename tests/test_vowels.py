@@ -165,7 +165,8 @@ def test_default_voice_reads_its_vowels() -> None:
     its frames, with little flicker; silence reads shut."""
     from uniflg.types import SynthesisOptions
     from uniflg.voice import load_voice
-    from uniflg_train.evaluation.blendshapes import HELD_OUT_JA, sentence_set
+    from uniflg_train.evaluation.blendshapes import sentence_set
+    from uniflg_train.evaluation.sentences import HELD_OUT_JA
 
     voice = load_voice()
     assert face_calibration(voice).vowel_model is not None, "run: uniflg calibrate-face"
