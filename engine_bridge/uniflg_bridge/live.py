@@ -35,6 +35,7 @@ from uniflg.avatar import AvatarStream, face_calibration
 from uniflg.conditioning import ConditioningOptions, InputConditioner
 from uniflg.errors import InvalidInputError
 from uniflg.inference import SpeechAnimator
+from uniflg.procinfo import peak_rss_mb
 from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.streaming import StreamResampler
 from uniflg.types import StreamInfo, SynthesisOptions
@@ -423,7 +424,7 @@ class LiveSession:
         rep.dropped_blocks, rep.overflows, rep.underruns = out.dropped_blocks, out.overflows, out.underruns
         rep.cpu_seconds = round((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), 2)
         rep.wall_seconds = round(time.monotonic() - t_wall, 2)
-        rep.max_rss_mb = round(r1.ru_maxrss / 1024, 1)
+        rep.max_rss_mb = peak_rss_mb()
         rep.ended_by = self.stopped_by or "stopped (signal)"
 
 

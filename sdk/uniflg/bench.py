@@ -11,7 +11,6 @@ import argparse
 import logging
 import math
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from uniflg.backends import voice_backends
 from uniflg.backends.base import BackendOptions
 from uniflg.errors import InvalidInputError, NotFoundError, UniFLGError
 from uniflg.limits import SPEED
+from uniflg.procinfo import peak_rss_mb
 from uniflg.types import SynthesisOptions
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def _bench_voice(label: str, folder: Path, backend: str, seconds: float, repeats
                      "status": "ok", "precision": options.precision if options and options.precision else "fp32",
                      "rtf": round(float(np.median(times)) / secs, 5), "audio_seconds": round(secs, 3),
                      "first_chunk_ms": round(float(np.median(firsts)) * 1000, 1) if firsts else None,
-                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                     "peak_rss_mb": peak_rss_mb(),
                      "backend_detail": voice.backend.describe()})
 
     row("t", lambda: voice.synthesize_all(text, opts), lambda: next(voice.synthesize(text, opts)))
@@ -194,7 +194,7 @@ def _bench_stream(label: str, folder: Path, backend: str, lengths: list[float]) 
         rows.append({"mode": "s-stream-20ms", "backend": backend, "model": label, "config": voice.config.name,
                      "rtf": round(elapsed / seconds, 5), "audio_seconds": round(seconds, 3), "frames": frames,
                      "first_chunk_ms": None,
-                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                     "peak_rss_mb": peak_rss_mb(),
                      "backend_detail": voice.backend.describe()})
     return rows
 
