@@ -6,7 +6,8 @@
 # the new speakers get fresh rows). Every step resumes where it stopped: rerun the script (or one stage).
 #
 #   bash training/recipes/real_voices.sh                  # all stages
-#   STAGE=vits bash training/recipes/real_voices.sh       # one stage: corpus|vits|vits-as|landmarks|landmarks-as|export|eval
+#   STAGE=vits bash training/recipes/real_voices.sh       # one stage: corpus|vits|vits-as|landmarks|landmarks-as|
+#                                                         #   export|live|eval
 #   UTTERANCES=24 ENGLISH_UTTERANCES=6 VITS_STEPS=3 AS_STEPS=3 LANDMARK_STEPS=3 CHECKPOINT_EVERY=2 \
 #     NONSPEECH_UTTERANCES=4 MAIN_DATA=/tmp/rv-main ENGLISH_DATA=/tmp/rv-en NONSPEECH_DATA=/tmp/rv-ns DATA=/tmp/rv \
 #     RUNS=/tmp/rv-runs \
@@ -92,6 +93,17 @@ fi
 if run export; then
   "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default \
     --half-weights --latents-from "$DATA" --language-speaker en=kokoro_jm_kumo
+  "$UNIFLG" calibrate-face --voice "$VOICE_OUT"  # the avatars' calibration from this voice's own faces
+fi
+# The live speech path (issue 18) is distilled from the voice it ships in, so it is retrained on the new voice:
+# the shipped live250 weights belong to the previous one. Same recipe as docs/training.md, on this corpus.
+if run live; then
+  LIVE_PY=${LIVE_PY:-.venv/bin/python}
+  "$LIVE_PY" -m uniflg_train.live train --corpus "$DATA" --voice "$VOICE_OUT" --out "$RUNS/live250" \
+    --lookahead-ms 250 --minutes "${LIVE_MINUTES:-40}" --threads "$THREADS"
+  "$LIVE_PY" -m uniflg_train.live export --run "$RUNS/live250" --voice "$VOICE_OUT" --out "$VOICE_OUT-live" \
+    --name live250
+  "$LIVE_PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT-live"
 fi
 if run eval; then  # the baselines of issue 16 (docs/evaluation.md) on the new voice
   "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-80}" --json --out "$RUNS/eval.json" \
