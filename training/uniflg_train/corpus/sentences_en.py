@@ -55,7 +55,7 @@ def make_sentence(rng: np.random.Generator) -> str:
 
 # Everyday sentences for the natural English voice (source "kokoro-en"): short, varied, conversational, so the
 # voice learns English prosody and words beyond the templates above. None of them is in the evaluation's
-# held-out set (uniflg_train.evaluation.blendshapes.HELD_OUT_EN; a test checks).
+# held-out set (uniflg_train.evaluation.sentences.HELD_OUT_EN; a test checks).
 EVERYDAY = (
     "Good morning, how did you sleep?", "I think it might rain this afternoon.", "Where did you put the keys?",
     "We should leave before the traffic gets bad.", "Can I borrow your pen for a minute?",
