@@ -94,3 +94,16 @@ def test_merge_refuses_shared_ids_and_writing_over_a_source(tmp_path):
         merge_corpora([a, b], a)
     with pytest.raises(InvalidInputError, match="not a corpus folder"):
         merge_corpora([a, tmp_path / "nothing"], tmp_path / "m2")
+
+
+def test_corpus_json_lists_only_what_the_corpus_holds_and_merges_stay_flat(tmp_path):
+    ns, hts, m1, m2 = tmp_path / "ns", tmp_path / "hts", tmp_path / "m1", tmp_path / "m2"
+    meta = make_corpus(CorpusSpec(ns, 3, seed=5, sources=("nonspeech",), paired_speakers=("mei",)), progress=False)
+    assert meta["speakers"] == ["mei"] and meta["language"] is None and "voice_credit" not in meta
+    make_corpus(CorpusSpec(hts, 2, seed=6), progress=False)
+    merged = merge_corpora([ns, hts], m1)
+    assert merged["speakers"][:1] == ["mei"] and merged["language"] == "ja" and merged["seed"] is None
+    assert "Mei" in merged["voice_credit"]
+    make_corpus(CorpusSpec(tmp_path / "other", 2, seed=7), progress=False)
+    again = merge_corpora([m1, tmp_path / "other"], m2)
+    assert [o["seed"] for o in again["merged_from"]] == [5, 6, 7] and again["utterances"] == 7

@@ -71,13 +71,32 @@ def test_export_language_speaker_is_stored_carried_over_and_checked(tmp_path, ti
     assert main([*common, "--voice", str(tiny_dir), "-o", str(first), "--language-speaker", "en=speaker0"]) == 0
     assert json.loads((first / "voice.json").read_text())["language_speakers"] == {"en": "speaker0"}
     assert main([*common, "--voice", str(tiny_dir), "-o", str(second)]) == 0  # the source has none
-    assert json.loads((second / "voice.json").read_text())["language_speakers"] == {}
+    assert "language_speakers" not in json.loads((second / "voice.json").read_text())  # optional: not written
     for bad, named in (("en=nobody", "'nobody'; it has: speaker0"), ("fr=speaker0", "one of ja, en"),
                        ("speaker0", "LANG=SPEAKER")):
         out = tmp_path / bad
         caplog.clear()
         assert main([*common, "--voice", str(tiny_dir), "-o", str(out), "--language-speaker", bad]) == 2
         assert named in caplog.text and not out.exists()  # refused before anything is written
+    caplog.clear()
+    twice = [*common, "--voice", str(tiny_dir), "-o", str(tmp_path / "twice"), "--language-speaker", "en=speaker0",
+             "--language-speaker", "en=speaker1"]
+    assert main(twice) == 2 and "names en twice" in caplog.text and not (tmp_path / "twice").exists()
+
+
+def test_reexporting_a_voice_keeps_its_live_paths_and_face_calibration(tmp_path):
+    from uniflg.cli import main
+    from uniflg.voice import DEFAULT_VOICE_DIR, load_voice
+    from uniflg.voice_spec import read_spec
+
+    out = tmp_path / "again"
+    assert main(["export", "--voice", str(DEFAULT_VOICE_DIR), "-o", str(out), "--no-weights", "--no-verify"]) == 0
+    old, new = read_spec(DEFAULT_VOICE_DIR), read_spec(out)
+    assert old.live and new.live == old.live and new.face_calibration == old.face_calibration
+    for file in new.live_graph_files().values():
+        assert (out / file).read_bytes() == (DEFAULT_VOICE_DIR / file).read_bytes()
+    assert [p.name for p in load_voice(out, backend="onnxruntime").speech_paths()] == \
+        [p.name for p in load_voice(backend="onnxruntime").speech_paths()]
 
 
 def test_export_verification_report(tiny_dir):

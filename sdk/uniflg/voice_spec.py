@@ -88,6 +88,8 @@ class VoiceSpec:
         data: dict[str, Any] = asdict(self)
         data["config"] = self.config.to_dict()
         data["speakers"], data["emotions"] = list(self.speakers), list(self.emotions)
+        if not self.language_speakers:  # optional: a voice without one writes the file it was read from
+            del data["language_speakers"]
         return json.dumps(data, indent=2, ensure_ascii=False)
 
     @classmethod

@@ -386,7 +386,9 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         _atomic(spec.out / f"{split}.jsonl", lambda f, c=chosen: f.write_text(
             "".join(json.dumps({k: v for k, v in r.items() if k != "split"}, ensure_ascii=False) + "\n" for r in c)))
     seconds = sum(sf.info(str(spec.out / r["audio"])).duration for r in rows)
-    speakers = list(dict.fromkeys([s.name for s in SPEAKERS] + sorted({r["speaker"] for r in rows})))
+    # The HTS speakers come first whenever HTS is a source (their speaker ids stay 0-3, as the shipped voice's).
+    hts = [s.name for s in SPEAKERS] if "hts" in spec.sources else []
+    speakers = list(dict.fromkeys(hts + sorted({r["speaker"] for r in rows})))
     pairs = streams(spec)
     spoken = list(dict.fromkeys(x for _, x in pairs if x))  # a word-free stream has no language
     meta = {
@@ -398,12 +400,12 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         "face": spec.paired_speakers[0] if spec.paired_speakers else None,
         "hours": round(seconds / 3600, 4),
         "speakers": speakers, "emotions": [e.name for e in EMOTIONS],
-        "language": "ja" if spoken == ["ja"] else "mixed" if spoken else None,
+        "language": spoken[0] if len(spoken) == 1 else "mixed" if spoken else None,
         "languages": {x: sum(r["language"] == x for r in rows) for x in spoken},
         "nonspeech": {k: sum(r.get("nonspeech") == k for r in rows)
                       for k in sorted({r["nonspeech"] for r in rows if r.get("nonspeech")})},
         "sample_rate": SAMPLE_RATE, "fps": FPS, "layout": OPENPOSE_70,
-        "voice_credit": VOICE_CREDIT,
+        **({"voice_credit": VOICE_CREDIT} if "hts" in spec.sources else {}),
         "sources": {s: sum(r["source"] == s for r in rows) for s in dict.fromkeys(s for s, _ in pairs)},
         "credits": {s: _CREDITS[s] for s in dict.fromkeys(s for s, _ in pairs)},
     }

@@ -86,6 +86,14 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
     return meta
 
 
+def _origins(folder: Path, meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a source was made from: itself, or the corpora a merged source lists (merges of merges stay flat)."""
+    if meta.get("merged_from"):
+        return list(meta["merged_from"])
+    return [{"folder": str(folder), "seed": meta.get("seed"), "utterances": meta.get("utterances"),
+             "version": meta.get("version")}]
+
+
 def _merged_meta(metas: list[dict[str, Any]], sources: list[Path],
                  rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     first = metas[0]
@@ -103,11 +111,13 @@ def _merged_meta(metas: list[dict[str, Any]], sources: list[Path],
         _add(languages, m.get("languages", {}))
         _add(nonspeech, m.get("nonspeech", {}))
     speakers = list(dict.fromkeys(s for m in metas for s in m.get("speakers", ())))
+    hts_credit = next((m["voice_credit"] for m in metas if m.get("voice_credit")), None)
     return {
-        **first,
+        **{k: v for k, v in first.items() if k != "voice_credit"},
+        **({"voice_credit": hts_credit} if hts_credit else {}),
         "generator": "uniflg corpus merge",
-        "merged_from": [{"folder": str(f), "seed": m.get("seed"), "utterances": m.get("utterances"),
-                         "version": m.get("version")} for f, m in zip(sources, metas, strict=True)],
+        "seed": None,  # each source's seed is in merged_from
+        "merged_from": [entry for f, m in zip(sources, metas, strict=True) for entry in _origins(f, m)],
         "utterances": len(every),
         "paired": sum(r.get("landmarks") is not None for r in every),
         "unpaired": sum(r.get("landmarks") is None for r in every),
@@ -115,7 +125,7 @@ def _merged_meta(metas: list[dict[str, Any]], sources: list[Path],
         "hours": round(sum(float(m.get("hours", 0.0)) for m in metas), 4),
         "speakers": speakers,
         "emotions": list(dict.fromkeys(e for m in metas for e in m.get("emotions", ()))),
-        "language": "mixed" if len(languages) > 1 else first.get("language"),
+        "language": "mixed" if len(languages) > 1 else next(iter(languages), None),
         "languages": languages,
         "nonspeech": nonspeech,
         "sources": sources_count,

@@ -35,15 +35,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def carry_voice_extras(source: Path, out: Path) -> list[str]:
+    """Re-exporting a voice folder (``--voice``) keeps what was made from the same weights: its live speech paths
+    (their ONNX files and voice.json entries) and its face calibration. Returns what was carried."""
+    import shutil
+    from dataclasses import replace
+
+    from uniflg.voice_spec import read_spec
+
+    old, new = read_spec(source), read_spec(out)
+    carried = []
+    for file in old.live_graph_files().values():
+        shutil.copy2(source / file, out / file)
+    if old.live:
+        new = replace(new, live=dict(old.live))
+        carried.append("live paths " + ", ".join(old.live))
+    if old.face_calibration is not None and new.face_calibration is None:
+        new = replace(new, face_calibration=old.face_calibration)
+        carried.append("face calibration")
+    if carried:
+        new.write(out)
+    return carried
+
+
 def run(args: argparse.Namespace) -> int:
     from uniflg_train.export.language_speakers import (
         check_language_speakers,
         corpus_language_speakers,
-        parse_language_speaker,
+        parse_language_speakers,
     )
     from uniflg_train.export.onnx_export import export_onnx, load_source_model
 
-    named = dict(parse_language_speaker(x) for x in args.language_speaker)  # bad text: exit 2 before any work
+    named = parse_language_speakers(args.language_speaker)  # bad text: exit 2 before any work
     model, carried = load_source_model(args.checkpoint, args.voice)
     if named:
         language_speakers = check_language_speakers(named, model.cfg.speakers)
@@ -59,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
                       half_weights=args.half_weights, language_speakers=language_speakers)
+    if args.voice is not None:
+        carried_over = carry_voice_extras(args.voice, out)
+        if carried_over:
+            log.info("carried over from %s: %s", args.voice, ", ".join(carried_over))
     log.info("wrote voice %s (default speaker per language: %s)", out, language_speakers or "none")
     if args.format == "tensorrt":
         from uniflg_train.export.tensorrt_build import build_engines

@@ -32,6 +32,18 @@ def parse_language_speaker(text: str) -> tuple[str, str]:
     return language, speaker
 
 
+def parse_language_speakers(texts: list[str]) -> dict[str, str]:
+    """Every ``--language-speaker LANG=SPEAKER`` -> {language: speaker}; a language named twice is refused."""
+    mapping: dict[str, str] = {}
+    for text in texts:
+        language, speaker = parse_language_speaker(text)
+        if language in mapping and mapping[language] != speaker:
+            raise InvalidInputError(f"--language-speaker names {language} twice ({mapping[language]} and "
+                                    f"{speaker}); give one speaker per language")
+        mapping[language] = speaker
+    return mapping
+
+
 def check_language_speakers(mapping: dict[str, str], speakers: tuple[str, ...]) -> dict[str, str]:
     """``mapping`` when every speaker it names is one of the model's ``speakers``; else InvalidInputError."""
     for language, speaker in mapping.items():
