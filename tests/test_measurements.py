@@ -185,7 +185,9 @@ def test_eval_real_av_scores_the_live_path_when_asked(tmp_path, capsys, caplog) 
     for name, extra in (("live", ["--max-lookahead-ms", "250"]), ("offline", [])):
         out = tmp_path / f"{name}.json"
         assert main(["eval", "real-av", str(tmp_path), "--out", str(out), *extra]) == 0
-        scores[name] = json.loads(out.read_text())["clips"][0]
+        data = json.loads(out.read_text())
+        scores[name] = data["clips"][0]
+        assert data["speech_path"] == ("live250" if extra else "offline")  # the saved figures say what was scored
     capsys.readouterr()
     assert scores["live"]["r"] > 0.999 and scores["live"]["lag"] == 0
     assert scores["offline"]["r"] < 0.99  # the two paths differ, so the option really chose the live one

@@ -37,8 +37,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _lookahead(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-lookahead-ms", type=float, metavar="MS",
-                   help="score the voice's live speech path with at most MS of look-ahead (as `uniflg live` and "
-                        "gRPC max_lookahead_ms choose it); default: the offline path")
+                   help="score the speech path `uniflg live` and gRPC max_lookahead_ms choose for MS, as a live "
+                        "stream runs it (z_u from the voice's stored latent, not the first second of input; so MS at "
+                        "or above the offline look-ahead differs slightly from the default); default: the offline "
+                        "path on whole clips")
 
 
 def _animate_options(args: argparse.Namespace):  # -> uniflg.types.SynthesisOptions | None
@@ -130,8 +132,11 @@ def _real_av(args: argparse.Namespace) -> int:
     gated = _gated(args, voice)
     if gated is not None:
         log.info("voice behind the %s", gated.label)
-    results = realav.run_real_av(args.dir, gated or voice, args.max_lag, _animate_options(args))
-    _emit(args, realav.to_markdown(results, args.max_lag), realav.to_json(results, voice.name))
+    options = _animate_options(args)
+    results = realav.run_real_av(args.dir, gated or voice, args.max_lag, options)
+    setup = {"speech_path": voice.speech_path(options.max_lookahead_ms if options else None).name,
+             "max_lookahead_ms": args.max_lookahead_ms, "vad": gated.label if gated is not None else None}
+    _emit(args, realav.to_markdown(results, args.max_lag, setup), realav.to_json(results, voice.name, setup))
     return 0
 
 

@@ -132,13 +132,15 @@ def medians(results: list[ClipResult]) -> dict[str, float]:
     return {c: float(np.nanmedian([getattr(r.score, c) for r in results])) for c in COLUMNS}
 
 
-def to_json(results: list[ClipResult], voice_name: str) -> str:
-    data = {"voice": voice_name, "fps": FPS, "clips": [{"name": r.name, "note": r.note, **asdict(r.score)}
-                                                        for r in results], "median": medians(results)}
+def to_json(results: list[ClipResult], voice_name: str, setup: dict[str, Any] | None = None) -> str:
+    """``setup``: what was scored beyond the voice (speech path, look-ahead, gate), recorded with the figures."""
+    data = {"voice": voice_name, **(setup or {}), "fps": FPS,
+            "clips": [{"name": r.name, "note": r.note, **asdict(r.score)} for r in results],
+            "median": medians(results)}
     return json.dumps(data, indent=2)
 
 
-def to_markdown(results: list[ClipResult], max_lag: int = 5) -> str:
+def to_markdown(results: list[ClipResult], max_lag: int = 5, setup: dict[str, Any] | None = None) -> str:
     head = ("| clip | frames | lip r (lag 0) | lip r best (lag) | energy r (lag 0) | energy r best (lag) "
             "| std ratio | width r |")
     lines = [head, "|" + "---|" * 8]
@@ -151,4 +153,5 @@ def to_markdown(results: list[ClipResult], max_lag: int = 5) -> str:
                  f"{m['energy_r_best']:.2f} | {m['std_ratio']:.2f} | {m['width_r']:.2f} |")
     notes = [f"- {r.name}: {r.note}" for r in results if r.note]
     lag_doc = f"Lag: positive = the prediction comes later than the real lips; best lag within +-{max_lag} frames."
-    return "\n".join(lines + ["", lag_doc, *notes]) + "\n"
+    scored = [f"Scored: {', '.join(f'{k} {v}' for k, v in setup.items())}."] if setup else []
+    return "\n".join(lines + ["", lag_doc, *scored, *notes]) + "\n"
