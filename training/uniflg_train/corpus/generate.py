@@ -324,7 +324,10 @@ def _rows(spec: CorpusSpec) -> Iterator[dict[str, Any]]:
     if spec.jobs <= 1:
         yield from map(_work, tasks)
         return
-    with get_context("fork").Pool(spec.jobs) as pool:
+    # "spawn", not "fork": a worker forked from a process whose other threads (ONNX Runtime pools, gRPC, logging)
+    # held a lock at the fork can spin or hang forever (seen in the full test suite: a worker at 100 % CPU inside
+    # the G2P for 30 min); spawned workers start clean and read the current environment (KOKORO_JA_CACHE).
+    with get_context("spawn").Pool(spec.jobs) as pool:
         yield from pool.imap(_work, tasks, chunksize=4)
 
 

@@ -251,7 +251,8 @@ def _run_all(tasks: list[tuple[Item, Path, AudioConfig]], jobs: int, progress: b
                 if _is_fatal(results[i]):
                     break
             return results
-        with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+        # "spawn": forked workers can inherit a lock another thread held (see corpus.generate._rows).
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
             futures = {pool.submit(_cache_item, t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futures):
                 i = futures[fut]
