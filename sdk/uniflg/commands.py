@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import platform
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from uniflg import __version__
+from uniflg import __version__, argtypes
 from uniflg.backends import BACKEND_NAMES, add_backend_arguments, options_from_args
 from uniflg.landmarks import N_POINTS
 from uniflg.types import SynthesisOptions
@@ -49,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    f"{', '.join(ACCEPTED_FORMATS)}; {lo}-{hi} Hz, any channel count (mixed "
                                    "to mono); read in blocks, so long files need little memory.")
     p.add_argument("audio", type=Path, help="speech file")
-    p.add_argument("--max-seconds", type=_positive_seconds, default=MAX_FILE_SECONDS,
+    p.add_argument("--max-seconds", type=argtypes.positive_seconds, default=MAX_FILE_SECONDS,
                    help="refuse longer files (seconds, from the file header)")
     _common(p, text=False)
     p.set_defaults(func=animate)
@@ -82,28 +81,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=calibrate_face)
 
 
-def _seed(text: str) -> int:
-    """argparse type: a noise seed, an integer in [0, 2**63)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 2**63-1; got {value}")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0; got {text}")
-    return value
-
-
 def _common(p: argparse.ArgumentParser, text: bool) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
     p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice)")
@@ -116,7 +93,7 @@ def _common(p: argparse.ArgumentParser, text: bool) -> None:
                         + ("random style" if text else "from the input speech") + ")")
     p.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend")
     add_backend_arguments(p)
-    p.add_argument("--seed", type=_seed, default=0, help="noise seed, 0 to 2**63-1 (same seed, same output)")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="noise seed, 0 to 2**63-1 (same seed, same output)")
     p.add_argument("--no-preview", action="store_true", help="skip preview.mp4")
     if text:
         p.add_argument("--mode", choices=("t", "p"), default="t", help="t: parallel (UniFLG-T), p: pipelined")

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
+from uniflg import argtypes
 from uniflg.backends import graphs
 from uniflg.fileio import atomic_write_bytes
 from uniflg.model.live import LiveLandmarkDecoder, LivePathConfig, LiveSpeechToLatent, LiveStackConfig
@@ -387,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training items")
     p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=argtypes.seed, default=0)
     p = sub.add_parser("export", help="add the trained path to a voice folder (ONNX, voice.json 'live')")
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--voice", type=Path, required=True, help="the teacher voice folder")

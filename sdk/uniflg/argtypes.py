@@ -1,0 +1,43 @@
+"""argparse types shared by every ``uniflg`` command, so a bad number is one usage line (exit 2) wherever it is
+given, never a traceback from deep inside numpy or the file system."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+SEED_MAX = 2**63 - 1  # numpy's and torch's seeds: non-negative and within 64 bits
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed, an integer from 0 to 2**63-1."""
+    return int_range(0, SEED_MAX)(text)
+
+
+def int_range(low: int, high: int) -> Callable[[str], int]:
+    """argparse type factory: an integer from ``low`` to ``high`` (both included)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not low <= value <= high:
+            top = "2**63-1" if high == SEED_MAX else f"{high:,}".replace(",", "_")
+            raise argparse.ArgumentTypeError(f"must be from {low} to {top}; got {text}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its "invalid <type> value" fallback
+    return parse
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0; got {text}")
+    return value
