@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from uniflg.errors import InvalidInputError
 
 FPS = 30
 
@@ -90,13 +91,24 @@ class LipScore:
     median_opening_real: float
 
 
+class ClipTooShortError(InvalidInputError):
+    """A clip has fewer frames than :func:`score_clip` needs for its lag search."""
+
+
+def min_frames(max_lag: int) -> int:
+    """Frames a clip needs for :func:`score_clip` with a lag search of ``+-max_lag`` frames."""
+    return 2 * max_lag + 3
+
+
 def score_clip(pred: np.ndarray, real: np.ndarray, audio: np.ndarray, sample_rate: int,
                max_lag: int = 5) -> LipScore:
     """Score predicted landmarks ``[T, 70, 2]`` against a real track ``[T', 70, 2]`` (both 30 fps, frame 0 at
-    audio time 0; the shorter length is used) and the energy baseline of ``audio``."""
+    audio time 0; the shorter length is used) and the energy baseline of ``audio``. Raises ClipTooShortError
+    when the shorter one has fewer than :func:`min_frames` frames."""
     n = min(len(pred), len(real))
-    if n < 2 * max_lag + 3:
-        raise ValueError(f"clip too short to score: {n} frames; need at least {2 * max_lag + 3}")
+    if n < min_frames(max_lag):
+        raise ClipTooShortError(f"clip too short to score: {n} frames; need at least {min_frames(max_lag)} "
+                                f"for a lag search of +-{max_lag} frames")
     po, ro = lip_opening(pred[:n]), lip_opening(real[:n])
     energy = energy_track(audio, sample_rate, n)
     r_best, lag = best_lag(po, ro, max_lag)

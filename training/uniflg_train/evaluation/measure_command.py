@@ -21,8 +21,12 @@ import numpy as np
 from tqdm import tqdm
 from uniflg import argtypes
 from uniflg.errors import InvalidInputError
+from uniflg.fileio import atomic_path
+from uniflg.outputs import prepare_output
 
 log = logging.getLogger(__name__)
+
+MAX_LAG = 300  # frames: 10 s at 30 fps, far beyond any lip/audio offset worth searching
 
 # The UniFLG voice in both languages beside the references issue 17 compares it with: HTS (Japanese), Kokoro
 # (both languages; jm_kumo is the English corpus voice), espeak-ng (English).
@@ -71,7 +75,8 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                        description="Per clip: lip-opening r at lag 0 and the best lag within +-MAX_LAG frames, the "
                                    "same for an audio-energy baseline, std ratio, mouth-width r; medians.")
     p.add_argument("dir", type=Path, help="NAME.wav + NAME.npy pairs (30 fps tracks) and/or face videos")
-    p.add_argument("--max-lag", type=int, default=5, help="lag search range in frames (default 5)")
+    p.add_argument("--max-lag", type=argtypes.int_range(0, MAX_LAG), default=5,
+                   help=f"lag search range in frames, 0 to {MAX_LAG} (default 5)")
     _lookahead(p)
     _vad_options(p)
     _common(p)
@@ -111,11 +116,18 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_speech_quality)
 
 
+def _check_out(args: argparse.Namespace) -> None:
+    """Refuse an unwritable ``--out`` before anything is measured (the file is written at the end)."""
+    if args.out is not None:
+        prepare_output(args.out.parent, (args.out.name,))
+
+
 def _emit(args: argparse.Namespace, markdown: str, data: str) -> None:
     sys.stdout.write(data + "\n" if args.json else markdown)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(data if args.out.suffix == ".json" else markdown, encoding="utf-8")
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(data if args.out.suffix == ".json" else markdown, encoding="utf-8")
 
 
 def _voice(args: argparse.Namespace):  # -> uniflg.voice.Voice
@@ -127,8 +139,7 @@ def _voice(args: argparse.Namespace):  # -> uniflg.voice.Voice
 def _real_av(args: argparse.Namespace) -> int:
     from uniflg_train.evaluation import realav
 
-    if args.max_lag < 0:
-        raise InvalidInputError(f"--max-lag must be >= 0; got {args.max_lag}")
+    _check_out(args)
     voice = _voice(args)
     gated = _gated(args, voice)
     if gated is not None:
@@ -150,16 +161,22 @@ def _devset(args: argparse.Namespace) -> int:
 
 
 def speech_files(paths: list[Path]) -> list[Path]:
+    """The speech files named by ``paths`` (files, or folders of .wav/.flac), each opened and checked
+    (:func:`uniflg.audio_file.open_audio`) before any is measured; InvalidInputError for the first bad one."""
+    from uniflg.audio_file import file_problem, open_audio
+
     files: list[Path] = []
     for p in paths:
         if p.is_dir():
             files += sorted(q for q in p.iterdir() if q.suffix.lower() in (".wav", ".flac"))
-        elif p.is_file():
+        elif (problem := file_problem(p)) is None:
             files.append(p)
         else:
-            raise InvalidInputError(f"not a file or folder: {p}")
+            raise InvalidInputError(f"speech file {problem}: {p}")
     if not files:
         raise InvalidInputError("no speech files (.wav/.flac) given")
+    for f in files:
+        open_audio(f).close()  # header check: not audio, no samples, bad rate -> one line with the accepted formats
     return files
 
 
@@ -194,20 +211,22 @@ def robustness_markdown(results: list, gated: list | None = None, gate_name: str
 
 
 def _robustness(args: argparse.Namespace) -> int:
-    import soundfile as sf
+    from uniflg.audio_file import open_audio
 
     from uniflg_train.evaluation.lips import lip_opening, pearson
     from uniflg_train.evaluation.robustness import score_robustness
 
+    _check_out(args)
+    files = speech_files(args.audio)
     voice = _voice(args)
     options = _animate_options(args)
     plain = partial(voice.animate_array, options=options)
     gate = _gated(args, voice)
     gated_animate = partial(gate.animate_array, options=options) if gate is not None else None
     results, gated, clean_r = [], [], []
-    for path in tqdm(speech_files(args.audio), desc="robustness", unit="clip"):
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        mono = audio.mean(axis=1)
+    for path in tqdm(files, desc="robustness", unit="clip"):
+        with open_audio(path) as f:
+            mono, rate = f.read_all(), f.sample_rate
         results.append(score_robustness(path.stem, mono, int(rate), plain, args.seed))
         if gated_animate is not None:
             gated.append(score_robustness(path.stem, mono, int(rate), gated_animate, args.seed))
@@ -227,8 +246,7 @@ def _robustness(args: argparse.Namespace) -> int:
 def _speech_quality(args: argparse.Namespace) -> int:
     from uniflg_train.evaluation import speech_quality as sq
 
-    if args.limit is not None and args.limit < 1:
-        raise InvalidInputError(f"--limit must be at least 1; got {args.limit}")
+    _check_out(args)
     japanese, english = sq.JAPANESE.first(args.limit), sq.ENGLISH_SETS[args.english_sentences].first(args.limit)
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
     voice = functools.cache(lambda: _voice(args))  # loaded once, only when a voice system is asked for

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 from uniflg.errors import InvalidInputError
 
-from uniflg_train.evaluation.lips import FPS, LipScore, score_clip
+from uniflg_train.evaluation.lips import FPS, ClipTooShortError, LipScore, min_frames, score_clip
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +63,20 @@ def decode_audio(path: Path, sample_rate: int = AUDIO_RATE) -> np.ndarray:
 
 
 def _load_pair(audio_path: Path, track_path: Path) -> Clip:
-    import soundfile as sf
+    from uniflg.audio_file import open_audio
 
-    audio, rate = sf.read(str(audio_path), dtype="float32", always_2d=True)
+    with open_audio(audio_path) as f:  # a file that is not audio: one line naming the accepted formats
+        audio, rate = f.read_all(), f.sample_rate
     meta_path = track_path.with_suffix(".json")
-    meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-    track = np.load(track_path)
+    try:
+        meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        track = np.load(track_path, allow_pickle=False)
+    except (ValueError, OSError) as exc:  # bad JSON, not a .npy array
+        raise InvalidInputError(f"{track_path}: cannot read the clip's track or its .json ({exc})") from None
     if track.ndim != 3 or track.shape[1:] != (70, 2):
         raise InvalidInputError(f"{track_path}: a lip track is [T, 70, 2]; got {track.shape}")
     fps = float(meta.get("fps", FPS))
-    return Clip(audio_path.stem, audio.mean(axis=1), int(rate), to_30fps(track, fps), str(meta.get("note", "")))
+    return Clip(audio_path.stem, audio, int(rate), to_30fps(track, fps), str(meta.get("note", "")))
 
 
 def _load_video(path: Path) -> Clip:
@@ -110,18 +114,30 @@ def load_clip(path: Path) -> Clip:
 class ClipResult:
     name: str
     note: str
-    score: LipScore
+    score: LipScore | None  # None: skipped (shorter than the lag search needs; ``note`` says so)
 
 
 def run_real_av(folder: Path, voice: Any, max_lag: int = 5, options: Any = None) -> list[ClipResult]:
     """Animate and score every clip in ``folder`` with ``voice`` (a :class:`uniflg.voice.Voice`); ``options``
-    (:class:`uniflg.types.SynthesisOptions`) selects e.g. the live path (``max_lookahead_ms``)."""
+    (:class:`uniflg.types.SynthesisOptions`) selects e.g. the live path (``max_lookahead_ms``).
+
+    A clip shorter than the lag search needs (:func:`~uniflg_train.evaluation.lips.min_frames`) is skipped with a
+    warning and listed with its reason (score None); InvalidInputError when every clip is that short."""
     results = []
     for path in tqdm(find_clips(folder), desc="real-av", unit="clip"):
         clip = load_clip(path)
         pred = voice.animate_array(clip.audio, clip.sample_rate, options)
-        results.append(ClipResult(clip.name, clip.note, score_clip(pred, clip.track, clip.audio, clip.sample_rate,
-                                                                   max_lag)))
+        try:
+            score = score_clip(pred, clip.track, clip.audio, clip.sample_rate, max_lag)
+        except ClipTooShortError as exc:
+            log.warning("skipping %s: %s", path, exc)
+            results.append(ClipResult(clip.name, f"skipped: {exc}", None))
+            continue
+        results.append(ClipResult(clip.name, clip.note, score))
+    if not any(r.score is not None for r in results):
+        raise InvalidInputError(f"no clip in {folder} is long enough to score: each needs at least "
+                                f"{min_frames(max_lag)} frames at {FPS} fps for --max-lag {max_lag} "
+                                f"({', '.join(r.name for r in results)}); lower --max-lag or give longer clips")
     return results
 
 
@@ -129,13 +145,15 @@ COLUMNS = ("r", "r_best", "energy_r", "energy_r_best", "std_ratio", "width_r")
 
 
 def medians(results: list[ClipResult]) -> dict[str, float]:
-    return {c: float(np.nanmedian([getattr(r.score, c) for r in results])) for c in COLUMNS}
+    """Medians over the scored clips (skipped ones left out)."""
+    return {c: float(np.nanmedian([getattr(r.score, c) for r in results if r.score is not None])) for c in COLUMNS}
 
 
 def to_json(results: list[ClipResult], voice_name: str, setup: dict[str, Any] | None = None) -> str:
     """``setup``: what was scored beyond the voice (speech path, look-ahead, gate), recorded with the figures."""
     data = {"voice": voice_name, **(setup or {}), "fps": FPS,
-            "clips": [{"name": r.name, "note": r.note, **asdict(r.score)} for r in results],
+            "clips": [{"name": r.name, "note": r.note, "skipped": r.score is None,
+                       **(asdict(r.score) if r.score is not None else {})} for r in results],
             "median": medians(results)}
     return json.dumps(data, indent=2)
 
@@ -146,6 +164,9 @@ def to_markdown(results: list[ClipResult], max_lag: int = 5, setup: dict[str, An
     lines = [head, "|" + "---|" * 8]
     for r in results:
         s = r.score
+        if s is None:
+            lines.append(f"| {r.name} | skipped (too short) | | | | | | |")
+            continue
         lines.append(f"| {r.name} | {s.frames} | {s.r:.2f} | {s.r_best:.2f} ({s.lag:+d}) | {s.energy_r:.2f} | "
                      f"{s.energy_r_best:.2f} ({s.energy_lag:+d}) | {s.std_ratio:.2f} | {s.width_r:.2f} |")
     m = medians(results)
