@@ -193,6 +193,19 @@ def test_bad_input_files_are_named_for_what_they_are(tmp_path: Path) -> None:
         assert done.returncode == 2 and message in err and len(err.splitlines()) == 1, (path, err)
 
 
+def test_input_shorter_than_one_frame_ends_the_run_like_an_empty_one(tmp_path: Path) -> None:
+    """10 ms of audio, or 3 bytes on stdin, is not bad input: the run ends at the end of input with nothing
+    animated and its summary written, as an empty input does."""
+    short = tmp_path / "short.wav"
+    sf.write(str(short), speechlike(0.01, 16000), 16000)
+    for args, stdin in ((["--input", str(short)], None), (["--input", "-", "--rate", "16000"], b"\x01\x02\x03")):
+        done = run_cli([*args, "--quiet"], stdin=stdin, timeout=60)
+        assert done.returncode == 0, done.stderr.decode()
+        assert "too short" not in done.stderr.decode()
+        summary = json.loads(done.stdout.decode().strip().splitlines()[-1])
+        assert summary["frames_sent"] == 0 and summary["ended_by"] == "end of input", summary
+
+
 def test_microphone_without_portaudio_names_it() -> None:
     try:
         import sounddevice  # noqa: F401

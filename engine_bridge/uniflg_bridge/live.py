@@ -331,7 +331,11 @@ class LiveSession:
                         self.stopped_by, drain = "end of input", True
                         tail = conditioner.push(resampler.finish())
                         rest = np.concatenate([tail, conditioner.finish()])
-                        blocks = animator.push(rest) + animator.finish() if received else []
+                        blocks = animator.push(rest) if received else []
+                        if animator.samples_received >= animator.min_samples:
+                            blocks += animator.finish()
+                        elif received:  # under one frame's worth: nothing to animate, like an empty input
+                            log.info("input ended after %d samples, under one frame's worth", received)
                         emitted = self._send_blocks(blocks, emitted, clock, ratio, delay)
                         break
                     log.warning("input: %s", item.error)

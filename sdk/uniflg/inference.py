@@ -246,13 +246,19 @@ class SpeechAnimator:
             self._audio.append(np.asarray(samples, np.float32).reshape(-1))
         return self._advance(final=False)
 
+    @property
+    def min_samples(self) -> int:
+        """Samples :meth:`finish` needs (two hops, one landmark frame's worth); fewer raise InvalidInputError."""
+        return 2 * self.rt.hop
+
     def finish(self) -> list[np.ndarray]:
+        """The remaining landmark blocks at the end of the stream; InvalidInputError under :attr:`min_samples`."""
         return self._advance(final=True)
 
     def _advance(self, final: bool) -> list[np.ndarray]:
         rt, S = self.rt, self._audio.end
-        if final and 2 * rt.hop > S:
-            raise InvalidInputError(f"audio too short to animate: {S} samples; need at least {2 * rt.hop}")
+        if final and self.min_samples > S:
+            raise InvalidInputError(f"audio too short to animate: {S} samples; need at least {self.min_samples}")
         if self.z_u is None:
             if self.z_u_samples > S and not final:
                 return []
