@@ -4,8 +4,9 @@
     python examples/grpc_client.py synthesize "こんにちは" -o out/grpc
     python examples/grpc_client.py animate out/grpc/speech.wav -o out/grpc
 
-Bad input (a file that is missing or no sound file, a server that cannot be reached, an error status from the
-server, bad arguments) ends with one line on stderr and exit status 1 (2 for arguments).
+Bad input (bad arguments, a file that is missing or no sound file) ends with one line on stderr and exit status
+2, as the other examples do; a server that cannot be reached, an error status from the server or an unwritable
+output folder, with one line and exit status 1.
 """
 
 from __future__ import annotations
@@ -100,9 +101,13 @@ def main() -> int:
     parser.add_argument("--connect-timeout", type=float, default=5.0, help="seconds to wait for the server")
     args = parser.parse_args()
     metadata = [("authorization", f"Bearer {args.token}")] if args.token else []
-    try:
-        if args.command == "animate":
+    if args.command == "animate":
+        try:
             args.pcm = read_audio(args.audio)  # before connecting: a typo costs no round trip
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    try:
         with grpc.insecure_channel(args.address) as channel:
             try:
                 grpc.channel_ready_future(channel).result(timeout=args.connect_timeout)
@@ -116,7 +121,7 @@ def main() -> int:
         details = " ".join((exc.details() or "").split())  # one line
         print(f"error: the server answered {exc.code().name}: {details}", file=sys.stderr)
         return 1
-    except (ValueError, OSError) as exc:  # bad input file, unwritable output folder
+    except (ValueError, OSError) as exc:  # no server, unwritable output folder
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -40,11 +40,11 @@ def free_port() -> int:
 # ---------------------------------------------------------------- grpc_client.py
 
 def test_grpc_client_missing_and_unreadable_audio(tmp_path) -> None:
-    one_line(example("grpc_client.py", "animate", str(tmp_path / "missing.wav")), 1,
+    one_line(example("grpc_client.py", "animate", str(tmp_path / "missing.wav")), 2,
              f"error: {tmp_path / 'missing.wav'}: no such file")
     text = tmp_path / "notes.wav"
     text.write_text("not audio")
-    one_line(example("grpc_client.py", "animate", str(text)), 1, f"error: {text}: not a readable sound file")
+    one_line(example("grpc_client.py", "animate", str(text)), 2, f"error: {text}: not a readable sound file")
 
 
 def test_grpc_client_unreachable_server() -> None:
