@@ -55,8 +55,11 @@ def _check_out(out: Path, resolved: list[Path]) -> None:
         raise InvalidInputError(f"corpus merge: --out {out} is a file; choose a new folder")
     target = out.resolve()
     for src in resolved:
-        if target == src or target.is_relative_to(src) or src.is_relative_to(target):
-            raise InvalidInputError(f"corpus merge: --out {out} overlaps the source {src}; choose a folder "
+        if target == src:
+            raise InvalidInputError(f"corpus merge: --out {out} is one of the sources; choose a new folder")
+        if target.is_relative_to(src) or src.is_relative_to(target):
+            where = "inside" if target.is_relative_to(src) else "around"
+            raise InvalidInputError(f"corpus merge: --out {out} is {where} the source {src}; choose a folder "
                                     "outside every source")
 
 

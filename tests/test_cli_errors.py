@@ -1,0 +1,159 @@
+"""Odd input to `uniflg corpus` and `uniflg eval`: one line naming what was wrong and what is accepted, exit 2,
+nothing measured first and nothing half-written left behind (issue: CLI tracebacks found by a new-user review)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from uniflg.cli import main
+
+
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run a command that argparse refuses: exit 2 and one ``error:`` line on stderr (returned)."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize("argv", [
+    ["corpus", "make", "--out", "{tmp}/c"],
+    ["eval", "speech-quality", "--systems", "hts"],
+    ["eval", "robustness", "{tmp}/a.wav"],
+    ["eval-blendshapes"],
+    ["train", "landmarks", "--data", "{tmp}", "--run", "{tmp}/run"],
+])
+@pytest.mark.parametrize("seed", ["-1", "9223372036854775808", "x"])
+def test_every_seed_is_checked_where_it_is_parsed(argv: list[str], seed: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    err = usage_error([*args, "--seed", seed], capsys)
+    assert "argument --seed:" in err and ("from 0 to 2**63-1" in err or "not an integer" in err)
+    assert not (tmp_path / "c").exists()
+
+
+def test_corpus_make_refuses_huge_counts_and_a_file_as_out_before_creating_anything(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    out = tmp_path / "x"
+    err = usage_error(["corpus", "make", "--out", str(out), "--utterances", "99999999999999999999"], capsys)
+    assert "--utterances: must be from 1 to 10_000_000" in err
+    assert "--jobs: must be from 1" in usage_error(["corpus", "make", "--out", str(out), "--jobs", "0"], capsys)
+    assert not out.exists()
+    afile = tmp_path / "file"
+    afile.write_text("keep me")
+    assert main(["corpus", "make", "--out", str(afile), "--utterances", "1"]) == 2
+    assert f"--out {afile} is a file" in caplog.text
+    assert afile.read_text() == "keep me"
+
+
+@pytest.fixture(scope="module")
+def two_corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from uniflg_train.corpus.generate import CorpusSpec, make_corpus
+
+    root = tmp_path_factory.mktemp("corpora")
+    make_corpus(CorpusSpec(root / "a", 2, seed=1, paired_fraction=1.0), progress=False)
+    make_corpus(CorpusSpec(root / "b", 2, seed=2), progress=False)
+    return root / "a", root / "b"
+
+
+def _copy(folder: Path, to: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(folder, to))
+
+
+def test_corpus_merge_checks_every_source_before_writing(two_corpora: tuple[Path, Path], tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    a, b = _copy(two_corpora[0], tmp_path / "a"), two_corpora[1]
+    out = tmp_path / "merged"
+    wav = next(iter(sorted((a / "wavs").iterdir())))
+    wav.unlink()
+    assert main(["corpus", "merge", str(a), str(b), "--out", str(out)]) == 2
+    assert f"audio file {wav} is missing" in caplog.text and not out.exists()  # no half-made merged/wavs
+    caplog.clear()
+    c = _copy(two_corpora[0], tmp_path / "c")
+    (c / "corpus.json").write_text('{"utterances": 2,')
+    assert main(["corpus", "merge", str(b), str(c), "--out", str(out)]) == 2
+    assert f"{c / 'corpus.json'}: not valid JSON" in caplog.text and not out.exists()
+    caplog.clear()
+    afile = tmp_path / "file"
+    afile.write_text("keep me")
+    for argv, message in (([str(b), str(two_corpora[0]), "--out", str(afile)], "is a file"),
+                          ([str(b), str(two_corpora[0]), "--out", str(b / "inner")], "is inside the source"),
+                          ([str(b), str(b), "--out", str(out)], "given more than once")):
+        assert main(["corpus", "merge", *argv]) == 2
+        assert message in caplog.text, (argv, caplog.text)
+        caplog.clear()
+    assert afile.read_text() == "keep me" and not (b / "inner").exists() and not out.exists()
+    d = _copy(two_corpora[0], tmp_path / "d")
+    manifest = next(m for m in sorted(d.glob("*.jsonl")) if m.read_text().strip())
+    row = json.loads(manifest.read_text().splitlines()[0])
+    row["audio"] = "../../outside.wav"
+    manifest.write_text(json.dumps(row) + "\n")
+    assert main(["corpus", "merge", str(d), str(b), "--out", str(out)]) == 2
+    assert "is not inside the corpus folder" in caplog.text and not out.exists()
+    assert main(["corpus", "merge", str(two_corpora[0]), str(b), "--out", str(out)]) == 0  # the good ones merge
+
+
+def test_speech_quality_checks_voice_names_before_measuring(capsys: pytest.CaptureFixture[str],
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("espeakng_loader", reason="espeak-ng synthesis is not installed")
+    pytest.importorskip("pyopenjtalk", reason="the hts system is not installed")
+    for systems, message in (("hts,espeak:zz-xx", "espeak-ng has no voice 'zz-xx'; give a name or name+variant "
+                                                  "such as en-us"),
+                             ("hts,kokoro:nope", "unknown Kokoro voice 'nope'; choose from jf_alpha"),
+                             ("hts,kokoro-en:nope", "unknown Kokoro voice 'nope'")):
+        assert main(["eval", "speech-quality", "--limit", "1", "--systems", systems]) == 2
+        assert message in caplog.text
+        assert capsys.readouterr().out == ""  # hts, named first, was not measured
+        caplog.clear()
+
+
+def _clip(folder: Path, name: str, frames: int) -> None:
+    rate = 16000
+    t = np.arange(frames * rate // 30) / rate
+    sf.write(folder / f"{name}.wav", (0.1 * np.sin(2 * np.pi * 220 * t) * np.sin(np.pi * 3 * t)).astype(np.float32),
+             rate)
+    track = np.random.default_rng(0).normal(0, 1, (frames, 70, 2)).astype(np.float32)
+    np.save(folder / f"{name}.npy", track)
+
+
+def test_real_av_skips_a_clip_too_short_for_the_lag_search(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    _clip(clips, "short", 10)
+    err = usage_error(["eval", "real-av", str(clips), "--max-lag", "100000"], capsys)
+    assert "--max-lag: must be from 0 to 300" in err
+    assert main(["eval", "real-av", str(clips)]) == 2  # the only clip: 10 frames < 13
+    assert "no clip in" in caplog.text and "at least 13 frames at 30 fps for --max-lag 5 (short)" in caplog.text
+    _clip(clips, "long", 60)
+    out = tmp_path / "r.json"
+    assert main(["eval", "real-av", str(clips), "--out", str(out)]) == 0
+    assert "| short | skipped (too short) |" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert [(c["name"], c["skipped"]) for c in data["clips"]] == [("long", False), ("short", True)]
+    assert "need at least 13" in data["clips"][1]["note"] and np.isfinite(data["median"]["r"])
+
+
+def test_eval_audio_and_out_are_checked_before_any_work(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    assert main(["eval", "robustness", str(bad)]) == 2
+    assert f"cannot read audio {bad}" in caplog.text and "accepted formats: WAV" in caplog.text
+    caplog.clear()
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    _clip(clips, "a", 60)
+    assert main(["eval", "real-av", str(clips), "--out", "/proc/x.json"]) == 2
+    assert "cannot write to output folder /proc" in caplog.text
+    caplog.clear()
+    (clips / "b.wav").write_text("not audio")
+    np.save(clips / "b.npy", np.zeros((60, 70, 2), np.float32))
+    assert main(["eval", "real-av", str(clips)]) == 2
+    assert f"cannot read audio {clips / 'b.wav'}" in caplog.text
