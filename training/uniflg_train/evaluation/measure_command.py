@@ -110,7 +110,8 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--english-sentences", choices=("held-out", "coverage"), default="held-out",
                    help="English systems read the 20 held-out everyday sentences (default) or the 12 "
                         "phoneme-coverage pangrams of the corpus")
-    p.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N", help="only the first N sentences of each set (quick runs)")
+    p.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N",
+                   help="only the first N sentences of each set (quick runs)")
     p.add_argument("--seed", type=argtypes.seed, default=0, help="synthesis seed of the UniFLG voice")
     _common(p)
     p.set_defaults(func=_speech_quality)
