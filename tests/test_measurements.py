@@ -232,8 +232,11 @@ def test_eval_speech_quality_states_the_sets_and_reports_wer_and_lip_r(tmp_path,
                  "coverage", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["sentences"] == "coverage" and row["items"] == 1 and len(COVERAGE) == 12
-    for bad in (["--systems", "voice,nope"], ["--systems", "hts:x"], ["--limit", "0"]):
+    for bad in (["--systems", "voice,nope"], ["--systems", "hts:x"]):
         assert main(["eval", "speech-quality", *bad]) == 2
+    with pytest.raises(SystemExit) as stop:  # a usage error, refused by argparse
+        main(["eval", "speech-quality", "--limit", "0"])
+    assert stop.value.code == 2 and "--limit: must be from 1" in capsys.readouterr().err
 
 
 # ---- English speech with phoneme events, the sentence set, speech quality --------------------------------
