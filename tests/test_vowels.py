@@ -180,3 +180,20 @@ def test_default_voice_reads_its_vowels() -> None:
     assert report["jaw_peak_min"] >= 0.6
     _, vrm = weights(0, voice.animate_array(np.zeros(2 * voice.sample_rate, np.float32), voice.sample_rate))
     assert vrm[:, FIVE].max() < 0.05
+
+
+def test_blendshape_targets_judge_the_demo_sentence_too() -> None:
+    """Issue 17 judges the demo sentence and the held-out set: a demo vowel under 60 % fails the vowel target,
+    a vowel the demo lacks (its devoiced U) is not judged, a held-out vowel that never occurs fails."""
+    from uniflg_train.evaluation.blendshapes import passes
+
+    def report(demo: dict[str, float | None], ja: dict[str, float | None]) -> dict:
+        def one(share: dict[str, float | None]) -> dict:
+            return {"jaw_peak_min": 0.8, "vowel_share": share, "emotion_speech": {"Angry": 0.0}}
+        return {"demo": one(demo), "ja": one(ja), "silence": {"Angry": 0.0}, "blinks_per_minute": 15.0}
+
+    good = dict.fromkeys("AIUEO", 0.7)
+    assert passes(report(good | {"U": None}, good))["vowel_share"]
+    assert not passes(report(good | {"A": 0.16}, good))["vowel_share"]
+    assert not passes(report(good, good | {"E": None}))["vowel_share"]
+    assert passes(report(good, good)) == {"jaw_peak": True, "vowel_share": True, "emotion": True, "blinks": True}

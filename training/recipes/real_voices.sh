@@ -90,29 +90,42 @@ fi
 if run landmarks-as; then
   landmarks "$RUNS/vits-as" "$RUNS/uniflg-as" --variant as
 fi
-if run export; then
-  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default \
+# Both variants are exported and measured; SHIP names the one the live path is distilled from and that
+# replaces sdk/uniflg/voices/default (docs/model-card.md gives the figures behind the choice).
+SHIP=${SHIP:-uniflg-as}
+VARIANTS=${VARIANTS:-uniflg uniflg-as}  # which stage-2 runs export and eval handle
+voice_of() { echo "$VOICE_OUT$([ "$1" = uniflg-as ] && echo -as || true)"; }
+export_voice() {  # $1: stage-2 run name (uniflg | uniflg-as), $2: voice folder
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/$1/checkpoints" -o "$2" --name default \
     --half-weights --latents-from "$DATA" --language-speaker en=kokoro_jm_kumo
-  "$UNIFLG" calibrate-face --voice "$VOICE_OUT"  # the avatars' calibration from this voice's own faces
+  "$UNIFLG" calibrate-face --voice "$2"  # the avatars' calibration from this voice's own faces
+}
+if run export; then
+  for name in $VARIANTS; do export_voice "$name" "$(voice_of "$name")"; done
 fi
+SHIP_VOICE=$(voice_of "$SHIP")
 # The live speech path (issue 18) is distilled from the voice it ships in, so it is retrained on the new voice:
 # the shipped live250 weights belong to the previous one. Same recipe as docs/training.md, on this corpus.
 if run live; then
   LIVE_PY=${LIVE_PY:-.venv/bin/python}
-  "$LIVE_PY" -m uniflg_train.live train --corpus "$DATA" --voice "$VOICE_OUT" --out "$RUNS/live250" \
+  "$LIVE_PY" -m uniflg_train.live train --corpus "$DATA" --voice "$SHIP_VOICE" --out "$RUNS/live250-$SHIP" \
     --lookahead-ms 250 --minutes "${LIVE_MINUTES:-40}" --threads "$THREADS"
-  "$LIVE_PY" -m uniflg_train.live export --run "$RUNS/live250" --voice "$VOICE_OUT" --out "$VOICE_OUT-live" \
-    --name live250
-  "$LIVE_PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT-live"
+  "$LIVE_PY" -m uniflg_train.live export --run "$RUNS/live250-$SHIP" --voice "$SHIP_VOICE" \
+    --out "$SHIP_VOICE-live" --name live250
+  "$LIVE_PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$SHIP_VOICE-live"
 fi
-if run eval; then  # the baselines of issue 16 (docs/evaluation.md) on the new voice
-  "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-80}" --json --out "$RUNS/eval.json" \
-    --report "$RUNS/report.md"
-  if [ -n "${HELDOUT:-}" ]; then  # speech of voices not in the corpus (files or folders)
-    "$UNIFLG" eval robustness "$HELDOUT" --voice "$VOICE_OUT" --out "$RUNS/robustness.md"
-  fi
-  "$UNIFLG" eval speech-quality --voice "$VOICE_OUT" --out "$RUNS/speech-quality.md"
-  if [ -d "${DEVSET:-/work/devset/real-av}" ]; then
-    "$UNIFLG" eval real-av "${DEVSET:-/work/devset/real-av}" --voice "$VOICE_OUT" --out "$RUNS/real-av.md"
-  fi
+if run eval; then  # the baselines of issue 16 (docs/evaluation.md) on both new voices
+  for name in $VARIANTS; do
+    voice=$(voice_of "$name")
+    "$UNIFLG" eval --data "$DATA" --run "$RUNS/$name" --limit "${EVAL_ITEMS:-80}" --json \
+      --out "$RUNS/eval-$name.json" --report "$RUNS/report-$name.md"
+    if [ -n "${HELDOUT:-}" ]; then  # speech of voices not in the corpus (files or folders)
+      "$UNIFLG" eval robustness "$HELDOUT" --voice "$voice" --out "$RUNS/robustness-$name.md"
+    fi
+    "$UNIFLG" eval speech-quality --voice "$voice" --out "$RUNS/speech-quality-$name.md"
+    if [ -d "${DEVSET:-/work/devset/real-av}" ]; then
+      "$UNIFLG" eval real-av "${DEVSET:-/work/devset/real-av}" --voice "$voice" --out "$RUNS/real-av-$name.md"
+    fi
+    "$UNIFLG" eval-blendshapes --voice "$voice" > "$RUNS/blendshapes-$name.md"
+  done
 fi

@@ -140,12 +140,15 @@ def evaluate(voice: Any, make_weights: Callable[[bool], Weights], english: bool 
 
 
 def passes(report: dict[str, Any]) -> dict[str, bool]:
-    """Each target of issue 17 item 3 (Japanese sets; English is reported, not judged)."""
+    """Each target of issue 17 item 3 on the demo sentence and the held-out Japanese sentences (English is
+    reported, not judged)."""
     sets = [report["demo"], report["ja"]]
     lo, hi = BLINK_TARGET
     return {
         "jaw_peak": all(s["jaw_peak_min"] >= JAW_PEAK_TARGET for s in sets),
-        "vowel_share": all(x is not None and x >= VOWEL_SHARE_TARGET for x in report["ja"]["vowel_share"].values()),
+        # Held-out: every vowel must occur and reach the target; demo: every vowel it has (its U is devoiced).
+        "vowel_share": all(x is not None and x >= VOWEL_SHARE_TARGET for x in report["ja"]["vowel_share"].values())
+        and all(x >= VOWEL_SHARE_TARGET for x in report["demo"]["vowel_share"].values() if x is not None),
         "emotion": all(v <= EMOTION_TARGET for s in sets for v in s["emotion_speech"].values())
         and all(v <= EMOTION_TARGET for v in report["silence"].values()),
         "blinks": lo <= report["blinks_per_minute"] <= hi,
