@@ -154,3 +154,41 @@ def test_kokoro_source_adds_unpaired_natural_voices(tmp_path, monkeypatch):
     assert by_source["hts"]["landmarks"] is not None
     with pytest.raises(InvalidInputError, match="unknown piper; available: hts, kokoro, espeak, kokoro-en"):
         make_corpus(CorpusSpec(tmp_path / "c", 2, sources=("hts", "piper")), progress=False)
+
+
+def test_held_source_holds_vowels_open_and_leaves_other_sources_alone(tmp_path):
+    """``hts-held``: HTS speech with held vowels, calls and laughter; the face keeps the mouth open through every
+    vowel held 0.2 s or more; adding the source to a mix does not change the HTS items' texts."""
+    from uniflg_train.corpus.sentences import make_held_sentence
+
+    texts = {make_held_sentence(np.random.default_rng([0, i, 8])) for i in range(60)}
+    assert len(texts) >= 55 and sum("ー" in t for t in texts) >= 30
+    meta = make_corpus(CorpusSpec(tmp_path / "h", 8, seed=1, paired_fraction=1.0, paired_speakers=("mei",),
+                                  sources=("hts-held",)), progress=False)
+    assert meta["sources"] == {"hts-held": 8} and meta["paired"] == 2 and "CC BY 3.0" in meta["voice_credit"]
+    rows = [json.loads(line) for split in ("train", "val", "test")
+            for line in (tmp_path / "h" / f"{split}.jsonl").open()]
+    held = []
+    for r in rows:
+        assert r["source"] == "hts-held" and r["id"].startswith("jh1_") and r["language"] == "ja"
+        if r["landmarks"] is None:
+            continue
+        align = json.loads((tmp_path / "h" / r["alignment"]).read_text())
+        gap = lip_aperture(np.load(tmp_path / "h" / r["landmarks"]))
+        syms, starts, ends = align["symbols"], np.array(align["starts"]), np.array(align["ends"])
+        k = 0
+        while k < len(syms):  # runs of one vowel (a held vowel is one mora per "ー")
+            j = k
+            while j + 1 < len(syms) and syms[j + 1] == syms[k] and syms[k] in "aeiou":
+                j += 1
+            if j > k and ends[j] - starts[k] >= 0.2:
+                frames = gap[int(np.ceil(starts[k] * 30)) + 2: int(ends[j] * 30) - 1]
+                held.append(float(frames.min() / gap.max()))
+            k = j + 1
+    assert held and min(held) > 0.25, held  # never closes mid-vowel
+    # Its texts come from their own generator stream: where both mixes give an index to HTS, the text is the same.
+    mixed = CorpusSpec(tmp_path, 60, seed=3, sources=("hts", "kokoro"))
+    with_held = CorpusSpec(tmp_path, 60, seed=3, sources=("hts", "kokoro", "hts-held"))
+    both = [i for i in range(60) if plan(mixed, i).source == plan(with_held, i).source == "hts"]
+    assert len(both) >= 8 and all(plan(mixed, i).text == plan(with_held, i).text for i in both)
+    assert {plan(with_held, i).source for i in range(6)} == {"hts", "kokoro", "hts-held"}

