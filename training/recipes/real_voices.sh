@@ -23,7 +23,9 @@ cd "$(dirname "$0")/../.."
 MAIN_DATA=${MAIN_DATA:-data/corpus-real-voices}  # HTS + Kokoro (ja) + espeak-ng (en)
 ENGLISH_DATA=${ENGLISH_DATA:-data/corpus-kokoro-en}  # Kokoro jm_kumo reading English
 NONSPEECH_DATA=${NONSPEECH_DATA:-data/corpus-nonspeech}  # no words: music, noise, hum, breath, silence; mouth shut
-DATA=${DATA:-data/real-voices}                    # the three merged: what preprocess and training read
+HELD_DATA=${HELD_DATA:-data/corpus-held}        # HTS holding vowels, calling, laughing (mei's face): stage 2 only
+DATA=${DATA:-data/real-voices}                    # the three merged: what stage 1 reads
+STAGE2_DATA=${STAGE2_DATA:-data/real-voices-held} # DATA and HELD_DATA merged: what stage 2 reads
 RUNS=${RUNS:-runs/real-voices}
 UTTERANCES=${UTTERANCES:-4000}
 ENGLISH_UTTERANCES=${ENGLISH_UTTERANCES:-800}
@@ -31,6 +33,8 @@ SEED=${SEED:-2027}
 ENGLISH_SEED=${ENGLISH_SEED:-2028}
 NONSPEECH_UTTERANCES=${NONSPEECH_UTTERANCES:-300}
 NONSPEECH_SEED=${NONSPEECH_SEED:-2029}
+HELD_UTTERANCES=${HELD_UTTERANCES:-1200}          # a quarter paired: the HTS speakers cycle, only mei has a face
+HELD_SEED=${HELD_SEED:-2030}
 SOURCES=${SOURCES:-hts,kokoro,espeak}
 LANGUAGES=${LANGUAGES:-ja,en}
 NONSPEECH=${NONSPEECH:-0.25}                    # share of paired items with non-speech around and in pauses
@@ -63,6 +67,12 @@ if run corpus; then
     --jobs "$JOBS" --sources nonspeech --paired-speakers mei
   "$UNIFLG" corpus merge "$MAIN_DATA" "$ENGLISH_DATA" "$NONSPEECH_DATA" --out "$DATA"
   "$UNIFLG" preprocess --data "$DATA" --jobs "$JOBS"
+  # Held vowels were added after stage 1 had run (the first stage 2 closed the mouth on real people's held
+  # vowels, see docs/model-card.md): stage 2 reads them, stage 1 did not.
+  "$UNIFLG" corpus make --out "$HELD_DATA" --utterances "$HELD_UTTERANCES" --seed "$HELD_SEED" --jobs "$JOBS" \
+    --sources hts-held --paired-fraction 1.0 --paired-speakers mei
+  "$UNIFLG" corpus merge "$DATA" "$HELD_DATA" --out "$STAGE2_DATA"
+  "$UNIFLG" preprocess --data "$STAGE2_DATA" --jobs "$JOBS"
 fi
 if run vits; then
   "$UNIFLG" train vits --data "$DATA" --out "$RUNS/vits" --config small --steps "$VITS_STEPS" \
@@ -79,7 +89,7 @@ fi
 landmarks() {  # $1: stage-1 run, $2: output run, then extra arguments
   local vits=$1 out=$2
   shift 2
-  "$UNIFLG" train landmarks --data "$DATA" --vits "$vits" --out "$out" --steps "$LANDMARK_STEPS" \
+  "$UNIFLG" train landmarks --data "$STAGE2_DATA" --vits "$vits" --out "$out" --steps "$LANDMARK_STEPS" \
     --batch-size 16 --checkpoint-every "$CHECKPOINT_EVERY" --threads "$THREADS" --learning-rate "$LANDMARK_LR" \
     --latent-noise-scale "$LATENT_NOISE" --posterior-noise-scale "$LATENT_NOISE" \
     --paired-speakers "$PAIRED_SPEAKERS" --augment "$@"
