@@ -41,20 +41,17 @@ def test_path_config_fits_the_look_ahead():
         assert predicted * 1000 <= ms
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny random teacher voice, a 6-item corpus, a few steps of both phases, exported to a copy."""
-    root = tmp_path_factory.mktemp("livepath")
-    teacher = make_voice("tiny", root / "teacher")
-    corpus = root / "corpus"
-    (corpus / "wavs").mkdir(parents=True)
-    (corpus / "landmarks").mkdir()
+def _noise_corpus(corpus, voice_dir, items, speaker):
+    """``items`` noise utterances of ``speaker`` (1.5 s, 1.75 s, ...); every other one has a face track near the
+    voice's neutral face; the same rows in train and test."""
     import soundfile as sf
 
+    (corpus / "wavs").mkdir(parents=True)
+    (corpus / "landmarks").mkdir()
     rng = np.random.default_rng(0)
-    face = np.asarray(json.loads((teacher / "voice.json").read_text())["neutral_face"], np.float32)
+    face = np.asarray(json.loads((voice_dir / "voice.json").read_text())["neutral_face"], np.float32)
     rows = []
-    for i in range(6):
+    for i in range(items):
         seconds = 1.5 + 0.25 * i
         wav = (0.1 * rng.standard_normal(int(seconds * 24000))).astype(np.float32)
         sf.write(str(corpus / "wavs" / f"u{i}.wav"), wav, 24000)
@@ -63,9 +60,40 @@ def trained(tmp_path_factory):
             track = face + 0.01 * rng.standard_normal((round(seconds * 30), 70, 2)).astype(np.float32)
             np.save(corpus / "landmarks" / f"u{i}.npy", track)
             lm = f"landmarks/u{i}.npy"
-        rows.append({"id": f"u{i}", "audio": f"wavs/u{i}.wav", "speaker": "speaker0", "landmarks": lm})
+        rows.append({"id": f"u{i}", "audio": f"wavs/u{i}.wav", "speaker": speaker, "landmarks": lm})
     for split in ("train", "test"):
         (corpus / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return corpus
+
+
+@pytest.mark.parametrize("conditioning", ["speaker", "emotion"])
+def test_teacher_conditions_each_item_as_the_runtime_does(tmp_path, conditioning):
+    """UniFLG: g is the corpus speaker's row. UniFLG-AS (g = emotion): g is the default emotion and z_u comes from
+    the speech, also for a speaker whose row lies past the emotion table (5 speakers, 3 emotions)."""
+    from uniflg.config import VariantConfig
+    from uniflg.voice import random_voice
+
+    teacher = random_voice("tiny", tmp_path / "teacher", variant=VariantConfig(conditioning=conditioning),
+                           speakers=("a", "b", "c", "d", "e"))
+    corpus = _noise_corpus(tmp_path / "corpus", teacher, 2, "e")
+    items = live.teacher_items(teacher, corpus, "train")
+    assert [it.g for it in items] == [4 if conditioning == "speaker" else 0] * 2
+    voice = load_voice(teacher, backend="onnxruntime")
+    offline = voice.animate_array(items[1].wav, 24000, live.speech_options(voice, "e"))
+    np.testing.assert_allclose(items[1].landmarks, offline, atol=1e-6)  # the unlabelled item's target
+    assert live.main(["train", "--corpus", str(corpus), "--voice", str(teacher), "--out", str(tmp_path / "run"),
+                      "--lookahead-ms", "250", "--speech-steps", "1", "--landmark-steps", "1", "--batch", "2"]) == 0
+    live.export_path(tmp_path / "run", teacher, tmp_path / "voice")
+    result = live.evaluate(tmp_path / "voice", corpus, "test", limit=1)
+    assert result["items"] == 1 and len(result["metrics"]) == 2
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny random teacher voice, a 6-item corpus, a few steps of both phases, exported to a copy."""
+    root = tmp_path_factory.mktemp("livepath")
+    teacher = make_voice("tiny", root / "teacher")
+    corpus = _noise_corpus(root / "corpus", teacher, 6, "speaker0")
     run = root / "run"
     assert live.main(["train", "--corpus", str(corpus), "--voice", str(teacher), "--out", str(run),
                       "--lookahead-ms", "250", "--speech-steps", "3", "--landmark-steps", "3", "--batch", "2",

@@ -517,6 +517,13 @@ class Voice:
         language = getattr(text, "language", None) or (None if options.language == "auto" else options.language)
         return Piece(ids, prosody[None], language)
 
+    def condition_index(self, options: SynthesisOptions) -> int:
+        """g, the row of the model's global embedding that ``options`` select: the named speaker's (UniFLG) or
+        the named emotion's (UniFLG-AS); 0 where none is named. Both names are checked (NotFoundError)."""
+        speaker = _lookup("speaker", options.speaker, self.speakers)
+        emotion = _lookup("emotion", options.emotion, self.emotions)
+        return emotion if self.config.variant.conditioning == "emotion" else speaker
+
     def _condition(self, options: SynthesisOptions, rng: np.random.Generator, speech_driven: bool = False
                    ) -> tuple[np.ndarray, np.ndarray | None]:
         """-> (g (1,) int64, z_u (1, Du) or None = from the input speech).
@@ -525,10 +532,7 @@ class Voice:
         reference audio's utterance-encoder mean; the stored latent of the named emotion (UniFLG) or speaker
         (UniFLG-AS); for speech-driven animation, the input speech itself; else a draw from N(0, I)
         (the first draw of the seeded generator)."""
-        speaker = _lookup("speaker", options.speaker, self.speakers)
-        emotion = _lookup("emotion", options.emotion, self.emotions)
-        as_variant = self.config.variant.conditioning == "emotion"
-        g = np.array([emotion if as_variant else speaker], dtype=np.int64)
+        g = np.array([self.condition_index(options)], dtype=np.int64)
         if options.reference_audio is not None:
             return g, self._reference_latent(options)
         stored = _stored_latent(self.spec, options)
@@ -584,9 +588,10 @@ def _check_options(o: SynthesisOptions) -> None:
 
 
 def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool = True,
-                 name: str | None = None) -> Path:
+                 name: str | None = None, **changes: Any) -> Path:
     """Write a randomly initialized voice (for tests and benchmarks) to ``path``: ``model.safetensors``,
-    ``voice.json`` and, with ``onnx``, the ONNX graphs. Needs torch (and onnx for the graphs)."""
+    ``voice.json`` and, with ``onnx``, the ONNX graphs; ``changes`` override fields of the named config
+    (e.g. ``variant``, ``speakers``). Needs torch (and onnx for the graphs)."""
     import torch
 
     from uniflg.config import named_config
@@ -594,7 +599,7 @@ def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool =
     from uniflg.voice_writer import write_voice
 
     torch.manual_seed(seed)
-    model = UniFLG(named_config(config_name))
+    model = UniFLG(named_config(config_name, **changes))
     rng = np.random.default_rng(seed)
     Du = model.cfg.vits.utterance_dim
     kind, names = (("speaker", model.cfg.speakers) if model.cfg.variant.conditioning == "emotion"

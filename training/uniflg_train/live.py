@@ -37,7 +37,8 @@ from uniflg import argtypes
 from uniflg.backends import graphs
 from uniflg.fileio import atomic_write_bytes
 from uniflg.model.live import LiveLandmarkDecoder, LivePathConfig, LiveSpeechToLatent, LiveStackConfig
-from uniflg.voice import VoiceSpec, load_voice
+from uniflg.types import SynthesisOptions
+from uniflg.voice import Voice, VoiceSpec, load_voice
 from uniflg.voice_writer import OPSET, store_initializers_half
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,18 @@ def read_manifest(corpus: Path, split: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def speech_options(voice: Voice, speaker: str, **fields: Any) -> SynthesisOptions:
+    """Options that animate ``speaker``'s speech as the runtime would: UniFLG names the speaker when the voice
+    has it (g = its row); UniFLG-AS names nobody, so g is the default emotion and z_u comes from the speech
+    (a corpus speaker need not be one the voice stores a latent for)."""
+    named = voice.config.variant.conditioning != "emotion" and speaker in voice.speakers
+    return SynthesisOptions(speaker=speaker if named else None, **fields)
+
+
 def teacher_items(voice_dir: Path, corpus: Path, split: str, limit: int | None = None) -> list[Item]:
     """Teacher targets for every item of ``split`` (ONNX Runtime; a few seconds per minute of speech)."""
     import soundfile as sf
     from uniflg.audio import resample, to_mono_float
-    from uniflg.types import SynthesisOptions
 
     voice = load_voice(voice_dir, backend="onnxruntime")
     rows = read_manifest(corpus, split)[:limit]
@@ -109,14 +117,14 @@ def teacher_items(voice_dir: Path, corpus: Path, split: str, limit: int | None =
     for row in tqdm(rows, desc=f"teacher {split}", unit="utt"):
         audio, rate = sf.read(str(corpus / row["audio"]), dtype="float32")
         wav = resample(to_mono_float(audio), int(rate), voice.sample_rate)
-        g = voice.speakers.index(row["speaker"]) if row["speaker"] in voice.speakers else 0
+        options = speech_options(voice, row["speaker"])
+        g = voice.condition_index(options)
         z_u = voice.backend.run("utterance_encoder", {"wav": wav[None, :voice.sample_rate]})["mu_u"]
         latent = voice.backend.run("speech_to_latent", {"wav": wav[None], "g": np.array([g]), "z_u": z_u})["latent"]
         if row.get("landmarks"):
             landmarks, truth = np.load(corpus / row["landmarks"]).astype(np.float32), True
         else:
-            landmarks = voice.animate_array(wav, voice.sample_rate, SynthesisOptions(speaker=voice.speakers[g]))
-            truth = False
+            landmarks, truth = voice.animate_array(wav, voice.sample_rate, options), False
         items.append(Item(row["id"], wav, g, z_u[0], latent[0], landmarks, truth))
     return items
 
@@ -346,7 +354,6 @@ def evaluate(voice_dir: Path, corpus: Path, split: str = "test", limit: int | No
     with the voice streaming in 20 ms pushes as live input would."""
     import soundfile as sf
     from uniflg.audio import resample, to_mono_float
-    from uniflg.types import SynthesisOptions
 
     from uniflg_train.evaluation.metrics import LandmarkSums, landmark_sums
 
@@ -358,7 +365,7 @@ def evaluate(voice_dir: Path, corpus: Path, split: str = "test", limit: int | No
         wav = resample(to_mono_float(audio), int(rate), voice.sample_rate)
         ref = np.load(corpus / row["landmarks"]).astype(np.float32)
         for path in voice.speech_paths():
-            opts = SynthesisOptions(speaker=row["speaker"], max_lookahead_ms=path.lookahead_ms)
+            opts = speech_options(voice, row["speaker"], max_lookahead_ms=path.lookahead_ms)
             step = voice.sample_rate // 50
             pred = np.concatenate([c.landmarks for c in voice.animate(
                 (wav[i:i + step] for i in range(0, wav.size, step)), voice.sample_rate, opts)])
