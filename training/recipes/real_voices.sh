@@ -6,17 +6,19 @@
 # the new speakers get fresh rows). Every step resumes where it stopped: rerun the script (or one stage).
 #
 #   bash training/recipes/real_voices.sh                  # all stages
-#   STAGE=vits bash training/recipes/real_voices.sh       # one stage: corpus|vits|vits-as|landmarks|landmarks-as|
+#   STAGE=vits bash training/recipes/real_voices.sh       # one stage: corpus|vits|vits-as|pair|landmarks|landmarks-as|
 #                                                         #   export|live|eval
 #   UTTERANCES=24 ENGLISH_UTTERANCES=6 VITS_STEPS=3 AS_STEPS=3 LANDMARK_STEPS=3 CHECKPOINT_EVERY=2 \
-#     NONSPEECH_UTTERANCES=4 MAIN_DATA=/tmp/rv-main ENGLISH_DATA=/tmp/rv-en NONSPEECH_DATA=/tmp/rv-ns DATA=/tmp/rv \
-#     RUNS=/tmp/rv-runs \
+#     NONSPEECH_UTTERANCES=4 HELD_UTTERANCES=4 MAIN_DATA=/tmp/rv-main ENGLISH_DATA=/tmp/rv-en \
+#     NONSPEECH_DATA=/tmp/rv-ns HELD_DATA=/tmp/rv-held DATA=/tmp/rv PAIRED_DATA=/tmp/rv-paired \
+#     STAGE2_DATA=/tmp/rv-stage2 RUNS=/tmp/rv-runs \
 #     bash training/recipes/real_voices.sh               # a smoke run: each stage starts and checkpoints
 #
 # Budget on a 2-core CPU, about 7-8 h of training in all (rates from docs/model-card.md): corpus 4000 + 800
 # utterances ~1.5 h (Kokoro is the slow source, RTF ~0.5); stage 1 6,000 steps at ~1.8-2 s/step ~3.3 h;
-# UniFLG-AS stage 1 3,000 steps ~1.3 h; each stage 2 2,400 steps at ~0.5-1.2 s/step ~0.5 h. The two stage-1 runs
-# use one thread each and can run side by side on two cores (STAGE=vits and STAGE=vits-as).
+# UniFLG-AS stage 1 3,000 steps ~1.3 h; timing Kokoro's items by MAS ~3 min; each stage 2 2,400 steps at
+# ~0.5-1.2 s/step ~0.5-0.8 h. The two stage-1 runs use one thread each and can run side by side on two cores
+# (STAGE=vits and STAGE=vits-as), and so can the two stage-2 runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,7 +27,8 @@ ENGLISH_DATA=${ENGLISH_DATA:-data/corpus-kokoro-en}  # Kokoro jm_kumo reading En
 NONSPEECH_DATA=${NONSPEECH_DATA:-data/corpus-nonspeech}  # no words: music, noise, hum, breath, silence; mouth shut
 HELD_DATA=${HELD_DATA:-data/corpus-held}        # HTS holding vowels, calling, laughing (mei's face): stage 2 only
 DATA=${DATA:-data/real-voices}                    # the three merged: what stage 1 reads
-STAGE2_DATA=${STAGE2_DATA:-data/real-voices-held} # DATA and HELD_DATA merged: what stage 2 reads
+PAIRED_DATA=${PAIRED_DATA:-data/real-voices-paired} # DATA with its Kokoro items timed by MAS (faces)
+STAGE2_DATA=${STAGE2_DATA:-data/real-voices-paired-held} # PAIRED_DATA and HELD_DATA merged: what stage 2 reads
 RUNS=${RUNS:-runs/real-voices}
 UTTERANCES=${UTTERANCES:-4000}
 ENGLISH_UTTERANCES=${ENGLISH_UTTERANCES:-800}
@@ -41,6 +44,8 @@ NONSPEECH=${NONSPEECH:-0.25}                    # share of paired items with non
 # One face for all paired items (the paper's Paired set is one speaker's videos): mei's; English paired items
 # come from every espeak-ng voice and show the same face.
 PAIRED_SPEAKERS=${PAIRED_SPEAKERS:-mei,espeak_en-us,espeak_en-us+m3,espeak_en-us+f2,espeak_en-us+m7,espeak_en-us+f4}
+# Stage 2 also reads the Kokoro items timed by `corpus pair` (their faces are mei's too).
+STAGE2_SPEAKERS=${STAGE2_SPEAKERS:-$PAIRED_SPEAKERS,kokoro_jf_alpha,kokoro_jf_gongitsune,kokoro_jf_nezumi,kokoro_jf_tebukuro,kokoro_jm_kumo}
 INIT_FROM=${INIT_FROM:-sdk/uniflg/voices/default/model.safetensors}
 VITS_STEPS=${VITS_STEPS:-6000}
 AS_STEPS=${AS_STEPS:-3000}
@@ -71,8 +76,6 @@ if run corpus; then
   # vowels, see docs/model-card.md): stage 2 reads them, stage 1 did not.
   "$UNIFLG" corpus make --out "$HELD_DATA" --utterances "$HELD_UTTERANCES" --seed "$HELD_SEED" --jobs "$JOBS" \
     --sources hts-held --paired-fraction 1.0 --paired-speakers mei
-  "$UNIFLG" corpus merge "$DATA" "$HELD_DATA" --out "$STAGE2_DATA"
-  "$UNIFLG" preprocess --data "$STAGE2_DATA" --jobs "$JOBS"
 fi
 if run vits; then
   "$UNIFLG" train vits --data "$DATA" --out "$RUNS/vits" --config small --steps "$VITS_STEPS" \
@@ -86,13 +89,21 @@ if run vits-as; then
     --adversarial-start "$ADVERSARIAL_START" --batch-size 8 --checkpoint-every "$CHECKPOINT_EVERY" \
     --threads "$THREADS" --init-from "$INIT_FROM" --init-skip landmark_decoder --augment
 fi
+# Kokoro's items get faces once stage 1 can time them (MAS with its model; docs/corpus.md), so stage 2 maps a
+# natural voice to a face too, not only HTS and espeak-ng.
+if run pair; then
+  stage1=$(ls -d "$RUNS/vits/checkpoints"/step_* | tail -n 1)
+  "$UNIFLG" corpus pair "$DATA" --model "$stage1/model.safetensors" --out "$PAIRED_DATA" --face mei
+  "$UNIFLG" corpus merge "$PAIRED_DATA" "$HELD_DATA" --out "$STAGE2_DATA"
+  "$UNIFLG" preprocess --data "$STAGE2_DATA" --jobs "$JOBS"
+fi
 landmarks() {  # $1: stage-1 run, $2: output run, then extra arguments
   local vits=$1 out=$2
   shift 2
   "$UNIFLG" train landmarks --data "$STAGE2_DATA" --vits "$vits" --out "$out" --steps "$LANDMARK_STEPS" \
     --batch-size 16 --checkpoint-every "$CHECKPOINT_EVERY" --threads "$THREADS" --learning-rate "$LANDMARK_LR" \
     --latent-noise-scale "$LATENT_NOISE" --posterior-noise-scale "$LATENT_NOISE" \
-    --paired-speakers "$PAIRED_SPEAKERS" --augment "$@"
+    --paired-speakers "$STAGE2_SPEAKERS" --augment "$@"
 }
 if run landmarks; then
   landmarks "$RUNS/vits" "$RUNS/uniflg"

@@ -50,6 +50,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     merge.add_argument("sources", type=Path, nargs="+", metavar="CORPUS", help="corpus folders (two or more)")
     merge.add_argument("--out", type=Path, required=True, help="merged corpus folder (new, or a previous merge)")
     merge.set_defaults(func=_merge)
+    pair = csub.add_parser("pair", help="time the untimed (Kokoro) items of a corpus by MAS with a trained model "
+                                        "and give them faces: a new corpus folder")
+    pair.add_argument("source", type=Path, metavar="CORPUS", help="corpus folder (made or merged)")
+    pair.add_argument("--model", type=Path, required=True,
+                      help="a trained model's weights (a voice's model.safetensors or a stage-1 checkpoint) whose "
+                           "speakers include the corpus's")
+    pair.add_argument("--out", type=Path, required=True, help="new corpus folder (or a previous run's: resumes)")
+    pair.add_argument("--face", default="mei", help="whose procedural face the timed items show (default mei, "
+                                                    "the Paired speaker)")
+    pair.add_argument("--limit", type=argtypes.int_range(1, MAX_UTTERANCES), help="time at most this many items")
+    pair.set_defaults(func=_pair)
     meas = csub.add_parser("measure", help="lip-closure vs audio-closure alignment of a corpus's paired items")
     meas.add_argument("data", type=Path)
     meas.add_argument("--limit", type=int, default=0, help="items to measure (0: all)")
@@ -81,6 +92,20 @@ def _merge(args: argparse.Namespace) -> int:
              meta["paired"], meta["hours"], args.out)
     log.info("per source: %s", ", ".join(f"{k} {v}" for k, v in meta["sources"].items()))
     log.info("per language: %s", ", ".join(f"{k} {v}" for k, v in meta["languages"].items()))
+    return 0
+
+
+def _pair(args: argparse.Namespace) -> int:
+    from uniflg_train.corpus.pairing import pair_corpus
+
+    if not args.model.is_file():
+        from uniflg.errors import InvalidInputError
+
+        raise InvalidInputError(f"--model {args.model}: no such file; give a voice's model.safetensors or a "
+                                "stage-1 checkpoint")
+    meta = pair_corpus(args.source, args.model, args.out, args.face, args.limit)
+    log.info("timed %d items by MAS; %s now has %d paired and %d unpaired items", meta["timed_by"]["items"],
+             args.out, meta["paired"], meta["unpaired"])
     return 0
 
 

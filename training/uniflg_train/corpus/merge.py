@@ -24,7 +24,8 @@ from uniflg_train.data.formats import SPLITS, read_rows
 FILE_KEYS = ("audio", "landmarks", "alignment")
 
 
-def _link(src: Path, dst: Path) -> None:
+def link_file(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` (a copy where links are impossible); an equal-sized ``dst`` is kept."""
     if dst.exists():
         if dst.stat().st_size == src.stat().st_size:
             return  # merged before (a rerun): keep it
@@ -36,7 +37,8 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _meta(folder: Path) -> dict[str, Any]:
+def read_meta(folder: Path) -> dict[str, Any]:
+    """``folder``'s corpus.json; InvalidInputError naming the problem when it is missing or not an object."""
     path = folder / "corpus.json"
     if not path.is_file():
         raise InvalidInputError(f"{folder}: not a corpus folder (no corpus.json); make one with `uniflg corpus make`")
@@ -49,18 +51,45 @@ def _meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def _check_out(out: Path, resolved: list[Path]) -> None:
-    """``out`` must be a folder (new, or a previous merge) that is neither a source nor inside or around one."""
+def check_out(out: Path, resolved: list[Path], command: str = "corpus merge") -> None:
+    """``out`` must be a folder (new, or a previous run's) that is neither a source nor inside or around one."""
     if out.exists() and not out.is_dir():
-        raise InvalidInputError(f"corpus merge: --out {out} is a file; choose a new folder")
+        raise InvalidInputError(f"{command}: --out {out} is a file; choose a new folder")
     target = out.resolve()
     for src in resolved:
         if target == src:
-            raise InvalidInputError(f"corpus merge: --out {out} is one of the sources; choose a new folder")
+            raise InvalidInputError(f"{command}: --out {out} is one of the sources; choose a new folder")
         if target.is_relative_to(src) or src.is_relative_to(target):
             where = "inside" if target.is_relative_to(src) else "around"
-            raise InvalidInputError(f"corpus merge: --out {out} is {where} the source {src}; choose a folder "
+            raise InvalidInputError(f"{command}: --out {out} is {where} the source {src}; choose a folder "
                                     "outside every source")
+
+
+def corpus_rows(folder: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Every manifest row of ``folder`` per split, as (where, row): each has an id, and each file it names
+    (audio, landmarks, alignment) lies inside the folder and exists; InvalidInputError naming the first that
+    does not."""
+    out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for split in SPLITS:
+        manifest = folder / f"{split}.jsonl"
+        out[split] = []
+        if not manifest.exists():
+            continue
+        for where, row in read_rows(manifest):
+            if isinstance(row, ValueError):
+                raise InvalidInputError(f"{where}: {row}")
+            if not isinstance(row.get("id"), str) or not row["id"]:
+                raise InvalidInputError(f"{where}: the item has no 'id'; remake that corpus")
+            for key in FILE_KEYS:
+                if row.get(key):
+                    rel = Path(str(row[key]))
+                    if rel.is_absolute() or ".." in rel.parts:
+                        raise InvalidInputError(f"{where}: {key} {row[key]!r} is not inside the corpus folder")
+                    if not (folder / rel).is_file():
+                        raise InvalidInputError(f"{where}: item {row['id']}'s {key} file {folder / rel} is "
+                                                "missing; remake or resume that corpus (`uniflg corpus make`)")
+            out[split].append((where, row))
+    return out
 
 
 def _add(total: dict[str, int], part: dict[str, int]) -> None:
@@ -80,39 +109,23 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
     twice = sorted({str(s) for s in resolved if resolved.count(s) > 1})
     if twice:
         raise InvalidInputError(f"corpus merge: {', '.join(twice)} given more than once; name each corpus once")
-    _check_out(out, resolved)
-    metas = [_meta(s) for s in sources]
+    check_out(out, resolved)
+    metas = [read_meta(s) for s in sources]
     seen: dict[str, Path] = {}
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
     links: list[tuple[Path, Path]] = []
     for folder in sources:  # every check first: a bad source leaves nothing written
-        for split in SPLITS:
-            manifest = folder / f"{split}.jsonl"
-            if not manifest.exists():
-                continue
-            for where, row in read_rows(manifest):
-                if isinstance(row, ValueError):
-                    raise InvalidInputError(f"{where}: {row}")
-                if not isinstance(row.get("id"), str) or not row["id"]:
-                    raise InvalidInputError(f"{where}: the item has no 'id'; remake that corpus")
+        for split, checked in corpus_rows(folder).items():
+            for where, row in checked:
                 if row["id"] in seen:
                     raise InvalidInputError(f"{where}: item id {row['id']} is also in {seen[row['id']]}; corpora "
                                             "made with the same seed and source cannot be merged")
                 seen[row["id"]] = folder
-                for key in FILE_KEYS:
-                    if row.get(key):
-                        rel = Path(str(row[key]))
-                        if rel.is_absolute() or ".." in rel.parts:
-                            raise InvalidInputError(f"{where}: {key} {row[key]!r} is not inside the corpus folder")
-                        src = folder / rel
-                        if not src.is_file():
-                            raise InvalidInputError(f"{where}: item {row['id']}'s {key} file {src} is missing; "
-                                                    "remake or resume that corpus (`uniflg corpus make`)")
-                        links.append((src, out / row[key]))
+                links += [(folder / row[key], out / row[key]) for key in FILE_KEYS if row.get(key)]
                 rows[split].append(row)
     meta = _merged_meta(metas, sources, rows)
     for src, dst in tqdm(links, desc="merge", unit="file", disable=len(links) < 1000):
-        _link(src, dst)
+        link_file(src, dst)
     for split, chosen in rows.items():
         with atomic_path(out / f"{split}.jsonl") as tmp:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen), encoding="utf-8")
