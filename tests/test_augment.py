@@ -35,7 +35,7 @@ def test_gain_stays_in_range_and_is_a_pure_scale() -> None:
     assert min(gains) >= -30.0 and max(gains) <= 6.0 and max(gains) - min(gains) > 20
 
 
-@pytest.mark.parametrize("kind", ["color", "babble", "music"])
+@pytest.mark.parametrize("kind", ["color", "babble", "music", "band"])
 def test_noise_is_added_at_the_drawn_snr(kind: str) -> None:
     x = _tone(220, 2.0)
     babble = [_tone(f, 3.0) for f in (150, 170, 330)]
@@ -123,3 +123,28 @@ def test_vocal_tract_warp_scales_the_spectrum_and_keeps_the_timing(semitones: fl
     env = np.abs(y).reshape(-1, SR // 100).max(1)  # 10-ms peak envelope
     on = np.nonzero(env > 0.5 * env.max())[0]
     assert on[0] / 100 == pytest.approx(0.3, abs=0.03) and on[-1] / 100 == pytest.approx(0.8, abs=0.03)
+
+
+def test_band_keeps_its_tempo_and_is_seeded() -> None:
+    """The drum kit plays on eighth notes of the drawn tempo: the onset envelope repeats at a multiple of them."""
+    from uniflg_train.evaluation.robustness import band
+
+    n = 8 * SR
+    x = band(n, SR, np.random.default_rng(7), vocals=True)
+    assert x.shape == (n,) and x.dtype == np.float32 and np.sqrt(np.mean(x.astype(np.float64) ** 2)) == \
+        pytest.approx(1.0, rel=1e-3)
+    np.testing.assert_array_equal(x, band(n, SR, np.random.default_rng(7), vocals=True))
+    eighth = 60.0 / np.random.default_rng(7).uniform(80.0, 150.0) / 2  # the first draw is the tempo
+    hp = np.diff(x.astype(np.float64))  # the hats and snare live high, the pads and voice low
+    env = np.sqrt((hp[: hp.size // 240 * 240].reshape(-1, 240) ** 2).mean(1))  # 10 ms blocks
+    env = env - env.mean()
+    ac = np.correlate(env, env, "full")[env.size - 1:]
+    lo, hi = 20, 100  # 0.2-1.0 s
+    lag = (lo + int(np.argmax(ac[lo:hi]))) / 100
+    k = round(lag / eighth)
+    assert k >= 1 and abs(lag - k * eighth) <= 0.015  # within 1.5 blocks of a whole number of eighths
+
+
+def test_unknown_noise_kind_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="subset of color, babble, music, band; got drums"):
+        AugmentOptions(noise_kinds=("drums",))

@@ -157,3 +157,12 @@ def test_eval_audio_and_out_are_checked_before_any_work(tmp_path: Path, caplog: 
     np.save(clips / "b.npy", np.zeros((60, 70, 2), np.float32))
     assert main(["eval", "real-av", str(clips)]) == 2
     assert f"cannot read audio {clips / 'b.wav'}" in caplog.text
+
+
+def test_augment_noise_names_the_kinds_and_needs_augment(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    argv = ["train", "landmarks", "--data", str(tmp_path), "--vits", str(tmp_path / "v"), "--out", str(tmp_path / "o")]
+    err = usage_error([*argv, "--augment", "--augment-noise", "band,drums"], capsys)
+    assert "unknown noise kind drums; choose from color, babble, music, band" in err
+    assert main([*argv, "--augment-noise", "band"]) == 2
+    assert "--augment-noise needs --augment" in caplog.text and not (tmp_path / "o").exists()

@@ -4,7 +4,8 @@
 from the seed it is given, so an item's augmentation is reproducible (``seed = hash(run seed, epoch, item)``).
 Each transform runs with its own probability, in the order a signal meets them: the talker (a vocal-tract-length
 warp: formants and pitch scaled together by 2**(semitones/12), timing unchanged), room (reverb), then additive
-sound (coloured noise, babble from other utterances, music-like chords, mains hum), the microphone chain
+sound (coloured noise, babble from other utterances, music-like chords or a band with drums, bass and
+an optional sung line, mains hum), the microphone chain
 (gain, DC offset, clipping) and the channel (telephone band, 8/16 kHz resampling).
 
 Speed perturbation is not done here: it would move the speech against its frame-aligned targets; the corpus
@@ -29,7 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from uniflg_train.data.dataset import Batch
-from uniflg_train.evaluation.robustness import active_rms, bandpass, chords, mains_hum, mix_at_snr
+from uniflg_train.evaluation.robustness import active_rms, band, bandpass, chords, mains_hum, mix_at_snr
+
+# Additive noise kinds: coloured noise, babble, chords ("music"), and "band" (drums, bass, pads, maybe a sung
+# line: evaluation.robustness.band). The default leaves "band" out: the shipped recipe's stage 1 ran without it.
+NOISE_KINDS = ("color", "babble", "music", "band")
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,10 @@ class AugmentOptions:
                 raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)}")
         if not 0.05 <= self.rt60[0] <= self.rt60[1] <= 1.5:
             raise ValueError(f"rt60 must satisfy 0.05 <= low <= high <= 1.5 s; got {self.rt60}")
-        unknown = set(self.noise_kinds) - {"color", "babble", "music"}
+        unknown = set(self.noise_kinds) - set(NOISE_KINDS)
         if unknown or not self.noise_kinds:
-            raise ValueError(f"noise_kinds must be a non-empty subset of color, babble, music; got {self.noise_kinds}")
+            raise ValueError(f"noise_kinds must be a non-empty subset of {', '.join(NOISE_KINDS)}; "
+                             f"got {', '.join(self.noise_kinds) or 'none'}")
 
 
 def _shoebox_rir(sample_rate: int, rt60: float, dims: np.ndarray, src: np.ndarray, mic: np.ndarray) -> np.ndarray:
@@ -159,6 +165,8 @@ class SpeechAugmenter:
             return mix_at_snr(x, mix, snr, sr)
         if kind == "music":
             return mix_at_snr(x, chords(n, sr, rng), snr, sr)
+        if kind == "band":
+            return mix_at_snr(x, band(n, sr, rng), snr, sr)
         return self._color(x, sr)  # its SNR is drawn from o.snr_db by audiomentations (seeded above)
 
     def _resample_through(self, x: np.ndarray, rate: int) -> np.ndarray:

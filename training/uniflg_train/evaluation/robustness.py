@@ -71,6 +71,83 @@ def chords(n: int, sample_rate: int, rng: np.random.Generator, seconds_per_chord
     return _unit(out)
 
 
+# Vowel formants (F1, F2, F3 in Hz) of a sung background line: /a/ /o/ /u/ /e/ /i/ (a mid-range voice).
+SUNG_VOWELS = ((800.0, 1200.0, 2500.0), (500.0, 900.0, 2400.0), (350.0, 1100.0, 2300.0),
+               (500.0, 1800.0, 2500.0), (300.0, 2200.0, 2900.0))
+
+
+def _resonate(x: np.ndarray, sample_rate: int, formants: tuple[float, ...], bandwidth: float = 90.0) -> np.ndarray:
+    """``x`` through parallel two-pole resonators at ``formants`` (a crude vocal tract)."""
+    from scipy.signal import lfilter
+
+    out = np.zeros_like(x)
+    for k, f in enumerate(formants):
+        r = np.exp(-np.pi * bandwidth / sample_rate)
+        a = [1.0, -2 * r * np.cos(2 * np.pi * f / sample_rate), r * r]
+        out += lfilter([1.0 - r], a, x) / (k + 1)
+    return out
+
+
+def band(n: int, sample_rate: int, rng: np.random.Generator, vocals: bool | None = None) -> np.ndarray:
+    """Unit-RMS popular music, the kind played under vlogs and streams: a drum kit (kick: a 150->50 Hz sine
+    sweep; snare: a band-passed noise burst; closed hi-hat: high-passed noise ticks on eighth notes) at 80-150
+    BPM, a bass line on the chord roots, the :func:`chords` pads and, unless ``vocals`` is False (None: drawn,
+    half the time), a sung line: a vibrato (5.5 Hz) harmonic voice on a pentatonic melody through vowel
+    formants (:data:`SUNG_VOWELS`). Each part's level is drawn (+-6 dB) so no single one always dominates."""
+    bpm = float(rng.uniform(80.0, 150.0))
+    beat = 60.0 / bpm
+    t = np.arange(n) / sample_rate
+    drums = np.zeros(n)
+    for k in range(int(n / sample_rate / (beat / 2)) + 1):  # eighth notes
+        start = int(k * beat / 2 * sample_rate)
+        if start >= n:
+            break
+        seg = slice(start, min(n, start + int(0.25 * sample_rate)))
+        tt = t[seg] - t[start]
+        if k % 4 == 0:  # kick on beats 1 and 3
+            drums[seg] += np.sin(2 * np.pi * (50.0 * tt + 100.0 * (1 - np.exp(-tt / 0.03)) * 0.03)) * np.exp(-tt / 0.08)
+        if k % 4 == 2:  # snare on beats 2 and 4
+            drums[seg] += 0.6 * bandpass(rng.standard_normal(tt.size), sample_rate, 300.0, 5000.0, 2) \
+                * np.exp(-tt / 0.06)
+        hat = rng.standard_normal(tt.size) * np.exp(-tt / 0.015)  # hi-hat on every eighth
+        drums[seg] += 0.25 * (hat - np.convolve(hat, np.ones(8) / 8, "same"))  # crude high-pass
+    pads = chords(n, sample_rate, rng, seconds_per_chord=2 * beat)
+    bass = np.zeros(n)
+    step = int(beat * sample_rate)
+    for start in range(0, n, step):
+        f = 55.0 * 2 ** (rng.choice([0, 3, 5, 7, 10]) / 12)
+        tt = t[start:start + step] - t[start]
+        bass[start:start + step] = np.sign(np.sin(2 * np.pi * f * tt)) * np.exp(-tt / 0.4)
+    bass = bandpass(bass, sample_rate, 40.0, 400.0, 2)
+    parts = [_unit(drums), pads, _unit(bass)]
+    if vocals if vocals is not None else rng.random() < 0.5:
+        parts.append(_sung_line(n, sample_rate, rng, beat))
+    gains = 10 ** (rng.uniform(-6.0, 6.0, len(parts)) / 20)
+    return _unit(sum(g * p for g, p in zip(gains, parts, strict=True)))
+
+
+def _sung_line(n: int, sample_rate: int, rng: np.random.Generator, beat: float) -> np.ndarray:
+    """A sung melody: one note (and vowel) per beat or two, vibrato, a glottal-pulse-like source."""
+    pitch = np.zeros(n)
+    vowel = np.zeros(n, np.int64)
+    start = 0
+    while start < n:
+        length = int(beat * sample_rate * rng.choice([1, 2]))
+        pitch[start:start + length] = 220.0 * 2 ** (rng.choice([0, 2, 4, 7, 9, 12]) / 12)
+        vowel[start:start + length] = rng.integers(len(SUNG_VOWELS))
+        start += length
+    t = np.arange(n) / sample_rate
+    f = pitch * (1 + 0.02 * np.sin(2 * np.pi * 5.5 * t))
+    phase = 2 * np.pi * np.cumsum(f) / sample_rate
+    source = sum(np.sin(k * phase) / k ** 1.2 for k in range(1, 20))
+    out = np.zeros(n)
+    for v, formants in enumerate(SUNG_VOWELS):
+        mask = vowel == v
+        if mask.any():
+            out += np.where(mask, _resonate(source, sample_rate, formants), 0.0)
+    return _unit(out)
+
+
 def room_impulse(sample_rate: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
     """A diffuse-tail impulse response: the direct path, then (after 2 ms) exponentially decaying noise whose
     energy falls 60 dB in ``rt60`` seconds, as much energy in the tail as in the direct path (0 dB

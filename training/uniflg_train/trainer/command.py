@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from uniflg import argtypes
 from uniflg.config import VariantConfig, named_config
+from uniflg.errors import InvalidInputError
 
 from uniflg_train.cli import comma_names
 from uniflg_train.trainer.options import LandmarkTrainOptions, VitsTrainOptions, with_overrides
@@ -85,8 +86,28 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", action="store_true", default=None,
                    help="degrade the speech path's input on the fly (room, noise, hum, gain, DC, clipping, "
                         "telephone band, resampling; seeded; targets stay clean): docs/corpus.md")
+    p.add_argument("--augment-noise", type=_noise_kinds, metavar="KIND[,KIND]",
+                   help="with --augment: the additive noises, from color, babble, music (chords), band (drums, "
+                        "bass, pads, a sung line); default color,babble,music")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads per process (1 is fastest on a busy machine: spinning threads stall)")
+
+
+def _noise_kinds(value: str) -> tuple[str, ...]:
+    from uniflg_train.data.augment import NOISE_KINDS
+
+    kinds = comma_names(value)
+    unknown = [k for k in kinds if k not in NOISE_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown noise kind {', '.join(unknown) or '(none)'}; choose from "
+                                         f"{', '.join(NOISE_KINDS)}")
+    return kinds
+
+
+def _augment_noise(args: argparse.Namespace) -> tuple[str, ...] | None:
+    if args.augment_noise and not args.augment:
+        raise InvalidInputError("--augment-noise needs --augment (it chooses the noises augmentation adds)")
+    return args.augment_noise
 
 
 def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int,
@@ -107,7 +128,8 @@ def _run_vits(args: argparse.Namespace) -> int:
                              learning_rate=args.learning_rate, c_kl_utterance=args.utterance_kl_weight,
                              duration_trains_utterance=args.duration_trains_utterance,
                              init_skip=args.init_skip,
-                             threads=args.threads, augment=args.augment)
+                             threads=args.threads, augment=args.augment,
+                             augment_noise=_augment_noise(args))
     base = named_config(args.config)
     # word-free (non-speech) items have no text for stage 1 to learn from
     dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate, text_only=True)
@@ -125,7 +147,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              num_workers=args.workers, seed=args.seed, threads=args.threads,
                              learning_rate=args.learning_rate, latent_noise_scale=args.latent_noise_scale,
                              posterior_noise_scale=args.posterior_noise_scale,
-                             paired_speakers=args.paired_speakers, augment=args.augment)
+                             paired_speakers=args.paired_speakers, augment=args.augment,
+                             augment_noise=_augment_noise(args))
     variant = VARIANTS[args.variant]
     model = load_stage1(args.vits)
     if variant.conditioning != model.cfg.variant.conditioning:

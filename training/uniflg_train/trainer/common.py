@@ -36,13 +36,14 @@ from uniflg_train.tblog import TBLogger
 log = logging.getLogger(__name__)
 
 
-def make_augmenter(enabled: bool, sample_rate: int) -> Any:
-    """The stage's :class:`~uniflg_train.data.augment.SpeechAugmenter`, or None when augmentation is off."""
+def make_augmenter(enabled: bool, sample_rate: int, noise_kinds: tuple[str, ...] | None = None) -> Any:
+    """The stage's :class:`~uniflg_train.data.augment.SpeechAugmenter` (``noise_kinds``: its additive noises,
+    None: the default set), or None when augmentation is off."""
     if not enabled:
         return None
-    from uniflg_train.data.augment import SpeechAugmenter
+    from uniflg_train.data.augment import AugmentOptions, SpeechAugmenter
 
-    return SpeechAugmenter(sample_rate)
+    return SpeechAugmenter(sample_rate, AugmentOptions(noise_kinds=noise_kinds) if noise_kinds else None)
 
 
 def make_loader(dataset: UniFLGDataset, collate: Collate, batch_size: int, num_workers: int, seed: int,

@@ -66,7 +66,7 @@ class LandmarkStage:
         self.last_pair: tuple[Tensor, Tensor] | None = None  # (reference, predicted) track for TensorBoard
         deterministic = options.latent_noise_scale == 0 and options.posterior_noise_scale == 0 \
             and not options.augment  # augmented inputs differ at every step: never cached
-        self.augmenter = make_augmenter(options.augment, self.cfg.audio.sample_rate)
+        self.augmenter = make_augmenter(options.augment, self.cfg.audio.sample_rate, options.augment_noise)
         self.features = SpectrogramFeatures(self.cfg.audio).to(device)  # spectrograms of augmented speech
         # (path, item id) -> (decoder input (D, L_item), landmark condition (C, 1)); see the module docstring.
         self.input_cache: dict[tuple[str, str], tuple[Tensor, Tensor]] | None = {} if deterministic else None

@@ -43,8 +43,9 @@ class VitsTrainOptions:
     max_seconds: float = 12.0  # longer utterances are skipped in training batches
     threads: int | None = None  # torch intra-op threads (None: torch's default)
     # Degrade the speech entering the posterior encoder and flow (uniflg_train.data.augment); the decoder's
-    # reconstruction target stays clean.
+    # reconstruction target stays clean. augment_noise: its additive noise kinds (None: the default set).
     augment: bool = False
+    augment_noise: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class LandmarkTrainOptions:
     max_seconds: float = 12.0
     threads: int | None = None
     augment: bool = False  # degrade the speech path's input (uniflg_train.data.augment); targets stay clean
+    augment_noise: tuple[str, ...] | None = None  # its additive noise kinds (None: the default set)
 
 
 def save_options(options: Any, path: Path) -> None:
