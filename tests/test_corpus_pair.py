@@ -76,6 +76,7 @@ def test_pair_refuses_an_unknown_speaker_and_an_out_inside_the_source(untimed, t
     other = random_voice("tiny", tmp_path / "other", onnx=False, speakers=("nobody",)) / "model.safetensors"
     with pytest.raises(InvalidInputError, match="no speaker '.*'; it has nobody"):
         pair_corpus(corpus, other, tmp_path / "o1", "mei")
+    assert not (tmp_path / "o1").exists()  # every speaker checked before anything is written
     with pytest.raises(InvalidInputError, match="inside the source"):
         pair_corpus(corpus, model, corpus / "inner", "mei")
     assert main(["corpus", "pair", str(corpus), "--model", str(tmp_path / "none.safetensors"),

@@ -33,12 +33,14 @@ UNTIMED_SOURCES = ("kokoro", "kokoro-en")  # the corpus sources without duration
 
 @dataclass(frozen=True)
 class PhoneTiming:
-    """One utterance's phone timing: ``symbols`` (N,), ``starts`` and ``ends`` (N,) in seconds, ``seconds``."""
+    """One utterance's phone timing: ``symbols`` (N,), ``starts`` and ``ends`` (N,) in seconds, ``seconds``;
+    ``interrogative`` (N,) the front end's question flag per symbol (the face raises its brows)."""
 
     symbols: tuple[str, ...]
     starts: np.ndarray
     ends: np.ndarray
     seconds: float
+    interrogative: np.ndarray
 
 
 class MasAligner:
@@ -54,7 +56,8 @@ class MasAligner:
         self.cfg = self.model.cfg
         self._mel_basis = mel_filterbank(self.cfg.audio)
 
-    def _g(self, speaker: str, emotion: str) -> int:
+    def condition_index(self, speaker: str, emotion: str) -> int:
+        """g for an item of ``speaker`` in ``emotion``; InvalidInputError when the model lacks the row."""
         as_variant = self.cfg.variant.conditioning == "emotion"
         kind, name, names = ("emotion", emotion, self.cfg.emotions) if as_variant else \
             ("speaker", speaker, self.cfg.speakers)
@@ -82,21 +85,14 @@ class MasAligner:
             prior = self.model.encode_text(torch.from_numpy(utt.ids)[None], torch.from_numpy(utt.prosody)[None],
                                            torch.tensor([N]))
             _, mu_u, _ = self.model.encode_utterance(mel, torch.tensor([T]))
-            cond = self.model.condition(torch.tensor([self._g(speaker, emotion)]), mu_u)
+            cond = self.model.condition(torch.tensor([self.condition_index(speaker, emotion)]), mu_u)
             y_mask = torch.ones(1, 1, T)
             z, _, _ = self.model.posterior(spec, y_mask, cond, torch.zeros(1, 1, T))  # the posterior mean
             path = self.model.align(self.model.flow(z, y_mask, cond), prior, y_mask)  # (1, T, N)
         frames_per_symbol = path[0].sum(0).numpy().astype(np.float64)
         hop_s = a.hop_length / a.sample_rate
         ends = np.cumsum(frames_per_symbol) * hop_s
-        return PhoneTiming(tuple(utt.symbols), ends - frames_per_symbol * hop_s, ends, T * hop_s)
-
-
-def interrogative_marks(text: str, language: str) -> np.ndarray:
-    """(N,) the text front end's interrogative flag per symbol (raises the brows on questions)."""
-    from uniflg.text import encode
-
-    return encode(text, language).prosody[:, 2]
+        return PhoneTiming(tuple(utt.symbols), ends - frames_per_symbol * hop_s, ends, T * hop_s, utt.prosody[:, 2])
 
 
 def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int | None = None,
@@ -116,6 +112,9 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
     todo = [r for split in SPLITS for r in rows[split]
             if r.get("source") in sources and not r.get("landmarks") and r.get("text")][:limit]
     aligner = MasAligner(model_path) if todo else None
+    for speaker, emotion in sorted({(r["speaker"], r.get("emotion", "normal")) for r in todo}):
+        assert aligner is not None
+        aligner.condition_index(speaker, emotion)  # every row the items need, before anything is written
     for row in tqdm(todo, desc="pair (MAS)", unit="utt"):
         lm_rel, al_rel = f"landmarks/{row['id']}.npy", f"alignments/{row['id']}.json"
         if not (out / lm_rel).is_file() or not (out / al_rel).is_file():
@@ -125,9 +124,9 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
                 raise InvalidInputError(f"{source / row['audio']}: {rate} Hz; the model reads "
                                         f"{aligner.cfg.audio.sample_rate} Hz")
             timing = aligner(audio, row["text"], row["language"], row["speaker"], row.get("emotion", "normal"))
-            rng = np.random.default_rng([int.from_bytes(row["id"].encode()[-8:], "little"), 1])
+            rng = np.random.default_rng([int.from_bytes(row["id"].encode()[-8:], "little"), 1])  # per item id
             track = make_track(timing.symbols, timing.starts, timing.ends, timing.seconds, face, "normal", rng,
-                               1.0, interrogative_marks(row["text"], row["language"]), row["language"])
+                               1.0, timing.interrogative, row["language"])
             _write(out / lm_rel, lambda f, t=track: np.save(f, t))
             align = {"symbols": list(timing.symbols), "starts": np.round(timing.starts, 5).tolist(),
                      "ends": np.round(timing.ends, 5).tolist(), "seconds": timing.seconds, "timed_by": "MAS"}
