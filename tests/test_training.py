@@ -198,3 +198,42 @@ def test_augmentation_reaches_only_the_speech_path(corpus: Path, vits_run: Path,
            "--batch-size", "4", "--threads", "1", "--augment")
     assert json.loads((v_run / "train_vits.json").read_text())["augment"] is True
     assert json.loads((l_run / "train_landmarks.json").read_text())["augment"] is True
+
+
+def test_stage2_from_a_voice_model_file_numbers_speakers_as_the_model_does(corpus: Path, tmp_path: Path) -> None:
+    """--vits takes a voice's model.safetensors: stage 2 retrains the shipped voice's face decoder on new faces,
+    and each item is read with the model's row of its speaker, whatever order the corpus lists them in."""
+    from uniflg.model.io import load_model
+    from uniflg_train.data.dataset import open_dataset
+
+    voice_model = Path(__file__).resolve().parents[1] / "sdk/uniflg/voices/default/model.safetensors"
+    run = tmp_path / "from-voice"
+    uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(voice_model), "--out", str(run),
+           "--steps", "2", "--batch-size", "2", "--threads", "1")
+    latest = CheckpointManager(run / "checkpoints").latest()
+    assert latest is not None and latest.step == 2
+    cfg = latest.config()
+    assert cfg is not None and cfg.speakers == load_model([voice_model]).cfg.speakers
+
+    dataset = open_dataset(corpus, "train", paired_only=True)
+    order = tuple(reversed(dataset.speakers))
+    assert order != dataset.speakers
+    name = dataset.items[0]["speaker"]
+    dataset.use_label_order(order, dataset.emotions)
+    assert dataset[0]["speaker"] == order.index(name)
+
+
+def test_stage2_refuses_a_model_without_the_corpus_speakers(corpus: Path, tmp_path: Path) -> None:
+    voice_model = Path(__file__).resolve().parents[1] / "sdk/uniflg/voices/default/model.safetensors"
+    from uniflg_train.data.dataset import open_dataset
+    from uniflg.errors import InvalidInputError
+
+    dataset = open_dataset(corpus, "train", paired_only=True)
+    with pytest.raises(InvalidInputError, match=r"has no speaker .*mei"):
+        dataset.use_label_order(("someone",), dataset.emotions, owner=str(voice_model))
+    with pytest.raises(InvalidInputError, match=r"has no emotion .*happy"):
+        dataset.use_label_order(dataset.speakers, ("normal",))
+    proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(corpus),
+                           "--vits", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r"), "--steps", "1"],
+                          capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 2 and "nothing-here" in proc.stderr and "Traceback" not in proc.stderr

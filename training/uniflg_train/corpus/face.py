@@ -49,6 +49,14 @@ UPPER_INNER, LOWER_INNER = (61, 62, 63), (65, 66, 67)
 UPPER_OUTER, LOWER_OUTER = (49, 50, 51, 52, 53), (55, 56, 57, 58, 59)
 CORNERS = (48, 54, 60, 64)
 
+# How far the mouth opens at full opening (O = 1, J = 1), as fractions of the nose-bridge-to-chin height. Real
+# talkers open about twice as wide as the first generator did (0.13 / 0.09): on the real-people development set
+# the inner-lip gap over the eye distance has a std of 0.10-0.14 and a 95th percentile of 0.29-0.47, where the
+# generator's faces had 0.06 and 0.19 (docs/corpus.md, "How wide the mouth opens"). With these values a corpus
+# of HTS sentences has a std of about 0.1 and an /a/ opens to about 0.4 eye distances.
+LIP_GAP = 0.23
+JAW_DROP = 0.16
+
 
 def mean_face() -> np.ndarray:
     """The generator's neutral face [70, 2]: mouth closed, fitted into [0.05, 0.95]^2."""
@@ -237,7 +245,7 @@ def pose_mouth(face: np.ndarray, params: np.ndarray) -> np.ndarray:
     out = np.repeat(face[None], T, axis=0)
     h = face[8, 1] - face[27, 1]                  # nose bridge to chin
     O, J, W = params[:, 0:1], params[:, 1:2], params[:, 2:3]
-    gap = O * 0.13 * h                            # inner-lip gap
+    gap = O * LIP_GAP * h                          # inner-lip gap
     lips = list(range(48, 68))
     cx = (face[48, 0] + face[54, 0]) / 2
     # Width: spread widens, rounding narrows (inner corners move in more).
@@ -251,7 +259,7 @@ def pose_mouth(face: np.ndarray, params: np.ndarray) -> np.ndarray:
     out[:, list(UPPER_OUTER), 1] -= 0.012 * h * rnd
     out[:, list(LOWER_OUTER), 1] += 0.012 * h * rnd
     jaw_w = np.array([0.15, 0.35, 0.55, 0.75, 0.9, 1.0, 0.9, 0.75, 0.55, 0.35, 0.15])  # points 3..13
-    out[:, 3:14, 1] += J * 0.09 * h * jaw_w[None, :]
+    out[:, 3:14, 1] += J * JAW_DROP * h * jaw_w[None, :]
     return out
 
 

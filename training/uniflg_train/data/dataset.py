@@ -136,6 +136,19 @@ class UniFLGDataset(Dataset):
         self.items: list[dict[str, Any]] = metas
         self.lengths = [m["frames"] for m in metas]  # spectrogram frames, e.g. for bucketing samplers
 
+    def use_label_order(self, speakers: tuple[str, ...], emotions: tuple[str, ...], owner: str = "the model"
+                        ) -> None:
+        """Number speakers and emotions as ``speakers`` / ``emotions`` do (a model's tables) instead of the
+        cache's own order, so a model trained on another corpus reads each item with its own row.
+
+        Raises InvalidInputError naming every speaker or emotion of the kept items that the tables lack."""
+        for kind, names in (("speaker", speakers), ("emotion", emotions)):
+            missing = sorted({m[kind] for m in self.items} - set(names))
+            if missing:
+                raise InvalidInputError(f"{self.cache}: {owner} has no {kind} {', '.join(missing)} (it has "
+                                        f"{', '.join(names)}); choose items with --paired-speakers")
+        self.speakers, self.emotions = tuple(speakers), tuple(emotions)
+
     def __len__(self) -> int:
         return len(self.items)
 

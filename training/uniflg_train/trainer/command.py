@@ -59,7 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     lm = stages.add_parser("landmarks", help="stage 2: landmark decoder with VAE-VITS frozen")
     _common(lm)
-    lm.add_argument("--vits", type=Path, required=True, help="the stage-1 run folder")
+    lm.add_argument("--vits", type=Path, required=True,
+                    help="stage 1: a run folder (newest checkpoint), a checkpoint folder or a model file "
+                         "(e.g. a voice's model.safetensors)")
     lm.add_argument("--latent-noise-scale", type=float,
                     help="text path: sampling noise on f(z_f) ~ N(mu, sigma) (default 1, the paper; 0 = the mean)")
     lm.add_argument("--posterior-noise-scale", type=float,
@@ -159,6 +161,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     # word-free items train the speech path only (trainer/landmarks.py); TTL has no speech path to give them
     dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate,
                                 options.paired_speakers, text_only=variant.landmark_training == "text")
+    dataset.use_label_order(model.cfg.speakers, model.cfg.emotions, owner=str(args.vits))
     step = train_landmarks(model, dataset, collate, args.out, options)
     log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")
     return 0

@@ -26,7 +26,7 @@ from uniflg.model.commons import sequence_mask
 from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.system import UniFLG
 
-from uniflg_train.checkpoint import CheckpointManager, load_trained_model
+from uniflg_train.checkpoint import CheckpointManager, load_trained_model, newest_checkpoint_path
 from uniflg_train.data.augment import augment_batch
 from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
 from uniflg_train.distributed import DistInfo, wrap_ddp
@@ -190,19 +190,22 @@ def landmark_statistics(dataset: UniFLGDataset, collate: Collate, limit: int = 5
     return mean, scale
 
 
-def load_stage1(vits_run: Path, cfg_override: ModelConfig | None = None) -> UniFLG:
-    """Build the stage-2 model from the newest stage-1 checkpoint; the variant may change the decoder, which
-    starts fresh."""
-    latest = CheckpointManager(Path(vits_run) / "checkpoints").latest()
-    if latest is None:
-        raise ModelFormatError(f"no complete stage-1 checkpoint under {vits_run}/checkpoints")
-    cfg = latest.config()
-    if cfg is None:
-        raise ModelFormatError(f"{latest.path} has no config.json")
+def load_stage1(vits: Path, cfg_override: ModelConfig | None = None) -> UniFLG:
+    """Build the stage-2 model from stage 1: a run folder (its newest checkpoint), a checkpoint directory or a
+    model file such as a voice's ``model.safetensors`` (so a shipped voice's face decoder can be retrained on
+    new faces without redoing stage 1). The variant may change the decoder, which starts fresh.
+
+    Raises ModelFormatError when ``vits`` holds no complete model."""
+    source = newest_checkpoint_path(Path(vits))
+    if not source.exists():
+        raise ModelFormatError(f"{vits}: no stage-1 run folder, checkpoint or model file")
+    cfg = None
     if cfg_override is not None:
-        cfg = cfg.replace(variant=cfg_override.variant, landmarks=cfg_override.landmarks)
-    model, _ = load_trained_model(latest.path, cfg, skip_prefixes=("landmark_decoder.",))
-    log.info("loaded stage 1 from %s (step %d)", latest.path, latest.step)
+        cfg = load_trained_model(source)[0].cfg.replace(variant=cfg_override.variant,
+                                                          landmarks=cfg_override.landmarks)
+    # the landmark decoder always starts fresh: stage 2 trains it (a voice file's trained one included)
+    model, where = load_trained_model(source, cfg, skip_prefixes=("landmark_decoder.",))
+    log.info("loaded stage 1 from %s", where)
     return model
 
 
