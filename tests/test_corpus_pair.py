@@ -74,7 +74,7 @@ def test_pair_refuses_an_unknown_speaker_and_an_out_inside_the_source(untimed, t
 
     corpus, model = untimed
     other = random_voice("tiny", tmp_path / "other", onnx=False, speakers=("nobody",)) / "model.safetensors"
-    with pytest.raises(InvalidInputError, match="no speaker '.*'; it has nobody"):
+    with pytest.raises(InvalidInputError, match=r"has no speaker .* \(it has nobody\).*--unknown-speakers-as"):
         pair_corpus(corpus, other, tmp_path / "o1", "mei")
     assert not (tmp_path / "o1").exists()  # every speaker checked before anything is written
     with pytest.raises(InvalidInputError, match="inside the source"):
@@ -82,3 +82,31 @@ def test_pair_refuses_an_unknown_speaker_and_an_out_inside_the_source(untimed, t
     assert main(["corpus", "pair", str(corpus), "--model", str(tmp_path / "none.safetensors"),
                  "--out", str(tmp_path / "o2")]) == 2
     assert "no such file" in caplog.text and not (tmp_path / "o2").exists()
+
+
+def test_pair_reads_speakers_the_model_lacks_with_the_stand_in_row(untimed, tmp_path):
+    """--unknown-speakers-as: items of speakers the model never heard are timed with that speaker's row, exactly as
+    if they were its own (the runtime reads unknown speech with row 0)."""
+    import soundfile as sf
+    from uniflg.voice import random_voice
+    from uniflg_train.corpus.pairing import MasAligner
+
+    corpus, _ = untimed
+    other = random_voice("tiny", tmp_path / "other", onnx=False, speakers=("nobody", "somebody")) / "model.safetensors"
+    with pytest.raises(InvalidInputError, match="--unknown-speakers-as mei: the model has no such speaker"):
+        MasAligner(other, "mei")
+    aligner = MasAligner(other, "somebody")
+    row = next(r for r in _rows(corpus) if r["source"] == "kokoro")
+    assert aligner.condition_index(row["speaker"], "normal") == 1
+    wav, _ = sf.read(str(corpus / row["audio"]), dtype="float32")
+    as_unknown = aligner(wav, row["text"], row["language"], row["speaker"])
+    as_stand_in = aligner(wav, row["text"], row["language"], "somebody")
+    as_other_row = aligner(wav, row["text"], row["language"], "nobody")
+    assert np.array_equal(as_unknown.ends, as_stand_in.ends)
+    assert not np.array_equal(as_unknown.ends, as_other_row.ends)  # the row matters, so the check can fail
+
+    out = tmp_path / "paired"
+    assert main(["corpus", "pair", str(corpus), "--model", str(other), "--out", str(out),
+                 "--unknown-speakers-as", "somebody"]) == 0
+    meta = json.loads((out / "corpus.json").read_text())
+    assert meta["timed_by"]["unknown_speakers_as"] == "somebody" and meta["paired"] == 6

@@ -225,14 +225,20 @@ def test_stage2_from_a_voice_model_file_numbers_speakers_as_the_model_does(corpu
 
 def test_stage2_refuses_a_model_without_the_corpus_speakers(corpus: Path, tmp_path: Path) -> None:
     voice_model = Path(__file__).resolve().parents[1] / "sdk/uniflg/voices/default/model.safetensors"
-    from uniflg_train.data.dataset import open_dataset
     from uniflg.errors import InvalidInputError
+    from uniflg_train.data.dataset import open_dataset
 
     dataset = open_dataset(corpus, "train", paired_only=True)
     with pytest.raises(InvalidInputError, match=r"has no speaker .*mei"):
         dataset.use_label_order(("someone",), dataset.emotions, owner=str(voice_model))
     with pytest.raises(InvalidInputError, match=r"has no emotion .*happy"):
         dataset.use_label_order(dataset.speakers, ("normal",))
+    with pytest.raises(InvalidInputError, match="--unknown-speakers-as nobody: .* has no such speaker"):
+        dataset.use_label_order(("someone",), dataset.emotions, unknown_speakers_as="nobody")
+    # speakers the model never heard are read with the stand-in's row (the runtime's row 0 for unknown speech)
+    dataset.use_label_order(("someone", "mei"), dataset.emotions, unknown_speakers_as="someone")
+    rows = {dataset.items[i]["speaker"]: dataset[i]["speaker"] for i in range(len(dataset))}
+    assert rows["mei"] == 1 and all(row == 0 for name, row in rows.items() if name != "mei") and len(rows) > 1
     proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(corpus),
                            "--vits", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r"), "--steps", "1"],
                           capture_output=True, text=True, env=ENV, timeout=120)

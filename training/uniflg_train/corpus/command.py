@@ -55,11 +55,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     pair.add_argument("source", type=Path, metavar="CORPUS", help="corpus folder (made or merged)")
     pair.add_argument("--model", type=Path, required=True,
                       help="a trained model's weights (a voice's model.safetensors or a stage-1 checkpoint) whose "
-                           "speakers include the corpus's")
+                           "speakers include the corpus's (or see --unknown-speakers-as)")
     pair.add_argument("--out", type=Path, required=True, help="new corpus folder (or a previous run's: resumes)")
     pair.add_argument("--face", default="mei", help="whose procedural face the timed items show (default mei, "
                                                     "the Paired speaker)")
     pair.add_argument("--limit", type=argtypes.int_range(1, MAX_UTTERANCES), help="time at most this many items")
+    pair.add_argument("--unknown-speakers-as", metavar="NAME",
+                      help="time items of speakers the model has no row for with NAME's row (UniFLG), as the "
+                           "runtime reads speech of people it never heard")
     pair.set_defaults(func=_pair)
     meas = csub.add_parser("measure", help="lip-closure vs audio-closure alignment of a corpus's paired items")
     meas.add_argument("data", type=Path)
@@ -103,7 +106,8 @@ def _pair(args: argparse.Namespace) -> int:
 
         raise InvalidInputError(f"--model {args.model}: no such file; give a voice's model.safetensors or a "
                                 "stage-1 checkpoint")
-    meta = pair_corpus(args.source, args.model, args.out, args.face, args.limit)
+    meta = pair_corpus(args.source, args.model, args.out, args.face, args.limit,
+                       unknown_speakers_as=args.unknown_speakers_as)
     log.info("timed %d items by MAS; %s now has %d paired and %d unpaired items", meta["timed_by"]["items"],
              args.out, meta["paired"], meta["unpaired"])
     return 0

@@ -27,6 +27,7 @@ from uniflg.fileio import atomic_path
 
 from uniflg_train.corpus.merge import FILE_KEYS, check_out, corpus_rows, link_file, read_meta
 from uniflg_train.data.formats import SPLITS
+from uniflg_train.data.labels import check_stand_in, speaker_rows
 
 UNTIMED_SOURCES = ("kokoro", "kokoro-en")  # the corpus sources without durations (corpus/generate.py)
 
@@ -48,23 +49,24 @@ class MasAligner:
     speaker, emotion) -> PhoneTiming``. ``wav`` is mono float32 at the model's sample rate; ``speaker`` and
     ``emotion`` name rows of the model (UniFLG conditions on the speaker, UniFLG-AS on the emotion)."""
 
-    def __init__(self, model_path: Path) -> None:
+    def __init__(self, model_path: Path, unknown_speakers_as: str | None = None) -> None:
         from uniflg.audio import mel_filterbank
         from uniflg.model.io import load_model
 
         self.model = load_model(model_path).eval()
         self.cfg = self.model.cfg
+        self.unknown_speakers_as = unknown_speakers_as
+        check_stand_in(unknown_speakers_as, self.cfg.speakers)
         self._mel_basis = mel_filterbank(self.cfg.audio)
 
     def condition_index(self, speaker: str, emotion: str) -> int:
-        """g for an item of ``speaker`` in ``emotion``; InvalidInputError when the model lacks the row."""
-        as_variant = self.cfg.variant.conditioning == "emotion"
-        kind, name, names = ("emotion", emotion, self.cfg.emotions) if as_variant else \
-            ("speaker", speaker, self.cfg.speakers)
-        if name not in names:
-            raise InvalidInputError(f"the model has no {kind} {name!r}; it has {', '.join(names)}: align with the "
-                                    "stage-1 model trained on this corpus")
-        return names.index(name)
+        """g for an item of ``speaker`` in ``emotion`` (a speaker the model lacks takes ``unknown_speakers_as``'s
+        row); InvalidInputError when the model has no row for it."""
+        if self.cfg.variant.conditioning == "emotion":
+            if emotion not in self.cfg.emotions:
+                raise InvalidInputError(f"the model has no emotion {emotion!r}; it has {', '.join(self.cfg.emotions)}")
+            return self.cfg.emotions.index(emotion)
+        return speaker_rows([speaker], self.cfg.speakers, self.unknown_speakers_as)[speaker]
 
     def __call__(self, wav: np.ndarray, text: str, language: str, speaker: str, emotion: str = "normal"
                  ) -> PhoneTiming:
@@ -96,7 +98,7 @@ class MasAligner:
 
 
 def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int | None = None,
-                sources: Sequence[str] = UNTIMED_SOURCES) -> dict[str, Any]:
+                sources: Sequence[str] = UNTIMED_SOURCES, unknown_speakers_as: str | None = None) -> dict[str, Any]:
     """Copy corpus ``source`` to ``out`` (hard links) with every untimed item of ``sources`` (up to ``limit``)
     timed by :class:`MasAligner` and given ``face``'s procedural track; returns the new ``corpus.json``.
 
@@ -111,7 +113,7 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
     rows = {split: [row for _, row in checked] for split, checked in corpus_rows(source).items()}
     todo = [r for split in SPLITS for r in rows[split]
             if r.get("source") in sources and not r.get("landmarks") and r.get("text")][:limit]
-    aligner = MasAligner(model_path) if todo else None
+    aligner = MasAligner(model_path, unknown_speakers_as) if todo else None
     for speaker, emotion in sorted({(r["speaker"], r.get("emotion", "normal")) for r in todo}):
         assert aligner is not None
         aligner.condition_index(speaker, emotion)  # every row the items need, before anything is written
@@ -142,7 +144,8 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
                            encoding="utf-8")
     every = [r for split in SPLITS for r in rows[split]]
     meta = {**meta, "generator": "uniflg corpus pair", "paired_from": str(source),
-            "timed_by": {"method": "MAS", "model": str(model_path), "face": face, "items": len(todo)},
+            "timed_by": {"method": "MAS", "model": str(model_path), "face": face, "items": len(todo),
+                         "unknown_speakers_as": unknown_speakers_as},
             "paired": sum(bool(r.get("landmarks")) for r in every),
             "unpaired": sum(not r.get("landmarks") for r in every)}
     with atomic_path(out / "corpus.json") as tmp:

@@ -39,6 +39,8 @@ from uniflg.config import AudioConfig
 from uniflg.errors import InvalidInputError
 from uniflg.landmarks import N_POINTS
 
+from uniflg_train.data.labels import speaker_rows
+
 LOG_MEL_FLOOR = float(np.log(1e-5))
 
 
@@ -134,20 +136,23 @@ class UniFLGDataset(Dataset):
         if text_only:
             metas = [m for m in metas if m["text_len"] > 0]
         self.items: list[dict[str, Any]] = metas
+        self._speaker_rows = {name: i for i, name in enumerate(self.speakers)}
         self.lengths = [m["frames"] for m in metas]  # spectrogram frames, e.g. for bucketing samplers
 
-    def use_label_order(self, speakers: tuple[str, ...], emotions: tuple[str, ...], owner: str = "the model"
-                        ) -> None:
+    def use_label_order(self, speakers: tuple[str, ...], emotions: tuple[str, ...], owner: str = "the model",
+                        unknown_speakers_as: str | None = None) -> None:
         """Number speakers and emotions as ``speakers`` / ``emotions`` do (a model's tables) instead of the
-        cache's own order, so a model trained on another corpus reads each item with its own row.
+        cache's own order, so a model trained on another corpus reads each item with its own row. Items of a
+        speaker the table lacks take ``unknown_speakers_as``'s row (data/labels.py says why).
 
-        Raises InvalidInputError naming every speaker or emotion of the kept items that the tables lack."""
-        for kind, names in (("speaker", speakers), ("emotion", emotions)):
-            missing = sorted({m[kind] for m in self.items} - set(names))
-            if missing:
-                raise InvalidInputError(f"{self.cache}: {owner} has no {kind} {', '.join(missing)} (it has "
-                                        f"{', '.join(names)}); choose items with --paired-speakers")
+        Raises InvalidInputError naming every speaker or emotion of the kept items that has no row."""
+        rows = speaker_rows((m["speaker"] for m in self.items), speakers, unknown_speakers_as, owner)
+        missing = sorted({m["emotion"] for m in self.items} - set(emotions))
+        if missing:
+            raise InvalidInputError(f"{self.cache}: {owner} has no emotion {', '.join(missing)} (it has "
+                                    f"{', '.join(emotions)})")
         self.speakers, self.emotions = tuple(speakers), tuple(emotions)
+        self._speaker_rows = rows
 
     def __len__(self) -> int:
         return len(self.items)
@@ -158,7 +163,7 @@ class UniFLGDataset(Dataset):
             out = {k: z[k] for k in ("ids", "prosody", "wav", "spec", "mel")}
             out["landmarks"] = z["landmarks"] if "landmarks" in z.files else None
         out["id"] = meta["id"]
-        out["speaker"] = self.speakers.index(meta["speaker"])
+        out["speaker"] = self._speaker_rows[meta["speaker"]]
         out["emotion"] = self.emotions.index(meta["emotion"])
         return out
 

@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     lm.add_argument("--vits", type=Path, required=True,
                     help="stage 1: a run folder (newest checkpoint), a checkpoint folder or a model file "
                          "(e.g. a voice's model.safetensors)")
+    lm.add_argument("--unknown-speakers-as", metavar="NAME",
+                    help="read items of speakers the stage-1 model has no row for (e.g. Kokoro's, timed by `corpus "
+                         "pair`) with NAME's row, as the runtime reads speech of people it never heard (row 0)")
     lm.add_argument("--latent-noise-scale", type=float,
                     help="text path: sampling noise on f(z_f) ~ N(mu, sigma) (default 1, the paper; 0 = the mean)")
     lm.add_argument("--posterior-noise-scale", type=float,
@@ -161,7 +164,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     # word-free items train the speech path only (trainer/landmarks.py); TTL has no speech path to give them
     dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate,
                                 options.paired_speakers, text_only=variant.landmark_training == "text")
-    dataset.use_label_order(model.cfg.speakers, model.cfg.emotions, owner=str(args.vits))
+    dataset.use_label_order(model.cfg.speakers, model.cfg.emotions, owner=str(args.vits),
+                            unknown_speakers_as=args.unknown_speakers_as)
     step = train_landmarks(model, dataset, collate, args.out, options)
     log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")
     return 0

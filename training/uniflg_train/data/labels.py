@@ -1,0 +1,39 @@
+"""A model's rows for speakers and emotions, and the stand-in row for speakers it never heard.
+
+At run time a voice reads speech of people it never heard with row 0, its first speaker (``Voice.condition_index``
+when no speaker is named). Training on such speech (natural voices the stage-1 model was not trained on, timed
+by ``corpus pair``) reads it the same way when a stand-in is named: the model learns the condition it will meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from uniflg.errors import InvalidInputError
+
+
+def check_stand_in(stand_in: str | None, speakers: Sequence[str], owner: str = "the model") -> None:
+    """InvalidInputError when ``stand_in`` names no speaker of ``speakers``."""
+    if stand_in is not None and stand_in not in speakers:
+        raise InvalidInputError(f"--unknown-speakers-as {stand_in}: {owner} has no such speaker; it has "
+                                f"{', '.join(speakers)}")
+
+
+def speaker_rows(names: Iterable[str], speakers: Sequence[str], stand_in: str | None = None,
+                 owner: str = "the model") -> dict[str, int]:
+    """Row of each of ``names`` in ``speakers``; a name not there takes ``stand_in``'s row.
+
+    Raises InvalidInputError naming every speaker with no row when there is no stand-in."""
+    check_stand_in(stand_in, speakers, owner)
+    names = sorted(set(names))
+    missing = [n for n in names if n not in speakers]
+    if missing and stand_in is None:
+        raise InvalidInputError(f"{owner} has no speaker {', '.join(missing)} (it has {', '.join(speakers)}); "
+                                "choose items with --paired-speakers, or read them with a speaker's row: "
+                                "--unknown-speakers-as NAME")
+    rows = {}
+    for name in names:
+        row_name = name if name in speakers else stand_in
+        assert row_name is not None
+        rows[name] = list(speakers).index(row_name)
+    return rows
