@@ -96,13 +96,14 @@ def band(n: int, sample_rate: int, rng: np.random.Generator, vocals: bool | None
     formants (:data:`SUNG_VOWELS`). Each part's level is drawn (+-6 dB) so no single one always dominates."""
     bpm = float(rng.uniform(80.0, 150.0))
     beat = 60.0 / bpm
-    t = np.arange(n) / sample_rate
-    drums = np.zeros(n)
+    hit = int(0.25 * sample_rate)
+    t = np.arange(n + hit) / sample_rate
+    drums = np.zeros(n + hit)  # every hit is drawn whole, then the clip is cut: a hit near the end is no shorter
     for k in range(int(n / sample_rate / (beat / 2)) + 1):  # eighth notes
         start = int(k * beat / 2 * sample_rate)
         if start >= n:
             break
-        seg = slice(start, min(n, start + int(0.25 * sample_rate)))
+        seg = slice(start, start + hit)
         tt = t[seg] - t[start]
         if k % 4 == 0:  # kick on beats 1 and 3
             drums[seg] += np.sin(2 * np.pi * (50.0 * tt + 100.0 * (1 - np.exp(-tt / 0.03)) * 0.03)) * np.exp(-tt / 0.08)
@@ -111,6 +112,7 @@ def band(n: int, sample_rate: int, rng: np.random.Generator, vocals: bool | None
                 * np.exp(-tt / 0.06)
         hat = rng.standard_normal(tt.size) * np.exp(-tt / 0.015)  # hi-hat on every eighth
         drums[seg] += 0.25 * (hat - np.convolve(hat, np.ones(8) / 8, "same"))  # crude high-pass
+    drums, t = drums[:n], t[:n]
     pads = chords(n, sample_rate, rng, seconds_per_chord=2 * beat)
     bass = np.zeros(n)
     step = int(beat * sample_rate)
