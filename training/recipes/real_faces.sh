@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# New faces for the embedded voice, its speech kept: stage 2 retrained on the shipped voice's stage 1 with the face
+# generator's real-talker opening (docs/corpus.md, "How wide the mouth opens"), held vowels, non-speech, Kokoro's
+# natural Japanese voices timed by MAS with the shipped model (read with mei's row, as the runtime reads speech of
+# people it never heard) and augmentation of the speech path. Then export with the shipped voice's latents, the
+# avatars' face calibration and the live path distilled again. Every step resumes: rerun the script (or one stage).
+#
+#   bash training/recipes/real_faces.sh                  # all stages
+#   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: corpus|pair|landmarks|export|live|eval
+#
+# Cost on a 2-core CPU: corpus ~25 min (Kokoro is the slow source, ~1.5-3.5 s per item); pair ~2 min; stage 2
+# 2,400 steps ~1-1.5 s/step with one thread; live distillation 40 min (a wall-clock budget).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DATA=${DATA:-data/faces}                           # what stage 2 reads (the parts below, merged)
+MAIN_DATA=${MAIN_DATA:-data/faces-main}            # HTS, 4 speakers; only mei's items have faces
+HELD_DATA=${HELD_DATA:-data/faces-held}            # HTS holding vowels, calling, laughing (mei's face)
+NONSPEECH_DATA=${NONSPEECH_DATA:-data/faces-nonspeech}  # no words under a closed mouth
+KOKORO_DATA=${KOKORO_DATA:-data/faces-kokoro}      # Kokoro's five Japanese voices (no timing)
+KOKORO_PAIRED=${KOKORO_PAIRED:-data/faces-kokoro-paired}  # the same, timed by MAS, with mei's face
+HTS_DATA=${HTS_DATA:-data/faces-hts}               # main + held + non-speech merged
+RUNS=${RUNS:-runs/faces}
+BASE_VOICE=${BASE_VOICE:-sdk/uniflg/voices/default}  # whose stage 1 (and latents) the new voice keeps
+UTTERANCES=${UTTERANCES:-2000}
+HELD_UTTERANCES=${HELD_UTTERANCES:-1200}
+NONSPEECH_UTTERANCES=${NONSPEECH_UTTERANCES:-300}
+KOKORO_UTTERANCES=${KOKORO_UTTERANCES:-700}
+STAGE2_SPEAKERS=${STAGE2_SPEAKERS:-mei,kokoro_jf_alpha,kokoro_jf_gongitsune,kokoro_jf_nezumi,kokoro_jf_tebukuro,kokoro_jm_kumo}
+LANDMARK_STEPS=${LANDMARK_STEPS:-2400}
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-250}
+JOBS=${JOBS:-2}
+VOICE_OUT=${VOICE_OUT:-$RUNS/voice}                # copy over sdk/uniflg/voices/default once it beats it
+STAGE=${STAGE:-all}
+UNIFLG=${UNIFLG:-.venv/bin/uniflg}
+PY=${PY:-.venv/bin/python}
+
+run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
+
+if run corpus; then
+  "$UNIFLG" corpus make --out "$MAIN_DATA" --utterances "$UTTERANCES" --seed 2027 --jobs "$JOBS" --sources hts \
+    --paired-fraction 1.0 --paired-speakers mei --nonspeech-fraction 0.25
+  "$UNIFLG" corpus make --out "$HELD_DATA" --utterances "$HELD_UTTERANCES" --seed 2030 --jobs "$JOBS" \
+    --sources hts-held --paired-fraction 1.0 --paired-speakers mei
+  "$UNIFLG" corpus make --out "$NONSPEECH_DATA" --utterances "$NONSPEECH_UTTERANCES" --seed 2029 --jobs "$JOBS" \
+    --sources nonspeech --paired-speakers mei
+  "$UNIFLG" corpus make --out "$KOKORO_DATA" --utterances "$KOKORO_UTTERANCES" --seed 2031 --jobs 1 --sources kokoro
+  "$UNIFLG" corpus merge "$MAIN_DATA" "$HELD_DATA" "$NONSPEECH_DATA" --out "$HTS_DATA"
+fi
+if run pair; then
+  "$UNIFLG" corpus pair "$KOKORO_DATA" --model "$BASE_VOICE/model.safetensors" --out "$KOKORO_PAIRED" --face mei \
+    --unknown-speakers-as mei
+  "$UNIFLG" corpus merge "$HTS_DATA" "$KOKORO_PAIRED" --out "$DATA"
+  "$UNIFLG" preprocess --data "$DATA" --jobs "$JOBS"
+fi
+if run landmarks; then
+  "$UNIFLG" train landmarks --data "$DATA" --vits "$BASE_VOICE/model.safetensors" --out "$RUNS/uniflg" \
+    --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every "$CHECKPOINT_EVERY" --threads 1 \
+    --learning-rate 1e-3 --latent-noise-scale 0 --posterior-noise-scale 0 --paired-speakers "$STAGE2_SPEAKERS" \
+    --unknown-speakers-as mei --augment --augment-noise color,babble,music,band
+fi
+if run export; then
+  "$PY" -c "import json, sys; json.dump(json.load(open(sys.argv[1]))['latents'], open(sys.argv[2], 'w'))" \
+    "$BASE_VOICE/voice.json" "$RUNS/latents.json"
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default \
+    --half-weights --latents "$RUNS/latents.json"
+  "$UNIFLG" calibrate-face --voice "$VOICE_OUT"
+fi
+if run live; then  # the live path is distilled from the voice it ships in (docs/training.md)
+  "$PY" -m uniflg_train.live train --corpus "$DATA" --voice "$VOICE_OUT" --out "$RUNS/live250" \
+    --lookahead-ms 250 --minutes "${LIVE_MINUTES:-40}" --threads 1
+  "$PY" -m uniflg_train.live export --run "$RUNS/live250" --voice "$VOICE_OUT" --out "$VOICE_OUT" --name live250
+  "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT"
+fi
+if run eval; then
+  "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-80}" --json \
+    --out "$RUNS/eval.json" --report "$RUNS/report.md"
+  if [ -d "${DEVSET:-/work/devset/real-av}" ]; then
+    "$UNIFLG" eval real-av "${DEVSET:-/work/devset/real-av}" --voice "$VOICE_OUT" --out "$RUNS/real-av.md"
+    "$UNIFLG" eval robustness "${DEVSET:-/work/devset/real-av}" --voice "$VOICE_OUT" --out "$RUNS/robustness.md"
+  fi
+  "$UNIFLG" eval-blendshapes --voice "$VOICE_OUT" > "$RUNS/blendshapes.md"
+fi
