@@ -89,7 +89,7 @@ def test_pair_reads_speakers_the_model_lacks_with_the_stand_in_row(untimed, tmp_
     if they were its own (the runtime reads unknown speech with row 0)."""
     import soundfile as sf
     from uniflg.voice import random_voice
-    from uniflg_train.corpus.pairing import MasAligner
+    from uniflg_train.corpus.pairing import MasAligner, pair_corpus
 
     corpus, _ = untimed
     other = random_voice("tiny", tmp_path / "other", onnx=False, speakers=("nobody", "somebody")) / "model.safetensors"
@@ -105,8 +105,20 @@ def test_pair_reads_speakers_the_model_lacks_with_the_stand_in_row(untimed, tmp_
     assert np.array_equal(as_unknown.ends, as_stand_in.ends)
     assert not np.array_equal(as_unknown.ends, as_other_row.ends)  # the row matters, so the check can fail
 
+    speakers = sorted({r["speaker"] for r in _rows(corpus) if r["source"] == "kokoro"})
+    with pytest.raises(InvalidInputError, match=f"has no speaker {', '.join(speakers)} .*--unknown-speakers-as"):
+        pair_corpus(corpus, other, tmp_path / "o3", "mei")  # every missing speaker named at once
     out = tmp_path / "paired"
-    assert main(["corpus", "pair", str(corpus), "--model", str(other), "--out", str(out),
-                 "--unknown-speakers-as", "somebody"]) == 0
+    assert main(["corpus", "pair", str(corpus), "--model", str(other.parent), "--out", str(out),
+                 "--unknown-speakers-as", "somebody"]) == 0  # a voice folder names its model file
     meta = json.loads((out / "corpus.json").read_text())
     assert meta["timed_by"]["unknown_speakers_as"] == "somebody" and meta["paired"] == 6
+    assert (meta["timed_by"]["items"], meta["timed_by"]["this_run"]) == (3, 3)
+    before = (out / "corpus.json").read_bytes()
+    # a rerun with another stand-in would mix two timings in one corpus: refused, nothing rewritten
+    assert main(["corpus", "pair", str(corpus), "--model", str(other.parent), "--out", str(out),
+                 "--unknown-speakers-as", "nobody"]) == 2
+    assert (out / "corpus.json").read_bytes() == before
+    assert main(["corpus", "pair", str(corpus), "--model", str(other.parent), "--out", str(out),
+                 "--unknown-speakers-as", "somebody"]) == 0
+    assert json.loads((out / "corpus.json").read_text())["timed_by"]["this_run"] == 0

@@ -243,3 +243,9 @@ def test_stage2_refuses_a_model_without_the_corpus_speakers(corpus: Path, tmp_pa
                            "--vits", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r"), "--steps", "1"],
                           capture_output=True, text=True, env=ENV, timeout=120)
     assert proc.returncode == 2 and "nothing-here" in proc.stderr and "Traceback" not in proc.stderr
+    # a wrong stand-in is named before the data is read (here there is no corpus at all)
+    proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(tmp_path / "none"),
+                           "--vits", str(voice_model), "--out", str(tmp_path / "r"), "--steps", "1",
+                           "--unknown-speakers-as", "nobody"],
+                          capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 2 and "--unknown-speakers-as nobody" in proc.stderr and "Traceback" not in proc.stderr

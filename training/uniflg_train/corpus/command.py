@@ -54,15 +54,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "and give them faces: a new corpus folder")
     pair.add_argument("source", type=Path, metavar="CORPUS", help="corpus folder (made or merged)")
     pair.add_argument("--model", type=Path, required=True,
-                      help="a trained model's weights (a voice's model.safetensors or a stage-1 checkpoint) whose "
-                           "speakers include the corpus's (or see --unknown-speakers-as)")
+                      help="a trained model: a voice or stage-1 checkpoint folder, or its model.safetensors; its "
+                           "speakers should include the corpus's (or see --unknown-speakers-as)")
     pair.add_argument("--out", type=Path, required=True, help="new corpus folder (or a previous run's: resumes)")
     pair.add_argument("--face", default="mei", help="whose procedural face the timed items show (default mei, "
                                                     "the Paired speaker)")
     pair.add_argument("--limit", type=argtypes.int_range(1, MAX_UTTERANCES), help="time at most this many items")
     pair.add_argument("--unknown-speakers-as", metavar="NAME",
-                      help="time items of speakers the model has no row for with NAME's row (UniFLG), as the "
-                           "runtime reads speech of people it never heard")
+                      help="NAME, one of the model's speakers: time items of speakers the model has no row for with "
+                           "NAME's row, as the runtime reads speech of people it never heard (UniFLG-AS models "
+                           "condition on the emotion and need no stand-in)")
     pair.set_defaults(func=_pair)
     meas = csub.add_parser("measure", help="lip-closure vs audio-closure alignment of a corpus's paired items")
     meas.add_argument("data", type=Path)
@@ -101,15 +102,17 @@ def _merge(args: argparse.Namespace) -> int:
 def _pair(args: argparse.Namespace) -> int:
     from uniflg_train.corpus.pairing import pair_corpus
 
-    if not args.model.is_file():
+    model = args.model / "model.safetensors" if (args.model / "model.safetensors").is_file() else args.model
+    if not model.is_file():
         from uniflg.errors import InvalidInputError
 
-        raise InvalidInputError(f"--model {args.model}: no such file; give a voice's model.safetensors or a "
-                                "stage-1 checkpoint")
-    meta = pair_corpus(args.source, args.model, args.out, args.face, args.limit,
+        what = "no model.safetensors in this folder" if args.model.is_dir() else "no such file"
+        raise InvalidInputError(f"--model {args.model}: {what}; give a voice or stage-1 checkpoint folder, or its "
+                                "model.safetensors")
+    meta = pair_corpus(args.source, model, args.out, args.face, args.limit,
                        unknown_speakers_as=args.unknown_speakers_as)
-    log.info("timed %d items by MAS; %s now has %d paired and %d unpaired items", meta["timed_by"]["items"],
-             args.out, meta["paired"], meta["unpaired"])
+    log.info("timed %d items by MAS (%d in this run); %s has %d paired and %d unpaired items",
+             meta["timed_by"]["items"], meta["timed_by"]["this_run"], args.out, meta["paired"], meta["unpaired"])
     return 0
 
 

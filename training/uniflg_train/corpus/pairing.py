@@ -59,6 +59,16 @@ class MasAligner:
         check_stand_in(unknown_speakers_as, self.cfg.speakers)
         self._mel_basis = mel_filterbank(self.cfg.audio)
 
+    def check_rows(self, items: Sequence[tuple[str, str]]) -> None:
+        """InvalidInputError naming every (speaker, emotion) of ``items`` the model has no row for."""
+        if self.cfg.variant.conditioning == "emotion":
+            missing = sorted({e for _, e in items} - set(self.cfg.emotions))
+            if missing:
+                raise InvalidInputError(f"the model has no emotion {', '.join(missing)}; it has "
+                                        f"{', '.join(self.cfg.emotions)}")
+        else:
+            speaker_rows((sp for sp, _ in items), self.cfg.speakers, self.unknown_speakers_as)
+
     def condition_index(self, speaker: str, emotion: str) -> int:
         """g for an item of ``speaker`` in ``emotion`` (a speaker the model lacks takes ``unknown_speakers_as``'s
         row); InvalidInputError when the model has no row for it."""
@@ -113,10 +123,12 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
     rows = {split: [row for _, row in checked] for split, checked in corpus_rows(source).items()}
     todo = [r for split in SPLITS for r in rows[split]
             if r.get("source") in sources and not r.get("landmarks") and r.get("text")][:limit]
+    timed_by = {"method": "MAS", "model": str(model_path), "face": face, "unknown_speakers_as": unknown_speakers_as}
+    _check_resume(out, timed_by)
     aligner = MasAligner(model_path, unknown_speakers_as) if todo else None
-    for speaker, emotion in sorted({(r["speaker"], r.get("emotion", "normal")) for r in todo}):
-        assert aligner is not None
-        aligner.condition_index(speaker, emotion)  # every row the items need, before anything is written
+    if aligner is not None:  # every row the items need, before anything is written
+        aligner.check_rows([(r["speaker"], r.get("emotion", "normal")) for r in todo])
+    newly = 0
     for row in tqdm(todo, desc="pair (MAS)", unit="utt"):
         lm_rel, al_rel = f"landmarks/{row['id']}.npy", f"alignments/{row['id']}.json"
         if not (out / lm_rel).is_file() or not (out / al_rel).is_file():
@@ -133,6 +145,7 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
             align = {"symbols": list(timing.symbols), "starts": np.round(timing.starts, 5).tolist(),
                      "ends": np.round(timing.ends, 5).tolist(), "seconds": timing.seconds, "timed_by": "MAS"}
             _write(out / al_rel, lambda f, a=align: f.write(json.dumps(a, ensure_ascii=False).encode()))
+            newly += 1
         row.update(landmarks=lm_rel, alignment=al_rel, face=face)
     for split in SPLITS:
         for row in rows[split]:
@@ -144,13 +157,24 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
                            encoding="utf-8")
     every = [r for split in SPLITS for r in rows[split]]
     meta = {**meta, "generator": "uniflg corpus pair", "paired_from": str(source),
-            "timed_by": {"method": "MAS", "model": str(model_path), "face": face, "items": len(todo),
-                         "unknown_speakers_as": unknown_speakers_as},
+            "timed_by": {**timed_by, "items": len(todo), "this_run": newly},
             "paired": sum(bool(r.get("landmarks")) for r in every),
             "unpaired": sum(not r.get("landmarks") for r in every)}
     with atomic_path(out / "corpus.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return meta
+
+
+def _check_resume(out: Path, timed_by: dict[str, Any]) -> None:
+    """A rerun into ``out`` must time with the settings the written items were timed with (else they would mix)."""
+    previous = out / "corpus.json"
+    if not previous.is_file():
+        return
+    before = json.loads(previous.read_text(encoding="utf-8")).get("timed_by", {})
+    changed = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in timed_by.items() if before.get(k) != v]
+    if changed:
+        raise InvalidInputError(f"{out} was timed with other settings ({'; '.join(changed)}): resume with the same "
+                                "ones, or write to a new --out")
 
 
 def _write(path: Path, write: Any) -> None:

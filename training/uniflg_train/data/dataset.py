@@ -146,7 +146,8 @@ class UniFLGDataset(Dataset):
         speaker the table lacks take ``unknown_speakers_as``'s row (data/labels.py says why).
 
         Raises InvalidInputError naming every speaker or emotion of the kept items that has no row."""
-        rows = speaker_rows((m["speaker"] for m in self.items), speakers, unknown_speakers_as, owner)
+        rows = speaker_rows((m["speaker"] for m in self.items), speakers, unknown_speakers_as, owner,
+                            hint="choose items with --paired-speakers")
         missing = sorted({m["emotion"] for m in self.items} - set(emotions))
         if missing:
             raise InvalidInputError(f"{self.cache}: {owner} has no emotion {', '.join(missing)} (it has "

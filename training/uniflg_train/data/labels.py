@@ -20,16 +20,17 @@ def check_stand_in(stand_in: str | None, speakers: Sequence[str], owner: str = "
 
 
 def speaker_rows(names: Iterable[str], speakers: Sequence[str], stand_in: str | None = None,
-                 owner: str = "the model") -> dict[str, int]:
+                 owner: str = "the model", hint: str = "") -> dict[str, int]:
     """Row of each of ``names`` in ``speakers``; a name not there takes ``stand_in``'s row.
 
-    Raises InvalidInputError naming every speaker with no row when there is no stand-in."""
+    Raises InvalidInputError naming every speaker with no row when there is no stand-in (``hint``: what else the
+    caller's command offers, e.g. "choose items with --paired-speakers")."""
     check_stand_in(stand_in, speakers, owner)
     names = sorted(set(names))
     missing = [n for n in names if n not in speakers]
     if missing and stand_in is None:
         raise InvalidInputError(f"{owner} has no speaker {', '.join(missing)} (it has {', '.join(speakers)}); "
-                                "choose items with --paired-speakers, or read them with a speaker's row: "
+                                f"{hint + ', or ' if hint else ''}read them with one of its speakers' rows: "
                                 "--unknown-speakers-as NAME")
     rows = {}
     for name in names:

@@ -63,8 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="stage 1: a run folder (newest checkpoint), a checkpoint folder or a model file "
                          "(e.g. a voice's model.safetensors)")
     lm.add_argument("--unknown-speakers-as", metavar="NAME",
-                    help="read items of speakers the stage-1 model has no row for (e.g. Kokoro's, timed by `corpus "
-                         "pair`) with NAME's row, as the runtime reads speech of people it never heard (row 0)")
+                    help="NAME, one of the stage-1 model's speakers: read items of speakers the model has no row for "
+                         "(e.g. Kokoro's, timed by `corpus pair`) with NAME's row, as the runtime reads speech of "
+                         "people it never heard (its first speaker's row)")
     lm.add_argument("--latent-noise-scale", type=float,
                     help="text path: sampling noise on f(z_f) ~ N(mu, sigma) (default 1, the paper; 0 = the mean)")
     lm.add_argument("--posterior-noise-scale", type=float,
@@ -145,6 +146,7 @@ def _run_vits(args: argparse.Namespace) -> int:
 
 
 def _run_landmarks(args: argparse.Namespace) -> int:
+    from uniflg_train.data.labels import check_stand_in
     from uniflg_train.trainer.landmarks import load_stage1, train_landmarks
 
     options = with_overrides(LandmarkTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
@@ -161,6 +163,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                          f"{variant.conditioning}; {args.vits} is conditioned on {model.cfg.variant.conditioning}")
     if variant != model.cfg.variant:
         model = load_stage1(args.vits, model.cfg.replace(variant=variant))
+    check_stand_in(args.unknown_speakers_as, model.cfg.speakers, str(args.vits))  # before any data is read
     # word-free items train the speech path only (trainer/landmarks.py); TTL has no speech path to give them
     dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate,
                                 options.paired_speakers, text_only=variant.landmark_training == "text")
