@@ -84,7 +84,7 @@ def test_export_language_speaker_is_stored_carried_over_and_checked(tmp_path, ti
     assert main(twice) == 2 and "names en twice" in caplog.text and not (tmp_path / "twice").exists()
 
 
-def test_reexporting_a_voice_keeps_its_live_paths_and_face_calibration(tmp_path):
+def test_reexporting_a_voice_keeps_its_live_paths_and_face_calibration(tmp_path, tiny_dir, caplog):
     from uniflg.cli import main
     from uniflg.voice import DEFAULT_VOICE_DIR, load_voice
     from uniflg.voice_spec import read_spec
@@ -97,6 +97,11 @@ def test_reexporting_a_voice_keeps_its_live_paths_and_face_calibration(tmp_path)
         assert (out / file).read_bytes() == (DEFAULT_VOICE_DIR / file).read_bytes()
     assert [p.name for p in load_voice(out, backend="onnxruntime").speech_paths()] == \
         [p.name for p in load_voice(backend="onnxruntime").speech_paths()]
+    assert "drops" not in caplog.text
+    # another voice exported over this folder drops them: the export says so
+    assert main(["export", "--voice", str(tiny_dir), "-o", str(out), "--no-weights", "--no-verify"]) == 0
+    assert f"{out} is a voice folder: exporting over it drops its live paths live250 and face calibration" \
+        in caplog.text
 
 
 def test_export_verification_report(tiny_dir):

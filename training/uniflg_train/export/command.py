@@ -58,6 +58,26 @@ def carry_voice_extras(source: Path, out: Path) -> list[str]:
     return carried
 
 
+def warn_replaced_extras(output: Path, source_voice: Path | None) -> None:
+    """Exporting over an existing voice folder replaces its voice.json: say what that drops (its live paths and
+    face calibration), unless they come back from ``--voice`` being that same folder."""
+    from uniflg.errors import ModelFormatError
+    from uniflg.voice_spec import read_spec
+
+    same = source_voice is not None and source_voice.resolve() == output.resolve()
+    if same or not (output / "voice.json").is_file():
+        return
+    try:
+        old = read_spec(output)
+    except (ModelFormatError, OSError, ValueError):  # a broken folder has nothing worth keeping
+        return
+    lost = (["live paths " + ", ".join(old.live)] if old.live else []) + \
+        (["face calibration"] if old.face_calibration is not None else [])
+    if lost:
+        log.warning("%s is a voice folder: exporting over it drops its %s (export elsewhere, or re-export that "
+                    "voice with --voice to keep them)", output, " and ".join(lost))
+
+
 def run(args: argparse.Namespace) -> int:
     from uniflg_train.export.language_speakers import (
         check_language_speakers,
@@ -79,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         from uniflg_train.export.latents import utterance_latents
 
         latents = utterance_latents(model, args.latents_from)
+    warn_replaced_extras(args.output, args.voice)
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
                       half_weights=args.half_weights, language_speakers=language_speakers)
