@@ -98,6 +98,16 @@ def test_reexporting_a_voice_keeps_its_live_paths_and_face_calibration(tmp_path,
     assert [p.name for p in load_voice(out, backend="onnxruntime").speech_paths()] == \
         [p.name for p in load_voice(backend="onnxruntime").speech_paths()]
     assert "drops" not in caplog.text
+    # into itself (as the TensorRT build in docs/export.md does): both kept, the live graphs untouched
+    import shutil
+
+    itself = shutil.copytree(DEFAULT_VOICE_DIR, tmp_path / "itself")
+    assert main(["export", "--voice", str(itself), "-o", str(itself), "--no-verify"]) == 0
+    again = read_spec(itself)
+    assert again.live == old.live and again.face_calibration == old.face_calibration and "drops" not in caplog.text
+    for file in again.live_graph_files().values():
+        assert (itself / file).read_bytes() == (DEFAULT_VOICE_DIR / file).read_bytes()
+    assert load_voice(itself, backend="onnxruntime").speakers == load_voice(backend="onnxruntime").speakers
     # another voice exported over this folder drops them: the export says so
     assert main(["export", "--voice", str(tiny_dir), "-o", str(out), "--no-weights", "--no-verify"]) == 0
     assert f"{out} is a voice folder: exporting over it drops its live paths live250 and face calibration" \

@@ -6,6 +6,10 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from uniflg.voice_spec import VoiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +39,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def carry_voice_extras(source: Path, out: Path) -> list[str]:
+def carry_voice_extras(old: VoiceSpec, source: Path, out: Path) -> list[str]:
     """Re-exporting a voice folder (``--voice``) keeps what was made from the same weights: its live speech paths
-    (their ONNX files and voice.json entries) and its face calibration. Returns what was carried."""
+    (their ONNX files and voice.json entries) and its face calibration. ``old`` is the source's spec as read
+    before the export, since ``out`` may be ``source`` itself. Returns what was carried."""
     import shutil
     from dataclasses import replace
 
     from uniflg.voice_spec import read_spec
 
-    old, new = read_spec(source), read_spec(out)
+    new = read_spec(out)
     carried = []
-    for file in old.live_graph_files().values():
-        shutil.copy2(source / file, out / file)
+    if source.resolve() != out.resolve():  # into itself, the live graphs are already in place
+        for file in old.live_graph_files().values():
+            shutil.copy2(source / file, out / file)
     if old.live:
         new = replace(new, live=dict(old.live))
         carried.append("live paths " + ", ".join(old.live))
@@ -79,6 +85,8 @@ def warn_replaced_extras(output: Path, source_voice: Path | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from uniflg.voice_spec import read_spec
+
     from uniflg_train.export.language_speakers import (
         check_language_speakers,
         corpus_language_speakers,
@@ -100,11 +108,12 @@ def run(args: argparse.Namespace) -> int:
 
         latents = utterance_latents(model, args.latents_from)
     warn_replaced_extras(args.output, args.voice)
+    source_spec = read_spec(args.voice) if args.voice is not None else None  # before -o (maybe the same) changes
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
                       half_weights=args.half_weights, language_speakers=language_speakers)
-    if args.voice is not None:
-        carried_over = carry_voice_extras(args.voice, out)
+    if args.voice is not None and source_spec is not None:
+        carried_over = carry_voice_extras(source_spec, args.voice, out)
         if carried_over:
             log.info("carried over from %s: %s", args.voice, ", ".join(carried_over))
     log.info("wrote voice %s (default speaker per language: %s)", out, language_speakers or "none")
