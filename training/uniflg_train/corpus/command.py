@@ -102,14 +102,12 @@ def _merge(args: argparse.Namespace) -> int:
 def _pair(args: argparse.Namespace) -> int:
     from uniflg_train.corpus.pairing import pair_corpus
 
-    model = args.model / "model.safetensors" if (args.model / "model.safetensors").is_file() else args.model
-    if not model.is_file():
+    if not args.model.exists():
         from uniflg.errors import InvalidInputError
 
-        what = "no model.safetensors in this folder" if args.model.is_dir() else "no such file"
-        raise InvalidInputError(f"--model {args.model}: {what}; give a voice or stage-1 checkpoint folder, or its "
-                                "model.safetensors")
-    meta = pair_corpus(args.source, model, args.out, args.face, args.limit,
+        raise InvalidInputError(f"--model {args.model}: no such file; give a voice or stage-1 checkpoint folder, "
+                                "or its model.safetensors")
+    meta = pair_corpus(args.source, args.model, args.out, args.face, args.limit,
                        unknown_speakers_as=args.unknown_speakers_as)
     log.info("timed %d items by MAS (%d in this run); %s has %d paired and %d unpaired items",
              meta["timed_by"]["items"], meta["timed_by"]["this_run"], args.out, meta["paired"], meta["unpaired"])

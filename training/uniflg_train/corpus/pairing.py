@@ -51,32 +51,30 @@ class MasAligner:
 
     def __init__(self, model_path: Path, unknown_speakers_as: str | None = None) -> None:
         from uniflg.audio import mel_filterbank
-        from uniflg.model.io import load_model
 
-        self.model = load_model(model_path).eval()
+        from uniflg_train.checkpoint import load_trained_model
+
+        self.model, _ = load_trained_model(model_path)  # a model file, a voice or checkpoint folder, a run
         self.cfg = self.model.cfg
         self.unknown_speakers_as = unknown_speakers_as
         check_stand_in(unknown_speakers_as, self.cfg.speakers)
         self._mel_basis = mel_filterbank(self.cfg.audio)
 
-    def check_rows(self, items: Sequence[tuple[str, str]]) -> None:
-        """InvalidInputError naming every (speaker, emotion) of ``items`` the model has no row for."""
+    def check_rows(self, items: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """g of each (speaker, emotion) of ``items``: the speaker's row (UniFLG; a speaker the model lacks takes
+        ``unknown_speakers_as``'s) or the emotion's (UniFLG-AS). InvalidInputError naming every one with no row."""
         if self.cfg.variant.conditioning == "emotion":
             missing = sorted({e for _, e in items} - set(self.cfg.emotions))
             if missing:
                 raise InvalidInputError(f"the model has no emotion {', '.join(missing)}; it has "
                                         f"{', '.join(self.cfg.emotions)}")
-        else:
-            speaker_rows((sp for sp, _ in items), self.cfg.speakers, self.unknown_speakers_as)
+            return {(sp, e): self.cfg.emotions.index(e) for sp, e in items}
+        rows = speaker_rows((sp for sp, _ in items), self.cfg.speakers, self.unknown_speakers_as)
+        return {(sp, e): rows[sp] for sp, e in items}
 
     def condition_index(self, speaker: str, emotion: str) -> int:
-        """g for an item of ``speaker`` in ``emotion`` (a speaker the model lacks takes ``unknown_speakers_as``'s
-        row); InvalidInputError when the model has no row for it."""
-        if self.cfg.variant.conditioning == "emotion":
-            if emotion not in self.cfg.emotions:
-                raise InvalidInputError(f"the model has no emotion {emotion!r}; it has {', '.join(self.cfg.emotions)}")
-            return self.cfg.emotions.index(emotion)
-        return speaker_rows([speaker], self.cfg.speakers, self.unknown_speakers_as)[speaker]
+        """g for an item of ``speaker`` in ``emotion`` (:meth:`check_rows`)."""
+        return self.check_rows([(speaker, emotion)])[(speaker, emotion)]
 
     def __call__(self, wav: np.ndarray, text: str, language: str, speaker: str, emotion: str = "normal"
                  ) -> PhoneTiming:

@@ -32,9 +32,5 @@ def speaker_rows(names: Iterable[str], speakers: Sequence[str], stand_in: str | 
         raise InvalidInputError(f"{owner} has no speaker {', '.join(missing)} (it has {', '.join(speakers)}); "
                                 f"{hint + ', or ' if hint else ''}read them with one of its speakers' rows: "
                                 "--unknown-speakers-as NAME")
-    rows = {}
-    for name in names:
-        row_name = name if name in speakers else stand_in
-        assert row_name is not None
-        rows[name] = list(speakers).index(row_name)
-    return rows
+    row = {name: i for i, name in enumerate(speakers)}
+    return {name: row.get(name, row.get(stand_in or "", -1)) for name in names}  # a stand-in exists where needed

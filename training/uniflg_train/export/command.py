@@ -85,8 +85,6 @@ def warn_replaced_extras(output: Path, source_voice: Path | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uniflg.voice_spec import read_spec
-
     from uniflg_train.export.language_speakers import (
         check_language_speakers,
         corpus_language_speakers,
@@ -108,12 +106,11 @@ def run(args: argparse.Namespace) -> int:
 
         latents = utterance_latents(model, args.latents_from)
     warn_replaced_extras(args.output, args.voice)
-    source_spec = read_spec(args.voice) if args.voice is not None else None  # before -o (maybe the same) changes
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
                       half_weights=args.half_weights, language_speakers=language_speakers)
-    if args.voice is not None and source_spec is not None:
-        carried_over = carry_voice_extras(source_spec, args.voice, out)
+    if args.voice is not None:  # the source's spec was read before -o (maybe the same folder) changed
+        carried_over = carry_voice_extras(carried["spec"], args.voice, out)
         if carried_over:
             log.info("carried over from %s: %s", args.voice, ", ".join(carried_over))
     log.info("wrote voice %s (default speaker per language: %s)", out, language_speakers or "none")

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def load_source_model(checkpoint: Path | None = None, voice: Path | None = None) -> tuple[UniFLG, dict[str, Any]]:
     """-> (model in the training layout, voice.json fields to carry over: name, latents, language,
-    language_speakers).
+    language_speakers, and for a voice its whole ``spec`` as read before anything is written).
 
     ``checkpoint``: a ``.safetensors`` file with the config in its metadata, a checkpoint directory
     (``config.json`` + ``*.safetensors``; every model tensor must be found in one of them), or a run's
@@ -35,7 +35,7 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
             raise ModelFormatError(f"{voice}: the voice has no {WEIGHTS_FILE} to export from")
         model = load_model(voice / spec.weights, config=spec.config).eval()
         return model, {"name": spec.name, "latents": spec.latents, "language": spec.language,
-                       "language_speakers": spec.language_speakers}
+                       "language_speakers": spec.language_speakers, "spec": spec}
     from uniflg_train.checkpoint import load_trained_model
 
     assert checkpoint is not None

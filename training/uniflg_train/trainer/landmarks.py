@@ -24,9 +24,10 @@ from uniflg.config import ModelConfig
 from uniflg.errors import ModelFormatError
 from uniflg.model.commons import sequence_mask
 from uniflg.model.features import SpectrogramFeatures
+from uniflg.model.io import read_config
 from uniflg.model.system import UniFLG
 
-from uniflg_train.checkpoint import CheckpointManager, load_trained_model, newest_checkpoint_path
+from uniflg_train.checkpoint import CheckpointManager, load_trained_model, model_files, newest_checkpoint_path
 from uniflg_train.data.augment import augment_batch
 from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
 from uniflg_train.distributed import DistInfo, wrap_ddp
@@ -201,8 +202,9 @@ def load_stage1(vits: Path, cfg_override: ModelConfig | None = None) -> UniFLG:
         raise ModelFormatError(f"{vits}: no stage-1 run folder, checkpoint or model file")
     cfg = None
     if cfg_override is not None:
-        cfg = load_trained_model(source)[0].cfg.replace(variant=cfg_override.variant,
-                                                          landmarks=cfg_override.landmarks)
+        files, config_json, _ = model_files(source)
+        base = ModelConfig.from_json(config_json) if config_json is not None else read_config(files[0])
+        cfg = base.replace(variant=cfg_override.variant, landmarks=cfg_override.landmarks)
     # the landmark decoder always starts fresh: stage 2 trains it (a voice file's trained one included)
     model, where = load_trained_model(source, cfg, skip_prefixes=("landmark_decoder.",))
     log.info("loaded stage 1 from %s", where)
