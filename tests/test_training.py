@@ -150,7 +150,7 @@ def test_stage2_caches_deterministic_frozen_inputs(corpus: Path, vits_run: Path,
                                              only_speakers=("mei",))
     assert {it["speaker"] for it in dataset.items} == {"mei"}
     batch = next(iter(make_loader(dataset, collate, 3, 0, 0)))
-    assert LandmarkStage(model, LandmarkTrainOptions(), torch.device("cpu")).input_cache is None  # sampling
+    assert LandmarkStage(model, LandmarkTrainOptions(), torch.device("cpu")).cached_paths == set()  # sampling
     stage = LandmarkStage(model, LandmarkTrainOptions(latent_noise_scale=0.0, posterior_noise_scale=0.0),
                           torch.device("cpu"))
     for which in ("text", "speech"):
@@ -161,7 +161,7 @@ def test_stage2_caches_deterministic_frozen_inputs(corpus: Path, vits_run: Path,
             again = stage.decoder_input(batch, which)
         for a, b, c in zip(first, direct, again, strict=True):
             assert a.shape == c.shape and torch.equal(a, c) and torch.allclose(a, b, atol=1e-6)
-    assert len(stage.input_cache or {}) == 2 * batch.ids.size(0)
+    assert len(stage.input_cache) == 2 * batch.ids.size(0)
 
 
 def test_augmentation_reaches_only_the_speech_path(corpus: Path, vits_run: Path, tmp_path: Path) -> None:
@@ -186,7 +186,7 @@ def test_augmentation_reaches_only_the_speech_path(corpus: Path, vits_run: Path,
                        aug.speech_wav)
     opts = LandmarkTrainOptions(latent_noise_scale=0.0, posterior_noise_scale=0.0, augment=True)
     stage = LandmarkStage(model, opts, torch.device("cpu"))
-    assert stage.input_cache is None and stage.augmenter is not None  # augmented inputs are never cached
+    assert stage.cached_paths == {"text"} and stage.augmenter is not None  # augmented speech is never cached
     g = torch.Generator().manual_seed(0)
     assert torch.equal(stage.frozen_forward(aug, "text", g)[0], stage.frozen_forward(batch, "text", g)[0])
     assert not torch.allclose(stage.frozen_forward(aug, "speech")[0], stage.frozen_forward(batch, "speech")[0])
@@ -249,3 +249,46 @@ def test_stage2_refuses_a_model_without_the_corpus_speakers(corpus: Path, tmp_pa
                            "--unknown-speakers-as", "nobody"],
                           capture_output=True, text=True, env=ENV, timeout=120)
     assert proc.returncode == 2 and "--unknown-speakers-as nobody" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_tune_posterior_trains_only_the_posterior_and_the_decoder(corpus: Path, vits_run: Path, tmp_path: Path
+                                                                   ) -> None:
+    """--tune-posterior: speech steps move the posterior encoder (towards the text path's latent: an "anchor"
+    loss) and the decoder; every other stage-1 weight stays as it was, MAS keeps reading stage 1's posterior, so
+    the text path's input does not move; the CLI refuses its options where they mean nothing."""
+    import torch
+    from uniflg_train.trainer.common import make_loader
+    from uniflg_train.trainer.data import open_training_data
+    from uniflg_train.trainer.landmarks import LandmarkStage, load_stage1
+    from uniflg_train.trainer.options import LandmarkTrainOptions
+
+    model = load_stage1(vits_run)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    dataset, collate, _ = open_training_data(corpus, "train", True, 12.0, model.cfg.audio.sample_rate)
+    batch = next(iter(make_loader(dataset, collate, 4, 0, 0)))
+    opts = LandmarkTrainOptions(latent_noise_scale=0.0, posterior_noise_scale=0.0, tune_posterior=True,
+                                learning_rate=1e-2, posterior_learning_rate=1e-2)
+    stage = LandmarkStage(model, opts, torch.device("cpu"))
+    assert stage.cached_paths == {"text"}
+    text_before = stage.frozen_forward(batch, "text")[0]
+    logged = [stage.train_step(batch, step=1) for _ in range(3)]  # odd steps take the speech path
+    assert all("anchor" in row and row["anchor"] > 0 for row in logged)
+    changed = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"posterior", "landmark_decoder"}
+    assert torch.allclose(stage.frozen_forward(batch, "text")[0], text_before, atol=1e-6)
+    assert stage.stage1_posterior is not None
+    for name, value in stage.stage1_posterior.state_dict().items():
+        assert torch.equal(value, before[f"posterior.{name}"])
+
+    run = tmp_path / "tuned"
+    uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run), "--steps", "2",
+           "--batch-size", "4", "--threads", "1", "--tune-posterior", "--anchor-weight", "0.5")
+    saved = json.loads((run / "train_landmarks.json").read_text())
+    assert saved["tune_posterior"] is True and saved["anchor_weight"] == 0.5
+    for wrong, said in ((["--anchor-weight", "2"], "need --tune-posterior"),
+                        (["--tune-posterior", "--variant", "stl-d"], "--tune-posterior needs a variant")):
+        proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(corpus),
+                               "--vits", str(vits_run), "--out", str(tmp_path / "no"), *wrong],
+                              capture_output=True, text=True, env=ENV, timeout=120)
+        assert proc.returncode == 2 and said in proc.stderr, proc.stderr[-500:]
+        assert not (tmp_path / "no" / "checkpoints").exists()

@@ -115,13 +115,14 @@ class UniFLG(nn.Module):
             return self.duration.infer(prior.hidden, prior.x_mask, noise, cond)
         return self.duration(prior.hidden, prior.x_mask, cond)
 
-    def speech_latent(self, spec: Tensor, spec_lengths: Tensor, cond: Tensor, noise: Tensor | None = None
-                      ) -> tuple[Tensor, Tensor]:
+    def speech_latent(self, spec: Tensor, spec_lengths: Tensor, cond: Tensor, noise: Tensor | None = None,
+                      posterior: nn.Module | None = None) -> tuple[Tensor, Tensor]:
         """Posterior + flow: spectrogram (B, F, T) -> f(z_f) (B, D, T), mask (B, 1, T).
 
-        ``noise`` None samples q(z_f|x); pass zeros to use the posterior mean."""
+        ``noise`` None samples q(z_f|x); pass zeros to use the posterior mean. ``posterior``: another posterior
+        encoder of the same shape to read the speech with (stage 2 keeps stage 1's while it fine-tunes this one)."""
         mask = sequence_mask(spec_lengths, spec.size(2)).unsqueeze(1).to(spec.dtype)
-        z, _, _ = self.posterior(spec, mask, cond, noise)
+        z, _, _ = (posterior or self.posterior)(spec, mask, cond, noise)
         return self.flow(z, mask, cond), mask
 
     def align(self, z_p: Tensor, prior: TextPrior, y_mask: Tensor) -> Tensor:

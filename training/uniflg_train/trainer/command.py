@@ -74,6 +74,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     lm.add_argument("--paired-speakers", type=comma_names, metavar="NAME[,NAME]",
                     help="train on these speakers' paired items only (the paper: one speaker's videos; "
                          "default: every paired item)")
+    lm.add_argument("--tune-posterior", action="store_true", default=None,
+                    help="also fine-tune the posterior encoder on the speech path, towards the text path's latent "
+                         "of the same item and through the landmark loss, so speech of voices stage 1 never heard "
+                         "reads like theirs (docs/training.md; the voice's speech and text path do not change)")
+    lm.add_argument("--posterior-learning-rate", type=float,
+                    help="with --tune-posterior: the posterior encoder's learning rate (default 1e-4)")
+    lm.add_argument("--anchor-weight", type=float,
+                    help="with --tune-posterior: weight of the speech-vs-text latent MSE (default 1)")
     lm.set_defaults(func=_run_landmarks)
 
 
@@ -155,8 +163,15 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              learning_rate=args.learning_rate, latent_noise_scale=args.latent_noise_scale,
                              posterior_noise_scale=args.posterior_noise_scale,
                              paired_speakers=args.paired_speakers, augment=args.augment,
-                             augment_noise=_augment_noise(args))
+                             augment_noise=_augment_noise(args), tune_posterior=args.tune_posterior,
+                             posterior_learning_rate=args.posterior_learning_rate,
+                             anchor_weight=args.anchor_weight)
     variant = VARIANTS[args.variant]
+    if not args.tune_posterior and (args.posterior_learning_rate is not None or args.anchor_weight is not None):
+        raise InvalidInputError("--posterior-learning-rate and --anchor-weight need --tune-posterior")
+    if args.tune_posterior and (variant.landmark_input != "latent" or variant.landmark_training == "text"):
+        raise InvalidInputError(f"--tune-posterior needs a variant whose speech path reads the posterior "
+                                f"(uniflg, as, stl); --variant {args.variant} has none")
     model = load_stage1(args.vits)
     if variant.conditioning != model.cfg.variant.conditioning:
         raise SystemExit(f"--variant {args.variant} needs a stage-1 run conditioned on "

@@ -10,11 +10,21 @@ batch's items with words, and a batch without any takes the speech path instead.
 
 With both noise scales at 0 the frozen VAE-VITS gives every item the same decoder input on every visit
 (MAS, like the speech path, then reads the posterior mean), so each item's input is computed once and kept
-in memory: later epochs train the decoder alone, several times faster on a CPU.
+in memory: later epochs train the decoder alone, several times faster on a CPU. The text path's inputs are
+kept so even when the speech path's are not (augmented or fine-tuned speech differs at every visit).
+
+``tune_posterior`` (an extension, not in the paper): the posterior encoder, trained in stage 1 on the training
+voices only, reads speech of voices it never heard (and rooms, microphones) poorly, and the speech path depends
+on it alone. With this option it trains on the speech path too, towards the latent the text path gives the
+same item (the prior N(m_p, s_p) expanded by MAS durations; a target that does not depend on who speaks) plus
+the landmark loss through the decoder. MAS keeps reading stage 1's posterior (a frozen copy), the flow stays
+frozen, and run time's text path never reads the posterior, so the voice's speech and text-driven faces do not
+depend on the tuning.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -60,17 +70,27 @@ class LandmarkStage:
         self.model, self.cfg, self.options, self.device = model.to(device), model.cfg, options, device
         self.model.requires_grad_(False)
         self.model.landmark_decoder.requires_grad_(True)
-        self.optimizer = torch.optim.AdamW(self.model.landmark_decoder.parameters(), options.learning_rate,
-                                           betas=options.betas, weight_decay=options.weight_decay)
+        groups: list[dict] = [{"params": list(self.model.landmark_decoder.parameters())}]
+        # stage 1's posterior, kept for MAS while the model's own one is fine-tuned (tune_posterior)
+        self.stage1_posterior: nn.Module | None = None
+        if options.tune_posterior:
+            self.stage1_posterior = copy.deepcopy(self.model.posterior).eval()
+            self.model.posterior.requires_grad_(True)
+            groups.append({"params": list(self.model.posterior.parameters()), "lr": options.posterior_learning_rate})
+        self.optimizer = torch.optim.AdamW(groups, options.learning_rate, betas=options.betas,
+                                           weight_decay=options.weight_decay)
         self.scheduler = exponential_decay(self.optimizer, options.lr_decay)
         self.decoder: nn.Module = self.model.landmark_decoder
         self.last_pair: tuple[Tensor, Tensor] | None = None  # (reference, predicted) track for TensorBoard
-        deterministic = options.latent_noise_scale == 0 and options.posterior_noise_scale == 0 \
-            and not options.augment  # augmented inputs differ at every step: never cached
+        deterministic = options.latent_noise_scale == 0 and options.posterior_noise_scale == 0
+        # which paths' inputs are the same at every visit (augmented or fine-tuned speech is not)
+        self.cached_paths = {"text"} if deterministic else set()
+        if deterministic and not options.augment and not options.tune_posterior:
+            self.cached_paths.add("speech")
         self.augmenter = make_augmenter(options.augment, self.cfg.audio.sample_rate, options.augment_noise)
         self.features = SpectrogramFeatures(self.cfg.audio).to(device)  # spectrograms of augmented speech
         # (path, item id) -> (decoder input (D, L_item), landmark condition (C, 1)); see the module docstring.
-        self.input_cache: dict[tuple[str, str], tuple[Tensor, Tensor]] | None = {} if deterministic else None
+        self.input_cache: dict[tuple[str, str], tuple[Tensor, Tensor]] = {}
 
     def wrap(self, info: DistInfo) -> None:
         self.decoder = wrap_ddp(self.model.landmark_decoder, info)
@@ -80,7 +100,7 @@ class LandmarkStage:
                       ) -> tuple[Tensor, Tensor, Tensor]:
         """Frozen VAE-VITS -> (decoder input (B, D, L), mask (B, 1, L), landmark condition (B, C, 1))."""
         cache, ids = self.input_cache, batch.item_ids
-        if cache is None or ids is None:
+        if which not in self.cached_paths or ids is None:
             return self.frozen_forward(batch, which, generator)
         keys = [(which, i) for i in ids]
         if not all(k in cache for k in keys):
@@ -92,7 +112,6 @@ class LandmarkStage:
         return self.from_cache(keys)
 
     def from_cache(self, keys: list[tuple[str, str]]) -> tuple[Tensor, Tensor, Tensor]:
-        assert self.input_cache is not None
         entries = [self.input_cache[k] for k in keys]
         lengths = torch.tensor([e[0].size(1) for e in entries], device=self.device)
         latent = entries[0][0].new_zeros(len(entries), entries[0][0].size(0), int(lengths.max()))
@@ -104,14 +123,21 @@ class LandmarkStage:
     @torch.no_grad()
     def frozen_forward(self, batch: Batch, which: str, generator: torch.Generator | None = None
                        ) -> tuple[Tensor, Tensor, Tensor]:
+        return self.forward_inputs(batch, which, generator)
+
+    def forward_inputs(self, batch: Batch, which: str, generator: torch.Generator | None = None
+                       ) -> tuple[Tensor, Tensor, Tensor]:
+        """VAE-VITS -> (decoder input (B, D, L), mask (B, 1, L), landmark condition (B, C, 1)); the speech path
+        carries gradients into the posterior when it is being fine-tuned and grad mode is on."""
         m = self.model
         assert batch.landmark_lengths is not None
         n_land = batch.landmark_lengths
         spec, mel, spec_lengths = batch.spec, batch.mel, batch.spec_lengths
-        _, mu_u, _ = m.encode_utterance(mel, spec_lengths)
-        g = batch.condition_index(self.cfg.variant.conditioning)
-        cond = m.condition(g, mu_u)
-        land_cond = m.landmark_condition(g, mu_u)
+        with torch.no_grad():
+            _, mu_u, _ = m.encode_utterance(mel, spec_lengths)
+            g = batch.condition_index(self.cfg.variant.conditioning)
+            cond = m.condition(g, mu_u)
+            land_cond = m.landmark_condition(g, mu_u)
         D = self.cfg.vits.inter_channels
         # One posterior draw per step feeds the speech path, or MAS on the text path (scale 0: the mean).
         posterior_noise = torch.randn(spec.size(0), D, spec.size(2), device=spec.device,
@@ -121,7 +147,7 @@ class LandmarkStage:
             latent, mask = m.landmark_input_from_speech(speech, spec_lengths, cond, n_land, posterior_noise)
             return latent, mask, land_cond
         prior = m.encode_text(batch.ids, batch.prosody, batch.text_lengths)
-        z_p, y_mask = m.speech_latent(spec, spec_lengths, cond, posterior_noise)
+        z_p, y_mask = m.speech_latent(spec, spec_lengths, cond, posterior_noise, self.stage1_posterior)
         d_spec = m.align(z_p, prior, y_mask).sum(1)  # (B, N) MAS durations
         L = int(n_land.max())
         noise = torch.randn(spec.size(0), D, L, device=spec.device, generator=generator)
@@ -129,9 +155,12 @@ class LandmarkStage:
         latent, mask = m.text_landmark_latent(prior, d_spec, n_land, noise)
         return latent, mask, land_cond
 
-    def loss(self, batch: Batch, which: str) -> Tensor:
+    def loss(self, batch: Batch, which: str) -> dict[str, Tensor]:
+        """{"landmarks": normalized landmark MSE} and, when the posterior is fine-tuned on a speech step,
+        {"anchor": MSE of the speech latent against the text path's, over the worded items}."""
         assert batch.landmarks is not None and batch.landmark_lengths is not None
-        latent, mask, land_cond = self.decoder_input(batch, which)
+        tuning = which == "speech" and self.options.tune_posterior
+        latent, mask, land_cond = self.forward_inputs(batch, which) if tuning else self.decoder_input(batch, which)
         pred = self.decoder(latent, mask, land_cond)
         L = pred.size(1)
         target = batch.landmarks[:, :L]
@@ -139,7 +168,14 @@ class LandmarkStage:
         frame_mask = mask[:, 0, :L]
         n = int(batch.landmark_lengths[0])
         self.last_pair = (target[0, :n].detach(), pred[0, :n].detach())
-        return masked_mse(dec.normalize(pred), dec.normalize(target), frame_mask)
+        losses = {"landmarks": masked_mse(dec.normalize(pred), dec.normalize(target), frame_mask)}
+        worded = batch.text_lengths > 0
+        if tuning and bool(worded.any()):
+            text_latent, text_mask, _ = self.decoder_input(batch.select(worded), "text")
+            m = text_mask[:, :1, : latent.size(2)]
+            diff = (latent[worded][..., : m.size(2)] - text_latent[..., : latent.size(2)]) * m
+            losses["anchor"] = diff.pow(2).sum() / (m.sum() * latent.size(1)).clamp(min=1.0)
+        return losses
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model}
@@ -161,13 +197,18 @@ class LandmarkStage:
             which, batch = ("text", worded) if worded is not None else ("speech", batch)
         if which == "speech" and self.augmenter is not None:
             batch = augment_batch(batch, self.augmenter, self.options.seed * 1_000_003 + step)
-        self.model.eval()  # the frozen VAE-VITS runs without dropout
+        self.model.eval()  # the frozen VAE-VITS runs without dropout (a fine-tuned posterior has none)
         self.model.landmark_decoder.train()
-        loss = self.loss(batch, which)
+        losses = self.loss(batch, which)
+        loss = losses["landmarks"] + self.options.anchor_weight * losses.get("anchor", 0.0)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return {f"mse_{which}": float(loss.detach()), "mse": float(loss.detach())}
+        mse = float(losses["landmarks"].detach())
+        logged = {f"mse_{which}": mse, "mse": mse}
+        if "anchor" in losses:
+            logged["anchor"] = float(losses["anchor"].detach())
+        return logged
 
 
 def landmark_statistics(dataset: UniFLGDataset, collate: Collate, limit: int = 512) -> tuple[Tensor, float]:
@@ -213,7 +254,8 @@ def load_stage1(vits: Path, cfg_override: ModelConfig | None = None) -> UniFLG:
 
 def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out: Path,
                     options: LandmarkTrainOptions) -> int:
-    """Train (or resume) stage 2 in ``out`` on the paired items; VAE-VITS stays frozen."""
+    """Train (or resume) stage 2 in ``out`` on the paired items; VAE-VITS stays frozen (but for the posterior
+    encoder with ``options.tune_posterior``)."""
     info = start_process(options.seed, options.threads)
     ckpt_dir, log_dir = run_dirs(out)
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)

@@ -73,6 +73,12 @@ class LandmarkTrainOptions:
     threads: int | None = None
     augment: bool = False  # degrade the speech path's input (uniflg_train.data.augment); targets stay clean
     augment_noise: tuple[str, ...] | None = None  # its additive noise kinds (None: the default set)
+    # Fine-tune the posterior encoder on the speech path (see uniflg_train.trainer.landmarks): towards each
+    # worded item's text-path latent (weight ``anchor_weight``) and through the landmark loss. Run time's text
+    # path never reads the posterior, so the voice's speech and text-driven faces do not depend on it.
+    tune_posterior: bool = False
+    posterior_learning_rate: float = 1e-4
+    anchor_weight: float = 1.0
 
 
 def save_options(options: Any, path: Path) -> None:
