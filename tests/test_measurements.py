@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import sosfreqz, welch
 from uniflg_train.evaluation import lips, robustness
-from uniflg_train.evaluation.devset import cut, read_manifest
+from uniflg_train.evaluation.devset import SETS, DevClip, clip_bytes, cut, read_manifest
 from uniflg_train.evaluation.realav import to_30fps
 
 SR = 24000
@@ -83,6 +83,41 @@ def test_tracks_resample_to_30_fps_and_devset_cuts_ranges() -> None:
     meta, clips = read_manifest()
     assert [c.name for c in clips] == ["d10", "d11", "d20"] and clips[0].end == 4.5
     assert "LivePortrait" in meta["source"]["repository"] and all(len(c.sha256) == 64 for c in clips)
+    assert {c.commit for c in clips} == {meta["source"]["commit"]} and {c.source for c in clips} == {""}
+
+
+def test_the_larger_devset_names_each_clips_repository_and_commit() -> None:
+    meta, clips = read_manifest(SETS["more"])
+    assert len(clips) == 15 and len({c.name for c in clips}) == 15
+    assert set(meta["sources"]) == {"SadTalker", "Talking-Face_PC-AVS", "video-retalking", "MimicTalk"}
+    for c in clips:
+        assert meta["sources"][c.source]["repository"].startswith("https://github.com/")
+        assert len(c.commit) == 40 and len(c.sha256) == 64 and c.name not in {"d10", "d11", "d20"}
+
+
+def test_devset_files_come_from_the_folder_or_from_the_commit_in_a_clone(tmp_path) -> None:
+    """A clip's file is read from the repository copy when its checksum matches, else at the manifest's commit
+    from git (the file may have moved since); anything else is one clear error naming what to clone."""
+    import hashlib
+
+    repo = tmp_path / "Repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(git[:3] + ["init", "-q"], check=True)
+    (repo / "clip.mp4").write_bytes(b"first")
+    subprocess.run(git + ["add", "clip.mp4"], check=True)
+    subprocess.run(git + ["commit", "-qm", "a"], check=True)
+    commit = subprocess.run(git[:3] + ["rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    sha = hashlib.sha256(b"first").hexdigest()
+    clip = DevClip("c", "clip.mp4", 0.0, None, sha, "", source="Repo", commit=commit)
+    assert clip_bytes(tmp_path, clip, "https://github.com/x/Repo") == b"first"
+    (repo / "clip.mp4").write_bytes(b"changed since")  # the working tree moved on: the commit still has it
+    subprocess.run(git + ["commit", "-qam", "b"], check=True)
+    assert clip_bytes(tmp_path, clip, "https://github.com/x/Repo") == b"first"
+    with pytest.raises(Exception, match=r"clip.mp4 not found in .*Repo .*git clone https://github.com/x/Repo"):
+        clip_bytes(tmp_path, DevClip("c", "clip.mp4", 0.0, None, "0" * 64, "", "Repo", commit), "https://github.com/x/Repo")
+    with pytest.raises(Exception, match=r"Other not found"):
+        clip_bytes(tmp_path, DevClip("c", "clip.mp4", 0.0, None, sha, "", "Other", commit), "https://github.com/x/Other")
 
 
 # ---- robustness signals ---------------------------------------------------------------------------------

@@ -1,15 +1,20 @@
-"""``uniflg eval devset --source DIR --out DIR``: build the real-people development set from a local copy.
+"""``uniflg eval devset --source DIR --out DIR [--set NAME]``: build a real-people development set from local
+copies of the public repositories that hold its clips.
 
-The committed manifest (``data/real_av_devset.json``) names each clip's file in the source repository, its
-SHA-256 and its time range. For each clip this writes ``NAME.wav`` (mono PCM16, 24 kHz), ``NAME.npy`` (the real
-OpenPose-70 track at 30 fps from the MediaPipe pipeline, ``make video-env``) and ``NAME.json`` (source, range,
-note) into ``--out``, the layout ``uniflg eval real-av`` reads. The output shows real people: keep it out of git.
+Each set is a committed manifest (``data/real_av_devset.json``: LivePortrait's driving videos, the default set;
+``data/real_av_more.json``: 15 more clips from four talking-face repositories). A manifest names each clip's
+repository, commit, file, SHA-256 and time range. For each clip this writes ``NAME.wav`` (mono PCM16, 24 kHz),
+``NAME.npy`` (the real OpenPose-70 track at 30 fps from the MediaPipe pipeline, ``make video-env``) and
+``NAME.json`` (source, range, note) into ``--out``, the layout ``uniflg eval real-av`` reads. The output shows real
+people: keep it out of git.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,26 +26,62 @@ from uniflg.errors import InvalidInputError
 from uniflg_train.evaluation.lips import FPS
 from uniflg_train.evaluation.realav import AUDIO_RATE, decode_audio, to_30fps
 
-MANIFEST = Path(__file__).with_name("data") / "real_av_devset.json"
+DATA = Path(__file__).with_name("data")
+SETS = {"liveportrait": DATA / "real_av_devset.json", "more": DATA / "real_av_more.json"}
+MANIFEST = SETS["liveportrait"]
 
 
 @dataclass(frozen=True)
 class DevClip:
     name: str
-    path: str
+    path: str  # inside its repository
     start: float
     end: float | None
     sha256: str
     note: str
+    source: str = ""  # the repository's folder under --source ("": --source is the repository)
+    commit: str = ""
 
 
 def read_manifest(path: Path = MANIFEST) -> tuple[dict[str, Any], list[DevClip]]:
+    """-> (the manifest, its clips). A one-repository manifest has ``source`` ({repository, commit, licence});
+    a several-repository one has ``sources`` ({folder name: {repository, licence}}) and each clip names its
+    ``source`` and ``commit``."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    return data, [DevClip(**c) for c in data["clips"]]
+    if "source" in data:
+        data["sources"] = {"": data["source"]}
+        clips = [DevClip(**c, commit=data["source"]["commit"]) for c in data["clips"]]
+    else:
+        clips = [DevClip(**c) for c in data["clips"]]
+    for c in clips:
+        if c.source not in data["sources"]:
+            raise InvalidInputError(f"{path}: clip {c.name} names source {c.source!r}, not one of its sources")
+    return data, clips
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def clip_bytes(source: Path, clip: DevClip, repository: str) -> bytes:
+    """The clip's file from ``source`` (a copy of ``repository``, its folder under ``--source`` for
+    several-repository sets): the file in the folder when its checksum matches, else the file at the manifest's
+    commit when the folder is a git clone (files moved or removed since are still read)."""
+    folder = source / clip.source if clip.source else source
+    f = folder / clip.path
+    if f.is_file():
+        data = f.read_bytes()
+        if _sha256(data) == clip.sha256:
+            return data
+    if folder.is_dir() and clip.commit:  # a clone (or bare mirror) has the commit's file
+        proc = subprocess.run(["git", "-C", str(folder), "show", f"{clip.commit}:{clip.path}"], capture_output=True)
+        if proc.returncode == 0 and _sha256(proc.stdout) == clip.sha256:
+            return proc.stdout
+    where = f"{folder} (a copy of {repository}{' at ' + clip.commit[:12] if clip.commit else ''})"
+    if not folder.is_dir():
+        raise InvalidInputError(f"{folder} not found: --source must hold {where}")
+    raise InvalidInputError(f"{clip.path} not found in {where} with sha256 {clip.sha256[:12]}...: clone the "
+                            f"repository there (git clone {repository}), or copy that commit's file")
 
 
 def cut(track: np.ndarray, fps: float, audio: np.ndarray, start: float, end: float | None
@@ -56,26 +97,28 @@ def cut(track: np.ndarray, fps: float, audio: np.ndarray, start: float, end: flo
 
 
 def build(source: Path, out: Path, manifest: Path = MANIFEST) -> list[Path]:
-    """Build every clip of ``manifest`` from the repository copy at ``source`` into ``out``."""
+    """Build every clip of ``manifest`` from the repository copies at ``source`` into ``out``; every clip's file
+    is found and checked before the first is measured."""
     import soundfile as sf
 
     from uniflg_train.video.extract import video_landmarks
 
     meta, clips = read_manifest(manifest)
+    files = {c.name: clip_bytes(source, c, meta["sources"][c.source]["repository"]) for c in clips}
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for clip in tqdm(clips, desc="devset", unit="clip"):
-        src = source / clip.path
-        if not src.is_file():
-            raise InvalidInputError(f"{src} not found: --source must be a copy of {meta['source']['repository']}")
-        if _sha256(src) != clip.sha256:
-            raise InvalidInputError(f"{src} differs from the manifest's file (sha256 {clip.sha256[:12]}...)")
-        track, fps = video_landmarks(src)
-        lm, audio = cut(track, fps, decode_audio(src, AUDIO_RATE), clip.start, clip.end)
+        with tempfile.TemporaryDirectory() as tmp:  # the decoders read a file with the clip's own extension
+            src = Path(tmp) / Path(clip.path).name
+            src.write_bytes(files.pop(clip.name))
+            track, fps = video_landmarks(src)
+            audio = decode_audio(src, AUDIO_RATE)
+        lm, audio = cut(track, fps, audio, clip.start, clip.end)
         sf.write(out / f"{clip.name}.wav", audio, AUDIO_RATE, subtype="PCM_16")
         np.save(out / f"{clip.name}.npy", lm)
-        info = {"fps": FPS, "source": meta["source"]["repository"], "commit": meta["source"]["commit"],
-                "path": clip.path, "start": clip.start, "end": clip.end, "note": clip.note}
+        repo = meta["sources"][clip.source]
+        info = {"fps": FPS, "source": repo["repository"], "licence": repo.get("licence", ""),
+                "commit": clip.commit, "path": clip.path, "start": clip.start, "end": clip.end, "note": clip.note}
         (out / f"{clip.name}.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
         written.append(out / f"{clip.name}.npy")
     return written

@@ -82,9 +82,13 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     _common(p)
     p.set_defaults(func=_real_av)
 
-    p = sub.add_parser("devset", help="build the real-people development set from a local LivePortrait copy")
-    p.add_argument("--source", type=Path, required=True, help="a copy of github.com/KwaiVGI/LivePortrait")
+    p = sub.add_parser("devset", help="build a real-people development set from local copies of its repositories")
+    p.add_argument("--source", type=Path, required=True,
+                   help="liveportrait: a copy of github.com/KwaiVGI/LivePortrait; more: a folder holding a clone of "
+                        "each repository its manifest names, under the repository's name (docs/evaluation.md)")
     p.add_argument("--out", type=Path, required=True, help="output folder (keep it out of git: real people)")
+    p.add_argument("--set", choices=("liveportrait", "more"), default="liveportrait",
+                   help="which committed manifest: liveportrait (3 clips, default) or more (15 clips)")
     p.set_defaults(func=_devset)
 
     p = sub.add_parser("robustness", help="lip tracks under microphone/room perturbations and non-speech input",
@@ -154,9 +158,9 @@ def _real_av(args: argparse.Namespace) -> int:
 
 
 def _devset(args: argparse.Namespace) -> int:
-    from uniflg_train.evaluation.devset import build
+    from uniflg_train.evaluation.devset import SETS, build
 
-    written = build(args.source, args.out)
+    written = build(args.source, args.out, SETS[args.set])
     log.info("wrote %d clips to %s", len(written), args.out)
     return 0
 
