@@ -11,7 +11,7 @@ import soundfile as sf
 from uniflg.errors import InvalidInputError
 from uniflg.text.japanese import full_context_labels, labels_to_tokens
 from uniflg_train.corpus.align import lip_aperture, measure
-from uniflg_train.corpus.face import make_track, mean_face
+from uniflg_train.corpus.face import VISUAL_LEAD, articulation, make_track, mean_face
 from uniflg_train.corpus.generate import CorpusSpec, make_corpus, plan
 from uniflg_train.corpus.sentences import make_sentence
 from uniflg_train.corpus.voice import EMOTIONS, SPEAKERS, hts_durations, hts_synthesize, render
@@ -69,6 +69,26 @@ def test_mouth_shapes_follow_the_phonemes():
         assert at(o, width) < at(i, width)                                # /o/ rounds
 
 
+def test_the_mouth_moves_ahead_of_the_sound_but_seals_on_it():
+    """Vowel and consonant shapes come VISUAL_LEAD before their sound (the opening track is the no-lead one moved
+    earlier by exactly that much); the bilabial seal stays on the sound: the lips are shut over the /m/'s label."""
+    labels, symbols = _utt("あまい花を見ました。")
+    sp = render(labels, symbols, SPEAKERS[0], EMOTIONS[0])
+    t = np.arange(0, sp.seconds, 0.001)
+    ahead = articulation(symbols, sp.starts, sp.ends, t)
+    on_sound = articulation(symbols, sp.starts, sp.ends, t, lead=0.0)
+    shift = round(VISUAL_LEAD * 1000)
+    assert 0.03 <= VISUAL_LEAD <= 0.1
+    assert np.allclose(ahead[:-shift, 1:], on_sound[shift:, 1:], atol=1e-9)  # jaw, width: the same curve, earlier
+    m = [k for k, s in enumerate(symbols) if s == "m"]
+    for k in m:  # the seal: O is ~0 over the middle of each /m/ with or without the lead
+        edge = 0.2 * (sp.ends[k] - sp.starts[k])
+        mid = (t > sp.starts[k] + edge) & (t < sp.ends[k] - edge)
+        assert ahead[mid, 0].max() < 0.02 and on_sound[mid, 0].max() < 0.02
+    first = int(np.argmax(on_sound[:, 1] > 0.5 * on_sound[:, 1].max()))  # the jaw halfway open, first time
+    assert int(np.argmax(ahead[:, 1] > 0.5 * on_sound[:, 1].max())) == first - shift
+
+
 def test_the_mouth_opens_as_wide_as_real_talkers():
     """Inner-lip gap over the eye distance (the real-people measure): real talkers on the development set open to
     0.29-0.47 at the 95th percentile with a std of 0.10-0.14; the first generator reached 0.19 and 0.06."""
@@ -81,7 +101,9 @@ def test_the_mouth_opens_as_wide_as_real_talkers():
         sp = render(labels, symbols, SPEAKERS[0], EMOTIONS[0])
         track = make_track(symbols, sp.starts, sp.ends, sp.seconds, "mei", "normal", np.random.default_rng(i))
         openings.append(lip_opening(track))
-        assert lip_opening(track[:3]).max() < 0.03     # the leading silence keeps the lips together
+        # the leading silence keeps the lips together until they move ahead of the first sound
+        still = int((sp.ends[0] - VISUAL_LEAD - 0.06) * 30)  # 0.06 s: the dominance decay
+        assert still >= 1 and lip_opening(track[:still]).max() < 0.05  # an /a/ opens to ~0.4
     o = np.concatenate(openings)
     assert 0.28 <= np.percentile(o, 95) <= 0.45
     assert 0.08 <= o.std() <= 0.14

@@ -49,8 +49,8 @@ def test_real_espeak_speech_matches_the_front_end_almost_everywhere():
 
 
 def _param_at(symbols, starts, ends, k, language, frac=0.5):
-    times = np.array([starts[k] + frac * (ends[k] - starts[k])])
-    return articulation(symbols, np.asarray(starts), np.asarray(ends), times, language=language)[0]
+    times = np.array([starts[k] + frac * (ends[k] - starts[k])])  # lead 0: the shapes, not their timing
+    return articulation(symbols, np.asarray(starts), np.asarray(ends), times, language=language, lead=0.0)[0]
 
 
 def test_english_mouth_targets_differ_where_english_differs():

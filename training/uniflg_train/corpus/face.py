@@ -184,6 +184,12 @@ def viseme(symbol: str, language: str = "ja") -> Viseme:
     return _REST
 
 
+# The mouth moves ahead of the sound it makes: in running speech visual speech leads the audio by -40 to 200 ms
+# (Schwartz & Savariaux, PLoS Comput. Biol. 10(7), 2014), and on the real-people development set the lips lead
+# even the sound's own envelope by 1-2 frames (docs/evaluation.md). The vowel and consonant shapes are reached this
+# much before their sound; the bilabial seal stays on the sound (the lips closing is what silences it).
+VISUAL_LEAD = 0.05  # s
+
 # Lip-seal gesture of a bilabial: the acoustic closure of this voice comes ~15-20 ms before the HTS
 # label boundary (measured with align.py), so the seal starts there, after a closing movement.
 SEAL_LEAD = 0.02      # s before the label onset at which the lips are sealed
@@ -213,11 +219,14 @@ def lip_seal(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray, times
 
 
 def articulation(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray, times: np.ndarray,
-                 scale: float = 1.0, language: str = "ja") -> np.ndarray:
-    """Mouth parameters (O, J, W) at ``times`` [T, 3]: dominance-weighted coarticulation of the targets,
-    then the bilabial seal gesture multiplies the lip opening. English splits diphthongs into two targets."""
+                 scale: float = 1.0, language: str = "ja", lead: float | None = None) -> np.ndarray:
+    """Mouth parameters (O, J, W) at ``times`` [T, 3]: dominance-weighted coarticulation of the targets, ``lead``
+    seconds ahead of the sound (default :data:`VISUAL_LEAD`), then the bilabial seal gesture, timed to the sound,
+    multiplies the lip opening. English splits diphthongs into two targets."""
     if language == "en":
         symbols, starts, ends = expand_diphthongs(symbols, starts, ends)
+    seal = lip_seal(symbols, starts, ends, times)
+    times = times + (VISUAL_LEAD if lead is None else lead)
     vis = [viseme(s, language) for s in symbols]
     targets = np.array([(v.lips * scale, v.jaw * scale, v.width) for v in vis])          # (K, 3)
     dom = np.array([(v.dom_lips, v.dom_lips, v.dom_width) for v in vis])                   # (K, 3)
@@ -228,7 +237,7 @@ def articulation(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray, t
     dist = np.maximum(0, np.maximum(lo[None, :] - times[:, None], times[:, None] - hi[None, :]))  # (T, K)
     weight = np.exp(-dist / 0.06)[:, :, None] * dom[None, :, :]                # (T, K, 3)
     params = (weight * targets[None]).sum(1) / np.maximum(weight.sum(1), 1e-9)  # (T, 3)
-    params[:, 0] *= 1.0 - lip_seal(symbols, starts, ends, times)
+    params[:, 0] *= 1.0 - seal
     return params
 
 
