@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from uniflg import argtypes
 from uniflg.config import VariantConfig, named_config
@@ -103,6 +103,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment-noise", type=_noise_kinds, metavar="KIND[,KIND]",
                    help="with --augment: the additive noises, from color, babble, music (chords), band (drums, "
                         "bass, pads, a sung line); default color,babble,music")
+    p.add_argument("--augment-warp", type=float, metavar="P",
+                   help="with --augment: probability of the talker warp (formants and pitch scaled together, "
+                        "VTLP-like; default 0.2)")
+    p.add_argument("--augment-warp-semitones", type=float, metavar="S",
+                   help="with --augment: the talker warp's range, +-S semitones (default 2: formants x0.89-1.12)")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads per process (1 is fastest on a busy machine: spinning threads stall)")
 
@@ -118,10 +123,18 @@ def _noise_kinds(value: str) -> tuple[str, ...]:
     return kinds
 
 
-def _augment_noise(args: argparse.Namespace) -> tuple[str, ...] | None:
-    if args.augment_noise and not args.augment:
-        raise InvalidInputError("--augment-noise needs --augment (it chooses the noises augmentation adds)")
-    return args.augment_noise
+def _augment_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The augmentation options of both stages, checked: the --augment-* choices need --augment."""
+    given = [f"--{n.replace('_', '-')}" for n in ("augment_noise", "augment_warp", "augment_warp_semitones")
+             if getattr(args, n) is not None]
+    if given and not args.augment:
+        raise InvalidInputError(f"{', '.join(given)} need(s) --augment (they choose what augmentation does)")
+    if args.augment_warp is not None and not 0.0 <= args.augment_warp <= 1.0:
+        raise InvalidInputError(f"--augment-warp is a probability in [0, 1]; got {args.augment_warp:g}")
+    if args.augment_warp_semitones is not None and not 0.0 < args.augment_warp_semitones <= 12.0:
+        raise InvalidInputError(f"--augment-warp-semitones must be in (0, 12]; got {args.augment_warp_semitones:g}")
+    return {"augment": args.augment, "augment_noise": args.augment_noise, "augment_warp": args.augment_warp,
+            "augment_warp_semitones": args.augment_warp_semitones}
 
 
 def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int,
@@ -142,8 +155,7 @@ def _run_vits(args: argparse.Namespace) -> int:
                              learning_rate=args.learning_rate, c_kl_utterance=args.utterance_kl_weight,
                              duration_trains_utterance=args.duration_trains_utterance,
                              init_skip=args.init_skip,
-                             threads=args.threads, augment=args.augment,
-                             augment_noise=_augment_noise(args))
+                             threads=args.threads, **_augment_fields(args))
     base = named_config(args.config)
     # word-free (non-speech) items have no text for stage 1 to learn from
     dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate, text_only=True)
@@ -162,8 +174,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              num_workers=args.workers, seed=args.seed, threads=args.threads,
                              learning_rate=args.learning_rate, latent_noise_scale=args.latent_noise_scale,
                              posterior_noise_scale=args.posterior_noise_scale,
-                             paired_speakers=args.paired_speakers, augment=args.augment,
-                             augment_noise=_augment_noise(args), tune_posterior=args.tune_posterior,
+                             paired_speakers=args.paired_speakers, **_augment_fields(args),
+                             tune_posterior=args.tune_posterior,
                              posterior_learning_rate=args.posterior_learning_rate,
                              anchor_weight=args.anchor_weight)
     variant = VARIANTS[args.variant]

@@ -36,14 +36,18 @@ from uniflg_train.tblog import TBLogger
 log = logging.getLogger(__name__)
 
 
-def make_augmenter(enabled: bool, sample_rate: int, noise_kinds: tuple[str, ...] | None = None) -> Any:
-    """The stage's :class:`~uniflg_train.data.augment.SpeechAugmenter` (``noise_kinds``: its additive noises,
-    None: the default set), or None when augmentation is off."""
-    if not enabled:
+def make_augmenter(options: Any, sample_rate: int) -> Any:
+    """The stage's :class:`~uniflg_train.data.augment.SpeechAugmenter` from its options (``augment``, and where set
+    ``augment_noise``: the additive noises, ``augment_warp``: the talker warp's probability,
+    ``augment_warp_semitones``: its range +-S), or None when augmentation is off."""
+    if not options.augment:
         return None
     from uniflg_train.data.augment import AugmentOptions, SpeechAugmenter
 
-    return SpeechAugmenter(sample_rate, AugmentOptions(noise_kinds=noise_kinds) if noise_kinds else None)
+    fields = {"noise_kinds": options.augment_noise, "p_warp": options.augment_warp,
+              "warp_semitones": None if options.augment_warp_semitones is None
+              else (-options.augment_warp_semitones, options.augment_warp_semitones)}
+    return SpeechAugmenter(sample_rate, AugmentOptions(**{k: v for k, v in fields.items() if v is not None}))
 
 
 def make_loader(dataset: UniFLGDataset, collate: Collate, batch_size: int, num_workers: int, seed: int,

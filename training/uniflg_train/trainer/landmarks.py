@@ -87,7 +87,7 @@ class LandmarkStage:
         self.cached_paths = {"text"} if deterministic else set()
         if deterministic and not options.augment and not options.tune_posterior:
             self.cached_paths.add("speech")
-        self.augmenter = make_augmenter(options.augment, self.cfg.audio.sample_rate, options.augment_noise)
+        self.augmenter = make_augmenter(options, self.cfg.audio.sample_rate)
         self.features = SpectrogramFeatures(self.cfg.audio).to(device)  # spectrograms of augmented speech
         # (path, item id) -> (decoder input (D, L_item), landmark condition (C, 1)); see the module docstring.
         self.input_cache: dict[tuple[str, str], tuple[Tensor, Tensor]] = {}

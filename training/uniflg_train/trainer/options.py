@@ -46,6 +46,8 @@ class VitsTrainOptions:
     # reconstruction target stays clean. augment_noise: its additive noise kinds (None: the default set).
     augment: bool = False
     augment_noise: tuple[str, ...] | None = None
+    augment_warp: float | None = None  # the talker warp's probability (None: AugmentOptions' 0.2)
+    augment_warp_semitones: float | None = None  # its range +-S semitones (None: AugmentOptions' 2)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class LandmarkTrainOptions:
     threads: int | None = None
     augment: bool = False  # degrade the speech path's input (uniflg_train.data.augment); targets stay clean
     augment_noise: tuple[str, ...] | None = None  # its additive noise kinds (None: the default set)
+    augment_warp: float | None = None  # the talker warp's probability (None: AugmentOptions' 0.2)
+    augment_warp_semitones: float | None = None  # its range +-S semitones (None: AugmentOptions' 2)
     # Fine-tune the posterior encoder on the speech path (see uniflg_train.trainer.landmarks): towards each
     # worded item's text-path latent (weight ``anchor_weight``) and through the landmark loss. Run time's text
     # path never reads the posterior, so the voice's speech and text-driven faces do not depend on it.

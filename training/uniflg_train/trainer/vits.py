@@ -69,7 +69,7 @@ class VitsStage:
         self.g_ddp: nn.Module = self.model
         self.d_ddp: nn.Module = self.discriminator
         self.last_audio: tuple[Tensor, Tensor] | None = None  # (reference, decoded) segment for TensorBoard
-        self.augmenter = make_augmenter(options.augment, cfg.audio.sample_rate, options.augment_noise)
+        self.augmenter = make_augmenter(options, cfg.audio.sample_rate)
 
     def wrap(self, info: DistInfo) -> None:
         self.g_ddp = wrap_ddp(self.model, info)
