@@ -168,7 +168,7 @@ def test_augment_noise_names_the_kinds_and_needs_augment(tmp_path: Path, capsys:
     assert "--augment-noise need(s) --augment" in caplog.text and not (tmp_path / "o").exists()
     for wrong, said in ((["--augment-warp", "0.5"], "--augment-warp need(s) --augment"),
                         (["--augment", "--augment-warp", "1.5"], "is a probability in [0, 1]; got 1.5"),
-                        (["--augment", "--augment-warp-semitones", "0"], "--augment-warp-semitones must be in (0, 12]")):
+                        (["--augment", "--augment-warp-semitones", "0"], "semitones must be in (0, 12]")):
         caplog.clear()
         assert main([*argv, *wrong]) == 2
         assert said in caplog.text and not (tmp_path / "o").exists()
