@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# New faces for the embedded voice, its speech kept: stage 2 retrained on the shipped voice's stage 1 with the face
-# generator's real-talker opening (docs/corpus.md, "How wide the mouth opens"), held vowels, non-speech, Kokoro's
-# natural Japanese voices timed by MAS with the shipped model (read with mei's row, as the runtime reads speech of
-# people it never heard) and augmentation of the speech path. Then export with the shipped voice's latents, the
-# avatars' face calibration and the live path distilled again. Every step resumes: rerun the script (or one stage).
+# The embedded voice's faces and speech path (what sdk/uniflg/voices/default ships since issue 17), its speech kept:
+# stage 2 retrained on the voice's stage 1 with the face generator's real-talker opening and visual lead
+# (docs/corpus.md), held vowels, non-speech, Kokoro's natural Japanese voices timed by MAS with the voice's model
+# (read with mei's row, as the runtime reads speech of people it never heard), augmentation of the speech path,
+# and the posterior encoder fine-tuned towards the text path's latent (--tune-posterior, docs/training.md). Then
+# export with the voice's latents, the avatars' face calibration and the live path distilled again. Every step
+# resumes: rerun the script (or one stage). The base is the voice as it was before (stage `base` takes its files
+# from git at BASE_COMMIT), so the recipe reproduces the shipped voice from the shipped voice's own history.
 #
 #   bash training/recipes/real_faces.sh                  # all stages
-#   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: corpus|pair|landmarks|export|live|eval
+#   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: base|corpus|pair|landmarks|export|live|eval
 #
-# Cost on a 2-core CPU: corpus ~25 min (Kokoro is the slow source, ~1.5-3.5 s per item); pair ~2 min; stage 2
-# 2,400 steps ~1-1.5 s/step with one thread; live distillation 40 min (a wall-clock budget).
+# Cost on a 2-core CPU: corpus ~25 min (Kokoro is the slow source, ~1.5-3.5 s per item); pair ~5 min; stage 2
+# 875 steps ~25 min with one thread (the text path's inputs are cached after the first epoch); live distillation
+# ~10 min (at most 30, a wall-clock budget).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,14 +25,15 @@ KOKORO_DATA=${KOKORO_DATA:-data/faces-kokoro}      # Kokoro's five Japanese voic
 KOKORO_PAIRED=${KOKORO_PAIRED:-data/faces-kokoro-paired}  # the same, timed by MAS, with mei's face
 HTS_DATA=${HTS_DATA:-data/faces-hts}               # main + held + non-speech merged
 RUNS=${RUNS:-runs/faces}
-BASE_VOICE=${BASE_VOICE:-sdk/uniflg/voices/default}  # whose stage 1 (and latents) the new voice keeps
+BASE_VOICE=${BASE_VOICE:-data/base-voice}           # whose stage 1 (and latents) the new voice keeps
+BASE_COMMIT=${BASE_COMMIT:-735b2a7}                  # the default voice before this recipe replaced its faces
 UTTERANCES=${UTTERANCES:-2000}
 HELD_UTTERANCES=${HELD_UTTERANCES:-1200}
 NONSPEECH_UTTERANCES=${NONSPEECH_UTTERANCES:-300}
 KOKORO_UTTERANCES=${KOKORO_UTTERANCES:-700}
 STAGE2_SPEAKERS=${STAGE2_SPEAKERS:-mei,kokoro_jf_alpha,kokoro_jf_gongitsune,kokoro_jf_nezumi,kokoro_jf_tebukuro,kokoro_jm_kumo}
-LANDMARK_STEPS=${LANDMARK_STEPS:-2400}
-CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-250}
+LANDMARK_STEPS=${LANDMARK_STEPS:-875}             # the shipped checkpoint (docs/model-card.md: how it was chosen)
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-125}
 JOBS=${JOBS:-2}
 VOICE_OUT=${VOICE_OUT:-$RUNS/voice}                # copy over sdk/uniflg/voices/default once it beats it
 STAGE=${STAGE:-all}
@@ -37,6 +42,12 @@ PY=${PY:-.venv/bin/python}
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
 
+if run base; then
+  mkdir -p "$BASE_VOICE"
+  for f in model.safetensors voice.json; do
+    git show "$BASE_COMMIT:sdk/uniflg/voices/default/$f" > "$BASE_VOICE/$f.tmp" && mv "$BASE_VOICE/$f.tmp" "$BASE_VOICE/$f"
+  done
+fi
 if run corpus; then
   "$UNIFLG" corpus make --out "$MAIN_DATA" --utterances "$UTTERANCES" --seed 2027 --jobs "$JOBS" --sources hts \
     --paired-fraction 1.0 --paired-speakers mei --nonspeech-fraction 0.25
@@ -57,7 +68,7 @@ if run landmarks; then
   "$UNIFLG" train landmarks --data "$DATA" --vits "$BASE_VOICE/model.safetensors" --out "$RUNS/uniflg" \
     --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every "$CHECKPOINT_EVERY" --threads 1 \
     --learning-rate 1e-3 --latent-noise-scale 0 --posterior-noise-scale 0 --paired-speakers "$STAGE2_SPEAKERS" \
-    --unknown-speakers-as mei --augment --augment-noise color,babble,music,band
+    --unknown-speakers-as mei --augment --augment-noise color,babble,music,band --tune-posterior
 fi
 if run export; then
   "$PY" -c "import json, sys; json.dump(json.load(open(sys.argv[1]))['latents'], open(sys.argv[2], 'w'))" \
@@ -68,9 +79,9 @@ if run export; then
 fi
 if run live; then  # the live path is distilled from the voice it ships in (docs/training.md)
   "$PY" -m uniflg_train.live train --corpus "$DATA" --voice "$VOICE_OUT" --out "$RUNS/live250" \
-    --lookahead-ms 250 --minutes "${LIVE_MINUTES:-40}" --threads 1
+    --lookahead-ms 250 --minutes "${LIVE_MINUTES:-30}" --threads 1 --limit 480
   "$PY" -m uniflg_train.live export --run "$RUNS/live250" --voice "$VOICE_OUT" --out "$VOICE_OUT" --name live250
-  "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT"
+  "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT" --limit 24
 fi
 if run eval; then
   "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-80}" --json \
