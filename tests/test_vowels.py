@@ -33,7 +33,9 @@ def sentence(seed: int) -> tuple[np.ndarray, np.ndarray]:
     durations.append(0.3)
     ends = np.cumsum(durations)
     starts = ends - np.array(durations)
-    lm = make_track(symbols, starts, ends, float(ends[-1]), "mei", "normal", np.random.default_rng(seed + 1000))
+    # lead 0: each frame shows exactly the token labelled at its time
+    lm = make_track(symbols, starts, ends, float(ends[-1]), "mei", "normal", np.random.default_rng(seed + 1000),
+                    lead=0.0)
     return lm, np.array(frame_symbols(list(zip(symbols, starts, ends, strict=True)), len(lm)))
 
 

@@ -343,13 +343,15 @@ def head_motion(out: np.ndarray, rng: np.random.Generator, times: np.ndarray, op
 
 def make_track(symbols: Sequence[str], starts: np.ndarray, ends: np.ndarray, seconds: float, speaker: str,
                emotion: str, rng: np.random.Generator, articulation_scale: float = 1.0,
-               interrogative: np.ndarray | None = None, language: str = "ja") -> np.ndarray:
+               interrogative: np.ndarray | None = None, language: str = "ja", lead: float | None = None
+               ) -> np.ndarray:
     """Landmarks float32 [T, 70, 2], T = round(seconds * 30); frame i shows time i / 30. ``speaker`` names the
-    face (its seeded shape); ``language`` selects the mouth targets (:func:`viseme`)."""
+    face (its seeded shape); ``language`` selects the mouth targets (:func:`viseme`); ``lead``: how far the
+    mouth moves ahead of the sound (default :data:`VISUAL_LEAD`)."""
     T = int(round(seconds * FPS))
     times = np.arange(T) / FPS
     face = speaker_face(speaker)
-    params = articulation(symbols, np.asarray(starts), np.asarray(ends), times, articulation_scale, language)
+    params = articulation(symbols, np.asarray(starts), np.asarray(ends), times, articulation_scale, language, lead)
     out = pose_mouth(face, params)
     intensity = np.clip(rng.uniform(0.7, 1.0) + 0.2 * _smooth_noise(rng, times, (0.1, 0.5)), 0, 1)
     expression(out, face, emotion, intensity)
