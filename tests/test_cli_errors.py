@@ -165,8 +165,8 @@ def test_augment_noise_names_the_kinds_and_needs_augment(tmp_path: Path, capsys:
     err = usage_error([*argv, "--augment", "--augment-noise", "band,drums"], capsys)
     assert "unknown noise kind drums; choose from color, babble, music, band" in err
     assert main([*argv, "--augment-noise", "band"]) == 2
-    assert "--augment-noise need(s) --augment" in caplog.text and not (tmp_path / "o").exists()
-    for wrong, said in ((["--augment-warp", "0.5"], "--augment-warp need(s) --augment"),
+    assert "--augment-noise needs --augment" in caplog.text and not (tmp_path / "o").exists()
+    for wrong, said in ((["--augment-warp", "0.5"], "--augment-warp needs --augment"),
                         (["--augment", "--augment-warp", "1.5"], "is a probability in [0, 1]; got 1.5"),
                         (["--augment", "--augment-warp-semitones", "0"], "semitones must be in (0, 12]")):
         caplog.clear()

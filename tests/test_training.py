@@ -285,7 +285,18 @@ def test_tune_posterior_trains_only_the_posterior_and_the_decoder(corpus: Path, 
            "--batch-size", "4", "--threads", "1", "--tune-posterior", "--anchor-weight", "0.5")
     saved = json.loads((run / "train_landmarks.json").read_text())
     assert saved["tune_posterior"] is True and saved["anchor_weight"] == 0.5
-    for wrong, said in ((["--anchor-weight", "2"], "need --tune-posterior"),
+    base = ["--steps", "2", "--batch-size", "4", "--threads", "1", "--tune-posterior"]
+    uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run), *base,
+           "--anchor-weight", "0.5", "--steps", "3")  # a resume with the same options and more steps
+    for changed, said in ((["--anchor-weight", "0.2"], "anchor_weight 0.5 -> 0.2"), ([], "tune_posterior")):
+        args = base if changed else base[:-1]  # [] drops --tune-posterior itself
+        proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(corpus),
+                               "--vits", str(vits_run), "--out", str(run), *args, "--steps", "4", *changed],
+                              capture_output=True, text=True, env=ENV, timeout=120)
+        assert proc.returncode == 2 and "was trained with other options" in proc.stderr and said in proc.stderr
+    for wrong, said in ((["--anchor-weight", "2"], "needs --tune-posterior"),
+                        (["--tune-posterior", "--anchor-weight", "nan"], "--anchor-weight must be a finite number"),
+                        (["--tune-posterior", "--posterior-learning-rate=-1e-3"], "must be a positive finite"),
                         (["--tune-posterior", "--variant", "stl-d"], "--tune-posterior needs a variant")):
         proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(corpus),
                                "--vits", str(vits_run), "--out", str(tmp_path / "no"), *wrong],

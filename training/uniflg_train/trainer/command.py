@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +129,8 @@ def _augment_fields(args: argparse.Namespace) -> dict[str, Any]:
     given = [f"--{n.replace('_', '-')}" for n in ("augment_noise", "augment_warp", "augment_warp_semitones")
              if getattr(args, n) is not None]
     if given and not args.augment:
-        raise InvalidInputError(f"{', '.join(given)} need(s) --augment (they choose what augmentation does)")
+        verb = "needs" if len(given) == 1 else "need"
+        raise InvalidInputError(f"{' and '.join(given)} {verb} --augment (it chooses what augmentation does)")
     if args.augment_warp is not None and not 0.0 <= args.augment_warp <= 1.0:
         raise InvalidInputError(f"--augment-warp is a probability in [0, 1]; got {args.augment_warp:g}")
     if args.augment_warp_semitones is not None and not 0.0 < args.augment_warp_semitones <= 12.0:
@@ -179,8 +181,15 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              posterior_learning_rate=args.posterior_learning_rate,
                              anchor_weight=args.anchor_weight)
     variant = VARIANTS[args.variant]
-    if not args.tune_posterior and (args.posterior_learning_rate is not None or args.anchor_weight is not None):
-        raise InvalidInputError("--posterior-learning-rate and --anchor-weight need --tune-posterior")
+    given = [f"--{n.replace('_', '-')}" for n in ("posterior_learning_rate", "anchor_weight")
+             if getattr(args, n) is not None]
+    if given and not args.tune_posterior:
+        raise InvalidInputError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --tune-posterior")
+    if args.posterior_learning_rate is not None and not 0 < args.posterior_learning_rate < math.inf:
+        raise InvalidInputError(f"--posterior-learning-rate must be a positive finite number; got "
+                                f"{args.posterior_learning_rate:g}")
+    if args.anchor_weight is not None and not 0 <= args.anchor_weight < math.inf:
+        raise InvalidInputError(f"--anchor-weight must be a finite number >= 0; got {args.anchor_weight:g}")
     if args.tune_posterior and (variant.landmark_input != "latent" or variant.landmark_training == "text"):
         raise InvalidInputError(f"--tune-posterior needs a variant whose speech path reads the posterior "
                                 f"(uniflg, as, stl); --variant {args.variant} has none")

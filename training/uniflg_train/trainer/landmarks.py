@@ -52,7 +52,7 @@ from uniflg_train.trainer.common import (
     run_loop,
     start_process,
 )
-from uniflg_train.trainer.options import LandmarkTrainOptions, save_options
+from uniflg_train.trainer.options import LandmarkTrainOptions, check_resume_options, save_options
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +263,7 @@ def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out
     step, epoch = 0, 0
     latest = manager.latest()
     if latest is not None:
+        check_resume_options(options, out / "train_landmarks.json")
         state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers())
         assert state is not None
         step, epoch = state.step, state.epoch

@@ -85,6 +85,27 @@ class LandmarkTrainOptions:
     anchor_weight: float = 1.0
 
 
+# Options a resumed run may change: how long it runs and how it is logged, checkpointed and scheduled on the machine.
+RESUME_FREE = frozenset({"max_steps", "checkpoint_every", "log_every", "keep_last", "num_workers", "threads"})
+
+
+def check_resume_options(options: Any, path: Path) -> None:
+    """Refuse (InvalidInputError) to resume a run whose saved options (``path``, written by :func:`save_options`)
+    differ from ``options`` in anything but :data:`RESUME_FREE`: the restored optimizer would silently keep the old
+    settings while the record claimed the new ones. A run without a saved record is not checked."""
+    from uniflg.errors import InvalidInputError
+
+    if not path.is_file():
+        return
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    now = json.loads(json.dumps(dataclasses.asdict(options)))  # tuples as lists, as saved
+    changed = [f"{k} {saved[k]!r} -> {now[k]!r}" for k in sorted(now)
+               if k not in RESUME_FREE and k in saved and saved[k] != now[k]]
+    if changed:
+        raise InvalidInputError(f"{path.parent} was trained with other options ({'; '.join(changed)}): resume it with "
+                                f"the options in {path.name}, or give a new --out")
+
+
 def save_options(options: Any, path: Path) -> None:
     path.write_text(json.dumps(dataclasses.asdict(options), indent=2), encoding="utf-8")
 
