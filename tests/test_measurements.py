@@ -88,11 +88,23 @@ def test_tracks_resample_to_30_fps_and_devset_cuts_ranges() -> None:
 
 def test_the_larger_devset_names_each_clips_repository_and_commit() -> None:
     meta, clips = read_manifest(SETS["more"])
-    assert len(clips) == 15 and len({c.name for c in clips}) == 15
-    assert set(meta["sources"]) == {"SadTalker", "Talking-Face_PC-AVS", "video-retalking", "MimicTalk"}
+    assert len(clips) == 19 and len({c.name for c in clips}) == 19
+    assert set(meta["sources"]) == {"LivePortrait", "SadTalker", "Talking-Face_PC-AVS", "video-retalking", "MimicTalk"}
     for c in clips:
         assert meta["sources"][c.source]["repository"].startswith("https://github.com/")
         assert len(c.commit) == 40 and len(c.sha256) == 64 and c.name not in {"d10", "d11", "d20"}
+
+
+def test_devset_build_names_every_missing_repository_before_any_work(tmp_path) -> None:
+    from uniflg_train.evaluation.devset import build
+
+    (tmp_path / "src" / "MimicTalk").mkdir(parents=True)
+    with pytest.raises(Exception, match=r"lacks LivePortrait, SadTalker, Talking-Face_PC-AVS, video-retalking:"):
+        build(tmp_path / "src", tmp_path / "out", SETS["more"])
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(Exception, match=r"--source .*file is a file"):
+        build(tmp_path / "file", tmp_path / "out", SETS["more"])
+    assert not (tmp_path / "out").exists()
 
 
 def test_devset_files_come_from_the_folder_or_from_the_commit_in_a_clone(tmp_path) -> None:

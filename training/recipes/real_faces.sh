@@ -41,11 +41,21 @@ UNIFLG=${UNIFLG:-.venv/bin/uniflg}
 PY=${PY:-.venv/bin/python}
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
+case "$STAGE" in
+  all|base|corpus|pair|landmarks|export|live|eval) ;;
+  *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, export, live or eval" >&2
+     exit 2 ;;
+esac
 
 if run base; then
   mkdir -p "$BASE_VOICE"
   for f in model.safetensors voice.json; do
-    git show "$BASE_COMMIT:sdk/uniflg/voices/default/$f" > "$BASE_VOICE/$f.tmp" && mv "$BASE_VOICE/$f.tmp" "$BASE_VOICE/$f"
+    if ! git show "$BASE_COMMIT:sdk/uniflg/voices/default/$f" > "$BASE_VOICE/$f.tmp"; then
+      rm -f "$BASE_VOICE/$f.tmp"
+      echo "cannot read $f at $BASE_COMMIT: the recipe needs a git clone with that commit (not a shallow clone)" >&2
+      exit 1
+    fi
+    mv "$BASE_VOICE/$f.tmp" "$BASE_VOICE/$f"
   done
 fi
 if run corpus; then
@@ -84,11 +94,16 @@ if run live; then  # the live path is distilled from the voice it ships in (docs
   "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT" --limit 24
 fi
 if run eval; then
-  "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-80}" --json \
+  "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-40}" --json \
     --out "$RUNS/eval.json" --report "$RUNS/report.md"
   if [ -d "${DEVSET:-/work/devset/real-av}" ]; then
-    "$UNIFLG" eval real-av "${DEVSET:-/work/devset/real-av}" --voice "$VOICE_OUT" --out "$RUNS/real-av.md"
     "$UNIFLG" eval robustness "${DEVSET:-/work/devset/real-av}" --voice "$VOICE_OUT" --out "$RUNS/robustness.md"
   fi
+  # the real-people sets (docs/evaluation.md): real-av (3 clips) and more (19 clips)
+  for set in ${DEVSETS:-/work/devset/real-av /work/devset/more}; do
+    if [ -d "$set" ]; then
+      "$UNIFLG" eval real-av "$set" --voice "$VOICE_OUT" --out "$RUNS/real-av-$(basename "$set").json"
+    fi
+  done
   "$UNIFLG" eval-blendshapes --voice "$VOICE_OUT" > "$RUNS/blendshapes.md"
 fi

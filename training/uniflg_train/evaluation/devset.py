@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -100,25 +101,44 @@ def build(source: Path, out: Path, manifest: Path = MANIFEST) -> list[Path]:
     """Build every clip of ``manifest`` from the repository copies at ``source`` into ``out``; every clip's file
     is found and checked before the first is measured."""
     import soundfile as sf
+    from uniflg.outputs import prepare_output
 
-    from uniflg_train.video.extract import video_landmarks
+    from uniflg_train.video.extract import VideoUnavailableError, video_landmarks, video_python
 
     meta, clips = read_manifest(manifest)
+    if source.exists() and not source.is_dir():
+        raise InvalidInputError(f"--source {source} is a file; give the folder that holds "
+                                f"{'the repository' if '' in meta['sources'] else 'a clone of each repository'}")
+    missing = [name for name in meta["sources"] if name and not (source / name).is_dir()]
+    if missing:
+        raise InvalidInputError(f"{source} lacks {', '.join(missing)}: --source must hold a clone of each of "
+                                + ", ".join(f"{n} ({meta['sources'][n]['repository']})" for n in missing))
     files = {c.name: clip_bytes(source, c, meta["sources"][c.source]["repository"]) for c in clips}
+    prepare_output(out, [f"{c.name}{ext}" for c in clips for ext in (".wav", ".npy", ".json")])
+    try:
+        video_python()
+    except VideoUnavailableError as exc:
+        raise InvalidInputError(str(exc)) from exc
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for clip in tqdm(clips, desc="devset", unit="clip"):
-        with tempfile.TemporaryDirectory() as tmp:  # the decoders read a file with the clip's own extension
-            src = Path(tmp) / Path(clip.path).name
+        with tempfile.TemporaryDirectory(dir=out, prefix=f".{clip.name}-") as tmp:
+            src = Path(tmp) / Path(clip.path).name  # the decoders read a file with the clip's own extension
             src.write_bytes(files.pop(clip.name))
-            track, fps = video_landmarks(src)
-            audio = decode_audio(src, AUDIO_RATE)
-        lm, audio = cut(track, fps, audio, clip.start, clip.end)
-        sf.write(out / f"{clip.name}.wav", audio, AUDIO_RATE, subtype="PCM_16")
-        np.save(out / f"{clip.name}.npy", lm)
-        repo = meta["sources"][clip.source]
-        info = {"fps": FPS, "source": repo["repository"], "licence": repo.get("licence", ""),
-                "commit": clip.commit, "path": clip.path, "start": clip.start, "end": clip.end, "note": clip.note}
-        (out / f"{clip.name}.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+            try:
+                track, fps = video_landmarks(src)
+            except VideoUnavailableError as exc:
+                raise InvalidInputError(f"clip {clip.name}: {exc}") from exc
+            lm, audio = cut(track, fps, decode_audio(src, AUDIO_RATE), clip.start, clip.end)
+            # the clip's three files are written beside and moved in together: an interrupted build keeps
+            # whole clips only (the .json last: it marks a clip complete)
+            sf.write(Path(tmp) / "a.wav", audio, AUDIO_RATE, subtype="PCM_16")
+            np.save(Path(tmp) / "a.npy", lm)
+            repo = meta["sources"][clip.source]
+            info = {"fps": FPS, "source": repo["repository"], "licence": repo.get("licence", ""),
+                    "commit": clip.commit, "path": clip.path, "start": clip.start, "end": clip.end, "note": clip.note}
+            (Path(tmp) / "a.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+            for ext in (".wav", ".npy", ".json"):
+                os.replace(Path(tmp) / f"a{ext}", out / f"{clip.name}{ext}")
         written.append(out / f"{clip.name}.npy")
     return written

@@ -88,7 +88,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                         "each repository its manifest names, under the repository's name (docs/evaluation.md)")
     p.add_argument("--out", type=Path, required=True, help="output folder (keep it out of git: real people)")
     p.add_argument("--set", choices=("liveportrait", "more"), default="liveportrait",
-                   help="which committed manifest: liveportrait (3 clips, default) or more (15 clips)")
+                   help="which committed manifest: liveportrait (3 clips, default) or more (19 clips)")
     p.set_defaults(func=_devset)
 
     p = sub.add_parser("robustness", help="lip tracks under microphone/room perturbations and non-speech input",
