@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lm.add_argument("--tune-posterior", action="store_true", default=None,
                     help="also fine-tune the posterior encoder on the speech path, towards the text path's latent "
                          "of the same item and through the landmark loss, so speech of voices stage 1 never heard "
-                         "reads like theirs (docs/training.md; the voice's speech and text path do not change)")
+                         "reads like theirs (docs/training.md; the voice's speech does not change)")
     lm.add_argument("--posterior-learning-rate", type=float,
                     help="with --tune-posterior: the posterior encoder's learning rate (default 1e-4)")
     lm.add_argument("--anchor-weight", type=float,

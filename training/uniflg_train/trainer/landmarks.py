@@ -18,8 +18,8 @@ voices only, reads speech of voices it never heard (and rooms, microphones) poor
 on it alone. With this option it trains on the speech path too, towards the latent the text path gives the
 same item (the prior N(m_p, s_p) expanded by MAS durations; a target that does not depend on who speaks) plus
 the landmark loss through the decoder. MAS keeps reading stage 1's posterior (a frozen copy), the flow stays
-frozen, and run time's text path never reads the posterior, so the voice's speech and text-driven faces do not
-depend on the tuning.
+frozen, and run time's text path never reads the posterior, so the voice's speech does not depend on the tuning
+(its text-driven faces do only through the shared decoder).
 """
 
 from __future__ import annotations

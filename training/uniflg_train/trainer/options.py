@@ -79,7 +79,7 @@ class LandmarkTrainOptions:
     augment_warp_semitones: float | None = None  # its range +-S semitones (None: AugmentOptions' 2)
     # Fine-tune the posterior encoder on the speech path (see uniflg_train.trainer.landmarks): towards each
     # worded item's text-path latent (weight ``anchor_weight``) and through the landmark loss. Run time's text
-    # path never reads the posterior, so the voice's speech and text-driven faces do not depend on it.
+    # path never reads the posterior, so the voice's speech does not depend on it.
     tune_posterior: bool = False
     posterior_learning_rate: float = 1e-4
     anchor_weight: float = 1.0
