@@ -195,8 +195,9 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                                 f"(uniflg, as, stl); --variant {args.variant} has none")
     model = load_stage1(args.vits)
     if variant.conditioning != model.cfg.variant.conditioning:
-        raise SystemExit(f"--variant {args.variant} needs a stage-1 run conditioned on "
-                         f"{variant.conditioning}; {args.vits} is conditioned on {model.cfg.variant.conditioning}")
+        raise InvalidInputError(f"--variant {args.variant} needs a stage-1 run conditioned on "
+                                f"{variant.conditioning}; {args.vits} is conditioned on "
+                                f"{model.cfg.variant.conditioning}")
     if variant != model.cfg.variant:
         model = load_stage1(args.vits, model.cfg.replace(variant=variant))
     check_stand_in(args.unknown_speakers_as, model.cfg.speakers, str(args.vits))  # before any data is read
