@@ -285,6 +285,10 @@ def test_tune_posterior_trains_only_the_posterior_and_the_decoder(corpus: Path, 
            "--batch-size", "4", "--threads", "1", "--tune-posterior", "--anchor-weight", "0.5")
     saved = json.loads((run / "train_landmarks.json").read_text())
     assert saved["tune_posterior"] is True and saved["anchor_weight"] == 0.5
+    kept = tmp_path / "kept"  # --keep-last: every checkpoint of a short run stays
+    uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(kept), "--steps", "5",
+           "--batch-size", "4", "--threads", "1", "--checkpoint-every", "1", "--keep-last", "5")
+    assert len(list((kept / "checkpoints").glob("step_*"))) == 5
     base = ["--steps", "2", "--batch-size", "4", "--threads", "1", "--tune-posterior"]
     uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run), *base,
            "--anchor-weight", "0.5", "--steps", "3")  # a resume with the same options and more steps

@@ -94,6 +94,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="total training steps")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--keep-last", type=argtypes.int_range(1, 1_000_000), metavar="N",
+                   help="checkpoints kept in the run folder, newest first (default 3; older ones are deleted)")
     p.add_argument("--log-every", type=int)
     p.add_argument("--workers", type=int, help="data-loader worker processes")
     p.add_argument("--seed", type=argtypes.seed)
@@ -152,7 +154,7 @@ def _run_vits(args: argparse.Namespace) -> int:
     from uniflg_train.trainer.vits import train_vits
 
     options = with_overrides(VitsTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
-                             checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                             checkpoint_every=args.checkpoint_every, keep_last=args.keep_last, log_every=args.log_every,
                              num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start,
                              learning_rate=args.learning_rate, c_kl_utterance=args.utterance_kl_weight,
                              duration_trains_utterance=args.duration_trains_utterance,
@@ -172,7 +174,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     from uniflg_train.trainer.landmarks import load_stage1, train_landmarks
 
     options = with_overrides(LandmarkTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
-                             checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                             checkpoint_every=args.checkpoint_every, keep_last=args.keep_last, log_every=args.log_every,
                              num_workers=args.workers, seed=args.seed, threads=args.threads,
                              learning_rate=args.learning_rate, latent_noise_scale=args.latent_noise_scale,
                              posterior_noise_scale=args.posterior_noise_scale,
