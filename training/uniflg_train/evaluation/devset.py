@@ -2,7 +2,8 @@
 copies of the public repositories that hold its clips.
 
 Each set is a committed manifest (``data/real_av_devset.json``: LivePortrait's driving videos, the default set;
-``data/real_av_more.json``: 15 more clips from four talking-face repositories). A manifest names each clip's
+``data/real_av_more.json``: 19 more clips, LivePortrait's other talking clips and four talking-face
+repositories). A manifest names each clip's
 repository, commit, file, SHA-256 and time range. For each clip this writes ``NAME.wav`` (mono PCM16, 24 kHz),
 ``NAME.npy`` (the real OpenPose-70 track at 30 fps from the MediaPipe pipeline, ``make video-env``) and
 ``NAME.json`` (source, range, note) into ``--out``, the layout ``uniflg eval real-av`` reads. The output shows real

@@ -126,13 +126,18 @@ def _noise_kinds(value: str) -> tuple[str, ...]:
     return kinds
 
 
+def _require(args: argparse.Namespace, names: tuple[str, ...], switch: str, why: str = "") -> None:
+    """Refuse options (``names``, argparse dests) given without the switch they only mean something with."""
+    given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+    if given and not getattr(args, switch):
+        verb = "needs" if len(given) == 1 else "need"
+        raise InvalidInputError(f"{' and '.join(given)} {verb} --{switch.replace('_', '-')}{why}")
+
+
 def _augment_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The augmentation options of both stages, checked: the --augment-* choices need --augment."""
-    given = [f"--{n.replace('_', '-')}" for n in ("augment_noise", "augment_warp", "augment_warp_semitones")
-             if getattr(args, n) is not None]
-    if given and not args.augment:
-        verb = "needs" if len(given) == 1 else "need"
-        raise InvalidInputError(f"{' and '.join(given)} {verb} --augment (it chooses what augmentation does)")
+    _require(args, ("augment_noise", "augment_warp", "augment_warp_semitones"), "augment",
+             " (it chooses what augmentation does)")
     if args.augment_warp is not None and not 0.0 <= args.augment_warp <= 1.0:
         raise InvalidInputError(f"--augment-warp is a probability in [0, 1]; got {args.augment_warp:g}")
     if args.augment_warp_semitones is not None and not 0.0 < args.augment_warp_semitones <= 12.0:
@@ -183,10 +188,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              posterior_learning_rate=args.posterior_learning_rate,
                              anchor_weight=args.anchor_weight)
     variant = VARIANTS[args.variant]
-    given = [f"--{n.replace('_', '-')}" for n in ("posterior_learning_rate", "anchor_weight")
-             if getattr(args, n) is not None]
-    if given and not args.tune_posterior:
-        raise InvalidInputError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --tune-posterior")
+    _require(args, ("posterior_learning_rate", "anchor_weight"), "tune_posterior")
     if args.posterior_learning_rate is not None and not 0 < args.posterior_learning_rate < math.inf:
         raise InvalidInputError(f"--posterior-learning-rate must be a positive finite number; got "
                                 f"{args.posterior_learning_rate:g}")

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from uniflg.errors import InvalidInputError
+
 
 @dataclass(frozen=True)
 class VitsTrainOptions:
@@ -93,8 +95,6 @@ def check_resume_options(options: Any, path: Path) -> None:
     """Refuse (InvalidInputError) to resume a run whose saved options (``path``, written by :func:`save_options`)
     differ from ``options`` in anything but :data:`RESUME_FREE`: the restored optimizer would silently keep the old
     settings while the record claimed the new ones. A run without a saved record is not checked."""
-    from uniflg.errors import InvalidInputError
-
     if not path.is_file():
         return
     saved = json.loads(path.read_text(encoding="utf-8"))
