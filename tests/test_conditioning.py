@@ -24,7 +24,7 @@ def _speechlike(seconds: float, level_dbfs: float, seed: int = 0) -> np.ndarray:
 def _active_dbfs(x: np.ndarray) -> float:
     blocks = x[: x.size // 240 * 240].reshape(-1, 240)
     p = (blocks.astype(np.float64) ** 2).mean(1)
-    return float(10 * np.log10(p[p > 1e-7].mean()))
+    return float(10 * np.log10(p[p > 1e-3].mean()))  # above the -40 dBFS noise floor
 
 
 def _lip_opening(lm: np.ndarray) -> np.ndarray:
@@ -35,7 +35,7 @@ def _lip_opening(lm: np.ndarray) -> np.ndarray:
 def test_highpass_removes_dc_and_keeps_speech_band() -> None:
     t = np.arange(2 * SR) / SR
     tone = 0.1 * np.sin(2 * np.pi * 300 * t)
-    off = ConditioningOptions(target_dbfs=-20.0, min_gain_db=0.0, max_gain_db=0.0)  # filter only
+    off = ConditioningOptions(target_dbfs=-20.0, min_gain_db=0.0, max_gain_db=0.0, noise_floor_dbfs=None)  # filter only
     y = condition((tone + 0.5).astype(np.float32), SR, off)
     assert y.shape == tone.shape
     assert abs(float(y[SR // 10:].mean())) < 1e-4  # DC gone (the step is absorbed by the initial state)
@@ -78,6 +78,25 @@ def test_disabled_is_identity_and_bad_options_are_named() -> None:
         InputConditioner(SR, ConditioningOptions(min_gain_db=10.0, max_gain_db=0.0))
 
 
+def test_empty_input_becomes_the_noise_floor_and_signal_passes_untouched() -> None:
+    """Blocks below the gate (digital silence, -90 dBFS hiss) become white noise at noise_floor_dbfs; blocks
+    with signal above the gate are exactly what they are without a floor."""
+    for empty in (np.zeros(SR, np.float32),
+                  (np.random.default_rng(1).standard_normal(SR) * 10 ** (-90 / 20)).astype(np.float32)):
+        y = condition(empty, SR)
+        assert 10 * np.log10(np.mean(y.astype(np.float64) ** 2)) == pytest.approx(-40.0, abs=0.3)
+        assert abs(float(np.corrcoef(y[:-1], y[1:])[0, 1])) < 0.05  # white
+    quiet_room = np.random.default_rng(5).standard_normal(2 * SR) * 10 ** (-60 / 20)  # above the gate
+    x = np.concatenate([_speechlike(2.0, -30.0, seed=5) + quiet_room, np.zeros(SR // 2)]).astype(np.float32)
+    floor, bare = condition(x, SR), condition(x, SR, ConditioningOptions(noise_floor_dbfs=None))
+    np.testing.assert_array_equal(floor[:2 * SR], bare[:2 * SR])
+    tail = floor[-SR // 4:]
+    assert np.abs(bare[-SR // 4:]).max() < 1e-6 and 10 * np.log10(np.mean(tail.astype(np.float64) ** 2)) == \
+        pytest.approx(-40.0, abs=0.5)
+    with pytest.raises(InvalidInputError, match="noise_floor_dbfs"):
+        InputConditioner(SR, ConditioningOptions(noise_floor_dbfs=-10.0))
+
+
 # ---- the shipped voice: the DC case of issue 16 -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def voice_and_speech():
@@ -106,6 +125,14 @@ def test_dc_offset_and_level_give_nearly_the_clean_face(voice_and_speech) -> Non
         assert rt.arkit(lm)[:, jaw].max() == pytest.approx(clean_jaw, rel=0.05)
     quiet = voice.animate_array(audio * 10 ** (-26 / 20), voice.sample_rate)
     assert np.corrcoef(_lip_opening(quiet), _lip_opening(clean))[0, 1] > 0.85
+
+
+def test_digital_silence_keeps_the_mouth_shut(voice_and_speech) -> None:
+    """Issue 17: zeros opened the retrained voice's mouth to 0.12x of its opening for speech (no floor)."""
+    voice, audio = voice_and_speech
+    speech = _lip_opening(voice.animate_array(audio, voice.sample_rate)).mean()
+    for silence in (np.zeros(3 * voice.sample_rate, np.float32), np.full(voice.sample_rate, 1e-6, np.float32)):
+        assert _lip_opening(voice.animate_array(silence, voice.sample_rate)).mean() < 0.06 * speech
 
 
 def test_voice_stream_equals_whole_clip_with_conditioning(voice_and_speech) -> None:

@@ -77,6 +77,59 @@ def test_stage1_init_from_a_run_with_a_fresh_module(corpus: Path, vits_run: Path
     assert options["init_skip"] == ["utterance"] and options["c_kl_utterance"] == 0.02
 
 
+def test_stage1_freeze_keeps_the_latent_space_and_refuses_another_resume(corpus: Path, vits_run: Path,
+                                                                           tmp_path: Path) -> None:
+    """--freeze posterior,flow,utterance,u_projection,g_embedding: two steps later those weights (and the landmark
+    decoder) are the source's bit for bit while the text encoder and waveform decoder moved; resuming with other
+    options is one ERROR line, exit 2."""
+    source = CheckpointManager(vits_run / "checkpoints").latest()
+    assert source is not None
+    frozen = ("posterior", "flow", "utterance", "u_projection", "g_embedding", "landmark_decoder")
+    out = tmp_path / "frozen"
+    base = ["train", "vits", "--data", str(corpus), "--config", "tiny", "--batch-size", "4", "--threads", "1",
+            "--out", str(out), "--init-from", str(vits_run), "--adversarial-start", "100"]
+    uniflg(*base, "--steps", "2", "--checkpoint-every", "2", "--freeze", ",".join(frozen[:-1]))
+    trained = CheckpointManager(out / "checkpoints").latest()
+    assert trained is not None and trained.step == 2
+    before, after = source.state_dict("model"), trained.state_dict("model")
+    moved = {key.split(".")[0] for key in before if not bool((before[key] == after[key]).all())}
+    assert not moved & set(frozen), moved
+    assert {"text_encoder", "decoder", "duration"} <= moved
+    assert json.loads((out / "fixed_rows.json").read_text()) == [0, 1, 2, 3]  # every speaker was carried over
+
+    again = subprocess.run([sys.executable, "-m", "uniflg.cli", *base, "--steps", "4", "--freeze", "posterior"],
+                           capture_output=True, text=True, env=ENV, timeout=300)
+    assert again.returncode == 2 and "freeze" in again.stderr and "Traceback" not in again.stderr
+    assert "ERROR" in again.stderr and len(again.stderr.strip().splitlines()) == 1, again.stderr
+    unknown = subprocess.run([sys.executable, "-m", "uniflg.cli", *base[:-6], "--out", str(tmp_path / "u"),
+                              "--init-from", str(vits_run), "--steps", "1", "--freeze", "posterior,flows"],
+                             capture_output=True, text=True, env=ENV, timeout=300)
+    assert unknown.returncode == 2 and "--freeze: no module named flows" in unknown.stderr
+    alone = subprocess.run([sys.executable, "-m", "uniflg.cli", *base[:-6], "--out", str(tmp_path / "a"),
+                            "--steps", "1", "--freeze", "flow"], capture_output=True, text=True, env=ENV, timeout=300)
+    assert alone.returncode == 2 and "--freeze needs --init-from" in alone.stderr
+
+
+def test_condition_rows_are_carried_by_name() -> None:
+    """A corpus with as many speakers as the source but other names: rows follow the names, not the positions;
+    the carried indices are the rows a frozen g_embedding keeps."""
+    import torch
+    from uniflg.config import named_config
+    from uniflg.model.system import UniFLG
+    from uniflg_train.trainer.vits import _carry_condition_rows
+
+    tiny = named_config("tiny")
+    source = UniFLG(tiny.replace(speakers=("mei", "low", "bright"), emotions=("normal",)))
+    target = UniFLG(tiny.replace(speakers=("bright", "kokoro_jm_kumo", "mei"), emotions=("normal",)))
+    weights = source.state_dict()
+    fresh = target.g_embedding.weight.detach().clone()
+    carried = _carry_condition_rows(target, source, weights)
+    assert carried == [0, 2]
+    rows = weights["g_embedding.weight"]
+    assert torch.equal(rows[0], source.g_embedding.weight[2]) and torch.equal(rows[2], source.g_embedding.weight[0])
+    assert torch.equal(rows[1], fresh[1])
+
+
 def test_stage2_variants_and_eval_table(corpus: Path, vits_run: Path, tmp_path: Path) -> None:
     runs = {}
     for variant in ("uniflg", "ttl", "stl", "stl-d"):

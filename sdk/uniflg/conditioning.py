@@ -14,6 +14,14 @@ them, so a DC offset, rumble or a quiet/hot input level changes the face as litt
    each block; silence and noise below the gate leave the gain unchanged. The gain therefore depends only on
    past and present blocks, never on how the input was chunked.
 
+3. **A noise floor for empty input** (comfort noise, as telephony fills silence): a block below ``gate_dbfs``
+   (digital silence, or nothing above it) is replaced by seeded white noise at ``noise_floor_dbfs``. The speech
+   path learned pauses as a quiet room under the speech, never as empty input: on digital silence the default
+   voice's mouth hung open at 0.12x of its opening for speech; on the floor it stays shut (0.04x). Inputs with
+   any signal above the gate pass untouched, so the lips on real recordings do not change (22 clips, lip r
+   +0.000 +- 0.001; docs/evaluation.md). The noise is drawn for every block from a fixed seed, so a stream
+   gives the same samples as the whole clip.
+
 Whole-clip and streamed results are equal (up to float rounding), at the price of holding back less than one
 block (``block_ms``) of audio: :attr:`InputConditioner.latency_samples`.
 
@@ -47,6 +55,8 @@ class ConditioningOptions:
     memory_seconds: float = 5.0
     min_gain_db: float = -20.0
     max_gain_db: float = 40.0
+    noise_floor_dbfs: float | None = -40.0  # what blocks below gate_dbfs become; None leaves them
+    noise_seed: int = 0
 
     def validate(self, sample_rate: int) -> None:
         if not 0 < self.highpass_hz < sample_rate / 4:
@@ -57,6 +67,9 @@ class ConditioningOptions:
             raise InvalidInputError(f"block_ms must be in [1, 100]; got {self.block_ms}")
         if self.min_gain_db > self.max_gain_db:
             raise InvalidInputError(f"min_gain_db {self.min_gain_db} exceeds max_gain_db {self.max_gain_db}")
+        if self.noise_floor_dbfs is not None and not -120.0 <= self.noise_floor_dbfs <= self.target_dbfs - 6.0:
+            raise InvalidInputError(f"noise_floor_dbfs must be None or in [-120, target_dbfs - 6 = "
+                                    f"{self.target_dbfs - 6.0:g}]; got {self.noise_floor_dbfs}")
         if self.memory_seconds <= 0:
             raise InvalidInputError(f"memory_seconds must be positive; got {self.memory_seconds}")
 
@@ -66,7 +79,7 @@ def _db(power: float) -> float:
 
 
 class InputConditioner:
-    """Streaming high-pass + automatic gain for mono float32 audio at ``sample_rate`` (see the module doc).
+    """Streaming high-pass + automatic gain + noise floor for mono float32 audio at ``sample_rate`` (see the module doc).
 
     ``push(x)`` returns the conditioned samples of every complete block so far; ``finish()`` returns the rest.
     Concatenated outputs have exactly as many samples as the input.
@@ -86,6 +99,9 @@ class InputConditioner:
         self._gain_db = 0.0
         blocks_per_second = sample_rate / self.block
         self._forget = 1.0 / (options.memory_seconds * blocks_per_second)
+        self._floor = 0.0 if options.noise_floor_dbfs is None else 10.0 ** (options.noise_floor_dbfs / 20.0)
+        self._noise = np.random.default_rng(options.noise_seed)
+        self._silent = 10.0 ** (options.gate_dbfs / 10.0)  # block power below the gate: no signal at all
 
     @property
     def latency_samples(self) -> int:
@@ -127,10 +143,15 @@ class InputConditioner:
         for start in range(0, x.size, self.block):
             seg = y[start:start + self.block]
             before = self._gain_db
-            self._update_level(float(np.mean(seg * seg)))
+            power = float(np.mean(seg * seg))
+            self._update_level(power)
             after = self._gain_db
             ramp = before + (after - before) * (np.arange(1, seg.size + 1) / seg.size)
             out[start:start + seg.size] = seg * np.power(10.0, ramp / 20.0)
+            if self._floor:  # drawn for every block, in order, so chunking cannot change the samples
+                noise = self._noise.standard_normal(seg.size)
+                if power < self._silent:
+                    out[start:start + seg.size] = self._floor * noise
         return out
 
     def _update_level(self, power: float) -> None:

@@ -51,6 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(fine-tuning; ignored when the run resumes)")
     v.add_argument("--init-skip", type=comma_names, metavar="MODULE[,MODULE]",
                    help="with --init-from: modules that start fresh instead (e.g. utterance)")
+    v.add_argument("--freeze", type=comma_names, metavar="MODULE[,MODULE]",
+                   help="with --init-from: modules whose weights stay as loaded; g_embedding keeps its carried-over "
+                        "rows and trains new speakers' rows (docs/training.md, 'A new language on a fixed latent "
+                        "space')")
     v.add_argument("--utterance-kl-weight", type=float,
                    help="weight of z_u's KL against N(0, I) (default 0.02; 1 lets z_u collapse)")
     v.add_argument("--duration-trains-utterance", action=argparse.BooleanOptionalAction, default=None,
@@ -163,7 +167,7 @@ def _run_vits(args: argparse.Namespace) -> int:
                              num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start,
                              learning_rate=args.learning_rate, c_kl_utterance=args.utterance_kl_weight,
                              duration_trains_utterance=args.duration_trains_utterance,
-                             init_skip=args.init_skip,
+                             init_skip=args.init_skip, freeze=args.freeze,
                              threads=args.threads, **_augment_fields(args))
     base = named_config(args.config)
     # word-free (non-speech) items have no text for stage 1 to learn from

@@ -36,6 +36,11 @@ class VitsTrainOptions:
     # With ``init_from``: top-level modules that keep their fresh initialization instead (e.g. "utterance"
     # to restart an utterance encoder whose ReLUs died while z_u was collapsed).
     init_skip: tuple[str, ...] = ()
+    # Top-level modules that keep their weights (with ``init_from``). Freezing posterior, flow, utterance,
+    # u_projection and g_embedding keeps the latent space the landmark decoder reads, so the speech-driven path
+    # stays the source's exactly while the text path learns new speakers or a new language; a frozen
+    # g_embedding keeps the rows it carried over and trains only new speakers' rows.
+    freeze: tuple[str, ...] = ()
     grad_clip: float | None = 1000.0
     log_every: int = 50
     checkpoint_every: int = 1000
@@ -91,16 +96,20 @@ class LandmarkTrainOptions:
 RESUME_FREE = frozenset({"max_steps", "checkpoint_every", "log_every", "keep_last", "num_workers", "threads"})
 
 
-def check_resume_options(options: Any, path: Path) -> None:
+# Stage 1's loss weights and schedule live in no saved state, so a resumed run may change them too (docs/training.md).
+VITS_RESUME_FREE = RESUME_FREE | {"c_kl_utterance", "duration_trains_utterance", "adversarial_start"}
+
+
+def check_resume_options(options: Any, path: Path, free: frozenset[str] = RESUME_FREE) -> None:
     """Refuse (InvalidInputError) to resume a run whose saved options (``path``, written by :func:`save_options`)
-    differ from ``options`` in anything but :data:`RESUME_FREE`: the restored optimizer would silently keep the old
+    differ from ``options`` in anything but ``free``: the restored optimizer would silently keep the old
     settings while the record claimed the new ones. A run without a saved record is not checked."""
     if not path.is_file():
         return
     saved = json.loads(path.read_text(encoding="utf-8"))
     now = json.loads(json.dumps(dataclasses.asdict(options)))  # tuples as lists, as saved
     changed = [f"{k} {saved[k]!r} -> {now[k]!r}" for k in sorted(now)
-               if k not in RESUME_FREE and k in saved and saved[k] != now[k]]
+               if k not in free and k in saved and saved[k] != now[k]]
     if changed:
         raise InvalidInputError(f"{path.parent} was trained with other options ({'; '.join(changed)}): resume it with "
                                 f"the options in {path.name}, or give a new --out")

@@ -7,6 +7,7 @@ least-squares GAN and feature-matching losses against the multi-period/multi-sca
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ from uniflg_train.trainer.common import (
     run_loop,
     start_process,
 )
-from uniflg_train.trainer.options import VitsTrainOptions, save_options
+from uniflg_train.trainer.options import VITS_RESUME_FREE, VitsTrainOptions, check_resume_options, save_options
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,14 @@ class VitsStage:
         self.cfg, self.options, self.device = cfg, options, device
         self.model = UniFLG(cfg).to(device)
         self.model.landmark_decoder.requires_grad_(False)  # trained in stage 2
+        check_module_names(self.model, options.freeze, "--freeze")
+        for name in options.freeze:
+            if name != "g_embedding":  # its new rows still train: see fixed_rows
+                getattr(self.model, name).requires_grad_(False)
+        # rows of g_embedding restored after every step (a frozen g_embedding's carried-over rows); AdamW's
+        # weight decay would move them even with a zero gradient
+        self.fixed_rows: list[int] = []
+        self._fixed_values: Tensor | None = None
         self.discriminator = MultiPeriodScaleDiscriminator(cfg.discriminator).to(device)
         self.features = SpectrogramFeatures(cfg.audio).to(device)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -116,9 +125,17 @@ class VitsStage:
         total.backward()
         _clip(self.model, o.grad_clip)
         self.opt_g.step()
+        if self.fixed_rows:
+            with torch.no_grad():
+                self.model.g_embedding.weight[self.fixed_rows] = self._fixed_values
         losses["total"] = total.detach()
         self.last_audio = (wav_real[0, 0].detach(), out.wav_hat[0, 0].detach())
         return VitsStepResult({k: float(v.detach()) for k, v in losses.items()})
+
+    def fix_rows(self, rows: list[int]) -> None:
+        """Keep these rows of g_embedding at their present values from now on."""
+        self.fixed_rows = sorted(rows)
+        self._fixed_values = self.model.g_embedding.weight.detach()[self.fixed_rows].clone()
 
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
         self.model.train()
@@ -149,39 +166,48 @@ def _clip(module: nn.Module, max_norm: float | None) -> None:
         torch.nn.utils.clip_grad_norm_(module.parameters(), max_norm)
 
 
-def _carry_condition_rows(model: UniFLG, source: UniFLG, weights: dict[str, Tensor]) -> None:
+def _carry_condition_rows(model: UniFLG, source: UniFLG, weights: dict[str, Tensor]) -> list[int]:
     """A corpus with other speakers (emotions for UniFLG-AS): rows of the conditioning embedding are matched
-    by name; new names keep their fresh rows, names the source lacks are dropped."""
+    by name; new names keep their fresh rows, names the source lacks are dropped. -> indices of the rows
+    carried over."""
     key = "g_embedding.weight"
-    if key not in weights or weights[key].shape == model.g_embedding.weight.shape:
-        return
     speaker = model.cfg.variant.conditioning == "speaker"
     old = source.cfg.speakers if speaker else source.cfg.emotions
     new = model.cfg.speakers if speaker else model.cfg.emotions
+    carried = [i for i, name in enumerate(new) if name in old]
+    if key not in weights or (weights[key].shape == model.g_embedding.weight.shape and tuple(old) == tuple(new)):
+        return carried
     rows = model.g_embedding.weight.detach().clone()
     for i, name in enumerate(new):
         if name in old:
             rows[i] = weights[key][old.index(name)]
     weights[key] = rows
-    log.info("conditioning rows: %d carried over, new: %s", sum(n in old for n in new),
+    log.info("conditioning rows: %d carried over, new: %s", len(carried),
              ", ".join(n for n in new if n not in old) or "none")
+    return carried
 
 
-def initialize_from(model: UniFLG, path: Path, skip: tuple[str, ...] = ()) -> None:
-    """Copy a trained model's weights into ``model``, except the top-level modules named in ``skip``.
-    ``path``: anything :func:`load_trained_model` reads (a model file, a checkpoint or a run folder)."""
+def check_module_names(model: UniFLG, names: tuple[str, ...], option: str) -> None:
     modules = [name for name, _ in model.named_children()]
-    unknown = [name for name in skip if name not in modules]
+    unknown = [name for name in names if name not in modules]
     if unknown:
-        raise InvalidInputError(f"--init-skip: no module named {', '.join(unknown)}; "
+        raise InvalidInputError(f"{option}: no module named {', '.join(unknown)}; "
                                 f"the model's modules are {', '.join(modules)}")
+
+
+def initialize_from(model: UniFLG, path: Path, skip: tuple[str, ...] = ()) -> list[int]:
+    """Copy a trained model's weights into ``model``, except the top-level modules named in ``skip``.
+    ``path``: anything :func:`load_trained_model` reads (a model file, a checkpoint or a run folder).
+    -> indices of the conditioning rows carried over by name."""
+    check_module_names(model, skip, "--init-skip")
     source, path = load_trained_model(path)
     prefixes = tuple(f"{name}." for name in skip)
     weights = {k: v for k, v in source.state_dict().items() if not k.startswith(prefixes)}
-    _carry_condition_rows(model, source, weights)
+    carried = _carry_condition_rows(model, source, weights)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     assert not unexpected and all(k.startswith(prefixes) for k in missing), (missing, unexpected)
     log.info("initialized stage 1 from %s%s", path, f" (fresh: {', '.join(skip)})" if skip else "")
+    return carried
 
 
 def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: Path, options: VitsTrainOptions,
@@ -194,17 +220,27 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
     latest = manager.latest()
     if latest is not None:
         cfg = latest.config() or cfg  # a resumed run keeps its own configuration
+    if latest is not None:
+        check_resume_options(options, out / "train_vits.json", VITS_RESUME_FREE)
+    elif (options.init_skip or options.freeze) and init_from is None:
+        raise InvalidInputError(f"--{'init-skip' if options.init_skip else 'freeze'} needs --init-from "
+                                "(a model to take the weights from)")
     stage = VitsStage(cfg, options, info.device)
+    fixed_rows_file = out / "fixed_rows.json"  # which g_embedding rows a frozen g_embedding keeps
     start_step, start_epoch = 0, 0
     if latest is not None:
         state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers())
         assert state is not None
         start_step, start_epoch = state.step, state.epoch
         log.info("resumed stage 1 from %s (step %d)", state.path, start_step)
+        if "g_embedding" in options.freeze:
+            stage.fix_rows(json.loads(fixed_rows_file.read_text(encoding="utf-8")))
     elif init_from is not None:
-        initialize_from(stage.model, init_from, options.init_skip)
-    elif options.init_skip:
-        raise InvalidInputError("--init-skip needs --init-from (a model to take the other modules from)")
+        carried = initialize_from(stage.model, init_from, options.init_skip)
+        if "g_embedding" in options.freeze:
+            stage.fix_rows(carried)
+            if info.is_main:
+                fixed_rows_file.write_text(json.dumps(carried), encoding="utf-8")
     stage.wrap(info)
     if info.is_main:
         save_options(options, out / "train_vits.json")
