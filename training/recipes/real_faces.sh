@@ -9,7 +9,14 @@
 # from git at BASE_COMMIT), so the recipe reproduces the shipped voice from the shipped voice's own history.
 #
 #   bash training/recipes/real_faces.sh                  # all stages
-#   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: base|corpus|pair|landmarks|export|live|eval
+#   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: base|corpus|pair|landmarks|english-corpus|
+#                                                        #   english|export|live|eval
+#
+# English (stages english-corpus, english): stage 1 continues from the stage-2 checkpoint with the latent space
+# frozen (`train vits --freeze`: posterior, flow, utterance encoder, z_u projection, the carried speaker rows;
+# the landmark decoder is frozen in stage 1 anyway), on HTS + Kokoro Japanese and Kokoro's jm_kumo reading
+# English, reconstruction losses only. The text path learns English; the speech path, the landmark decoder and
+# so the live path distilled from them stay bit for bit as stage 2 left them.
 #
 # Cost on a 2-core CPU: corpus ~25 min (Kokoro is the slow source, ~1.5-3.5 s per item); pair ~5 min; stage 2
 # 875 steps ~25 min with one thread (the text path's inputs are cached after the first epoch); live distillation
@@ -33,6 +40,12 @@ NONSPEECH_UTTERANCES=${NONSPEECH_UTTERANCES:-300}
 KOKORO_UTTERANCES=${KOKORO_UTTERANCES:-700}
 STAGE2_SPEAKERS=${STAGE2_SPEAKERS:-mei,kokoro_jf_alpha,kokoro_jf_gongitsune,kokoro_jf_nezumi,kokoro_jf_tebukuro,kokoro_jm_kumo}
 LANDMARK_STEPS=${LANDMARK_STEPS:-875}             # the shipped checkpoint (docs/model-card.md: how it was chosen)
+ENGLISH_DATA=${ENGLISH_DATA:-data/english}         # faces-main + faces-kokoro + the two below, merged
+KOKORO_EN=${KOKORO_EN:-data/corpus-kokoro-en}      # Kokoro jm_kumo reading English (espeak-ng IPA), 800 items
+KOKORO_EN2=${KOKORO_EN2:-data/corpus-kokoro-en2}   # the same, 1,200 more items (another seed)
+ENGLISH_STEPS=${ENGLISH_STEPS:-30000}             # an upper bound: the shipped step is chosen by measurement
+ENGLISH_CHECKPOINT=${ENGLISH_CHECKPOINT:-}        # the stage-1 step exported (empty: no English stage, export
+                                                  # stage 2's newest checkpoint)
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-125}
 JOBS=${JOBS:-2}
 VOICE_OUT=${VOICE_OUT:-$RUNS/voice}                # copy over sdk/uniflg/voices/default once it beats it
@@ -42,8 +55,9 @@ PY=${PY:-.venv/bin/python}
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
 case "$STAGE" in
-  all|base|corpus|pair|landmarks|export|live|eval) ;;
-  *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, export, live or eval" >&2
+  all|base|corpus|pair|landmarks|english-corpus|english|export|live|eval) ;;
+  *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, english-corpus, english," \
+          "export, live or eval" >&2
      exit 2 ;;
 esac
 
@@ -80,11 +94,31 @@ if run landmarks; then
     --learning-rate 1e-3 --latent-noise-scale 0 --posterior-noise-scale 0 --paired-speakers "$STAGE2_SPEAKERS" \
     --unknown-speakers-as mei --augment --augment-noise color,babble,music,band --tune-posterior
 fi
+if run english-corpus; then
+  "$UNIFLG" corpus make --out "$KOKORO_EN" --utterances 800 --seed 2028 --jobs 1 --sources kokoro-en
+  "$UNIFLG" corpus make --out "$KOKORO_EN2" --utterances 1200 --seed 2032 --jobs 1 --sources kokoro-en
+  "$UNIFLG" corpus merge "$MAIN_DATA" "$KOKORO_DATA" "$KOKORO_EN" "$KOKORO_EN2" --out "$ENGLISH_DATA"
+  "$UNIFLG" preprocess --data "$ENGLISH_DATA" --jobs "$JOBS"
+fi
+if run english; then
+  stage2=$(ls -d "$RUNS/uniflg/checkpoints"/step_* | sort | awk -v s="$(printf 'step_%08d' "$LANDMARK_STEPS")" \
+    '$0 ~ s"$"' | tail -n 1)
+  [ -n "$stage2" ] || { echo "no stage-2 checkpoint at step $LANDMARK_STEPS in $RUNS/uniflg" >&2; exit 1; }
+  "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english" --config small --steps "$ENGLISH_STEPS" \
+    --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads 1 --init-from "$stage2" \
+    --freeze posterior,flow,utterance,u_projection,g_embedding --adversarial-start 1000000000
+fi
 if run export; then
   "$PY" -c "import json, sys; json.dump(json.load(open(sys.argv[1]))['latents'], open(sys.argv[2], 'w'))" \
     "$BASE_VOICE/voice.json" "$RUNS/latents.json"
-  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default \
-    --half-weights --latents "$RUNS/latents.json"
+  if [ -n "$ENGLISH_CHECKPOINT" ]; then
+    source_checkpoint=$RUNS/english/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")
+    english=(--language-speaker en=kokoro_jm_kumo)
+  else
+    source_checkpoint=$RUNS/uniflg/checkpoints english=()
+  fi
+  "$UNIFLG" export --format onnx --checkpoint "$source_checkpoint" -o "$VOICE_OUT" --name default \
+    --half-weights --latents "$RUNS/latents.json" "${english[@]}"
   "$UNIFLG" calibrate-face --voice "$VOICE_OUT"
 fi
 if run live; then  # the live path is distilled from the voice it ships in (docs/training.md)
