@@ -220,7 +220,6 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
     latest = manager.latest()
     if latest is not None:
         cfg = latest.config() or cfg  # a resumed run keeps its own configuration
-    if latest is not None:
         check_resume_options(options, out / "train_vits.json", VITS_RESUME_FREE)
     elif (options.init_skip or options.freeze) and init_from is None:
         raise InvalidInputError(f"--{'init-skip' if options.init_skip else 'freeze'} needs --init-from "
