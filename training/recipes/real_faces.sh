@@ -106,7 +106,7 @@ if run english; then
   [ -n "$stage2" ] || { echo "no stage-2 checkpoint at step $LANDMARK_STEPS in $RUNS/uniflg" >&2; exit 1; }
   "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english" --config small --steps "$ENGLISH_STEPS" \
     --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads 1 --init-from "$stage2" \
-    --freeze posterior,flow,utterance,u_projection,g_embedding --adversarial-start 1000000000
+    --freeze posterior,flow,utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3
 fi
 if run export; then
   "$PY" -c "import json, sys; json.dump(json.load(open(sys.argv[1]))['latents'], open(sys.argv[2], 'w'))" \
