@@ -84,6 +84,35 @@ def test_export_language_speaker_is_stored_carried_over_and_checked(tmp_path, ti
     assert main(twice) == 2 and "names en twice" in caplog.text and not (tmp_path / "twice").exists()
 
 
+def test_export_latents_file_is_checked_before_anything_is_written(tmp_path, tiny_dir, caplog):
+    """--latents: a missing file, bad JSON, another shape or a latent of the wrong size is one ERROR line (exit 2)
+    and no voice folder; a good table lands in voice.json."""
+    from uniflg.cli import main
+    from uniflg.voice_spec import read_spec
+
+    size = read_spec(tiny_dir).config.vits.utterance_dim
+    files = {"missing": None, "text": "not json", "shape": json.dumps({"emotion": {"normal": "x"}}),
+             "kind": json.dumps({"mood": {"normal": [0.0] * size}}),
+             "size": json.dumps({"emotion": {"normal": [0.0] * (size - 1)}})}
+    said = {"missing": "cannot read it", "text": "not JSON", "shape": '{"emotion" or "speaker"',
+            "kind": '{"emotion" or "speaker"', "size": f"needs {size} numbers"}
+    for name, text in files.items():
+        path = tmp_path / f"{name}.json"
+        if text is not None:
+            path.write_text(text)
+        out = tmp_path / f"out-{name}"
+        caplog.clear()
+        assert main(["export", "--no-weights", "--no-verify", "--voice", str(tiny_dir), "-o", str(out),
+                     "--latents", str(path)]) == 2, name
+        assert said[name] in caplog.text and not out.exists(), name
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"emotion": {"calm": [0.5] * size}}))
+    out = tmp_path / "out-good"
+    assert main(["export", "--no-weights", "--no-verify", "--voice", str(tiny_dir), "-o", str(out),
+                 "--latents", str(good)]) == 0
+    assert read_spec(out).latents == {"emotion": {"calm": [0.5] * size}}
+
+
 def test_reexporting_a_voice_keeps_its_live_paths_and_face_calibration(tmp_path, tiny_dir, caplog):
     from uniflg.cli import main
     from uniflg.voice import DEFAULT_VOICE_DIR, load_voice

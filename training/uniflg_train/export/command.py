@@ -84,6 +84,35 @@ def warn_replaced_extras(output: Path, source_voice: Path | None) -> None:
                     "voice with --voice to keep them)", output, " and ".join(lost))
 
 
+def read_latents(path: Path) -> dict[str, dict[str, list[float]]]:
+    """``--latents FILE`` -> its table; InvalidInputError (one line) for a missing file, bad JSON or another shape."""
+    from uniflg.errors import InvalidInputError
+
+    accepted = 'JSON {"emotion" or "speaker": {name: [numbers]}}'
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInputError(f"--latents {path}: cannot read it ({exc.strerror or exc}); it takes {accepted}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"--latents {path}: not JSON ({exc}); it takes {accepted}") from None
+    if not (isinstance(table, dict) and table and set(table) <= {"emotion", "speaker"}
+            and all(isinstance(names, dict) and names and all(
+                isinstance(z, list) and z and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in z)
+                for z in names.values()) for names in table.values())):
+        raise InvalidInputError(f"--latents {path}: not {accepted}")
+    return table
+
+
+def check_latent_size(table: dict[str, dict[str, list[float]]], size: int, path: Path) -> None:
+    from uniflg.errors import InvalidInputError
+
+    wrong = [f"{kind} {name} has {len(z)}" for kind, names in table.items() for name, z in names.items()
+             if len(z) != size]
+    if wrong:
+        raise InvalidInputError(f"--latents {path}: each latent needs {size} numbers (the model's z_u size); "
+                                f"{', '.join(wrong)}")
+
+
 def run(args: argparse.Namespace) -> int:
     from uniflg_train.export.language_speakers import (
         check_language_speakers,
@@ -93,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from uniflg_train.export.onnx_export import export_onnx, load_source_model
 
     named = parse_language_speakers(args.language_speaker)  # bad text: exit 2 before any work
+    stored = read_latents(args.latents) if args.latents else None
     model, carried = load_source_model(args.checkpoint, args.voice)
     if named:
         language_speakers = check_language_speakers(named, model.cfg.speakers)
@@ -100,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
         language_speakers = corpus_language_speakers(args.latents_from, model.cfg.speakers)
     else:
         language_speakers = carried.get("language_speakers", {})
-    latents = json.loads(args.latents.read_text(encoding="utf-8")) if args.latents else carried.get("latents")
+    if stored is not None:
+        check_latent_size(stored, model.cfg.vits.utterance_dim, args.latents)
+    latents = stored if stored is not None else carried.get("latents")
     if args.latents_from is not None:
         from uniflg_train.export.latents import utterance_latents
 
