@@ -79,8 +79,8 @@ def test_disabled_is_identity_and_bad_options_are_named() -> None:
 
 
 def test_empty_input_becomes_the_noise_floor_and_signal_passes_untouched() -> None:
-    """Blocks below the gate (digital silence, -90 dBFS hiss) become white noise at noise_floor_dbfs; blocks
-    with signal above the gate are exactly what they are without a floor."""
+    """Empty blocks (digital silence, -90 dBFS hiss: below empty_dbfs) become white noise at noise_floor_dbfs;
+    blocks with signal are exactly what they are without a floor, even a faint one below the level gate."""
     for empty in (np.zeros(SR, np.float32),
                   (np.random.default_rng(1).standard_normal(SR) * 10 ** (-90 / 20)).astype(np.float32)):
         y = condition(empty, SR)
@@ -93,8 +93,12 @@ def test_empty_input_becomes_the_noise_floor_and_signal_passes_untouched() -> No
     tail = floor[-SR // 4:]
     assert np.abs(bare[-SR // 4:]).max() < 1e-6 and 10 * np.log10(np.mean(tail.astype(np.float64) ** 2)) == \
         pytest.approx(-40.0, abs=0.5)
-    with pytest.raises(InvalidInputError, match="noise_floor_dbfs"):
-        InputConditioner(SR, ConditioningOptions(noise_floor_dbfs=-10.0))
+    faint = (np.random.default_rng(6).standard_normal(SR) * 10 ** (-72 / 20)).astype(np.float32)  # quiet, not empty
+    np.testing.assert_array_equal(condition(faint, SR), condition(faint, SR, ConditioningOptions(noise_floor_dbfs=None)))
+    for bad, named in ((dict(noise_floor_dbfs=-10.0), "noise_floor_dbfs"), (dict(gate_dbfs=float("nan")), "gate_dbfs"),
+                       (dict(noise_seed=-1), "noise_seed"), (dict(empty_dbfs=-60.0), "empty_dbfs")):
+        with pytest.raises(InvalidInputError, match=named):
+            InputConditioner(SR, ConditioningOptions(**bad))
 
 
 # ---- the shipped voice: the DC case of issue 16 -------------------------------------------------------------

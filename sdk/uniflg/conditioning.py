@@ -14,13 +14,14 @@ them, so a DC offset, rumble or a quiet/hot input level changes the face as litt
    each block; silence and noise below the gate leave the gain unchanged. The gain therefore depends only on
    past and present blocks, never on how the input was chunked.
 
-3. **A noise floor for empty input** (comfort noise, as telephony fills silence): a block below ``gate_dbfs``
-   (digital silence, or nothing above it) is replaced by seeded white noise at ``noise_floor_dbfs``. The speech
-   path learned pauses as a quiet room under the speech, never as empty input: on digital silence the default
-   voice's mouth hung open at 0.12x of its opening for speech; on the floor it stays shut (0.04x). Inputs with
-   any signal above the gate pass untouched, so the lips on real recordings do not change (22 clips, lip r
-   +0.000 +- 0.001; docs/evaluation.md). The noise is drawn for every block from a fixed seed, so a stream
-   gives the same samples as the whole clip.
+3. **A noise floor for empty input** (comfort noise, as telephony fills silence): a block whose mean power after
+   the high-pass is below ``empty_dbfs`` (-80 dBFS: digital silence, dither, a muted or unplugged microphone;
+   real rooms and our own voices' quiet tails sit above it) is replaced by seeded white noise at
+   ``noise_floor_dbfs``. The speech path learned pauses as a quiet room under the speech, never as empty input:
+   on digital silence the default voice's mouth hung open at 0.12x of its opening for speech; on the floor it is
+   shut (0.03x). Blocks above ``empty_dbfs`` are conditioned as before, so the lips on real recordings do not
+   change (22 clips: lip r +0.000 +- 0.001; docs/evaluation.md). The noise is drawn for every block from a fixed
+   seed, so a stream gives the same samples as the whole clip.
 
 Whole-clip and streamed results are equal (up to float rounding), at the price of holding back less than one
 block (``block_ms``) of audio: :attr:`InputConditioner.latency_samples`.
@@ -34,7 +35,8 @@ fixed at any target. A voice trained with conditioning in the loop sets its own 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -55,10 +57,20 @@ class ConditioningOptions:
     memory_seconds: float = 5.0
     min_gain_db: float = -20.0
     max_gain_db: float = 40.0
-    noise_floor_dbfs: float | None = -40.0  # what blocks below gate_dbfs become; None leaves them
+    empty_dbfs: float = -80.0  # a block (after the high-pass) below this is empty input
+    noise_floor_dbfs: float | None = -40.0  # what empty blocks become; None leaves them
     noise_seed: int = 0
 
     def validate(self, sample_rate: int) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidInputError(f"{f.name} must be a finite number; got {value}")
+        if not (isinstance(self.noise_seed, int) and not isinstance(self.noise_seed, bool) and self.noise_seed >= 0):
+            raise InvalidInputError(f"noise_seed must be an integer >= 0; got {self.noise_seed!r}")
+        if not -200.0 <= self.empty_dbfs <= self.gate_dbfs:
+            raise InvalidInputError(f"empty_dbfs must be in [-200, gate_dbfs = {self.gate_dbfs:g}]; got "
+                                    f"{self.empty_dbfs}")
         if not 0 < self.highpass_hz < sample_rate / 4:
             raise InvalidInputError(f"highpass_hz must be in (0, {sample_rate / 4:g}); got {self.highpass_hz}")
         if self.highpass_order not in (1, 2, 3, 4, 5, 6):
@@ -101,7 +113,7 @@ class InputConditioner:
         self._forget = 1.0 / (options.memory_seconds * blocks_per_second)
         self._floor = 0.0 if options.noise_floor_dbfs is None else 10.0 ** (options.noise_floor_dbfs / 20.0)
         self._noise = np.random.default_rng(options.noise_seed)
-        self._silent = 10.0 ** (options.gate_dbfs / 10.0)  # block power below the gate: no signal at all
+        self._empty = 10.0 ** (options.empty_dbfs / 10.0)
 
     @property
     def latency_samples(self) -> int:
@@ -150,7 +162,7 @@ class InputConditioner:
             out[start:start + seg.size] = seg * np.power(10.0, ramp / 20.0)
             if self._floor:  # drawn for every block, in order, so chunking cannot change the samples
                 noise = self._noise.standard_normal(seg.size)
-                if power < self._silent:
+                if power < self._empty:
                     out[start:start + seg.size] = self._floor * noise
         return out
 
