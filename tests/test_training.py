@@ -109,6 +109,59 @@ def test_stage1_freeze_keeps_the_latent_space_and_refuses_another_resume(corpus:
                             "--steps", "1", "--freeze", "flow"], capture_output=True, text=True, env=ENV, timeout=300)
     assert alone.returncode == 2 and "--freeze needs --init-from" in alone.stderr
 
+    def refused(out_name: str, *extra: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "uniflg.cli", *base[:-6], "--out", str(tmp_path / out_name),
+                               "--init-from", str(vits_run), "--steps", "1", *extra],
+                              capture_output=True, text=True, env=ENV, timeout=300)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert not (tmp_path / out_name / "checkpoints").exists()
+        return proc.stderr
+
+    assert "both name utterance" in refused("both", "--init-skip", "utterance", "--freeze", "utterance,flow")
+    everything = "text_encoder,posterior,flow,duration,decoder,utterance,u_projection,g_embedding,landmark_decoder"
+    assert "leaves nothing to train" in refused("all", "--freeze", everything)
+    # the listed order does not matter on resume; an option the record predates counts as its default then
+    uniflg(*base, "--steps", "3", "--checkpoint-every", "3", "--freeze", ",".join(reversed(frozen[:-1])))
+    record = json.loads((out / "train_vits.json").read_text())
+    del record["freeze"]
+    (out / "train_vits.json").write_text(json.dumps(record))
+    older = subprocess.run([sys.executable, "-m", "uniflg.cli", *base, "--steps", "4", "--freeze", "flow"],
+                           capture_output=True, text=True, env=ENV, timeout=300)
+    assert older.returncode == 2 and "freeze [] -> ['flow']" in older.stderr, older.stderr[-2000:]
+
+
+def test_stage1_freeze_trains_only_new_speakers_rows(corpus: Path, vits_run: Path, tmp_path: Path) -> None:
+    """A source without `soft`: a frozen g_embedding keeps the three carried rows bit for bit and trains soft's."""
+    import torch
+    from uniflg.model.io import save_model
+    from uniflg_train.checkpoint import load_trained_model
+
+    model, _ = load_trained_model(vits_run)
+    keep = [model.cfg.speakers.index(n) for n in ("mei", "low", "bright")]
+    smaller = type(model)(model.cfg.replace(speakers=("bright", "mei", "low")))
+    weights = model.state_dict()
+    weights["g_embedding.weight"] = weights["g_embedding.weight"][[keep[2], keep[0], keep[1]]]
+    smaller.load_state_dict(weights)
+    source = tmp_path / "three.safetensors"
+    save_model(smaller, source)
+    runs = {}
+    for steps in (0, 3):  # zero steps saves the initialization
+        runs[steps] = tmp_path / f"rows{steps}"
+        uniflg("train", "vits", "--data", str(corpus), "--config", "tiny", "--batch-size", "4", "--threads", "1",
+               "--out", str(runs[steps]), "--init-from", str(source), "--adversarial-start", "100", "--steps",
+               str(steps), "--checkpoint-every", "3", "--freeze", "posterior,flow,g_embedding")
+    out = runs[3]
+    trained, _ = load_trained_model(out)
+    started, _ = load_trained_model(runs[0])
+    speakers = trained.cfg.speakers
+    rows = json.loads((out / "fixed_rows.json").read_text())
+    assert sorted(speakers[i] for i in rows) == ["bright", "low", "mei"]
+    for name in ("mei", "low", "bright"):
+        assert torch.equal(trained.g_embedding.weight[speakers.index(name)],
+                           smaller.g_embedding.weight[smaller.cfg.speakers.index(name)])
+    soft = speakers.index("soft")
+    assert not torch.equal(trained.g_embedding.weight[soft], started.g_embedding.weight[soft])  # it trained
+
 
 def test_condition_rows_are_carried_by_name() -> None:
     """A corpus with as many speakers as the source but other names: rows follow the names, not the positions;

@@ -20,7 +20,7 @@
 #
 # Cost on a 2-core CPU: corpus ~25 min (Kokoro is the slow source, ~1.5-3.5 s per item); pair ~5 min; stage 2
 # 875 steps ~25 min with one thread (the text path's inputs are cached after the first epoch); live distillation
-# ~10 min (at most 30, a wall-clock budget).
+# ~10 min (at most 30, a wall-clock budget); english-corpus ~20 min; english ~4,000 steps/h with one thread.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -43,9 +43,9 @@ LANDMARK_STEPS=${LANDMARK_STEPS:-875}             # the shipped checkpoint (docs
 ENGLISH_DATA=${ENGLISH_DATA:-data/english}         # faces-main + faces-kokoro + the two below, merged
 KOKORO_EN=${KOKORO_EN:-data/corpus-kokoro-en}      # Kokoro jm_kumo reading English (espeak-ng IPA), 800 items
 KOKORO_EN2=${KOKORO_EN2:-data/corpus-kokoro-en2}   # the same, 1,200 more items (another seed)
-ENGLISH_STEPS=${ENGLISH_STEPS:-30000}             # an upper bound: the shipped step is chosen by measurement
-ENGLISH_CHECKPOINT=${ENGLISH_CHECKPOINT:-}        # the stage-1 step exported (empty: no English stage, export
-                                                  # stage 2's newest checkpoint)
+ENGLISH_CHECKPOINT=${ENGLISH_CHECKPOINT:-}        # the English stage-1 step the voice ships (empty: none; STAGE=all
+                                                  # then skips the English stages and exports stage 2's checkpoint)
+ENGLISH_STEPS=${ENGLISH_STEPS:-${ENGLISH_CHECKPOINT:-30000}}  # how far the english stage trains
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-125}
 JOBS=${JOBS:-2}
 VOICE_OUT=${VOICE_OUT:-$RUNS/voice}                # copy over sdk/uniflg/voices/default once it beats it
@@ -54,6 +54,7 @@ UNIFLG=${UNIFLG:-.venv/bin/uniflg}
 PY=${PY:-.venv/bin/python}
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
+run_english() { [ "$STAGE" = "$1" ] || { [ "$STAGE" = all ] && [ -n "$ENGLISH_CHECKPOINT" ]; }; }
 case "$STAGE" in
   all|base|corpus|pair|landmarks|english-corpus|english|export|live|eval) ;;
   *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, english-corpus, english," \
@@ -94,16 +95,15 @@ if run landmarks; then
     --learning-rate 1e-3 --latent-noise-scale 0 --posterior-noise-scale 0 --paired-speakers "$STAGE2_SPEAKERS" \
     --unknown-speakers-as mei --augment --augment-noise color,babble,music,band --tune-posterior
 fi
-if run english-corpus; then
+if run_english english-corpus; then
   "$UNIFLG" corpus make --out "$KOKORO_EN" --utterances 800 --seed 2028 --jobs 1 --sources kokoro-en
   "$UNIFLG" corpus make --out "$KOKORO_EN2" --utterances 1200 --seed 2032 --jobs 1 --sources kokoro-en
   "$UNIFLG" corpus merge "$MAIN_DATA" "$KOKORO_DATA" "$KOKORO_EN" "$KOKORO_EN2" --out "$ENGLISH_DATA"
   "$UNIFLG" preprocess --data "$ENGLISH_DATA" --jobs "$JOBS"
 fi
-if run english; then
-  stage2=$(ls -d "$RUNS/uniflg/checkpoints"/step_* | sort | awk -v s="$(printf 'step_%08d' "$LANDMARK_STEPS")" \
-    '$0 ~ s"$"' | tail -n 1)
-  [ -n "$stage2" ] || { echo "no stage-2 checkpoint at step $LANDMARK_STEPS in $RUNS/uniflg" >&2; exit 1; }
+if run_english english; then
+  stage2=$RUNS/uniflg/checkpoints/$(printf 'step_%08d' "$LANDMARK_STEPS")
+  [ -d "$stage2" ] || { echo "no stage-2 checkpoint $stage2: run STAGE=landmarks first" >&2; exit 1; }
   "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english" --config small --steps "$ENGLISH_STEPS" \
     --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads 1 --init-from "$stage2" \
     --freeze posterior,flow,utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3

@@ -159,6 +159,11 @@ def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int,
                               sample_rate=sample_rate, only_speakers=only_speakers, text_only=text_only)
 
 
+def _name_set(names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Module names in a fixed order, each once: the saved options compare equal however they were listed."""
+    return tuple(sorted(set(names))) if names else None
+
+
 def _run_vits(args: argparse.Namespace) -> int:
     from uniflg_train.trainer.vits import train_vits
 
@@ -167,7 +172,7 @@ def _run_vits(args: argparse.Namespace) -> int:
                              num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start,
                              learning_rate=args.learning_rate, c_kl_utterance=args.utterance_kl_weight,
                              duration_trains_utterance=args.duration_trains_utterance,
-                             init_skip=args.init_skip, freeze=args.freeze,
+                             init_skip=_name_set(args.init_skip), freeze=_name_set(args.freeze),
                              threads=args.threads, **_augment_fields(args))
     base = named_config(args.config)
     # word-free (non-speech) items have no text for stage 1 to learn from

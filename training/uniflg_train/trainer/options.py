@@ -108,8 +108,10 @@ def check_resume_options(options: Any, path: Path, free: frozenset[str] = RESUME
         return
     saved = json.loads(path.read_text(encoding="utf-8"))
     now = json.loads(json.dumps(dataclasses.asdict(options)))  # tuples as lists, as saved
-    changed = [f"{k} {saved[k]!r} -> {now[k]!r}" for k in sorted(now)
-               if k not in free and k in saved and saved[k] != now[k]]
+    # an option newer than the record was at its default then
+    default = json.loads(json.dumps(dataclasses.asdict(type(options)())))
+    was = {k: saved.get(k, default[k]) for k in now}
+    changed = [f"{k} {was[k]!r} -> {now[k]!r}" for k in sorted(now) if k not in free and was[k] != now[k]]
     if changed:
         raise InvalidInputError(f"{path.parent} was trained with other options ({'; '.join(changed)}): resume it with "
                                 f"the options in {path.name}, or give a new --out")

@@ -174,8 +174,10 @@ def _carry_condition_rows(model: UniFLG, source: UniFLG, weights: dict[str, Tens
     speaker = model.cfg.variant.conditioning == "speaker"
     old = source.cfg.speakers if speaker else source.cfg.emotions
     new = model.cfg.speakers if speaker else model.cfg.emotions
+    if key not in weights:  # skipped: every row starts fresh
+        return []
     carried = [i for i, name in enumerate(new) if name in old]
-    if key not in weights or (weights[key].shape == model.g_embedding.weight.shape and tuple(old) == tuple(new)):
+    if weights[key].shape == model.g_embedding.weight.shape and tuple(old) == tuple(new):
         return carried
     rows = model.g_embedding.weight.detach().clone()
     for i, name in enumerate(new):
@@ -203,6 +205,12 @@ def initialize_from(model: UniFLG, path: Path, skip: tuple[str, ...] = ()) -> li
     source, path = load_trained_model(path)
     prefixes = tuple(f"{name}." for name in skip)
     weights = {k: v for k, v in source.state_dict().items() if not k.startswith(prefixes)}
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
+    other = [k for k, v in weights.items() if k != "g_embedding.weight" and k in shapes and v.shape != shapes[k]]
+    if other:
+        raise InvalidInputError(f"--init-from {path}: its modules have other sizes than this run's --config "
+                                f"{model.cfg.name} ({len(other)} tensors, e.g. {other[0]}: {tuple(weights[other[0]].shape)} "
+                                f"vs {tuple(shapes[other[0]])}); its config is {source.cfg.name!r}")
     carried = _carry_condition_rows(model, source, weights)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     assert not unexpected and all(k.startswith(prefixes) for k in missing), (missing, unexpected)
@@ -224,6 +232,10 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
     elif (options.init_skip or options.freeze) and init_from is None:
         raise InvalidInputError(f"--{'init-skip' if options.init_skip else 'freeze'} needs --init-from "
                                 "(a model to take the weights from)")
+    both = sorted(set(options.init_skip) & set(options.freeze))
+    if both:
+        raise InvalidInputError(f"--init-skip and --freeze both name {', '.join(both)}: a module that starts fresh "
+                                "cannot stay as loaded")
     stage = VitsStage(cfg, options, info.device)
     fixed_rows_file = out / "fixed_rows.json"  # which g_embedding rows a frozen g_embedding keeps
     start_step, start_epoch = 0, 0
@@ -240,6 +252,10 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
             stage.fix_rows(carried)
             if info.is_main:
                 fixed_rows_file.write_text(json.dumps(carried), encoding="utf-8")
+    if not any(p.requires_grad for name, m in stage.model.named_children() if name != "g_embedding"
+               for p in m.parameters()) and len(stage.fixed_rows) == len(stage.model.g_embedding.weight):
+        raise InvalidInputError(f"--freeze {','.join(options.freeze)} leaves nothing to train (the landmark decoder "
+                                "is frozen in stage 1 anyway)")
     stage.wrap(info)
     if info.is_main:
         save_options(options, out / "train_vits.json")
