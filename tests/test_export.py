@@ -113,6 +113,31 @@ def test_export_latents_file_is_checked_before_anything_is_written(tmp_path, tin
     assert read_spec(out).latents == {"emotion": {"calm": [0.5] * size}}
 
 
+def test_live_paths_carry_over_only_onto_the_same_speech_path(tmp_path, tiny_dir, caplog):
+    """--live-from VOICE: the default voice's own weights take its live paths (files and voice.json entries); a
+    model whose speech path differs, or --live-from with --voice, is refused before anything is written."""
+    from uniflg.cli import main
+    from uniflg.voice import DEFAULT_VOICE_DIR
+    from uniflg.voice_spec import read_spec
+
+    default = read_spec(DEFAULT_VOICE_DIR)
+    latents = tmp_path / "latents.json"
+    latents.write_text(json.dumps(default.latents))
+    out = tmp_path / "same"
+    assert main(["export", "--checkpoint", str(DEFAULT_VOICE_DIR / default.weights), "-o", str(out), "--no-verify",
+                 "--half-weights", "--latents", str(latents), "--live-from", str(DEFAULT_VOICE_DIR)]) == 0
+    assert read_spec(out).live == default.live and read_spec(out).face_calibration is None
+    for file in default.live_graph_files().values():
+        assert (out / file).read_bytes() == (DEFAULT_VOICE_DIR / file).read_bytes()
+    tiny = read_spec(tiny_dir)
+    for args, said in (([ "--checkpoint", str(tiny_dir / tiny.weights)], "distilled from another speech path"),
+                       (["--voice", str(tiny_dir)], "--live-from goes with --checkpoint")):
+        caplog.clear()
+        refused = tmp_path / said.split()[0].strip("-")
+        assert main(["export", *args, "-o", str(refused), "--no-verify", "--live-from", str(DEFAULT_VOICE_DIR)]) == 2
+        assert said in caplog.text and not refused.exists()
+
+
 def test_reexporting_a_voice_keeps_its_live_paths_and_face_calibration(tmp_path, tiny_dir, caplog):
     from uniflg.cli import main
     from uniflg.voice import DEFAULT_VOICE_DIR, load_voice

@@ -10,9 +10,9 @@
 #
 #   bash training/recipes/real_faces.sh                  # all stages
 #   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: base|corpus|pair|landmarks|english-corpus|
-#                                                        #   english|export|live|eval
+#                                                        #   english|export|live|english-export|eval
 #
-# English (stages english-corpus, english): stage 1 continues from the stage-2 checkpoint with the latent space
+# English (stages english-corpus, english, english-export; with ENGLISH_CHECKPOINT=STEP): stage 1 continues from the stage-2 checkpoint with the latent space
 # frozen (`train vits --freeze`: posterior, flow, utterance encoder, z_u projection, the carried speaker rows;
 # the landmark decoder is frozen in stage 1 anyway), on HTS + Kokoro Japanese and Kokoro's jm_kumo reading
 # English, reconstruction losses only. The text path learns English; the speech path, the landmark decoder and
@@ -54,11 +54,15 @@ UNIFLG=${UNIFLG:-.venv/bin/uniflg}
 PY=${PY:-.venv/bin/python}
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
+if [ "$STAGE" = english-export ] && [ -z "$ENGLISH_CHECKPOINT" ]; then
+  echo "STAGE=english-export needs ENGLISH_CHECKPOINT=STEP (the english stage's step to ship)" >&2
+  exit 2
+fi
 run_english() { [ "$STAGE" = "$1" ] || { [ "$STAGE" = all ] && [ -n "$ENGLISH_CHECKPOINT" ]; }; }
 case "$STAGE" in
-  all|base|corpus|pair|landmarks|english-corpus|english|export|live|eval) ;;
+  all|base|corpus|pair|landmarks|english-corpus|english|export|live|english-export|eval) ;;
   *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, english-corpus, english," \
-          "export, live or eval" >&2
+          "export, live, english-export or eval" >&2
      exit 2 ;;
 esac
 
@@ -111,14 +115,8 @@ fi
 if run export; then
   "$PY" -c "import json, sys; json.dump(json.load(open(sys.argv[1]))['latents'], open(sys.argv[2], 'w'))" \
     "$BASE_VOICE/voice.json" "$RUNS/latents.json"
-  if [ -n "$ENGLISH_CHECKPOINT" ]; then
-    source_checkpoint=$RUNS/english/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")
-    english=(--language-speaker en=kokoro_jm_kumo)
-  else
-    source_checkpoint=$RUNS/uniflg/checkpoints english=()
-  fi
-  "$UNIFLG" export --format onnx --checkpoint "$source_checkpoint" -o "$VOICE_OUT" --name default \
-    --half-weights --latents "$RUNS/latents.json" "${english[@]}"
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default \
+    --half-weights --latents "$RUNS/latents.json"
   "$UNIFLG" calibrate-face --voice "$VOICE_OUT"
 fi
 if run live; then  # the live path is distilled from the voice it ships in (docs/training.md)
@@ -127,17 +125,27 @@ if run live; then  # the live path is distilled from the voice it ships in (docs
   "$PY" -m uniflg_train.live export --run "$RUNS/live250" --voice "$VOICE_OUT" --out "$VOICE_OUT" --name live250
   "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT" --limit 24
 fi
+# The English voice: the english stage's checkpoint with the live paths of the voice above, whose speech path it
+# kept bit for bit (export checks that), and its own face calibration (its text path changed).
+FINAL_VOICE=$VOICE_OUT
+if [ -n "$ENGLISH_CHECKPOINT" ]; then FINAL_VOICE=$VOICE_OUT-english; fi
+if run_english english-export; then
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/english/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")" \
+    -o "$FINAL_VOICE" --name default --half-weights --latents "$RUNS/latents.json" \
+    --language-speaker en=kokoro_jm_kumo --live-from "$VOICE_OUT"
+  "$UNIFLG" calibrate-face --voice "$FINAL_VOICE"
+fi
 if run eval; then
   "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-40}" --json \
     --out "$RUNS/eval.json" --report "$RUNS/report.md"
   if [ -d "${DEVSET:-/work/devset/real-av}" ]; then
-    "$UNIFLG" eval robustness "${DEVSET:-/work/devset/real-av}" --voice "$VOICE_OUT" --out "$RUNS/robustness.md"
+    "$UNIFLG" eval robustness "${DEVSET:-/work/devset/real-av}" --voice "$FINAL_VOICE" --out "$RUNS/robustness.md"
   fi
   # the real-people sets (docs/evaluation.md): real-av (3 clips) and more (19 clips)
   for set in ${DEVSETS:-/work/devset/real-av /work/devset/more}; do
     if [ -d "$set" ]; then
-      "$UNIFLG" eval real-av "$set" --voice "$VOICE_OUT" --out "$RUNS/real-av-$(basename "$set").json"
+      "$UNIFLG" eval real-av "$set" --voice "$FINAL_VOICE" --out "$RUNS/real-av-$(basename "$set").json"
     fi
   done
-  "$UNIFLG" eval-blendshapes --voice "$VOICE_OUT" > "$RUNS/blendshapes.md"
+  "$UNIFLG" eval-blendshapes --voice "$FINAL_VOICE" > "$RUNS/blendshapes.md"
 fi

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from uniflg.model.system import UniFLG
     from uniflg.voice_spec import VoiceSpec
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="speaker that reads LANG when a call names none (repeatable; voice.json language_speakers). "
                         "Default: with --latents-from, per language other than Japanese the speaker with the most "
                         "unpaired items of it in the corpus; else carried over from --voice")
+    p.add_argument("--live-from", type=Path, metavar="VOICE",
+                   help="copy VOICE's live speech paths into the new voice; refused unless the speech path they were "
+                        "distilled from is the same (posterior, flow, utterance encoder, landmark decoder, the first "
+                        "speaker's row and stored latent: equal at the stored precision), e.g. after `train vits "
+                        "--freeze` (docs/training.md)")
     p.add_argument("--precision", choices=("fp32", "fp16", "both"), default="both", help="TensorRT engines")
     p.add_argument("--no-weights", action="store_true", help="leave model.safetensors out (ONNX-only voice)")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime vs torch check")
@@ -39,9 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def carry_voice_extras(old: VoiceSpec, source: Path, out: Path) -> list[str]:
+def carry_voice_extras(old: VoiceSpec, source: Path, out: Path, calibration: bool = True) -> list[str]:
     """Re-exporting a voice folder (``--voice``) keeps what was made from the same weights: its live speech paths
-    (their ONNX files and voice.json entries) and its face calibration. ``old`` is the source's spec as read
+    (their ONNX files and voice.json entries) and its face calibration (``calibration``; ``--live-from`` carries
+    the live paths alone). ``old`` is the source's spec as read
     before the export, since ``out`` may be ``source`` itself. Returns what was carried."""
     import shutil
     from dataclasses import replace
@@ -56,7 +63,7 @@ def carry_voice_extras(old: VoiceSpec, source: Path, out: Path) -> list[str]:
     if old.live:
         new = replace(new, live=dict(old.live))
         carried.append("live paths " + ", ".join(old.live))
-    if old.face_calibration is not None and new.face_calibration is None:
+    if calibration and old.face_calibration is not None and new.face_calibration is None:
         new = replace(new, face_calibration=old.face_calibration)
         carried.append("face calibration")
     if carried:
@@ -103,6 +110,47 @@ def read_latents(path: Path) -> dict[str, dict[str, list[float]]]:
     return table
 
 
+SPEECH_PATH_MODULES = ("posterior", "flow", "utterance", "u_projection", "landmark_decoder")
+
+
+def check_same_speech_path(model: UniFLG, latents: dict[str, dict[str, list[float]]] | None, source: Path,
+                           half: bool) -> VoiceSpec:
+    """``--live-from``: the spec of ``source`` when its live paths fit ``model`` (what a live path is distilled from,
+    rounded to float16 when ``half``, equals ``model``'s); InvalidInputError naming what differs."""
+    import torch
+    from uniflg.errors import InvalidInputError, ModelFormatError
+    from uniflg.model.io import load_model
+    from uniflg.voice_spec import read_spec
+
+    try:
+        spec = read_spec(source)
+    except ModelFormatError as exc:
+        raise InvalidInputError(f"--live-from {source}: {exc}") from None
+    if not spec.live or not spec.weights:
+        raise InvalidInputError(f"--live-from {source}: it has {'no live paths' if not spec.live else 'no weights'} "
+                                "to carry (a voice exported with live paths and model.safetensors)")
+    theirs = load_model(source / spec.weights, config=spec.config).eval()
+
+    def same(a: torch.Tensor, b: torch.Tensor) -> bool:
+        return a.shape == b.shape and bool(torch.equal(a.half(), b.half()) if half else torch.equal(a, b))
+
+    differ = [name for name in SPEECH_PATH_MODULES
+              if getattr(model, name).state_dict().keys() != getattr(theirs, name).state_dict().keys()
+              or not all(same(a, b) for a, b in zip(getattr(model, name).state_dict().values(),
+                                                    getattr(theirs, name).state_dict().values(), strict=True))]
+    if model.cfg.speakers[:1] != spec.speakers[:1] or not same(model.g_embedding.weight[0], theirs.g_embedding.weight[0]):
+        differ.append("the first speaker's row")
+    first = next((next(iter(t.values())) for t in (latents or {}).values() if t), None)
+    their_first = next((next(iter(t.values())) for t in spec.latents.values() if t), None)
+    if first != their_first:
+        differ.append("the first stored latent")
+    if differ:
+        raise InvalidInputError(f"--live-from {source}: its live paths were distilled from another speech path "
+                                f"({', '.join(differ)} differ{'' if half else ' at float32; add --half-weights if it is a half-weight voice'}); "
+                                "distil them again: python -m uniflg_train.live train (docs/training.md)")
+    return spec
+
+
 def check_latent_size(table: dict[str, dict[str, list[float]]], size: int, path: Path) -> None:
     from uniflg.errors import InvalidInputError
 
@@ -122,6 +170,10 @@ def run(args: argparse.Namespace) -> int:
     from uniflg_train.export.onnx_export import export_onnx, load_source_model
 
     named = parse_language_speakers(args.language_speaker)  # bad text: exit 2 before any work
+    if args.live_from is not None and args.voice is not None:
+        from uniflg.errors import InvalidInputError
+
+        raise InvalidInputError("--live-from goes with --checkpoint; re-exporting a --voice keeps its own live paths")
     stored = read_latents(args.latents) if args.latents else None
     model, carried = load_source_model(args.checkpoint, args.voice)
     if named:
@@ -137,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
         from uniflg_train.export.latents import utterance_latents
 
         latents = utterance_latents(model, args.latents_from)
+    live_source = (check_same_speech_path(model, latents, args.live_from, args.half_weights)
+                   if args.live_from is not None else None)
     warn_replaced_extras(args.output, args.voice)
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
@@ -145,6 +199,9 @@ def run(args: argparse.Namespace) -> int:
         carried_over = carry_voice_extras(carried["spec"], args.voice, out)
         if carried_over:
             log.info("carried over from %s: %s", args.voice, ", ".join(carried_over))
+    if live_source is not None:
+        carried_over = carry_voice_extras(live_source, args.live_from, out, calibration=False)
+        log.info("carried over from %s: %s", args.live_from, ", ".join(carried_over))
     log.info("wrote voice %s (default speaker per language: %s)", out, language_speakers or "none")
     if args.format == "tensorrt":
         from uniflg_train.export.tensorrt_build import build_engines
