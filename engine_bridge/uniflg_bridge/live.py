@@ -274,7 +274,10 @@ class LiveSession:
         return animator.lookahead_seconds * 1000 + self._conditioner().latency_samples / self.voice.sample_rate * 1000
 
     def _conditioner(self) -> InputConditioner:
-        """The voice's input conditioning (DC and rumble removal, level), as every speech-driven input gets it."""
+        """The voice's input conditioning for this run's speech path (DC and rumble removal, level; the noise floor
+        on the offline path only, see :meth:`uniflg.voice.Voice.input_conditioner`)."""
+        if hasattr(self.voice, "input_conditioner"):
+            return self.voice.input_conditioner(self.path)
         return InputConditioner(self.voice.sample_rate, getattr(self.voice, "conditioning", ConditioningOptions()))
 
     def delay_seconds(self, animator: SpeechAnimator) -> float:

@@ -21,7 +21,8 @@ them, so a DC offset, rumble or a quiet/hot input level changes the face as litt
    on digital silence the default voice's mouth hung open at 0.12x of its opening for speech; on the floor it is
    shut (0.03x). Blocks above ``empty_dbfs`` are conditioned as before, so the lips on real recordings do not
    change (22 clips: lip r +0.000 +- 0.001; docs/evaluation.md). The noise is drawn for every block from a fixed
-   seed, so a stream gives the same samples as the whole clip.
+   seed, so a stream gives the same samples as the whole clip. Which paths get the floor is the voice's choice
+   (:meth:`uniflg.voice.Voice.input_conditioner`: the offline path; the live paths read empty input as silence).
 
 Whole-clip and streamed results are equal (up to float rounding), at the price of holding back less than one
 block (``block_ms``) of audio: :attr:`InputConditioner.latency_samples`.

@@ -425,7 +425,7 @@ class Voice:
         block = 6 if options.max_lookahead_ms is None else LIVE_BLOCK_FRAMES
         if z_u is None and options.max_lookahead_ms is not None:
             z_u = self._stored_latent()  # live input: a first second of input would delay every frame by a second
-        return self._animate_stream(chunks, int(sample_rate), g, z_u, block, self._graphs(path.name))
+        return self._animate_stream(chunks, int(sample_rate), g, z_u, block, path.name)
 
     def warm_up(self) -> None:
         """Run every speech path once on a second of silence, and the input conditioning once: ONNX Runtime
@@ -460,12 +460,22 @@ class Voice:
         parts = [c.landmarks for c in self.animate([audio], sample_rate, options)]
         return np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
 
+    def input_conditioner(self, path: str = "offline") -> InputConditioner:
+        """The input conditioning (:mod:`uniflg.conditioning`) that speech path ``path`` reads: the voice's
+        ``conditioning``, and for live paths the same without the noise floor for empty input. A live path is a
+        small network distilled on input without that floor: it reads digital silence as silence (the default
+        voice's live250: mean lip gap 0.07x of speech's) but a noise floor as a half-open mouth (0.27x), while the
+        offline path shows the opposite (0.12x on digital silence, 0.03x on the floor)."""
+        if path == "offline":
+            return InputConditioner(self.sample_rate, self.conditioning)
+        return InputConditioner(self.sample_rate, replace(self.conditioning, noise_floor_dbfs=None))
+
     def _animate_stream(self, chunks: Iterable[np.ndarray], sample_rate: int, g: np.ndarray,
-                        z_u: np.ndarray | None, block_frames: int = 6,
-                        graphs: SpeechGraphs | None = None) -> Iterator[FrameChunk]:
-        animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS, block_frames, graphs)
+                        z_u: np.ndarray | None, block_frames: int = 6, path: str = "offline"
+                        ) -> Iterator[FrameChunk]:
+        animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS, block_frames, self._graphs(path))
         resampler = StreamResampler(sample_rate, self.sample_rate)
-        conditioner = InputConditioner(self.sample_rate, self.conditioning)
+        conditioner = self.input_conditioner(path)
         fps, emitted = self.config.landmarks.fps, 0
         for chunk in chunks:
             for block in animator.push(conditioner.push(resampler.push(to_mono_float(chunk)))):
