@@ -134,7 +134,7 @@ def test_dc_offset_and_level_give_nearly_the_clean_face(voice_and_speech) -> Non
 @pytest.mark.parametrize("lookahead_ms", [None, 250.0])
 def test_digital_silence_keeps_the_mouth_shut(voice_and_speech, lookahead_ms) -> None:
     """Issue 17: zeros opened the retrained voice's offline mouth to 0.12x of its opening for speech (no floor),
-    and a floor opens the live path's to 0.27x: each path reads what it reads as silence."""
+    and a floor opens the live path's to 0.19x: each path reads what it reads as silence."""
     from uniflg.types import SynthesisOptions
 
     voice, audio = voice_and_speech

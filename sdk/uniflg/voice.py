@@ -464,8 +464,8 @@ class Voice:
         """The input conditioning (:mod:`uniflg.conditioning`) that speech path ``path`` reads: the voice's
         ``conditioning``, and for live paths the same without the noise floor for empty input. A live path is a
         small network distilled on input without that floor: it reads digital silence as silence (the default
-        voice's live250: mean lip gap 0.07x of speech's) but a noise floor as a half-open mouth (0.27x), while the
-        offline path shows the opposite (0.12x on digital silence, 0.03x on the floor)."""
+        voice's live250: mean lip gap 0.05x of speech's) but a noise floor as a half-open mouth (0.19x), while the
+        offline path shows the opposite (0.12x on digital silence, 0.03x on the floor; ``uniflg eval robustness``)."""
         if path == "offline":
             return InputConditioner(self.sample_rate, self.conditioning)
         return InputConditioner(self.sample_rate, replace(self.conditioning, noise_floor_dbfs=None))
