@@ -141,7 +141,7 @@ def test_digital_silence_keeps_the_mouth_shut(voice_and_speech, lookahead_ms) ->
     options = SynthesisOptions(max_lookahead_ms=lookahead_ms)
     speech = _lip_opening(voice.animate_array(audio, voice.sample_rate, options)).mean()
     for silence in (np.zeros(3 * voice.sample_rate, np.float32), np.full(voice.sample_rate, 1e-6, np.float32)):
-        bound = 0.06 if lookahead_ms is None else 0.1  # measured 0.03x / 0.07x
+        bound = 0.06 if lookahead_ms is None else 0.1  # measured 0.03x / 0.07x on this sentence
         assert _lip_opening(voice.animate_array(silence, voice.sample_rate, options)).mean() < bound * speech
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +94,13 @@ def test_export_latents_file_is_checked_before_anything_is_written(tmp_path, tin
     size = read_spec(tiny_dir).config.vits.utterance_dim
     files = {"missing": None, "text": "not json", "shape": json.dumps({"emotion": {"normal": "x"}}),
              "kind": json.dumps({"mood": {"normal": [0.0] * size}}),
-             "size": json.dumps({"emotion": {"normal": [0.0] * (size - 1)}})}
+             "size": json.dumps({"emotion": {"normal": [0.0] * (size - 1)}}),
+             "nan": '{"emotion": {"normal": [NaN' + ", 0.0" * (size - 1) + "]}}",
+             "huge": '{"emotion": {"normal": [1e309' + ", 0.0" * (size - 1) + "]}}",
+             "variant": json.dumps({"speaker": {"speaker0": [0.0] * size}})}
     said = {"missing": "cannot read it", "text": "not JSON", "shape": '{"emotion" or "speaker"',
-            "kind": '{"emotion" or "speaker"', "size": f"needs {size} numbers"}
+            "kind": '{"emotion" or "speaker"', "size": f"needs {size} numbers", "nan": "finite numbers",
+            "huge": "finite numbers", "variant": "latents are named by emotion"}
     for name, text in files.items():
         path = tmp_path / f"{name}.json"
         if text is not None:
@@ -126,16 +131,57 @@ def test_live_paths_carry_over_only_onto_the_same_speech_path(tmp_path, tiny_dir
     out = tmp_path / "same"
     assert main(["export", "--checkpoint", str(DEFAULT_VOICE_DIR / default.weights), "-o", str(out), "--no-verify",
                  "--half-weights", "--latents", str(latents), "--live-from", str(DEFAULT_VOICE_DIR)]) == 0
-    assert read_spec(out).live == default.live and read_spec(out).face_calibration is None
+    expected = {path: {"speakers": list(default.speakers), **entry} for path, entry in default.live.items()}
+    assert read_spec(out).live == expected and read_spec(out).face_calibration is None
     for file in default.live_graph_files().values():
         assert (out / file).read_bytes() == (DEFAULT_VOICE_DIR / file).read_bytes()
     tiny = read_spec(tiny_dir)
+    other_latents = tmp_path / "other.json"
+    other_latents.write_text(json.dumps({"emotion": {"normal": [0.0] * len(default.latents["emotion"]["normal"])}}))
     for args, said in (([ "--checkpoint", str(tiny_dir / tiny.weights)], "distilled from another speech path"),
-                       (["--voice", str(tiny_dir)], "--live-from goes with --checkpoint")):
+                       (["--voice", str(tiny_dir)], "--live-from goes with --checkpoint"),
+                       (["--checkpoint", str(DEFAULT_VOICE_DIR / default.weights), "--half-weights", "--latents",
+                         str(other_latents)], "pass that voice's latents with --latents"),
+                       (["--checkpoint", str(tiny_dir / tiny.weights), "--live-from", str(tiny_dir)],
+                        "it has no live paths to carry")):
         caplog.clear()
-        refused = tmp_path / said.split()[0].strip("-")
-        assert main(["export", *args, "-o", str(refused), "--no-verify", "--live-from", str(DEFAULT_VOICE_DIR)]) == 2
-        assert said in caplog.text and not refused.exists()
+        refused = tmp_path / f"refused{len(said)}"
+        live_from = [] if "--live-from" in args else ["--live-from", str(DEFAULT_VOICE_DIR)]
+        assert main(["export", *args, "-o", str(refused), "--no-verify", *live_from]) == 2
+        assert said in caplog.text and not refused.exists(), said
+
+
+def test_live_paths_refuse_speakers_added_after_them(tmp_path):
+    """A model that learned a new speaker after the live path was distilled (`train vits --freeze`) takes the live
+    path with --live-from; the live path serves the speakers it knows and names them for the new one."""
+    import torch
+    from uniflg.cli import main
+    from uniflg.errors import InvalidInputError
+    from uniflg.model.io import load_model, save_model
+    from uniflg.voice import DEFAULT_VOICE_DIR
+    from uniflg.voice_spec import read_spec
+
+    default = read_spec(DEFAULT_VOICE_DIR)
+    model = load_model(DEFAULT_VOICE_DIR / default.weights, config=default.config)
+    grown = type(model)(model.cfg.replace(speakers=(*model.cfg.speakers, "newcomer")))
+    weights = model.state_dict()
+    weights["g_embedding.weight"] = torch.cat([weights["g_embedding.weight"], weights["g_embedding.weight"][:1]])
+    grown.load_state_dict(weights)
+    save_model(grown, tmp_path / "grown.safetensors")
+    latents = tmp_path / "latents.json"
+    latents.write_text(json.dumps(default.latents))
+    out = tmp_path / "grown"
+    assert main(["export", "--checkpoint", str(tmp_path / "grown.safetensors"), "-o", str(out), "--no-verify",
+                 "--half-weights", "--latents", str(latents), "--live-from", str(DEFAULT_VOICE_DIR)]) == 0
+    assert read_spec(out).live["live250"]["speakers"] == list(default.speakers)
+    voice = load_voice(out)
+    speech = np.random.default_rng(0).standard_normal(voice.sample_rate).astype(np.float32) * 0.1
+    live = SynthesisOptions(max_lookahead_ms=250)
+    assert voice.path_speakers("live250") == default.speakers
+    assert voice.animate_array(speech, voice.sample_rate, replace(live, speaker="low")).shape == (30, 70, 2)
+    assert voice.animate_array(speech, voice.sample_rate, SynthesisOptions(speaker="newcomer")).shape == (30, 70, 2)
+    with pytest.raises(InvalidInputError, match="live250 speech path knows mei, low, bright, soft, not newcomer"):
+        voice.animate_array(speech, voice.sample_rate, replace(live, speaker="newcomer"))
 
 
 def test_reexporting_a_voice_keeps_its_live_paths_and_face_calibration(tmp_path, tiny_dir, caplog):

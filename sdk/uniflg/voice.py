@@ -183,6 +183,8 @@ class Voice:
     def _graphs(self, path: str) -> SpeechGraphs:
         if path == "offline":
             return offline_graphs(self.runtime)
+        if path not in self.spec.live:
+            raise NotFoundError("speech path", path, ["offline", *self.spec.live])
         ctx = self.spec.live[path]["contexts"]
         s_left, s_right = ctx["speech_to_latent"]
         l_left, l_right = ctx["latent_to_landmarks"]
@@ -451,8 +453,28 @@ class Voice:
 
     def speech_animator(self, g: np.ndarray, z_u: np.ndarray | None, path: str = "offline",
                         block_frames: int = LIVE_BLOCK_FRAMES) -> SpeechAnimator:
-        """A push-based animator on one of :meth:`speech_paths` (for callers that drive it themselves)."""
+        """A push-based animator on one of :meth:`speech_paths` (for callers that drive it themselves).
+        InvalidInputError when ``g`` selects a speaker the path's graphs do not hold (:meth:`path_speakers`)."""
+        self._check_path_speaker(path, g)
         return SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS, block_frames, self._graphs(path))
+
+    def path_speakers(self, path: str) -> tuple[str, ...]:
+        """The speakers (UniFLG-AS: emotions) a speech path's graphs hold rows for: every one for the offline path;
+        for a live path those of the voice it was distilled from (``voice.json`` ``live.PATH.speakers``; a voice that
+        learned new speakers later, e.g. a new language, keeps live paths that know only the earlier ones)."""
+        names = self.emotions if self.config.variant.conditioning == "emotion" else self.speakers
+        if path == "offline":
+            return names
+        self._graphs(path)  # unknown path: NotFoundError naming the paths
+        return tuple(self.spec.live[path].get("speakers", names))
+
+    def _check_path_speaker(self, path: str, g: np.ndarray) -> None:
+        known = self.path_speakers(path)
+        if int(g[0]) >= len(known):
+            names = self.emotions if self.config.variant.conditioning == "emotion" else self.speakers
+            raise InvalidInputError(f"the {path} speech path knows {', '.join(known)}, not {names[int(g[0])]} (added "
+                                    "after it was distilled): name one of those, or leave max_lookahead_ms unset for "
+                                    "the offline path")
 
     def animate_array(self, audio: np.ndarray, sample_rate: int,
                       options: SynthesisOptions | None = None) -> np.ndarray:
@@ -468,12 +490,13 @@ class Voice:
         offline path shows the opposite (0.12x on digital silence, 0.03x on the floor; ``uniflg eval robustness``)."""
         if path == "offline":
             return InputConditioner(self.sample_rate, self.conditioning)
+        self._graphs(path)  # unknown path: NotFoundError naming the paths
         return InputConditioner(self.sample_rate, replace(self.conditioning, noise_floor_dbfs=None))
 
     def _animate_stream(self, chunks: Iterable[np.ndarray], sample_rate: int, g: np.ndarray,
                         z_u: np.ndarray | None, block_frames: int = 6, path: str = "offline"
                         ) -> Iterator[FrameChunk]:
-        animator = SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS, block_frames, self._graphs(path))
+        animator = self.speech_animator(g, z_u, path, block_frames)
         resampler = StreamResampler(sample_rate, self.sample_rate)
         conditioner = self.input_conditioner(path)
         fps, emitted = self.config.landmarks.fps, 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def carry_voice_extras(old: VoiceSpec, source: Path, out: Path, calibration: bool = True) -> list[str]:
+def carry_voice_extras(old: VoiceSpec, source: Path, out: Path, calibration: bool = True,
+                       record_speakers: bool = False) -> list[str]:
     """Re-exporting a voice folder (``--voice``) keeps what was made from the same weights: its live speech paths
     (their ONNX files and voice.json entries) and its face calibration (``calibration``; ``--live-from`` carries
     the live paths alone). ``old`` is the source's spec as read
@@ -61,7 +63,11 @@ def carry_voice_extras(old: VoiceSpec, source: Path, out: Path, calibration: boo
         for file in old.live_graph_files().values():
             shutil.copy2(source / file, out / file)
     if old.live:
-        new = replace(new, live=dict(old.live))
+        live = dict(old.live)
+        if record_speakers:  # the rows the live graphs hold, now that the voice may have more
+            names = old.emotions if old.config.variant.conditioning == "emotion" else old.speakers
+            live = {path: {"speakers": list(names), **entry} for path, entry in live.items()}
+        new = replace(new, live=live)
         carried.append("live paths " + ", ".join(old.live))
     if calibration and old.face_calibration is not None and new.face_calibration is None:
         new = replace(new, face_calibration=old.face_calibration)
@@ -71,7 +77,7 @@ def carry_voice_extras(old: VoiceSpec, source: Path, out: Path, calibration: boo
     return carried
 
 
-def warn_replaced_extras(output: Path, source_voice: Path | None) -> None:
+def warn_replaced_extras(output: Path, source_voice: Path | None, keeps_live: Path | None = None) -> None:
     """Exporting over an existing voice folder replaces its voice.json: say what that drops (its live paths and
     face calibration), unless they come back from ``--voice`` being that same folder."""
     from uniflg.errors import ModelFormatError
@@ -84,7 +90,8 @@ def warn_replaced_extras(output: Path, source_voice: Path | None) -> None:
         old = read_spec(output)
     except (ModelFormatError, OSError, ValueError):  # a broken folder has nothing worth keeping
         return
-    lost = (["live paths " + ", ".join(old.live)] if old.live else []) + \
+    live_kept = keeps_live is not None and keeps_live.resolve() == output.resolve()
+    lost = (["live paths " + ", ".join(old.live)] if old.live and not live_kept else []) + \
         (["face calibration"] if old.face_calibration is not None else [])
     if lost:
         log.warning("%s is a voice folder: exporting over it drops its %s (export elsewhere, or re-export that "
@@ -95,7 +102,7 @@ def read_latents(path: Path) -> dict[str, dict[str, list[float]]]:
     """``--latents FILE`` -> its table; InvalidInputError (one line) for a missing file, bad JSON or another shape."""
     from uniflg.errors import InvalidInputError
 
-    accepted = 'JSON {"emotion" or "speaker": {name: [numbers]}}'
+    accepted = 'JSON {"emotion" or "speaker": {name: [finite numbers]}}'
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -104,7 +111,8 @@ def read_latents(path: Path) -> dict[str, dict[str, list[float]]]:
         raise InvalidInputError(f"--latents {path}: not JSON ({exc}); it takes {accepted}") from None
     if not (isinstance(table, dict) and table and set(table) <= {"emotion", "speaker"}
             and all(isinstance(names, dict) and names and all(
-                isinstance(z, list) and z and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in z)
+                isinstance(z, list) and z and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                  and math.isfinite(x) for x in z)
                 for z in names.values()) for names in table.values())):
         raise InvalidInputError(f"--latents {path}: not {accepted}")
     return table
@@ -126,9 +134,10 @@ def check_same_speech_path(model: UniFLG, latents: dict[str, dict[str, list[floa
         spec = read_spec(source)
     except ModelFormatError as exc:
         raise InvalidInputError(f"--live-from {source}: {exc}") from None
-    if not spec.live or not spec.weights:
-        raise InvalidInputError(f"--live-from {source}: it has {'no live paths' if not spec.live else 'no weights'} "
-                                "to carry (a voice exported with live paths and model.safetensors)")
+    if not spec.live:
+        raise InvalidInputError(f"--live-from {source}: it has no live paths to carry")
+    if not spec.weights:
+        raise InvalidInputError(f"--live-from {source}: it has no model.safetensors to compare the speech path with")
     theirs = load_model(source / spec.weights, config=spec.config).eval()
 
     def same(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -138,22 +147,35 @@ def check_same_speech_path(model: UniFLG, latents: dict[str, dict[str, list[floa
               if getattr(model, name).state_dict().keys() != getattr(theirs, name).state_dict().keys()
               or not all(same(a, b) for a, b in zip(getattr(model, name).state_dict().values(),
                                                     getattr(theirs, name).state_dict().values(), strict=True))]
-    if model.cfg.speakers[:1] != spec.speakers[:1] or not same(model.g_embedding.weight[0], theirs.g_embedding.weight[0]):
-        differ.append("the first speaker's row")
+    # the live graphs hold the rows of the voice they were distilled from: the same names first, rows equal
+    names = spec.emotions if spec.config.variant.conditioning == "emotion" else spec.speakers
+    ours = model.cfg.emotions if model.cfg.variant.conditioning == "emotion" else model.cfg.speakers
+    if tuple(ours[:len(names)]) != tuple(names) or not all(
+            same(model.g_embedding.weight[i], theirs.g_embedding.weight[i]) for i in range(len(names))):
+        differ.append(f"the rows of {', '.join(names)}")
+    if differ:
+        fix = "" if half else " at float32 (add --half-weights for a half-weight voice)"
+        raise InvalidInputError(f"--live-from {source}: its live paths were distilled from another speech path "
+                                f"({'; '.join(differ)}{fix}); distil them again: python -m uniflg_train.live train "
+                                "(docs/training.md)")
     first = next((next(iter(t.values())) for t in (latents or {}).values() if t), None)
     their_first = next((next(iter(t.values())) for t in spec.latents.values() if t), None)
     if first != their_first:
-        differ.append("the first stored latent")
-    if differ:
-        raise InvalidInputError(f"--live-from {source}: its live paths were distilled from another speech path "
-                                f"({', '.join(differ)} differ{'' if half else ' at float32; add --half-weights if it is a half-weight voice'}); "
-                                "distil them again: python -m uniflg_train.live train (docs/training.md)")
+        raise InvalidInputError(f"--live-from {source}: the live paths read the first stored latent of {source}, and "
+                                "this export stores another one: pass that voice's latents with --latents")
     return spec
 
 
-def check_latent_size(table: dict[str, dict[str, list[float]]], size: int, path: Path) -> None:
+def check_latents(table: dict[str, dict[str, list[float]]], model: UniFLG, path: Path) -> None:
+    """``--latents`` against the model: the kind its names select (UniFLG: emotion, UniFLG-AS: speaker) and z_u's
+    size; InvalidInputError naming what does not fit."""
     from uniflg.errors import InvalidInputError
 
+    kind = "speaker" if model.cfg.variant.conditioning == "emotion" else "emotion"
+    if set(table) != {kind}:
+        raise InvalidInputError(f"--latents {path}: a {model.cfg.variant.name} model's latents are named by {kind}; "
+                                f"the file has {', '.join(sorted(table))}")
+    size = model.cfg.vits.utterance_dim
     wrong = [f"{kind} {name} has {len(z)}" for kind, names in table.items() for name, z in names.items()
              if len(z) != size]
     if wrong:
@@ -183,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         language_speakers = carried.get("language_speakers", {})
     if stored is not None:
-        check_latent_size(stored, model.cfg.vits.utterance_dim, args.latents)
+        check_latents(stored, model, args.latents)
     latents = stored if stored is not None else carried.get("latents")
     if args.latents_from is not None:
         from uniflg_train.export.latents import utterance_latents
@@ -191,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         latents = utterance_latents(model, args.latents_from)
     live_source = (check_same_speech_path(model, latents, args.live_from, args.half_weights)
                    if args.live_from is not None else None)
-    warn_replaced_extras(args.output, args.voice)
+    warn_replaced_extras(args.output, args.voice, keeps_live=args.live_from)
     out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
                       half_weights=args.half_weights, language_speakers=language_speakers)
@@ -200,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         if carried_over:
             log.info("carried over from %s: %s", args.voice, ", ".join(carried_over))
     if live_source is not None:
-        carried_over = carry_voice_extras(live_source, args.live_from, out, calibration=False)
+        carried_over = carry_voice_extras(live_source, args.live_from, out, calibration=False, record_speakers=True)
         log.info("carried over from %s: %s", args.live_from, ", ".join(carried_over))
     log.info("wrote voice %s (default speaker per language: %s)", out, language_speakers or "none")
     if args.format == "tensorrt":
