@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 from uniflg.audio import to_mono_float
 from uniflg.avatar import AvatarStream, face_calibration
-from uniflg.conditioning import ConditioningOptions, InputConditioner
+from uniflg.conditioning import InputConditioner
 from uniflg.errors import InvalidInputError
 from uniflg.inference import SpeechAnimator
 from uniflg.procinfo import peak_rss_mb
@@ -276,9 +276,7 @@ class LiveSession:
     def _conditioner(self) -> InputConditioner:
         """The voice's input conditioning for this run's speech path (DC and rumble removal, level; the noise floor
         on the offline path only, see :meth:`uniflg.voice.Voice.input_conditioner`)."""
-        if hasattr(self.voice, "input_conditioner"):
-            return self.voice.input_conditioner(self.path)
-        return InputConditioner(self.voice.sample_rate, getattr(self.voice, "conditioning", ConditioningOptions()))
+        return self.voice.input_conditioner(self.path)
 
     def delay_seconds(self, animator: SpeechAnimator) -> float:
         """The worst case: the look-ahead, one inference block, one capture block and 30 ms for the computation."""

@@ -92,7 +92,7 @@ def _db(power: float) -> float:
 
 
 class InputConditioner:
-    """Streaming high-pass + automatic gain + noise floor for mono float32 audio at ``sample_rate`` (see the module doc).
+    """Streaming high-pass + automatic gain + noise floor for mono float32 audio at ``sample_rate`` (module doc).
 
     ``push(x)`` returns the conditioned samples of every complete block so far; ``finish()`` returns the rest.
     Concatenated outputs have exactly as many samples as the input.

@@ -160,9 +160,14 @@ class ModelConfig:
                              f"{self.decoder.upsample_kernel_sizes} differ in length")
 
     @property
+    def condition_names(self) -> tuple[str, ...]:
+        """What the rows of g are named after: speakers for UniFLG, emotions for UniFLG-AS."""
+        return self.speakers if self.variant.conditioning == "speaker" else self.emotions
+
+    @property
     def n_conditions(self) -> int:
-        """Size of the one-hot g: speakers for UniFLG, emotions for UniFLG-AS."""
-        return len(self.speakers) if self.variant.conditioning == "speaker" else len(self.emotions)
+        """Size of the one-hot g."""
+        return len(self.condition_names)
 
     def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)

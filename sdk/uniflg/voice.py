@@ -462,7 +462,7 @@ class Voice:
         """The speakers (UniFLG-AS: emotions) a speech path's graphs hold rows for: every one for the offline path;
         for a live path those of the voice it was distilled from (``voice.json`` ``live.PATH.speakers``; a voice that
         learned new speakers later, e.g. a new language, keeps live paths that know only the earlier ones)."""
-        names = self.emotions if self.config.variant.conditioning == "emotion" else self.speakers
+        names = self.config.condition_names
         if path == "offline":
             return names
         self._graphs(path)  # unknown path: NotFoundError naming the paths
@@ -471,8 +471,8 @@ class Voice:
     def _check_path_speaker(self, path: str, g: np.ndarray) -> None:
         known = self.path_speakers(path)
         if int(g[0]) >= len(known):
-            names = self.emotions if self.config.variant.conditioning == "emotion" else self.speakers
-            raise InvalidInputError(f"the {path} speech path knows {', '.join(known)}, not {names[int(g[0])]} (added "
+            raise InvalidInputError(f"the {path} speech path knows {', '.join(known)}, not "
+                                    f"{self.config.condition_names[int(g[0])]} (added "
                                     "after it was distilled): name one of those, or leave max_lookahead_ms unset for "
                                     "the offline path")
 

@@ -339,7 +339,7 @@ def export_path(run: Path, voice_dir: Path, out: Path, name: str | None = None) 
         store_initializers_half(out / filename)
         files[graph] = filename
     entry = {"graphs": files, "contexts": ctx, "lookahead_ms": round(lookahead, 1), "config": asdict(cfg),
-             "steps": saved["state"], "speakers": list(spec.speakers)}  # the rows its graphs hold
+             "steps": saved["state"], "speakers": list(spec.config.condition_names)}  # the rows its graphs hold
     spec = replace(spec, live={**spec.live, name: entry})
     spec.write(out)
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6

@@ -32,7 +32,7 @@ class TorchSystem:
 
     # -- helpers -----------------------------------------------------------------------------------
     def _g(self, item: EvalItem) -> torch.Tensor:
-        names = self.cfg.speakers if self.cfg.variant.conditioning == "speaker" else self.cfg.emotions
+        names = self.cfg.condition_names
         key = item.speaker if self.cfg.variant.conditioning == "speaker" else item.emotion
         return torch.tensor([names.index(key) if key in names else 0])
 

@@ -65,8 +65,7 @@ def carry_voice_extras(old: VoiceSpec, source: Path, out: Path, calibration: boo
     if old.live:
         live = dict(old.live)
         if record_speakers:  # the rows the live graphs hold, now that the voice may have more
-            names = old.emotions if old.config.variant.conditioning == "emotion" else old.speakers
-            live = {path: {"speakers": list(names), **entry} for path, entry in live.items()}
+            live = {path: {"speakers": list(old.config.condition_names), **entry} for path, entry in live.items()}
         new = replace(new, live=live)
         carried.append("live paths " + ", ".join(old.live))
     if calibration and old.face_calibration is not None and new.face_calibration is None:
@@ -106,7 +105,8 @@ def read_latents(path: Path) -> dict[str, dict[str, list[float]]]:
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InvalidInputError(f"--latents {path}: cannot read it ({exc.strerror or exc}); it takes {accepted}") from None
+        raise InvalidInputError(f"--latents {path}: cannot read it ({exc.strerror or exc}); "
+                                f"it takes {accepted}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInputError(f"--latents {path}: not JSON ({exc}); it takes {accepted}") from None
     if not (isinstance(table, dict) and table and set(table) <= {"emotion", "speaker"}
@@ -148,9 +148,8 @@ def check_same_speech_path(model: UniFLG, latents: dict[str, dict[str, list[floa
               or not all(same(a, b) for a, b in zip(getattr(model, name).state_dict().values(),
                                                     getattr(theirs, name).state_dict().values(), strict=True))]
     # the live graphs hold the rows of the voice they were distilled from: the same names first, rows equal
-    names = spec.emotions if spec.config.variant.conditioning == "emotion" else spec.speakers
-    ours = model.cfg.emotions if model.cfg.variant.conditioning == "emotion" else model.cfg.speakers
-    if tuple(ours[:len(names)]) != tuple(names) or not all(
+    names = spec.config.condition_names
+    if tuple(model.cfg.condition_names[:len(names)]) != tuple(names) or not all(
             same(model.g_embedding.weight[i], theirs.g_embedding.weight[i]) for i in range(len(names))):
         differ.append(f"the rows of {', '.join(names)}")
     if differ:

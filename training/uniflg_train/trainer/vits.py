@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from uniflg.config import ModelConfig
 from uniflg.errors import InvalidInputError
+from uniflg.fileio import atomic_write_text
 from uniflg.model.commons import slice_segments
 from uniflg.model.discriminators import MultiPeriodScaleDiscriminator
 from uniflg.model.features import SpectrogramFeatures
@@ -171,9 +172,7 @@ def _carry_condition_rows(model: UniFLG, source: UniFLG, weights: dict[str, Tens
     by name; new names keep their fresh rows, names the source lacks are dropped. -> indices of the rows
     carried over."""
     key = "g_embedding.weight"
-    speaker = model.cfg.variant.conditioning == "speaker"
-    old = source.cfg.speakers if speaker else source.cfg.emotions
-    new = model.cfg.speakers if speaker else model.cfg.emotions
+    old, new = source.cfg.condition_names, model.cfg.condition_names
     if key not in weights:  # skipped: every row starts fresh
         return []
     carried = [i for i, name in enumerate(new) if name in old]
@@ -208,9 +207,10 @@ def initialize_from(model: UniFLG, path: Path, skip: tuple[str, ...] = ()) -> li
     shapes = {k: v.shape for k, v in model.state_dict().items()}
     other = [k for k, v in weights.items() if k != "g_embedding.weight" and k in shapes and v.shape != shapes[k]]
     if other:
+        first = other[0]
         raise InvalidInputError(f"--init-from {path}: its modules have other sizes than this run's --config "
-                                f"{model.cfg.name} ({len(other)} tensors, e.g. {other[0]}: {tuple(weights[other[0]].shape)} "
-                                f"vs {tuple(shapes[other[0]])}); its config is {source.cfg.name!r}")
+                                f"{model.cfg.name} ({len(other)} tensors, e.g. {first}: {tuple(weights[first].shape)} "
+                                f"vs {tuple(shapes[first])}); its config is {source.cfg.name!r}")
     carried = _carry_condition_rows(model, source, weights)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     assert not unexpected and all(k.startswith(prefixes) for k in missing), (missing, unexpected)
@@ -251,7 +251,7 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
         if "g_embedding" in options.freeze:
             stage.fix_rows(carried)
             if info.is_main:
-                fixed_rows_file.write_text(json.dumps(carried), encoding="utf-8")
+                atomic_write_text(fixed_rows_file, json.dumps(carried))
     if not any(p.requires_grad for name, m in stage.model.named_children() if name != "g_embedding"
                for p in m.parameters()) and len(stage.fixed_rows) == len(stage.model.g_embedding.weight):
         raise InvalidInputError(f"--freeze {','.join(options.freeze)} leaves nothing to train (the landmark decoder "
