@@ -184,6 +184,63 @@ def test_live_paths_refuse_speakers_added_after_them(tmp_path):
         voice.animate_array(speech, voice.sample_rate, replace(live, speaker="newcomer"))
 
 
+def test_speech_path_from_joins_a_text_side_to_the_speech_path_it_shares_a_latent_space_with(tmp_path, tiny_dir,
+                                                                                             caplog):
+    """--speech-path-from SOURCE: the posterior and landmark decoder come from SOURCE, the text side (text encoder,
+    duration predictor, decoder) stays; with --live-from the result takes the live paths. Refused, with nothing
+    written, when the modules both paths read differ, the sizes differ, or with --voice."""
+    import torch
+    from safetensors.torch import load_file
+    from uniflg.cli import main
+    from uniflg.model.io import load_model, save_model
+    from uniflg.voice import DEFAULT_VOICE_DIR
+    from uniflg.voice_spec import read_spec
+
+    default = read_spec(DEFAULT_VOICE_DIR)
+    model = load_model(DEFAULT_VOICE_DIR / default.weights, config=default.config)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # a text side trained further: its posterior and decoder moved, the shared modules not
+        for name in ("posterior", "decoder", "text_encoder"):
+            for p in getattr(model, name).parameters():
+                p.add_(torch.randn(p.shape, generator=generator) * 1e-2)
+    save_model(model, tmp_path / "text_side.safetensors")
+    latents = tmp_path / "latents.json"
+    latents.write_text(json.dumps(default.latents))
+    out = tmp_path / "joined"
+    caplog.set_level("INFO")
+    assert main(["export", "--checkpoint", str(tmp_path / "text_side.safetensors"), "-o", str(out), "--no-verify",
+                 "--half-weights", "--latents", str(latents), "--speech-path-from", str(DEFAULT_VOICE_DIR),
+                 "--live-from", str(DEFAULT_VOICE_DIR)]) == 0
+    assert "speech path from" in caplog.text and "posterior" in caplog.text
+    joined, shipped = load_file(str(out / "model.safetensors")), load_file(str(DEFAULT_VOICE_DIR / default.weights))
+    moved = {k: v.half() for k, v in model.state_dict().items()}
+    for key in joined:
+        if key.startswith(("posterior.", "landmark_decoder.", "flow.")):
+            assert torch.equal(joined[key], shipped[key]), key
+        elif key.startswith(("decoder.", "text_encoder.")):
+            assert torch.equal(joined[key], moved[key]) and not torch.equal(joined[key], shipped[key]), key
+    assert set(read_spec(out).live) == set(default.live)
+    # the joined voice's speech path is the shipped one: the same landmarks from the same speech
+    speech = np.random.default_rng(1).standard_normal(default.config.audio.sample_rate).astype(np.float32) * 0.1
+    ours, theirs = load_voice(out, backend="onnxruntime"), load_voice(backend="onnxruntime")
+    np.testing.assert_allclose(ours.animate_array(speech, ours.sample_rate),
+                               theirs.animate_array(speech, theirs.sample_rate), atol=1e-5)
+
+    with torch.no_grad():
+        next(model.flow.parameters()).add_(1e-2)
+    save_model(model, tmp_path / "other_flow.safetensors")
+    tiny = read_spec(tiny_dir)
+    for args, said in ((["--checkpoint", str(tmp_path / "other_flow.safetensors")],
+                        "do not share a latent space (flow differ)"),
+                       (["--checkpoint", str(tiny_dir / tiny.weights)], "has another shape"),
+                       (["--voice", str(tiny_dir)], "--speech-path-from goes with --checkpoint")):
+        caplog.clear()
+        refused = tmp_path / f"refused{len(said)}"
+        assert main(["export", *args, "-o", str(refused), "--no-verify", "--speech-path-from",
+                     str(DEFAULT_VOICE_DIR)]) == 2
+        assert said in caplog.text and not refused.exists(), said
+
+
 def test_reexporting_a_voice_keeps_its_live_paths_and_face_calibration(tmp_path, tiny_dir, caplog):
     from uniflg.cli import main
     from uniflg.voice import DEFAULT_VOICE_DIR, load_voice

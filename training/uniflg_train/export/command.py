@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "distilled from is the same (posterior, flow, utterance encoder, landmark decoder, the first "
                         "speaker's row and stored latent: equal at the stored precision), e.g. after `train vits "
                         "--freeze` (docs/training.md)")
+    p.add_argument("--speech-path-from", type=Path, metavar="SOURCE",
+                   help="take the speech path's own modules (posterior, landmark decoder) from SOURCE, a checkpoint "
+                        "or voice folder, keeping the text path of --checkpoint; refused unless the modules both "
+                        "paths read (flow, utterance encoder, z_u projection, SOURCE's speaker rows) are equal, "
+                        "e.g. after `train vits --freeze flow,utterance,u_projection,g_embedding` (docs/export.md)")
     p.add_argument("--precision", choices=("fp32", "fp16", "both"), default="both", help="TensorRT engines")
     p.add_argument("--no-weights", action="store_true", help="leave model.safetensors out (ONNX-only voice)")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime vs torch check")
@@ -195,8 +200,18 @@ def run(args: argparse.Namespace) -> int:
         from uniflg.errors import InvalidInputError
 
         raise InvalidInputError("--live-from goes with --checkpoint; re-exporting a --voice keeps its own live paths")
+    if args.speech_path_from is not None and args.voice is not None:
+        from uniflg.errors import InvalidInputError
+
+        raise InvalidInputError("--speech-path-from goes with --checkpoint (the text side to keep)")
     stored = read_latents(args.latents) if args.latents else None
     model, carried = load_source_model(args.checkpoint, args.voice)
+    if args.speech_path_from is not None:
+        from uniflg_train.export.speech_path import take_speech_path
+
+        taken = take_speech_path(model, args.speech_path_from)
+        log.info("speech path from %s: %s", args.speech_path_from,
+                 ", ".join(taken) if taken else "already the same, nothing taken")
     if named:
         language_speakers = check_language_speakers(named, model.cfg.speakers)
     elif args.latents_from is not None:
