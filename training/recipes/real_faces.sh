@@ -49,6 +49,7 @@ ENGLISH_STEPS=${ENGLISH_STEPS:-${ENGLISH_CHECKPOINT:-30000}}  # how far the engl
 ENGLISH_FROZEN_STEPS=${ENGLISH_FROZEN_STEPS:-3000}  # where english-posterior starts from the english stage
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-125}
 JOBS=${JOBS:-2}
+ENGLISH_THREADS=${ENGLISH_THREADS:-1}  # torch threads of the English stages (free to change on resume)
 VOICE_OUT=${VOICE_OUT:-$RUNS/voice}                # copy over sdk/uniflg/voices/default once it beats it
 STAGE=${STAGE:-all}
 UNIFLG=${UNIFLG:-.venv/bin/uniflg}
@@ -110,7 +111,7 @@ if run_english english; then
   stage2=$RUNS/uniflg/checkpoints/$(printf 'step_%08d' "$LANDMARK_STEPS")
   [ -d "$stage2" ] || { echo "no stage-2 checkpoint $stage2: run STAGE=landmarks first" >&2; exit 1; }
   "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english" --config small --steps "$ENGLISH_STEPS" \
-    --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads 1 --init-from "$stage2" \
+    --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads "$ENGLISH_THREADS" --init-from "$stage2" \
     --freeze posterior,flow,utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3
 fi
 # The frozen (stage-2-tuned) posterior held the English reconstruction at 82-84 % WER: this stage lets the
@@ -119,7 +120,7 @@ fi
 # that takes the speech path from stage 2 (not written yet: docs/model-card.md, English).
 if [ "$STAGE" = english-posterior ]; then
   "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english-post" --config small --steps "$ENGLISH_STEPS" \
-    --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads 1 \
+    --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads "$ENGLISH_THREADS" \
     --init-from "$RUNS/english/checkpoints/$(printf 'step_%08d' "$ENGLISH_FROZEN_STEPS")" \
     --freeze flow,utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3
 fi
