@@ -355,6 +355,26 @@ def test_stage2_refuses_a_model_without_the_corpus_speakers(corpus: Path, tmp_pa
                            "--unknown-speakers-as", "nobody"],
                           capture_output=True, text=True, env=ENV, timeout=120)
     assert proc.returncode == 2 and "--unknown-speakers-as nobody" in proc.stderr and "Traceback" not in proc.stderr
+    # --read-as-unknown: speakers the model has rows for are read with the stand-in's row all the same
+    heard = sorted({m["speaker"] for m in dataset.items} - {"mei"})
+    dataset.use_label_order(("someone", "mei", *heard), dataset.emotions, unknown_speakers_as="someone",
+                            as_unknown=tuple(heard))
+    rows = {dataset.items[i]["speaker"]: dataset[i]["speaker"] for i in range(len(dataset))}
+    assert rows["mei"] == 1 and all(rows[name] == 0 for name in heard) and heard
+    dataset.use_label_order(("mei", "someone", *heard), dataset.emotions, unknown_speakers_as="someone",
+                            as_unknown=(heard[0],))
+    rows = {dataset.items[i]["speaker"]: dataset[i]["speaker"] for i in range(len(dataset))}
+    assert rows["mei"] == 0 and rows[heard[0]] == 1 and all(rows[n] == 2 + i for i, n in enumerate(heard) if i)
+    for kwargs, said in (({"as_unknown": ("mei",)}, "--read-as-unknown needs --unknown-speakers-as"),
+                         ({"as_unknown": ("ghost",), "unknown_speakers_as": "mei"}, "--read-as-unknown ghost: .* no such"),
+                         ({"as_unknown": ("mei",), "unknown_speakers_as": "mei"}, "that is the stand-in itself")):
+        with pytest.raises(InvalidInputError, match=said):
+            dataset.use_label_order(("mei", *heard), dataset.emotions, **kwargs)
+    proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(tmp_path / "none"),
+                           "--vits", str(voice_model), "--out", str(tmp_path / "r"), "--steps", "1",
+                           "--read-as-unknown", "low"],
+                          capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 2 and "--read-as-unknown needs --unknown-speakers-as" in proc.stderr
 
 
 def test_tune_posterior_trains_only_the_posterior_and_the_decoder(corpus: Path, vits_run: Path, tmp_path: Path

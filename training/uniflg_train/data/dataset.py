@@ -140,14 +140,15 @@ class UniFLGDataset(Dataset):
         self.lengths = [m["frames"] for m in metas]  # spectrogram frames, e.g. for bucketing samplers
 
     def use_label_order(self, speakers: tuple[str, ...], emotions: tuple[str, ...], owner: str = "the model",
-                        unknown_speakers_as: str | None = None) -> None:
+                        unknown_speakers_as: str | None = None, as_unknown: tuple[str, ...] = ()) -> None:
         """Number speakers and emotions as ``speakers`` / ``emotions`` do (a model's tables) instead of the
         cache's own order, so a model trained on another corpus reads each item with its own row. Items of a
-        speaker the table lacks take ``unknown_speakers_as``'s row (data/labels.py says why).
+        speaker the table lacks, or named in ``as_unknown``, take ``unknown_speakers_as``'s row (data/labels.py
+        says why).
 
         Raises InvalidInputError naming every speaker or emotion of the kept items that has no row."""
         rows = speaker_rows((m["speaker"] for m in self.items), speakers, unknown_speakers_as, owner,
-                            hint="choose items with --paired-speakers")
+                            hint="choose items with --paired-speakers", as_unknown=as_unknown)
         missing = sorted({m["emotion"] for m in self.items} - set(emotions))
         if missing:
             raise InvalidInputError(f"{self.cache}: {owner} has no emotion {', '.join(missing)} (it has "

@@ -19,18 +19,34 @@ def check_stand_in(stand_in: str | None, speakers: Sequence[str], owner: str = "
                                 f"{', '.join(speakers)}")
 
 
+def check_as_unknown(as_unknown: Sequence[str], stand_in: str | None, speakers: Sequence[str],
+                     owner: str = "the model") -> None:
+    """``--read-as-unknown NAMES`` needs a stand-in and names the model's own speakers (others are unknown anyway);
+    InvalidInputError naming what is wrong."""
+    if as_unknown and stand_in is None:
+        raise InvalidInputError("--read-as-unknown needs --unknown-speakers-as NAME (the row to read them with)")
+    stray = [n for n in as_unknown if n not in speakers]
+    if stray:
+        raise InvalidInputError(f"--read-as-unknown {', '.join(stray)}: {owner} has no such speaker (speakers it "
+                                f"lacks are read with --unknown-speakers-as already); it has {', '.join(speakers)}")
+    if stand_in in as_unknown:
+        raise InvalidInputError(f"--read-as-unknown {stand_in}: that is the stand-in itself")
+
+
 def speaker_rows(names: Iterable[str], speakers: Sequence[str], stand_in: str | None = None,
-                 owner: str = "the model", hint: str = "") -> dict[str, int]:
-    """Row of each of ``names`` in ``speakers``; a name not there takes ``stand_in``'s row.
+                 owner: str = "the model", hint: str = "", as_unknown: Sequence[str] = ()) -> dict[str, int]:
+    """Row of each of ``names`` in ``speakers``; a name not there, or in ``as_unknown`` (speakers the model heard
+    in stage 1 but whose items should train the condition unknown speech meets), takes ``stand_in``'s row.
 
     Raises InvalidInputError naming every speaker with no row when there is no stand-in (``hint``: what else the
     caller's command offers, e.g. "choose items with --paired-speakers")."""
     check_stand_in(stand_in, speakers, owner)
+    check_as_unknown(as_unknown, stand_in, speakers, owner)
     names = sorted(set(names))
-    missing = [n for n in names if n not in speakers]
+    row = {name: i for i, name in enumerate(speakers) if name not in as_unknown}  # their rows stay, unused here
+    missing = [n for n in names if n not in row]
     if missing and stand_in is None:
         raise InvalidInputError(f"{owner} has no speaker {', '.join(missing)} (it has {', '.join(speakers)}); "
                                 f"{hint + ', or ' if hint else ''}read them with one of its speakers' rows: "
                                 "--unknown-speakers-as NAME")
-    row = {name: i for i, name in enumerate(speakers)}
     return {name: row.get(name, row.get(stand_in or "", -1)) for name in names}  # a stand-in exists where needed

@@ -71,6 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="NAME, one of the stage-1 model's speakers: read items of speakers the model has no row for "
                          "(e.g. Kokoro's, timed by `corpus pair`) with NAME's row, as the runtime reads speech of "
                          "people it never heard (its first speaker's row)")
+    lm.add_argument("--read-as-unknown", type=comma_names, default=(), metavar="NAME[,NAME]",
+                    help="read these speakers' items with --unknown-speakers-as's row although the stage-1 model has "
+                         "rows for them (e.g. a stage 1 that learned Kokoro's voices for English): stage 2 then "
+                         "trains the condition speech of people it never heard meets at run time")
     lm.add_argument("--latent-noise-scale", type=float,
                     help="text path: sampling noise on f(z_f) ~ N(mu, sigma) (default 1, the paper; 0 = the mean)")
     lm.add_argument("--posterior-noise-scale", type=float,
@@ -184,7 +188,7 @@ def _run_vits(args: argparse.Namespace) -> int:
 
 
 def _run_landmarks(args: argparse.Namespace) -> int:
-    from uniflg_train.data.labels import check_stand_in
+    from uniflg_train.data.labels import check_as_unknown, check_stand_in
     from uniflg_train.trainer.landmarks import load_stage1, train_landmarks
 
     options = with_overrides(LandmarkTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
@@ -214,11 +218,12 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     if variant != model.cfg.variant:
         model = load_stage1(args.vits, model.cfg.replace(variant=variant))
     check_stand_in(args.unknown_speakers_as, model.cfg.speakers, str(args.vits))  # before any data is read
+    check_as_unknown(args.read_as_unknown, args.unknown_speakers_as, model.cfg.speakers, str(args.vits))
     # word-free items train the speech path only (trainer/landmarks.py); TTL has no speech path to give them
     dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate,
                                 options.paired_speakers, text_only=variant.landmark_training == "text")
     dataset.use_label_order(model.cfg.speakers, model.cfg.emotions, owner=str(args.vits),
-                            unknown_speakers_as=args.unknown_speakers_as)
+                            unknown_speakers_as=args.unknown_speakers_as, as_unknown=args.read_as_unknown)
     step = train_landmarks(model, dataset, collate, args.out, options)
     log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")
     return 0
