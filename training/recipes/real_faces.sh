@@ -9,15 +9,18 @@
 # from git at BASE_COMMIT), so the recipe reproduces the shipped voice from the shipped voice's own history.
 #
 #   bash training/recipes/real_faces.sh                  # all stages
-#   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: base|corpus|pair|landmarks|english-corpus|
-#                                                        #   english|english-posterior|english-flow|export|live|
-#                                                        #   english-export|eval
+#   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: base|corpus|pair|landmarks|export|live|
+#                                                        #   english-corpus|english|english-posterior|english-flow|
+#                                                        #   english-landmarks|english-export|english-live|eval
 #
-# English (stages english-corpus, english, english-export; with ENGLISH_CHECKPOINT=STEP): stage 1 continues from the stage-2 checkpoint with the latent space
-# frozen (`train vits --freeze`: posterior, flow, utterance encoder, z_u projection, the carried speaker rows;
-# the landmark decoder is frozen in stage 1 anyway), on HTS + Kokoro Japanese and Kokoro's jm_kumo reading
-# English, reconstruction losses only. The text path learns English; the speech path, the landmark decoder and
-# so the live path distilled from them stay bit for bit as stage 2 left them.
+# English (the english-* stages; STAGE=all runs them with ENGLISH_CHECKPOINT=STEP): stage 1 continues from the
+# stage-2 checkpoint on HTS + Kokoro Japanese and Kokoro's jm_kumo reading English, reconstruction losses only, in
+# three steps: the latent space frozen (english: posterior, flow, utterance encoder, z_u projection, the carried
+# speaker rows), then the posterior learning (english-posterior), then the flow too (english-flow; why: each
+# stage's comment). The utterance encoder, z_u's projection and the carried rows stay frozen throughout, so the
+# stored latents keep their meaning. Stage 2 is then trained again on that stage 1 (english-landmarks, with Kokoro's
+# voices read as unknown speakers as before), exported with the English speaker (english-export) and its live path
+# distilled (english-live).
 #
 # Cost on a 2-core CPU: corpus ~25 min (Kokoro is the slow source, ~1.5-3.5 s per item); pair ~5 min; stage 2
 # 875 steps ~25 min with one thread (the text path's inputs are cached after the first epoch); live distillation
@@ -44,9 +47,9 @@ LANDMARK_STEPS=${LANDMARK_STEPS:-875}             # the shipped checkpoint (docs
 ENGLISH_DATA=${ENGLISH_DATA:-data/english}         # faces-main + faces-kokoro + the two below, merged
 KOKORO_EN=${KOKORO_EN:-data/corpus-kokoro-en}      # Kokoro jm_kumo reading English (espeak-ng IPA), 800 items
 KOKORO_EN2=${KOKORO_EN2:-data/corpus-kokoro-en2}   # the same, 1,200 more items (another seed)
-ENGLISH_CHECKPOINT=${ENGLISH_CHECKPOINT:-}        # the English stage-1 step the voice ships (empty: none; STAGE=all
-                                                  # then skips the English stages and exports stage 2's checkpoint)
-ENGLISH_STEPS=${ENGLISH_STEPS:-${ENGLISH_CHECKPOINT:-30000}}  # how far the english stage trains
+ENGLISH_CHECKPOINT=${ENGLISH_CHECKPOINT:-}        # the english-flow step the English voice builds on (empty: none;
+                                                  # STAGE=all then skips the English stages)
+ENGLISH_STEPS=${ENGLISH_STEPS:-${ENGLISH_CHECKPOINT:-30000}}  # how far english-flow trains
 ENGLISH_FROZEN_STEPS=${ENGLISH_FROZEN_STEPS:-3000}  # where english-posterior starts from the english stage
 ENGLISH_POST_STEPS=${ENGLISH_POST_STEPS:-3000}      # where english-flow starts from the english-posterior stage
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-125}
@@ -58,15 +61,19 @@ UNIFLG=${UNIFLG:-.venv/bin/uniflg}
 PY=${PY:-.venv/bin/python}
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
-if [ "$STAGE" = english-export ] && [ -z "$ENGLISH_CHECKPOINT" ]; then
-  echo "STAGE=english-export needs ENGLISH_CHECKPOINT=STEP (the english stage's step to ship)" >&2
-  exit 2
-fi
+case "$STAGE" in english-landmarks|english-export|english-live)
+  if [ -z "$ENGLISH_CHECKPOINT" ]; then
+    echo "STAGE=$STAGE needs ENGLISH_CHECKPOINT=STEP (the english-flow step the English voice builds on)" >&2
+    exit 2
+  fi ;;
+esac
 run_english() { [ "$STAGE" = "$1" ] || { [ "$STAGE" = all ] && [ -n "$ENGLISH_CHECKPOINT" ]; }; }
 case "$STAGE" in
-  all|base|corpus|pair|landmarks|english-corpus|english|english-posterior|english-flow|export|live|english-export|eval) ;;
-  *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, english-corpus, english," \
-          "english-posterior, english-flow, export, live, english-export or eval" >&2
+  all|base|corpus|pair|landmarks|export|live|english-corpus|english|english-posterior|english-flow) ;;
+  english-landmarks|english-export|english-live|eval) ;;
+  *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, export, live," \
+          "english-corpus, english, english-posterior, english-flow, english-landmarks, english-export," \
+          "english-live or eval" >&2
      exit 2 ;;
 esac
 
@@ -112,16 +119,16 @@ fi
 if run_english english; then
   stage2=$RUNS/uniflg/checkpoints/$(printf 'step_%08d' "$LANDMARK_STEPS")
   [ -d "$stage2" ] || { echo "no stage-2 checkpoint $stage2: run STAGE=landmarks first" >&2; exit 1; }
-  "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english" --config small --steps "$ENGLISH_STEPS" \
+  "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english" --config small --steps "$ENGLISH_FROZEN_STEPS" \
     --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads "$ENGLISH_THREADS" --init-from "$stage2" \
     --freeze posterior,flow,utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3
 fi
 # The frozen (stage-2-tuned) posterior held the English reconstruction at 82-84 % WER: this stage lets the
 # posterior learn too (flow, utterance encoder, z_u's projection and the carried rows stay frozen), from the english
-# stage's step ENGLISH_FROZEN_STEPS. The text path never reads the posterior at run time; shipping it needs an export
-# that takes the speech path from stage 2 (not written yet: docs/model-card.md, English).
-if [ "$STAGE" = english-posterior ]; then
-  "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english-post" --config small --steps "$ENGLISH_STEPS" \
+# stage's step ENGLISH_FROZEN_STEPS.
+if run_english english-posterior; then
+  "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english-post" --config small \
+    --steps "$ENGLISH_POST_STEPS" \
     --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads "$ENGLISH_THREADS" \
     --init-from "$RUNS/english/checkpoints/$(printf 'step_%08d' "$ENGLISH_FROZEN_STEPS")" \
     --freeze flow,utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3
@@ -131,7 +138,7 @@ fi
 # against 47 % for f(z) itself (20 held-out sentences, english-posterior step 2,909), and the trained prior already
 # sat at that ceiling (83 %). So the flow learns too, from english-posterior's step ENGLISH_POST_STEPS; the latent
 # space moves, and the landmark decoder (stage 2) is then trained again on this stage 1 (docs/model-card.md).
-if [ "$STAGE" = english-flow ]; then
+if run_english english-flow; then
   "$UNIFLG" train vits --data "$ENGLISH_DATA" --out "$RUNS/english-flow" --config small --steps "$ENGLISH_STEPS" \
     --batch-size 8 --checkpoint-every 500 --keep-last 60 --threads "$ENGLISH_THREADS" \
     --init-from "$RUNS/english-post/checkpoints/$(printf 'step_%08d' "$ENGLISH_POST_STEPS")" \
@@ -150,18 +157,35 @@ if run live; then  # the live path is distilled from the voice it ships in (docs
   "$PY" -m uniflg_train.live export --run "$RUNS/live250" --voice "$VOICE_OUT" --out "$VOICE_OUT" --name live250
   "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT" --limit 24
 fi
-# The English voice: the english stage's checkpoint with the live paths of the voice above, whose speech path it
-# kept bit for bit (export checks that), and its own face calibration (its text path changed).
+# The English voice: stage 2 again on english-flow's step ENGLISH_CHECKPOINT (the same data and settings as stage
+# `landmarks`; Kokoro's voices, which that stage 1 has rows for, still read with mei's row), exported with
+# jm_kumo reading English, the face calibration and the live path distilled from it.
 FINAL_VOICE=$VOICE_OUT
-if [ -n "$ENGLISH_CHECKPOINT" ]; then FINAL_VOICE=$VOICE_OUT-english; fi
+FINAL_RUN=$RUNS/uniflg
+if [ -n "$ENGLISH_CHECKPOINT" ]; then FINAL_VOICE=$VOICE_OUT-english; FINAL_RUN=$RUNS/uniflg-english; fi
+if run_english english-landmarks; then
+  "$UNIFLG" train landmarks --data "$DATA" \
+    --vits "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")" --out "$FINAL_RUN" \
+    --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every "$CHECKPOINT_EVERY" --threads 1 \
+    --learning-rate 1e-3 --latent-noise-scale 0 --posterior-noise-scale 0 --paired-speakers "$STAGE2_SPEAKERS" \
+    --unknown-speakers-as mei --read-as-unknown "${STAGE2_SPEAKERS#mei,}" \
+    --augment --augment-noise color,babble,music,band --tune-posterior
+fi
 if run_english english-export; then
-  "$UNIFLG" export --format onnx --checkpoint "$RUNS/english/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")" \
+  "$UNIFLG" export --format onnx --checkpoint "$FINAL_RUN/checkpoints/$(printf 'step_%08d' "$LANDMARK_STEPS")" \
     -o "$FINAL_VOICE" --name default --half-weights --latents "$RUNS/latents.json" \
-    --language-speaker en=kokoro_jm_kumo --live-from "$VOICE_OUT"
+    --language-speaker en=kokoro_jm_kumo
   "$UNIFLG" calibrate-face --voice "$FINAL_VOICE"
 fi
+if run_english english-live; then
+  "$PY" -m uniflg_train.live train --corpus "$DATA" --voice "$FINAL_VOICE" --out "$RUNS/live250-english" \
+    --lookahead-ms 250 --minutes "${LIVE_MINUTES:-30}" --threads 1 --limit 480
+  "$PY" -m uniflg_train.live export --run "$RUNS/live250-english" --voice "$FINAL_VOICE" --out "$FINAL_VOICE" \
+    --name live250
+  "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$FINAL_VOICE" --limit 24
+fi
 if run eval; then
-  "$UNIFLG" eval --data "$DATA" --run "$RUNS/uniflg" --limit "${EVAL_ITEMS:-40}" --json \
+  "$UNIFLG" eval --data "$DATA" --run "$FINAL_RUN" --limit "${EVAL_ITEMS:-40}" --json \
     --out "$RUNS/eval.json" --report "$RUNS/report.md"
   if [ -d "${DEVSET:-/work/devset/real-av}" ]; then
     "$UNIFLG" eval robustness "${DEVSET:-/work/devset/real-av}" --voice "$FINAL_VOICE" --out "$RUNS/robustness.md"
