@@ -226,18 +226,38 @@ def test_speech_path_from_joins_a_text_side_to_the_speech_path_it_shares_a_laten
     np.testing.assert_allclose(ours.animate_array(speech, ours.sample_rate),
                                theirs.animate_array(speech, theirs.sample_rate), atol=1e-5)
 
+    # float16 on either side: a float32 source whose shared modules round to the half voice's is accepted, both ways
+    shipped_model = load_model(DEFAULT_VOICE_DIR / default.weights, config=default.config)
+    with torch.no_grad():
+        for p in shipped_model.flow.parameters():
+            p.mul_(1 + 1e-5)  # far below float16's resolution: still the same weights at the stored precision
+    save_model(shipped_model, tmp_path / "full.safetensors")
+    for checkpoint, source in ((DEFAULT_VOICE_DIR / default.weights, tmp_path / "full.safetensors"),
+                               (tmp_path / "full.safetensors", DEFAULT_VOICE_DIR)):
+        assert main(["export", "--checkpoint", str(checkpoint), "-o", str(tmp_path / f"both{len(str(source))}"),
+                     "--no-verify", "--speech-path-from", str(source)]) == 0
+    grown = type(shipped_model)(shipped_model.cfg.replace(speakers=(*shipped_model.cfg.speakers, "newcomer")))
+    weights = shipped_model.state_dict()
+    weights["g_embedding.weight"] = torch.cat([weights["g_embedding.weight"], weights["g_embedding.weight"][:1]])
+    grown.load_state_dict(weights)
+    save_model(grown, tmp_path / "grown.safetensors")
+
     with torch.no_grad():
         next(model.flow.parameters()).add_(1e-2)
     save_model(model, tmp_path / "other_flow.safetensors")
     tiny = read_spec(tiny_dir)
     for args, said in ((["--checkpoint", str(tmp_path / "other_flow.safetensors")],
-                        "do not share a latent space (flow differ)"),
+                        "do not share a latent space (they differ in: flow)"),
                        (["--checkpoint", str(tiny_dir / tiny.weights)], "has another shape"),
-                       (["--voice", str(tiny_dir)], "--speech-path-from goes with --checkpoint")):
+                       (["--voice", str(tiny_dir)], "--speech-path-from goes with --checkpoint"),
+                       (["--checkpoint", str(DEFAULT_VOICE_DIR / default.weights), "--speech-path-from",
+                         str(tmp_path / "grown.safetensors")], "this model has no speaker newcomer"),
+                       (["--checkpoint", str(DEFAULT_VOICE_DIR / default.weights), "--speech-path-from",
+                         str(tmp_path / "nowhere")], "it takes a checkpoint directory")):
         caplog.clear()
         refused = tmp_path / f"refused{len(said)}"
-        assert main(["export", *args, "-o", str(refused), "--no-verify", "--speech-path-from",
-                     str(DEFAULT_VOICE_DIR)]) == 2
+        source = [] if "--speech-path-from" in args else ["--speech-path-from", str(DEFAULT_VOICE_DIR)]
+        assert main(["export", *args, "-o", str(refused), "--no-verify", *source]) == 2
         assert said in caplog.text and not refused.exists(), said
 
 

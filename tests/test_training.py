@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from uniflg_train.checkpoint import CheckpointManager
 
@@ -375,6 +376,32 @@ def test_stage2_refuses_a_model_without_the_corpus_speakers(corpus: Path, tmp_pa
                            "--read-as-unknown", "low"],
                           capture_output=True, text=True, env=ENV, timeout=120)
     assert proc.returncode == 2 and "--read-as-unknown needs --unknown-speakers-as" in proc.stderr
+
+
+def test_stage2_records_whose_row_reads_which_speaker_and_evaluation_reads_them_so(corpus: Path, vits_run: Path,
+                                                                                    tmp_path: Path) -> None:
+    """--unknown-speakers-as / --read-as-unknown (repeatable) are saved with the run: a resume with others is
+    refused, and `uniflg eval` reads those speakers with the stand-in's row, as training did."""
+    from uniflg_train.evaluation.command import load_systems
+    from uniflg_train.evaluation.runner import EvalItem
+
+    run = tmp_path / "as-unknown"
+    args = ["train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run),
+            "--batch-size", "2", "--threads", "1", "--unknown-speakers-as", "mei"]
+    proc = uniflg(*args, "--steps", "1", "--read-as-unknown", "low", "--read-as-unknown", "bright,low")
+    assert "read with mei's row: bright, low" in proc.stderr
+    saved = json.loads((run / "train_landmarks.json").read_text())
+    assert saved["unknown_speakers_as"] == "mei" and saved["read_as_unknown"] == ["bright", "low"]
+    again = subprocess.run([sys.executable, "-m", "uniflg.cli", *args, "--steps", "2", "--read-as-unknown", "low"],
+                           capture_output=True, text=True, env=ENV, timeout=300)
+    assert again.returncode == 2 and "read_as_unknown ['bright', 'low'] -> ['low']" in again.stderr
+
+    system = load_systems(run, {})["UniFLG"]
+    speakers = system.cfg.speakers
+    rows = {name: int(system._g(EvalItem("x", "", np.zeros(1), 24000, np.zeros((1, 70, 2)), speaker=name)))
+            for name in ("low", "bright", "soft", "mei", "stranger")}
+    assert rows == {"low": speakers.index("mei"), "bright": speakers.index("mei"), "soft": speakers.index("soft"),
+                    "mei": speakers.index("mei"), "stranger": speakers.index("mei")}
 
 
 def test_tune_posterior_trains_only_the_posterior_and_the_decoder(corpus: Path, vits_run: Path, tmp_path: Path

@@ -61,6 +61,10 @@ UNIFLG=${UNIFLG:-.venv/bin/uniflg}
 PY=${PY:-.venv/bin/python}
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
+if [ -n "$ENGLISH_CHECKPOINT" ] && ! [[ "$ENGLISH_CHECKPOINT" =~ ^[1-9][0-9]*$ ]]; then
+  echo "ENGLISH_CHECKPOINT=$ENGLISH_CHECKPOINT is not a step: a whole number above 0 (an english-flow checkpoint)" >&2
+  exit 2
+fi
 case "$STAGE" in english-landmarks|english-export|english-live)
   if [ -z "$ENGLISH_CHECKPOINT" ]; then
     echo "STAGE=$STAGE needs ENGLISH_CHECKPOINT=STEP (the english-flow step the English voice builds on)" >&2
@@ -164,14 +168,17 @@ FINAL_VOICE=$VOICE_OUT
 FINAL_RUN=$RUNS/uniflg
 if [ -n "$ENGLISH_CHECKPOINT" ]; then FINAL_VOICE=$VOICE_OUT-english; FINAL_RUN=$RUNS/uniflg-english; fi
 if run_english english-landmarks; then
+  # Kokoro's voices (every stage-2 speaker but the stand-in) are read as unknown speech, as in stage `landmarks`
+  as_unknown=$(tr ',' '\n' <<< "$STAGE2_SPEAKERS" | grep -vx mei | paste -sd, -)
   "$UNIFLG" train landmarks --data "$DATA" \
     --vits "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")" --out "$FINAL_RUN" \
     --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every "$CHECKPOINT_EVERY" --threads 1 \
     --learning-rate 1e-3 --latent-noise-scale 0 --posterior-noise-scale 0 --paired-speakers "$STAGE2_SPEAKERS" \
-    --unknown-speakers-as mei --read-as-unknown "${STAGE2_SPEAKERS#mei,}" \
+    --unknown-speakers-as mei --read-as-unknown "$as_unknown" \
     --augment --augment-noise color,babble,music,band --tune-posterior
 fi
 if run_english english-export; then
+  [ -f "$RUNS/latents.json" ] || { echo "no $RUNS/latents.json: run STAGE=export first (it writes it)" >&2; exit 1; }
   "$UNIFLG" export --format onnx --checkpoint "$FINAL_RUN/checkpoints/$(printf 'step_%08d' "$LANDMARK_STEPS")" \
     -o "$FINAL_VOICE" --name default --half-weights --latents "$RUNS/latents.json" \
     --language-speaker en=kokoro_jm_kumo

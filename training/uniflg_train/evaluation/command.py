@@ -7,6 +7,7 @@ The data types and the runner live in :mod:`uniflg_train.evaluation.runner`; tra
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Mapping
@@ -30,7 +31,10 @@ def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, Sys
         latest = CheckpointManager(Path(run) / "checkpoints").latest()
         if latest is None or latest.config() is None:
             raise EvalInputError(f"{run}: no complete checkpoint with a config under {run}/checkpoints")
-        systems[name] = TorchSystem(load_trained_model(latest.path)[0])
+        record = Path(run) / "train_landmarks.json"  # how the run read its speakers (trainer/options.py)
+        saved = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+        systems[name] = TorchSystem(load_trained_model(latest.path)[0], stand_in=saved.get("unknown_speakers_as"),
+                                    as_unknown=tuple(saved.get("read_as_unknown") or ()))
     return systems
 
 

@@ -18,8 +18,13 @@ from uniflg_train.evaluation.runner import EvalItem
 
 
 class TorchSystem:
+    """``stand_in`` / ``as_unknown``: the stage-2 run's reading of speakers (``train landmarks
+    --unknown-speakers-as / --read-as-unknown``): items of speakers the model lacks, or named in ``as_unknown``, are
+    read with the stand-in's row, as in training (without a stand-in: row 0, the runtime's row for unknown speech)."""
+
     def __init__(self, model: UniFLG, seed: int = 0, noise_scale: float = 0.667,
-                 duration_noise_scale: float = 0.8, landmark_noise_scale: float = 0.0) -> None:
+                 duration_noise_scale: float = 0.8, landmark_noise_scale: float = 0.0,
+                 stand_in: str | None = None, as_unknown: tuple[str, ...] = ()) -> None:
         self.model = model.eval()
         self.cfg = model.cfg
         self.sample_rate = self.cfg.audio.sample_rate
@@ -29,12 +34,17 @@ class TorchSystem:
         self.landmark_noise_scale = landmark_noise_scale
         self.supports_text = self.cfg.variant.landmark_training != "speech"
         self.supports_speech = self.cfg.variant.landmark_training != "text"
+        self.stand_in, self.as_unknown = stand_in, frozenset(as_unknown)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _g(self, item: EvalItem) -> torch.Tensor:
         names = self.cfg.condition_names
-        key = item.speaker if self.cfg.variant.conditioning == "speaker" else item.emotion
-        return torch.tensor([names.index(key) if key in names else 0])
+        if self.cfg.variant.conditioning == "speaker":
+            key = item.speaker if item.speaker not in self.as_unknown else None
+            fallback = names.index(self.stand_in) if self.stand_in in names else 0
+        else:
+            key, fallback = item.emotion, 0
+        return torch.tensor([names.index(key) if key in names else fallback])
 
     def _spec(self, audio: np.ndarray, rate: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         wav = resample(to_mono_float(audio), rate, self.sample_rate)

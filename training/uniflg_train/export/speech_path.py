@@ -25,10 +25,15 @@ SHARED_MODULES = ("flow", "utterance", "u_projection")
 
 
 def equal_at_stored_precision(mine: torch.Tensor, theirs: torch.Tensor) -> bool:
-    """Equal, or equal once ``mine`` is rounded to float16 (a half-weight voice as the source)."""
+    """Equal, or, where either side holds float16 values (a half-weight voice), equal once both are rounded to
+    float16."""
     import torch
 
-    return mine.shape == theirs.shape and (torch.equal(mine, theirs) or torch.equal(mine.half().float(), theirs))
+    def is_half(t: torch.Tensor) -> bool:
+        return bool(torch.equal(t.half().float(), t.float()))
+
+    return mine.shape == theirs.shape and (torch.equal(mine, theirs) or (
+        (is_half(mine) or is_half(theirs)) and torch.equal(mine.half(), theirs.half())))
 
 
 def load_speech_source(source: Path) -> UniFLG:
@@ -36,12 +41,15 @@ def load_speech_source(source: Path) -> UniFLG:
     from uniflg.errors import InvalidInputError, ModelFormatError
     from uniflg_train.export.onnx_export import load_source_model
 
+    accepted = ("it takes a checkpoint directory, a run folder, a .safetensors model file or a voice folder with "
+                "model.safetensors")
     try:
         if (source / "voice.json").is_file():
             return load_source_model(voice=source)[0]
         return load_source_model(checkpoint=source)[0]
     except (ModelFormatError, OSError) as exc:
-        raise InvalidInputError(f"--speech-path-from {source}: {exc}") from None
+        reason = str(exc).removeprefix(f"{source}: ")
+        raise InvalidInputError(f"--speech-path-from {source}: {reason}; {accepted}") from None
 
 
 def take_speech_path(model: UniFLG, source: Path) -> list[str]:
@@ -66,13 +74,20 @@ def take_speech_path(model: UniFLG, source: Path) -> list[str]:
         if name in SHARED_MODULES and not all(equal_at_stored_precision(a, their_sd[k]) for k, a in mine_sd.items()):
             differ.append(name)
     names = theirs.cfg.condition_names
-    if tuple(model.cfg.condition_names[:len(names)]) != tuple(names) or not all(
+    lacking = [n for n in names if n not in model.cfg.condition_names]
+    if lacking:
+        raise InvalidInputError(f"--speech-path-from {source}: this model has no speaker {', '.join(lacking)}, which "
+                                f"the source's speech path was trained with (it has {', '.join(model.cfg.condition_names)})")
+    if tuple(model.cfg.condition_names[:len(names)]) != tuple(names):
+        raise InvalidInputError(f"--speech-path-from {source}: the source's speakers {', '.join(names)} must come first "
+                                f"and in that order in this model (it has {', '.join(model.cfg.condition_names)})")
+    if not all(
             equal_at_stored_precision(model.g_embedding.weight[i].detach(), theirs.g_embedding.weight[i].detach())
             for i in range(len(names))):
         differ.append(f"the rows of {', '.join(names)}")
     if differ:
-        raise InvalidInputError(f"--speech-path-from {source}: the two do not share a latent space ({'; '.join(differ)} "
-                                "differ); train the text side with --init-from that checkpoint and --freeze "
+        raise InvalidInputError(f"--speech-path-from {source}: the two do not share a latent space (they differ in: "
+                                f"{'; '.join(differ)}); train the text side with --init-from {source} and --freeze "
                                 "flow,utterance,u_projection,g_embedding (docs/training.md)")
     changed = []
     with torch.no_grad():

@@ -71,10 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="NAME, one of the stage-1 model's speakers: read items of speakers the model has no row for "
                          "(e.g. Kokoro's, timed by `corpus pair`) with NAME's row, as the runtime reads speech of "
                          "people it never heard (its first speaker's row)")
-    lm.add_argument("--read-as-unknown", type=comma_names, default=(), metavar="NAME[,NAME]",
+    lm.add_argument("--read-as-unknown", type=comma_names, action="extend", default=[], metavar="NAME[,NAME]",
                     help="read these speakers' items with --unknown-speakers-as's row although the stage-1 model has "
                          "rows for them (e.g. a stage 1 that learned Kokoro's voices for English): stage 2 then "
-                         "trains the condition speech of people it never heard meets at run time")
+                         "trains the condition speech of people it never heard meets at run time (repeatable; recorded "
+                         "with the run, and `uniflg eval` reads them the same way)")
     lm.add_argument("--latent-noise-scale", type=float,
                     help="text path: sampling noise on f(z_f) ~ N(mu, sigma) (default 1, the paper; 0 = the mean)")
     lm.add_argument("--posterior-noise-scale", type=float,
@@ -199,7 +200,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              paired_speakers=args.paired_speakers, **_augment_fields(args),
                              tune_posterior=args.tune_posterior,
                              posterior_learning_rate=args.posterior_learning_rate,
-                             anchor_weight=args.anchor_weight)
+                             anchor_weight=args.anchor_weight, unknown_speakers_as=args.unknown_speakers_as,
+                             read_as_unknown=tuple(sorted(set(args.read_as_unknown))) or None)
     variant = VARIANTS[args.variant]
     _require(args, ("posterior_learning_rate", "anchor_weight"), "tune_posterior")
     if args.posterior_learning_rate is not None and not 0 < args.posterior_learning_rate < math.inf:
@@ -217,13 +219,18 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                                 f"{model.cfg.variant.conditioning}")
     if variant != model.cfg.variant:
         model = load_stage1(args.vits, model.cfg.replace(variant=variant))
-    check_stand_in(args.unknown_speakers_as, model.cfg.speakers, str(args.vits))  # before any data is read
-    check_as_unknown(args.read_as_unknown, args.unknown_speakers_as, model.cfg.speakers, str(args.vits))
+    check_stand_in(options.unknown_speakers_as, model.cfg.speakers, str(args.vits))  # before any data is read
+    check_as_unknown(options.read_as_unknown, options.unknown_speakers_as, model.cfg.speakers, str(args.vits))
+    if options.read_as_unknown and variant.conditioning != "speaker":
+        raise InvalidInputError(f"--read-as-unknown: a {variant.name} model's rows are emotions, not speakers")
     # word-free items train the speech path only (trainer/landmarks.py); TTL has no speech path to give them
     dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate,
                                 options.paired_speakers, text_only=variant.landmark_training == "text")
     dataset.use_label_order(model.cfg.speakers, model.cfg.emotions, owner=str(args.vits),
-                            unknown_speakers_as=args.unknown_speakers_as, as_unknown=args.read_as_unknown)
+                            unknown_speakers_as=options.unknown_speakers_as, as_unknown=options.read_as_unknown)
+    stood_in = sorted({m["speaker"] for m in dataset.items} - (set(model.cfg.speakers) - set(options.read_as_unknown)))
+    if stood_in:
+        log.info("read with %s's row: %s", options.unknown_speakers_as, ", ".join(stood_in))
     step = train_landmarks(model, dataset, collate, args.out, options)
     log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")
     return 0

@@ -90,6 +90,10 @@ class LandmarkTrainOptions:
     tune_posterior: bool = False
     posterior_learning_rate: float = 1e-4
     anchor_weight: float = 1.0
+    # Whose row reads which items (uniflg_train.data.labels): speakers the stage-1 model lacks, and those in
+    # ``read_as_unknown``, take ``unknown_speakers_as``'s row; evaluation reads them the same way.
+    unknown_speakers_as: str | None = None
+    read_as_unknown: tuple[str, ...] = ()
 
 
 # Options a resumed run may change: how long it runs and how it is logged, checkpointed and scheduled on the machine.
