@@ -166,7 +166,10 @@ fi
 # jm_kumo reading English, the face calibration and the live path distilled from it.
 FINAL_VOICE=$VOICE_OUT
 FINAL_RUN=$RUNS/uniflg
-if [ -n "$ENGLISH_CHECKPOINT" ]; then FINAL_VOICE=$VOICE_OUT-english; FINAL_RUN=$RUNS/uniflg-english; fi
+if [ -n "$ENGLISH_CHECKPOINT" ]; then  # named by the step, so another ENGLISH_CHECKPOINT never resumes this one
+  FINAL_VOICE=$VOICE_OUT-english-$ENGLISH_CHECKPOINT
+  FINAL_RUN=$RUNS/uniflg-english-$ENGLISH_CHECKPOINT
+fi
 if run_english english-landmarks; then
   # Kokoro's voices (every stage-2 speaker but the stand-in) are read as unknown speech, as in stage `landmarks`
   as_unknown=$(tr ',' '\n' <<< "$STAGE2_SPEAKERS" | grep -vx mei | paste -sd, -)
@@ -185,9 +188,10 @@ if run_english english-export; then
   "$UNIFLG" calibrate-face --voice "$FINAL_VOICE"
 fi
 if run_english english-live; then
-  "$PY" -m uniflg_train.live train --corpus "$DATA" --voice "$FINAL_VOICE" --out "$RUNS/live250-english" \
+  live_run=$RUNS/live250-english-$ENGLISH_CHECKPOINT
+  "$PY" -m uniflg_train.live train --corpus "$DATA" --voice "$FINAL_VOICE" --out "$live_run" \
     --lookahead-ms 250 --minutes "${LIVE_MINUTES:-30}" --threads 1 --limit 480
-  "$PY" -m uniflg_train.live export --run "$RUNS/live250-english" --voice "$FINAL_VOICE" --out "$FINAL_VOICE" \
+  "$PY" -m uniflg_train.live export --run "$live_run" --voice "$FINAL_VOICE" --out "$FINAL_VOICE" \
     --name live250
   "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$FINAL_VOICE" --limit 24
 fi
