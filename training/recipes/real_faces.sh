@@ -11,16 +11,18 @@
 #   bash training/recipes/real_faces.sh                  # all stages
 #   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: base|corpus|pair|landmarks|export|live|
 #                                                        #   english-corpus|english|english-posterior|english-flow|
-#                                                        #   english-landmarks|english-export|english-live|eval
+#                                                        #   english-pair|english-landmarks|english-export|
+#                                                        #   english-live|eval
 #
 # English (the english-* stages; STAGE=all runs them with ENGLISH_CHECKPOINT=STEP): stage 1 continues from the
 # stage-2 checkpoint on HTS + Kokoro Japanese and Kokoro's jm_kumo reading English, reconstruction losses only, in
 # three steps: the latent space frozen (english: posterior, flow, utterance encoder, z_u projection, the carried
 # speaker rows), then the posterior learning (english-posterior), then the flow too (english-flow; why: each
 # stage's comment). The utterance encoder, z_u's projection and the carried rows stay frozen throughout, so the
-# stored latents keep their meaning. Stage 2 is then trained again on that stage 1 (english-landmarks, with Kokoro's
-# voices read as unknown speakers as before), exported with the English speaker (english-export) and its live path
-# distilled (english-live).
+# stored latents keep their meaning. Stage 2 is then trained again on that stage 1 with jm_kumo's English timed by
+# it and paired with mei's face (english-pair; the text path's English faces need English paired items), Kokoro's
+# voices read as unknown speakers as before (english-landmarks), exported with the English speaker (english-export)
+# and its live path distilled (english-live).
 #
 # Cost on a 2-core CPU: corpus ~25 min (Kokoro is the slow source, ~1.5-3.5 s per item); pair ~5 min; stage 2
 # 875 steps ~25 min with one thread (the text path's inputs are cached after the first epoch); live distillation
@@ -65,7 +67,7 @@ if [ -n "$ENGLISH_CHECKPOINT" ] && ! [[ "$ENGLISH_CHECKPOINT" =~ ^[1-9][0-9]*$ ]
   echo "ENGLISH_CHECKPOINT=$ENGLISH_CHECKPOINT is not a step: a whole number above 0 (an english-flow checkpoint)" >&2
   exit 2
 fi
-case "$STAGE" in english-landmarks|english-export|english-live)
+case "$STAGE" in english-pair|english-landmarks|english-export|english-live)
   if [ -z "$ENGLISH_CHECKPOINT" ]; then
     echo "STAGE=$STAGE needs ENGLISH_CHECKPOINT=STEP (the english-flow step the English voice builds on)" >&2
     exit 2
@@ -74,9 +76,9 @@ esac
 run_english() { [ "$STAGE" = "$1" ] || { [ "$STAGE" = all ] && [ -n "$ENGLISH_CHECKPOINT" ]; }; }
 case "$STAGE" in
   all|base|corpus|pair|landmarks|export|live|english-corpus|english|english-posterior|english-flow) ;;
-  english-landmarks|english-export|english-live|eval) ;;
+  english-pair|english-landmarks|english-export|english-live|eval) ;;
   *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, export, live," \
-          "english-corpus, english, english-posterior, english-flow, english-landmarks, english-export," \
+          "english-corpus, english, english-posterior, english-flow, english-pair, english-landmarks, english-export," \
           "english-live or eval" >&2
      exit 2 ;;
 esac
@@ -161,19 +163,28 @@ if run live; then  # the live path is distilled from the voice it ships in (docs
   "$PY" -m uniflg_train.live export --run "$RUNS/live250" --voice "$VOICE_OUT" --out "$VOICE_OUT" --name live250
   "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT" --limit 24
 fi
-# The English voice: stage 2 again on english-flow's step ENGLISH_CHECKPOINT (the same data and settings as stage
-# `landmarks`; Kokoro's voices, which that stage 1 has rows for, still read with mei's row), exported with
-# jm_kumo reading English, the face calibration and the live path distilled from it.
+# The English voice: stage 2 again on english-flow's step ENGLISH_CHECKPOINT (the settings of stage `landmarks`;
+# its data plus jm_kumo's English timed by that model with mei's face; Kokoro's voices, which that stage 1 has
+# rows for, still read with mei's row), exported with jm_kumo reading English, the face calibration and the live
+# path distilled from it.
 FINAL_VOICE=$VOICE_OUT
 FINAL_RUN=$RUNS/uniflg
 if [ -n "$ENGLISH_CHECKPOINT" ]; then  # named by the step, so another ENGLISH_CHECKPOINT never resumes this one
   FINAL_VOICE=$VOICE_OUT-english-$ENGLISH_CHECKPOINT
   FINAL_RUN=$RUNS/uniflg-english-$ENGLISH_CHECKPOINT
 fi
+ENGLISH_PAIRED=data/faces-kokoro-en-paired-$ENGLISH_CHECKPOINT  # jm_kumo's English, timed, with mei's face
+ENGLISH_FACES=data/faces-english-$ENGLISH_CHECKPOINT            # $DATA + the above: what the English voice reads
+if run_english english-pair; then
+  "$UNIFLG" corpus pair "$KOKORO_EN" --out "$ENGLISH_PAIRED" --face mei \
+    --model "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")"
+  "$UNIFLG" corpus merge "$DATA" "$ENGLISH_PAIRED" --out "$ENGLISH_FACES"
+  "$UNIFLG" preprocess --data "$ENGLISH_FACES" --jobs "$JOBS"
+fi
 if run_english english-landmarks; then
   # Kokoro's voices (every stage-2 speaker but the stand-in) are read as unknown speech, as in stage `landmarks`
   as_unknown=$(tr ',' '\n' <<< "$STAGE2_SPEAKERS" | grep -vx mei | paste -sd, -)
-  "$UNIFLG" train landmarks --data "$DATA" \
+  "$UNIFLG" train landmarks --data "$ENGLISH_FACES" \
     --vits "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")" --out "$FINAL_RUN" \
     --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every "$CHECKPOINT_EVERY" --threads 1 \
     --learning-rate 1e-3 --latent-noise-scale 0 --posterior-noise-scale 0 --paired-speakers "$STAGE2_SPEAKERS" \
@@ -189,11 +200,11 @@ if run_english english-export; then
 fi
 if run_english english-live; then
   live_run=$RUNS/live250-english-$ENGLISH_CHECKPOINT
-  "$PY" -m uniflg_train.live train --corpus "$DATA" --voice "$FINAL_VOICE" --out "$live_run" \
+  "$PY" -m uniflg_train.live train --corpus "$ENGLISH_FACES" --voice "$FINAL_VOICE" --out "$live_run" \
     --lookahead-ms 250 --minutes "${LIVE_MINUTES:-30}" --threads 1 --limit 480
   "$PY" -m uniflg_train.live export --run "$live_run" --voice "$FINAL_VOICE" --out "$FINAL_VOICE" \
     --name live250
-  "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$FINAL_VOICE" --limit 24
+  "$PY" -m uniflg_train.live evaluate --corpus "$ENGLISH_FACES" --voice "$FINAL_VOICE" --limit 24
 fi
 if run eval; then
   "$UNIFLG" eval --data "$DATA" --run "$FINAL_RUN" --limit "${EVAL_ITEMS:-40}" --json \
