@@ -339,3 +339,46 @@ def test_word_errors_and_dnsmos_rank_noise_below_speech() -> None:
     speech = synthesize("Please hand me the usual pleasure cruise brochure.")
     noise = np.random.default_rng(0).standard_normal(3 * 16000).astype(np.float32) * 0.1
     assert dnsmos(speech.audio, speech.sample_rate)["p808"] > dnsmos(noise, 16000)["p808"] + 0.5
+
+
+# ---- where the English text path stops (uniflg eval text-ceiling) ----------------------------------------------
+def test_token_means_average_each_tokens_frames() -> None:
+    import torch
+    from uniflg.model.commons import generate_path
+    from uniflg_train.evaluation.text_ceiling import token_means
+
+    durations = torch.tensor([[2.0, 0.0, 3.0, 1.0]])  # token 1 has no frame
+    path = generate_path(durations, torch.ones(1, 6, 4))  # (1, T=6, N=4)
+    z_p = torch.arange(12, dtype=torch.float32).reshape(1, 2, 6)
+    means = token_means(z_p, path)
+    expected = torch.tensor([[[0.5, 0.5, 3.0, 3.0, 3.0, 5.0], [6.5, 6.5, 9.0, 9.0, 9.0, 11.0]]])
+    assert torch.allclose(means, expected)
+    assert torch.allclose(token_means(means, path), means)  # already one value per token: unchanged
+
+
+def test_eval_text_ceiling_reports_each_paths_wer_and_refuses_what_it_cannot_read(tmp_path, capsys, caplog) -> None:
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx (the eval extra) is not installed")
+    from uniflg.cli import main
+    from uniflg.voice import DEFAULT_VOICE_DIR
+
+    out = tmp_path / "ceiling.json"
+    assert main(["eval", "text-ceiling", "--checkpoint", str(DEFAULT_VOICE_DIR), "--reference", "espeak:en-us",
+                 "--limit", "2", "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| reference | reconstruction | per_token | text_mas | text |" in table and "read by espeak:en-us" in table
+    report = json.loads(out.read_text())
+    assert report["sentences"] == 2 and report["words"] == 5 + 8  # "The weather is nice today." + "Would you like to go for a walk?"
+    assert set(report["wer"]) == {"reference", "reconstruction", "per_token", "text_mas", "text"}
+    assert all(0 <= w and (w * report["words"]) == pytest.approx(round(w * report["words"]))
+               for w in report["wer"].values())
+    # the reference is transcribed as speech-quality transcribes it: the same WER for the same sentences
+    assert main(["eval", "speech-quality", "--limit", "2", "--systems", "espeak:en-us", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert report["wer"]["reference"] == pytest.approx(row["wer"])
+    for bad, said in ((["--reference", "kokoro:jf_alpha"], "the reference reads English"),
+                      (["--speaker", "nobody"], "--speaker nobody: the model has no such speaker"),
+                      (["--checkpoint", str(tmp_path / "none")], "it takes a checkpoint directory")):
+        args = ["eval", "text-ceiling", "--checkpoint", str(DEFAULT_VOICE_DIR), "--limit", "1", *bad]
+        caplog.clear()
+        assert main(args) == 2, bad
+        assert said in caplog.text, said

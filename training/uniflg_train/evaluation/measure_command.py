@@ -120,6 +120,23 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     _common(p)
     p.set_defaults(func=_speech_quality)
 
+    p = sub.add_parser("text-ceiling", help="where a checkpoint's English text path stops: WER of a reference "
+                                            "voice, its reconstruction, the per-token ceiling, the prior with MAS "
+                                            "durations and the text path (uniflg_train.evaluation.text_ceiling)")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="a checkpoint directory, run folder, .safetensors model file or voice folder with weights")
+    p.add_argument("--speaker", help="the model's speaker that reads English (default: a voice's English speaker, "
+                                     "else kokoro_jm_kumo where the model has it, else its first speaker)")
+    p.add_argument("--reference", default="kokoro-en:jm_kumo",
+                   help="who reads the sentences: kokoro-en:VOICE or espeak:VOICE (default kokoro-en:jm_kumo)")
+    p.add_argument("--english-sentences", choices=("held-out", "coverage"), default="held-out",
+                   help="the 20 held-out everyday sentences (default) or the 12 phoneme-coverage pangrams")
+    p.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N", help="only the first N sentences")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="sampling seed (sentence k uses seed + k)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    p.add_argument("--out", type=Path, help="also write the result here (.json: JSON, else Markdown)")
+    p.set_defaults(func=_text_ceiling)
+
 
 def _check_out(args: argparse.Namespace) -> None:
     """Refuse an unwritable ``--out`` before anything is measured (the file is written at the end)."""
@@ -288,3 +305,39 @@ def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any) -> tup
     raise InvalidInputError(f"unknown system {name!r}: use voice, voice-en, hts, kokoro:VOICE, kokoro-en:VOICE or "
                             "espeak:VOICE")
 
+
+
+def _text_ceiling(args: argparse.Namespace) -> int:
+    from uniflg.errors import ModelFormatError
+    from uniflg_train.evaluation import speech_quality as sq
+    from uniflg_train.evaluation import text_ceiling
+    from uniflg_train.export.onnx_export import load_source_model
+
+    _check_out(args)
+    kind = args.reference.partition(":")[0]
+    if kind not in ("kokoro-en", "espeak"):
+        raise InvalidInputError(f"--reference {args.reference}: the reference reads English for pocketsphinx; use "
+                                "kokoro-en:VOICE or espeak:VOICE")
+    label, make_synth, _ = _system(args.reference, lambda: None, args.seed, sq)  # checks the voice name
+    is_voice = (args.checkpoint / "voice.json").is_file()
+    try:
+        model, carried = load_source_model(**({"voice": args.checkpoint} if is_voice else
+                                              {"checkpoint": args.checkpoint}))
+    except (ModelFormatError, OSError) as exc:
+        raise InvalidInputError(f"--checkpoint {args.checkpoint}: {str(exc).removeprefix(f'{args.checkpoint}: ')}; "
+                                "it takes a checkpoint directory, a run folder, a .safetensors model file or a voice "
+                                "folder with model.safetensors") from None
+    names = model.cfg.condition_names
+    if model.cfg.variant.conditioning != "speaker":
+        raise InvalidInputError(f"--checkpoint {args.checkpoint}: a {model.cfg.variant.name} model's rows are "
+                                "emotions; text-ceiling reads a speaker's row (UniFLG models)")
+    speaker = args.speaker or (carried.get("language_speakers") or {}).get("en") or \
+        ("kokoro_jm_kumo" if "kokoro_jm_kumo" in names else names[0])
+    if speaker not in names:
+        raise InvalidInputError(f"--speaker {speaker}: the model has no such speaker; it has {', '.join(names)}")
+    sentences = sq.ENGLISH_SETS[args.english_sentences].first(args.limit).sentences
+    report = text_ceiling.measure(model, sentences, make_synth(), speaker, seed=args.seed,
+                                  progress=lambda s: tqdm(s, desc="text-ceiling", unit="sentence"))
+    _emit(args, text_ceiling.to_markdown(report, str(args.checkpoint), label),
+          json.dumps({"checkpoint": str(args.checkpoint), "reference": label, **asdict(report)}, indent=2))
+    return 0
