@@ -207,7 +207,7 @@ def test_outputs_are_checked_before_synthesis(tmp_path: Path, caplog) -> None:
     existing = tmp_path / "a-file"
     existing.write_text("keep me")
     code, errors = cli(caplog, "speak", "こんにちは", "-o", str(existing))
-    assert code == 2 and "is an existing file; -o takes a folder" in errors, errors
+    assert code == 2 and "is an existing file; -o needs a folder there" in errors, errors
     assert existing.read_text() == "keep me"
     assert not any("voice default" in r.getMessage() for r in caplog.records)  # refused before loading a voice
     code, errors = cli(caplog, "speak", "こんにちは", "-o", str(existing / "sub"))

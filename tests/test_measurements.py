@@ -375,7 +375,32 @@ def test_eval_text_ceiling_reports_each_paths_wer_and_refuses_what_it_cannot_rea
     assert main(["eval", "speech-quality", "--limit", "2", "--systems", "espeak:en-us", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert report["wer"]["reference"] == pytest.approx(row["wer"])
+    assert report["sentence_set"] == "held-out" and report["seed"] == 0 and "seed 0" in table
+    # each path decodes the reference's own length (the MAS paths) or its text, and none is silence or a copy
+    import torch
+    from uniflg.model.io import load_model
+    from uniflg.voice_spec import read_spec
+    from uniflg_train.evaluation.speech_quality import ENGLISH_SETS, espeak_synth
+    from uniflg_train.evaluation.text_ceiling import renderings
+
+    spec = read_spec(DEFAULT_VOICE_DIR)
+    model = load_model(DEFAULT_VOICE_DIR / spec.weights, config=spec.config).float().eval()
+    text = ENGLISH_SETS["held-out"].sentences[0]
+    spoken = espeak_synth("en-us")(text)
+    waves = renderings(model, text, spoken, 0, 0.667, 0.8, seed=0)
+    hop, rate = model.cfg.audio.hop_length, model.cfg.audio.sample_rate
+    frames = len(spoken.audio) * rate // spoken.sample_rate // hop
+    for name in ("reconstruction", "per_token", "text_mas"):
+        assert abs(len(waves[name]) - frames * hop) <= hop, name
+    assert 0.3 < len(waves["text"]) / (frames * hop) < 3
+    rms = {name: float(np.sqrt(np.mean(w ** 2))) for name, w in waves.items()}
+    assert all(r > 1e-3 for r in rms.values()), rms
+    names = sorted(waves)
+    assert all(not np.allclose(waves[a][:1000], waves[b][:1000]) for a in names for b in names if a < b)
+    assert torch.equal(torch.from_numpy(waves["per_token"]),
+                       torch.from_numpy(renderings(model, text, spoken, 0, 0.667, 0.8, seed=1)["per_token"]))
     for bad, said in ((["--reference", "kokoro:jf_alpha"], "the reference reads English"),
+                      (["--reference", "espeak:fr"], "with an English espeak-ng voice"),
                       (["--speaker", "nobody"], "--speaker nobody: the model has no such speaker"),
                       (["--checkpoint", str(tmp_path / "none")], "it takes a checkpoint directory")):
         args = ["eval", "text-ceiling", "--checkpoint", str(DEFAULT_VOICE_DIR), "--limit", "1", *bad]

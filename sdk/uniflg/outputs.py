@@ -25,14 +25,16 @@ from uniflg.landmarks import FPS, OPENPOSE_70
 log = logging.getLogger(__name__)
 
 
-def prepare_output(folder: Path, names: Iterable[str] = ()) -> Path:
+def prepare_output(folder: Path, names: Iterable[str] = (), option: str = "-o") -> Path:
     """Check, before any work, that ``folder`` can be created or written and that none of ``names`` (the files
     about to be written) is a folder. Nothing is created: a refused request leaves no empty folder behind (the
     writer makes the folder when it has results). Raises InvalidInputError with the reason (an existing file,
-    permission denied, a read-only file system...)."""
+    permission denied, a read-only file system...); ``option`` is what the messages call the command's option
+    (``--out FILE`` names the file, so it checks the file's folder)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise InvalidInputError(f"output {folder} is an existing file; -o takes a folder (it is created if missing)")
+        raise InvalidInputError(f"output {folder} is an existing file; {option} needs a folder there (it is created "
+                                "if missing)")
     if folder.is_dir():
         try:  # the real test: create and remove a file
             fd, probe = tempfile.mkstemp(dir=folder, prefix=".uniflg-write-test-")
@@ -51,7 +53,7 @@ def prepare_output(folder: Path, names: Iterable[str] = ()) -> Path:
         _try_create(folder.absolute(), parent)
     for name in names:
         if (folder / name).is_dir():
-            raise InvalidInputError(f"output {folder / name} is a folder; remove it or choose another -o")
+            raise InvalidInputError(f"output {folder / name} is a folder; remove it or choose another {option}")
     return folder
 
 

@@ -1,5 +1,5 @@
-"""Measurement subcommands of ``uniflg eval`` (issue 16): ``real-av``, ``devset``, ``robustness`` and
-``speech-quality``.
+"""Measurement subcommands of ``uniflg eval`` (issues 16-17): ``real-av``, ``devset``, ``robustness``,
+``speech-quality`` and ``text-ceiling``.
 
 Each prints a Markdown table (or JSON with ``--json``) and can also write it (``--out FILE``, .json or .md).
 """
@@ -141,7 +141,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
 def _check_out(args: argparse.Namespace) -> None:
     """Refuse an unwritable ``--out`` before anything is measured (the file is written at the end)."""
     if args.out is not None:
-        prepare_output(args.out.parent, (args.out.name,))
+        prepare_output(args.out.parent, (args.out.name,), option="--out")
 
 
 def _emit(args: argparse.Namespace, markdown: str, data: str) -> None:
@@ -311,18 +311,24 @@ def _text_ceiling(args: argparse.Namespace) -> int:
     from uniflg.errors import ModelFormatError
     from uniflg_train.evaluation import speech_quality as sq
     from uniflg_train.evaluation import text_ceiling
-    from uniflg_train.export.onnx_export import load_source_model
 
     _check_out(args)
-    kind = args.reference.partition(":")[0]
-    if kind not in ("kokoro-en", "espeak"):
+    kind, _, name = args.reference.partition(":")
+    english = name.split("+")[0].startswith("en") if kind == "espeak" else kind == "kokoro-en"
+    if not name or not english:
         raise InvalidInputError(f"--reference {args.reference}: the reference reads English for pocketsphinx; use "
-                                "kokoro-en:VOICE or espeak:VOICE")
+                                "kokoro-en:VOICE or espeak:VOICE with an English espeak-ng voice (en-us, en+m3, ...)")
     label, make_synth, _ = _system(args.reference, lambda: None, args.seed, sq)  # checks the voice name
-    is_voice = (args.checkpoint / "voice.json").is_file()
     try:
-        model, carried = load_source_model(**({"voice": args.checkpoint} if is_voice else
-                                              {"checkpoint": args.checkpoint}))
+        if (args.checkpoint / "voice.json").is_file():
+            from uniflg_train.export.onnx_export import load_source_model
+
+            model, carried = load_source_model(voice=args.checkpoint)
+            where, english_speaker = args.checkpoint, (carried.get("language_speakers") or {}).get("en")
+        else:
+            from uniflg_train.checkpoint import load_trained_model
+
+            (model, where), english_speaker = load_trained_model(args.checkpoint), None
     except (ModelFormatError, OSError) as exc:
         raise InvalidInputError(f"--checkpoint {args.checkpoint}: {str(exc).removeprefix(f'{args.checkpoint}: ')}; "
                                 "it takes a checkpoint directory, a run folder, a .safetensors model file or a voice "
@@ -331,13 +337,16 @@ def _text_ceiling(args: argparse.Namespace) -> int:
     if model.cfg.variant.conditioning != "speaker":
         raise InvalidInputError(f"--checkpoint {args.checkpoint}: a {model.cfg.variant.name} model's rows are "
                                 "emotions; text-ceiling reads a speaker's row (UniFLG models)")
-    speaker = args.speaker or (carried.get("language_speakers") or {}).get("en") or \
-        ("kokoro_jm_kumo" if "kokoro_jm_kumo" in names else names[0])
+    speaker = args.speaker or english_speaker or ("kokoro_jm_kumo" if "kokoro_jm_kumo" in names else None)
+    if speaker is None:
+        speaker = names[0]
+        log.warning("%s has no English speaker: its first speaker, %s, reads English (--speaker chooses)", where,
+                    speaker)
     if speaker not in names:
         raise InvalidInputError(f"--speaker {speaker}: the model has no such speaker; it has {', '.join(names)}")
-    sentences = sq.ENGLISH_SETS[args.english_sentences].first(args.limit).sentences
-    report = text_ceiling.measure(model, sentences, make_synth(), speaker, seed=args.seed,
+    sentences = sq.ENGLISH_SETS[args.english_sentences].first(args.limit)
+    report = text_ceiling.measure(model, sentences.sentences, make_synth(), speaker, seed=args.seed,
                                   progress=lambda s: tqdm(s, desc="text-ceiling", unit="sentence"))
-    _emit(args, text_ceiling.to_markdown(report, str(args.checkpoint), label),
-          json.dumps({"checkpoint": str(args.checkpoint), "reference": label, **asdict(report)}, indent=2))
+    setup = {"checkpoint": str(where), "reference": label, "sentence_set": sentences.name, "seed": args.seed}
+    _emit(args, text_ceiling.to_markdown(report, setup), json.dumps({**setup, **asdict(report)}, indent=2))
     return 0

@@ -7,13 +7,15 @@ reference's own:
 * ``reconstruction``: the reference through the posterior (its mean) and the waveform decoder, the text path's
   ceiling as a VAE: what the latent space can carry;
 * ``per_token``: the posterior's flow latent f(z) averaged over each token's span of the monotonic alignment (MAS)
-  with the prior, inverted through the flow and decoded: the best a prior that is one Gaussian per token (VITS's)
-  can give through this flow;
+  with the prior, inverted through the flow and decoded: an estimate of the best a prior that is one Gaussian per
+  token (VITS's) can give through this flow (the closest per-token constant, on the trained prior's alignment);
 * ``text_mas``: the text path's prior with the MAS durations (sampled at ``latent_noise``): the prior alone;
-* ``text``: the text path end to end (``UniFLG.infer_text``: predicted durations, as ``uniflg speak`` runs it).
+* ``text``: the text path end to end (``UniFLG.infer_text``: predicted durations and the runtime's noise scales;
+  ``uniflg speak`` reads the voice's stored latent instead of the clip's z_u).
 
-Every path reads the reference clip's own z_u (its utterance encoder's mean) and the chosen speaker's row. The
-spread between the figures says which part limits the text path (docs/model-card.md, "English").
+The model's paths read the reference resampled to the model's rate, its own z_u (the utterance encoder's mean)
+and the chosen speaker's row; the reference itself is transcribed as ``speech-quality`` transcribes it. The spread
+between the figures says which part limits the text path (docs/model-card.md, "English").
 """
 
 from __future__ import annotations
@@ -104,10 +106,13 @@ def measure(model: UniFLG, sentences: Sequence[str], reference: Callable[[str], 
     return CeilingReport(speaker, len(sentences), words, {k: v / max(words, 1) for k, v in errors.items()})
 
 
-def to_markdown(report: CeilingReport, checkpoint: str, reference: str) -> str:
+def to_markdown(report: CeilingReport, setup: dict[str, object]) -> str:
+    """``setup``: checkpoint (the one loaded), reference, sentence_set and seed, as the JSON states them."""
     head = "| " + " | ".join(PATHS) + " |\n|" + "---|" * len(PATHS) + "\n"
     row = "| " + " | ".join(f"{report.wer[p] * 100:.0f} %" for p in PATHS) + " |\n"
-    return (f"WER (pocketsphinx) of {checkpoint} with speaker {report.speaker}, {report.sentences} English sentences "
-            f"({report.words} words) read by {reference}:\n\n" + head + row +
+    count = f"{report.sentences} English sentence{'s' if report.sentences != 1 else ''}"
+    return (f"WER (pocketsphinx) of {setup['checkpoint']} with speaker {report.speaker}, {count} of the "
+            f"{setup['sentence_set']} set ({report.words} words) read by {setup['reference']}, seed {setup['seed']}:"
+            "\n\n" + head + row +
             "\nreconstruction: posterior and decoder; per_token: f(z) averaged per MAS token span, inverted; "
             "text_mas: the prior with MAS durations; text: the text path end to end.\n")
