@@ -347,9 +347,11 @@ def test_a_tiny_model_file_asking_for_gigabytes_is_refused_before_allocation(tmp
     path = tmp_path / "model.safetensors"
     path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(8))
     assert path.stat().st_size < 4096
-    code = ("import resource, sys\nfrom uniflg.model.io import load_model\nfrom uniflg.errors import ModelFormatError\n"
+    # peak_rss_mb: this process's own peak (ru_maxrss would carry over the pytest parent's from the fork)
+    code = ("from uniflg.model.io import load_model\nfrom uniflg.errors import ModelFormatError\n"
+            "from uniflg.procinfo import peak_rss_mb\n"
             f"try:\n    load_model({str(path)!r})\nexcept ModelFormatError as e:\n    print('refused:', e)\n"
-            "print('rss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+            "print('rss', int(peak_rss_mb()))")
     out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120).stdout
     assert "refused:" in out and "hidden_channels = 20000" in out, out
     assert int(out.split("rss")[-1]) < 1500, out  # torch itself is ~400 MB; the 8 GB model never exists
