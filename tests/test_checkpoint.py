@@ -166,13 +166,20 @@ def test_kill_9_mid_save_leaves_latest_intact(tmp_path: Path) -> None:
     directory = tmp_path / "ckpt"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), str(ROOT / "training")])}
     survived = mid_save = 0
-    for delay in (0.9, 1.3, 1.7):  # a few kill points relative to the writer's save cadence
+    # kill points: twice the moment a save's temporary folder is seen (a loaded machine can stretch the time
+    # between saves so that fixed delays keep missing them), once after a fixed delay
+    for delay in (None, None, 1.3):
         proc = subprocess.Popen([sys.executable, "-c", _CRASH_WRITER, str(directory)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while not directory.exists() and time.monotonic() < deadline:
+        while not (directory.exists() and any(n.startswith("step_") for n in os.listdir(directory))) \
+                and time.monotonic() < deadline:  # a first checkpoint is complete
             time.sleep(0.05)
-        time.sleep(delay)
+        if delay is None:
+            while time.monotonic() < deadline and not any(n.startswith(".tmp-") for n in os.listdir(directory)):
+                pass
+        else:
+            time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
