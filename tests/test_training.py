@@ -367,7 +367,8 @@ def test_stage2_refuses_a_model_without_the_corpus_speakers(corpus: Path, tmp_pa
     rows = {dataset.items[i]["speaker"]: dataset[i]["speaker"] for i in range(len(dataset))}
     assert rows["mei"] == 0 and rows[heard[0]] == 1 and all(rows[n] == 2 + i for i, n in enumerate(heard) if i)
     for kwargs, said in (({"as_unknown": ("mei",)}, "--read-as-unknown needs --unknown-speakers-as"),
-                         ({"as_unknown": ("ghost",), "unknown_speakers_as": "mei"}, "--read-as-unknown ghost: .* no such"),
+                         ({"as_unknown": ("ghost",), "unknown_speakers_as": "mei"},
+                          "--read-as-unknown ghost: .* no such"),
                          ({"as_unknown": ("mei",), "unknown_speakers_as": "mei"}, "that is the stand-in itself")):
         with pytest.raises(InvalidInputError, match=said):
             dataset.use_label_order(("mei", *heard), dataset.emotions, **kwargs)

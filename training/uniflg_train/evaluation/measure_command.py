@@ -308,9 +308,9 @@ def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any) -> tup
 
 
 def _text_ceiling(args: argparse.Namespace) -> int:
-    from uniflg.errors import ModelFormatError
     from uniflg_train.evaluation import speech_quality as sq
     from uniflg_train.evaluation import text_ceiling
+    from uniflg_train.export.onnx_export import open_model
 
     _check_out(args)
     kind, _, name = args.reference.partition(":")
@@ -319,20 +319,8 @@ def _text_ceiling(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--reference {args.reference}: the reference reads English for pocketsphinx; use "
                                 "kokoro-en:VOICE or espeak:VOICE with an English espeak-ng voice (en-us, en+m3, ...)")
     label, make_synth, _ = _system(args.reference, lambda: None, args.seed, sq)  # checks the voice name
-    try:
-        if (args.checkpoint / "voice.json").is_file():
-            from uniflg_train.export.onnx_export import load_source_model
-
-            model, carried = load_source_model(voice=args.checkpoint)
-            where, english_speaker = args.checkpoint, (carried.get("language_speakers") or {}).get("en")
-        else:
-            from uniflg_train.checkpoint import load_trained_model
-
-            (model, where), english_speaker = load_trained_model(args.checkpoint), None
-    except (ModelFormatError, OSError) as exc:
-        raise InvalidInputError(f"--checkpoint {args.checkpoint}: {str(exc).removeprefix(f'{args.checkpoint}: ')}; "
-                                "it takes a checkpoint directory, a run folder, a .safetensors model file or a voice "
-                                "folder with model.safetensors") from None
+    model, carried = open_model(args.checkpoint, "--checkpoint")
+    where, english_speaker = carried["where"], (carried.get("language_speakers") or {}).get("en")
     names = model.cfg.condition_names
     if model.cfg.variant.conditioning != "speaker":
         raise InvalidInputError(f"--checkpoint {args.checkpoint}: a {model.cfg.variant.name} model's rows are "

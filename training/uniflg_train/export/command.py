@@ -135,6 +135,8 @@ def check_same_speech_path(model: UniFLG, latents: dict[str, dict[str, list[floa
     from uniflg.model.io import load_model
     from uniflg.voice_spec import read_spec
 
+    from uniflg_train.export.speech_path import module_differs, rows_differ
+
     try:
         spec = read_spec(source)
     except ModelFormatError as exc:
@@ -148,15 +150,10 @@ def check_same_speech_path(model: UniFLG, latents: dict[str, dict[str, list[floa
     def same(a: torch.Tensor, b: torch.Tensor) -> bool:
         return a.shape == b.shape and bool(torch.equal(a.half(), b.half()) if half else torch.equal(a, b))
 
-    differ = [name for name in SPEECH_PATH_MODULES
-              if getattr(model, name).state_dict().keys() != getattr(theirs, name).state_dict().keys()
-              or not all(same(a, b) for a, b in zip(getattr(model, name).state_dict().values(),
-                                                    getattr(theirs, name).state_dict().values(), strict=True))]
+    differ = [name for name in SPEECH_PATH_MODULES if module_differs(getattr(model, name), getattr(theirs, name), same)]
     # the live graphs hold the rows of the voice they were distilled from: the same names first, rows equal
-    names = spec.config.condition_names
-    if tuple(model.cfg.condition_names[:len(names)]) != tuple(names) or not all(
-            same(model.g_embedding.weight[i], theirs.g_embedding.weight[i]) for i in range(len(names))):
-        differ.append(f"the rows of {', '.join(names)}")
+    if rows_differ(model, theirs, same):
+        differ.append(f"the rows of {', '.join(spec.config.condition_names)}")
     if differ:
         fix = "" if half else " at float32 (add --half-weights for a half-weight voice)"
         raise InvalidInputError(f"--live-from {source}: its live paths were distilled from another speech path "

@@ -35,12 +35,28 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
             raise ModelFormatError(f"{voice}: the voice has no {WEIGHTS_FILE} to export from")
         model = load_model(voice / spec.weights, config=spec.config).eval()
         return model, {"name": spec.name, "latents": spec.latents, "language": spec.language,
-                       "language_speakers": spec.language_speakers, "spec": spec}
+                       "language_speakers": spec.language_speakers, "spec": spec, "where": voice}
     from uniflg_train.checkpoint import load_trained_model
 
     assert checkpoint is not None
     model, checkpoint = load_trained_model(checkpoint)
-    return model, {"name": checkpoint.stem if checkpoint.is_file() else checkpoint.name}
+    return model, {"name": checkpoint.stem if checkpoint.is_file() else checkpoint.name, "where": checkpoint}
+
+
+def open_model(path: Path, option: str) -> tuple[UniFLG, dict[str, Any]]:
+    """A voice folder with weights, or anything ``--checkpoint`` takes, as :func:`load_source_model` gives it
+    (``where``: the voice folder, or the checkpoint file or folder a run folder resolved to); InvalidInputError
+    naming ``option`` and what it accepts when ``path`` holds no model."""
+    from uniflg.errors import InvalidInputError
+
+    try:
+        if (path / "voice.json").is_file():
+            return load_source_model(voice=path)
+        return load_source_model(checkpoint=path)
+    except (ModelFormatError, OSError) as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        raise InvalidInputError(f"{option} {path}: {reason}; it takes a checkpoint directory, a run folder, a "
+                                ".safetensors model file or a voice folder with model.safetensors") from None
 
 
 def export_onnx(model: UniFLG, out_dir: Path, name: str, latents: dict[str, dict[str, list[float]]] | None = None,

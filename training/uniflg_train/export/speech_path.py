@@ -10,11 +10,15 @@ one latent space.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from uniflg_train.export.onnx_export import open_model
+
 if TYPE_CHECKING:
     import torch
+    from torch import nn
     from uniflg.model.system import UniFLG
 
 # the speech path's own modules: taken from the source
@@ -36,20 +40,18 @@ def equal_at_stored_precision(mine: torch.Tensor, theirs: torch.Tensor) -> bool:
         (is_half(mine) or is_half(theirs)) and torch.equal(mine.half(), theirs.half())))
 
 
-def load_speech_source(source: Path) -> UniFLG:
-    """A checkpoint (anything ``export --checkpoint`` takes) or a voice folder with weights -> model (eval)."""
-    from uniflg.errors import InvalidInputError, ModelFormatError
-    from uniflg_train.export.onnx_export import load_source_model
+def module_differs(mine: nn.Module, theirs: nn.Module, same: Callable[[torch.Tensor, torch.Tensor], bool]) -> bool:
+    """Whether two modules' weights differ (other names, or any tensor not ``same``)."""
+    a, b = mine.state_dict(), theirs.state_dict()
+    return a.keys() != b.keys() or not all(same(t, b[k]) for k, t in a.items())
 
-    accepted = ("it takes a checkpoint directory, a run folder, a .safetensors model file or a voice folder with "
-                "model.safetensors")
-    try:
-        if (source / "voice.json").is_file():
-            return load_source_model(voice=source)[0]
-        return load_source_model(checkpoint=source)[0]
-    except (ModelFormatError, OSError) as exc:
-        reason = str(exc).removeprefix(f"{source}: ")
-        raise InvalidInputError(f"--speech-path-from {source}: {reason}; {accepted}") from None
+
+def rows_differ(model: UniFLG, theirs: UniFLG, same: Callable[[torch.Tensor, torch.Tensor], bool]) -> bool:
+    """Whether ``theirs``'s g rows are not ``model``'s first ones (the same names, in order, and ``same`` rows); the
+    model may have more (rows added later, e.g. for a new language)."""
+    names = theirs.cfg.condition_names
+    return tuple(model.cfg.condition_names[:len(names)]) != tuple(names) or not all(
+        same(model.g_embedding.weight[i].detach(), theirs.g_embedding.weight[i].detach()) for i in range(len(names)))
 
 
 def take_speech_path(model: UniFLG, source: Path) -> list[str]:
@@ -61,7 +63,7 @@ def take_speech_path(model: UniFLG, source: Path) -> list[str]:
     import torch
     from uniflg.errors import InvalidInputError
 
-    theirs = load_speech_source(source)
+    theirs = open_model(source, "--speech-path-from")[0]
     if theirs.cfg.variant.conditioning != model.cfg.variant.conditioning:
         raise InvalidInputError(f"--speech-path-from {source}: it is a {theirs.cfg.variant.name} model, this one is "
                                 f"{model.cfg.variant.name}")
@@ -71,19 +73,19 @@ def take_speech_path(model: UniFLG, source: Path) -> list[str]:
         if mine_sd.keys() != their_sd.keys() or any(a.shape != their_sd[k].shape for k, a in mine_sd.items()):
             raise InvalidInputError(f"--speech-path-from {source}: its {name} has another shape (another model "
                                     "size); both must come from one training line")
-        if name in SHARED_MODULES and not all(equal_at_stored_precision(a, their_sd[k]) for k, a in mine_sd.items()):
+        if name in SHARED_MODULES and module_differs(getattr(model, name), getattr(theirs, name),
+                                                     equal_at_stored_precision):
             differ.append(name)
     names = theirs.cfg.condition_names
+    ours = ", ".join(model.cfg.condition_names)
     lacking = [n for n in names if n not in model.cfg.condition_names]
     if lacking:
         raise InvalidInputError(f"--speech-path-from {source}: this model has no speaker {', '.join(lacking)}, which "
-                                f"the source's speech path was trained with (it has {', '.join(model.cfg.condition_names)})")
+                                f"the source's speech path was trained with (it has {ours})")
     if tuple(model.cfg.condition_names[:len(names)]) != tuple(names):
-        raise InvalidInputError(f"--speech-path-from {source}: the source's speakers {', '.join(names)} must come first "
-                                f"and in that order in this model (it has {', '.join(model.cfg.condition_names)})")
-    if not all(
-            equal_at_stored_precision(model.g_embedding.weight[i].detach(), theirs.g_embedding.weight[i].detach())
-            for i in range(len(names))):
+        raise InvalidInputError(f"--speech-path-from {source}: the source's speakers {', '.join(names)} must come "
+                                f"first and in that order in this model (it has {ours})")
+    if rows_differ(model, theirs, equal_at_stored_precision):
         differ.append(f"the rows of {', '.join(names)}")
     if differ:
         raise InvalidInputError(f"--speech-path-from {source}: the two do not share a latent space (they differ in: "
@@ -92,8 +94,7 @@ def take_speech_path(model: UniFLG, source: Path) -> list[str]:
     changed = []
     with torch.no_grad():
         for name in TAKEN_MODULES:
-            mine_sd, their_sd = getattr(model, name).state_dict(), getattr(theirs, name).state_dict()
-            if not all(torch.equal(a, their_sd[k]) for k, a in mine_sd.items()):
-                getattr(model, name).load_state_dict(their_sd)
+            if module_differs(getattr(model, name), getattr(theirs, name), torch.equal):
+                getattr(model, name).load_state_dict(getattr(theirs, name).state_dict())
                 changed.append(name)
     return changed

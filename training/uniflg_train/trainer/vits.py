@@ -127,6 +127,7 @@ class VitsStage:
         _clip(self.model, o.grad_clip)
         self.opt_g.step()
         if self.fixed_rows:
+            assert self._fixed_values is not None  # set with fixed_rows (fix_rows)
             with torch.no_grad():
                 self.model.g_embedding.weight[self.fixed_rows] = self._fixed_values
         losses["total"] = total.detach()
