@@ -30,7 +30,8 @@ def test_stage_checks_refuse_before_anything_runs(tmp_path: Path) -> None:
     for env, said in (({"STAGE": "nope"}, "STAGE=nope is not a stage of this recipe"),
                       ({"STAGE": "english-landmarks"}, "needs ENGLISH_CHECKPOINT=STEP"),
                       ({"STAGE": "eval", "ENGLISH_CHECKPOINT": "1.5"}, "ENGLISH_CHECKPOINT=1.5 is not a step"),
-                      ({"STAGE": "eval", "ENGLISH_CHECKPOINT": "0"}, "is not a step")):
+                      ({"STAGE": "eval", "ENGLISH_CHECKPOINT": "0"}, "is not a step"),
+                      ({"STAGE": "eval", "ENGLISH_RUN": "english"}, "ENGLISH_RUN=english: choose english-native")):
         proc = recipe(tmp_path, **env)
         assert proc.returncode == 2 and said in proc.stderr and not proc.stdout, env
     proc = recipe(tmp_path, STAGE="english-export", ENGLISH_CHECKPOINT="2500")
@@ -48,25 +49,68 @@ def test_the_english_stages_chain_their_steps_and_read_kokoro_as_unknown(tmp_pat
     assert post["--init-from"] == f"{runs}/english/checkpoints/step_00003000" and post["--steps"] == "3000"
     assert post["--freeze"] == "flow,utterance,u_projection,g_embedding"
     flow = command(recipe(tmp_path, STAGE="english-flow", ENGLISH_CHECKPOINT="2500").stdout, "train", "vits")
-    assert flow["--init-from"] == f"{runs}/english-post/checkpoints/step_00003000" and flow["--steps"] == "2500"
+    assert flow["--init-from"] == f"{runs}/english-post/checkpoints/step_00003000" and flow["--steps"] == "6000"
     assert flow["--freeze"] == "utterance,u_projection,g_embedding" and flow["--out"] == f"{runs}/english-flow"
-    paired = recipe(tmp_path, STAGE="english-pair", ENGLISH_CHECKPOINT="2500").stdout
+    # the voices measured on english-flow (docs/model-card.md) are rebuilt with ENGLISH_RUN=english-flow
+    paired = recipe(tmp_path, STAGE="english-pair", ENGLISH_CHECKPOINT="2500", ENGLISH_RUN="english-flow").stdout
     pair = command(paired, "corpus", "pair")
+    assert pair["--out"] == "data/faces-kokoro-en-paired-2500"
     assert pair["--model"] == f"{runs}/english-flow/checkpoints/step_00002500" and pair["--face"] == "mei"
     assert command(paired, "corpus", "merge")["--out"] == "data/faces-english-2500"
-    stage2 = command(recipe(tmp_path, STAGE="english-landmarks", ENGLISH_CHECKPOINT="2500").stdout,
-                     "train", "landmarks")
+    stage2 = command(recipe(tmp_path, STAGE="english-landmarks", ENGLISH_CHECKPOINT="2500",
+                            ENGLISH_RUN="english-flow").stdout, "train", "landmarks")
     assert stage2["--vits"] == f"{runs}/english-flow/checkpoints/step_00002500"
     assert stage2["--out"] == f"{runs}/uniflg-english-2500" and stage2["--data"] == "data/faces-english-2500"
     assert stage2["--unknown-speakers-as"] == "mei" and stage2["--steps"] == "875"
     assert stage2["--read-as-unknown"] == ("kokoro_jf_alpha,kokoro_jf_gongitsune,kokoro_jf_nezumi,"
                                            "kokoro_jf_tebukuro,kokoro_jm_kumo")
-    moved = command(recipe(tmp_path, STAGE="english-landmarks", ENGLISH_CHECKPOINT="2500",
+    moved = command(recipe(tmp_path, STAGE="english-landmarks", ENGLISH_CHECKPOINT="2500", ENGLISH_RUN="english-flow",
                            STAGE2_SPEAKERS="kokoro_jm_kumo,mei").stdout, "train", "landmarks")
     assert moved["--read-as-unknown"] == "kokoro_jm_kumo"  # the stand-in is left out wherever it is listed
     (runs / "latents.json").write_text("{}")
-    exported = recipe(tmp_path, STAGE="english-export", ENGLISH_CHECKPOINT="2500").stdout
+    exported = recipe(tmp_path, STAGE="english-export", ENGLISH_CHECKPOINT="2500", ENGLISH_RUN="english-flow").stdout
     export = command(exported, "export")
     assert export["--checkpoint"] == f"{runs}/uniflg-english-2500/checkpoints/step_00000875"
     assert export["-o"] == f"{runs}/voice-english-2500" and export["--language-speaker"] == "en=kokoro_jm_kumo"
     assert export["--latents"] == f"{runs}/latents.json" and "--half-weights" in exported
+
+
+def test_the_native_english_stages_continue_english_flow_and_add_the_pack_voices(tmp_path: Path) -> None:
+    from uniflg_train.corpus.kokoro_voice import native_english_voices
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    proc = recipe(tmp_path, STAGE="english-native-corpus", VOICE_PACK=str(tmp_path / "pack"))
+    assert proc.returncode == 1 and "set KOKORO_FASTAPI to a clone of" in proc.stderr and not proc.stdout
+    built = recipe(tmp_path, STAGE="english-native-corpus", VOICE_PACK=str(tmp_path / "pack"),
+                   KOKORO_FASTAPI="/src/kf").stdout
+    assert command(built, "corpus", "voice-pack") == {"--source": "/src/kf", "--out": str(tmp_path / "pack")}
+    make = command(built, "corpus", "make")
+    assert (make["--sources"], make["--seed"], make["--utterances"]) == ("kokoro-en-native", "2033", "1600")
+    assert command(built, "corpus", "merge")["--out"] == "data/english-native"
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "af_heart.npy").write_bytes(b"")
+    again = recipe(tmp_path, STAGE="english-native-corpus", VOICE_PACK=str(tmp_path / "pack")).stdout
+    assert not [ln for ln in again.splitlines() if ln.startswith("corpus voice-pack")]  # built once, kept
+    assert command(again, "corpus", "make")["--voice-pack"] == str(tmp_path / "pack")
+    native = command(recipe(tmp_path, STAGE="english-native").stdout, "train", "vits")
+    assert native["--init-from"] == f"{runs}/english-flow/checkpoints/step_00006000" and native["--steps"] == "40000"
+    assert native["--data"] == "data/english-native" and native["--freeze"] == "utterance,u_projection,g_embedding"
+    at = command(recipe(tmp_path, STAGE="english-native", ENGLISH_CHECKPOINT="9000").stdout, "train", "vits")
+    assert at["--steps"] == "9000"  # trains exactly to the step the voice builds on
+    paired = recipe(tmp_path, STAGE="english-pair", ENGLISH_CHECKPOINT="9000").stdout
+    pairs = [shlex.split(line) for line in paired.splitlines() if shlex.split(line)[:2] == ["corpus", "pair"]]
+    assert [p[2] for p in pairs] == ["data/corpus-kokoro-en", "data/corpus-kokoro-en-native"]
+    assert all(p[p.index("--model") + 1] == f"{runs}/english-native/checkpoints/step_00009000" for p in pairs)
+    merge = shlex.split(next(ln for ln in paired.splitlines() if ln.startswith("corpus merge")))
+    assert merge[2:5] == ["data/faces", "data/faces-kokoro-en-paired-native-9000",
+                          "data/faces-kokoro-en-native-paired-native-9000"]
+    assert merge[-1] == "data/faces-native-9000"
+    stage2 = command(recipe(tmp_path, STAGE="english-landmarks", ENGLISH_CHECKPOINT="9000").stdout,
+                     "train", "landmarks")
+    natives = [f"kokoro_{v}" for v in native_english_voices()]
+    assert stage2["--paired-speakers"].split(",")[6:] == natives and stage2["--out"] == f"{runs}/uniflg-native-9000"
+    assert stage2["--read-as-unknown"].split(",")[5:] == natives and "mei" not in stage2["--read-as-unknown"]
+    (runs / "latents.json").write_text("{}")
+    export = command(recipe(tmp_path, STAGE="english-export", ENGLISH_CHECKPOINT="9000").stdout, "export")
+    assert export["-o"] == f"{runs}/voice-native-9000" and export["--language-speaker"] == "en=kokoro_af_heart"

@@ -11,15 +11,17 @@
 #   bash training/recipes/real_faces.sh                  # all stages
 #   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: base|corpus|pair|landmarks|export|live|
 #                                                        #   english-corpus|english|english-posterior|english-flow|
-#                                                        #   english-pair|english-landmarks|english-export|
-#                                                        #   english-live|eval
+#                                                        #   english-native-corpus|english-native|english-pair|
+#                                                        #   english-landmarks|english-export|english-live|eval
 #
 # English (the english-* stages; STAGE=all runs them with ENGLISH_CHECKPOINT=STEP): stage 1 continues from the
 # stage-2 checkpoint on HTS + Kokoro Japanese and Kokoro's jm_kumo reading English, reconstruction losses only, in
 # three steps: the latent space frozen (english: posterior, flow, utterance encoder, z_u projection, the carried
 # speaker rows), then the posterior learning (english-posterior), then the flow too (english-flow; why: each
-# stage's comment). The utterance encoder, z_u's projection and the carried rows stay frozen throughout, so the
-# stored latents keep their meaning. Stage 2 is then trained again on that stage 1 with jm_kumo's English timed by
+# stage's comment), then Kokoro's American and British voices join (english-native-corpus, english-native: a
+# native speaker's English is what pocketsphinx and listeners understand; jm_kumo's own reads at 10-16 % WER). The
+# utterance encoder, z_u's projection and the carried rows stay frozen throughout, so the stored latents keep
+# their meaning. Stage 2 is then trained again on that stage 1 with jm_kumo's English timed by
 # it and paired with mei's face (english-pair; the text path's English faces need English paired items), Kokoro's
 # voices read as unknown speakers as before (english-landmarks), exported with the English speaker (english-export)
 # and its live path distilled (english-live).
@@ -49,9 +51,20 @@ LANDMARK_STEPS=${LANDMARK_STEPS:-875}             # the shipped checkpoint (docs
 ENGLISH_DATA=${ENGLISH_DATA:-data/english}         # faces-main + faces-kokoro + the two below, merged
 KOKORO_EN=${KOKORO_EN:-data/corpus-kokoro-en}      # Kokoro jm_kumo reading English (espeak-ng IPA), 800 items
 KOKORO_EN2=${KOKORO_EN2:-data/corpus-kokoro-en2}   # the same, 1,200 more items (another seed)
-ENGLISH_CHECKPOINT=${ENGLISH_CHECKPOINT:-}        # the english-flow step the English voice builds on (empty: none;
-                                                  # STAGE=all then skips the English stages)
-ENGLISH_STEPS=${ENGLISH_STEPS:-${ENGLISH_CHECKPOINT:-30000}}  # how far english-flow trains
+KOKORO_FASTAPI=${KOKORO_FASTAPI:-}                 # a clone of github.com/remsky/Kokoro-FastAPI (Kokoro's English
+                                                  # voices; docs/corpus.md), read by english-native-corpus
+VOICE_PACK=${VOICE_PACK:-data/kokoro-voice-pack}   # those voices, checked (uniflg corpus voice-pack)
+KOKORO_EN_NATIVE=${KOKORO_EN_NATIVE:-data/corpus-kokoro-en-native}  # eight native voices reading English, 1,600
+NATIVE_DATA=${NATIVE_DATA:-data/english-native}    # $ENGLISH_DATA + the above, merged
+# the pack's voices as speakers (kokoro_voice.native_english_voices(); tests/test_recipes.py checks they agree)
+NATIVE_SPEAKERS=kokoro_af_heart,kokoro_am_michael,kokoro_af_sarah,kokoro_am_adam,kokoro_af_bella,kokoro_bm_george,\
+kokoro_af_aoede,kokoro_am_fenrir
+ENGLISH_RUN=${ENGLISH_RUN:-english-native}        # the English stage-1 run the English voice builds on (the two
+                                                  # measured in docs/model-card.md built on english-flow)
+ENGLISH_CHECKPOINT=${ENGLISH_CHECKPOINT:-}        # that run's step the English voice builds on (empty: none;
+                                                  # STAGE=all then skips the English voice's stages)
+ENGLISH_STEPS=${ENGLISH_STEPS:-6000}               # how far english-flow trains: english-native starts there
+ENGLISH_NATIVE_STEPS=${ENGLISH_NATIVE_STEPS:-${ENGLISH_CHECKPOINT:-40000}}  # how far english-native trains
 ENGLISH_FROZEN_STEPS=${ENGLISH_FROZEN_STEPS:-3000}  # where english-posterior starts from the english stage
 ENGLISH_POST_STEPS=${ENGLISH_POST_STEPS:-3000}      # where english-flow starts from the english-posterior stage
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-125}
@@ -64,21 +77,28 @@ PY=${PY:-.venv/bin/python}
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
 if [ -n "$ENGLISH_CHECKPOINT" ] && ! [[ "$ENGLISH_CHECKPOINT" =~ ^[1-9][0-9]*$ ]]; then
-  echo "ENGLISH_CHECKPOINT=$ENGLISH_CHECKPOINT is not a step: a whole number above 0 (an english-flow checkpoint)" >&2
+  echo "ENGLISH_CHECKPOINT=$ENGLISH_CHECKPOINT is not a step: a whole number above 0 (a checkpoint of" \
+       "ENGLISH_RUN=$ENGLISH_RUN)" >&2
   exit 2
 fi
 case "$STAGE" in english-pair|english-landmarks|english-export|english-live)
   if [ -z "$ENGLISH_CHECKPOINT" ]; then
-    echo "STAGE=$STAGE needs ENGLISH_CHECKPOINT=STEP (the english-flow step the English voice builds on)" >&2
+    echo "STAGE=$STAGE needs ENGLISH_CHECKPOINT=STEP (the step of ENGLISH_RUN=$ENGLISH_RUN the English voice" \
+         "builds on)" >&2
     exit 2
   fi ;;
 esac
 run_english() { [ "$STAGE" = "$1" ] || { [ "$STAGE" = all ] && [ -n "$ENGLISH_CHECKPOINT" ]; }; }
+case "$ENGLISH_RUN" in english-flow|english-native) ;;
+  *) echo "ENGLISH_RUN=$ENGLISH_RUN: choose english-native (the default) or english-flow" >&2; exit 2 ;;
+esac
 case "$STAGE" in
   all|base|corpus|pair|landmarks|export|live|english-corpus|english|english-posterior|english-flow) ;;
+  english-native-corpus|english-native) ;;
   english-pair|english-landmarks|english-export|english-live|eval) ;;
   *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, export, live," \
-          "english-corpus, english, english-posterior, english-flow, english-pair, english-landmarks, english-export," \
+          "english-corpus, english, english-posterior, english-flow, english-native-corpus, english-native," \
+          "english-pair, english-landmarks, english-export," \
           "english-live or eval" >&2
      exit 2 ;;
 esac
@@ -150,6 +170,25 @@ if run_english english-flow; then
     --init-from "$RUNS/english-post/checkpoints/$(printf 'step_%08d' "$ENGLISH_POST_STEPS")" \
     --freeze utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3
 fi
+# Kokoro's native English voices (eight, four women and four men, 0-10 % WER against jm_kumo's 10-16 %) join the
+# data, each a new speaker row; the rest continues from english-flow's step ENGLISH_STEPS as it was.
+if run_english english-native-corpus; then
+  if [ ! -f "$VOICE_PACK/af_heart.npy" ]; then
+    [ -n "$KOKORO_FASTAPI" ] || { echo "no voice pack in $VOICE_PACK: set KOKORO_FASTAPI to a clone of" \
+      "https://github.com/remsky/Kokoro-FastAPI (docs/corpus.md)" >&2; exit 1; }
+    "$UNIFLG" corpus voice-pack --source "$KOKORO_FASTAPI" --out "$VOICE_PACK"
+  fi
+  "$UNIFLG" corpus make --out "$KOKORO_EN_NATIVE" --utterances 1600 --seed 2033 --jobs 1 \
+    --sources kokoro-en-native --voice-pack "$VOICE_PACK"
+  "$UNIFLG" corpus merge "$ENGLISH_DATA" "$KOKORO_EN_NATIVE" --out "$NATIVE_DATA"
+  "$UNIFLG" preprocess --data "$NATIVE_DATA" --jobs "$JOBS"
+fi
+if run_english english-native; then
+  "$UNIFLG" train vits --data "$NATIVE_DATA" --out "$RUNS/english-native" --config small \
+    --steps "$ENGLISH_NATIVE_STEPS" --batch-size 8 --checkpoint-every 500 --keep-last 80 --threads "$ENGLISH_THREADS" \
+    --init-from "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_STEPS")" \
+    --freeze utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3
+fi
 if run export; then
   "$PY" -c "import json, sys; json.dump(json.load(open(sys.argv[1]))['latents'], open(sys.argv[2], 'w'))" \
     "$BASE_VOICE/voice.json" "$RUNS/latents.json"
@@ -163,43 +202,58 @@ if run live; then  # the live path is distilled from the voice it ships in (docs
   "$PY" -m uniflg_train.live export --run "$RUNS/live250" --voice "$VOICE_OUT" --out "$VOICE_OUT" --name live250
   "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT" --limit 24
 fi
-# The English voice: stage 2 again on english-flow's step ENGLISH_CHECKPOINT (the settings of stage `landmarks`;
-# its data plus jm_kumo's English timed by that model with mei's face; Kokoro's voices, which that stage 1 has
-# rows for, still read with mei's row), exported with jm_kumo reading English, the face calibration and the live
-# path distilled from it.
+# The English voice: stage 2 again on ENGLISH_RUN's step ENGLISH_CHECKPOINT (the settings of stage `landmarks`;
+# its data plus the English Kokoro items timed by that model with mei's face; every Kokoro voice, which that stage 1
+# has rows for, still read with mei's row), exported with ENGLISH_SPEAKER reading English, the face calibration
+# and the live path distilled from it.
 FINAL_VOICE=$VOICE_OUT
 FINAL_RUN=$RUNS/uniflg
-if [ -n "$ENGLISH_CHECKPOINT" ]; then  # named by the step, so another ENGLISH_CHECKPOINT never resumes this one
-  FINAL_VOICE=$VOICE_OUT-english-$ENGLISH_CHECKPOINT
-  FINAL_RUN=$RUNS/uniflg-english-$ENGLISH_CHECKPOINT
+if [ "$ENGLISH_RUN" = english-flow ]; then
+  ENGLISH_TAG=english-$ENGLISH_CHECKPOINT
+  ENGLISH_SPEAKER=${ENGLISH_SPEAKER:-kokoro_jm_kumo}
+  ENGLISH_CORPORA=$KOKORO_EN
+  ENGLISH_STAGE2_SPEAKERS=$STAGE2_SPEAKERS
+else
+  ENGLISH_TAG=native-$ENGLISH_CHECKPOINT
+  ENGLISH_SPEAKER=${ENGLISH_SPEAKER:-kokoro_af_heart}
+  ENGLISH_CORPORA="$KOKORO_EN $KOKORO_EN_NATIVE"
+  ENGLISH_STAGE2_SPEAKERS=$STAGE2_SPEAKERS,$NATIVE_SPEAKERS
 fi
-ENGLISH_PAIRED=data/faces-kokoro-en-paired-$ENGLISH_CHECKPOINT  # jm_kumo's English, timed, with mei's face
-ENGLISH_FACES=data/faces-english-$ENGLISH_CHECKPOINT            # $DATA + the above: what the English voice reads
+if [ -n "$ENGLISH_CHECKPOINT" ]; then  # named by run and step, so another never resumes this one
+  FINAL_VOICE=$VOICE_OUT-$ENGLISH_TAG
+  FINAL_RUN=$RUNS/uniflg-$ENGLISH_TAG
+fi
+ENGLISH_MODEL=$RUNS/$ENGLISH_RUN/checkpoints/$(printf 'step_%08d' "${ENGLISH_CHECKPOINT:-0}")
+ENGLISH_FACES=data/faces-$ENGLISH_TAG  # $DATA + the English items timed with mei's face: what the voice reads
 if run_english english-pair; then
-  "$UNIFLG" corpus pair "$KOKORO_EN" --out "$ENGLISH_PAIRED" --face mei \
-    --model "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")"
-  "$UNIFLG" corpus merge "$DATA" "$ENGLISH_PAIRED" --out "$ENGLISH_FACES"
+  paired=()
+  for corpus in $ENGLISH_CORPORA; do
+    name=$(basename "$corpus")
+    out=data/faces-${name#corpus-}-paired-${ENGLISH_TAG#english-}  # e.g. data/faces-kokoro-en-paired-2500
+    "$UNIFLG" corpus pair "$corpus" --out "$out" --face mei --model "$ENGLISH_MODEL"
+    paired+=("$out")
+  done
+  "$UNIFLG" corpus merge "$DATA" "${paired[@]}" --out "$ENGLISH_FACES"
   "$UNIFLG" preprocess --data "$ENGLISH_FACES" --jobs "$JOBS"
 fi
 if run_english english-landmarks; then
   # Kokoro's voices (every stage-2 speaker but the stand-in) are read as unknown speech, as in stage `landmarks`
-  as_unknown=$(tr ',' '\n' <<< "$STAGE2_SPEAKERS" | grep -vx mei | paste -sd, -)
-  "$UNIFLG" train landmarks --data "$ENGLISH_FACES" \
-    --vits "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_CHECKPOINT")" --out "$FINAL_RUN" \
+  as_unknown=$(tr ',' '\n' <<< "$ENGLISH_STAGE2_SPEAKERS" | grep -vx mei | paste -sd, -)
+  "$UNIFLG" train landmarks --data "$ENGLISH_FACES" --vits "$ENGLISH_MODEL" --out "$FINAL_RUN" \
     --steps "$LANDMARK_STEPS" --batch-size 16 --checkpoint-every "$CHECKPOINT_EVERY" --threads 1 \
-    --learning-rate 1e-3 --latent-noise-scale 0 --posterior-noise-scale 0 --paired-speakers "$STAGE2_SPEAKERS" \
-    --unknown-speakers-as mei --read-as-unknown "$as_unknown" \
+    --learning-rate 1e-3 --latent-noise-scale 0 --posterior-noise-scale 0 \
+    --paired-speakers "$ENGLISH_STAGE2_SPEAKERS" --unknown-speakers-as mei --read-as-unknown "$as_unknown" \
     --augment --augment-noise color,babble,music,band --tune-posterior
 fi
 if run_english english-export; then
   [ -f "$RUNS/latents.json" ] || { echo "no $RUNS/latents.json: run STAGE=export first (it writes it)" >&2; exit 1; }
   "$UNIFLG" export --format onnx --checkpoint "$FINAL_RUN/checkpoints/$(printf 'step_%08d' "$LANDMARK_STEPS")" \
     -o "$FINAL_VOICE" --name default --half-weights --latents "$RUNS/latents.json" \
-    --language-speaker en=kokoro_jm_kumo
+    --language-speaker "en=$ENGLISH_SPEAKER"
   "$UNIFLG" calibrate-face --voice "$FINAL_VOICE"
 fi
 if run_english english-live; then
-  live_run=$RUNS/live250-english-$ENGLISH_CHECKPOINT
+  live_run=$RUNS/live250-$ENGLISH_TAG
   "$PY" -m uniflg_train.live train --corpus "$ENGLISH_FACES" --voice "$FINAL_VOICE" --out "$live_run" \
     --lookahead-ms 250 --minutes "${LIVE_MINUTES:-30}" --threads 1 --limit 480
   "$PY" -m uniflg_train.live export --run "$live_run" --voice "$FINAL_VOICE" --out "$FINAL_VOICE" \

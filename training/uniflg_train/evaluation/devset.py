@@ -12,10 +12,8 @@ people: keep it out of git.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from uniflg.errors import InvalidInputError
 
 from uniflg_train.evaluation.lips import FPS
 from uniflg_train.evaluation.realav import AUDIO_RATE, decode_audio, to_30fps
+from uniflg_train.pinned_files import pinned_file
 
 DATA = Path(__file__).with_name("data")
 SETS = {"liveportrait": DATA / "real_av_devset.json", "more": DATA / "real_av_more.json"}
@@ -61,29 +60,11 @@ def read_manifest(path: Path = MANIFEST) -> tuple[dict[str, Any], list[DevClip]]
     return data, clips
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def clip_bytes(source: Path, clip: DevClip, repository: str) -> bytes:
     """The clip's file from ``source`` (a copy of ``repository``, its folder under ``--source`` for
-    several-repository sets): the file in the folder when its checksum matches, else the file at the manifest's
-    commit when the folder is a git clone (files moved or removed since are still read)."""
+    several-repository sets), checked against the manifest (:func:`uniflg_train.pinned_files.pinned_file`)."""
     folder = source / clip.source if clip.source else source
-    f = folder / clip.path
-    if f.is_file():
-        data = f.read_bytes()
-        if _sha256(data) == clip.sha256:
-            return data
-    if folder.is_dir() and clip.commit:  # a clone (or bare mirror) has the commit's file
-        proc = subprocess.run(["git", "-C", str(folder), "show", f"{clip.commit}:{clip.path}"], capture_output=True)
-        if proc.returncode == 0 and _sha256(proc.stdout) == clip.sha256:
-            return proc.stdout
-    where = f"{folder} (a copy of {repository}{' at ' + clip.commit[:12] if clip.commit else ''})"
-    if not folder.is_dir():
-        raise InvalidInputError(f"{folder} not found: --source must hold {where}")
-    raise InvalidInputError(f"{clip.path} not found in {where} with sha256 {clip.sha256[:12]}...: clone the "
-                            f"repository there (git clone {repository}), or copy that commit's file")
+    return pinned_file(folder, clip.path, clip.sha256, repository, clip.commit)
 
 
 def cut(track: np.ndarray, fps: float, audio: np.ndarray, start: float, end: float | None
