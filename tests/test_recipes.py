@@ -89,9 +89,9 @@ def test_the_native_english_stages_continue_english_flow_and_add_the_pack_voices
     assert (make["--sources"], make["--seed"], make["--utterances"]) == ("kokoro-en-native", "2033", "1600")
     assert command(built, "corpus", "merge")["--out"] == "data/english-native"
     (tmp_path / "pack").mkdir()
-    (tmp_path / "pack" / "af_heart.npy").write_bytes(b"")
     again = recipe(tmp_path, STAGE="english-native-corpus", VOICE_PACK=str(tmp_path / "pack")).stdout
-    assert not [ln for ln in again.splitlines() if ln.startswith("corpus voice-pack")]  # built once, kept
+    # without a source the pack is not rebuilt; corpus make checks each of its voices
+    assert not [ln for ln in again.splitlines() if ln.startswith("corpus voice-pack")]
     assert command(again, "corpus", "make")["--voice-pack"] == str(tmp_path / "pack")
     native = command(recipe(tmp_path, STAGE="english-native").stdout, "train", "vits")
     assert native["--init-from"] == f"{runs}/english-flow/checkpoints/step_00006000" and native["--steps"] == "40000"
@@ -114,3 +114,19 @@ def test_the_native_english_stages_continue_english_flow_and_add_the_pack_voices
     (runs / "latents.json").write_text("{}")
     export = command(recipe(tmp_path, STAGE="english-export", ENGLISH_CHECKPOINT="9000").stdout, "export")
     assert export["-o"] == f"{runs}/voice-native-9000" and export["--language-speaker"] == "en=kokoro_af_heart"
+
+
+def test_the_english_flow_route_trains_english_flow_to_its_step_and_runs_no_native_stage(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    (runs / "uniflg/checkpoints/step_00000875").mkdir(parents=True)
+    (runs / "latents.json").write_text("{}")
+    everything = recipe(tmp_path, STAGE="all", ENGLISH_RUN="english-flow", ENGLISH_CHECKPOINT="9000",
+                        BASE_COMMIT="HEAD", BASE_VOICE=str(tmp_path / "base"), VOICE_PACK=str(tmp_path / "none"))
+    assert everything.returncode == 0, everything.stderr
+    assert "kokoro-en-native" not in everything.stdout and "english-native" not in everything.stdout
+    trained = [shlex.split(ln) for ln in everything.stdout.splitlines() if ln.startswith("train vits")]
+    flow = next(t for t in trained if t[t.index("--out") + 1] == f"{runs}/english-flow")
+    assert flow[flow.index("--steps") + 1] == "9000"
+    stage2 = command(everything.stdout, "train", "landmarks", "--data", "data/faces-english-9000")
+    assert stage2["--vits"] == f"{runs}/english-flow/checkpoints/step_00009000"
+    assert stage2["--paired-speakers"].split(",")[-1] == "kokoro_jm_kumo"  # no native speakers

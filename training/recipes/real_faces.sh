@@ -21,14 +21,15 @@
 # stage's comment), then Kokoro's American and British voices join (english-native-corpus, english-native: a
 # native speaker's English is what pocketsphinx and listeners understand; jm_kumo's own reads at 10-16 % WER). The
 # utterance encoder, z_u's projection and the carried rows stay frozen throughout, so the stored latents keep
-# their meaning. Stage 2 is then trained again on that stage 1 with jm_kumo's English timed by
-# it and paired with mei's face (english-pair; the text path's English faces need English paired items), Kokoro's
+# their meaning. Stage 2 is then trained again on that stage 1 with the English Kokoro items (jm_kumo's, and on the
+# english-native route the native voices' too) timed by it and paired with mei's face (english-pair; the text path's English faces need English paired items), Kokoro's
 # voices read as unknown speakers as before (english-landmarks), exported with the English speaker (english-export)
 # and its live path distilled (english-live).
 #
 # Cost on a 2-core CPU: corpus ~25 min (Kokoro is the slow source, ~1.5-3.5 s per item); pair ~5 min; stage 2
 # 875 steps ~25 min with one thread (the text path's inputs are cached after the first epoch); live distillation
-# ~10 min (at most 30, a wall-clock budget); english-corpus ~20 min; english ~4,000 steps/h with one thread.
+# ~10 min (at most 30, a wall-clock budget); english-corpus ~20 min; english ~4,000 steps/h with one thread;
+# english-native-corpus ~15-30 min (1,600 Kokoro items, 0.5-1.2 s each).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -63,7 +64,11 @@ ENGLISH_RUN=${ENGLISH_RUN:-english-native}        # the English stage-1 run the 
                                                   # measured in docs/model-card.md built on english-flow)
 ENGLISH_CHECKPOINT=${ENGLISH_CHECKPOINT:-}        # that run's step the English voice builds on (empty: none;
                                                   # STAGE=all then skips the English voice's stages)
-ENGLISH_STEPS=${ENGLISH_STEPS:-6000}               # how far english-flow trains: english-native starts there
+if [ "${ENGLISH_RUN:-english-native}" = english-flow ]; then  # how far english-flow trains: to the voice's step,
+  ENGLISH_STEPS=${ENGLISH_STEPS:-${ENGLISH_CHECKPOINT:-30000}}  # or (english-native) to where english-native starts
+else
+  ENGLISH_STEPS=${ENGLISH_STEPS:-6000}
+fi
 ENGLISH_NATIVE_STEPS=${ENGLISH_NATIVE_STEPS:-${ENGLISH_CHECKPOINT:-40000}}  # how far english-native trains
 ENGLISH_FROZEN_STEPS=${ENGLISH_FROZEN_STEPS:-3000}  # where english-posterior starts from the english stage
 ENGLISH_POST_STEPS=${ENGLISH_POST_STEPS:-3000}      # where english-flow starts from the english-posterior stage
@@ -89,6 +94,8 @@ case "$STAGE" in english-pair|english-landmarks|english-export|english-live)
   fi ;;
 esac
 run_english() { [ "$STAGE" = "$1" ] || { [ "$STAGE" = all ] && [ -n "$ENGLISH_CHECKPOINT" ]; }; }
+# STAGE=all skips the native stages when the voice builds on english-flow
+run_native() { [ "$STAGE" = "$1" ] || { run_english "$1" && [ "$ENGLISH_RUN" = english-native ]; }; }
 case "$ENGLISH_RUN" in english-flow|english-native) ;;
   *) echo "ENGLISH_RUN=$ENGLISH_RUN: choose english-native (the default) or english-flow" >&2; exit 2 ;;
 esac
@@ -172,18 +179,21 @@ if run_english english-flow; then
 fi
 # Kokoro's native English voices (eight, four women and four men, 0-10 % WER against jm_kumo's 10-16 %) join the
 # data, each a new speaker row; the rest continues from english-flow's step ENGLISH_STEPS as it was.
-if run_english english-native-corpus; then
-  if [ ! -f "$VOICE_PACK/af_heart.npy" ]; then
-    [ -n "$KOKORO_FASTAPI" ] || { echo "no voice pack in $VOICE_PACK: set KOKORO_FASTAPI to a clone of" \
-      "https://github.com/remsky/Kokoro-FastAPI (docs/corpus.md)" >&2; exit 1; }
+if run_native english-native-corpus; then
+  # the pack is (re)built from KOKORO_FASTAPI when given (2 s); corpus make checks every voice of it either way
+  if [ -n "$KOKORO_FASTAPI" ]; then
     "$UNIFLG" corpus voice-pack --source "$KOKORO_FASTAPI" --out "$VOICE_PACK"
+  elif [ ! -d "$VOICE_PACK" ]; then
+    echo "no voice pack in $VOICE_PACK: set KOKORO_FASTAPI to a clone of https://github.com/remsky/Kokoro-FastAPI" \
+      "(docs/corpus.md)" >&2
+    exit 1
   fi
   "$UNIFLG" corpus make --out "$KOKORO_EN_NATIVE" --utterances 1600 --seed 2033 --jobs 1 \
     --sources kokoro-en-native --voice-pack "$VOICE_PACK"
   "$UNIFLG" corpus merge "$ENGLISH_DATA" "$KOKORO_EN_NATIVE" --out "$NATIVE_DATA"
   "$UNIFLG" preprocess --data "$NATIVE_DATA" --jobs "$JOBS"
 fi
-if run_english english-native; then
+if run_native english-native; then
   "$UNIFLG" train vits --data "$NATIVE_DATA" --out "$RUNS/english-native" --config small \
     --steps "$ENGLISH_NATIVE_STEPS" --batch-size 8 --checkpoint-every 500 --keep-last 80 --threads "$ENGLISH_THREADS" \
     --init-from "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_STEPS")" \

@@ -32,7 +32,26 @@ def pinned_file(folder: Path, path: str, sha: str, repository: str, commit: str 
         if proc.returncode == 0 and sha256(proc.stdout) == sha:
             return proc.stdout
     where = f"{folder} (a copy of {repository}{' at ' + commit[:12] if commit else ''})"
+    if folder.is_file():
+        raise InvalidInputError(f"{folder} is a file: --source must be the folder of {where}")
     if not folder.is_dir():
         raise InvalidInputError(f"{folder} not found: --source must hold {where}")
+    if commit and _is_git(folder) and not _has_commit(folder, commit):
+        raise InvalidInputError(f"the clone {folder} lacks commit {commit[:12]} (a shallow or older clone?): "
+                                f"run `git -C {folder} fetch origin {commit}` (or `git fetch --unshallow`)")
     raise InvalidInputError(f"{path} not found in {where} with sha256 {sha[:12]}...: clone the "
                             f"repository there (git clone {repository}), or copy that commit's file")
+
+
+def _is_git(folder: Path) -> bool:
+    """``folder`` is itself a clone or a bare repository (not a plain folder inside some other repository)."""
+    proc = subprocess.run(["git", "-C", str(folder), "rev-parse", "--git-dir"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return False
+    git_dir = (folder / proc.stdout.strip()).resolve()
+    return git_dir in (folder.resolve(), (folder / ".git").resolve())
+
+
+def _has_commit(folder: Path, commit: str) -> bool:
+    proc = subprocess.run(["git", "-C", str(folder), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True)
+    return proc.returncode == 0

@@ -54,7 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     pack = csub.add_parser("voice-pack", help="copy Kokoro's English voices (pinned by commit and SHA-256) from a "
                                               "local clone of their repository into a pack folder")
     pack.add_argument("--source", type=Path, required=True,
-                      help="a local copy of https://github.com/remsky/Kokoro-FastAPI (see docs/corpus.md)")
+                      help="a local copy of https://github.com/remsky/Kokoro-FastAPI: a clone (read at the pinned "
+                           "commit, whatever is checked out), a bare mirror, or the files at their paths "
+                           "(docs/corpus.md)")
     pack.add_argument("--out", type=Path, required=True, help="the pack folder (NAME.npy per voice)")
     pack.set_defaults(func=_voice_pack)
     merge = csub.add_parser("merge", help="merge corpus folders into one (hard links; ids must be unique)")

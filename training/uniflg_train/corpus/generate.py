@@ -359,6 +359,15 @@ _CREDITS = {
 }
 
 
+def _voice_pack_record() -> dict[str, Any]:
+    """What kokoro-en-native read: the pack manifest's repository and commit and each voice's style checksum
+    (every voice was checked against it before the first item)."""
+    from uniflg_train.corpus.kokoro_voice import VOICE_PACK_MANIFEST
+
+    manifest = json.loads(VOICE_PACK_MANIFEST.read_text(encoding="utf-8"))
+    return {**manifest["source"], "voices": {v["name"]: v["style_sha256"] for v in manifest["voices"]}}
+
+
 def _source_langs() -> str:
     return "; ".join(f"{s}: {','.join(v)}" for s, v in SOURCE_LANGUAGES.items())
 
@@ -395,14 +404,18 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
                                 f"{','.join(spec.sources)} speaks them ({_source_langs()})")
     if not 0.0 <= spec.nonspeech_fraction <= 1.0:
         raise InvalidInputError("--nonspeech-fraction must be in [0, 1]")
-    if "kokoro-en-native" in spec.sources:
+    native = any(source == "kokoro-en-native" for source, _ in streams(spec))
+    if spec.voice_pack is not None and not native:
+        raise InvalidInputError("--voice-pack is read only by --sources kokoro-en-native (with an English "
+                                "--languages); drop it, or add that source")
+    if native:
         from uniflg_train.corpus.kokoro_voice import load_pack_voice, native_english_voices
 
         if spec.voice_pack is None:
             raise InvalidInputError("--sources kokoro-en-native needs --voice-pack DIR: Kokoro's English voices, "
                                     "built with `uniflg corpus voice-pack --source KOKORO_FASTAPI_DIR --out DIR` "
                                     "(docs/corpus.md)")
-        for voice in native_english_voices():  # all up front, not at the first item of that voice
+        for voice in native_english_voices():  # all up front (each checked), not at the first item of that voice
             load_pack_voice(spec.voice_pack, voice)
     if set(spec.sources) & set(UNTIMED_SOURCES):
         from uniflg_train.corpus.kokoro_voice import prepare
@@ -441,6 +454,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         **({"voice_credit": VOICE_CREDIT} if uses_hts else {}),
         "sources": {s: sum(r["source"] == s for r in rows) for s in dict.fromkeys(s for s, _ in pairs)},
         "credits": {s: _CREDITS[s] for s in dict.fromkeys(s for s, _ in pairs)},
+        **({"voice_pack": _voice_pack_record()} if any(s == "kokoro-en-native" for s, _ in pairs) else {}),
     }
     _atomic(spec.out / "corpus.json", lambda f: f.write_text(json.dumps(meta, indent=2, ensure_ascii=False)))
     log.info("corpus: %d utterances (%.2f h) in %s", spec.utterances, seconds / 3600, spec.out)

@@ -8,6 +8,7 @@ Kokoro reports no durations, so its items carry no faces (Unpaired). Output is l
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def prepare() -> None:
 def check_voice(voice: str) -> None:
     """Raise InvalidInputError (a ValueError) unless ``voice`` is one of Kokoro's :data:`VOICES`."""
     if voice not in VOICES:
-        raise InvalidInputError(f"unknown Kokoro voice {voice!r}; choose from {', '.join(VOICES)}")
+        native = (f" ({voice} is one of Kokoro's native English voices: kokoro-en-native:{voice} with "
+                  "--voice-pack)") if voice in native_english_voices() else ""
+        raise InvalidInputError(f"unknown Kokoro voice {voice!r}; choose from {', '.join(VOICES)}{native}")
 
 
 def speak(text: str, voice: str, speed: float, sample_rate: int) -> np.ndarray:
@@ -126,35 +129,49 @@ VOICE_PACK_MANIFEST = Path(__file__).parent / "data" / "kokoro_voice_pack.json"
 STYLE_SHAPE = (510, 1, 256)  # Kokoro v1.0: one 256-d style per input length up to 510 phonemes
 
 
+def _pack_manifest() -> dict:
+    return json.loads(VOICE_PACK_MANIFEST.read_text(encoding="utf-8"))
+
+
 def native_english_voices() -> tuple[str, ...]:
     """The voices of the pack manifest, in its order (the order the corpus source cycles them)."""
-    manifest = json.loads(VOICE_PACK_MANIFEST.read_text(encoding="utf-8"))
-    return tuple(v["name"] for v in manifest["voices"])
+    return tuple(v["name"] for v in _pack_manifest()["voices"])
+
+
+def _style_sha256(style: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(style, np.float32).tobytes()).hexdigest()
 
 
 def build_voice_pack(source: Path, out: Path) -> list[Path]:
-    """Copy the manifest's voices from ``source`` (a local copy of its repository) into ``out`` as
-    ``NAME.npy`` (float32 :data:`STYLE_SHAPE`), each checked by SHA-256 and shape. Returns the files written.
-    Raises InvalidInputError (a ValueError) for a missing or changed file."""
+    """Copy the manifest's voices from ``source`` (a local copy of its repository: a clone, a bare mirror or the
+    files at their paths) into ``out`` as ``NAME.npy`` (float32 :data:`STYLE_SHAPE`). Every voice is read and
+    checked (file SHA-256 at the pinned commit, shape, style SHA-256) before anything is written, so a failed build
+    leaves no folder and no partial pack. Returns the files written. Raises InvalidInputError (a ValueError) for
+    a missing or changed file, or an ``out`` that is a file or lies inside ``source``."""
     import io
 
     import torch
     from uniflg.fileio import atomic_path
 
+    from uniflg_train.corpus.merge import check_out
     from uniflg_train.pinned_files import pinned_file
 
-    manifest = json.loads(VOICE_PACK_MANIFEST.read_text(encoding="utf-8"))
+    check_out(out, [source.resolve()], "corpus voice-pack")
+    manifest = _pack_manifest()
     repo = manifest["source"]
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    styles = {}
     for v in manifest["voices"]:
         data = pinned_file(source, v["path"], v["sha256"], repo["repository"], repo["commit"])
         style = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        array = np.asarray(style.detach().numpy() if hasattr(style, "detach") else style, np.float32)
-        if array.shape != STYLE_SHAPE:
-            raise InvalidInputError(f"{v['path']}: style of shape {array.shape}; Kokoro v1.0 voices are "
-                                    f"{STYLE_SHAPE}")
-        target = out / f"{v['name']}.npy"
+        array = np.ascontiguousarray(style.detach().numpy() if hasattr(style, "detach") else style, np.float32)
+        if array.shape != STYLE_SHAPE or _style_sha256(array) != v["style_sha256"]:
+            raise InvalidInputError(f"{v['path']}: not the pinned style (shape {array.shape}; Kokoro v1.0 voices "
+                                    f"are {STYLE_SHAPE}, style sha256 {v['style_sha256'][:12]}...)")
+        styles[v["name"]] = array
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, array in styles.items():
+        target = out / f"{name}.npy"
         with atomic_path(target) as tmp, open(tmp, "wb") as fh:
             np.save(fh, array)
         written.append(target)
@@ -162,18 +179,24 @@ def build_voice_pack(source: Path, out: Path) -> list[Path]:
 
 
 def load_pack_voice(pack: Path, voice: str) -> np.ndarray:
-    """``voice``'s style from a pack folder (:func:`build_voice_pack`). Raises InvalidInputError for a voice
-    outside the manifest, or a pack without it."""
-    voices = native_english_voices()
-    if voice not in voices:
-        raise InvalidInputError(f"unknown native English Kokoro voice {voice!r}; choose from {', '.join(voices)}")
+    """``voice``'s style from a pack folder (:func:`build_voice_pack`), checked against the manifest's
+    ``style_sha256``. Raises InvalidInputError for a voice outside the manifest, or a pack without it or with
+    another array in its place."""
+    entries = {v["name"]: v for v in _pack_manifest()["voices"]}
+    if voice not in entries:
+        raise InvalidInputError(f"unknown native English Kokoro voice {voice!r}; choose from {', '.join(entries)}")
+    rebuild = f"rebuild it with `uniflg corpus voice-pack --source KOKORO_FASTAPI_DIR --out {pack}` (docs/corpus.md)"
     f = pack / f"{voice}.npy"
     if not f.is_file():
-        raise InvalidInputError(f"voice pack {pack} has no {voice}.npy: build it with `uniflg corpus voice-pack "
-                                f"--source KOKORO_FASTAPI_DIR --out {pack}` (docs/corpus.md)")
-    style = np.load(f)
-    if style.shape != STYLE_SHAPE or style.dtype != np.float32:
-        raise InvalidInputError(f"{f}: {style.dtype} {style.shape}; a pack voice is float32 {STYLE_SHAPE}")
+        raise InvalidInputError(f"voice pack {pack} has no {voice}.npy: {rebuild}")
+    try:
+        style = np.load(f, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InvalidInputError(f"{f} is not a readable .npy ({exc}): {rebuild}") from None
+    pinned = entries[voice]["style_sha256"]
+    if style.shape != STYLE_SHAPE or style.dtype != np.float32 or _style_sha256(style) != pinned:
+        raise InvalidInputError(f"{f} is not Kokoro's {voice} ({style.dtype} {style.shape}; the pinned style is "
+                                f"float32 {STYLE_SHAPE}): {rebuild}")
     return style
 
 

@@ -134,7 +134,8 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=Path, required=True,
                    help="a checkpoint directory, run folder, .safetensors model file or voice folder with weights")
     p.add_argument("--speaker", help="the model's speaker that reads English (default: a voice's English speaker, "
-                                     "else kokoro_jm_kumo where the model has it, else its first speaker)")
+                                     "else the reference's own row where the model has it, else kokoro_jm_kumo "
+                                     "where it has that, else its first speaker)")
     p.add_argument("--reference", default="kokoro-en:jm_kumo",
                    help="who reads the sentences: kokoro-en:VOICE, kokoro-en-native:VOICE or espeak:VOICE (default "
                         "kokoro-en:jm_kumo)")
@@ -348,9 +349,7 @@ def _text_ceiling(args: argparse.Namespace) -> int:
     if model.cfg.variant.conditioning != "speaker":
         raise InvalidInputError(f"--checkpoint {args.checkpoint}: a {model.cfg.variant.name} model's rows are "
                                 "emotions; text-ceiling reads a speaker's row (UniFLG models)")
-    # the reference's own row where the model has one (a Kokoro voice it trained on), else jm_kumo's
-    own = f"kokoro_{name}" if kind.startswith("kokoro") and f"kokoro_{name}" in names else None
-    speaker = args.speaker or english_speaker or own or ("kokoro_jm_kumo" if "kokoro_jm_kumo" in names else None)
+    speaker = args.speaker or text_ceiling.english_speaker(names, english_speaker, args.reference)
     if speaker is None:
         speaker = names[0]
         log.warning("%s has no English speaker: its first speaker, %s, reads English (--speaker chooses)", where,

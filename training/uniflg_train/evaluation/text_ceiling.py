@@ -116,3 +116,16 @@ def to_markdown(report: CeilingReport, setup: dict[str, object]) -> str:
             "\n\n" + head + row +
             "\nreconstruction: posterior and decoder; per_token: f(z) averaged per MAS token span, inverted; "
             "text_mas: the prior with MAS durations; text: the text path end to end.\n")
+
+
+def english_speaker(names: Sequence[str], voice_speaker: str | None, reference: str) -> str | None:
+    """The row that reads English when the call names none: the voice's English speaker (``voice.json``
+    ``language_speakers``), else the reference's own row where the model has one (``kokoro-en:VOICE`` and
+    ``kokoro-en-native:VOICE`` -> ``kokoro_VOICE``: the reference voice it trained on), else ``kokoro_jm_kumo``
+    where it has that; None: none of them (the caller takes the first speaker)."""
+    kind, _, voice = reference.partition(":")
+    own = f"kokoro_{voice}"
+    for candidate in (voice_speaker, own if kind.startswith("kokoro") else None, "kokoro_jm_kumo"):
+        if candidate is not None and candidate in names:
+            return candidate
+    return None
