@@ -126,6 +126,7 @@ class Voice:
         self.runtime = Runtime(spec.config, dict(spec.contexts))
         # speech-driven input (files, Voice.animate streams, gRPC Animate) is conditioned before the model
         self.conditioning = ConditioningOptions()
+        self._warned_english = False  # _warn_untrained_english: once per voice
 
     # ---- description -------------------------------------------------------------------------------
     @property
@@ -307,6 +308,8 @@ class Voice:
         takes that speaker's (the named one's stored latent, else a draw), drawn here before any piece's noise."""
         rng = np.random.default_rng(options.seed)
         speakers = [self.speaker_for(p.language, options) for p in pieces]
+        if any(p.language == "en" and s is None for p, s in zip(pieces, speakers, strict=True)):
+            self._warn_untrained_english()
         g, z_u = self._condition(replace(options, speaker=speakers[0]), rng)
         assert z_u is not None  # only speech-driven animation leaves z_u to the input speech
         known: dict[str | None, Condition] = {speakers[0]: (g, z_u)}
@@ -574,6 +577,17 @@ class Voice:
         if speech_driven:
             return g, None
         return g, rng.standard_normal((1, self.config.vits.utterance_dim)).astype(np.float32)
+
+    def _warn_untrained_english(self) -> None:
+        """Once per voice: English text, and the voice names no speaker for English (a voice whose text path
+        learned English exports one, ``uniflg export --language-speaker en=NAME``)."""
+        if self._warned_english:
+            return
+        self._warned_english = True
+        log.warning("voice %s names no English speaker (voice.json language_speakers), so its first speaker, %s, "
+                    "reads the English text; a voice whose text path learned English names one. The embedded "
+                    "voice learned Japanese only: listeners will understand little of its English, while the face "
+                    "follows the English phonemes (docs/model-card.md, \"English\")", self.name, self.speakers[0])
 
     def _reference_latent(self, options: SynthesisOptions) -> np.ndarray:
         if not options.reference_sample_rate:
