@@ -14,8 +14,10 @@ def recipe(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the recipe with `echo` for uniflg and python and its runs under tmp_path; nothing else of the caller's
     environment reaches it (an exported LANDMARK_STEPS would change what it runs)."""
     clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path))}
+    # stage base writes the base voice: under tmp_path too, never into the checkout's data/
     return subprocess.run(["bash", str(RECIPE)], capture_output=True, text=True, timeout=60,
-                          env={**clean, "UNIFLG": "echo", "PY": "echo", "RUNS": str(tmp_path / "runs"), **env})
+                          env={**clean, "UNIFLG": "echo", "PY": "echo", "RUNS": str(tmp_path / "runs"),
+                               "BASE_VOICE": str(tmp_path / "base-voice"), **env})
 
 
 def command(stdout: str, *words: str) -> dict[str, str]:
@@ -121,7 +123,7 @@ def test_the_english_flow_route_trains_english_flow_to_its_step_and_runs_no_nati
     (runs / "uniflg/checkpoints/step_00000875").mkdir(parents=True)
     (runs / "latents.json").write_text("{}")
     everything = recipe(tmp_path, STAGE="all", ENGLISH_RUN="english-flow", ENGLISH_CHECKPOINT="9000",
-                        BASE_COMMIT="HEAD", BASE_VOICE=str(tmp_path / "base"), VOICE_PACK=str(tmp_path / "none"))
+                        BASE_COMMIT="HEAD", VOICE_PACK=str(tmp_path / "none"))
     assert everything.returncode == 0, everything.stderr
     assert "kokoro-en-native" not in everything.stdout and "english-native" not in everything.stdout
     trained = [shlex.split(ln) for ln in everything.stdout.splitlines() if ln.startswith("train vits")]
@@ -130,3 +132,22 @@ def test_the_english_flow_route_trains_english_flow_to_its_step_and_runs_no_nati
     stage2 = command(everything.stdout, "train", "landmarks", "--data", "data/faces-english-9000")
     assert stage2["--vits"] == f"{runs}/english-flow/checkpoints/step_00009000"
     assert stage2["--paired-speakers"].split(",")[-1] == "kokoro_jm_kumo"  # no native speakers
+
+
+def test_polish_trains_the_waveform_decoder_alone_and_exports_it_on_the_voice(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    polish = command(recipe(tmp_path, STAGE="polish").stdout, "train", "vits")
+    assert polish["--init-from"] == f"{runs}/uniflg/checkpoints/step_00000875" and polish["--out"] == f"{runs}/polish"
+    assert polish["--freeze"] == "text_encoder,posterior,flow,duration,utterance,u_projection,g_embedding"
+    assert polish["--adversarial-start"] == "0" and polish["--data"] == "data/faces-hts"
+    proc = recipe(tmp_path, STAGE="polish-export")
+    assert proc.returncode == 2 and "needs POLISH_CHECKPOINT=STEP" in proc.stderr and not proc.stdout
+    assert "no " in recipe(tmp_path, STAGE="polish-export", POLISH_CHECKPOINT="2000").stderr
+    (runs / "latents.json").write_text("{}")
+    export = command(recipe(tmp_path, STAGE="polish-export", POLISH_CHECKPOINT="2000",
+                            VOICE_OUT="/v/shipped").stdout, "export")
+    assert export["--checkpoint"] == f"{runs}/polish/checkpoints/step_00002000"
+    assert export["-o"] == f"{runs}/voice-polish-2000" and export["--live-from"] == "/v/shipped"
+    everything = recipe(tmp_path, STAGE="all", BASE_COMMIT="HEAD").stdout
+    assert f"{runs}/polish" not in everything and "voice-polish" not in everything  # only when asked for

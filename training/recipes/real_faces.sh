@@ -12,7 +12,8 @@
 #   STAGE=landmarks bash training/recipes/real_faces.sh  # one stage: base|corpus|pair|landmarks|export|live|
 #                                                        #   english-corpus|english|english-posterior|english-flow|
 #                                                        #   english-native-corpus|english-native|english-pair|
-#                                                        #   english-landmarks|english-export|english-live|eval
+#                                                        #   english-landmarks|english-export|english-live|eval|
+#                                                        #   polish|polish-export
 #
 # English (the english-* stages; STAGE=all runs them with ENGLISH_CHECKPOINT=STEP): stage 1 continues from the
 # stage-2 checkpoint on HTS + Kokoro Japanese and Kokoro's jm_kumo reading English, reconstruction losses only, in
@@ -75,6 +76,8 @@ ENGLISH_POST_STEPS=${ENGLISH_POST_STEPS:-3000}      # where english-flow starts 
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-125}
 JOBS=${JOBS:-2}
 ENGLISH_THREADS=${ENGLISH_THREADS:-1}  # torch threads of the English stages (free to change on resume)
+POLISH_STEPS=${POLISH_STEPS:-20000}              # how far polish trains (POLISH_CHECKPOINT: what polish-export takes)
+POLISH_CHECKPOINT=${POLISH_CHECKPOINT:-}
 VOICE_OUT=${VOICE_OUT:-$RUNS/voice}                # copy over sdk/uniflg/voices/default once it beats it
 STAGE=${STAGE:-all}
 UNIFLG=${UNIFLG:-.venv/bin/uniflg}
@@ -101,11 +104,11 @@ case "$ENGLISH_RUN" in english-flow|english-native) ;;
 esac
 case "$STAGE" in
   all|base|corpus|pair|landmarks|export|live|english-corpus|english|english-posterior|english-flow) ;;
-  english-native-corpus|english-native) ;;
+  english-native-corpus|english-native|polish|polish-export) ;;
   english-pair|english-landmarks|english-export|english-live|eval) ;;
   *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, export, live," \
           "english-corpus, english, english-posterior, english-flow, english-native-corpus, english-native," \
-          "english-pair, english-landmarks, english-export," \
+          "english-pair, english-landmarks, english-export, polish, polish-export," \
           "english-live or eval" >&2
      exit 2 ;;
 esac
@@ -198,6 +201,26 @@ if run_native english-native; then
     --steps "$ENGLISH_NATIVE_STEPS" --batch-size 8 --checkpoint-every 500 --keep-last 80 --threads "$ENGLISH_THREADS" \
     --init-from "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_STEPS")" \
     --freeze utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3
+fi
+# polish (not in STAGE=all): the waveform decoder alone trained adversarially, as VITS trains it (multi-period and
+# multi-scale discriminators with feature matching, beside the mel loss), on the HTS items; every other module
+# frozen, so text timing, latents, faces, the speech path and the live path stay bit for bit and only the speech's
+# sound changes. polish-export writes the voice with that decoder (--live-from checks the rest is the voice's).
+if [ "$STAGE" = polish ]; then
+  "$UNIFLG" train vits --data "$HTS_DATA" --out "$RUNS/polish" --config small --steps "$POLISH_STEPS" \
+    --batch-size 8 --checkpoint-every 250 --keep-last 80 --threads 1 \
+    --init-from "$RUNS/uniflg/checkpoints/$(printf 'step_%08d' "$LANDMARK_STEPS")" \
+    --freeze text_encoder,posterior,flow,duration,utterance,u_projection,g_embedding --adversarial-start 0 \
+    --learning-rate 2e-4
+fi
+if [ "$STAGE" = polish-export ]; then
+  [[ "$POLISH_CHECKPOINT" =~ ^[1-9][0-9]*$ ]] || { echo "STAGE=polish-export needs POLISH_CHECKPOINT=STEP (a step" \
+    "of $RUNS/polish)" >&2; exit 2; }
+  [ -f "$RUNS/latents.json" ] || { echo "no $RUNS/latents.json: run STAGE=export first (it writes it)" >&2; exit 1; }
+  polished=$RUNS/voice-polish-$POLISH_CHECKPOINT  # VOICE_OUT: the voice whose live path and faces it keeps
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/polish/checkpoints/$(printf 'step_%08d' "$POLISH_CHECKPOINT")" \
+    -o "$polished" --name default --half-weights --latents "$RUNS/latents.json" --live-from "$VOICE_OUT"
+  "$UNIFLG" calibrate-face --voice "$polished"
 fi
 if run export; then
   "$PY" -c "import json, sys; json.dump(json.load(open(sys.argv[1]))['latents'], open(sys.argv[2], 'w'))" \
