@@ -89,20 +89,20 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
 class Recognizer:
     """pocketsphinx with its bundled US English model; ``transcribe`` takes any sample rate.
 
-    Each utterance is decoded from the same state: the decoder's cepstral mean (CMN) estimate, which pocketsphinx
-    carries from one utterance to the next, is reset first, so a transcript never depends on what was transcribed
-    before it (measurements before 2026-12 carried it over and differ from these by a few words)."""
+    Each utterance is decoded from the same state: the feature front end, whose cepstral mean (CMN) and noise
+    estimates pocketsphinx carries from one utterance to the next, is reinitialized first, so a transcript never
+    depends on what was transcribed before it (measurements before 2026-12 carried them over and differ from these
+    by a few words)."""
 
     def __init__(self) -> None:
         from pocketsphinx import Decoder
 
         self.decoder = Decoder(samprate=16000, loglevel="FATAL")
-        self._initial_cmn = self.decoder.get_cmn()
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
         x = to_16k(audio, sample_rate)
         pcm = (np.clip(x / max(np.abs(x).max(), 1e-6) * 0.7, -1, 1) * 32767).astype(np.int16).tobytes()
-        self.decoder.set_cmn(self._initial_cmn)
+        self.decoder.reinit_feat()
         self.decoder.start_utt()
         self.decoder.process_raw(pcm, full_utt=True)
         self.decoder.end_utt()
