@@ -89,10 +89,10 @@ def test_english_without_an_english_speaker_is_said_once_per_voice(mapped_folder
     plain.synthesize_all(JA + " " + EN, SynthesisOptions(seed=0))  # the English sentence of a mixed text
     plain.synthesize_all(EN, SynthesisOptions(seed=1))
     said = [r.getMessage() for r in caplog.records if "names no English speaker" in r.getMessage()]
-    assert said == [f"voice default names no English speaker (voice.json language_speakers), so its first "
-                    f"speaker, mei, reads the English text; a voice whose text path learned English names one. "
-                    f"The embedded voice learned Japanese only: listeners will understand little of its English, "
-                    f"while the face follows the English phonemes (docs/model-card.md, \"English\")"]
+    assert said == ["voice default names no English speaker (voice.json language_speakers), so its first "
+                    "speaker, mei, reads the English text; a voice whose text path learned English names one. "
+                    "The embedded voice learned Japanese only: listeners will understand little of its English, "
+                    "while the face follows the English phonemes (docs/model-card.md, \"English\")"]
 
 
 def test_mixed_text_switches_speaker_per_sentence(mapped_folder: Path) -> None:
