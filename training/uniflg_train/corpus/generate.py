@@ -359,15 +359,6 @@ _CREDITS = {
 }
 
 
-def _voice_pack_record() -> dict[str, Any]:
-    """What kokoro-en-native read: the pack manifest's repository and commit and each voice's style checksum
-    (every voice was checked against it before the first item)."""
-    from uniflg_train.corpus.kokoro_voice import VOICE_PACK_MANIFEST
-
-    manifest = json.loads(VOICE_PACK_MANIFEST.read_text(encoding="utf-8"))
-    return {**manifest["source"], "voices": {v["name"]: v["style_sha256"] for v in manifest["voices"]}}
-
-
 def _source_langs() -> str:
     return "; ".join(f"{s}: {','.join(v)}" for s, v in SOURCE_LANGUAGES.items())
 
@@ -409,7 +400,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         raise InvalidInputError("--voice-pack is read only by --sources kokoro-en-native (with an English "
                                 "--languages); drop it, or add that source")
     if native:
-        from uniflg_train.corpus.kokoro_voice import load_pack_voice, native_english_voices
+        from uniflg_train.corpus.kokoro_voice import load_pack_voice, native_english_voices, voice_pack_record
 
         if spec.voice_pack is None:
             raise InvalidInputError("--sources kokoro-en-native needs --voice-pack DIR: Kokoro's English voices, "
@@ -454,7 +445,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         **({"voice_credit": VOICE_CREDIT} if uses_hts else {}),
         "sources": {s: sum(r["source"] == s for r in rows) for s in dict.fromkeys(s for s, _ in pairs)},
         "credits": {s: _CREDITS[s] for s in dict.fromkeys(s for s, _ in pairs)},
-        **({"voice_pack": _voice_pack_record()} if any(s == "kokoro-en-native" for s, _ in pairs) else {}),
+        **({"voice_pack": voice_pack_record()} if native else {}),
     }
     _atomic(spec.out / "corpus.json", lambda f: f.write_text(json.dumps(meta, indent=2, ensure_ascii=False)))
     log.info("corpus: %d utterances (%.2f h) in %s", spec.utterances, seconds / 3600, spec.out)

@@ -8,9 +8,11 @@ Kokoro reports no durations, so its items carry no faces (Unpaired). Output is l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from uniflg.errors import InvalidInputError
@@ -129,8 +131,20 @@ VOICE_PACK_MANIFEST = Path(__file__).parent / "data" / "kokoro_voice_pack.json"
 STYLE_SHAPE = (510, 1, 256)  # Kokoro v1.0: one 256-d style per input length up to 510 phonemes
 
 
-def _pack_manifest() -> dict:
-    return json.loads(VOICE_PACK_MANIFEST.read_text(encoding="utf-8"))
+def _pack_manifest() -> dict[str, Any]:
+    return _read_manifest(VOICE_PACK_MANIFEST, VOICE_PACK_MANIFEST.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_manifest(path: Path, mtime_ns: int) -> dict[str, Any]:  # read once per file version
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def voice_pack_record() -> dict[str, Any]:
+    """What a corpus records of the pack it read: the manifest's repository, commit and licence, and each voice's
+    style checksum (:func:`load_pack_voice` checks every style against it)."""
+    manifest = _pack_manifest()
+    return {**manifest["source"], "voices": {v["name"]: v["style_sha256"] for v in manifest["voices"]}}
 
 
 def native_english_voices() -> tuple[str, ...]:
@@ -180,9 +194,18 @@ def build_voice_pack(source: Path, out: Path) -> list[Path]:
 
 def load_pack_voice(pack: Path, voice: str) -> np.ndarray:
     """``voice``'s style from a pack folder (:func:`build_voice_pack`), checked against the manifest's
-    ``style_sha256``. Raises InvalidInputError for a voice outside the manifest, or a pack without it or with
-    another array in its place."""
-    entries = {v["name"]: v for v in _pack_manifest()["voices"]}
+    ``style_sha256``: read and checked once per version of the file (a corpus renders each voice many times).
+    Raises InvalidInputError for a voice outside the manifest, or a pack without it or with another array in
+    its place."""
+    f = pack / f"{voice}.npy"
+    mtime = f.stat().st_mtime_ns if f.is_file() else 0
+    return _checked_style(pack, voice, mtime, VOICE_PACK_MANIFEST, VOICE_PACK_MANIFEST.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_style(pack: Path, voice: str, mtime_ns: int, manifest: Path, manifest_mtime_ns: int) -> np.ndarray:
+    """Keyed by the file's and the manifest's modification times, so a rebuilt pack is read again."""
+    entries = {v["name"]: v for v in _read_manifest(manifest, manifest_mtime_ns)["voices"]}
     if voice not in entries:
         raise InvalidInputError(f"unknown native English Kokoro voice {voice!r}; choose from {', '.join(entries)}")
     rebuild = f"rebuild it with `uniflg corpus voice-pack --source KOKORO_FASTAPI_DIR --out {pack}` (docs/corpus.md)"
@@ -197,6 +220,7 @@ def load_pack_voice(pack: Path, voice: str) -> np.ndarray:
     if style.shape != STYLE_SHAPE or style.dtype != np.float32 or _style_sha256(style) != pinned:
         raise InvalidInputError(f"{f} is not Kokoro's {voice} ({style.dtype} {style.shape}; the pinned style is "
                                 f"float32 {STYLE_SHAPE}): {rebuild}")
+    style.setflags(write=False)  # shared by every caller of the cache
     return style
 
 

@@ -305,8 +305,7 @@ def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any, voice_
         speaker = voice.speaker_for(language) or voice.speakers[0]
         return f"{name} ({voice.name}, {speaker})", lambda: sq.voice_synth(voice, language, seed), language
     makers = {"hts": (lambda: sq.hts_synth, "ja"), "kokoro": (lambda: sq.kokoro_synth(arg), "ja"),
-              "kokoro-en": (lambda: sq.kokoro_english_synth(arg), "en"), "espeak": (lambda: sq.espeak_synth(arg), "en"),
-              "kokoro-en-native": (lambda: sq.kokoro_native_english_synth(arg, voice_pack), "en")}
+              "kokoro-en": (lambda: sq.kokoro_english_synth(arg), "en"), "espeak": (lambda: sq.espeak_synth(arg), "en")}
     if kind == "kokoro-en-native" and arg:
         from uniflg_train.corpus.kokoro_voice import load_pack_voice
 
@@ -314,7 +313,8 @@ def _system(name: str, load_voice: Callable[[], Any], seed: int, sq: Any, voice_
             raise InvalidInputError(f"{name}: kokoro-en-native voices need --voice-pack DIR (built by `uniflg "
                                     "corpus voice-pack`, docs/corpus.md)")
         load_pack_voice(voice_pack, arg)  # a misspelt voice or an incomplete pack is refused before any work
-        return name, makers[kind][0], "en"
+        pack = voice_pack
+        return name, lambda: sq.kokoro_native_english_synth(arg, pack), "en"
     if kind in makers and (bool(arg) == (kind != "hts")):
         maker, language = makers[kind]
         if kind == "espeak":

@@ -203,13 +203,12 @@ def kokoro_english_synth(voice_name: str) -> Synth:
     return run
 
 
-def kokoro_native_english_synth(voice_name: str, pack: Path | None) -> Synth:
+def kokoro_native_english_synth(voice_name: str, pack: Path) -> Synth:
     """One of Kokoro's native English voices from a voice pack
     (:func:`uniflg_train.corpus.kokoro_voice.speak_native_english`)."""
     def run(text: str) -> Rendering:
         from uniflg_train.corpus.kokoro_voice import speak_native_english
 
-        assert pack is not None  # measure_command._system refuses the system without one
         return Rendering(speak_native_english(text, voice_name, 1.0, 24000, pack), 24000)
 
     return run
