@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from uniflg.errors import InvalidInputError
 from uniflg_train.corpus.align import lip_aperture
 from uniflg_train.corpus.generate import NONSPEECH_SECONDS, CorpusSpec, make_corpus, plan, streams
 from uniflg_train.corpus.nonspeech import KINDS, LEVEL_DBFS
@@ -126,3 +127,14 @@ def test_preprocess_and_both_stages_read_word_free_items(tmp_path: Path) -> None
     assert seen[0] == ("text", [i for i in batch.item_ids if i not in free])
     assert seen[1] == ("speech", batch.item_ids)
     assert seen[2] == ("speech", only_free.item_ids)
+
+    # --speech-only-speakers: those speakers' items come without words, so they too take the speech path only
+    speech_only, _, _ = open_training_data(data, "train", True, 12.0, model.cfg.audio.sample_rate)
+    assert speech_only.read_speech_only(("mei",)) == len(speech_only)
+    stage.train_step(next(iter(make_loader(speech_only, collate, len(speech_only), 0, 0))), 4)  # a text step
+    assert seen[3][0] == "speech" and sorted(seen[3][1]) == sorted(batch.item_ids)
+    with pytest.raises(InvalidInputError, match="no kept item of speaker nobody"):
+        speech_only.read_speech_only(("nobody",))
+    proc = uniflg("train", "landmarks", "--data", str(data), "--vits", str(run), "--out", str(tmp_path / "lm2"),
+                  "--steps", "1", "--batch-size", "4", "--threads", "1", "--speech-only-speakers", "mei")
+    assert f"{len(speech_only)} items of mei train the speech path only" in proc.stderr

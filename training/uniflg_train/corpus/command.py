@@ -59,6 +59,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "(docs/corpus.md)")
     pack.add_argument("--out", type=Path, required=True, help="the pack folder (NAME.npy per voice)")
     pack.set_defaults(func=_voice_pack)
+    grid = csub.add_parser("grid", help="real talking faces: talker s1 of the GRID audio-visual corpus (CC BY 4.0) "
+                                        "from a local clone, moved onto the paired face (docs/corpus.md)")
+    grid.add_argument("--source", type=Path, required=True,
+                      help="a local copy of https://github.com/TVR28/LipNet (a clone or bare mirror, read at the "
+                           "pinned commit)")
+    grid.add_argument("--out", type=Path, required=True, help="corpus folder (new, or a previous run's: resumes)")
+    grid.add_argument("--face", default="mei", help="whose procedural face shows the talker's motion (default mei, "
+                                                    "the Paired speaker)")
+    grid.add_argument("--limit", type=argtypes.int_range(1, 1000), help="the first N videos only (default: all 1,000)")
+    grid.set_defaults(func=_grid)
     merge = csub.add_parser("merge", help="merge corpus folders into one (hard links; ids must be unique)")
     merge.add_argument("sources", type=Path, nargs="+", metavar="CORPUS", help="corpus folders (two or more)")
     merge.add_argument("--out", type=Path, required=True, help="merged corpus folder (new, or a previous merge)")
@@ -107,6 +117,15 @@ def _voice_pack(args: argparse.Namespace) -> int:
 
     written = build_voice_pack(args.source, args.out)
     log.info("wrote %d Kokoro English voices to %s: %s", len(written), args.out, ", ".join(f.stem for f in written))
+    return 0
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from uniflg_train.corpus.grid import build_grid_corpus
+
+    meta = build_grid_corpus(args.source, args.out, args.face, args.limit)
+    log.info("wrote %d GRID items (%.2f h) to %s; %d videos left out%s", meta["utterances"], meta["hours"], args.out,
+             len(meta["left_out"]), f": {', '.join(meta['left_out'])}" if meta["left_out"] else "")
     return 0
 
 

@@ -137,6 +137,7 @@ class UniFLGDataset(Dataset):
             metas = [m for m in metas if m["text_len"] > 0]
         self.items: list[dict[str, Any]] = metas
         self._speaker_rows = {name: i for i, name in enumerate(self.speakers)}
+        self._speech_only: frozenset[str] = frozenset()
         self.lengths = [m["frames"] for m in metas]  # spectrogram frames, e.g. for bucketing samplers
 
     def use_label_order(self, speakers: tuple[str, ...], emotions: tuple[str, ...], owner: str = "the model",
@@ -156,6 +157,19 @@ class UniFLGDataset(Dataset):
         self.speakers, self.emotions = tuple(speakers), tuple(emotions)
         self._speaker_rows = rows
 
+    def read_speech_only(self, speakers: tuple[str, ...]) -> int:
+        """From now on these speakers' items come without their words (``ids`` and ``prosody`` of length 0), so
+        they train the speech path only, as word-free items do; returns how many of the kept items that is.
+
+        Raises InvalidInputError naming a speaker none of the kept items has."""
+        present = {m["speaker"] for m in self.items}
+        unknown = sorted(set(speakers) - present)
+        if unknown:
+            raise InvalidInputError(f"{self.cache}: no kept item of speaker {', '.join(unknown)} (the kept items' "
+                                    f"speakers: {', '.join(sorted(present))})")
+        self._speech_only = frozenset(speakers)
+        return sum(m["speaker"] in self._speech_only for m in self.items)
+
     def __len__(self) -> int:
         return len(self.items)
 
@@ -164,6 +178,8 @@ class UniFLGDataset(Dataset):
         with np.load(self.cache / "items" / f"{meta['id']}.npz") as z:
             out = {k: z[k] for k in ("ids", "prosody", "wav", "spec", "mel")}
             out["landmarks"] = z["landmarks"] if "landmarks" in z.files else None
+        if meta["speaker"] in self._speech_only:
+            out["ids"], out["prosody"] = out["ids"][:0], out["prosody"][:0]
         out["id"] = meta["id"]
         out["speaker"] = self._speaker_rows[meta["speaker"]]
         out["emotion"] = self.emotions.index(meta["emotion"])

@@ -84,6 +84,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     lm.add_argument("--paired-speakers", type=comma_names, metavar="NAME[,NAME]",
                     help="train on these speakers' paired items only (the paper: one speaker's videos; "
                          "default: every paired item)")
+    lm.add_argument("--speech-only-speakers", type=comma_names, metavar="NAME[,NAME]",
+                    help="these speakers' items train the speech path only, as word-free items do: for transcripts "
+                         "the stage-1 text path cannot read (e.g. GRID's English faces, `corpus grid`, on a voice "
+                         "whose text path learned Japanese only)")
     lm.add_argument("--tune-posterior", action="store_true", default=None,
                     help="also fine-tune the posterior encoder on the speech path, towards the text path's latent "
                          "of the same item and through the landmark loss, so speech of voices stage 1 never heard "
@@ -201,7 +205,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              tune_posterior=args.tune_posterior,
                              posterior_learning_rate=args.posterior_learning_rate,
                              anchor_weight=args.anchor_weight, unknown_speakers_as=args.unknown_speakers_as,
-                             read_as_unknown=tuple(sorted(set(args.read_as_unknown))) or None)
+                             read_as_unknown=tuple(sorted(set(args.read_as_unknown))) or None,
+                             speech_only_speakers=_name_set(args.speech_only_speakers))
     variant = VARIANTS[args.variant]
     _require(args, ("posterior_learning_rate", "anchor_weight"), "tune_posterior")
     if args.posterior_learning_rate is not None and not 0 < args.posterior_learning_rate < math.inf:
@@ -228,6 +233,11 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                                 options.paired_speakers, text_only=variant.landmark_training == "text")
     dataset.use_label_order(model.cfg.speakers, model.cfg.emotions, owner=str(args.vits),
                             unknown_speakers_as=options.unknown_speakers_as, as_unknown=options.read_as_unknown)
+    if options.speech_only_speakers:
+        if variant.landmark_training == "text":
+            raise InvalidInputError(f"--speech-only-speakers: --variant {args.variant} trains the text path only")
+        n = dataset.read_speech_only(options.speech_only_speakers)
+        log.info("%d items of %s train the speech path only", n, ", ".join(options.speech_only_speakers))
     stood_in = sorted({m["speaker"] for m in dataset.items} - (set(model.cfg.speakers) - set(options.read_as_unknown)))
     if stood_in:
         log.info("read with %s's row: %s", options.unknown_speakers_as, ", ".join(stood_in))

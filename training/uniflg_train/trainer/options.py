@@ -94,6 +94,9 @@ class LandmarkTrainOptions:
     # ``read_as_unknown``, take ``unknown_speakers_as``'s row; evaluation reads them the same way.
     unknown_speakers_as: str | None = None
     read_as_unknown: tuple[str, ...] = ()
+    # Speakers whose items train the speech path only (read as word-free): transcripts the stage-1 text path
+    # cannot read, such as English on a Japanese-only voice.
+    speech_only_speakers: tuple[str, ...] | None = None
 
 
 # Options a resumed run may change: how long it runs and how it is logged, checkpointed and scheduled on the machine.
