@@ -138,16 +138,18 @@ def test_polish_trains_the_waveform_decoder_alone_and_exports_it_on_the_voice(tm
     runs = tmp_path / "runs"
     runs.mkdir()
     polish = command(recipe(tmp_path, STAGE="polish").stdout, "train", "vits")
-    assert polish["--init-from"] == f"{runs}/uniflg/checkpoints/step_00000875" and polish["--out"] == f"{runs}/polish"
+    assert polish["--init-from"] == f"{runs}/uniflg/checkpoints/step_00000875"
+    assert polish["--out"] == f"{runs}/polish-warm"
     assert polish["--freeze"] == "text_encoder,posterior,flow,duration,utterance,u_projection,g_embedding"
     assert polish["--adversarial-start"] == "0" and polish["--data"] == "data/faces-hts"
+    assert polish["--discriminator-warmup"] == "500" and polish["--learning-rate"] == "1e-4"
     proc = recipe(tmp_path, STAGE="polish-export")
     assert proc.returncode == 2 and "needs POLISH_CHECKPOINT=STEP" in proc.stderr and not proc.stdout
     assert "no " in recipe(tmp_path, STAGE="polish-export", POLISH_CHECKPOINT="2000").stderr
     (runs / "latents.json").write_text("{}")
     export = command(recipe(tmp_path, STAGE="polish-export", POLISH_CHECKPOINT="2000",
                             VOICE_OUT="/v/shipped").stdout, "export")
-    assert export["--checkpoint"] == f"{runs}/polish/checkpoints/step_00002000"
-    assert export["-o"] == f"{runs}/voice-polish-2000" and export["--live-from"] == "/v/shipped"
+    assert export["--checkpoint"] == f"{runs}/polish-warm/checkpoints/step_00002000"
+    assert export["-o"] == f"{runs}/voice-polish-warm-2000" and export["--live-from"] == "/v/shipped"
     everything = recipe(tmp_path, STAGE="all", BASE_COMMIT="HEAD").stdout
     assert f"{runs}/polish" not in everything and "voice-polish" not in everything  # only when asked for

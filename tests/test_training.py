@@ -461,3 +461,33 @@ def test_tune_posterior_trains_only_the_posterior_and_the_decoder(corpus: Path, 
                               capture_output=True, text=True, env=ENV, timeout=120)
         assert proc.returncode == 2 and said in proc.stderr, proc.stderr[-500:]
         assert not (tmp_path / "no" / "checkpoints").exists()
+
+
+def test_discriminator_warmup_trains_the_discriminators_alone_first(corpus: Path, tmp_path: Path) -> None:
+    """--discriminator-warmup N: from --adversarial-start, N steps move only the discriminators (the generator
+    sees reconstruction losses only), then the generator gets the GAN and feature-matching losses; the CLI
+    records it and a resumed run may change it."""
+    import torch
+    from uniflg.config import named_config
+    from uniflg_train.trainer.common import make_loader
+    from uniflg_train.trainer.data import open_training_data
+    from uniflg_train.trainer.options import VitsTrainOptions
+    from uniflg_train.trainer.vits import VitsStage
+
+    dataset, collate, meta = open_training_data(corpus, "train", False, 12.0, 24000, text_only=True)
+    cfg = named_config("tiny").replace(speakers=meta.speakers, emotions=meta.emotions)
+    torch.manual_seed(0)
+    stage = VitsStage(cfg, VitsTrainOptions(adversarial_start=2, discriminator_warmup=3), torch.device("cpu"))
+    batch = next(iter(make_loader(dataset, collate, 2, 0, 0)))
+    keys = {step: set(stage.step(batch, step).losses) for step in (1, 2, 4, 5)}
+    assert "disc" not in keys[1] and "gen" not in keys[1]
+    assert "disc" in keys[2] and "disc" in keys[4] and not {"gen", "fm"} & (keys[2] | keys[4])
+    assert {"disc", "gen", "fm"} <= keys[5]
+
+    run = tmp_path / "v"
+    uniflg("train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run), "--steps", "2",
+           "--batch-size", "4", "--adversarial-start", "1", "--discriminator-warmup", "5", "--threads", "1")
+    assert json.loads((run / "train_vits.json").read_text())["discriminator_warmup"] == 5
+    uniflg("train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run), "--steps", "3",
+           "--batch-size", "4", "--adversarial-start", "1", "--discriminator-warmup", "0", "--threads", "1")
+    assert json.loads((run / "train_vits.json").read_text())["discriminator_warmup"] == 0

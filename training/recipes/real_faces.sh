@@ -78,6 +78,7 @@ JOBS=${JOBS:-2}
 ENGLISH_THREADS=${ENGLISH_THREADS:-1}  # torch threads of the English stages (free to change on resume)
 POLISH_STEPS=${POLISH_STEPS:-20000}              # how far polish trains (POLISH_CHECKPOINT: what polish-export takes)
 POLISH_CHECKPOINT=${POLISH_CHECKPOINT:-}
+POLISH_RUN=${POLISH_RUN:-polish-warm}              # session 12's run without the warm-up, at lr 2e-4: polish
 VOICE_OUT=${VOICE_OUT:-$RUNS/voice}                # copy over sdk/uniflg/voices/default once it beats it
 STAGE=${STAGE:-all}
 UNIFLG=${UNIFLG:-.venv/bin/uniflg}
@@ -205,20 +206,22 @@ fi
 # polish (not in STAGE=all): the waveform decoder alone trained adversarially, as VITS trains it (multi-period and
 # multi-scale discriminators with feature matching, beside the mel loss), on the HTS items; every other module
 # frozen, so text timing, latents, faces, the speech path and the live path stay bit for bit and only the speech's
-# sound changes. polish-export writes the voice with that decoder (--live-from checks the rest is the voice's).
+# sound changes. The discriminators start fresh against a decoder that never met them: they learn alone for 500
+# steps first, and the rate is half VITS's from-scratch 2e-4 (without either, session 12's run lost DNSMOS from the
+# first checkpoint on). polish-export writes the voice with that decoder (--live-from checks the rest is the voice's).
 if [ "$STAGE" = polish ]; then
-  "$UNIFLG" train vits --data "$HTS_DATA" --out "$RUNS/polish" --config small --steps "$POLISH_STEPS" \
+  "$UNIFLG" train vits --data "$HTS_DATA" --out "$RUNS/$POLISH_RUN" --config small --steps "$POLISH_STEPS" \
     --batch-size 8 --checkpoint-every 250 --keep-last 80 --threads 1 \
     --init-from "$RUNS/uniflg/checkpoints/$(printf 'step_%08d' "$LANDMARK_STEPS")" \
     --freeze text_encoder,posterior,flow,duration,utterance,u_projection,g_embedding --adversarial-start 0 \
-    --learning-rate 2e-4
+    --discriminator-warmup 500 --learning-rate 1e-4
 fi
 if [ "$STAGE" = polish-export ]; then
   [[ "$POLISH_CHECKPOINT" =~ ^[1-9][0-9]*$ ]] || { echo "STAGE=polish-export needs POLISH_CHECKPOINT=STEP (a step" \
-    "of $RUNS/polish)" >&2; exit 2; }
+    "of $RUNS/$POLISH_RUN)" >&2; exit 2; }
   [ -f "$RUNS/latents.json" ] || { echo "no $RUNS/latents.json: run STAGE=export first (it writes it)" >&2; exit 1; }
-  polished=$RUNS/voice-polish-$POLISH_CHECKPOINT  # VOICE_OUT: the voice whose live path and faces it keeps
-  "$UNIFLG" export --format onnx --checkpoint "$RUNS/polish/checkpoints/$(printf 'step_%08d' "$POLISH_CHECKPOINT")" \
+  polished=$RUNS/voice-$POLISH_RUN-$POLISH_CHECKPOINT  # VOICE_OUT: the voice whose live path and faces it keeps
+  "$UNIFLG" export --format onnx --checkpoint "$RUNS/$POLISH_RUN/checkpoints/$(printf 'step_%08d' "$POLISH_CHECKPOINT")" \
     -o "$polished" --name default --half-weights --latents "$RUNS/latents.json" --live-from "$VOICE_OUT"
   "$UNIFLG" calibrate-face --voice "$polished"
 fi

@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(v)
     v.add_argument("--config", default="small", help="model size: paper, small or tiny (default small)")
     v.add_argument("--adversarial-start", type=int, help="steps of reconstruction-only training first")
+    v.add_argument("--discriminator-warmup", type=argtypes.int_range(0, 10**9), metavar="N",
+                   help="from --adversarial-start on, N steps in which only the discriminators learn before the "
+                        "generator gets their losses (default 0, as VITS)")
     v.add_argument("--init-from", type=Path,
                    help="start from a model .safetensors, a checkpoint, or a stage-1 run folder's newest checkpoint "
                         "(fine-tuning; ignored when the run resumes)")
@@ -179,6 +182,7 @@ def _run_vits(args: argparse.Namespace) -> int:
     options = with_overrides(VitsTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
                              checkpoint_every=args.checkpoint_every, keep_last=args.keep_last, log_every=args.log_every,
                              num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start,
+                             discriminator_warmup=args.discriminator_warmup,
                              learning_rate=args.learning_rate, c_kl_utterance=args.utterance_kl_weight,
                              duration_trains_utterance=args.duration_trains_utterance,
                              init_skip=_name_set(args.init_skip), freeze=_name_set(args.freeze),

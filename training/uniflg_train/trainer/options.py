@@ -17,7 +17,8 @@ class VitsTrainOptions:
 
     ``adversarial_start``: steps trained with reconstruction, KL and duration losses only before the
     discriminators join (0 = from the start, as VITS). On a CPU the discriminators are ~90% of the cost,
-    so the default voice trains reconstruction first and adversarially last.
+    so the default voice trains reconstruction first and adversarially last. ``discriminator_warmup``: steps
+    from then on in which only the discriminators learn (the generator's losses stay reconstruction only).
     """
 
     max_steps: int = 100_000
@@ -27,6 +28,9 @@ class VitsTrainOptions:
     eps: float = 1e-9
     lr_decay: float = 0.999875
     adversarial_start: int = 0
+    # From adversarial_start, this many steps train the discriminators alone before the generator gets their
+    # losses: fresh discriminators against a decoder trained without them first learn what is real.
+    discriminator_warmup: int = 0
     c_mel: float = 45.0
     c_kl: float = 1.0
     # z_u's KL is summed over its dimensions per utterance while the duration NLL is a per-token mean: at
@@ -104,7 +108,8 @@ RESUME_FREE = frozenset({"max_steps", "checkpoint_every", "log_every", "keep_las
 
 
 # Stage 1's loss weights and schedule live in no saved state, so a resumed run may change them too (docs/training.md).
-VITS_RESUME_FREE = RESUME_FREE | {"c_kl_utterance", "duration_trains_utterance", "adversarial_start"}
+VITS_RESUME_FREE = RESUME_FREE | {"c_kl_utterance", "duration_trains_utterance", "adversarial_start",
+                                  "discriminator_warmup"}
 
 
 def check_resume_options(options: Any, path: Path, free: frozenset[str] = RESUME_FREE) -> None:

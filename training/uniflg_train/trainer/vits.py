@@ -2,7 +2,8 @@
 
 Losses as VITS and VAE-VITS: L1 mel (x45), KL of the posterior against the flow-mapped prior, duration
 (stochastic predictor NLL), KL of z_u against N(0, I), and from ``adversarial_start`` on, the
-least-squares GAN and feature-matching losses against the multi-period/multi-scale discriminators.
+least-squares GAN and feature-matching losses against the multi-period/multi-scale discriminators (after
+``discriminator_warmup`` steps in which only the discriminators learn).
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ class VitsStage:
         seg = cfg.vits.segment_frames
         mel_real = slice_segments(_pad_to(mel, seg), out.slice_starts, seg)
         wav_real = slice_segments(_pad_to(batch.wav, seg * hop), out.slice_starts * hop, seg * hop)
-        adversarial = global_step >= o.adversarial_start
+        adversarial = global_step >= o.adversarial_start  # the discriminators learn
+        fooling = global_step >= o.adversarial_start + o.discriminator_warmup  # the generator learns from them
 
         losses: dict[str, Tensor] = {}
         if adversarial:
@@ -117,7 +119,7 @@ class VitsStage:
         losses["kl_utterance"] = utterance_kl_loss(out.mu_u, out.logvar_u)
         total = o.c_mel * losses["mel"] + o.c_kl * losses["kl"] + losses["duration"] \
             + o.c_kl_utterance * losses["kl_utterance"]
-        if adversarial:
+        if fooling:
             _, fake_out, real_maps, fake_maps = self.d_ddp(wav_real, out.wav_hat)
             losses["gen"] = generator_loss(fake_out)
             losses["fm"] = feature_matching_loss(real_maps, fake_maps)
