@@ -133,6 +133,9 @@ def test_build_writes_a_paired_english_corpus_leaves_out_a_broken_video_and_resu
     assert meta["speakers"] == ["grid_s1"] and meta["languages"] == {"en": 2} and meta["sources"] == {"grid": 2}
     rows = [json.loads(line) for split in ("train", "val", "test") for line in (out / f"{split}.jsonl").open()]
     assert sorted(r["id"] for r in rows) == ["grid_s1_bbaf2n", "grid_s1_bbaf3s"]
+    # splits follow the manifest's order, not which videos were read: the first (by name) is validation
+    assert [json.loads(line)["id"] for line in (out / "val.jsonl").open()] == ["grid_s1_bbaf2n"]
+    assert "data/s1/broken.mpg" in meta["left_out"]["broken"] and "licence_url" in meta["credits"]["grid"]
     assert {r["text"] for r in rows} == {"bin blue at F two now"}
     import soundfile as sf
 
@@ -149,11 +152,62 @@ def test_build_writes_a_paired_english_corpus_leaves_out_a_broken_video_and_resu
     stamp = (out / ".tracks/bbaf2n.npy").stat().st_mtime_ns
     assert build_grid_corpus(repo, out, manifest=manifest)["utterances"] == 2
     assert (out / ".tracks/bbaf2n.npy").stat().st_mtime_ns == stamp
+    # a finished corpus rebuilds without the video environment (the broken video is not tried again), and another
+    # face is only a new drawing of the same tracks
+    import os
+
+    os.environ["UNIFLG_VIDEO_PYTHON"] = "/nonexistent/python"
+    try:
+        meta = build_grid_corpus(repo, out, face="low", manifest=manifest)
+    finally:
+        del os.environ["UNIFLG_VIDEO_PYTHON"]
+    assert meta["face"] == "low" and meta["utterances"] == 2 and list(meta["left_out"]) == ["broken"]
+    # the evaluation leaves out what a run trained on the speech path only
+    from uniflg_train.evaluation.runner import EvalInputError, load_items
+
+    assert [i.utt_id for i in load_items(out, "val")] == ["grid_s1_bbaf2n"]
+    with pytest.raises(EvalInputError, match="speech-only"):
+        load_items(out, "val", leave_out_speakers=("grid_s1",))
 
 
-def test_build_refuses_an_out_inside_the_source_or_a_source_without_the_files(grid_repo, tmp_path):
+def test_build_stops_when_no_video_can_be_read_and_names_the_file(grid_repo, tmp_path, monkeypatch):
+    repo, manifest = grid_repo
+    monkeypatch.setenv("UNIFLG_VIDEO_PYTHON", "/bin/false")  # a video environment that fails on everything
+    with pytest.raises(InvalidInputError, match=r"none of the 2 videos .*data/s1/bbaf2n.mpg.*make video-env"):
+        build_grid_corpus(repo, tmp_path / "out", limit=2, manifest=manifest)
+    monkeypatch.setenv("UNIFLG_VIDEO_PYTHON", str(tmp_path / "nowhere/python"))
+    with pytest.raises(InvalidInputError, match="UNIFLG_VIDEO_PYTHON=.* is not a file"):
+        build_grid_corpus(repo, tmp_path / "out2", limit=2, manifest=manifest)
+
+
+def test_build_refuses_bad_places_faces_and_files_before_writing_anything(grid_repo, tmp_path):
     repo, manifest = grid_repo
     with pytest.raises(InvalidInputError, match="inside --source"):
         build_grid_corpus(repo, repo / "out", manifest=manifest)
+    with pytest.raises(InvalidInputError, match="around --source"):
+        build_grid_corpus(repo, repo.parent, manifest=manifest)
     with pytest.raises(InvalidInputError, match="not found"):
         build_grid_corpus(tmp_path / "nowhere", tmp_path / "out", manifest=manifest)
+    with pytest.raises(InvalidInputError, match=r"--face 'Mei' is not one of the corpus's faces \(mei, low"):
+        build_grid_corpus(repo, tmp_path / "out", face="Mei", manifest=manifest)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "corpus.json").write_text(json.dumps({"generator": "uniflg corpus make"}))
+    with pytest.raises(InvalidInputError, match="holds another corpus"):
+        build_grid_corpus(repo, other, manifest=manifest)
+    # a plain copy with one file changed: named, with both digests
+    copy = tmp_path / "copy"
+    for rel in ("data/s1/bbaf2n.mpg", "data/alignments/s1/bbaf2n.align"):
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        (copy / rel).write_bytes((repo / rel).read_bytes())
+    (copy / "data/s1/bbaf2n.mpg").write_bytes(b"changed")
+    with pytest.raises(InvalidInputError, match=r"bbaf2n.mpg has sha256 \w+\.\.\., not the pinned"):
+        build_grid_corpus(copy, tmp_path / "out", limit=1, manifest=manifest)
+    assert not (tmp_path / "out").exists()
+
+
+def test_corpus_faces_are_the_hts_voices_speakers():
+    from uniflg_train.corpus.sources import CORPUS_FACES
+    from uniflg_train.corpus.voice import SPEAKERS
+
+    assert tuple(s.name for s in SPEAKERS) == CORPUS_FACES

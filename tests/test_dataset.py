@@ -123,6 +123,21 @@ def test_speaker_filter_keeps_class_ids(corpus):
         UniFLGDataset(corpus / "cache", "train", only_speakers=("zed",))
 
 
+def test_speech_only_speakers_items_come_without_words(corpus):
+    """read_speech_only (train landmarks --speech-only-speakers): those speakers' items lose their words, so the
+    batch marks them word-free (text length 0) and the text path and its anchor pass them by."""
+    prepare(corpus, progress=False)
+    ds = UniFLGDataset(corpus / "cache", "train")
+    assert ds.read_speech_only(("b",)) == 1
+    batch = collate([ds[i] for i in range(4)])
+    assert batch.text_lengths[1] == 0 and bool((batch.text_lengths[[0, 2, 3]] > 0).all())
+    assert batch.with_text().item_ids == ["u0", "u2", "u3"]
+    assert ds[1]["ids"].shape == (0,) and ds[1]["prosody"].shape == (0, 3) and ds[1]["spec"].shape[1] > 0
+    paired = UniFLGDataset(corpus / "cache", "train", paired_only=True)
+    with pytest.raises(InvalidInputError, match=r"no kept item of speaker b .*their speakers: a\)"):
+        paired.read_speech_only(("b",))  # b's only item is unpaired: stage 2 does not keep it
+
+
 def test_cache_follows_manifest_pairing_changes(corpus):
     prepare(corpus, progress=False)
     manifest = corpus / "train.jsonl"

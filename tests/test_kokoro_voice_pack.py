@@ -101,8 +101,8 @@ def test_a_changed_or_missing_voice_is_refused_with_what_to_do(tmp_path, monkeyp
     first = repo / json.loads(kokoro_voice.VOICE_PACK_MANIFEST.read_text())["voices"][0]["path"]
     torch.save(torch.ones(kokoro_voice.STYLE_SHAPE), first)
     assert main(["corpus", "voice-pack", "--source", str(repo), "--out", str(tmp_path / "pack")]) == 2
-    assert "not found in" in caplog.text and "with sha256" in caplog.text and "git clone https://github.com/" \
-        "remsky/Kokoro-FastAPI" in caplog.text
+    assert "af_heart.pt has sha256" in caplog.text and "not the pinned" in caplog.text
+    assert "git clone https://github.com/remsky/Kokoro-FastAPI" in caplog.text
     assert not (tmp_path / "pack" / f"{NATIVE[0]}.npy").exists()
     caplog.clear()
     assert main(["corpus", "voice-pack", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p")]) == 2

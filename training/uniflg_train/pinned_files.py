@@ -23,10 +23,12 @@ def pinned_file(folder: Path, path: str, sha: str, repository: str, commit: str 
     ``sha``, else the file at ``commit`` when the folder is a git clone (files moved or changed since are still
     read). Raises InvalidInputError naming the folder, the repository and what to do."""
     f = folder / path
+    found = ""  # the digest of a file that is there but not the pinned one
     if f.is_file():
         data = f.read_bytes()
         if sha256(data) == sha:
             return data
+        found = sha256(data)
     if folder.is_dir() and commit:  # a clone (or bare mirror) has the commit's file
         proc = subprocess.run(["git", "-C", str(folder), "show", f"{commit}:{path}"], capture_output=True)
         if proc.returncode == 0 and sha256(proc.stdout) == sha:
@@ -37,8 +39,13 @@ def pinned_file(folder: Path, path: str, sha: str, repository: str, commit: str 
     if not folder.is_dir():
         raise InvalidInputError(f"{folder} not found: --source must hold {where}")
     if commit and _is_git(folder) and not _has_commit(folder, commit):
-        raise InvalidInputError(f"the clone {folder} lacks commit {commit[:12]} (a shallow or older clone?): "
-                                f"run `git -C {folder} fetch origin {commit}` (or `git fetch --unshallow`)")
+        raise InvalidInputError(f"the clone {folder} lacks commit {commit[:12]}, which {path} is read at (a shallow "
+                                f"or older clone?): run `git -C {folder} fetch origin {commit}` (or `git fetch "
+                                "--unshallow`)")
+    if found:
+        at = f" at {commit[:12]}" if commit else ""
+        raise InvalidInputError(f"{f} has sha256 {found[:12]}..., not the pinned {sha[:12]}... of {where}: put back "
+                                f"the repository's file{at} (git clone {repository})")
     raise InvalidInputError(f"{path} not found in {where} with sha256 {sha[:12]}...: clone the "
                             f"repository there (git clone {repository}), or copy that commit's file")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from uniflg import argtypes
 
 from uniflg_train.cli import comma_names
+from uniflg_train.corpus.sources import CORPUS_FACES
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="a local copy of https://github.com/TVR28/LipNet (a clone or bare mirror, read at the "
                            "pinned commit)")
     grid.add_argument("--out", type=Path, required=True, help="corpus folder (new, or a previous run's: resumes)")
-    grid.add_argument("--face", default="mei", help="whose procedural face shows the talker's motion (default mei, "
-                                                    "the Paired speaker)")
+    grid.add_argument("--face", default="mei", choices=CORPUS_FACES,
+                      help="whose procedural face shows the talker's motion: the face of the corpus's other Paired "
+                           "items (default mei)")
     grid.add_argument("--limit", type=argtypes.int_range(1, 1000), help="the first N videos only (default: all 1,000)")
     grid.set_defaults(func=_grid)
     merge = csub.add_parser("merge", help="merge corpus folders into one (hard links; ids must be unique)")
@@ -80,8 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="a trained model: a voice or stage-1 checkpoint folder, or its model.safetensors; its "
                            "speakers should include the corpus's (or see --unknown-speakers-as)")
     pair.add_argument("--out", type=Path, required=True, help="new corpus folder (or a previous run's: resumes)")
-    pair.add_argument("--face", default="mei", help="whose procedural face the timed items show (default mei, "
-                                                    "the Paired speaker)")
+    pair.add_argument("--face", default="mei", choices=CORPUS_FACES,
+                      help="whose procedural face the timed items show (default mei, the Paired speaker)")
     pair.add_argument("--limit", type=argtypes.int_range(1, MAX_UTTERANCES), help="time at most this many items")
     pair.add_argument("--unknown-speakers-as", metavar="NAME",
                       help="NAME, one of the model's speakers: time items of speakers the model has no row for with "

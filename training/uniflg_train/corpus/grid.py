@@ -28,6 +28,8 @@ the aligned real tracks so a rerun resumes without MediaPipe. It shows a real pe
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,9 +39,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 from uniflg.errors import InvalidInputError
-from uniflg.fileio import atomic_path
+from uniflg.fileio import atomic_path, atomic_write_text
 
 from uniflg_train.pinned_files import pinned_file
+
+log = logging.getLogger(__name__)
 
 MANIFEST = Path(__file__).with_name("data") / "grid_s1.json"
 ALIGN_RATE = 25_000  # GRID's word alignments count 1/25,000 s (one 25 fps video frame is 1,000)
@@ -119,87 +123,137 @@ def transfer(aligned: np.ndarray, rest: np.ndarray, face: np.ndarray) -> np.ndar
 
 
 def _check_out(out: Path, source: Path) -> None:
+    """``out`` must be a folder (new, or a GRID corpus being resumed) outside ``source`` and not around it."""
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"corpus grid: --out {out} is a file; choose a new folder")
-    if out.resolve().is_relative_to(source.resolve()):
-        raise InvalidInputError(f"corpus grid: --out {out} is inside --source {source}; choose a folder outside it")
+    target, src = out.resolve(), source.resolve()
+    if target.is_relative_to(src) or src.is_relative_to(target):
+        where = "inside" if target.is_relative_to(src) else "around"
+        raise InvalidInputError(f"corpus grid: --out {out} is {where} --source {source}; choose a folder outside it")
+    meta = out / "corpus.json"
+    if meta.is_file():
+        try:
+            generator = json.loads(meta.read_text(encoding="utf-8")).get("generator")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            generator = None
+        if generator != "uniflg corpus grid":
+            raise InvalidInputError(f"corpus grid: --out {out} holds another corpus ({generator or 'unreadable'}"
+                                    " corpus.json); choose a new folder")
 
 
-def _extract(source: Path, meta: dict[str, Any], clip: GridClip, tracks: Path, wavs: Path) -> None:
+def _video_files(source: Path, meta: dict[str, Any], clip: GridClip) -> tuple[bytes, str]:
+    """The clip's video bytes and alignment text, checked against the manifest."""
+    repo, commit = meta["repository"], meta["commit"]
+    align = pinned_file(source, f"{meta['align_folder']}/{clip.name}.align", clip.align, repo, commit)
+    return pinned_file(source, f"{meta['video_folder']}/{clip.name}.mpg", clip.video, repo, commit), align.decode()
+
+
+def _extract(video: bytes, align: str, name: str, where: str, tracks: Path, wavs: Path) -> None:
     """One video -> tracks/NAME.npy (aligned real track, 30 fps), tracks/NAME.json (transcript, silences) and
-    wavs/NAME.wav; the .json is written last and marks the clip complete."""
+    wavs/grid_s1_NAME.wav; the .json is written last and marks the clip complete. VideoUnavailableError (naming
+    ``where``, the file in the repository) when MediaPipe or ffmpeg cannot read it."""
     import soundfile as sf
 
     from uniflg_train.corpus.face import speaker_face
     from uniflg_train.evaluation.realav import AUDIO_RATE, decode_audio, to_30fps
     from uniflg_train.video.extract import VideoUnavailableError, video_landmarks
 
-    repo, commit = meta["repository"], meta["commit"]
-    text, silences = parse_alignment(
-        pinned_file(source, f"{meta['align_folder']}/{clip.name}.align", clip.align, repo, commit).decode())
-    video = pinned_file(source, f"{meta['video_folder']}/{clip.name}.mpg", clip.video, repo, commit)
-    with tempfile.TemporaryDirectory(dir=tracks, prefix=f".{clip.name}-") as tmp:
-        src = Path(tmp) / f"{clip.name}.mpg"
+    text, silences = parse_alignment(align)
+    with tempfile.TemporaryDirectory(dir=tracks, prefix=f".{name}-") as tmp:
+        src = Path(tmp) / f"{name}.mpg"
         src.write_bytes(video)
-        track, fps = video_landmarks(src)
         try:
+            track, fps = video_landmarks(src)
             audio = decode_audio(src, AUDIO_RATE)
-        except InvalidInputError as exc:  # a video without readable sound is left out like one without a face
-            raise VideoUnavailableError(str(exc)) from None
+        except (VideoUnavailableError, InvalidInputError) as exc:  # named by its place in the repository
+            raise VideoUnavailableError(str(exc).replace(str(src), where) or f"{where}: unreadable") from None
     seconds = audio.size / AUDIO_RATE
     # aligned into one fixed frame (mei's neutral shape) whatever --face is: the paired face is applied later
     aligned = align_track(to_30fps(track, fps, seconds), speaker_face("mei"))
-    with atomic_path(wavs / f"grid_s1_{clip.name}.wav") as tmp_wav:
+    with atomic_path(wavs / f"grid_s1_{name}.wav") as tmp_wav:
         sf.write(str(tmp_wav), audio, AUDIO_RATE, subtype="PCM_16", format="WAV")
-    with atomic_path(tracks / f"{clip.name}.npy") as tmp_npy, open(tmp_npy, "wb") as fh:
+    with atomic_path(tracks / f"{name}.npy") as tmp_npy, open(tmp_npy, "wb") as fh:
         np.save(fh, aligned.astype(np.float32))
-    with atomic_path(tracks / f"{clip.name}.json") as tmp_json:
+    with atomic_path(tracks / f"{name}.json") as tmp_json:
         tmp_json.write_text(json.dumps({"text": text, "silences": silences, "seconds": seconds}), encoding="utf-8")
+
+
+def _split(index: int) -> str:
+    """A clip's split from its place in the manifest (sorted by name), so leaving a video out moves no other."""
+    return "val" if index % VAL_EVERY == 0 else "test" if index % VAL_EVERY == VAL_EVERY // 2 else "train"
 
 
 def build_grid_corpus(source: Path, out: Path, face: str = "mei", limit: int | None = None,
                       manifest: Path = MANIFEST) -> dict[str, Any]:
     """Write the GRID talker's corpus folder ``out`` from ``source`` (a clone or bare mirror of the manifest's
-    repository); returns its ``corpus.json``. Resumes: clips already extracted are not read again.
+    repository); returns its ``corpus.json``. Resumes: clips already extracted are not read again (nor is
+    MediaPipe needed for them). Videos MediaPipe or ffmpeg cannot read are left out, logged and recorded
+    (``.tracks/NAME.failed``, ``left_out`` in ``corpus.json``), and not tried again; delete the marker to retry.
 
-    Raises InvalidInputError when ``source`` lacks a file or a file differs from the manifest, ``out`` is a file
-    or inside ``source``, or the video environment is missing."""
+    Raises InvalidInputError, before anything is written, when ``face`` is not a corpus face, ``out`` is a file,
+    another corpus or inside or around ``source``, a file is missing from ``source`` or differs from the manifest,
+    or the video environment is missing; and when no video of this run could be read."""
     from uniflg_train.corpus.face import speaker_face
+    from uniflg_train.corpus.sources import CORPUS_FACES
     from uniflg_train.video.extract import VideoUnavailableError, video_python
 
-    meta, clips = read_manifest(manifest)
-    clips = clips[:limit] if limit else clips
+    if face not in CORPUS_FACES:
+        raise InvalidInputError(f"corpus grid: --face {face!r} is not one of the corpus's faces "
+                                f"({', '.join(CORPUS_FACES)})")
+    meta, every = read_manifest(manifest)
+    order = {c.name: i for i, c in enumerate(sorted(every, key=lambda c: c.name))}
+    clips = every[:limit] if limit else every
     _check_out(out, source)
-    try:
-        video_python()
-    except VideoUnavailableError as exc:
-        raise InvalidInputError(str(exc)) from exc
     tracks, wavs, marks = out / ".tracks", out / "wavs", out / "landmarks"
-    for d in (tracks, wavs, marks):
-        d.mkdir(parents=True, exist_ok=True)
-    todo = [c for c in clips if not (tracks / f"{c.name}.json").exists()
-            or not (wavs / f"grid_s1_{c.name}.wav").exists()]
+    # a video left out before (its reason in .tracks/NAME.failed) is not tried again
+    todo = [c for c in clips if not (tracks / f"{c.name}.failed").exists() and (
+        not (tracks / f"{c.name}.json").exists() or not (wavs / f"grid_s1_{c.name}.wav").exists())]
+    if todo:
+        try:
+            video_python()
+        except VideoUnavailableError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        for clip in tqdm(todo, desc="grid: checking the source", unit="video", leave=False):
+            _video_files(source, meta, clip)  # every file is there and pinned before anything is written
+    try:
+        for d in (tracks, wavs, marks):
+            d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"corpus grid: cannot create --out {out}: {exc.strerror}") from None
+    for stale in tracks.glob(".*-*"):  # a killed run's temporary copy
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
     failed: dict[str, str] = {}
     for clip in tqdm(todo, desc="grid", unit="video", disable=not todo):
+        video, align = _video_files(source, meta, clip)
         try:
-            _extract(source, meta, clip, tracks, wavs)
+            _extract(video, align, clip.name, f"{meta['video_folder']}/{clip.name}.mpg", tracks, wavs)
         except VideoUnavailableError as exc:  # one unreadable video is left out, not the corpus
-            failed[clip.name] = str(exc)[-200:]
-    done = [c for c in clips if c.name not in failed]
+            failed[clip.name] = str(exc)[-300:]
+            log.warning("left out %s/%s.mpg: %s", meta["video_folder"], clip.name, failed[clip.name])
+    if todo and len(failed) == len(todo):  # a broken video environment, not broken videos: nothing is marked
+        first = next(iter(failed.values()))
+        raise InvalidInputError(f"corpus grid: none of the {len(todo)} videos of this run could be read (the first: "
+                                f"{first}); check the video environment (`make video-env`)")
+    for name, why in failed.items():
+        atomic_write_text(tracks / f"{name}.failed", why)
+    failed = {c.name: (tracks / f"{c.name}.failed").read_text(encoding="utf-8") for c in clips
+              if (tracks / f"{c.name}.failed").exists()}
+    done = [c for c in clips if (tracks / f"{c.name}.json").exists() and c.name not in failed]
     infos = {c.name: json.loads((tracks / f"{c.name}.json").read_text(encoding="utf-8")) for c in done}
     aligned = {c.name: np.load(tracks / f"{c.name}.npy") for c in done}
     rest_frames = [aligned[n][silence_frames(i["silences"], len(aligned[n]), 30.0)] for n, i in infos.items()]
     rest = np.median(np.concatenate(rest_frames), axis=0)
     target = speaker_face(face)
     rows: dict[str, list[dict[str, Any]]] = {"train": [], "val": [], "test": []}
-    for k, clip in enumerate(sorted(done, key=lambda c: c.name)):
+    for clip in sorted(done, key=lambda c: c.name):
         item = f"grid_s1_{clip.name}"
         with atomic_path(marks / f"{item}.npy") as tmp, open(tmp, "wb") as fh:
             np.save(fh, transfer(aligned[clip.name], rest, target))
-        split = "val" if k % VAL_EVERY == 0 else "test" if k % VAL_EVERY == VAL_EVERY // 2 else "train"
-        rows[split].append({"id": item, "audio": f"wavs/{item}.wav", "text": infos[clip.name]["text"],
-                            "language": "en", "speaker": "grid_s1", "emotion": "normal",
-                            "landmarks": f"landmarks/{item}.npy", "source": "grid", "face": face})
+        rows[_split(order[clip.name])].append(
+            {"id": item, "audio": f"wavs/{item}.wav", "text": infos[clip.name]["text"], "language": "en",
+             "speaker": "grid_s1", "emotion": "normal", "landmarks": f"landmarks/{item}.npy", "source": "grid",
+             "face": face})
     for split, chosen in rows.items():
         with atomic_path(out / f"{split}.jsonl") as tmp:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen), encoding="utf-8")
@@ -207,10 +261,13 @@ def build_grid_corpus(source: Path, out: Path, face: str = "mei", limit: int | N
     corpus = {
         "generator": "uniflg corpus grid", "version": "1.0", "seed": None, "utterances": len(done),
         "paired": len(done), "unpaired": 0, "splits": {s: len(r) for s, r in rows.items()}, "face": face,
-        "hours": round(hours, 4), "speakers": ["grid_s1"], "emotions": ["normal"], "language": "en",
-        "languages": {"en": len(done)}, "nonspeech": {}, "sample_rate": 24000, "fps": 30, "layout": "openpose70",
-        "sources": {"grid": len(done)}, "left_out": failed,
+        "paired_speakers": ["grid_s1"], "hours": round(hours, 4), "speakers": ["grid_s1"], "emotions": ["normal"],
+        "language": "en", "languages": {"en": len(done)}, "nonspeech": {}, "sample_rate": 24000, "fps": 30,
+        "layout": "openpose70", "sources": {"grid": len(done)}, "left_out": failed,
         "credits": {"grid": {"credit": meta["citation"], "licence": meta["licence"],
+                             "licence_url": "https://creativecommons.org/licenses/by/4.0/",
+                             "changes": "landmarks from MediaPipe, resampled to 30 fps, head pose removed and the "
+                                        f"motion moved onto the procedural face {face!r}; audio mono 24 kHz",
                              "copy": f"{meta['repository']} at {meta['commit']}", "talker": meta["talker"]}},
         "rest_face_frames": int(sum(len(f) for f in rest_frames)),
     }

@@ -15,3 +15,6 @@ UNTIMED_SOURCES = ("kokoro", "kokoro-en", "kokoro-en-native")  # no durations, s
 KOKORO_ENGLISH_SOURCES = ("kokoro-en", "kokoro-en-native")
 WORDLESS_SOURCES = ("nonspeech",)  # no words, so no language: their stream's language is ""
 SOURCES = tuple(SOURCE_LANGUAGES)
+# the HTS voice's speakers, whose seeded procedural faces are the corpus's faces (corpus/voice.py SPEAKERS, which
+# a test keeps equal): what `corpus pair --face` and `corpus grid --face` may draw on
+CORPUS_FACES = ("mei", "low", "bright", "soft")

@@ -165,8 +165,9 @@ class UniFLGDataset(Dataset):
         present = {m["speaker"] for m in self.items}
         unknown = sorted(set(speakers) - present)
         if unknown:
-            raise InvalidInputError(f"{self.cache}: no kept item of speaker {', '.join(unknown)} (the kept items' "
-                                    f"speakers: {', '.join(sorted(present))})")
+            raise InvalidInputError(f"{self.cache}: no kept item of speaker {', '.join(unknown)} (kept: the items "
+                                    f"this stage reads, e.g. paired ones of --paired-speakers; their speakers: "
+                                    f"{', '.join(sorted(present))})")
         self._speech_only = frozenset(speakers)
         return sum(m["speaker"] in self._speech_only for m in self.items)
 

@@ -12,12 +12,19 @@ import logging
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the runner imports scipy: only when the command runs
     from uniflg_train.evaluation.runner import System
+
+
+def run_record(run: Path) -> dict[str, Any]:
+    """A stage-2 run's saved options (``train_landmarks.json``: how it read its speakers, trainer/options.py);
+    {} when it has none."""
+    record = run / "train_landmarks.json"
+    return json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
 
 
 def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, System]:
@@ -31,8 +38,7 @@ def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, Sys
         latest = CheckpointManager(Path(run) / "checkpoints").latest()
         if latest is None or latest.config() is None:
             raise EvalInputError(f"{run}: no complete checkpoint with a config under {run}/checkpoints")
-        record = Path(run) / "train_landmarks.json"  # how the run read its speakers (trainer/options.py)
-        saved = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+        saved = run_record(Path(run))
         systems[name] = TorchSystem(load_trained_model(latest.path)[0], stand_in=saved.get("unknown_speakers_as"),
                                     as_unknown=tuple(saved.get("read_as_unknown") or ()))
     return systems
@@ -67,7 +73,10 @@ def _main(args: argparse.Namespace) -> int:
     from uniflg_train.evaluation.runner import load_items, run_eval
 
     extra = dict(args.baseline)
-    items, systems = load_items(args.data, args.split, args.limit), load_systems(args.run, extra)
+    # items the run trained on the speech path only have words its text path cannot read: left out of the table
+    speech_only = tuple(run_record(args.run).get("speech_only_speakers") or ())
+    items = load_items(args.data, args.split, args.limit, leave_out_speakers=speech_only)
+    systems = load_systems(args.run, extra)
     if args.report is not None:
         from uniflg_train.evaluation.report import run_report
 

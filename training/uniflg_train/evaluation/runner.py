@@ -63,8 +63,10 @@ class EvalInputError(UniFLGError):
     """The corpus or the runs given to ``uniflg eval`` cannot be evaluated (the message says why)."""
 
 
-def load_items(data_dir: Path, split: str = "test", limit: int | None = None) -> list[EvalItem]:
-    """The paired items with words of ``DIR/{split}.jsonl`` (reference audio + landmarks), in manifest order."""
+def load_items(data_dir: Path, split: str = "test", limit: int | None = None,
+               leave_out_speakers: tuple[str, ...] = ()) -> list[EvalItem]:
+    """The paired items with words of ``DIR/{split}.jsonl`` (reference audio + landmarks), in manifest order,
+    but those of ``leave_out_speakers`` (a run's ``--speech-only-speakers``: words its text path cannot read)."""
     import soundfile as sf
 
     from uniflg_train.data.formats import BadItemError, read_landmarks, read_manifest
@@ -76,9 +78,13 @@ def load_items(data_dir: Path, split: str = "test", limit: int | None = None) ->
     for b in bad:
         logger.warning("skipped: %s", b)
     items: list[EvalItem] = []
+    left_out = 0
     for row in rows:
         if row.landmarks is None or row.wordless:
             continue  # unpaired: nothing to score landmarks against; word-free: nothing for the text path
+        if row.speaker in leave_out_speakers:
+            left_out += 1
+            continue
         try:
             audio, rate = sf.read(row.audio, dtype="float32", always_2d=False)
             landmarks, _ = read_landmarks(row.landmarks)
@@ -89,8 +95,12 @@ def load_items(data_dir: Path, split: str = "test", limit: int | None = None) ->
                               row.emotion))
         if limit is not None and len(items) >= limit:
             break
+    if left_out:
+        logger.info("left out %d items of %s: the run trained them on the speech path only (--speech-only-speakers)",
+                    left_out, ", ".join(leave_out_speakers))
     if not items:
-        raise EvalInputError(f"{manifest} has no paired items with landmarks to evaluate")
+        raise EvalInputError(f"{manifest} has no paired items with landmarks to evaluate"
+                             + (f" but speech-only speakers' ({', '.join(leave_out_speakers)})" if left_out else ""))
     return items
 
 

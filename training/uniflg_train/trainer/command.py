@@ -212,6 +212,11 @@ def _run_landmarks(args: argparse.Namespace) -> int:
                              read_as_unknown=tuple(sorted(set(args.read_as_unknown))) or None,
                              speech_only_speakers=_name_set(args.speech_only_speakers))
     variant = VARIANTS[args.variant]
+    if options.speech_only_speakers and variant.landmark_training != "mixed":
+        only = "text" if variant.landmark_training == "text" else "speech"
+        raise InvalidInputError(f"--speech-only-speakers: --variant {args.variant} trains the {only} path only, so "
+                                f"there is nothing to choose; drop the option"
+                                + (" and leave those speakers out with --paired-speakers" if only == "text" else ""))
     _require(args, ("posterior_learning_rate", "anchor_weight"), "tune_posterior")
     if args.posterior_learning_rate is not None and not 0 < args.posterior_learning_rate < math.inf:
         raise InvalidInputError(f"--posterior-learning-rate must be a positive finite number; got "
@@ -238,10 +243,13 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     dataset.use_label_order(model.cfg.speakers, model.cfg.emotions, owner=str(args.vits),
                             unknown_speakers_as=options.unknown_speakers_as, as_unknown=options.read_as_unknown)
     if options.speech_only_speakers:
-        if variant.landmark_training == "text":
-            raise InvalidInputError(f"--speech-only-speakers: --variant {args.variant} trains the text path only")
-        n = dataset.read_speech_only(options.speech_only_speakers)
+        try:
+            n = dataset.read_speech_only(options.speech_only_speakers)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"--speech-only-speakers: {exc}") from None
         log.info("%d items of %s train the speech path only", n, ", ".join(options.speech_only_speakers))
+        if n == len(dataset):
+            log.warning("--speech-only-speakers names every kept item's speaker: the text path learns nothing")
     stood_in = sorted({m["speaker"] for m in dataset.items} - (set(model.cfg.speakers) - set(options.read_as_unknown)))
     if stood_in:
         log.info("read with %s's row: %s", options.unknown_speakers_as, ", ".join(stood_in))

@@ -32,6 +32,9 @@ def video_python() -> Path:
     """The video environment's interpreter: $UNIFLG_VIDEO_PYTHON, else .venv-video/ in the working folder
     or in the repository that holds this package."""
     env = os.environ.get("UNIFLG_VIDEO_PYTHON")
+    if env and not Path(env).is_file():
+        raise VideoUnavailableError(f"UNIFLG_VIDEO_PYTHON={env} is not a file: point it at the video environment's "
+                                    "python, or unset it to use .venv-video (`make video-env`)")
     candidates = [Path(env)] if env else []
     candidates += [Path.cwd() / ".venv-video/bin/python",
                    Path(__file__).resolve().parents[3] / ".venv-video/bin/python"]
