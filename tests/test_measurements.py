@@ -126,7 +126,8 @@ def test_devset_files_come_from_the_folder_or_from_the_commit_in_a_clone(tmp_pat
     (repo / "clip.mp4").write_bytes(b"changed since")  # the working tree moved on: the commit still has it
     subprocess.run(git + ["commit", "-qam", "b"], check=True)
     assert clip_bytes(tmp_path, clip, "https://github.com/x/Repo") == b"first"
-    with pytest.raises(Exception, match=r"clip.mp4 not found in .*Repo .*git clone https://github.com/x/Repo"):
+    with pytest.raises(Exception, match=r"clip.mp4 has sha256 \w+\.\.\., not the pinned 000000000000.*Repo .*"
+                                        r"git clone https://github.com/x/Repo"):
         clip_bytes(tmp_path, DevClip("c", "clip.mp4", 0.0, None, "0" * 64, "", "Repo", commit), "https://github.com/x/Repo")
     with pytest.raises(Exception, match=r"Other not found"):
         clip_bytes(tmp_path, DevClip("c", "clip.mp4", 0.0, None, sha, "", "Other", commit), "https://github.com/x/Other")
