@@ -1,6 +1,5 @@
-"""Fixtures shared by the bridge tests: a stand-in voice and a client of the module's ``server`` fixture.
-
-Each bridge test module defines its own ``server`` (limits differ per module); ``client`` connects to it.
+"""Shared fixtures: for the bridge tests a stand-in voice and a client of the module's ``server`` fixture (each
+bridge test module defines its own ``server``: limits differ per module); for the video tests a real face photo.
 """
 
 from __future__ import annotations
@@ -52,3 +51,19 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
     yield mount
     for folder in mounted:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.fixture(scope="session")
+def astronaut(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scikit-image's astronaut photo (a real face, 512 x 512), written by the MediaPipe environment, which has
+    scikit-image; skips, naming `make video-env`, where that environment is missing."""
+    from uniflg_train.video.extract import VideoUnavailableError, video_python
+
+    try:
+        py = video_python()
+    except VideoUnavailableError as exc:
+        pytest.skip(f"{exc} (MediaPipe 0.10.21 needs protobuf<5/numpy<2, so it has its own environment)")
+    path = tmp_path_factory.mktemp("video") / "astronaut.png"
+    subprocess.run([str(py), "-c", f"from skimage import data, io; io.imsave({str(path)!r}, data.astronaut())"],
+                   check=True, capture_output=True)
+    return path

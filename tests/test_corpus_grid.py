@@ -77,29 +77,17 @@ def test_the_manifest_pins_the_talkers_thousand_videos_and_names_licence_and_sou
 
 
 # ---- the build, from a small git repository laid out like the pinned one (needs `make video-env`) -----------------
-def _video_python():
-    from uniflg_train.video.extract import VideoUnavailableError, video_python
-
-    try:
-        return video_python()
-    except VideoUnavailableError as exc:
-        pytest.skip(f"{exc} (MediaPipe 0.10.21 needs protobuf<5/numpy<2, so it has its own environment)")
-
-
 @pytest.fixture(scope="module")
-def grid_repo(tmp_path_factory):
+def grid_repo(tmp_path_factory, astronaut):
     """A git repository with two 'videos' (a still face photo with a tone, 25 fps, MPEG-1 like GRID's) and a
     broken one, and a manifest pinning them."""
     from uniflg.preview import ffmpeg_exe
 
-    py = _video_python()
     root = tmp_path_factory.mktemp("grid")
     repo = root / "repo"
     (repo / "data/s1").mkdir(parents=True)
     (repo / "data/alignments/s1").mkdir(parents=True)
-    photo = root / "face.png"
-    subprocess.run([str(py), "-c", f"from skimage import data, io; io.imsave({str(photo)!r}, data.astronaut())"],
-                   check=True, capture_output=True)
+    photo = astronaut
     for name in ("bbaf2n", "bbaf3s"):
         subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-loop", "1", "-i", str(photo), "-f", "lavfi",
                         "-i", "sine=frequency=220:sample_rate=44100", "-t", "3", "-r", "25", "-c:v", "mpeg1video",

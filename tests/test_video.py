@@ -28,24 +28,6 @@ def test_to_openpose_reorders_and_drops_z():
         to_openpose(np.zeros((468, 2)))
 
 
-def _video_python():
-    from uniflg_train.video.extract import VideoUnavailableError, video_python
-
-    try:
-        return video_python()
-    except VideoUnavailableError as exc:
-        pytest.skip(f"{exc} (MediaPipe 0.10.21 needs protobuf<5/numpy<2, so it has its own environment)")
-
-
-@pytest.fixture(scope="module")
-def astronaut(tmp_path_factory):
-    py = _video_python()
-    path = tmp_path_factory.mktemp("video") / "astronaut.png"
-    subprocess.run([str(py), "-c", f"from skimage import data, io; io.imsave({str(path)!r}, data.astronaut())"],
-                   check=True, capture_output=True)
-    return path
-
-
 def _check_face(lm: np.ndarray) -> None:
     """Anatomy in image coordinates (x right, y down; the subject's right is the image left)."""
     assert np.isfinite(lm).all()
