@@ -170,9 +170,9 @@ def test_build_stops_when_no_video_can_be_read_and_names_the_file(grid_repo, tmp
 
 def test_build_refuses_bad_places_faces_and_files_before_writing_anything(grid_repo, tmp_path):
     repo, manifest = grid_repo
-    with pytest.raises(InvalidInputError, match="inside --source"):
+    with pytest.raises(InvalidInputError, match="inside the source"):
         build_grid_corpus(repo, repo / "out", manifest=manifest)
-    with pytest.raises(InvalidInputError, match="around --source"):
+    with pytest.raises(InvalidInputError, match="around the source"):
         build_grid_corpus(repo, repo.parent, manifest=manifest)
     with pytest.raises(InvalidInputError, match="not found"):
         build_grid_corpus(tmp_path / "nowhere", tmp_path / "out", manifest=manifest)

@@ -26,9 +26,9 @@ def pinned_file(folder: Path, path: str, sha: str, repository: str, commit: str 
     found = ""  # the digest of a file that is there but not the pinned one
     if f.is_file():
         data = f.read_bytes()
-        if sha256(data) == sha:
-            return data
         found = sha256(data)
+        if found == sha:
+            return data
     if folder.is_dir() and commit:  # a clone (or bare mirror) has the commit's file
         proc = subprocess.run(["git", "-C", str(folder), "show", f"{commit}:{path}"], capture_output=True)
         if proc.returncode == 0 and sha256(proc.stdout) == sha:

@@ -123,13 +123,10 @@ def transfer(aligned: np.ndarray, rest: np.ndarray, face: np.ndarray) -> np.ndar
 
 
 def _check_out(out: Path, source: Path) -> None:
-    """``out`` must be a folder (new, or a GRID corpus being resumed) outside ``source`` and not around it."""
-    if out.exists() and not out.is_dir():
-        raise InvalidInputError(f"corpus grid: --out {out} is a file; choose a new folder")
-    target, src = out.resolve(), source.resolve()
-    if target.is_relative_to(src) or src.is_relative_to(target):
-        where = "inside" if target.is_relative_to(src) else "around"
-        raise InvalidInputError(f"corpus grid: --out {out} is {where} --source {source}; choose a folder outside it")
+    """``out`` must be a folder (new, or a GRID corpus being resumed) neither inside nor around ``source``."""
+    from uniflg_train.corpus.merge import check_out
+
+    check_out(out, [source.resolve()], "corpus grid")
     meta = out / "corpus.json"
     if meta.is_file():
         try:
