@@ -24,6 +24,7 @@ from uniflg.landmarks import FPS, OPENPOSE_70
 from uniflg.text.japanese import full_context_labels, labels_to_tokens
 
 from uniflg_train.corpus.face import make_track
+from uniflg_train.corpus.out_folder import check_out, claim_out
 from uniflg_train.corpus.sentences import make_held_sentence, make_sentence
 from uniflg_train.corpus.sources import (
     HTS_SOURCES,
@@ -369,8 +370,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         raise InvalidInputError("--utterances must be positive")
     if not 0 <= spec.seed < 2**63:
         raise InvalidInputError(f"--seed must be from 0 to 2**63-1; got {spec.seed}")
-    if spec.out.exists() and not spec.out.is_dir():
-        raise InvalidInputError(f"--out {spec.out} is a file; give a new folder or a corpus folder to resume")
+    check_out(spec.out, [spec.voice_pack.resolve()] if spec.voice_pack else [], "corpus make")
     if not 0.0 <= spec.paired_fraction <= 1.0:
         raise InvalidInputError("--paired-fraction must be in [0, 1]")
     known = [s.name for s in SPEAKERS]
@@ -412,6 +412,11 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         from uniflg_train.corpus.kokoro_voice import prepare
 
         prepare()
+    # the items an index makes depend on all of these (not on --utterances: a rerun may add items)
+    settings = {"seed": spec.seed, "paired_fraction": spec.paired_fraction, "paired_speakers": spec.paired_speakers,
+                "sources": spec.sources, "languages": spec.languages, "nonspeech_fraction": spec.nonspeech_fraction,
+                "version": GENERATOR_VERSION}
+    claim_out(spec.out, "corpus make", settings, "uniflg procedural corpus")
     for sub in ("wavs", "landmarks", "alignments"):
         (spec.out / sub).mkdir(parents=True, exist_ok=True)
     rows = list(tqdm(_rows(spec), total=spec.utterances, desc="corpus", unit="utt", disable=not progress))

@@ -41,6 +41,7 @@ from tqdm import tqdm
 from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path, atomic_write_text
 
+from uniflg_train.corpus.out_folder import check_claim, check_out, claim_out
 from uniflg_train.pinned_files import pinned_file
 
 log = logging.getLogger(__name__)
@@ -122,22 +123,6 @@ def transfer(aligned: np.ndarray, rest: np.ndarray, face: np.ndarray) -> np.ndar
     return (face[None] + aligned - rest[None]).astype(np.float32)
 
 
-def _check_out(out: Path, source: Path) -> None:
-    """``out`` must be a folder (new, or a GRID corpus being resumed) neither inside nor around ``source``."""
-    from uniflg_train.corpus.merge import check_out
-
-    check_out(out, [source.resolve()], "corpus grid")
-    meta = out / "corpus.json"
-    if meta.is_file():
-        try:
-            generator = json.loads(meta.read_text(encoding="utf-8")).get("generator")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            generator = None
-        if generator != "uniflg corpus grid":
-            raise InvalidInputError(f"corpus grid: --out {out} holds another corpus ({generator or 'unreadable'}"
-                                    " corpus.json); choose a new folder")
-
-
 def _video_files(source: Path, meta: dict[str, Any], clip: GridClip) -> tuple[bytes, str]:
     """The clip's video bytes and alignment text, checked against the manifest."""
     repo, commit = meta["repository"], meta["commit"]
@@ -200,7 +185,10 @@ def build_grid_corpus(source: Path, out: Path, face: str = "mei", limit: int | N
     meta, every = read_manifest(manifest)
     order = {c.name: i for i, c in enumerate(sorted(every, key=lambda c: c.name))}
     clips = every[:limit] if limit else every
-    _check_out(out, source)
+    check_out(out, [source.resolve()], "corpus grid")
+    # no setting decides what is kept between runs: every run redraws each track on its --face
+    recipe: tuple[str, dict[str, Any], str] = ("corpus grid", {}, "uniflg corpus grid")
+    check_claim(out, *recipe)
     tracks, wavs, marks = out / ".tracks", out / "wavs", out / "landmarks"
     # a video left out before (its reason in .tracks/NAME.failed) is not tried again
     todo = [c for c in clips if not (tracks / f"{c.name}.failed").exists() and (
@@ -212,6 +200,7 @@ def build_grid_corpus(source: Path, out: Path, face: str = "mei", limit: int | N
             raise InvalidInputError(str(exc)) from exc
         for clip in tqdm(todo, desc="grid: checking the source", unit="video", leave=False):
             _video_files(source, meta, clip)  # every file is there and pinned before anything is written
+    claim_out(out, *recipe)
     try:
         for d in (tracks, wavs, marks):
             d.mkdir(parents=True, exist_ok=True)

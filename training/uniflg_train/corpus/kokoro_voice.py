@@ -167,7 +167,7 @@ def build_voice_pack(source: Path, out: Path) -> list[Path]:
     import torch
     from uniflg.fileio import atomic_path
 
-    from uniflg_train.corpus.merge import check_out
+    from uniflg_train.corpus.out_folder import check_out
     from uniflg_train.pinned_files import pinned_file
 
     check_out(out, [source.resolve()], "corpus voice-pack")

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
 
+from uniflg_train.corpus.out_folder import check_out, claim_out
 from uniflg_train.data.formats import SPLITS, read_rows
 
 FILE_KEYS = ("audio", "landmarks", "alignment")
@@ -49,20 +50,6 @@ def read_meta(folder: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise InvalidInputError(f"{path}: expected a JSON object, got {type(meta).__name__}")
     return meta
-
-
-def check_out(out: Path, resolved: list[Path], command: str = "corpus merge") -> None:
-    """``out`` must be a folder (new, or a previous run's) that is neither a source nor inside or around one."""
-    if out.exists() and not out.is_dir():
-        raise InvalidInputError(f"{command}: --out {out} is a file; choose a new folder")
-    target = out.resolve()
-    for src in resolved:
-        if target == src:
-            raise InvalidInputError(f"{command}: --out {out} is one of the sources; choose a new folder")
-        if target.is_relative_to(src) or src.is_relative_to(target):
-            where = "inside" if target.is_relative_to(src) else "around"
-            raise InvalidInputError(f"{command}: --out {out} is {where} the source {src}; choose a folder "
-                                    "outside every source")
 
 
 def corpus_rows(folder: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
@@ -100,8 +87,9 @@ def _add(total: dict[str, int], part: dict[str, int]) -> None:
 def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
     """Merge corpus folders ``sources`` into ``out``; returns the merged ``corpus.json``.
 
-    Raises InvalidInputError when a source is not a corpus, ``out`` is one of the sources, or two sources share an
-    item id (they were made with the same seed and source).
+    Raises InvalidInputError when a source is not a corpus, ``out`` is one of the sources or holds another corpus
+    (out_folder.claim_out: a rerun with the same sources resumes), or two sources share an item id (they were made
+    with the same seed and source).
     """
     if len(sources) < 2:
         raise InvalidInputError("corpus merge: give at least two corpus folders")
@@ -109,7 +97,7 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
     twice = sorted({str(s) for s in resolved if resolved.count(s) > 1})
     if twice:
         raise InvalidInputError(f"corpus merge: {', '.join(twice)} given more than once; name each corpus once")
-    check_out(out, resolved)
+    check_out(out, resolved, "corpus merge")
     metas = [read_meta(s) for s in sources]
     seen: dict[str, Path] = {}
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
@@ -124,6 +112,7 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
                 links += [(folder / row[key], out / row[key]) for key in FILE_KEYS if row.get(key)]
                 rows[split].append(row)
     meta = _merged_meta(metas, sources, rows)
+    claim_out(out, "corpus merge", {"sources": [str(s) for s in resolved]}, "uniflg corpus merge")
     for src, dst in tqdm(links, desc="merge", unit="file", disable=len(links) < 1000):
         link_file(src, dst)
     for split, chosen in rows.items():
@@ -160,6 +149,9 @@ def _merged_meta(metas: list[dict[str, Any]], sources: list[Path],
         _add(nonspeech, m.get("nonspeech", {}))
     speakers = list(dict.fromkeys(s for m in metas for s in m.get("speakers", ())))
     hts_credit = next((m["voice_credit"] for m in metas if m.get("voice_credit")), None)
+    paired = [r for r in every if r.get("landmarks") is not None]
+    # the face every paired item was drawn on (None: each speaker's own), per source with paired items
+    faces = list(dict.fromkeys(m.get("face") for m in metas if m.get("paired")))
     return {
         **{k: v for k, v in first.items() if k != "voice_credit"},
         **({"voice_credit": hts_credit} if hts_credit else {}),
@@ -167,8 +159,13 @@ def _merged_meta(metas: list[dict[str, Any]], sources: list[Path],
         "seed": None,  # each source's seed is in merged_from
         "merged_from": [entry for f, m in zip(sources, metas, strict=True) for entry in _origins(f, m)],
         "utterances": len(every),
-        "paired": sum(r.get("landmarks") is not None for r in every),
-        "unpaired": sum(r.get("landmarks") is None for r in every),
+        "paired": len(paired),
+        "unpaired": len(every) - len(paired),
+        "paired_fraction": round(len(paired) / max(len(every), 1), 4),
+        # every source's, from the items themselves (the first source's alone misses the others' faces)
+        "paired_speakers": list(dict.fromkeys(r["speaker"] for r in paired)),
+        "face": faces[0] if len(faces) == 1 else None,
+        **({"faces": faces} if len(faces) > 1 else {}),
         "splits": {split: len(chosen) for split, chosen in rows.items()},
         "hours": round(sum(float(m.get("hours", 0.0)) for m in metas), 4),
         "speakers": speakers,

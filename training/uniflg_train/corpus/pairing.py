@@ -25,7 +25,8 @@ from tqdm import tqdm
 from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
 
-from uniflg_train.corpus.merge import FILE_KEYS, check_out, corpus_rows, link_file, read_meta
+from uniflg_train.corpus.merge import FILE_KEYS, corpus_rows, link_file, read_meta
+from uniflg_train.corpus.out_folder import check_claim, check_out, claim_out
 from uniflg_train.corpus.sources import UNTIMED_SOURCES
 from uniflg_train.data.formats import SPLITS
 from uniflg_train.data.labels import check_stand_in, speaker_rows
@@ -109,8 +110,9 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
     """Copy corpus ``source`` to ``out`` (hard links) with every untimed item of ``sources`` (up to ``limit``)
     timed by :class:`MasAligner` and given ``face``'s procedural track; returns the new ``corpus.json``.
 
-    Raises InvalidInputError for a folder that is no corpus, ``out`` overlapping ``source``, or a speaker the
-    model lacks. Items are written atomically and skipped when already present (a rerun resumes)."""
+    Raises InvalidInputError for a folder that is no corpus, ``out`` overlapping ``source`` or holding another
+    corpus or one timed with other settings (out_folder.claim_out), or a speaker the model lacks.
+    Items are written atomically and skipped when already present (a rerun resumes)."""
     import soundfile as sf
 
     from uniflg_train.corpus.face import make_track
@@ -121,10 +123,13 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
     todo = [r for split in SPLITS for r in rows[split]
             if r.get("source") in sources and not r.get("landmarks") and r.get("text")][:limit]
     timed_by = {"method": "MAS", "model": str(model_path), "face": face, "unknown_speakers_as": unknown_speakers_as}
-    _check_resume(out, timed_by)
+    # the written items must have been timed as this run times them (else they would mix)
+    settings = {**timed_by, "source": str(source.resolve()), "sources": list(sources)}
+    check_claim(out, "corpus pair", settings, "uniflg corpus pair")
     aligner = MasAligner(model_path, unknown_speakers_as) if todo else None
     if aligner is not None:  # every row the items need, before anything is written
         aligner.check_rows([(r["speaker"], r.get("emotion", "normal")) for r in todo])
+    claim_out(out, "corpus pair", settings, "uniflg corpus pair")
     newly = 0
     for row in tqdm(todo, desc="pair (MAS)", unit="utt"):
         lm_rel, al_rel = f"landmarks/{row['id']}.npy", f"alignments/{row['id']}.json"
@@ -160,18 +165,6 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
     with atomic_path(out / "corpus.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return meta
-
-
-def _check_resume(out: Path, timed_by: dict[str, Any]) -> None:
-    """A rerun into ``out`` must time with the settings the written items were timed with (else they would mix)."""
-    previous = out / "corpus.json"
-    if not previous.is_file():
-        return
-    before = json.loads(previous.read_text(encoding="utf-8")).get("timed_by", {})
-    changed = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in timed_by.items() if before.get(k) != v]
-    if changed:
-        raise InvalidInputError(f"{out} was timed with other settings ({'; '.join(changed)}): resume with the same "
-                                "ones, or write to a new --out")
 
 
 def _write(path: Path, write: Any) -> None:

@@ -1,0 +1,103 @@
+"""Corpus commands and their --out folder: a rerun with the same settings resumes; another corpus, another
+command's corpus or a foreign folder is refused with nothing written; an --out that cannot be made is one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from uniflg.cli import main
+from uniflg.errors import InvalidInputError
+from uniflg_train.corpus.generate import CorpusSpec, make_corpus
+from uniflg_train.corpus.merge import merge_corpora
+from uniflg_train.corpus.out_folder import RECIPE
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpora")
+    make_corpus(CorpusSpec(root / "a", 2, seed=1, paired_fraction=1.0), progress=False)
+    make_corpus(CorpusSpec(root / "b", 2, seed=2, paired_fraction=0.0), progress=False)
+    merge_corpora([root / "a", root / "b"], root / "ab")
+    return root
+
+
+def test_make_resumes_its_own_corpus_and_refuses_to_write_into_another(two, tmp_path):
+    a = two / "a"
+    assert json.loads((a / RECIPE).read_text())["command"] == "corpus make"
+    before = _snapshot(a)
+    assert make_corpus(CorpusSpec(a, 2, seed=1, paired_fraction=1.0), progress=False)["utterances"] == 2
+    assert _snapshot(a) == before  # the same settings: nothing to redo
+    with pytest.raises(InvalidInputError, match=r"other settings \(seed 1 -> 3\)"):
+        make_corpus(CorpusSpec(a, 2, seed=3, paired_fraction=1.0), progress=False)
+    with pytest.raises(InvalidInputError, match=r"paired_fraction 1.0 -> 0.5"):
+        make_corpus(CorpusSpec(a, 2, seed=1), progress=False)
+    with pytest.raises(InvalidInputError, match="holds a corpus made by `uniflg corpus merge`"):
+        make_corpus(CorpusSpec(two / "ab", 2, seed=1), progress=False)
+    assert _snapshot(a) == before
+
+
+def test_merge_resumes_its_own_merge_and_refuses_a_made_corpus_or_other_sources(two, tmp_path):
+    ab = two / "ab"
+    before = _snapshot(ab)
+    assert merge_corpora([two / "a", two / "b"], ab)["utterances"] == 4
+    assert _snapshot(ab) == before
+    make_corpus(CorpusSpec(tmp_path / "c", 1, seed=4), progress=False)
+    with pytest.raises(InvalidInputError, match="was made with other settings"):
+        merge_corpora([two / "a", tmp_path / "c"], ab)
+    with pytest.raises(InvalidInputError, match="holds a corpus made by `uniflg corpus make`"):
+        merge_corpora([two / "b", tmp_path / "c"], two / "a")
+    assert _snapshot(ab) == before
+
+
+def test_a_corpus_from_before_recipes_resumes_only_as_what_made_it(two, tmp_path):
+    old = tmp_path / "old"
+    make_corpus(CorpusSpec(old, 2, seed=1, paired_fraction=1.0), progress=False)
+    (old / RECIPE).unlink()  # as corpora made before this check
+    with pytest.raises(InvalidInputError, match=r"holds another corpus \(seed 1\)"):
+        make_corpus(CorpusSpec(old, 2, seed=5), progress=False)
+    with pytest.raises(InvalidInputError, match=r"holds another corpus \(uniflg procedural corpus\)"):
+        merge_corpora([two / "a", two / "b"], old)
+    make_corpus(CorpusSpec(old, 2, seed=1, paired_fraction=1.0), progress=False)
+    assert json.loads((old / RECIPE).read_text())["settings"]["seed"] == 1  # recorded from now on
+
+
+def test_a_folder_of_other_files_is_not_written_into(two, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(InvalidInputError, match="is not empty and holds no corpus"):
+        make_corpus(CorpusSpec(tmp_path / "mine", 1, seed=1), progress=False)
+    with pytest.raises(InvalidInputError, match="is not empty and holds no corpus"):
+        merge_corpora([two / "a", two / "b"], tmp_path / "mine")
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]
+    (tmp_path / "empty").mkdir()
+    assert make_corpus(CorpusSpec(tmp_path / "empty", 1, seed=1), progress=False)["utterances"] == 1
+
+
+def test_an_out_that_cannot_be_made_is_one_line(two, tmp_path, caplog):
+    (tmp_path / "afile").write_text("x")
+    for argv in (["corpus", "make", "--out", str(tmp_path / "afile" / "x"), "--utterances", "1"],
+                 ["corpus", "merge", str(two / "a"), str(two / "b"), "--out", str(tmp_path / "afile" / "m")]):
+        caplog.clear()
+        assert main(argv) == 2, argv
+        said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert len(said) == 1 and f"{tmp_path / 'afile'} is a file; choose a folder path" in said[0], said
+        assert "Traceback" not in caplog.text
+
+
+def test_a_merge_names_every_sources_paired_speakers_and_face(two, tmp_path):
+    make_corpus(CorpusSpec(tmp_path / "ns", 2, seed=5, sources=("nonspeech",), paired_speakers=("low",)),
+                progress=False)
+    meta = merge_corpora([two / "a", tmp_path / "ns"], tmp_path / "m")
+    a = json.loads((two / "a" / "corpus.json").read_text())
+    assert meta["paired"] == a["paired"] + 2 and meta["paired_fraction"] == 1.0
+    speakers_a = {json.loads(line)["speaker"] for s in ("train", "val", "test")
+                  for line in (two / "a" / f"{s}.jsonl").read_text().splitlines()}
+    assert set(meta["paired_speakers"]) == speakers_a | {"low"} != set(a["paired_speakers"])
+    assert a["face"] is None and meta["face"] is None and meta["faces"] == [None, "low"]
+    assert merge_corpora([two / "b", tmp_path / "ns"],
+                         tmp_path / "m2")["face"] == "low"  # b has no paired item
