@@ -32,9 +32,9 @@ def test_make_resumes_its_own_corpus_and_refuses_to_write_into_another(two, tmp_
     before = _snapshot(a)
     assert make_corpus(CorpusSpec(a, 2, seed=1, paired_fraction=1.0), progress=False)["utterances"] == 2
     assert _snapshot(a) == before  # the same settings: nothing to redo
-    with pytest.raises(InvalidInputError, match=r"other settings \(seed 1 -> 3\)"):
+    with pytest.raises(InvalidInputError, match=r"other settings \(--seed 1 -> 3\)"):
         make_corpus(CorpusSpec(a, 2, seed=3, paired_fraction=1.0), progress=False)
-    with pytest.raises(InvalidInputError, match=r"paired_fraction 1.0 -> 0.5"):
+    with pytest.raises(InvalidInputError, match=r"\(--paired-fraction 1.0 -> 0.5\)"):
         make_corpus(CorpusSpec(a, 2, seed=1), progress=False)
     with pytest.raises(InvalidInputError, match="holds a corpus made by `uniflg corpus merge`"):
         make_corpus(CorpusSpec(two / "ab", 2, seed=1), progress=False)
@@ -58,12 +58,12 @@ def test_a_corpus_from_before_recipes_resumes_only_as_what_made_it(two, tmp_path
     old = tmp_path / "old"
     make_corpus(CorpusSpec(old, 2, seed=1, paired_fraction=1.0), progress=False)
     (old / RECIPE).unlink()  # as corpora made before this check
-    with pytest.raises(InvalidInputError, match=r"holds another corpus \(seed 1\)"):
+    with pytest.raises(InvalidInputError, match=r"other settings \(--seed 1 -> 5; --paired-fraction 1.0 -> 0.5\)"):
         make_corpus(CorpusSpec(old, 2, seed=5), progress=False)
-    with pytest.raises(InvalidInputError, match=r"holds another corpus \(uniflg procedural corpus\)"):
+    with pytest.raises(InvalidInputError, match=r"holds another corpus \(made by uniflg procedural corpus\)"):
         merge_corpora([two / "a", two / "b"], old)
     make_corpus(CorpusSpec(old, 2, seed=1, paired_fraction=1.0), progress=False)
-    assert json.loads((old / RECIPE).read_text())["settings"]["seed"] == 1  # recorded from now on
+    assert json.loads((old / RECIPE).read_text())["settings"]["--seed"] == 1  # recorded from now on
 
 
 def test_a_folder_of_other_files_is_not_written_into(two, tmp_path):
@@ -101,3 +101,49 @@ def test_a_merge_names_every_sources_paired_speakers_and_face(two, tmp_path):
     assert a["face"] is None and meta["face"] is None and meta["faces"] == [None, "low"]
     assert merge_corpora([two / "b", tmp_path / "ns"],
                          tmp_path / "m2")["face"] == "low"  # b has no paired item
+
+
+def test_equivalent_options_and_source_orders_resume(two, tmp_path):
+    a = two / "a"
+    make_corpus(CorpusSpec(a, 2, seed=1, paired_fraction=1.0, languages=("ja",)), progress=False)  # hts is ja
+    assert merge_corpora([two / "b", two / "a"], two / "ab")["utterances"] == 4  # the same sources, reordered
+    old = tmp_path / "old-merge"
+    merge_corpora([two / "a", two / "b"], old)
+    (old / RECIPE).unlink()
+    make_corpus(CorpusSpec(tmp_path / "c", 1, seed=4), progress=False)
+    with pytest.raises(InvalidInputError, match=r"other settings \(sources .*/b -> .*/c\)"):
+        merge_corpora([two / "a", tmp_path / "c"], old)
+    assert merge_corpora([two / "b", two / "a"], old)["utterances"] == 4
+
+
+def test_odd_out_folders_are_one_line(two, tmp_path):
+    loop, broken, bad = tmp_path / "loop", tmp_path / "broken", tmp_path / "bad"
+    loop.symlink_to(loop)
+    broken.symlink_to(tmp_path / "nowhere")
+    bad.mkdir()
+    for record in ("not json{", '{"command": "corpus make", "settings": [1]}', ""):
+        (bad / RECIPE).write_text(record)
+        with pytest.raises(InvalidInputError, match=f"unreadable {RECIPE}"):
+            make_corpus(CorpusSpec(bad, 1, seed=1), progress=False)
+    for out, said in ((loop, "symbolic link to nothing"), (broken, "symbolic link to nothing"),
+                      (loop / "x", "cannot be resolved"),
+                      (two / "a" / "sub", "is inside the corpus")):
+        with pytest.raises(InvalidInputError, match=said):
+            make_corpus(CorpusSpec(out, 1, seed=1), progress=False)
+    assert not (two / "a" / "sub").exists() and not (tmp_path / "nowhere").exists()
+
+
+def test_faces_survive_merges_of_merges_whatever_the_order(two, tmp_path):
+    several = make_corpus(CorpusSpec(tmp_path / "ml", 2, seed=8, paired_fraction=1.0, paired_speakers=("mei", "low")),
+                          progress=False)
+    assert several["face"] is None  # each item is drawn on its own speaker's face
+    make_corpus(CorpusSpec(tmp_path / "m", 2, seed=6, paired_fraction=1.0, paired_speakers=("mei",)), progress=False)
+    make_corpus(CorpusSpec(tmp_path / "ns", 2, seed=5, sources=("nonspeech",), paired_speakers=("low",)),
+                progress=False)
+    inner = merge_corpora([tmp_path / "m", tmp_path / "ns"], tmp_path / "inner")
+    assert inner["faces"] == ["mei", "low"]
+    for order, out in (([two / "b", tmp_path / "inner"], "o1"), ([tmp_path / "inner", two / "b"], "o2")):
+        meta = merge_corpora(order, tmp_path / out)
+        assert meta["face"] is None and meta["faces"] == ["mei", "low"], order
+    assert merge_corpora([two / "b", tmp_path / "m"], tmp_path / "o3")["face"] == "mei"
+    assert "faces" not in json.loads((tmp_path / "o3" / "corpus.json").read_text())

@@ -122,3 +122,26 @@ def test_pair_reads_speakers_the_model_lacks_with_the_stand_in_row(untimed, tmp_
     assert main(["corpus", "pair", str(corpus), "--model", str(other.parent), "--out", str(out),
                  "--unknown-speakers-as", "somebody"]) == 0
     assert json.loads((out / "corpus.json").read_text())["timed_by"]["this_run"] == 0
+
+
+def test_a_pair_rerun_resumes_with_the_same_model_named_another_way_and_refuses_other_timings(untimed, tmp_path,
+                                                                                              monkeypatch):
+    corpus, model = untimed
+    out = tmp_path / "paired"
+    assert main(["corpus", "pair", str(corpus), "--model", str(model.parent), "--out", str(out)]) == 0
+    monkeypatch.chdir(model.parent)  # the voice folder, then its model file by a relative path: the same weights
+    assert main(["corpus", "pair", str(corpus), "--model", "model.safetensors", "--out", str(out)]) == 0
+    legacy = tmp_path / "legacy"  # as a folder paired before the record existed
+    assert main(["corpus", "pair", str(corpus), "--model", str(model), "--out", str(legacy)]) == 0
+    (legacy / ".uniflg-corpus.json").unlink()
+    before = (legacy / "corpus.json").read_bytes()
+    from uniflg_train.corpus.pairing import pair_corpus
+
+    with pytest.raises(InvalidInputError, match="other settings \\(--face mei -> low\\)"):
+        pair_corpus(corpus, model, legacy, "low")
+    other = tmp_path / "other"
+    make_corpus(CorpusSpec(other, 2, seed=9, paired_fraction=1.0), progress=False)
+    with pytest.raises(InvalidInputError, match=f"source corpus {corpus.resolve()} -> {other.resolve()}"):
+        pair_corpus(other, model, legacy, "mei")
+    assert (legacy / "corpus.json").read_bytes() == before
+    assert pair_corpus(corpus, model, legacy, "mei")["paired"] == 6  # the same timing resumes

@@ -24,7 +24,7 @@ from uniflg.landmarks import FPS, OPENPOSE_70
 from uniflg.text.japanese import full_context_labels, labels_to_tokens
 
 from uniflg_train.corpus.face import make_track
-from uniflg_train.corpus.out_folder import check_out, claim_out
+from uniflg_train.corpus.out_folder import changes, check_out, claim_out
 from uniflg_train.corpus.sentences import make_held_sentence, make_sentence
 from uniflg_train.corpus.sources import (
     HTS_SOURCES,
@@ -364,6 +364,23 @@ def _source_langs() -> str:
     return "; ".join(f"{s}: {','.join(v)}" for s, v in SOURCE_LANGUAGES.items())
 
 
+def _settings(spec: CorpusSpec) -> dict[str, Any]:
+    """What the items an index makes depend on (not --utterances: a rerun may add items), named as the options."""
+    return {"--seed": spec.seed, "--paired-fraction": spec.paired_fraction,
+            "--paired-speakers": spec.paired_speakers,
+            "--sources/--languages": [f"{s}:{x}" if x else s for s, x in streams(spec)],
+            "--nonspeech-fraction": spec.nonspeech_fraction, "generator version": GENERATOR_VERSION}
+
+
+def _legacy_changes(spec: CorpusSpec, previous: dict[str, Any], known: list[str]) -> list[str]:
+    """A corpus made before the record existed: what its corpus.json says of the settings it keeps."""
+    keys = {"seed": ("--seed", spec.seed), "paired_fraction": ("--paired-fraction", spec.paired_fraction),
+            "paired_speakers": ("--paired-speakers", list(spec.paired_speakers or known)),
+            "version": ("generator version", GENERATOR_VERSION)}
+    return changes({name: previous.get(k) for k, (name, _) in keys.items()},
+                   {name: value for name, value in keys.values()})
+
+
 def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
     """Write the whole corpus; returns the contents of ``corpus.json``."""
     if spec.utterances <= 0:
@@ -412,11 +429,8 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         from uniflg_train.corpus.kokoro_voice import prepare
 
         prepare()
-    # the items an index makes depend on all of these (not on --utterances: a rerun may add items)
-    settings = {"seed": spec.seed, "paired_fraction": spec.paired_fraction, "paired_speakers": spec.paired_speakers,
-                "sources": spec.sources, "languages": spec.languages, "nonspeech_fraction": spec.nonspeech_fraction,
-                "version": GENERATOR_VERSION}
-    claim_out(spec.out, "corpus make", settings, "uniflg procedural corpus")
+    claim_out(spec.out, "corpus make", _settings(spec), "uniflg procedural corpus",
+              lambda previous: _legacy_changes(spec, previous, known))
     for sub in ("wavs", "landmarks", "alignments"):
         (spec.out / sub).mkdir(parents=True, exist_ok=True)
     rows = list(tqdm(_rows(spec), total=spec.utterances, desc="corpus", unit="utt", disable=not progress))
@@ -439,7 +453,8 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
         "unpaired": sum(r["landmarks"] is None for r in rows), "splits": counts,
         "paired_fraction": spec.paired_fraction,
         "paired_speakers": list(spec.paired_speakers or known),
-        "face": spec.paired_speakers[0] if spec.paired_speakers else None,
+        # one paired speaker: every face is theirs; several: each item is drawn on its own speaker's face
+        "face": spec.paired_speakers[0] if spec.paired_speakers and len(spec.paired_speakers) == 1 else None,
         "hours": round(seconds / 3600, 4),
         "speakers": speakers, "emotions": [e.name for e in EMOTIONS],
         "language": spoken[0] if len(spoken) == 1 else "mixed" if spoken else None,

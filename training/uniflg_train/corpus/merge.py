@@ -19,7 +19,7 @@ from tqdm import tqdm
 from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
 
-from uniflg_train.corpus.out_folder import check_out, claim_out
+from uniflg_train.corpus.out_folder import changes, check_out, claim_out
 from uniflg_train.data.formats import SPLITS, read_rows
 
 FILE_KEYS = ("audio", "landmarks", "alignment")
@@ -112,7 +112,10 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
                 links += [(folder / row[key], out / row[key]) for key in FILE_KEYS if row.get(key)]
                 rows[split].append(row)
     meta = _merged_meta(metas, sources, rows)
-    claim_out(out, "corpus merge", {"sources": [str(s) for s in resolved]}, "uniflg corpus merge")
+    # the same sources in any order give the same files
+    folders = sorted(str(s) for s in resolved)
+    claim_out(out, "corpus merge", {"sources": folders}, "uniflg corpus merge",
+              lambda previous: _legacy_changes(previous, sources, metas))
     for src, dst in tqdm(links, desc="merge", unit="file", disable=len(links) < 1000):
         link_file(src, dst)
     for split, chosen in rows.items():
@@ -121,6 +124,16 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
     with atomic_path(out / "corpus.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return meta
+
+
+def _legacy_changes(previous: dict[str, Any], sources: list[Path], metas: list[dict[str, Any]]) -> list[str]:
+    """A merge made before the record existed: its ``merged_from`` against what these sources give."""
+    def folders(entries: list[dict[str, Any]]) -> list[str]:
+        return sorted(str(Path(str(e.get("folder"))).resolve()) for e in entries)
+
+    now = folders([e for f, m in zip(sources, metas, strict=True) for e in _origins(f, m)])
+    before = folders(previous.get("merged_from") or [])
+    return [] if before == now else changes({"sources": before}, {"sources": now})
 
 
 def _origins(folder: Path, meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -150,10 +163,12 @@ def _merged_meta(metas: list[dict[str, Any]], sources: list[Path],
     speakers = list(dict.fromkeys(s for m in metas for s in m.get("speakers", ())))
     hts_credit = next((m["voice_credit"] for m in metas if m.get("voice_credit")), None)
     paired = [r for r in every if r.get("landmarks") is not None]
-    # the face every paired item was drawn on (None: each speaker's own), per source with paired items
-    faces = list(dict.fromkeys(m.get("face") for m in metas if m.get("paired")))
+    # the face every paired item was drawn on (None: each speaker's own), per source with paired items; a merged
+    # source brings the faces of its own sources
+    faces = list(dict.fromkeys(f for m in metas if m.get("paired")
+                               for f in (m["faces"] if isinstance(m.get("faces"), list) else [m.get("face")])))
     return {
-        **{k: v for k, v in first.items() if k != "voice_credit"},
+        **{k: v for k, v in first.items() if k not in ("voice_credit", "faces")},
         **({"voice_credit": hts_credit} if hts_credit else {}),
         "generator": "uniflg corpus merge",
         "seed": None,  # each source's seed is in merged_from

@@ -1,14 +1,18 @@
 """Where a corpus command writes (``--out``), checked before anything is written.
 
-A corpus folder remembers what made it: the command and its settings, in :data:`RECIPE`, written before the
-first item. A rerun with the same command and settings resumes; anything else is refused, so no command mixes its
-items into another corpus or replaces one (``corpus make`` with a new seed, ``corpus merge`` over a made corpus).
+A corpus folder remembers what made it: the command and the settings its items depend on, in :data:`RECIPE`,
+written before the first item. A rerun with the same command and settings resumes; anything else is refused, so
+no command mixes its items into another corpus or replaces one (``corpus make`` with a new seed, ``corpus merge``
+over a made corpus). Settings are named as the user gives them (``--seed``), and values are compared as written
+by :func:`_plain`, so a path given another way or an equivalent option list compares equal where the caller
+normalises it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +21,28 @@ from uniflg.fileio import atomic_path
 
 RECIPE = ".uniflg-corpus.json"  # {"command": ..., "settings": {...}}
 
+# A corpus made before the record existed: its corpus.json -> the differences from this run ("--seed 5 -> 6").
+Legacy = Callable[[dict[str, Any]], list[str]]
+
 
 def check_out(out: Path, sources: list[Path], command: str) -> None:
     """``out`` must be a folder path that can be made (new, or an existing folder), neither one of the resolved
-    ``sources`` nor inside or around one; InvalidInputError naming what is wrong otherwise."""
+    ``sources`` nor inside or around one, nor inside another corpus; InvalidInputError naming what is wrong."""
+    if out.is_symlink() and not out.exists():
+        raise InvalidInputError(f"{command}: --out {out} is a symbolic link to nothing (broken, or a loop); choose a folder")
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"{command}: --out {out} is a file; choose a new folder")
-    existing = out.absolute()
+    try:
+        target = out.resolve(strict=False)
+    except (OSError, RuntimeError) as exc:  # a symbolic link loop
+        raise InvalidInputError(f"{command}: --out {out} cannot be resolved ({exc}); choose a folder") from None
+    existing = target
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
         raise InvalidInputError(f"{command}: --out {out} cannot be made: {existing} is a file; choose a folder path")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InvalidInputError(f"{command}: --out {out} cannot be written: no write permission in {existing}")
-    target = out.resolve()
     for src in sources:
         if target == src:
             raise InvalidInputError(f"{command}: --out {out} is one of the sources; choose a new folder")
@@ -38,11 +50,29 @@ def check_out(out: Path, sources: list[Path], command: str) -> None:
             where = "inside" if target.is_relative_to(src) else "around"
             raise InvalidInputError(f"{command}: --out {out} is {where} the source {src}; choose a folder "
                                     "outside every source")
+    for parent in target.parents:
+        if (parent / "corpus.json").is_file() or (parent / RECIPE).is_file():
+            raise InvalidInputError(f"{command}: --out {out} is inside the corpus {parent}; choose a folder "
+                                    "outside every corpus")
 
 
 def _plain(settings: dict[str, Any]) -> dict[str, Any]:
     """Settings as JSON reads them back (tuples -> lists, paths -> strings), so a rerun compares equal."""
-    return json.loads(json.dumps(settings, default=str))
+    return dict(json.loads(json.dumps(settings, default=str)))
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as the user would type it: lists comma-joined, None as "not given"."""
+    if value is None:
+        return "not given"
+    if isinstance(value, list):
+        return ",".join(_shown(v) for v in value) or "none"
+    return str(value)
+
+
+def changes(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """``"KEY OLD -> NEW"`` for each key of ``now`` whose value differs from ``before``'s."""
+    return [f"{k} {_shown(before.get(k))} -> {_shown(v)}" for k, v in now.items() if before.get(k) != v]
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -53,39 +83,50 @@ def _read(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def check_claim(out: Path, command: str, settings: dict[str, Any], generator: str) -> None:
+def check_claim(out: Path, command: str, settings: dict[str, Any], generator: str,
+                legacy: Legacy | None = None) -> None:
     """Whether ``out`` may become this command's folder (read only): new or empty, or made by the same
-    ``command`` with the same ``settings`` (a rerun resumes). A corpus from before recipes were kept
-    (``corpus.json`` only) counts as the same when its ``generator`` is ``generator`` and, where both have one,
-    its ``seed`` is the settings' seed. InvalidInputError naming the difference otherwise."""
+    ``command`` with the same ``settings`` (a rerun resumes). A corpus from before the record existed
+    (``corpus.json`` only) counts as the same when its ``generator`` is ``generator`` and ``legacy`` finds no
+    difference in it. InvalidInputError naming the difference otherwise."""
     settings = _plain(settings)
     recipe, meta = out / RECIPE, out / "corpus.json"
-    if recipe.is_file():
-        before = _read(recipe) or {}
-        if before.get("command") != command:
-            raise InvalidInputError(f"{command}: --out {out} holds a corpus made by `uniflg "
-                                    f"{before.get('command', '?')}`; choose a new folder")
-        old = before.get("settings") or {}
-        changed = [f"{k} {old.get(k)!r} -> {v!r}" for k, v in settings.items() if old.get(k) != v]
+    if recipe.exists():
+        before = _read(recipe)
+        if before is None or not isinstance(before.get("settings"), dict) or not isinstance(
+                before.get("command"), str):
+            raise InvalidInputError(f"{command}: --out {out} has an unreadable {RECIPE} (what made the folder "
+                                    "is unknown); choose a new folder")
+        if before["command"] != command:
+            raise InvalidInputError(f"{command}: --out {out} holds a corpus made by `uniflg {before['command']}`; "
+                                    "choose a new folder")
+        changed = changes(before["settings"], settings)
         if changed:
             raise InvalidInputError(f"{command}: --out {out} was made with other settings ({'; '.join(changed)}); "
                                     "rerun with the same ones to resume, or choose a new folder")
         return
     if meta.is_file():
-        previous = _read(meta) or {}
-        made_by = previous.get("generator") or "unreadable corpus.json"
-        seed = settings.get("seed")
-        if made_by != generator or (seed is not None and previous.get("seed") not in (None, seed)):
-            what = made_by if made_by != generator else f"seed {previous.get('seed')}"
+        previous = _read(meta)
+        if previous is None:
+            raise InvalidInputError(f"{command}: --out {out} holds a corpus with an unreadable corpus.json; choose "
+                                    "a new folder")
+        made_by = previous.get("generator")
+        if made_by != generator:
+            what = f"made by {made_by}" if made_by else "its corpus.json names no generator"
             raise InvalidInputError(f"{command}: --out {out} holds another corpus ({what}); choose a new folder")
+        changed = legacy(previous) if legacy else []
+        if changed:
+            raise InvalidInputError(f"{command}: --out {out} holds a corpus made with other settings "
+                                    f"({'; '.join(changed)}); choose a new folder")
     elif out.is_dir() and any(out.iterdir()):
         raise InvalidInputError(f"{command}: --out {out} is not empty and holds no corpus; choose a new folder")
 
 
-def claim_out(out: Path, command: str, settings: dict[str, Any], generator: str) -> None:
+def claim_out(out: Path, command: str, settings: dict[str, Any], generator: str,
+              legacy: Legacy | None = None) -> None:
     """:func:`check_claim`, then record the command and settings in ``out`` (made if new) before the first item
     is written; InvalidInputError when the folder cannot be made or written."""
-    check_claim(out, command, settings, generator)
+    check_claim(out, command, settings, generator, legacy)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / RECIPE) as tmp:

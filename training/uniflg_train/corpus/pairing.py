@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
 
 from uniflg_train.corpus.merge import FILE_KEYS, corpus_rows, link_file, read_meta
-from uniflg_train.corpus.out_folder import check_claim, check_out, claim_out
+from uniflg_train.corpus.out_folder import changes, check_claim, check_out, claim_out
 from uniflg_train.corpus.sources import UNTIMED_SOURCES
 from uniflg_train.data.formats import SPLITS
 from uniflg_train.data.labels import check_stand_in, speaker_rows
@@ -124,12 +125,14 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
             if r.get("source") in sources and not r.get("landmarks") and r.get("text")][:limit]
     timed_by = {"method": "MAS", "model": str(model_path), "face": face, "unknown_speakers_as": unknown_speakers_as}
     # the written items must have been timed as this run times them (else they would mix)
-    settings = {**timed_by, "source": str(source.resolve()), "sources": list(sources)}
-    check_claim(out, "corpus pair", settings, "uniflg corpus pair")
+    settings = {"--model": _model_identity(model_path), "--face": face, "--unknown-speakers-as": unknown_speakers_as,
+                "--sources": list(sources), "source corpus": str(source.resolve())}
+    legacy = partial(_legacy_changes, source=source, timed_by=timed_by)
+    check_claim(out, "corpus pair", settings, "uniflg corpus pair", legacy)
     aligner = MasAligner(model_path, unknown_speakers_as) if todo else None
     if aligner is not None:  # every row the items need, before anything is written
         aligner.check_rows([(r["speaker"], r.get("emotion", "normal")) for r in todo])
-    claim_out(out, "corpus pair", settings, "uniflg corpus pair")
+    claim_out(out, "corpus pair", settings, "uniflg corpus pair", legacy)
     newly = 0
     for row in tqdm(todo, desc="pair (MAS)", unit="utt"):
         lm_rel, al_rel = f"landmarks/{row['id']}.npy", f"alignments/{row['id']}.json"
@@ -165,6 +168,31 @@ def pair_corpus(source: Path, model_path: Path, out: Path, face: str, limit: int
     with atomic_path(out / "corpus.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
     return meta
+
+
+def _model_identity(model_path: Path) -> list[str]:
+    """The weight files ``--model`` names, resolved (a voice folder, its model file, or a run folder's newest
+    checkpoint at this moment: a run that trained on times with another model)."""
+    from uniflg.errors import ModelFormatError
+
+    from uniflg_train.checkpoint import model_files
+
+    try:
+        return [str(f.resolve()) for f in model_files(model_path)[0]]
+    except (ModelFormatError, OSError):  # no model there: the aligner says so when it has items to time
+        return [str(model_path.resolve())]
+
+
+def _legacy_changes(previous: dict[str, Any], source: Path, timed_by: dict[str, Any]) -> list[str]:
+    """A paired corpus made before the record existed: its ``paired_from`` and ``timed_by`` against this run's."""
+    before = previous.get("timed_by") or {}
+    names = {"model": "--model", "face": "--face", "unknown_speakers_as": "--unknown-speakers-as"}
+    old = {names[k]: before.get(k) for k in names}
+    now = {names[k]: timed_by[k] for k in names}
+    if before.get("model") and Path(str(before["model"])).resolve() == Path(str(timed_by["model"])).resolve():
+        old["--model"] = now["--model"]  # the same model named another way
+    was = Path(str(previous.get("paired_from", ""))).resolve()
+    return changes({**old, "source corpus": str(was)}, {**now, "source corpus": str(source.resolve())})
 
 
 def _write(path: Path, write: Any) -> None:
