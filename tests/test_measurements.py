@@ -396,6 +396,9 @@ def test_eval_text_ceiling_reports_each_paths_wer_and_refuses_what_it_cannot_rea
     (row,) = json.loads(capsys.readouterr().out)
     assert report["wer"]["reference"] == pytest.approx(row["wer"])
     assert report["sentence_set"] == "held-out" and report["seed"] == 0 and "seed 0" in table
+    # the runtime's noise scales unless told otherwise, stated in both forms
+    assert (report["latent_noise"], report["duration_noise"]) == (0.667, 0.8)
+    assert "latent noise 0.667, duration noise 0.8" in table
     # each path decodes the reference's own length (the MAS paths) or its text, and none is silence or a copy
     import torch
     from uniflg.model.io import load_model
@@ -419,6 +422,15 @@ def test_eval_text_ceiling_reports_each_paths_wer_and_refuses_what_it_cannot_rea
     assert all(not np.allclose(waves[a][:1000], waves[b][:1000]) for a in names for b in names if a < b)
     assert torch.equal(torch.from_numpy(waves["per_token"]),
                        torch.from_numpy(renderings(model, text, spoken, 0, 0.667, 0.8, seed=1)["per_token"]))
+    # without noise the sampled paths no longer depend on the seed (so the noise options reach them)
+    quiet = [renderings(model, text, spoken, 0, 0.0, 0.0, seed=k) for k in (0, 1)]
+    assert all(np.array_equal(quiet[0][name], quiet[1][name]) for name in ("text_mas", "text"))
+    assert not np.array_equal(waves["text_mas"], renderings(model, text, spoken, 0, 0.667, 0.8, seed=1)["text_mas"])
+    for option in ("--latent-noise", "--duration-noise"):
+        with pytest.raises(SystemExit) as exc:
+            main(["eval", "text-ceiling", "--checkpoint", str(DEFAULT_VOICE_DIR), option, "-1"])
+        assert exc.value.code == 2
+        assert f"argument {option}: must be a finite number from 0 to 10; got -1" in capsys.readouterr().err
     for bad, said in ((["--reference", "kokoro:jf_alpha"], "the reference reads English"),
                       (["--reference", "espeak:fr"], "with an English espeak-ng voice"),
                       (["--speaker", "nobody"], "--speaker nobody: the model has no such speaker"),

@@ -7,6 +7,8 @@ import argparse
 import math
 from collections.abc import Callable
 
+from uniflg.limits import Range
+
 SEED_MAX = 2**63 - 1  # numpy's and torch's seeds: non-negative and within 64 bits
 
 
@@ -41,3 +43,19 @@ def positive_seconds(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0; got {text}")
     return value
+
+
+def within(limit: Range) -> Callable[[str], float]:
+    """argparse type factory: a finite number inside ``limit`` (one of :mod:`uniflg.limits`' ranges)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (math.isfinite(value) and limit.lo <= value <= limit.hi):
+            raise argparse.ArgumentTypeError(f"must be a finite number from {limit.lo:g} to {limit.hi:g}; got {text}")
+        return value
+
+    parse.__name__ = "number"
+    return parse

@@ -29,7 +29,8 @@ def check_out(out: Path, sources: list[Path], command: str) -> None:
     """``out`` must be a folder path that can be made (new, or an existing folder), neither one of the resolved
     ``sources`` nor inside or around one, nor inside another corpus; InvalidInputError naming what is wrong."""
     if out.is_symlink() and not out.exists():
-        raise InvalidInputError(f"{command}: --out {out} is a symbolic link to nothing (broken, or a loop); choose a folder")
+        raise InvalidInputError(f"{command}: --out {out} is a symbolic link to nothing (broken, or a loop); "
+                                "choose a folder")
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"{command}: --out {out} is a file; choose a new folder")
     try:

@@ -22,9 +22,12 @@ from tqdm import tqdm
 from uniflg import argtypes
 from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
+from uniflg.limits import NOISE_SCALE
 from uniflg.outputs import prepare_output
+from uniflg.types import SynthesisOptions
 
 log = logging.getLogger(__name__)
+RUNTIME_DEFAULTS = SynthesisOptions()  # the noise scales `uniflg speak` uses
 
 MAX_LAG = 300  # frames: 10 s at 30 fps, far beyond any lip/audio offset worth searching
 
@@ -144,6 +147,13 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                    help="the 20 held-out everyday sentences (default) or the 12 phoneme-coverage pangrams")
     p.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N", help="only the first N sentences")
     p.add_argument("--seed", type=argtypes.seed, default=0, help="sampling seed (sentence k uses seed + k)")
+    p.add_argument("--latent-noise", type=argtypes.within(NOISE_SCALE), default=RUNTIME_DEFAULTS.noise_scale,
+                   metavar="X", help="the prior's sampling noise of the text_mas and text paths (default %(default)s, "
+                                     "the runtime's noise_scale)")
+    p.add_argument("--duration-noise", type=argtypes.within(NOISE_SCALE),
+                   default=RUNTIME_DEFAULTS.noise_scale_duration, metavar="X",
+                   help="the duration predictor's noise of the text path (default %(default)s, the runtime's "
+                        "noise_scale_duration)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.add_argument("--out", type=Path, help="also write the result here (.json: JSON, else Markdown)")
     p.set_defaults(func=_text_ceiling)
@@ -357,8 +367,10 @@ def _text_ceiling(args: argparse.Namespace) -> int:
     if speaker not in names:
         raise InvalidInputError(f"--speaker {speaker}: the model has no such speaker; it has {', '.join(names)}")
     sentences = sq.ENGLISH_SETS[args.english_sentences].first(args.limit)
-    report = text_ceiling.measure(model, sentences.sentences, make_synth(), speaker, seed=args.seed,
+    report = text_ceiling.measure(model, sentences.sentences, make_synth(), speaker,
+                                  latent_noise=args.latent_noise, duration_noise=args.duration_noise, seed=args.seed,
                                   progress=lambda s: tqdm(s, desc="text-ceiling", unit="sentence"))
-    setup = {"checkpoint": str(where), "reference": label, "sentence_set": sentences.name, "seed": args.seed}
+    setup = {"checkpoint": str(where), "reference": label, "sentence_set": sentences.name, "seed": args.seed,
+             "latent_noise": args.latent_noise, "duration_noise": args.duration_noise}
     _emit(args, text_ceiling.to_markdown(report, setup), json.dumps({**setup, **asdict(report)}, indent=2))
     return 0

@@ -107,12 +107,15 @@ def measure(model: UniFLG, sentences: Sequence[str], reference: Callable[[str], 
 
 
 def to_markdown(report: CeilingReport, setup: dict[str, object]) -> str:
-    """``setup``: checkpoint (the one loaded), reference, sentence_set and seed, as the JSON states them."""
+    """``setup``: checkpoint (the one loaded), reference, sentence_set, seed and (optional) latent_noise and
+    duration_noise, as the JSON states them."""
     head = "| " + " | ".join(PATHS) + " |\n|" + "---|" * len(PATHS) + "\n"
     row = "| " + " | ".join(f"{report.wer[p] * 100:.0f} %" for p in PATHS) + " |\n"
     count = f"{report.sentences} English sentence{'s' if report.sentences != 1 else ''}"
     return (f"WER (pocketsphinx) of {setup['checkpoint']} with speaker {report.speaker}, {count} of the "
-            f"{setup['sentence_set']} set ({report.words} words) read by {setup['reference']}, seed {setup['seed']}:"
+            f"{setup['sentence_set']} set ({report.words} words) read by {setup['reference']}, seed {setup['seed']}"
+            + (f", latent noise {setup['latent_noise']:g}, duration noise {setup['duration_noise']:g}"
+               if "duration_noise" in setup else "") + ":"
             "\n\n" + head + row +
             "\nreconstruction: posterior and decoder; per_token: f(z) averaged per MAS token span, inverted; "
             "text_mas: the prior with MAS durations; text: the text path end to end.\n")
