@@ -98,12 +98,8 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace, target: Targe
     meta = StreamMeta(f"vtuber-{int(time.time())}", info, start_epoch=time.time())
     player: AudioOut | None = None
     if args.play and not args.dry_run:
-        from uniflg_bridge.player import Player, portaudio_available
+        from uniflg_bridge.player import Player
 
-        ok, reason = portaudio_available()
-        if not ok:
-            print(f"--play: {reason}", file=sys.stderr)
-            return 2
         player = Player(info.sample_rate)
     fan: StreamFanOut | None = None
     avatar: AvatarStream | None = None
@@ -173,6 +169,13 @@ def main() -> int:
             target.resolve()
         except ValueError as exc:  # does not parse or resolve
             print(f"error: --vmc {args.vmc}: {exc}", file=sys.stderr)
+            return 2
+    if args.play and not args.dry_run:  # before the model loads: a missing sound library is found in a moment
+        from uniflg_bridge.player import portaudio_available
+
+        ok, reason = portaudio_available()
+        if not ok:
+            print(f"error: --play: {reason}", file=sys.stderr)
             return 2
     try:
         check_request(read_voice_spec(args.voice), options_of(args))  # names and limits, before the model loads

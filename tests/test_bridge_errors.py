@@ -3,6 +3,7 @@ server keeps serving afterwards."""
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -123,11 +124,30 @@ def test_cancellation_mid_stream_releases_everything(slow) -> None:
     call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 60, chunk_seconds=0.1), timeout=30)
     assert next(call).WhichOneof("response") == "header"
     next(call)
+    assert srv.servicer.open_streams == 1  # what a shutdown now reports as open
     call.cancel()
     with pytest.raises(grpc.RpcError) as info:
         list(call)
     assert info.value.code() == C.CANCELLED
     wait_released(voice, srv)
+    assert srv.servicer.open_streams == 0
+    still_serving(client)
+
+
+def test_every_cancel_is_logged_as_a_cancel_never_as_a_failure(slow, caplog) -> None:
+    # a cancel can land while a response is being written; grpc then raises its own error from the write, which
+    # is the client leaving, not a server fault (no ERROR, no traceback)
+    voice, srv, client = slow
+    with caplog.at_level(logging.INFO, logger="uniflg_bridge.server"):
+        for k in range(6):
+            call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 60, chunk_seconds=0.1), timeout=30)
+            for _ in range(1 + k % 3):
+                next(call)
+            call.cancel()
+            wait_released(voice, srv)
+    said = [r.getMessage() for r in caplog.records if r.name == "uniflg_bridge.server"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], said
+    assert sum("Synthesize cancelled by the client" in m for m in said) == 6, said
     still_serving(client)
 
 

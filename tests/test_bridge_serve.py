@@ -116,11 +116,23 @@ def test_playback_clock_anchors_the_frames() -> None:
         assert when >= player.started_at + index / 30 - 1e-3
 
 
+def test_play_without_the_sound_library_says_what_to_install(tmp_path: Path) -> None:
+    # a Python where sounddevice cannot be imported, as after `make demo` without the audio extra
+    (tmp_path / "sounddevice.py").write_text("raise ImportError('No module named sounddevice')\n")
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    env.pop("UNIFLG_TOKEN", None)
+    out = subprocess.run([sys.executable, "-m", "uniflg.cli", "serve", "--play", "--grpc", "127.0.0.1:0"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert "--play: playback needs the 'audio' extra: pip install 'uniflg[audio]'" in lines[0], lines
+
+
 def test_real_playback_into_a_null_alsa_device(tmp_path: Path) -> None:
     from uniflg_bridge.player import portaudio_available
 
     ok, reason = portaudio_available()
-    if not ok and "PortAudio" in reason:
+    if not ok and not reason.startswith("no audio output device"):
         pytest.skip(reason)
     # A private ALSA config whose default pcm is the null device: PortAudio plays into it.
     (tmp_path / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")

@@ -93,6 +93,24 @@ def test_serve_reports_a_taken_public_port_before_the_missing_token(caplog, no_e
     assert code == 2 and lines == [f"--grpc 0.0.0.0:{port}: cannot listen there (Address already in use)"], lines
 
 
+def test_serve_restarts_on_a_port_its_last_run_left_in_time_wait(caplog, no_env_token) -> None:
+    # a server that closed its side of a connection first leaves the port in TIME-WAIT for about a minute; the gRPC
+    # server binds with SO_REUSEADDR there, so the start-up check must not call the port taken
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the gRPC server's listener
+        listener.bind(("0.0.0.0", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # the server side closes first: its end enters TIME-WAIT
+            client.recv(1)
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("0.0.0.0", port))  # the state the restart meets (else this test would prove nothing)
+    code, lines = serve(caplog, "--grpc", f"0.0.0.0:{port}")
+    assert code == 2 and len(lines) == 1 and "cannot listen" not in lines[0] and "token" in lines[0], lines
+
+
 @pytest.mark.parametrize(("argv", "said"), [
     (["--grpc", "0.0.0.0:0", "--osc", "nosuch.invalid:9000"], "--osc nosuch.invalid:9000: cannot resolve host"),
     (["--grpc", "0.0.0.0:0", "--vmc", ":70000"], "--vmc :70000: the port in ':70000' is outside 1..65535"),

@@ -107,6 +107,11 @@ def test_a_sparse_2gb_wav_is_refused_before_decoding(tmp_path: Path) -> None:
     path = write_wav_header(tmp_path / "sparse.wav", 24000, size - 44, size)  # 12.4 h of silence, no disk used
     with pytest.raises(LimitExceededError, match="12.43 h long; at most 4.00 h"):
         open_audio(path)
+    # short limits read in seconds and minutes, not as "0.00 h"
+    with pytest.raises(LimitExceededError, match=r"is 12.43 h long; at most 1 s per file"):
+        open_audio(path, max_seconds=1)
+    with pytest.raises(LimitExceededError, match=r"at most 12 min 30 s per file"):
+        open_audio(path, max_seconds=750)
     code, out, rss = run_measured("animate", str(path), "-o", str(tmp_path / "out"), "--no-preview", timeout=60)
     assert code == 2 and "h long" in out and "--max-seconds" in out, out
     assert rss < 400, rss

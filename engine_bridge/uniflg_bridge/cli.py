@@ -165,6 +165,8 @@ def _check_bind(bind: str) -> None:
     except (socket.gaierror, UnicodeError) as exc:
         raise ValueError(f"--grpc {bind}: cannot resolve {target.host!r} ({exc})") from None
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if os.name != "nt":  # as gRPC binds: a port in TIME-WAIT from the last run is free, a listening one is not
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as exc:

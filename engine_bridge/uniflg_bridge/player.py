@@ -20,11 +20,14 @@ log = logging.getLogger(__name__)
 
 
 def portaudio_available() -> tuple[bool, str]:
-    """(True, "") when sounddevice imports and lists an output device; else (False, the reason)."""
+    """(True, "") when sounddevice imports and lists an output device; else (False, the reason and what to
+    install)."""
     try:
         import sounddevice as sd
-    except (ImportError, OSError) as exc:
-        return False, f"sounddevice/PortAudio unavailable: {exc}"
+    except ImportError:
+        return False, "playback needs the 'audio' extra: pip install 'uniflg[audio]'"
+    except OSError as exc:  # the package is there but the PortAudio library is not
+        return False, f"playback needs the PortAudio library ({exc}): on Debian/Ubuntu apt install libportaudio2"
     try:
         sd.query_devices(kind="output")
     except Exception as exc:  # PortAudio raises its own error type when no output device exists

@@ -51,6 +51,16 @@ API_VERSION = "uniflgapi.v1"
 BLENDSHAPE_NAMES: tuple[str, ...] = ARKIT_52 + VRM0
 
 
+class _CallGoneError(Exception):
+    """A response could not be sent: the client cancelled, its deadline passed or the server is stopping (grpc
+    reports this from the write, with its own error, before the cancellation reaches the handler)."""
+
+
+def _rpc_over(context: grpc.aio.ServicerContext, exc: BaseException) -> bool:
+    """The call ended on the client's side (cancel, deadline) or by shutdown: nothing can be answered any more."""
+    return isinstance(exc, _CallGoneError) or bool(context.cancelled() or context.done())
+
+
 class Voice(Protocol):
     """What the service needs from a voice (``uniflg.voice.Voice`` satisfies it)."""
 
@@ -219,11 +229,18 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         self.max_text_chars = config.max_text_chars or max(MAX_CHARS.values())
         self.retargeter = _voice_retargeter(voice)
         self._streams = 0  # streams given blendshapes so far: stream k blinks with the seed (blink_seed, k)
+        self._open = 0
 
     @property
     def active(self) -> int:
         """Streams holding a slot now."""
         return self.admission.active
+
+    @property
+    def open_streams(self) -> int:
+        """Synthesize and Animate calls being answered now, including those whose slot is released but whose
+        frames are still paced out to the avatars."""
+        return self._open
 
     # -- helpers
 
@@ -242,6 +259,10 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             await asyncio.wait_for(context.write(message), self.config.idle_timeout)
         except TimeoutError:
             raise StalledError(f"the client read nothing for {self.config.idle_timeout:g} s") from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # grpc's failed send: the call is gone before its cancel reaches this task
+            raise _CallGoneError() from exc
 
     def _stream_start(self, request_id: str, info: StreamInfo, include_blendshapes: bool,
                       lookahead_ms: float = 0.0) -> tuple[pb.StreamHeader, StreamMeta]:
@@ -329,6 +350,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         stream: ThreadedIterator | None = None
         fans: list[StreamFanOut] = []
         failure: BaseException | None = None
+        self._open += 1
         try:
             text = check_text(request.text, self.max_text_chars)
             options = wire.synthesis_options(request)
@@ -350,8 +372,12 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             log.info("Synthesize cancelled by the client, a deadline or shutdown")
             raise
         except Exception as exc:
+            if _rpc_over(context, exc):  # the client left while a response was being sent
+                log.info("Synthesize cancelled by the client, a deadline or shutdown")
+                return
             failure = exc
         finally:
+            self._open -= 1
             for fan in fans:
                 fan.cancel()
             if stream is not None:
@@ -366,6 +392,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         buffer: AudioBuffer | None = None
         fans: list[StreamFanOut] = []
         failure: BaseException | None = None
+        self._open += 1
         try:
             header = await self._read_header(request_iterator)
             sample_rate = header.sample_rate
@@ -389,10 +416,14 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             log.info("Animate cancelled by the client, a deadline or shutdown")
             raise
         except Exception as exc:
+            if _rpc_over(context, exc):  # the client left while a response was being sent
+                log.info("Animate cancelled by the client, a deadline or shutdown")
+                return
             failure = exc
             if reader is not None and reader.done() and not reader.cancelled() and reader.exception():
                 failure = reader.exception() or exc  # the reader's protocol error explains the failure
         finally:
+            self._open -= 1
             for fan in fans:
                 fan.cancel()
             if buffer is not None:
@@ -542,6 +573,6 @@ async def serve(voice: Voice, config: ServerConfig, fanout: FanOut | None = None
     if ready is not None:
         ready.set()
     await stop.wait()
-    log.info("shutting down: %d open stream(s) get up to %g s", server.servicer.active, config.grace_seconds)
+    log.info("shutting down: %d open stream(s) get up to %g s", server.servicer.open_streams, config.grace_seconds)
     await server.stop(config.grace_seconds)
     log.info("stopped")

@@ -138,12 +138,21 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
             raise InvalidInputError(f"{path} has no audio samples")
         seconds = handle.frames / handle.samplerate
         if max_seconds is not None and seconds > max_seconds:
-            raise LimitExceededError(f"{path} is {seconds / 3600:.2f} h long; at most {max_seconds / 3600:.2f} h "
-                                     "per file (raise --max-seconds, or split the file)")
+            raise LimitExceededError(f"{path} is {_duration(seconds)} long; at most {_duration(max_seconds)} per "
+                                     "file (raise --max-seconds, or split the file)")
     except BaseException:
         handle.close()
         raise
     return AudioFile(handle, path)
+
+
+def _duration(seconds: float) -> str:
+    """A length as people read it: "5.4 s", "12 min 30 s", "2.50 h"."""
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+    return f"{seconds / 3600:.2f} h"
 
 
 def _reason(exc: Exception) -> str:
