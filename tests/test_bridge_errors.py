@@ -100,6 +100,17 @@ def test_bad_input_gets_its_status(client, server, name: str, call: Callable, co
     assert server.servicer.active == 0
 
 
+def test_refusals_name_what_is_accepted(server) -> None:
+    channel, client = stub(server)
+    with pytest.raises(grpc.RpcError) as info:
+        list(client.Synthesize(pb.SynthesizeRequest(text="はい", mode=7), timeout=5))
+    assert "unknown mode 7; use one of SYNTHESIS_MODE_UNSPECIFIED, SYNTHESIS_MODE_PARALLEL" in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:
+        list(client.Animate(iter([pb.AnimateRequest()]), timeout=5))
+    assert info.value.details().endswith("must be an AudioHeader, got an empty message")
+    still_serving(client)
+
+
 def wait_released(voice: FakeVoice, server, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -197,16 +208,17 @@ def secured():
         yield srv
 
 
-@pytest.mark.parametrize(("metadata", "code"), [
-    ((), C.UNAUTHENTICATED),
-    ((("authorization", "Bearer wrong"),), C.UNAUTHENTICATED),
-    ((("authorization", "Basic s3cret"),), C.UNAUTHENTICATED),
-], ids=["missing token", "wrong token", "wrong scheme"])
-def test_token_required(secured, metadata, code) -> None:
+@pytest.mark.parametrize(("metadata", "code", "said"), [
+    ((), C.UNAUTHENTICATED, "missing 'authorization: Bearer <token>' metadata"),
+    ((("authorization", "Bearer wrong"),), C.UNAUTHENTICATED, "invalid bearer token"),
+    ((("authorization", "Basic s3cret"),), C.UNAUTHENTICATED, "must read 'Bearer <token>'"),
+    ((("authorization", "s3cret"),), C.UNAUTHENTICATED, "must read 'Bearer <token>'"),
+], ids=["missing token", "wrong token", "wrong scheme", "no scheme"])
+def test_token_required(secured, metadata, code, said) -> None:
     channel, client = stub(secured)
     with pytest.raises(grpc.RpcError) as info:
         list(client.Synthesize(pb.SynthesizeRequest(text="はい"), metadata=metadata, timeout=5))
-    assert info.value.code() == code
+    assert info.value.code() == code and said in info.value.details()
     with pytest.raises(grpc.RpcError) as info:
         client.GetInfo(pb.GetInfoRequest(), metadata=metadata, timeout=5)
     assert info.value.code() == code

@@ -126,8 +126,8 @@ def test_serve_reports_bad_udp_targets_before_token_and_files(caplog, no_env_tok
 
 def test_serve_refuses_a_zero_text_limit(caplog) -> None:
     code, lines = serve(caplog, "--grpc", "127.0.0.1:0", "--max-text-chars", "0")
-    assert code == 2 and lines == ["limits must be positive (queue size, queue wait and grace may be 0); got "
-                                   "{'max_text_chars': 0}"], lines
+    assert code == 2 and lines == ["limits must be positive (--queue, --queue-wait and --grace may be 0); got "
+                                   "--max-text-chars 0"], lines
 
 
 def test_serve_reports_a_broken_voice_folder_before_loading(caplog, tmp_path) -> None:

@@ -164,7 +164,9 @@ def test_animate_cli_names_folders_fifos_and_unknown_formats(tmp_path: Path, cap
     (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
     cases = {m4a: "accepted formats: WAV, FLAC", tmp_path / "pipe.wav": "is a FIFO",
              tmp_path / "dir.wav": "is a folder, not a file", tmp_path / "nope.wav": "not found",
-             tmp_path / "loop.wav": "Too many levels of symbolic links"}
+             tmp_path / "loop.wav": "Too many levels of symbolic links",
+             tmp_path / "empty.wav": "is empty (0 bytes); accepted formats: WAV"}
+    (tmp_path / "empty.wav").write_bytes(b"")
     for audio, expected in cases.items():
         code, errors = cli(caplog, "animate", str(audio), "-o", str(tmp_path / "out"))
         assert code == 2 and expected in errors and len(errors.splitlines()) == 1, (audio, errors)

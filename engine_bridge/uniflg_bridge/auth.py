@@ -26,7 +26,9 @@ def check_token(metadata: tuple[tuple[str, Any], ...] | None, token: str) -> Non
     if not values:
         raise AuthError("missing 'authorization: Bearer <token>' metadata")
     scheme, _, given = str(values[0]).partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if scheme.lower() != "bearer":
+        raise AuthError("the 'authorization' metadata must read 'Bearer <token>'")
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise AuthError("invalid bearer token")
 
 

@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 from uniflg_bridge.tls import check_tls
 from uniflg_bridge.udp import is_loopback
 
+# ServerConfig fields -> the `uniflg serve` options that set them (errors name what the user typed)
+_OPTION = {"max_streams": "--max-streams", "max_text_chars": "--max-text-chars",
+           "max_audio_seconds": "--max-audio-seconds", "header_timeout": "--header-timeout",
+           "idle_timeout": "--idle-timeout", "queue_size": "--queue", "queue_wait": "--queue-wait",
+           "grace_seconds": "--grace", "buffer_seconds": "buffer_seconds"}
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -53,6 +59,7 @@ class ServerConfig:
         bad |= {name: value for name, value in (("queue_size", self.queue_size), ("queue_wait", self.queue_wait),
                                                 ("grace_seconds", self.grace_seconds)) if value < 0}
         if bad:
-            raise ValueError(f"limits must be positive (queue size, queue wait and grace may be 0); got {bad}")
+            named = ", ".join(f"{_OPTION.get(name, name)} {value}" for name, value in bad.items())
+            raise ValueError(f"limits must be positive (--queue, --queue-wait and --grace may be 0); got {named}")
         if self.tls:
             check_tls(self.tls_cert, self.tls_key, self.tls_client_ca)

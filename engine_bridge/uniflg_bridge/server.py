@@ -444,7 +444,8 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             raise StalledError(f"no AudioHeader within {self.config.header_timeout:g} s") from None
         if first.WhichOneof("request") != "header":
             kind = first.WhichOneof("request")
-            raise ProtocolError(f"the first message must be an AudioHeader, got {kind}")
+            got = f"a {kind} message" if kind else "an empty message"
+            raise ProtocolError(f"the first message must be an AudioHeader, got {got}")
         header = first.header
         SAMPLE_RATE.check(header.sample_rate)
         if header.channels != 1:

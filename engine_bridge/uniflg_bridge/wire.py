@@ -44,7 +44,8 @@ def _or_default(value: float, default: float, limit: Range) -> float:
 def synthesis_options(request: pb.SynthesizeRequest) -> SynthesisOptions:
     """Validated SDK options from a SynthesizeRequest (the text is checked by the server's limits)."""
     if request.mode not in _MODES:
-        raise InvalidInputError(f"unknown mode {request.mode}; use one of {sorted(_MODES)}")
+        names = ", ".join(pb.SynthesisMode.Name(m) for m in sorted(_MODES))
+        raise InvalidInputError(f"unknown mode {request.mode}; use one of {names}")
     return SynthesisOptions(
         speaker=check_name("speaker", request.speaker) or None,
         emotion=check_name("emotion", request.emotion) or None,

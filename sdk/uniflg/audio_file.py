@@ -126,6 +126,8 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
     import soundfile as sf
 
     path = check_readable_file(Path(path))
+    if path.stat().st_size == 0:
+        raise InvalidInputError(f"{path} is empty (0 bytes); {ACCEPTED_HINT}")
     try:
         handle = sf.SoundFile(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:

@@ -98,7 +98,9 @@ def _language(text: str, language: str) -> str:
 def _check_readable(text: str, language: str) -> None:
     bad = unreadable_characters(text, language)
     if bad:
-        raise UnsupportedTextError(f"the {language} front end cannot read: {describe_characters(bad)}", bad)
+        raise UnsupportedTextError(f"the {language} front end cannot read: {describe_characters(bad)}; give text "
+                                   f"it reads, or the language auto (detected) or one of {', '.join(LANGUAGES)}",
+                                   bad)
 
 
 def _tokens(text: str, language: str) -> tuple[str, list[Token]]:
