@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -491,3 +492,92 @@ def test_discriminator_warmup_trains_the_discriminators_alone_first(corpus: Path
     uniflg("train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run), "--steps", "3",
            "--batch-size", "4", "--adversarial-start", "1", "--discriminator-warmup", "0", "--threads", "1")
     assert json.loads((run / "train_vits.json").read_text())["discriminator_warmup"] == 0
+
+
+def _refused(caplog: pytest.LogCaptureFixture, *argv: str) -> str:
+    """``uniflg ARGV`` in this process -> its one ERROR line (exit 2, no traceback)."""
+    import logging
+
+    from uniflg.cli import main
+
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        code = main(list(argv))
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in caplog.text, (argv, code, lines)
+    return lines[0]
+
+
+def test_resuming_with_another_model_or_from_a_damaged_checkpoint_is_refused_or_skipped(
+        corpus: Path, vits_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    run = tmp_path / "vits"
+    shutil.copytree(vits_run, run)
+    base = ("train", "vits", "--data", str(corpus), "--out", str(run), "--steps", "13", "--batch-size", "4",
+            "--checkpoint-every", "6", "--adversarial-start", "6", "--threads", "1")
+    said = _refused(caplog, *base, "--config", "small")
+    assert "trains a model of other sizes than --config names" in said, said
+    said = _refused(caplog, *base, "--config", "tiny", "--variant", "as")
+    assert "trains UniFLG, not UniFLG-AS" in said, said
+    # a file damaged after it was written (same size): resuming skips that checkpoint for the one before
+    newest = CheckpointManager(run / "checkpoints").latest()
+    assert newest is not None and newest.step == 12
+    weights = newest.path / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 4000] = bytes(4000)
+    weights.write_bytes(bytes(data))
+    said = _refused(caplog, "export", "--format", "onnx", "--checkpoint", str(newest.path), "-o", str(tmp_path / "v"))
+    assert "do not match their manifest's SHA-256" in said and not (tmp_path / "v").exists(), said
+    caplog.clear()
+    import logging
+
+    from uniflg.cli import main
+
+    with caplog.at_level(logging.INFO):
+        assert main([*base, "--config", "tiny"]) == 0
+    assert f"skipping {newest.path}" in caplog.text and "resumed stage 1 from" in caplog.text
+    assert "step_00000006 (step 6)" in caplog.text  # from the checkpoint before the damaged one
+
+
+def test_stage2_resume_refuses_another_variant(corpus: Path, vits_run: Path, tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    run = tmp_path / "lm"
+    uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run), "--steps", "2",
+           "--batch-size", "4", "--threads", "1")
+    said = _refused(caplog, "train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run),
+                    "--steps", "4", "--batch-size", "4", "--threads", "1", "--variant", "stl")
+    assert "trains UniFLG, not STL" in said, said
+
+
+def test_bad_data_out_and_numbers_are_one_line_and_write_nothing(corpus: Path, tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "empty").mkdir()
+    for data, said in ((tmp_path / "nowhere", "is not a folder"), (tmp_path / "afile", "is not a folder"),
+                       (tmp_path / "empty", "holds no train/val/test.jsonl")):
+        line = _refused(caplog, "train", "vits", "--data", str(data), "--out", str(tmp_path / "run"),
+                        "--config", "tiny", "--steps", "2")
+        assert said in line, line
+    assert not (tmp_path / "nowhere").exists() and not any((tmp_path / "empty").iterdir())
+    line = _refused(caplog, "train", "vits", "--data", str(corpus), "--out", str(tmp_path / "afile"),
+                    "--config", "tiny", "--steps", "2")
+    assert "--out" in line and "is a file" in line, line
+    for option, value in (("--steps", "0"), ("--batch-size", "0"), ("--checkpoint-every", "0"),
+                          ("--log-every", "0"), ("--learning-rate", "-1"), ("--workers", "-1"), ("--threads", "0")):
+        proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "vits", "--data", str(corpus), "--out",
+                               str(tmp_path / "r"), option, value], capture_output=True, text=True, env=ENV,
+                              timeout=120)
+        assert proc.returncode == 2 and f"argument {option}: must be" in proc.stderr, (option, proc.stderr)
+    assert not (tmp_path / "r").exists()
+
+
+def test_export_refuses_nan_weights_before_writing(vits_run: Path, tmp_path: Path) -> None:
+    import torch
+    from uniflg.errors import InvalidInputError
+    from uniflg_train.export.onnx_export import export_onnx, open_model
+
+    model, _ = open_model(vits_run, "--checkpoint")
+    with torch.no_grad():
+        next(model.flow.parameters())[0].fill_(float("nan"))
+    with pytest.raises(InvalidInputError, match=r"NaN or infinite weights in 1 tensors \(the first: flow\."):
+        export_onnx(model, tmp_path / "voice", "nan")
+    assert not (tmp_path / "voice").exists()

@@ -59,3 +59,14 @@ def within(limit: Range) -> Callable[[str], float]:
 
     parse.__name__ = "number"
     return parse
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a finite number above 0 (a learning rate, a weight)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0; got {text}")
+    return value

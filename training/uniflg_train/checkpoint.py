@@ -194,6 +194,16 @@ class CheckpointManager:
         found = self.checkpoints()
         return found[-1] if found else None
 
+    def latest_verified(self) -> Checkpoint | None:
+        """The newest complete checkpoint whose files match their manifest's SHA-256 (what resuming and exporting
+        read); a newer one that does not (a file damaged after it was written) is skipped with a warning."""
+        for ckpt in reversed(self.checkpoints()):
+            if ckpt.verify():
+                return ckpt
+            logger.warning("skipping %s: its files do not match their manifest's SHA-256 (damaged after it was "
+                           "written)", ckpt.path)
+        return None
+
     def best(self) -> Checkpoint | None:
         """The complete checkpoint with the best metric (ties: the newer), or None."""
         scored = [c for c in self.checkpoints() if c.metric is not None]
@@ -348,7 +358,7 @@ class CheckpointManager:
         """Restore module weights, optimizer and scheduler states and RNG states from ``checkpoint``
         (default: :meth:`latest`). Returns ``None`` when there is nothing to resume from. Call it
         after building optimizers/schedulers and after moving modules to their device."""
-        ckpt = checkpoint or self.latest()
+        ckpt = checkpoint or self.latest_verified()
         if ckpt is None:
             return None
         ckpt.load_modules(modules, strict=strict)
@@ -394,9 +404,14 @@ def _write_plain(path: Path, data: bytes) -> None:
 def newest_checkpoint_path(path: Path) -> Path:
     """A run folder or its checkpoints/ folder -> the newest complete step directory; else ``path``."""
     if path.is_file() or (path / CONFIG).is_file() and any(path.glob("*.safetensors")):
+        manifest = _read_manifest(path) if path.is_dir() else None
+        if manifest is not None and not all(_sha256(path / name) == info["sha256"]
+                                            for name, info in manifest["files"].items()):
+            raise ModelFormatError(f"{path}: its files do not match their manifest's SHA-256 (damaged after it was "
+                                   "written); use an earlier checkpoint")
         return path
     for folder in (path, path / "checkpoints"):
-        latest = CheckpointManager(folder).latest()
+        latest = CheckpointManager(folder).latest_verified()
         if latest is not None:
             logger.info("using %s (step %d)", latest.path, latest.step)
             return latest.path

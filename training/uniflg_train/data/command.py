@@ -22,8 +22,6 @@ def _run(args: argparse.Namespace) -> int:
 
     from uniflg_train.data.preprocess import prepare
 
-    if not args.data.is_dir():
-        raise InvalidInputError(f"--data {args.data} is not a folder; give the corpus folder with train/val/test.jsonl")
     try:
         summary = prepare(args.data, args.out, jobs=max(1, args.jobs))
     except FileNotFoundError as exc:  # no manifests

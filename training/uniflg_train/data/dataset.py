@@ -234,7 +234,8 @@ def open_dataset(data: Path, split: str = "train", cache: Path | None = None, pa
     """The dataset of ``data``'s ``split``, building the feature cache first if it is missing."""
     cache = cache or Path(data) / "cache"
     if not (cache / "index.json").exists():
-        from uniflg_train.data.preprocess import prepare
+        from uniflg_train.data.preprocess import check_corpus_folder, prepare
 
+        check_corpus_folder(Path(data))  # before a cache folder is made in it
         prepare(Path(data), cache, jobs=jobs)
     return UniFLGDataset(cache, split, paired_only, max_seconds, only_speakers, text_only)

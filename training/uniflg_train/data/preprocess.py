@@ -162,9 +162,22 @@ def _order(names: set[str], preferred: tuple[str, ...]) -> list[str]:
     return [n for n in preferred if n in names] + sorted(names - set(preferred))
 
 
+def check_corpus_folder(data: Path) -> None:
+    """``data`` must be a folder holding at least one split manifest (InvalidInputError naming it otherwise), checked
+    before a cache folder is made in it."""
+    from uniflg.errors import InvalidInputError
+
+    if not Path(data).is_dir():
+        raise InvalidInputError(f"--data {data} is not a folder; give the corpus folder with train/val/test.jsonl")
+    if not any(os.path.lexists(Path(data) / f"{split}.jsonl") for split in SPLITS):
+        raise InvalidInputError(f"--data {data} holds no train/val/test.jsonl; give a corpus folder (`uniflg corpus "
+                                "make`, docs/data.md)")
+
+
 def prepare(data: Path, cache: Path | None = None, cfg: AudioConfig | None = None, jobs: int = 1,
             progress: bool = True) -> PrepareSummary:
     """Validate every manifest of ``data`` and write the feature cache; see the module docstring."""
+    check_corpus_folder(data)
     cfg = cfg or AudioConfig()
     cache = cache or data / "cache"
     items_dir = cache / "items"

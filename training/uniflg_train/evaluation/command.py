@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from uniflg import argtypes
+
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the runner imports scipy: only when the command runs
@@ -35,7 +37,7 @@ def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, Sys
 
     systems: dict[str, System] = {}
     for name, run in {"UniFLG": run_dir, **extra_runs}.items():
-        latest = CheckpointManager(Path(run) / "checkpoints").latest()
+        latest = CheckpointManager(Path(run) / "checkpoints").latest_verified()
         if latest is None or latest.config() is None:
             raise EvalInputError(f"{run}: no complete checkpoint with a config under {run}/checkpoints")
         saved = run_record(Path(run))
@@ -53,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--baseline", action="append", default=[], metavar="NAME=RUN", type=_parse_baseline,
                         help="a baseline run: TTL=DIR, STL=DIR or STL-D=DIR (repeatable)")
     parser.add_argument("--split", default="test", help="manifest split to score (default test)")
-    parser.add_argument("--limit", type=int, help="score at most this many items")
+    parser.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N", help="score at most this many items")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--out", type=Path, help="also write the table here (.json or .md)")
     parser.add_argument("--report", type=Path,
@@ -68,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _main(args: argparse.Namespace) -> int:
     if args.data is None or args.run is None:
         logger.error("`uniflg eval` needs --data DIR and --run RUN (or a measurement: real-av, devset, "
-                     "robustness, speech-quality)")
+                     "robustness, speech-quality, text-ceiling)")
         return 2
     from uniflg_train.evaluation.runner import load_items, run_eval
 

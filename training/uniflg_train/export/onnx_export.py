@@ -62,8 +62,15 @@ def open_model(path: Path, option: str) -> tuple[UniFLG, dict[str, Any]]:
 def export_onnx(model: UniFLG, out_dir: Path, name: str, latents: dict[str, dict[str, list[float]]] | None = None,
                 language: str = "auto", include_weights: bool = True, verify: bool = True,
                 half_weights: bool = False, language_speakers: dict[str, str] | None = None) -> Path:
-    """Write the voice folder; with ``verify``, check every graph against the torch wrapper on random inputs."""
+    """Write the voice folder; with ``verify``, check every graph against the torch wrapper on random inputs.
+    InvalidInputError, before anything is written, when a weight is NaN or infinite (a diverged run)."""
     from uniflg.backends.modules import build_graph_modules, example_inputs
+    from uniflg.errors import InvalidInputError
+
+    bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise InvalidInputError(f"the model has NaN or infinite weights in {len(bad)} tensors (the first: {bad[0]}): "
+                                "its training diverged or the file is damaged; export an earlier checkpoint")
 
     write_voice(model, out_dir, name, latents, onnx=True, weights=include_weights, language=language,
                 half_weights=half_weights, language_speakers=language_speakers)

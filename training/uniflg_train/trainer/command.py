@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from uniflg import argtypes
 from uniflg.config import VariantConfig, named_config
 from uniflg.errors import InvalidInputError
+from uniflg.limits import NOISE_SCALE
 
 from uniflg_train.cli import comma_names
 from uniflg_train.trainer.options import LandmarkTrainOptions, VitsTrainOptions, with_overrides
@@ -79,9 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "rows for them (e.g. a stage 1 that learned Kokoro's voices for English): stage 2 then "
                          "trains the condition speech of people it never heard meets at run time (repeatable; recorded "
                          "with the run, and `uniflg eval` reads them the same way)")
-    lm.add_argument("--latent-noise-scale", type=float,
+    lm.add_argument("--latent-noise-scale", type=argtypes.within(NOISE_SCALE), metavar="X",
                     help="text path: sampling noise on f(z_f) ~ N(mu, sigma) (default 1, the paper; 0 = the mean)")
-    lm.add_argument("--posterior-noise-scale", type=float,
+    lm.add_argument("--posterior-noise-scale", type=argtypes.within(NOISE_SCALE), metavar="X",
                     help="sampling noise of q(z_f|x) for the speech path and for MAS on the text path (default 1; "
                          "0 = the posterior mean, which the runtime uses)")
     lm.add_argument("--paired-speakers", type=comma_names, metavar="NAME[,NAME]",
@@ -107,15 +108,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints/, logs/)")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="uniflg",
                    help="uniflg (default), as (UniFLG-AS), ttl, stl, stl-d")
-    p.add_argument("--steps", type=int, help="total training steps")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--steps", type=argtypes.int_range(1, 10**9), metavar="N", help="total training steps")
+    p.add_argument("--batch-size", type=argtypes.int_range(1, 4096), metavar="N")
+    p.add_argument("--checkpoint-every", type=argtypes.int_range(1, 10**9), metavar="N")
     p.add_argument("--keep-last", type=argtypes.int_range(1, 1_000_000), metavar="N",
                    help="checkpoints kept in the run folder, newest first (default 3; older ones are deleted)")
-    p.add_argument("--log-every", type=int)
-    p.add_argument("--workers", type=int, help="data-loader worker processes")
+    p.add_argument("--log-every", type=argtypes.int_range(1, 10**9), metavar="N")
+    p.add_argument("--workers", type=argtypes.int_range(0, 256), metavar="N",
+                   help="data-loader worker processes (0: in the training process)")
     p.add_argument("--seed", type=argtypes.seed)
-    p.add_argument("--learning-rate", type=float, help="initial learning rate (default 2e-4, as VITS and the paper)")
+    p.add_argument("--learning-rate", type=argtypes.positive_number, metavar="LR",
+                   help="initial learning rate (default 2e-4, as VITS and the paper)")
     p.add_argument("--augment", action="store_true", default=None,
                    help="degrade the speech path's input on the fly (room, noise, hum, gain, DC, clipping, "
                         "telephone band, resampling; seeded; targets stay clean): docs/corpus.md")
@@ -127,7 +130,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "VTLP-like; default 0.2)")
     p.add_argument("--augment-warp-semitones", type=float, metavar="S",
                    help="with --augment: the talker warp's range, +-S semitones (default 2: formants x0.89-1.12)")
-    p.add_argument("--threads", type=int,
+    p.add_argument("--threads", type=argtypes.int_range(1, 1024), metavar="N",
                    help="torch CPU threads per process (1 is fastest on a busy machine: spinning threads stall)")
 
 

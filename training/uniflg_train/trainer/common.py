@@ -18,6 +18,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from uniflg.config import ModelConfig
+from uniflg.errors import InvalidInputError
 
 from uniflg_train.checkpoint import CheckpointManager
 from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
@@ -73,9 +74,26 @@ def exponential_decay(optimizer: torch.optim.Optimizer, gamma: float) -> torch.o
     return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
 
 
+def check_same_model(saved: ModelConfig, asked: ModelConfig, out: Path, sizes: bool = True) -> None:
+    """A resumed run trains the model it started with: InvalidInputError naming ``--variant`` or ``--config`` when
+    ``asked`` (this command's) differs from ``saved`` (the run's) in its variant or, with ``sizes``, in anything but
+    the speaker and emotion lists (those come from the data)."""
+    if saved.variant != asked.variant:
+        raise InvalidInputError(f"{out} trains {saved.variant.name}, not {asked.variant.name}: resume it with the "
+                                "--variant it was started with, or give a new --out")
+    if sizes and saved.replace(speakers=asked.speakers, emotions=asked.emotions) != asked:
+        raise InvalidInputError(f"{out} trains a model of other sizes than --config names (its config.json): resume "
+                                "it with the --config it was started with, or give a new --out")
+
+
 def run_dirs(out: Path) -> tuple[Path, Path]:
-    """RUN/checkpoints and RUN/logs."""
-    out.mkdir(parents=True, exist_ok=True)
+    """RUN/checkpoints and RUN/logs; InvalidInputError when ``out`` is a file or cannot be made."""
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"--out {out} is a file; give a run folder (new, or a run to resume)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"--out {out} cannot be made ({exc.strerror or exc})") from None
     return out / "checkpoints", out / "logs"
 
 

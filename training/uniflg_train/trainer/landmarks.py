@@ -45,6 +45,7 @@ from uniflg_train.losses import masked_mse
 from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import (
     LoopSettings,
+    check_same_model,
     exponential_decay,
     make_augmenter,
     make_loader,
@@ -261,10 +262,13 @@ def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
     stage = LandmarkStage(model, options, info.device)
     step, epoch = 0, 0
-    latest = manager.latest()
+    latest = manager.latest_verified()
     if latest is not None:
         check_resume_options(options, out / "train_landmarks.json")
-        state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers())
+        if (out / "config.json").is_file():  # the variant lives in the model config, not in the options
+            check_same_model(ModelConfig.from_json((out / "config.json").read_text(encoding="utf-8")), model.cfg,
+                             out, sizes=False)
+        state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers(), checkpoint=latest)
         assert state is not None
         step, epoch = state.step, state.epoch
         log.info("resumed stage 2 from %s (step %d)", state.path, step)

@@ -37,6 +37,7 @@ from uniflg_train.losses import (
 from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import (
     LoopSettings,
+    check_same_model,
     exponential_decay,
     make_augmenter,
     make_loader,
@@ -228,9 +229,12 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
     info = start_process(options.seed, options.threads)
     ckpt_dir, log_dir = run_dirs(out)
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
-    latest = manager.latest()
+    latest = manager.latest_verified()
     if latest is not None:
-        cfg = latest.config() or cfg  # a resumed run keeps its own configuration
+        saved = latest.config()
+        if saved is not None:  # a resumed run keeps its own model: another --config or --variant is refused
+            check_same_model(saved, cfg, out)
+            cfg = saved
         check_resume_options(options, out / "train_vits.json", VITS_RESUME_FREE)
     elif (options.init_skip or options.freeze) and init_from is None:
         raise InvalidInputError(f"--{'init-skip' if options.init_skip else 'freeze'} needs --init-from "
@@ -243,7 +247,7 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
     fixed_rows_file = out / "fixed_rows.json"  # which g_embedding rows a frozen g_embedding keeps
     start_step, start_epoch = 0, 0
     if latest is not None:
-        state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers())
+        state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers(), checkpoint=latest)
         assert state is not None
         start_step, start_epoch = state.step, state.epoch
         log.info("resumed stage 1 from %s (step %d)", state.path, start_step)
