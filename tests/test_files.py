@@ -385,7 +385,8 @@ def test_the_shipped_voice_passes_the_checks() -> None:
 def test_every_sdk_error_survives_pickling() -> None:
     samples = [errors.InvalidInputError("bad"), errors.UnsupportedTextError("no", ("x",)),
                errors.NotFoundError("speaker", "bob", ["a", "b"]), errors.LimitExceededError("long"),
-               errors.BackendUnavailableError("none"), errors.ModelFormatError("broken")]
+               errors.BackendUnavailableError("none"), errors.ModelFormatError("broken"),
+               errors.StoppedBySignalError("stopped", 15)]
     for exc in samples:
         back = pickle.loads(pickle.dumps(exc))
         assert type(back) is type(exc) and str(back) == str(exc) and vars(back) == vars(exc)

@@ -233,6 +233,23 @@ def test_resume_after_kill_9(corpus: Path, tmp_path: Path) -> None:
     assert after is not None and after.step == before.step + 3 and after.verify()
 
 
+def test_a_signal_saves_and_exits_with_its_status_so_a_recipe_stops(corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "stopped"
+    args = [sys.executable, "-m", "uniflg.cli", "train", "vits", "--data", str(corpus), "--config", "tiny",
+            "--out", str(run), "--steps", "400", "--batch-size", "2", "--checkpoint-every", "3", "--threads", "1"]
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    manager = CheckpointManager(run / "checkpoints")
+    deadline = time.time() + 240
+    while time.time() < deadline and manager.latest() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]  # 143: `set -e` in a recipe stops here
+    match = re.search(r"stopped by SIGTERM at step (\d+) \(saved\); rerun the same command to resume", err)
+    latest = manager.latest()
+    assert match and latest is not None and latest.step == int(match.group(1)) < 400 and latest.verify(), err
+
+
 def test_trainer_under_torchrun_gloo(corpus: Path, tmp_path: Path) -> None:
     run = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",

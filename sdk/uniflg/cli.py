@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, NoReturn
 
-from uniflg.errors import UniFLGError
+from uniflg.errors import StoppedBySignalError, UniFLGError
 
 log = logging.getLogger("uniflg")
 
@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except StoppedBySignalError as exc:
+        log.warning("%s", exc)
+        return 128 + exc.signum
     except UniFLGError as exc:
         log.error("%s", exc)
         return 2

@@ -48,3 +48,15 @@ class BackendUnavailableError(UniFLGError):
 
 class ModelFormatError(UniFLGError):
     """A voice or checkpoint on disk is missing files or is inconsistent. -> FAILED_PRECONDITION"""
+
+
+class StoppedBySignalError(UniFLGError):
+    """A long job (training) stopped on SIGINT or SIGTERM after saving its work; rerunning it resumes. The command
+    line exits 128 + ``signum`` (130, 143), so a script running stages in turn stops too."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message, signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from uniflg.config import ModelConfig
-from uniflg.errors import InvalidInputError
+from uniflg.errors import InvalidInputError, StoppedBySignalError
 
 from uniflg_train.checkpoint import CheckpointManager
 from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
@@ -231,4 +231,8 @@ def run_loop(stage: Stage, loader: DataLoader, manager: CheckpointManager, tb: T
     bar.close()
     tb.close()
     cleanup_distributed()
+    if stop.received is not None:  # a signal, not the step budget: say so in the exit status too
+        name = signal.Signals(stop.received).name
+        raise StoppedBySignalError(f"{settings.description} stopped by {name} at step {step} (saved); rerun the "
+                                   "same command to resume", stop.received)
     return step
