@@ -598,3 +598,31 @@ def test_export_refuses_nan_weights_before_writing(vits_run: Path, tmp_path: Pat
     with pytest.raises(InvalidInputError, match=r"NaN or infinite weights in 1 tensors \(the first: flow\."):
         export_onnx(model, tmp_path / "voice", "nan")
     assert not (tmp_path / "voice").exists()
+
+
+def test_export_swaps_the_voice_in_whole_and_refuses_foreign_folders(vits_run: Path, tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    voice = tmp_path / "voice"
+    uniflg("export", "--format", "onnx", "--checkpoint", str(vits_run), "-o", str(voice), "--no-verify")
+    before = {p.name: p.read_bytes() for p in voice.iterdir() if p.is_file()}
+    # an export killed half way (SIGKILL: no handler runs) leaves the old voice as it was
+    args = [sys.executable, "-m", "uniflg.cli", "export", "--format", "onnx", "--checkpoint",
+            str(vits_run / "checkpoints" / "step_00000006"), "-o", str(voice)]
+    proc = subprocess.Popen(args, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    staged = tmp_path / ".voice.export-partial"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (staged.is_dir() and any(staged.glob("*.onnx"))):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert {p.name: p.read_bytes() for p in voice.iterdir() if p.is_file()} == before
+    # the next export clears the leftover and replaces the voice whole
+    uniflg("export", "--format", "onnx", "--checkpoint", str(vits_run / "checkpoints" / "step_00000006"), "-o",
+           str(voice), "--no-verify")
+    assert not staged.exists() and (voice / "voice.json").is_file()
+    assert (voice / "model.safetensors").read_bytes() != before["model.safetensors"]
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("keep")
+    said = _refused(caplog, "export", "--format", "onnx", "--checkpoint", str(vits_run), "-o", str(tmp_path / "notes"))
+    assert "is not empty and holds no voice" in said and [p.name for p in (tmp_path / "notes").iterdir()] == [
+        "mine.txt"]

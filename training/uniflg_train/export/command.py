@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import math
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,6 +80,35 @@ def carry_voice_extras(old: VoiceSpec, source: Path, out: Path, calibration: boo
     if carried:
         new.write(out)
     return carried
+
+
+def staging_folder(output: Path) -> Path:
+    """A fresh hidden folder beside ``output`` to export into (a killed export's leftover is removed).
+    InvalidInputError when ``output`` is a file or a folder that holds something other than a voice."""
+    from uniflg.errors import InvalidInputError
+
+    if output.exists() and not output.is_dir():
+        raise InvalidInputError(f"-o {output} is a file; give a voice folder (new, or a voice to replace)")
+    if output.is_dir() and any(output.iterdir()) and not (output / "voice.json").is_file():
+        raise InvalidInputError(f"-o {output} is not empty and holds no voice (no voice.json); give a new folder")
+    staged = output.parent / f".{output.name}.export-partial"
+    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        staged.mkdir(parents=True)
+    except OSError as exc:
+        raise InvalidInputError(f"-o {output} cannot be written ({exc.strerror or exc})") from None
+    return staged
+
+
+def swap_in(staged: Path, output: Path) -> Path:
+    """Replace ``output`` by the complete ``staged`` folder: two renames, the old voice removed last."""
+    old = output.parent / f".{output.name}.export-old"
+    shutil.rmtree(old, ignore_errors=True)
+    if output.exists():
+        output.rename(old)
+    staged.rename(output)
+    shutil.rmtree(old, ignore_errors=True)
+    return output
 
 
 def warn_replaced_extras(output: Path, source_voice: Path | None, keeps_live: Path | None = None) -> None:
@@ -225,16 +255,19 @@ def run(args: argparse.Namespace) -> int:
     live_source = (check_same_speech_path(model, latents, args.live_from, args.half_weights)
                    if args.live_from is not None else None)
     warn_replaced_extras(args.output, args.voice, keeps_live=args.live_from)
-    out = export_onnx(model, args.output, args.name or carried["name"], latents, carried.get("language", "auto"),
+    staged = staging_folder(args.output)
+    # everything is written beside -o and swapped in at the end: an interrupted export leaves the old voice whole
+    out = export_onnx(model, staged, args.name or carried["name"], latents, carried.get("language", "auto"),
                       include_weights=not args.no_weights, verify=not args.no_verify,
                       half_weights=args.half_weights, language_speakers=language_speakers)
-    if args.voice is not None:  # the source's spec was read before -o (maybe the same folder) changed
+    if args.voice is not None:  # read from the source, which stays as it was until the swap
         carried_over = carry_voice_extras(carried["spec"], args.voice, out)
         if carried_over:
             log.info("carried over from %s: %s", args.voice, ", ".join(carried_over))
     if live_source is not None:
         carried_over = carry_voice_extras(live_source, args.live_from, out, calibration=False, record_speakers=True)
         log.info("carried over from %s: %s", args.live_from, ", ".join(carried_over))
+    out = swap_in(staged, args.output)
     log.info("wrote voice %s (default speaker per language: %s)", out, language_speakers or "none")
     if args.format == "tensorrt":
         from uniflg_train.export.tensorrt_build import build_engines
