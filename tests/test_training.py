@@ -578,7 +578,14 @@ def test_bad_data_out_and_numbers_are_one_line_and_write_nothing(corpus: Path, t
     line = _refused(caplog, "train", "vits", "--data", str(corpus), "--out", str(tmp_path / "afile"),
                     "--config", "tiny", "--steps", "2")
     assert "--out" in line and "is a file" in line, line
-    for option, value in (("--steps", "0"), ("--batch-size", "0"), ("--checkpoint-every", "0"),
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "train_landmarks.json").write_text("{}")
+    for out, said in ((tmp_path / "lm", "holds a stage 2 run"), (corpus, "holds a corpus")):
+        before = sorted(p.name for p in out.iterdir())
+        line = _refused(caplog, "train", "vits", "--data", str(corpus), "--out", str(out), "--config", "tiny",
+                        "--steps", "2")
+        assert said in line and sorted(p.name for p in out.iterdir()) == before, line
+    for option, value in (("--steps", "-5"), ("--batch-size", "0"), ("--checkpoint-every", "0"),
                           ("--log-every", "0"), ("--learning-rate", "-1"), ("--workers", "-1"), ("--threads", "0")):
         proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "vits", "--data", str(corpus), "--out",
                                str(tmp_path / "r"), option, value], capture_output=True, text=True, env=ENV,

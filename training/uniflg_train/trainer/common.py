@@ -86,10 +86,22 @@ def check_same_model(saved: ModelConfig, asked: ModelConfig, out: Path, sizes: b
                                 "it with the --config it was started with, or give a new --out")
 
 
-def run_dirs(out: Path) -> tuple[Path, Path]:
-    """RUN/checkpoints and RUN/logs; InvalidInputError when ``out`` is a file or cannot be made."""
+RUN_RECORDS = {"stage 1": "train_vits.json", "stage 2": "train_landmarks.json"}  # what each stage's run holds
+
+
+def run_dirs(out: Path, stage: str) -> tuple[Path, Path]:
+    """RUN/checkpoints and RUN/logs of a ``stage`` (a key of :data:`RUN_RECORDS`) run; InvalidInputError when
+    ``out`` is a file, cannot be made, or holds something else: the other stage's run, a corpus, a voice, or other
+    files (a run of this stage resumes)."""
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--out {out} is a file; give a run folder (new, or a run to resume)")
+    if out.is_dir() and any(out.iterdir()) and not (out / RUN_RECORDS[stage]).is_file():
+        other = next((name for name, record in RUN_RECORDS.items() if (out / record).is_file()), None)
+        what = (f"a {other} run" if other else "a corpus" if (out / "corpus.json").is_file()
+                else "a voice" if (out / "voice.json").is_file() else
+                f"files but no {stage} run" if not (out / "checkpoints").is_dir() else None)
+        if what is not None:  # a checkpoints/ folder without the record: a run from before records, resumable
+            raise InvalidInputError(f"--out {out} holds {what}; give a new folder or a {stage} run to resume")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -258,7 +258,7 @@ def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out
     """Train (or resume) stage 2 in ``out`` on the paired items; VAE-VITS stays frozen (but for the posterior
     encoder with ``options.tune_posterior``)."""
     info = start_process(options.seed, options.threads)
-    ckpt_dir, log_dir = run_dirs(out)
+    ckpt_dir, log_dir = run_dirs(out, "stage 2")
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
     stage = LandmarkStage(model, options, info.device)
     step, epoch = 0, 0

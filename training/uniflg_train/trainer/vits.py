@@ -227,7 +227,7 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
     """Train (or resume) stage 1 in ``out``. Returns the last step. Rerunning resumes from the newest
     complete checkpoint; SIGINT/SIGTERM save before exiting."""
     info = start_process(options.seed, options.threads)
-    ckpt_dir, log_dir = run_dirs(out)
+    ckpt_dir, log_dir = run_dirs(out, "stage 1")
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
     latest = manager.latest_verified()
     if latest is not None:
