@@ -34,28 +34,28 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds above 0."""
+def _finite(text: str, accepts: Callable[[float], bool], what: str) -> float:
+    """``text`` as a finite float that ``accepts`` takes; else ArgumentTypeError "must be <what>"."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0; got {text}")
+    if not (math.isfinite(value) and accepts(value)):
+        raise argparse.ArgumentTypeError(f"must be {what}; got {text}")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0."""
+    return _finite(text, lambda v: v > 0, "a finite number of seconds above 0")
 
 
 def within(limit: Range) -> Callable[[str], float]:
     """argparse type factory: a finite number inside ``limit`` (one of :mod:`uniflg.limits`' ranges)."""
 
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not (math.isfinite(value) and limit.lo <= value <= limit.hi):
-            raise argparse.ArgumentTypeError(f"must be a finite number from {limit.lo:g} to {limit.hi:g}; got {text}")
-        return value
+        return _finite(text, lambda v: limit.lo <= v <= limit.hi,
+                       f"a finite number from {limit.lo:g} to {limit.hi:g}")
 
     parse.__name__ = "number"
     return parse
@@ -63,10 +63,4 @@ def within(limit: Range) -> Callable[[str], float]:
 
 def positive_number(text: str) -> float:
     """argparse type: a finite number above 0 (a learning rate, a weight)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0; got {text}")
-    return value
+    return _finite(text, lambda v: v > 0, "a finite number above 0")
