@@ -119,9 +119,7 @@ class Checkpoint:
     def verify(self) -> bool:
         """Full check: every file's SHA-256 matches the manifest."""
         manifest = _read_manifest(self.path)
-        if manifest is None:
-            return False
-        return all(_sha256(self.path / name) == info["sha256"] for name, info in manifest["files"].items())
+        return manifest is not None and _hashes_match(self.path, manifest)
 
 
 def _named(modules: Modules | None) -> dict[str, Any]:
@@ -138,6 +136,10 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _hashes_match(directory: Path, manifest: dict[str, Any]) -> bool:
+    return all(_sha256(directory / name) == info["sha256"] for name, info in manifest["files"].items())
 
 
 def _read_manifest(directory: Path) -> dict[str, Any] | None:
@@ -405,8 +407,7 @@ def newest_checkpoint_path(path: Path) -> Path:
     """A run folder or its checkpoints/ folder -> the newest complete step directory; else ``path``."""
     if path.is_file() or (path / CONFIG).is_file() and any(path.glob("*.safetensors")):
         manifest = _read_manifest(path) if path.is_dir() else None
-        if manifest is not None and not all(_sha256(path / name) == info["sha256"]
-                                            for name, info in manifest["files"].items()):
+        if manifest is not None and not _hashes_match(path, manifest):
             raise ModelFormatError(f"{path}: its files do not match their manifest's SHA-256 (damaged after it was "
                                    "written); use an earlier checkpoint")
         return path

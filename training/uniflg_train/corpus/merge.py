@@ -115,7 +115,7 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
     # the same sources in any order give the same files
     folders = sorted(str(s) for s in resolved)
     claim_out(out, "corpus merge", {"sources": folders}, "uniflg corpus merge",
-              lambda previous: _legacy_changes(previous, sources, metas))
+              lambda previous: _legacy_changes(previous, meta["merged_from"]))
     for src, dst in tqdm(links, desc="merge", unit="file", disable=len(links) < 1000):
         link_file(src, dst)
     for split, chosen in rows.items():
@@ -126,13 +126,12 @@ def merge_corpora(sources: list[Path], out: Path) -> dict[str, Any]:
     return meta
 
 
-def _legacy_changes(previous: dict[str, Any], sources: list[Path], metas: list[dict[str, Any]]) -> list[str]:
-    """A merge made before the record existed: its ``merged_from`` against what these sources give."""
+def _legacy_changes(previous: dict[str, Any], merged_from: list[dict[str, Any]]) -> list[str]:
+    """A merge made before the record existed: its ``merged_from`` against this merge's."""
     def folders(entries: list[dict[str, Any]]) -> list[str]:
         return sorted(str(Path(str(e.get("folder"))).resolve()) for e in entries)
 
-    now = folders([e for f, m in zip(sources, metas, strict=True) for e in _origins(f, m)])
-    before = folders(previous.get("merged_from") or [])
+    now, before = folders(merged_from), folders(previous.get("merged_from") or [])
     return [] if before == now else changes({"sources": before}, {"sources": now})
 
 

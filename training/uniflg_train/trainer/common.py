@@ -96,11 +96,11 @@ def run_dirs(out: Path, stage: str) -> tuple[Path, Path]:
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--out {out} is a file; give a run folder (new, or a run to resume)")
     if out.is_dir() and any(out.iterdir()) and not (out / RUN_RECORDS[stage]).is_file():
-        other = next((name for name, record in RUN_RECORDS.items() if (out / record).is_file()), None)
-        what = (f"a {other} run" if other else "a corpus" if (out / "corpus.json").is_file()
-                else "a voice" if (out / "voice.json").is_file() else
-                f"files but no {stage} run" if not (out / "checkpoints").is_dir() else None)
-        if what is not None:  # a checkpoints/ folder without the record: a run from before records, resumable
+        markers = {**{record: f"a {name} run" for name, record in RUN_RECORDS.items()},
+                   "corpus.json": "a corpus", "voice.json": "a voice"}
+        held = [what for marker, what in markers.items() if (out / marker).is_file()]
+        if held or not (out / "checkpoints").is_dir():  # checkpoints/ alone: a run from before records, resumable
+            what = held[0] if held else f"files but no {stage} run"
             raise InvalidInputError(f"--out {out} holds {what}; give a new folder or a {stage} run to resume")
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -265,9 +265,9 @@ def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out
     latest = manager.latest_verified()
     if latest is not None:
         check_resume_options(options, out / "train_landmarks.json")
-        if (out / "config.json").is_file():  # the variant lives in the model config, not in the options
-            check_same_model(ModelConfig.from_json((out / "config.json").read_text(encoding="utf-8")), model.cfg,
-                             out, sizes=False)
+        saved = latest.config()
+        if saved is not None:  # the variant lives in the model config, not in the options
+            check_same_model(saved, model.cfg, out, sizes=False)
         state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers(), checkpoint=latest)
         assert state is not None
         step, epoch = state.step, state.epoch
