@@ -153,3 +153,34 @@ def test_polish_trains_the_waveform_decoder_alone_and_exports_it_on_the_voice(tm
     assert export["-o"] == f"{runs}/voice-polish-warm-2000" and export["--live-from"] == "/v/shipped"
     everything = recipe(tmp_path, STAGE="all", BASE_COMMIT="HEAD").stdout
     assert f"{runs}/polish" not in everything and "voice-polish" not in everything  # only when asked for
+
+
+def test_the_settle_route_continues_english_native_at_vits_rate_and_the_voice_builds_on_it(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    settle = command(recipe(tmp_path, STAGE="english-settle").stdout, "train", "vits")
+    assert settle["--init-from"] == f"{runs}/english-native/checkpoints/step_00006000"
+    assert (settle["--learning-rate"], settle["--steps"], settle["--out"]) == ("2e-4", "40000", f"{runs}/english-settle")
+    assert settle["--data"] == "data/english-native" and settle["--freeze"] == "utterance,u_projection,g_embedding"
+    later = command(recipe(tmp_path, STAGE="english-settle", ENGLISH_SETTLE_FROM="4500", ENGLISH_CHECKPOINT="3000")
+                    .stdout, "train", "vits")
+    assert later["--init-from"].endswith("english-native/checkpoints/step_00004500") and later["--steps"] == "3000"
+    # on this route english-native stops where english-settle starts, and the voice reads english-settle's step
+    native = command(recipe(tmp_path, STAGE="english-native", ENGLISH_RUN="english-settle",
+                            ENGLISH_CHECKPOINT="3000").stdout, "train", "vits")
+    assert native["--steps"] == "6000"
+    paired = recipe(tmp_path, STAGE="english-pair", ENGLISH_RUN="english-settle", ENGLISH_CHECKPOINT="3000").stdout
+    pairs = [shlex.split(line) for line in paired.splitlines() if shlex.split(line)[:2] == ["corpus", "pair"]]
+    assert [p[2] for p in pairs] == ["data/corpus-kokoro-en", "data/corpus-kokoro-en-native"]
+    assert all(p[p.index("--model") + 1] == f"{runs}/english-settle/checkpoints/step_00003000" for p in pairs)
+    assert shlex.split(next(ln for ln in paired.splitlines() if ln.startswith("corpus merge")))[-1] == \
+        "data/faces-settle-3000"
+    # STAGE=all on this route runs english-native and english-settle, in that order
+    (runs / "uniflg/checkpoints/step_00000875").mkdir(parents=True)
+    (runs / "latents.json").write_text("{}")
+    (tmp_path / "pack").mkdir()
+    everything = recipe(tmp_path, STAGE="all", ENGLISH_RUN="english-settle", ENGLISH_CHECKPOINT="3000",
+                        BASE_COMMIT="HEAD", VOICE_PACK=str(tmp_path / "pack"))
+    assert everything.returncode == 0, everything.stderr
+    outs = [t[t.index("--out") + 1] for t in (shlex.split(ln) for ln in everything.stdout.splitlines()
+                                              if ln.startswith("train vits"))]
+    assert outs[-2:] == [f"{runs}/english-native", f"{runs}/english-settle"]

@@ -13,7 +13,7 @@
 #                                                        #   english-corpus|english|english-posterior|english-flow|
 #                                                        #   english-native-corpus|english-native|english-pair|
 #                                                        #   english-landmarks|english-export|english-live|eval|
-#                                                        #   polish|polish-export
+#                                                        #   polish|polish-export|english-settle
 #
 # English (the english-* stages; STAGE=all runs them with ENGLISH_CHECKPOINT=STEP): stage 1 continues from the
 # stage-2 checkpoint on HTS + Kokoro Japanese and Kokoro's jm_kumo reading English, reconstruction losses only, in
@@ -70,7 +70,13 @@ if [ "${ENGLISH_RUN:-english-native}" = english-flow ]; then  # how far english-
 else
   ENGLISH_STEPS=${ENGLISH_STEPS:-6000}
 fi
-ENGLISH_NATIVE_STEPS=${ENGLISH_NATIVE_STEPS:-${ENGLISH_CHECKPOINT:-40000}}  # how far english-native trains
+ENGLISH_SETTLE_FROM=${ENGLISH_SETTLE_FROM:-6000}  # english-native's step english-settle starts from
+if [ "${ENGLISH_RUN:-english-native}" = english-settle ]; then  # english-native trains to where english-settle starts
+  ENGLISH_NATIVE_STEPS=${ENGLISH_NATIVE_STEPS:-$ENGLISH_SETTLE_FROM}
+else
+  ENGLISH_NATIVE_STEPS=${ENGLISH_NATIVE_STEPS:-${ENGLISH_CHECKPOINT:-40000}}  # how far english-native trains
+fi
+ENGLISH_SETTLE_STEPS=${ENGLISH_SETTLE_STEPS:-${ENGLISH_CHECKPOINT:-40000}}  # how far english-settle trains
 ENGLISH_FROZEN_STEPS=${ENGLISH_FROZEN_STEPS:-3000}  # where english-posterior starts from the english stage
 ENGLISH_POST_STEPS=${ENGLISH_POST_STEPS:-3000}      # where english-flow starts from the english-posterior stage
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-125}
@@ -99,17 +105,19 @@ case "$STAGE" in english-pair|english-landmarks|english-export|english-live)
 esac
 run_english() { [ "$STAGE" = "$1" ] || { [ "$STAGE" = all ] && [ -n "$ENGLISH_CHECKPOINT" ]; }; }
 # STAGE=all skips the native stages when the voice builds on english-flow
-run_native() { [ "$STAGE" = "$1" ] || { run_english "$1" && [ "$ENGLISH_RUN" = english-native ]; }; }
-case "$ENGLISH_RUN" in english-flow|english-native) ;;
-  *) echo "ENGLISH_RUN=$ENGLISH_RUN: choose english-native (the default) or english-flow" >&2; exit 2 ;;
+run_native() { [ "$STAGE" = "$1" ] || { run_english "$1" && [ "$ENGLISH_RUN" != english-flow ]; }; }
+run_settle() { [ "$STAGE" = "$1" ] || { run_english "$1" && [ "$ENGLISH_RUN" = english-settle ]; }; }
+case "$ENGLISH_RUN" in english-flow|english-native|english-settle) ;;
+  *) echo "ENGLISH_RUN=$ENGLISH_RUN: choose english-native (the default), english-settle or english-flow" >&2
+     exit 2 ;;
 esac
 case "$STAGE" in
   all|base|corpus|pair|landmarks|export|live|english-corpus|english|english-posterior|english-flow) ;;
-  english-native-corpus|english-native|polish|polish-export) ;;
+  english-native-corpus|english-native|english-settle|polish|polish-export) ;;
   english-pair|english-landmarks|english-export|english-live|eval) ;;
   *) echo "STAGE=$STAGE is not a stage of this recipe: all, base, corpus, pair, landmarks, export, live," \
           "english-corpus, english, english-posterior, english-flow, english-native-corpus, english-native," \
-          "english-pair, english-landmarks, english-export, polish, polish-export," \
+          "english-settle, english-pair, english-landmarks, english-export, polish, polish-export," \
           "english-live or eval" >&2
      exit 2 ;;
 esac
@@ -203,6 +211,15 @@ if run_native english-native; then
     --init-from "$RUNS/english-flow/checkpoints/$(printf 'step_%08d' "$ENGLISH_STEPS")" \
     --freeze utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 1e-3
 fi
+# english-settle (the route ENGLISH_RUN=english-settle): english-native at batch 8 and lr 1e-3 swings from checkpoint
+# to checkpoint (end-to-end WER 64-79 % between steps 4,500 and 6,000, docs/model-card.md); this continues its step
+# ENGLISH_SETTLE_FROM at a fifth of the rate, VITS's 2e-4, with the same data and frozen modules.
+if run_settle english-settle; then
+  "$UNIFLG" train vits --data "$NATIVE_DATA" --out "$RUNS/english-settle" --config small \
+    --steps "$ENGLISH_SETTLE_STEPS" --batch-size 8 --checkpoint-every 500 --keep-last 80 --threads "$ENGLISH_THREADS" \
+    --init-from "$RUNS/english-native/checkpoints/$(printf 'step_%08d' "$ENGLISH_SETTLE_FROM")" \
+    --freeze utterance,u_projection,g_embedding --adversarial-start 1000000000 --learning-rate 2e-4
+fi
 # polish (not in STAGE=all): the waveform decoder alone trained adversarially, as VITS trains it (multi-period and
 # multi-scale discriminators with feature matching, beside the mel loss), on the HTS items; every other module
 # frozen, so text timing, latents, faces, the speech path and the live path stay bit for bit and only the speech's
@@ -250,7 +267,7 @@ if [ "$ENGLISH_RUN" = english-flow ]; then
   ENGLISH_CORPORA=$KOKORO_EN
   ENGLISH_STAGE2_SPEAKERS=$STAGE2_SPEAKERS
 else
-  ENGLISH_TAG=native-$ENGLISH_CHECKPOINT
+  ENGLISH_TAG=${ENGLISH_RUN#english-}-$ENGLISH_CHECKPOINT
   ENGLISH_SPEAKER=${ENGLISH_SPEAKER:-kokoro_af_heart}
   ENGLISH_CORPORA="$KOKORO_EN $KOKORO_EN_NATIVE"
   ENGLISH_STAGE2_SPEAKERS=$STAGE2_SPEAKERS,$NATIVE_SPEAKERS
