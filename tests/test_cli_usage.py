@@ -46,6 +46,14 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     (["corpus", "make"], "uniflg corpus make", "the following arguments are required: --out"),
     (["export"], "uniflg export", "the following arguments are required: -o/--output"),
     (["nosuch"], "uniflg", "argument COMMAND: invalid choice: 'nosuch'"),
+    # an empty path would be the current folder: refused wherever a path is asked for
+    (["corpus", "make", "--out", ""], "uniflg corpus make", "argument --out: an empty path"),
+    (["corpus", "merge", "a", " ", "--out", "m"], "uniflg corpus merge", "argument CORPUS: an empty path"),
+    (["train", "vits", "--data", "d", "--out", ""], "uniflg train vits", "argument --out: an empty path"),
+    (["export", "-o", "", "--voice", "v"], "uniflg export", "argument -o/--output: an empty path"),
+    (["speak", "hi", "-o", ""], "uniflg speak", "argument -o/--output: an empty path"),
+    (["serve", "--voice", ""], "uniflg serve", "argument --voice: an empty path"),
+    (["preprocess", "--data", "d", "--jobs", "0"], "uniflg preprocess", "argument --jobs: must be from 1 to 256"),
 ])
 def test_usage_errors_are_one_line_naming_the_command_and_its_help(capsys, argv, prog, said) -> None:
     err = usage_error(capsys, *argv)
@@ -124,10 +132,12 @@ def test_serve_reports_bad_udp_targets_before_token_and_files(caplog, no_env_tok
     assert code == 2 and len(lines) == 1 and lines[0].startswith(said), lines
 
 
-def test_serve_refuses_a_zero_text_limit(caplog) -> None:
-    code, lines = serve(caplog, "--grpc", "127.0.0.1:0", "--max-text-chars", "0")
-    assert code == 2 and lines == ["limits must be positive (--queue, --queue-wait and --grace may be 0); got "
-                                   "--max-text-chars 0"], lines
+@pytest.mark.parametrize("option, value", [("--max-text-chars", "0"), ("--queue-wait", "nan"),
+                                           ("--idle-timeout", "inf"), ("--grace", "-2.5"), ("--max-streams", "0")])
+def test_serve_refuses_a_limit_that_is_zero_negative_or_not_finite(caplog, option, value) -> None:
+    code, lines = serve(caplog, "--grpc", "127.0.0.1:0", option, value)
+    assert code == 2 and lines == ["limits must be finite and positive (--queue, --queue-wait and --grace may be "
+                                   f"0); got {option} {value}"], lines
 
 
 def test_serve_reports_a_broken_voice_folder_before_loading(caplog, tmp_path) -> None:

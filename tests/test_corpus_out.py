@@ -147,3 +147,39 @@ def test_faces_survive_merges_of_merges_whatever_the_order(two, tmp_path):
         assert meta["face"] is None and meta["faces"] == ["mei", "low"], order
     assert merge_corpora([two / "b", tmp_path / "m"], tmp_path / "o3")["face"] == "mei"
     assert "faces" not in json.loads((tmp_path / "o3" / "corpus.json").read_text())
+
+
+def test_a_folder_another_process_is_writing_into_is_refused_until_it_ends(tmp_path):
+    import subprocess
+    import sys
+
+    from uniflg_train.corpus.out_folder import LOCK, claim_out
+
+    out = tmp_path / "new"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, pathlib; from uniflg_train.corpus.out_folder import claim_out; "
+         "claim_out(pathlib.Path(sys.argv[1]), 'corpus make', {'--seed': 1}, 'g'); print('held', flush=True); "
+         "sys.stdin.read()", str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(InvalidInputError, match=rf"is being written by another corpus command \(it holds "
+                                                    rf"{LOCK}\); wait for it"):
+            claim_out(out, "corpus make", {"--seed": 1}, "g")
+    finally:
+        holder.communicate("", timeout=30)
+    claim_out(out, "corpus make", {"--seed": 1}, "g")  # the lock went with the process
+    assert json.loads((out / RECIPE).read_text())["settings"] == {"--seed": 1}
+
+
+def test_a_refused_claim_leaves_no_new_folder_behind(two, tmp_path):
+    from uniflg_train.corpus.out_folder import claim_out
+
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "stray.txt").write_text("mine")
+    with pytest.raises(InvalidInputError, match="not empty and holds no corpus"):
+        claim_out(tmp_path / "x", "corpus make", {"--seed": 1}, "g")
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["stray.txt"]
+    claim_out(tmp_path / "new", "corpus make", {"--seed": 1}, "g")
+    with pytest.raises(InvalidInputError, match=r"other settings \(--seed 1 -> 2\)"):
+        claim_out(tmp_path / "new", "corpus make", {"--seed": 2}, "g")
+    assert json.loads((tmp_path / "new" / RECIPE).read_text())["settings"] == {"--seed": 1}

@@ -159,7 +159,8 @@ def test_the_settle_route_continues_english_native_at_vits_rate_and_the_voice_bu
     runs = tmp_path / "runs"
     settle = command(recipe(tmp_path, STAGE="english-settle").stdout, "train", "vits")
     assert settle["--init-from"] == f"{runs}/english-native/checkpoints/step_00006000"
-    assert (settle["--learning-rate"], settle["--steps"], settle["--out"]) == ("2e-4", "40000", f"{runs}/english-settle")
+    assert (settle["--learning-rate"], settle["--steps"]) == ("2e-4", "40000")
+    assert settle["--out"] == f"{runs}/english-settle"
     assert settle["--data"] == "data/english-native" and settle["--freeze"] == "utterance,u_projection,g_embedding"
     later = command(recipe(tmp_path, STAGE="english-settle", ENGLISH_SETTLE_FROM="4500", ENGLISH_CHECKPOINT="3000")
                     .stdout, "train", "vits")

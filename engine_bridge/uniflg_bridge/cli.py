@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from uniflg import argtypes
 from uniflg.backends import add_backend_arguments, options_from_args
 
 from uniflg_bridge.config import ServerConfig
@@ -44,7 +45,7 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grpc", default="127.0.0.1:50051", metavar="HOST:PORT",
                    help="gRPC bind address (default 127.0.0.1:50051; port 0 picks one; a non-loopback address "
                         "needs a token)")
-    p.add_argument("--voice", type=Path, default=None, metavar="FOLDER",
+    p.add_argument("--voice", type=argtypes.path, default=None, metavar="FOLDER",
                    help="voice folder (voice.json + graphs or model.safetensors, as `uniflg export` writes; "
                         "checked at start-up; default: the embedded voice)")
     p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
@@ -52,10 +53,10 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
     add_backend_arguments(p)
     p.add_argument("--token", default=os.environ.get("UNIFLG_TOKEN"),
                    help="bearer token clients must send (default: $UNIFLG_TOKEN; --token-file keeps it out of ps)")
-    p.add_argument("--token-file", type=Path, help="read the bearer token from this file (first line)")
-    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS)")
-    p.add_argument("--tls-key", type=Path, help="PEM private key")
-    p.add_argument("--tls-client-ca", type=Path, help="PEM CA bundle: require client certificates (mTLS)")
+    p.add_argument("--token-file", type=argtypes.path, help="read the bearer token from this file (first line)")
+    p.add_argument("--tls-cert", type=argtypes.path, help="PEM certificate chain (enables TLS)")
+    p.add_argument("--tls-key", type=argtypes.path, help="PEM private key")
+    p.add_argument("--tls-client-ca", type=argtypes.path, help="PEM CA bundle: require client certificates (mTLS)")
     p.add_argument("--max-streams", type=int, default=d.max_streams,
                    help=f"streams running at once (default {d.max_streams})")
     p.add_argument("--queue", type=int, default=d.queue_size,

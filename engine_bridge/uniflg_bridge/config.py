@@ -3,6 +3,7 @@ defaults from here without importing gRPC."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from uniflg_bridge.tls import check_tls
@@ -55,11 +56,13 @@ class ServerConfig:
         positive = {"max_streams": self.max_streams, "max_text_chars": text_chars,
                     "max_audio_seconds": self.max_audio_seconds, "header_timeout": self.header_timeout,
                     "idle_timeout": self.idle_timeout, "buffer_seconds": self.buffer_seconds}
-        bad = {name: value for name, value in positive.items() if not value > 0}
+        bad = {name: value for name, value in positive.items() if not (math.isfinite(value) and value > 0)}
         bad |= {name: value for name, value in (("queue_size", self.queue_size), ("queue_wait", self.queue_wait),
-                                                ("grace_seconds", self.grace_seconds)) if value < 0}
+                                                ("grace_seconds", self.grace_seconds))
+                if not (math.isfinite(value) and value >= 0)}
         if bad:
             named = ", ".join(f"{_OPTION.get(name, name)} {value}" for name, value in bad.items())
-            raise ValueError(f"limits must be positive (--queue, --queue-wait and --grace may be 0); got {named}")
+            raise ValueError(f"limits must be finite and positive (--queue, --queue-wait and --grace may be 0); "
+                             f"got {named}")
         if self.tls:
             check_tls(self.tls_cert, self.tls_key, self.tls_client_ca)

@@ -18,6 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from uniflg import argtypes
+
 if TYPE_CHECKING:
     from uniflg.types import SynthesisOptions
     from uniflg.voice_spec import VoiceSpec
@@ -68,7 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="take the utterance latent from the first second of input (frames start 1 s later) instead "
                         "of the voice's stored latent for --emotion (default: its first emotion, e.g. normal)")
     p.add_argument("--quiet", action="store_true", help="no status line")
-    p.add_argument("--summary", type=Path, default=None, help="also write the end-of-run summary JSON here")
+    p.add_argument("--summary", type=argtypes.path, default=None, help="also write the end-of-run summary JSON here")
 
 
 def _sinks(args: argparse.Namespace) -> list[Any]:

@@ -35,6 +35,7 @@ from typing import Any
 import grpc
 import numpy as np
 from tqdm import tqdm
+from uniflg import argtypes
 from uniflg.audio import pcm16_bytes
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="soak: streams kept going (default 4)")
     parser.add_argument("--sample-every", type=float, default=30.0, help="soak: memory sample period (30 s)")
     parser.add_argument("--warmup", type=float, default=300.0, help="soak: seconds before the slope (300)")
-    parser.add_argument("--rss-out", type=Path, default=None, help="soak: CSV of the memory samples")
+    parser.add_argument("--rss-out", type=argtypes.path, default=None, help="soak: CSV of the memory samples")
     parser.add_argument("--voice", default=None, help="voice folder (default: the embedded voice)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--voice-factory", default=None, help="module:callable returning a voice")

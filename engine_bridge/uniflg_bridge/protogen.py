@@ -15,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from uniflg import argtypes
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +75,7 @@ def check(committed: Path = DEFAULT_OUT, root: Path = PROTO_ROOT) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="package root for the generated code")
+    parser.add_argument("--out", type=argtypes.path, default=DEFAULT_OUT, help="package root for the generated code")
     parser.add_argument("--check", action="store_true", help="fail if the committed code has drifted")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 from uniflg.limits import Range
 
@@ -64,3 +65,14 @@ def within(limit: Range) -> Callable[[str], float]:
 def positive_number(text: str) -> float:
     """argparse type: a finite number above 0 (a learning rate, a weight)."""
     return _finite(text, lambda v: v > 0, "a finite number above 0")
+
+
+def path(text: str) -> Path:
+    """argparse type: a file or folder path; an empty one is refused (``Path('')`` would be the current folder,
+    so ``--out ''`` would write there)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: give a file or folder name")
+    return Path(text)
+
+
+path.__name__ = "path"

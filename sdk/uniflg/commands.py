@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=f"Speech file -> OUT/landmarks.npy, landmarks.json, preview.mp4. Audio: "
                                    f"{', '.join(ACCEPTED_FORMATS)}; {lo}-{hi} Hz, any channel count (mixed "
                                    "to mono); read in blocks, so long files need little memory.")
-    p.add_argument("audio", type=Path, help="speech file")
+    p.add_argument("audio", type=argtypes.path, help="speech file")
     p.add_argument("--max-seconds", type=argtypes.positive_seconds, default=MAX_FILE_SECONDS,
                    help="refuse longer files (seconds, from the file header)")
     _common(p, text=False)
@@ -55,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="real-time factor, first-chunk latency and memory per mode and backend")
     p.add_argument("--json", action="store_true", help="print JSON {results: [...]} only")
     p.add_argument("--seconds", type=float, default=5.0, help="length of the test sentence")
-    p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice, else a random small)")
+    p.add_argument("--voice", type=argtypes.path,
+                   help="voice folder (default: the embedded voice, else a random small)")
     p.add_argument("--backends", default="all", help="comma list of backends, or all")
     p.add_argument("--models", default="default,paper", help="default and/or paper (random paper-size model)")
     p.add_argument("--repeats", type=int, default=3)
@@ -65,25 +66,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stream-seconds", default="", metavar="S1,S2,...",
                    help="also time speech-driven streaming in 20 ms pushes over clips of these lengths "
                         "(e.g. 5,300: cost per audio second should not grow with length)")
-    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "uniflg" / "bench",
+    p.add_argument("--cache", type=argtypes.path, default=Path.home() / ".cache" / "uniflg" / "bench",
                    help="where random benchmark voices are kept")
     p.set_defaults(func=_bench)
     p = sub.add_parser("info", help="a voice's languages, speakers, emotions; backends and optional features here")
-    p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice)")
+    p.add_argument("--voice", type=argtypes.path, help="voice folder (default: the embedded voice)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=info)
     p = sub.add_parser("calibrate-face", help="measure a voice's face calibration (blendshapes) into its voice.json",
                        description="Measure how the voice's own faces read as blendshapes (rest face, neutral band, "
                                    "vowel classifier; docs/retargeting.md) and store it as voice.json's "
                                    "face_calibration. Run after exporting or retraining a voice.")
-    p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice)")
+    p.add_argument("--voice", type=argtypes.path, help="voice folder (default: the embedded voice)")
     p.add_argument("--json", action="store_true", help="print the stored calibration's summary as JSON")
     p.set_defaults(func=calibrate_face)
 
 
 def _common(p: argparse.ArgumentParser, text: bool) -> None:
-    p.add_argument("-o", "--output", type=Path, required=True, help="output folder (created if missing)")
-    p.add_argument("--voice", type=Path, help="voice folder (default: the embedded voice)")
+    p.add_argument("-o", "--output", type=argtypes.path, required=True, help="output folder (created if missing)")
+    p.add_argument("--voice", type=argtypes.path, help="voice folder (default: the embedded voice)")
     choices = _default_voice_choices()
     p.add_argument("--speaker", metavar="NAME",
                    help=f"speaker of the voice (embedded voice: {choices[0]}; default: "

@@ -36,6 +36,7 @@ from tqdm import tqdm
 from uniflg import argtypes
 from uniflg.backends import graphs
 from uniflg.fileio import atomic_write_bytes
+from uniflg.limits import Range
 from uniflg.model.live import LiveLandmarkDecoder, LivePathConfig, LiveSpeechToLatent, LiveStackConfig
 from uniflg.types import SynthesisOptions
 from uniflg.voice import Voice, VoiceSpec, load_voice
@@ -382,30 +383,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m uniflg_train.live", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="distil the speech network, then train the landmark decoder")
-    p.add_argument("--corpus", type=Path, required=True)
-    p.add_argument("--voice", type=Path, required=True, help="the teacher voice folder")
-    p.add_argument("--out", type=Path, required=True, help="run folder (live.pt; resumed when present)")
-    p.add_argument("--lookahead-ms", type=float, default=150.0, help="look-ahead the path must fit (100-250)")
-    p.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget for both phases")
-    p.add_argument("--speech-share", type=float, default=0.55, help="share of the budget for phase 1")
-    p.add_argument("--speech-steps", type=int, default=4000)
-    p.add_argument("--landmark-steps", type=int, default=4000)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--limit", type=int, default=None, help="use only the first N training items")
-    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--corpus", type=argtypes.path, required=True)
+    p.add_argument("--voice", type=argtypes.path, required=True, help="the teacher voice folder")
+    p.add_argument("--out", type=argtypes.path, required=True, help="run folder (live.pt; resumed when present)")
+    p.add_argument("--lookahead-ms", type=argtypes.positive_number, default=150.0,
+                   help="look-ahead the path must fit (100-250)")
+    p.add_argument("--minutes", type=argtypes.positive_number, default=40.0, help="wall-clock budget for both phases")
+    p.add_argument("--speech-share", type=argtypes.within(Range("speech share", 0.0, 1.0)), default=0.55,
+                   help="share of the budget for phase 1, 0-1")
+    p.add_argument("--speech-steps", type=argtypes.int_range(0, 10**9), default=4000)
+    p.add_argument("--landmark-steps", type=argtypes.int_range(0, 10**9), default=4000)
+    p.add_argument("--batch", type=argtypes.int_range(1, 4096), default=16)
+    p.add_argument("--lr", type=argtypes.positive_number, default=1e-3)
+    p.add_argument("--threads", type=argtypes.int_range(1, 1024), default=1)
+    p.add_argument("--limit", type=argtypes.int_range(1, 10**9), default=None,
+                   help="use only the first N training items")
+    p.add_argument("--checkpoint-every", type=argtypes.int_range(1, 10**9), default=100)
     p.add_argument("--seed", type=argtypes.seed, default=0)
     p = sub.add_parser("export", help="add the trained path to a voice folder (ONNX, voice.json 'live')")
-    p.add_argument("--run", type=Path, required=True)
-    p.add_argument("--voice", type=Path, required=True, help="the teacher voice folder")
-    p.add_argument("--out", type=Path, required=True, help="voice folder to write (a copy, or the same folder)")
+    p.add_argument("--run", type=argtypes.path, required=True)
+    p.add_argument("--voice", type=argtypes.path, required=True, help="the teacher voice folder")
+    p.add_argument("--out", type=argtypes.path, required=True,
+                   help="voice folder to write (a copy, or the same folder)")
     p.add_argument("--name", default=None, help="path name (default live<look-ahead ms>)")
     p = sub.add_parser("evaluate", help="D-LL of every speech path of a voice on the corpus face tracks")
-    p.add_argument("--corpus", type=Path, required=True)
-    p.add_argument("--voice", type=Path, required=True)
+    p.add_argument("--corpus", type=argtypes.path, required=True)
+    p.add_argument("--voice", type=argtypes.path, required=True)
     p.add_argument("--split", default="test")
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--limit", type=argtypes.int_range(1, 10**9), default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "train":

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import time
-from pathlib import Path
 
 from uniflg import argtypes
 
@@ -23,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("corpus", help="procedural paired corpus (Japanese HTS speech + 70-point faces)")
     csub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
     make = csub.add_parser("make", help="generate a corpus directory")
-    make.add_argument("--out", type=Path, required=True, help="output directory")
+    make.add_argument("--out", type=argtypes.path, required=True, help="output directory")
     make.add_argument("--utterances", type=argtypes.int_range(1, MAX_UTTERANCES), default=200,
                       help=f"items to make, 1 to {MAX_UTTERANCES:,}")
     make.add_argument("--seed", type=argtypes.seed, default=0)
@@ -47,41 +46,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--nonspeech-fraction", type=float, default=0.0,
                       help="share of paired items with non-speech (music, noise, hum, breath, silence) around "
                            "them and in their pauses, under a closed mouth (default 0)")
-    make.add_argument("--voice-pack", type=Path, metavar="DIR",
+    make.add_argument("--voice-pack", type=argtypes.path, metavar="DIR",
                       help="Kokoro's English voices for --sources kokoro-en-native (built by `uniflg corpus "
                            "voice-pack`)")
     make.add_argument("--jobs", type=argtypes.int_range(1, 1024), default=1, help="worker processes")
     make.set_defaults(func=_make)
     pack = csub.add_parser("voice-pack", help="copy Kokoro's English voices (pinned by commit and SHA-256) from a "
                                               "local clone of their repository into a pack folder")
-    pack.add_argument("--source", type=Path, required=True,
+    pack.add_argument("--source", type=argtypes.path, required=True,
                       help="a local copy of https://github.com/remsky/Kokoro-FastAPI: a clone (read at the pinned "
                            "commit, whatever is checked out), a bare mirror, or the files at their paths "
                            "(docs/corpus.md)")
-    pack.add_argument("--out", type=Path, required=True, help="the pack folder (NAME.npy per voice)")
+    pack.add_argument("--out", type=argtypes.path, required=True, help="the pack folder (NAME.npy per voice)")
     pack.set_defaults(func=_voice_pack)
     grid = csub.add_parser("grid", help="real talking faces: talker s1 of the GRID audio-visual corpus (CC BY 4.0) "
                                         "from a local clone, moved onto the paired face (docs/corpus.md)")
-    grid.add_argument("--source", type=Path, required=True,
+    grid.add_argument("--source", type=argtypes.path, required=True,
                       help="a local copy of https://github.com/TVR28/LipNet (a clone or bare mirror, read at the "
                            "pinned commit)")
-    grid.add_argument("--out", type=Path, required=True, help="corpus folder (new, or a previous run's: resumes)")
+    grid.add_argument("--out", type=argtypes.path, required=True,
+                      help="corpus folder (new, or a previous run's: resumes)")
     grid.add_argument("--face", default="mei", choices=CORPUS_FACES,
                       help="whose procedural face shows the talker's motion: the face of the corpus's other Paired "
                            "items (default mei)")
     grid.add_argument("--limit", type=argtypes.int_range(1, 1000), help="the first N videos only (default: all 1,000)")
     grid.set_defaults(func=_grid)
     merge = csub.add_parser("merge", help="merge corpus folders into one (hard links; ids must be unique)")
-    merge.add_argument("sources", type=Path, nargs="+", metavar="CORPUS", help="corpus folders (two or more)")
-    merge.add_argument("--out", type=Path, required=True, help="merged corpus folder (new, or a previous merge)")
+    merge.add_argument("sources", type=argtypes.path, nargs="+", metavar="CORPUS", help="corpus folders (two or more)")
+    merge.add_argument("--out", type=argtypes.path, required=True,
+                       help="merged corpus folder (new, or a previous merge)")
     merge.set_defaults(func=_merge)
     pair = csub.add_parser("pair", help="time the untimed (Kokoro) items of a corpus by MAS with a trained model "
                                         "and give them faces: a new corpus folder")
-    pair.add_argument("source", type=Path, metavar="CORPUS", help="corpus folder (made or merged)")
-    pair.add_argument("--model", type=Path, required=True,
+    pair.add_argument("source", type=argtypes.path, metavar="CORPUS", help="corpus folder (made or merged)")
+    pair.add_argument("--model", type=argtypes.path, required=True,
                       help="a trained model: a voice or stage-1 checkpoint folder, or its model.safetensors; its "
                            "speakers should include the corpus's (or see --unknown-speakers-as)")
-    pair.add_argument("--out", type=Path, required=True, help="new corpus folder (or a previous run's: resumes)")
+    pair.add_argument("--out", type=argtypes.path, required=True,
+                      help="new corpus folder (or a previous run's: resumes)")
     pair.add_argument("--face", default="mei", choices=CORPUS_FACES,
                       help="whose procedural face the timed items show (default mei, the Paired speaker)")
     pair.add_argument("--limit", type=argtypes.int_range(1, MAX_UTTERANCES), help="time at most this many items")
@@ -91,8 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "condition on the emotion and need no stand-in)")
     pair.set_defaults(func=_pair)
     meas = csub.add_parser("measure", help="lip-closure vs audio-closure alignment of a corpus's paired items")
-    meas.add_argument("data", type=Path)
-    meas.add_argument("--limit", type=int, default=0, help="items to measure (0: all)")
+    meas.add_argument("data", type=argtypes.path)
+    meas.add_argument("--limit", type=argtypes.int_range(0, 10**9), default=0, help="items to measure (0: all)")
     meas.set_defaults(func=_measure)
 
 

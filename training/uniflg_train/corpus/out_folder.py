@@ -6,20 +6,27 @@ no command mixes its items into another corpus or replaces one (``corpus make`` 
 over a made corpus). Settings are named as the user gives them (``--seed``), and values are compared as written
 by :func:`_plain`, so a path given another way or an equivalent option list compares equal where the caller
 normalises it.
+
+While a command writes, it holds an exclusive lock on :data:`LOCK` in the folder (``filelock``; released when the
+process ends), so a second corpus command into the same folder is refused instead of interleaving its items.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
 
 RECIPE = ".uniflg-corpus.json"  # {"command": ..., "settings": {...}}
+LOCK = ".uniflg-corpus.lock"  # held by the command writing into the folder
+_held: dict[Path, FileLock] = {}  # this process's locks, by resolved folder: held until it exits
 
 # A corpus made before the record existed: its corpus.json -> the differences from this run ("--seed 5 -> 6").
 Legacy = Callable[[dict[str, Any]], list[str]]
@@ -119,19 +126,52 @@ def check_claim(out: Path, command: str, settings: dict[str, Any], generator: st
         if changed:
             raise InvalidInputError(f"{command}: --out {out} holds a corpus made with other settings "
                                     f"({'; '.join(changed)}); choose a new folder")
-    elif out.is_dir() and any(out.iterdir()):
+    elif out.is_dir() and any(p.name != LOCK for p in out.iterdir()):
         raise InvalidInputError(f"{command}: --out {out} is not empty and holds no corpus; choose a new folder")
 
 
 def claim_out(out: Path, command: str, settings: dict[str, Any], generator: str,
               legacy: Legacy | None = None) -> None:
-    """:func:`check_claim`, then record the command and settings in ``out`` (made if new) before the first item
-    is written; InvalidInputError when the folder cannot be made or written."""
-    check_claim(out, command, settings, generator, legacy)
+    """Make ``out`` if new, take its :data:`LOCK` for the rest of this process, then :func:`check_claim` and
+    record the command and settings before the first item is written. InvalidInputError when the folder cannot be
+    made or written, or another process is writing into it; a refused folder is left as it was."""
+    check_claim(out, command, settings, generator, legacy)  # read only: a refused folder is not touched
+    made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
+        _lock(out, command)
+        check_claim(out, command, settings, generator, legacy)  # again: another process may have claimed it
         with atomic_path(out / RECIPE) as tmp:
             tmp.write_text(json.dumps({"command": command, "settings": _plain(settings)}, indent=2),
                            encoding="utf-8")
     except OSError as exc:
+        _unmake(out, made)
         raise InvalidInputError(f"{command}: --out {out} cannot be written ({exc.strerror or exc})") from None
+    except InvalidInputError:
+        _unmake(out, made)
+        raise
+
+
+def _lock(out: Path, command: str) -> None:
+    key = out.resolve()
+    if key in _held:  # this process claimed it before (a rerun in the same process)
+        return
+    lock = FileLock(out / LOCK, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise InvalidInputError(f"{command}: --out {out} is being written by another corpus command (it holds "
+                                f"{LOCK}); wait for it to finish or choose another folder") from None
+    _held[key] = lock
+
+
+def _unmake(out: Path, made: bool) -> None:
+    """Undo a refused claim of a folder this call made: release its lock and remove the (empty) folder."""
+    if not made:
+        return
+    lock = _held.pop(out.resolve(), None)
+    if lock is not None:
+        lock.release()
+    with contextlib.suppress(OSError):
+        (out / LOCK).unlink(missing_ok=True)
+        out.rmdir()

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
+
+from uniflg import argtypes
 
 log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("preprocess", help="validate a corpus (JSONL manifests) and cache its features")
-    p.add_argument("--data", type=Path, required=True, help="corpus folder with train/val/test.jsonl")
-    p.add_argument("--out", type=Path, default=None, help="cache folder (default: DATA/cache)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--data", type=argtypes.path, required=True, help="corpus folder with train/val/test.jsonl")
+    p.add_argument("--out", type=argtypes.path, default=None, help="cache folder (default: DATA/cache)")
+    p.add_argument("--jobs", type=argtypes.int_range(1, 256), default=1, help="worker processes")
     p.set_defaults(func=_run)
 
 

@@ -50,15 +50,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="objective evaluation (the paper's Table 1)",
                             description="D-LL, D-VL, D-A, D-L, D-V, MCD and RTF per method "
                                         "(Markdown, or JSON with --json).")
-    parser.add_argument("--data", type=Path, help="prepared corpus directory (required for the table)")
-    parser.add_argument("--run", type=Path, help="stage-2 run directory (UniFLG; required for the table)")
+    parser.add_argument("--data", type=argtypes.path, help="prepared corpus directory (required for the table)")
+    parser.add_argument("--run", type=argtypes.path, help="stage-2 run directory (UniFLG; required for the table)")
     parser.add_argument("--baseline", action="append", default=[], metavar="NAME=RUN", type=_parse_baseline,
                         help="a baseline run: TTL=DIR, STL=DIR or STL-D=DIR (repeatable)")
     parser.add_argument("--split", default="test", help="manifest split to score (default test)")
     parser.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N", help="score at most this many items")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    parser.add_argument("--out", type=Path, help="also write the table here (.json or .md)")
-    parser.add_argument("--report", type=Path,
+    parser.add_argument("--out", type=argtypes.path, help="also write the table here (.json or .md)")
+    parser.add_argument("--report", type=argtypes.path,
                         help="also write the acceptance report (Markdown: table, lip correlations, the paper's "
                              "claims, unseen-voice check)")
     parser.set_defaults(func=_main)

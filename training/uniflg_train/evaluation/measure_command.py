@@ -37,14 +37,14 @@ DEFAULT_SYSTEMS = "voice,voice-en,hts,kokoro:jf_alpha,kokoro:jm_kumo,kokoro-en:j
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--voice", type=Path, help="voice folder (default: the embedded default voice)")
+    p.add_argument("--voice", type=argtypes.path, help="voice folder (default: the embedded default voice)")
     p.add_argument("--backend", default="auto", help="auto|torch|onnxruntime|tensorrt (default auto)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    p.add_argument("--out", type=Path, help="also write the result here (.json: JSON, else Markdown)")
+    p.add_argument("--out", type=argtypes.path, help="also write the result here (.json: JSON, else Markdown)")
 
 
 def _voice_pack(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--voice-pack", type=Path, metavar="DIR",
+    p.add_argument("--voice-pack", type=argtypes.path, metavar="DIR",
                    help="Kokoro's English voices for kokoro-en-native:VOICE (`uniflg corpus voice-pack`)")
 
 
@@ -82,7 +82,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("real-av", help="speech-driven lips against real people's lips (clips in DIR)",
                        description="Per clip: lip-opening r at lag 0 and the best lag within +-MAX_LAG frames, the "
                                    "same for an audio-energy baseline, std ratio, mouth-width r; medians.")
-    p.add_argument("dir", type=Path, help="NAME.wav + NAME.npy pairs (30 fps tracks) and/or face videos")
+    p.add_argument("dir", type=argtypes.path, help="NAME.wav + NAME.npy pairs (30 fps tracks) and/or face videos")
     p.add_argument("--max-lag", type=argtypes.int_range(0, MAX_LAG), default=5,
                    help=f"lag search range in frames, 0 to {MAX_LAG} (default 5)")
     _lookahead(p)
@@ -91,10 +91,10 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_real_av)
 
     p = sub.add_parser("devset", help="build a real-people development set from local copies of its repositories")
-    p.add_argument("--source", type=Path, required=True,
+    p.add_argument("--source", type=argtypes.path, required=True,
                    help="liveportrait: a copy of github.com/KwaiVGI/LivePortrait; more: a folder holding a clone of "
                         "each repository its manifest names, under the repository's name (docs/evaluation.md)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (keep it out of git: real people)")
+    p.add_argument("--out", type=argtypes.path, required=True, help="output folder (keep it out of git: real people)")
     p.add_argument("--set", choices=("liveportrait", "more"), default="liveportrait",
                    help="which committed manifest: liveportrait (3 clips, default) or more (19 clips)")
     p.set_defaults(func=_devset)
@@ -102,7 +102,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("robustness", help="lip tracks under microphone/room perturbations and non-speech input",
                        description="r against the clean input and std ratio per perturbation; mouth opening for "
                                    "music, pink noise and hum at speech level relative to speech (above silence).")
-    p.add_argument("audio", type=Path, nargs="+", help="speech files (.wav/.flac) or folders of them "
+    p.add_argument("audio", type=argtypes.path, nargs="+", help="speech files (.wav/.flac) or folders of them "
                                                        "(held-out voices, not used in training)")
     p.add_argument("--seed", type=argtypes.seed, default=0)
     _lookahead(p)
@@ -134,7 +134,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("text-ceiling", help="where a checkpoint's English text path stops: WER of a reference "
                                             "voice, its reconstruction, the per-token ceiling, the prior with MAS "
                                             "durations and the text path (uniflg_train.evaluation.text_ceiling)")
-    p.add_argument("--checkpoint", type=Path, required=True,
+    p.add_argument("--checkpoint", type=argtypes.path, required=True,
                    help="a checkpoint directory, run folder, .safetensors model file or voice folder with weights")
     p.add_argument("--speaker", help="the model's speaker that reads English (default: a voice's English speaker, "
                                      "else the reference's own row where the model has it, else kokoro_jm_kumo "
@@ -155,7 +155,7 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                    help="the duration predictor's noise of the text path (default %(default)s, the runtime's "
                         "noise_scale_duration)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    p.add_argument("--out", type=Path, help="also write the result here (.json: JSON, else Markdown)")
+    p.add_argument("--out", type=argtypes.path, help="also write the result here (.json: JSON, else Markdown)")
     p.set_defaults(func=_text_ceiling)
 
 

@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from uniflg import argtypes
+
 if TYPE_CHECKING:
     from uniflg.model.system import UniFLG
     from uniflg.voice_spec import VoiceSpec
@@ -23,23 +25,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "with --format tensorrt also build fp32/fp16 engines for this GPU.")
     p.add_argument("--format", choices=("onnx", "tensorrt"), default="onnx")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", type=Path, help="checkpoint directory or .safetensors file")
-    src.add_argument("--voice", type=Path, help="voice folder with model.safetensors")
-    p.add_argument("-o", "--output", type=Path, required=True, help="voice folder to write")
+    src.add_argument("--checkpoint", type=argtypes.path, help="checkpoint directory or .safetensors file")
+    src.add_argument("--voice", type=argtypes.path, help="voice folder with model.safetensors")
+    p.add_argument("-o", "--output", type=argtypes.path, required=True, help="voice folder to write")
     p.add_argument("--name", help="voice name (default: from the source)")
-    p.add_argument("--latents", type=Path, help='JSON {"emotion": {name: [z_u...]}} stored in voice.json')
-    p.add_argument("--latents-from", type=Path, metavar="DATA",
+    p.add_argument("--latents", type=argtypes.path, help='JSON {"emotion": {name: [z_u...]}} stored in voice.json')
+    p.add_argument("--latents-from", type=argtypes.path, metavar="DATA",
                    help="compute the per-emotion (UniFLG-AS: per-speaker) mean z_u from this corpus's train split")
     p.add_argument("--language-speaker", action="append", default=[], metavar="LANG=SPEAKER",
                    help="speaker that reads LANG when a call names none (repeatable; voice.json language_speakers). "
                         "Default: with --latents-from, per language other than Japanese the speaker with the most "
                         "unpaired items of it in the corpus; else carried over from --voice")
-    p.add_argument("--live-from", type=Path, metavar="VOICE",
+    p.add_argument("--live-from", type=argtypes.path, metavar="VOICE",
                    help="copy VOICE's live speech paths into the new voice; refused unless the speech path they were "
                         "distilled from is the same (posterior, flow, utterance encoder, landmark decoder, the first "
                         "speaker's row and stored latent: equal at the stored precision), e.g. after `train vits "
                         "--freeze` (docs/training.md)")
-    p.add_argument("--speech-path-from", type=Path, metavar="SOURCE",
+    p.add_argument("--speech-path-from", type=argtypes.path, metavar="SOURCE",
                    help="take the speech path's own modules (posterior, landmark decoder) from SOURCE, a checkpoint "
                         "or voice folder, keeping the text path of --checkpoint; refused unless the modules both "
                         "paths read (flow, utterance encoder, z_u projection, SOURCE's speaker rows) are equal, "

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--discriminator-warmup", type=argtypes.int_range(0, 10**9), metavar="N",
                    help="from --adversarial-start on, N steps in which only the discriminators learn before the "
                         "generator gets their losses (default 0, as VITS)")
-    v.add_argument("--init-from", type=Path,
+    v.add_argument("--init-from", type=argtypes.path,
                    help="start from a model .safetensors, a checkpoint, or a stage-1 run folder's newest checkpoint "
                         "(fine-tuning; ignored when the run resumes)")
     v.add_argument("--init-skip", type=comma_names, metavar="MODULE[,MODULE]",
@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     lm = stages.add_parser("landmarks", help="stage 2: landmark decoder with VAE-VITS frozen")
     _common(lm)
-    lm.add_argument("--vits", type=Path, required=True,
+    lm.add_argument("--vits", type=argtypes.path, required=True,
                     help="stage 1: a run folder (newest checkpoint), a checkpoint folder or a model file "
                          "(e.g. a voice's model.safetensors)")
     lm.add_argument("--unknown-speakers-as", metavar="NAME",
@@ -104,8 +104,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, help="corpus folder with train.jsonl")
-    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints/, logs/)")
+    p.add_argument("--data", type=argtypes.path, required=True, help="corpus folder with train.jsonl")
+    p.add_argument("--out", type=argtypes.path, required=True, help="run folder (checkpoints/, logs/)")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="uniflg",
                    help="uniflg (default), as (UniFLG-AS), ttl, stl, stl-d")
     p.add_argument("--steps", type=argtypes.int_range(0, 10**9), metavar="N",
