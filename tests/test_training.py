@@ -563,6 +563,15 @@ def test_stage2_resume_refuses_another_variant(corpus: Path, vits_run: Path, tmp
     said = _refused(caplog, "train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run),
                     "--steps", "4", "--batch-size", "4", "--threads", "1", "--variant", "stl")
     assert "trains UniFLG, not STL" in said, said
+    # the checkpoint holds the whole model: another stage 1 would be replaced without a word, so it is refused
+    step6 = vits_run / "checkpoints" / "step_00000006"
+    said = _refused(caplog, "train", "landmarks", "--data", str(corpus), "--vits", str(step6), "--out", str(run),
+                    "--steps", "4", "--batch-size", "4", "--threads", "1")
+    assert said.startswith(f"{run} was started from another stage 1 (its ") and "resume it with the --vits" in said
+    assert [c.step for c in CheckpointManager(run / "checkpoints").checkpoints()] == [2]
+    uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run / "checkpoints" / "step_00000012"),
+           "--out", str(run), "--steps", "4", "--batch-size", "4", "--threads", "1")  # the same stage 1 resumes
+    assert [c.step for c in CheckpointManager(run / "checkpoints").checkpoints()][-1] == 4
 
 
 def test_bad_data_out_and_numbers_are_one_line_and_write_nothing(corpus: Path, tmp_path: Path,
@@ -633,3 +642,10 @@ def test_export_swaps_the_voice_in_whole_and_refuses_foreign_folders(vits_run: P
     said = _refused(caplog, "export", "--format", "onnx", "--checkpoint", str(vits_run), "-o", str(tmp_path / "notes"))
     assert "is not empty and holds no voice" in said and [p.name for p in (tmp_path / "notes").iterdir()] == [
         "mine.txt"]
+
+
+def test_eval_refuses_a_stage1_run_whose_face_decoder_never_trained(corpus: Path, vits_run: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    said = _refused(caplog, "eval", "--data", str(corpus), "--run", str(vits_run), "--limit", "2")
+    assert said == (f"--run {vits_run} is a stage-1 run: its face decoder was never trained; give the stage-2 run "
+                    f"trained on it (uniflg train landmarks --vits {vits_run})"), said

@@ -35,8 +35,15 @@ def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, Sys
     from uniflg_train.evaluation.runner import EvalInputError
     from uniflg_train.evaluation.systems import TorchSystem
 
+    from uniflg_train.trainer.common import RUN_RECORDS
+
     systems: dict[str, System] = {}
     for name, run in {"UniFLG": run_dir, **extra_runs}.items():
+        if (Path(run) / RUN_RECORDS["stage 1"]).is_file() and not (Path(run) / RUN_RECORDS["stage 2"]).is_file():
+            option = "--run" if name == "UniFLG" else f"--baseline {name}="
+            raise EvalInputError(f"{option}{'' if option.endswith('=') else ' '}{run} is a stage-1 run: its face "
+                                 "decoder was never trained; give the stage-2 run trained on it (uniflg train "
+                                 f"landmarks --vits {run})")
         latest = CheckpointManager(Path(run) / "checkpoints").latest_verified()
         if latest is None or latest.config() is None:
             raise EvalInputError(f"{run}: no complete checkpoint with a config under {run}/checkpoints")

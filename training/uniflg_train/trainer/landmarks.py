@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from uniflg.config import ModelConfig
-from uniflg.errors import ModelFormatError
+from uniflg.errors import InvalidInputError, ModelFormatError
 from uniflg.model.commons import sequence_mask
 from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.io import read_config
@@ -253,6 +253,19 @@ def load_stage1(vits: Path, cfg_override: ModelConfig | None = None) -> UniFLG:
     return model
 
 
+def check_same_stage1(saved: dict[str, torch.Tensor], model: UniFLG, out: Path, tune_posterior: bool) -> None:
+    """A resumed stage-2 run keeps the stage 1 it started from (the checkpoint holds the whole model, so a resume
+    would silently replace another ``--vits``'s weights): InvalidInputError when a weight stage 2 never trains
+    differs between ``saved`` (the run's checkpoint) and ``model`` (loaded from this command's ``--vits``)."""
+    trained = ("landmark_decoder.",) + (("posterior.",) if tune_posterior else ())
+    for name, value in model.state_dict().items():
+        if name.startswith(trained) or name not in saved:
+            continue
+        if saved[name].shape != value.shape or not torch.equal(saved[name], value.to(saved[name].device)):
+            raise InvalidInputError(f"{out} was started from another stage 1 (its {name} differs from --vits's): "
+                                    "resume it with the --vits it was started with, or give a new --out")
+
+
 def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out: Path,
                     options: LandmarkTrainOptions) -> int:
     """Train (or resume) stage 2 in ``out`` on the paired items; VAE-VITS stays frozen (but for the posterior
@@ -268,6 +281,7 @@ def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out
         saved = latest.config()
         if saved is not None:  # the variant lives in the model config, not in the options
             check_same_model(saved, model.cfg, out, sizes=False)
+        check_same_stage1(latest.state_dict("model"), model, out, options.tune_posterior)
         state = manager.resume(stage.modules(), stage.optimizers(), stage.schedulers(), checkpoint=latest)
         assert state is not None
         step, epoch = state.step, state.epoch
