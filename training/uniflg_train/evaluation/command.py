@@ -34,7 +34,6 @@ def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, Sys
     from uniflg_train.checkpoint import CheckpointManager, load_trained_model
     from uniflg_train.evaluation.runner import EvalInputError
     from uniflg_train.evaluation.systems import TorchSystem
-
     from uniflg_train.trainer.common import RUN_RECORDS
 
     systems: dict[str, System] = {}
