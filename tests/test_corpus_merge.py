@@ -13,7 +13,7 @@ from uniflg_train.corpus.generate import CorpusSpec, make_corpus, plan, streams
 from uniflg_train.corpus.merge import merge_corpora
 from uniflg_train.corpus.sentences_en import EVERYDAY, make_everyday_sentence
 from uniflg_train.data.formats import read_manifest
-from uniflg_train.evaluation.sentences import HELD_OUT_EN
+from uniflg_train.evaluation.sentences import HELD_OUT_EN, SELECTION_EN
 
 
 def _rows(folder):
@@ -24,6 +24,12 @@ def test_everyday_sentences_are_not_the_held_out_evaluation_sentences():
     assert not set(EVERYDAY) & set(HELD_OUT_EN)
     drawn = {make_everyday_sentence(np.random.default_rng([0, i])) for i in range(200)}
     assert not drawn & set(HELD_OUT_EN) and len(drawn & set(EVERYDAY)) > 60
+
+
+def test_the_selection_sentences_are_neither_training_nor_held_out_sentences():
+    assert len(SELECTION_EN) == len(set(SELECTION_EN)) == 40
+    drawn = {make_everyday_sentence(np.random.default_rng([1, i])) for i in range(2000)}
+    assert not set(SELECTION_EN) & (set(EVERYDAY) | set(HELD_OUT_EN) | drawn)
 
 
 def test_kokoro_english_leaves_existing_corpus_plans_unchanged():

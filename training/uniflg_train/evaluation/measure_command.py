@@ -121,9 +121,10 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                                    "read the 20 held-out Japanese sentences, English ones the English set chosen.")
     p.add_argument("--systems", default=DEFAULT_SYSTEMS,
                    help=f"comma-separated systems (default {DEFAULT_SYSTEMS})")
-    p.add_argument("--english-sentences", choices=("held-out", "coverage"), default="held-out",
-                   help="English systems read the 20 held-out everyday sentences (default) or the 12 "
-                        "phoneme-coverage pangrams of the corpus")
+    p.add_argument("--english-sentences", choices=("held-out", "coverage", "selection"), default="held-out",
+                   help="English systems read the 20 held-out everyday sentences (default), the 12 "
+                        "phoneme-coverage pangrams of the corpus, or the 40 selection sentences (for choosing a "
+                        "checkpoint; never the figure it is reported with)")
     p.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N",
                    help="only the first N sentences of each set (quick runs)")
     p.add_argument("--seed", type=argtypes.seed, default=0, help="synthesis seed of the UniFLG voice")
@@ -143,8 +144,9 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
                    help="who reads the sentences: kokoro-en:VOICE, kokoro-en-native:VOICE or espeak:VOICE (default "
                         "kokoro-en:jm_kumo)")
     _voice_pack(p)
-    p.add_argument("--english-sentences", choices=("held-out", "coverage"), default="held-out",
-                   help="the 20 held-out everyday sentences (default) or the 12 phoneme-coverage pangrams")
+    p.add_argument("--english-sentences", choices=("held-out", "coverage", "selection"), default="held-out",
+                   help="the 20 held-out everyday sentences (default), the 12 phoneme-coverage pangrams, or the 40 "
+                        "selection sentences (for choosing a checkpoint; never the figure it is reported with)")
     p.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N", help="only the first N sentences")
     p.add_argument("--seed", type=argtypes.seed, default=0, help="sampling seed (sentence k uses seed + k)")
     p.add_argument("--latent-noise", type=argtypes.within(NOISE_SCALE), default=RUNTIME_DEFAULTS.noise_scale,

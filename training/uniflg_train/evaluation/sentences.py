@@ -1,5 +1,7 @@
 """The held-out evaluation sentences: 20 Japanese and 20 English, one home for every measurement that reads them
-(``uniflg eval-blendshapes``, ``uniflg eval speech-quality``) and for the corpus test that keeps them out of training.
+(``uniflg eval-blendshapes``, ``uniflg eval speech-quality``) and for the corpus test that keeps them out of training;
+and 40 English selection sentences for choosing among checkpoints (:data:`SELECTION_EN`), so that the held-out
+figure a checkpoint is reported with was not also what chose it.
 
 Held out: hand-written, not in the calibration texts (:data:`uniflg.avatar.CALIBRATION_TEXTS`), not drawn from the
 procedural corpus's sentence templates, and not among the everyday English sentences of the ``kokoro-en`` corpus
@@ -25,4 +27,23 @@ HELD_OUT_EN: tuple[str, ...] = (
     "The coffee shop opens early on Monday.", "They watched the stars all night.",
     "This book was really interesting.", "Turn left at the next corner.", "My sister likes to paint flowers.",
     "Could you speak a little more slowly?", "The children are playing outside.", "Thank you for your help.",
+)
+
+# For choosing a checkpoint (a validation set): hand-written like HELD_OUT_EN and held out from training the same
+# way, but never a reported figure (``--english-sentences selection``).
+SELECTION_EN: tuple[str, ...] = (
+    "The bakery on the corner sells fresh bread.", "Did you remember to lock the door?", "He runs along the beach.",
+    "Her brother fixed the old bicycle.", "We need more milk and eggs.", "The museum is closed on Tuesdays.",
+    "Can you show me the way to the gym?", "The bus stop is across the street.", "I usually drink tea in the morning.",
+    "The movie was longer than I expected.", "Please write your name on the list.", "The garden is full of roses.",
+    "My grandfather tells funny stories.", "We had pizza for dinner last night.", "Where is the nearest pharmacy?",
+    "The river was cold and clear.", "She found a coin under the sofa.", "The dog is sleeping by the fire.",
+    "I will call you back in ten minutes.", "The library has a quiet reading room.",
+    "Our neighbors are very friendly.", "The kitten chased a yellow ball.", "He wants to learn how to swim.",
+    "The store sells shoes and hats.", "It snowed heavily during the night.", "Could you pass me the salt?",
+    "The teacher smiled at the students.", "We planted two trees in the yard.", "The plane landed safely at noon.",
+    "I like to read before I sleep.", "The doctor will see you now.", "They built a small wooden boat.",
+    "Please turn off the lights.", "The market is busy on weekends.", "My cousin lives near the mountains.",
+    "The cake smells wonderful.", "We walked home after the concert.", "The candle burned all evening.",
+    "He painted the fence bright green.", "What time does the shop close?",
 )

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from uniflg_train.corpus.sentences_en import COVERAGE
 from uniflg_train.evaluation.lips import energy_track, lip_opening, pearson
-from uniflg_train.evaluation.sentences import HELD_OUT_EN, HELD_OUT_JA
+from uniflg_train.evaluation.sentences import HELD_OUT_EN, HELD_OUT_JA, SELECTION_EN
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class SentenceSet:
 
 JAPANESE = SentenceSet("held-out", "ja", HELD_OUT_JA)
 ENGLISH_SETS = {"held-out": SentenceSet("held-out", "en", HELD_OUT_EN),
-                "coverage": SentenceSet("coverage", "en", COVERAGE)}
+                "coverage": SentenceSet("coverage", "en", COVERAGE),
+                "selection": SentenceSet("selection", "en", SELECTION_EN)}
 
 
 @dataclass(frozen=True)
