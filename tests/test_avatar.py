@@ -95,6 +95,13 @@ def test_blinks_are_seeded_and_chunking_free() -> None:
         BlinkParams(rate_per_minute=0)
     with pytest.raises(InvalidInputError):
         BlinkTrack().weights(-1, 3)
+    for seed in (-1, (3, -2), 2.5):  # what a server's --blink-seed -1 used to become on every request
+        with pytest.raises(InvalidInputError, match="blink seed must be a whole number from 0"):
+            BlinkTrack(seed=seed)  # type: ignore[arg-type]
+    from uniflg_bridge.config import ServerConfig
+
+    with pytest.raises(InvalidInputError, match=r"blink_seed \(--blink-seed\) must be a whole number from 0"):
+        ServerConfig(blink_seed=-1).validate()
 
 
 def test_avatar_stream_adds_blinks_only_when_asked(calibrated: Retargeter) -> None:

@@ -54,6 +54,7 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     (["speak", "hi", "-o", ""], "uniflg speak", "argument -o/--output: an empty path"),
     (["serve", "--voice", ""], "uniflg serve", "argument --voice: an empty path"),
     (["preprocess", "--data", "d", "--jobs", "0"], "uniflg preprocess", "argument --jobs: must be from 1 to 256"),
+    (["serve", "--blink-seed", "-1"], "uniflg serve", "argument --blink-seed: must be from 0 to 2**63-1; got -1"),
 ])
 def test_usage_errors_are_one_line_naming_the_command_and_its_help(capsys, argv, prog, said) -> None:
     err = usage_error(capsys, *argv)

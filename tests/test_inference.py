@@ -196,6 +196,16 @@ def test_bad_inputs_raise_precise_errors(voices, tiny_dir):
         voice.animate_array(np.zeros(100, np.float32), 24000)
     with pytest.raises(NotFoundError):
         load_voice(tiny_dir, backend="cuda")
+    # wrong types and ranges name what is accepted instead of surfacing numpy's or ONNX Runtime's errors
+    for seed in (-1, 1.5, True, 2**64):
+        with pytest.raises(InvalidInputError, match=r"seed must be a whole number from 0 to 2\*\*64-1"):
+            voice.synthesize(utt, SynthesisOptions(seed=seed))  # type: ignore[arg-type]
+    for text in (None, 123, b"abc"):
+        with pytest.raises(InvalidInputError, match="text must be a str, a Passage or an encoded utterance"):
+            voice.synthesize_all(text)  # type: ignore[arg-type]
+    for threads in (-1, 0, 1000000, "2", True):
+        with pytest.raises(InvalidInputError, match="threads must be a whole number from 1 to 1024"):
+            load_voice(tiny_dir, threads=threads)  # type: ignore[arg-type]
 
 
 def test_backend_unavailable_is_explained(tmp_path, tiny_dir):

@@ -81,7 +81,7 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
                    help=f"send VMC blendshapes to a marionette (port default {VMC_PORT})")
     p.add_argument("--no-blinks", action="store_true",
                    help="no run-time blinks in the blendshapes (the landmarks' own eyelids only)")
-    p.add_argument("--blink-seed", type=int, default=0, help="seed of the run-time blinks (default 0)")
+    p.add_argument("--blink-seed", type=argtypes.seed, default=0, help="seed of the run-time blinks (default 0)")
     p.add_argument("--vmc-perfect-sync", action="store_true", help="also send the 52 ARKit names over VMC")
     p.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
                    help=f"send Unreal Live Link Face packets (port default {LIVELINK_PORT})")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from uniflg.limits import check_seed
+
 from uniflg_bridge.tls import check_tls
 from uniflg_bridge.udp import is_loopback
 
@@ -60,6 +62,7 @@ class ServerConfig:
         bad |= {name: value for name, value in (("queue_size", self.queue_size), ("queue_wait", self.queue_wait),
                                                 ("grace_seconds", self.grace_seconds))
                 if not (math.isfinite(value) and value >= 0)}
+        check_seed(self.blink_seed, "blink_seed (--blink-seed)")
         if bad:
             named = ", ".join(f"{_OPTION.get(name, name)} {value}" for name, value in bad.items())
             raise ValueError(f"limits must be finite and positive (--queue, --queue-wait and --grace may be 0); "

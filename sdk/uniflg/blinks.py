@@ -30,6 +30,7 @@ import numpy as np
 
 from uniflg.errors import InvalidInputError
 from uniflg.landmarks import FPS
+from uniflg.limits import check_seed
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class BlinkTrack:
             raise InvalidInputError(f"fps must be positive; got {fps}")
         self.fps = fps
         self.params = params or BlinkParams()
+        if seed is not None:
+            for part in seed if isinstance(seed, (list, tuple)) else (seed,):
+                check_seed(part, "blink seed")
         self._rng = np.random.default_rng(seed)
         self._events: list[tuple[float, float]] = []  # (onset s, duration s)
         self._next = self._interval() * self._rng.uniform()  # the stream starts mid-interval

@@ -10,6 +10,8 @@ import math
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
+
 from uniflg.errors import InvalidInputError, LimitExceededError
 
 
@@ -33,6 +35,17 @@ SPEED = Range("speed", 0.25, 4.0)  # speaking-rate factor
 CHUNK_SECONDS = Range("chunk_seconds", 0.05, 10.0)  # first streamed chunk, seconds of audio
 NOISE_SCALE = Range("noise scale", 0.0, 10.0)  # noise_scale, noise_scale_duration, landmark_noise_scale
 SAMPLE_RATE = Range("sample_rate", 8000, 192000)  # Hz of audio given to animate
+
+SEED_MAX = 2**64 - 1  # the largest seed a request carries (gRPC's uint64); numpy takes any non-negative integer
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """``seed`` if it is a whole number from 0 to :data:`SEED_MAX` (bool is not a number here); else
+    InvalidInputError naming ``name`` and the accepted range."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= SEED_MAX:
+        raise InvalidInputError(f"{name} must be a whole number from 0 to 2**64-1; got {seed!r}")
+    return int(seed)
+
 
 ALLOWED_CONTROL = frozenset("\n\t")  # the only control characters a text may hold
 

@@ -46,7 +46,7 @@ from uniflg.inference import (
     speech_lookahead_seconds,
 )
 from uniflg.landmarks import N_POINTS
-from uniflg.limits import CHUNK_SECONDS, NOISE_SCALE, SPEED, Range, check_nonempty
+from uniflg.limits import CHUNK_SECONDS, NOISE_SCALE, SPEED, Range, check_nonempty, check_seed
 from uniflg.streaming import StreamResampler
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
 from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE, WEIGHTS_FILE, VoiceSpec
@@ -533,8 +533,11 @@ class Voice:
     def _encode(self, text: Any, options: SynthesisOptions) -> Piece:
         """An encoded utterance (``ids``, ``prosody``, optionally ``language``) -> a checked :class:`Piece`
         (without a ``language`` attribute: the options' language unless it is "auto")."""
-        ids = np.asarray(getattr(text, "ids", None), dtype=np.int64).reshape(1, -1)
-        prosody = np.asarray(getattr(text, "prosody", None), dtype=np.int64)
+        if not (hasattr(text, "ids") and hasattr(text, "prosody")):
+            raise InvalidInputError(f"text must be a str, a Passage or an encoded utterance (ids, prosody); got "
+                                    f"{type(text).__name__}")
+        ids = np.asarray(text.ids, dtype=np.int64).reshape(1, -1)
+        prosody = np.asarray(text.prosody, dtype=np.int64)
         n_prosody = len(self.config.text.prosody_cardinalities)
         if ids.size == 0:
             raise InvalidInputError("the text encodes to no symbols")
@@ -632,6 +635,8 @@ def _check_options(o: SynthesisOptions) -> None:
     for name in ("noise_scale", "noise_scale_duration", "landmark_noise_scale"):
         Range(name, NOISE_SCALE.lo, NOISE_SCALE.hi).check(getattr(o, name))
     CHUNK_SECONDS.check(o.chunk_seconds)
+    if o.seed is not None:
+        check_seed(o.seed)
 
 
 def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool = True,

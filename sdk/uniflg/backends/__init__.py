@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from uniflg.backends.base import PRECISIONS, Backend, BackendOptions, resolve_precision
-from uniflg.errors import BackendUnavailableError, NotFoundError
+from uniflg.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 from uniflg.voice_spec import VoiceSpec, read_spec
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,10 @@ def open_backend(name: str, folder: Path, graph_files: dict[str, str], weights: 
     if name not in BACKEND_NAMES:
         raise NotFoundError("backend", name, BACKEND_NAMES)
     options = options or BackendOptions()
+    for given in (threads, options.threads):
+        if given is not None and (isinstance(given, bool) or not isinstance(given, int) or not 1 <= given <= 1024):
+            raise InvalidInputError(f"threads must be a whole number from 1 to 1024 (or None: the cores this "
+                                    f"process may use); got {given!r}")
     usable = available_backends(bool(graph_files), weights is not None and weights.is_file())
     if name == "auto":
         name = _choose(usable)
