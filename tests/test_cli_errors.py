@@ -184,3 +184,44 @@ def test_augment_warp_options_reach_the_augmenter() -> None:
     tuned = make_augmenter(LandmarkTrainOptions(augment=True, augment_warp=0.8, augment_warp_semitones=4.0,
                                                 augment_noise=("band",)), 24000).options
     assert (tuned.p_warp, tuned.warp_semitones, tuned.noise_kinds) == (0.8, (-4.0, 4.0), ("band",))
+
+
+@pytest.mark.parametrize("command", ["speak", "animate"])
+def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: str, tmp_path: Path) -> None:
+    """Interrupted in its last step (ffmpeg drawing preview.mp4), a run once left a truncated preview that played
+    as a normal file beside new speech and landmarks; now its files move into place together or not at all."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "tests/data/long_ja.txt").read_text(encoding="utf-8")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "speech.wav").write_bytes(b"earlier result")
+    (out / "landmarks.npy").write_bytes(b"earlier result")
+    if command == "speak":
+        argv = ["speak", text, "-o", str(out)]
+    else:  # 57 s of speech to animate: the same long text, spoken once without a preview
+        assert main(["speak", text, "-o", str(tmp_path / "src"), "--no-preview"]) == 0
+        argv = ["animate", str(tmp_path / "src" / "speech.wav"), "-o", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    if not children.exists():
+        proc.kill()
+        pytest.skip("this kernel has no /proc/PID/task/PID/children: cannot see when ffmpeg starts")
+    while time.time() < deadline and proc.poll() is None:
+        kids = children.read_text().split() if children.exists() else []
+        if any(b"ffmpeg" in Path(f"/proc/{k}/cmdline").read_bytes() for k in kids if Path(f"/proc/{k}").exists()):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)  # ffmpeg has written part of the video
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-1500:]
+    assert sorted(p.name for p in out.iterdir()) == ["landmarks.npy", "speech.wav"]  # nothing new, no temporaries
+    assert (out / "speech.wav").read_bytes() == (out / "landmarks.npy").read_bytes() == b"earlier result"

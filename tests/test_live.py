@@ -156,6 +156,31 @@ def test_sigterm_ends_cleanly_with_a_neutral_frame() -> None:
     assert frames[-1][0] == summary["frames_sent"]  # the closing neutral frame
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_stdin_is_open_and_idle_exits_0_without_aborting(sig: signal.Signals) -> None:
+    """`sleep 40 | uniflg live --input -` then Ctrl-C: the reader thread was blocked inside stdin's buffered reader,
+    and interpreter shutdown aborted (SIGABRT, "Fatal Python error: _enter_buffered_busy")."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
+    proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", "-", "--rate", "48000",
+                             "--delay-ms", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdin is not None and proc.stderr is not None
+    deadline = time.time() + 60  # wait until the voice is loaded and the stream runs
+    lines: list[bytes] = []
+    while time.time() < deadline and not any(b"live:" in ln and b"Hz" in ln for ln in lines):
+        lines.append(proc.stderr.readline())
+    proc.send_signal(sig)
+    try:
+        code = proc.wait(timeout=20)  # stdin stays open: only the signal can end the run
+    finally:
+        proc.kill()
+        proc.stdin.close()
+    err = b"".join(lines) + proc.stderr.read()
+    assert code == 0 and b"Fatal Python error" not in err, err.decode()[-2000:]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--input", "missing.wav"], "missing.wav not found"),
     (["--input", "-"], "--rate"),

@@ -10,7 +10,9 @@ paced playback reached that sample; for a stream, its arrival time minus its dur
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import select
 import threading
 import time
 from dataclasses import dataclass
@@ -190,7 +192,7 @@ class StreamSource:
         first_at: float | None = None
         try:
             while not self._stop.is_set():
-                data = _read_some(self._stream, self.block_samples * frame_bytes)
+                data = _read_some(self._stream, self.block_samples * frame_bytes, self._stop)
                 if not data:
                     break
                 now = time.time()
@@ -216,13 +218,29 @@ class StreamSource:
             out.put_nowait(SourceEnded(f"reading stdin failed: {exc}"))
 
     def stop(self) -> None:
-        self._stop.set()  # a blocked read returns at the writer's next write or at its end
+        self._stop.set()
+        if self._thread is not None:  # a file descriptor is polled: the reader sees the flag within 0.1 s
+            self._thread.join(timeout=1.0)
 
 
-def _read_some(stream: BinaryIO, n: int) -> bytes:
-    """Up to ``n`` bytes, returning what one read gives (no waiting for a full block); b'' at the end."""
-    read1 = getattr(stream, "read1", None)
-    return read1(n) if read1 is not None else stream.read(n)
+def _read_some(stream: BinaryIO, n: int, stop: threading.Event) -> bytes:
+    """Up to ``n`` bytes, returning what one read gives (no waiting for a full block); b'' at the end or once
+    ``stop`` is set. A stream with a file descriptor (stdin, a pipe) is polled and read with os.read: a thread
+    blocked inside the BufferedReader would hold its lock, and interpreter shutdown aborts ("could not acquire
+    lock ... at interpreter shutdown") when it cannot take it back. Other streams (or Windows, where select
+    takes sockets only) read as they are."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError and a ValueError
+        fd = -1
+    if fd < 0 or os.name != "posix":
+        read1 = getattr(stream, "read1", None)
+        return read1(n) if read1 is not None else stream.read(n)
+    while not stop.is_set():
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            return os.read(fd, n)
+    return b""
 
 
 # ---------------------------------------------------------------- microphone (PortAudio)

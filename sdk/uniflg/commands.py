@@ -132,7 +132,7 @@ def _progress(desc: str, total: float | None, unit: str) -> Any:
 def speak(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from uniflg.outputs import prepare_output, write_landmarks, write_preview, write_wav
+    from uniflg.outputs import prepare_output, staged_outputs, write_landmarks, write_preview, write_wav
     from uniflg.text import split_text
     from uniflg.voice import check_request, load_voice, read_voice_spec
 
@@ -154,10 +154,11 @@ def speak(args: argparse.Namespace) -> int:
             bar.update(bar.total - bar.n)
         audio = np.concatenate([c.audio for c in chunks])
         landmarks = np.concatenate([c.landmarks for c in chunks])
-    write_wav(args.output / "speech.wav", audio, voice.sample_rate)
-    write_landmarks(args.output, landmarks, voice.sample_rate)
-    if not args.no_preview:
-        write_preview(args.output / "preview.mp4", landmarks, audio_path=args.output / "speech.wav")
+    with staged_outputs(args.output) as out:  # all files move into place together, or none
+        wav = write_wav(out.path("speech.wav"), audio, voice.sample_rate)
+        write_landmarks(out.path("landmarks.npy"), out.path("landmarks.json"), landmarks, voice.sample_rate)
+        if not args.no_preview:
+            write_preview(out.path("preview.mp4"), landmarks, audio_path=wav)
     log.info("%s: %.2f s of speech, %d frames (%s)", args.output, audio.size / voice.sample_rate,
                 len(landmarks), voice.backend.describe())
     return 0
@@ -165,7 +166,7 @@ def speak(args: argparse.Namespace) -> int:
 
 def animate(args: argparse.Namespace) -> int:
     from uniflg.audio_file import open_audio
-    from uniflg.outputs import prepare_output, write_landmarks, write_preview
+    from uniflg.outputs import prepare_output, staged_outputs, write_landmarks, write_preview
     from uniflg.voice import check_request, load_voice, read_voice_spec
 
     prepare_output(args.output, OUTPUTS_ANIMATE)
@@ -182,9 +183,10 @@ def animate(args: argparse.Namespace) -> int:
 
             parts = [c.landmarks for c in voice.animate(blocks(), rate, opts)]
     landmarks = np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
-    write_landmarks(args.output, landmarks, rate)
-    if not args.no_preview:
-        write_preview(args.output / "preview.mp4", landmarks, audio_path=args.audio)
+    with staged_outputs(args.output) as out:
+        write_landmarks(out.path("landmarks.npy"), out.path("landmarks.json"), landmarks, rate)
+        if not args.no_preview:
+            write_preview(out.path("preview.mp4"), landmarks, audio_path=args.audio)
     log.info("%s: %d frames (%s)", args.output, len(landmarks), voice.backend.describe())
     return 0
 

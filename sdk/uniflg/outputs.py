@@ -3,23 +3,28 @@
 :mod:`uniflg.preview`, speech muxed when given). Thin writers; no model code.
 
 :func:`prepare_output` checks the output folder before any synthesis runs, so a bad ``-o`` costs nothing (and
-leaves nothing behind); the writers create the folder.
+leaves nothing behind); the writers create the folder. :func:`staged_outputs` writes one result's files under
+temporary names and moves them into place together at the end, so an interrupted or failed run (Ctrl-C, a full
+disk, ffmpeg failing) leaves neither truncated files that look valid nor a mix of old and new ones: the folder
+keeps what it held before.
 ``landmarks.json`` is written frame by frame, so an hour of landmarks needs no hour-sized list of floats.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from uniflg.audio import pcm16
 from uniflg.errors import InvalidInputError
+from uniflg.fileio import TMP_PREFIX
 from uniflg.landmarks import FPS, OPENPOSE_70
 
 log = logging.getLogger(__name__)
@@ -73,6 +78,44 @@ def _try_create(folder: Path, existing: Path) -> None:
             path.rmdir()
 
 
+class StagedOutputs:
+    """The files of one result in ``folder``: :meth:`path` gives each its temporary name there (same suffix, so
+    ffmpeg picks the format); :func:`staged_outputs` moves them all into place, or removes them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._staged: dict[str, Path] = {}
+
+    def path(self, name: str) -> Path:
+        """Where to write ``name`` now (created folder, hidden name); it becomes ``folder / name`` at the end."""
+        if name not in self._staged:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._staged[name] = self.folder / f"{TMP_PREFIX}{os.getpid()}-{name}"
+        return self._staged[name]
+
+    def commit(self) -> None:
+        for name, tmp in self._staged.items():
+            if tmp.exists():  # a writer that gave up (no ffmpeg) wrote nothing
+                os.replace(tmp, self.folder / name)
+
+    def discard(self) -> None:
+        for tmp in self._staged.values():
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staged_outputs(folder: Path) -> Iterator[StagedOutputs]:
+    """Write a result's files through ``StagedOutputs.path``; when the block ends without an error (or a Ctrl-C),
+    they replace the folder's files of those names together; otherwise they are removed and the folder keeps
+    what it held before."""
+    staged = StagedOutputs(folder)
+    try:
+        yield staged
+        staged.commit()
+    finally:
+        staged.discard()
+
+
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
     """PCM16 mono WAV. Encoded in memory, then written by Python, so a full disk is an OSError naming its cause
     (libsndfile would only say "System error")."""
@@ -87,14 +130,15 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
     return path
 
 
-def write_landmarks(folder: Path, landmarks: np.ndarray, sample_rate: int, fps: int = FPS,
+def write_landmarks(npy: Path, meta: Path, landmarks: np.ndarray, sample_rate: int, fps: int = FPS,
                     layout: str = OPENPOSE_70) -> tuple[Path, Path]:
-    """-> (landmarks.npy, landmarks.json). The JSON repeats the frames as nested lists (rounded to 1e-5) for
-    non-NumPy tools; it is written one frame at a time."""
+    """Write ``npy`` (float32 [T, 70, 2]) and ``meta`` (JSON) -> (npy, meta). The JSON repeats the frames as
+    nested lists (rounded to 1e-5) for non-NumPy tools; it is written one frame at a time."""
     landmarks = np.asarray(landmarks, np.float32)
-    npy, meta = folder / "landmarks.npy", folder / "landmarks.json"
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(npy, landmarks)
+    npy.parent.mkdir(parents=True, exist_ok=True)
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    with open(npy, "wb") as fh:  # a file object: np.save would append .npy to a temporary name
+        np.save(fh, landmarks)
     head = {"fps": fps, "layout": layout, "sample_rate": sample_rate,
             "n_points": int(landmarks.shape[1]) if landmarks.ndim == 3 else 0}
     with open(meta, "w", encoding="utf-8") as fh:
