@@ -426,6 +426,7 @@ def pki(tmp_path_factory) -> dict[str, Path]:
     (folder / "empty").write_bytes(b"")
     (folder / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
     (folder / "token").write_text("s3cret-from-a-file\n")
+    (folder / "blank_first").write_text("\n\ns3cret-on-line-3\n")
     return {p.stem if p.suffix != ".key" else p.stem + "_key": p for p in folder.iterdir()}
 
 
@@ -513,6 +514,9 @@ def test_startup_errors_are_one_line_and_exit_2(pki, tmp_path, caplog) -> None:
         "Live Link port zero": ["--livelink", "127.0.0.1:0"],
         "datagram limit too small": ["--osc", ":9000", "--udp-max-datagram", "100"],
         "empty token file": ["--token-file", str(pki["empty"])],
+        "empty --token (an unset shell variable)": ["--token", ""],
+        "blank --token": ["--token", "  "],
+        "token file with a blank first line": ["--token-file", str(pki["blank_first"])],
         "missing token file": ["--token-file", str(tmp_path / "nope")],
         "public bind without a token": ["--grpc", "0.0.0.0:0"],
         "negative limit": ["--max-streams", "0"],
@@ -523,6 +527,13 @@ def test_startup_errors_are_one_line_and_exit_2(pki, tmp_path, caplog) -> None:
             messages = [r.getMessage() for r in records]
             assert status == 2 and len(records) == 1 and records[0].exc_info is None, (name, messages)
             assert "voice" not in messages[0].lower(), (name, messages)  # checked before the voice loads
+            if "token" in name and "bind" not in name:
+                assert messages[0] == {
+                    "empty token file": f"--token-file {pki['empty']}: the file is empty",
+                    "token file with a blank first line": f"--token-file {pki['blank_first']}: its first line is "
+                                                          "blank (the token goes on the first line)",
+                    "missing token file": messages[0],
+                }.get(name, "--token is empty: give the token clients must send, or leave --token out"), messages
     finally:
         busy.close()
 

@@ -191,6 +191,8 @@ def test_a_signal_while_stdin_is_open_and_idle_exits_0_without_aborting(sig: sig
     (["--input", "-", "--rate", "48000", "--delay-ms", "-5"], "--delay-ms must be from 0"),
     (["--input", "-", "--rate", "48000", "--block-ms", "nan"], "--block-ms"),
     (["--input", "-", "--rate", "48000", "--summary", "/nonexistent-dir/x.json"], "does not exist"),
+    (["--input", "-", "--rate", "48000", "--summary", "/tmp"], "--summary /tmp is a folder; give a file name"),
+    (["--input", "-", "--rate", "48000", "--summary", __file__ + "/x.json"], "is a file, not a folder"),
     (["--input", "-", "--rate", "16000", "--device", "3"], "--device applies"),
     (["--input", "-", "--rate", "16000", "--osc", "host:99999"], "--osc host:99999: the port in"),
     (["--input", "-", "--rate", "16000", "--emotion", "furious"], "furious"),

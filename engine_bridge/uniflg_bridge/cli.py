@@ -142,15 +142,24 @@ def _read(option: str, path: Path | None) -> bytes | None:
 
 
 def _token(args: argparse.Namespace) -> str | None:
+    """The bearer token from ``--token``, ``--token-file`` (its first line) or ``$UNIFLG_TOKEN``; None when none is
+    given. A token that is given but empty is a ValueError, never "no authentication": ``--token "$UNSET"``
+    would otherwise start an open server."""
+    env = os.environ.get("UNIFLG_TOKEN")
+    given = args.token is not None and args.token != env  # the option, not the environment's default
+    if given and not args.token.strip():
+        raise ValueError("--token is empty: give the token clients must send, or leave --token out")
     if args.token_file is None:
-        return args.token or None
-    if args.token and args.token != os.environ.get("UNIFLG_TOKEN"):
+        return (args.token or "").strip() or None  # an empty $UNIFLG_TOKEN counts as unset
+    if given:
         raise ValueError("give the token once: --token or --token-file, not both")
     data = _read("--token-file", args.token_file) or b""
     lines = data.decode("utf-8", "replace").splitlines()
     token = lines[0].strip() if lines else ""
     if not token:
-        raise ValueError(f"--token-file {args.token_file}: the file is empty")
+        what = "its first line is blank (the token goes on the first line)" if any(
+            line.strip() for line in lines) else "the file is empty"
+        raise ValueError(f"--token-file {args.token_file}: {what}")
     return token
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uniflg import argtypes
+from uniflg.fileio import atomic_write_text
 
 if TYPE_CHECKING:
     from uniflg.types import SynthesisOptions
@@ -97,6 +99,21 @@ def _sinks(args: argparse.Namespace) -> list[Any]:
     return sinks
 
 
+def _check_summary(path: Path) -> None:
+    """Before the run: ``--summary`` must name a file that can be written in an existing folder (the run's end is
+    too late to find out)."""
+    from uniflg.errors import InvalidInputError
+
+    if path.is_dir():
+        raise InvalidInputError(f"--summary {path} is a folder; give a file name in it (e.g. {path / 'live.json'})")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise InvalidInputError(f"--summary {path}: {path.parent} is a file, not a folder")
+    if not path.parent.is_dir():
+        raise InvalidInputError(f"--summary: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"--summary {path}: no write permission in {path.parent}")
+
+
 def _source_factory(args: argparse.Namespace) -> Any:
     """-> a function that opens the input (called again to reconnect a microphone)."""
     from uniflg.audio_file import check_sample_rate
@@ -112,8 +129,8 @@ def _source_factory(args: argparse.Namespace) -> Any:
         raise InvalidInputError(f"--channels must be from 1 to 32; got {args.channels}")
     if args.delay_ms is not None and not 0 <= args.delay_ms <= 10_000:
         raise InvalidInputError(f"--delay-ms must be from 0 to 10000 ms; got {args.delay_ms}")
-    if args.summary is not None and not args.summary.parent.is_dir():
-        raise InvalidInputError(f"--summary: the folder {args.summary.parent} does not exist")
+    if args.summary is not None:
+        _check_summary(args.summary)
     if args.input == "mic":
         device = capture.parse_device(args.device)
         return lambda: capture.MicSource(device, args.rate, args.channels, args.block_ms)
@@ -179,7 +196,7 @@ def _run(args: argparse.Namespace, make_source: Any, speech: SynthesisOptions, s
     summary = json.dumps(asdict(report))
     sys.stdout.write(summary + "\n")
     if args.summary is not None:
-        args.summary.write_text(summary + "\n", encoding="utf-8")
+        atomic_write_text(args.summary, summary + "\n")
     if report.error:
         log.error("%s", report.error)
         return 1
@@ -206,3 +223,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
