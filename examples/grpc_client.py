@@ -3,36 +3,84 @@
     uniflg serve &
     python examples/grpc_client.py synthesize "こんにちは" -o out/grpc
     python examples/grpc_client.py animate out/grpc/speech.wav -o out/grpc
+    python examples/grpc_client.py synthesize "はい" --address npc.example:50051 --tls-ca server.pem --token-file token
 
-Bad input (bad arguments, a file that is missing or no sound file) ends with one line on stderr and exit status
-2, as the other examples do; a server that cannot be reached, an error status from the server or an unwritable
-output folder, with one line and exit status 1.
+The connection options (--address, --token, --tls-*, --connect-timeout) go before or after the subcommand.
+Bad input (bad arguments, a file that is missing or no sound file, an output path that cannot be a folder, TLS
+files that cannot be read) ends with one line on stderr and exit status 2, as the other examples do, before any
+request is sent; a server that cannot be reached, an error status from the server or a failed write, with one
+line and exit status 1. Files are written under a temporary name and renamed when complete, so an interrupted run
+leaves no truncated file that looks valid.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import grpc
 import numpy as np
 import soundfile as sf
+from uniflg import argtypes
 from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
+from uniflg_bridge.cli import read_option_file as read_file
+from uniflg_bridge.cli import read_token
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
+NEW_OR_EXISTING = "give a new or existing folder"
 
-def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metadata: list) -> int:
+
+# ---------------------------------------------------------------- output files
+
+def check_out(out: Path) -> None:
+    """ValueError (one line) unless ``out`` is a folder that exists or can be made: every part of it that exists
+    is a folder, and the deepest one is writable. Nothing is created (a refused request leaves no folder)."""
+    for part in (out, *out.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "a file" if part == out else f"{part} is a file"
+                raise ValueError(f"-o {out}: {what}, not a folder; {NEW_OR_EXISTING}")
+            if not os.access(part, os.W_OK | os.X_OK):
+                raise ValueError(f"-o {out}: {part} is not writable; {NEW_OR_EXISTING} you can write to")
+            return
+
+
+def write_files(out: Path, writers: dict[str, Callable[[IO[bytes]], None]]) -> None:
+    """Write each ``name -> write(file)`` into ``out`` under a temporary name in the same folder, then rename them
+    all into place; on any failure (or Ctrl-C) the temporary files are removed and nothing is renamed."""
+    out.mkdir(parents=True, exist_ok=True)
+    temporary = {name: out / f".{name}.{os.getpid()}.part" for name in writers}
+    try:
+        for name, write in writers.items():
+            with open(temporary[name], "wb") as fh:
+                write(fh)
+        for name, tmp in temporary.items():
+            os.replace(tmp, out / name)
+    finally:
+        for tmp in temporary.values():
+            tmp.unlink(missing_ok=True)
+
+
+def landmarks(frames: list[pb.LandmarkFrame]) -> np.ndarray:
+    return np.array([f.points for f in frames], np.float32).reshape(-1, 70, 2)  # (frames, 70 points, x y)
+
+
+# ---------------------------------------------------------------- calls
+
+def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
     request = pb.SynthesizeRequest(text=args.text, speaker=args.speaker or "", emotion=args.emotion or "",
                                    include_blendshapes=True)
     audio: list[np.ndarray] = []
     frames: list[pb.LandmarkFrame] = []
     rate = 0
     t0 = time.perf_counter()
-    for response in stub.Synthesize(request, metadata=metadata, timeout=120):
+    for response in stub.Synthesize(request, metadata=args.metadata, timeout=120):
         kind = response.WhichOneof("response")
         if kind == "header":
             rate = response.header.sample_rate
@@ -45,10 +93,12 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metada
         else:
             print(f"done: {response.status.frame_count} frames, "
                   f"{response.status.audio_seconds:.2f} s of audio")
-    args.out.mkdir(parents=True, exist_ok=True)
-    sf.write(args.out / "speech.wav", np.concatenate(audio), rate, subtype="PCM_16")
-    np.save(args.out / "landmarks.npy", np.array([f.points for f in frames], np.float32).reshape(-1, 70, 2))
-    print(f"wrote {args.out}/speech.wav and landmarks.npy")
+    if not rate:
+        raise ValueError("the stream ended without a header: nothing written")
+    pcm = np.concatenate(audio) if audio else np.zeros(0, "<i2")
+    write_files(args.out, {"speech.wav": lambda fh: sf.write(fh, pcm, rate, subtype="PCM_16", format="WAV"),
+                           "landmarks.npy": lambda fh: np.save(fh, landmarks(frames))})
+    print(f"wrote {args.out / 'speech.wav'} and {args.out / 'landmarks.npy'}")
     return 0
 
 
@@ -63,7 +113,7 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     return (pcm[:, 0] if pcm.ndim > 1 else pcm), rate  # the service takes mono
 
 
-def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metadata: list) -> int:
+def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
     pcm, rate = args.pcm
 
     def requests() -> Iterator[pb.AnimateRequest]:
@@ -74,55 +124,146 @@ def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace, metadata:
         yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
 
     frames: list[pb.LandmarkFrame] = []
-    for response in stub.Animate(requests(), metadata=metadata, timeout=120):
+    for response in stub.Animate(requests(), metadata=args.metadata, timeout=120):
         if response.WhichOneof("response") == "chunk":
             frames.extend(response.chunk.frames)
         elif response.WhichOneof("response") == "status":
             print(f"done: {len(frames)} frames for "
                   f"{response.status.audio_seconds:.2f} s of audio")
-    args.out.mkdir(parents=True, exist_ok=True)
-    np.save(args.out / "animated.npy", np.array([f.points for f in frames], np.float32).reshape(-1, 70, 2))
+    write_files(args.out, {"animated.npy": lambda fh: np.save(fh, landmarks(frames))})
+    print(f"wrote {args.out / 'animated.npy'}")
     return 0
 
 
-def main() -> int:
+# ---------------------------------------------------------------- connection
+
+def _pem(option: str, path: Path | None) -> bytes | None:
+    """The PEM file ``path`` gives (None when not given); ValueError (one line) when it cannot be read or is not PEM
+    (gRPC would only find out at the handshake, and then wait out --connect-timeout)."""
+    data = read_file(option, path)
+    if data is not None and b"-----BEGIN " not in data:
+        raise ValueError(f"{option} {path}: not a PEM file (no -----BEGIN line)")
+    return data
+
+
+def connection(args: argparse.Namespace) -> tuple[grpc.ChannelCredentials | None, list[tuple[str, str]]]:
+    """(channel credentials or None for plaintext, call metadata) of ``args``; ValueError (one line) for TLS or
+    token files that cannot be used. Over TLS the token rides as call credentials (gRPC sends them only on a
+    secure channel); over plaintext, as ``authorization`` metadata on each call."""
+    ca, cert, key = (_pem(option, path) for option, path in
+                     (("--tls-ca", args.tls_ca), ("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)))
+    if (cert is None) != (key is None):
+        raise ValueError("a client certificate needs both --tls-cert and --tls-key")
+    token = read_token(args)  # as `uniflg serve` reads --token / --token-file / $UNIFLG_TOKEN
+    if ca is None and cert is None:
+        if args.tls_server_name:
+            raise ValueError("--tls-server-name needs TLS: add --tls-ca (or --tls-cert/--tls-key)")
+        return None, [("authorization", f"Bearer {token}")] if token else []
+    creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+    if token:
+        creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
+    return creds, []
+
+
+def open_channel(args: argparse.Namespace, creds: grpc.ChannelCredentials | None) -> grpc.Channel:
+    if creds is None:
+        return grpc.insecure_channel(args.address)
+    options = [("grpc.ssl_target_name_override", args.tls_server_name)] if args.tls_server_name else []
+    return grpc.secure_channel(args.address, creds, options=options)
+
+
+def wait_ready(channel: grpc.Channel, args: argparse.Namespace, tls: bool) -> None:
+    try:
+        grpc.channel_ready_future(channel).result(timeout=args.connect_timeout)
+    except grpc.FutureTimeoutError:
+        hint = ("is `uniflg serve` running there with TLS? --tls-ca must hold its certificate, the name in it "
+                "match --address or --tls-server-name, and a server that asks for client certificates needs "
+                "--tls-cert/--tls-key") if tls else \
+            "is `uniflg serve` running? --address HOST:PORT; a TLS server needs --tls-ca"
+        raise ValueError(f"cannot reach a server at {args.address} within {args.connect_timeout:g} s ({hint})") \
+            from None
+
+
+# ---------------------------------------------------------------- command line
+
+def address(text: str) -> str:
+    """argparse type: a non-empty HOST:PORT (or any gRPC target)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty address: give HOST:PORT")
+    return text
+
+
+address.__name__ = "address"
+
+
+def add_connection_options(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
+    """The options every subcommand shares. On the main parser they carry the defaults; the subcommands' copies
+    (``suppress``) set nothing unless given, so a value given before the subcommand is kept."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("--address", type=address, default=default("127.0.0.1:50051"), metavar="HOST:PORT",
+                        help="the server (default 127.0.0.1:50051)")
+    parser.add_argument("--token", default=default(os.environ.get("UNIFLG_TOKEN")),
+                        help="bearer token, if the server requires one (default: $UNIFLG_TOKEN; --token-file keeps "
+                             "it out of ps)")
+    parser.add_argument("--token-file", type=argtypes.path, default=default(None), metavar="PATH",
+                        help="read the bearer token from this file (first line), as `uniflg serve --token-file`")
+    parser.add_argument("--tls-ca", type=argtypes.path, default=default(None), metavar="PEM",
+                        help="connect with TLS, trusting this server certificate or CA bundle")
+    parser.add_argument("--tls-cert", type=argtypes.path, default=default(None), metavar="PEM",
+                        help="client certificate chain, for a server started with --tls-client-ca (mutual TLS)")
+    parser.add_argument("--tls-key", type=argtypes.path, default=default(None), metavar="PEM",
+                        help="the client certificate's private key")
+    parser.add_argument("--tls-server-name", default=default(None), metavar="NAME",
+                        help="the name the server certificate carries, when --address uses another (an IP)")
+    parser.add_argument("--connect-timeout", type=argtypes.positive_seconds, default=default(5.0),
+                        metavar="SECONDS", help="seconds to wait for the server (default 5)")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--address", default="127.0.0.1:50051")
-    parser.add_argument("--token", default=None, help="bearer token, if the server requires one")
+    add_connection_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("synthesize")
+    s = sub.add_parser("synthesize", help="text -> speech.wav + landmarks.npy")
     s.add_argument("text")
     s.add_argument("--speaker")
     s.add_argument("--emotion")
-    s.add_argument("-o", "--out", type=Path, default=Path("out/grpc"))
-    a = sub.add_parser("animate")
-    a.add_argument("audio", type=Path)
-    a.add_argument("-o", "--out", type=Path, default=Path("out/grpc"))
-    parser.add_argument("--connect-timeout", type=float, default=5.0, help="seconds to wait for the server")
-    args = parser.parse_args()
-    metadata = [("authorization", f"Bearer {args.token}")] if args.token else []
-    if args.command == "animate":
-        try:
-            args.pcm = read_audio(args.audio)  # before connecting: a typo costs no round trip
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    a = sub.add_parser("animate", help="a sound file -> animated.npy")
+    a.add_argument("audio", type=argtypes.path, help="a sound file (mono or the first channel is sent)")
+    for p in (s, a):
+        p.add_argument("-o", "--out", type=argtypes.path, default=Path("out/grpc"), metavar="FOLDER",
+                       help="output folder, new or existing (default out/grpc)")
+        add_connection_options(p, suppress=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:  # every local check before connecting: a typo costs no round trip
+        if args.command == "animate":
+            args.pcm = read_audio(args.audio)
+        check_out(args.out)
+        creds, args.metadata = connection(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
-        with grpc.insecure_channel(args.address) as channel:
-            try:
-                grpc.channel_ready_future(channel).result(timeout=args.connect_timeout)
-            except grpc.FutureTimeoutError:
-                raise ValueError(f"cannot reach a server at {args.address} within {args.connect_timeout:g} s "
-                                 "(is `uniflg serve` running? --address HOST:PORT)") from None
+        with open_channel(args, creds) as channel:
+            wait_ready(channel, args, creds is not None)
             stub = pb_grpc.UniFLGServiceStub(channel)
-            return synthesize(stub, args, metadata) if args.command == "synthesize" else \
-                animate(stub, args, metadata)
+            return synthesize(stub, args) if args.command == "synthesize" else animate(stub, args)
     except grpc.RpcError as exc:
         details = " ".join((exc.details() or "").split())  # one line
         print(f"error: the server answered {exc.code().name}: {details}", file=sys.stderr)
         return 1
-    except (ValueError, OSError) as exc:  # no server, unwritable output folder
+    except ValueError as exc:  # no server, an empty stream
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the output folder changed under us, a full disk
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: cannot write to {args.out}: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

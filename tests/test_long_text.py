@@ -80,8 +80,21 @@ def test_cli_speaks_long_text_with_one_progress_bar(tmp_path: Path, capsys: pyte
     assert "'♪' (U+266A)" in caplog.text
     assert main(["speak", "Press ʘ now.", "-o", str(tmp_path / "x"), "--no-preview"]) == 2
     assert "'ʘ' (U+0298)" in caplog.text and not (tmp_path / "x").exists()
-    assert main(["speak", "Let's go ♪😀", "-o", str(tmp_path / "e"), "--no-preview"]) == 0  # dropped, warned
-    assert (tmp_path / "e" / "speech.wav").is_file() and "dropped 2 emoji" in caplog.text
+    assert main(["speak", "Let's go ♪😀😀", "-o", str(tmp_path / "e"), "--no-preview"]) == 0  # dropped, warned
+    assert (tmp_path / "e" / "speech.wav").is_file()
+    assert "dropped emoji/symbols that cannot be read: ♪ 😀" in caplog.text
+    # invisible format characters (a Windows file's byte-order mark, zero-width spaces) go without a word;
+    # control characters are refused by name, and the hint does not suggest the language it already detected
+    assert main(["speak", "\ufeffこん\u200bにちは", "-o", str(tmp_path / "b"), "--no-preview"]) == 0
+    assert main(["speak", "a\x1bb", "-o", str(tmp_path / "c"), "--no-preview"]) == 2
+    assert "text contains control characters ['0x1b'] (only newline, carriage return and tab are allowed)" in \
+        caplog.text
+    caplog.clear()
+    assert main(["speak", "Press ʘ now.", "-o", str(tmp_path / "x"), "--no-preview"]) == 2
+    assert "give text it reads (the text was detected as en; if it is in another language, name it: ja)" in \
+        caplog.text
+    assert main(["speak", "Press ʘ now.", "-o", str(tmp_path / "x"), "--no-preview", "--language", "en"]) == 2
+    assert "give text it reads, let the language be detected (auto), or name another: ja" in caplog.text
 
 
 def _synthesize(client: pb_grpc.UniFLGServiceStub, text: str) -> tuple[float, int]:

@@ -132,7 +132,9 @@ def load_voice(args: argparse.Namespace) -> Voice:
     return load(args.voice, backend=args.backend, options=options_from_args(args))
 
 
-def _read(option: str, path: Path | None) -> bytes | None:
+def read_option_file(option: str, path: Path | None) -> bytes | None:
+    """The bytes of the file an option names (None when it names none); ValueError naming the option when it
+    cannot be read. Shared with the gRPC tools (examples/grpc_client.py, loadtest)."""
     if path is None:
         return None
     try:
@@ -141,7 +143,7 @@ def _read(option: str, path: Path | None) -> bytes | None:
         raise ValueError(f"{option} {path}: cannot read it ({exc.strerror or exc})") from None
 
 
-def _token(args: argparse.Namespace) -> str | None:
+def read_token(args: argparse.Namespace) -> str | None:
     """The bearer token from ``--token``, ``--token-file`` (its first line) or ``$UNIFLG_TOKEN``; None when none is
     given. A token that is given but empty is a ValueError, never "no authentication": ``--token "$UNSET"``
     would otherwise start an open server."""
@@ -153,7 +155,7 @@ def _token(args: argparse.Namespace) -> str | None:
         return (args.token or "").strip() or None  # an empty $UNIFLG_TOKEN counts as unset
     if given:
         raise ValueError("give the token once: --token or --token-file, not both")
-    data = _read("--token-file", args.token_file) or b""
+    data = read_option_file("--token-file", args.token_file) or b""
     lines = data.decode("utf-8", "replace").splitlines()
     token = lines[0].strip() if lines else ""
     if not token:
@@ -207,9 +209,9 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
     config = ServerConfig(
         bind=args.grpc, max_streams=args.max_streams, queue_size=args.queue, queue_wait=args.queue_wait,
         header_timeout=args.header_timeout, idle_timeout=args.idle_timeout, max_text_chars=args.max_text_chars,
-        max_audio_seconds=args.max_audio_seconds, token=_token(args),
-        tls_cert=_read("--tls-cert", args.tls_cert), tls_key=_read("--tls-key", args.tls_key),
-        tls_client_ca=_read("--tls-client-ca", args.tls_client_ca), grace_seconds=args.grace,
+        max_audio_seconds=args.max_audio_seconds, token=read_token(args),
+        tls_cert=read_option_file("--tls-cert", args.tls_cert), tls_key=read_option_file("--tls-key", args.tls_key),
+        tls_client_ca=read_option_file("--tls-client-ca", args.tls_client_ca), grace_seconds=args.grace,
         blinks=not args.no_blinks, blink_seed=args.blink_seed)
     config.validate()
     if config.token and not config.tls and not is_loopback(Target.parse(args.grpc, allow_port_zero=True).host):

@@ -5,12 +5,16 @@
     python -m uniflg_bridge.loadtest --target 127.0.0.1:50051 --pid 1234 \\
         --duration 1800 --concurrency 4 --rss-out soak.csv            # soak a running `uniflg serve`
     python -m uniflg_bridge.loadtest --voice-factory bridge_fakes:FakeVoice --path tests
+    python -m uniflg_bridge.loadtest --target 127.0.0.1:50051 --token-file token   # a token-protected server
 
 A burst reports wall time, audio seconds produced per wall second, time to the first chunk (median and p95),
 and each stream's outcome: ok, "busy" (UNAVAILABLE with a retry pause in the trailers: the documented refusal),
 or an error (anything else; the exit status is 1 when there is one). A soak (``--duration``) keeps
 ``--concurrency`` streams going, samples the server's resident memory every ``--sample-every`` seconds into a CSV
 and reports the memory slope after ``--warmup`` seconds (least squares, MiB/min).
+
+A bad option is one usage line and exit status 2; a target that cannot be reached or refuses GetInfo (a wrong or
+missing token: UNAUTHENTICATED) is one line on stderr and exit status 1, as a stream error is.
 """
 
 from __future__ import annotations
@@ -37,13 +41,25 @@ import numpy as np
 from tqdm import tqdm
 from uniflg import argtypes
 from uniflg.audio import pcm16_bytes
+from uniflg.cli import Parser
+from uniflg.errors import UniFLGError
+from uniflg.limits import Range
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
+from uniflg_bridge.cli import read_token
 from uniflg_bridge.server import ServerConfig, Voice, build_server
 from uniflg_bridge.status import RETRY_AFTER_KEY
 
 log = logging.getLogger(__name__)
+
+Metadata = tuple[tuple[str, str], ...]  # sent with every call: the bearer token, if any
+WEEK_S = 7 * 24 * 3600.0  # the longest soak and warm-up accepted
+
+
+class TargetError(Exception):
+    """The server cannot be load-tested: it cannot be reached, or it refused GetInfo (one line, naming it)."""
+
 
 # Ordinary requests, including ones whose last chunk holds no landmark frame (issue: they once ended INTERNAL).
 REQUESTS = (
@@ -56,12 +72,20 @@ REQUESTS = (
 
 
 def rss_mib(pid: int | None = None) -> float:
-    """Resident set size of process ``pid`` (default: this one) from Linux /proc, MiB."""
-    with open(f"/proc/{pid or 'self'}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+    """Resident set size of process ``pid`` (default: this one) from Linux /proc, MiB; NaN once it has exited
+    (a server that dies in a soak shows as NaN samples and stream errors, not a traceback)."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
+
+
+def _mib(value: float) -> float | None:
+    return round(value, 1) if np.isfinite(value) else None  # JSON has no NaN
 
 
 @dataclass
@@ -103,11 +127,13 @@ def _speech(seconds: float, sample_rate: int = 16000) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 180 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
 
 
-async def _synthesize(client: pb_grpc.UniFLGServiceStub, request: pb.SynthesizeRequest) -> StreamResult:
-    return await _timed("synthesize", lambda: client.Synthesize(request, timeout=600))
+async def _synthesize(client: pb_grpc.UniFLGServiceStub, request: pb.SynthesizeRequest,
+                      metadata: Metadata = ()) -> StreamResult:
+    return await _timed("synthesize", lambda: client.Synthesize(request, metadata=metadata, timeout=600))
 
 
-async def _animate(client: pb_grpc.UniFLGServiceStub, audio: np.ndarray, sample_rate: int) -> StreamResult:
+async def _animate(client: pb_grpc.UniFLGServiceStub, audio: np.ndarray, sample_rate: int,
+                   metadata: Metadata = ()) -> StreamResult:
     async def requests() -> Any:
         yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=sample_rate, channels=1))
         step = sample_rate // 10
@@ -115,14 +141,14 @@ async def _animate(client: pb_grpc.UniFLGServiceStub, audio: np.ndarray, sample_
             yield pb.AnimateRequest(audio=pcm16_bytes(audio[i:i + step]))
         yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
 
-    return await _timed("animate", lambda: client.Animate(requests(), timeout=600))
+    return await _timed("animate", lambda: client.Animate(requests(), metadata=metadata, timeout=600))
 
 
-def _job(client: pb_grpc.UniFLGServiceStub, i: int, audio: np.ndarray) -> Any:
+def _job(client: pb_grpc.UniFLGServiceStub, i: int, audio: np.ndarray, metadata: Metadata = ()) -> Any:
     """Stream ``i`` of the mix: odd ones Animate 16 kHz speech, even ones Synthesize REQUESTS in turn."""
     if i % 2:
-        return _animate(client, audio, 16000)
-    return _synthesize(client, REQUESTS[(i // 2) % len(REQUESTS)])
+        return _animate(client, audio, 16000, metadata)
+    return _synthesize(client, REQUESTS[(i // 2) % len(REQUESTS)], metadata)
 
 
 def _p95(values: list[float]) -> float | None:
@@ -149,16 +175,17 @@ def summarize(results: list[StreamResult], wall: float) -> dict[str, Any]:
     }
 
 
-async def burst(client: pb_grpc.UniFLGServiceStub, streams: int, animate_seconds: float) -> dict[str, Any]:
+async def burst(client: pb_grpc.UniFLGServiceStub, streams: int, animate_seconds: float,
+                metadata: Metadata = ()) -> dict[str, Any]:
     audio = _speech(animate_seconds)
     t0 = time.perf_counter()
-    results = await asyncio.gather(*(_job(client, i, audio) for i in range(streams)))
+    results = await asyncio.gather(*(_job(client, i, audio, metadata) for i in range(streams)))
     return summarize(list(results), time.perf_counter() - t0)
 
 
 def slope_mib_per_min(samples: list[tuple[float, float]], after_s: float) -> float | None:
     """Least-squares slope of (seconds, MiB) samples taken at or after ``after_s``, in MiB per minute."""
-    points = [(t, m) for t, m in samples if t >= after_s]
+    points = [(t, m) for t, m in samples if t >= after_s and np.isfinite(m)]
     if len(points) < 3:
         return None
     t, m = np.array(points).T
@@ -166,7 +193,8 @@ def slope_mib_per_min(samples: list[tuple[float, float]], after_s: float) -> flo
 
 
 async def soak(client: pb_grpc.UniFLGServiceStub, duration: float, concurrency: int, animate_seconds: float,
-               pid: int | None, sample_every: float, warmup: float, rss_out: Path | None) -> dict[str, Any]:
+               pid: int | None, sample_every: float, warmup: float, rss_out: Path | None,
+               metadata: Metadata = ()) -> dict[str, Any]:
     audio = _speech(animate_seconds)
     counter = itertools.count()
     results: list[StreamResult] = []
@@ -176,7 +204,7 @@ async def soak(client: pb_grpc.UniFLGServiceStub, duration: float, concurrency: 
 
     async def worker() -> None:
         while time.perf_counter() < end:
-            results.append(await _job(client, next(counter), audio))
+            results.append(await _job(client, next(counter), audio, metadata))
 
     async def sampler() -> None:
         writer = None
@@ -202,78 +230,171 @@ async def soak(client: pb_grpc.UniFLGServiceStub, duration: float, concurrency: 
     report = summarize(results, time.perf_counter() - t0)
     report.update({
         "concurrency": concurrency,
-        "rss_mib_samples": [(round(t), round(m, 1)) for t, m in samples],
+        "rss_mib_samples": [(round(t), _mib(m)) for t, m in samples],
         "rss_slope_mib_per_min_after_warmup": slope_mib_per_min(samples, warmup),
         "warmup_s": warmup,
     })
     return report
 
 
+async def _get_info(channel: grpc.aio.Channel, target: str, connect_timeout: float,
+                    metadata: Metadata) -> pb.GetInfoResponse:
+    """The server's GetInfo; TargetError when it cannot be reached in ``connect_timeout`` seconds or refuses."""
+    try:
+        await asyncio.wait_for(channel.channel_ready(), connect_timeout)
+    except asyncio.TimeoutError:
+        raise TargetError(f"cannot reach a server at {target} within {connect_timeout:g} s (is `uniflg serve` "
+                          "running there? check --target HOST:PORT)") from None
+    try:
+        return await pb_grpc.UniFLGServiceStub(channel).GetInfo(pb.GetInfoRequest(), metadata=metadata, timeout=30)
+    except grpc.aio.AioRpcError as exc:
+        details = " ".join((exc.details() or "").split())  # one line
+        hint = " (give the server's token: --token or --token-file)" \
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED else ""
+        raise TargetError(f"the server at {target} answered GetInfo with {exc.code().name}: {details}{hint}") \
+            from None
+
+
 async def run_load(voice: Voice | None, streams: int = 16, animate_seconds: float = 3.0, *,
                    target: str | None = None, config: ServerConfig | None = None, duration: float = 0.0,
                    concurrency: int = 4, pid: int | None = None, sample_every: float = 30.0,
-                   warmup: float = 300.0, rss_out: Path | None = None) -> dict[str, Any]:
+                   warmup: float = 300.0, rss_out: Path | None = None, token: str | None = None,
+                   connect_timeout: float = 5.0) -> dict[str, Any]:
     """A burst of ``streams`` (or, with ``duration``, a soak) against ``target`` or an in-process server on
-    loopback serving ``voice`` with ``config`` (default settings)."""
+    loopback serving ``voice`` with ``config`` (default settings; with ``token``, one that requires it). Every call
+    sends ``token`` as ``authorization: Bearer``. TargetError (one line) when the server cannot be reached within
+    ``connect_timeout`` seconds or refuses GetInfo."""
     server = None
+    metadata: Metadata = (("authorization", f"Bearer {token}"),) if token else ()
     if target is None:
         assert voice is not None
-        server = await build_server(voice, config or ServerConfig(bind="127.0.0.1:0"))
+        server = await build_server(voice, config or ServerConfig(bind="127.0.0.1:0", token=token))
         await server.grpc_server.start()
         target = f"127.0.0.1:{server.port}"
     rss_before = rss_mib(pid)
     try:
         async with grpc.aio.insecure_channel(target) as channel:
             client = pb_grpc.UniFLGServiceStub(channel)
-            info = await client.GetInfo(pb.GetInfoRequest(), timeout=30)
+            info = await _get_info(channel, target, connect_timeout, metadata)
             if duration > 0:
                 report = await soak(client, duration, concurrency, animate_seconds, pid, sample_every, warmup,
-                                    rss_out)
+                                    rss_out, metadata)
             else:
-                report = await burst(client, streams, animate_seconds)
+                report = await burst(client, streams, animate_seconds, metadata)
     finally:
         if server is not None:
             await server.stop(5)
     report.update({"max_concurrent_streams": info.limits.max_concurrent_streams,
-                   "rss_mib_before": round(rss_before, 1), "rss_mib_after": round(rss_mib(pid), 1)})
+                   "rss_mib_before": _mib(rss_before), "rss_mib_after": _mib(rss_mib(pid))})
     return report
 
 
 def _factory(spec: str) -> Voice:
+    """The voice ``module:callable`` returns; ValueError (one line) when it cannot be imported or called."""
     module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)()  # type: ignore[no-any-return]
+    if not module or not name:
+        raise ValueError(f"--voice-factory {spec}: give module:callable")
+    try:
+        return getattr(importlib.import_module(module), name)()  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"--voice-factory {spec}: {exc} (--path adds a folder to search)") from None
+
+
+def _target(text: str) -> str:
+    """argparse type: a non-empty HOST:PORT (or any gRPC target)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty address: give HOST:PORT")
+    return text
+
+
+_target.__name__ = "address"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    seconds = {name: argtypes.within(Range(name, 0.0, WEEK_S)) for name in ("--duration", "--warmup")}
+    parser = Parser(prog="python -m uniflg_bridge.loadtest", description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=argtypes.int_range(1, 10_000), default=16, metavar="N",
+                        help="concurrent streams of a burst, 1 to 10_000 (default 16)")
+    parser.add_argument("--animate-seconds", type=argtypes.within(Range("--animate-seconds", 0.1, 3600.0)),
+                        default=3.0, metavar="SECONDS", help="audio per Animate stream, 0.1 to 3600 s (default 3)")
+    parser.add_argument("--target", type=_target, default=None, metavar="HOST:PORT",
+                        help="a running server (default: one in this process, default settings)")
+    parser.add_argument("--token", default=os.environ.get("UNIFLG_TOKEN"),
+                        help="bearer token sent with every call (default: $UNIFLG_TOKEN; --token-file keeps it out "
+                             "of ps); without --target the in-process server requires it too")
+    parser.add_argument("--token-file", type=argtypes.path, metavar="PATH",
+                        help="read the bearer token from this file (first line), as `uniflg serve --token-file`")
+    parser.add_argument("--connect-timeout", type=argtypes.positive_seconds, default=5.0, metavar="SECONDS",
+                        help="seconds to wait for the server (default 5)")
+    parser.add_argument("--pid", type=argtypes.int_range(1, 2**22), default=None, metavar="PID",
+                        help="the server's process, for its memory (a running process)")
+    parser.add_argument("--duration", type=seconds["--duration"], default=0.0, metavar="SECONDS",
+                        help="soak for this many seconds instead, up to a week (default 0: a burst)")
+    parser.add_argument("--concurrency", type=argtypes.int_range(1, 10_000), default=4, metavar="N",
+                        help="soak: streams kept going, 1 to 10_000 (default 4)")
+    parser.add_argument("--sample-every", type=argtypes.positive_seconds, default=30.0, metavar="SECONDS",
+                        help="soak: memory sample period (default 30)")
+    parser.add_argument("--warmup", type=seconds["--warmup"], default=300.0, metavar="SECONDS",
+                        help="soak: seconds before the slope, up to a week (default 300)")
+    parser.add_argument("--rss-out", type=argtypes.path, default=None, metavar="CSV",
+                        help="soak: CSV of the memory samples (its folder must exist)")
+    parser.add_argument("--voice", type=argtypes.path, default=None, metavar="FOLDER",
+                        help="voice folder (default: the embedded voice)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
+                        help="inference backend (default: auto)")
+    parser.add_argument("--voice-factory", default=None, metavar="MODULE:CALLABLE",
+                        help="load-test the voice this returns (instead of --voice)")
+    parser.add_argument("--path", action="append", default=[], metavar="FOLDER",
+                        help="an extra sys.path entry for --voice-factory (repeatable; default none)")
+    return parser
+
+
+def _check_soak_options(args: argparse.Namespace) -> None:
+    """ValueError (one line) for a --pid that names no process or an --rss-out that cannot be a file."""
+    if args.pid is not None and not Path(f"/proc/{args.pid}").is_dir():
+        raise ValueError(f"--pid {args.pid}: no such process (give the server's process id)")
+    if args.rss_out is not None:
+        if args.rss_out.is_dir():
+            raise ValueError(f"--rss-out {args.rss_out}: a folder; give a CSV file name")
+        if not args.rss_out.parent.is_dir():
+            raise ValueError(f"--rss-out {args.rss_out}: no folder {args.rss_out.parent}")
+
+
+def _voice(args: argparse.Namespace) -> Voice | None:
+    """The voice of the in-process server (None with --target); ValueError (one line) when it cannot load."""
+    if args.target is not None:
+        return None
+    if args.voice_factory:
+        return _factory(args.voice_factory)
+    from uniflg.voice import load_voice
+
+    try:
+        return load_voice(args.voice, backend=args.backend)
+    except UniFLGError as exc:
+        raise ValueError(f"--voice: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--streams", type=int, default=16, help="concurrent streams of a burst (default 16)")
-    parser.add_argument("--animate-seconds", type=float, default=3.0, help="audio per Animate stream (3)")
-    parser.add_argument("--target", default=None, metavar="HOST:PORT",
-                        help="a running server (default: one in this process, default settings)")
-    parser.add_argument("--pid", type=int, default=None, help="the server's process, for its memory")
-    parser.add_argument("--duration", type=float, default=0.0, help="soak for this many seconds instead")
-    parser.add_argument("--concurrency", type=int, default=4, help="soak: streams kept going (default 4)")
-    parser.add_argument("--sample-every", type=float, default=30.0, help="soak: memory sample period (30 s)")
-    parser.add_argument("--warmup", type=float, default=300.0, help="soak: seconds before the slope (300)")
-    parser.add_argument("--rss-out", type=argtypes.path, default=None, help="soak: CSV of the memory samples")
-    parser.add_argument("--voice", default=None, help="voice folder (default: the embedded voice)")
-    parser.add_argument("--backend", default="auto")
-    parser.add_argument("--voice-factory", default=None, help="module:callable returning a voice")
-    parser.add_argument("--path", action="append", default=[], help="extra sys.path entries")
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     sys.path[:0] = args.path
-    voice: Voice | None = None
-    if args.target is None:
-        if args.voice_factory:
-            voice = _factory(args.voice_factory)
-        else:
-            from uniflg.voice import load_voice
-
-            voice = load_voice(args.voice, backend=args.backend)
-    report = asyncio.run(run_load(voice, args.streams, args.animate_seconds, target=args.target,
-                                  duration=args.duration, concurrency=args.concurrency, pid=args.pid,
-                                  sample_every=args.sample_every, warmup=args.warmup, rss_out=args.rss_out))
+    try:  # every local check (usage: exit 2) before the voice loads or a connection opens
+        token = read_token(args)  # as `uniflg serve` reads --token / --token-file / $UNIFLG_TOKEN
+        _check_soak_options(args)
+        voice = _voice(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        report = asyncio.run(run_load(voice, args.streams, args.animate_seconds, target=args.target,
+                                      duration=args.duration, concurrency=args.concurrency, pid=args.pid,
+                                      sample_every=args.sample_every, warmup=args.warmup, rss_out=args.rss_out,
+                                      token=token, connect_timeout=args.connect_timeout))
+    except TargetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     sys.stdout.write(json.dumps(report, indent=2) + "\n")  # the report is this tool's output
     return 0 if not report["errors"] else 1
 

@@ -59,14 +59,15 @@ def synthesis_options(request: pb.SynthesizeRequest) -> SynthesisOptions:
 
 
 def _language(name: str) -> str:
-    """"" -> "auto"; otherwise one of the front end's languages (checked here: the name is echoed bounded)."""
+    """"" or "auto" -> "auto" (the SDK's name for it); otherwise one of the front end's languages (checked here:
+    the name is echoed bounded)."""
     from uniflg.text.charset import LANGUAGES
 
-    if not name:
+    if not name or name == "auto":
         return "auto"
     if name not in LANGUAGES:  # repr of at most 16 characters: bounded, control characters escaped
-        raise InvalidInputError(f"unknown language {name[:16]!r}; use one of {', '.join(LANGUAGES)} or leave it "
-                                "empty for automatic detection")
+        raise InvalidInputError(f"unknown language {name[:16]!r}; use one of {', '.join(LANGUAGES)}, or auto (or "
+                                "empty) for automatic detection")
     return name
 
 

@@ -47,7 +47,7 @@ def check_seed(seed: object, name: str = "seed") -> int:
     return int(seed)
 
 
-ALLOWED_CONTROL = frozenset("\n\t")  # the only control characters a text may hold
+ALLOWED_CONTROL = frozenset("\n\r\t")  # the only control characters a text may hold (line ends of any system)
 
 
 def check_nonempty(text: str) -> str:
@@ -63,10 +63,17 @@ def check_text(text: str, max_chars: int | None = None) -> str:
     check_nonempty(text)
     if max_chars is not None and len(text) > max_chars:
         raise LimitExceededError(f"text has {len(text)} characters; the limit is {max_chars}")
+    return check_control_characters(text)
+
+
+def check_control_characters(text: str) -> str:
+    """``text`` if its only control characters are newline, carriage return and tab; else InvalidInputError
+    naming them (escape sequences, NUL and the like are not text to read)."""
     bad = sorted({c for c in text if unicodedata.category(c) == "Cc" and c not in ALLOWED_CONTROL})
     if bad:
         shown = [hex(ord(c)) for c in bad[:8]]
-        raise InvalidInputError(f"text contains control characters {shown}{' ...' if len(bad) > 8 else ''}")
+        raise InvalidInputError(f"text contains control characters {shown}{' ...' if len(bad) > 8 else ''} "
+                                "(only newline, carriage return and tab are allowed)")
     return text
 
 

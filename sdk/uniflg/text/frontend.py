@@ -18,7 +18,7 @@ import numpy as np
 
 from uniflg.backends.graphs import AXIS_RANGES
 from uniflg.errors import LimitExceededError, UnsupportedTextError
-from uniflg.limits import check_nonempty
+from uniflg.limits import check_control_characters, check_nonempty
 from uniflg.text import symbols as S
 from uniflg.text.charset import (
     LANGUAGE_NAMES,
@@ -73,14 +73,21 @@ class Passage:
 
 
 def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
-    """Remove decoration (or refuse it under ``strict``), then NFKC. -> (text, what was dropped)."""
+    """Refuse control characters, remove decoration (or refuse it under ``strict``) and invisible format
+    characters (a byte-order mark, zero-width spaces, direction marks: Unicode category Cf), then NFKC.
+    -> (text, what was dropped)."""
     check_nonempty(text)
-    text, dropped = split_decoration(text)
+    check_control_characters(text)
+    text, dropped = split_decoration(text)  # first: emoji sequences hold zero-width joiners
+    invisible = sorted({c for c in text if unicodedata.category(c) == "Cf"})
+    if invisible:
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+        log.info("removed invisible format characters: %s", describe_characters(invisible))
     if dropped:
         if strict:
             raise UnsupportedTextError(f"emoji and symbols cannot be read: {describe_characters(dropped)} "
                                        "(without strict they are dropped)", dropped)
-        log.warning("dropped %d emoji/symbol(s) that cannot be read: %s", len(dropped), " ".join(dropped))
+        log.warning("dropped emoji/symbols that cannot be read: %s", " ".join(dropped))
     text = unicodedata.normalize("NFKC", text).strip()
     if not text:
         raise UnsupportedTextError(f"nothing speakable: only {describe_characters(dropped)}", dropped)
@@ -95,15 +102,17 @@ def _language(text: str, language: str) -> str:
     return language
 
 
-def _check_readable(text: str, language: str) -> None:
+def _check_readable(text: str, language: str, detected: bool) -> None:
     bad = unreadable_characters(text, language)
     if bad:
-        raise UnsupportedTextError(f"the {language} front end cannot read: {describe_characters(bad)}; give text "
-                                   f"it reads, or the language auto (detected) or one of {', '.join(LANGUAGES)}",
-                                   bad)
+        others = ", ".join(code for code in LANGUAGES if code != language)
+        hint = (f"give text it reads (the text was detected as {language}; if it is in another language, name "
+                f"it: {others})" if detected else
+                f"give text it reads, let the language be detected (auto), or name another: {others}")
+        raise UnsupportedTextError(f"the {language} front end cannot read: {describe_characters(bad)}; {hint}", bad)
 
 
-def _tokens(text: str, language: str) -> tuple[str, list[Token]]:
+def _tokens(text: str, language: str, detected: bool = False) -> tuple[str, list[Token]]:
     """NFKC text of one language -> (normalized text, tokens); refuses characters the phonemizer does not read
     (checked after normalization, which turns the signs it knows into words)."""
     if language == "ja":
@@ -111,13 +120,13 @@ def _tokens(text: str, language: str) -> tuple[str, list[Token]]:
         from uniflg.text.normalize_ja import normalize as normalize_ja
 
         spoken = normalize_ja(text)
-        _check_readable(spoken, language)
+        _check_readable(spoken, language, detected)
         return spoken, labels_to_tokens(full_context_labels(spoken))
     from uniflg.text.english import text_to_tokens
     from uniflg.text.normalize_en import normalize as normalize_en
 
     spoken = normalize_en(text)
-    _check_readable(spoken, language)
+    _check_readable(spoken, language, detected)
     return spoken, text_to_tokens(spoken)
 
 
@@ -133,8 +142,9 @@ def encode(text: str, language: str = "auto", strict: bool = False) -> Utterance
     money, dates, times, units, abbreviations, loanwords), phonemize. Raises :class:`UnsupportedTextError`
     naming the characters or script it cannot read, :class:`InvalidInputError` for empty text."""
     text, _ = _clean(text, strict)
+    detected = language == "auto"
     language = _language(text, language)
-    spoken, tokens = _tokens(text, language)
+    spoken, tokens = _tokens(text, language, detected)
     if not _speakable(tokens):
         raise UnsupportedTextError(f"nothing speakable in {text!r}")
     return from_tokens(tokens, language, spoken)
@@ -164,16 +174,16 @@ def split_text(text: str, language: str = "auto", strict: bool = False, max_symb
     check_length(sentences)
     pieces: list[tuple[str, Utterance]] = []
     for sentence, lang in sentences:
-        pieces.extend(_fit(sentence, lang, max_symbols))
+        pieces.extend(_fit(sentence, lang, max_symbols, detected=language == "auto"))
     if not pieces:
         raise UnsupportedTextError(f"nothing speakable in {text!r}")
     return Passage(tuple(s for s, _ in pieces), tuple(u for _, u in pieces), dropped)
 
 
-def _fit(text: str, language: str, max_symbols: int) -> list[tuple[str, Utterance]]:
+def _fit(text: str, language: str, max_symbols: int, detected: bool = False) -> list[tuple[str, Utterance]]:
     """One sentence -> pieces of at most ``max_symbols`` symbols, cut as near the middle as a clause end
     (else a space, else a character) allows. Sentences with nothing to say give no piece."""
-    spoken, tokens = _tokens(text, language)
+    spoken, tokens = _tokens(text, language, detected)
     if not _speakable(tokens):
         return []
     if len(tokens) <= max_symbols:
@@ -186,8 +196,8 @@ def _fit(text: str, language: str, max_symbols: int) -> list[tuple[str, Utteranc
     sizes = np.cumsum([len(p) for p in parts])
     cut = int(np.argmin(np.abs(sizes[:-1] - sizes[-1] / 2))) + 1
     glue = "" if language == "ja" else " "
-    return (_fit(glue.join(parts[:cut]), language, max_symbols)
-            + _fit(glue.join(parts[cut:]), language, max_symbols))
+    return (_fit(glue.join(parts[:cut]), language, max_symbols, detected)
+            + _fit(glue.join(parts[cut:]), language, max_symbols, detected))
 
 
 def from_tokens(tokens: Sequence[Token], language: str, text: str = "") -> Utterance:

@@ -1,0 +1,252 @@
+"""examples/grpc_client.py and ``python -m uniflg_bridge.loadtest`` as a new user runs them (subprocesses, real
+servers on real ports, real TLS): bad options and output paths are one line before anything is sent, connection
+options go before or after the subcommand, a protected server gets its token (and certificates), and a successful
+run leaves complete files only."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from bridge_server import running_server
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {k: v for k, v in os.environ.items() if k != "UNIFLG_TOKEN"}
+ENV["PYTHONPATH"] = os.pathsep.join(str(ROOT / p) for p in ("sdk", "training", "engine_bridge",
+                                                            "engine_bridge/generated"))
+TOKEN = "s3cret-for-the-tools"
+CLIENT = "grpc_client.py"
+LOADTEST = "python -m uniflg_bridge.loadtest"
+
+
+def client(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "examples" / CLIENT), *args], env=ENV, capture_output=True,
+                          text=True, timeout=60)
+
+
+def loadtest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "uniflg_bridge.loadtest", *args], env=ENV, capture_output=True,
+                          text=True, timeout=60)
+
+
+def one_line(done: subprocess.CompletedProcess[str], code: int, line: str) -> None:
+    """Exit ``code`` and exactly ``line`` on stderr (no traceback, nothing else)."""
+    assert (done.returncode, done.stderr) == (code, line + "\n"), (done.returncode, done.stderr)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def plain(voice: Any) -> Iterator[str]:
+    with running_server(voice) as server:
+        yield f"127.0.0.1:{server.port}"
+
+
+@pytest.fixture(scope="module")
+def protected(voice: Any) -> Iterator[str]:
+    with running_server(voice, token=TOKEN) as server:
+        yield f"127.0.0.1:{server.port}"
+
+
+@pytest.fixture(scope="module")
+def token_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("token") / "token"
+    path.write_text(TOKEN + "\n")
+    return path
+
+
+# ---------------------------------------------------------------- grpc_client.py: refused before sending
+
+def test_empty_paths_are_refused() -> None:
+    one_line(client("synthesize", "はい", "-o", ""), 2,
+             f"{CLIENT} synthesize: error: argument -o/--out: an empty path: give a file or folder name "
+             f"(see {CLIENT} synthesize --help)")
+    one_line(client("animate", ""), 2,
+             f"{CLIENT} animate: error: argument audio: an empty path: give a file or folder name "
+             f"(see {CLIENT} animate --help)")
+
+
+def test_out_that_cannot_be_a_folder_is_refused_before_connecting(tmp_path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    nowhere = ["--address", f"127.0.0.1:{free_port()}", "--connect-timeout", "30"]  # no wait: nothing is sent
+    one_line(client(*nowhere, "synthesize", "はい", "-o", str(afile)), 2,
+             f"error: -o {afile}: a file, not a folder; give a new or existing folder")
+    one_line(client(*nowhere, "synthesize", "はい", "-o", str(afile / "sub")), 2,
+             f"error: -o {afile / 'sub'}: {afile} is a file, not a folder; give a new or existing folder")
+    assert afile.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf"])
+def test_connect_timeout_must_be_positive_and_finite(value: str) -> None:
+    reason = f"argument --connect-timeout: must be a finite number of seconds above 0; got {value}"
+    one_line(client(f"--connect-timeout={value}", "synthesize", "はい"), 2,
+             f"{CLIENT}: error: {reason} (see {CLIENT} --help)")
+    one_line(client("synthesize", "はい", f"--connect-timeout={value}"), 2,
+             f"{CLIENT} synthesize: error: {reason} (see {CLIENT} synthesize --help)")
+
+
+def test_connection_options_go_before_or_after_the_subcommand(tmp_path) -> None:
+    port = free_port()
+    unreachable = (f"error: cannot reach a server at 127.0.0.1:{port} within 1 s (is `uniflg serve` running? "
+                   "--address HOST:PORT; a TLS server needs --tls-ca)")
+    out = ["-o", str(tmp_path / "out")]
+    one_line(client("synthesize", "はい", "--connect-timeout", "1", "--address", f"127.0.0.1:{port}", *out), 1,
+             unreachable)
+    # given before, and not reset to the defaults by the subcommand's copies of the options
+    one_line(client("--connect-timeout", "1", "--address", f"127.0.0.1:{port}", "synthesize", "はい", *out), 1,
+             unreachable)
+    one_line(client("--connect-timeout", "1", "synthesize", "はい", "--address", f"127.0.0.1:{port}", *out), 1,
+             unreachable)
+    assert not (tmp_path / "out").exists()  # a failed run creates no folder
+
+
+# ---------------------------------------------------------------- grpc_client.py: a real server
+
+def test_a_successful_run_writes_complete_files(plain, tmp_path) -> None:
+    out = tmp_path / "new" / "grpc"  # a folder that does not exist yet
+    done = client("synthesize", "はい", "-o", str(out), "--address", plain)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert f"wrote {out / 'speech.wav'} and {out / 'landmarks.npy'}" in done.stdout
+    audio, rate = sf.read(out / "speech.wav", dtype="int16")
+    frames = np.load(out / "landmarks.npy")
+    assert audio.size > 0 and frames.shape[1:] == (70, 2) and frames.shape[0] > 0
+    done = client("animate", str(out / "speech.wav"), "-o", str(out), "--address", plain)
+    assert done.returncode == 0, done.stderr
+    assert np.load(out / "animated.npy").shape[1:] == (70, 2)
+    assert sorted(p.name for p in out.iterdir()) == ["animated.npy", "landmarks.npy", "speech.wav"]  # no temporaries
+
+
+def test_token_protected_server(protected, token_file, tmp_path) -> None:
+    out = tmp_path / "out"
+    one_line(client("--address", protected, "synthesize", "はい", "-o", str(out)), 1,
+             "error: the server answered UNAUTHENTICATED: missing 'authorization: Bearer <token>' metadata")
+    assert not out.exists()
+    done = client("synthesize", "はい", "-o", str(out), "--address", protected, "--token-file", str(token_file))
+    assert done.returncode == 0, done.stderr
+    assert (out / "speech.wav").is_file() and (out / "landmarks.npy").is_file()
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("grpc_client_example", ROOT / "examples" / CLIENT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_interrupted_write_leaves_the_old_files_and_no_partial_one(tmp_path) -> None:
+    example = load_example()
+    (tmp_path / "speech.wav").write_bytes(b"the previous run")
+
+    def interrupted(fh: Any) -> None:
+        fh.write(b"RIFF" + b"\0" * 100)  # a WAV header's start, then Ctrl-C
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        example.write_files(tmp_path, {"landmarks.npy": lambda fh: np.save(fh, np.zeros((2, 70, 2))),
+                                       "speech.wav": interrupted})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speech.wav"]  # landmarks.npy not renamed either
+    assert (tmp_path / "speech.wav").read_bytes() == b"the previous run"
+
+
+# ---------------------------------------------------------------- grpc_client.py: TLS
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Self-signed server ("localhost") and client certificates, each its own CA."""
+    folder = tmp_path_factory.mktemp("pki")
+    for name in ("server", "client"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                        "-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.pem")],
+                       check=True, capture_output=True)
+    return {p.name: p for p in folder.iterdir()}
+
+
+def test_mutual_tls_with_a_token(voice, pki, token_file, tmp_path) -> None:
+    with running_server(voice, token=TOKEN, tls_cert=pki["server.pem"].read_bytes(),
+                        tls_key=pki["server.key"].read_bytes(),
+                        tls_client_ca=pki["client.pem"].read_bytes()) as server:
+        address = f"127.0.0.1:{server.port}"  # an IP: the certificate's name comes from --tls-server-name
+        tls = ["--address", address, "--tls-ca", str(pki["server.pem"]), "--tls-server-name", "localhost"]
+        mine = ["--tls-cert", str(pki["client.pem"]), "--tls-key", str(pki["client.key"])]
+        done = client(*tls, "synthesize", "はい", "-o", str(tmp_path), *mine, "--token-file", str(token_file))
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "speech.wav").is_file()
+        one_line(client(*tls, *mine, "synthesize", "はい", "-o", str(tmp_path)), 1,
+                 "error: the server answered UNAUTHENTICATED: missing 'authorization: Bearer <token>' metadata")
+        one_line(client(*tls, "--connect-timeout", "1", "synthesize", "はい", "-o", str(tmp_path)), 1,
+                 f"error: cannot reach a server at {address} within 1 s (is `uniflg serve` running there with TLS? "
+                 "--tls-ca must hold its certificate, the name in it match --address or --tls-server-name, and a "
+                 "server that asks for client certificates needs --tls-cert/--tls-key)")  # the handshake fails
+    one_line(client("--tls-cert", str(pki["client.pem"]), "synthesize", "はい"), 2,
+             "error: a client certificate needs both --tls-cert and --tls-key")
+    one_line(client("--tls-ca", str(token_file), "synthesize", "はい"), 2,
+             f"error: --tls-ca {token_file}: not a PEM file (no -----BEGIN line)")
+
+
+# ---------------------------------------------------------------- loadtest
+
+def test_loadtest_unreachable_target_is_one_line() -> None:
+    port = free_port()
+    one_line(loadtest("--target", f"127.0.0.1:{port}", "--connect-timeout", "1"), 1,
+             f"error: cannot reach a server at 127.0.0.1:{port} within 1 s (is `uniflg serve` running there? "
+             "check --target HOST:PORT)")
+
+
+def test_loadtest_against_a_token_protected_server(protected, token_file) -> None:
+    run = ["--target", protected, "--streams", "2", "--animate-seconds", "0.5"]
+    hint = "(give the server's token: --token or --token-file)"
+    one_line(loadtest(*run), 1, f"error: the server at {protected} answered GetInfo with UNAUTHENTICATED: missing "
+                                f"'authorization: Bearer <token>' metadata {hint}")
+    one_line(loadtest(*run, "--token", "wrong"), 1,
+             f"error: the server at {protected} answered GetInfo with UNAUTHENTICATED: invalid bearer token {hint}")
+    for given in (["--token", TOKEN], ["--token-file", str(token_file)]):
+        done = loadtest(*run, *given)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["outcomes"] == {"ok": 2}
+
+
+@pytest.mark.parametrize(("option", "value", "reason"), [
+    ("--streams", "0", "must be from 1 to 10_000; got 0"),
+    ("--concurrency", "-3", "must be from 1 to 10_000; got -3"),
+    ("--pid", "0", "must be from 1 to 4_194_304; got 0"),
+    ("--animate-seconds", "0", "must be a finite number from 0.1 to 3600; got 0"),
+    ("--duration", "-1", "must be a finite number from 0 to 604800; got -1"),
+    ("--warmup", "nan", "must be a finite number from 0 to 604800; got nan"),
+    ("--sample-every", "0", "must be a finite number of seconds above 0; got 0"),
+    ("--connect-timeout", "inf", "must be a finite number of seconds above 0; got inf"),
+])
+def test_loadtest_numeric_options_are_range_checked(capsys, option: str, value: str, reason: str) -> None:
+    from uniflg_bridge.loadtest import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([f"{option}={value}"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"{LOADTEST}: error: argument {option}: {reason} (see {LOADTEST} --help)\n"
+
+
+def test_loadtest_unreadable_token_file(capsys, tmp_path) -> None:
+    from uniflg_bridge.loadtest import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--target", "127.0.0.1:1", "--token-file", str(tmp_path / "nope")])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (f"{LOADTEST}: error: --token-file {tmp_path / 'nope'}: cannot read it "
+                                       f"(No such file or directory) (see {LOADTEST} --help)\n")
