@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
 
@@ -190,6 +191,18 @@ def test_speak_refuses_options_before_the_voice_loads(caplog, tmp_path, options,
 def test_animate_refuses_options_before_the_voice_loads(caplog, tmp_path, speech_wav, options, said) -> None:
     code, lines = run(caplog, "animate", str(speech_wav), "-o", str(tmp_path / "out"), *options)
     assert code == 2 and lines[-1] == said, lines
+    assert not any(LOADED in line for line in lines), lines
+
+
+@needs_default_voice
+def test_animate_refuses_too_short_audio_from_its_header_in_the_files_own_terms(caplog, tmp_path) -> None:
+    import soundfile as sf
+
+    short = tmp_path / "short.wav"
+    sf.write(short, np.full(800, 0.01, np.float32), 48000)  # 16.7 ms: 400 samples once at the voice's 24 kHz
+    code, lines = run(caplog, "animate", str(short), "-o", str(tmp_path / "out"))
+    assert code == 2 and lines[-1] == (f"audio too short to animate: {short} holds 16.7 ms; need at least 21.3 ms "
+                                       "(two spectrogram hops)"), lines
     assert not any(LOADED in line for line in lines), lines
 
 

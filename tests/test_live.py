@@ -243,6 +243,27 @@ def test_microphone_without_portaudio_names_it() -> None:
     pytest.skip("PortAudio (libportaudio2) is installed here: the missing-library message is not reachable")
 
 
+def test_no_input_device_is_named_as_such() -> None:
+    try:
+        sd = capture.portaudio()
+    except capture.CaptureError as exc:
+        pytest.skip(f"needs PortAudio (Debian libportaudio2): {exc}")
+    if _has_default_input(sd):
+        pytest.skip("PortAudio has a default input device here")
+    done = run_cli(["--input", "mic"])
+    assert done.returncode == 2
+    assert "no input device found (no microphone, or PortAudio sees none)" in done.stderr.decode()
+    assert "--device None" not in done.stderr.decode()  # the user never gave --device
+
+
+def _has_default_input(sd: object) -> bool:
+    try:
+        sd.query_devices(kind="input")  # type: ignore[attr-defined]
+    except (ValueError, sd.PortAudioError):  # type: ignore[attr-defined]
+        return False
+    return True
+
+
 def test_microphone_capture_for_real() -> None:
     try:
         sd = capture.portaudio()

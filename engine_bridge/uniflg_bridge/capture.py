@@ -274,7 +274,12 @@ class MicSource:
         try:
             info = self.sd.query_devices(device, "input")
         except (ValueError, self.sd.PortAudioError) as exc:
-            raise CaptureError(f"--device {device!r}: {exc}; input devices: {self.input_devices()}") from exc
+            devices = self.input_devices()
+            if device is None:  # the user named none: the system has no default input
+                raise CaptureError("no input device found (no microphone, or PortAudio sees none); "
+                                   + (f"choose one with --device: {devices}" if devices else
+                                      "give a sound file or - (PCM16 on stdin) with --input")) from exc
+            raise CaptureError(f"--device {device!r}: {exc}; input devices: {devices or 'none'}") from exc
         self.rate = int(rate or info["default_samplerate"])
         self.channels = int(channels or min(2, max(1, int(info["max_input_channels"]))))
         try:

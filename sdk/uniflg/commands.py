@@ -16,6 +16,7 @@ import numpy as np
 
 from uniflg import __version__, argtypes
 from uniflg.backends import BACKEND_NAMES, add_backend_arguments, options_from_args
+from uniflg.errors import InvalidInputError
 from uniflg.landmarks import N_POINTS
 from uniflg.types import SynthesisOptions
 
@@ -172,7 +173,12 @@ def animate(args: argparse.Namespace) -> int:
     prepare_output(args.output, OUTPUTS_ANIMATE)
     opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed)
     with open_audio(args.audio, args.max_seconds) as source:  # reads the header only
-        check_request(read_voice_spec(args.voice), opts)  # names and limits from voice.json: a typo costs no load
+        spec = read_voice_spec(args.voice)
+        check_request(spec, opts)  # names and limits from voice.json: a typo costs no load
+        shortest = 2 * spec.config.audio.hop_length / spec.config.audio.sample_rate  # Animation.min_samples
+        if source.seconds < shortest:
+            raise InvalidInputError(f"audio too short to animate: {args.audio} holds {1000 * source.seconds:.1f} "
+                                    f"ms; need at least {1000 * shortest:.1f} ms (two spectrogram hops)")
         voice = load_voice(args.voice, args.backend, options=options_from_args(args))
         rate = source.sample_rate
         with _progress("animate (seconds of audio)", round(source.seconds, 1), "s") as bar:
