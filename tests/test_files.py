@@ -222,6 +222,11 @@ def test_outputs_are_checked_before_synthesis(tmp_path: Path, caplog) -> None:
     (tmp_path / "o" / "landmarks.npy").mkdir(parents=True)
     code, errors = cli(caplog, "animate", str(existing), "-o", str(tmp_path / "o"))
     assert code == 2 and "landmarks.npy is a folder" in errors, errors
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    code, errors = cli(caplog, "speak", "こんにちは", "-o", str(tmp_path / "dangling"))
+    assert code == 2 and "is a symbolic link to nothing (broken, or a loop); -o needs a folder" in errors, errors
+    code, errors = cli(caplog, "speak", "こんにちは", "-o", str(tmp_path / "o2"), "--voice", str(existing))
+    assert code == 2 and f"not a voice folder (a file): {existing}" in errors, errors
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; the read-only mount test covers it")

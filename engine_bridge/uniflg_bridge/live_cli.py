@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from uniflg import argtypes
 from uniflg.fileio import atomic_write_text
+from uniflg.limits import Range
 
 if TYPE_CHECKING:
     from uniflg.types import SynthesisOptions
@@ -59,9 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "lowest; `uniflg info` lists live_lookahead_ms)")
     p.add_argument("--delay-ms", type=float, default=None,
                    help="send frame i at its capture time + this (default: look-ahead + one block + margin)")
-    p.add_argument("--reconnect", type=float, default=10.0, metavar="SECONDS",
+    p.add_argument("--reconnect", type=argtypes.within(Range("--reconnect", 0.0, 3600.0)), default=10.0,
+                   metavar="SECONDS",
                    help="a microphone that stops: try to reopen it for this long, then end (default 10; 0: end)")
-    p.add_argument("--voice", default=None, help="voice folder (default: the embedded voice)")
+    p.add_argument("--voice", type=argtypes.path, default=None, help="voice folder (default: the embedded voice)")
     p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
                    help="inference backend")
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all usable cores)")

@@ -37,6 +37,9 @@ def prepare_output(folder: Path, names: Iterable[str] = (), option: str = "-o") 
     permission denied, a read-only file system...); ``option`` is what the messages call the command's option
     (``--out FILE`` names the file, so it checks the file's folder)."""
     folder = Path(folder)
+    if folder.is_symlink() and not folder.exists():
+        raise InvalidInputError(f"output {folder} is a symbolic link to nothing (broken, or a loop); {option} needs "
+                                "a folder")
     if folder.exists() and not folder.is_dir():
         raise InvalidInputError(f"output {folder} is an existing file; {option} needs a folder there (it is created "
                                 "if missing)")

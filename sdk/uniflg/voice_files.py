@@ -245,7 +245,8 @@ def check_voice_folder(folder: Path) -> VoiceSpec:
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise ModelFormatError(f"not a voice folder (no such folder): {folder}")
+        what = "a file" if folder.exists() else "no such folder"
+        raise ModelFormatError(f"not a voice folder ({what}): {folder}")
     spec_path = folder / VOICE_FILE
     if not spec_path.is_file():
         raise ModelFormatError(f"not a voice folder (no {VOICE_FILE}): {folder}")
