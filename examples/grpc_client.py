@@ -28,43 +28,21 @@ import numpy as np
 import soundfile as sf
 from uniflg import argtypes
 from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
+from uniflg.outputs import prepare_output, staged_outputs
 from uniflg_bridge.cli import read_option_file as read_file
 from uniflg_bridge.cli import read_token
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
-NEW_OR_EXISTING = "give a new or existing folder"
-
-
 # ---------------------------------------------------------------- output files
 
-def check_out(out: Path) -> None:
-    """ValueError (one line) unless ``out`` is a folder that exists or can be made: every part of it that exists
-    is a folder, and the deepest one is writable. Nothing is created (a refused request leaves no folder)."""
-    for part in (out, *out.parents):
-        if part.exists():
-            if not part.is_dir():
-                what = "a file" if part == out else f"{part} is a file"
-                raise ValueError(f"-o {out}: {what}, not a folder; {NEW_OR_EXISTING}")
-            if not os.access(part, os.W_OK | os.X_OK):
-                raise ValueError(f"-o {out}: {part} is not writable; {NEW_OR_EXISTING} you can write to")
-            return
-
-
 def write_files(out: Path, writers: dict[str, Callable[[IO[bytes]], None]]) -> None:
-    """Write each ``name -> write(file)`` into ``out`` under a temporary name in the same folder, then rename them
-    all into place; on any failure (or Ctrl-C) the temporary files are removed and nothing is renamed."""
-    out.mkdir(parents=True, exist_ok=True)
-    temporary = {name: out / f".{name}.{os.getpid()}.part" for name in writers}
-    try:
+    """Write each ``name -> write(file)`` into ``out`` through the SDK's staged outputs (the ``uniflg speak``
+    writer): all files are renamed into place together once complete; on any failure (or Ctrl-C) none is."""
+    with staged_outputs(out) as staged:
         for name, write in writers.items():
-            with open(temporary[name], "wb") as fh:
+            with open(staged.path(name), "wb") as fh:
                 write(fh)
-        for name, tmp in temporary.items():
-            os.replace(tmp, out / name)
-    finally:
-        for tmp in temporary.values():
-            tmp.unlink(missing_ok=True)
 
 
 def landmarks(frames: list[pb.LandmarkFrame]) -> np.ndarray:
@@ -244,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # every local check before connecting: a typo costs no round trip
         if args.command == "animate":
             args.pcm = read_audio(args.audio)
-        check_out(args.out)
+        prepare_output(args.out, ("speech.wav", "landmarks.npy", "animated.npy"))  # as `uniflg speak`
         creds, args.metadata = connection(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

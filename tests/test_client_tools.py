@@ -86,9 +86,9 @@ def test_out_that_cannot_be_a_folder_is_refused_before_connecting(tmp_path) -> N
     afile.write_text("keep me")
     nowhere = ["--address", f"127.0.0.1:{free_port()}", "--connect-timeout", "30"]  # no wait: nothing is sent
     one_line(client(*nowhere, "synthesize", "はい", "-o", str(afile)), 2,
-             f"error: -o {afile}: a file, not a folder; give a new or existing folder")
+             f"error: output {afile} is an existing file; -o needs a folder there (it is created if missing)")
     one_line(client(*nowhere, "synthesize", "はい", "-o", str(afile / "sub")), 2,
-             f"error: -o {afile / 'sub'}: {afile} is a file, not a folder; give a new or existing folder")
+             f"error: cannot write to output folder {afile / 'sub'}: {afile} is a file, not a folder")
     assert afile.read_text() == "keep me"
 
 
