@@ -55,8 +55,9 @@ def test_runtime_matches_torch_reference_infer_text(voices):
     audio, landmarks = voice.synthesize_all(utt, opts)
     plan = voice._plan(utt, opts)
     cfg = voice.config
-    rng = np.random.default_rng(5)  # the runtime's draw order: z_u, durations, latent, landmarks
-    z_u = rng.standard_normal((1, cfg.vits.utterance_dim)).astype(np.float32)
+    rng = np.random.default_rng(5)  # the runtime's draw order: durations, latent, landmarks
+    # no emotion named: the voice's default stored latent (its first), never a draw
+    z_u = np.asarray(next(iter(next(iter(voice.spec.latents.values())).values())), np.float32).reshape(1, -1)
     dn = (rng.standard_normal((1, 2, 40)) * opts.noise_scale_duration).astype(np.float32)
     ln = rng.standard_normal((1, cfg.vits.inter_channels, plan.frames)).astype(np.float32) \
         * np.float32(opts.noise_scale)
@@ -69,6 +70,21 @@ def test_runtime_matches_torch_reference_infer_text(voices):
     assert np.array_equal(d[0].numpy().astype(np.int64), plan.d_spec)
     assert snr_db(wav[0, 0].numpy(), audio) >= 60
     assert np.abs(lm[0].numpy() - landmarks).max() <= 1e-5
+
+
+def test_no_emotion_named_reads_in_the_voices_default_stored_style_whatever_the_seed(voices):
+    """z_u is the default stored latent, not an N(0, I) draw per seed: naming the default emotion changes
+    nothing, and another seed changes only the noise (the style, e.g. the mouth's baseline, stays)."""
+    voice = voices["onnxruntime"]
+    utt = utterance(30, seed=2)
+    default = next(iter(voice.spec.latents["emotion"]))
+    for seed in (0, 7):
+        plain = voice.synthesize_all(utt, SynthesisOptions(seed=seed))
+        named = voice.synthesize_all(utt, SynthesisOptions(seed=seed, emotion=default))
+        assert all(np.array_equal(a, b) for a, b in zip(plain, named, strict=True))
+    other = next(e for e in voice.spec.latents["emotion"] if e != default)
+    assert not np.array_equal(voice.synthesize_all(utt, SynthesisOptions(emotion=other))[1],
+                              voice.synthesize_all(utt, SynthesisOptions())[1])
 
 
 def test_runtime_matches_torch_reference_infer_speech(voices):

@@ -260,13 +260,14 @@ class LiveSession:
         self._level = -120.0
         self.retargeter = _retargeter(voice)
         # One stream: VRM A..O carry their state from block to block (uniflg.avatar.AvatarStream).
-        self._avatar = AvatarStream(self.retargeter) if self.retargeter is not None else None
+        self._avatar = (AvatarStream(Retargeter(self.retargeter.calibration.for_style(self.speech.emotion)))
+                        if self.retargeter is not None else None)
         self.neutral_face = _neutral_face(voice)
 
     # -- the parts a run is made of
 
     def _animator(self) -> SpeechAnimator:
-        g, z_u = self.voice._condition(self.speech, np.random.default_rng(self.speech.seed), speech_driven=True)
+        g, z_u = self.voice._condition(self.speech, speech_driven=True)
         return self.voice.speech_animator(g, z_u, self.path, self.options.min_block_frames)
 
     def lookahead_ms(self, animator: SpeechAnimator) -> float:

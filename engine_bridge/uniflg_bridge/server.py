@@ -281,22 +281,23 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             return float(pick(options.max_lookahead_ms).lookahead_ms)
         return float(getattr(self.voice, "lookahead_seconds", 0.0)) * 1000
 
-    def _avatar(self, retargeter: Retargeter) -> AvatarStream:
-        """One stream's source of blendshapes (with its run-time blinks, unless switched off)."""
+    def _avatar(self, retargeter: Retargeter, style: str | None = None) -> AvatarStream:
+        """One stream's source of blendshapes, read for the stored ``style`` (emotion) its faces are drawn in,
+        with its run-time blinks unless switched off."""
         self._streams += 1
         blinks = BlinkTrack((self.config.blink_seed, self._streams)) if self.config.blinks else None
-        return AvatarStream(retargeter, blinks)
+        return AvatarStream(Retargeter(retargeter.calibration.for_style(style)), blinks)
 
     async def _pump(self, context: grpc.aio.ServicerContext, respond: Respond, header: pb.StreamHeader,
                     meta: StreamMeta, chunks: AsyncIterator[Chunk], include_blendshapes: bool,
                     audio_seconds: Callable[[_Tally], Awaitable[float]],
-                    fans: list[StreamFanOut]) -> pb.Status:
+                    fans: list[StreamFanOut], style: str | None = None) -> pb.Status:
         """The one header -> chunks pump of Synthesize and Animate; -> the final Status, sent by the caller once
         the fan-out has finished. Blendshapes are computed once per chunk, for the client and the fan-out
         alike; a chunk goes on the wire when it carries audio or frames. The opened fan-out is put in
         ``fans`` so the caller can finish it or, for any other ending, cancel it."""
         await self._write(context, respond(header=header))
-        avatar = self._avatar(self.retargeter) if self.retargeter is not None else None
+        avatar = self._avatar(self.retargeter, style) if self.retargeter is not None else None
         fan = self.fanout.open(meta) if self.fanout.enabled and avatar is not None else None
         if fan is not None:
             fans.append(fan)
@@ -366,7 +367,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                     return tally.samples / info.sample_rate
 
                 status = await self._pump(context, pb.SynthesizeResponse, header, meta, stream.chunks(first),
-                                          request.include_blendshapes, seconds, fans)
+                                          request.include_blendshapes, seconds, fans, options.emotion)
             await self._complete(context, pb.SynthesizeResponse, status, fans)
         except asyncio.CancelledError:
             log.info("Synthesize cancelled by the client, a deadline or shutdown")
@@ -410,7 +411,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                     return await reader / sample_rate  # re-raises a protocol error found while reading
 
                 status = await self._pump(context, pb.AnimateResponse, stream_header, meta, stream.chunks(),
-                                          header.include_blendshapes, seconds, fans)
+                                          header.include_blendshapes, seconds, fans, options.emotion)
             await self._complete(context, pb.AnimateResponse, status, fans)
         except asyncio.CancelledError:
             log.info("Animate cancelled by the client, a deadline or shutdown")

@@ -91,23 +91,43 @@ def frame_symbols(timing: Sequence[tuple[str, float, float]], n_frames: int, fps
 def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXTS,
                              options: SynthesisOptions | None = None) -> Calibration:
     """Measure a voice's :class:`Calibration` (a few seconds of CPU): rest face = median of the landmarks the
-    voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band, vowel prototypes and the vowel
-    classifier from the text path on ``texts`` at ``options`` (default: the voice's default speaker and
-    emotion, seed 0), each frame labelled with the token at its time (:func:`frame_symbols`)."""
+    voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band and vowel prototypes from the text
+    path on ``texts`` at ``options`` (default: the voice's default speaker and emotion, seed 0), each frame
+    labelled with the token at its time (:func:`frame_symbols`); the vowel classifier from the same texts in that
+    style, and one more per other stored emotion (happy and sad open and spread the mouth differently: read with
+    the neutral classifier, their vowels all came out A or O); :meth:`Calibration.for_style` picks one."""
     options = options or SynthesisOptions()
     silence = voice.animate_array(np.zeros(int(SILENCE_SECONDS * voice.sample_rate), np.float32),
                                   voice.sample_rate, replace(options, reference_audio=None))
     fps = voice.stream_info(options).fps
-    tracks, labels, sentences = [], [], []
-    for k, text in enumerate(tqdm(texts, desc="face calibration", leave=False)):
-        lm = voice.landmarks_from_text(text, options)
-        tracks.append(lm)
-        labels += frame_symbols(voice.phoneme_timing(text, options), len(lm), fps)
-        sentences += [k] * len(lm)
-    speech, label = np.concatenate(tracks), np.array(labels)
+    styles = [options] + [replace(options, emotion=e) for e in _other_styles(voice, options)]
+    rendered = []
+    with tqdm(total=len(texts) * len(styles), desc="face calibration", leave=False) as bar:
+        for style in styles:
+            tracks, labels, sentences = [], [], []
+            for k, text in enumerate(texts):
+                lm = voice.landmarks_from_text(text, style)
+                tracks.append(lm)
+                labels += frame_symbols(voice.phoneme_timing(text, style), len(lm), fps)
+                sentences += [k] * len(lm)
+                bar.update()
+            rendered.append((np.concatenate(tracks), np.array(labels), np.array(sentences)))
+    (speech, label, sentence), others = rendered[0], rendered[1:]
     vowel_frames = {v: np.flatnonzero(label == v) for v in VOWELS}
     return Calibration.from_tracks(silence, speech, {v: i for v, i in vowel_frames.items() if i.size},
-                                   labels=label, sentences=np.array(sentences), fps=fps)
+                                   labels=label, sentences=sentence, fps=fps,
+                                   styles={str(s.emotion): track for s, track in zip(styles[1:], others, strict=True)})
+
+
+def _other_styles(voice: Any, options: SynthesisOptions) -> list[str]:
+    """The stored emotions (UniFLG; a UniFLG-AS voice's emotions are rows, not latents) other than the style
+    ``options`` reads in, when it names none or one of them: the vowel classifier also fits on them."""
+    spec = getattr(voice, "spec", None)
+    if options.reference_audio is not None or spec is None or spec.config.variant.conditioning == "emotion":
+        return []
+    stored = list(spec.latents.get("emotion", {}))
+    default = options.emotion or (stored[0] if stored else None)
+    return [e for e in stored if e != default]
 
 
 def face_calibration(voice: Any) -> Calibration:
@@ -155,12 +175,14 @@ class AvatarStream:
         self._next_frame = -1
 
     @classmethod
-    def for_voice(cls, voice: Any, blinks: bool = True, seed: int | None = 0) -> AvatarStream:
-        """Calibrated on ``voice`` (:func:`face_calibration`), with seeded run-time blinks unless ``blinks`` is
-        False."""
+    def for_voice(cls, voice: Any, blinks: bool = True, seed: int | None = 0, style: str | None = None
+                  ) -> AvatarStream:
+        """Calibrated on ``voice`` (:func:`face_calibration`) for the stored ``style`` the landmarks are drawn in
+        (an emotion name, as in :class:`~uniflg.types.SynthesisOptions`; None: the voice's default), with seeded
+        run-time blinks unless ``blinks`` is False."""
         fps = voice.stream_info().fps
         track = BlinkTrack(seed, fps) if blinks else None
-        return cls(Retargeter(face_calibration(voice)), track)
+        return cls(Retargeter(face_calibration(voice).for_style(style)), track)
 
     def weights(self, first_frame: int, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if first_frame < 0:

@@ -190,19 +190,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--voice", default=None, help="voice folder (default: the embedded default voice)")
     p.add_argument("--no-english", action="store_true", help="skip the English sentences")
     p.add_argument("--seed", type=argtypes.seed, default=0, help="synthesis and blink seed")
+    p.add_argument("--emotion", default=None,
+                   help="a stored emotion (style) to speak in and read the weights for (default: the voice's "
+                        "default; the emotion targets are judged for neutral speech only)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from uniflg.voice import load_voice
+    from uniflg.voice import check_request, load_voice
 
     voice = load_voice(args.voice)
+    options = SynthesisOptions(seed=args.seed, emotion=args.emotion)
+    check_request(voice.spec, options)  # an unknown emotion: one line naming the stored ones
 
     def make_weights(blinks: bool) -> Weights:
-        return AvatarStream.for_voice(voice, blinks=blinks, seed=args.seed).weights
+        return AvatarStream.for_voice(voice, blinks=blinks, seed=args.seed, style=args.emotion).weights
 
-    report = evaluate(voice, make_weights, not args.no_english, SynthesisOptions(seed=args.seed))
+    report = evaluate(voice, make_weights, not args.no_english, options)
     sys.stdout.write((json.dumps(report, indent=2) if args.json else "\n".join(format_report(report))) + "\n")
     return 0
 
