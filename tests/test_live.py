@@ -474,3 +474,27 @@ def test_live_blendshapes_read_like_the_servers(voice) -> None:
     assert five.max() > 0.5 and five.sum(1).max() <= 1.0 + 1e-6
     neutral = session._neutral_event()
     assert neutral is not None and not neutral.arkit.any() and not neutral.vrm.any()
+
+
+def test_a_pipe_that_outruns_the_consumer_loses_nothing_at_its_end() -> None:
+    """The end marker waited for no one: with the queue full it dropped the oldest block (20 ms of audio, 30 s
+    before the end of a long piped input)."""
+    import io
+
+    rate = 16000
+    pcm = (np.arange(rate * 2) % 2000 - 1000).astype("<i2")  # 2 s, 100 blocks of 20 ms
+    source = StreamSource(io.BytesIO(pcm.tobytes()), rate)
+    out = BlockQueue(0.2, rate, source.block_samples)  # room for 10 blocks: the reader fills it and waits
+    source.start(out)
+    time.sleep(0.3)  # the reader is blocked on a full queue
+    got: list[np.ndarray] = []
+    ended = None
+    while ended is None:
+        item = out.get(5.0)
+        assert item is not None, "the reader stalled"
+        if isinstance(item, AudioBlock):
+            got.append(item.samples[:, 0])
+        else:
+            ended = item
+    assert out.dropped_blocks == 0 and not ended.error
+    np.testing.assert_array_equal(np.round(np.concatenate(got) * 32768).astype(np.int64), pcm.astype(np.int64))

@@ -67,6 +67,12 @@ class BlockQueue:
             else:
                 self.dropped_blocks += 1
 
+    def end(self, item: SourceEnded, stop: threading.Event) -> None:
+        """A reader thread's end marker: it waits for room like the blocks before it (a file or a pipe loses
+        nothing at its end), unless the run is stopping, when it makes room."""
+        if not self.put(item, stop):
+            self.put_nowait(item)
+
     def put(self, item: AudioBlock | SourceEnded, stop: threading.Event) -> bool:
         """Block until there is room (or ``stop`` is set: -> False)."""
         while not stop.is_set():
@@ -149,9 +155,9 @@ class FileSource:
                 if not out.put(AudioBlock(data, n, epoch0 + n / self.rate), self._stop):
                     break
                 n += len(data)
-            out.put_nowait(SourceEnded())
+            out.end(SourceEnded(), self._stop)
         except Exception as exc:  # noqa: BLE001 - reported to the consumer, which ends cleanly
-            out.put_nowait(SourceEnded(f"reading the file failed: {exc}"))
+            out.end(SourceEnded(f"reading the file failed: {exc}"), self._stop)
         finally:
             self._file.close()
 
@@ -213,9 +219,9 @@ class StreamSource:
                 n += len(samples)
             if pending:
                 log.warning("stdin ended inside a sample frame: %d trailing bytes ignored", len(pending))
-            out.put_nowait(SourceEnded())
+            out.end(SourceEnded(), self._stop)
         except Exception as exc:  # noqa: BLE001 - reported to the consumer, which ends cleanly
-            out.put_nowait(SourceEnded(f"reading stdin failed: {exc}"))
+            out.end(SourceEnded(f"reading stdin failed: {exc}"), self._stop)
 
     def stop(self) -> None:
         self._stop.set()
