@@ -196,6 +196,9 @@ def test_a_signal_while_stdin_is_open_and_idle_exits_0_without_aborting(sig: sig
     (["--input", "-", "--rate", "16000", "--device", "3"], "--device applies"),
     (["--input", "-", "--rate", "16000", "--osc", "host:99999"], "--osc host:99999: the port in"),
     (["--input", "-", "--rate", "16000", "--emotion", "furious"], "furious"),
+    (["--input", "-", "--rate", "16000", "--emotion", "sad", "--z-u-from-input"],
+     "--emotion and --z-u-from-input both choose the utterance latent"),
+    (["--input", "-", "--rate", "16000", "--vmc", ""], "--vmc : an empty target (use HOST:PORT"),
 ])
 def test_bad_input_exits_2_with_one_line(args: list[str], message: str) -> None:
     done = run_cli(args, stdin=b"")

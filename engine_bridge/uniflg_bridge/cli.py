@@ -111,7 +111,7 @@ def build_fanout(args: argparse.Namespace) -> FanOut:
             try:
                 sinks.append(make(Target.parse(text, port)))
             except ValueError as exc:
-                raise ValueError(f"{option} {text}: {exc}") from None
+                raise ValueError(f"{option} {text}: {exc} (use HOST:PORT, :PORT or HOST)") from None
     play: Callable[[int], AudioOut] | None = None
     if args.play:
         from uniflg_bridge.player import Player, portaudio_available
@@ -199,7 +199,7 @@ def check_addresses(args: argparse.Namespace) -> None:
             try:
                 Target.parse(text, port).resolve()
             except ValueError as exc:
-                raise ValueError(f"{option} {text}: {exc}") from None
+                raise ValueError(f"{option} {text}: {exc} (use HOST:PORT, :PORT or HOST)") from None
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:

@@ -157,6 +157,9 @@ def _speech_options(args: argparse.Namespace, spec: VoiceSpec) -> SynthesisOptio
     if args.threads is not None and args.threads < 1:
         raise InvalidInputError(f"--threads must be 1 or more; got {args.threads}")
     emotion = args.emotion
+    if emotion is not None and args.z_u_from_input:
+        raise InvalidInputError("--emotion and --z-u-from-input both choose the utterance latent (the stored one of "
+                                "an emotion, or the input's first second); give one")
     if emotion is None and not args.z_u_from_input and spec.latents.get("emotion"):
         emotion = next(iter(spec.latents["emotion"]))  # a live input's first second may well be silence
     speech = SynthesisOptions(speaker=args.speaker, emotion=emotion)

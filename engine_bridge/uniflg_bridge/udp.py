@@ -46,7 +46,10 @@ class Target:
     def parse(cls, text: str, default_port: int | None = None, allow_port_zero: bool = False) -> Target:
         """``HOST:PORT``, ``[v6]:PORT``, ``:PORT`` (loopback), or ``HOST`` / ``[v6]`` / a bare IPv6 address with
         ``default_port``; ValueError (one line) for a port that is not a number in 1..65535 (0 also with
-        ``allow_port_zero``: "pick a free port")."""
+        ``allow_port_zero``: "pick a free port"). An empty text is refused (``--vmc "$HOST"`` with HOST unset
+        would otherwise send to loopback without a word)."""
+        if not text.strip():
+            raise ValueError("an empty target")
         if text.startswith("["):
             host, close, rest = text[1:].partition("]")
             if not close or (rest and not rest.startswith(":")):
