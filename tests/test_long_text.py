@@ -86,6 +86,12 @@ def test_cli_speaks_long_text_with_one_progress_bar(tmp_path: Path, capsys: pyte
     # invisible format characters (a Windows file's byte-order mark, zero-width spaces) go without a word;
     # control characters are refused by name, and the hint does not suggest the language it already detected
     assert main(["speak", "\ufeffこん\u200bにちは", "-o", str(tmp_path / "b"), "--no-preview"]) == 0
+    from uniflg.text.frontend import split_text
+
+    for strict in (False, True):  # a lone zero-width joiner is no emoji: removed, the word kept whole
+        assert split_text("Hel\u200dlo", strict=strict).sentences == ("Hello",)
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"  # one emoji made of three and two joiners
+    assert split_text(f"Family {family} here").dropped == (family,)
     assert main(["speak", "a\x1bb", "-o", str(tmp_path / "c"), "--no-preview"]) == 2
     assert "text contains control characters ['0x1b'] (only newline, carriage return and tab are allowed)" in \
         caplog.text

@@ -86,12 +86,16 @@ def split_decoration(text: str) -> tuple[str, tuple[str, ...]]:
 
     for start, end in [*spans, (len(text), len(text))]:
         for i in range(pos, start):
-            if is_decoration(text[i]):
+            if is_decoration(text[i]) and unicodedata.category(text[i]) != "Cf":
                 drop(text[i], i, i + 1)
             else:
                 out.append(text[i])
         if start < end:
-            drop(text[start:end], start, end)
+            span = text[start:end]
+            if all(unicodedata.category(c) == "Cf" for c in span):  # a lone joiner is no emoji: kept (as
+                out.append(span)  # above) for the front end, which removes format characters without a word
+            else:
+                drop(span, start, end)
         pos = end
     return "".join(out), tuple(removed)
 
