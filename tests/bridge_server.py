@@ -23,7 +23,9 @@ def running_server(voice: Voice, fanout: FanOut | None = None, **config: Any) ->
     thread = threading.Thread(target=loop.run_forever, name="bridge-test-loop", daemon=True)
     thread.start()
     cfg = ServerConfig(bind=config.pop("bind", "127.0.0.1:0"), **config)
-    server = asyncio.run_coroutine_threadsafe(build_server(voice, cfg, fanout), loop).result(10)
+    # a voice without a stored face calibration measures it here (text and speech paths: ~25 s for a tiny torch
+    # voice on 2 cores)
+    server = asyncio.run_coroutine_threadsafe(build_server(voice, cfg, fanout), loop).result(120)
     asyncio.run_coroutine_threadsafe(server.grpc_server.start(), loop).result(10)
     server.loop = loop  # type: ignore[attr-defined]
     try:

@@ -260,8 +260,9 @@ class LiveSession:
         self._level = -120.0
         self.retargeter = _retargeter(voice)
         # One stream: VRM A..O carry their state from block to block (uniflg.avatar.AvatarStream).
-        self._avatar = (AvatarStream(Retargeter(self.retargeter.calibration.for_style(self.speech.emotion)))
-                        if self.retargeter is not None else None)
+        self._avatar = (AvatarStream(Retargeter(
+            self.retargeter.calibration.for_style(self.speech.emotion).for_path(self.path)))
+            if self.retargeter is not None else None)
         self.neutral_face = _neutral_face(voice)
 
     # -- the parts a run is made of

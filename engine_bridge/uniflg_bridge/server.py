@@ -281,23 +281,28 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             return float(pick(options.max_lookahead_ms).lookahead_ms)
         return float(getattr(self.voice, "lookahead_seconds", 0.0)) * 1000
 
-    def _avatar(self, retargeter: Retargeter, style: str | None = None) -> AvatarStream:
-        """One stream's source of blendshapes, read for the stored ``style`` (emotion) its faces are drawn in,
-        with its run-time blinks unless switched off."""
+    def _speech_path_name(self, options: SynthesisOptions) -> str | None:
+        """The speech path an Animate call with ``options`` runs on (None: a voice without paths)."""
+        pick = getattr(self.voice, "speech_path", None)
+        return None if pick is None else str(pick(options.max_lookahead_ms).name)
+
+    def _avatar(self, retargeter: Retargeter, style: str | None = None, path: str | None = None) -> AvatarStream:
+        """One stream's source of blendshapes, read for the stored ``style`` (emotion) its faces are drawn in and
+        the speech ``path`` that draws them, with its run-time blinks unless switched off."""
         self._streams += 1
         blinks = BlinkTrack((self.config.blink_seed, self._streams)) if self.config.blinks else None
-        return AvatarStream(Retargeter(retargeter.calibration.for_style(style)), blinks)
+        return AvatarStream(Retargeter(retargeter.calibration.for_style(style).for_path(path)), blinks)
 
     async def _pump(self, context: grpc.aio.ServicerContext, respond: Respond, header: pb.StreamHeader,
                     meta: StreamMeta, chunks: AsyncIterator[Chunk], include_blendshapes: bool,
                     audio_seconds: Callable[[_Tally], Awaitable[float]],
-                    fans: list[StreamFanOut], style: str | None = None) -> pb.Status:
+                    fans: list[StreamFanOut], style: str | None = None, path: str | None = None) -> pb.Status:
         """The one header -> chunks pump of Synthesize and Animate; -> the final Status, sent by the caller once
         the fan-out has finished. Blendshapes are computed once per chunk, for the client and the fan-out
         alike; a chunk goes on the wire when it carries audio or frames. The opened fan-out is put in
         ``fans`` so the caller can finish it or, for any other ending, cancel it."""
         await self._write(context, respond(header=header))
-        avatar = self._avatar(self.retargeter, style) if self.retargeter is not None else None
+        avatar = self._avatar(self.retargeter, style, path) if self.retargeter is not None else None
         fan = self.fanout.open(meta) if self.fanout.enabled and avatar is not None else None
         if fan is not None:
             fans.append(fan)
@@ -411,7 +416,8 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                     return await reader / sample_rate  # re-raises a protocol error found while reading
 
                 status = await self._pump(context, pb.AnimateResponse, stream_header, meta, stream.chunks(),
-                                          header.include_blendshapes, seconds, fans, options.emotion)
+                                          header.include_blendshapes, seconds, fans, options.emotion,
+                                          self._speech_path_name(options))
             await self._complete(context, pb.AnimateResponse, status, fans)
         except asyncio.CancelledError:
             log.info("Animate cancelled by the client, a deadline or shutdown")

@@ -25,9 +25,10 @@ from uniflg.landmarks import FPS
 from uniflg.retarget import ARKIT_52, VOWELS, Calibration, Retargeter
 from uniflg.types import SynthesisOptions
 from uniflg.voice_spec import read_spec
-from uniflg.vowels import VowelState
+from uniflg.vowels import VowelModel, VowelState, mouth_shape
 
 SILENCE_SECONDS = 2.0
+SPEECH_PATH_TEXTS = 16  # calibration texts the speech paths' own vowel classifiers are fitted on
 # Neutral calibration sentences (hand-written): every Japanese vowel in many contexts, ~3400 vowel frames on the
 # default voice. Not among the benchmark's held-out sentences or its demo sentence
 # (uniflg_train.evaluation.blendshapes), so the benchmark measures unseen text.
@@ -90,12 +91,14 @@ def frame_symbols(timing: Sequence[tuple[str, float, float]], n_frames: int, fps
 
 def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXTS,
                              options: SynthesisOptions | None = None) -> Calibration:
-    """Measure a voice's :class:`Calibration` (a few seconds of CPU): rest face = median of the landmarks the
-    voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band and vowel prototypes from the text
-    path on ``texts`` at ``options`` (default: the voice's default speaker and emotion, seed 0), each frame
-    labelled with the token at its time (:func:`frame_symbols`); the vowel classifier from the same texts in that
-    style, and one more per other stored emotion (happy and sad open and spread the mouth differently: read with
-    the neutral classifier, their vowels all came out A or O); :meth:`Calibration.for_style` picks one."""
+    """Measure a voice's :class:`Calibration` (12 s of a 2-core CPU for the default voice): rest face = median of
+    the landmarks the voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band and vowel
+    prototypes from the text path on ``texts`` at ``options`` (default: the voice's default speaker and emotion,
+    seed 0), each frame labelled with the token at its time (:func:`frame_symbols`); the vowel classifier from the
+    same texts in that style, and one more per other stored emotion (happy and sad open and spread the mouth
+    differently: read with the neutral classifier, their vowels all came out A or O; :meth:`Calibration.for_style`
+    picks one); and per speech path its rest face, neutral band and vowel classifier, from the faces it draws for
+    the voice's own speech (:meth:`Calibration.for_path`)."""
     options = options or SynthesisOptions()
     silence = voice.animate_array(np.zeros(int(SILENCE_SECONDS * voice.sample_rate), np.float32),
                                   voice.sample_rate, replace(options, reference_audio=None))
@@ -114,9 +117,52 @@ def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXT
             rendered.append((np.concatenate(tracks), np.array(labels), np.array(sentences)))
     (speech, label, sentence), others = rendered[0], rendered[1:]
     vowel_frames = {v: np.flatnonzero(label == v) for v in VOWELS}
-    return Calibration.from_tracks(silence, speech, {v: i for v, i in vowel_frames.items() if i.size},
-                                   labels=label, sentences=sentence, fps=fps,
-                                   styles={str(s.emotion): track for s, track in zip(styles[1:], others, strict=True)})
+    calibration = Calibration.from_tracks(
+        silence, speech, {v: i for v, i in vowel_frames.items() if i.size}, labels=label, sentences=sentence,
+        fps=fps, styles={str(s.emotion): track for s, track in zip(styles[1:], others, strict=True)})
+    faces, models, bands = _speech_paths(voice, texts, options, fps)
+    return replace(calibration, path_rest_faces=faces, path_models=models, path_bands=bands)
+
+
+Band = tuple[dict[str, float], dict[str, float]]
+
+
+def _speech_paths(voice: Any, texts: Sequence[str], options: SynthesisOptions, fps: int
+                  ) -> tuple[dict[str, np.ndarray], dict[str, VowelModel], dict[str, Band]]:
+    """Per speech path: its face on digital silence (the median frame; the offline one is the calibration's own
+    rest face), and the neutral band and vowel classifier of the faces it draws for the voice's own speech of
+    ``texts`` (labelled by that speech's phoneme timing)."""
+    faces: dict[str, np.ndarray] = {}
+    models: dict[str, VowelModel] = {}
+    bands: dict[str, Band] = {}
+    paths = list(getattr(voice, "speech_paths", lambda: [])())
+    if not paths:
+        return faces, models, bands
+    # the first texts suffice (every vowel 100+ frames on the default voice): each costs a synthesis and an
+    # animation per path, and a voice without a stored calibration measures it when a server or stream starts
+    speech = [(voice.synthesize_all(t, options)[0], voice.phoneme_timing(t, options))
+              for t in texts[:SPEECH_PATH_TEXTS]]
+    for path in tqdm(paths, desc="face calibration (speech paths)", leave=False):
+        on_path = replace(options, reference_audio=None,
+                          max_lookahead_ms=None if path.name == "offline" else path.lookahead_ms)
+        silence = voice.animate_array(np.zeros(int(SILENCE_SECONDS * voice.sample_rate), np.float32),
+                                      voice.sample_rate, on_path)
+        if path.name != "offline":
+            faces[path.name] = np.median(silence, axis=0).astype(np.float32)
+        tracks, labels, sentences = [], [], []
+        for k, (audio, timing) in enumerate(speech):
+            lm = voice.animate_array(audio, voice.sample_rate, on_path)
+            tracks.append(lm)
+            labels += frame_symbols(timing, len(lm), fps)
+            sentences += [k] * len(lm)
+        bands[path.name] = Calibration.band_of(np.concatenate(tracks))
+        try:
+            models[path.name] = VowelModel.fit(mouth_shape(np.concatenate(tracks)),
+                                               np.median(mouth_shape(silence), 0), np.array(labels),
+                                               np.array(sentences), fps)
+        except InvalidInputError as exc:
+            log.warning("speech path %s: no vowel classifier of its own (%s)", path.name, exc)
+    return faces, models, bands
 
 
 def _other_styles(voice: Any, options: SynthesisOptions) -> list[str]:
@@ -175,14 +221,15 @@ class AvatarStream:
         self._next_frame = -1
 
     @classmethod
-    def for_voice(cls, voice: Any, blinks: bool = True, seed: int | None = 0, style: str | None = None
-                  ) -> AvatarStream:
+    def for_voice(cls, voice: Any, blinks: bool = True, seed: int | None = 0, style: str | None = None,
+                  path: str | None = None) -> AvatarStream:
         """Calibrated on ``voice`` (:func:`face_calibration`) for the stored ``style`` the landmarks are drawn in
-        (an emotion name, as in :class:`~uniflg.types.SynthesisOptions`; None: the voice's default), with seeded
-        run-time blinks unless ``blinks`` is False."""
+        (an emotion name, as in :class:`~uniflg.types.SynthesisOptions`; None: the voice's default) and the
+        speech ``path`` that draws them (e.g. ``live250``; None: the text path or the offline speech path), with
+        seeded run-time blinks unless ``blinks`` is False."""
         fps = voice.stream_info().fps
         track = BlinkTrack(seed, fps) if blinks else None
-        return cls(Retargeter(face_calibration(voice).for_style(style)), track)
+        return cls(Retargeter(face_calibration(voice).for_style(style).for_path(path)), track)
 
     def weights(self, first_frame: int, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if first_frame < 0:

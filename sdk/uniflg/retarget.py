@@ -183,10 +183,37 @@ class Calibration:
     jaw_range: float = JAW_RANGE
     vowel_model: VowelModel | None = None
     style_models: dict[str, VowelModel] = field(default_factory=dict)
+    path_rest_faces: dict[str, np.ndarray] = field(default_factory=dict)  # speech path -> its silence [70, 2]
+    path_models: dict[str, VowelModel] = field(default_factory=dict)  # speech path -> its vowel classifier
+    path_bands: dict[str, tuple[dict[str, float], dict[str, float]]] = field(default_factory=dict)  # -> (low, high)
 
     @property
     def neutral(self) -> dict[str, float]:
         return self.rest
+
+    def for_path(self, path: str | None) -> Calibration:
+        """This calibration for faces drawn by speech path ``path`` (``offline``, ``live250``...; None: the text
+        path): that path's vowel classifier, fitted on its own faces for the voice's speech (the speech path
+        draws other mouths than the text path: read with the text path's classifier, every vowel of its faces
+        came out A), and its rest face (the default voice's live250 path smiles a little at rest, which read as
+        Joy 0.48 against the offline rest face), the neutral band widened to hold it. Itself for None or a path
+        it knows nothing of."""
+        key = path or ""
+        model, face, band = self.path_models.get(key), self.path_rest_faces.get(key), self.path_bands.get(key)
+        if model is None and face is None and band is None:
+            return self
+        out = replace(self, vowel_model=model or self.vowel_model, style_models={})  # the input's style is unknown
+        rest = _scalars(measure(face[None])) if face is not None else self.rest
+        low, high = band if band is not None else (self.low, self.high)  # its own neutral speech, when measured
+        return replace(out, rest=rest, low={k: min(v, rest[k]) for k, v in low.items()},
+                       high={k: max(v, rest[k]) for k, v in high.items()})
+
+    @staticmethod
+    def band_of(speech: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+        """The neutral band (:data:`NEUTRAL_PERCENTILES` of each feature) of ``[S, 70, 2]`` neutral speech."""
+        feats = measure(speech)
+        pairs = {f.name: np.percentile(getattr(feats, f.name), NEUTRAL_PERCENTILES) for f in fields(Features)}
+        return {k: float(v[0]) for k, v in pairs.items()}, {k: float(v[1]) for k, v in pairs.items()}
 
     def for_style(self, style: str | None) -> Calibration:
         """This calibration with the vowel classifier of stored style ``style`` (an emotion name); itself for
@@ -265,6 +292,12 @@ class Calibration:
             data["vowel_model"] = self.vowel_model.to_dict()
         if self.style_models:
             data["style_vowel_models"] = {name: m.to_dict() for name, m in self.style_models.items()}
+        if self.path_models:
+            data["path_vowel_models"] = {name: m.to_dict() for name, m in self.path_models.items()}
+        if self.path_bands:
+            data["path_bands"] = {name: {"low": lo, "high": hi} for name, (lo, hi) in self.path_bands.items()}
+        if self.path_rest_faces:
+            data["path_rest_faces"] = {name: np.round(face, 6).tolist() for name, face in self.path_rest_faces.items()}
         return data
 
     @classmethod
@@ -283,11 +316,25 @@ class Calibration:
                                     "and a positive jaw_range")
         _check_rest(maps[0])
         model = VowelModel.from_dict(data["vowel_model"]) if data.get("vowel_model") is not None else None
-        styles = data.get("style_vowel_models") or {}
-        if not isinstance(styles, dict):
-            raise InvalidInputError("malformed face calibration: style_vowel_models must map a style to a model")
+        styles, faces = data.get("style_vowel_models") or {}, data.get("path_rest_faces") or {}
+        paths, bands = data.get("path_vowel_models") or {}, data.get("path_bands") or {}
+        if not all(isinstance(m, dict) for m in (styles, faces, paths, bands)):
+            raise InvalidInputError("malformed face calibration: style_vowel_models, path_vowel_models, "
+                                    "path_bands and path_rest_faces map names")
+        try:
+            path_bands = {str(name): ({k: float(v) for k, v in b["low"].items()},
+                                      {k: float(v) for k, v in b["high"].items()}) for name, b in bands.items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInputError(f"malformed face calibration: path_bands: {exc!r}") from exc
+        if any(set(lo) != names or set(hi) != names for lo, hi in path_bands.values()):
+            raise InvalidInputError("a face calibration's path_bands need low/high for every feature")
+        try:
+            rest_faces = {str(name): np.asarray(face, np.float32).reshape(N_POINTS, 2) for name, face in faces.items()}
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"malformed face calibration: path_rest_faces: {exc}") from exc
         return cls(maps[0], maps[1], maps[2], vowels, jaw_range, model,
-                   {str(name): VowelModel.from_dict(m) for name, m in styles.items()})
+                   {str(name): VowelModel.from_dict(m) for name, m in styles.items()}, rest_faces,
+                   {str(name): VowelModel.from_dict(m) for name, m in paths.items()}, path_bands)
 
 
 def _scalars(feats: Features) -> dict[str, float]:
