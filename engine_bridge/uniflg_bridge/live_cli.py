@@ -48,7 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels", type=int, default=None, help="input channels (stdin default 1); mixed to mono")
     p.add_argument("--block-ms", type=float, default=20.0, help="capture block (default 20 ms)")
     p.add_argument("--osc", action="append", default=[], metavar="HOST:PORT",
-                   help="raw landmarks as /uniflg OSC bundles, time-tagged with capture time (repeatable)")
+                   help=f"raw landmarks as /uniflg OSC bundles, time-tagged with capture time (port default "
+                        f"{DEFAULT_PORTS['osc']}; repeatable)")
     p.add_argument("--vmc", action="append", default=[], metavar="HOST:PORT",
                    help=f"VMC blendshapes to a marionette (port default {DEFAULT_PORTS['vmc']}; repeatable)")
     p.add_argument("--vmc-perfect-sync", action="store_true", help="also send the 52 ARKit names over VMC")
@@ -57,9 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--livelink-subject", default="UniFLG", help="Live Link subject name")
     p.add_argument("--max-lookahead-ms", type=float, default=None,
                    help="use a speech path needing at most this much future audio (default: the voice's "
-                        "lowest; `uniflg info` lists live_lookahead_ms)")
+                        "lowest; `uniflg info` lists the paths and their look-ahead)")
     p.add_argument("--delay-ms", type=float, default=None,
-                   help="send frame i at its capture time + this (default: look-ahead + one block + margin)")
+                   help="send frame i at its capture time + this (default: adaptive, the 90th percentile of how late "
+                        "the last 150 frames were ready + 10 ms, at most look-ahead + one block + margin; 0: as soon "
+                        "as computed)")
     p.add_argument("--reconnect", type=argtypes.within(Range("--reconnect", 0.0, 3600.0)), default=10.0,
                    metavar="SECONDS",
                    help="a microphone that stops: try to reopen it for this long, then end (default 10; 0: end)")

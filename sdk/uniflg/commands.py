@@ -295,11 +295,11 @@ def _features() -> dict[str, str]:
     try:
         import sounddevice  # noqa: F401 - raises OSError without the PortAudio library
 
-        out["PortAudio (serve --play)"] = "available"
+        out["PortAudio (live microphone, serve --play)"] = "available"
     except ImportError:
-        out["PortAudio (serve --play)"] = "unavailable: pip install 'uniflg[audio]'"
+        out["PortAudio (live microphone, serve --play)"] = "unavailable: pip install 'uniflg[audio]'"
     except OSError as exc:
-        out["PortAudio (serve --play)"] = f"unavailable: {exc} (Debian/Ubuntu: apt-get install libportaudio2)"
+        out["PortAudio (live microphone, serve --play)"] = f"unavailable: {exc} (Debian/Ubuntu: apt-get install libportaudio2)"
     from uniflg.backends import _cuda_gpu, available_backends
 
     gpu = _cuda_gpu()
@@ -333,6 +333,8 @@ def _info_text(data: dict[str, Any]) -> str:
                   f"  languages: {', '.join(v['languages'])}",
                   f"  speakers: {', '.join(v['speakers'])}" + _language_speakers_text(v["language_speakers"]),
                   f"  emotions: {', '.join(v['emotions'])}",
+                  "  speech paths (look-ahead): " + ", ".join(
+                      [f"{name} {ms:g} ms" for name, ms in v["live_paths"].items()] + ["offline"]),
                   "  backends:"]
         lines += [f"    {name}: {why}" for name, why in v["backends"].items()]
     lines.append("features here:")
