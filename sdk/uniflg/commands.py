@@ -275,6 +275,9 @@ def _voice_info(folder: Path) -> dict[str, Any]:
             "backends": {k: (v or "available") for k, v in usable.items()}}
 
 
+PORTAUDIO = "PortAudio (live microphone, serve --play)"
+
+
 def _features() -> dict[str, str]:
     """Optional features -> "available" or why not, probed without side effects."""
     out: dict[str, str] = {}
@@ -295,11 +298,11 @@ def _features() -> dict[str, str]:
     try:
         import sounddevice  # noqa: F401 - raises OSError without the PortAudio library
 
-        out["PortAudio (live microphone, serve --play)"] = "available"
+        out[PORTAUDIO] = "available"
     except ImportError:
-        out["PortAudio (live microphone, serve --play)"] = "unavailable: pip install 'uniflg[audio]'"
+        out[PORTAUDIO] = "unavailable: pip install 'uniflg[audio]'"
     except OSError as exc:
-        out["PortAudio (live microphone, serve --play)"] = f"unavailable: {exc} (Debian/Ubuntu: apt-get install libportaudio2)"
+        out[PORTAUDIO] = f"unavailable: {exc} (Debian/Ubuntu: apt-get install libportaudio2)"
     from uniflg.backends import _cuda_gpu, available_backends
 
     gpu = _cuda_gpu()
