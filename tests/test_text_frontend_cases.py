@@ -213,6 +213,8 @@ def test_english_number_forms(raw: str, words: str) -> None:
     ("60km/h", "時速60キロ", None),
     ("ロッキーIIと第II章", "ロッキーツーと第2章", None),
     ("50%", "50%", "ゴジュッパーセント"),
+    ("1stライブと2ndシングル", "1番目ライブと2番目シングル", None),  # not "1セントライブ": kana follow the ordinal
+    ("3rdです", "3番目です", None),
 ])
 def test_japanese_normalization(raw: str, spoken: str, kana: str | None) -> None:
     u = encode(raw, "ja")

@@ -82,7 +82,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(\d)\s?°C?"), r"\1度"),
     (re.compile(r"(?<!時速)(\d[\d,.]*)\s?km/h"), r"時速\1キロ"),
     (re.compile(r"km/h"), "キロ"),
-    (re.compile(r"(\d+)(?:st|nd|rd|th)\b"), r"\1番目"),
+    (re.compile(r"(\d+)(?:st|nd|rd|th)(?![A-Za-z])"), r"\1番目"),  # also before kana: 1stライブ
     (re.compile(r"(第|[ァ-ヴー]\s?)(?=[IVX]{2,}(?![A-Za-z])|(?<=第)[IVX]+(?![A-Za-z]))(X{0,3}(?:IX|IV|V?I{0,3}))"
                 r"(?![A-Za-z])"), _roman),
 ]
