@@ -93,7 +93,7 @@ def test_cli_speaks_long_text_with_one_progress_bar(tmp_path: Path, capsys: pyte
     family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"  # one emoji made of three and two joiners
     assert split_text(f"Family {family} here").dropped == (family,)
     assert main(["speak", "a\x1bb", "-o", str(tmp_path / "c"), "--no-preview"]) == 2
-    assert "text contains control characters ['0x1b'] (only newline, carriage return and tab are allowed)" in \
+    assert "text contains control characters '\\x1b' (U+001B) (only newline, carriage return and tab are allowed)" in \
         caplog.text
     caplog.clear()
     assert main(["speak", "Press ʘ now.", "-o", str(tmp_path / "x"), "--no-preview"]) == 2

@@ -70,8 +70,8 @@ def check_control_characters(text: str) -> str:
     """``text`` if its only control characters are newline, carriage return and tab; else InvalidInputError
     naming them (escape sequences, NUL and the like are not text to read)."""
     bad = sorted({c for c in text if unicodedata.category(c) == "Cc" and c not in ALLOWED_CONTROL})
-    if bad:
-        shown = [hex(ord(c)) for c in bad[:8]]
+    if bad:  # shown as the front end shows characters it cannot read: 'x' (U+0007)
+        shown = " ".join(f"{c!r} (U+{ord(c):04X})" for c in bad[:8])
         raise InvalidInputError(f"text contains control characters {shown}{' ...' if len(bad) > 8 else ''} "
                                 "(only newline, carriage return and tab are allowed)")
     return text

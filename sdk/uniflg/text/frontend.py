@@ -146,7 +146,8 @@ def encode(text: str, language: str = "auto", strict: bool = False) -> Utterance
     language = _language(text, language)
     spoken, tokens = _tokens(text, language, detected)
     if not _speakable(tokens):
-        raise UnsupportedTextError(f"nothing speakable in {text!r}")
+        raise UnsupportedTextError(f"nothing speakable in {text!r}: give words (only punctuation, spaces or "
+                                   "symbols is not speech)")
     return from_tokens(tokens, language, spoken)
 
 
@@ -176,7 +177,8 @@ def split_text(text: str, language: str = "auto", strict: bool = False, max_symb
     for sentence, lang in sentences:
         pieces.extend(_fit(sentence, lang, max_symbols, detected=language == "auto"))
     if not pieces:
-        raise UnsupportedTextError(f"nothing speakable in {text!r}")
+        raise UnsupportedTextError(f"nothing speakable in {text!r}: give words (only punctuation, spaces or "
+                                   "symbols is not speech)")
     return Passage(tuple(s for s, _ in pieces), tuple(u for _, u in pieces), dropped)
 
 
