@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from bridge_fakes import synthetic_face
@@ -218,6 +220,44 @@ def _served_weights(blinks: bool) -> tuple[np.ndarray, tuple[str, ...]]:
     names = tuple(responses[0].header.blendshape_names)
     frames = [f for r in responses[1:-1] for f in r.chunk.frames]
     return np.array([list(f.blendshapes) for f in frames], np.float32), names
+
+
+def test_server_reads_each_stream_with_its_style_and_speech_path() -> None:
+    """A real gRPC server: Synthesize in a stored emotion gets that style's vowel classifier, Animate on live250
+    that path's calibration (what AvatarStream.for_voice gives for them), not the default one."""
+    from bridge_server import running_server, stub
+    from uniflg.voice import load_voice
+    from uniflgapi.v1 import uniflg_pb2 as pb
+
+    voice = load_voice()
+    audio, _ = voice.synthesize_all("週末に友達と山に登りました。")
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+
+    def animate_requests() -> Any:
+        yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=voice.sample_rate, channels=1,
+                                                      include_blendshapes=True, max_lookahead_ms=250))
+        for i in range(0, len(pcm), 2400):
+            yield pb.AnimateRequest(audio=pcm[i:i + 2400].tobytes())
+        yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
+
+    with running_server(voice, blinks=False) as server:
+        channel, client = stub(server)
+        try:
+            sad = list(client.Synthesize(pb.SynthesizeRequest(text="駅の前に新しいパン屋ができました。", emotion="sad",
+                                                              include_blendshapes=True), timeout=120))
+            live = list(client.Animate(animate_requests(), timeout=120))
+        finally:
+            channel.close()
+    for responses, style, path in ((sad, "sad", None), (live, None, "live250")):
+        names = list(responses[0].header.blendshape_names)
+        frames = [f for r in responses[1:-1] for f in r.chunk.frames]
+        faces = np.array([list(f.points) for f in frames], np.float32).reshape(-1, 70, 2)
+        served = np.array([list(f.blendshapes) for f in frames], np.float32)[:, [names.index(v) for v in "AIUEO"]]
+        _, ours = AvatarStream.for_voice(voice, blinks=False, style=style, path=path).weights(0, faces)
+        _, default = AvatarStream.for_voice(voice, blinks=False).weights(0, faces)
+        five = [VRM0.index(v) for v in "AIUEO"]
+        np.testing.assert_allclose(served, ours[:, five], atol=1e-5)
+        assert np.abs(served - default[:, five]).max() > 0.1, (style, path)  # the default reading differs
 
 
 def test_server_blendshapes_blink_when_switched_on() -> None:
