@@ -234,3 +234,23 @@ def test_bench_refuses_options_before_any_voice_loads(caplog, tmp_path, options,
     code, lines = run(caplog, "bench", "--models", "default,tiny", "--cache", str(tmp_path), *options)
     assert code == 2 and lines == [said], lines
     assert not any(tmp_path.iterdir())  # no random benchmark voice was written either
+
+
+def test_ctrl_c_while_the_commands_import_is_one_line_and_130() -> None:
+    """Ctrl-C while the parser is built from the command modules (the first half second) printed a
+    KeyboardInterrupt traceback; later it was one line and 130. Now it is the same whenever it comes."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", "live", "--input", "-", "--rate", "16000"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.time() + 30
+    # numpy is first mapped while the command modules import (uniflg.cli and uniflg itself import no numpy)
+    while time.time() < deadline and proc.poll() is None and b"numpy" not in maps.read_bytes():
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and b"Traceback" not in err, err.decode()[-1500:]
+    assert err.decode().strip().splitlines()[-1] == "WARNING uniflg: interrupted"

@@ -135,6 +135,16 @@ def _parser_of(parser: argparse.ArgumentParser, argv: list[str] | None) -> argpa
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``uniflg ARGV`` -> exit status. Ctrl-C while the command modules still import (the parser is built from
+    them) is exit 130 with one line, as it is later."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("WARNING uniflg: interrupted\n")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(args, "accepts_any", False):
