@@ -420,7 +420,7 @@ def test_info_is_readable_and_lists_languages_and_features(caplog, capsys) -> No
     assert code == 0 and not out.lstrip().startswith("{"), out
     for words in ("languages: ja", "speakers: mei", "emotions: normal, happy, sad", "English front end:",
                   "PortAudio (live microphone, serve --play):", "ffmpeg (preview.mp4):", "GPU:",
-                  "onnxruntime: available", "speech paths (look-ahead): live250 250 ms, offline"):
+                  "onnxruntime: available", "speech paths (look-ahead): live250 250 ms, offline 1095.3 ms"):
         assert words in out, (words, out)
     code, _ = cli(caplog, "info", "--json")
     data = json.loads(capsys.readouterr().out)

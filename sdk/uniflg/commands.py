@@ -272,6 +272,7 @@ def _voice_info(folder: Path) -> dict[str, Any]:
             "graphs": sorted(spec.graphs), "contexts": spec.contexts,
             "live_lookahead_ms": _live_lookahead_ms(spec),
             "live_paths": {k: v["lookahead_ms"] for k, v in spec.live.items()},
+            "offline_lookahead_ms": _offline_lookahead_ms(spec),
             "backends": {k: (v or "available") for k, v in usable.items()}}
 
 
@@ -337,7 +338,8 @@ def _info_text(data: dict[str, Any]) -> str:
                   f"  speakers: {', '.join(v['speakers'])}" + _language_speakers_text(v["language_speakers"]),
                   f"  emotions: {', '.join(v['emotions'])}",
                   "  speech paths (look-ahead): " + ", ".join(
-                      [f"{name} {ms:g} ms" for name, ms in v["live_paths"].items()] + ["offline"]),
+                      [f"{name} {ms:g} ms" for name, ms in v["live_paths"].items()]
+                      + [f"offline {v['offline_lookahead_ms']:g} ms" if v["offline_lookahead_ms"] else "offline"]),
                   "  backends:"]
         lines += [f"    {name}: {why}" for name, why in v["backends"].items()]
     lines.append("features here:")
@@ -376,6 +378,19 @@ def _voice_backends(folder: Path, spec: VoiceSpec | None = None) -> dict[str, st
             if not usable.get("tensorrt"):
                 usable["tensorrt"] = str(exc)
     return usable
+
+
+def _offline_lookahead_ms(spec: VoiceSpec) -> float | None:
+    """The offline speech path's look-ahead as ``Voice.speech_paths`` reports it (receptive fields plus what the
+    input conditioning holds back), without loading the model; None for a voice without a speech path."""
+    from uniflg.conditioning import ConditioningOptions, InputConditioner
+    from uniflg.inference import Runtime, speech_lookahead_seconds
+
+    if "speech_to_latent" not in spec.graphs and spec.weights is None:
+        return None
+    rate = spec.config.audio.sample_rate
+    held = InputConditioner(rate, ConditioningOptions()).latency_samples / rate
+    return round((speech_lookahead_seconds(Runtime(spec.config, dict(spec.contexts))) + held) * 1000, 1)
 
 
 def _live_lookahead_ms(spec: VoiceSpec) -> float | None:
