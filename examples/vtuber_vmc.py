@@ -38,11 +38,11 @@ log = logging.getLogger("vtuber_vmc")
 SHOWN = ("A", "I", "U", "E", "O", "Blink", "Joy", "Sorrow")
 
 
-def calibrate(voice: Voice, first_face: np.ndarray) -> AvatarStream:
-    """The voice's face calibration (silence face, neutral band, vowels) with run-time blinks; the utterance's
-    first frame when the voice's faces cannot calibrate."""
+def calibrate(voice: Voice, first_face: np.ndarray, emotion: str | None = None) -> AvatarStream:
+    """The voice's face calibration (silence face, neutral band, vowels; read for the ``emotion`` the text is
+    spoken in) with run-time blinks; the utterance's first frame when the voice's faces cannot calibrate."""
     try:
-        return AvatarStream.for_voice(voice, blinks=True, seed=0)
+        return AvatarStream.for_voice(voice, blinks=True, seed=0, style=emotion)
     except UniFLGError as exc:
         log.warning("the voice cannot calibrate the retargeter (%s): using the first frame", exc)
         return AvatarStream(Retargeter.from_neutral(first_face), BlinkTrack(0))
@@ -112,7 +112,7 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace, target: Targe
                 raise item
             if len(item.landmarks) == 0:
                 continue
-            avatar = avatar or calibrate(voice, item.landmarks[0])
+            avatar = avatar or calibrate(voice, item.landmarks[0], args.emotion)
             shapes = Blendshapes(*avatar.weights(item.first_frame, item.landmarks))
             if dry is not None:  # no sockets, no pacing: print each frame as it is synthesized
                 for k in range(len(item.landmarks)):
