@@ -199,6 +199,12 @@ def test_speech_paths_read_with_their_own_calibration(path: str, lookahead_ms: f
     shares = {v: float(np.mean(w)) for v, w in won.items()}
     assert max(shares.values()) <= 0.85 and sum(shares.values()) / 5 >= 0.45, shares  # no collapse onto one
     assert max(expression) <= 0.05, expression
+    # `uniflg eval-blendshapes --speech-paths` reads the same faces the same way
+    from uniflg_train.evaluation.blendshapes import sentence_set
+
+    report = sentence_set(voice, HELD_OUT_JA[:8], AvatarStream.for_voice(voice, False, path=path).weights,
+                          SynthesisOptions(), path, speech_path=path)
+    assert report["vowel_share"] == pytest.approx({v.upper(): x for v, x in shares.items()}, abs=1e-9)
 
 
 LONG_TEXT = "駅の前に新しいパン屋ができました。週末に友達と山に登りました。夜空にたくさんの星が光っていた。"

@@ -55,12 +55,19 @@ def _vowel_of(symbol: str) -> str | None:
 
 
 def sentence_set(voice: Any, texts: Sequence[str], weights: Weights, options: SynthesisOptions,
-                 label: str) -> dict[str, Any]:
-    """jawOpen peaks, vowel shares and emotion means over ``texts`` (weights restart at frame 0 each)."""
+                 label: str, speech_path: str | None = None) -> dict[str, Any]:
+    """jawOpen peaks, vowel shares and emotion means over ``texts`` (weights restart at frame 0 each): the text
+    path's faces, or with ``speech_path`` that path's faces for the voice's own speech of each text (same phoneme
+    timing)."""
     peaks, vrms, vowels, steps, jaw_steps, flicker = [], [], [], [], [], []
     five_cols = [VRM0.index(v) for v in VRM_VOWELS]
     for text in tqdm(texts, desc=label, leave=False):
-        lm = voice.landmarks_from_text(text, options)
+        if speech_path is None:
+            lm = voice.landmarks_from_text(text, options)
+        else:
+            path = next(p for p in voice.speech_paths() if p.name == speech_path)
+            heard = replace(options, max_lookahead_ms=None if path.name == "offline" else path.lookahead_ms)
+            lm = voice.animate_array(voice.synthesize_all(text, options)[0], voice.sample_rate, heard)
         arkit, vrm = weights(0, lm)
         peaks.append(float(arkit[:, ARKIT_52.index("jawOpen")].max()))
         vrms.append(vrm)
@@ -166,8 +173,9 @@ def format_report(report: dict[str, Any]) -> list[str]:
     lines = ["| set | jawOpen peak (min / median) | vowel largest on its vowel | A..O means | emotion means "
              "| A..O step mean / p95 (jawOpen's) | flicker |",
              "|---|---|---|---|---|---|---|"]
-    for name in ("demo", "ja", "en"):
-        s = report.get(name)
+    paths = {f"ja, speech path {k}": v for k, v in report.get("speech_paths", {}).items()}
+    for name in ("demo", "ja", "en", *paths):
+        s = report.get(name) or paths.get(name)
         if s is None and name == "en" and "en_skipped" in report:
             lines.append(f"| en | skipped: {report['en_skipped']} | | | | | |")
         elif s:
@@ -193,6 +201,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--emotion", default=None,
                    help="a stored emotion (style) to speak in and read the weights for (default: the voice's "
                         "default; the emotion targets are judged for neutral speech only)")
+    p.add_argument("--speech-paths", action="store_true",
+                   help="also read each speech path's faces for the voice's own speech of the Japanese sentences "
+                        "(reported, not judged)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.set_defaults(func=run)
 
@@ -208,6 +219,10 @@ def run(args: argparse.Namespace) -> int:
         return AvatarStream.for_voice(voice, blinks=blinks, seed=args.seed, style=args.emotion).weights
 
     report = evaluate(voice, make_weights, not args.no_english, options)
+    if args.speech_paths:
+        report["speech_paths"] = {
+            p.name: sentence_set(voice, HELD_OUT_JA, AvatarStream.for_voice(voice, False, path=p.name).weights,
+                                 options, p.name, speech_path=p.name) for p in voice.speech_paths()}
     sys.stdout.write((json.dumps(report, indent=2) if args.json else "\n".join(format_report(report))) + "\n")
     return 0
 
