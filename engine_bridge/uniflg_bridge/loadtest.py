@@ -377,7 +377,7 @@ def _voice(args: argparse.Namespace) -> Voice | None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")  # the report is stdout; stderr plain lines
     sys.path[:0] = args.path
     try:  # every local check (usage: exit 2) before the voice loads or a connection opens
         token = read_token(args)  # as `uniflg serve` reads --token / --token-file / $UNIFLG_TOKEN
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                                       sample_every=args.sample_every, warmup=args.warmup, rss_out=args.rss_out,
                                       token=token, connect_timeout=args.connect_timeout))
     except TargetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error("error: %s", exc)
         return 1
     except KeyboardInterrupt:
         return 130

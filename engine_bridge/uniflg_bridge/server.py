@@ -274,17 +274,14 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                                     start_epoch=meta.start_epoch, blendshape_names=names, lookahead_ms=lookahead_ms)
         return header, meta
 
-    def _speech_lookahead_ms(self, options: SynthesisOptions) -> float:
-        """The look-ahead of the speech path ``options`` select (InvalidInputError when none fits)."""
+    def _speech_path(self, options: SynthesisOptions) -> tuple[str | None, float]:
+        """(name, look-ahead ms) of the speech path an Animate call with ``options`` runs on (name None: a voice
+        without paths); InvalidInputError when none fits."""
         pick = getattr(self.voice, "speech_path", None)
         if pick is not None:
-            return float(pick(options.max_lookahead_ms).lookahead_ms)
-        return float(getattr(self.voice, "lookahead_seconds", 0.0)) * 1000
-
-    def _speech_path_name(self, options: SynthesisOptions) -> str | None:
-        """The speech path an Animate call with ``options`` runs on (None: a voice without paths)."""
-        pick = getattr(self.voice, "speech_path", None)
-        return None if pick is None else str(pick(options.max_lookahead_ms).name)
+            path = pick(options.max_lookahead_ms)
+            return str(path.name), float(path.lookahead_ms)
+        return None, float(getattr(self.voice, "lookahead_seconds", 0.0)) * 1000
 
     def _avatar(self, retargeter: Retargeter, style: str | None = None, path: str | None = None) -> AvatarStream:
         """One stream's source of blendshapes, read for the stored ``style`` (emotion) its faces are drawn in and
@@ -404,8 +401,9 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             sample_rate = header.sample_rate
             info = StreamInfo(sample_rate=sample_rate, fps=self.voice.stream_info(SynthesisOptions()).fps)
             options = wire.animate_options(header)
+            path, lookahead_ms = self._speech_path(options)
             stream_header, meta = self._stream_start(header.request_id, info, header.include_blendshapes,
-                                                     self._speech_lookahead_ms(options))
+                                                     lookahead_ms)
             async with self.admission.slot():
                 buffer = AudioBuffer(int(self.config.buffer_seconds * sample_rate))
                 reader = asyncio.create_task(self._read_audio(request_iterator, buffer, sample_rate))
@@ -416,8 +414,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                     return await reader / sample_rate  # re-raises a protocol error found while reading
 
                 status = await self._pump(context, pb.AnimateResponse, stream_header, meta, stream.chunks(),
-                                          header.include_blendshapes, seconds, fans, options.emotion,
-                                          self._speech_path_name(options))
+                                          header.include_blendshapes, seconds, fans, options.emotion, path)
             await self._complete(context, pb.AnimateResponse, status, fans)
         except asyncio.CancelledError:
             log.info("Animate cancelled by the client, a deadline or shutdown")

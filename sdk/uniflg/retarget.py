@@ -205,15 +205,13 @@ class Calibration:
         out = replace(self, vowel_model=model or self.vowel_model, style_models={})  # the input's style is unknown
         rest = _scalars(measure(face[None])) if face is not None else self.rest
         low, high = band if band is not None else (self.low, self.high)  # its own neutral speech, when measured
-        return replace(out, rest=rest, low={k: min(v, rest[k]) for k, v in low.items()},
-                       high={k: max(v, rest[k]) for k, v in high.items()})
+        low, high = _widened(low, high, rest)
+        return replace(out, rest=rest, low=low, high=high)
 
     @staticmethod
     def band_of(speech: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
         """The neutral band (:data:`NEUTRAL_PERCENTILES` of each feature) of ``[S, 70, 2]`` neutral speech."""
-        feats = measure(speech)
-        pairs = {f.name: np.percentile(getattr(feats, f.name), NEUTRAL_PERCENTILES) for f in fields(Features)}
-        return {k: float(v[0]) for k, v in pairs.items()}, {k: float(v[1]) for k, v in pairs.items()}
+        return _band(measure(speech))
 
     def for_style(self, style: str | None) -> Calibration:
         """This calibration with the vowel classifier of stored style ``style`` (an emotion name); itself for
@@ -259,10 +257,7 @@ class Calibration:
             raise InvalidInputError("calibration needs at least one silence frame and one speech frame")
         rest = {f.name: float(np.median(getattr(rest_feats, f.name))) for f in fields(Features)}
         _check_rest(rest)
-        low, high = {}, {}
-        for f in fields(Features):
-            lo, hi = np.percentile(getattr(speech_feats, f.name), NEUTRAL_PERCENTILES)
-            low[f.name], high[f.name] = min(float(lo), rest[f.name]), max(float(hi), rest[f.name])
+        low, high = _widened(*_band(speech_feats), rest)
         vowels = dict(DEFAULT_VOWELS)
         for v, idx in (vowel_frames or {}).items():
             idx = np.asarray(idx, dtype=np.int64)
@@ -335,6 +330,17 @@ class Calibration:
         return cls(maps[0], maps[1], maps[2], vowels, jaw_range, model,
                    {str(name): VowelModel.from_dict(m) for name, m in styles.items()}, rest_faces,
                    {str(name): VowelModel.from_dict(m) for name, m in paths.items()}, path_bands)
+
+
+def _band(feats: Features) -> tuple[dict[str, float], dict[str, float]]:
+    pairs = {f.name: np.percentile(getattr(feats, f.name), NEUTRAL_PERCENTILES) for f in fields(Features)}
+    return {k: float(v[0]) for k, v in pairs.items()}, {k: float(v[1]) for k, v in pairs.items()}
+
+
+def _widened(low: dict[str, float], high: dict[str, float], rest: dict[str, float]
+             ) -> tuple[dict[str, float], dict[str, float]]:
+    """The band stretched to hold the rest face (what silence does anyway reads as no expression)."""
+    return {k: min(v, rest[k]) for k, v in low.items()}, {k: max(v, rest[k]) for k, v in high.items()}
 
 
 def _scalars(feats: Features) -> dict[str, float]:

@@ -61,12 +61,14 @@ def sentence_set(voice: Any, texts: Sequence[str], weights: Weights, options: Sy
     timing)."""
     peaks, vrms, vowels, steps, jaw_steps, flicker = [], [], [], [], [], []
     five_cols = [VRM0.index(v) for v in VRM_VOWELS]
+    heard = options
+    if speech_path is not None:
+        path = next(p for p in voice.speech_paths() if p.name == speech_path)
+        heard = replace(options, max_lookahead_ms=None if path.name == "offline" else path.lookahead_ms)
     for text in tqdm(texts, desc=label, leave=False):
         if speech_path is None:
             lm = voice.landmarks_from_text(text, options)
         else:
-            path = next(p for p in voice.speech_paths() if p.name == speech_path)
-            heard = replace(options, max_lookahead_ms=None if path.name == "offline" else path.lookahead_ms)
             lm = voice.animate_array(voice.synthesize_all(text, options)[0], voice.sample_rate, heard)
         arkit, vrm = weights(0, lm)
         peaks.append(float(arkit[:, ARKIT_52.index("jawOpen")].max()))
