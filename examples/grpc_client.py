@@ -16,21 +16,26 @@ leaves no truncated file that looks valid.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import uniflg_bridge  # noqa: F401  # isort: skip  (before grpc: it quiets gRPC core's INFO lines)
 import grpc
 import numpy as np
 import soundfile as sf
 from uniflg import argtypes
 from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
 from uniflg.outputs import prepare_output, staged_outputs
-from uniflg_bridge.cli import read_option_file as read_file
-from uniflg_bridge.cli import read_token
+from uniflg_bridge.client_connection import (
+    ClientConnection,
+    add_connection_arguments,
+    address,
+    client_connection,
+    unreachable_hint,
+)
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
@@ -115,64 +120,15 @@ def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- connection
 
-def _pem(option: str, path: Path | None) -> bytes | None:
-    """The PEM file ``path`` gives (None when not given); ValueError (one line) when it cannot be read or is not PEM
-    (gRPC would only find out at the handshake, and then wait out --connect-timeout)."""
-    data = read_file(option, path)
-    if data is not None and b"-----BEGIN " not in data:
-        raise ValueError(f"{option} {path}: not a PEM file (no -----BEGIN line)")
-    return data
-
-
-def connection(args: argparse.Namespace) -> tuple[grpc.ChannelCredentials | None, list[tuple[str, str]]]:
-    """(channel credentials or None for plaintext, call metadata) of ``args``; ValueError (one line) for TLS or
-    token files that cannot be used. Over TLS the token rides as call credentials (gRPC sends them only on a
-    secure channel); over plaintext, as ``authorization`` metadata on each call."""
-    ca, cert, key = (_pem(option, path) for option, path in
-                     (("--tls-ca", args.tls_ca), ("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)))
-    if (cert is None) != (key is None):
-        raise ValueError("a client certificate needs both --tls-cert and --tls-key")
-    token = read_token(args)  # as `uniflg serve` reads --token / --token-file / $UNIFLG_TOKEN
-    if ca is None and cert is None:
-        if args.tls_server_name:
-            raise ValueError("--tls-server-name needs TLS: add --tls-ca (or --tls-cert/--tls-key)")
-        return None, [("authorization", f"Bearer {token}")] if token else []
-    creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
-    if token:
-        creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
-    return creds, []
-
-
-def open_channel(args: argparse.Namespace, creds: grpc.ChannelCredentials | None) -> grpc.Channel:
-    if creds is None:
-        return grpc.insecure_channel(args.address)
-    options = [("grpc.ssl_target_name_override", args.tls_server_name)] if args.tls_server_name else []
-    return grpc.secure_channel(args.address, creds, options=options)
-
-
-def wait_ready(channel: grpc.Channel, args: argparse.Namespace, tls: bool) -> None:
+def wait_ready(channel: grpc.Channel, args: argparse.Namespace, connection: ClientConnection) -> None:
     try:
         grpc.channel_ready_future(channel).result(timeout=args.connect_timeout)
     except grpc.FutureTimeoutError:
-        hint = ("is `uniflg serve` running there with TLS? --tls-ca must hold its certificate, the name in it "
-                "match --address or --tls-server-name, and a server that asks for client certificates needs "
-                "--tls-cert/--tls-key") if tls else \
-            "is `uniflg serve` running? --address HOST:PORT; a TLS server needs --tls-ca"
-        raise ValueError(f"cannot reach a server at {args.address} within {args.connect_timeout:g} s ({hint})") \
-            from None
+        raise ValueError(f"cannot reach a server at {args.address} within {args.connect_timeout:g} s "
+                         f"({unreachable_hint(connection, '--address')})") from None
 
 
 # ---------------------------------------------------------------- command line
-
-def address(text: str) -> str:
-    """argparse type: a non-empty HOST:PORT (or any gRPC target)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty address: give HOST:PORT")
-    return text
-
-
-address.__name__ = "address"
-
 
 def add_connection_options(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
     """The options every subcommand shares. On the main parser they carry the defaults; the subcommands' copies
@@ -183,19 +139,7 @@ def add_connection_options(parser: argparse.ArgumentParser, suppress: bool = Fal
 
     parser.add_argument("--address", type=address, default=default("127.0.0.1:50051"), metavar="HOST:PORT",
                         help="the server (default 127.0.0.1:50051)")
-    parser.add_argument("--token", default=default(os.environ.get("UNIFLG_TOKEN")),
-                        help="bearer token, if the server requires one (default: $UNIFLG_TOKEN; --token-file keeps "
-                             "it out of ps)")
-    parser.add_argument("--token-file", type=argtypes.path, default=default(None), metavar="PATH",
-                        help="read the bearer token from this file (first line), as `uniflg serve --token-file`")
-    parser.add_argument("--tls-ca", type=argtypes.path, default=default(None), metavar="PEM",
-                        help="connect with TLS, trusting this server certificate or CA bundle")
-    parser.add_argument("--tls-cert", type=argtypes.path, default=default(None), metavar="PEM",
-                        help="client certificate chain, for a server started with --tls-client-ca (mutual TLS)")
-    parser.add_argument("--tls-key", type=argtypes.path, default=default(None), metavar="PEM",
-                        help="the client certificate's private key")
-    parser.add_argument("--tls-server-name", default=default(None), metavar="NAME",
-                        help="the name the server certificate carries, when --address uses another (an IP)")
+    add_connection_arguments(parser, suppress)  # --token, --token-file, --tls-*
     parser.add_argument("--connect-timeout", type=argtypes.positive_seconds, default=default(5.0),
                         metavar="SECONDS", help="seconds to wait for the server (default 5)")
 
@@ -223,13 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "animate":
             args.pcm = read_audio(args.audio)
         prepare_output(args.out, ("speech.wav", "landmarks.npy", "animated.npy"))  # as `uniflg speak`
-        creds, args.metadata = connection(args)
+        connection = client_connection(args)
+        args.metadata = connection.metadata
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        with open_channel(args, creds) as channel:
-            wait_ready(channel, args, creds is not None)
+        with connection.channel(args.address) as channel:
+            wait_ready(channel, args, connection)
             stub = pb_grpc.UniFLGServiceStub(channel)
             return synthesize(stub, args) if args.command == "synthesize" else animate(stub, args)
     except grpc.RpcError as exc:

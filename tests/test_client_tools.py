@@ -22,7 +22,7 @@ import soundfile as sf
 from bridge_server import running_server
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {k: v for k, v in os.environ.items() if k != "UNIFLG_TOKEN"}
+ENV = {k: v for k, v in os.environ.items() if k not in ("UNIFLG_TOKEN", "GRPC_VERBOSITY")}  # as a new user
 ENV["PYTHONPATH"] = os.pathsep.join(str(ROOT / p) for p in ("sdk", "training", "engine_bridge",
                                                             "engine_bridge/generated"))
 TOKEN = "s3cret-for-the-tools"
@@ -103,8 +103,8 @@ def test_connect_timeout_must_be_positive_and_finite(value: str) -> None:
 
 def test_connection_options_go_before_or_after_the_subcommand(tmp_path) -> None:
     port = free_port()
-    unreachable = (f"error: cannot reach a server at 127.0.0.1:{port} within 1 s (is `uniflg serve` running? "
-                   "--address HOST:PORT; a TLS server needs --tls-ca)")
+    unreachable = (f"error: cannot reach a server at 127.0.0.1:{port} within 1 s (is `uniflg serve` running there? "
+                   "check --address HOST:PORT; a TLS server needs --tls-ca)")
     out = ["-o", str(tmp_path / "out")]
     one_line(client("synthesize", "はい", "--connect-timeout", "1", "--address", f"127.0.0.1:{port}", *out), 1,
              unreachable)
@@ -191,10 +191,15 @@ def test_mutual_tls_with_a_token(voice, pki, token_file, tmp_path) -> None:
         assert (tmp_path / "speech.wav").is_file()
         one_line(client(*tls, *mine, "synthesize", "はい", "-o", str(tmp_path)), 1,
                  "error: the server answered UNAUTHENTICATED: missing 'authorization: Bearer <token>' metadata")
-        one_line(client(*tls, "--connect-timeout", "1", "synthesize", "はい", "-o", str(tmp_path)), 1,
-                 f"error: cannot reach a server at {address} within 1 s (is `uniflg serve` running there with TLS? "
-                 "--tls-ca must hold its certificate, the name in it match --address or --tls-server-name, and a "
-                 "server that asks for client certificates needs --tls-cert/--tls-key)")  # the handshake fails
+        unreachable = (f"error: cannot reach a server at {address} within 1 s (is `uniflg serve` running there with "
+                       "TLS? --tls-ca must hold its certificate, the name in it match --address or --tls-server-name, "
+                       "and a server that asks for client certificates needs --tls-cert/--tls-key)")
+        # the handshake fails on the server's side (no client certificate) or on ours (a CA that did not sign the
+        # server's): one line each, without gRPC core's INFO lines about the handshake
+        one_line(client(*tls, "--connect-timeout", "1", "synthesize", "はい", "-o", str(tmp_path)), 1, unreachable)
+        wrong_ca = ["--address", address, "--tls-ca", str(pki["client.pem"]), "--tls-server-name", "localhost"]
+        one_line(client(*wrong_ca, *mine, "--connect-timeout", "1", "synthesize", "はい", "-o", str(tmp_path)), 1,
+                 unreachable)
     one_line(client("--tls-cert", str(pki["client.pem"]), "synthesize", "はい"), 2,
              "error: a client certificate needs both --tls-cert and --tls-key")
     one_line(client("--tls-ca", str(token_file), "synthesize", "はい"), 2,
@@ -207,7 +212,7 @@ def test_loadtest_unreachable_target_is_one_line() -> None:
     port = free_port()
     one_line(loadtest("--target", f"127.0.0.1:{port}", "--connect-timeout", "1"), 1,
              f"error: cannot reach a server at 127.0.0.1:{port} within 1 s (is `uniflg serve` running there? "
-             "check --target HOST:PORT)")
+             "check --target HOST:PORT; a TLS server needs --tls-ca)")
 
 
 def test_loadtest_against_a_token_protected_server(protected, token_file) -> None:
@@ -221,6 +226,48 @@ def test_loadtest_against_a_token_protected_server(protected, token_file) -> Non
         done = loadtest(*run, *given)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["outcomes"] == {"ok": 2}
+
+
+def test_loadtest_over_mutual_tls_with_a_token(voice, pki, token_file) -> None:
+    with running_server(voice, token=TOKEN, tls_cert=pki["server.pem"].read_bytes(),
+                        tls_key=pki["server.key"].read_bytes(),
+                        tls_client_ca=pki["client.pem"].read_bytes()) as server:
+        target = f"127.0.0.1:{server.port}"
+        run = ["--target", target, "--streams", "2", "--animate-seconds", "0.5", "--connect-timeout", "2"]
+        tls = ["--tls-ca", str(pki["server.pem"]), "--tls-server-name", "localhost"]
+        mine = ["--tls-cert", str(pki["client.pem"]), "--tls-key", str(pki["client.key"])]
+        done = loadtest(*run, *tls, *mine, "--token-file", str(token_file))
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert report["outcomes"] == {"ok": 2} and report["max_concurrent_streams"] >= 1
+        one_line(loadtest(*run, *tls, *mine), 1,
+                 f"error: the server at {target} answered GetInfo with UNAUTHENTICATED: missing 'authorization: "
+                 "Bearer <token>' metadata (give the server's token: --token or --token-file)")
+        plaintext = "is `uniflg serve` running there? check --target HOST:PORT; a TLS server needs --tls-ca"
+        no_client_certificate = ("is `uniflg serve` running there with TLS? --tls-ca must hold its certificate, the "
+                                 "name in it match --target or --tls-server-name, and a server that asks for client "
+                                 "certificates needs --tls-cert/--tls-key")
+        for given, hint in (([], plaintext), (tls, no_client_certificate)):  # the handshake fails
+            one_line(loadtest(*run, *given, "--token-file", str(token_file)), 1,
+                     f"error: cannot reach a server at {target} within 2 s ({hint})")
+
+
+@pytest.mark.parametrize(("argv", "reason"), [
+    (["--tls-ca", "PEM"], "--tls-* options need --target: the in-process server is plaintext on loopback"),
+    (["--target", "127.0.0.1:1", "--tls-cert", "PEM"], "a client certificate needs both --tls-cert and --tls-key"),
+    (["--target", "127.0.0.1:1", "--tls-server-name", "localhost"],
+     "--tls-server-name needs TLS: add --tls-ca (or --tls-cert/--tls-key)"),
+    (["--target", "127.0.0.1:1", "--tls-ca", "TOKEN"], "--tls-ca TOKEN: not a PEM file (no -----BEGIN line)"),
+])
+def test_loadtest_tls_options_are_checked_before_connecting(capsys, pki, token_file, argv, reason) -> None:
+    from uniflg_bridge.loadtest import main
+
+    files = {"PEM": str(pki["client.pem"]), "TOKEN": str(token_file)}
+    with pytest.raises(SystemExit) as exit_:
+        main([files.get(a, a) for a in argv])
+    assert exit_.value.code == 2
+    reason = reason.replace("TOKEN", str(token_file))
+    assert capsys.readouterr().err == f"{LOADTEST}: error: {reason} (see {LOADTEST} --help)\n"
 
 
 @pytest.mark.parametrize(("option", "value", "reason"), [

@@ -6,6 +6,7 @@
         --duration 1800 --concurrency 4 --rss-out soak.csv            # soak a running `uniflg serve`
     python -m uniflg_bridge.loadtest --voice-factory bridge_fakes:FakeVoice --path tests
     python -m uniflg_bridge.loadtest --target 127.0.0.1:50051 --token-file token   # a token-protected server
+    python -m uniflg_bridge.loadtest --target npc.example:50051 --tls-ca server.pem --token-file token   # over TLS
 
 A burst reports wall time, audio seconds produced per wall second, time to the first chunk (median and p95),
 and each stream's outcome: ok, "busy" (UNAVAILABLE with a retry pause in the trailers: the documented refusal),
@@ -47,13 +48,19 @@ from uniflg.limits import Range
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
-from uniflg_bridge.cli import read_token
+from uniflg_bridge.client_connection import (
+    ClientConnection,
+    Metadata,
+    add_connection_arguments,
+    address,
+    client_connection,
+    unreachable_hint,
+)
 from uniflg_bridge.server import ServerConfig, Voice, build_server
 from uniflg_bridge.status import RETRY_AFTER_KEY
 
 log = logging.getLogger(__name__)
 
-Metadata = tuple[tuple[str, str], ...]  # sent with every call: the bearer token, if any
 WEEK_S = 7 * 24 * 3600.0  # the longest soak and warm-up accepted
 
 
@@ -238,15 +245,16 @@ async def soak(client: pb_grpc.UniFLGServiceStub, duration: float, concurrency: 
 
 
 async def _get_info(channel: grpc.aio.Channel, target: str, connect_timeout: float,
-                    metadata: Metadata) -> pb.GetInfoResponse:
+                    connection: ClientConnection) -> pb.GetInfoResponse:
     """The server's GetInfo; TargetError when it cannot be reached in ``connect_timeout`` seconds or refuses."""
     try:
         await asyncio.wait_for(channel.channel_ready(), connect_timeout)
     except asyncio.TimeoutError:
-        raise TargetError(f"cannot reach a server at {target} within {connect_timeout:g} s (is `uniflg serve` "
-                          "running there? check --target HOST:PORT)") from None
+        raise TargetError(f"cannot reach a server at {target} within {connect_timeout:g} s "
+                          f"({unreachable_hint(connection, '--target')})") from None
     try:
-        return await pb_grpc.UniFLGServiceStub(channel).GetInfo(pb.GetInfoRequest(), metadata=metadata, timeout=30)
+        return await pb_grpc.UniFLGServiceStub(channel).GetInfo(pb.GetInfoRequest(), metadata=connection.metadata,
+                                                                timeout=30)
     except grpc.aio.AioRpcError as exc:
         details = " ".join((exc.details() or "").split())  # one line
         hint = " (give the server's token: --token or --token-file)" \
@@ -259,23 +267,28 @@ async def run_load(voice: Voice | None, streams: int = 16, animate_seconds: floa
                    target: str | None = None, config: ServerConfig | None = None, duration: float = 0.0,
                    concurrency: int = 4, pid: int | None = None, sample_every: float = 30.0,
                    warmup: float = 300.0, rss_out: Path | None = None, token: str | None = None,
-                   connect_timeout: float = 5.0) -> dict[str, Any]:
+                   connect_timeout: float = 5.0, connection: ClientConnection | None = None) -> dict[str, Any]:
     """A burst of ``streams`` (or, with ``duration``, a soak) against ``target`` or an in-process server on
     loopback serving ``voice`` with ``config`` (default settings; with ``token``, one that requires it). Every call
-    sends ``token`` as ``authorization: Bearer``. TargetError (one line) when the server cannot be reached within
+    sends ``token`` as ``authorization: Bearer``; ``connection`` (instead of ``token``) connects as it says, e.g.
+    over TLS (a ``target`` only). TargetError (one line) when the server cannot be reached within
     ``connect_timeout`` seconds or refuses GetInfo."""
     server = None
-    metadata: Metadata = (("authorization", f"Bearer {token}"),) if token else ()
+    if connection is None:
+        connection = ClientConnection.plaintext(token)
+    elif target is None and connection.tls:
+        raise ValueError("a TLS connection needs a target: the in-process server is plaintext on loopback")
+    metadata = connection.metadata
     if target is None:
         assert voice is not None
-        server = await build_server(voice, config or ServerConfig(bind="127.0.0.1:0", token=token))
+        server = await build_server(voice, config or ServerConfig(bind="127.0.0.1:0", token=connection.token))
         await server.grpc_server.start()
         target = f"127.0.0.1:{server.port}"
     rss_before = rss_mib(pid)
     try:
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with connection.aio_channel(target) as channel:
             client = pb_grpc.UniFLGServiceStub(channel)
-            info = await _get_info(channel, target, connect_timeout, metadata)
+            info = await _get_info(channel, target, connect_timeout, connection)
             if duration > 0:
                 report = await soak(client, duration, concurrency, animate_seconds, pid, sample_every, warmup,
                                     rss_out, metadata)
@@ -300,16 +313,6 @@ def _factory(spec: str) -> Voice:
         raise ValueError(f"--voice-factory {spec}: {exc} (--path adds a folder to search)") from None
 
 
-def _target(text: str) -> str:
-    """argparse type: a non-empty HOST:PORT (or any gRPC target)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty address: give HOST:PORT")
-    return text
-
-
-_target.__name__ = "address"
-
-
 def build_parser() -> argparse.ArgumentParser:
     seconds = {name: argtypes.within(Range(name, 0.0, WEEK_S)) for name in ("--duration", "--warmup")}
     parser = Parser(prog="python -m uniflg_bridge.loadtest", description=__doc__.splitlines()[0])
@@ -317,13 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="concurrent streams of a burst, 1 to 10_000 (default 16)")
     parser.add_argument("--animate-seconds", type=argtypes.within(Range("--animate-seconds", 0.1, 3600.0)),
                         default=3.0, metavar="SECONDS", help="audio per Animate stream, 0.1 to 3600 s (default 3)")
-    parser.add_argument("--target", type=_target, default=None, metavar="HOST:PORT",
+    parser.add_argument("--target", type=address, default=None, metavar="HOST:PORT",
                         help="a running server (default: one in this process, default settings)")
-    parser.add_argument("--token", default=os.environ.get("UNIFLG_TOKEN"),
-                        help="bearer token sent with every call (default: $UNIFLG_TOKEN; --token-file keeps it out "
-                             "of ps); without --target the in-process server requires it too")
-    parser.add_argument("--token-file", type=argtypes.path, metavar="PATH",
-                        help="read the bearer token from this file (first line), as `uniflg serve --token-file`")
+    add_connection_arguments(parser)  # --token, --token-file, --tls-* (TLS: with --target)
     parser.add_argument("--connect-timeout", type=argtypes.positive_seconds, default=5.0, metavar="SECONDS",
                         help="seconds to wait for the server (default 5)")
     parser.add_argument("--pid", type=argtypes.int_range(1, 2**22), default=None, metavar="PID",
@@ -380,7 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")  # the report is stdout; stderr plain lines
     sys.path[:0] = args.path
     try:  # every local check (usage: exit 2) before the voice loads or a connection opens
-        token = read_token(args)  # as `uniflg serve` reads --token / --token-file / $UNIFLG_TOKEN
+        connection = client_connection(args)  # the token as `uniflg serve` reads it; TLS files checked
+        if connection.tls and args.target is None:
+            raise ValueError("--tls-* options need --target: the in-process server is plaintext on loopback")
         _check_soak_options(args)
         voice = _voice(args)
     except ValueError as exc:
@@ -389,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         report = asyncio.run(run_load(voice, args.streams, args.animate_seconds, target=args.target,
                                       duration=args.duration, concurrency=args.concurrency, pid=args.pid,
                                       sample_every=args.sample_every, warmup=args.warmup, rss_out=args.rss_out,
-                                      token=token, connect_timeout=args.connect_timeout))
+                                      connect_timeout=args.connect_timeout, connection=connection))
     except TargetError as exc:
         log.error("error: %s", exc)
         return 1
