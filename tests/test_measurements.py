@@ -287,6 +287,61 @@ def test_eval_speech_quality_states_the_sets_and_reports_wer_and_lip_r(tmp_path,
     assert stop.value.code == 2 and "--limit: must be from 1" in capsys.readouterr().err
 
 
+def test_phone_baseline_opens_on_open_vowels_and_stays_shut_in_silence() -> None:
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx (the eval extra) is not installed")
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import load_voice
+    from uniflg_train.evaluation.phone_baseline import PHONE_SHAPE, SHAPE_OPENING, PhoneRecognizer
+
+    # (not espeak-ng: its audio depends on what it spoke before in the process, which would move other tests' figures)
+    voice = load_voice(backend="onnxruntime")
+    spoken, _ = voice.synthesize_all("私は朝早く、母と畑へ出かけました。", SynthesisOptions(seed=1))
+    rate = voice.sample_rate
+    silence = np.zeros(rate, np.float32)
+    audio = np.concatenate([silence, spoken, silence])
+    recognizer = PhoneRecognizer()
+    phones = recognizer.phones(audio, rate)
+    assert [p for p, *_ in phones][0] == "SIL" and {"AA", "AE", "AH"} & {p for p, *_ in phones}
+    assert all(a < b for _, a, b in phones) and phones[-1][2] <= audio.size / rate + 0.02
+    n = round(audio.size / rate * 30)
+    track = recognizer.opening(audio, rate, n)
+    assert track.shape == (n,) and track.min() >= 0 and track.max() <= 1
+    # digital silence either side (0.67 s each) stays shut: the recognizer dithers, so zeros are not read as phones
+    assert track[:20].max() < 0.05 and track[-20:].max() < 0.05
+    assert track[30:-30].max() >= 0.55  # the /a/ of 私, 朝, 母, 畑: open (shape C or D) somewhere
+    # the mapping: every shape has an opening, and closed lips (A) open least
+    assert set(PHONE_SHAPE.values()) <= set(SHAPE_OPENING) and SHAPE_OPENING["A"] == min(SHAPE_OPENING.values())
+    # the same audio gives the same track however often it was decoded (no state carried between clips)
+    recognizer.opening(np.random.default_rng(0).normal(0, 0.1, rate).astype(np.float32), rate, 30)
+    assert np.array_equal(recognizer.opening(audio, rate, n), track)
+
+
+def test_eval_real_av_phone_baseline_column(tmp_path, capsys) -> None:
+    pytest.importorskip("pocketsphinx", reason="pocketsphinx (the eval extra) is not installed")
+    from uniflg.cli import main
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import load_voice
+    from uniflg_train.evaluation.lips import lip_opening, pearson
+    from uniflg_train.evaluation.phone_baseline import PhoneRecognizer
+
+    voice = load_voice(backend="onnxruntime")
+    audio, landmarks = voice.synthesize_all("今日はとても良い天気ですね。", SynthesisOptions(seed=3))
+    sf.write(tmp_path / "a.wav", audio, voice.sample_rate)
+    np.save(tmp_path / "a.npy", landmarks)  # the 'real' lips: the text path's own face
+    out = tmp_path / "r.json"
+    assert main(["eval", "real-av", str(tmp_path), "--out", str(out), "--phone-baseline"]) == 0
+    table = capsys.readouterr().out
+    assert "| phones r (lag 0) |" in table and "Phones r: the recognizer baseline" in table
+    data = json.loads(out.read_text())
+    clip = data["clips"][0]
+    n = clip["frames"]
+    expected = pearson(PhoneRecognizer().opening(audio, voice.sample_rate, n), lip_opening(landmarks[:n]))
+    assert clip["phones_r"] == pytest.approx(expected, abs=1e-9) and data["median"]["phones_r"] == clip["phones_r"]
+    assert clip["phones_r"] > 0.5  # Japanese read by an English phone recognizer still finds the open vowels (0.77)
+    assert main(["eval", "real-av", str(tmp_path), "--out", str(out)]) == 0  # without the option: no column
+    assert "phones_r" not in json.loads(out.read_text())["median"]
+
+
 # ---- English speech with phoneme events, the sentence set, speech quality --------------------------------
 def test_espeak_voices_report_ordered_phonemes_inside_the_audio() -> None:
     from uniflg_train.corpus.espeak_voice import synthesize

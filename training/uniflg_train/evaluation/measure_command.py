@@ -85,6 +85,9 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=argtypes.path, help="NAME.wav + NAME.npy pairs (30 fps tracks) and/or face videos")
     p.add_argument("--max-lag", type=argtypes.int_range(0, MAX_LAG), default=5,
                    help=f"lag search range in frames, 0 to {MAX_LAG} (default 5)")
+    p.add_argument("--phone-baseline", action="store_true",
+                   help="also score a recognizer-driven baseline (pocketsphinx phones -> mouth-shape openings, as "
+                        "game lip-sync tools do; needs the voices extra)")
     _lookahead(p)
     _vad_options(p)
     _common(p)
@@ -190,7 +193,7 @@ def _real_av(args: argparse.Namespace) -> int:
     if gated is not None:
         log.info("voice behind the %s", gated.label)
     options = _animate_options(args)
-    results = realav.run_real_av(args.dir, gated or voice, args.max_lag, options)
+    results = realav.run_real_av(args.dir, gated or voice, args.max_lag, options, args.phone_baseline)
     setup = {"speech_path": voice.speech_path(options.max_lookahead_ms if options else None).name,
              "max_lookahead_ms": args.max_lookahead_ms, "vad": gated.label if gated is not None else None}
     _emit(args, realav.to_markdown(results, args.max_lag, setup), realav.to_json(results, voice.name, setup))

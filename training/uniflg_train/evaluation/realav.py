@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 from uniflg.errors import InvalidInputError
 
-from uniflg_train.evaluation.lips import FPS, ClipTooShortError, LipScore, min_frames, score_clip
+from uniflg_train.evaluation.lips import FPS, ClipTooShortError, LipScore, lip_opening, min_frames, pearson, score_clip
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +115,23 @@ class ClipResult:
     name: str
     note: str
     score: LipScore | None  # None: skipped (shorter than the lag search needs; ``note`` says so)
+    phones_r: float | None = None  # the recognizer baseline's lip r at lag 0, when asked for
 
 
-def run_real_av(folder: Path, voice: Any, max_lag: int = 5, options: Any = None) -> list[ClipResult]:
+def run_real_av(folder: Path, voice: Any, max_lag: int = 5, options: Any = None,
+                phone_baseline: bool = False) -> list[ClipResult]:
     """Animate and score every clip in ``folder`` with ``voice`` (a :class:`uniflg.voice.Voice`); ``options``
-    (:class:`uniflg.types.SynthesisOptions`) selects e.g. the live path (``max_lookahead_ms``).
+    (:class:`uniflg.types.SynthesisOptions`) selects e.g. the live path (``max_lookahead_ms``);
+    ``phone_baseline`` scores the recognizer-driven track of :mod:`uniflg_train.evaluation.phone_baseline` too.
 
     A clip shorter than the lag search needs (:func:`~uniflg_train.evaluation.lips.min_frames`) is skipped with a
     warning and listed with its reason (score None); InvalidInputError when every clip is that short."""
     results = []
+    recognizer = None
+    if phone_baseline:
+        from uniflg_train.evaluation.phone_baseline import PhoneRecognizer
+
+        recognizer = PhoneRecognizer()
     for path in tqdm(find_clips(folder), desc="real-av", unit="clip"):
         clip = load_clip(path)
         pred = voice.animate_array(clip.audio, clip.sample_rate, options)
@@ -133,7 +141,11 @@ def run_real_av(folder: Path, voice: Any, max_lag: int = 5, options: Any = None)
             log.warning("skipping %s: %s", path, exc)
             results.append(ClipResult(clip.name, f"skipped: {exc}", None))
             continue
-        results.append(ClipResult(clip.name, clip.note, score))
+        phones_r = None
+        if recognizer is not None:
+            phones = recognizer.opening(clip.audio, clip.sample_rate, score.frames)
+            phones_r = pearson(phones, lip_opening(clip.track[:score.frames]))
+        results.append(ClipResult(clip.name, clip.note, score, phones_r))
     if not any(r.score is not None for r in results):
         raise InvalidInputError(f"no clip in {folder} is long enough to score: each needs at least "
                                 f"{min_frames(max_lag)} frames at {FPS} fps for --max-lag {max_lag} "
@@ -145,34 +157,44 @@ COLUMNS = ("r", "r_best", "energy_r", "energy_r_best", "std_ratio", "width_r")
 
 
 def medians(results: list[ClipResult]) -> dict[str, float]:
-    """Medians over the scored clips (skipped ones left out)."""
-    return {c: float(np.nanmedian([getattr(r.score, c) for r in results if r.score is not None])) for c in COLUMNS}
+    """Medians over the scored clips (skipped ones left out); ``phones_r`` when the baseline was scored."""
+    scored = [r for r in results if r.score is not None]
+    out = {c: float(np.nanmedian([getattr(r.score, c) for r in scored])) for c in COLUMNS}
+    if scored and all(r.phones_r is not None for r in scored):
+        out["phones_r"] = float(np.nanmedian([r.phones_r for r in scored]))
+    return out
 
 
 def to_json(results: list[ClipResult], voice_name: str, setup: dict[str, Any] | None = None) -> str:
     """``setup``: what was scored beyond the voice (speech path, look-ahead, gate), recorded with the figures."""
     data = {"voice": voice_name, **(setup or {}), "fps": FPS,
             "clips": [{"name": r.name, "note": r.note, "skipped": r.score is None,
-                       **(asdict(r.score) if r.score is not None else {})} for r in results],
+                       **(asdict(r.score) if r.score is not None else {}),
+                       **({"phones_r": r.phones_r} if r.phones_r is not None else {})} for r in results],
             "median": medians(results)}
     return json.dumps(data, indent=2)
 
 
 def to_markdown(results: list[ClipResult], max_lag: int = 5, setup: dict[str, Any] | None = None) -> str:
+    m = medians(results)
+    phones = "phones_r" in m
     head = ("| clip | frames | lip r (lag 0) | lip r best (lag) | energy r (lag 0) | energy r best (lag) "
-            "| std ratio | width r |")
-    lines = [head, "|" + "---|" * 8]
+            "| std ratio | width r |" + (" phones r (lag 0) |" if phones else ""))
+    lines = [head, "|" + "---|" * (9 if phones else 8)]
     for r in results:
         s = r.score
         if s is None:
-            lines.append(f"| {r.name} | skipped (too short) | | | | | | |")
+            lines.append(f"| {r.name} | skipped (too short) | | | | | | |" + (" |" if phones else ""))
             continue
         lines.append(f"| {r.name} | {s.frames} | {s.r:.2f} | {s.r_best:.2f} ({s.lag:+d}) | {s.energy_r:.2f} | "
-                     f"{s.energy_r_best:.2f} ({s.energy_lag:+d}) | {s.std_ratio:.2f} | {s.width_r:.2f} |")
-    m = medians(results)
+                     f"{s.energy_r_best:.2f} ({s.energy_lag:+d}) | {s.std_ratio:.2f} | {s.width_r:.2f} |"
+                     + (f" {r.phones_r:.2f} |" if phones else ""))
     lines.append(f"| **median** | | {m['r']:.2f} | {m['r_best']:.2f} | {m['energy_r']:.2f} | "
-                 f"{m['energy_r_best']:.2f} | {m['std_ratio']:.2f} | {m['width_r']:.2f} |")
+                 f"{m['energy_r_best']:.2f} | {m['std_ratio']:.2f} | {m['width_r']:.2f} |"
+                 + (f" {m['phones_r']:.2f} |" if phones else ""))
     notes = [f"- {r.name}: {r.note}" for r in results if r.note]
     lag_doc = f"Lag: positive = the prediction comes later than the real lips; best lag within +-{max_lag} frames."
+    phones_doc = ["Phones r: the recognizer baseline (pocketsphinx phones -> mouth-shape openings; "
+                  "uniflg_train.evaluation.phone_baseline)."] if phones else []
     scored = [f"Scored: {', '.join(f'{k} {v}' for k, v in setup.items())}."] if setup else []
-    return "\n".join(lines + ["", lag_doc, *scored, *notes]) + "\n"
+    return "\n".join(lines + ["", lag_doc, *phones_doc, *scored, *notes]) + "\n"
