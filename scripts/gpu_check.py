@@ -99,7 +99,9 @@ print(json.dumps(out))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from uniflg.cli import description  # the SDK is installed before its GPU extras are
+
+    parser = argparse.ArgumentParser(description=description(__doc__))
     parser.add_argument("--out", type=Path, default=REPO / "gpu-check.json")
     parser.add_argument("--no-install", action="store_true", help="the GPU extras are already installed")
     args = parser.parse_args(argv)

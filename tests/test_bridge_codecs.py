@@ -108,6 +108,25 @@ def test_udp_target_parse() -> None:
         Target.parse("host")
 
 
+@pytest.mark.parametrize("port", [70000, -1, 65536, 9000.0, True])
+def test_udp_target_refuses_a_port_outside_the_range(port) -> None:
+    # 70000 would otherwise be sent to 70000 mod 65536 = 4464 (getaddrinfo wraps it), -1 was called a bad host
+    with pytest.raises(ValueError, match=r"the port of '127.0.0.1' must be a whole number in 1..65535"):
+        Target("127.0.0.1", port)
+
+
+def test_a_sender_refuses_port_zero_and_names_the_option_of_a_broadcast_target(capsys, caplog) -> None:
+    from uniflg_bridge.udp import DatagramSender
+
+    with pytest.raises(ValueError, match="port 0 only picks a free port to bind"):
+        DatagramSender(Target("127.0.0.1", 0))
+    from uniflg.cli import main
+
+    assert main(["serve", "--grpc", "127.0.0.1:0", "--osc", "255.255.255.255:9000"]) == 2
+    assert ("--osc 255.255.255.255:9000: cannot send there (Permission denied; broadcast addresses are not "
+            "supported)") in caplog.text + capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ real UDP receivers
 
 def receiver() -> socket.socket:

@@ -225,3 +225,17 @@ def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: s
     assert proc.returncode == 130, err.decode()[-1500:]
     assert sorted(p.name for p in out.iterdir()) == ["landmarks.npy", "speech.wav"]  # nothing new, no temporaries
     assert (out / "speech.wav").read_bytes() == (out / "landmarks.npy").read_bytes() == b"earlier result"
+
+
+def test_a_path_too_long_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from uniflg.cli import main
+
+    long = str(tmp_path / ("n" * 300))  # one name over NAME_MAX: Python 3.11's is_dir() raises instead of False
+    assert main(["speak", "はい", "-o", long, "--no-preview"]) == 2
+    assert main(["info", "--voice", long]) == 2
+    printed = capsys.readouterr()
+    said = caplog.text + printed.err + printed.out  # `info` reports a broken voice in its listing
+    assert f"output {long}: File name too long; -o needs a folder" in said
+    assert f"not a voice folder (File name too long): {long}" in said
+    assert "Traceback" not in said and not any(tmp_path.iterdir())

@@ -181,3 +181,64 @@ def test_grpc_animate_is_conditioned_like_files(voice_and_speech) -> None:
     got = np.array([np.asarray(f.points, np.float32).reshape(70, 2) for f in frames])
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+# ---- what arrays the voice accepts (uniflg.audio.to_mono_float) ---------------------------------------------
+def test_audio_arrays_are_scaled_by_their_pcm_type_and_odd_ones_refused_in_one_line() -> None:
+    from uniflg.audio import MAX_FLOAT_PEAK, to_mono_float
+
+    np.testing.assert_allclose(to_mono_float(np.array([-32768, 16384], np.int16)), [-1.0, 0.5])
+    np.testing.assert_allclose(to_mono_float(np.array([-2**31, 2**30], np.int32)), [-1.0, 0.5])
+    np.testing.assert_allclose(to_mono_float(np.array([0, 128, 255], np.uint8)), [-1.0, 0.0, 127 / 128])
+    np.testing.assert_allclose(to_mono_float(np.array([[0.5, -0.5], [1.0, 0.0]], np.float64)), [0.0, 0.5])
+    hot = np.full(10, 30000.0)  # int16 values passed as floats by mistake: levelled by the conditioning, accepted
+    assert to_mono_float(hot).max() == 30000.0
+    for bad, named in (
+            (np.full(10, 1e19, np.float32), "audio peaks at 1e+19; float audio is expected in [-1, 1]"),
+            (np.full(10, MAX_FLOAT_PEAK * 2), "audio peaks at 4.29e+09"),
+            (np.array(["a", "b"]), "audio must be numbers (float, or int16/int32 PCM); got an array of dtype <U1"),
+            (np.frombuffer(b"\x00" * 96, "S1"), "got an array of dtype |S1"),
+            (np.zeros(10, complex), "got an array of dtype complex128"),
+            (np.zeros(10, np.uint16), "audio of dtype uint16 is not PCM"),
+            (np.zeros((2, 48000), np.float32), "audio of shape (2, 48000) looks channels-first; give (samples, "
+                                               "channels), e.g. audio.T"),
+            (np.zeros((100, 0), np.float32), "audio has no channels: shape (100, 0)"),
+            (np.zeros((4, 4, 4), np.float32), "audio must be (samples,) or (samples, channels); got shape (4, 4, 4)"),
+            (np.array([0.0, np.nan]), "audio contains NaN or infinite samples")):
+        with pytest.raises(InvalidInputError) as err:
+            to_mono_float(bad)
+        assert named in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 200
+
+
+def test_very_loud_audio_is_refused_not_animated_into_nan(voice_and_speech) -> None:
+    voice, audio = voice_and_speech
+    with pytest.raises(InvalidInputError, match=r"audio peaks at [0-9.]+e\+18; float audio is expected in \[-1, 1\]"):
+        voice.animate_array(audio * 1e19, voice.sample_rate)  # float32 power spectra overflowed into NaN faces
+    loud = voice.animate_array(audio * 1000.0, voice.sample_rate)  # far too loud but in range: levelled
+    assert np.isfinite(loud).all()
+
+
+@pytest.mark.parametrize("speed", ["fast", None, True, [1.0]])
+def test_options_of_the_wrong_type_are_the_sdks_error(speed) -> None:
+    from uniflg.limits import SPEED
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import check_request, read_voice_spec
+
+    with pytest.raises(InvalidInputError, match=r"speed must be a finite number within \[0.25, 4\]; got "):
+        SPEED.check(speed)
+    with pytest.raises(InvalidInputError, match="speed must be a finite number"):
+        check_request(read_voice_spec(), SynthesisOptions(speed=speed))
+
+
+def test_input_conditioner_takes_a_path_or_its_name(voice_and_speech) -> None:
+    voice, audio = voice_and_speech
+
+    def run(conditioner: InputConditioner, x: np.ndarray) -> np.ndarray:
+        return np.concatenate([conditioner.push(x), conditioner.finish()])
+
+    live = voice.speech_path(250)
+    assert np.array_equal(run(voice.input_conditioner(live), audio[:4800]),
+                          run(voice.input_conditioner(live.name), audio[:4800]))
+    silence = np.zeros(4800, np.float32)  # the offline path lays its noise floor under digital silence, live not
+    assert np.abs(run(voice.input_conditioner(voice.speech_path(None)), silence)).max() > 0
+    assert np.abs(run(voice.input_conditioner(live), silence)).max() == 0

@@ -112,6 +112,9 @@ def build_fanout(args: argparse.Namespace) -> FanOut:
                 sinks.append(make(Target.parse(text, port)))
             except ValueError as exc:
                 raise ValueError(f"{option} {text}: {exc} (use HOST:PORT, :PORT or HOST)") from None
+            except OSError as exc:  # e.g. a broadcast address: the socket may not send there
+                raise ValueError(f"{option} {text}: cannot send there ({exc.strerror or exc}; broadcast addresses "
+                                 "are not supported)") from None
     play: Callable[[int], AudioOut] | None = None
     if args.play:
         from uniflg_bridge.player import Player, portaudio_available

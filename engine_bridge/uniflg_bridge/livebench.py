@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from uniflg import argtypes
+from uniflg.cli import description
 
 SENTENCES = ("こんにちは。今日はとてもいい天気ですね、一緒に公園まで散歩に行きませんか。",
              "明日の会議は午後三時からです。資料を忘れずに持ってきてください。",
@@ -243,7 +244,7 @@ def _pct(x: np.ndarray, q: float) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m uniflg_bridge.livebench", description=description(__doc__))
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the paced speech (default 60)")
     parser.add_argument("--json", type=argtypes.path, default=None, help="also write the result here")
     parser.add_argument("--grpc", type=int, default=None, metavar="MAX_LOOKAHEAD_MS",

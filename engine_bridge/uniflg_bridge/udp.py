@@ -71,6 +71,11 @@ class Target:
             raise ValueError(f"the port in {text!r} is outside {0 if allow_port_zero else 1}..65535")
         return cls(host or "127.0.0.1", number)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise ValueError(f"the port of {self.host!r} must be a whole number in 1..65535 (0 only to bind); "
+                             f"got {self.port!r}")
+
     def resolve(self) -> tuple[int, tuple]:  # type: ignore[type-arg]
         """-> (address family, socket address); ValueError (one line) when the host does not resolve."""
         try:
@@ -91,6 +96,8 @@ class DatagramSender:
     ones as a summary per target at most every 30 s (and when the sender closes)."""
 
     def __init__(self, target: Target, max_datagram: int = MAX_DATAGRAM) -> None:
+        if target.port == 0:
+            raise ValueError(f"cannot send to {target}: port 0 only picks a free port to bind; give 1..65535")
         self.target = target
         self.max_datagram = max_datagram
         family, address = target.resolve()

@@ -62,18 +62,40 @@ def log_mel(spec: np.ndarray, cfg: AudioConfig, basis: np.ndarray | None = None)
     return np.log(np.maximum(basis @ spec, 1e-5)).astype(np.float32)
 
 
+# Float audio is nominally in [-1, 1]. Louder input is levelled by the input conditioning, up to this peak: 2**31 is
+# the full scale of int32 PCM, the largest that arrives by mistake as unscaled floats; float32 arithmetic on
+# power spectra overflows (NaN landmarks) from about 1e19.
+MAX_FLOAT_PEAK = 2.0**31
+
+
 def to_mono_float(audio: np.ndarray) -> np.ndarray:
-    """int16 or float audio, mono (S,) or (S, C) -> float32 mono in [-1, 1]; rejects NaN/inf."""
+    """Audio ``(S,)`` or ``(S, C)`` -> float32 mono ``(S,)``: channels averaged; integer PCM scaled to [-1, 1]
+    (int16 / int32 / int8 by their full scale, uint8 around 128); float kept as it is. InvalidInputError (one line)
+    for NaN/inf, a peak above :data:`MAX_FLOAT_PEAK`, another shape or a non-audio dtype (text, bytes, complex)."""
     a = np.asarray(audio)
-    if a.dtype == np.int16:
-        a = a.astype(np.float32) / 32768.0
-    a = a.astype(np.float32, copy=False)
+    if a.dtype.kind in "iu":
+        if a.dtype.kind == "u" and a.dtype.itemsize != 1:
+            raise InvalidInputError(f"audio of dtype {a.dtype} is not PCM; give float, int16, int32, int8 or uint8")
+        full = float(2 ** (8 * a.dtype.itemsize - 1))
+        a = (a.astype(np.float64) - (full if a.dtype.kind == "u" else 0.0)) / full
+    elif a.dtype.kind != "f":
+        raise InvalidInputError(f"audio must be numbers (float, or int16/int32 PCM); got an array of dtype {a.dtype}")
     if a.ndim == 2:
+        if a.shape[1] == 0:
+            raise InvalidInputError(f"audio has no channels: shape {a.shape}")
+        if a.shape[0] < a.shape[1] and a.shape[0] <= 8:
+            raise InvalidInputError(f"audio of shape {a.shape} looks channels-first; give (samples, channels), "
+                                    "e.g. audio.T")
         a = a.mean(axis=1)
     if a.ndim != 1:
         raise InvalidInputError(f"audio must be (samples,) or (samples, channels); got shape {a.shape}")
+    a = a.astype(np.float32, copy=False)
     if not np.all(np.isfinite(a)):
         raise InvalidInputError("audio contains NaN or infinite samples")
+    peak = float(np.abs(a).max()) if a.size else 0.0
+    if peak > MAX_FLOAT_PEAK:
+        raise InvalidInputError(f"audio peaks at {peak:.3g}; float audio is expected in [-1, 1] (louder input is "
+                                f"levelled up to {MAX_FLOAT_PEAK:.3g}); int16 and int32 PCM are scaled")
     return a
 
 

@@ -100,6 +100,14 @@ class HelpFormatter(argparse.HelpFormatter):
         return super()._expand_help(action).replace("``", "")
 
 
+def description(doc: str | None) -> str | None:
+    """A module docstring's first paragraph as ``--help`` text: whole sentences (a first line alone stops
+    mid-sentence), RST ``literals`` shown plain."""
+    if not doc:
+        return None
+    return " ".join(doc.strip().split("\n\n")[0].split()).replace("``", "`")
+
+
 class Parser(argparse.ArgumentParser):
     """The ``uniflg`` parser; subcommand parsers (at every depth) are of this class too, as argparse makes them
     with the parent's class, so they share :class:`HelpFormatter` and the one-line usage errors."""

@@ -92,7 +92,7 @@ def _common(p: argparse.ArgumentParser, text: bool) -> None:
                         + ("the voice's speaker for the text's language, else its first)" if text else "its first)"))
     p.add_argument("--emotion", metavar="NAME",
                    help=f"emotion (embedded voice: {choices[1]}; default: "
-                        + ("random style" if text else "from the input speech") + ")")
+                        + ("the voice's default stored style, e.g. normal" if text else "from the input speech") + ")")
     p.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend")
     add_backend_arguments(p)
     p.add_argument("--seed", type=argtypes.seed, default=0, help="noise seed, 0 to 2**63-1 (same seed, same output)")

@@ -7,6 +7,7 @@ Each option's accepted range lives here once; callers validate with :meth:`Range
 from __future__ import annotations
 
 import math
+import numbers
 import unicodedata
 from dataclasses import dataclass
 
@@ -24,8 +25,10 @@ class Range:
     hi: float
 
     def check(self, value: float) -> float:
-        """``value`` if finite and within the range; else InvalidInputError naming the range."""
-        if not math.isfinite(value) or not self.lo <= value <= self.hi:
+        """``value`` if a finite number within the range; else InvalidInputError naming the range (also for a value
+        that is not a number at all: a string, None)."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+                or not self.lo <= value <= self.hi:
             raise InvalidInputError(f"{self.name} must be a finite number within [{self.lo:g}, {self.hi:g}]; "
                                     f"got {value}")
         return value

@@ -37,13 +37,17 @@ def prepare_output(folder: Path, names: Iterable[str] = (), option: str = "-o") 
     permission denied, a read-only file system...); ``option`` is what the messages call the command's option
     (``--out FILE`` names the file, so it checks the file's folder)."""
     folder = Path(folder)
-    if folder.is_symlink() and not folder.exists():
+    try:  # Python 3.11 answers a name too long with OSError where it answers a missing one with False
+        dangling, exists, is_dir = folder.is_symlink() and not folder.exists(), folder.exists(), folder.is_dir()
+    except OSError as exc:
+        raise InvalidInputError(f"output {folder}: {exc.strerror or exc}; {option} needs a folder") from None
+    if dangling:
         raise InvalidInputError(f"output {folder} is a symbolic link to nothing (broken, or a loop); {option} needs "
                                 "a folder")
-    if folder.exists() and not folder.is_dir():
+    if exists and not is_dir:
         raise InvalidInputError(f"output {folder} is an existing file; {option} needs a folder there (it is created "
                                 "if missing)")
-    if folder.is_dir():
+    if is_dir:
         try:  # the real test: create and remove a file
             fd, probe = tempfile.mkstemp(dir=folder, prefix=".uniflg-write-test-")
             os.close(fd)

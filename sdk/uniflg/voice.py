@@ -485,12 +485,15 @@ class Voice:
         parts = [c.landmarks for c in self.animate([audio], sample_rate, options)]
         return np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
 
-    def input_conditioner(self, path: str = "offline") -> InputConditioner:
+    def input_conditioner(self, path: str | SpeechPath = "offline") -> InputConditioner:
         """The input conditioning (:mod:`uniflg.conditioning`) that speech path ``path`` reads: the voice's
         ``conditioning``, and for live paths the same without the noise floor for empty input. A live path is a
         small network distilled on input without that floor: it reads digital silence as silence (the default
         voice's live250: mean lip gap 0.05x of speech's) but a noise floor as a half-open mouth (0.19x), while the
-        offline path shows the opposite (0.12x on digital silence, 0.03x on the floor; ``uniflg eval robustness``)."""
+        offline path shows the opposite (0.12x on digital silence, 0.03x on the floor; ``uniflg eval robustness``).
+        ``path``: a name or what :meth:`speech_path` returns."""
+        if isinstance(path, SpeechPath):
+            path = path.name
         if path == "offline":
             return InputConditioner(self.sample_rate, self.conditioning)
         self._graphs(path)  # unknown path: NotFoundError naming the paths

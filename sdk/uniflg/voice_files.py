@@ -244,6 +244,10 @@ def check_voice_folder(folder: Path) -> VoiceSpec:
     from uniflg.voice_spec import VOICE_FILE, VoiceSpec
 
     folder = Path(folder)
+    try:
+        folder.is_dir()  # Python 3.11 raises for a name too long, where it answers False for a missing one
+    except OSError as exc:
+        raise ModelFormatError(f"not a voice folder ({exc.strerror or exc}): {folder}") from None
     if not folder.is_dir():
         what = "a file" if folder.exists() else "no such folder"
         raise ModelFormatError(f"not a voice folder ({what}): {folder}")

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 from uniflg import argtypes
 from uniflg.backends import graphs
+from uniflg.cli import description
 from uniflg.fileio import atomic_write_bytes
 from uniflg.limits import Range
 from uniflg.model.live import LiveLandmarkDecoder, LivePathConfig, LiveSpeechToLatent, LiveStackConfig
@@ -380,7 +381,7 @@ def evaluate(voice_dir: Path, corpus: Path, split: str = "test", limit: int | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m uniflg_train.live", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m uniflg_train.live", description=description(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="distil the speech network, then train the landmark decoder")
     p.add_argument("--corpus", type=argtypes.path, required=True)

@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="uniflg eval-blendshapes")
+    parser = argparse.ArgumentParser(prog="uniflg")  # the subcommand adds "eval-blendshapes", as `uniflg` has it
     register(parser.add_subparsers(required=True))
     args = parser.parse_args(["eval-blendshapes", *(argv if argv is not None else sys.argv[1:])])
     return int(args.func(args))
