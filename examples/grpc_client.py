@@ -27,7 +27,10 @@ import grpc
 import numpy as np
 import soundfile as sf
 from uniflg import argtypes
+from uniflg.audio import pcm16
+from uniflg.audio_file import open_audio
 from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
+from uniflg.errors import UniFLGError
 from uniflg.outputs import prepare_output, staged_outputs
 from uniflg_bridge.client_connection import (
     ClientConnection,
@@ -86,14 +89,14 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """-> (mono int16 samples, sample rate); ValueError (one line) for a missing or unreadable file."""
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
+    """-> (mono int16 samples, sample rate), read and checked as `uniflg animate` reads files (missing, a folder, not
+    audio, NaN samples...: ValueError, one line); the channels are mixed, as the service takes mono."""
     try:
-        pcm, rate = sf.read(path, dtype="int16")
-    except (sf.LibsndfileError, RuntimeError) as exc:  # not a sound file soundfile reads
-        raise ValueError(f"{path}: not a readable sound file ({exc})") from None
-    return (pcm[:, 0] if pcm.ndim > 1 else pcm), rate  # the service takes mono
+        with open_audio(path, max_seconds=None) as source:
+            audio, rate = source.read_all(), source.sample_rate
+    except UniFLGError as exc:
+        raise ValueError(str(exc)) from None
+    return pcm16(audio), rate
 
 
 def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
@@ -153,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--speaker")
     s.add_argument("--emotion")
     a = sub.add_parser("animate", help="a sound file -> animated.npy")
-    a.add_argument("audio", type=argtypes.path, help="a sound file (mono or the first channel is sent)")
+    a.add_argument("audio", type=argtypes.path, help="a sound file (its channels are mixed to mono)")
     for p in (s, a):
         p.add_argument("-o", "--out", type=argtypes.path, default=Path("out/grpc"), metavar="FOLDER",
                        help="output folder, new or existing (default out/grpc)")

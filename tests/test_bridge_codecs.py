@@ -108,6 +108,30 @@ def test_udp_target_parse() -> None:
         Target.parse("host")
 
 
+def test_a_bare_ipv6_target_that_ends_like_a_port_is_questioned(caplog) -> None:
+    assert Target.parse("::1:9000", 39539) == Target("::1:9000", 39539)  # valid IPv6: kept, as documented
+    assert "::1:9000 is read as the IPv6 address ::1:9000 on port 39539; for port 9000 write [::1]:9000" \
+        in caplog.text
+    assert Target.parse("fe80::1", 39539) == Target("fe80::1", 39539)
+    with pytest.raises(ValueError, match=r"'127.0.0.1:9000:1' is neither HOST:PORT nor an IPv6 address"):
+        Target.parse("127.0.0.1:9000:1", 39539)  # once "cannot resolve host" with a port nobody typed
+
+
+def test_vmc_frames_refuse_a_wrong_weight_count_and_nan() -> None:
+    from uniflg.errors import InvalidInputError
+    from uniflg_bridge.wire import vmc_frame
+
+    names = ("A", "I", "U")
+    assert [m.address for m in vmc_frame(names, np.array([0.1, 0.2, 0.3]), 0.5)][-2:] == \
+        ["/VMC/Ext/Blend/Val", "/VMC/Ext/Blend/Apply"]
+    with pytest.raises(InvalidInputError, match="one weight per name: 3 names, 2 weights"):
+        vmc_frame(names, np.array([0.1, 0.2]), 0.5)
+    with pytest.raises(InvalidInputError, match="must be finite numbers"):
+        vmc_frame(names, np.array([0.1, np.nan, 0.3]), 0.5)
+    with pytest.raises(InvalidInputError, match="must be finite numbers"):
+        vmc_frame(names, np.array([0.1, 0.2, 0.3]), float("inf"))
+
+
 @pytest.mark.parametrize("port", [70000, -1, 65536, 9000.0, True])
 def test_udp_target_refuses_a_port_outside_the_range(port) -> None:
     # 70000 would otherwise be sent to 70000 mod 65536 = 4464 (getaddrinfo wraps it), -1 was called a bad host

@@ -201,7 +201,7 @@ def test_animate_refuses_too_short_audio_from_its_header_in_the_files_own_terms(
     short = tmp_path / "short.wav"
     sf.write(short, np.full(800, 0.01, np.float32), 48000)  # 16.7 ms: 400 samples once at the voice's 24 kHz
     code, lines = run(caplog, "animate", str(short), "-o", str(tmp_path / "out"))
-    assert code == 2 and lines[-1] == (f"audio too short to animate: {short} holds 16.7 ms; need at least 21.3 ms "
+    assert code == 2 and lines[-1] == (f"audio too short to animate: {short} holds 16.67 ms; need at least 21.33 ms "
                                        "(two spectrogram hops)"), lines
     assert not any(LOADED in line for line in lines), lines
 

@@ -3,6 +3,8 @@ and the DC-offset case of issue 16 on the shipped voice (files, Voice.animate st
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from uniflg.conditioning import ConditioningOptions, InputConditioner, condition
@@ -224,7 +226,8 @@ def test_options_of_the_wrong_type_are_the_sdks_error(speed) -> None:
     from uniflg.types import SynthesisOptions
     from uniflg.voice import check_request, read_voice_spec
 
-    with pytest.raises(InvalidInputError, match=r"speed must be a finite number within \[0.25, 4\]; got "):
+    named = r"speed must be a finite number within \[0.25, 4\]; got " + re.escape(repr(speed))  # 'fast', not fast
+    with pytest.raises(InvalidInputError, match=named):
         SPEED.check(speed)
     with pytest.raises(InvalidInputError, match="speed must be a finite number"):
         check_request(read_voice_spec(), SynthesisOptions(speed=speed))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +41,18 @@ def free_port() -> int:
 # ---------------------------------------------------------------- grpc_client.py
 
 def test_grpc_client_missing_and_unreadable_audio(tmp_path) -> None:
+    # read and checked as `uniflg animate` reads files: the same lines
     one_line(example("grpc_client.py", "animate", str(tmp_path / "missing.wav")), 2,
-             f"error: {tmp_path / 'missing.wav'}: no such file")
+             f"error: audio file not found: {tmp_path / 'missing.wav'}")
+    one_line(example("grpc_client.py", "animate", str(tmp_path)), 2,
+             f"error: audio file is a folder, not a file: {tmp_path}")  # was "no such file"
     text = tmp_path / "notes.wav"
     text.write_text("not audio")
-    one_line(example("grpc_client.py", "animate", str(text)), 2, f"error: {text}: not a readable sound file")
+    one_line(example("grpc_client.py", "animate", str(text)), 2,
+             f"error: cannot read audio {text}: Format not recognised; accepted formats: WAV")
+    nan = tmp_path / "nan.wav"  # libsndfile would send NaN as silence in int16
+    sf.write(nan, np.full(2400, np.nan, np.float32), 24000, subtype="FLOAT")
+    one_line(example("grpc_client.py", "animate", str(nan)), 2, f"error: audio {nan} contains NaN or infinite samples")
 
 
 def test_grpc_client_unreachable_server() -> None:

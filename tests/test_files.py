@@ -465,3 +465,59 @@ def test_option_values_and_unmakeable_outputs_are_refused_before_work(tmp_path: 
         code, errors = cli(caplog, "speak", "hello", "-o", "/proc/uniflg-test/out", "--no-preview")
         assert code == 2 and "cannot create output folder" in errors and len(errors.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.wav"]  # nothing was created for refused requests
+
+
+# ---- staged outputs: what a finished or failed run leaves in the folder -----------------------------------------
+def test_a_finished_run_removes_its_own_stale_outputs_but_never_its_input(tmp_path: Path) -> None:
+    from uniflg.commands import OUTPUTS_ANIMATE, OUTPUTS_SPEAK
+    from uniflg.outputs import staged_outputs
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("speech.wav", "preview.mp4", "notes.txt"):
+        (out / name).write_bytes(b"earlier run")
+    with staged_outputs(out, OUTPUTS_SPEAK) as staged:  # as `speak --no-preview`
+        staged.path("speech.wav").write_bytes(b"new")
+        staged.path("landmarks.npy").write_bytes(b"new")
+    assert sorted(p.name for p in out.iterdir()) == ["landmarks.npy", "notes.txt", "speech.wav"]
+    assert (out / "speech.wav").read_bytes() == b"new"  # the old preview (another sentence) is gone; notes stay
+    (out / "preview.mp4").write_bytes(b"the user's own video, animated into this folder")
+    with staged_outputs(out, OUTPUTS_ANIMATE, keep=[out / "preview.mp4"]) as staged:  # as `animate preview.mp4 -o`
+        staged.path("landmarks.npy").write_bytes(b"newer")
+    assert {p.name for p in out.iterdir()} == {"landmarks.npy", "notes.txt", "speech.wav", "preview.mp4"}
+    assert (out / "speech.wav").read_bytes() == b"new"  # not animate's to remove
+
+
+def test_a_failed_run_leaves_no_folder_it_created(tmp_path: Path) -> None:
+    from uniflg.outputs import staged_outputs
+
+    deep = tmp_path / "a" / "b" / "c"
+    with pytest.raises(OSError, match="No space left"), staged_outputs(deep, ("speech.wav",)) as staged:
+        staged.path("speech.wav").write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+    assert list(tmp_path.iterdir()) == []  # a, b and c were this run's
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "mine.txt").write_text("kept")
+    with pytest.raises(KeyboardInterrupt), staged_outputs(deep) as staged:
+        staged.path("landmarks.npy").write_bytes(b"half")
+        raise KeyboardInterrupt
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["mine.txt"]  # b and c removed, a was there before
+
+
+def test_open_audio_checks_its_own_arguments(tmp_path: Path) -> None:
+    path = tmp_path / "ok.wav"
+    sf.write(path, np.zeros(24000, np.float32), 24000)
+    for bad, named in ((dict(max_seconds=float("nan")), "max_seconds must be a finite number within [0.001, inf]; "
+                                                       "got nan"),
+                       (dict(max_seconds=-1), "got -1"), (dict(max_seconds="5"), "got '5'")):
+        with pytest.raises(InvalidInputError) as err:
+            open_audio(path, **bad)
+        assert named in str(err.value)
+    for bad_path in (None, 3, b"ok.wav", ""):
+        with pytest.raises(InvalidInputError, match="an audio file path must be a non-empty str or Path"):
+            open_audio(bad_path)  # type: ignore[arg-type]
+    with open_audio(path) as f:
+        for seconds in (0, -1, float("nan"), 1e-9):  # 0 gave 24,000 one-sample blocks, nan a ValueError
+            with pytest.raises(InvalidInputError, match="block seconds must be a finite number"):
+                list(f.blocks(seconds))
+        assert [b.size for b in f.blocks(0.4)] == [9600, 9600, 4800]

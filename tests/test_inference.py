@@ -241,6 +241,16 @@ def test_backend_unavailable_is_explained(tmp_path, tiny_dir):
         load_voice(tmp_path, backend="auto")
 
 
+def test_torch_refuses_the_options_it_cannot_honour(tiny_dir):
+    from uniflg.backends import BackendOptions
+
+    for options, given in ((BackendOptions(precision="fp16"), "--precision fp16"),
+                           (BackendOptions(providers=("CPUExecutionProvider",)), "--ort-providers")):
+        with pytest.raises(InvalidInputError, match=f"^{given} applies to the onnxruntime and tensorrt backends"):
+            load_voice(tiny_dir, backend="torch", options=options)  # it ran fp32 / ignored them without a word
+    assert load_voice(tiny_dir, backend="torch", options=BackendOptions(precision="fp32")).backend.name == "torch"
+
+
 def test_stream_info(voices):
     info = voices["torch"].stream_info()
     assert (info.sample_rate, info.fps, info.n_points, info.layout) == (24000, 30, 70, "openpose70")

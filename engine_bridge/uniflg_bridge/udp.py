@@ -55,8 +55,16 @@ class Target:
             if not close or (rest and not rest.startswith(":")):
                 raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
             port = rest[1:] if rest else None
-        elif text.count(":") > 1:  # a bare IPv6 address
+        elif text.count(":") > 1:  # a bare IPv6 address (a host name has no colon)
+            try:
+                ipaddress.IPv6Address(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is neither HOST:PORT nor an IPv6 address (write [IPv6]:PORT)") from None
             host, port = text, None
+            last = text.rsplit(":", 1)[1]
+            if last.isdigit() and len(last) >= 2 and default_port is not None:  # "::1:9000": meant [::1]:9000?
+                log.warning("%s is read as the IPv6 address %s on port %s; for port %s write [%s]:%s", text, text,
+                            default_port, last, text.rsplit(":", 1)[0], last)
         else:
             host, sep, port_text = text.partition(":")
             port = port_text if sep else None

@@ -151,7 +151,14 @@ def osc_frame(stream_id: str, index: int, fps: int, points: np.ndarray,
 
 def vmc_frame(names: Sequence[str], weights: np.ndarray, time_code: float) -> list[OscContent]:
     """VMC protocol, performer -> marionette: ``/VMC/Ext/OK ,i`` (1: loaded), ``/VMC/Ext/T ,f`` (time),
-    ``/VMC/Ext/Blend/Val ,sf`` per blendshape, then ``/VMC/Ext/Blend/Apply`` (no arguments)."""
+    ``/VMC/Ext/Blend/Val ,sf`` per blendshape, then ``/VMC/Ext/Blend/Apply`` (no arguments).
+    InvalidInputError (one line) for a weight count other than the names' or a weight or time that is not finite
+    (a marionette would show NaN as a broken face)."""
+    weights = np.asarray(weights, np.float32).reshape(-1)
+    if weights.size != len(names):
+        raise InvalidInputError(f"a VMC frame carries one weight per name: {len(names)} names, {weights.size} weights")
+    if not (np.isfinite(weights).all() and np.isfinite(time_code)):
+        raise InvalidInputError("a VMC frame's weights and time must be finite numbers (NaN or infinity given)")
     out = [OscContent("/VMC/Ext/OK", (1,)), OscContent("/VMC/Ext/T", (float(time_code),))]
     out += [OscContent("/VMC/Ext/Blend/Val", (name, float(w)))
             for name, w in zip(names, weights, strict=True)]

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from uniflg.errors import InvalidInputError, LimitExceededError
+from uniflg.limits import Range
 
 SAMPLE_RATE_RANGE = (8000, 192000)  # Hz; the same range the gRPC server accepts for streamed audio
 MAX_CHANNELS = 32
@@ -87,7 +88,9 @@ class AudioFile:
         return self.frames / self.sample_rate
 
     def blocks(self, seconds: float = 1.0) -> Iterator[np.ndarray]:
-        """Mono float32 blocks of about ``seconds`` (channels averaged); NaN/inf samples raise InvalidInputError."""
+        """Mono float32 blocks of about ``seconds`` (channels averaged; at least one sample); NaN/inf samples raise
+        InvalidInputError, as does a ``seconds`` that is not a finite number above 0."""
+        Range("block seconds", 1.0 / self.sample_rate, 1e7).check(seconds)
         n = max(1, int(seconds * self.sample_rate))
         self._f.seek(0)
         while True:
@@ -125,6 +128,10 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
     ``max_seconds``; None: no cap)."""
     import soundfile as sf
 
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise InvalidInputError(f"an audio file path must be a non-empty str or Path; got {path!r:.80}")
+    if max_seconds is not None:
+        Range("max_seconds", 1e-3, float("inf")).check(max_seconds)
     path = check_readable_file(Path(path))
     if path.stat().st_size == 0:
         raise InvalidInputError(f"{path} is empty (0 bytes); {ACCEPTED_HINT}")

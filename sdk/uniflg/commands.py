@@ -155,7 +155,8 @@ def speak(args: argparse.Namespace) -> int:
             bar.update(bar.total - bar.n)
         audio = np.concatenate([c.audio for c in chunks])
         landmarks = np.concatenate([c.landmarks for c in chunks])
-    with staged_outputs(args.output) as out:  # all files move into place together, or none
+    # all files move into place together, or none; an earlier preview.mp4 goes with --no-preview
+    with staged_outputs(args.output, OUTPUTS_SPEAK) as out:
         wav = write_wav(out.path("speech.wav"), audio, voice.sample_rate)
         write_landmarks(out.path("landmarks.npy"), out.path("landmarks.json"), landmarks, voice.sample_rate)
         if not args.no_preview:
@@ -177,8 +178,8 @@ def animate(args: argparse.Namespace) -> int:
         check_request(spec, opts)  # names and limits from voice.json: a typo costs no load
         shortest = 2 * spec.config.audio.hop_length / spec.config.audio.sample_rate  # Animation.min_samples
         if source.seconds < shortest:
-            raise InvalidInputError(f"audio too short to animate: {args.audio} holds {1000 * source.seconds:.1f} "
-                                    f"ms; need at least {1000 * shortest:.1f} ms (two spectrogram hops)")
+            raise InvalidInputError(f"audio too short to animate: {args.audio} holds {1000 * source.seconds:.2f} "
+                                    f"ms; need at least {1000 * shortest:.2f} ms (two spectrogram hops)")
         voice = load_voice(args.voice, args.backend, options=options_from_args(args))
         rate = source.sample_rate
         with _progress("animate (seconds of audio)", round(source.seconds, 1), "s") as bar:
@@ -189,7 +190,7 @@ def animate(args: argparse.Namespace) -> int:
 
             parts = [c.landmarks for c in voice.animate(blocks(), rate, opts)]
     landmarks = np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
-    with staged_outputs(args.output) as out:
+    with staged_outputs(args.output, OUTPUTS_ANIMATE, keep=[args.audio]) as out:  # (speech.wav is not ours here)
         write_landmarks(out.path("landmarks.npy"), out.path("landmarks.json"), landmarks, rate)
         if not args.no_preview:
             write_preview(out.path("preview.mp4"), landmarks, audio_path=args.audio)

@@ -258,8 +258,8 @@ class SpeechAnimator:
     def _advance(self, final: bool) -> list[np.ndarray]:
         rt, S = self.rt, self._audio.end
         if final and self.min_samples > S:  # in ms: the count at the model's rate would not be the caller's
-            raise InvalidInputError(f"audio too short to animate: {1000 * S / rt.sample_rate:.1f} ms; need at least "
-                                    f"{1000 * self.min_samples / rt.sample_rate:.1f} ms (two spectrogram hops)")
+            raise InvalidInputError(f"audio too short to animate: {1000 * S / rt.sample_rate:.2f} ms; need at least "
+                                    f"{1000 * self.min_samples / rt.sample_rate:.2f} ms (two spectrogram hops)")
         if self.z_u is None:
             if self.z_u_samples > S and not final:
                 return []

@@ -27,10 +27,10 @@ class Range:
     def check(self, value: float) -> float:
         """``value`` if a finite number within the range; else InvalidInputError naming the range (also for a value
         that is not a number at all: a string, None)."""
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-                or not self.lo <= value <= self.hi:
+        number = not isinstance(value, bool) and isinstance(value, numbers.Real)
+        if not number or not math.isfinite(value) or not self.lo <= value <= self.hi:
             raise InvalidInputError(f"{self.name} must be a finite number within [{self.lo:g}, {self.hi:g}]; "
-                                    f"got {value}")
+                                    f"got {value if number else repr(value)}")
         return value
 
 

@@ -87,35 +87,56 @@ def _try_create(folder: Path, existing: Path) -> None:
 
 class StagedOutputs:
     """The files of one result in ``folder``: :meth:`path` gives each its temporary name there (same suffix, so
-    ffmpeg picks the format); :func:`staged_outputs` moves them all into place, or removes them."""
+    ffmpeg picks the format); :func:`staged_outputs` moves them all into place, or removes them.
 
-    def __init__(self, folder: Path) -> None:
+    ``replaces``: the names the command may write; at the end, those this run did not write are removed (an
+    earlier run's ``preview.mp4`` beside new speech would show another sentence), except the files in ``keep``
+    (the command's input). A failed run also removes the folders it created, so nothing is left behind."""
+
+    def __init__(self, folder: Path, replaces: Iterable[str] = (), keep: Iterable[Path] = ()) -> None:
         self.folder = Path(folder)
+        self.replaces = tuple(replaces)
+        self.keep = {Path(p).resolve() for p in keep}
         self._staged: dict[str, Path] = {}
+        self._made: list[Path] = []  # folders this run created, outermost first
 
     def path(self, name: str) -> Path:
         """Where to write ``name`` now (created folder, hidden name); it becomes ``folder / name`` at the end."""
         if name not in self._staged:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self.folder.is_dir():
+                missing = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._made = [*reversed(missing), *self._made]
             self._staged[name] = self.folder / f"{TMP_PREFIX}{os.getpid()}-{name}"
         return self._staged[name]
 
     def commit(self) -> None:
+        written = set()
         for name, tmp in self._staged.items():
             if tmp.exists():  # a writer that gave up (no ffmpeg) wrote nothing
                 os.replace(tmp, self.folder / name)
+                written.add(name)
+        for name in self.replaces:
+            old = self.folder / name
+            if name not in written and old.is_file() and old.resolve() not in self.keep:
+                old.unlink()
+        self._made = []  # they hold the result now
 
     def discard(self) -> None:
         for tmp in self._staged.values():
             tmp.unlink(missing_ok=True)
+        for folder in reversed(self._made):  # innermost first; one that holds anything else stays
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 @contextlib.contextmanager
-def staged_outputs(folder: Path) -> Iterator[StagedOutputs]:
+def staged_outputs(folder: Path, replaces: Iterable[str] = (), keep: Iterable[Path] = ()) -> Iterator[StagedOutputs]:
     """Write a result's files through ``StagedOutputs.path``; when the block ends without an error (or a Ctrl-C),
-    they replace the folder's files of those names together; otherwise they are removed and the folder keeps
+    they replace the folder's files of those names together (and ``replaces`` names this run did not write are
+    removed, ``keep`` excepted); otherwise they are removed, with any folder the run created, and the folder keeps
     what it held before."""
-    staged = StagedOutputs(folder)
+    staged = StagedOutputs(folder, replaces, keep)
     try:
         yield staged
         staged.commit()
