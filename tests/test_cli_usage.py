@@ -56,6 +56,9 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     (["serve", "--voice", ""], "uniflg serve", "argument --voice: an empty path"),
     (["preprocess", "--data", "d", "--jobs", "0"], "uniflg preprocess", "argument --jobs: must be from 1 to 256"),
     (["serve", "--blink-seed", "-1"], "uniflg serve", "argument --blink-seed: must be from 0 to 2**63-1; got -1"),
+    # a text that starts with '-' is taken for an option: the line says how to pass it
+    (["speak", "-o", "x", "-5度です"], "uniflg speak", "the following arguments are required: text (text that starts "
+                                                       "with '-' goes after --, e.g. -- \"-5度です\")"),
 ])
 def test_usage_errors_are_one_line_naming_the_command_and_its_help(capsys, argv, prog, said) -> None:
     err = usage_error(capsys, *argv)

@@ -205,6 +205,7 @@ def test_audio_arrays_are_scaled_by_their_pcm_type_and_odd_ones_refused_in_one_l
             (np.zeros((2, 48000), np.float32), "audio of shape (2, 48000) looks channels-first; give (samples, "
                                                "channels), e.g. audio.T"),
             (np.zeros((100, 0), np.float32), "audio has no channels: shape (100, 0)"),
+            (np.zeros((2000, 1000), np.float32), "audio has 1000 channels; at most 32 are accepted"),
             (np.zeros((4, 4, 4), np.float32), "audio must be (samples,) or (samples, channels); got shape (4, 4, 4)"),
             (np.array([0.0, np.nan]), "audio contains NaN or infinite samples")):
         with pytest.raises(InvalidInputError) as err:
@@ -218,6 +219,9 @@ def test_very_loud_audio_is_refused_not_animated_into_nan(voice_and_speech) -> N
         voice.animate_array(audio * 1e19, voice.sample_rate)  # float32 power spectra overflowed into NaN faces
     loud = voice.animate_array(audio * 1000.0, voice.sample_rate)  # far too loud but in range: levelled
     assert np.isfinite(loud).all()
+    with pytest.raises(InvalidInputError, match="animate takes an iterable of audio chunks; for one whole array use "
+                                                "animate_array"):
+        next(voice.animate(audio, voice.sample_rate))  # iterating one array would give samples
 
 
 @pytest.mark.parametrize("speed", ["fast", None, True, [1.0]])

@@ -11,6 +11,7 @@ import numpy as np
 
 from uniflg.config import AudioConfig
 from uniflg.errors import InvalidInputError
+from uniflg.limits import MAX_CHANNELS
 
 
 def mel_filterbank(cfg: AudioConfig) -> np.ndarray:
@@ -86,6 +87,8 @@ def to_mono_float(audio: np.ndarray) -> np.ndarray:
         if a.shape[0] < a.shape[1] and a.shape[0] <= 8:
             raise InvalidInputError(f"audio of shape {a.shape} looks channels-first; give (samples, channels), "
                                     "e.g. audio.T")
+        if a.shape[1] > MAX_CHANNELS:
+            raise InvalidInputError(f"audio has {a.shape[1]} channels; at most {MAX_CHANNELS} are accepted")
         a = a.mean(axis=1)
     if a.ndim != 1:
         raise InvalidInputError(f"audio must be (samples,) or (samples, channels); got shape {a.shape}")

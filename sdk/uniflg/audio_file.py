@@ -27,10 +27,9 @@ from typing import Any
 import numpy as np
 
 from uniflg.errors import InvalidInputError, LimitExceededError
-from uniflg.limits import Range
+from uniflg.limits import MAX_CHANNELS, SAMPLE_RATE, Range
 
-SAMPLE_RATE_RANGE = (8000, 192000)  # Hz; the same range the gRPC server accepts for streamed audio
-MAX_CHANNELS = 32
+SAMPLE_RATE_RANGE = (int(SAMPLE_RATE.lo), int(SAMPLE_RATE.hi))  # Hz; the range the gRPC server accepts too
 MAX_FILE_SECONDS = 4 * 3600.0  # default cap of one file (4 hours); callers may raise it
 ACCEPTED_FORMATS = ("WAV", "FLAC", "OGG (Vorbis/Opus)", "MP3", "AIFF", "AU", "CAF", "W64", "RF64")
 ACCEPTED_HINT = (f"accepted formats: {', '.join(ACCEPTED_FORMATS)} (convert others first, "

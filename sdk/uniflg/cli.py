@@ -117,7 +117,10 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        """A usage error: one line naming the command, and where its options are listed (no usage block); exit 2."""
+        """A usage error: one line naming the command, and where its options are listed (no usage block); exit 2.
+        A missing text whose value began with '-' (argparse took it for an option) says how to pass it."""
+        if message.endswith("arguments are required: text"):
+            message += " (text that starts with '-' goes after --, e.g. -- \"-5度です\")"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

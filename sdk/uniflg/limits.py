@@ -38,6 +38,7 @@ SPEED = Range("speed", 0.25, 4.0)  # speaking-rate factor
 CHUNK_SECONDS = Range("chunk_seconds", 0.05, 10.0)  # first streamed chunk, seconds of audio
 NOISE_SCALE = Range("noise scale", 0.0, 10.0)  # noise_scale, noise_scale_duration, landmark_noise_scale
 SAMPLE_RATE = Range("sample_rate", 8000, 192000)  # Hz of audio given to animate
+MAX_CHANNELS = 32  # of audio given to animate, in a file or an array (mixed to mono)
 
 SEED_MAX = 2**64 - 1  # the largest seed a request carries (gRPC's uint64); numpy takes any non-negative integer
 

@@ -422,6 +422,9 @@ class Voice:
         look-ahead with ``options.max_lookahead_ms``). z_u: from the options (emotion, speaker or reference audio),
         else from the first second of the input, except with ``max_lookahead_ms`` (live input), where the voice's
         first stored latent is used so that the first frames need not wait for that second."""
+        if isinstance(chunks, np.ndarray):  # iterating one array gives samples, not chunks
+            raise InvalidInputError("animate takes an iterable of audio chunks; for one whole array use "
+                                    "animate_array(audio, sample_rate)")
         options = options or SynthesisOptions()
         _check_options(options)
         sample_rate = check_sample_rate(sample_rate, "sample_rate")
