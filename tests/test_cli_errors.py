@@ -4,6 +4,7 @@ nothing measured first and nothing half-written left behind (issue: CLI tracebac
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +158,10 @@ def test_eval_audio_and_out_are_checked_before_any_work(tmp_path: Path, caplog: 
     np.save(clips / "b.npy", np.zeros((60, 70, 2), np.float32))
     assert main(["eval", "real-av", str(clips)]) == 2
     assert f"cannot read audio {clips / 'b.wav'}" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        assert main(["eval", "real-av", str(tmp_path / "none")]) == 2
+    assert f"not a folder of clips: {tmp_path / 'none'}" in caplog.text and "on onnxruntime" not in caplog.text
 
 
 def test_augment_noise_names_the_kinds_and_needs_augment(tmp_path: Path, capsys: pytest.CaptureFixture[str],

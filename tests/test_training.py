@@ -637,6 +637,8 @@ def test_export_swaps_the_voice_in_whole_and_refuses_foreign_folders(vits_run: P
            str(voice), "--no-verify")
     assert not staged.exists() and (voice / "voice.json").is_file()
     assert (voice / "model.safetensors").read_bytes() != before["model.safetensors"]
+    # named after the run, not "step_00000006"
+    assert json.loads((voice / "voice.json").read_text())["name"] == vits_run.name
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.txt").write_text("keep")
     said = _refused(caplog, "export", "--format", "onnx", "--checkpoint", str(vits_run), "-o", str(tmp_path / "notes"))

@@ -188,6 +188,7 @@ def _real_av(args: argparse.Namespace) -> int:
     from uniflg_train.evaluation import realav
 
     _check_out(args)
+    realav.find_clips(args.dir)  # a folder without clips is refused before the voice loads
     voice = _voice(args)
     gated = _gated(args, voice)
     if gated is not None:

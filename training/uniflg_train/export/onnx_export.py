@@ -40,7 +40,15 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
 
     assert checkpoint is not None
     model, checkpoint = load_trained_model(checkpoint)
-    return model, {"name": checkpoint.stem if checkpoint.is_file() else checkpoint.name, "where": checkpoint}
+    return model, {"name": _checkpoint_voice_name(checkpoint), "where": checkpoint}
+
+
+def _checkpoint_voice_name(checkpoint: Path) -> str:
+    """A voice name for a checkpoint: its run's folder name for ``RUN/checkpoints/step_N`` (step_00000002 says
+    nothing), else the file's stem or the folder's name."""
+    if checkpoint.is_dir() and checkpoint.parent.name == "checkpoints" and checkpoint.name.startswith("step_"):
+        return checkpoint.parent.parent.resolve().name
+    return checkpoint.stem if checkpoint.is_file() else checkpoint.name
 
 
 def open_model(path: Path, option: str) -> tuple[UniFLG, dict[str, Any]]:
