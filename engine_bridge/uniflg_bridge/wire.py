@@ -37,8 +37,9 @@ _MODES = {pb.SYNTHESIS_MODE_UNSPECIFIED: "t", pb.SYNTHESIS_MODE_PARALLEL: "t",
 
 
 def _or_default(value: float, default: float, limit: Range) -> float:
-    """Proto3 floats have no "unset": 0 means the default, anything else is checked against ``limit``."""
-    return default if value == 0 else limit.check(value)
+    """Proto3 floats have no "unset": 0 means the default, anything else is checked against ``limit``. The float32
+    is read back at its own precision (7 digits): 0.01 stays 0.01, not 0.009999999776482582."""
+    return default if value == 0 else limit.check(float(f"{value:.7g}"))
 
 
 def synthesis_options(request: pb.SynthesizeRequest) -> SynthesisOptions:
