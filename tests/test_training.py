@@ -190,7 +190,7 @@ def test_stage2_variants_and_eval_table(corpus: Path, vits_run: Path, tmp_path: 
     for variant in ("uniflg", "ttl", "stl", "stl-d"):
         runs[variant] = tmp_path / variant
         uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(runs[variant]),
-               "--variant", variant, "--steps", "6", "--batch-size", "4", "--threads", "1")
+               "--variant", variant, "--steps", "6", "--batch-size", "4", "--threads", "1", "--checkpoint-every", "3")
         latest = CheckpointManager(runs[variant] / "checkpoints").latest()
         assert latest is not None and latest.step == 6
     out = tmp_path / "eval.json"
@@ -206,6 +206,13 @@ def test_stage2_variants_and_eval_table(corpus: Path, vits_run: Path, tmp_path: 
         for metric in ("D-LL", "D-VL", "D-A", "D-L", "D-V", "RTF"):
             assert isinstance(metrics[metric], float) and metrics[metric] >= 0, (method, metric)
     assert isinstance(rows["UniFLG-T"]["MCD"], float)
+    # one checkpoint of the run (the one a voice shipped), not its newest
+    earlier = tmp_path / "eval-3.json"
+    uniflg("eval", "--data", str(corpus), "--run", str(runs["uniflg"] / "checkpoints" / "step_00000003"),
+           "--split", "train", "--limit", "3", "--json", "--out", str(earlier))
+    at_3 = {r["method"]: r for r in json.loads(earlier.read_text())["methods"]}
+    assert at_3["UniFLG-S"]["D-LL"] != rows["UniFLG-S"]["D-LL"]
+    assert at_3["mean-face"]["D-LL"] == rows["mean-face"]["D-LL"]  # the same items
 
 
 def test_resume_after_kill_9(corpus: Path, tmp_path: Path) -> None:
@@ -651,3 +658,6 @@ def test_eval_refuses_a_stage1_run_whose_face_decoder_never_trained(corpus: Path
     said = _refused(caplog, "eval", "--data", str(corpus), "--run", str(vits_run), "--limit", "2")
     assert said == (f"--run {vits_run} is a stage-1 run: its face decoder was never trained; give the stage-2 run "
                     f"trained on it (uniflg train landmarks --vits {vits_run})"), said
+    missing = vits_run / "checkpoints" / "step_00099999"
+    said = _refused(caplog, "eval", "--data", str(corpus), "--run", str(missing), "--limit", "2")
+    assert said.startswith(f"--run {missing} is a stage-1 run"), said  # the run behind a checkpoint is checked

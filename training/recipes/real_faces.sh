@@ -314,7 +314,9 @@ if run_english english-live; then
   "$PY" -m uniflg_train.live evaluate --corpus "$ENGLISH_FACES" --voice "$FINAL_VOICE" --limit 24
 fi
 if run eval; then
-  "$UNIFLG" eval --data "$DATA" --run "$FINAL_RUN" --limit "${EVAL_ITEMS:-40}" --json \
+  # the checkpoint the voice was exported from, not whatever the run trained to after it
+  "$UNIFLG" eval --data "$DATA" --run "$FINAL_RUN/checkpoints/$(printf 'step_%08d' "$LANDMARK_STEPS")" \
+    --limit "${EVAL_ITEMS:-40}" --json \
     --out "$RUNS/eval.json" --report "$RUNS/report.md"
   if [ -d "${DEVSET:-/work/devset/real-av}" ]; then
     "$UNIFLG" eval robustness "${DEVSET:-/work/devset/real-av}" --voice "$FINAL_VOICE" --out "$RUNS/robustness.md"

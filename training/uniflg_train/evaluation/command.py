@@ -29,25 +29,44 @@ def run_record(run: Path) -> dict[str, Any]:
     return json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
 
 
+def split_run(path: Path) -> tuple[Path, Path | None]:
+    """``RUN`` -> (RUN, None: its newest checkpoint); ``RUN/checkpoints/step_N`` -> (RUN, that checkpoint), so
+    that the checkpoint a voice shipped can be scored rather than whatever the run trained to after it."""
+    path = Path(path)
+    if path.parent.name == "checkpoints" and path.name.startswith("step_"):
+        return path.parent.parent, path
+    return path, None
+
+
 def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, System]:
-    """UniFLG from ``run_dir`` (a stage-2 run) and TTL/STL/STL-D from ``extra_runs``, newest checkpoints."""
-    from uniflg_train.checkpoint import CheckpointManager, load_trained_model
+    """UniFLG from ``run_dir`` (a stage-2 run, or one of its checkpoints: :func:`split_run`) and TTL/STL/STL-D
+    from ``extra_runs`` (likewise); a run gives its newest complete checkpoint."""
+    from uniflg_train.checkpoint import Checkpoint, CheckpointManager, load_trained_model
     from uniflg_train.evaluation.runner import EvalInputError
     from uniflg_train.evaluation.systems import TorchSystem
     from uniflg_train.trainer.common import RUN_RECORDS
 
     systems: dict[str, System] = {}
-    for name, run in {"UniFLG": run_dir, **extra_runs}.items():
-        if (Path(run) / RUN_RECORDS["stage 1"]).is_file() and not (Path(run) / RUN_RECORDS["stage 2"]).is_file():
+    for name, given in {"UniFLG": run_dir, **extra_runs}.items():
+        run, step = split_run(given)
+        if (run / RUN_RECORDS["stage 1"]).is_file() and not (run / RUN_RECORDS["stage 2"]).is_file():
             option = "--run" if name == "UniFLG" else f"--baseline {name}="
-            raise EvalInputError(f"{option}{'' if option.endswith('=') else ' '}{run} is a stage-1 run: its face "
+            raise EvalInputError(f"{option}{'' if option.endswith('=') else ' '}{given} is a stage-1 run: its face "
                                  "decoder was never trained; give the stage-2 run trained on it (uniflg train "
                                  f"landmarks --vits {run})")
-        latest = CheckpointManager(Path(run) / "checkpoints").latest_verified()
-        if latest is None or latest.config() is None:
-            raise EvalInputError(f"{run}: no complete checkpoint with a config under {run}/checkpoints")
-        saved = run_record(Path(run))
-        systems[name] = TorchSystem(load_trained_model(latest.path)[0], stand_in=saved.get("unknown_speakers_as"),
+        manager = CheckpointManager(run / "checkpoints")
+        chosen: Checkpoint | None
+        if step is None:
+            chosen = manager.latest_verified()
+        else:
+            chosen = next((c for c in manager.checkpoints() if c.path.name == step.name), None)
+            if chosen is None or not chosen.verify():
+                steps = ", ".join(c.path.name for c in manager.checkpoints()) or "none"
+                raise EvalInputError(f"{given}: not a complete checkpoint of {run} (it has: {steps})")
+        if chosen is None or chosen.config() is None:
+            raise EvalInputError(f"{given}: no complete checkpoint with a config under {run}/checkpoints")
+        saved = run_record(run)
+        systems[name] = TorchSystem(load_trained_model(chosen.path)[0], stand_in=saved.get("unknown_speakers_as"),
                                     as_unknown=tuple(saved.get("read_as_unknown") or ()))
     return systems
 
@@ -57,7 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="D-LL, D-VL, D-A, D-L, D-V, MCD and RTF per method "
                                         "(Markdown, or JSON with --json).")
     parser.add_argument("--data", type=argtypes.path, help="prepared corpus directory (required for the table)")
-    parser.add_argument("--run", type=argtypes.path, help="stage-2 run directory (UniFLG; required for the table)")
+    parser.add_argument("--run", type=argtypes.path,
+                        help="stage-2 run directory (UniFLG; its newest checkpoint), or one of its checkpoints "
+                             "(RUN/checkpoints/step_N); required for the table")
     parser.add_argument("--baseline", action="append", default=[], metavar="NAME=RUN", type=_parse_baseline,
                         help="a baseline run: TTL=DIR, STL=DIR or STL-D=DIR (repeatable)")
     parser.add_argument("--split", default="test", help="manifest split to score (default test)")
@@ -82,7 +103,7 @@ def _main(args: argparse.Namespace) -> int:
 
     extra = dict(args.baseline)
     # items the run trained on the speech path only have words its text path cannot read: left out of the table
-    speech_only = tuple(run_record(args.run).get("speech_only_speakers") or ())
+    speech_only = tuple(run_record(split_run(args.run)[0]).get("speech_only_speakers") or ())
     items = load_items(args.data, args.split, args.limit, leave_out_speakers=speech_only)
     systems = load_systems(args.run, extra)
     if args.report is not None:
