@@ -29,7 +29,7 @@ import soundfile as sf
 from uniflg import argtypes
 from uniflg.audio import pcm16
 from uniflg.audio_file import open_audio
-from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
+from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
 from uniflg.outputs import prepare_output, staged_outputs
 from uniflg_bridge.client_connection import (
@@ -103,7 +103,8 @@ def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
     pcm, rate = args.pcm
 
     def requests() -> Iterator[pb.AnimateRequest]:
-        yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=rate, channels=1))
+        yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=rate, channels=1,
+                                                      max_lookahead_ms=args.max_lookahead_ms or 0))
         step = rate // 10  # 100 ms chunks, as a live microphone would send them
         for i in range(0, len(pcm), step):
             yield pb.AnimateRequest(audio=pcm[i:i + step].astype("<i2").tobytes())
@@ -148,7 +149,7 @@ def add_connection_options(parser: argparse.ArgumentParser, suppress: bool = Fal
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(description=__doc__.splitlines()[0])
+    parser = Parser(description=description(__doc__))
     add_connection_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("synthesize", help="text -> speech.wav + landmarks.npy")
@@ -157,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--emotion")
     a = sub.add_parser("animate", help="a sound file -> animated.npy")
     a.add_argument("audio", type=argtypes.path, help="a sound file (its channels are mixed to mono)")
+    a.add_argument("--max-lookahead-ms", type=argtypes.int_range(1, 60_000), default=None, metavar="MS",
+                   help="the live path: a speech path needing at most this much future audio (e.g. 250; default: "
+                        "the offline path; GetInfo lists the paths)")
     for p in (s, a):
         p.add_argument("-o", "--out", type=argtypes.path, default=Path("out/grpc"), metavar="FOLDER",
                        help="output folder, new or existing (default out/grpc)")

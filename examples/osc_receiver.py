@@ -15,7 +15,7 @@ from typing import Any
 
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
-from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
+from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
 
 
 class Printer:
@@ -67,7 +67,7 @@ def bounded_int(lo: int, hi: int) -> Any:
 
 
 def main() -> int:
-    parser = Parser(description=__doc__.splitlines()[0])
+    parser = Parser(description=description(__doc__))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=bounded_int(1, 65535), default=9000)
     parser.add_argument("--vmc", action="store_true", help="decode VMC blendshape bundles")

@@ -15,7 +15,7 @@ import sys
 import time
 
 import numpy as np
-from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
+from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
 from uniflg.types import SynthesisOptions
 from uniflg.voice import Voice, check_request, load_voice, read_voice_spec
@@ -30,7 +30,7 @@ class NpcFace:
 
 
 def main() -> int:
-    parser = Parser(description=__doc__.splitlines()[0])
+    parser = Parser(description=description(__doc__))
     parser.add_argument("text")
     parser.add_argument("--voice", help="voice folder (default: the embedded voice)")
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))

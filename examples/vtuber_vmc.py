@@ -25,7 +25,7 @@ from collections.abc import Iterator
 import numpy as np
 from uniflg.avatar import AvatarStream
 from uniflg.blinks import BlinkTrack
-from uniflg.cli import Parser  # one-line usage errors, as the uniflg command
+from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
 from uniflg.retarget import VRM0, Retargeter
 from uniflg.types import SynthesisChunk, SynthesisOptions
@@ -146,7 +146,7 @@ def seed(text: str) -> int:
 
 
 def main() -> int:
-    parser = Parser(description=__doc__.splitlines()[0])
+    parser = Parser(description=description(__doc__))
     parser.add_argument("text", help="what the avatar says")
     parser.add_argument("--vmc", default=f"127.0.0.1:{vmc.DEFAULT_PORT}", metavar="HOST:PORT",
                         help=f"the VTuber app's VMC receiver (default 127.0.0.1:{vmc.DEFAULT_PORT})")

@@ -132,7 +132,8 @@ def test_stdin_pcm16_at_any_rate_gives_thirty_frames_per_second() -> None:
     assert [f[0] for f in frames][:-1] == list(range(round(seconds * 30))) and end == round(seconds * 30)
 
 
-def test_sigterm_ends_cleanly_with_a_neutral_frame() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])  # SIGHUP: the terminal closed, SSH dropped
+def test_sigterm_ends_cleanly_with_a_neutral_frame(sig: signal.Signals) -> None:
     rx = Receiver()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
@@ -146,7 +147,7 @@ def test_sigterm_ends_cleanly_with_a_neutral_frame() -> None:
     deadline = time.time() + 30
     while time.time() < deadline and not any(OscBundle.dgram_is_bundle(d) for d, _ in rx.packets):
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=15)
     frames, end = osc_frames(rx.close())
     assert proc.returncode == 0, err.decode()
@@ -190,6 +191,10 @@ def test_a_signal_while_stdin_is_open_and_idle_exits_0_without_aborting(sig: sig
     (["--input", "-", "--rate", "48000", "--channels", "0"], "--channels must be from 1 to 32"),
     (["--input", "-", "--rate", "48000", "--delay-ms", "-5"], "--delay-ms must be from 0"),
     (["--input", "-", "--rate", "48000", "--block-ms", "nan"], "--block-ms"),
+    (["--input", "-", "--rate", "48000", "--block-ms", "0.05"], "--block-ms must be from 5 to 1000 ms; got 0.05"),
+    (["--input", "-", "--rate", "48000", "--livelink-subject", ""], "argument --livelink-subject: an empty name"),
+    (["--input", "-", "--rate", "48000", "--livelink-subject", "S" * 1200],
+     "argument --livelink-subject: the name has 1200 characters; the limit is 128"),
     (["--input", "-", "--rate", "48000", "--summary", "/nonexistent-dir/x.json"], "does not exist"),
     (["--input", "-", "--rate", "48000", "--summary", "/tmp"], "--summary /tmp is a folder; give a file name"),
     (["--input", "-", "--rate", "48000", "--summary", __file__ + "/x.json"], "is a file, not a folder"),
@@ -204,6 +209,69 @@ def test_bad_input_exits_2_with_one_line(args: list[str], message: str) -> None:
     done = run_cli(args, stdin=b"")
     assert done.returncode == 2
     assert message in done.stderr.decode()
+
+
+def test_a_signal_during_a_long_jitter_buffer_drain_stops_at_once(tmp_path: Path) -> None:
+    """With --delay-ms 8000 the frames of a finished input were still all sent before Ctrl-C took effect."""
+    path = tmp_path / "talk.wav"
+    sf.write(str(path), speechlike(1.0, 24000), 24000)
+    rx = Receiver()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
+    proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", str(path), "--delay-ms",
+                             "8000", "--osc", f"127.0.0.1:{rx.port}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    deadline, lines = time.time() + 60, []
+    while time.time() < deadline and not any(b"live:" in ln and b"Hz" in ln for ln in lines):
+        lines.append(proc.stderr.readline())
+    time.sleep(2.5)  # the 1 s input has ended; its frames wait in the 8 s buffer
+    proc.send_signal(signal.SIGINT)
+    signalled = time.time()
+    out, _ = proc.communicate(timeout=20)
+    took = time.time() - signalled
+    frames, end = osc_frames(rx.close())
+    assert took < 2.0, took
+    summary = json.loads(out.decode().strip().splitlines()[-1])
+    assert end == summary["frames_sent"] < 30  # stopped before the buffer's frames went out
+
+
+def test_closed_stdin_is_one_line() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
+    done = subprocess.run(f"{sys.executable} -m uniflg_bridge.live_cli --input - --rate 48000 <&-", shell=True,
+                          capture_output=True, env=env, timeout=60)
+    assert done.returncode == 2 and done.stderr.decode().strip().endswith(
+        "--input -: standard input is closed (give a pipe, e.g. ffmpeg ... | uniflg live --input - --rate 48000)")
+
+
+def test_a_bad_sample_mid_run_ends_with_exit_1_and_the_summary(tmp_path: Path) -> None:
+    """NaN 2 s into a float WAV ended the run with exit 2 and no summary, as if an option were wrong (review 16)."""
+    audio = speechlike(4.0, 24000)
+    audio[48000:48240] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(str(path), audio, 24000, subtype="FLOAT")
+    rx = Receiver()
+    done = run_cli(["--input", str(path), "--osc", f"127.0.0.1:{rx.port}", "--quiet", "--delay-ms", "0",
+                    "--summary", str(tmp_path / "s.json")])
+    frames, end = osc_frames(rx.close())
+    assert done.returncode == 1, done.stderr.decode()
+    summary = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert summary["ended_by"] == "input failed" and "NaN or infinite" in summary["error"]
+    assert json.loads((tmp_path / "s.json").read_text()) == summary
+    assert frames and end == summary["frames_sent"] and frames[-1][0] == end  # targets left neutral
+
+
+def test_a_summary_reader_that_goes_away_is_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "talk.wav"
+    sf.write(str(path), speechlike(1.0, 24000), 24000)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
+    done = subprocess.run(f"{sys.executable} -m uniflg_bridge.live_cli --input {path} --quiet --delay-ms 0 "
+                          f"--summary {tmp_path / 's.json'} | true", shell=True, capture_output=True, env=env,
+                          timeout=60)
+    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, done.stderr.decode()
+    assert json.loads((tmp_path / "s.json").read_text())["ended_by"] == "end of input"
 
 
 def test_bad_input_files_are_named_for_what_they_are(tmp_path: Path) -> None:
@@ -411,6 +479,40 @@ def test_stream_source_counts_underruns_and_ignores_a_trailing_byte() -> None:
     assert blocks[1].first_sample == 1600 and blocks[1].captured_at - blocks[0].captured_at > 0.25
 
 
+def test_a_bursty_pipe_keeps_its_blocks_a_block_apart_in_capture_time() -> None:
+    """ffmpeg -re writes 85 ms at a time; each write was read as several 20 ms blocks stamped with about the same
+    arrival time, so frames left 2-3 at once and their OSC time tags went backwards (review 16)."""
+    rate, burst = 16000, 1360  # 85 ms
+    read_end, write_end = os.pipe()
+
+    def writer() -> None:  # a real-time writer, one burst at a time
+        start = time.time()
+        for k in range(12):
+            time.sleep(max(0.0, start + (k + 1) * 0.085 - time.time()))  # the burst's audio exists by then
+            os.write(write_end, b"\x00\x01" * burst)
+        os.close(write_end)
+
+    threading.Thread(target=writer, daemon=True).start()
+    with os.fdopen(read_end, "rb") as stream:
+        source = StreamSource(stream, rate, block_ms=20)  # type: ignore[arg-type]
+        out = BlockQueue(64, rate, source.block_samples)
+        source.start(out)
+        blocks, arrivals = [], []
+        while True:
+            item = out.get(5)
+            assert item is not None
+            if isinstance(item, SourceEnded):
+                break
+            blocks.append(item)
+            arrivals.append(time.time())
+    times = np.array([b.captured_at for b in blocks])
+    starts = np.array([b.first_sample for b in blocks])
+    assert len(blocks) > 40 and out.underruns == 0
+    np.testing.assert_allclose(np.diff(times), np.diff(starts) / rate, atol=1e-6)  # strictly the sample spacing
+    ends = times + np.array([len(b.samples) for b in blocks]) / rate
+    assert np.all(ends <= np.array(arrivals) + 1e-3)  # no block is dated after it could have been captured
+
+
 def test_capture_clock_maps_samples_to_block_times() -> None:
     clock = CaptureClock(1000)
     clock.add(AudioBlock(np.zeros((100, 1), np.float32), 0, 50.0))
@@ -443,15 +545,58 @@ def test_playout_delay_settles_above_the_observed_lags_and_never_reorders():
 
 
 class WeightSink(ListSink):
-    """Keeps each frame's VRM weights."""
+    """Keeps each frame's VRM and ARKit weights."""
 
     def __init__(self) -> None:
         super().__init__()
         self.vrm: list[np.ndarray] = []
+        self.arkit: list[np.ndarray] = []
 
     def frame(self, meta: StreamMeta, event: FrameEvent) -> None:
         super().frame(meta, event)
         self.vrm.append(np.asarray(event.vrm))
+        self.arkit.append(np.asarray(event.arkit))
+
+
+def test_the_neutral_end_frame_is_tagged_after_the_last_frame_even_after_a_stall(voice) -> None:
+    """Its OSC time tag came from the sample clock: after a 3 s stall it was 3 s before the frame it follows."""
+    from uniflg_bridge.osc import OscLandmarkSink
+    from uniflg_bridge.udp import Target
+
+    class StallingSource(FailingSource):
+        def start(self, out: BlockQueue) -> None:
+            now = time.time() - 8.0  # captured in the past: every frame is due at once
+            for i in range(0, self.audio.size, self.block_samples):
+                stall = 3.0 if i >= self.audio.size // 2 else 0.0  # the input stopped for 3 s half way
+                out.put_nowait(AudioBlock(self.audio[i:i + self.block_samples, None], i, now + stall + i / self.rate))
+            out.put_nowait(SourceEnded())
+
+    rx = Receiver()
+    LiveSession(voice, StallingSource(2.0), [OscLandmarkSink(Target("127.0.0.1", rx.port))],
+                LiveOptions(delay_ms=0), make_source=None, status_out=None).run()
+    frames, end = osc_frames(rx.close())
+    tags = [f[1] for f in frames]
+    assert end == len(frames) - 1 and tags[-2] - tags[0] > 4.5  # the stall shows in the speech frames' tags
+    assert tags[-1] == pytest.approx(tags[-2] + 1 / 30, abs=2e-3)  # the neutral frame: one frame after the last
+
+
+def test_live_avatars_blink_as_the_servers_do(voice) -> None:
+    """`uniflg live` sent no run-time blinks: an avatar that never blinked for a whole stream (review 16)."""
+    from uniflg.blinks import BlinkTrack
+    from uniflg.retarget import ARKIT_52
+
+    n = 6 * 30  # FailingSource(6 s)
+    seed = next(s for s in range(100) if BlinkTrack(s, 30).weights(0, n - 10).max() > 0.9)  # one that blinks
+    left = ARKIT_52.index("eyeBlinkLeft")
+    curves = {}
+    for blinks in (True, False):
+        sink = WeightSink()
+        LiveSession(voice, FailingSource(6.0), [sink], LiveOptions(delay_ms=0, blinks=blinks, blink_seed=seed),
+                    make_source=None, status_out=None).run()
+        curves[blinks] = np.stack(sink.arkit)[:, left]
+    track = BlinkTrack(seed, 30).weights(0, len(curves[True]))
+    assert np.all(curves[True] >= track - 1e-6) and curves[True].max() > 0.9  # the track, as the server adds it
+    assert curves[False].max() < 0.5  # the decoder's own eyelids barely move
 
 
 def test_live_blendshapes_read_like_the_servers(voice) -> None:

@@ -75,3 +75,28 @@ def test_a_bound_no_path_meets_is_invalid_argument(served) -> None:
         animate(client, speech(1.0), max_lookahead_ms=100)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "offline" in info.value.details() and "100" in info.value.details()
+
+
+def test_the_example_client_asks_for_the_live_path(tmp_path) -> None:
+    """examples/grpc_client.py animate --max-lookahead-ms: what a new user tries the live gRPC path with."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import soundfile as sf
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(root / p) for p in (
+        "sdk", "training", "engine_bridge", "engine_bridge/generated"))}
+    voice = load_voice(backend="onnxruntime")
+    audio = speech(2.0)
+    sf.write(tmp_path / "in.wav", audio, RATE, subtype="PCM_16")
+    pcm_audio, _ = sf.read(tmp_path / "in.wav", dtype="float32")
+    with running_server(voice, max_streams=2) as server:
+        done = subprocess.run([sys.executable, str(root / "examples" / "grpc_client.py"), "--address",
+                               f"127.0.0.1:{server.port}", "animate", str(tmp_path / "in.wav"), "-o", str(tmp_path),
+                               "--max-lookahead-ms", "250"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    local = voice.animate_array(pcm_audio, RATE, SynthesisOptions(max_lookahead_ms=250))
+    assert np.abs(np.load(tmp_path / "animated.npy") - local).max() <= 1e-4  # the live path, not the offline one

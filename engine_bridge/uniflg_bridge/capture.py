@@ -208,12 +208,17 @@ class StreamSource:
                     continue
                 raw, pending = pending[:usable], pending[usable:]
                 samples = np.frombuffer(raw, "<i2").astype(np.float32).reshape(-1, self.channels) / PCM16_SCALE
-                captured = now - len(samples) / self.rate
+                # the latest its capture can have begun: this block and whatever still waits in the pipe behind it
+                # (one write of 85-100 ms is read in several blocks) were all there by now
+                waiting = _buffered_bytes(self._stream) // frame_bytes
+                arrived = now - (len(samples) + waiting) / self.rate
                 if first_at is None:
-                    first_at = captured
-                elif captured - (first_at + n / self.rate) > 0.1:  # arrived > 100 ms later than its clock
+                    first_at = arrived
+                elif arrived - (first_at + n / self.rate) > 0.1:  # arrived > 100 ms later than its clock
                     out.underruns += 1
-                    first_at = captured - n / self.rate  # re-anchor: the gap is not audio
+                    first_at = arrived - n / self.rate  # re-anchor: the gap is not audio
+                # the sample clock: the blocks of one write stay a block apart, so frames leave evenly
+                captured = first_at + n / self.rate
                 if not out.put(AudioBlock(samples, n, captured), self._stop):
                     break
                 n += len(samples)
@@ -227,6 +232,19 @@ class StreamSource:
         self._stop.set()
         if self._thread is not None:  # a file descriptor is polled: the reader sees the flag within 0.1 s
             self._thread.join(timeout=1.0)
+
+
+def _buffered_bytes(stream: BinaryIO) -> int:
+    """Bytes waiting unread in ``stream``'s pipe (FIONREAD); 0 where that cannot be asked (not a pipe, Windows)."""
+    try:
+        import fcntl
+        import termios
+
+        buffer = bytearray(4)
+        fcntl.ioctl(stream.fileno(), termios.FIONREAD, buffer)
+        return int.from_bytes(buffer, "little")
+    except (ImportError, AttributeError, OSError, ValueError):
+        return 0
 
 
 def _read_some(stream: BinaryIO, n: int, stop: threading.Event) -> bytes:

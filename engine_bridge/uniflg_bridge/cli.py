@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from uniflg import argtypes
 from uniflg.backends import add_backend_arguments, options_from_args
+from uniflg.cli import description
 
 from uniflg_bridge.config import ServerConfig
+from uniflg_bridge.live_cli import add_blink_arguments
 from uniflg_bridge.udp import (
     LIVELINK_PORT,
     LIVELINK_SUBJECT,
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 
 def register_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve a voice over gRPC (+ OSC, VMC, Live Link, local playback)",
-                       description=__doc__.splitlines()[0])
+                       description=description(__doc__))
     d = ServerConfig()
     p.add_argument("--grpc", default="127.0.0.1:50051", metavar="HOST:PORT",
                    help="gRPC bind address (default 127.0.0.1:50051; port 0 picks one; a non-loopback address "
@@ -79,13 +81,12 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
                    help="send raw landmarks as /uniflg/... OSC bundles (repeatable)")
     p.add_argument("--vmc", action="append", default=[], metavar="HOST:PORT",
                    help=f"send VMC blendshapes to a marionette (port default {VMC_PORT})")
-    p.add_argument("--no-blinks", action="store_true",
-                   help="no run-time blinks in the blendshapes (the landmarks' own eyelids only)")
-    p.add_argument("--blink-seed", type=argtypes.seed, default=0, help="seed of the run-time blinks (default 0)")
+    add_blink_arguments(p)
     p.add_argument("--vmc-perfect-sync", action="store_true", help="also send the 52 ARKit names over VMC")
     p.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
                    help=f"send Unreal Live Link Face packets (port default {LIVELINK_PORT})")
-    p.add_argument("--livelink-subject", default=LIVELINK_SUBJECT, help="Live Link subject name")
+    p.add_argument("--livelink-subject", type=argtypes.name, default=LIVELINK_SUBJECT,
+                   help="Live Link subject name (1 to 128 characters)")
     p.add_argument("--udp-max-datagram", type=int, default=MAX_DATAGRAM, metavar="BYTES",
                    help=f"largest OSC/VMC datagram; frames are split to fit (default {MAX_DATAGRAM}, no IP "
                         f"fragments on a 1,500-byte LAN; up to {LOOPBACK_MAX_DATAGRAM} for loopback: one per frame)")

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 from uniflg.audio import to_mono_float
 from uniflg.avatar import AvatarStream, face_calibration
+from uniflg.blinks import BlinkTrack
 from uniflg.conditioning import InputConditioner
 from uniflg.errors import InvalidInputError
 from uniflg.inference import SpeechAnimator
@@ -57,6 +58,8 @@ class LiveOptions:
     reconnect_seconds: float = 0.0  # a microphone that stops: retry for this long, then end (0: end at once)
     status_seconds: float = 0.5  # status line period (a tty: redrawn in place; else a log line every 20x this)
     min_block_frames: int = MIN_BLOCK_FRAMES
+    blinks: bool = True  # run-time blinks in the blendshapes (uniflg.blinks), as the server adds them
+    blink_seed: int = 0
 
 
 class CaptureClock:
@@ -161,6 +164,7 @@ class FrameSender:
         self.sinks, self.latency, self.fps = list(sinks), latency, fps
         self.sent = 0
         self.late = 0
+        self.last_tag: float | None = None  # the time tag of the last frame sent
         self._q: queue.Queue[tuple[FrameEvent, float, float] | None] = queue.Queue()
         self._abort = threading.Event()
         self._thread = threading.Thread(target=self._run, name="uniflg-live-send", daemon=True)
@@ -194,19 +198,25 @@ class FrameSender:
             self.late += now > due + 0.005
             self.latency.add(now - (tag + 1 / self.fps))
             self.sent += 1
+            self.last_tag = tag
 
-    def close(self, neutral: FrameEvent | None, drain: bool) -> None:
-        """Stop (after sending what is queued when ``drain``), then leave every target neutral."""
+    def close(self, neutral: FrameEvent | None, drain: bool, stop: threading.Event | None = None) -> None:
+        """Stop (after sending what is queued when ``drain``, unless ``stop`` is set meanwhile: a signal during a
+        long jitter-buffer drain), then leave every target neutral."""
         if not drain:
             self._abort.set()
         self._q.put(None)
-        if self._thread.is_alive():
-            self._thread.join()
+        while self._thread.is_alive():
+            self._thread.join(0.05)
+            if stop is not None and stop.is_set():
+                self._abort.set()
         if self.meta is None:
             return
         for sink in self.sinks:
             if neutral is not None and isinstance(sink, OscLandmarkSink):  # VMC / Live Link zero themselves
-                sink.frame(self.meta, FrameEvent(self.sent, neutral.points, neutral.arkit, neutral.vrm))
+                # tagged one frame after the last sent: the sample clock can be seconds behind after a stall
+                tag = self.last_tag + 1 / self.fps if self.last_tag is not None else None
+                sink.frame(self.meta, FrameEvent(self.sent, neutral.points, neutral.arkit, neutral.vrm, tag))
             sink.end(self.meta, self.sent)
 
 
@@ -260,8 +270,9 @@ class LiveSession:
         self._level = -120.0
         self.retargeter = _retargeter(voice)
         # One stream: VRM A..O carry their state from block to block (uniflg.avatar.AvatarStream).
+        blinks = BlinkTrack(options.blink_seed, self.fps) if options.blinks else None
         self._avatar = (AvatarStream(Retargeter(
-            self.retargeter.calibration.for_style(self.speech.emotion).for_path(self.path)))
+            self.retargeter.calibration.for_style(self.speech.emotion).for_path(self.path)), blinks)
             if self.retargeter is not None else None)
         self.neutral_face = _neutral_face(voice)
 
@@ -350,7 +361,11 @@ class LiveSession:
                     info = StreamInfo(sample_rate=self.voice.sample_rate, fps=self.fps, n_points=70)
                     self.sender.start(StreamMeta(uuid.uuid4().hex, info, start))
                 clock.add(item)
-                mono = to_mono_float(item.samples)
+                try:
+                    mono = to_mono_float(item.samples)
+                except InvalidInputError as exc:  # NaN or an absurd peak mid-run: the input failed, not the options
+                    self.stopped_by, self.report.error = "input failed", f"input: {exc}"
+                    break
                 received += len(mono)
                 self._level = 0.8 * self._level + 0.2 * _dbfs(mono) if self._level > -120 else _dbfs(mono)
                 speech = conditioner.push(resampler.push(mono))
@@ -359,7 +374,7 @@ class LiveSession:
                 self._show(out)
         finally:
             self.source.stop()
-            self.sender.close(self._neutral_event(), drain=drain)
+            self.sender.close(self._neutral_event(), drain=drain, stop=self.stop)
             self.status.maybe(lambda: self._status_text(out), force=True)
             self.status.done()
             self._finish_report(out, received, t_wall, r0)
@@ -469,11 +484,13 @@ def _refresh_portaudio(source: Source) -> None:
 
 @contextlib.contextmanager
 def stop_on_signals(stop: threading.Event) -> Any:
-    """Ctrl-C (SIGINT) and SIGTERM set ``stop`` instead of raising, so the run ends through its cleanup."""
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closed, an SSH session dropped) set ``stop`` instead of
+    ending the process, so the run ends through its cleanup: neutral frames, the stream end, the summary."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    names = ("SIGINT", "SIGTERM", "SIGHUP")  # SIGHUP: not on Windows
+    previous = {s: signal.getsignal(s) for s in (getattr(signal, n) for n in names if hasattr(signal, n))}
 
     def handler(signum: int, _frame: Any) -> None:
         log.info("stopping (%s)", signal.Signals(signum).name)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uniflg import argtypes
+from uniflg.cli import description
 from uniflg.fileio import atomic_write_text
 from uniflg.limits import Range
 
@@ -34,7 +35,7 @@ DEFAULT_PORTS = {"osc": 9000, "vmc": 39539, "livelink": 11111}  # as uniflg_brid
 
 def register_live(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("live", help="microphone / file / stdin -> face in real time (OSC, VMC, Live Link)",
-                       description=__doc__.splitlines()[0])
+                       description=description(__doc__))
     add_arguments(p)
     p.set_defaults(func=run_live)
 
@@ -46,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=int, default=None,
                    help="input sample rate (stdin: required; mic: default the device's); resampled to the voice's")
     p.add_argument("--channels", type=int, default=None, help="input channels (stdin default 1); mixed to mono")
-    p.add_argument("--block-ms", type=float, default=20.0, help="capture block (default 20 ms)")
+    p.add_argument("--block-ms", type=float, default=20.0, help="capture block, 5 to 1000 ms (default 20)")
     p.add_argument("--osc", action="append", default=[], metavar="HOST:PORT",
                    help=f"raw landmarks as /uniflg OSC bundles, time-tagged with capture time (port default "
                         f"{DEFAULT_PORTS['osc']}; repeatable)")
@@ -55,7 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vmc-perfect-sync", action="store_true", help="also send the 52 ARKit names over VMC")
     p.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
                    help=f"Unreal Live Link Face packets (port default {DEFAULT_PORTS['livelink']}; repeatable)")
-    p.add_argument("--livelink-subject", default="UniFLG", help="Live Link subject name")
+    p.add_argument("--livelink-subject", type=argtypes.name, default="UniFLG",
+                   help="Live Link subject name (1 to 128 characters)")
+    add_blink_arguments(p)
     p.add_argument("--max-lookahead-ms", type=float, default=None,
                    help="use a speech path needing at most this much future audio (default: the voice's "
                         "lowest; `uniflg info` lists the paths and their look-ahead)")
@@ -78,6 +81,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "of the voice's stored latent for --emotion (default: its first emotion, e.g. normal)")
     p.add_argument("--quiet", action="store_true", help="no status line")
     p.add_argument("--summary", type=argtypes.path, default=None, help="also write the end-of-run summary JSON here")
+
+
+def add_blink_arguments(p: argparse.ArgumentParser) -> None:
+    """--no-blinks and --blink-seed: `uniflg serve` and `uniflg live` add run-time blinks alike."""
+    p.add_argument("--no-blinks", action="store_true",
+                   help="no run-time blinks in the blendshapes (the landmarks' own eyelids only)")
+    p.add_argument("--blink-seed", type=argtypes.seed, default=0, help="seed of the run-time blinks (default 0)")
 
 
 def _sinks(args: argparse.Namespace) -> list[Any]:
@@ -126,8 +136,8 @@ def _source_factory(args: argparse.Namespace) -> Any:
 
     from uniflg_bridge import capture
 
-    if not 0 < args.block_ms <= 1000:  # also refuses NaN
-        raise InvalidInputError(f"--block-ms must be in (0, 1000]; got {args.block_ms}")
+    if not 5 <= args.block_ms <= 1000:  # also refuses NaN; below 5 ms the per-block work falls seconds behind
+        raise InvalidInputError(f"--block-ms must be from 5 to 1000 ms; got {args.block_ms}")
     if args.rate is not None:
         check_sample_rate(args.rate, "--rate")
     if args.channels is not None and not 1 <= args.channels <= 32:
@@ -142,6 +152,9 @@ def _source_factory(args: argparse.Namespace) -> Any:
     if args.device is not None:
         raise InvalidInputError("--device applies to --input mic only")
     if args.input == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise InvalidInputError("--input -: standard input is closed (give a pipe, e.g. ffmpeg ... | uniflg "
+                                    "live --input - --rate 48000)")
         return lambda: capture.StreamSource(sys.stdin.buffer, args.rate,
                                                     1 if args.channels is None else args.channels, args.block_ms)
     if args.rate is not None or args.channels is not None:
@@ -195,20 +208,30 @@ def _run(args: argparse.Namespace, make_source: Any, speech: SynthesisOptions, s
     path = voice.speech_path(args.max_lookahead_ms if args.max_lookahead_ms is not None
                              else min(p.lookahead_ms for p in voice.speech_paths()))
     log.info("speech path %s (look-ahead %.0f ms)", path.name, path.lookahead_ms)
-    options = LiveOptions(delay_ms=args.delay_ms, reconnect_seconds=args.reconnect)
+    options = LiveOptions(delay_ms=args.delay_ms, reconnect_seconds=args.reconnect, blinks=not args.no_blinks,
+                          blink_seed=args.blink_seed)
     session = LiveSession(voice, source, sinks, options, speech,
                           make_source=make_source if args.input == "mic" else None,
                           status_out=None if args.quiet else sys.stderr, path=path.name)
     with stop_on_signals(session.stop):
         report = session.run()
     summary = json.dumps(asdict(report))
-    sys.stdout.write(summary + "\n")
+    failed = bool(report.error)
+    try:
+        sys.stdout.write(summary + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`| head -1`): the summary file below still gets it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
     if args.summary is not None:
-        atomic_write_text(args.summary, summary + "\n")
+        try:
+            atomic_write_text(args.summary, summary + "\n")
+        except OSError as exc:  # checked before the run; a full disk or a vanished folder at its end
+            log.error("--summary %s: cannot write it (%s); the summary went to stdout", args.summary,
+                      exc.strerror or exc)
+            failed = True
     if report.error:
         log.error("%s", report.error)
-        return 1
-    return 0
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     from uniflg.cli import Parser
     from uniflg.errors import UniFLGError
 
-    parser = Parser(prog="uniflg live", description=__doc__.splitlines()[0])
+    parser = Parser(prog="uniflg live", description=description(__doc__))
     parser.add_argument("-v", "--verbose", action="count", default=0)
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -42,7 +42,7 @@ import numpy as np
 from tqdm import tqdm
 from uniflg import argtypes
 from uniflg.audio import pcm16_bytes
-from uniflg.cli import Parser
+from uniflg.cli import Parser, description
 from uniflg.errors import UniFLGError
 from uniflg.limits import Range
 from uniflgapi.v1 import uniflg_pb2 as pb
@@ -315,7 +315,7 @@ def _factory(spec: str) -> Voice:
 
 def build_parser() -> argparse.ArgumentParser:
     seconds = {name: argtypes.within(Range(name, 0.0, WEEK_S)) for name in ("--duration", "--warmup")}
-    parser = Parser(prog="python -m uniflg_bridge.loadtest", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m uniflg_bridge.loadtest", description=description(__doc__))
     parser.add_argument("--streams", type=argtypes.int_range(1, 10_000), default=16, metavar="N",
                         help="concurrent streams of a burst, 1 to 10_000 (default 16)")
     parser.add_argument("--animate-seconds", type=argtypes.within(Range("--animate-seconds", 0.1, 3600.0)),

@@ -76,3 +76,20 @@ def path(text: str) -> Path:
 
 
 path.__name__ = "path"
+
+
+def name(text: str) -> str:
+    """argparse type: a name sent to other programs (a Live Link subject): 1 to :data:`uniflg.limits.NAME_CHARS`
+    characters, no control characters (a long one made every packet too large to send, without a word)."""
+    from uniflg.errors import InvalidInputError
+    from uniflg.limits import check_name
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name")
+    try:
+        return check_name("the name", text)
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+name.__name__ = "name"

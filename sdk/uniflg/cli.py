@@ -125,7 +125,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="uniflg", description=__doc__.splitlines()[0].replace("``", ""))
+    parser = Parser(prog="uniflg", description=description(__doc__))
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_runtime(sub)
