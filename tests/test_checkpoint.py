@@ -129,6 +129,23 @@ def test_incomplete_and_corrupt_checkpoints_are_ignored(tmp_path: Path) -> None:
     assert manager.latest().step == 4
 
 
+def test_a_run_whose_every_checkpoint_is_damaged_is_not_started_over(tmp_path: Path) -> None:
+    """Every state.pt cut short: training started again at step 0 and saved over step_N, whose weights were intact."""
+    import pytest
+    from uniflg.errors import InvalidInputError
+
+    manager = CheckpointManager(tmp_path, keep_last=5)
+    assert manager.resumable() is None  # a new run
+    for step in (100, 150, 200):
+        saved = manager.save(step, nn.Linear(2, 2))
+        (saved.path / "state.pt").write_bytes(b"truncated")
+    with pytest.raises(InvalidInputError, match=r"holds 3 checkpoint folders \(step_00000100, step_00000150, "
+                                                r"step_00000200\) and none is intact .* restore them from a copy"):
+        manager.resumable()
+    ok = manager.save(250, nn.Linear(2, 2))
+    assert manager.resumable() == ok  # one intact checkpoint: resume from it
+
+
 def test_save_weights_for_a_voice(tmp_path: Path) -> None:
     module, cfg = nn.Linear(3, 4), tiny_config()
     path = save_weights(tmp_path / "voice.safetensors", module, cfg, config_alongside=True)
@@ -192,3 +209,17 @@ def test_kill_9_mid_save_leaves_latest_intact(tmp_path: Path) -> None:
         survived += 1
     assert survived == 3
     assert mid_save >= 1, "no kill landed inside a save: the scenario was not exercised"
+
+
+def test_a_damaged_options_record_is_one_line_on_resume(tmp_path: Path) -> None:
+    import pytest
+    from uniflg.errors import InvalidInputError
+    from uniflg_train.trainer.options import VitsTrainOptions, check_resume_options, save_options
+
+    record = tmp_path / "train_vits.json"
+    save_options(VitsTrainOptions(), record)
+    check_resume_options(VitsTrainOptions(max_steps=7), record)  # a free option: fine
+    for damaged in ('{"max_steps": 4', "[1, 2]"):
+        record.write_text(damaged)
+        with pytest.raises(InvalidInputError, match="train_vits.json: the run's saved options cannot be read"):
+            check_resume_options(VitsTrainOptions(), record)

@@ -159,6 +159,18 @@ def test_eval_audio_and_out_are_checked_before_any_work(tmp_path: Path, caplog: 
     assert main(["eval", "real-av", str(clips)]) == 2
     assert f"cannot read audio {clips / 'b.wav'}" in caplog.text
     caplog.clear()
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    _clip(odd, "a", 60)
+    _clip(odd, "c", 60)
+    np.save(odd / "c.npy", np.zeros((60, 68, 2), np.float32))  # a 68-point track: refused before measuring
+    (odd / "e.wav").write_bytes((odd / "a.wav").read_bytes())  # a wav without its track
+    with caplog.at_level(logging.INFO):
+        assert main(["eval", "real-av", str(odd)]) == 2
+    assert "skipping e.wav: no e.npy beside it" in caplog.text
+    assert f"{odd / 'c.npy'}: a lip track is [T, 70, 2]; got (60, 68, 2)" in caplog.text
+    assert "on onnxruntime" not in caplog.text  # refused before the voice loaded
+    caplog.clear()
     with caplog.at_level(logging.INFO):
         assert main(["eval", "real-av", str(tmp_path / "none")]) == 2
     assert f"not a folder of clips: {tmp_path / 'none'}" in caplog.text and "on onnxruntime" not in caplog.text

@@ -183,3 +183,32 @@ def test_a_refused_claim_leaves_no_new_folder_behind(two, tmp_path):
     with pytest.raises(InvalidInputError, match=r"other settings \(--seed 1 -> 2\)"):
         claim_out(tmp_path / "new", "corpus make", {"--seed": 2}, "g")
     assert json.loads((tmp_path / "new" / RECIPE).read_text())["settings"] == {"--seed": 1}
+
+
+def test_corpus_measure_refuses_a_non_corpus_and_skips_damaged_items(two, tmp_path, caplog, capsys):
+    """A missing folder measured "0 items" with exit 0; a missing landmark file was a traceback (review 16)."""
+    import shutil
+
+    assert main(["corpus", "measure", str(tmp_path / "nope")]) == 2
+    assert f"{tmp_path / 'nope'} is not a corpus folder (no train/val/test.jsonl)" in caplog.text
+    copy = tmp_path / "a"
+    shutil.copytree(two / "a", copy)
+    assert main(["corpus", "measure", str(copy)]) == 0
+    whole = capsys.readouterr().out
+    assert whole.startswith("2 items: ")
+    next(copy.glob("**/*.npy")).unlink()  # one item's face is gone
+    assert main(["corpus", "measure", str(copy)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("1 items: ") and "; 1 skipped (missing or damaged files, named above)" in said
+    assert "skipped " in caplog.text and "No such file" in caplog.text
+
+
+def test_a_rerun_with_fewer_utterances_says_it_keeps_the_first(tmp_path, caplog):
+    import logging
+
+    out = tmp_path / "c"
+    assert main(["corpus", "make", "--out", str(out), "--utterances", "3", "--seed", "4"]) == 0
+    with caplog.at_level(logging.WARNING):
+        assert main(["corpus", "make", "--out", str(out), "--utterances", "2", "--seed", "4"]) == 0
+    assert (f"--out {out} holds 3 utterances; with --utterances 2 its manifests keep the first 2 (the other 1 items' "
+            "files stay; --utterances 3 brings them back)") in caplog.text

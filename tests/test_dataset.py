@@ -154,3 +154,18 @@ def test_cache_follows_manifest_pairing_changes(corpus):
 def test_missing_cache_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="uniflg preprocess"):
         UniFLGDataset(tmp_path)
+
+
+def test_a_damaged_cache_item_is_named_and_rebuilt_by_preprocess(corpus, caplog):
+    """A cut-short .npz gave a BadZipFile traceback in training, and preprocess then dropped the item for good."""
+    prepare(corpus, progress=False)
+    item = corpus / "cache" / "items" / "u0.npz"
+    good = UniFLGDataset(corpus / "cache", "train")[0]["wav"]
+    item.write_bytes(item.read_bytes()[:200])
+    ds = UniFLGDataset(corpus / "cache", "train")
+    with pytest.raises(InvalidInputError, match=r"u0.npz: the cached item cannot be read \(BadZipFile: .*\); run "
+                                                r"`uniflg preprocess --data .*` to rebuild it"):
+        ds[0]
+    prepare(corpus, progress=False)  # the wav is intact: the item comes back
+    assert "rebuilding" in caplog.text and "u0.npz" in caplog.text
+    np.testing.assert_array_equal(UniFLGDataset(corpus / "cache", "train")[0]["wav"], good)

@@ -195,6 +195,24 @@ def test_score_robustness_on_an_energy_meter() -> None:
     assert res.non_speech["50 Hz hum"] == pytest.approx(1.0, abs=0.15)
 
 
+
+def test_non_speech_ratios_of_a_mouth_that_never_opens_are_not_measurable(caplog) -> None:
+    """An undertrained voice printed ratios such as -1153475.71x: a difference near 0 in the denominator."""
+    def still(audio: np.ndarray, sr: int) -> np.ndarray:
+        n = round(audio.size / sr * 30)
+        return _face(np.full(n, 0.05) + 1e-7 * np.arange(n) * (np.abs(audio).max() > 0))  # all but shut on both
+
+    t = np.arange(3 * SR) / SR
+    speech = (0.1 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    res = robustness.score_robustness("still", speech, SR, still)
+    assert all(np.isnan(v) for v in res.non_speech.values())
+    assert "still: the mouth opens no more on the speech than on digital silence" in caplog.text
+    from uniflg_train.evaluation.measure_command import robustness_markdown
+
+    table = robustness_markdown([res])
+    assert "| pink noise | not measurable (the mouth opens no more on speech) |" in table
+
+
 # ---- the commands on the real default voice ------------------------------------------------------------
 def test_eval_real_av_command_finds_a_known_lag(tmp_path, capsys) -> None:
     from uniflg.cli import main

@@ -626,7 +626,8 @@ def test_export_refuses_nan_weights_before_writing(vits_run: Path, tmp_path: Pat
 def test_export_swaps_the_voice_in_whole_and_refuses_foreign_folders(vits_run: Path, tmp_path: Path,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     voice = tmp_path / "voice"
-    uniflg("export", "--format", "onnx", "--checkpoint", str(vits_run), "-o", str(voice), "--no-verify")
+    done = uniflg("export", "--format", "onnx", "--checkpoint", str(vits_run), "-o", str(voice), "--no-verify")
+    assert f"{vits_run} is a stage-1 run: its face decoder was never trained" in done.stderr  # said, not refused
     before = {p.name: p.read_bytes() for p in voice.iterdir() if p.is_file()}
     # an export killed half way (SIGKILL: no handler runs) leaves the old voice as it was
     args = [sys.executable, "-m", "uniflg.cli", "export", "--format", "onnx", "--checkpoint",
@@ -661,3 +662,56 @@ def test_eval_refuses_a_stage1_run_whose_face_decoder_never_trained(corpus: Path
     missing = vits_run / "checkpoints" / "step_00099999"
     said = _refused(caplog, "eval", "--data", str(corpus), "--run", str(missing), "--limit", "2")
     assert said.startswith(f"--run {missing} is a stage-1 run"), said  # the run behind a checkpoint is checked
+
+
+def test_a_run_folder_being_trained_refuses_a_second_trainer(corpus: Path, tmp_path: Path) -> None:
+    """Two `train` processes into one --out overwrote each other's checkpoints and mixed their logs (review 16)."""
+    from uniflg_train.trainer.common import RUN_LOCK, run_dirs
+
+    out = tmp_path / "busy"
+    run_dirs(out, "stage 1")  # this process trains it now (holds the lock until it exits)
+    args = [sys.executable, "-m", "uniflg.cli", "train", "vits", "--data", str(corpus), "--config", "tiny", "--out",
+            str(out), "--steps", "2", "--batch-size", "2", "--threads", "1"]
+    done = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=300)
+    assert done.returncode == 2 and done.stderr.strip().endswith(
+        f"--out {out} is being trained by another process (it holds {RUN_LOCK}); wait for it to finish or give "
+        "another folder"), done.stderr[-2000:]
+    assert not (out / "checkpoints").exists()
+
+
+def test_export_for_tensorrt_without_it_writes_nothing(vits_run: Path, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """It swapped a new ONNX voice in over -o, then said TensorRT was missing (review 16)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("TensorRT is installed here: the export would build engines")
+    out = tmp_path / "vt"
+    said = _refused(caplog, "export", "--format", "tensorrt", "--checkpoint", str(vits_run), "-o", str(out))
+    assert said == "the tensorrt backend needs TensorRT: pip install 'uniflg[trt]'" and not out.exists()
+    assert not list(tmp_path.glob(".vt*"))  # no staging folder either
+
+
+def test_export_names_its_own_option_for_a_bad_latents_corpus(vits_run: Path, tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    said = _refused(caplog, "export", "--checkpoint", str(vits_run), "-o", str(tmp_path / "v"), "--latents-from",
+                    str(tmp_path / "nope"))
+    assert said.startswith(f"--latents-from {tmp_path / 'nope'} is not a folder")  # was "--data ..."
+    assert not (tmp_path / "v").exists()
+
+
+def test_a_resume_already_past_steps_says_so(corpus: Path, vits_run: Path, tmp_path: Path,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import shutil
+
+    from uniflg.cli import main
+
+    run = tmp_path / "copy"
+    shutil.copytree(vits_run, run)
+    with caplog.at_level(logging.INFO):
+        assert main(["train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run), "--steps", "2",
+                     "--batch-size", "4", "--adversarial-start", "6", "--threads", "1",
+                     "--init-from", str(vits_run)]) == 0
+    assert "the run is already at step 12 (>= --steps 2): nothing to train; raise --steps to go on" in caplog.text
+    assert f"--init-from {vits_run} is not used: a resumed run continues from its own checkpoint" in caplog.text

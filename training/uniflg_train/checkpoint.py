@@ -42,7 +42,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 from uniflg.config import ModelConfig
-from uniflg.errors import ModelFormatError, UniFLGError
+from uniflg.errors import InvalidInputError, ModelFormatError, UniFLGError
 from uniflg.fileio import TMP_PREFIX as _TMP_PREFIX
 from uniflg.fileio import fsync_dir, fsync_file
 from uniflg.model.io import ConfigLike, load_model, load_weights, save_weights, unwrap
@@ -205,6 +205,20 @@ class CheckpointManager:
             logger.warning("skipping %s: its files do not match their manifest's SHA-256 (damaged after it was "
                            "written)", ckpt.path)
         return None
+
+    def resumable(self) -> Checkpoint | None:
+        """What a run resumes from (:meth:`latest_verified`; None: a new run). InvalidInputError when step folders
+        exist but none is intact: a new run would save over them, and their weights may still be good."""
+        latest = self.latest_verified()
+        if latest is None and self.directory.is_dir():
+            steps = sorted(e.name for e in self.directory.iterdir() if _STEP_DIR.match(e.name) and e.is_dir())
+            if steps:
+                raise InvalidInputError(
+                    f"{self.directory} holds {len(steps)} checkpoint folder{'s' if len(steps) > 1 else ''} "
+                    f"({', '.join(steps[-3:])}{', ...' if len(steps) > 3 else ''}) and none is intact (files "
+                    "missing, cut short or changed since they were saved); a new run would save over them: "
+                    "restore them from a copy, or move them aside to start over")
+        return latest
 
     def best(self) -> Checkpoint | None:
         """The complete checkpoint with the best metric (ties: the newer), or None."""

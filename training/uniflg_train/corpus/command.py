@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import time
+from pathlib import Path
 
 from uniflg import argtypes
 
@@ -98,9 +99,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     meas.set_defaults(func=_measure)
 
 
+def _warn_shrink(out: Path, utterances: int) -> None:
+    """A rerun with fewer --utterances keeps only the first ones in the manifests: say so (nothing is deleted)."""
+    try:
+        held = int(json.loads((out / "corpus.json").read_text(encoding="utf-8"))["utterances"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # a new corpus, or one the claim check will name
+    if utterances < held:
+        log.warning("--out %s holds %d utterances; with --utterances %d its manifests keep the first %d (the other "
+                    "%d items' files stay; --utterances %d brings them back)", out, held, utterances, utterances,
+                    held - utterances, held)
+
+
 def _make(args: argparse.Namespace) -> int:
     from uniflg_train.corpus.generate import CorpusSpec, make_corpus
 
+    _warn_shrink(args.out, args.utterances)
     start = time.perf_counter()
     meta = make_corpus(CorpusSpec(args.out, args.utterances, args.seed, args.paired_fraction, max(1, args.jobs),
                                   args.paired_speakers, args.sources, args.languages, args.nonspeech_fraction,
@@ -167,7 +181,10 @@ def _measure(args: argparse.Namespace) -> int:
     from uniflg_train.corpus.align import AlignmentReport, measure
     from uniflg_train.data.formats import SPLITS, read_rows
 
-    errors, unmatched, n = [], 0, 0
+    if not args.data.is_dir() or not any((args.data / f"{s}.jsonl").is_file() for s in SPLITS):
+        raise InvalidInputError(f"{args.data} is not a corpus folder (no train/val/test.jsonl); give one that "
+                                "`uniflg corpus make` wrote")
+    errors, unmatched, n, skipped = [], 0, 0, 0
     for split in SPLITS:
         path = args.data / f"{split}.jsonl"
         if not path.exists():
@@ -179,12 +196,18 @@ def _measure(args: argparse.Namespace) -> int:
                 continue
             if args.limit and n >= args.limit:
                 break
-            align = json.loads((args.data / row["alignment"]).read_text())
-            audio, sr = sf.read(args.data / row["audio"], dtype="float32")
-            rep = measure(np.load(args.data / row["landmarks"]), audio, sr, align["symbols"],
-                          np.asarray(align["starts"]))
+            try:  # an item whose files are missing or damaged is skipped and counted, not a traceback
+                align = json.loads((args.data / row["alignment"]).read_text())
+                audio, sr = sf.read(args.data / row["audio"], dtype="float32")
+                rep = measure(np.load(args.data / row["landmarks"]), audio, sr, align["symbols"],
+                              np.asarray(align["starts"]))
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+                log.warning("skipped %s: %s", where, exc)
+                skipped += 1
+                continue
             errors.extend(rep.errors_ms.tolist())
             unmatched += rep.unmatched
             n += 1
-    print(f"{n} items: " + AlignmentReport(np.asarray(errors), unmatched).summary())  # noqa: T201 (CLI output)
-    return 0
+    print(f"{n} items: " + AlignmentReport(np.asarray(errors), unmatched).summary()  # noqa: T201 (CLI output)
+          + (f"; {skipped} skipped (missing or damaged files, named above)" if skipped else ""))
+    return 1 if skipped and not n else 0

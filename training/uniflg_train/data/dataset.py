@@ -26,6 +26,7 @@ item_ids       list[str]            manifest ids
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -176,9 +177,14 @@ class UniFLGDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         meta = self.items[i]
-        with np.load(self.cache / "items" / f"{meta['id']}.npz") as z:
-            out = {k: z[k] for k in ("ids", "prosody", "wav", "spec", "mel")}
-            out["landmarks"] = z["landmarks"] if "landmarks" in z.files else None
+        path = self.cache / "items" / f"{meta['id']}.npz"
+        try:
+            with np.load(path) as z:
+                out = {k: z[k] for k in ("ids", "prosody", "wav", "spec", "mel")}
+                out["landmarks"] = z["landmarks"] if "landmarks" in z.files else None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # damaged after preprocess
+            raise InvalidInputError(f"{path}: the cached item cannot be read ({type(exc).__name__}: {exc}); run "
+                                    f"`uniflg preprocess --data {self.cache.parent}` to rebuild it") from None
         if meta["speaker"] in self._speech_only:
             out["ids"], out["prosody"] = out["ids"][:0], out["prosody"][:0]
         out["id"] = meta["id"]

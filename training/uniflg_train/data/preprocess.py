@@ -22,6 +22,7 @@ import errno
 import json
 import logging
 import os
+import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -151,8 +152,12 @@ def _fresh_meta(path: Path, item: Item) -> dict[str, Any] | None:
     sources = [p for p in (item.audio, item.landmarks, item.video) if p is not None and p.exists()]
     if any(p.stat().st_mtime > cached_at for p in sources):
         return None
-    with np.load(path) as z:
-        meta: dict[str, Any] = dict(json.loads(str(z["meta"])))
+    try:
+        with np.load(path) as z:
+            meta: dict[str, Any] = dict(json.loads(str(z["meta"])))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # damaged after it was written: stale
+        log.warning("rebuilding %s: the cached file cannot be read", path)
+        return None
     same = (meta.get("speaker") == item.speaker and meta.get("emotion") == item.emotion
             and (meta.get("landmark_frames", 0) > 0) == item.paired)
     return meta if same else None
@@ -162,16 +167,16 @@ def _order(names: set[str], preferred: tuple[str, ...]) -> list[str]:
     return [n for n in preferred if n in names] + sorted(names - set(preferred))
 
 
-def check_corpus_folder(data: Path) -> None:
-    """``data`` must be a folder holding at least one split manifest (InvalidInputError naming it otherwise), checked
-    before a cache folder is made in it."""
+def check_corpus_folder(data: Path, option: str = "--data") -> None:
+    """``data`` must be a folder holding at least one split manifest (InvalidInputError naming ``option`` and it
+    otherwise), checked before a cache folder is made in it."""
     from uniflg.errors import InvalidInputError
 
     if not Path(data).is_dir():
-        raise InvalidInputError(f"--data {data} is not a folder; give the corpus folder with train/val/test.jsonl")
+        raise InvalidInputError(f"{option} {data} is not a folder; give the corpus folder with train/val/test.jsonl")
     if not any(os.path.lexists(Path(data) / f"{split}.jsonl") for split in SPLITS):
-        raise InvalidInputError(f"--data {data} holds no train/val/test.jsonl; give a corpus folder (`uniflg corpus "
-                                "make`, docs/data.md)")
+        raise InvalidInputError(f"{option} {data} holds no train/val/test.jsonl; give a corpus folder (`uniflg "
+                                "corpus make`, docs/data.md)")
 
 
 def prepare(data: Path, cache: Path | None = None, cfg: AudioConfig | None = None, jobs: int = 1,

@@ -99,8 +99,10 @@ def _main(args: argparse.Namespace) -> int:
         logger.error("`uniflg eval` needs --data DIR and --run RUN (or a measurement: real-av, devset, "
                      "robustness, speech-quality, text-ceiling)")
         return 2
+    from uniflg_train.evaluation.measure_command import check_out_files
     from uniflg_train.evaluation.runner import load_items, run_eval
 
+    check_out_files(args, "--report")  # a folder or a path under a file: refused before the whole evaluation runs
     extra = dict(args.baseline)
     # items the run trained on the speech path only have words its text path cannot read: left out of the table
     speech_only = tuple(run_record(split_run(args.run)[0]).get("speech_only_speakers") or ())

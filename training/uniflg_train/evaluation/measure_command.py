@@ -164,10 +164,13 @@ def register_measurements(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_text_ceiling)
 
 
-def _check_out(args: argparse.Namespace) -> None:
-    """Refuse an unwritable ``--out`` before anything is measured (the file is written at the end)."""
-    if args.out is not None:
-        prepare_output(args.out.parent, (args.out.name,), option="--out")
+def check_out_files(args: argparse.Namespace, *options: str) -> None:
+    """Refuse an unwritable ``--out`` (and the other file ``options``, e.g. ``--report``) before anything is
+    measured: the files are written at the end."""
+    for option in ("--out", *options):
+        path = getattr(args, option.lstrip("-").replace("-", "_"))
+        if path is not None:
+            prepare_output(path.parent, (path.name,), option=option)
 
 
 def _emit(args: argparse.Namespace, markdown: str, data: str) -> None:
@@ -187,7 +190,7 @@ def _voice(args: argparse.Namespace):  # -> uniflg.voice.Voice
 def _real_av(args: argparse.Namespace) -> int:
     from uniflg_train.evaluation import realav
 
-    _check_out(args)
+    check_out_files(args)
     realav.find_clips(args.dir)  # a folder without clips is refused before the voice loads
     voice = _voice(args)
     gated = _gated(args, voice)
@@ -230,7 +233,13 @@ def speech_files(paths: list[Path]) -> list[Path]:
 
 
 def _median(values: list[float]) -> float:
-    return float(np.nanmedian(values))
+    """Median of the measured values (NaN: not measured); NaN when none was."""
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.median(finite)) if finite else float("nan")
+
+
+def _times(value: float) -> str:
+    return f"{value:.2f}x" if np.isfinite(value) else "not measurable (the mouth opens no more on speech)"
 
 
 def robustness_markdown(results: list, gated: list | None = None, gate_name: str = "gate",
@@ -248,7 +257,7 @@ def robustness_markdown(results: list, gated: list | None = None, gate_name: str
     head = " | ".join(f"opening relative to speech{t}" for t, _ in runs)
     lines += ["", f"| sound at speech level (0 = as on silence) | {head} |", "|---|" + "---|" * len(runs)]
     for label in first.non_speech:
-        cells = " | ".join(f"{_median([c.non_speech[label] for c in rs]):.2f}x" for _, rs in runs)
+        cells = " | ".join(_times(_median([c.non_speech[label] for c in rs])) for _, rs in runs)
         lines.append(f"| {label} | {cells} |")
     cells = " | ".join(f"{_median([c.silence for c in rs]):.3f}x" for _, rs in runs)
     lines.append(f"| digital silence (opening / speech's, 0 = shut) | {cells} |")
@@ -265,7 +274,7 @@ def _robustness(args: argparse.Namespace) -> int:
     from uniflg_train.evaluation.lips import lip_opening, pearson
     from uniflg_train.evaluation.robustness import score_robustness
 
-    _check_out(args)
+    check_out_files(args)
     files = speech_files(args.audio)
     voice = _voice(args)
     options = _animate_options(args)
@@ -295,7 +304,7 @@ def _robustness(args: argparse.Namespace) -> int:
 def _speech_quality(args: argparse.Namespace) -> int:
     from uniflg_train.evaluation import speech_quality as sq
 
-    _check_out(args)
+    check_out_files(args)
     japanese, english = sq.JAPANESE.first(args.limit), sq.ENGLISH_SETS[args.english_sentences].first(args.limit)
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
     voice = functools.cache(lambda: _voice(args))  # loaded once, only when a voice system is asked for
@@ -350,7 +359,7 @@ def _text_ceiling(args: argparse.Namespace) -> int:
     from uniflg_train.evaluation import text_ceiling
     from uniflg_train.export.onnx_export import open_model
 
-    _check_out(args)
+    check_out_files(args)
     kind, _, name = args.reference.partition(":")
     english = name.split("+")[0].startswith("en") if kind == "espeak" else kind in ("kokoro-en", "kokoro-en-native")
     if not name or not english:

@@ -97,9 +97,20 @@ def find_clips(folder: Path) -> list[Path]:
         video = p.suffix.lower() in VIDEO_EXT and not p.with_suffix(".npy").is_file()
         if pair or video:
             found.append(p)
+        elif p.suffix in AUDIO_EXT and not p.with_suffix(".npy").is_file():
+            log.warning("skipping %s: no %s beside it (a clip is NAME.wav + NAME.npy, or a video)", p.name,
+                        p.with_suffix(".npy").name)
     if not found:
         raise InvalidInputError(f"no clips in {folder}: expected NAME.wav + NAME.npy pairs or face videos "
                                 f"({', '.join(VIDEO_EXT)})")
+    for p in found:  # every track's shape before anything is measured (its header only)
+        if p.suffix == ".npy":
+            try:
+                shape = np.load(p, mmap_mode="r", allow_pickle=False).shape
+            except (ValueError, OSError) as exc:
+                raise InvalidInputError(f"{p}: cannot read the clip's track ({exc})") from None
+            if len(shape) != 3 or shape[1:] != (70, 2):
+                raise InvalidInputError(f"{p}: a lip track is [T, 70, 2]; got {shape}")
     return found
 
 

@@ -10,6 +10,7 @@ the speech, both above the opening on digital silence: 0 = the mouth stays as sh
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ import numpy as np
 from scipy.signal import butter, fftconvolve, sosfilt
 
 from uniflg_train.evaluation.lips import lip_opening, pearson
+
+log = logging.getLogger(__name__)
 
 Animate = Callable[[np.ndarray, int], np.ndarray]  # (audio, sample_rate) -> landmarks [T, 70, 2]
 
@@ -199,7 +202,7 @@ class ClipRobustness:
     name: str
     r: dict[str, float]  # perturbation -> lip-opening r against the clean input's
     std_ratio: dict[str, float]
-    non_speech: dict[str, float]  # sound -> mean opening relative to speech, above silence
+    non_speech: dict[str, float]  # sound -> mean opening relative to speech, above silence (NaN: not measurable)
     silence: float = 0.0  # mean opening on digital silence / mean opening on the speech
 
 
@@ -219,7 +222,14 @@ def score_robustness(name: str, audio: np.ndarray, sample_rate: int, animate: An
     speech_open = float(clean.mean()) - silence
     level = active_rms(x, sample_rate)
     rel = {}
+    # a ratio to how much more the mouth opens on speech than on silence: with (almost) no difference, e.g. an
+    # undertrained voice, it would print six-digit factors; NaN says it cannot be measured on this clip
+    measurable = speech_open > max(0.05 * float(clean.mean()), 1e-3)
+    if not measurable:
+        log.warning("%s: the mouth opens no more on the speech than on digital silence (%.4f vs %.4f IOD): "
+                    "non-speech ratios cannot be measured", name, float(clean.mean()), silence)
     for label, make in NON_SPEECH.items():
         sound = make(x.size, sample_rate, rng) * np.float32(level)
-        rel[label] = (float(lip_opening(animate(sound, sample_rate)).mean()) - silence) / max(speech_open, 1e-9)
+        opened = float(lip_opening(animate(sound, sample_rate)).mean())
+        rel[label] = (opened - silence) / speech_open if measurable else float("nan")
     return ClipRobustness(name, r, ratio, rel, silence / max(float(clean.mean()), 1e-9))

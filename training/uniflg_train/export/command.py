@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--checkpoint", type=argtypes.path, help="checkpoint directory or .safetensors file")
     src.add_argument("--voice", type=argtypes.path, help="voice folder with model.safetensors")
     p.add_argument("-o", "--output", type=argtypes.path, required=True, help="voice folder to write")
-    p.add_argument("--name", help="voice name (default: from the source)")
+    p.add_argument("--name", type=argtypes.name,
+                   help="voice name, 1 to 128 characters (default: a voice's own name, or the run folder's)")
     p.add_argument("--latents", type=argtypes.path, help='JSON {"emotion": {name: [z_u...]}} stored in voice.json')
     p.add_argument("--latents-from", type=argtypes.path, metavar="DATA",
                    help="compute the per-emotion (UniFLG-AS: per-speaker) mean z_u from this corpus's train split")
@@ -233,6 +234,16 @@ def run(args: argparse.Namespace) -> int:
         from uniflg.errors import InvalidInputError
 
         raise InvalidInputError("--speech-path-from goes with --checkpoint (the text side to keep)")
+    if args.format == "tensorrt":  # before anything is written: -o keeps its voice when TensorRT is missing
+        from uniflg_train.export.tensorrt_build import check_available
+
+        check_available()
+    if args.checkpoint is not None:
+        _warn_stage1(args.checkpoint)
+    if args.latents_from is not None:
+        from uniflg_train.data.preprocess import check_corpus_folder
+
+        check_corpus_folder(args.latents_from, "--latents-from")
     stored = read_latents(args.latents) if args.latents else None
     model, carried = load_source_model(args.checkpoint, args.voice)
     if args.speech_path_from is not None:
@@ -278,3 +289,16 @@ def run(args: argparse.Namespace) -> int:
         for path in build_engines(out, precisions):
             log.warning("engine %s", path)
     return 0
+
+
+def _warn_stage1(checkpoint: Path) -> None:
+    """A stage-1 run (or one of its checkpoints) exports, but its face decoder was never trained: say so."""
+    from uniflg_train.trainer.common import RUN_RECORDS
+
+    run = checkpoint.parent if checkpoint.name == "checkpoints" else checkpoint
+    if run.parent.name == "checkpoints":
+        run = run.parent.parent
+    if (run / RUN_RECORDS["stage 1"]).is_file() and not (run / RUN_RECORDS["stage 2"]).is_file():
+        log.warning("%s is a stage-1 run: its face decoder was never trained, so the voice's landmarks (and a face "
+                    "calibration of them) mean nothing; fine for speech-only checks, else export the stage-2 run "
+                    "(uniflg train landmarks --vits %s)", checkpoint, run)

@@ -32,3 +32,9 @@ def build_engines(voice: Path, precisions: Sequence[str] = ("fp32", "fp16"), for
             build_engine(voice, filename, plan, graph, precision)
         built.append(plan)
     return built
+
+
+def check_available() -> None:
+    """BackendUnavailableError (one line, naming what to install) unless TensorRT and cuda-python import: asked
+    before an export writes anything, so a machine without them keeps its voice as it was."""
+    _import()

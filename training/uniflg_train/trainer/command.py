@@ -195,7 +195,12 @@ def _run_vits(args: argparse.Namespace) -> int:
     # word-free (non-speech) items have no text for stage 1 to learn from
     dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate, text_only=True)
     cfg = base.replace(variant=VARIANTS[args.variant], speakers=meta.speakers, emotions=meta.emotions)
-    step = train_vits(cfg, dataset, collate, args.out, options, init_from=args.init_from)
+    from uniflg_train.trainer.common import release_run
+
+    try:
+        step = train_vits(cfg, dataset, collate, args.out, options, init_from=args.init_from)
+    finally:
+        release_run(args.out)
     log.info("stage 1 stopped at step %d; checkpoints in %s", step, args.out / "checkpoints")
     return 0
 
@@ -257,6 +262,11 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     stood_in = sorted({m["speaker"] for m in dataset.items} - (set(model.cfg.speakers) - set(options.read_as_unknown)))
     if stood_in:
         log.info("read with %s's row: %s", options.unknown_speakers_as, ", ".join(stood_in))
-    step = train_landmarks(model, dataset, collate, args.out, options)
+    from uniflg_train.trainer.common import release_run
+
+    try:
+        step = train_landmarks(model, dataset, collate, args.out, options)
+    finally:
+        release_run(args.out)
     log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")
     return 0

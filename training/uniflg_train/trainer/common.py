@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
+from filelock import FileLock, Timeout
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from uniflg.config import ModelConfig
@@ -89,13 +90,18 @@ def check_same_model(saved: ModelConfig, asked: ModelConfig, out: Path, sizes: b
 RUN_RECORDS = {"stage 1": "train_vits.json", "stage 2": "train_landmarks.json"}  # what each stage's run holds
 
 
-def run_dirs(out: Path, stage: str) -> tuple[Path, Path]:
+RUN_LOCK = ".uniflg-train.lock"  # held by the process training a run (filelock; released when it exits)
+_held_locks: dict[Path, FileLock] = {}
+
+
+def run_dirs(out: Path, stage: str, lock: bool = True) -> tuple[Path, Path]:
     """RUN/checkpoints and RUN/logs of a ``stage`` (a key of :data:`RUN_RECORDS`) run; InvalidInputError when
-    ``out`` is a file, cannot be made, or holds something else: the other stage's run, a corpus, a voice, or other
-    files (a run of this stage resumes)."""
+    ``out`` is a file, cannot be made, holds something else (the other stage's run, a corpus, a voice, other
+    files; a run of this stage resumes) or is being trained by another process. ``lock``: take the run's lock
+    (:data:`RUN_LOCK`, for this process's life); the other ranks of one distributed run pass False."""
     if out.exists() and not out.is_dir():
         raise InvalidInputError(f"--out {out} is a file; give a run folder (new, or a run to resume)")
-    if out.is_dir() and any(out.iterdir()) and not (out / RUN_RECORDS[stage]).is_file():
+    if out.is_dir() and any(p.name != RUN_LOCK for p in out.iterdir()) and not (out / RUN_RECORDS[stage]).is_file():
         markers = {**{record: f"a {name} run" for name, record in RUN_RECORDS.items()},
                    "corpus.json": "a corpus", "voice.json": "a voice"}
         held = [what for marker, what in markers.items() if (out / marker).is_file()]
@@ -106,7 +112,23 @@ def run_dirs(out: Path, stage: str) -> tuple[Path, Path]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InvalidInputError(f"--out {out} cannot be made ({exc.strerror or exc})") from None
+    if lock and out.resolve() not in _held_locks:
+        run_lock = FileLock(out / RUN_LOCK, timeout=0)
+        try:
+            run_lock.acquire()
+        except Timeout:  # two processes would overwrite each other's checkpoints and mix their logs
+            raise InvalidInputError(f"--out {out} is being trained by another process (it holds {RUN_LOCK}); "
+                                    "wait for it to finish or give another folder") from None
+        _held_locks[out.resolve()] = run_lock
     return out / "checkpoints", out / "logs"
+
+
+def release_run(out: Path) -> None:
+    """Let go of ``out``'s run lock (:func:`run_dirs`) once its training has ended, so that the same process or
+    another may train it again."""
+    held = _held_locks.pop(out.resolve(), None)
+    if held is not None:
+        held.release()
 
 
 class GracefulStop:

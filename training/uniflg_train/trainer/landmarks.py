@@ -271,11 +271,11 @@ def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out
     """Train (or resume) stage 2 in ``out`` on the paired items; VAE-VITS stays frozen (but for the posterior
     encoder with ``options.tune_posterior``)."""
     info = start_process(options.seed, options.threads)
-    ckpt_dir, log_dir = run_dirs(out, "stage 2")
+    ckpt_dir, log_dir = run_dirs(out, "stage 2", lock=info.is_main)
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
     stage = LandmarkStage(model, options, info.device)
     step, epoch = 0, 0
-    latest = manager.latest_verified()
+    latest = manager.resumable()
     if latest is not None:
         check_resume_options(options, out / "train_landmarks.json")
         saved = latest.config()
@@ -286,6 +286,9 @@ def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out
         assert state is not None
         step, epoch = state.step, state.epoch
         log.info("resumed stage 2 from %s (step %d)", state.path, step)
+        if step >= options.max_steps:
+            log.warning("the run is already at step %d (>= --steps %d): nothing to train; raise --steps to go on",
+                        step, options.max_steps)
     else:
         mean, scale = landmark_statistics(dataset, collate)
         stage.model.landmark_decoder.set_statistics(mean.to(info.device), scale)

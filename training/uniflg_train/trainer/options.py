@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from uniflg.errors import InvalidInputError
+from uniflg.fileio import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,13 @@ def check_resume_options(options: Any, path: Path, free: frozenset[str] = RESUME
     settings while the record claimed the new ones. A run without a saved record is not checked."""
     if not path.is_file():
         return
-    saved = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:  # edited by hand, cut short by a full disk
+        raise InvalidInputError(f"{path}: the run's saved options cannot be read ({exc}); restore the file, or give "
+                                "a new --out") from None
     now = json.loads(json.dumps(dataclasses.asdict(options)))  # tuples as lists, as saved
     # an option newer than the record was at its default then
     default = json.loads(json.dumps(dataclasses.asdict(type(options)())))
@@ -130,7 +137,7 @@ def check_resume_options(options: Any, path: Path, free: frozenset[str] = RESUME
 
 
 def save_options(options: Any, path: Path) -> None:
-    path.write_text(json.dumps(dataclasses.asdict(options), indent=2), encoding="utf-8")
+    atomic_write_text(path, json.dumps(dataclasses.asdict(options), indent=2))  # never left half written
 
 
 def with_overrides(options: Any, **overrides: Any) -> Any:

@@ -227,9 +227,9 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
     """Train (or resume) stage 1 in ``out``. Returns the last step. Rerunning resumes from the newest
     complete checkpoint; SIGINT/SIGTERM save before exiting."""
     info = start_process(options.seed, options.threads)
-    ckpt_dir, log_dir = run_dirs(out, "stage 1")
+    ckpt_dir, log_dir = run_dirs(out, "stage 1", lock=info.is_main)
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
-    latest = manager.latest_verified()
+    latest = manager.resumable()
     if latest is not None:
         saved = latest.config()
         if saved is not None:  # a resumed run keeps its own model: another --config or --variant is refused
@@ -251,6 +251,11 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
         assert state is not None
         start_step, start_epoch = state.step, state.epoch
         log.info("resumed stage 1 from %s (step %d)", state.path, start_step)
+        if init_from is not None:
+            log.info("--init-from %s is not used: a resumed run continues from its own checkpoint", init_from)
+        if start_step >= options.max_steps:
+            log.warning("the run is already at step %d (>= --steps %d): nothing to train; raise --steps to go on",
+                        start_step, options.max_steps)
         if "g_embedding" in options.freeze:
             stage.fix_rows(json.loads(fixed_rows_file.read_text(encoding="utf-8")))
     elif init_from is not None:
