@@ -207,6 +207,7 @@ def test_augment_warp_options_reach_the_augmenter() -> None:
 def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: str, tmp_path: Path) -> None:
     """Interrupted in its last step (ffmpeg drawing preview.mp4), a run once left a truncated preview that played
     as a normal file beside new speech and landmarks; now its files move into place together or not at all."""
+    import contextlib
     import os
     import signal
     import subprocess
@@ -224,19 +225,33 @@ def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: s
     else:  # 57 s of speech to animate: the same long text, spoken once without a preview
         assert main(["speak", text, "-o", str(tmp_path / "src"), "--no-preview"]) == 0
         argv = ["animate", str(tmp_path / "src" / "speech.wav"), "-o", str(out)]
+    # a terminal's default SIGINT, also when the suite itself runs as a background job (`make test &`: bash starts
+    # those with SIGINT ignored, and an ignored signal stays ignored across exec)
     proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    if not children.exists():
+    if not Path(f"/proc/{proc.pid}/task/{proc.pid}/children").exists():
         proc.kill()
         pytest.skip("this kernel has no /proc/PID/task/PID/children: cannot see when ffmpeg starts")
-    while time.time() < deadline and proc.poll() is None:
-        kids = children.read_text().split() if children.exists() else []
-        if any(b"ffmpeg" in Path(f"/proc/{k}/cmdline").read_bytes() for k in kids if Path(f"/proc/{k}").exists()):
-            break
-        time.sleep(0.05)
-    time.sleep(0.5)  # ffmpeg has written part of the video
+
+    def ffmpeg_running() -> bool:  # a child of any of the process's threads
+        kids = []
+        for listing in Path(f"/proc/{proc.pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                kids += listing.read_text().split()
+        for kid in kids:
+            with contextlib.suppress(OSError):
+                if b"ffmpeg" in Path(f"/proc/{kid}/cmdline").read_bytes():
+                    return True
+        return False
+
+    seen = False
+    while time.time() < deadline and proc.poll() is None and not seen:
+        seen = ffmpeg_running()
+        time.sleep(0.01)
+    assert seen, "ffmpeg never ran: " + proc.communicate(timeout=60)[1].decode()[-1500:]
+    time.sleep(0.3)  # ffmpeg has written part of the video
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()[-1500:]
