@@ -574,7 +574,9 @@ def test_stage2_resume_refuses_another_variant(corpus: Path, vits_run: Path, tmp
     step6 = vits_run / "checkpoints" / "step_00000006"
     said = _refused(caplog, "train", "landmarks", "--data", str(corpus), "--vits", str(step6), "--out", str(run),
                     "--steps", "4", "--batch-size", "4", "--threads", "1")
-    assert said.startswith(f"{run} was started from another stage 1 (its ") and "resume it with the --vits" in said
+    started = (vits_run / "checkpoints" / "step_00000012").resolve()  # what --vits RUN resolved to at the start
+    assert said.startswith(f"{run} was started from another stage 1 (its ") and said.endswith(
+        f"resume it with --vits {started} (the checkpoint it started from), or give a new --out"), said
     assert [c.step for c in CheckpointManager(run / "checkpoints").checkpoints()] == [2]
     uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run / "checkpoints" / "step_00000012"),
            "--out", str(run), "--steps", "4", "--batch-size", "4", "--threads", "1")  # the same stage 1 resumes

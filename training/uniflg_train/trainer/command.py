@@ -206,6 +206,7 @@ def _run_vits(args: argparse.Namespace) -> int:
 
 
 def _run_landmarks(args: argparse.Namespace) -> int:
+    from uniflg_train.checkpoint import newest_checkpoint_path
     from uniflg_train.data.labels import check_as_unknown, check_stand_in
     from uniflg_train.trainer.landmarks import load_stage1, train_landmarks
 
@@ -265,7 +266,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     from uniflg_train.trainer.common import release_run
 
     try:
-        step = train_landmarks(model, dataset, collate, args.out, options)
+        step = train_landmarks(model, dataset, collate, args.out, options, stage1=newest_checkpoint_path(args.vits))
     finally:
         release_run(args.out)
     log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")

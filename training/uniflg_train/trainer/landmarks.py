@@ -25,6 +25,7 @@ frozen, and run time's text path never reads the posterior, so the voice's speec
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from pathlib import Path
 
@@ -32,6 +33,7 @@ import torch
 from torch import Tensor, nn
 from uniflg.config import ModelConfig
 from uniflg.errors import InvalidInputError, ModelFormatError
+from uniflg.fileio import atomic_write_text
 from uniflg.model.commons import sequence_mask
 from uniflg.model.features import SpectrogramFeatures
 from uniflg.model.io import read_config
@@ -253,23 +255,43 @@ def load_stage1(vits: Path, cfg_override: ModelConfig | None = None) -> UniFLG:
     return model
 
 
+STAGE1_RECORD = "stage1.json"  # in a stage-2 run: the stage-1 checkpoint or model file its --vits resolved to
+
+
 def check_same_stage1(saved: dict[str, torch.Tensor], model: UniFLG, out: Path, tune_posterior: bool) -> None:
     """A resumed stage-2 run keeps the stage 1 it started from (the checkpoint holds the whole model, so a resume
     would silently replace another ``--vits``'s weights): InvalidInputError when a weight stage 2 never trains
-    differs between ``saved`` (the run's checkpoint) and ``model`` (loaded from this command's ``--vits``)."""
+    differs between ``saved`` (the run's checkpoint) and ``model`` (loaded from this command's ``--vits``); it names
+    the checkpoint the run started from where the run recorded it (a run folder's newest moves on as it trains)."""
     trained = ("landmark_decoder.",) + (("posterior.",) if tune_posterior else ())
     for name, value in model.state_dict().items():
         if name.startswith(trained) or name not in saved:
             continue
         if saved[name].shape != value.shape or not torch.equal(saved[name], value.to(saved[name].device)):
+            started = _recorded_stage1(out)
+            hint = (f"resume it with --vits {started} (the checkpoint it started from)" if started is not None
+                    else "resume it with the --vits it was started with")
             raise InvalidInputError(f"{out} was started from another stage 1 (its {name} differs from --vits's): "
-                                    "resume it with the --vits it was started with, or give a new --out")
+                                    f"{hint}, or give a new --out")
+
+
+def record_stage1(out: Path, source: Path) -> None:
+    """Write :data:`STAGE1_RECORD`: where a new stage-2 run's stage 1 came from."""
+    atomic_write_text(out / STAGE1_RECORD, json.dumps({"vits": str(Path(source).resolve())}, indent=2))
+
+
+def _recorded_stage1(out: Path) -> str | None:
+    try:
+        return str(json.loads((out / STAGE1_RECORD).read_text(encoding="utf-8"))["vits"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out: Path,
-                    options: LandmarkTrainOptions) -> int:
+                    options: LandmarkTrainOptions, stage1: Path | None = None) -> int:
     """Train (or resume) stage 2 in ``out`` on the paired items; VAE-VITS stays frozen (but for the posterior
-    encoder with ``options.tune_posterior``)."""
+    encoder with ``options.tune_posterior``). ``stage1``: the checkpoint or file ``model`` was loaded from, recorded
+    by a new run so that a refused resume can name it."""
     info = start_process(options.seed, options.threads)
     ckpt_dir, log_dir = run_dirs(out, "stage 2", lock=info.is_main)
     manager = CheckpointManager(ckpt_dir, keep_last=options.keep_last)
@@ -292,6 +314,8 @@ def train_landmarks(model: UniFLG, dataset: UniFLGDataset, collate: Collate, out
     else:
         mean, scale = landmark_statistics(dataset, collate)
         stage.model.landmark_decoder.set_statistics(mean.to(info.device), scale)
+        if stage1 is not None and info.is_main:
+            record_stage1(out, stage1)
     stage.wrap(info)
     if info.is_main:
         save_options(options, out / "train_landmarks.json")
