@@ -92,8 +92,9 @@ def open_backend(name: str, folder: Path, graph_files: dict[str, str], weights: 
 
         if options.precision == "fp16" or options.providers:  # asked for, not an environment default: never ignored
             option = "--precision fp16" if options.precision == "fp16" else "--ort-providers"
-            raise InvalidInputError(f"{option} applies to the onnxruntime and tensorrt backends; the torch backend runs "
-                                    "fp32 on its own device (choose --backend onnxruntime, or leave the option out)")
+            raise InvalidInputError(f"{option} applies to the onnxruntime and tensorrt backends; the torch backend "
+                                    "runs fp32 on its own device (choose --backend onnxruntime, or leave the option "
+                                    "out)")
         return TorchBackend(weights)
     precision = resolve_precision(options.precision)
     if name == "onnxruntime":
