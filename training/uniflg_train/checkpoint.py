@@ -417,6 +417,16 @@ def _write_plain(path: Path, data: bytes) -> None:
 # -- the run-folder resolver: which files of a run hold the trained model -------------------------------------
 
 
+def split_run(path: Path) -> tuple[Path, Path | None]:
+    """``RUN`` or ``RUN/checkpoints`` -> (RUN, None: its newest checkpoint); ``RUN/checkpoints/step_N`` -> (RUN,
+    that checkpoint), so that the checkpoint a voice shipped can be named rather than whatever the run trained to
+    after it."""
+    path = Path(path)
+    if path.parent.name == "checkpoints" and _STEP_DIR.match(path.name):
+        return path.parent.parent, path
+    return (path.parent if path.name == "checkpoints" else path), None
+
+
 def newest_checkpoint_path(path: Path) -> Path:
     """A run folder or its checkpoints/ folder -> the newest complete step directory; else ``path``."""
     if path.is_file() or (path / CONFIG).is_file() and any(path.glob("*.safetensors")):

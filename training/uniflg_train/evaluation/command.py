@@ -29,27 +29,18 @@ def run_record(run: Path) -> dict[str, Any]:
     return json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
 
 
-def split_run(path: Path) -> tuple[Path, Path | None]:
-    """``RUN`` -> (RUN, None: its newest checkpoint); ``RUN/checkpoints/step_N`` -> (RUN, that checkpoint), so
-    that the checkpoint a voice shipped can be scored rather than whatever the run trained to after it."""
-    path = Path(path)
-    if path.parent.name == "checkpoints" and path.name.startswith("step_"):
-        return path.parent.parent, path
-    return path, None
-
-
 def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, System]:
     """UniFLG from ``run_dir`` (a stage-2 run, or one of its checkpoints: :func:`split_run`) and TTL/STL/STL-D
     from ``extra_runs`` (likewise); a run gives its newest complete checkpoint."""
-    from uniflg_train.checkpoint import Checkpoint, CheckpointManager, load_trained_model
+    from uniflg_train.checkpoint import Checkpoint, CheckpointManager, load_trained_model, split_run
     from uniflg_train.evaluation.runner import EvalInputError
     from uniflg_train.evaluation.systems import TorchSystem
-    from uniflg_train.trainer.common import RUN_RECORDS
+    from uniflg_train.trainer.common import is_stage1_run
 
     systems: dict[str, System] = {}
     for name, given in {"UniFLG": run_dir, **extra_runs}.items():
         run, step = split_run(given)
-        if (run / RUN_RECORDS["stage 1"]).is_file() and not (run / RUN_RECORDS["stage 2"]).is_file():
+        if is_stage1_run(run):
             option = "--run" if name == "UniFLG" else f"--baseline {name}="
             raise EvalInputError(f"{option}{'' if option.endswith('=') else ' '}{given} is a stage-1 run: its face "
                                  "decoder was never trained; give the stage-2 run trained on it (uniflg train "
@@ -105,6 +96,8 @@ def _main(args: argparse.Namespace) -> int:
     check_out_files(args, "--report")  # a folder or a path under a file: refused before the whole evaluation runs
     extra = dict(args.baseline)
     # items the run trained on the speech path only have words its text path cannot read: left out of the table
+    from uniflg_train.checkpoint import split_run
+
     speech_only = tuple(run_record(split_run(args.run)[0]).get("speech_only_speakers") or ())
     items = load_items(args.data, args.split, args.limit, leave_out_speakers=speech_only)
     systems = load_systems(args.run, extra)

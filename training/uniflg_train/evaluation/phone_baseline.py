@@ -19,7 +19,7 @@ import numpy as np
 
 from uniflg_train.corpus.face import VISUAL_LEAD
 from uniflg_train.evaluation.lips import FPS
-from uniflg_train.evaluation.speech_quality import to_16k
+from uniflg_train.evaluation.speech_quality import decode
 
 # Preston Blair's shapes as Rhubarb Lip Sync names them, with an opening rank (0 closed .. 1 wide open).
 SHAPE_OPENING = {
@@ -64,12 +64,7 @@ class PhoneRecognizer:
 
     def phones(self, audio: np.ndarray, sample_rate: int) -> list[tuple[str, float, float]]:
         """``[(phone, start s, end s)]`` of mono ``audio``; fillers and silence included (``SIL``, ``+NSN+`` ...)."""
-        x = to_16k(audio, sample_rate)
-        pcm = (np.clip(x / max(float(np.abs(x).max()), 1e-6) * 0.7, -1, 1) * 32767).astype(np.int16).tobytes()
-        self.decoder.reinit_feat()
-        self.decoder.start_utt()
-        self.decoder.process_raw(pcm, full_utt=True)
-        self.decoder.end_utt()
+        decode(self.decoder, audio, sample_rate)
         return [(s.word, s.start_frame / FRAMES_PER_SECOND, (s.end_frame + 1) / FRAMES_PER_SECOND)
                 for s in self.decoder.seg()]
 

@@ -73,8 +73,7 @@ def _load_pair(audio_path: Path, track_path: Path) -> Clip:
         track = np.load(track_path, allow_pickle=False)
     except (ValueError, OSError) as exc:  # bad JSON, not a .npy array
         raise InvalidInputError(f"{track_path}: cannot read the clip's track or its .json ({exc})") from None
-    if track.ndim != 3 or track.shape[1:] != (70, 2):
-        raise InvalidInputError(f"{track_path}: a lip track is [T, 70, 2]; got {track.shape}")
+    _check_track_shape(track_path, track.shape)
     fps = float(meta.get("fps", FPS))
     return Clip(audio_path.stem, audio, int(rate), to_30fps(track, fps), str(meta.get("note", "")))
 
@@ -109,9 +108,13 @@ def find_clips(folder: Path) -> list[Path]:
                 shape = np.load(p, mmap_mode="r", allow_pickle=False).shape
             except (ValueError, OSError) as exc:
                 raise InvalidInputError(f"{p}: cannot read the clip's track ({exc})") from None
-            if len(shape) != 3 or shape[1:] != (70, 2):
-                raise InvalidInputError(f"{p}: a lip track is [T, 70, 2]; got {shape}")
+            _check_track_shape(p, shape)
     return found
+
+
+def _check_track_shape(path: Path, shape: tuple[int, ...]) -> None:
+    if len(shape) != 3 or shape[1:] != (70, 2):
+        raise InvalidInputError(f"{path}: a lip track is [T, 70, 2]; got {shape}")
 
 
 def load_clip(path: Path) -> Clip:

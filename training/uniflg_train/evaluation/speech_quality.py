@@ -87,6 +87,17 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     return int(d[-1]), len(ref)
 
 
+def decode(decoder: Any, audio: np.ndarray, sample_rate: int) -> None:
+    """One utterance through a pocketsphinx ``decoder``: 16 kHz PCM16 peaking at 0.7, from a reinitialized front
+    end (its cepstral mean and noise estimates are not carried over from the last utterance)."""
+    x = to_16k(audio, sample_rate)
+    pcm = (np.clip(x / max(float(np.abs(x).max()), 1e-6) * 0.7, -1, 1) * 32767).astype(np.int16).tobytes()
+    decoder.reinit_feat()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+
+
 class Recognizer:
     """pocketsphinx with its bundled US English model; ``transcribe`` takes any sample rate.
 
@@ -101,12 +112,7 @@ class Recognizer:
         self.decoder = Decoder(samprate=16000, loglevel="FATAL")
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
-        x = to_16k(audio, sample_rate)
-        pcm = (np.clip(x / max(np.abs(x).max(), 1e-6) * 0.7, -1, 1) * 32767).astype(np.int16).tobytes()
-        self.decoder.reinit_feat()
-        self.decoder.start_utt()
-        self.decoder.process_raw(pcm, full_utt=True)
-        self.decoder.end_utt()
+        decode(self.decoder, audio, sample_rate)
         hyp = self.decoder.hyp()
         return hyp.hypstr if hyp is not None else ""
 

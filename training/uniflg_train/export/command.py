@@ -293,12 +293,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _warn_stage1(checkpoint: Path) -> None:
     """A stage-1 run (or one of its checkpoints) exports, but its face decoder was never trained: say so."""
-    from uniflg_train.trainer.common import RUN_RECORDS
+    from uniflg_train.checkpoint import split_run
+    from uniflg_train.trainer.common import is_stage1_run
 
-    run = checkpoint.parent if checkpoint.name == "checkpoints" else checkpoint
-    if run.parent.name == "checkpoints":
-        run = run.parent.parent
-    if (run / RUN_RECORDS["stage 1"]).is_file() and not (run / RUN_RECORDS["stage 2"]).is_file():
+    run = split_run(checkpoint)[0]
+    if is_stage1_run(run):
         log.warning("%s is a stage-1 run: its face decoder was never trained, so the voice's landmarks (and a face "
                     "calibration of them) mean nothing; fine for speech-only checks, else export the stage-2 run "
                     "(uniflg train landmarks --vits %s)", checkpoint, run)

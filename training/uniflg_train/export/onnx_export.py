@@ -16,6 +16,8 @@ from uniflg.model.system import UniFLG
 from uniflg.voice_spec import WEIGHTS_FILE, read_spec
 from uniflg.voice_writer import write_voice
 
+from uniflg_train.checkpoint import split_run
+
 log = logging.getLogger(__name__)
 
 
@@ -46,8 +48,9 @@ def load_source_model(checkpoint: Path | None = None, voice: Path | None = None)
 def _checkpoint_voice_name(checkpoint: Path) -> str:
     """A voice name for a checkpoint: its run's folder name for ``RUN/checkpoints/step_N`` (step_00000002 says
     nothing), else the file's stem or the folder's name."""
-    if checkpoint.is_dir() and checkpoint.parent.name == "checkpoints" and checkpoint.name.startswith("step_"):
-        return checkpoint.parent.parent.resolve().name
+    run, step = split_run(checkpoint)
+    if step is not None:
+        return run.resolve().name
     return checkpoint.stem if checkpoint.is_file() else checkpoint.name
 
 

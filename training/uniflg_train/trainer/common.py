@@ -90,6 +90,11 @@ def check_same_model(saved: ModelConfig, asked: ModelConfig, out: Path, sizes: b
 RUN_RECORDS = {"stage 1": "train_vits.json", "stage 2": "train_landmarks.json"}  # what each stage's run holds
 
 
+def is_stage1_run(run: Path) -> bool:
+    """``run`` is a stage-1 run: its face decoder never trained (no stage-2 record)."""
+    return (run / RUN_RECORDS["stage 1"]).is_file() and not (run / RUN_RECORDS["stage 2"]).is_file()
+
+
 RUN_LOCK = ".uniflg-train.lock"  # held by the process training a run (filelock; released when it exits)
 _held_locks: dict[Path, FileLock] = {}
 
