@@ -139,9 +139,9 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace, target: Targe
 
 
 def seed(text: str) -> int:
-    """argparse type: a noise seed, an integer in [0, 2**63)."""
-    if not text.isdigit() or int(text) >= 2**63:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**63-1; got {text!r}")
+    """argparse type: a noise seed, an integer in [0, 2**64) (as the SDK and gRPC take)."""
+    if not text.isdigit() or int(text) >= 2**64:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**64-1; got {text!r}")
     return int(text)
 
 
@@ -159,7 +159,7 @@ def main() -> int:
     parser.add_argument("--speaker")
     parser.add_argument("--emotion")
     parser.add_argument("--speed", type=float, default=1.0)
-    parser.add_argument("--seed", type=seed, default=0, help="noise seed, 0 to 2**63-1")
+    parser.add_argument("--seed", type=seed, default=0, help="noise seed, 0 to 2**64-1")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     target = None

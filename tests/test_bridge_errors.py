@@ -108,6 +108,9 @@ def test_refusals_name_what_is_accepted(server) -> None:
     with pytest.raises(grpc.RpcError) as info:
         list(client.Animate(iter([pb.AnimateRequest()]), timeout=5))
     assert info.value.details().endswith("must be an AudioHeader, got an empty message")
+    with pytest.raises(grpc.RpcError) as info:  # the SDK's and the CLI's words for the same range
+        list(client.Animate(iter([header(sample_rate=7999), END]), timeout=5))
+    assert info.value.details().endswith("AudioHeader.sample_rate must be an integer from 8000 to 192000 Hz; got 7999")
     with pytest.raises(grpc.RpcError) as info:  # the float32 field is echoed as sent, not 0.009999999776482582
         list(client.Synthesize(pb.SynthesizeRequest(text="はい", chunk_seconds=0.01), timeout=5))
     assert info.value.details() == "chunk_seconds must be a finite number within [0.05, 10]; got 0.01"

@@ -55,7 +55,7 @@ def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     (["speak", "hi", "-o", ""], "uniflg speak", "argument -o/--output: an empty path"),
     (["serve", "--voice", ""], "uniflg serve", "argument --voice: an empty path"),
     (["preprocess", "--data", "d", "--jobs", "0"], "uniflg preprocess", "argument --jobs: must be from 1 to 256"),
-    (["serve", "--blink-seed", "-1"], "uniflg serve", "argument --blink-seed: must be from 0 to 2**63-1; got -1"),
+    (["serve", "--blink-seed", "-1"], "uniflg serve", "argument --blink-seed: must be from 0 to 2**64-1; got -1"),
     # a text that starts with '-' is taken for an option: the line says how to pass it
     (["speak", "-o", "x", "-5度です"], "uniflg speak", "the following arguments are required: text (text that starts "
                                                        "with '-' goes after --, e.g. -- \"-5度です\")"),
@@ -212,6 +212,8 @@ def test_animate_refuses_too_short_audio_from_its_header_in_the_files_own_terms(
 @needs_default_voice
 @pytest.mark.parametrize(("options", "said"), [
     *REFUSED, (["--max-lookahead-ms", "0"], "--max-lookahead-ms must be above 0 ms; got 0.0"),
+    (["--max-lookahead-ms", "100"], "no speech path of voice 'default' needs at most 100 ms of look-ahead; it has: "
+                                    "live250 250 ms and the offline path, which needs more"),
     (["--osc", "nosuch.invalid:9000"], "--osc nosuch.invalid:9000: cannot resolve host 'nosuch.invalid'"),
     (["--vmc", "127.0.0.1:0"], "--vmc 127.0.0.1:0: the port in '127.0.0.1:0' is outside 1..65535")])
 def test_live_refuses_options_and_targets_before_the_voice_loads(caplog, speech_wav, options, said) -> None:

@@ -144,7 +144,7 @@ def test_speak_example_bad_input(args, said) -> None:
     (["--vmc", "127.0.0.1:0"], "error: --vmc 127.0.0.1:0: the port in '127.0.0.1:0' is outside 1..65535"),
     (["--speed", "9"], "error: speed must be a finite number within [0.25, 4]; got 9.0"),
     (["--speaker", "nobody"], "error: unknown speaker 'nobody'; available: mei, low, bright, soft"),
-    (["--seed", "-1"], "vtuber_vmc.py: error: argument --seed: must be an integer from 0 to 2**63-1"),
+    (["--seed", "-1"], "vtuber_vmc.py: error: argument --seed: must be an integer from 0 to 2**64-1"),
 ])
 def test_vtuber_example_bad_input(args, said) -> None:
     one_line(example("vtuber_vmc.py", "hi", *args), 2, said)

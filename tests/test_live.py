@@ -646,3 +646,34 @@ def test_a_pipe_that_outruns_the_consumer_loses_nothing_at_its_end() -> None:
             ended = item
     assert out.dropped_blocks == 0 and not ended.error
     np.testing.assert_array_equal(np.round(np.concatenate(got) * 32768).astype(np.int64), pcm.astype(np.int64))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_warning_during_the_status_line_starts_on_a_line_of_its_own() -> None:
+    import logging
+
+    from uniflg_bridge.live import StatusLine
+
+    term = _Terminal()
+    handler = logging.StreamHandler(term)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    status = StatusLine(term, period=0.0)
+    try:
+        with status.logging_kept_apart():
+            status.maybe(lambda: "12 frames sent")
+            logging.getLogger("uniflg_bridge.test").warning("the target went away")
+            status.maybe(lambda: "13 frames sent")
+            status.done()
+        logging.getLogger("uniflg_bridge.test").warning("after the run")
+    finally:
+        root.removeHandler(handler)
+    lines = term.getvalue().split("\n")
+    assert [line.strip() for line in lines] == ["12 frames sent", "WARNING the target went away", "13 frames sent",
+                                                "WARNING after the run", ""], lines
+    assert not handler.filters  # the filter leaves with the run

@@ -25,6 +25,22 @@ def test_sigterm_and_sigint_set_the_flag_and_handlers_are_restored() -> None:
         assert stop.requested
 
 
+def test_a_forked_worker_leaves_the_stop_to_the_trainer(caplog) -> None:
+    # data-loader workers fork with the handler installed; one Ctrl-C to the process group reaches them too
+    with GracefulStop() as stop:
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.write(write, b"1" if stop.requested or caplog.records else b"0")
+            os._exit(0)
+        os.waitpid(child, 0)
+        assert os.read(read, 1) == b"0"  # no flag and no "received SIGINT" line in the worker
+        assert not stop.requested
+        os.close(read)
+        os.close(write)
+
+
 def test_seed_everything_repeats_draws() -> None:
     seed_everything(5)
     a = (np.random.rand(), torch.rand(1))

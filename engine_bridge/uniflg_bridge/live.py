@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -221,11 +221,15 @@ class FrameSender:
 
 
 class StatusLine:
+    """The live status: one line rewritten in place on a terminal (a log line every 20 periods elsewhere). While
+    it is in place, :meth:`logging_kept_apart` starts each log record on a line of its own."""
+
     def __init__(self, out: TextIO | None, period: float) -> None:
         self.out, self.period = out, period
         self.tty = bool(out is not None and out.isatty())
         self._next = 0.0
         self._count = 0
+        self._shown = False  # a status line without its newline is on the terminal
 
     def maybe(self, text: Callable[[], str], force: bool = False) -> None:
         now = time.monotonic()
@@ -236,13 +240,33 @@ class StatusLine:
         if self.tty:
             self.out.write("\r" + text().ljust(100)[:120])
             self.out.flush()
+            self._shown = True
         elif force or self._count % 20 == 1:
             log.info("%s", text())
 
     def done(self) -> None:
-        if self.tty and self.out is not None:
+        if self._shown and self.out is not None:
             self.out.write("\n")
             self.out.flush()
+        self._shown = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """A logging filter that ends the status line before the record is written (else a warning would be
+        glued to the status text); keeps every record."""
+        self.done()
+        return True
+
+    @contextlib.contextmanager
+    def logging_kept_apart(self) -> Iterator[None]:
+        """While inside, every handler of the root logger ends the status line before it writes a record."""
+        handlers = list(logging.getLogger().handlers) if self.tty else []
+        for handler in handlers:
+            handler.addFilter(self)
+        try:
+            yield
+        finally:
+            for handler in handlers:
+                handler.removeFilter(self)
 
 
 def _dbfs(x: np.ndarray) -> float:
@@ -315,6 +339,10 @@ class LiveSession:
     def run(self) -> LiveReport:
         """Capture, animate and send until the input ends, ``stop`` is set (Ctrl-C / SIGTERM) or the input fails
         (and cannot be reopened). Always ends with a neutral frame on every target."""
+        with self.status.logging_kept_apart():
+            return self._run()
+
+    def _run(self) -> LiveReport:
         t_wall, r0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF)
         animator = self._animator()
         resampler = StreamResampler(self.source.rate, self.voice.sample_rate)

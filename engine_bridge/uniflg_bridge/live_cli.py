@@ -170,6 +170,12 @@ def _speech_options(args: argparse.Namespace, spec: VoiceSpec) -> SynthesisOptio
 
     if args.max_lookahead_ms is not None and not args.max_lookahead_ms > 0:  # also refuses NaN
         raise InvalidInputError(f"--max-lookahead-ms must be above 0 ms; got {args.max_lookahead_ms}")
+    stored = {name: float(entry.get("lookahead_ms", 0.0)) for name, entry in spec.live.items()}
+    if args.max_lookahead_ms is not None and all(ms > args.max_lookahead_ms for ms in stored.values()):
+        # voice.json's figures are the least each path needs, so this refusal costs no voice load
+        have = ", ".join(f"{name} {ms:.0f} ms" for name, ms in stored.items()) or "no live path"
+        raise InvalidInputError(f"no speech path of voice {spec.name!r} needs at most {args.max_lookahead_ms:g} ms "
+                                f"of look-ahead; it has: {have} and the offline path, which needs more")
     if args.threads is not None and args.threads < 1:
         raise InvalidInputError(f"--threads must be 1 or more; got {args.threads}")
     emotion = args.emotion

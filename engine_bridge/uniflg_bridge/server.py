@@ -30,7 +30,7 @@ from uniflg.audio import float_from_pcm16_bytes
 from uniflg.avatar import AvatarStream, face_calibration
 from uniflg.blinks import BlinkTrack
 from uniflg.errors import InvalidInputError, LimitExceededError
-from uniflg.limits import SAMPLE_RATE, check_name, check_text
+from uniflg.limits import check_name, check_sample_rate, check_text
 from uniflg.retarget import ARKIT_52, VRM0, Retargeter
 from uniflg.text import MAX_CHARS
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
@@ -451,7 +451,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             got = f"a {kind} message" if kind else "an empty message"
             raise ProtocolError(f"the first message must be an AudioHeader, got {got}")
         header = first.header
-        SAMPLE_RATE.check(header.sample_rate)
+        check_sample_rate(header.sample_rate, "AudioHeader.sample_rate")
         if header.channels != 1:
             raise InvalidInputError(f"only mono audio (channels=1) is accepted, got {header.channels}")
         return header

@@ -8,14 +8,19 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from uniflg.limits import Range
+from uniflg.limits import SEED_MAX, TRAINING_SEED_MAX, Range
 
-SEED_MAX = 2**63 - 1  # numpy's and torch's seeds: non-negative and within 64 bits
+_POWERS = {SEED_MAX: "2**64-1", TRAINING_SEED_MAX: "2**63-1"}  # said as powers of two, not as 20 digits
 
 
 def seed(text: str) -> int:
-    """argparse type: a random seed, an integer from 0 to 2**63-1."""
+    """argparse type: a synthesis or sampling seed, an integer from 0 to 2**64-1 (what gRPC requests carry)."""
     return int_range(0, SEED_MAX)(text)
+
+
+def training_seed(text: str) -> int:
+    """argparse type: a training or corpus seed, an integer from 0 to 2**63-1."""
+    return int_range(0, TRAINING_SEED_MAX)(text)
 
 
 def int_range(low: int, high: int) -> Callable[[str], int]:
@@ -27,7 +32,7 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
         if not low <= value <= high:
-            top = "2**63-1" if high == SEED_MAX else f"{high:,}".replace(",", "_")
+            top = _POWERS.get(high) or f"{high:,}".replace(",", "_")
             raise argparse.ArgumentTypeError(f"must be from {low} to {top}; got {text}")
         return value
 

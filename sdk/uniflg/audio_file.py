@@ -27,21 +27,13 @@ from typing import Any
 import numpy as np
 
 from uniflg.errors import InvalidInputError, LimitExceededError
-from uniflg.limits import MAX_CHANNELS, SAMPLE_RATE, Range
+from uniflg.limits import MAX_CHANNELS, SAMPLE_RATE, Range, check_sample_rate
 
 SAMPLE_RATE_RANGE = (int(SAMPLE_RATE.lo), int(SAMPLE_RATE.hi))  # Hz; the range the gRPC server accepts too
 MAX_FILE_SECONDS = 4 * 3600.0  # default cap of one file (4 hours); callers may raise it
 ACCEPTED_FORMATS = ("WAV", "FLAC", "OGG (Vorbis/Opus)", "MP3", "AIFF", "AU", "CAF", "W64", "RF64")
 ACCEPTED_HINT = (f"accepted formats: {', '.join(ACCEPTED_FORMATS)} (convert others first, "
                  "e.g. ffmpeg -i in.m4a out.wav)")
-
-
-def check_sample_rate(rate: Any, what: str = "sample rate") -> int:
-    """-> ``rate`` as int when it is an integer in :data:`SAMPLE_RATE_RANGE` (Hz); else InvalidInputError."""
-    lo, hi = SAMPLE_RATE_RANGE
-    if isinstance(rate, bool) or not isinstance(rate, int | np.integer) or not lo <= int(rate) <= hi:
-        raise InvalidInputError(f"{what} must be an integer from {lo} to {hi} Hz; got {rate!r}")
-    return int(rate)
 
 
 def file_problem(path: Path) -> str | None:

@@ -95,7 +95,7 @@ def _common(p: argparse.ArgumentParser, text: bool) -> None:
                         + ("the voice's default stored style, e.g. normal" if text else "from the input speech") + ")")
     p.add_argument("--backend", choices=BACKEND_NAMES, default="auto", help="inference backend")
     add_backend_arguments(p)
-    p.add_argument("--seed", type=argtypes.seed, default=0, help="noise seed, 0 to 2**63-1 (same seed, same output)")
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="noise seed, 0 to 2**64-1 (same seed, same output)")
     p.add_argument("--no-preview", action="store_true", help="skip preview.mp4")
     if text:
         p.add_argument("--mode", choices=("t", "p"), default="t", help="t: parallel (UniFLG-T), p: pipelined")

@@ -40,7 +40,17 @@ NOISE_SCALE = Range("noise scale", 0.0, 10.0)  # noise_scale, noise_scale_durati
 SAMPLE_RATE = Range("sample_rate", 8000, 192000)  # Hz of audio given to animate
 MAX_CHANNELS = 32  # of audio given to animate, in a file or an array (mixed to mono)
 
+
+def check_sample_rate(rate: object, what: str = "sample rate") -> int:
+    """-> ``rate`` as int when it is a whole number of Hz within :data:`SAMPLE_RATE` (the SDK, the CLI and the
+    gRPC AudioHeader share it); else InvalidInputError naming ``what`` and the range."""
+    lo, hi = int(SAMPLE_RATE.lo), int(SAMPLE_RATE.hi)
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or not lo <= int(rate) <= hi:
+        raise InvalidInputError(f"{what} must be an integer from {lo} to {hi} Hz; got {rate!r}")
+    return int(rate)
+
 SEED_MAX = 2**64 - 1  # the largest seed a request carries (gRPC's uint64); numpy takes any non-negative integer
+TRAINING_SEED_MAX = 2**63 - 1  # training adds epochs to its seed, and torch generators hold 64 bits
 
 
 def check_seed(seed: object, name: str = "seed") -> int:

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--out", type=argtypes.path, required=True, help="output directory")
     make.add_argument("--utterances", type=argtypes.int_range(1, MAX_UTTERANCES), default=200,
                       help=f"items to make, 1 to {MAX_UTTERANCES:,}")
-    make.add_argument("--seed", type=argtypes.seed, default=0)
+    make.add_argument("--seed", type=argtypes.training_seed, default=0)
     make.add_argument("--paired-fraction", type=float, default=0.5,
                       help="share of utterances with landmark tracks (default 0.5)")
     make.add_argument("--paired-speakers", type=comma_names, metavar="NAME[,NAME]",

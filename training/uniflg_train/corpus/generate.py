@@ -21,6 +21,7 @@ from tqdm import tqdm
 from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
 from uniflg.landmarks import FPS, OPENPOSE_70
+from uniflg.limits import TRAINING_SEED_MAX
 from uniflg.text.japanese import full_context_labels, labels_to_tokens
 
 from uniflg_train.corpus.face import make_track
@@ -385,7 +386,7 @@ def make_corpus(spec: CorpusSpec, progress: bool = True) -> dict[str, Any]:
     """Write the whole corpus; returns the contents of ``corpus.json``."""
     if spec.utterances <= 0:
         raise InvalidInputError("--utterances must be positive")
-    if not 0 <= spec.seed < 2**63:
+    if not 0 <= spec.seed <= TRAINING_SEED_MAX:
         raise InvalidInputError(f"--seed must be from 0 to 2**63-1; got {spec.seed}")
     check_out(spec.out, [spec.voice_pack.resolve()] if spec.voice_pack else [], "corpus make")
     if not 0.0 <= spec.paired_fraction <= 1.0:

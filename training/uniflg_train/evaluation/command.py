@@ -64,8 +64,9 @@ def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, Sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="objective evaluation (the paper's Table 1)",
-                            description="D-LL, D-VL, D-A, D-L, D-V, MCD and RTF per method "
-                                        "(Markdown, or JSON with --json).")
+                            description="Without a MEASUREMENT: the paper's Table 1, D-LL, D-VL, D-A, D-L, D-V, "
+                                        "MCD and RTF per method (Markdown, or JSON with --json), from --data and "
+                                        "--run. With one: that measurement (`uniflg eval MEASUREMENT --help`).")
     parser.add_argument("--data", type=argtypes.path, help="prepared corpus directory (required for the table)")
     parser.add_argument("--run", type=argtypes.path,
                         help="stage-2 run directory (UniFLG; its newest checkpoint), or one of its checkpoints "

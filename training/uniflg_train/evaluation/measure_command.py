@@ -78,7 +78,7 @@ def _gated(args: argparse.Namespace, voice):  # -> uniflg_train.evaluation.vad.G
 
 
 def register_measurements(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="measurement", metavar="MEASUREMENT")
+    sub = parser.add_subparsers(dest="measurement", metavar="[MEASUREMENT]")  # optional: without one, D-LL etc.
     p = sub.add_parser("real-av", help="speech-driven lips against real people's lips (clips in DIR)",
                        description="Per clip: lip-opening r at lag 0 and the best lag within +-MAX_LAG frames, the "
                                    "same for an audio-energy baseline, std ratio, mouth-width r; medians.")

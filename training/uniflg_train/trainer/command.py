@@ -117,7 +117,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=argtypes.int_range(1, 10**9), metavar="N")
     p.add_argument("--workers", type=argtypes.int_range(0, 256), metavar="N",
                    help="data-loader worker processes (0: in the training process)")
-    p.add_argument("--seed", type=argtypes.seed)
+    p.add_argument("--seed", type=argtypes.training_seed)
     p.add_argument("--learning-rate", type=argtypes.positive_number, metavar="LR",
                    help="initial learning rate (default 2e-4, as VITS and the paper)")
     p.add_argument("--augment", action="store_true", default=None,

@@ -4,6 +4,7 @@ and :class:`GracefulStop` (SIGINT/SIGTERM save a checkpoint and stop, agreed acr
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -148,8 +149,10 @@ class GracefulStop:
         self._previous: dict[int, Any] = {}
         self._event = threading.Event()
         self.received: int | None = None
+        self._pid = os.getpid()
 
     def __enter__(self) -> GracefulStop:
+        self._pid = os.getpid()
         if threading.current_thread() is threading.main_thread():
             for sig in self._signals:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -164,6 +167,8 @@ class GracefulStop:
         self._previous.clear()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._pid:  # a data-loader worker forked with this handler: the trainer stops it
+            return
         if self._event.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.received = signum
