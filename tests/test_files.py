@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import pickle
+import re
 import shutil
 import struct
 import subprocess
 import sys
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +28,7 @@ import soundfile as sf
 from uniflg import errors
 from uniflg.audio_file import SAMPLE_RATE_RANGE, check_sample_rate, file_problem, open_audio
 from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatError
-from uniflg.voice import DEFAULT_VOICE_DIR, VOICE_FILE, load_voice
+from uniflg.voice import DEFAULT_VOICE_DIR, VOICE_FILE, load_voice, read_voice_spec
 from uniflg.voice_files import check_config_limits, check_voice_folder, read_safetensors_header
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -315,6 +318,83 @@ def test_broken_voice_folders_raise_model_format_error(voice_copy: Path, how: st
     expected = _break(voice_copy, how)
     with pytest.raises(ModelFormatError, match=expected.replace("(", r"\(")):
         load_voice(voice_copy, "onnxruntime" if "weights" not in how and how != "absurd-header" else "auto")
+
+
+def _set(path: str, value: object) -> Callable[[dict], None]:
+    """An edit of voice.json: the field at ``path`` (keys joined by '/') set to ``value``."""
+    def edit(spec: dict) -> None:
+        *parents, leaf = path.split("/")
+        for key in parents:
+            spec = spec[key]
+        spec[leaf] = value
+    return edit
+
+
+# voice.json fields beyond the config, each damaged one way -> the words of the one-line error
+SPEC_BREAKS = {
+    "negative context": (_set("contexts/latent_to_speech", -5), "contexts must give each windowed graph"),
+    "zero context": (_set("contexts/inverse_flow", 0), "a whole number of frames >= 1"),
+    "no contexts": (_set("contexts", {}), "contexts must give each windowed graph"),
+    "text context": (_set("contexts/latent_to_speech", "12"), "contexts must give each windowed graph"),
+    "unknown graph": (_set("graphs/textencoder", "text_encoder.onnx"), "graphs names ['textencoder']"),
+    "live as a list": (_set("live", ["live250"]), "live must be a JSON object"),
+    "live without contexts": (lambda s: s["live"]["live250"].pop("contexts"), "contexts must give speech_to_latent"),
+    "live context not a pair": (_set("live/live250/contexts/speech_to_latent", 5), "[left, right]"),
+    "live graph outside": (_set("live/live250/graphs/speech_to_latent", "/etc/hostname"),
+                           "must be a file inside the voice folder"),
+    "live graph up": (_set("live/live250/graphs/speech_to_latent", "../voice/live250_speech_to_latent.onnx"),
+                      "must be a file inside the voice folder"),
+    "live lookahead": (_set("live/live250/lookahead_ms", "fast"), "lookahead_ms must be a positive number"),
+    "latents as a list": (_set("latents", [1, 2]), "latents must be a JSON object"),
+    "short latent": (lambda s: s["latents"]["emotion"]["normal"].pop(), "must be 16 finite numbers"),
+    "NaN latent": (_set("latents/emotion/happy", [math.nan] * 16), "must be 16 finite numbers"),
+    "text latent": (_set("latents/emotion/happy", "loud"), "must be 16 finite numbers"),
+    "latent of no emotion": (_set("latents/emotion/angry", [0.0] * 16), "stores 'angry', which is not one of"),
+    "latent kind": (_set("latents/style", {}), "latents holds 'style'"),
+    "neutral face text": (_set("neutral_face", "none"), "neutral_face must be 70 [x, y] pairs"),
+    "neutral face short": (lambda s: s["neutral_face"].pop(), "neutral_face must be 70 [x, y] pairs"),
+    "calibration": (_set("face_calibration", {"rest": "x"}), "face_calibration: malformed face calibration"),
+    "version text": (_set("version", "1"), "version must be a whole number from 1"),
+    "version zero": (_set("version", 0), "version must be a whole number from 1"),
+    "version bool": (_set("version", True), "version must be a whole number from 1"),
+    "name": (_set("name", 123), "name must be a non-empty string"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPEC_BREAKS))
+def test_voice_json_fields_are_checked_when_the_folder_is_read(voice_copy: Path, case: str) -> None:
+    edit, said = SPEC_BREAKS[case]
+    spec = json.loads((voice_copy / VOICE_FILE).read_text())
+    edit(spec)
+    (voice_copy / VOICE_FILE).write_text(json.dumps(spec))
+    with pytest.raises(ModelFormatError) as info:
+        read_voice_spec(voice_copy)
+    assert said in str(info.value) and str(voice_copy) in str(info.value), info.value  # the folder or its voice.json
+
+
+def test_a_voice_file_that_is_no_object_says_so(voice_copy: Path) -> None:
+    (voice_copy / VOICE_FILE).write_text("[1, 2, 3]")
+    with pytest.raises(ModelFormatError, match="a voice file is a JSON object; got a JSON list"):
+        read_voice_spec(voice_copy)
+
+
+@pytest.mark.parametrize("how", ["symlink out", "truncated", "missing"])
+def test_live_graphs_get_the_checks_of_every_graph(voice_copy: Path, tmp_path: Path, how: str) -> None:
+    graph = voice_copy / "live250_speech_to_latent.onnx"
+    if how == "symlink out":
+        outside = tmp_path / "outside.onnx"
+        shutil.copy(graph, outside)
+        graph.unlink()
+        graph.symlink_to(outside)
+        said = "points outside the voice folder"
+    elif how == "truncated":
+        graph.write_bytes(graph.read_bytes()[:5000])
+        said = "not a complete ONNX model"
+    else:
+        graph.unlink()
+        said = "live graph 'live250/speech_to_latent' 'live250_speech_to_latent.onnx' is missing"
+    with pytest.raises(ModelFormatError, match=re.escape(said)):
+        read_voice_spec(voice_copy)
 
 
 @pytest.mark.parametrize("how", ["lfs-graph", "half-graph", "truncated-weights", "escape-relative"])

@@ -234,6 +234,97 @@ def check_model_file(path: Path, config_keys: tuple[str, ...]) -> ModelConfig:
     return cfg
 
 
+# ---- voice.json's own fields --------------------------------------------------------------------------------------
+WINDOWED_GRAPHS = ("inverse_flow", "latent_to_speech", "latent_to_landmarks", "speech_to_latent")  # have contexts
+LIVE_GRAPHS = ("speech_to_latent", "latent_to_landmarks")  # the graphs of a live speech path
+LIVE_FIELDS = {"graphs", "contexts", "lookahead_ms", "config", "steps", "speakers"}
+LATENT_KINDS = {"emotion": "emotions", "speaker": "speakers"}  # latents kind -> the config's names
+
+
+def _whole(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _numbers(value: Any, size: int) -> bool:
+    """A list of ``size`` finite numbers."""
+    return (isinstance(value, list) and len(value) == size
+            and all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in value))
+
+
+def _object(value: Any, where: str, field: str, meaning: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ModelFormatError(f"{where}: {field} must be a JSON object ({meaning}); got {type(value).__name__}")
+    return value
+
+
+def check_spec_contents(spec: VoiceSpec, where: str) -> None:
+    """The fields of ``voice.json`` beyond the model config, by type, size and name (graph receptive fields,
+    live paths, stored latents, neutral face, face calibration); ModelFormatError naming the field and what is
+    accepted. The files they name are checked by :func:`check_voice_folder`."""
+    cfg = spec.config
+    if not isinstance(spec.name, str) or not spec.name.strip():
+        raise ModelFormatError(f"{where}: name must be a non-empty string; got {spec.name!r}")
+    if not isinstance(spec.language, str):
+        raise ModelFormatError(f"{where}: language must be a string; got {spec.language!r}")
+    graphs = _object(spec.graphs, where, "graphs", "graph name -> ONNX file")
+    known = ("text_encoder", *WINDOWED_GRAPHS, "utterance_encoder")
+    if unknown := sorted(set(graphs) - set(known)):
+        raise ModelFormatError(f"{where}: graphs names {unknown}; a voice's graphs are {', '.join(known)}")
+    contexts = _object(spec.contexts, where, "contexts", "windowed graph -> receptive field in frames")
+    need = [g for g in WINDOWED_GRAPHS if g in graphs or not graphs]  # torch-only voices stream with them too
+    if (not set(need) <= set(contexts) <= set(WINDOWED_GRAPHS)
+            or not all(_whole(frames, 1) for frames in contexts.values())):
+        raise ModelFormatError(f"{where}: contexts must give each windowed graph ({', '.join(need)}) its measured "
+                               f"receptive field, a whole number of frames >= 1; got {spec.contexts!r}")
+    for path, entry in _object(spec.live, where, "live", "speech path name -> its graphs").items():
+        _check_live_path(f"{where}: live[{path!r}]", entry)
+    latents = _object(spec.latents, where, "latents", "emotion/speaker -> name -> z_u")
+    for kind, stored in latents.items():
+        if kind not in LATENT_KINDS:
+            raise ModelFormatError(f"{where}: latents holds {kind!r}; the kinds are {', '.join(LATENT_KINDS)}")
+        names = getattr(cfg, LATENT_KINDS[kind])
+        for name, z in _object(stored, where, f"latents[{kind!r}]", f"{kind} name -> z_u").items():
+            if name not in names:
+                raise ModelFormatError(f"{where}: latents[{kind!r}] stores {name!r}, which is not one of the "
+                                       f"voice's {LATENT_KINDS[kind]} ({', '.join(names)})")
+            if not _numbers(z, cfg.vits.utterance_dim):
+                raise ModelFormatError(f"{where}: latents[{kind!r}][{name!r}] must be {cfg.vits.utterance_dim} finite "
+                                       "numbers (config vits.utterance_dim)")
+    face = spec.neutral_face
+    if face is not None and not (isinstance(face, list) and len(face) == cfg.landmarks.n_points
+                                 and all(_numbers(p, 2) for p in face)):
+        raise ModelFormatError(f"{where}: neutral_face must be {cfg.landmarks.n_points} [x, y] pairs of finite "
+                               "numbers (config landmarks.n_points)")
+    if spec.face_calibration is not None:
+        from uniflg.errors import InvalidInputError
+        from uniflg.retarget import Calibration
+
+        try:
+            Calibration.from_dict(_object(spec.face_calibration, where, "face_calibration", "uniflg calibrate-face"))
+        except InvalidInputError as exc:
+            raise ModelFormatError(f"{where}: face_calibration: {exc} (rewrite it: uniflg calibrate-face)") from None
+
+
+def _check_live_path(where: str, entry: Any) -> None:
+    entry = _object(entry, where.split(": ", 1)[0], where.split(": ", 1)[1], "graphs, contexts, lookahead_ms")
+    if unknown := sorted(set(entry) - LIVE_FIELDS):
+        raise ModelFormatError(f"{where}: unknown fields {unknown}; a live path has {', '.join(sorted(LIVE_FIELDS))}")
+    graphs, contexts = entry.get("graphs"), entry.get("contexts")
+    if not isinstance(graphs, dict) or sorted(graphs) != sorted(LIVE_GRAPHS):
+        raise ModelFormatError(f"{where}: graphs must name exactly {' and '.join(LIVE_GRAPHS)}; got {graphs!r}")
+    if (not isinstance(contexts, dict) or sorted(contexts) != sorted(LIVE_GRAPHS)
+            or not all(isinstance(c, list) and len(c) == 2 and all(_whole(x, 0) for x in c)
+                       for c in contexts.values())):
+        raise ModelFormatError(f"{where}: contexts must give {' and '.join(LIVE_GRAPHS)} each [left, right] "
+                               f"frames, whole numbers >= 0; got {contexts!r}")
+    speakers = entry.get("speakers", [])
+    if not isinstance(speakers, list) or not all(isinstance(n, str) and n for n in speakers):
+        raise ModelFormatError(f"{where}: speakers must list the condition names its graphs hold; got {speakers!r}")
+    ms = entry.get("lookahead_ms")
+    if isinstance(ms, bool) or not isinstance(ms, int | float) or not (math.isfinite(ms) and ms > 0):
+        raise ModelFormatError(f"{where}: lookahead_ms must be a positive number of milliseconds; got {ms!r}")
+
+
 def _is_link(folder: Path, name: Any) -> bool:
     return isinstance(name, str) and "\x00" not in name and (folder / name).is_symlink()
 
@@ -263,10 +354,11 @@ def check_voice_folder(folder: Path) -> VoiceSpec:
         raise ModelFormatError(f"{spec_path} is not UTF-8 text ({exc})") from None
     spec = VoiceSpec.from_json(text, str(spec_path))
     check_config_limits(spec.config, str(spec_path))
-    if not isinstance(spec.graphs, dict):
-        raise ModelFormatError(f"{spec_path}: graphs must map graph names to file names")
+    check_spec_contents(spec, str(spec_path))
     for graph, name in spec.graphs.items():
         check_onnx_file(contained_file(folder, name, f"graph {graph!r}"))
+    for graph, name in spec.live_graph_files().items():  # the live paths' graphs obey the same rules
+        check_onnx_file(contained_file(folder, name, f"live graph {graph!r}"))
     if spec.weights is not None and ((folder / str(spec.weights)).exists() or _is_link(folder, spec.weights)):
         read_safetensors_header(contained_file(folder, spec.weights, "weights"))  # optional: torch backend only
     if not spec.graphs and spec.weights is None:
@@ -275,4 +367,4 @@ def check_voice_folder(folder: Path) -> VoiceSpec:
 
 
 __all__ = ["CONFIG_LIMITS", "check_config_limits", "check_model_file", "check_not_lfs_pointer", "check_onnx_file",
-           "check_voice_folder", "contained_file", "read_safetensors_header"]
+           "check_spec_contents", "check_voice_folder", "contained_file", "read_safetensors_header"]

@@ -43,7 +43,8 @@ class VoiceSpec:
     # a language not listed uses the first speaker. Checked against the speakers at construction (load).
     language_speakers: dict[str, str] = field(default_factory=dict)
     # Low-latency speech paths (issue 18), by name: {"graphs": {"speech_to_latent": file, "latent_to_landmarks":
-    # file}, "contexts": {graph: [left, right]} (measured receptive fields), "lookahead_ms", "config" (sizes)}
+    # file}, "contexts": {graph: [left, right]} (measured receptive fields), "lookahead_ms", "config" (sizes),
+    # "steps" (training), "speakers" (the condition rows its graphs hold); checked by voice_files.check_spec_contents
     live: dict[str, dict[str, Any]] = field(default_factory=dict)
     sdk_version: str = __version__
     format: str = FORMAT
@@ -96,10 +97,16 @@ class VoiceSpec:
     def from_json(cls, text: str, where: str = VOICE_FILE) -> VoiceSpec:
         try:
             data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ModelFormatError(f"{where}: a voice file is a JSON object; got a JSON {type(data).__name__}")
             if data.get("format") != FORMAT:
                 raise ModelFormatError(f"{where}: not a UniFLG voice (format {data.get('format')!r})")
-            if int(data.get("version", 0)) > FORMAT_VERSION:
-                raise ModelFormatError(f"{where}: voice format {data['version']} is newer than this SDK reads "
+            version = data.get("version")
+            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+                raise ModelFormatError(f"{where}: version must be a whole number from 1 (this SDK reads up to "
+                                       f"{FORMAT_VERSION}); got {version!r}")
+            if version > FORMAT_VERSION:
+                raise ModelFormatError(f"{where}: voice format {version} is newer than this SDK reads "
                                        f"({FORMAT_VERSION}); upgrade uniflg")
             data.pop("speakers", None), data.pop("emotions", None)  # derived from the config
             data["config"] = ModelConfig.from_dict(data["config"])
