@@ -252,6 +252,32 @@ def test_a_full_output_disk_is_one_line(small_tmpfs, caplog) -> None:
     assert code == 2 and errors == "`uniflg speak` stopped: No space left on device", errors
 
 
+def test_a_disk_that_fills_during_the_landmarks_is_one_line(small_tmpfs, tmp_path: Path, caplog) -> None:
+    speech = tmp_path / "speech.wav"
+    sf.write(speech, 0.1 * np.sin(np.arange(5 * 24000) * 0.05).astype(np.float32), 24000)
+    mnt = small_tmpfs(40)  # landmarks.npy (150 frames, 84 KB) is the first file that does not fit
+    code, errors = cli(caplog, "animate", str(speech), "-o", str(mnt / "o"), "--no-preview")
+    assert code == 2 and errors == "`uniflg animate` stopped: No space left on device", errors
+    assert not (mnt / "o").exists()  # the run's own folder went with it
+
+
+def test_a_disk_that_fills_during_the_preview_keeps_the_folder_as_it_was(small_tmpfs, caplog) -> None:
+    from uniflg.errors import BackendUnavailableError
+    from uniflg.preview import ffmpeg_exe
+
+    try:
+        ffmpeg_exe()
+    except BackendUnavailableError:
+        pytest.skip("no ffmpeg (pip install imageio-ffmpeg)")
+    out = small_tmpfs(600) / "o"  # speech.wav and the landmarks fit; the preview does not
+    out.mkdir()
+    (out / "preview.mp4").write_bytes(b"an earlier run's preview")
+    code, errors = cli(caplog, "speak", "こんにちは、今日はいい天気ですね。", "-o", str(out))
+    assert code == 2 and errors == "`uniflg speak` stopped: No space left on device", errors
+    assert sorted(p.name for p in out.iterdir()) == ["preview.mp4"]  # no half-written preview, no hidden files
+    assert (out / "preview.mp4").read_bytes() == b"an earlier run's preview"
+
+
 # ---- voice folders ----------------------------------------------------------------------------------------------
 @pytest.fixture
 def voice_copy(tmp_path: Path) -> Path:

@@ -37,7 +37,10 @@ def _check_stream(chunks, sample_rate: int, sentences: int) -> tuple[np.ndarray,
         frames += len(c.landmarks)
     assert [c.is_last for c in chunks].count(True) == 1 and chunks[-1].is_last
     assert sorted({c.sentence for c in chunks}) == list(range(sentences))
-    assert abs(frames - samples * 30 / sample_rate) <= 1
+    assert frames == round(samples * 30 / sample_rate)  # the contract: frame j shows the face at j / 30 s
+    for c in chunks:  # so every sentence starts on its own frame: sample s is frame s * 30 / sr
+        if c.index and chunks[c.index - 1].sentence != c.sentence:
+            assert c.sample_offset * 30 % sample_rate == 0 and c.first_frame == c.sample_offset * 30 // sample_rate
     return np.concatenate([c.audio for c in chunks]), np.concatenate([c.landmarks for c in chunks])
 
 
@@ -52,6 +55,16 @@ def test_long_japanese_streams_across_sentences(voice) -> None:
     whole_audio, whole_lm = voice.synthesize_all(JA, opts)
     np.testing.assert_array_equal(whole_audio, audio)
     assert voice.landmarks_from_text(JA, opts).shape == landmarks.shape == whole_lm.shape
+
+
+@pytest.mark.parametrize("mode", ["t", "p"])
+@pytest.mark.parametrize("chunk_seconds", [0.05, 0.5])
+def test_sentences_start_on_their_frame_whatever_the_last_chunk_holds(voice, mode: str, chunk_seconds: float) -> None:
+    # at the default 0.5 s, "New paragraph."'s last chunk holds 1,504 samples and no frame; it once lost its
+    # padding frame there, and every later frame ran 33 ms early
+    text = "Wait...\n\nNew paragraph.\tTab."
+    chunks = list(voice.synthesize(text, SynthesisOptions(seed=0, mode=mode, chunk_seconds=chunk_seconds)))
+    _check_stream(chunks, voice.sample_rate, max(c.sentence for c in chunks) + 1)
 
 
 def test_long_english_streams_and_errors_come_before_the_stream(voice) -> None:

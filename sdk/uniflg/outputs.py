@@ -13,6 +13,8 @@ keeps what it held before.
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import logging
 import os
@@ -147,8 +149,6 @@ def staged_outputs(folder: Path, replaces: Iterable[str] = (), keep: Iterable[Pa
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
     """PCM16 mono WAV. Encoded in memory, then written by Python, so a full disk is an OSError naming its cause
     (libsndfile would only say "System error")."""
-    import io
-
     import soundfile as sf
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -165,8 +165,9 @@ def write_landmarks(npy: Path, meta: Path, landmarks: np.ndarray, sample_rate: i
     landmarks = np.asarray(landmarks, np.float32)
     npy.parent.mkdir(parents=True, exist_ok=True)
     meta.parent.mkdir(parents=True, exist_ok=True)
-    with open(npy, "wb") as fh:  # a file object: np.save would append .npy to a temporary name
-        np.save(fh, landmarks)
+    buffer = io.BytesIO()  # encoded in memory, written by Python: a full disk is then ENOSPC, not NumPy's
+    np.save(buffer, landmarks)  # "22680 requested and 10208 written" without an errno
+    npy.write_bytes(buffer.getbuffer())
     head = {"fps": fps, "layout": layout, "sample_rate": sample_rate,
             "n_points": int(landmarks.shape[1]) if landmarks.ndim == 3 else 0}
     with open(meta, "w", encoding="utf-8") as fh:
@@ -186,5 +187,9 @@ def write_preview(path: Path, landmarks: np.ndarray, fps: int = FPS, audio: np.n
     try:
         return render_preview(path, landmarks, audio=audio, sample_rate=sample_rate, fps=fps, audio_path=audio_path)
     except (OSError, RuntimeError) as exc:
+        Path(path).unlink(missing_ok=True)  # what ffmpeg wrote before it failed is no preview
+        full = next((e for e in (errno.ENOSPC, errno.EDQUOT) if os.strerror(e) in str(exc)), None)
+        if full is not None:  # the disk is full, not the preview broken: the run fails like any other write
+            raise OSError(full, os.strerror(full)) from None
         log.warning("no preview: %s", exc)
         return None

@@ -348,6 +348,7 @@ class Voice:
         sr, hop = self.sample_rate, self.runtime.hop
         first = max(1, int(np.ceil(options.chunk_seconds * sr / hop)))
         index = sample0 = frame0 = 0
+        before: np.ndarray | None = None  # the last frame sent, for padding after a chunk without frames
         for k, (piece, condition) in enumerate(zip(pieces, conditions, strict=True)):
             plan = self._plan_piece(piece, condition, rng, options)
             chunks = chunk_plan(plan.frames, first, max(first, int(MAX_CHUNK_SECONDS * sr / hop)))
@@ -358,24 +359,34 @@ class Voice:
             for c in stream:
                 audio, lm = c.audio, c.landmarks
                 if c.is_last and not final:
-                    audio, lm = self._pad_piece(plan, audio, lm)
+                    audio, lm = self._pad_piece(plan, audio, lm, before)
+                if len(lm):
+                    before = lm[-1]
                 yield SynthesisChunk(index, sample0 + c.sample_offset, sr, audio, frame0 + c.first_frame, lm,
                                      c.is_last and final, sentence=k)
                 index += 1
                 samples, frames = c.sample_offset + audio.size, c.first_frame + len(lm)
             sample0, frame0 = sample0 + samples, frame0 + frames
 
-    def _pad_piece(self, plan: TextPlan, audio: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _pad_piece(self, plan: TextPlan, audio: np.ndarray, landmarks: np.ndarray,
+                   before: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Pad a piece's last audio with silence to a whole number of landmark frames, repeating its last frame
-        where rounding left one short, so the next piece starts on a frame boundary."""
+        where rounding left one short, so the next piece starts on a frame boundary. ``before``: the last frame
+        sent before ``landmarks``, for a last chunk that carries no frame of its own."""
         sr, fps = self.sample_rate, self.runtime.fps
         samples = plan.frames * self.runtime.hop
         n_frames = -(-samples * fps // sr)  # ceil
         pad = int(round(n_frames * sr / fps)) - samples
         extra = n_frames - plan.landmark_frames
-        if extra > 0 and len(landmarks):
-            landmarks = np.concatenate([landmarks, np.repeat(landmarks[-1:], extra, axis=0)])
-        return np.concatenate([audio, np.zeros(max(pad, 0), np.float32)]), landmarks
+        if extra > 0:
+            held = landmarks[-1:] if len(landmarks) else before if before is not None else self._rest_frame()
+            landmarks = np.concatenate([landmarks, np.repeat(held.reshape(1, -1, 2), extra, axis=0)])
+        return np.concatenate([audio, np.zeros(max(pad, 0), np.float32)]), landmarks.astype(np.float32, copy=False)
+
+    def _rest_frame(self) -> np.ndarray:
+        """A piece that drew no frame at all (not seen in practice) holds the voice's neutral face."""
+        face = self.spec.neutral_face
+        return np.asarray(face, np.float32) if face is not None else np.zeros((N_POINTS, 2), np.float32)
 
     def _stream_parallel(self, plan: TextPlan, chunks: list[tuple[int, int]]) -> Iterator[SynthesisChunk]:
         rt, hop = self.runtime, self.runtime.hop
