@@ -210,10 +210,13 @@ def test_augment_warp_options_reach_the_augmenter() -> None:
     assert (tuned.p_warp, tuned.warp_semitones, tuned.noise_kinds) == (0.8, (-4.0, 4.0), ("band",))
 
 
-@pytest.mark.parametrize("command", ["speak", "animate"])
-def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("command", "stop"), [("speak", "SIGINT"), ("animate", "SIGINT"), ("speak", "SIGTERM"),
+                                             ("animate", "SIGHUP")])
+def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: str, stop: str, tmp_path: Path) -> None:
     """Interrupted in its last step (ffmpeg drawing preview.mp4), a run once left a truncated preview that played
-    as a normal file beside new speech and landmarks; now its files move into place together or not at all."""
+    as a normal file beside new speech and landmarks; now its files move into place together or not at all.
+    SIGTERM and SIGHUP reach the process alone (``timeout``, ``docker stop``, a closed terminal): they once left
+    hidden temporaries behind and ffmpeg encoding on; now they end the run like Ctrl-C."""
     import contextlib
     import os
     import signal
@@ -242,7 +245,7 @@ def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: s
         proc.kill()
         pytest.skip("this kernel has no /proc/PID/task/PID/children: cannot see when ffmpeg starts")
 
-    def ffmpeg_running() -> bool:  # a child of any of the process's threads
+    def ffmpeg_child() -> str | None:  # a child of any of the process's threads
         kids = []
         for listing in Path(f"/proc/{proc.pid}/task").glob("*/children"):
             with contextlib.suppress(OSError):
@@ -250,18 +253,23 @@ def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: s
         for kid in kids:
             with contextlib.suppress(OSError):
                 if b"ffmpeg" in Path(f"/proc/{kid}/cmdline").read_bytes():
-                    return True
-        return False
+                    return kid
+        return None
 
-    seen = False
-    while time.time() < deadline and proc.poll() is None and not seen:
-        seen = ffmpeg_running()
+    ffmpeg = None
+    while time.time() < deadline and proc.poll() is None and ffmpeg is None:
+        ffmpeg = ffmpeg_child()
         time.sleep(0.01)
-    assert seen, "ffmpeg never ran: " + proc.communicate(timeout=60)[1].decode()[-1500:]
+    assert ffmpeg, "ffmpeg never ran: " + proc.communicate(timeout=60)[1].decode()[-1500:]
     time.sleep(0.3)  # ffmpeg has written part of the video
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+    signum = signal.Signals[stop]
+    if stop == "SIGINT":
+        os.killpg(proc.pid, signum)  # Ctrl-C in a terminal reaches the whole process group
+    else:
+        proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()[-1500:]
+    assert proc.returncode == 128 + signum, err.decode()[-1500:]
+    assert not Path(f"/proc/{ffmpeg}").exists() or b"ffmpeg" not in Path(f"/proc/{ffmpeg}/cmdline").read_bytes()
     assert sorted(p.name for p in out.iterdir()) == ["landmarks.npy", "speech.wav"]  # nothing new, no temporaries
     assert (out / "speech.wav").read_bytes() == (out / "landmarks.npy").read_bytes() == b"earlier result"
 

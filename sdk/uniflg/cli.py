@@ -8,11 +8,14 @@ imports them; a command whose extra is not installed says which extra to install
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib.util
 import logging
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, NoReturn
 
@@ -149,11 +152,46 @@ def _parser_of(parser: argparse.ArgumentParser, argv: list[str] | None) -> argpa
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``timeout``, ``docker stop``, a closed terminal), raised where the command is, so the
+    clean-up Ctrl-C gets runs too: staged outputs removed, the ffmpeg child stopped."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: object) -> NoReturn:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminate_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` while a command runs (commands that handle signals themselves,
+    ``serve``, ``live`` and training, install their own handlers inside). A signal the caller ignores (``nohup``
+    ignores SIGHUP) stays ignored."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``uniflg ARGV`` -> exit status. Ctrl-C while the command modules still import (the parser is built from
-    them) is exit 130 with one line, as it is later."""
+    them) is exit 130 with one line, as it is later; SIGTERM and SIGHUP end a command the same way, with exit
+    128 + the signal's number (143, 129)."""
     try:
-        return _main(argv)
+        with _terminate_like_ctrl_c():
+            return _main(argv)
+    except Terminated as stop:
+        sys.stderr.write(f"WARNING uniflg: stopped by {signal.Signals(stop.signum).name}\n")
+        return 128 + stop.signum
     except KeyboardInterrupt:
         sys.stderr.write("WARNING uniflg: interrupted\n")
         return 130
@@ -194,6 +232,8 @@ def _main(argv: list[str] | None) -> int:
         log.error("`uniflg %s` needs %s, which is not installed: pip install 'uniflg[%s]'", args.command,
                   exc.name, extra)
         return 2
+    except Terminated:
+        raise  # main() says which signal
     except KeyboardInterrupt:
         log.warning("interrupted")
         return 130

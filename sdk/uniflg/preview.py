@@ -107,6 +107,9 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
                     proc.stdin.write(_panels(tracks, t0, min(T, t0 + BLOCK_FRAMES), size, centre, scale).tobytes())
             except BrokenPipeError:
                 pass  # ffmpeg stopped early: its log says why
+            except BaseException:  # Ctrl-C, SIGTERM, a drawing error: ffmpeg would encode on without us
+                proc.kill()
+                raise
             finally:
                 proc.stdin.close()
                 code = proc.wait()
