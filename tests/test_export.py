@@ -97,10 +97,12 @@ def test_export_latents_file_is_checked_before_anything_is_written(tmp_path, tin
              "size": json.dumps({"emotion": {"normal": [0.0] * (size - 1)}}),
              "nan": '{"emotion": {"normal": [NaN' + ", 0.0" * (size - 1) + "]}}",
              "huge": '{"emotion": {"normal": [1e309' + ", 0.0" * (size - 1) + "]}}",
-             "variant": json.dumps({"speaker": {"speaker0": [0.0] * size}})}
+             "variant": json.dumps({"speaker": {"speaker0": [0.0] * size}}),
+             "unknown": json.dumps({"emotion": {"furious": [0.0] * size}})}
     said = {"missing": "cannot read it", "text": "not JSON", "shape": '{"emotion" or "speaker"',
             "kind": '{"emotion" or "speaker"', "size": f"needs {size} numbers", "nan": "finite numbers",
-            "huge": "finite numbers", "variant": "latents are named by emotion"}
+            "huge": "finite numbers", "variant": "latents are named by emotion",
+            "unknown": "the model has no emotion 'furious'; its emotions are"}
     for name, text in files.items():
         path = tmp_path / f"{name}.json"
         if text is not None:
@@ -111,11 +113,12 @@ def test_export_latents_file_is_checked_before_anything_is_written(tmp_path, tin
                      "--latents", str(path)]) == 2, name
         assert said[name] in caplog.text and not out.exists(), name
     good = tmp_path / "good.json"
-    good.write_text(json.dumps({"emotion": {"calm": [0.5] * size}}))
+    emotion = read_spec(tiny_dir).emotions[-1]
+    good.write_text(json.dumps({"emotion": {emotion: [0.5] * size}}))
     out = tmp_path / "out-good"
     assert main(["export", "--no-weights", "--no-verify", "--voice", str(tiny_dir), "-o", str(out),
                  "--latents", str(good)]) == 0
-    assert read_spec(out).latents == {"emotion": {"calm": [0.5] * size}}
+    assert read_spec(out).latents == {"emotion": {emotion: [0.5] * size}}
 
 
 def test_live_paths_carry_over_only_onto_the_same_speech_path(tmp_path, tiny_dir, caplog):

@@ -28,6 +28,7 @@ import soundfile as sf
 from uniflg import errors
 from uniflg.audio_file import SAMPLE_RATE_RANGE, check_sample_rate, file_problem, open_audio
 from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatError
+from uniflg.types import SynthesisOptions
 from uniflg.voice import DEFAULT_VOICE_DIR, VOICE_FILE, load_voice, read_voice_spec
 from uniflg.voice_files import check_config_limits, check_voice_folder, read_safetensors_header
 
@@ -402,6 +403,50 @@ def test_a_voice_file_that_is_no_object_says_so(voice_copy: Path) -> None:
     (voice_copy / VOICE_FILE).write_text("[1, 2, 3]")
     with pytest.raises(ModelFormatError, match="a voice file is a JSON object; got a JSON list"):
         read_voice_spec(voice_copy)
+
+
+def _swap_files(folder: Path, a: str, b: str) -> None:
+    first = (folder / a).read_bytes()
+    (folder / a).write_bytes((folder / b).read_bytes())
+    (folder / b).write_bytes(first)
+
+
+# graphs that contradict voice.json -> the words of the one ModelFormatError (once ONNX Runtime opens or runs them)
+GRAPH_MISMATCHES = {
+    "graph files swapped": (lambda f, s: _swap_files(f, "text_encoder.onnx", "inverse_flow.onnx"),
+                            "text_encoder.onnx is not the text_encoder graph: it takes ['z_p']"),
+    "graph names swapped": (lambda f, s: s["graphs"].update(latent_to_speech="latent_to_landmarks.onnx"),
+                            "latent_to_landmarks.onnx is not the latent_to_speech graph"),
+    "points in the config": (lambda f, s: (s["config"]["landmarks"].update(n_points=68), s.pop("neutral_face")),
+                             "landmarks axis 2 is 70; the voice expects points = 68 in voice.json's config"),
+    "speakers the graphs lack": (lambda f, s: s["config"].update(speakers=[*s["config"]["speakers"], "x", "y"]),
+                                 "disagrees with its voice.json"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GRAPH_MISMATCHES))
+def test_graphs_that_contradict_voice_json_are_one_model_format_error(voice_copy: Path, case: str) -> None:
+    edit, said = GRAPH_MISMATCHES[case]
+    spec = json.loads((voice_copy / VOICE_FILE).read_text())
+    edit(voice_copy, spec)
+    (voice_copy / VOICE_FILE).write_text(json.dumps(spec))
+    voice = load_voice(voice_copy, "onnxruntime")
+    with pytest.raises(ModelFormatError, match=re.escape(said)):
+        voice.synthesize_all("こんにちは", SynthesisOptions(speaker=voice.spec.speakers[-1]))
+
+
+def test_an_unreadable_graph_is_a_model_format_error_naming_it(voice_copy: Path) -> None:
+    graph = voice_copy / "text_encoder.onnx"
+    graph.chmod(0)
+    # root reads anything: drop the capabilities that let it, as a normal user is
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    if drop and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a file unreadable")
+    code = ("from uniflg.voice import read_voice_spec; from uniflg.errors import ModelFormatError\n"
+            f"try: read_voice_spec({str(voice_copy)!r})\nexcept ModelFormatError as e: print('MFE', e)")
+    run = subprocess.run([*drop, sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == (f"MFE {graph}: cannot be read (Permission denied); a voice folder's files must be "
+                                  "readable by the user running uniflg"), run.stdout + run.stderr
 
 
 @pytest.mark.parametrize("how", ["symlink out", "truncated", "missing"])

@@ -272,6 +272,18 @@ def test_backend_options_validation():
         BackendOptions(precision="int8")
     with pytest.raises(InvalidInputError, match="contexts"):
         BackendOptions(contexts=0)
+    with pytest.raises(InvalidInputError, match="io_binding must be True, False or None"):
+        BackendOptions(io_binding="no")  # a truthy string once turned binding on
+
+
+@pytest.mark.parametrize(("backend", "options", "said"), [
+    ("onnxruntime", BackendOptions(cuda_graphs=True), "--cuda-graphs applies to the tensorrt backend; this voice "
+                                                      "runs on onnxruntime"),
+    ("torch", BackendOptions(contexts=9), "--trt-contexts applies to the tensorrt backend; this voice runs on torch"),
+])
+def test_tensorrt_options_are_never_ignored_elsewhere(backend: str, options: BackendOptions, said: str) -> None:
+    with pytest.raises(InvalidInputError, match=said):
+        load_voice(DEFAULT_VOICE_DIR, backend, options=options)
 
 
 def test_provider_names():

@@ -28,7 +28,7 @@ from uniflg.audio import resample, to_mono_float
 from uniflg.audio_file import check_sample_rate
 from uniflg.backends import open_backend
 from uniflg.backends.base import Backend, BackendOptions
-from uniflg.backends.graphs import AXIS_RANGES
+from uniflg.backends.graphs import AXIS_RANGES, fixed_dims
 from uniflg.conditioning import ConditioningOptions, InputConditioner
 from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatError, NotFoundError
 from uniflg.inference import (
@@ -83,7 +83,8 @@ def load_voice(path: str | Path | None = None, backend: str = "auto", threads: i
     folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
     spec = read_voice_spec(path)
     weights = folder / spec.weights if spec.weights else None
-    engine = open_backend(backend, folder, {**spec.graphs, **spec.live_graph_files()}, weights, threads, options)
+    engine = open_backend(backend, folder, {**spec.graphs, **spec.live_graph_files()}, weights, threads, options,
+                          fixed_dims(spec.config))
     log.info("voice %s on %s", spec.name, engine.describe())
     return Voice(spec, engine, folder)
 

@@ -331,7 +331,16 @@ def _is_link(folder: Path, name: Any) -> bool:
 
 # ---- the folder -------------------------------------------------------------------------------------------------
 def check_voice_folder(folder: Path) -> VoiceSpec:
-    """Read ``voice.json`` and check every file it names (see the module docstring) -> the VoiceSpec."""
+    """Read ``voice.json`` and check every file it names (see the module docstring) -> the VoiceSpec. A file this
+    process may not read is a ModelFormatError naming it, like any other fault of the folder."""
+    try:
+        return _check_voice_folder(Path(folder))
+    except PermissionError as exc:
+        raise ModelFormatError(f"{exc.filename or folder}: cannot be read ({exc.strerror}); a voice folder's "
+                               "files must be readable by the user running uniflg") from None
+
+
+def _check_voice_folder(folder: Path) -> VoiceSpec:
     from uniflg.voice_spec import VOICE_FILE, VoiceSpec
 
     folder = Path(folder)

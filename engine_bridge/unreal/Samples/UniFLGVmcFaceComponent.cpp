@@ -13,7 +13,7 @@ UUniFLGVmcFaceComponent::UUniFLGVmcFaceComponent()
 void UUniFLGVmcFaceComponent::BeginPlay()
 {
     Super::BeginPlay();
-    Server = UOSCManager::CreateOSCServer(TEXT("127.0.0.1"), Port, /*bMulticastLoopback=*/false,
+    Server = UOSCManager::CreateOSCServer(ListenAddress, Port, /*bMulticastLoopback=*/false,
                                           /*bStartListening=*/true, TEXT("UniFLG VMC"), this);
     if (Server)
     {

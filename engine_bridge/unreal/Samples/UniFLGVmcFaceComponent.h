@@ -22,9 +22,14 @@ class UUniFLGVmcFaceComponent : public UActorComponent
 public:
     UUniFLGVmcFaceComponent();
 
-    /** `uniflg serve --vmc 127.0.0.1:<Port>` sends here. */
+    /** `uniflg serve --vmc <this machine>:<Port>` sends here. */
     UPROPERTY(EditAnywhere, Category = "UniFLG")
     int32 Port = 39539;
+
+    /** The address to listen on: 127.0.0.1 when the server runs on this machine; 0.0.0.0 (every interface)
+     *  for a server on another machine (`--vmc 192.168.x.y:39539` names this machine's address). */
+    UPROPERTY(EditAnywhere, Category = "UniFLG")
+    FString ListenAddress = TEXT("127.0.0.1");
 
     /** The face mesh whose morph targets are driven. */
     UPROPERTY(EditAnywhere, Category = "UniFLG")

@@ -73,8 +73,11 @@ def voice_backends(folder: Path) -> tuple[VoiceSpec, dict[str, str]]:
 
 
 def open_backend(name: str, folder: Path, graph_files: dict[str, str], weights: Path | None,
-                 threads: int | None = None, options: BackendOptions | None = None) -> Backend:
-    """Open backend ``name`` for the voice in ``folder`` (``graph_files``: graph name -> ONNX file name)."""
+                 threads: int | None = None, options: BackendOptions | None = None,
+                 dims: dict[str, int] | None = None) -> Backend:
+    """Open backend ``name`` for the voice in ``folder`` (``graph_files``: graph name -> ONNX file name;
+    ``dims``: the voice config's graph sizes, :func:`uniflg.backends.graphs.fixed_dims`, that ONNX Runtime checks
+    each graph against when it opens it)."""
     if name not in BACKEND_NAMES:
         raise NotFoundError("backend", name, BACKEND_NAMES)
     options = options or BackendOptions()
@@ -87,6 +90,10 @@ def open_backend(name: str, folder: Path, graph_files: dict[str, str], weights: 
         name = _choose(usable)
     elif usable[name]:
         raise BackendUnavailableError(f"backend {name!r} is not available: {usable[name]}")
+    if name != "tensorrt" and (options.cuda_graphs or options.contexts != BackendOptions.contexts):
+        option = "--cuda-graphs" if options.cuda_graphs else "--trt-contexts"  # asked for: never ignored
+        raise InvalidInputError(f"{option} applies to the tensorrt backend; this voice runs on {name} (choose "
+                                "--backend tensorrt, or leave the option out)")
     if name == "torch":
         from uniflg.backends.torch_backend import TorchBackend
 
@@ -101,7 +108,7 @@ def open_backend(name: str, folder: Path, graph_files: dict[str, str], weights: 
         from uniflg.backends.onnx_backend import OnnxBackend
 
         return OnnxBackend(folder, graph_files, ort_providers(options), threads or options.threads, precision,
-                           options.io_binding)
+                           options.io_binding, dims)
     from uniflg.backends.tensorrt_backend import TensorRTBackend
 
     # A graph without an engine falls back to ONNX Runtime, on the providers chosen here.

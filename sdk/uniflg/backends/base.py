@@ -62,6 +62,9 @@ class BackendOptions:
             raise InvalidInputError(f"precision must be one of {PRECISIONS}; got {self.precision!r}")
         if self.contexts < 1:
             raise InvalidInputError(f"contexts must be >= 1; got {self.contexts}")
+        if self.io_binding is not None and not isinstance(self.io_binding, bool):  # "no" would be truthy
+            raise InvalidInputError(f"io_binding must be True, False or None (on with a GPU provider); got "
+                                    f"{self.io_binding!r}")
 
 
 def resolve_precision(precision: str | None) -> str:

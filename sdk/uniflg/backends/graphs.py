@@ -25,6 +25,12 @@ every graph that needs the global condition computes it from them (an embedding 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from uniflg.errors import ModelFormatError
+
+if TYPE_CHECKING:
+    from uniflg.config import ModelConfig
 
 FLOAT = "float32"
 INT64 = "int64"
@@ -112,6 +118,40 @@ def spec_of(graph: str) -> GraphSpec:
     """The spec of a graph name; ``PATH/NAME`` (a voice's extra speech path, e.g. ``live150/speech_to_latent``)
     has the signature of ``NAME``."""
     return GRAPHS[graph.rsplit("/", 1)[-1]]
+
+
+def fixed_dims(cfg: ModelConfig) -> dict[str, int]:
+    """The sizes a voice's config gives the named fixed axes of its graphs (``latent_dim``, ``points``, ...)."""
+    latent = cfg.vits.inter_channels
+    return {"utterance_dim": cfg.vits.utterance_dim, "prosody_dim": len(cfg.text.prosody_cardinalities),
+            "latent_dim": latent, "points": cfg.landmarks.n_points,
+            "landmark_input_dim": cfg.audio.spec_channels if cfg.variant.landmark_input == "spectrogram" else latent}
+
+
+def check_signature(graph: str, file: str, inputs: dict[str, list[Any]], outputs: dict[str, list[Any]],
+                    dims: dict[str, int]) -> None:
+    """The inputs and outputs a backend found in ``file`` (name -> shape, ints for fixed axes) against graph
+    ``graph``'s spec with the voice's ``dims``: ModelFormatError naming the file, the tensor and what voice.json
+    expects. A graph may lack inputs it does not use (the exporter drops them), never have others."""
+    spec = spec_of(graph)
+    if extra := sorted(set(inputs) - set(spec.input_names)):
+        raise ModelFormatError(f"{file} is not the {spec.name} graph: it takes {extra}; {spec.name} takes "
+                               f"{spec.input_names} (a file swapped with another graph's, or another model's)")
+    if missing := [name for name in spec.output_names if name not in outputs]:
+        raise ModelFormatError(f"{file} is not the {spec.name} graph: it lacks the output(s) {missing}")
+    for tensor in spec.inputs + spec.outputs:
+        shape = inputs.get(tensor.name) if tensor in spec.inputs else outputs.get(tensor.name)
+        if shape is None or len(shape) != len(tensor.shape):
+            if shape is not None:
+                raise ModelFormatError(f"{file}: {tensor.name} has {len(shape)} axes; the {spec.name} graph's has "
+                                       f"{len(tensor.shape)} {tensor.shape}")
+            continue
+        for axis, (want, got) in enumerate(zip(tensor.shape, shape, strict=True)):
+            size = dims.get(want) if isinstance(want, str) else want
+            if isinstance(got, int) and size is not None and got != size:
+                said = f"{want} = {size} in voice.json's config" if isinstance(want, str) else f"{size}"
+                raise ModelFormatError(f"{file}: {tensor.name} axis {axis} is {got}; the voice expects {said} "
+                                       "(a graph of another model, or a config edited after export)")
 
 
 # Dynamic-axis ranges for TensorRT optimization profiles: (min, opt, max) per axis name, in the axis's unit.

@@ -108,12 +108,16 @@ class OnnxBackend:
     name = "onnxruntime"
 
     def __init__(self, folder: Path, graph_files: dict[str, str], providers: Sequence[str] | None = None,
-                 threads: int | None = None, precision: str = "fp32", io_binding: bool | None = None) -> None:
+                 threads: int | None = None, precision: str = "fp32", io_binding: bool | None = None,
+                 dims: dict[str, int] | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise BackendUnavailableError("the onnxruntime backend needs onnxruntime: pip install onnxruntime") from exc
         self._ort = ort
+        from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+
+        self._invalid_argument = InvalidArgument
         have = ort.get_available_providers()
         wanted = list(providers) if providers else [CPU]
         missing = [p for p in wanted if p not in have]
@@ -130,7 +134,7 @@ class OnnxBackend:
         # under load this made the waveform decoder 1.7x faster; UNIFLG_ORT_SPINNING=1 restores spinning.
         spinning = os.environ.get("UNIFLG_ORT_SPINNING", "0") == "1"
         opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-        opts.log_severity_level = 3
+        opts.log_severity_level = 4  # fatal only: a failing graph is raised as one ModelFormatError instead
         # Every call has new input lengths. A memory pattern is planned and cached per distinct shape set, so
         # with it on a long-running server's memory creeps with each new text length; off, per-call planning
         # costs nothing measurable here.
@@ -150,6 +154,7 @@ class OnnxBackend:
         self.pools: dict[str, SlotPool[_Binding]] = {}
         self._opening = threading.Lock()  # concurrent first calls open a graph's session once
         self.io_binding = any(p in GPU_PROVIDERS for p in wanted) if io_binding is None else io_binding
+        self.dims = dims  # the config's graph sizes (graphs.fixed_dims): each graph is checked against them
 
     def session(self, graph: str) -> Any:
         """The ONNX Runtime session of ``graph``, opened now if this is its first use."""
@@ -166,6 +171,9 @@ class OnnxBackend:
                 except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises untyped errors for broken graphs
                     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                     raise ModelFormatError(f"ONNX Runtime cannot load the graph {path}: {reason}") from exc
+                if self.dims is not None:  # a graph of another model, or a config edited after export
+                    graphs.check_signature(graph, str(path), {i.name: i.shape for i in session.get_inputs()},
+                                           {o.name: o.shape for o in session.get_outputs()}, self.dims)
                 self.inputs[graph] = {i.name for i in session.get_inputs()}
                 self.pools[graph] = SlotPool(functools.partial(_Binding, session), POOL_SIZE)
                 self.sessions[graph] = session
@@ -191,11 +199,16 @@ class OnnxBackend:
         spec = graphs.spec_of(graph)
         used = self.inputs[graph]
         feed = {t.name: np.ascontiguousarray(inputs[t.name], dtype=t.dtype) for t in spec.inputs if t.name in used}
-        if not self.io_binding:
-            out = session.run(spec.output_names, feed)
-            return dict(zip(spec.output_names, out, strict=True))
-        with self.pools[graph].slot() as slot:
-            return self._run_bound(session, slot, spec, feed)
+        try:
+            if not self.io_binding:
+                out = session.run(spec.output_names, feed)
+                return dict(zip(spec.output_names, out, strict=True))
+            with self.pools[graph].slot() as slot:
+                return self._run_bound(session, slot, spec, feed)
+        except self._invalid_argument as exc:  # our inputs are checked: the graph disagrees with voice.json
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelFormatError(f"{self.paths[graph]} disagrees with its voice.json (a speaker or emotion "
+                                   f"index, or a size, the graph does not have): {reason}") from exc
 
     def _run_bound(self, session: Any, slot: _Binding, spec: graphs.GraphSpec, feed: dict[str, np.ndarray]
                    ) -> dict[str, np.ndarray]:

@@ -209,6 +209,10 @@ def check_latents(table: dict[str, dict[str, list[float]]], model: UniFLG, path:
     if set(table) != {kind}:
         raise InvalidInputError(f"--latents {path}: a {model.cfg.variant.name} model's latents are named by {kind}; "
                                 f"the file has {', '.join(sorted(table))}")
+    known = model.cfg.speakers if kind == "speaker" else model.cfg.emotions
+    if unknown := sorted(set(table[kind]) - set(known)):
+        raise InvalidInputError(f"--latents {path}: the model has no {kind} {', '.join(map(repr, unknown))}; its "
+                                f"{kind}s are {', '.join(known)}")
     size = model.cfg.vits.utterance_dim
     wrong = [f"{kind} {name} has {len(z)}" for kind, names in table.items() for name, z in names.items()
              if len(z) != size]
