@@ -306,9 +306,9 @@ def test_a_missing_extra_module_is_one_line_naming_the_extra(tmp_path: Path, hid
 def test_each_module_the_message_names_comes_with_its_extra() -> None:
     """The "pip install 'uniflg[EXTRA]'" line must name an extra that really installs the module."""
     import re
-    import tomllib
     from importlib.metadata import packages_distributions
 
+    import tomllib
     from uniflg.cli import _EXTRA_FOR_MODULE
 
     extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
