@@ -16,6 +16,7 @@ from uniflg.errors import InvalidInputError, LimitExceededError, UnsupportedText
 from uniflg.text import MAX_CHARS, detect_language, encode, espeak, split_text
 from uniflg.text.charset import split_decoration
 from uniflg.text.segment import split_clauses, split_sentences
+from uniflg.text.units import UNITS
 
 DATA = Path(__file__).parent / "data"
 
@@ -301,3 +302,124 @@ def test_language_is_detected_per_sentence() -> None:
     assert detect_language("UnityでVTuber") == "ja" and detect_language("Good morning") == "en"
     with pytest.raises(UnsupportedTextError, match="Korean"):
         split_text("Hello. 안녕하세요.")
+
+
+# ---- 9. Units, temperature symbols and minus signs (review 17) ------------------------------------------------
+# Unit letters after a number were spelled by the loanword step (5kg -> 5ケイジー), ℃ was dropped as decoration
+# and a minus sign after a word was lost (気温は-5度 -> 5度, -$5 -> five dollars).
+@pytest.mark.parametrize(("raw", "spoken", "kana"), [
+    ("重さは5kgです。", "重さは5キログラムです。", "オモサワゴキログラムデス。"),
+    ("長さは10cmです。", "長さは10センチメートルです。", "ナガサワジュッセンチメートルデス。"),
+    ("距離は5kmです。", "距離は5キロメートルです。", "キョリワゴキロメートルデス。"),
+    ("5mmのネジと水500mlを", "5ミリメートルのネジと水500ミリリットルを", None),
+    ("2GHzのCPUと100MBのファイル", "2ギガヘルツのシーピーユーと100メガバイトのファイル", None),
+    ("音量は50dBで3kWhの電力", "音量は50デシベルで3キロワットアワーの電力", None),
+    ("米を5 kg、2Lのペットボトル", "米を5キログラム、2リットルのペットボトル", None),
+    ("２４ｈ営業で３０ｍｉｎ休憩", "24時間営業で30分休憩", None),  # full-width
+    ("５㎏と１㎡", "5キログラムと1平方メートル", None),  # squared unit symbols
+    ("風速は5m/s、時速60km/hと時速100km", "風速は秒速5メートル、時速60キロと時速100キロメートル", None),
+    ("1.5Lと1,500kg", "1.5リットルと1,500キログラム", None),
+    # not units: a one-letter unit needs the number right before it; s is a name here; 4K and 5G are no units
+    ("iPhone5sと4Kと5G", "アイフォーン5エスと4ケーと5ジー", None),
+])
+def test_japanese_units_are_read_as_units(raw: str, spoken: str, kana: str | None) -> None:
+    u = encode(raw, "ja")
+    assert u.text == spoken
+    if kana is not None:
+        import pyopenjtalk
+
+        assert pyopenjtalk.g2p(u.text, kana=True) == kana
+
+
+@pytest.mark.parametrize(("raw", "spoken"), [
+    ("今日は25℃です。", "今日は25度です。"),
+    ("２５℃と77℉", "25度と華氏77度"),
+    ("気温は-5℃です。", "気温はマイナス5度です。"),
+    ("㍻3年の夏", "平成3年の夏"),  # era names and katakana words in one square are read too
+])
+def test_japanese_temperature_and_square_symbols_are_read(raw: str, spoken: str) -> None:
+    assert encode(raw, "ja").text == spoken
+    assert encode(raw, "ja", strict=True).text == spoken  # not decoration
+
+
+@pytest.mark.parametrize(("raw", "spoken"), [
+    ("気温は-5度です。", "気温はマイナス5度です。"),
+    ("気温は−5°Cです。", "気温はマイナス5度です。"),  # U+2212
+    ("気温は－５度", "気温はマイナス5度"),  # full-width
+    ("最低気温は-3度、最高は5度。", "最低気温はマイナス3度、最高は5度。"),
+    ("10度から-5度に下がる", "10度からマイナス5度に下がる"),
+    ("体重は-2kgで-5°Fまで", "体重はマイナス2キログラムで華氏マイナス5度まで"),
+    ("損益は-$5、または$-5", "損益はマイナス5ドル、またはマイナス5ドル"),
+    ("(-3)と5−3", "(マイナス3)と5マイナス3"),
+    # hyphens that join numbers stay: ranges, times, dates, phone numbers, codes
+    ("3-5人", "3-5人"),
+    ("10:00-12:00に", "10時-12時に"),
+    ("3日-5日と5kg-10kg", "3日-5日と5キログラム-10キログラム"),
+    ("2024-03-15に", "2024年3月15日に"),
+    ("電話は03-1234-5678です", "電話は03-1234-5678です"),
+    ("１０－２０人", "10-20人"),
+])
+def test_japanese_minus_signs(raw: str, spoken: str) -> None:
+    assert encode(raw, "ja").text == spoken
+
+
+@pytest.mark.parametrize(("raw", "words"), [
+    ("It is 25℃ today.", "It is twenty five degrees Celsius today."),
+    ("Bake at 350℉, not 5㎏.", "Bake at three hundred and fifty degrees Fahrenheit, not five kilograms."),
+    ("It costs -$5.", "It costs minus five dollars."),
+    ("It fell to −€20 and $-3.", "It fell to minus twenty euros and minus three dollars."),
+    ("It was -5℃ at night.", "It was minus five degrees Celsius at night."),
+    ("Lift ５ｋｇ and 10 cm at 3 km/h.", "Lift five kilograms and ten centimeters at three kilometers per hour."),
+    ("Use 12V and 60W, 1.5l or 2t.", "Use twelve volts and sixty watts, one point five liters or two tonnes."),
+    ("Wait 5 min or 30s.", "Wait five minutes or thirty seconds."),
+    ("It is 3 m/s, 100 Mbps and 5 mAh.", "It is three meters per second, one hundred megabits per second and five "
+                                          "milliamp hours."),
+    ("Noise of 50 dB at 400 ppm on 2 ha.", "Noise of fifty decibels at four hundred parts per million on two "
+                                           "hectares."),
+    ("Born in the 1990s, she loves the 80s and the '70s.", "Born in the nineteen nineties, she loves the eighties "
+                                                            "and the seventies."),
+])
+def test_english_units_temperature_and_minus(raw: str, words: str) -> None:
+    assert encode(raw, "en").text == words
+    assert symbols(raw) == symbols(words)
+
+
+@pytest.mark.parametrize("name", sorted(UNITS))
+def test_every_unit_is_read_in_both_languages(name: str) -> None:
+    """One table (uniflg.text.units) for both languages: each unit after a number is read in words."""
+    unit = UNITS[name]
+    space = "" if unit.attached else " "
+    assert encode(f"It is 3{space}{name}.", "en").text == f"It is three {unit.en_plural}."
+    assert encode(f"It is 1{name}.", "en").text == f"It is one {unit.en}."
+    if unit.ja is not None:
+        assert encode(f"それは3{name}です", "ja").text == "それは" + unit.ja.format(3) + "です"
+
+
+def test_the_docs_japanese_example_reads_right() -> None:
+    import pyopenjtalk
+
+    kana = pyopenjtalk.g2p(encode("1,980円 50% 3.14 5km 25℃ 第2章 午前10時", "ja").text, kana=True)
+    assert "ゴキロメートル" in kana and "ニジューゴド" in kana and "ケエム" not in kana
+
+
+# ---- 10. Characters NFKC changes, words Japanese readers say differently (review 17) --------------------------
+@pytest.mark.parametrize(("raw", "language", "spoken"), [
+    ("½ cup", "en", "one half cup"),  # NFKC gives 1⁄2 (U+2044), which was refused by name
+    ("Add 3½ or 3 1/2 cups, ¾ of it.", "en", "Add three and one half or three and one half cups, three quarters of "
+                                             "it."),
+    ("①②③", "en", "one two three"),  # not "one hundred and twenty three"
+    ("今日は½です。", "ja", "今日は2分の1です。"),
+    ("小麦粉を3½カップ", "ja", "小麦粉を3と2分の1カップ"),
+    ("手順①と⑵", "ja", "手順1と(2)"),
+    ("詳しくはhttps://example.com/docsを見て", "ja", "詳しくはエグザンプル ドット コム スラッシュ ドックスを見て"),
+    ("NASAとNATOとUNESCO", "ja", "ナサとナトーとユネスコ"),
+])
+def test_compatibility_numbers_addresses_and_acronyms(raw: str, language: str, spoken: str) -> None:
+    assert encode(raw, language).text == spoken
+
+
+def test_text_that_is_not_utf8_names_the_bytes() -> None:
+    raw = b"Hello\xffworld".decode("utf-8", "surrogateescape")  # how Python passes such a command-line argument
+    with pytest.raises(UnsupportedTextError) as err:
+        encode(raw)
+    assert "not valid UTF-8" in str(err.value) and "0xFF" in str(err.value) and "ja" not in str(err.value)

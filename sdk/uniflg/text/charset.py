@@ -7,7 +7,8 @@ Three kinds of character (docs/frontend.md, "Symbol policy"):
   Latin letters with marks in Japanese are read as their ASCII letters (``café`` -> カフェ);
 * **decoration**: emoji (the ``emoji`` package's table, sequences with their joiners and modifiers whole) and
   other pictographic symbols (Unicode category So, arrows: ``♪ ★ ☆ ♡ ✓ →``). Dropped with one warning by
-  default; refused under ``strict``;
+  default; refused under ``strict``. Not the degree sign, nor the unit and era symbols NFKC spells out
+  (``℃ ℉ ㎏ ㎡ ㌔ ㍻ ㋿`` -> ``°C °F kg m2 キロ 平成 令和``): those are read;
 * **unreadable**: everything else (letters the phonemizer spells out as code points such as ``ʘ ȸ ƛ ǂ``,
   letters of other scripts, controls, private-use characters). Always refused, naming each character.
 """
@@ -27,6 +28,9 @@ LANGUAGE_NAMES = {"ja": "Japanese", "en": "English"}
 _JA_SCRIPT = ("CJK", "HIRAGANA", "KATAKANA", "HALFWIDTH KATAKANA", "IDEOGRAPHIC", "VERTICAL KANA")
 _JA_EXTRA = "ー々〆ヶ〇"
 _ARROWS = ((0x2190, 0x21FF), (0x27F0, 0x27FF), (0x2900, 0x297F), (0x2B00, 0x2BFF))
+# Symbols (So) that stand for words: ℃ ℉, ㋿ and the CJK Compatibility block (units ㎏, katakana words ㌔, era
+# names ㍻). Read as what NFKC spells them, when that is letters and digits (㎧ "m∕s" stays decoration).
+_SPELLED_SYMBOLS = {0x2103, 0x2109, 0x32FF} | set(range(0x3300, 0x3400))
 # Invisible parts of emoji sequences that may be left behind on their own.
 _EMOJI_PARTS = {0x200D, 0xFE0E, 0xFE0F, 0x20E3} | set(range(0x1F3FB, 0x1F400)) | set(range(0xE0020, 0xE0080))
 
@@ -60,8 +64,14 @@ def is_decoration(ch: str) -> bool:
     if code in _EMOJI_PARTS:
         return True
     if unicodedata.category(ch) == "So":
-        return ch != "°"  # the degree sign is read ("25°C")
+        return ch != "°" and not _spelled_symbol(ch)  # the degree sign is read ("25°C")
     return any(lo <= code <= hi for lo, hi in _ARROWS)
+
+
+def _spelled_symbol(ch: str) -> bool:
+    if ord(ch) not in _SPELLED_SYMBOLS:
+        return False
+    return all(c == "°" or unicodedata.category(c)[0] in "LN" for c in unicodedata.normalize("NFKC", ch))
 
 
 def split_decoration(text: str) -> tuple[str, tuple[str, ...]]:

@@ -77,6 +77,7 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     characters (a byte-order mark, zero-width spaces, direction marks: Unicode category Cf), then NFKC.
     -> (text, what was dropped)."""
     check_nonempty(text)
+    _check_encoding(text)
     check_control_characters(text)
     text, dropped = split_decoration(text)  # first: emoji sequences hold zero-width joiners
     invisible = sorted({c for c in text if unicodedata.category(c) == "Cf"})
@@ -88,10 +89,37 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
             raise UnsupportedTextError(f"emoji and symbols cannot be read: {describe_characters(dropped)} "
                                        "(without strict they are dropped)", dropped)
         log.warning("dropped emoji/symbols that cannot be read: %s", " ".join(dropped))
-    text = unicodedata.normalize("NFKC", text).strip()
+    text = _nfkc(text).strip()
     if not text:
         raise UnsupportedTextError(f"nothing speakable: only {describe_characters(dropped)}", dropped)
     return text, dropped
+
+
+def _check_encoding(text: str) -> None:
+    """Lone surrogates are no text: Python turns bytes that are not UTF-8 into U+DC80-U+DCFF (command-line
+    arguments), so name the byte the user gave, not a character they never typed."""
+    bad = tuple(dict.fromkeys(c for c in text if "\ud800" <= c <= "\udfff"))
+    if bad:
+        shown = " ".join(f"0x{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else f"U+{ord(c):04X}"
+                         for c in bad[:8])
+        raise UnsupportedTextError(f"the text is not valid UTF-8 (bytes or lone surrogates: {shown}); give UTF-8 "
+                                   "text", bad)
+
+
+def _nfkc(text: str) -> str:
+    """NFKC, but compatibility numbers stay apart from the digits beside them (NFKC alone reads ``3½`` as
+    ``31⁄2`` and ``①②③`` as ``123``: -> ``3 1/2``, ``1 2 3``; superscripts still join: ``m²`` -> ``m2``), and a
+    fraction slash (U+2044) is a ``/``, so the fraction rules read it."""
+    out: list[str] = []
+    glued = False  # the last piece came from a compatibility number
+    for ch in text:
+        piece = unicodedata.normalize("NFKC", ch)
+        compat = piece != ch and unicodedata.category(ch) == "No" and "SCRIPT" not in unicodedata.name(ch, "")
+        if (compat or glued) and out[-1:] and out[-1][-1:].isdigit() and piece[:1].isdigit():
+            out.append(" ")
+        out.append(piece)
+        glued = compat
+    return unicodedata.normalize("NFKC", "".join(out)).replace("\u2044", "/")
 
 
 def _language(text: str, language: str) -> str:

@@ -28,7 +28,8 @@ LETTERS = {
 }
 # Words whose usual Japanese form differs from what the phoneme model makes of the English sound.
 OVERRIDES = {"python": "パイソン", "tiktok": "ティックトック", "nvidia": "エヌビディア", "linux": "リナックス",
-             "iphone": "アイフォーン"}
+             "iphone": "アイフォーン", "nasa": "ナサ", "nato": "ナトー", "opec": "オペック", "unesco": "ユネスコ",
+             "asap": "アサップ"}
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z']+|[A-Z]+|[a-z]")
 # Our English symbols -> ARPAbet (the phoneme set e2k's P2K reads); stress digits come from the accent code.
 _ARPABET = {"æ": "AE", "ɑ": "AA", "ɐ": "AH", "ɔ": "AO", "ə": "AH", "ɚ": "ER", "ɛ": "EH", "ɜ": "ER", "ɪ": "IH",

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from num2words import num2words
 
+from uniflg.text.units import UNITS, names
+
 # 1,500.25 (thousands) or 1,00,000.5 (lakh/crore grouping) or 1500.25 or .25
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d{1,2}(?:,\d{2})+,\d{3}|\d+)(?:\.\d+)?|(?<!\d)\.\d+"
 # Longest whole numbers read as numbers: without separators, hundreds of trillions (longer digit runs are
@@ -29,20 +31,6 @@ _SCALES = {"k": "thousand", "K": "thousand", "m": "million", "M": "million", "bn
 # symbol -> (singular, plural, minor unit singular, minor unit plural)
 _CURRENCY = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
              "£": ("pound", "pounds", "penny", "pence"), "¥": ("yen", "yen", "", ""), "₩": ("won", "won", "", "")}
-# unit -> (singular, plural); units of one letter only when written right after the number (``5m``).
-_UNITS = {"km/h": ("kilometer per hour", "kilometers per hour"), "mph": ("mile per hour", "miles per hour"),
-          "km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
-          "kg": ("kilogram", "kilograms"), "mg": ("milligram", "milligrams"), "ml": ("milliliter", "milliliters"),
-          "TB": ("terabyte", "terabytes"), "GB": ("gigabyte", "gigabytes"), "MB": ("megabyte", "megabytes"),
-          "KB": ("kilobyte", "kilobytes"), "GHz": ("gigahertz", "gigahertz"), "MHz": ("megahertz", "megahertz"),
-          "kHz": ("kilohertz", "kilohertz"), "Hz": ("hertz", "hertz"), "kWh": ("kilowatt hour", "kilowatt hours"),
-          "kW": ("kilowatt", "kilowatts"), "ms": ("millisecond", "milliseconds"), "ft": ("foot", "feet"),
-          "lbs": ("pound", "pounds"), "lb": ("pound", "pounds"), "oz": ("ounce", "ounces"),
-          "°C": ("degree Celsius", "degrees Celsius"), "°F": ("degree Fahrenheit", "degrees Fahrenheit"),
-          "°": ("degree", "degrees")}
-_UNIT_NAMES = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
-_ATTACHED_UNITS = {"m": ("meter", "meters"), "g": ("gram", "grams"), "s": ("second", "seconds"),
-                   "h": ("hour", "hours"), "min": ("minute", "minutes"), "L": ("liter", "liters")}
 # Abbreviations read as words. Their periods are not sentence or clause ends (see segment.ABBREVIATIONS).
 ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "Prof": "professor",
                  "Jr": "junior", "Sr": "senior", "St": "saint", "Mt": "mount", "Capt": "captain", "Gen": "general",
@@ -53,6 +41,8 @@ ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "
                  "Fig": "figure", "Ch": "chapter"}
 # Web-address endings (with what the domain rule accepts as a name).
 _TLDS = ("com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz|html|htm|php")
+# Words before a two-digit decade ("the 80s", "her 30s", "mid-90s").
+_DECADE_AFTER = {"the", "early", "mid", "late", "her", "his", "their", "my", "your", "our", "its"}
 _REGNAL = {"King", "Queen", "Pope", "Emperor", "Empress", "Prince", "Princess", "Tsar", "Czar", "Louis", "Henry",
            "Elizabeth", "George", "Charles", "Edward", "Richard", "William", "James", "John", "Mary", "Philip",
            "Napoleon", "Pius", "Benedict", "Gregory", "Leo", "Innocent", "Clement", "Alexander", "Frederick",
@@ -64,9 +54,11 @@ _ROMAN_TITLES = {"Chapter", "Part", "Volume", "Vol", "Act", "Book", "Episode", "
 _SIGNS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " times ", "÷": " divided by ",
           "<": " less than ", ">": " greater than ", "±": " plus or minus ", "~": " about ", "#": " number ",
           "/": " slash ", "\u2212": " minus "}
-# A minus sign (hyphen or U+2212) right before a number that does not follow a word or digit: -5, -.5, -3.5%, -1e-5
-# (not 2024-01-02, 555-1234, 10-20 or UTC-5). Read first, so that every number rule sees an unsigned number.
-_MINUS = re.compile(r"(?<![\w\-\u2212.])[-\u2212](?=\.?\d)")
+# A minus sign (hyphen or U+2212) right before a number or a currency sign that does not follow a word or digit:
+# -5, -.5, -3.5%, -1e-5, -$5 (not 2024-01-02, 555-1234, 10-20 or UTC-5). Read first, so that every number rule
+# sees an unsigned number; a sign written after the currency ($-5) is moved before it.
+_MINUS = re.compile(r"(?<![\w\-\u2212.])[-\u2212](?=[$€£¥₩]?\.?\d)")
+_SIGN_AFTER_CURRENCY = re.compile(r"([$€£¥₩])\s?([-\u2212])(?=\.?\d)")
 
 
 def _words(n: float | int, to: str = "cardinal") -> str:
@@ -120,7 +112,7 @@ def _scientific(m: re.Match[str]) -> str:
     power = exponent.lstrip("+-\u2212").lstrip("0") or "0"
     words = f"{read_number(m.group('mant'))} times ten to the power of {sign}{read_number(power)}"
     if m.group("unit"):
-        words += f" {_UNITS[m.group('unit')][1]}"
+        words += f" {UNITS[m.group('unit')].en_plural}"
     return f"{words} {_CURRENCY[m.group('cur')][1]}" if m.group("cur") else words
 
 
@@ -177,12 +169,30 @@ def _percent(m: re.Match[str]) -> str:
     return f"{read_number(m.group(1))} percent"
 
 
-def _unit(table: dict[str, tuple[str, str]]) -> Callable[[re.Match[str]], str]:
-    def read(m: re.Match[str]) -> str:
-        one = 1 if m.group(1) == "1" else 2  # "1.0 km" is read "one point zero kilometers"
-        return f"{read_number(m.group(1))} {_plural(one, *table[m.group(2)])}"
+def _unit(m: re.Match[str]) -> str:
+    unit = UNITS[m.group(2)]
+    one = 1 if m.group(1) == "1" else 2  # "1.0 km" is read "one point zero kilometers"
+    return f"{read_number(m.group(1))} {_plural(one, unit.en, unit.en_plural)}"
 
-    return read
+
+def _decade(m: re.Match[str]) -> str:
+    """``1990s`` -> nineteen nineties; ``80s`` -> eighties after an apostrophe or a word such as "the" or "her"
+    ("the 80s", "'80s", "her 30s"). Other numbers before ``s`` are seconds (``15s``, ``wait 30s``)."""
+    digits, value = m.group(2), int(m.group(2))
+    if value % 10:
+        return m.group(0)
+    if len(digits) == 4 and 1100 <= value <= 2090:
+        words = _words(value, "year")
+    elif len(digits) == 2 and value >= 20 and (m.group(1) or _word_before(m) in _DECADE_AFTER):
+        words = _words(value)
+    else:
+        return m.group(0)
+    return re.sub(r"y$", "ie", words) + "s"
+
+
+def _word_before(m: re.Match[str]) -> str:
+    words = m.string[:m.start()].lower().replace("-", " ").split()
+    return words[-1] if words else ""
 
 
 def roman_value(numeral: str) -> int:
@@ -229,15 +239,17 @@ def _digits(m: re.Match[str]) -> str:
 
 
 def _fraction(m: re.Match[str]) -> str:
-    """1/2 -> one half, 3/4 -> three quarters, 2/3 -> two thirds (proper fractions only; 24/7 stays as is)."""
-    top, bottom = int(m.group(1)), int(m.group(2))
+    """1/2 -> one half, 3/4 -> three quarters, 2/3 -> two thirds, 3 1/2 (or 3½) -> three and one half (proper
+    fractions only; 24/7 stays as is)."""
+    whole, top, bottom = m.group(1), int(m.group(2)), int(m.group(3))
     if not 0 < top < bottom <= 16:
         return m.group(0)
     name = {2: ("half", "halves"), 4: ("quarter", "quarters")}.get(bottom)
     if name is None:
         ordinal = _words(bottom, "ordinal")
         name = (ordinal, ordinal + "s")
-    return f"{_words(top)} {name[top != 1]}"
+    words = f"{_words(top)} {name[top != 1]}"
+    return f"{read_number(whole)} and {words}" if whole else words
 
 
 def _signs(text: str) -> str:
@@ -250,21 +262,22 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b[a-z]+://[^\s]*[^\s.,!?;:]|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
                 + r")\b(?:/[^\s]*[^\s.,!?;:])?"), _web),
     (re.compile(r"(?<![\w.])(?P<cur>[$€£¥₩])?(?P<mant>\d+(?:\.\d+)?)[eE](?P<exp>[+\-\u2212]?\d{1,4})(?:\s?(?P<unit>"
-                + _UNIT_NAMES + r"))?(?![\w]|\.\d)"), _scientific),
+                + names(False, "en") + r"))?(?![\w]|\.\d)"), _scientific),
     (re.compile(r"(?P<cur>[$€£¥₩])\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion|trillion|bn"
                 r"|[kKmMB])\b)?"), _money),
     (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), _iso_date),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), _us_date),
     (re.compile(r"(?<![\w-])(?:\(\d{3}\)\s?|\d{3}-)?\d{3}-\d{4}\b"), _digits),
-    (re.compile(r"(?<![\w/])(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
+    (re.compile(r"(?<![\w/])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
     (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
     (re.compile(r"\b(\d{1,2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"), _hour_ampm),
     (re.compile(r"\b(" + "|".join(_MONTHS) + "|" + "|".join(m[:3] + r"\.?" for m in _MONTHS)
                 + r"|Sept\.?)\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?"), _month_day),
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b"), _ordinal),
     (re.compile(r"(" + _NUM + r")\s?%"), _percent),
-    (re.compile(r"(" + _NUM + r")\s?(" + _UNIT_NAMES + r")(?![A-Za-z])"), _unit(_UNITS)),
-    (re.compile(r"(" + _NUM + r")(" + "|".join(_ATTACHED_UNITS) + r")\b"), _unit(_ATTACHED_UNITS)),
+    (re.compile(r"(?<![\w.])(')?(\d{2}|\d{4})'?s\b"), _decade),
+    (re.compile(r"(" + _NUM + r")\s?(" + names(False, "en") + r")(?![A-Za-z\d])"), _unit),
+    (re.compile(r"(" + _NUM + r")(" + names(True, "en") + r")\b"), _unit),
     (_ROMAN, _roman),
     (re.compile(r"\b(" + "|".join(re.escape(a) for a in sorted(ABBREVIATIONS, key=len, reverse=True))
                 + r")\."), _abbreviation),
@@ -282,7 +295,7 @@ def normalize(text: str) -> str:
     """English ``text`` (NFKC-normalized) -> the words a reader says, clause punctuation kept."""
     for pattern, read in _RULES[:1]:  # web addresses keep their dashes
         text = pattern.sub(read, text)
-    text = _MINUS.sub("minus ", text)
+    text = _MINUS.sub("minus ", _SIGN_AFTER_CURRENCY.sub(r"\2\1", text))
     for pattern, read in _RULES[1:]:
         text = pattern.sub(read, text)
     text = _signs(text)

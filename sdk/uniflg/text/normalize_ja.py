@@ -1,11 +1,13 @@
 """Japanese text normalization: only what Open JTalk misreads (checked with pyopenjtalk-plus).
 
-Open JTalk already reads ``1,980円`` ``50%`` ``3.14`` ``5km`` ``25℃`` ``第2章`` ``午前10時`` right. It misreads
-(its reading in brackets): ``2024/03/15`` [ニセンニジューヨン／ゼロサン／ジューゴ], ``2024-03-15``, ``10:30``
-[ジュー：サンジュー], ``¥1,980`` [the sign, then the number], ``$500`` ``€20`` ``£5``, ``25°C`` [°C unread],
-``1/2``, ``10〜20人`` [〜 unread], ``-5度`` [the minus unread], ``60km/h`` [マイジ], ``1st``, Roman numerals in
-titles (``VII`` [ブイアイアイ]) and English words (spelled letter by letter: see :mod:`uniflg.text.loanwords`).
-Each rule rewrites its match into the form Open JTalk reads right (``2024年3月15日``, ``10時30分``, ``1980円``).
+Open JTalk already reads ``1,980円`` ``50%`` ``3.14`` ``第2章`` ``午前10時`` right. It misreads (its reading in
+brackets): ``2024/03/15`` [ニセンニジューヨン／ゼロサン／ジューゴ], ``2024-03-15``, ``10:30`` [ジュー：サンジュー],
+``¥1,980`` [the sign, then the number], ``$500`` ``€20`` ``£5``, ``25°C`` [°C unread], ``1/2``, ``10〜20人``
+[〜 unread], ``-5度`` ``−5`` [the minus unread], ``60km/h`` [マイジ], ``1st``, Roman numerals in titles (``VII``
+[ブイアイアイ]) and English words (spelled letter by letter: see :mod:`uniflg.text.loanwords`). Units after a
+number (``5km``, ``500ml``) it reads, but the loanword step would spell their letters, so they are written out
+here from :data:`uniflg.text.units.UNITS`. Each rule rewrites its match into the form Open JTalk reads right
+(``2024年3月15日``, ``10時30分``, ``1980円``, ``5キロメートル``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from collections.abc import Callable
 from uniflg.text.charset import ascii_base
 from uniflg.text.loanwords import katakana_for_latin
 from uniflg.text.normalize_en import roman_value
+from uniflg.text.units import UNITS, names
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CURRENCY = {"¥": "円", "$": "ドル", "€": "ユーロ", "£": "ポンド", "₩": "ウォン"}
-_SIGNS = {"&": "アンド", "+": "プラス", "=": "イコール", "@": "アット", "#": "ナンバー", "×": "かける", "÷": "わる"}
+_SIGNS = {"&": "アンド", "+": "プラス", "=": "イコール", "@": "アット", "#": "ナンバー", "×": "かける", "÷": "わる",
+          "\u2212": "マイナス"}
+# What joins a hyphen to the number after it (a range, a serial, a code), not a minus sign: see _minus.
+_JOINED = re.compile(r"(?:[A-Za-z\d).\-]|\d[^\sぁ-ゖ、。,・「」()]{1,4})$")
 _TLDS = "com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz"
 
 
@@ -40,6 +46,12 @@ def _month_day_or_fraction(m: re.Match[str]) -> str:
     return f"{b}分の{a}"
 
 
+def _mixed_fraction(m: re.Match[str]) -> str:
+    """``3 1/2`` (also ``3½``) -> 3と2分の1; otherwise left for the date/fraction rule."""
+    whole, a, b = m.group(1), int(m.group(2)), int(m.group(3))
+    return f"{whole}と{b}分の{a}" if 0 < a < b else m.group(0)
+
+
 def _time(m: re.Match[str]) -> str:
     hour, minute, second = int(m.group(1)), int(m.group(2)), m.group(3)
     if hour > 24 or minute > 59 or (second and int(second) > 59):
@@ -50,6 +62,25 @@ def _time(m: re.Match[str]) -> str:
 
 def _money(m: re.Match[str]) -> str:
     return f"{m.group(2)}{_CURRENCY[m.group(1)]}"
+
+
+def _minus(m: re.Match[str]) -> str:
+    """A hyphen before a number is a minus sign (気温は-5度, (-3)) unless it joins two numbers, codes or words:
+    a range or serial (3-5, 10時-12時, 5kg-10kg, 03-1234-5678: a digit and at most four letters or kanji
+    before it, no kana or space between) or a name (COVID-19). U+2212 is always a minus."""
+    if m.group(0) == "-" and _JOINED.search(m.string, 0, m.start()):
+        return m.group(0)
+    return "マイナス"
+
+
+def _unit(m: re.Match[str]) -> str:
+    """``5kg`` -> 5キログラム, ``60km/h`` -> 時速60キロ (not 時速時速 after 時速), ``-5°F`` -> 華氏マイナス5度."""
+    reading = UNITS[m.group(2) or m.group(3)].ja
+    assert reading is not None  # names(..., "ja") holds only units with a Japanese reading
+    prefix, _, suffix = reading.partition("{}")
+    if prefix and m.string.endswith(prefix, 0, m.start()):
+        prefix = ""
+    return f"{prefix}{m.group(1)}{suffix}"
 
 
 def _roman(m: re.Match[str]) -> str:
@@ -70,17 +101,19 @@ def _web(m: re.Match[str]) -> str:
 
 
 _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"\b[a-z]+://[^\s]*[A-Za-z0-9/]|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
+    # not \b: kana before the scheme is a word character too (詳しくはhttps://...); the address is ASCII
+    (re.compile(r"(?<![A-Za-z])[a-z]+://[!-~]*[A-Za-z0-9/]|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
                 + r")(?![A-Za-z])"), _web),
+    (re.compile(r"([¥$€£₩])\s?([-\u2212])(?=\d)"), r"\2\1"),  # $-5 -> -$5: the sign first
     (re.compile(r"([¥$€£₩])\s?(" + _NUM + r")"), _money),
     (re.compile(r"(?<!\d)(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?!\d)"), _date),
     (re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])"), _time),
+    (re.compile(r"(?<![\d/])(\d{1,3}) (\d{1,2})/(\d{1,2})(?![\d/])"), _mixed_fraction),
     (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day_or_fraction),
     (re.compile(r"(\d)\s?[〜~～]\s?(?=\d)"), r"\1から"),
-    (re.compile(r"(?<![\w)])-(?=\d)"), "マイナス"),
-    (re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s?°F"), r"華氏\1度"),
-    (re.compile(r"(\d)\s?°C?"), r"\1度"),
-    (re.compile(r"(?<!時速)(\d[\d,.]*)\s?km/h"), r"時速\1キロ"),
+    (re.compile(r"[-\u2212](?=\.?\d)"), _minus),
+    (re.compile(r"(?<![A-Za-z\d.,])((?:マイナス)?(?:" + _NUM + r"))(?:\s?(" + names(False, "ja") + r")|("
+                + names(True, "ja") + r"))(?![A-Za-z\d])"), _unit),
     (re.compile(r"km/h"), "キロ"),
     (re.compile(r"(\d+)(?:st|nd|rd|th)(?![A-Za-z])"), r"\1番目"),  # also before kana: 1stライブ
     (re.compile(r"(第|[ァ-ヴー]\s?)(?=[IVX]{2,}(?![A-Za-z])|(?<=第)[IVX]+(?![A-Za-z]))(X{0,3}(?:IX|IV|V?I{0,3}))"
