@@ -253,6 +253,28 @@ def test_a_full_output_disk_is_one_line(small_tmpfs, caplog) -> None:
     assert code == 2 and errors == "`uniflg speak` stopped: No space left on device", errors
 
 
+def test_a_flac_written_to_a_pipe_is_refused_naming_the_fix(tmp_path: Path, caplog) -> None:
+    """ffmpeg writing FLAC to a pipe cannot go back to put the length in the header; libsndfile then reports
+    2**63 - 1 frames (once read as "58096321723.70 h long") and stops partway through reading it."""
+    from uniflg.errors import BackendUnavailableError
+    from uniflg.preview import ffmpeg_exe
+
+    try:
+        ffmpeg = ffmpeg_exe()
+    except BackendUnavailableError:
+        pytest.skip("no ffmpeg (pip install imageio-ffmpeg)")
+    wav, flac = tmp_path / "a.wav", tmp_path / "piped.flac"
+    sf.write(wav, 0.1 * np.sin(np.arange(3 * 24000) * 0.05).astype(np.float32), 24000)
+    encoded = subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(wav), "-f", "flac", "-"], capture_output=True,
+                             check=True).stdout
+    flac.write_bytes(encoded)  # as `| cat > piped.flac` stores it
+    said = f"{flac}: its FLAC header does not give its length"
+    for argv in (["animate", str(flac), "-o", str(tmp_path / "o"), "--no-preview"],
+                 ["live", "--input", str(flac), "--quiet"]):
+        code, errors = cli(caplog, *argv)
+        assert code == 2 and errors.startswith(said) and "ffmpeg -i piped.flac fixed.wav" in errors, errors
+
+
 def test_a_disk_that_fills_during_the_landmarks_is_one_line(small_tmpfs, tmp_path: Path, caplog) -> None:
     speech = tmp_path / "speech.wav"
     sf.write(speech, 0.1 * np.sin(np.arange(5 * 24000) * 0.05).astype(np.float32), 24000)

@@ -119,20 +119,15 @@ class FileSource:
     last sample, as a sound card would deliver it. Ends at the end of the file."""
 
     def __init__(self, path: Path, block_ms: float = 20.0, realtime: bool = True) -> None:
-        import soundfile as sf
-        from uniflg.audio_file import ACCEPTED_HINT, check_sample_rate, file_problem
+        from uniflg.audio_file import file_problem, open_audio
 
         if (problem := file_problem(path)) is not None:  # a FIFO, folder or loop is named, never opened
             raise InvalidInputError(f"--input {path} {problem} (use 'mic', a sound file, or '-' for stdin)")
-        try:
-            self._file = sf.SoundFile(str(path))
-        except RuntimeError as exc:
-            raise InvalidInputError(f"--input: cannot read {path} as audio ({exc}); {ACCEPTED_HINT}") from exc
-        self.rate, self.channels = int(self._file.samplerate), int(self._file.channels)
-        check_sample_rate(self.rate, f"--input {path.name}'s sample rate")
+        self._file = open_audio(path, max_seconds=None)  # the checks every audio file gets (rate, channels, length)
+        self.rate, self.channels = self._file.sample_rate, self._file.channels
         self.block_samples = max(1, int(self.rate * block_ms / 1000))
         self.realtime = realtime
-        seconds = self._file.frames / self.rate
+        seconds = self._file.seconds
         self.description = f"file {path.name} ({self.rate} Hz, {self.channels} ch, {seconds:.1f} s)"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -145,7 +140,7 @@ class FileSource:
         t0, epoch0, n = time.monotonic(), time.time(), 0
         try:
             while not self._stop.is_set():
-                data = self._file.read(self.block_samples, dtype="float32", always_2d=True)
+                data = self._file.read(self.block_samples)
                 if len(data) == 0:
                     break
                 if self.realtime:

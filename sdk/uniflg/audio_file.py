@@ -96,6 +96,10 @@ class AudioFile:
                 raise InvalidInputError(f"audio {self.path} contains NaN or infinite samples")
             yield np.ascontiguousarray(mono, dtype=np.float32)
 
+    def read(self, frames: int) -> np.ndarray:
+        """The next ``frames`` samples at most, float32 (n, channels) as stored (n = 0 at the end)."""
+        return np.asarray(self._f.read(frames, dtype="float32", always_2d=True))
+
     def read_all(self) -> np.ndarray:
         """The whole file as mono float32 (for clips whose length the caller has bounded)."""
         parts = list(self.blocks(seconds=max(1.0, self.seconds)))
@@ -109,6 +113,9 @@ class AudioFile:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+UNKNOWN_LENGTH = 2**62  # frames libsndfile reports at or above this: the header did not say (2**63 - 1)
 
 
 def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -> AudioFile:
@@ -136,6 +143,10 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
             raise InvalidInputError(f"{path} has {handle.channels} channels; at most {MAX_CHANNELS} are accepted")
         if handle.frames <= 0:
             raise InvalidInputError(f"{path} has no audio samples")
+        if handle.frames >= UNKNOWN_LENGTH:  # libsndfile's answer for a stream whose header left the length out
+            raise InvalidInputError(f"{path}: its {handle.format} header does not give its length (written to a pipe, "
+                                    "e.g. `ffmpeg ... -f flac -`), and libsndfile stops partway through such a file; "
+                                    f"rewrite it with its length, e.g. ffmpeg -i {path.name} fixed.wav")
         seconds = handle.frames / handle.samplerate
         if max_seconds is not None and seconds > max_seconds:
             raise LimitExceededError(f"{path} is {_duration(seconds)} long; at most {_duration(max_seconds)} per "
