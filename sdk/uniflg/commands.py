@@ -182,11 +182,13 @@ def animate(args: argparse.Namespace) -> int:
                                     f"ms; need at least {1000 * shortest:.2f} ms (two spectrogram hops)")
         voice = load_voice(args.voice, args.backend, options=options_from_args(args))
         rate = source.sample_rate
-        with _progress("animate (seconds of audio)", round(source.seconds, 1), "s") as bar:
+        with _progress("animate (seconds of audio)", source.seconds, "s") as bar:
             def blocks() -> Any:
+                done = 0
                 for block in source.blocks(seconds=1.0):
                     yield block
-                    bar.update(block.size / rate)
+                    done += block.size  # counted in samples: summed seconds overshoot the total (a 104 % bar)
+                    bar.update(min(done, source.frames) / rate - bar.n)
 
             parts = [c.landmarks for c in voice.animate(blocks(), rate, opts)]
     landmarks = np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
