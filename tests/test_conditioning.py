@@ -3,6 +3,7 @@ and the DC-offset case of issue 16 on the shipped voice (files, Voice.animate st
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -235,6 +236,21 @@ def test_options_of_the_wrong_type_are_the_sdks_error(speed) -> None:
         SPEED.check(speed)
     with pytest.raises(InvalidInputError, match="speed must be a finite number"):
         check_request(read_voice_spec(), SynthesisOptions(speed=speed))
+
+
+@pytest.mark.parametrize(("changes", "said"), [
+    ({"language": "fr"}, "language must be auto or one of ja, en; got 'fr'"),
+    ({"max_lookahead_ms": 0}, "max_lookahead_ms must be above 0 ms"),
+    ({"max_lookahead_ms": math.nan}, "max_lookahead_ms must be above 0 ms"),
+    ({"max_lookahead_ms": "250"}, "max_lookahead_ms must be above 0 ms"),
+])
+def test_option_values_are_refused_before_the_voice_loads(changes: dict, said: str) -> None:
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import check_request, read_voice_spec
+
+    with pytest.raises(InvalidInputError, match=re.escape(said)) as info:
+        check_request(read_voice_spec(), SynthesisOptions(**changes))
+    assert type(info.value) is InvalidInputError  # an option, not text the front end could not read
 
 
 def test_input_conditioner_takes_a_path_or_its_name(voice_and_speech) -> None:

@@ -661,6 +661,14 @@ def _check_options(o: SynthesisOptions) -> None:
     CHUNK_SECONDS.check(o.chunk_seconds)
     if o.seed is not None:
         check_seed(o.seed)
+    from uniflg.text.charset import LANGUAGES
+
+    if o.language not in ("auto", *LANGUAGES):  # an option, not text the front end could not read
+        raise InvalidInputError(f"language must be auto or one of {', '.join(LANGUAGES)}; got {o.language!r}")
+    lookahead = o.max_lookahead_ms
+    if lookahead is not None and (isinstance(lookahead, bool) or not isinstance(lookahead, int | float)
+                                  or not lookahead > 0):  # also refuses NaN
+        raise InvalidInputError(f"max_lookahead_ms must be above 0 ms (or None: the offline path); got {lookahead!r}")
 
 
 def random_voice(config_name: str, path: str | Path, seed: int = 0, onnx: bool = True,
