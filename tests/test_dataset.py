@@ -169,3 +169,13 @@ def test_a_damaged_cache_item_is_named_and_rebuilt_by_preprocess(corpus, caplog)
     prepare(corpus, progress=False)  # the wav is intact: the item comes back
     assert "rebuilding" in caplog.text and "u0.npz" in caplog.text
     np.testing.assert_array_equal(UniFLGDataset(corpus / "cache", "train")[0]["wav"], good)
+
+
+def test_a_manifest_saved_with_a_byte_order_mark_keeps_its_first_row(tmp_path) -> None:
+    from uniflg_train.data.formats import read_rows
+
+    rows = [{"id": "a", "text": "はい"}, {"id": "b", "text": "いいえ"}]
+    manifest = tmp_path / "train.jsonl"
+    manifest.write_text("\ufeff" + "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n",
+                        encoding="utf-8")  # as Windows Notepad saves "UTF-8 with BOM"
+    assert [row for _, row in read_rows(manifest)] == rows

@@ -44,7 +44,7 @@ def read_meta(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InvalidInputError(f"{folder}: not a corpus folder (no corpus.json); make one with `uniflg corpus make`")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{path}: not valid JSON ({exc}); remake the corpus or restore the file") from None
     if not isinstance(meta, dict):

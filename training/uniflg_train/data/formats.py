@@ -87,8 +87,8 @@ class Item:
 
 def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any] | ValueError]]:
     """The one reader of a JSONL manifest: ("manifest:line", the line's object, or the ValueError that says why
-    it is not one) for every non-blank line, in order."""
-    for no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    it is not one) for every non-blank line, in order. A byte-order mark (Windows editors save one) is skipped."""
+    for no, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -145,7 +145,7 @@ def read_landmarks(path: Path) -> tuple[np.ndarray, float]:
         if path.suffix == ".npy":
             return np.load(path, allow_pickle=False).astype(np.float32), float(FPS)
         if path.suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
             if isinstance(data, dict):
                 return np.asarray(data["frames"], dtype=np.float32), float(data.get("fps", FPS))
             return np.asarray(data, dtype=np.float32), float(FPS)
@@ -160,7 +160,7 @@ def _openpose_dir(folder: Path) -> np.ndarray:
     """OpenPose --write_json output: one file per frame, people[0].face_keypoints_2d = [x, y, c] * 70."""
     frames = []
     for f in sorted(folder.glob("*.json")):
-        people = json.loads(f.read_text(encoding="utf-8")).get("people") or []
+        people = json.loads(f.read_text(encoding="utf-8-sig")).get("people") or []
         if not people:
             raise BadItemError(f, "OpenPose frame without a person")
         kp = np.asarray(people[0]["face_keypoints_2d"], dtype=np.float32).reshape(-1, 3)[:, :2]
