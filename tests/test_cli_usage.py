@@ -259,3 +259,9 @@ def test_ctrl_c_while_the_commands_import_is_one_line_and_130() -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and b"Traceback" not in err, err.decode()[-1500:]
     assert err.decode().strip().splitlines()[-1] == "WARNING uniflg: interrupted"
+
+
+@needs_default_voice
+def test_text_of_emoji_only_is_one_line(caplog, tmp_path) -> None:
+    code, lines = run(caplog, "speak", "😀 ♪", "-o", str(tmp_path / "o"), "--no-preview")
+    assert code == 2 and lines == ["nothing speakable: only '😀' (U+1F600) '♪' (U+266A)"], lines

@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="voice folder (default: the embedded voice, else a random small)")
     p.add_argument("--backends", default="all", help="comma list of backends, or all")
     p.add_argument("--models", default="default,paper", help="default and/or paper (random paper-size model)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per row; the median is reported (default 3)")
     p.add_argument("--gpu", choices=("auto", "only", "off"), default="auto",
                    help="GPU rows (onnxruntime CUDA/TensorRT providers, tensorrt; fp32 and fp16): auto adds them to "
                         "--backends all, printing 'unavailable: reason' where one cannot run; only: GPU rows alone")
@@ -239,7 +239,10 @@ def calibrate_face(args: argparse.Namespace) -> int:
     from uniflg.voice import load_voice
     from uniflg.voice_spec import DEFAULT_VOICE_DIR
 
+    from uniflg.outputs import prepare_output
+
     folder = args.voice or DEFAULT_VOICE_DIR
+    prepare_output(folder, option="--voice")  # voice.json is rewritten: a read-only folder fails now, not after 2 min
     calibration = store_face_calibration(load_voice(folder), folder)
     model = calibration.vowel_model
     cv_share = model.cv_share if model else {}

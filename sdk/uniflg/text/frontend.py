@@ -84,14 +84,14 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     if invisible:
         text = "".join(c for c in text if unicodedata.category(c) != "Cf")
         log.info("removed invisible format characters: %s", describe_characters(invisible))
-    if dropped:
-        if strict:
-            raise UnsupportedTextError(f"emoji and symbols cannot be read: {describe_characters(dropped)} "
-                                       "(without strict they are dropped)", dropped)
-        log.warning("dropped emoji/symbols that cannot be read: %s", " ".join(dropped))
+    if dropped and strict:
+        raise UnsupportedTextError(f"emoji and symbols cannot be read: {describe_characters(dropped)} "
+                                   "(without strict they are dropped)", dropped)
     text = _nfkc(text).strip()
-    if not text:
+    if not text:  # one line: the error names what was dropped
         raise UnsupportedTextError(f"nothing speakable: only {describe_characters(dropped)}", dropped)
+    if dropped:
+        log.warning("dropped emoji/symbols that cannot be read: %s", " ".join(dropped))
     return text, dropped
 
 

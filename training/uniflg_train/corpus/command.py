@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument("--out", type=argtypes.path, required=True, help="output directory")
     make.add_argument("--utterances", type=argtypes.int_range(1, MAX_UTTERANCES), default=200,
                       help=f"items to make, 1 to {MAX_UTTERANCES:,}")
-    make.add_argument("--seed", type=argtypes.training_seed, default=0)
+    make.add_argument("--seed", type=argtypes.training_seed, default=0,
+                      help="seed of the sentences, speakers and faces, 0 to 2**63-1 (default 0; a rerun into the same "
+                           "--out must give the same)")
     make.add_argument("--paired-fraction", type=float, default=0.5,
                       help="share of utterances with landmark tracks (default 0.5)")
     make.add_argument("--paired-speakers", type=comma_names, metavar="NAME[,NAME]",
@@ -94,7 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "condition on the emotion and need no stand-in)")
     pair.set_defaults(func=_pair)
     meas = csub.add_parser("measure", help="lip-closure vs audio-closure alignment of a corpus's paired items")
-    meas.add_argument("data", type=argtypes.path)
+    meas.add_argument("data", type=argtypes.path, help="a corpus folder (uniflg corpus make --out)")
     meas.add_argument("--limit", type=argtypes.int_range(0, 10**9), default=0, help="items to measure (0: all)")
     meas.set_defaults(func=_measure)
 
