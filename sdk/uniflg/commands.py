@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import sys
 from pathlib import Path
@@ -174,6 +175,7 @@ def animate(args: argparse.Namespace) -> int:
     prepare_output(args.output, OUTPUTS_ANIMATE)
     opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed)
     with open_audio(args.audio, args.max_seconds) as source:  # reads the header only
+        read_as = _identity(args.audio)
         spec = read_voice_spec(args.voice)
         check_request(spec, opts)  # names and limits from voice.json: a typo costs no load
         shortest = 2 * spec.config.audio.hop_length / spec.config.audio.sample_rate  # Animation.min_samples
@@ -194,10 +196,24 @@ def animate(args: argparse.Namespace) -> int:
     landmarks = np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
     with staged_outputs(args.output, OUTPUTS_ANIMATE, keep=[args.audio]) as out:  # (speech.wav is not ours here)
         write_landmarks(out.path("landmarks.npy"), out.path("landmarks.json"), landmarks, rate)
-        if not args.no_preview:
+        changed = not args.no_preview and _identity(args.audio) != read_as  # the preview muxes the file itself
+        if changed:
+            log.warning("no preview: %s changed or went away during the run (the landmarks are of the audio as it "
+                        "was read)", args.audio)
+        elif not args.no_preview:
             write_preview(out.path("preview.mp4"), landmarks, audio_path=args.audio)
     log.info("%s: %d frames (%s)", args.output, len(landmarks), voice.backend.describe())
     return 0
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """(device, inode, size, mtime) of a file: an editor's save replaces it (new inode), a rewrite changes the
+    size or time. None when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -236,10 +252,9 @@ def info(args: argparse.Namespace) -> int:
 def calibrate_face(args: argparse.Namespace) -> int:
     """Measure and store; prints jaw range, the classifier's shrinkage and its cross-validated vowel shares."""
     from uniflg.avatar import store_face_calibration
+    from uniflg.outputs import prepare_output
     from uniflg.voice import load_voice
     from uniflg.voice_spec import DEFAULT_VOICE_DIR
-
-    from uniflg.outputs import prepare_output
 
     folder = args.voice or DEFAULT_VOICE_DIR
     prepare_output(folder, option="--voice")  # voice.json is rewritten: a read-only folder fails now, not after 2 min
