@@ -407,6 +407,7 @@ SPEC_BREAKS = {
     "version zero": (_set("version", 0), "version must be a whole number from 1"),
     "version bool": (_set("version", True), "version must be a whole number from 1"),
     "name": (_set("name", 123), "name must be a non-empty string"),
+    "language": (_set("language", "fr"), "language must be auto or one of ja, en; got 'fr'"),
 }
 
 
@@ -419,6 +420,15 @@ def test_voice_json_fields_are_checked_when_the_folder_is_read(voice_copy: Path,
     with pytest.raises(ModelFormatError) as info:
         read_voice_spec(voice_copy)
     assert said in str(info.value) and str(voice_copy) in str(info.value), info.value  # the folder or its voice.json
+
+
+def test_a_voice_file_linked_from_outside_is_refused(voice_copy: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.json"
+    shutil.copy(voice_copy / VOICE_FILE, outside)
+    (voice_copy / VOICE_FILE).unlink()
+    (voice_copy / VOICE_FILE).symlink_to(outside)
+    with pytest.raises(ModelFormatError, match="voice.json 'voice.json' points outside the voice folder"):
+        read_voice_spec(voice_copy)
 
 
 def test_a_voice_file_that_is_no_object_says_so(voice_copy: Path) -> None:

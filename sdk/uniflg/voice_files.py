@@ -264,8 +264,11 @@ def check_spec_contents(spec: VoiceSpec, where: str) -> None:
     cfg = spec.config
     if not isinstance(spec.name, str) or not spec.name.strip():
         raise ModelFormatError(f"{where}: name must be a non-empty string; got {spec.name!r}")
-    if not isinstance(spec.language, str):
-        raise ModelFormatError(f"{where}: language must be a string; got {spec.language!r}")
+    from uniflg.text.charset import LANGUAGES
+
+    if spec.language not in ("auto", *LANGUAGES):
+        raise ModelFormatError(f"{where}: language must be auto or one of {', '.join(LANGUAGES)}; got "
+                               f"{spec.language!r}")
     graphs = _object(spec.graphs, where, "graphs", "graph name -> ONNX file")
     known = ("text_encoder", *WINDOWED_GRAPHS, "utterance_encoder")
     if unknown := sorted(set(graphs) - set(known)):
@@ -354,6 +357,7 @@ def _check_voice_folder(folder: Path) -> VoiceSpec:
     spec_path = folder / VOICE_FILE
     if not spec_path.is_file():
         raise ModelFormatError(f"not a voice folder (no {VOICE_FILE}): {folder}")
+    contained_file(folder, VOICE_FILE, VOICE_FILE)  # like every file it names: no link out of the folder
     check_not_lfs_pointer(spec_path)
     if spec_path.stat().st_size > MAX_SPEC_BYTES:
         raise ModelFormatError(f"{spec_path} is {spec_path.stat().st_size} bytes; at most {MAX_SPEC_BYTES}")
