@@ -12,10 +12,20 @@ namespace UnityEngine
         public Transform transform { get { return null; } }
         public GameObject gameObject { get { return null; } }
     }
-    public sealed class GameObject : Object { public T AddComponent<T>() where T : Component { return null; } }
+    public sealed class GameObject : Object
+    {
+        public GameObject(string name) { }
+        public Transform transform { get { return null; } }
+        public T AddComponent<T>() where T : Component { return null; }
+        public void SetActive(bool value) { }
+    }
     public class Behaviour : Component { public bool enabled { get; set; } }
     public class MonoBehaviour : Behaviour { }
-    public class Transform : Component { public Vector3 TransformPoint(Vector3 p) { return p; } }
+    public class Transform : Component
+    {
+        public Vector3 TransformPoint(Vector3 p) { return p; }
+        public void SetParent(Transform parent, bool worldPositionStays) { }
+    }
     public class Renderer : Component { }
     public class Mesh : Object
     {

@@ -15,13 +15,17 @@ public sealed class UniFLGQuickStart : MonoBehaviour
 
     void Start()
     {
-        var receiver = gameObject.AddComponent<UniFLGOscReceiver>();   // its OnEnable runs with the defaults
+        // Added to an inactive child and configured before it activates: OnEnable then opens the chosen port
+        // once (on this object it would first try the default 39539, which VSeeFace may hold).
+        var holder = new GameObject("UniFLG receiver");
+        holder.SetActive(false);
+        holder.transform.SetParent(transform, false);
+        var receiver = holder.AddComponent<UniFLGOscReceiver>();
         receiver.port = port;
         receiver.preset = preset;
         receiver.targets = face != null ? new[] { face } : new SkinnedMeshRenderer[0];
-        receiver.enabled = false;   // reopen the socket and rebuild the name maps with these settings
-        receiver.enabled = true;
-        var gizmo = gameObject.AddComponent<UniFLGLandmarkGizmo>();
+        holder.SetActive(true);
+        var gizmo = holder.AddComponent<UniFLGLandmarkGizmo>();
         gizmo.receiver = receiver;
         receiver.FrameApplied += f => { if (f.IsEnd) Debug.Log("UniFLG: stream " + f.StreamId + " ended"); };
     }
