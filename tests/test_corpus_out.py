@@ -85,7 +85,7 @@ def test_an_out_that_cannot_be_made_is_one_line(two, tmp_path, caplog):
         caplog.clear()
         assert main(argv) == 2, argv
         said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-        assert len(said) == 1 and f"{tmp_path / 'afile'} is a file; choose a folder path" in said[0], said
+        assert len(said) == 1 and f"{tmp_path / 'afile'} is a file, not a folder" in said[0], said
         assert "Traceback" not in caplog.text
 
 

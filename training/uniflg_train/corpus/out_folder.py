@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 from uniflg.errors import InvalidInputError
 from uniflg.fileio import atomic_path
+from uniflg.outputs import prepare_output
 
 RECIPE = ".uniflg-corpus.json"  # {"command": ..., "settings": {...}}
 LOCK = ".uniflg-corpus.lock"  # held by the command writing into the folder
@@ -35,22 +35,15 @@ Legacy = Callable[[dict[str, Any]], list[str]]
 def check_out(out: Path, sources: list[Path], command: str) -> None:
     """``out`` must be a folder path that can be made (new, or an existing folder), neither one of the resolved
     ``sources`` nor inside or around one, nor inside another corpus; InvalidInputError naming what is wrong."""
-    if out.is_symlink() and not out.exists():
-        raise InvalidInputError(f"{command}: --out {out} is a symbolic link to nothing (broken, or a loop); "
-                                "choose a folder")
-    if out.exists() and not out.is_dir():
-        raise InvalidInputError(f"{command}: --out {out} is a file; choose a new folder")
+    dangling = out.is_symlink() and not out.exists()  # prepare_output names it ("a symbolic link to nothing")
     try:
-        target = out.resolve(strict=False)
-    except (OSError, RuntimeError) as exc:  # a symbolic link loop
+        target = out if dangling else out.resolve(strict=False)
+    except (OSError, RuntimeError) as exc:  # a symbolic link loop on the way to it
         raise InvalidInputError(f"{command}: --out {out} cannot be resolved ({exc}); choose a folder") from None
-    existing = target
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InvalidInputError(f"{command}: --out {out} cannot be made: {existing} is a file; choose a folder path")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"{command}: --out {out} cannot be written: no write permission in {existing}")
+    try:  # the one check every command's output folder gets (links to nothing, files, permissions, read-only)
+        prepare_output(out, option="--out")
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{command}: {exc}") from None
     for src in sources:
         if target == src:
             raise InvalidInputError(f"{command}: --out {out} is one of the sources; choose a new folder")
