@@ -355,3 +355,22 @@ def test_named_configs_round_trip() -> None:
     with pytest.raises(ValueError, match="upsamples"):
         tiny_config(decoder=tiny_config().decoder.__class__(kind="istft", upsample_rates=(4, 2),
                                                             upsample_kernel_sizes=(8, 4)))
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_an_stl_d_voice_draws_faces_from_speech_and_says_so_for_text(tmp_path, backend: str) -> None:
+    """STL-D's landmark decoder reads spectrograms: the text path's latents once reached it and failed inside
+    ONNX Runtime; now text is refused in one line naming mode p, which (like animate) works."""
+    from uniflg.errors import InvalidInputError
+    from uniflg.types import SynthesisOptions
+    from uniflg.voice import load_voice, random_voice
+
+    folder = random_voice("tiny", tmp_path / "stl-d", onnx=backend == "onnxruntime",
+                          variant=VariantConfig(landmark_training="speech", landmark_input="spectrogram"))
+    voice = load_voice(folder, backend)
+    for call in (voice.synthesize_all, voice.synthesize, voice.landmarks_from_text):
+        with pytest.raises(InvalidInputError, match="is STL-D: its faces come from speech only; use mode 'p'"):
+            call("こんにちは")
+    audio, faces = voice.synthesize_all("こんにちは。はい。", SynthesisOptions(mode="p"))
+    assert len(faces) == round(audio.size / voice.sample_rate * 30) > 0
+    assert voice.animate_array(np.full(24000, 0.01, np.float32), voice.sample_rate).shape == (30, 70, 2)

@@ -220,12 +220,14 @@ class Voice:
         now (errors raise here, not at the first ``next``); ``SynthesisChunk.sentence`` says which piece a
         chunk belongs to."""
         options = options or SynthesisOptions()
+        self._check_text_faces(options.mode)
         return self._stream_pieces(self._prepare(text, options), options)
 
     def synthesize_all(self, text: Any, options: SynthesisOptions | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Whole text at once -> (audio float32 (S,), landmarks float32 (round(S/sr*30), 70, 2)); text of
         several pieces gives the concatenated stream of :meth:`synthesize`."""
         options = options or SynthesisOptions()
+        self._check_text_faces(options.mode)
         pieces = self._prepare(text, options)
         if len(pieces) > 1:
             chunks = list(self._stream_pieces(pieces, options))
@@ -243,6 +245,7 @@ class Voice:
         """Landmarks only (no waveform decoding): the cheapest text path. Text of several pieces: their frames
         in a row, each piece but the last padded to whole frames as in :meth:`synthesize`."""
         options = options or SynthesisOptions()
+        self._check_text_faces("t")
         pieces = self._prepare(text, options)
         conditions, rng = self._start(options, pieces)
         out = []
@@ -252,6 +255,12 @@ class Voice:
                                   plan.landmark_frames)
             out.append(lm if k == len(pieces) - 1 else self._pad_piece(plan, np.zeros(0, np.float32), lm)[1])
         return np.concatenate(out)
+
+    def _check_text_faces(self, mode: str) -> None:
+        """STL-D's landmark decoder reads spectrograms, not the text path's latents: it draws faces from speech."""
+        if mode == "t" and self.config.variant.landmark_input == "spectrogram":
+            raise InvalidInputError(f"voice {self.name!r} is {self.config.variant.name}: its faces come from speech "
+                                    "only; use mode 'p' (text -> speech -> face) or animate speech")
 
     def speech_seconds(self, text: Any, options: SynthesisOptions | None = None) -> float:
         """Length in seconds of the speech ``text`` gives at ``options`` (text encoder and duration predictor
