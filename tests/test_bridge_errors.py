@@ -108,6 +108,10 @@ def test_refusals_name_what_is_accepted(server) -> None:
     with pytest.raises(grpc.RpcError) as info:
         list(client.Animate(iter([pb.AnimateRequest()]), timeout=5))
     assert info.value.details().endswith("must be an AudioHeader, got an empty message")
+    for first, words in ((pb.AnimateRequest(audio=b"\0\0"), "an audio message"), (END, "an EndOfAudio message")):
+        with pytest.raises(grpc.RpcError) as info:
+            list(client.Animate(iter([first]), timeout=5))
+        assert info.value.details().endswith(f"must be an AudioHeader, got {words}"), info.value.details()
     with pytest.raises(grpc.RpcError) as info:  # the SDK's and the CLI's words for the same range
         list(client.Animate(iter([header(sample_rate=7999), END]), timeout=5))
     assert info.value.details().endswith("AudioHeader.sample_rate must be an integer from 8000 to 192000 Hz; got 7999")
@@ -115,6 +119,23 @@ def test_refusals_name_what_is_accepted(server) -> None:
         list(client.Synthesize(pb.SynthesizeRequest(text="はい", chunk_seconds=0.01), timeout=5))
     assert info.value.details() == "chunk_seconds must be a finite number within [0.05, 10]; got 0.01"
     still_serving(client)
+
+
+def test_animate_bytes_that_are_no_message_are_invalid_argument(server, caplog) -> None:
+    """A client's bad bytes are its error: INVALID_ARGUMENT with one log line, never INTERNAL with a traceback."""
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    raw = channel.stream_stream("/uniflgapi.v1.UniFLGService/Animate", request_serializer=lambda b: b,
+                                response_deserializer=lambda b: b)
+    valid = header().SerializeToString()
+    with caplog.at_level(logging.INFO, logger="uniflg_bridge.server"):
+        for messages in ([b"\xff\xff\xff"], [valid, b"\xff\xff\xff"]):  # as the header, and after it
+            with pytest.raises(grpc.RpcError) as info:
+                list(raw(iter(messages), timeout=10))
+            assert info.value.code() == C.INVALID_ARGUMENT, info.value.details()
+            assert info.value.details().startswith("not a valid uniflgapi.v1.AnimateRequest"), info.value.details()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    channel.close()
+    still_serving(stub(server)[1])
 
 
 def wait_released(voice: FakeVoice, server, timeout: float = 5.0) -> None:

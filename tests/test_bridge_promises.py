@@ -292,8 +292,42 @@ def test_a_queued_call_is_refused_when_its_wait_runs_out() -> None:
             list(client.Synthesize(pb.SynthesizeRequest(text="はい"), timeout=10))
         waited = time.monotonic() - t0
         assert info.value.code() == C.UNAVAILABLE and 0.35 <= waited < 1.5
+        assert "(1 stream running, 0 waiting; waited 0.4 s)" in info.value.details(), info.value.details()
         assert int(dict(info.value.trailing_metadata())[RETRY_AFTER_KEY]) >= 100
         assert completed(list(running))
+        channel.close()
+
+
+def test_refused_requests_do_not_shrink_the_retry_pause() -> None:
+    """Invalid requests refused inside the slot (cheap for anyone to send) say nothing about how long streams take:
+    the pause still comes from the completed stream's time."""
+    voice = FakeVoice(delay=0.1)
+    with running_server(voice, max_streams=1, queue_size=0) as srv:
+        channel, client = stub(srv)
+        t0 = time.monotonic()
+        assert completed(list(client.Synthesize(pb.SynthesizeRequest(text="あ" * 10, chunk_seconds=0.1),
+                                                timeout=30)))
+        typical = time.monotonic() - t0  # about 0.8 s of frames in 0.1-s chunks, 0.1 s each
+        for _ in range(20):
+            with pytest.raises(grpc.RpcError) as info:
+                list(client.Synthesize(pb.SynthesizeRequest(text="は#い"), timeout=10))
+            assert info.value.code() == C.INVALID_ARGUMENT
+        running = client.Synthesize(pb.SynthesizeRequest(text="あ" * 20, chunk_seconds=0.1), timeout=30)
+        next(running)
+        with pytest.raises(grpc.RpcError) as info:
+            list(client.Synthesize(pb.SynthesizeRequest(text="はい"), timeout=10))
+        assert info.value.code() == C.UNAVAILABLE
+        assert int(dict(info.value.trailing_metadata())[RETRY_AFTER_KEY]) >= 0.5 * typical * 1000
+        assert completed(list(running))
+        channel.close()
+
+
+def test_get_info_reports_the_text_limit_a_request_can_really_carry() -> None:
+    from uniflg.text import MAX_CHARS
+
+    with running_server(FakeVoice(), max_text_chars=100_000) as srv:  # above the SDK's own limits
+        channel, client = stub(srv)
+        assert client.GetInfo(pb.GetInfoRequest(), timeout=5).limits.max_text_chars == max(MAX_CHARS.values())
         channel.close()
 
 
@@ -423,6 +457,11 @@ def pki(tmp_path_factory) -> dict[str, Path]:
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                         "/CN=localhost", "-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.pem")],
                        check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-days", "2", "-subj", "/CN=localhost",
+                    "-passout", "pass:secret", "-keyout", str(folder / "enc.key"), "-out", str(folder / "enc.pem")],
+                   check=True, capture_output=True)  # PKCS#8 "ENCRYPTED PRIVATE KEY"
+    subprocess.run(["openssl", "genrsa", "-aes256", "-traditional", "-passout", "pass:secret", "-out",
+                    str(folder / "enc_trad.key"), "2048"], check=True, capture_output=True)  # "Proc-Type: 4,ENCRYPTED"
     (folder / "empty").write_bytes(b"")
     (folder / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
     (folder / "token").write_text("s3cret-from-a-file\n")
@@ -441,17 +480,56 @@ def tls_cases(p: dict[str, Path]) -> dict[str, list[str]]:
         "empty client CA": ["--tls-cert", str(p["a"]), "--tls-key", str(p["a_key"]), "--tls-client-ca",
                             str(p["empty"])],
         "certificate as key": ["--tls-cert", str(p["a"]), "--tls-key", str(p["a"])],
+        "encrypted key": ["--tls-cert", str(p["enc"]), "--tls-key", str(p["enc_key"])],
+        "encrypted traditional key": ["--tls-cert", str(p["a"]), "--tls-key", str(p["enc_trad_key"])],
     }
 
 
 @pytest.mark.parametrize("case", ["empty cert and key", "client CA without cert and key", "key without cert",
                                   "mismatched key", "garbage certificate", "missing key file", "empty client CA",
-                                  "certificate as key"])
+                                  "certificate as key", "encrypted key", "encrypted traditional key"])
 def test_tls_that_cannot_be_set_up_refuses_to_start(pki, caplog, case: str) -> None:
     status, records = serve_in_process(caplog, "--grpc", "127.0.0.1:0", *tls_cases(pki)[case])
     assert status == 2 and len(records) == 1 and records[0].exc_info is None
     message = records[0].getMessage()
     assert "tls" in message.lower() and "\n" not in message, message
+    if case.startswith("encrypted"):  # never a pass-phrase prompt: the refusal says how to decrypt
+        assert "--tls-key is encrypted" in message and "openssl pkey -in key.pem -out plain.pem" in message, message
+
+
+@pytest.mark.slow  # an interpreter start-up that imports the whole CLI
+def test_an_encrypted_key_never_prompts_for_a_pass_phrase(pki) -> None:
+    """Under a terminal OpenSSL would ask on /dev/tty and wait there; a pseudo-terminal stands in for it."""
+    import os
+    import pty
+
+    code = "import sys; from uniflg.cli import main; sys.exit(main())"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal
+        os.execv(sys.executable, [sys.executable, "-c", code, "serve", "--voice", "/nonexistent/voice", "--grpc",
+                                  "127.0.0.1:0", *tls_cases(pki)["encrypted key"]])
+    output, deadline = b"", time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if b"pass phrase:" in output.lower():
+            break
+    finished, status = os.waitpid(pid, os.WNOHANG)
+    while not finished and b"pass phrase:" not in output.lower() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the terminal closed as the child exits
+        finished, status = os.waitpid(pid, os.WNOHANG)
+    if not finished:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    os.close(fd)
+    text = output.decode(errors="replace")
+    assert finished and os.waitstatus_to_exitcode(status) == 2, text
+    assert "PEM pass phrase" not in text and "--tls-key is encrypted" in text and len(text.strip().splitlines()) == 1
 
 
 @pytest.mark.slow  # an interpreter start-up that imports the whole CLI
@@ -519,6 +597,8 @@ def test_startup_errors_are_one_line_and_exit_2(pki, tmp_path, caplog) -> None:
         "token file with a blank first line": ["--token-file", str(pki["blank_first"])],
         "missing token file": ["--token-file", str(tmp_path / "nope")],
         "public bind without a token": ["--grpc", "0.0.0.0:0"],
+        "gRPC address without a host": ["--grpc", ":50565"],
+        "gRPC address without a host, with a token": ["--grpc", ":50565", "--token", "t0ken"],
         "negative limit": ["--max-streams", "0"],
     }
     try:
@@ -527,7 +607,10 @@ def test_startup_errors_are_one_line_and_exit_2(pki, tmp_path, caplog) -> None:
             messages = [r.getMessage() for r in records]
             assert status == 2 and len(records) == 1 and records[0].exc_info is None, (name, messages)
             assert "voice" not in messages[0].lower(), (name, messages)  # checked before the voice loads
-            if "token" in name and "bind" not in name:
+            if "without a host" in name:  # one reading of :PORT, before the voice (and never gRPC core's own line)
+                assert messages[0] == "--grpc :50565: give the host to listen on: 127.0.0.1:50565 (this machine " \
+                                      "only) or 0.0.0.0:50565 / [::]:50565 (every interface; needs a token)", messages
+            if "token" in name and "bind" not in name and "host" not in name:
                 assert messages[0] == {
                     "empty token file": f"--token-file {pki['empty']}: the file is empty",
                     "token file with a blank first line": f"--token-file {pki['blank_first']}: its first line is "
@@ -664,3 +747,23 @@ def test_send_failures_are_counted_per_target(caplog) -> None:
     assert any(f"127.0.0.1:{port}" in m and "ECONNREFUSED" in m for m in messages)
     assert any("more send failures" in m and f"127.0.0.1:{port}" in m for m in messages)  # the count at close
     open_rx.close()
+
+
+def test_the_first_failure_summary_comes_30_s_after_the_first_failure(caplog) -> None:
+    """A sender created long ago (idle before its first stream) logs its first failure, and no summary right after
+    it: the 30-s window starts at that first line."""
+    import uniflg_bridge.udp as udp
+
+    closed = udp_receiver()
+    port = closed.getsockname()[1]
+    closed.close()
+    bad = DatagramSender(Target("127.0.0.1", port))
+    bad._reported_at -= 2 * udp.REPORT_EVERY  # created a minute ago
+    with caplog.at_level(logging.WARNING, logger="uniflg_bridge.udp"):
+        for _ in range(20):
+            bad.send(b"x" * 50)
+            time.sleep(0.005)
+        messages = [r.getMessage() for r in caplog.records]
+        bad.close()
+    assert sum(bad.failures.values()) >= 2
+    assert len(messages) == 1 and "failed: ECONNREFUSED" in messages[0], messages

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -206,3 +208,150 @@ def test_load_script_runs_mixed_streams_without_errors() -> None:
     report = asyncio.run(run_load(FakeVoice(), streams=6, animate_seconds=1.0))
     assert report["errors"] == [] and report["frames_per_s"] > 0
     assert report["rss_mib_after"] > 0
+
+
+FANNED_SERVER_SCRIPT = """
+import asyncio, logging, sys
+sys.path.insert(0, {tests!r})
+from bridge_fakes import FakeVoice
+from uniflg_bridge import vmc
+from uniflg_bridge.fanout import FanOut
+from uniflg_bridge.server import ServerConfig, serve
+from uniflg_bridge.udp import Target
+logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+fan = FanOut([vmc.VmcSink(Target("127.0.0.1", {port}))])
+asyncio.run(serve(FakeVoice(), ServerConfig(bind="127.0.0.1:0", grace_seconds=20), fan))
+"""
+
+
+def vmc_receiver() -> socket.socket:
+    sock = udp_receiver()
+    sock.settimeout(0.05)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+    return sock
+
+
+def drain(sock: socket.socket) -> list[bytes]:
+    out = []
+    while True:
+        try:
+            out.append(sock.recv(65536))
+        except TimeoutError:
+            return out
+
+
+def is_neutral_vmc(data: bytes) -> bool:
+    return not any(m.params[1] for m in OscBundle(data) if m.address == "/VMC/Ext/Blend/Val")
+
+
+def start_fanned_server(rx: socket.socket, sighup: signal.Handlers = signal.SIG_DFL,
+                        ) -> tuple[subprocess.Popen[str], pb_grpc.UniFLGServiceStub, grpc.Channel]:
+    """The server of FANNED_SERVER_SCRIPT in its own process, started with SIGHUP's disposition ``sighup`` (as a
+    shell leaves it, or as nohup does: SIG_IGN), whatever this test runner's is."""
+    script = FANNED_SERVER_SCRIPT.format(tests=str(TESTS), port=rx.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, sighup))
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if m := re.search(r"on 127\.0\.0\.1:(\d+)", line):
+            channel = grpc.insecure_channel(f"127.0.0.1:{m.group(1)}")
+            return proc, pb_grpc.UniFLGServiceStub(channel), channel
+    raise AssertionError(f"the server exited ({proc.wait()}) before it was serving")
+
+
+def stopped(proc: subprocess.Popen[str], timeout: float) -> tuple[int, str]:
+    """(exit status, the rest of its log) once the server has exited within ``timeout`` seconds."""
+    try:
+        code = proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stderr is not None
+    return code, proc.stderr.read()
+
+
+def test_a_health_watch_does_not_hold_a_stopping_server() -> None:
+    """A load balancer's Watch sees NOT_SERVING and ends; with no stream open the server exits at once, not after
+    the 20 s grace."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    rx = vmc_receiver()
+    proc, _, channel = start_fanned_server(rx)
+    seen: list[int] = []
+    ended: list[str] = []
+
+    def watch() -> None:
+        try:
+            for reply in health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=60):
+                seen.append(reply.status)
+            ended.append("OK")
+        except grpc.RpcError as exc:
+            ended.append(exc.code().name)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.02)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code, log = stopped(proc, timeout=10)
+    took = time.monotonic() - t0
+    watcher.join(5)
+    channel.close()
+    assert code == 0 and took < 8, (took, log)
+    assert seen == [health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING]
+    assert ended == ["OK"], ended
+    assert "SIGTERM: shutting down; 0 open stream(s)" in log, log
+
+
+def test_a_second_ctrl_c_stops_the_open_streams_at_once() -> None:
+    rx = vmc_receiver()
+    proc, client, channel = start_fanned_server(rx)
+    call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 300), timeout=60)  # 24 s of frames
+    next(call), next(call)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert proc.poll() is None  # the first Ctrl-C gives the stream its grace (20 s)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    code, log = stopped(proc, timeout=10)
+    took = time.monotonic() - t0
+    with pytest.raises(grpc.RpcError):
+        list(call)
+    channel.close()
+    packets = drain(rx)
+    assert code == 0 and took < 8, (took, log)
+    assert "SIGINT (Ctrl-C): shutting down; 1 open stream(s) get up to 20 s" in log, log
+    assert "SIGINT (Ctrl-C) again: stopping now; 1 open stream(s) are cancelled" in log, log
+    assert packets and is_neutral_vmc(packets[-1])  # the avatar was left neutral
+
+
+def test_sighup_shuts_down_like_sigterm() -> None:
+    """A closed terminal (or ssh session): the open stream completes, the avatar ends neutral, a log line says why."""
+    rx = vmc_receiver()
+    proc, client, channel = start_fanned_server(rx)
+    call = client.Synthesize(pb.SynthesizeRequest(text="あ" * 20), timeout=60)  # 1.6 s of frames
+    next(call)
+    proc.send_signal(signal.SIGHUP)
+    rest = list(call)
+    code, log = stopped(proc, timeout=15)
+    channel.close()
+    packets = drain(rx)
+    assert code == 0 and rest[-1].HasField("status"), log
+    assert "SIGHUP (the terminal closed): shutting down; 1 open stream(s)" in log, log
+    assert len(packets) == rest[-1].status.frame_count + 1 and is_neutral_vmc(packets[-1])
+
+
+def test_under_nohup_sighup_is_still_ignored() -> None:
+    rx = vmc_receiver()
+    proc, client, channel = start_fanned_server(rx, sighup=signal.SIG_IGN)
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    assert proc.poll() is None and client.GetInfo(pb.GetInfoRequest(), timeout=10).voice == "fake"
+    proc.send_signal(signal.SIGTERM)
+    code, log = stopped(proc, timeout=15)
+    channel.close()
+    assert code == 0 and "SIGHUP" not in log and "SIGTERM: shutting down" in log, log

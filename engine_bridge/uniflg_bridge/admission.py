@@ -2,7 +2,8 @@
 
 At most ``slots`` streams run; up to ``queue`` more wait in arrival order for at most ``wait_seconds``; beyond
 that a call is refused at once with :class:`~uniflg_bridge.status.BusyError` (gRPC UNAVAILABLE) carrying a
-retry hint: the recent median stream time, scaled by how many are ahead (docs/grpc.md, "When to retry").
+retry hint: the median time recent completed streams held a slot, scaled by how many are ahead (docs/grpc.md,
+"When to retry").
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Admission:
         return int(min(MAX_RETRY_MS, max(MIN_RETRY_MS, typical * 1000)))
 
     def _busy(self, why: str) -> BusyError:
-        return BusyError(f"the server is busy ({self.active} streams running, {self.waiting} waiting; {why}); "
+        running = f"{self.active} stream{'' if self.active == 1 else 's'} running"
+        return BusyError(f"the server is busy ({running}, {self.waiting} waiting; {why}); "
                          "retry after the pause in the trailers", self.retry_after_ms())
 
     async def _acquire(self) -> None:
@@ -55,6 +57,7 @@ class Admission:
             if granted.done():  # handed a slot just as the wait ran out: keep it
                 return
             granted.cancel()
+            self._waiters.remove(granted)  # no longer waiting: neither the message nor the pause count it
             raise self._busy(f"waited {self.wait_seconds:g} s") from None
         except asyncio.CancelledError:
             if granted.done() and not granted.cancelled():
@@ -75,11 +78,15 @@ class Admission:
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold a stream slot for the ``async with`` body; raises BusyError when refused."""
+        """Hold a stream slot for the ``async with`` body; raises BusyError when refused. Only bodies that complete
+        count toward the retry pause: a refused or cancelled call (cheap for anyone to send) says nothing about how
+        long streams hold a slot."""
         await self._acquire()
         start = time.monotonic()
         try:
             yield
-        finally:
-            self._durations.append(time.monotonic() - start)
+        except BaseException:
             self._release()
+            raise
+        self._durations.append(time.monotonic() - start)
+        self._release()

@@ -76,7 +76,8 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-audio-seconds", type=float, default=d.max_audio_seconds,
                    help=f"seconds of audio per Animate stream (default {d.max_audio_seconds:g})")
     p.add_argument("--grace", type=float, default=d.grace_seconds,
-                   help=f"seconds open streams get on SIGTERM/SIGINT (default {d.grace_seconds:g})")
+                   help=f"seconds open streams get on SIGTERM/SIGINT/SIGHUP (default {d.grace_seconds:g}); a second "
+                        "signal stops them at once")
     p.add_argument("--osc", action="append", default=[], metavar="HOST:PORT",
                    help="send raw landmarks as /uniflg/... OSC bundles (repeatable)")
     p.add_argument("--vmc", action="append", default=[], metavar="HOST:PORT",
@@ -89,7 +90,8 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
                    help="Live Link subject name (1 to 128 characters)")
     p.add_argument("--udp-max-datagram", type=int, default=MAX_DATAGRAM, metavar="BYTES",
                    help=f"largest OSC/VMC datagram; frames are split to fit (default {MAX_DATAGRAM}, no IP "
-                        f"fragments on a 1,500-byte LAN; up to {LOOPBACK_MAX_DATAGRAM} for loopback: one per frame)")
+                        f"fragments on a 1,500-byte LAN; up to {LOOPBACK_MAX_DATAGRAM} for loopback: one per frame; "
+                        "at least 576, and with --osc what one landmarks message needs, checked at start-up)")
     p.add_argument("--play", action="store_true", help="play the audio locally, frames paced against it")
     p.add_argument("--audio-device", default=None, help="sounddevice output device (name or index)")
     p.set_defaults(func=run_serve)
@@ -170,7 +172,11 @@ def read_token(args: argparse.Namespace) -> str | None:
 
 
 def _check_bind(bind: str) -> None:
-    """The gRPC address parses, resolves and is free now (a ValueError names it)."""
+    """The gRPC address parses, resolves and is free now (a ValueError names it). ``:PORT`` is refused: for a UDP
+    target it means loopback, for a listening address many servers read it as every interface."""
+    if bind.startswith(":"):
+        raise ValueError(f"--grpc {bind}: give the host to listen on: 127.0.0.1{bind} (this machine only) or "
+                         f"0.0.0.0{bind} / [::]{bind} (every interface; needs a token)")
     try:
         target = Target.parse(bind, allow_port_zero=True)
     except ValueError as exc:
@@ -192,11 +198,17 @@ def _check_bind(bind: str) -> None:
 def check_addresses(args: argparse.Namespace) -> None:
     """Every address first, before tokens, files and limits (an address that cannot work is the most basic fault):
     ``--grpc`` parses, resolves and is free; each OSC / VMC / Live Link target parses and resolves; the datagram
-    size is in range. ValueError (one line) names the option and the address."""
+    size is in range and, with ``--osc``, carries a frame. ValueError (one line) names the option and the address."""
     _check_bind(args.grpc)
     size = args.udp_max_datagram
     if not 576 <= size <= LOOPBACK_MAX_DATAGRAM:
         raise ValueError(f"--udp-max-datagram must be within [576, {LOOPBACK_MAX_DATAGRAM}] bytes, got {size}")
+    if args.osc:
+        from uniflg_bridge.osc import MIN_DATAGRAM
+
+        if size < MIN_DATAGRAM:
+            raise ValueError(f"--udp-max-datagram {size} cannot carry one --osc frame (its 140-float landmarks "
+                             f"message after the stream id); give at least {MIN_DATAGRAM} bytes")
     for option, targets, port in (("--osc", args.osc, OSC_PORT), ("--vmc", args.vmc, VMC_PORT),
                                   ("--livelink", args.livelink, LIVELINK_PORT)):
         for text in targets:

@@ -4,6 +4,12 @@ time against the audio sample clock.
 Frame ``i`` is due at ``anchor + i / fps``: the anchor is taken once from a monotonic clock when the
 stream's first frame (or, with playback, its first audio) is ready, and every deadline is computed from
 the frame index, so sleeps never accumulate drift. Late frames are sent at once, never dropped.
+
+Targets that carry no stream identity (VMC, Live Link: sinks with ``exclusive = True``) drive one avatar, so one
+stream at a time drives them (:class:`AvatarHold`): the stream whose frame is due first while the avatar is free
+holds it until it ends, then a stream still talking takes it over from its next frame (docs/osc.md, "Several
+streams at once"). OSC names the stream in every packet and gets every stream's frames. A sink that raises is
+logged once per stream and left alone for the rest of that stream; the stream and the other sinks go on.
 """
 
 from __future__ import annotations
@@ -64,6 +70,9 @@ class FrameEvent:
 
 
 class FrameSink(Protocol):
+    """A UDP target (or anything else) fed by the fan-out. A sink may set ``exclusive = True`` when its packets
+    carry no stream identity (one avatar): then one stream at a time is sent to it (:class:`AvatarHold`)."""
+
     name: str
 
     def start(self, meta: StreamMeta) -> None: ...
@@ -113,19 +122,59 @@ class Pacer:
 
 _END = object()
 
+# Trailing metadata of a completed gRPC stream when the server has VMC or Live Link targets: how many of its frames
+# drove the avatar (0: another stream held it the whole time). docs/grpc.md, docs/osc.md.
+AVATAR_FRAMES_KEY = "uniflg-avatar-frames"
+
+
+def is_exclusive(sink: FrameSink) -> bool:
+    """True for a sink whose packets carry no stream identity (VMC, Live Link): one stream at a time."""
+    return bool(getattr(sink, "exclusive", False))
+
+
+class AvatarHold:
+    """Which stream drives the exclusive targets (VMC, Live Link) now. A stream claims the avatar when one of its
+    frames is due and nobody holds it, and keeps it until it ends; streams are told apart by object, never by their
+    client-chosen ids (two calls may share one). Used from one event loop only."""
+
+    def __init__(self) -> None:
+        self.holder: StreamFanOut | None = None
+
+    def claim(self, stream: StreamFanOut) -> bool:
+        if self.holder is None:
+            self.holder = stream
+        return self.holder is stream
+
+    def release(self, stream: StreamFanOut) -> None:
+        if self.holder is stream:
+            self.holder = None
+
 
 class StreamFanOut:
-    """One stream's pacing task. Feed it with :meth:`frames` / :meth:`audio`, then :meth:`finish`."""
+    """One stream's pacing task. Feed it with :meth:`frames` / :meth:`audio`, then :meth:`finish`.
+
+    With ``hold`` (the server's :class:`AvatarHold`) the exclusive sinks get this stream's frames only while it
+    holds the avatar, and its end (neutral) packet only if it held it; without one (a single stream, e.g.
+    ``examples/vtuber_vmc.py``) every sink gets every frame. ``avatar_frames`` counts the frames sent to them."""
 
     def __init__(self, meta: StreamMeta, sinks: Sequence[FrameSink], player: AudioOut | None = None,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, hold: AvatarHold | None = None) -> None:
         self.meta = meta
         self.sinks = list(sinks)
         self.player = player
         self.pacer = Pacer(meta.info.fps, clock)
+        self.hold = hold
         self.sent = 0
+        self.avatar_frames = 0
+        self._holding = False
+        self._waiting_for_avatar = False  # logged once that another stream holds the avatar
+        self._failed: set[int] = set()  # indices of sinks that raised during this stream
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._task = asyncio.create_task(self._run(), name=f"fanout-{meta.stream_id}")
+
+    @property
+    def has_avatar_targets(self) -> bool:
+        return any(is_exclusive(s) for s in self.sinks)
 
     def audio(self, audio: np.ndarray) -> None:
         if self.player is not None:
@@ -147,21 +196,66 @@ class StreamFanOut:
     def cancel(self) -> None:
         self._task.cancel()
 
+    def _call(self, index: int, what: str, *args: object) -> None:
+        """``sinks[index].<what>(meta, *args)``. An exception is logged (one line, once per stream and sink) and
+        that sink gets no more frames of this stream, only its end (a neutral frame may still encode): the stream
+        and the other sinks go on."""
+        failed = index in self._failed
+        if failed and what != "end":
+            return
+        sink = self.sinks[index]
+        try:
+            getattr(sink, what)(self.meta, *args)
+        except Exception as exc:  # a sink's encoder or socket: never the stream's end
+            self._failed.add(index)
+            if not failed:
+                log.warning("stream %r: the %s sink failed (%s: %s in %s); it gets no more frames of this stream",
+                            self.meta.stream_id, getattr(sink, "name", type(sink).__name__), type(exc).__name__,
+                            exc, what)
+
+    def _holds_avatar(self, index: int) -> bool:
+        """Whether this stream drives the exclusive sinks for frame ``index`` (claiming a free avatar)."""
+        if self._holding:
+            return True
+        if self.hold is None or self.hold.claim(self):
+            self._holding = True
+            if self._waiting_for_avatar:
+                log.info("stream %r takes over the avatar (VMC, Live Link) at frame %d", self.meta.stream_id, index)
+            for k, sink in enumerate(self.sinks):
+                if is_exclusive(sink):
+                    self._call(k, "start")
+            return True
+        if not self._waiting_for_avatar:
+            self._waiting_for_avatar = True
+            holder = self.hold.holder
+            log.warning("stream %r: the avatar (VMC, Live Link) is driven by stream %r until it ends; this stream's "
+                        "frames go to OSC only until then", self.meta.stream_id,
+                        holder.meta.stream_id if holder is not None else None)
+        return False
+
     async def _run(self) -> None:
-        for sink in self.sinks:
-            sink.start(self.meta)
+        exclusive = [is_exclusive(s) for s in self.sinks]
+        for k in range(len(self.sinks)):
+            if not exclusive[k]:
+                self._call(k, "start")  # the exclusive ones start when this stream takes the avatar
         try:
             while (item := await self._queue.get()) is not _END:
                 assert isinstance(item, FrameEvent)
                 await self.pacer.wait(item.index)
-                for sink in self.sinks:
-                    sink.frame(self.meta, item)
+                avatar = any(exclusive) and self._holds_avatar(item.index)
+                for k in range(len(self.sinks)):
+                    if avatar or not exclusive[k]:
+                        self._call(k, "frame", item)
+                self.avatar_frames += avatar
                 self.sent += 1
             if self.player is not None:
                 await self.player.drain()
         finally:
-            for sink in self.sinks:
-                sink.end(self.meta, self.sent)
+            for k in range(len(self.sinks)):
+                if self._holding or not exclusive[k]:  # the neutral frame only from the stream that drove it
+                    self._call(k, "end", self.sent)
+            if self.hold is not None:
+                self.hold.release(self)
             if self.player is not None:
                 self.player.close()
 
@@ -173,6 +267,7 @@ class FanOut:
                  play: Callable[[int], AudioOut] | None = None) -> None:
         self.sinks = list(sinks)
         self.play = play
+        self.hold = AvatarHold()
         self._streams: set[StreamFanOut] = set()
 
     @property
@@ -181,7 +276,7 @@ class FanOut:
 
     def open(self, meta: StreamMeta) -> StreamFanOut:
         player = self.play(meta.info.sample_rate) if self.play is not None else None
-        stream = StreamFanOut(meta, self.sinks, player)
+        stream = StreamFanOut(meta, self.sinks, player, hold=self.hold)
         self._streams.add(stream)
         stream._task.add_done_callback(lambda _t: self._streams.discard(stream))
         return stream

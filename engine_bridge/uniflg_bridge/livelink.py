@@ -102,6 +102,7 @@ def frame_time(start_epoch: float, index: int, fps: int) -> tuple[int, float]:
 
 class LiveLinkSink:
     name = "livelink"
+    exclusive = True  # no stream identity in the packets: one stream at a time drives the avatar
 
     def __init__(self, target: Target, subject: str = DEFAULT_SUBJECT,
                  device_id: str = DEFAULT_DEVICE_ID) -> None:

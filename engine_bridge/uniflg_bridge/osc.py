@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
+from uniflg.landmarks import N_POINTS
 from uniflg.retarget import ARKIT_52
 
 from uniflg_bridge import wire
@@ -84,6 +86,18 @@ def encode_bundles(contents: Sequence[OscContent], timetag: float | None = None,
     return [_bundle(head + part, timetag) for part in parts]
 
 
+def _min_datagram() -> int:
+    """The smallest datagram that carries any frame: its largest message (``/uniflg/landmarks``, 140 floats) after
+    the ``/uniflg/frame`` lead with the longest stream id OSC packets carry (wire.OSC_STREAM_ID_BYTES)."""
+    contents = wire.osc_frame("x" * wire.OSC_STREAM_ID_BYTES, 0, 30, np.zeros((N_POINTS, 2), np.float32), ARKIT_52,
+                              np.zeros(len(ARKIT_52), np.float32))
+    lead = _message(contents[0]).build().size
+    return BUNDLE_OVERHEAD + 2 * ELEMENT_OVERHEAD + lead + max(_message(c).build().size for c in contents[1:])
+
+
+MIN_DATAGRAM = _min_datagram()  # 912 bytes: a --udp-max-datagram below it cannot carry a frame
+
+
 class OscLandmarkSink:
     """Sends ``/uniflg/...`` bundles to one UDP target, time-tagged with the frame's presentation time
     (stream start epoch + index / fps), or for live input the wall-clock time its audio began to be captured. A
@@ -93,6 +107,10 @@ class OscLandmarkSink:
     name = "osc"
 
     def __init__(self, target: Target, with_blendshapes: bool = True, max_datagram: int = MAX_DATAGRAM) -> None:
+        """ValueError for a ``max_datagram`` below :data:`MIN_DATAGRAM` (it could not carry a frame)."""
+        if max_datagram < MIN_DATAGRAM:
+            raise ValueError(f"a {max_datagram}-byte datagram cannot carry an OSC frame (its 140-float landmarks "
+                             f"message after the frame's stream id); give at least {MIN_DATAGRAM} bytes")
         self.sender = DatagramSender(target, max_datagram)
         self.with_blendshapes = with_blendshapes
 

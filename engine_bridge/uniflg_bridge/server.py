@@ -1,7 +1,8 @@
 """The UniFLG gRPC service (``uniflgapi.v1.UniFLGService``) on grpc.aio.
 
 :func:`build_server` makes a ready-to-start server (tests bind port 0); :func:`serve` runs one until
-SIGTERM/SIGINT, then stops accepting calls, lets open streams finish within a grace period, and exits.
+SIGTERM/SIGINT/SIGHUP, then stops accepting calls, lets open streams finish within a grace period (a second
+signal ends it at once), and exits.
 Inference is CPU-bound and runs in a thread pool, so the event loop keeps serving other streams,
 health checks and cancellations. What the server promises (admission, timeouts, statuses) is in docs/grpc.md.
 """
@@ -24,7 +25,8 @@ from typing import Any, Protocol
 import grpc
 import numpy as np
 import uniflg
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from google.protobuf.message import DecodeError
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from uniflg.audio import float_from_pcm16_bytes
 from uniflg.avatar import AvatarStream, face_calibration
@@ -41,8 +43,9 @@ from uniflg_bridge import wire
 from uniflg_bridge.admission import Admission
 from uniflg_bridge.auth import BearerTokenInterceptor
 from uniflg_bridge.config import ServerConfig
-from uniflg_bridge.fanout import Blendshapes, FanOut, StreamFanOut, StreamMeta
-from uniflg_bridge.status import ProtocolError, StalledError, status_for
+from uniflg_bridge.fanout import AVATAR_FRAMES_KEY, Blendshapes, FanOut, StreamFanOut, StreamMeta
+from uniflg_bridge.health import HealthServicer
+from uniflg_bridge.status import MalformedMessageError, ProtocolError, StalledError, status_for
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +209,12 @@ class AudioBuffer:
 
 # ---------------------------------------------------------------- the service
 
+
+def _malformed(exc: DecodeError) -> MalformedMessageError:
+    """gRPC's decoding of a streamed request failed: the client sent bytes that are no AnimateRequest."""
+    return MalformedMessageError(f"not a valid uniflgapi.v1.AnimateRequest: its bytes do not parse ({exc})")
+
+
 @dataclass
 class _Tally:
     """What a stream has produced so far (for its final Status)."""
@@ -226,7 +235,9 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.workers or config.max_streams + 2, thread_name_prefix="uniflg-infer")
         self.admission = Admission(config.max_streams, config.queue_size, config.queue_wait)
-        self.max_text_chars = config.max_text_chars or max(MAX_CHARS.values())
+        # The SDK never speaks more than its largest per-language limit in one request, whatever --max-text-chars
+        # allows: GetInfo reports what a request can really carry.
+        self.max_text_chars = min(config.max_text_chars or max(MAX_CHARS.values()), max(MAX_CHARS.values()))
         self.retargeter = _voice_retargeter(voice)
         self._streams = 0  # streams given blendshapes so far: stream k blinks with the seed (blink_seed, k)
         self._open = 0
@@ -327,10 +338,18 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
     async def _complete(self, context: grpc.aio.ServicerContext, respond: Respond, status: pb.Status,
                         fans: list[StreamFanOut]) -> None:
         """Let the fan-out play to its end, then send the Status: the call stays open while the avatar talks, so
-        a client that cancels (or a deadline, or shutdown) stops the avatar within a frame."""
+        a client that cancels (or a deadline, or shutdown) stops the avatar within a frame. With VMC or Live Link
+        targets the trailers say how many frames drove the avatar (``uniflg-avatar-frames``; 0 when another
+        stream held it throughout). The fan-out never fails the call: the client has every frame already."""
         for fan in fans:
             fan.finish()
-            await fan.wait()
+            try:
+                await fan.wait()
+            except Exception as exc:  # e.g. local playback failing: the stream itself is complete
+                log.warning("stream %r: the fan-out stopped early (%s: %s)", fan.meta.stream_id, type(exc).__name__,
+                            exc)
+            if fan.has_avatar_targets:
+                context.set_trailing_metadata(((AVATAR_FRAMES_KEY, str(fan.avatar_frames)),))
         fans.clear()
         await context.write(respond(status=status))
 
@@ -446,9 +465,12 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             raise ProtocolError("the stream ended before an AudioHeader") from None
         except TimeoutError:
             raise StalledError(f"no AudioHeader within {self.config.header_timeout:g} s") from None
+        except DecodeError as exc:
+            raise _malformed(exc) from None
         if first.WhichOneof("request") != "header":
             kind = first.WhichOneof("request")
-            got = f"a {kind} message" if kind else "an empty message"
+            got = {"audio": "an audio message", "end_of_audio": "an EndOfAudio message"}.get(
+                kind or "", f"a {kind} message" if kind else "an empty message")
             raise ProtocolError(f"the first message must be an AudioHeader, got {got}")
         header = first.header
         check_sample_rate(header.sample_rate, "AudioHeader.sample_rate")
@@ -464,6 +486,8 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             return None
         except TimeoutError:
             raise StalledError(f"no audio for {self.config.idle_timeout:g} s") from None
+        except DecodeError as exc:
+            raise _malformed(exc) from None
 
     async def _read_audio(self, requests: AsyncIterator[pb.AnimateRequest], out: AudioBuffer,
                           sample_rate: int) -> int:
@@ -513,14 +537,22 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
 class Server:
     grpc_server: grpc.aio.Server
     servicer: UniFLGServicer
-    health: health.aio.HealthServicer
+    health: HealthServicer
     port: int
 
-    async def stop(self, grace: float | None) -> None:
-        """Stop accepting calls and let open streams finish within ``grace`` seconds; streams still open then
-        (their fan-outs included) are cancelled, so the avatars get their end packets. Then release all."""
+    async def stop(self, grace: float | None, now: asyncio.Event | None = None) -> None:
+        """Stop accepting calls and let open streams finish within ``grace`` seconds (health watches send
+        NOT_SERVING and end at once); streams still open then, or when ``now`` is set (a second Ctrl-C), are
+        cancelled (their fan-outs included), so the avatars get their end packets. Then release all."""
         await self.health.enter_graceful_shutdown()
-        await self.grpc_server.stop(grace)
+        stopping = asyncio.ensure_future(self.grpc_server.stop(grace))
+        if now is not None:
+            hurry = asyncio.ensure_future(now.wait())
+            await asyncio.wait({stopping, hurry}, return_when=asyncio.FIRST_COMPLETED)
+            hurry.cancel()
+            if not stopping.done():
+                await self.grpc_server.stop(0)  # grpc cancels every call still open
+        await stopping
         await self.servicer.fanout.aclose()
         self.servicer.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -537,7 +569,7 @@ async def build_server(voice: Voice, config: ServerConfig, fanout: FanOut | None
     server = grpc.aio.server(interceptors=interceptors, options=options)
     servicer = UniFLGServicer(voice, config, fanout)
     pb_grpc.add_UniFLGServiceServicer_to_server(servicer, server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -562,22 +594,40 @@ async def build_server(voice: Voice, config: ServerConfig, fanout: FanOut | None
     return Server(server, servicer, health_servicer, port)
 
 
+SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT (Ctrl-C)"}
+if hasattr(signal, "SIGHUP"):  # the terminal or ssh session closed: stop as for SIGTERM (not Windows)
+    SIGNAL_NAMES[signal.SIGHUP] = "SIGHUP (the terminal closed)"
+
+
 async def serve(voice: Voice, config: ServerConfig, fanout: FanOut | None = None,
                 ready: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM or SIGINT, then let open streams finish for up to ``grace_seconds`` and return."""
+    """Run until SIGTERM, SIGINT or SIGHUP, then let open streams finish for up to ``grace_seconds`` and return; a
+    second signal during the grace cancels them at once (each avatar still gets its end packet)."""
     server = await build_server(voice, config, fanout)
     await server.grpc_server.start()
     host = config.bind.rpartition(":")[0]
     log.info("serving voice %r on %s:%d (%s)", voice.name, host, server.port,
              "TLS, client certificates required" if config.tls_client_ca else "TLS" if config.tls else "plaintext")
-    stop = asyncio.Event()
+    stop, now = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("%s: shutting down; %d open stream(s) get up to %g s (signal again to stop them now)",
+                     SIGNAL_NAMES[sig], server.servicer.open_streams, config.grace_seconds)
+            stop.set()
+        elif not now.is_set():
+            log.warning("%s again: stopping now; %d open stream(s) are cancelled", SIGNAL_NAMES[sig],
+                        server.servicer.open_streams)
+            now.set()
+
+    for sig in SIGNAL_NAMES:
+        if sig == getattr(signal, "SIGHUP", None) and signal.getsignal(sig) == signal.SIG_IGN:
+            continue  # started under nohup: keep ignoring the terminal's hang-up
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
     if ready is not None:
         ready.set()
     await stop.wait()
-    log.info("shutting down: %d open stream(s) get up to %g s", server.servicer.open_streams, config.grace_seconds)
-    await server.stop(config.grace_seconds)
+    await server.stop(config.grace_seconds, now)
     log.info("stopped")

@@ -34,6 +34,10 @@ class ProtocolError(BridgeError):
     """Messages of a stream came in the wrong order (audio before the header, a second header)."""
 
 
+class MalformedMessageError(BridgeError):
+    """A streamed request's bytes do not parse as its protobuf message (a client's error, never the server's)."""
+
+
 class AuthError(BridgeError):
     """Missing or wrong bearer token."""
 
@@ -59,6 +63,7 @@ _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (ModelFormatError, grpc.StatusCode.FAILED_PRECONDITION),
     (UniFLGError, grpc.StatusCode.INTERNAL),
     (ProtocolError, grpc.StatusCode.FAILED_PRECONDITION),
+    (MalformedMessageError, grpc.StatusCode.INVALID_ARGUMENT),
     (AuthError, grpc.StatusCode.UNAUTHENTICATED),
     (BusyError, grpc.StatusCode.UNAVAILABLE),  # retry after the trailers' pause
     (StalledError, grpc.StatusCode.DEADLINE_EXCEEDED),

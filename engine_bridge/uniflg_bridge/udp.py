@@ -132,6 +132,7 @@ class DatagramSender:
         self.failures[reason] += 1
         if first:
             log.warning("UDP send to %s failed: %s (further failures are counted)", self.target, reason)
+            self._reported_at = time.monotonic()  # the next summary comes 30 s after this line, not at once
             return
         self._unreported += 1
         if time.monotonic() - self._reported_at >= REPORT_EVERY:

@@ -34,10 +34,25 @@ def encode_frame_datagrams(names: Sequence[str], weights: np.ndarray, time_code:
     return encode_bundles(wire.vmc_frame(names, weights, time_code), None, max_bytes)
 
 
+def _min_datagram() -> int:
+    """The smallest datagram that carries any frame: a bundle of its largest message (a perfect-sync name's Val)."""
+    names = VRM0 + PERFECT_SYNC_NAMES
+    contents = wire.vmc_frame(names, np.zeros(len(names), np.float32), 0.0)
+    return max(len(encode_bundle([c], None)) for c in contents)
+
+
+MIN_DATAGRAM = _min_datagram()
+
+
 class VmcSink:
     name = "vmc"
+    exclusive = True  # no stream identity in the packets: one stream at a time drives the avatar
 
     def __init__(self, target: Target, perfect_sync: bool = False, max_datagram: int = MAX_DATAGRAM) -> None:
+        """ValueError for a ``max_datagram`` below :data:`MIN_DATAGRAM` (it could not carry a frame)."""
+        if max_datagram < MIN_DATAGRAM:
+            raise ValueError(f"a {max_datagram}-byte datagram cannot carry a VMC frame; give at least {MIN_DATAGRAM} "
+                             "bytes")
         self.sender = DatagramSender(target, max_datagram)
         self.perfect_sync = perfect_sync
 

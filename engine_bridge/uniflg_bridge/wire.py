@@ -124,25 +124,38 @@ def points_from_frames(frames: Sequence[pb.LandmarkFrame], n_points: int = N_POI
 # ---------------------------------------------------------------- OSC contents
 
 OSC_PREFIX = "/uniflg"
+# The most UTF-8 bytes of a stream id in OSC packets. The id is the client's request id (up to 128 characters, up to
+# 512 bytes of UTF-8) and opens every part of a split frame, so it is bounded to keep the smallest datagram that
+# carries a frame fixed (osc.MIN_DATAGRAM); every ASCII id the server accepts fits whole.
+OSC_STREAM_ID_BYTES = 128
+
+
+def osc_stream_id(stream_id: str) -> str:
+    """``stream_id`` as OSC packets carry it: its first :data:`OSC_STREAM_ID_BYTES` bytes of UTF-8, cut between
+    characters (docs/osc.md)."""
+    data = stream_id.encode("utf-8")
+    if len(data) <= OSC_STREAM_ID_BYTES:
+        return stream_id
+    return data[:OSC_STREAM_ID_BYTES].decode("utf-8", "ignore")  # "ignore" drops a character cut in two
 
 
 def osc_stream_start(stream_id: str, info: StreamInfo) -> OscContent:
-    """``/uniflg/stream/start ,siisi``: stream id, sample rate, fps, layout, point count."""
+    """``/uniflg/stream/start ,siisi``: stream id (:func:`osc_stream_id`), sample rate, fps, layout, point count."""
     return OscContent(f"{OSC_PREFIX}/stream/start",
-                      (stream_id, info.sample_rate, info.fps, info.layout, info.n_points))
+                      (osc_stream_id(stream_id), info.sample_rate, info.fps, info.layout, info.n_points))
 
 
 def osc_stream_end(stream_id: str, frame_count: int) -> OscContent:
-    """``/uniflg/stream/end ,si``: stream id, frames sent."""
-    return OscContent(f"{OSC_PREFIX}/stream/end", (stream_id, frame_count))
+    """``/uniflg/stream/end ,si``: stream id (:func:`osc_stream_id`), frames sent."""
+    return OscContent(f"{OSC_PREFIX}/stream/end", (osc_stream_id(stream_id), frame_count))
 
 
 def osc_frame(stream_id: str, index: int, fps: int, points: np.ndarray,
               blendshape_names: Sequence[str] = (), weights: np.ndarray | None = None) -> list[OscContent]:
-    """The messages of one frame's bundle: ``/uniflg/frame ,sif`` (stream id, index, time code),
-    ``/uniflg/landmarks ,f*2P`` (x0, y0, ...), then ``/uniflg/blend/<name> ,f`` per blendshape."""
+    """The messages of one frame's bundle: ``/uniflg/frame ,sif`` (stream id as :func:`osc_stream_id` cuts it,
+    index, time code), ``/uniflg/landmarks ,f*2P`` (x0, y0, ...), then ``/uniflg/blend/<name> ,f`` per blendshape."""
     flat = np.asarray(points, np.float32).reshape(-1)
-    out = [OscContent(f"{OSC_PREFIX}/frame", (stream_id, int(index), float(np.float32(index / fps)))),
+    out = [OscContent(f"{OSC_PREFIX}/frame", (osc_stream_id(stream_id), int(index), float(np.float32(index / fps)))),
            OscContent(f"{OSC_PREFIX}/landmarks", tuple(float(v) for v in flat))]
     if weights is not None:
         out += [OscContent(f"{OSC_PREFIX}/blend/{name}", (float(w),))

@@ -178,8 +178,8 @@ def _terminate_like_ctrl_c() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
