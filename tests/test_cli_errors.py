@@ -55,7 +55,7 @@ def test_corpus_make_refuses_huge_counts_and_a_file_as_out_before_creating_anyth
     afile = tmp_path / "file"
     afile.write_text("keep me")
     assert main(["corpus", "make", "--out", str(afile), "--utterances", "1"]) == 2
-    assert f"--out {afile} is a file" in caplog.text
+    assert f"output {afile} is an existing file; --out needs a folder there" in caplog.text
     assert afile.read_text() == "keep me"
 
 
@@ -91,7 +91,7 @@ def test_corpus_merge_checks_every_source_before_writing(two_corpora: tuple[Path
     caplog.clear()
     afile = tmp_path / "file"
     afile.write_text("keep me")
-    for argv, message in (([str(b), str(two_corpora[0]), "--out", str(afile)], "is a file"),
+    for argv, message in (([str(b), str(two_corpora[0]), "--out", str(afile)], "is an existing file;"),
                           ([str(b), str(two_corpora[0]), "--out", str(b / "inner")], "is inside the source"),
                           ([str(b), str(b), "--out", str(out)], "given more than once")):
         assert main(["corpus", "merge", *argv]) == 2
@@ -235,11 +235,14 @@ def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: s
     else:  # 57 s of speech to animate: the same long text, spoken once without a preview
         assert main(["speak", text, "-o", str(tmp_path / "src"), "--no-preview"]) == 0
         argv = ["animate", str(tmp_path / "src" / "speech.wav"), "-o", str(out)]
-    # a terminal's default SIGINT, also when the suite itself runs as a background job (`make test &`: bash starts
-    # those with SIGINT ignored, and an ignored signal stays ignored across exec)
+    # a terminal's default signals, also when the suite itself runs as a background job or under nohup (`make test
+    # &` starts with SIGINT ignored, nohup with SIGHUP ignored, and an ignored signal stays ignored across exec)
+    def defaults() -> None:
+        for inherited in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(inherited, signal.SIG_DFL)
+
     proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=defaults)
     deadline = time.time() + 120
     if not Path(f"/proc/{proc.pid}/task/{proc.pid}/children").exists():
         proc.kill()

@@ -86,7 +86,7 @@ def test_a_failed_build_writes_nothing_and_says_what_to_do(tmp_path, monkeypatch
     assert not (tmp_path / "pack").exists()  # the seven voices read before the missing one were not written
     caplog.clear()
     (tmp_path / "afile").write_text("x")
-    for argv, said in ((["--source", str(repo), "--out", str(tmp_path / "afile")], "is a file; choose a new folder"),
+    for argv, said in ((["--source", str(repo), "--out", str(tmp_path / "afile")], "is an existing file;"),
                        (["--source", str(repo), "--out", str(repo / "api")], "is inside the source"),
                        (["--source", str(tmp_path / "afile"), "--out", str(tmp_path / "p")], "afile is a file")):
         assert main(["corpus", "voice-pack", *argv]) == 2, argv
