@@ -297,3 +297,24 @@ def test_loadtest_unreadable_token_file(capsys, tmp_path) -> None:
     assert exit_.value.code == 2
     assert capsys.readouterr().err == (f"{LOADTEST}: error: --token-file {tmp_path / 'nope'}: cannot read it "
                                        f"(No such file or directory) (see {LOADTEST} --help)\n")
+
+
+def test_loadtest_tells_a_status_grpc_aio_lost_from_a_server_error() -> None:
+    """grpc.aio (grpc/grpc#36066) turns a refusal of an Animate call that is still uploading into INTERNAL "Internal
+    error from Core" without trailers: counted as "status lost", not as a server error that fails the run."""
+    import grpc
+    from grpc.aio import AioRpcError, Metadata
+    from uniflg_bridge.loadtest import STATUS_LOST, StreamResult, _aio_lost_status, summarize
+
+    def error(details: str, trailers: Metadata | None = None) -> AioRpcError:
+        return AioRpcError(grpc.StatusCode.INTERNAL, Metadata(), trailers or Metadata(), details=details)
+
+    lost = error("Internal error from Core")
+    assert _aio_lost_status("animate", lost, {})
+    assert not _aio_lost_status("synthesize", lost, {})  # unary-request calls do not upload
+    assert not _aio_lost_status("animate", lost, {"retry-after-ms": "100"})  # trailers came: the status did too
+    assert not _aio_lost_status("animate", error("internal error (ValueError); see the server log"), {})
+    report = summarize([StreamResult("animate", STATUS_LOST, "Internal error from Core", 0.1, 0.0, 0, 0),
+                        StreamResult("animate", "INTERNAL", "internal error (ValueError)", 0.1, 0.0, 0, 0)], 1.0)
+    assert report["outcomes"] == {STATUS_LOST: 1, "INTERNAL": 1}
+    assert [e["outcome"] for e in report["errors"]] == ["INTERNAL"]

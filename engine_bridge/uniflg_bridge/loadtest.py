@@ -10,9 +10,12 @@
 
 A burst reports wall time, audio seconds produced per wall second, time to the first chunk (median and p95),
 and each stream's outcome: ok, "busy" (UNAVAILABLE with a retry pause in the trailers: the documented refusal),
-or an error (anything else; the exit status is 1 when there is one). A soak (``--duration``) keeps
-``--concurrency`` streams going, samples the server's resident memory every ``--sample-every`` seconds into a CSV
-and reports the memory slope after ``--warmup`` seconds (least squares, MiB/min).
+"status lost" (an Animate refusal that grpc.aio, which this client uses, turned into INTERNAL "Internal error from
+Core" with no trailers because the upload was still running: grpc/grpc#36066; the sync client receives the real
+status; counted, not an error), or an error (anything else; the exit status is 1 when there is one). A soak
+(``--duration``) keeps ``--concurrency`` streams going, samples the server's resident memory every
+``--sample-every`` seconds into a CSV and reports the memory slope after ``--warmup`` seconds (least squares,
+MiB/min).
 
 A bad option is one usage line and exit status 2; a target that cannot be reached or refuses GetInfo (a wrong or
 missing token: UNAUTHENTICATED) is one line on stderr and exit status 1, as a stream error is.
@@ -107,6 +110,17 @@ class StreamResult:
     retry_after_ms: int = 0
 
 
+STATUS_LOST = "status lost"  # see the module docstring (grpc/grpc#36066)
+
+
+def _aio_lost_status(kind: str, exc: grpc.aio.AioRpcError, trailers: dict[str, Any]) -> bool:
+    """grpc.aio's own failure when a server ends a client-streaming call it is still uploading: the client library
+    reports INTERNAL with this exact text and no trailers, whatever status the server sent (an internal error of
+    the server says "internal error (...); see the server log")."""
+    return (kind == "animate" and exc.code() == grpc.StatusCode.INTERNAL and not trailers
+            and (exc.details() or "") == "Internal error from Core")
+
+
 async def _timed(kind: str, call: Callable[[], AsyncIterator[Any]]) -> StreamResult:
     """Run one stream (``call`` starts it), timed from the call to its final status."""
     t0 = time.perf_counter()
@@ -123,8 +137,9 @@ async def _timed(kind: str, call: Callable[[], AsyncIterator[Any]]) -> StreamRes
         trailers = dict(exc.trailing_metadata() or ())
         retry = int(trailers.get(RETRY_AFTER_KEY, 0) or 0)
         busy = exc.code() == grpc.StatusCode.UNAVAILABLE and retry > 0
-        return StreamResult(kind, "busy" if busy else exc.code().name, (exc.details() or "")[:200],
-                            time.perf_counter() - t0, first, 0, 0, retry)
+        outcome = "busy" if busy else STATUS_LOST if _aio_lost_status(kind, exc, trailers) else exc.code().name
+        return StreamResult(kind, outcome, (exc.details() or "")[:200], time.perf_counter() - t0, first, 0, 0,
+                            retry)
     return StreamResult(kind, "NO_STATUS", "the stream ended without a Status", time.perf_counter() - t0,
                         first, 0, 0)
 
@@ -169,7 +184,7 @@ def summarize(results: list[StreamResult], wall: float) -> dict[str, Any]:
     return {
         "streams": len(results),
         "outcomes": dict(Counter(r.outcome for r in results)),
-        "errors": [asdict(r) for r in results if r.outcome not in ("ok", "busy")][:20],
+        "errors": [asdict(r) for r in results if r.outcome not in ("ok", "busy", STATUS_LOST)][:20],
         "busy_refusal_s_max": round(max((r.seconds for r in busy), default=0.0), 3),
         "busy_retry_after_ms": sorted({r.retry_after_ms for r in busy})[:10],
         "wall_s": round(wall, 3),
@@ -222,7 +237,7 @@ async def soak(client: pb_grpc.UniFLGServiceStub, duration: float, concurrency: 
                 while True:
                     now = time.perf_counter() - t0
                     samples.append((now, rss_mib(pid)))
-                    bad = sum(r.outcome not in ("ok", "busy") for r in results)
+                    bad = sum(r.outcome not in ("ok", "busy", STATUS_LOST) for r in results)
                     writer.writerow([round(now, 1), round(samples[-1][1], 2), len(results), bad])
                     fh.flush()
                     bar.update(int(now) - bar.n)
