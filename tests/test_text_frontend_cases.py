@@ -321,6 +321,8 @@ def test_language_is_detected_per_sentence() -> None:
     ("1.5Lと1,500kg", "1.5リットルと1,500キログラム", None),
     # not units: a one-letter unit needs the number right before it; s is a name here; 4K and 5G are no units
     ("iPhone5sと4Kと5G", "アイフォーン5エスと4ケーと5ジー", None),
+    ("2Lのペットボトル", "2リットルのペットボトル", None),
+    ("3Lサイズのシャツと2L判の写真", "3エルサイズのシャツと2エル判の写真", None),  # sizes, not liters
 ])
 def test_japanese_units_are_read_as_units(raw: str, spoken: str, kana: str | None) -> None:
     u = encode(raw, "ja")
@@ -350,7 +352,16 @@ def test_japanese_temperature_and_square_symbols_are_read(raw: str, spoken: str)
     ("10度から-5度に下がる", "10度からマイナス5度に下がる"),
     ("体重は-2kgで-5°Fまで", "体重はマイナス2キログラムで華氏マイナス5度まで"),
     ("損益は-$5、または$-5", "損益はマイナス5ドル、またはマイナス5ドル"),
-    ("(-3)と5−3", "(マイナス3)と5マイナス3"),
+    ("(-3)と5−3", "(マイナス3)と5-3"),  # between numbers U+2212 is a hyphen (addresses, phones, scores)
+    ("気温-5度", "気温マイナス5度"),
+    ("−5°Cの朝", "マイナス5度の朝"),
+    ("港区1−2−3に住む", "港区1-2-3に住む"),
+    ("電話は03−1234−5678", "電話は03-1234-5678"),
+    ("2−1で勝った", "2-1で勝った"),
+    ("3つ-5つ", "3つ-5つ"),
+    ("1回め-3回め", "1回め-3回め"),
+    ("5個入り-10個入り", "5個入り-10個入り"),
+    ("ステージ-3", "ステージ-3"),
     # hyphens that join numbers stay: ranges, times, dates, phone numbers, codes
     ("3-5人", "3-5人"),
     ("10:00-12:00に", "10時-12時に"),

@@ -24,8 +24,12 @@ _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CURRENCY = {"¥": "円", "$": "ドル", "€": "ユーロ", "£": "ポンド", "₩": "ウォン"}
 _SIGNS = {"&": "アンド", "+": "プラス", "=": "イコール", "@": "アット", "#": "ナンバー", "×": "かける", "÷": "わる",
           "\u2212": "マイナス"}
-# What joins a hyphen to the number after it (a range, a serial, a code), not a minus sign: see _minus.
-_JOINED = re.compile(r"(?:[A-Za-z\d).\-]|\d[^\sぁ-ゖ、。,・「」()]{1,4})$")
+# Before a hyphen (or U+2212) and a number, what makes it a minus sign: the start, a space or punctuation, or a
+# particle (気温は-5度, 10度から-5度, 体重は-2kgで-5°F); and what makes it a joint (a range, a serial, a code, a
+# name): a digit, a letter, katakana or a bracket right before it (3-5, 1−2−3, COVID-19, ステージ-3), or a number
+# with a counter (3つ-5つ, 10時-12時, 5個入り-10個入り). See _minus.
+_MINUS_AFTER = re.compile(r"(?:^|[\s、。,，・「」『』（(=＝:：!?！？]|(?:は|が|を|に|で|も|と|の|へ|や|か|より|から|まで|って))$")
+_JOINED = re.compile(r"(?:[A-Za-z\d).\-ァ-ヴー]|\d[^\s、。,・「」()]{1,4})$")
 _TLDS = "com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz"
 
 
@@ -65,11 +69,13 @@ def _money(m: re.Match[str]) -> str:
 
 
 def _minus(m: re.Match[str]) -> str:
-    """A hyphen before a number is a minus sign (気温は-5度, (-3)) unless it joins two numbers, codes or words:
-    a range or serial (3-5, 10時-12時, 5kg-10kg, 03-1234-5678: a digit and at most four letters or kanji
-    before it, no kana or space between) or a name (COVID-19). U+2212 is always a minus."""
-    if m.group(0) == "-" and _JOINED.search(m.string, 0, m.start()):
-        return m.group(0)
+    """A hyphen or U+2212 before a number is a minus sign after the start, a space, punctuation or a particle
+    (気温は-5度, (-3), 10度から-5度); one that joins numbers, codes or words stays a hyphen: a range or serial
+    (3-5, 3つ-5つ, 10時-12時, 03−1234−5678, 港区1−2−3, 2-1で勝った) or a name (COVID-19, ステージ-3). A bare word
+    before it (気温-5度) makes it a minus."""
+    before = m.string[max(0, m.start() - 8):m.start()]
+    if not _MINUS_AFTER.search(before) and _JOINED.search(before):
+        return "-"
     return "マイナス"
 
 
@@ -113,7 +119,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(\d)\s?[〜~～]\s?(?=\d)"), r"\1から"),
     (re.compile(r"[-\u2212](?=\.?\d)"), _minus),
     (re.compile(r"(?<![A-Za-z\d.,])((?:マイナス)?(?:" + _NUM + r"))(?:\s?(" + names(False, "ja") + r")|("
-                + names(True, "ja") + r"))(?![A-Za-z\d])"), _unit),
+                + names(True, "ja") + r"))(?![A-Za-z\d]|サイズ|判)"), _unit),  # 3Lサイズ, 2L判: sizes
     (re.compile(r"km/h"), "キロ"),
     (re.compile(r"(\d+)(?:st|nd|rd|th)(?![A-Za-z])"), r"\1番目"),  # also before kana: 1stライブ
     (re.compile(r"(第|[ァ-ヴー]\s?)(?=[IVX]{2,}(?![A-Za-z])|(?<=第)[IVX]+(?![A-Za-z]))(X{0,3}(?:IX|IV|V?I{0,3}))"
