@@ -560,6 +560,10 @@ def test_sane_config_limits_admit_the_shipped_configs() -> None:
     with pytest.raises(ModelFormatError, match="audio.sample_rate = 1000000"):
         check_config_limits(named_config("tiny").replace(audio=named_config("tiny").audio.__class__(
             sample_rate=1_000_000)))
+    # a corpus of 100 talkers (JVS, VCTK): names have their own limit (MAX_NAMES), not the 64 of a size list
+    check_config_limits(named_config("tiny").replace(speakers=tuple(f"jvs{i:03d}" for i in range(100))))
+    with pytest.raises(ModelFormatError, match="4097 speakers; 1 to 4096 are accepted"):
+        check_config_limits(named_config("tiny").replace(speakers=tuple(f"s{i}" for i in range(4097))))
 
 
 @needs_default_voice

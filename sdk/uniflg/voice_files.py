@@ -209,7 +209,8 @@ def _config_ints(obj: Any, prefix: str) -> list[tuple[str, int]]:
         for f in dataclasses.fields(obj):
             out += _config_ints(getattr(obj, f.name), f"{prefix}.{f.name}" if prefix else f.name)
     elif isinstance(obj, tuple | list):
-        if len(obj) > 64:
+        # lists of sizes (per-layer channels, kernels) are short; names (speakers, emotions) have MAX_NAMES
+        if len(obj) > 64 and not all(isinstance(v, str) for v in obj):
             raise ModelFormatError(f"config: {prefix} has {len(obj)} entries; at most 64")
         for i, v in enumerate(obj):
             out += _config_ints(v, f"{prefix}[{i}]")
