@@ -382,7 +382,7 @@ def _set(path: str, value: object) -> Callable[[dict], None]:
 # voice.json fields beyond the config, each damaged one way -> the words of the one-line error
 SPEC_BREAKS = {
     "negative context": (_set("contexts/latent_to_speech", -5), "contexts must give each windowed graph"),
-    "zero context": (_set("contexts/inverse_flow", 0), "a whole number of frames >= 1"),
+    "fractional context": (_set("contexts/inverse_flow", 2.5), "a whole number of frames >= 0"),
     "no contexts": (_set("contexts", {}), "contexts must give each windowed graph"),
     "text context": (_set("contexts/latent_to_speech", "12"), "contexts must give each windowed graph"),
     "unknown graph": (_set("graphs/textencoder", "text_encoder.onnx"), "graphs names ['textencoder']"),
@@ -454,6 +454,21 @@ GRAPH_MISMATCHES = {
     "speakers the graphs lack": (lambda f, s: s["config"].update(speakers=[*s["config"]["speakers"], "x", "y"]),
                                  "disagrees with its voice.json"),
 }
+
+
+@pytest.mark.parametrize(("field", "value", "said"), [
+    ("speakers", ["mei", "extra"], "voice.json's config gives speakers = ('mei', 'extra'), but the weights were"),
+    ("landmarks/n_points", 68, "voice.json's config gives landmarks.n_points = 68, but the weights were trained"),
+])
+def test_the_torch_backend_refuses_a_config_its_weights_contradict(voice_copy: Path, field: str, value: object,
+                                                                    said: str) -> None:
+    spec = json.loads((voice_copy / VOICE_FILE).read_text())
+    _set(f"config/{field}", value)(spec)
+    spec.pop("neutral_face")  # sized by n_points: checked on its own
+    spec.pop("language_speakers", None)
+    (voice_copy / VOICE_FILE).write_text(json.dumps(spec))
+    with pytest.raises(ModelFormatError, match=re.escape(said)):
+        load_voice(voice_copy, "torch")
 
 
 @pytest.mark.parametrize("case", sorted(GRAPH_MISMATCHES))

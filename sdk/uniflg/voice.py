@@ -49,6 +49,7 @@ from uniflg.landmarks import N_POINTS
 from uniflg.limits import CHUNK_SECONDS, NOISE_SCALE, SPEED, Range, check_nonempty, check_seed
 from uniflg.streaming import StreamResampler
 from uniflg.types import FrameChunk, StreamInfo, SynthesisChunk, SynthesisOptions
+from uniflg.voice_files import check_weights_config
 from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE, WEIGHTS_FILE, VoiceSpec
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,9 @@ def load_voice(path: str | Path | None = None, backend: str = "auto", threads: i
     weights = folder / spec.weights if spec.weights else None
     engine = open_backend(backend, folder, {**spec.graphs, **spec.live_graph_files()}, weights, threads, options,
                           fixed_dims(spec.config))
+    model = getattr(engine, "model", None)  # the torch backend: its model carries the config it was trained with
+    if model is not None and weights is not None:
+        check_weights_config(spec.config, model.cfg, str(folder / VOICE_FILE))
     log.info("voice %s on %s", spec.name, engine.describe())
     return Voice(spec, engine, folder)
 

@@ -277,9 +277,9 @@ def check_spec_contents(spec: VoiceSpec, where: str) -> None:
     contexts = _object(spec.contexts, where, "contexts", "windowed graph -> receptive field in frames")
     need = [g for g in WINDOWED_GRAPHS if g in graphs or not graphs]  # torch-only voices stream with them too
     if (not set(need) <= set(contexts) <= set(WINDOWED_GRAPHS)
-            or not all(_whole(frames, 1) for frames in contexts.values())):
+            or not all(_whole(frames, 0) for frames in contexts.values())):
         raise ModelFormatError(f"{where}: contexts must give each windowed graph ({', '.join(need)}) its measured "
-                               f"receptive field, a whole number of frames >= 1; got {spec.contexts!r}")
+                               f"receptive field, a whole number of frames >= 0; got {spec.contexts!r}")
     for path, entry in _object(spec.live, where, "live", "speech path name -> its graphs").items():
         _check_live_path(f"{where}: live[{path!r}]", entry)
     latents = _object(spec.latents, where, "latents", "emotion/speaker -> name -> z_u")
@@ -327,6 +327,21 @@ def _check_live_path(where: str, entry: Any) -> None:
     ms = entry.get("lookahead_ms")
     if isinstance(ms, bool) or not isinstance(ms, int | float) or not (math.isfinite(ms) and ms > 0):
         raise ModelFormatError(f"{where}: lookahead_ms must be a positive number of milliseconds; got {ms!r}")
+
+
+def check_weights_config(spec: ModelConfig, weights: ModelConfig, where: str) -> None:
+    """The torch backend builds its model from the config stored in the weights: voice.json's config must agree on
+    what the runtime reads from it (rates, sizes, names), else ModelFormatError naming the first difference."""
+    fields = {"audio.sample_rate": lambda c: c.audio.sample_rate, "audio.hop_length": lambda c: c.audio.hop_length,
+              "landmarks.fps": lambda c: c.landmarks.fps, "landmarks.n_points": lambda c: c.landmarks.n_points,
+              "vits.inter_channels": lambda c: c.vits.inter_channels,
+              "vits.utterance_dim": lambda c: c.vits.utterance_dim, "speakers": lambda c: tuple(c.speakers),
+              "emotions": lambda c: tuple(c.emotions), "variant": lambda c: c.variant.name}
+    for name, read in fields.items():
+        if read(spec) != read(weights):
+            raise ModelFormatError(f"{where}: voice.json's config gives {name} = {read(spec)!r}, but the weights were "
+                                   f"trained with {read(weights)!r} (a config edited after export, or another "
+                                   "model's weights)")
 
 
 def _is_link(folder: Path, name: Any) -> bool:
@@ -381,4 +396,5 @@ def _check_voice_folder(folder: Path) -> VoiceSpec:
 
 
 __all__ = ["CONFIG_LIMITS", "check_config_limits", "check_model_file", "check_not_lfs_pointer", "check_onnx_file",
-           "check_spec_contents", "check_voice_folder", "contained_file", "read_safetensors_header"]
+           "check_spec_contents", "check_voice_folder", "check_weights_config", "contained_file",
+           "read_safetensors_header"]
