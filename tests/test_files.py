@@ -422,6 +422,14 @@ def test_voice_json_fields_are_checked_when_the_folder_is_read(voice_copy: Path,
     assert said in str(info.value) and str(voice_copy) in str(info.value), info.value  # the folder or its voice.json
 
 
+def test_stored_speaker_latents_may_name_speakers_the_model_never_had(voice_copy: Path) -> None:
+    """UniFLG-AS's z_u is the speaker: `export --latents-from` a corpus of unseen talkers stores theirs."""
+    spec = json.loads((voice_copy / VOICE_FILE).read_text())
+    spec["latents"]["speaker"] = {"espeak_en-us": [0.0] * 16}
+    (voice_copy / VOICE_FILE).write_text(json.dumps(spec))
+    assert read_voice_spec(voice_copy).latents["speaker"] == {"espeak_en-us": [0.0] * 16}
+
+
 def test_a_voice_file_linked_from_outside_is_refused(voice_copy: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere.json"
     shutil.copy(voice_copy / VOICE_FILE, outside)

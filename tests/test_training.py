@@ -185,7 +185,7 @@ def test_condition_rows_are_carried_by_name() -> None:
     assert torch.equal(rows[1], fresh[1])
 
 
-def test_stage2_variants_and_eval_table(corpus: Path, vits_run: Path, tmp_path: Path) -> None:
+def test_stage2_variants_and_eval_table(corpus: Path, vits_run: Path, tmp_path: Path, caplog) -> None:
     runs = {}
     for variant in ("uniflg", "ttl", "stl", "stl-d"):
         runs[variant] = tmp_path / variant
@@ -213,6 +213,17 @@ def test_stage2_variants_and_eval_table(corpus: Path, vits_run: Path, tmp_path: 
     at_3 = {r["method"]: r for r in json.loads(earlier.read_text())["methods"]}
     assert at_3["UniFLG-S"]["D-LL"] != rows["UniFLG-S"]["D-LL"]
     assert at_3["mean-face"]["D-LL"] == rows["mean-face"]["D-LL"]  # the same items
+    # a run under another system's label once printed that system's row with the wrong model (or a traceback)
+    from uniflg.cli import main
+
+    for argv, said in ((["--run", str(runs["ttl"])], f"--run {runs['ttl']} is a TTL run (its config's variant); "
+                                                     "--run takes a UniFLG or UniFLG-AS run"),
+                       (["--run", str(runs["uniflg"]), "--baseline", f"STL-D={runs['stl']}"],
+                        f"--baseline STL-D={runs['stl']} is a STL run (its config's variant); --baseline STL-D takes "
+                        "an STL-D run")):
+        caplog.clear()
+        assert main(["eval", "--data", str(corpus), *argv, "--split", "train", "--limit", "3"]) == 2
+        assert said in caplog.text, caplog.text
 
 
 def test_resume_after_kill_9(corpus: Path, tmp_path: Path) -> None:

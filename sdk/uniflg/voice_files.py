@@ -288,7 +288,9 @@ def check_spec_contents(spec: VoiceSpec, where: str) -> None:
             raise ModelFormatError(f"{where}: latents holds {kind!r}; the kinds are {', '.join(LATENT_KINDS)}")
         names = getattr(cfg, LATENT_KINDS[kind])
         for name, z in _object(stored, where, f"latents[{kind!r}]", f"{kind} name -> z_u").items():
-            if name not in names:
+            # UniFLG-AS: z_u is the speaker, so a stored speaker may be one the model never had a row for (the
+            # paper's answer for unseen speakers: export --latents-from a corpus of them)
+            if name not in names and kind != "speaker":
                 raise ModelFormatError(f"{where}: latents[{kind!r}] stores {name!r}, which is not one of the "
                                        f"voice's {LATENT_KINDS[kind]} ({', '.join(names)})")
             if not _numbers(z, cfg.vits.utterance_dim):

@@ -57,7 +57,14 @@ def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, Sys
         if chosen is None or chosen.config() is None:
             raise EvalInputError(f"{given}: no complete checkpoint with a config under {run}/checkpoints")
         saved = run_record(run)
-        systems[name] = TorchSystem(load_trained_model(chosen.path)[0], stand_in=saved.get("unknown_speakers_as"),
+        model = load_trained_model(chosen.path)[0]
+        variant = model.cfg.variant.name
+        if variant != name and not (name == "UniFLG" and variant == "UniFLG-AS"):  # AS is scored as UniFLG's rows
+            option = "--run" if name == "UniFLG" else f"--baseline {name}="
+            wanted = "a UniFLG or UniFLG-AS" if name == "UniFLG" else f"an {name}" if name[0] in "S" else f"a {name}"
+            raise EvalInputError(f"{option}{'' if option.endswith('=') else ' '}{given} is a {variant} run (its "
+                                 f"config's variant); {option.strip('= ')} takes {wanted} run")
+        systems[name] = TorchSystem(model, stand_in=saved.get("unknown_speakers_as"),
                                     as_unknown=tuple(saved.get("read_as_unknown") or ()))
     return systems
 
