@@ -358,3 +358,23 @@ def test_half_weight_voice_is_half_the_size_and_backends_agree(tmp_path, tiny_di
     assert audio_t.shape == audio_o.shape and lm_t.shape == lm_o.shape
     assert snr_db(audio_t, audio_o) >= 40.0
     assert float(np.abs(lm_t - lm_o).max()) <= 1e-3
+
+
+def test_a_refused_export_leaves_no_hidden_folder(tmp_path, tiny_dir, caplog):
+    """A diverged checkpoint (NaN weights) is refused inside the export, after its hidden staging folder was made:
+    that folder once stayed behind (`.NAME.export-partial`) until the next export to the same -o."""
+    import torch
+    from uniflg.cli import main
+    from uniflg.model.io import load_model, save_model
+    from uniflg.voice_spec import read_spec
+
+    model = load_model(tiny_dir / "model.safetensors", config=read_spec(tiny_dir).config)
+    with torch.no_grad():
+        next(iter(model.parameters())).fill_(float("nan"))
+    save_model(model, tmp_path / "diverged.safetensors")
+    out = tmp_path / "voices" / "y2"
+    caplog.clear()
+    assert main(["export", "--checkpoint", str(tmp_path / "diverged.safetensors"), "-o", str(out),
+                 "--no-verify"]) == 2
+    assert "NaN or infinite weights" in caplog.text
+    assert not (tmp_path / "voices").exists() or not any((tmp_path / "voices").iterdir())

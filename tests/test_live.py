@@ -132,14 +132,23 @@ def test_stdin_pcm16_at_any_rate_gives_thirty_frames_per_second() -> None:
     assert [f[0] for f in frames][:-1] == list(range(round(seconds * 30))) and end == round(seconds * 30)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])  # SIGHUP: the terminal closed, SSH dropped
-def test_sigterm_ends_cleanly_with_a_neutral_frame(sig: signal.Signals) -> None:
+@pytest.mark.parametrize(("sig", "nohup"), [(signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGHUP, True)])
+def test_sigterm_ends_cleanly_with_a_neutral_frame(sig: signal.Signals, nohup: bool) -> None:
+    """SIGHUP: the terminal closed, SSH dropped; under nohup it is ignored and stays so (SIGTERM then ends it)."""
     rx = Receiver()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
+
+    def dispositions() -> None:  # a terminal's defaults (the suite may itself run under nohup), or nohup's
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
+        if nohup:
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
     proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", "-", "--rate", "24000",
                              "--osc", f"127.0.0.1:{rx.port}", "--quiet", "--delay-ms", "0"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=dispositions)
     assert proc.stdin is not None
     audio = (speechlike(3.0, 24000, 2) * 32767).astype("<i2").tobytes()
     proc.stdin.write(audio)  # the pipe stays open: the input never ends by itself
@@ -148,6 +157,11 @@ def test_sigterm_ends_cleanly_with_a_neutral_frame(sig: signal.Signals) -> None:
     while time.time() < deadline and not any(OscBundle.dgram_is_bundle(d) for d, _ in rx.packets):
         time.sleep(0.1)
     proc.send_signal(sig)
+    if nohup:
+        time.sleep(1.0)
+        assert proc.poll() is None  # still running
+        proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=15)  # stdin still open: the signal, not the end of the input, ends the run
     out, err = proc.communicate(timeout=15)
     frames, end = osc_frames(rx.close())
     assert proc.returncode == 0, err.decode()

@@ -434,3 +434,9 @@ def test_text_that_is_not_utf8_names_the_bytes() -> None:
     with pytest.raises(UnsupportedTextError) as err:
         encode(raw)
     assert "not valid UTF-8" in str(err.value) and "0xFF" in str(err.value) and "ja" not in str(err.value)
+
+
+@pytest.mark.parametrize("raw", ["L'Arc〜en〜Cielが好き。", "OK'って言った。", "Rock'n'Rollだ。"])
+def test_apostrophes_in_latin_words_are_not_spoken(raw: str) -> None:
+    u = encode(raw, "ja")  # once a KeyError from the acronym table
+    assert "'" not in u.text and len(u.ids) > 5

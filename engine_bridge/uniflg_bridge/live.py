@@ -513,12 +513,14 @@ def _refresh_portaudio(source: Source) -> None:
 @contextlib.contextmanager
 def stop_on_signals(stop: threading.Event) -> Any:
     """Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closed, an SSH session dropped) set ``stop`` instead of
-    ending the process, so the run ends through its cleanup: neutral frames, the stream end, the summary."""
+    ending the process, so the run ends through its cleanup: neutral frames, the stream end, the summary. A signal
+    the caller ignores (``nohup`` ignores SIGHUP) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     names = ("SIGINT", "SIGTERM", "SIGHUP")  # SIGHUP: not on Windows
     previous = {s: signal.getsignal(s) for s in (getattr(signal, n) for n in names if hasattr(signal, n))}
+    previous = {s: h for s, h in previous.items() if h is not signal.SIG_IGN}  # nohup: an ignored one stays so
 
     def handler(signum: int, _frame: Any) -> None:
         log.info("stopping (%s)", signal.Signals(signum).name)

@@ -112,7 +112,11 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
                 raise
             finally:
                 proc.stdin.close()
-                code = proc.wait()
+                try:
+                    code = proc.wait()
+                except BaseException:  # a signal while ffmpeg finishes: it must not outlive us either
+                    proc.kill()
+                    raise
             err.seek(0)
             message = err.read().decode(errors="replace")[-500:]
     if code != 0:

@@ -94,8 +94,11 @@ def katakana_for_latin(text: str) -> str:
             out.append(OVERRIDES[word.lower()])
             continue
         for part in _PARTS.findall(word.replace("’", "'")):
+            part = part.replace("'", "")  # L'Arc, OK': the apostrophe is not spoken (and no letter of an acronym)
+            if not part:
+                continue
             if _is_acronym(part):
                 out.append("".join(LETTERS[c] for c in part.upper()))
             else:
-                out.append(katakana_for_word(part.replace("'", "")))
+                out.append(katakana_for_word(part))
     return "".join(out)

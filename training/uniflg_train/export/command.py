@@ -272,19 +272,27 @@ def run(args: argparse.Namespace) -> int:
     live_source = (check_same_speech_path(model, latents, args.live_from, args.half_weights)
                    if args.live_from is not None else None)
     warn_replaced_extras(args.output, args.voice, keeps_live=args.live_from)
+    if not latents and model.cfg.variant.conditioning == "speaker":
+        log.warning("the voice stores no emotion latents: it will speak with the mean utterance latent (zeros), and "
+                    "--emotion NAME will be refused; pass --latents-from CORPUS (or --latents FILE) to store them")
     staged = staging_folder(args.output)
-    # everything is written beside -o and swapped in at the end: an interrupted export leaves the old voice whole
-    out = export_onnx(model, staged, args.name or carried["name"], latents, carried.get("language", "auto"),
-                      include_weights=not args.no_weights, verify=not args.no_verify,
-                      half_weights=args.half_weights, language_speakers=language_speakers)
-    if args.voice is not None:  # read from the source, which stays as it was until the swap
-        carried_over = carry_voice_extras(carried["spec"], args.voice, out)
-        if carried_over:
-            log.info("carried over from %s: %s", args.voice, ", ".join(carried_over))
-    if live_source is not None:
-        carried_over = carry_voice_extras(live_source, args.live_from, out, calibration=False, record_speakers=True)
-        log.info("carried over from %s: %s", args.live_from, ", ".join(carried_over))
-    out = swap_in(staged, args.output)
+    # everything is written beside -o and swapped in at the end: an interrupted export leaves the old voice whole,
+    # and a failed or interrupted one removes its hidden folder
+    try:
+        out = export_onnx(model, staged, args.name or carried["name"], latents, carried.get("language", "auto"),
+                          include_weights=not args.no_weights, verify=not args.no_verify,
+                          half_weights=args.half_weights, language_speakers=language_speakers)
+        if args.voice is not None:  # read from the source, which stays as it was until the swap
+            carried_over = carry_voice_extras(carried["spec"], args.voice, out)
+            if carried_over:
+                log.info("carried over from %s: %s", args.voice, ", ".join(carried_over))
+        if live_source is not None:
+            carried_over = carry_voice_extras(live_source, args.live_from, out, calibration=False,
+                                              record_speakers=True)
+            log.info("carried over from %s: %s", args.live_from, ", ".join(carried_over))
+        out = swap_in(staged, args.output)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)  # gone after the swap; a leftover otherwise
     log.info("wrote voice %s (default speaker per language: %s)", out, language_speakers or "none")
     if args.format == "tensorrt":
         from uniflg_train.export.tensorrt_build import build_engines
