@@ -728,3 +728,21 @@ def test_a_resume_already_past_steps_says_so(corpus: Path, vits_run: Path, tmp_p
                      "--init-from", str(vits_run)]) == 0
     assert "the run is already at step 12 (>= --steps 2): nothing to train; raise --steps to go on" in caplog.text
     assert f"--init-from {vits_run} is not used: a resumed run continues from its own checkpoint" in caplog.text
+
+
+def test_a_run_whose_loss_diverges_stops_without_saving_it(corpus: Path, tmp_path: Path) -> None:
+    """NaN losses once trained on and saved NaN checkpoints, which then fed resumes, stage 2 and exports."""
+    run = tmp_path / "diverging"
+    proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "vits", "--data", str(corpus), "--config",
+                           "tiny", "--out", str(run), "--steps", "40", "--batch-size", "4", "--checkpoint-every", "1",
+                           "--adversarial-start", "1000", "--learning-rate", "1e12", "--threads", "1"],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    said = proc.stderr.strip().splitlines()[-1]
+    assert "the loss became non-finite at step" in said and "stopped without saving it" in said, said
+    import torch
+    from safetensors.torch import load_file
+
+    for checkpoint in CheckpointManager(run / "checkpoints").checkpoints():  # every one saved is finite
+        weights = load_file(str(checkpoint.path / "model.safetensors"))
+        assert all(bool(torch.isfinite(t).all()) for t in weights.values() if t.is_floating_point()), checkpoint

@@ -72,6 +72,11 @@ def positive_number(text: str) -> float:
     return _finite(text, lambda v: v > 0, "a finite number above 0")
 
 
+def non_negative_number(text: str) -> float:
+    """argparse type: a finite number of 0 or more (a loss weight that may switch a loss off)."""
+    return _finite(text, lambda v: v >= 0, "a finite number of 0 or more")
+
+
 def path(text: str) -> Path:
     """argparse type: a file or folder path; an empty one is refused (``Path('')`` would be the current folder,
     so ``--out ''`` would write there)."""

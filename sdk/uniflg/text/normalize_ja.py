@@ -28,7 +28,8 @@ _SIGNS = {"&": "アンド", "+": "プラス", "=": "イコール", "@": "アッ�
 # particle (気温は-5度, 10度から-5度, 体重は-2kgで-5°F); and what makes it a joint (a range, a serial, a code, a
 # name): a digit, a letter, katakana or a bracket right before it (3-5, 1−2−3, COVID-19, ステージ-3), or a number
 # with a counter (3つ-5つ, 10時-12時, 5個入り-10個入り). See _minus.
-_MINUS_AFTER = re.compile(r"(?:^|[\s、。,，・「」『』（(=＝:：!?！？]|(?:は|が|を|に|で|も|と|の|へ|や|か|より|から|まで|って))$")
+_PARTICLES = "は|が|を|に|で|も|と|の|へ|や|か|より|から|まで|って"
+_MINUS_AFTER = re.compile(r"(?:^|[\s、。,，・「」『』（(=＝:：!?！？]|(?:" + _PARTICLES + r"))$")
 _JOINED = re.compile(r"(?:[A-Za-z\d).\-ァ-ヴー]|\d[^\s、。,・「」()]{1,4})$")
 _TLDS = "com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz"
 

@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = stages.add_parser("vits", help="stage 1: VAE-VITS on speech + transcripts")
     _common(v)
     v.add_argument("--config", default="small", help="model size: paper, small or tiny (default small)")
-    v.add_argument("--adversarial-start", type=int, help="steps of reconstruction-only training first")
+    v.add_argument("--adversarial-start", type=argtypes.int_range(0, 10**9), metavar="N",
+                   help="steps of reconstruction-only training first")
     v.add_argument("--discriminator-warmup", type=argtypes.int_range(0, 10**9), metavar="N",
                    help="from --adversarial-start on, N steps in which only the discriminators learn before the "
                         "generator gets their losses (default 0, as VITS)")
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --init-from: modules whose weights stay as loaded; g_embedding keeps its carried-over "
                         "rows and trains new speakers' rows (docs/training.md, 'A new language on a fixed latent "
                         "space')")
-    v.add_argument("--utterance-kl-weight", type=float,
+    v.add_argument("--utterance-kl-weight", type=argtypes.non_negative_number, metavar="W",
                    help="weight of z_u's KL against N(0, I) (default 0.02; 1 lets z_u collapse)")
     v.add_argument("--duration-trains-utterance", action=argparse.BooleanOptionalAction, default=None,
                    help="let the duration loss train the utterance encoder, so z_u learns speaking rate "

@@ -4,6 +4,7 @@ and :class:`GracefulStop` (SIGINT/SIGTERM save a checkpoint and stop, agreed acr
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import threading
@@ -20,7 +21,7 @@ from filelock import FileLock, Timeout
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from uniflg.config import ModelConfig
-from uniflg.errors import InvalidInputError, StoppedBySignalError
+from uniflg.errors import InvalidInputError, StoppedBySignalError, UniFLGError
 
 from uniflg_train.checkpoint import CheckpointManager
 from uniflg_train.data.dataset import Batch, Collate, UniFLGDataset
@@ -135,6 +136,11 @@ def release_run(out: Path) -> None:
     held = _held_locks.pop(out.resolve(), None)
     if held is not None:
         held.release()
+
+
+class DivergedError(UniFLGError):
+    """A training loss became NaN or infinite: the run stops without saving that state (a diverged checkpoint
+    would feed resumes, stage 2 and exports)."""
 
 
 class GracefulStop:
@@ -255,6 +261,13 @@ def run_loop(stage: Stage, loader: DataLoader, manager: CheckpointManager, tb: T
                     scheduler.step()
                 epoch = next_epoch
             losses = stage.train_step(batch.to(info.device), step)
+            if bad := [k for k, v in losses.items() if not math.isfinite(v)]:  # diverged: never save this state
+                bar.close()
+                newest = f"step {last_saved}" if last_saved >= 0 else "none yet"
+                raise DivergedError(f"{settings.description}: the loss became non-finite at step {step + 1} "
+                                    f"({', '.join(f'{k}={losses[k]}' for k in bad)}); stopped without saving it "
+                                    f"(newest checkpoint: {newest}). Rerun to resume from it with a lower "
+                                    "--learning-rate, or check the data")
             step += 1
             value = losses[settings.metric]
             running = value if running == 0 else 0.98 * running + 0.02 * value
