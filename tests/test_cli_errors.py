@@ -334,3 +334,15 @@ def test_each_module_the_message_names_comes_with_its_extra() -> None:
         else:
             assert module not in installed, f"{module} (from {installed.get(module)}) is not in uniflg[{extra}]"
     assert checked >= 10
+
+
+@pytest.mark.parametrize("variant", ["ttl", "stl", "stl-d"])
+def test_stage1_refuses_the_variants_that_reuse_the_uniflg_stage1(tmp_path: Path, variant: str, caplog) -> None:
+    from uniflg.cli import main
+
+    (tmp_path / "c").mkdir()
+    assert main(["train", "vits", "--data", str(tmp_path / "c"), "--out", str(tmp_path / "run"), "--variant",
+                 variant]) == 2
+    assert (f"--variant {variant} reuses the UniFLG stage 1: train it with `uniflg train landmarks --variant "
+            f"{variant} --vits RUN`") in caplog.text
+    assert not (tmp_path / "run").exists()

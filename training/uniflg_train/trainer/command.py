@@ -185,6 +185,10 @@ def _name_set(names: tuple[str, ...] | None) -> tuple[str, ...] | None:
 def _run_vits(args: argparse.Namespace) -> int:
     from uniflg_train.trainer.vits import train_vits
 
+    if args.variant not in ("uniflg", "as"):  # stage 1 differs only by its conditioning (docs/training.md)
+        raise InvalidInputError(f"--variant {args.variant} reuses the UniFLG stage 1: train it with `uniflg train "
+                                f"landmarks --variant {args.variant} --vits RUN` on a `--variant uniflg` stage-1 run")
+
     options = with_overrides(VitsTrainOptions(), max_steps=args.steps, batch_size=args.batch_size,
                              checkpoint_every=args.checkpoint_every, keep_last=args.keep_last, log_every=args.log_every,
                              num_workers=args.workers, seed=args.seed, adversarial_start=args.adversarial_start,
