@@ -440,3 +440,14 @@ def test_text_that_is_not_utf8_names_the_bytes() -> None:
 def test_apostrophes_in_latin_words_are_not_spoken(raw: str) -> None:
     u = encode(raw, "ja")  # once a KeyError from the acronym table
     assert "'" not in u.text and len(u.ids) > 5
+
+
+@pytest.mark.parametrize(("raw", "language", "spoken"), [
+    ("10²は100", "ja", "10の2乗は100"),  # NFKC alone made it 102
+    ("2³は8", "ja", "2の3乗は8"),
+    ("5m²の部屋", "ja", "5平方メートルの部屋"),  # after a letter: still a unit
+    ("It is 10² meters.", "en", "It is ten squared meters."),
+    ("2^10 is big and 3³ is 27.", "en", "two to the power of ten is big and three cubed is twenty seven."),
+])
+def test_superscript_digits_after_a_number_are_exponents(raw: str, language: str, spoken: str) -> None:
+    assert encode(raw, language).text == spoken

@@ -108,17 +108,21 @@ def _check_encoding(text: str) -> None:
 
 def _nfkc(text: str) -> str:
     """NFKC, but compatibility numbers stay apart from the digits beside them (NFKC alone reads ``3½`` as
-    ``31⁄2`` and ``①②③`` as ``123``: -> ``3 1/2``, ``1 2 3``; superscripts still join: ``m²`` -> ``m2``), and a
-    fraction slash (U+2044) is a ``/``, so the fraction rules read it."""
+    ``31⁄2`` and ``①②③`` as ``123``: -> ``3 1/2``, ``1 2 3``), a superscript after a digit is an exponent
+    (``10²`` -> ``10^2``; after a letter it still joins: ``m²`` -> ``m2``), and a fraction slash (U+2044) is a
+    ``/``, so the fraction rules read it."""
     out: list[str] = []
-    glued = False  # the last piece came from a compatibility number
+    glued = raised = False  # the last piece came from a compatibility number / a superscript digit
     for ch in text:
         piece = unicodedata.normalize("NFKC", ch)
         compat = piece != ch and unicodedata.category(ch) == "No" and "SCRIPT" not in unicodedata.name(ch, "")
+        superscript = unicodedata.category(ch) == "No" and "SUPERSCRIPT" in unicodedata.name(ch, "")
         if (compat or glued) and out[-1:] and out[-1][-1:].isdigit() and piece[:1].isdigit():
             out.append(" ")
+        elif superscript and not raised and out[-1:] and out[-1][-1:].isdigit():
+            out.append("^")  # 10² is ten to the power of two, not 102 (m² stays m2: a unit)
         out.append(piece)
-        glued = compat
+        glued, raised = compat, superscript
     return unicodedata.normalize("NFKC", "".join(out)).replace("\u2044", "/")
 
 

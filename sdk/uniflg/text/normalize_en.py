@@ -252,6 +252,12 @@ def _fraction(m: re.Match[str]) -> str:
     return f"{read_number(whole)} and {words}" if whole else words
 
 
+def _power(m: re.Match[str]) -> str:
+    """``10^2`` (also ``10²``) -> "10 squared", ``2^10`` -> "2 to the power of 10" (numbers read later)."""
+    special = {"2": "squared", "3": "cubed"}
+    return f"{m.group(1)} {special.get(m.group(2)) or 'to the power of ' + m.group(2)}"
+
+
 def _signs(text: str) -> str:
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)
@@ -263,6 +269,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
                 + r")\b(?:/[^\s]*[^\s.,!?;:])?"), _web),
     (re.compile(r"(?<![\w.])(?P<cur>[$€£¥₩])?(?P<mant>\d+(?:\.\d+)?)[eE](?P<exp>[+\-\u2212]?\d{1,4})(?:\s?(?P<unit>"
                 + names(False, "en") + r"))?(?![\w]|\.\d)"), _scientific),
+    (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), _power),
     (re.compile(r"(?P<cur>[$€£¥₩])\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion|trillion|bn"
                 r"|[kKmMB])\b)?"), _money),
     (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), _iso_date),

@@ -118,6 +118,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\d/])(\d{1,3}) (\d{1,2})/(\d{1,2})(?![\d/])"), _mixed_fraction),
     (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day_or_fraction),
     (re.compile(r"(\d)\s?[〜~～]\s?(?=\d)"), r"\1から"),
+    (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), r"\1の\2乗"),  # 10² (NFKC: 10^2) -> 10の2乗
     (re.compile(r"[-\u2212](?=\.?\d)"), _minus),
     (re.compile(r"(?<![A-Za-z\d.,])((?:マイナス)?(?:" + _NUM + r"))(?:\s?(" + names(False, "ja") + r")|("
                 + names(True, "ja") + r"))(?![A-Za-z\d]|サイズ|判)"), _unit),  # 3Lサイズ, 2L判: sizes
