@@ -77,6 +77,10 @@ def test_stage1_init_from_a_run_with_a_fresh_module(corpus: Path, vits_run: Path
         assert same != key.startswith("utterance."), key
     options = json.loads((out / "train_vits.json").read_text())
     assert options["init_skip"] == ["utterance"] and options["c_kl_utterance"] == 0.02
+    # its face decoder is the source's, so an export says so instead of "never trained" (a false warning once)
+    done = uniflg("export", "--format", "onnx", "--checkpoint", str(out), "-o", str(tmp_path / "v"), "--no-verify")
+    assert f"{out} is a stage-1 run started from {vits_run}: its face decoder is that model's" in done.stderr
+    assert "never trained" not in done.stderr
 
 
 def test_stage1_freeze_keeps_the_latent_space_and_refuses_another_resume(corpus: Path, vits_run: Path,

@@ -263,8 +263,10 @@ class Voice:
     def _check_text_faces(self, mode: str) -> None:
         """STL-D's landmark decoder reads spectrograms, not the text path's latents: it draws faces from speech."""
         if mode == "t" and self.config.variant.landmark_input == "spectrogram":
-            raise InvalidInputError(f"voice {self.name!r} is {self.config.variant.name}: its faces come from speech "
-                                    "only; use mode 'p' (text -> speech -> face) or animate speech")
+            raise InvalidInputError(f"voice {self.name!r} is {self.config.variant.name}: its landmark decoder reads "
+                                    "speech, so the text path draws no face (nor a face calibration from it); "
+                                    "animate speech, or synthesize in pipelined mode ('p'; gRPC "
+                                    "SYNTHESIS_MODE_PIPELINED)")
 
     def speech_seconds(self, text: Any, options: SynthesisOptions | None = None) -> float:
         """Length in seconds of the speech ``text`` gives at ``options`` (text encoder and duration predictor

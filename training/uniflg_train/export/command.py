@@ -306,10 +306,14 @@ def run(args: argparse.Namespace) -> int:
 def _warn_stage1(checkpoint: Path) -> None:
     """A stage-1 run (or one of its checkpoints) exports, but its face decoder was never trained: say so."""
     from uniflg_train.checkpoint import split_run
-    from uniflg_train.trainer.common import is_stage1_run
+    from uniflg_train.trainer.common import INIT_RECORD, is_stage1_run
 
     run = split_run(checkpoint)[0]
-    if is_stage1_run(run):
+    started = json.loads((run / INIT_RECORD).read_text(encoding="utf-8")) if (run / INIT_RECORD).is_file() else {}
+    if is_stage1_run(run) and started and "landmark_decoder" not in started.get("init_skip", ()):
+        log.info("%s is a stage-1 run started from %s: its face decoder is that model's (stage 1 never trains it)",
+                 checkpoint, started.get("init_from"))  # a voice or run: its decoder came along
+    elif is_stage1_run(run):
         log.warning("%s is a stage-1 run: its face decoder was never trained, so the voice's landmarks (and a face "
                     "calibration of them) mean nothing; fine for speech-only checks, else export the stage-2 run "
                     "(uniflg train landmarks --vits %s)", checkpoint, run)

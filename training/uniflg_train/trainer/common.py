@@ -90,6 +90,7 @@ def check_same_model(saved: ModelConfig, asked: ModelConfig, out: Path, sizes: b
 
 
 RUN_RECORDS = {"stage 1": "train_vits.json", "stage 2": "train_landmarks.json"}  # what each stage's run holds
+INIT_RECORD = "init_from.json"  # in a stage-1 run started with --init-from: what it started from
 
 
 def is_stage1_run(run: Path) -> bool:

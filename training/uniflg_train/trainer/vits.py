@@ -36,6 +36,7 @@ from uniflg_train.losses import (
 )
 from uniflg_train.tblog import TBLogger
 from uniflg_train.trainer.common import (
+    INIT_RECORD,
     LoopSettings,
     check_same_model,
     exponential_decay,
@@ -260,6 +261,9 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
             stage.fix_rows(json.loads(fixed_rows_file.read_text(encoding="utf-8")))
     elif init_from is not None:
         carried = initialize_from(stage.model, init_from, options.init_skip)
+        if info.is_main:  # export reads it: the face decoder is the source's (stage 1 never trains it)
+            atomic_write_text(out / INIT_RECORD, json.dumps({"init_from": str(init_from),
+                                                             "init_skip": sorted(options.init_skip)}))
         if "g_embedding" in options.freeze:
             stage.fix_rows(carried)
             if info.is_main:
