@@ -132,6 +132,13 @@ def test_stdin_pcm16_at_any_rate_gives_thirty_frames_per_second() -> None:
     assert [f[0] for f in frames][:-1] == list(range(round(seconds * 30))) and end == round(seconds * 30)
 
 
+def terminal_signals() -> None:
+    """A child's signals as a terminal gives them: the suite itself may run as a background job (SIGINT ignored) or
+    under nohup (SIGHUP ignored), and live, like the CLI, keeps an ignored signal ignored."""
+    for inherited in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(inherited, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("sig", "nohup"), [(signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGHUP, True)])
 def test_sigterm_ends_cleanly_with_a_neutral_frame(sig: signal.Signals, nohup: bool) -> None:
     """SIGHUP: the terminal closed, SSH dropped; under nohup it is ignored and stays so (SIGTERM then ends it)."""
@@ -139,9 +146,8 @@ def test_sigterm_ends_cleanly_with_a_neutral_frame(sig: signal.Signals, nohup: b
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
 
-    def dispositions() -> None:  # a terminal's defaults (the suite may itself run under nohup), or nohup's
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(s, signal.SIG_DFL)
+    def dispositions() -> None:  # a terminal's defaults, or nohup's
+        terminal_signals()
         if nohup:
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
@@ -180,7 +186,7 @@ def test_a_signal_while_stdin_is_open_and_idle_exits_0_without_aborting(sig: sig
     proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", "-", "--rate", "48000",
                              "--delay-ms", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=terminal_signals)
     assert proc.stdin is not None and proc.stderr is not None
     deadline = time.time() + 60  # wait until the voice is loaded and the stream runs
     lines: list[bytes] = []
@@ -234,7 +240,7 @@ def test_a_signal_during_a_long_jitter_buffer_drain_stops_at_once(tmp_path: Path
         [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
     proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", str(path), "--delay-ms",
                              "8000", "--osc", f"127.0.0.1:{rx.port}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+                            stderr=subprocess.PIPE, env=env, preexec_fn=terminal_signals)
     assert proc.stderr is not None
     deadline, lines = time.time() + 60, []
     while time.time() < deadline and not any(b"live:" in ln and b"Hz" in ln for ln in lines):
