@@ -451,3 +451,40 @@ def test_apostrophes_in_latin_words_are_not_spoken(raw: str) -> None:
 ])
 def test_superscript_digits_after_a_number_are_exponents(raw: str, language: str, spoken: str) -> None:
     assert encode(raw, language).text == spoken
+
+
+# ---- 11. Forms both languages read once they know what they are (uniflg.text.numerals) ------------------------
+@pytest.mark.parametrize(("raw", "language", "spoken"), [
+    # ISO 8601 timestamps: date, time and zone, not "02T11"
+    ("Logged at 2026-12-02T11:18:03Z.", "en", "Logged at December second twenty twenty six at eleven eighteen and "
+                                             "three seconds U T C."),
+    ("Starts 2027-01-05T09:30+05:30.", "en", "Starts January fifth twenty twenty seven at nine thirty U T C plus "
+                                            "five thirty."),
+    ("2026-12-02T11:18:03Zに記録", "ja", "2026年12月2日11時18分3秒 協定世界時に記録"),
+    ("2026-12-02T09:00−05:00開始", "ja", "2026年12月2日9時 協定世界時マイナス5時間開始"),
+    # dotted numbers: versions, addresses, European thousands
+    ("Python 3.12.1 is out.", "en", "Python three point twelve point one is out."),
+    ("Update to v1.2.3 now.", "en", "Update to version one point two point three now."),
+    ("Ping 192.168.0.1 first.", "en", "Ping one nine two dot one six eight dot zero dot one first."),
+    ("It costs 1.234.567 euros.", "en", "It costs one million two hundred and thirty four thousand five hundred "
+                                        "and sixty seven euros."),
+    ("Pay 1.234,56 now.", "en", "Pay one thousand two hundred and thirty four point five six now."),
+    ("バージョン3.11.7です", "ja", "バージョン3てん11てん7です"),
+    ("v1.2.3を公開", "ja", "バージョン1てん2てん3を公開"),
+    ("10.0.0.1に接続", "ja", "10ドット0ドット0ドット1に接続"),
+    ("1.234.567ユーロ", "ja", "1234567ユーロ"),
+    # a month and a day above 12 is a date; impossible days and improper fractions are not
+    ("The party is on 12/25.", "en", "The party is on December twenty fifth."),
+    ("Born 3/15 or on 2/29.", "en", "Born March fifteenth or on February twenty ninth."),
+    ("Not 2/30, nor 24/7.", "en", "Not two slash thirty, nor twenty four slash seven."),
+    ("Due 25/12/2026.", "en", "Due December twenty fifth twenty twenty six."),
+    ("April 31 is no day.", "en", "April thirty one is no day."),
+    ("24/7営業", "ja", "24スラッシュ7営業"),
+    ("2024/02/30", "ja", "2024/02/30"),
+    # a one-letter unit inside a name is a letter
+    ("I bought an iPhone 5s, and an iPhone5s.", "en", "I bought an iPhone five S, and an iPhone five S."),
+    ("Sell the Galaxy 3s now.", "en", "Sell the Galaxy three S now."),
+    ("Wait 30s. Then 5m more.", "en", "Wait thirty seconds. Then five meters more."),
+])
+def test_forms_decided_once_for_both_languages(raw: str, language: str, spoken: str) -> None:
+    assert encode(raw, language).text == spoken

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from num2words import num2words
 
+from uniflg.text import numerals
 from uniflg.text.units import UNITS, names
 
 # 1,500.25 (thousands) or 1,00,000.5 (lakh/crore grouping) or 1500.25 or .25
@@ -117,17 +118,43 @@ def _scientific(m: re.Match[str]) -> str:
 
 
 def _time(m: re.Match[str]) -> str:
-    hour, minute, second, ampm = int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)
-    if hour > 24 or minute > 59 or (second and int(second) > 59):
-        return m.group(0).replace(":", " ")
+    second = m.group(3)
+    words = _clock(int(m.group(1)), int(m.group(2)), int(second) if second else None, m.group(4))
+    return words if words is not None else m.group(0).replace(":", " ")
+
+
+def _clock(hour: int, minute: int, second: int | None, ampm: str | None = None) -> str | None:
+    """10:30 -> ten thirty, 7:05 -> seven oh five, 10:00 -> ten o'clock (with a.m./p.m.: ten a m), seconds
+    after "and"; None when out of range."""
+    if hour > 24 or minute > 59 or (second is not None and second > 59):
+        return None
     suffix = f" {ampm.replace('.', '').lower()[0]} m" if ampm else ""
-    if minute == 0 and not second:
+    if minute == 0 and second is None:
         words = f"{_words(hour)}{suffix}" if ampm or hour > 12 else f"{_words(hour)} o'clock"
     else:
         words = f"{_words(hour)} {'oh ' if minute < 10 else ''}{_words(minute)}{suffix}"
-    if second:
-        words += f" and {_words(int(second))} {_plural(int(second), 'second', 'seconds')}"
+    if second is not None:
+        words += f" and {_words(second)} {_plural(second, 'second', 'seconds')}"
     return words
+
+
+def _timestamp(m: re.Match[str]) -> str:
+    """``2026-12-02T11:18:03Z`` -> December second twenty twenty six at eleven eighteen and three seconds U T C
+    (``+09:00``: U T C plus nine; fractions of a second are not read)."""
+    stamp = numerals.timestamp(m)
+    if stamp is None:
+        return m.group(0).replace("-", " ").replace("T", " ").replace(":", " ")
+    day = _date(str(stamp.year), stamp.month, stamp.day)
+    clock = _clock(stamp.hour, stamp.minute, stamp.second)
+    words = f"{day} at {clock}" if day and clock else m.group(0).replace("-", " ").replace("T", " ")
+    offset = stamp.utc_offset_minutes
+    if offset is None:
+        return words
+    zone = " U T C"
+    if offset:
+        hours, minutes = divmod(abs(offset), 60)
+        zone += f" {'plus' if offset > 0 else 'minus'} {_words(hours)}" + (f" {_words(minutes)}" if minutes else "")
+    return words + zone
 
 
 def _hour_ampm(m: re.Match[str]) -> str:
@@ -135,7 +162,7 @@ def _hour_ampm(m: re.Match[str]) -> str:
 
 
 def _date(year: str | None, month: int, day: int) -> str | None:
-    if not (1 <= month <= 12 and 1 <= day <= 31):
+    if not numerals.is_date(month, day):
         return None
     words = f"{_MONTHS[month - 1]} {_words(day, 'ordinal')}"
     return f"{words} {_words(int(year), 'year')}" if year else words
@@ -146,13 +173,15 @@ def _iso_date(m: re.Match[str]) -> str:
 
 
 def _us_date(m: re.Match[str]) -> str:
-    return _date(m.group(3), int(m.group(1)), int(m.group(2))) or m.group(0).replace("/", " ")
+    """3/15/2024 (month first, as in the US) or 25/12/2024 (the day first where only the day can be)."""
+    month_day = numerals.slash_month_day_year(int(m.group(1)), int(m.group(2)))
+    return (month_day and _date(m.group(3), *month_day)) or m.group(0).replace("/", " ")
 
 
 def _month_day(m: re.Match[str]) -> str:
     month = _MONTH_ABBR.get(m.group(1).rstrip(".")[:4]) or _MONTH_ABBR.get(m.group(1)[:3], m.group(1))
     day = int(m.group(2))
-    if not 1 <= day <= 31:
+    if not numerals.is_date(_MONTHS.index(month) + 1, day):
         return m.group(0)
     year = f" {_words(int(m.group(3)), 'year')}" if m.group(3) else ""
     return f"{month} {_words(day, 'ordinal')}{year}"
@@ -188,6 +217,46 @@ def _decade(m: re.Match[str]) -> str:
     else:
         return m.group(0)
     return re.sub(r"y$", "ie", words) + "s"
+
+
+def _dotted(m: re.Match[str]) -> str:
+    """3.11.7 -> three point eleven point seven (a version; v1.2.3 -> version one point two point three),
+    192.168.0.1 -> one nine two dot one six eight dot zero dot one (an address), 1.234.567 / 1.234,56 -> one
+    million ... / one thousand ... point five six (European thousands);
+    :func:`uniflg.text.numerals.dotted` decides which."""
+    form = numerals.dotted(m.group(0))
+    if form.kind == "address":
+        return " dot ".join(_digit_words(p) for p in form.parts)
+    if form.kind == "version":
+        words = " point ".join(read_number(p) for p in form.parts)
+        return f"version {words}" if m.group(0)[0] in "vV" else words
+    whole, decimals = form.parts
+    return read_number(f"{int(whole):,}" + (f".{decimals}" if decimals else ""))
+
+
+def _names_a_model(m: re.Match[str]) -> bool:
+    """Whether a number with a one-letter unit after it belongs to a name: right after a letter (``iPhone5s``),
+    or after a word with a capital inside (``iPhone 5s``, ``MacBook``) or a capitalized word that does not open
+    a sentence (``a Galaxy 5s``). ``Wait 30s`` and ``the 5s`` are seconds."""
+    before = m.string[:m.start()]
+    if before[-1:].isalpha():
+        return True
+    words = before.split()
+    if not words or not before[-1:].isspace():
+        return False
+    word = words[-1].strip("\"'“”‘’(")
+    if any(c.isupper() for c in word[1:]) and any(c.islower() for c in word):
+        return True
+    opens = not words[:-1] or words[-2][-1:] in ".!?:;\"“”"
+    return word[:1].isupper() and word[1:].islower() and not opens
+
+
+def _attached_unit(m: re.Match[str]) -> str:
+    """``5m`` -> five meters; in a name (``iPhone 5s``, :func:`_names_a_model`) the letter is spelled: five S."""
+    if _names_a_model(m):
+        space = " " if m.string[m.start() - 1:m.start()].isalpha() else ""
+        return f"{space}{read_number(m.group(1))} {m.group(2).upper()}"
+    return _unit(m)
 
 
 def _word_before(m: re.Match[str]) -> str:
@@ -240,8 +309,11 @@ def _digits(m: re.Match[str]) -> str:
 
 def _fraction(m: re.Match[str]) -> str:
     """1/2 -> one half, 3/4 -> three quarters, 2/3 -> two thirds, 3 1/2 (or 3½) -> three and one half (proper
-    fractions only; 24/7 stays as is)."""
+    fractions only; 24/7 stays as is). A month and a day above 12 (12/25) is a date."""
     whole, top, bottom = m.group(1), int(m.group(2)), int(m.group(3))
+    month_day = numerals.slash_month_day(top, bottom)
+    if month_day:  # 12/25, 3/15: a date (uniflg.text.numerals)
+        return f"{whole + ' ' if whole else ''}{_date(None, *month_day)}"
     if not 0 < top < bottom <= 16:
         return m.group(0)
     name = {2: ("half", "halves"), 4: ("quarter", "quarters")}.get(bottom)
@@ -272,8 +344,10 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), _power),
     (re.compile(r"(?P<cur>[$€£¥₩])\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion|trillion|bn"
                 r"|[kKmMB])\b)?"), _money),
+    (numerals.ISO_TIMESTAMP, _timestamp),
     (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), _iso_date),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), _us_date),
+    (numerals.DOTTED, _dotted),
     (re.compile(r"(?<![\w-])(?:\(\d{3}\)\s?|\d{3}-)?\d{3}-\d{4}\b"), _digits),
     (re.compile(r"(?<![\w/])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
     (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
@@ -284,7 +358,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(" + _NUM + r")\s?%"), _percent),
     (re.compile(r"(?<![\w.])(')?(\d{2}|\d{4})'?s\b"), _decade),
     (re.compile(r"(" + _NUM + r")\s?(" + names(False, "en") + r")(?![A-Za-z\d])"), _unit),
-    (re.compile(r"(" + _NUM + r")(" + names(True, "en") + r")\b"), _unit),
+    (re.compile(r"(" + _NUM + r")(" + names(True, "en") + r")\b"), _attached_unit),
     (_ROMAN, _roman),
     (re.compile(r"\b(" + "|".join(re.escape(a) for a in sorted(ABBREVIATIONS, key=len, reverse=True))
                 + r")\."), _abbreviation),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from uniflg.text import numerals
 from uniflg.text.charset import ascii_base
 from uniflg.text.loanwords import katakana_for_latin
 from uniflg.text.normalize_en import roman_value
@@ -36,18 +37,52 @@ _TLDS = "com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|x
 
 def _date(m: re.Match[str]) -> str:
     year, month, day = m.group(1), int(m.group(2)), int(m.group(3))
-    if not (1 <= month <= 12 and 1 <= day <= 31):
+    if not numerals.is_date(month, day):
         return m.group(0)
     return f"{int(year)}年{month}月{day}日"
 
 
-def _month_day_or_fraction(m: re.Match[str]) -> str:
-    """``3/15`` (a day above 12) is a date; ``1/2`` is a fraction, read 2分の1."""
-    a, b = int(m.group(1)), int(m.group(2))
-    if 1 <= a <= 12 and 12 < b <= 31:
-        return f"{a}月{b}日"
-    if b == 0:
+def _timestamp(m: re.Match[str]) -> str:
+    """``2026-12-02T11:18:03Z`` -> 2026年12月2日11時18分3秒 協定世界時 (``+09:00``: 協定世界時プラス9時間; fractions
+    of a second are not read)."""
+    stamp = numerals.timestamp(m)
+    if stamp is None:
         return m.group(0)
+    words = f"{stamp.year}年{stamp.month}月{stamp.day}日{stamp.hour}時" + (f"{stamp.minute}分" if stamp.minute else "")
+    words += f"{stamp.second}秒" if stamp.second is not None else ""
+    offset = stamp.utc_offset_minutes
+    if offset is None:
+        return words
+    hours, minutes = divmod(abs(offset), 60)
+    shift = ""
+    if offset:
+        shift = f"{'プラス' if offset > 0 else 'マイナス'}{hours}時間" + (f"{minutes}分" if minutes else "")
+    return f"{words} 協定世界時{shift}"
+
+
+def _dotted(m: re.Match[str]) -> str:
+    """``3.11.7`` -> 3てん11てん7 (a version; ``v1.2.3`` -> バージョン1てん2てん3),
+    ``192.168.0.1`` -> 192ドット168ドット0ドット1, ``1.234.567`` / ``1.234,56`` -> 1234567 / 1234.56 (European
+    thousands); which is which: :func:`uniflg.text.numerals.dotted`.
+    Open JTalk alone reads 3.11.7 as 3.11, a pause, 7."""
+    form = numerals.dotted(m.group(0))
+    if form.kind == "address":
+        return "ドット".join(form.parts)
+    if form.kind == "version":
+        return ("バージョン" if m.group(0)[0] in "vV" else "") + "てん".join(form.parts)
+    whole, decimals = form.parts
+    return whole + (f".{decimals}" if decimals else "")
+
+
+def _month_day_or_fraction(m: re.Match[str]) -> str:
+    """``3/15`` (a day above 12) is a date; ``1/2`` is a fraction, read 2分の1; anything else (``24/7``, ``5/0``)
+    keeps its slash, read スラッシュ."""
+    a, b = int(m.group(1)), int(m.group(2))
+    month_day = numerals.slash_month_day(a, b)
+    if month_day:
+        return f"{a}月{b}日"
+    if not 0 < a < b:
+        return f"{m.group(1)}スラッシュ{m.group(2)}"
     return f"{b}分の{a}"
 
 
@@ -113,7 +148,9 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
                 + r")(?![A-Za-z])"), _web),
     (re.compile(r"([¥$€£₩])\s?([-\u2212])(?=\d)"), r"\2\1"),  # $-5 -> -$5: the sign first
     (re.compile(r"([¥$€£₩])\s?(" + _NUM + r")"), _money),
+    (numerals.ISO_TIMESTAMP, _timestamp),
     (re.compile(r"(?<!\d)(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?!\d)"), _date),
+    (numerals.DOTTED, _dotted),
     (re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])"), _time),
     (re.compile(r"(?<![\d/])(\d{1,3}) (\d{1,2})/(\d{1,2})(?![\d/])"), _mixed_fraction),
     (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day_or_fraction),

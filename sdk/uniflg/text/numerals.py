@@ -1,0 +1,105 @@
+"""Written forms that both languages read the same way once it is known what they are: dotted numbers
+(versions, IP addresses, European thousands), ISO 8601 timestamps and dates written with a slash. What a form is
+gets decided here, once; :mod:`uniflg.text.normalize_en` and :mod:`uniflg.text.normalize_ja` put it into words
+(docs/frontend.md, "Normalization").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+# 3.11.7, v1.2.3, 192.168.0.1, 1.234.567, 1.234,56 (after the date rules: 2024.03.15 is a date)
+# The edges are ASCII: in Japanese text kana and kanji touch the number (バージョン3.11.7です).
+DOTTED = re.compile(r"(?<![A-Za-z\d_.,])[vV]?\d+(?:\.\d+){2,}(?:,\d+)?(?![A-Za-z\d_]|[.,]\d)"
+                    r"|(?<![A-Za-z\d_.,])\d{1,3}(?:\.\d{3})+,\d+(?![A-Za-z\d_]|[.,]\d)")
+# 2026-12-02T11:18:03Z, 2026-12-02T11:18+09:00, 2026-12-02T11:18:03.250 (fractions of a second are not read)
+ISO_TIMESTAMP = re.compile(r"(?<![A-Za-z\d_\-])(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
+                           r"(Z|[+\-\u2212]\d{2}(?::?\d{2})?)?(?![A-Za-z\d_:])")
+
+
+@dataclass(frozen=True)
+class Dotted:
+    """A number with two or more dots, or with dots grouping thousands and a decimal comma.
+
+    ``kind``: ``"grouped"`` (European thousands: ``1.234.567``, ``1.234,56``; ``parts`` = (whole digits, decimal
+    digits or "")), ``"address"`` (an IPv4 address: four parts of 0-255) or ``"version"`` (anything else with
+    two or more dots: ``3.11.7``); ``parts`` are the digit strings between the dots.
+    """
+
+    kind: Literal["grouped", "address", "version"]
+    parts: tuple[str, ...]
+
+
+def dotted(text: str) -> Dotted:
+    """Classify a :data:`DOTTED` match. A ``v`` before the number makes a version (``v1.2.3``); four parts of
+    0-255 without leading zeros are an address (``192.168.0.1``); groups of exactly three digits after the first
+    (with two or more dots, or a decimal comma) are thousands (``1.234.567``, ``1.234,56``); the rest are
+    versions (``3.11.7``, ``1.2.3.4.5``)."""
+    whole, _, decimals = text.partition(",")
+    if whole[:1] in "vV":
+        return Dotted("version", tuple(whole[1:].split(".")))
+    parts = tuple(whole.split("."))
+    if not decimals and len(parts) == 4 and all(
+            int(p) <= 255 and (p == "0" or not p.startswith("0")) for p in parts):
+        return Dotted("address", parts)
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+", whole) and (decimals or len(parts) > 2):
+        return Dotted("grouped", ("".join(parts), decimals))
+    return Dotted("version", parts + ((decimals,) if decimals else ()))
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    """An ISO 8601 date and time. ``second`` None: not written; ``utc_offset_minutes`` None: no zone written
+    (local time), 0: ``Z`` or ``+00:00``."""
+
+    year: int
+    month: int
+    day: int
+    hour: int
+    minute: int
+    second: int | None
+    utc_offset_minutes: int | None
+
+
+def timestamp(m: re.Match[str]) -> Timestamp | None:
+    """An :data:`ISO_TIMESTAMP` match -> its fields, or None when a field is out of range (month 13, 25:00)."""
+    year, month, day, hour, minute = (int(m.group(k)) for k in range(1, 6))
+    second = int(m.group(6)) if m.group(6) else None
+    if not (is_date(month, day) and hour <= 24 and minute <= 59 and (second or 0) <= 60):
+        return None
+    zone, offset = m.group(7), None
+    if zone == "Z":
+        offset = 0
+    elif zone:
+        digits = re.sub(r"\D", "", zone)
+        offset = int(digits[:2]) * 60 + int(digits[2:] or 0)
+        if offset > 14 * 60 or int(digits[2:] or 0) > 59:
+            return None
+        offset = -offset if zone[0] in "-\u2212" else offset
+    return Timestamp(year, month, day, hour, minute, second, offset)
+
+
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def is_date(month: int, day: int) -> bool:
+    """Whether ``month`` / ``day`` can name a day of some year (February 29 can; April 31 cannot)."""
+    return 1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]
+
+
+def slash_month_day(first: int, second: int) -> tuple[int, int] | None:
+    """``a/b`` without a year -> (month, day) when it can only be a date: a month (1-12), then a day above 12
+    (``12/25``, ``3/15``). Anything else (``1/2``, ``9/10``, ``24/7``) is a fraction or a ratio: None."""
+    return (first, second) if first <= 12 < second and is_date(first, second) else None
+
+
+def slash_month_day_year(first: int, second: int) -> tuple[int, int] | None:
+    """``a/b/yyyy`` -> (month, day): month first (``3/15/2024``, ``3/4/2024``), unless only the day can come first
+    (``25/12/2024``); None when neither is a date."""
+    if is_date(first, second):
+        return first, second
+    if first > 12 and is_date(second, first):
+        return second, first
+    return None
