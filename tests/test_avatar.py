@@ -74,6 +74,29 @@ def test_calibration_round_trips_and_rejects_bad_dicts(calibrated: Retargeter) -
         Calibration.from_tracks(np.zeros((0, 70, 2)), track())
 
 
+def test_a_jaw_range_not_measured_says_so(calibrated: Retargeter, caplog: pytest.LogCaptureFixture) -> None:
+    """A voice whose /a/ barely opens (or has no /a/ frames) gets the default jaw range, flagged as such in the
+    log, the object and voice.json; a measured one is flagged measured, and an older dict is read by value."""
+    from uniflg.retarget import JAW_RANGE
+
+    assert calibrated.calibration.jaw_measured and calibrated.calibration.jaw_range != JAW_RANGE
+    speech = np.concatenate([track(jaw=0.01), track(jaw=0.3, pucker=0.8)])
+    with caplog.at_level("WARNING"):
+        shut = Calibration.from_tracks(track(), speech, {"a": np.arange(4), "u": np.arange(4, 8)})
+    assert not shut.jaw_measured and shut.jaw_range == JAW_RANGE
+    assert "jawOpen uses the default range 0.40 IOD (not measured)" in caplog.text
+    none = Calibration.from_tracks(track(), speech, {"u": np.arange(4, 8)})
+    assert not none.jaw_measured and "has no frames" in caplog.text
+    assert Calibration.from_dict(shut.to_dict()).jaw_measured is False
+    older = calibrated.calibration.to_dict()
+    del older["jaw_range_measured"]
+    assert Calibration.from_dict(older).jaw_measured is True
+    older["jaw_range"] = JAW_RANGE
+    assert Calibration.from_dict(older).jaw_measured is False
+    with pytest.raises(InvalidInputError, match="jaw_range_measured is true or false"):
+        Calibration.from_dict({**older, "jaw_range_measured": "yes"})
+
+
 def test_blinks_follow_human_statistics() -> None:
     b = BlinkTrack(seed=3)
     onsets = b.onsets(600.0)

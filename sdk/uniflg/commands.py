@@ -262,13 +262,15 @@ def calibrate_face(args: argparse.Namespace) -> int:
     model = calibration.vowel_model
     cv_share = model.cv_share if model else {}
     summary = {"voice": str(folder), "rest_lip_gap": calibration.rest["lip_gap"], "jaw_range": calibration.jaw_range,
-               "shrinkage": model.shrinkage if model else None, "cv_share": cv_share}
+               "jaw_range_measured": calibration.jaw_measured, "shrinkage": model.shrinkage if model else None,
+               "cv_share": cv_share}
     if args.json:
         _out(json.dumps(summary, indent=2))
     else:
         shares = " ".join(f"{v.upper()} {x:.0%}" for v, x in cv_share.items()) or "-"
+        jaw = "" if calibration.jaw_measured else " (the default: the voice's /a/ barely opens its lips)"
         _out(f"stored face_calibration in {folder}: rest lip gap {calibration.rest['lip_gap']:.4f} IOD, jaw range "
-             f"{calibration.jaw_range:.3f} IOD, vowel shrinkage {summary['shrinkage']}, cross-validated vowel "
+             f"{calibration.jaw_range:.3f} IOD{jaw}, vowel shrinkage {summary['shrinkage']}, cross-validated vowel "
              f"shares {shares}")
     return 0
 

@@ -170,10 +170,12 @@ class Calibration:
     (smile, frown, brows, blink, wide eyes, gaze) grow only outside it, so what a voice's neutral speech and
     silence do anyway reads as 0. ``vowels``: per vowel a..o the mean (lip-gap growth, relative width change)
     the voice makes on it; VRM A..O share the mouth by nearness to these. ``jaw_range``: the lip-gap growth
-    that reads as jawOpen 1. ``vowel_model``: the voice's fitted vowel classifier (:mod:`uniflg.vowels`), which
-    drives A..O when present (the prototypes then serve only calibrations made without one). ``style_models``:
-    the classifier fitted on each of the voice's other stored styles (e.g. happy, sad: their mouths sit
-    elsewhere, so the neutral one reads all their vowels as A or O); :meth:`for_style` picks one.
+    that reads as jawOpen 1 (``jaw_measured``: taken from the voice's own /a/; False: :data:`JAW_RANGE`, the
+    default, because the voice had no /a/ frames or its /a/ barely opened the lips). ``vowel_model``: the
+    voice's fitted vowel classifier (:mod:`uniflg.vowels`), which drives A..O when present (the prototypes then
+    serve only calibrations made without one). ``style_models``: the classifier fitted on each of the voice's other
+    stored styles (e.g. happy, sad: their mouths sit elsewhere, so the neutral one reads all their vowels as A or
+    O); :meth:`for_style` picks one.
     """
 
     rest: dict[str, float]
@@ -186,6 +188,7 @@ class Calibration:
     path_rest_faces: dict[str, np.ndarray] = field(default_factory=dict)  # speech path -> its silence [70, 2]
     path_models: dict[str, VowelModel] = field(default_factory=dict)  # speech path -> its vowel classifier
     path_bands: dict[str, tuple[dict[str, float], dict[str, float]]] = field(default_factory=dict)  # -> (low, high)
+    jaw_measured: bool = False
 
     @property
     def neutral(self) -> dict[str, float]:
@@ -266,7 +269,12 @@ class Calibration:
                 ratio = float(np.mean(speech_feats.width[idx])) / rest["width"] - 1.0
                 vowels[v] = (gap, ratio)
         a_gap = vowels["a"][0]
-        jaw_range = a_gap / A_JAW_OPEN if vowel_frames and "a" in vowel_frames and a_gap > 0.01 else JAW_RANGE
+        jaw_measured = bool(vowel_frames and "a" in vowel_frames and a_gap > 0.01)
+        jaw_range = a_gap / A_JAW_OPEN if jaw_measured else JAW_RANGE
+        if not jaw_measured:
+            log.warning("the voice's /a/ %s, so jawOpen uses the default range %.2f IOD (not measured)",
+                        f"opens the lips by only {a_gap:.4f} IOD" if vowel_frames and "a" in vowel_frames
+                        else "has no frames in the calibration speech", JAW_RANGE)
         rest_shape = np.median(mouth_shape(silence), 0)
         model, style_models = None, {}
         if labels is not None:
@@ -277,12 +285,14 @@ class Calibration:
                                                         track_sentences, fps)
             except InvalidInputError as exc:  # e.g. a calibration text set missing a vowel: keep the prototypes
                 log.warning("no vowel classifier (%s); VRM A..O use the vowel prototypes", exc)
-        return cls(rest, low, high, vowels, jaw_range, model, style_models if model is not None else {})
+        return cls(rest, low, high, vowels, jaw_range, model, style_models if model is not None else {},
+                   jaw_measured=jaw_measured)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the ``face_calibration`` entry of ``voice.json``)."""
         data = {"rest": self.rest, "low": self.low, "high": self.high,
-                "vowels": {k: list(v) for k, v in self.vowels.items()}, "jaw_range": self.jaw_range}
+                "vowels": {k: list(v) for k, v in self.vowels.items()}, "jaw_range": self.jaw_range,
+                "jaw_range_measured": self.jaw_measured}
         if self.vowel_model is not None:
             data["vowel_model"] = self.vowel_model.to_dict()
         if self.style_models:
@@ -327,9 +337,14 @@ class Calibration:
             rest_faces = {str(name): np.asarray(face, np.float32).reshape(N_POINTS, 2) for name, face in faces.items()}
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"malformed face calibration: path_rest_faces: {exc}") from exc
+        # written before the flag existed: the default range was the fallback's exact value
+        jaw_measured = data.get("jaw_range_measured", jaw_range != JAW_RANGE)
+        if not isinstance(jaw_measured, bool):
+            raise InvalidInputError(f"malformed face calibration: jaw_range_measured is true or false, got "
+                                    f"{jaw_measured!r}")
         return cls(maps[0], maps[1], maps[2], vowels, jaw_range, model,
                    {str(name): VowelModel.from_dict(m) for name, m in styles.items()}, rest_faces,
-                   {str(name): VowelModel.from_dict(m) for name, m in paths.items()}, path_bands)
+                   {str(name): VowelModel.from_dict(m) for name, m in paths.items()}, path_bands, jaw_measured)
 
 
 def _band(feats: Features) -> tuple[dict[str, float], dict[str, float]]:
