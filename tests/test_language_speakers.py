@@ -201,3 +201,33 @@ def test_uniflg_as_reads_a_language_with_its_speaker_latent(tmp_path: Path) -> N
     np.testing.assert_array_equal(ja_m[:single_ja.size], single_ja)
     np.testing.assert_array_equal(ja_m, ja_p)
     assert en_m.shape != en_p.shape or not np.allclose(en_m, en_p, atol=1e-3)
+
+
+def test_uniflg_as_names_a_speaker_it_only_stores_a_latent_for(tmp_path: Path) -> None:
+    """UniFLG-AS's unseen talkers (export --latents-from) are speakers a request, the language mapping and
+    `uniflg info` name like the model's own; a UniFLG voice's speakers stay its rows."""
+    pytest.importorskip("torch")
+    from inference_helpers import utterance
+    from uniflg.config import VariantConfig, tiny_config
+    from uniflg.errors import NotFoundError
+    from uniflg.model.system import UniFLG
+    from uniflg.voice import check_request
+    from uniflg.voice_writer import write_voice
+
+    cfg = tiny_config(variant=VariantConfig(conditioning="emotion"), speakers=("a",))
+    rng = np.random.default_rng(0)
+    latents = {"speaker": {n: rng.standard_normal(cfg.vits.utterance_dim).round(4).tolist() for n in ("a", "guest")}}
+    write_voice(UniFLG(cfg), tmp_path / "as", "as", latents, onnx=False, language_speakers={"en": "guest"})
+    voice = load_voice(tmp_path / "as", backend="torch")
+    assert voice.speakers == ("a", "guest")
+    check_request(voice.spec, SynthesisOptions(speaker="guest"))
+    u, seed = utterance(20, seed=1), SynthesisOptions(seed=3)
+    guest = voice.synthesize_all(u, replace(seed, speaker="guest"))[0]
+    assert not np.array_equal(guest, voice.synthesize_all(u, replace(seed, speaker="a"))[0])
+    with pytest.raises(NotFoundError, match="'nobody'"):
+        voice.synthesize_all(u, replace(seed, speaker="nobody"))
+    spec = json.loads((tmp_path / "as" / VOICE_FILE).read_text(encoding="utf-8"))
+    assert spec["speakers"] == ["a", "guest"] and spec["config"]["speakers"] == ["a"]
+    plain = VoiceSpec.from_json((DEFAULT_VOICE_DIR / VOICE_FILE).read_text(encoding="utf-8"))
+    with_guest = replace(plain, latents={**plain.latents, "speaker": {"guest": [0.0] * 16}})
+    assert with_guest.speakers == plain.config.speakers  # UniFLG: g's rows only

@@ -79,7 +79,14 @@ class VoiceSpec:
 
     @property
     def speakers(self) -> tuple[str, ...]:
-        return self.config.speakers
+        """The speaker names a request may give: the model's (UniFLG: the rows of g). UniFLG-AS, whose z_u is the
+        speaker, adds those it only stores a latent for: talkers the model never had a row for (the paper's
+        answer for unseen speakers; ``uniflg export --latents-from`` a corpus of them)."""
+        names = self.config.speakers
+        stored = self.latents.get("speaker", {}) if isinstance(self.latents, dict) else {}
+        if self.config.variant.conditioning == "emotion" and isinstance(stored, dict):
+            names += tuple(n for n in stored if n not in names)
+        return names
 
     @property
     def emotions(self) -> tuple[str, ...]:
