@@ -370,8 +370,13 @@ def test_an_stl_d_voice_draws_faces_from_speech_and_says_so_for_text(tmp_path, b
     voice = load_voice(folder, backend)
     for call in (voice.synthesize_all, voice.synthesize, voice.landmarks_from_text):
         with pytest.raises(InvalidInputError, match=r"is STL-D: its landmark decoder reads speech, so the text path "
-                                                    r"draws no face .* synthesize in pipelined mode \('p'"):
+                                                    r"draws no face; .* synthesize in pipelined mode \('p'"):
             call("こんにちは")
     audio, faces = voice.synthesize_all("こんにちは。はい。", SynthesisOptions(mode="p"))
     assert len(faces) == round(audio.size / voice.sample_rate * 30) > 0
     assert voice.animate_array(np.full(24000, 0.01, np.float32), voice.sample_rate).shape == (30, 70, 2)
+    # the face calibration reads the pipelined path's faces instead of the text path's (labelled the same way)
+    from uniflg.avatar import CALIBRATION_TEXTS, measure_face_calibration
+
+    calibration = measure_face_calibration(voice, CALIBRATION_TEXTS[:6])
+    assert calibration.vowel_model is not None and set(calibration.vowels) == set("aiueo")

@@ -91,14 +91,14 @@ def frame_symbols(timing: Sequence[tuple[str, float, float]], n_frames: int, fps
 
 def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXTS,
                              options: SynthesisOptions | None = None) -> Calibration:
-    """Measure a voice's :class:`Calibration` (12 s of a 2-core CPU for the default voice): rest face = median of
-    the landmarks the voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band and vowel
-    prototypes from the text path on ``texts`` at ``options`` (default: the voice's default speaker and emotion,
-    seed 0), each frame labelled with the token at its time (:func:`frame_symbols`); the vowel classifier from the
-    same texts in that style, and one more per other stored emotion (happy and sad open and spread the mouth
-    differently: read with the neutral classifier, their vowels all came out A or O; :meth:`Calibration.for_style`
-    picks one); and per speech path its rest face, neutral band and vowel classifier, from the faces it draws for
-    the voice's own speech (:meth:`Calibration.for_path`)."""
+    """Measure a voice's :class:`Calibration` (12 s of a 2-core CPU for the default voice): rest face = median of the
+    landmarks the voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band and vowel prototypes from the
+    text path (STL-D, which has none: the pipelined path) on ``texts`` at ``options`` (default: the voice's default
+    speaker and emotion, seed 0), each frame labelled with the token at its time (:func:`frame_symbols`); the vowel
+    classifier from the same texts in that style, and one more per other stored emotion (happy and sad open and spread
+    the mouth differently: read with the neutral classifier, their vowels all came out A or O;
+    :meth:`Calibration.for_style` picks one); and per speech path its rest face, neutral band and vowel classifier, from
+    the faces it draws for the voice's own speech (:meth:`Calibration.for_path`)."""
     options = options or SynthesisOptions()
     silence = voice.animate_array(np.zeros(int(SILENCE_SECONDS * voice.sample_rate), np.float32),
                                   voice.sample_rate, replace(options, reference_audio=None))
@@ -109,7 +109,7 @@ def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXT
         for style in styles:
             tracks, labels, sentences = [], [], []
             for k, text in enumerate(texts):
-                lm = voice.landmarks_from_text(text, style)
+                lm = _text_faces(voice, text, style)
                 tracks.append(lm)
                 labels += frame_symbols(voice.phoneme_timing(text, style), len(lm), fps)
                 sentences += [k] * len(lm)
@@ -127,6 +127,20 @@ def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXT
 Band = tuple[dict[str, float], dict[str, float]]
 
 
+def _reads_speech(voice: Any) -> bool:
+    """STL-D: the landmark decoder reads spectrograms, so the text path draws no face; the calibration reads the
+    pipelined path's faces (its own speech, animated) on the same phoneme timing."""
+    variant = getattr(getattr(voice, "config", None), "variant", None)
+    return getattr(variant, "landmark_input", None) == "spectrogram"
+
+
+def _text_faces(voice: Any, text: str, options: SynthesisOptions) -> np.ndarray:
+    """``[T, 70, 2]``: the faces the calibration reads for ``text`` (the text path's; STL-D: the pipelined's)."""
+    if _reads_speech(voice):
+        return np.asarray(voice.synthesize_all(text, replace(options, mode="p"))[1])
+    return np.asarray(voice.landmarks_from_text(text, options))
+
+
 def _speech_paths(voice: Any, texts: Sequence[str], options: SynthesisOptions, fps: int
                   ) -> tuple[dict[str, np.ndarray], dict[str, VowelModel], dict[str, Band]]:
     """Per speech path: its face on digital silence (the median frame; the offline one is the calibration's own
@@ -140,7 +154,8 @@ def _speech_paths(voice: Any, texts: Sequence[str], options: SynthesisOptions, f
         return faces, models, bands
     # the first texts suffice (every vowel 100+ frames on the default voice): each costs a synthesis and an
     # animation per path, and a voice without a stored calibration measures it when a server or stream starts
-    speech = [(voice.synthesize_all(t, options)[0], voice.phoneme_timing(t, options))
+    spoken = replace(options, mode="p") if _reads_speech(voice) else options  # the same speech either way
+    speech = [(voice.synthesize_all(t, spoken)[0], voice.phoneme_timing(t, options))
               for t in texts[:SPEECH_PATH_TEXTS]]
     for path in tqdm(paths, desc="face calibration (speech paths)", leave=False):
         on_path = replace(options, reference_audio=None,

@@ -264,7 +264,7 @@ class Voice:
         """STL-D's landmark decoder reads spectrograms, not the text path's latents: it draws faces from speech."""
         if mode == "t" and self.config.variant.landmark_input == "spectrogram":
             raise InvalidInputError(f"voice {self.name!r} is {self.config.variant.name}: its landmark decoder reads "
-                                    "speech, so the text path draws no face (nor a face calibration from it); "
+                                    "speech, so the text path draws no face; "
                                     "animate speech, or synthesize in pipelined mode ('p'; gRPC "
                                     "SYNTHESIS_MODE_PIPELINED)")
 
