@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from process_helpers import terminal_signals
 from uniflg.cli import main
 
 
@@ -237,12 +238,8 @@ def test_ctrl_c_while_the_preview_renders_leaves_the_folder_as_it_was(command: s
         argv = ["animate", str(tmp_path / "src" / "speech.wav"), "-o", str(out)]
     # a terminal's default signals, also when the suite itself runs as a background job or under nohup (`make test
     # &` starts with SIGINT ignored, nohup with SIGHUP ignored, and an ignored signal stays ignored across exec)
-    def defaults() -> None:
-        for inherited in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(inherited, signal.SIG_DFL)
-
     proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=defaults)
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=terminal_signals)
     deadline = time.time() + 120
     if not Path(f"/proc/{proc.pid}/task/{proc.pid}/children").exists():
         proc.kill()

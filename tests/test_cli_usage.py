@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from process_helpers import terminal_signals
 from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,7 +250,7 @@ def test_ctrl_c_while_the_commands_import_is_one_line_and_130() -> None:
 
     proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", "live", "--input", "-", "--rate", "16000"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=terminal_signals)
     maps = Path(f"/proc/{proc.pid}/maps")
     deadline = time.time() + 30
     # numpy is first mapped while the command modules import (uniflg.cli and uniflg itself import no numpy)

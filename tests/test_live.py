@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from process_helpers import terminal_signals
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from uniflg.voice import DEFAULT_VOICE_DIR
@@ -130,13 +131,6 @@ def test_stdin_pcm16_at_any_rate_gives_thirty_frames_per_second() -> None:
     frames, end = osc_frames(rx.close())
     assert done.returncode == 0, done.stderr.decode()
     assert [f[0] for f in frames][:-1] == list(range(round(seconds * 30))) and end == round(seconds * 30)
-
-
-def terminal_signals() -> None:
-    """A child's signals as a terminal gives them: the suite itself may run as a background job (SIGINT ignored) or
-    under nohup (SIGHUP ignored), and live, like the CLI, keeps an ignored signal ignored."""
-    for inherited in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(inherited, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize(("sig", "nohup"), [(signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGHUP, True)])
