@@ -488,3 +488,88 @@ def test_superscript_digits_after_a_number_are_exponents(raw: str, language: str
 ])
 def test_forms_decided_once_for_both_languages(raw: str, language: str, spoken: str) -> None:
     assert encode(raw, language).text == spoken
+
+
+# ---- 12. What VTubers and game writers type (review 18): faces, laughter, ranges, counts, game terms ------------
+@pytest.mark.parametrize(("raw", "language", "spoken"), [
+    ('Good luck (｀・ω・´)ゞ see you!', 'en', 'Good luck see you!'),
+    ('お疲れ様です(´；ω；`)', 'ja', 'お疲れ様です'),
+    ('ごめんなさいm(_ _)m', 'ja', 'ごめんなさい'),
+    ('やったー＼(^o^)／', 'ja', 'やったー'),
+    ('Nice :) and :D and ;-) and <3 and \\o/', 'en', 'Nice and and and and'),
+    ('最高ですw', 'ja', '最高です'),
+    ('ｗｗｗ面白い', 'ja', '面白い'),
+    ('それなｗｗ、ほんとに', 'ja', 'それな、ほんとに'),
+    ('Byeee~ see you~', 'en', 'Bye see you'),
+    ('It takes ~3 hours.', 'en', 'It takes about three hours.'),
+    ('昨日の件(笑)', 'ja', '昨日の件(笑)'),
+    ('Follow #uniflg and #1 fan, play F#.', 'en', 'Follow hashtag uniflg and number one fan, play F sharp.'),
+    ('＃雑談配信 と #1', 'ja', 'ハッシュタグ雑談配信 と ナンバー1'),
+    ('Wait 2-3 days, ages 18–25, 1990-1995.', 'en',
+     'Wait two to three days, ages eighteen to twenty five, nineteen ninety to nineteen ninety five.'),
+    ('They lost 1-0.', 'en', 'They lost one to zero.'),
+    ('5〜10分待って', 'ja', '5から10分待って'),
+    ('土〜日は休み', 'ja', '土曜から日曜は休み'),
+    ('2時〜4時', 'ja', '2時から4時'),
+    ('Over 25k likes, 3.2M plays, 1B users, 8K video.', 'en',
+     'Over twenty five thousand likes, three point two million plays, one billion users, 8K video.'),
+    ('再生数2.5M、登録者50k', 'ja', '再生数2500000、登録者50000'),
+    ('Reach lvl 50 in Ep.12, Vol 3, Ch.7, Pt 2.', 'en',
+     'Reach level fifty in episode twelve, volume three, chapter seven, part two.'),
+    ('Lv.50でEp.2、Vol.3', 'ja', 'レベル50でエピソード2、ボリューム3'),
+    ('Red vs Blue', 'en', 'Red versus Blue'),
+    ('赤VS青', 'ja', '赤 バーサス 青'),
+    ('Use 4:3 or 21:9.', 'en', 'Use four to three or twenty one to nine.'),
+    ('4:3の画面', 'ja', '4対3の画面'),
+    ('Play at 1.5x speed on a 3x3 grid, x10 combo.', 'en',
+     'Play at one point five times speed on a three by three grid, times ten combo.'),
+    ('1.5x速で3x3マス、x10コンボ', 'ja', '1.5倍速で3かける3マス、10倍コンボ'),
+    ('Took 2h15m, then 5m 10s.', 'en', 'Took two hours fifteen minutes, then five minutes ten seconds.'),
+    ('2h15mかかった', 'ja', '2時間15分かかった'),
+    ('Stream in 720p or 1440p.', 'en', 'Stream in seven twenty p or fourteen forty p.'),
+    ('Doors at 18:00, ends 1:05:00.', 'en', 'Doors at eighteen hundred, ends one oh five.'),
+    ('1:05:00の動画', 'ja', '1時5分の動画'),
+    ('0時に寝た', 'ja', '零時に寝た'),
+    ('3pmに集合、9amから', 'ja', '午後3時に集合、午前9時から'),
+    ('PM7時から', 'ja', '午後7時から'),
+    ('Due by 6/7, from 1/5 until 2/3.', 'en', 'Due by June seventh, from January fifth until February third.'),
+    ('Rated 100/100, a 50/50 call, 3/4 cup.', 'en',
+     'Rated one hundred out of one hundred, a fifty fifty call, three quarters cup.'),
+    ('5/5(日)に開催', 'ja', '5月5日(日)に開催'),
+    ('8/8は記念日', 'ja', '8月8日は記念日'),
+    ('1/3に減った', 'ja', '3分の1に減った'),
+    ('2/3から開始', 'ja', '2月3日から開始'),
+    ('Born 31.01.1999.', 'en', 'Born January thirty first nineteen ninety nine.'),
+    ('31.01.1999生まれ', 'ja', '1999年1月31日生まれ'),
+    ('The γ ray and Δ change, 5 μg.', 'en', 'The gamma ray and delta change, five micrograms.'),
+    ('αテストとΩ', 'ja', 'アルファテストとオメガ'),
+    ('10Ωの抵抗', 'ja', '10オームの抵抗'),
+    ('≠と≦と∞', 'ja', 'ノットイコールと小なりイコールと無限大'),
+    ('Only $3/wk or $40/yr, $15/night.', 'en',
+     'Only three dollars a week or forty dollars a year, fifteen dollars a night.'),
+    ('Coffee w/ milk, tea w/o sugar.', 'en', 'Coffee with milk, tea without sugar.'),
+    ('I was—well—late.', 'en', 'I was, well, late.'),
+    ('Yessss, nooooo, okkk.', 'en', 'Yes, no, ok.'),
+    ('Call 03-1234-5678 or 1-888-555-0199.', 'en',
+     'Call zero three, one two three four, five six seven eight or one, eight eight eight, five five five,'
+     ' zero one nine nine.'),
+    ('ｗｗｗ面白い、W杯', 'ja', '面白い、ダブリュー杯'),
+    ('Rated 4.5/5, give it 9/10, 3/10 of them.', 'en',
+     'Rated four point five out of five, give it nine out of ten, three tenths of them.'),
+    ('Notes (i.e. this) and (a) and (1).', 'en', 'Notes (that is this) and (a) and (one).'),
+])
+def test_chat_and_game_text_reads_as_people_say_it(raw: str, language: str, spoken: str) -> None:
+    assert encode(raw, language).text == spoken
+
+
+def test_faces_are_decoration_dropped_with_one_warning_or_refused_when_strict(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert encode("よろしくね(*´ω`*)", "ja").text == "よろしくね"
+    assert "dropped emoji/symbols/faces that cannot be read: (*´ω`*)" in caplog.text
+    with pytest.raises(UnsupportedTextError, match="emoji, symbols and faces cannot be read: ':D'"):
+        encode("Yay :D", "en", strict=True)
+    with pytest.raises(UnsupportedTextError, match=r"nothing speakable: only '\(T_T\)'"):
+        encode("(T_T)")
+    with pytest.raises(UnsupportedTextError, match="Greek text is not supported"):
+        encode("Καλημέρα κόσμε")  # Greek words are a language the SDK does not read; lone letters are read

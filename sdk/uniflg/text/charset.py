@@ -158,10 +158,12 @@ class ScriptReport:
 
 
 def scripts_in(text: str) -> ScriptReport:
+    from uniflg.text.greek import is_lone_greek
+
     japanese = latin = False
     others: dict[str, list[str]] = {}
-    for ch in text:
-        if not unicodedata.category(ch).startswith("L"):
+    for i, ch in enumerate(text):
+        if not unicodedata.category(ch).startswith("L") or is_lone_greek(text, i):  # β版, π: read in either
             continue
         if is_japanese_script(ch):
             japanese = True

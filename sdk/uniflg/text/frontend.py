@@ -28,6 +28,7 @@ from uniflg.text.charset import (
     split_decoration,
     unreadable_characters,
 )
+from uniflg.text.faces import split_faces
 from uniflg.text.japanese import Token
 from uniflg.text.segment import split_clauses, split_sentences
 
@@ -73,25 +74,28 @@ class Passage:
 
 
 def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
-    """Refuse control characters, remove decoration (or refuse it under ``strict``) and invisible format
+    """Refuse control characters, remove decoration (emoji, symbols, kaomoji and emoticons: :mod:`uniflg.text.faces`;
+    or refuse it under ``strict``) and invisible format
     characters (a byte-order mark, zero-width spaces, direction marks: Unicode category Cf), then NFKC.
     -> (text, what was dropped)."""
     check_nonempty(text)
     _check_encoding(text)
     check_control_characters(text)
     text, dropped = split_decoration(text)  # first: emoji sequences hold zero-width joiners
+    text, faces = split_faces(text)  # kaomoji and emoticons: before NFKC, which splits their accents
+    dropped += faces
     invisible = sorted({c for c in text if unicodedata.category(c) == "Cf"})
     if invisible:
         text = "".join(c for c in text if unicodedata.category(c) != "Cf")
         log.info("removed invisible format characters: %s", describe_characters(invisible))
     if dropped and strict:
-        raise UnsupportedTextError(f"emoji and symbols cannot be read: {describe_characters(dropped)} "
+        raise UnsupportedTextError(f"emoji, symbols and faces cannot be read: {describe_characters(dropped)} "
                                    "(without strict they are dropped)", dropped)
     text = _nfkc(text).strip()
     if not text:  # one line: the error names what was dropped
         raise UnsupportedTextError(f"nothing speakable: only {describe_characters(dropped)}", dropped)
     if dropped:
-        log.warning("dropped emoji/symbols that cannot be read: %s", " ".join(dropped))
+        log.warning("dropped emoji/symbols/faces that cannot be read: %s", " ".join(dropped))
     return text, dropped
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from num2words import num2words
 
 from uniflg.text import numerals
+from uniflg.text.greek import read_greek
 from uniflg.text.units import UNITS, names
 
 # 1,500.25 (thousands) or 1,00,000.5 (lakh/crore grouping) or 1500.25 or .25
@@ -42,6 +43,10 @@ ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "
                  "Fig": "figure", "Ch": "chapter"}
 # Web-address endings (with what the domain rule accepts as a name).
 _TLDS = ("com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz|html|htm|php")
+# Words before a/b that make it a date (on 3/4, Happy 7/4) rather than a fraction.
+_DATE_BEFORE = {"on", "by", "due", "until", "till", "from", "since", "before", "after", "happy", "through", "thru",
+                "dated", "expires", "starting", "ending"}
+_RATING_BEFORE = {"rated", "rating", "rate", "score", "scored", "scores", "it", "got", "get", "gets"}
 # Words before a two-digit decade ("the 80s", "her 30s", "mid-90s").
 _DECADE_AFTER = {"the", "early", "mid", "late", "her", "his", "their", "my", "your", "our", "its"}
 _REGNAL = {"King", "Queen", "Pope", "Emperor", "Empress", "Prince", "Princess", "Tsar", "Czar", "Louis", "Henry",
@@ -53,13 +58,31 @@ _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
 _ROMAN_TITLES = {"Chapter", "Part", "Volume", "Vol", "Act", "Book", "Episode", "Phase", "Season", "Level",
                  "Stage", "World", "War", "Type", "Class", "Mark", "Final", "Fantasy", "Rocky", "Star", "Grand"}
 _SIGNS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " times ", "÷": " divided by ",
-          "<": " less than ", ">": " greater than ", "±": " plus or minus ", "~": " about ", "#": " number ",
+          "<": " less than ", ">": " greater than ", "±": " plus or minus ", "#": " number ",
           "/": " slash ", "\u2212": " minus "}
 # A minus sign (hyphen or U+2212) right before a number or a currency sign that does not follow a word or digit:
 # -5, -.5, -3.5%, -1e-5, -$5 (not 2024-01-02, 555-1234, 10-20 or UTC-5). Read first, so that every number rule
 # sees an unsigned number; a sign written after the currency ($-5) is moved before it.
 _MINUS = re.compile(r"(?<![\w\-\u2212.])[-\u2212](?=[$€£¥₩]?\.?\d)")
 _SIGN_AFTER_CURRENCY = re.compile(r"([$€£¥₩])\s?([-\u2212])(?=\.?\d)")
+# Before a number: game and document abbreviations, with or without their period (Lv.99, ep 3, pt.2, Ver.2.0).
+_BEFORE_NUMBER = {"lv": "level", "lvl": "level", "ep": "episode", "pt": "part", "ver": "version", "vol": "volume",
+                  "ch": "chapter", "no": "number"}
+_TERM = re.compile(r"\b(Lv|LV|lv|Lvl|LVL|lvl|Ep|EP|ep|Pt|PT|pt|Ver|VER|ver|Vol|VOL|vol|Ch|CH|ch|No|NO)\.?\s?(?=\d)")
+_VERSUS = re.compile(r"\bvs\b(?!\.)")
+_WITH = re.compile(r"(?<![\w/])w/(o(?![\w/]))?(?=\s?[A-Za-z]|(?<=o)[\s.,!?]|$)")
+_DASH = re.compile(r"\s*(?:\u2014|\u2015|--)\s*")  # an em dash or -- is a pause
+_ABOUT = re.compile(r"~\s?(?=[$€£¥₩]?\.?\d)")  # ~5 is about five; a drawn-out "Hiii~" is not read
+# A range or a score between two amounts: 5-10, 5–10, $10-20, 9am-5pm, 3-2 (not 555-1234, 2024-03-15, COVID-19,
+# 5 - 3, which is a minus).
+_AMOUNT = r"[$€£¥₩]?\d+(?:\.\d+)?(?:\s?(?:[AaPp]\.?[Mm]\.?(?![A-Za-z])|%))?"
+_RANGE = re.compile(r"(?<![\w.\-/:])(" + _AMOUNT + r")(?:-|\s?\u2013\s?)(?=(" + _AMOUNT + r")(?![\d\-/:]|\.\d))")
+_SHARP = re.compile(r"\b([A-G])#(?![\w#])")  # C#, F#
+_HASHTAG = re.compile(r"(?<![\w#&])#(?=[^\W\d_])")  # #VTuber (before a digit # is "number")
+_PER = re.compile(r"(?<=\w)\s?/\s?(mo|month|yr|year|wk|week|day|hr|hour|night|person|head|unit|item)\b")
+_PERIODS = {"mo": "month", "yr": "year", "wk": "week", "hr": "hour", "month": "month", "year": "year",
+            "week": "week", "day": "day", "hour": "hour", "night": "night"}
+_STRETCHED = re.compile(r"([a-z])\1{2,}")  # Hiiii, sooooo, heyyyy: one letter said long
 
 
 def _words(n: float | int, to: str = "cardinal") -> str:
@@ -124,13 +147,17 @@ def _time(m: re.Match[str]) -> str:
 
 
 def _clock(hour: int, minute: int, second: int | None, ampm: str | None = None) -> str | None:
-    """10:30 -> ten thirty, 7:05 -> seven oh five, 10:00 -> ten o'clock (with a.m./p.m.: ten a m), seconds
-    after "and"; None when out of range."""
+    """10:30 -> ten thirty, 7:05 -> seven oh five, 10:00 -> ten o'clock (with a.m./p.m.: ten a m), 19:00 ->
+    nineteen hundred, seconds after "and" (none for :00); None when out of range."""
     if hour > 24 or minute > 59 or (second is not None and second > 59):
         return None
     suffix = f" {ampm.replace('.', '').lower()[0]} m" if ampm else ""
+    second = second or None  # 2:30:00 is two thirty
     if minute == 0 and second is None:
-        words = f"{_words(hour)}{suffix}" if ampm or hour > 12 else f"{_words(hour)} o'clock"
+        if ampm:
+            words = f"{_words(hour)}{suffix}"
+        else:  # 19:00 is nineteen hundred (24-hour), 7:00 seven o'clock
+            words = f"{_words(hour)} hundred" if hour > 12 else f"{_words(hour)} o'clock"
     else:
         words = f"{_words(hour)} {'oh ' if minute < 10 else ''}{_words(minute)}{suffix}"
     if second is not None:
@@ -309,11 +336,15 @@ def _digits(m: re.Match[str]) -> str:
 
 def _fraction(m: re.Match[str]) -> str:
     """1/2 -> one half, 3/4 -> three quarters, 2/3 -> two thirds, 3 1/2 (or 3½) -> three and one half (proper
-    fractions only; 24/7 stays as is). A month and a day above 12 (12/25) is a date."""
+    fractions only; 24/7 stays as is). A month and a day above 12 (12/25) is a date, as is any month and day
+    after "on", "by", "until", "Happy" ... (:data:`_DATE_BEFORE`); 10/10 is ten out of ten."""
     whole, top, bottom = m.group(1), int(m.group(2)), int(m.group(3))
-    month_day = numerals.slash_month_day(top, bottom)
-    if month_day:  # 12/25, 3/15: a date (uniflg.text.numerals)
+    dated = not whole and _word_before(m) in _DATE_BEFORE
+    month_day = numerals.slash_month_day(top, bottom, dated)
+    if month_day:  # 12/25, 3/15, on 3/4: a date (uniflg.text.numerals)
         return f"{whole + ' ' if whole else ''}{_date(None, *month_day)}"
+    if not whole and top == bottom:  # 10/10: a rating; 50/50: even odds
+        return f"{_words(top)} {_words(top)}" if top == 50 else f"{_words(top)} out of {_words(top)}"
     if not 0 < top < bottom <= 16:
         return m.group(0)
     name = {2: ("half", "halves"), 4: ("quarter", "quarters")}.get(bottom)
@@ -336,6 +367,44 @@ def _signs(text: str) -> str:
     return text
 
 
+def _rating(m: re.Match[str]) -> str:
+    """Rated 4.5/5, 100/100, give it 9/10 -> ... out of ...: a score out of 5, 10 or 100 (a whole score, a decimal
+    one, or one after "rated", "it", "score" ...); 3/10 of them stays a fraction."""
+    score, scale = m.group(1), int(m.group(2))
+    if float(score) > scale or not ("." in score or float(score) == scale or _word_before(m) in _RATING_BEFORE):
+        return m.group(0)
+    return f"{read_number(score)} out of {_words(scale)}"
+
+
+def _range(m: re.Match[str]) -> str:
+    left, right = m.group(1), m.group(2)
+    if re.fullmatch(r"\d{3}", left) and re.fullmatch(r"\d{4}", right):
+        return m.group(0)  # 555-1234: a phone number
+    return f"{left} to "
+
+
+def _per(m: re.Match[str]) -> str:
+    """$5/hr -> an hour, $9.99/month -> a month, $20/person -> per person."""
+    period = _PERIODS.get(m.group(1))
+    if period is None:
+        return f" per {m.group(1)}"
+    return f" {'an' if period == 'hour' else 'a'} {period}"
+
+
+def _scale_count(m: re.Match[str]) -> str:
+    """10k subs -> ten thousand, 1.5M views -> one point five million, 2B -> two billion (4K and 8K, screen
+    resolutions, stay letters)."""
+    if m.group(2) == "K" and m.group(1) in ("2", "4", "5", "8"):
+        return m.group(0)
+    return f"{read_number(m.group(1))} {_SCALES[m.group(2)]}"
+
+
+def _duration(m: re.Match[str]) -> str:
+    """1h30m -> one hour thirty minutes, 3h 20m 5s, 4m 30s (m between hours and seconds is minutes)."""
+    parts = [(m.group(1), "hour"), (m.group(2), "minute"), (m.group(3), "second")]
+    return " ".join(f"{_words(int(n))} {_plural(int(n), unit, unit + 's')}" for n, unit in parts if n)
+
+
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b[a-z]+://[^\s]*[^\s.,!?;:]|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
                 + r")\b(?:/[^\s]*[^\s.,!?;:])?"), _web),
@@ -344,13 +413,24 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), _power),
     (re.compile(r"(?P<cur>[$€£¥₩])\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion|trillion|bn"
                 r"|[kKmMB])\b)?"), _money),
+    (re.compile(r"(?<![\w.$€£¥₩])(\d+(?:\.\d+)?)(k|K|M|B|bn)(?![\w])"), _scale_count),
     (numerals.ISO_TIMESTAMP, _timestamp),
     (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), _iso_date),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), _us_date),
+    (numerals.DOTTED_DATE, lambda m: _date(m.group(3), int(m.group(2)), int(m.group(1))) or m.group(0)),
     (numerals.DOTTED, _dotted),
+    (re.compile(r"(?<![\w\-.+])\+?(?:\d{1,4}-)?\d{2,4}-\d{3,4}-\d{4}(?![\w\-])"), _digits),  # 1-800-555-1234
     (re.compile(r"(?<![\w-])(?:\(\d{3}\)\s?|\d{3}-)?\d{3}-\d{4}\b"), _digits),
+    (re.compile(r"(?<![\w/.])(\d{1,3}(?:\.\d)?)/(100|10|5)(?![\w/])"), _rating),
     (re.compile(r"(?<![\w/])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
+    (re.compile(r"(?<![\d:.])(\d{1,3}):(\d)(?![\d:])"), lambda m: f"{m.group(1)} to {m.group(2)}"),  # 16:9
     (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
+    (re.compile(r"(?<![\w.])(\d+)\s?h\s?(\d+)\s?m(?:in)?(?:\s?(\d+)\s?s)?\b"), _duration),
+    (re.compile(r"(?<![\w.])()(\d+)\s?m(?:in)?\s?(\d+)\s?s\b"), _duration),
+    (re.compile(r"(?<![\w.])(\d+)x(\d+)(?![\w])"), lambda m: f"{m.group(1)} by {m.group(2)}"),  # 1920x1080
+    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?![\w])"), lambda m: f"{m.group(1)} times"),  # 2x speed
+    (re.compile(r"(?<![\w.])x(\d+(?:\.\d+)?)(?![\w])"), lambda m: f"times {m.group(1)}"),  # x2 damage
+    (re.compile(r"(?<![\w.])(\d{3,4})p\b"), lambda m: f"{_words(int(m.group(1)), 'year')} p"),  # 1080p
     (re.compile(r"\b(\d{1,2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"), _hour_ampm),
     (re.compile(r"\b(" + "|".join(_MONTHS) + "|" + "|".join(m[:3] + r"\.?" for m in _MONTHS)
                 + r"|Sept\.?)\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?"), _month_day),
@@ -376,9 +456,15 @@ def normalize(text: str) -> str:
     """English ``text`` (NFKC-normalized) -> the words a reader says, clause punctuation kept."""
     for pattern, read in _RULES[:1]:  # web addresses keep their dashes
         text = pattern.sub(read, text)
+    text = _TERM.sub(lambda m: _BEFORE_NUMBER[m.group(1).lower()] + " ", text)
+    text = _VERSUS.sub("versus", _WITH.sub(lambda m: "without" if m.group(1) else "with ", text))
+    text = _ABOUT.sub("about ", _DASH.sub(", ", text))
     text = _MINUS.sub("minus ", _SIGN_AFTER_CURRENCY.sub(r"\2\1", text))
+    text = _RANGE.sub(_range, text)
     for pattern, read in _RULES[1:]:
         text = pattern.sub(read, text)
+    text = _PER.sub(_per, _HASHTAG.sub("hashtag ", _SHARP.sub(r"\1 sharp", text)))
+    text = _STRETCHED.sub(r"\1", read_greek(text, "en")).replace("~", " ")
     text = _signs(text)
     text = _YEAR.sub(_year_or_number, text)
     text = _PLAIN_NUMBER.sub(lambda m: read_number(m.group(1)), text)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from uniflg.text import numerals
 from uniflg.text.charset import ascii_base
+from uniflg.text.greek import read_greek
 from uniflg.text.loanwords import katakana_for_latin
 from uniflg.text.normalize_en import roman_value
 from uniflg.text.units import UNITS, names
@@ -24,7 +25,9 @@ from uniflg.text.units import UNITS, names
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CURRENCY = {"¥": "円", "$": "ドル", "€": "ユーロ", "£": "ポンド", "₩": "ウォン"}
 _SIGNS = {"&": "アンド", "+": "プラス", "=": "イコール", "@": "アット", "#": "ナンバー", "×": "かける", "÷": "わる",
-          "\u2212": "マイナス"}
+          "\u2212": "マイナス", "≒": "ニアリーイコール", "≠": "ノットイコール", "±": "プラスマイナス", "∞": "無限大",
+          "√": "ルート", "≦": "小なりイコール", "≤": "小なりイコール", "≧": "大なりイコール", "≥": "大なりイコール",
+          "\u2014": "、", "\u2015": "、"}
 # Before a hyphen (or U+2212) and a number, what makes it a minus sign: the start, a space or punctuation, or a
 # particle (気温は-5度, 10度から-5度, 体重は-2kgで-5°F); and what makes it a joint (a range, a serial, a code, a
 # name): a digit, a letter, katakana or a bracket right before it (3-5, 1−2−3, COVID-19, ステージ-3), or a number
@@ -32,6 +35,18 @@ _SIGNS = {"&": "アンド", "+": "プラス", "=": "イコール", "@": "アッ�
 _PARTICLES = "は|が|を|に|で|も|と|の|へ|や|か|より|から|まで|って"
 _MINUS_AFTER = re.compile(r"(?:^|[\s、。,，・「」『』（(=＝:：!?！？]|(?:" + _PARTICLES + r"))$")
 _JOINED = re.compile(r"(?:[A-Za-z\d).\-ァ-ヴー]|\d[^\s、。,・「」()]{1,4})$")
+# After M/D: what makes 3/4 a date rather than three quarters.
+_DATE_AFTER = re.compile(r"\s?(?:[(（][月火水木金土日](?:曜日?)?[)）]|から|まで|[〜~～]|\d{1,2}(?::\d|時)"
+                         r"|に(?:発売|配信|開催|公開|放送|発表|決定|予定|実施|開始|終了))")
+# 草www, それなw, www面白い: laughter, not read (a run of w anywhere, or one w after Japanese and before a pause
+# or kana; W杯 stays)
+_LAUGH = re.compile(r"(?<![A-Za-z])(?:w{2,}|(?<=[\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff々ー〜!?！？、。…\s])[wW]+"
+                    r"(?=$|[\s、。!?！？…」』)〜~ー]|[\u3041-\u3096]))(?![A-Za-z])")
+# Before a number: game and document abbreviations, with or without their period (Lv.99, Ver.2.0, No.1).
+_BEFORE_NUMBER = {"lv": "レベル", "lvl": "レベル", "ep": "エピソード", "pt": "パート", "ver": "バージョン",
+                  "vol": "ボリューム", "no": "ナンバー", "ch": "チャプター"}
+_TERM = re.compile(r"(?<![A-Za-z])(Lv|LV|lv|Lvl|lvl|Ep|EP|ep|Pt|pt|Ver|VER|ver|Vol|VOL|vol|No|NO|Ch)\.?\s?(?=\d)")
+_AMPM = {"a": "午前", "p": "午後"}
 _TLDS = "com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz"
 
 
@@ -75,10 +90,12 @@ def _dotted(m: re.Match[str]) -> str:
 
 
 def _month_day_or_fraction(m: re.Match[str]) -> str:
-    """``3/15`` (a day above 12) is a date; ``1/2`` is a fraction, read 2分の1; anything else (``24/7``, ``5/0``)
-    keeps its slash, read スラッシュ."""
+    """``3/15`` (a day above 12), ``7/7`` and ``12/1`` (not proper fractions) and ``3/4`` before a weekday, a time,
+    から, まで, 〜 or に発売 (:data:`_DATE_AFTER`) are dates; ``1/2`` is a fraction, read 2分の1; anything else
+    (``24/7``, ``5/0``) keeps its slash, read スラッシュ."""
     a, b = int(m.group(1)), int(m.group(2))
-    month_day = numerals.slash_month_day(a, b)
+    dated = a >= b or _DATE_AFTER.match(m.string, m.end()) is not None
+    month_day = numerals.slash_month_day(a, b, dated)
     if month_day:
         return f"{a}月{b}日"
     if not 0 < a < b:
@@ -97,7 +114,7 @@ def _time(m: re.Match[str]) -> str:
     if hour > 24 or minute > 59 or (second and int(second) > 59):
         return m.group(0)
     words = f"{hour}時" + (f"{minute}分" if minute else "")
-    return words + (f"{int(second)}秒" if second else "")
+    return words + (f"{int(second)}秒" if second and int(second) else "")  # 2:30:00 is 2時30分
 
 
 def _money(m: re.Match[str]) -> str:
@@ -146,15 +163,36 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # not \b: kana before the scheme is a word character too (詳しくはhttps://...); the address is ASCII
     (re.compile(r"(?<![A-Za-z])[a-z]+://[!-~]*[A-Za-z0-9/]|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
                 + r")(?![A-Za-z])"), _web),
+    (_TERM, lambda m: _BEFORE_NUMBER[m.group(1).lower()]),
+    (re.compile(r"(?<![A-Za-z])(?:vs|VS|Vs)\.?(?![A-Za-z])"), " バーサス "),
+    (re.compile(r"(?<![A-Za-z])([A-G])#(?![A-Za-z0-9#])"), r"\1シャープ"),  # C#
+    (re.compile(r"(?<![A-Za-z0-9#&])#(?=[^\W\d_])"), "ハッシュタグ"),  # #雑談, #VTuber (before a digit: ナンバー)
+    (re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)(k|K|M|B)(?![A-Za-z])"),
+     lambda m: m.group(0) if m.group(2) == "K" and m.group(1) in "2458" else numerals.scaled(m.group(1), m.group(2))
+     or m.group(0)),  # 10K達成, $5M, 1.5M再生 (4K, 8K: resolutions)
+    (re.compile(r"(?<![A-Za-z])(\d{1,2}(?::\d{2})?)\s?([AaPp])\.?[Mm]\.?(?![A-Za-z])"),
+     lambda m: _AMPM[m.group(2).lower()] + m.group(1) + ("" if ":" in m.group(1) or m.string.startswith("時", m.end())
+                                                          else "時")),  # 10am -> 午前10時
+    (re.compile(r"(?<![A-Za-z])([AaPp])\.?[Mm]\.?\s?(?=\d{1,2}(?:時|:\d))"), lambda m: _AMPM[m.group(1).lower()]),
     (re.compile(r"([¥$€£₩])\s?([-\u2212])(?=\d)"), r"\2\1"),  # $-5 -> -$5: the sign first
     (re.compile(r"([¥$€£₩])\s?(" + _NUM + r")"), _money),
     (numerals.ISO_TIMESTAMP, _timestamp),
     (re.compile(r"(?<!\d)(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?!\d)"), _date),
+    (numerals.DOTTED_DATE, lambda m: f"{m.group(3)}年{int(m.group(2))}月{int(m.group(1))}日"
+     if numerals.is_date(int(m.group(2)), int(m.group(1))) else m.group(0)),  # 25.12.2024
     (numerals.DOTTED, _dotted),
     (re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])"), _time),
     (re.compile(r"(?<![\d/])(\d{1,3}) (\d{1,2})/(\d{1,2})(?![\d/])"), _mixed_fraction),
     (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day_or_fraction),
-    (re.compile(r"(\d)\s?[〜~～]\s?(?=\d)"), r"\1から"),
+    (re.compile(r"(?<![\d:])(\d{1,3}):(\d)(?![\d:])"), r"\1対\2"),  # 16:9
+    (re.compile(r"(?<![\d.])0時"), "零時"),
+    (re.compile(r"(\d[^\s\d〜~～、。]{0,3}?)\s?[〜~～]\s?(?=\d)"), r"\1から"),  # 10〜20人, 3時〜5時, 1月〜3月
+    (re.compile(r"(?<![\u4e00-\u9fff])([月火水木金土日])(?:曜日?)?\s?[〜~～]\s?([月火水木金土日])(?:曜日?)?"
+                r"(?![\u4e00-\u9fff])"), r"\1曜から\2曜"),  # 月〜金
+    (re.compile(r"(?<![A-Za-z\d.])(\d+)\s?h\s?(\d+)\s?m(?:in)?(?![A-Za-z])"), r"\1時間\2分"),  # 1h30m
+    (re.compile(r"(?<![A-Za-z\d.])(\d+)x(\d+)(?![A-Za-z\d])"), r"\1かける\2"),  # 1920x1080, 5x5
+    (re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)x(?![A-Za-z\d])"), r"\1倍"),  # 2x
+    (re.compile(r"(?<![A-Za-z\d])x(\d+(?:\.\d+)?)(?!\d)"), r"\1倍"),  # x2
     (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), r"\1の\2乗"),  # 10² (NFKC: 10^2) -> 10の2乗
     (re.compile(r"[-\u2212](?=\.?\d)"), _minus),
     (re.compile(r"(?<![A-Za-z\d.,])((?:マイナス)?(?:" + _NUM + r"))(?:\s?(" + names(False, "ja") + r")|("
@@ -168,8 +206,10 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
 
 def normalize(text: str) -> str:
     """Japanese ``text`` (NFKC-normalized) -> text Open JTalk reads right (Latin words in katakana)."""
+    text = _LAUGH.sub("", text)
     for pattern, repl in _RULES:
         text = pattern.sub(repl, text)  # type: ignore[arg-type]
+    text = read_greek(text, "ja")
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)
     text = "".join(ascii_base(c) or c if not c.isascii() else c for c in text)  # café -> cafe

@@ -14,6 +14,8 @@ from typing import Literal
 # The edges are ASCII: in Japanese text kana and kanji touch the number (バージョン3.11.7です).
 DOTTED = re.compile(r"(?<![A-Za-z\d_.,])[vV]?\d+(?:\.\d+){2,}(?:,\d+)?(?![A-Za-z\d_]|[.,]\d)"
                     r"|(?<![A-Za-z\d_.,])\d{1,3}(?:\.\d{3})+,\d+(?![A-Za-z\d_]|[.,]\d)")
+# 25.12.2024: day, month, year with dots (European; before DOTTED, which would read it as a version)
+DOTTED_DATE = re.compile(r"(?<![A-Za-z\d_.,])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![A-Za-z\d_]|[.,]\d)")
 # 2026-12-02T11:18:03Z, 2026-12-02T11:18+09:00, 2026-12-02T11:18:03.250 (fractions of a second are not read)
 ISO_TIMESTAMP = re.compile(r"(?<![A-Za-z\d_\-])(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
                            r"(Z|[+\-\u2212]\d{2}(?::?\d{2})?)?(?![A-Za-z\d_:])")
@@ -89,10 +91,23 @@ def is_date(month: int, day: int) -> bool:
     return 1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]
 
 
-def slash_month_day(first: int, second: int) -> tuple[int, int] | None:
-    """``a/b`` without a year -> (month, day) when it can only be a date: a month (1-12), then a day above 12
-    (``12/25``, ``3/15``). Anything else (``1/2``, ``9/10``, ``24/7``) is a fraction or a ratio: None."""
-    return (first, second) if first <= 12 < second and is_date(first, second) else None
+def slash_month_day(first: int, second: int, dated: bool = False) -> tuple[int, int] | None:
+    """``a/b`` without a year -> (month, day) when it is a date: a month (1-12), then a day above 12 (``12/25``,
+    ``3/15``), or any real month and day when the words around it say it is a date (``dated``: each language
+    decides, e.g. "on 3/4", ``3/4(金)``). Anything else (``1/2``, ``9/10``, ``24/7``) is a fraction or a ratio:
+    None."""
+    if not is_date(first, second):
+        return None
+    return (first, second) if second > 12 or dated else None
+
+
+def scaled(number: str, suffix: str) -> str | None:
+    """``1.5`` + ``M`` -> ``"1500000"``: a count with a scale letter (k/K thousand, M million, B billion) as the
+    whole number it stands for; None when that is not whole (``1.2345k``)."""
+    from decimal import Decimal
+
+    value = Decimal(number) * {"k": 1000, "K": 1000, "M": 10**6, "B": 10**9}[suffix]
+    return str(int(value)) if value == value.to_integral_value() else None
 
 
 def slash_month_day_year(first: int, second: int) -> tuple[int, int] | None:

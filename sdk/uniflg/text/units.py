@@ -25,6 +25,7 @@ UNITS: dict[str, Unit] = {
     "cm": Unit("centimeter", "centimeters", "{}センチメートル"),
     "mm": Unit("millimeter", "millimeters", "{}ミリメートル"),
     "nm": Unit("nanometer", "nanometers", "{}ナノメートル"),
+    "μm": Unit("micrometer", "micrometers", "{}マイクロメートル"),
     "m": Unit("meter", "meters", "{}メートル", attached=True),
     "ft": Unit("foot", "feet", "{}フィート"),
     "km2": Unit("square kilometer", "square kilometers", "{}平方キロメートル"),
@@ -34,6 +35,7 @@ UNITS: dict[str, Unit] = {
     # mass
     "kg": Unit("kilogram", "kilograms", "{}キログラム"),
     "mg": Unit("milligram", "milligrams", "{}ミリグラム"),
+    "μg": Unit("microgram", "micrograms", "{}マイクログラム"),
     "g": Unit("gram", "grams", "{}グラム", attached=True),
     "t": Unit("tonne", "tonnes", "{}トン", attached=True),
     "lbs": Unit("pound", "pounds", "{}ポンド"),
@@ -59,6 +61,7 @@ UNITS: dict[str, Unit] = {
     "sec": Unit("second", "seconds", "{}秒"),
     "s": Unit("second", "seconds", None, attached=True),  # Japanese writes 秒; 5s there is a name (iPhone 5s)
     "ms": Unit("millisecond", "milliseconds", "{}ミリ秒"),
+    "μs": Unit("microsecond", "microseconds", "{}マイクロ秒"),
     "km/h": Unit("kilometer per hour", "kilometers per hour", "時速{}キロ"),
     "m/s": Unit("meter per second", "meters per second", "秒速{}メートル"),
     "mph": Unit("mile per hour", "miles per hour", "時速{}マイル"),
@@ -77,6 +80,7 @@ UNITS: dict[str, Unit] = {
     "Hz": Unit("hertz", "hertz", "{}ヘルツ"),
     "V": Unit("volt", "volts", "{}ボルト", attached=True),
     "W": Unit("watt", "watts", "{}ワット", attached=True),
+    "Ω": Unit("ohm", "ohms", "{}オーム"),  # also Ω (U+2126)
     "kW": Unit("kilowatt", "kilowatts", "{}キロワット"),
     "kWh": Unit("kilowatt hour", "kilowatt hours", "{}キロワットアワー"),
     "mAh": Unit("milliamp hour", "milliamp hours", "{}ミリアンペアアワー"),

@@ -1,0 +1,54 @@
+"""Faces drawn with characters: kaomoji (``(´・ω・`)``, ``(≧▽≦)``, ``m(_ _)m``) and ASCII emoticons (``:D``,
+``<3``, ``T_T``, ``\\o/``). Readers do not say them, any more than emoji: they are decoration, removed with the
+emoji (docs/frontend.md, "Symbol policy"). Found on the raw text, before NFKC, which would split ``´`` into a
+space and a combining accent.
+
+A bracketed run is a kaomoji when it holds a face mark (:data:`FACE_MARKS`), no digit, and no two letters in a
+row (a word: ``(笑)``, ``(see above)``, ``(i.e.)`` and ``(1)`` stay); arms around it (``ヽ( )ノ``, ``m( )m``, ``( )/``)
+go with it. An emoticon is a whole space-separated token.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Eyes, mouths, cheeks, sweat and tears of kaomoji (not letters: a letter alone is a face part too, e.g. the T
+# of T_T, but never the mark that makes a bracket a face).
+FACE_MARKS = frozenset("^_;*´`'・ω∀▽△≧≦°ﾟ゜•○◕◡‿ಠ益≡ｰ-~＾＿；＊｀＠@๑ㅂ∇дД∩⊂⊃┐┌╯╰□◇◎●◉⊙☆★♡♥〃¬εз><＞＜=＝")
+_DIGITS = re.compile(r"[0-9０-９]")
+_WORD = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff々]{2}")
+_BRACKETED = re.compile(r"(?:(?<![A-Za-z])[mｍoｏ]|[ヽ٩\\＼ヾ⊂σ])?[(（]([^()（）\n]{1,16})[)）]"
+                        r"(?:[ノﾉ۶و/／ゞ⊃✧彡]|[mｍoｏ](?![A-Za-z]))*")
+_EMOTICON = re.compile(
+    r"(?<!\S)(?:"
+    r"[:;=][-'^o]?[)(\]\[DPpOo3/\\|*$@>]{1,3}"  # :) :-) ;) :D :P :O :3 :/ :'( =)
+    r"|[>}][:;][-']?[)(\]\[DPp/\\|]"  # >:( }:)
+    r"|</?3+"  # <3 <333 </3
+    r"|>_<|>\.<|[Tt;][_.][Tt;]|\^[_\-.o]?\^;*|-_-;*|[oO0]_[oO0]|[xX]_[xX]|[uU]_[uU]"  # >_< T_T ^_^ -_- o_O
+    r"|\\o/|o/|\\o|\(:"  # \o/ o/ \o (:
+    r")(?=$|[\s.,!?。、！？])")
+
+
+def _is_kaomoji(inside: str) -> bool:
+    return (any(c in FACE_MARKS for c in inside) and not _DIGITS.search(inside) and not _WORD.search(inside)
+            and not inside.isspace())
+
+
+def split_faces(text: str) -> tuple[str, tuple[str, ...]]:
+    """-> (``text`` without kaomoji and emoticons, the removed faces in order, unique). A face between two
+    words leaves a space."""
+    removed: list[str] = []
+
+    def drop(m: re.Match[str]) -> str:
+        face = m.group(0)
+        if m.re is _BRACKETED and not _is_kaomoji(m.group(1)):
+            return face
+        if face not in removed:
+            removed.append(face)
+        left = m.string[m.start() - 1:m.start()]
+        right = m.string[m.end():m.end() + 1]
+        return " " if left.isalnum() and right.isalnum() else ""
+
+    text = _BRACKETED.sub(drop, text)
+    text = _EMOTICON.sub(drop, text)
+    return text, tuple(removed)
