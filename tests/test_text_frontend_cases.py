@@ -573,3 +573,19 @@ def test_faces_are_decoration_dropped_with_one_warning_or_refused_when_strict(
         encode("(T_T)")
     with pytest.raises(UnsupportedTextError, match="Greek text is not supported"):
         encode("Καλημέρα κόσμε")  # Greek words are a language the SDK does not read; lone letters are read
+
+
+@pytest.mark.parametrize(("raw", "language", "spoken"), [
+    ("Born 25 Dec 2024, back 1st Jan.", "en", "Born the twenty fifth of December twenty twenty four, back the first of "
+                                               "January."),
+    ("See you Tue, Feb 3 or Sat 3/4.", "en", "See you Tuesday, February third or Saturday March fourth."),
+    ("The Sun, 5 stars.", "en", "The Sun, five stars."),
+    ("She is 5'4\" and he 6' 1''.", "en", "She is five foot four and he six foot one."),
+    ("Cut 12in, walk 2 mi and 40 yd, add 2 tsp and 1 tbsp to 1 gal.", "en",
+     "Cut twelve inches, walk two miles and forty yards, add two teaspoons and one tablespoon to one gallon."),
+    ("Five in a row, 5 in a row.", "en", "Five in a row, five in a row."),
+    ("See page 12/25, step 2/3.", "en", "See page twelve of twenty five, step two of three."),
+    ("砂糖を2tspと1tbsp、3in", "ja", "砂糖を小さじ2と大さじ1、3インチ"),
+])
+def test_day_month_weekdays_imperial_units_and_page_of(raw: str, language: str, spoken: str) -> None:
+    assert encode(raw, language).text == spoken

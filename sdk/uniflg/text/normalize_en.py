@@ -28,6 +28,12 @@ _DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
 _MONTH_ABBR = {m[:3]: m for m in _MONTHS} | {"Sept": "September"}
+_WEEKDAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday",
+             "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday", "Sat": "Saturday", "Sun": "Sunday"}
+_MONTH_NAMES = "|".join(_MONTHS) + "|" + "|".join(m[:3] for m in _MONTHS) + "|Sept"
+# Words before a/b that make it "a of b" (page 12/25, step 3/5).
+_OF_BEFORE = {"page", "pages", "p", "pp", "step", "steps", "part", "slide", "track", "disc", "question", "round",
+              "stage", "level", "episode", "chapter"}
 _SCALES = {"k": "thousand", "K": "thousand", "m": "million", "M": "million", "bn": "billion", "B": "billion",
            "thousand": "thousand", "million": "million", "billion": "billion", "trillion": "trillion"}
 # symbol -> (singular, plural, minor unit singular, minor unit plural)
@@ -45,7 +51,8 @@ ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "
 _TLDS = ("com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz|html|htm|php")
 # Words before a/b that make it a date (on 3/4, Happy 7/4) rather than a fraction.
 _DATE_BEFORE = {"on", "by", "due", "until", "till", "from", "since", "before", "after", "happy", "through", "thru",
-                "dated", "expires", "starting", "ending"}
+                "dated", "expires", "starting", "ending", "monday", "tuesday", "wednesday", "thursday", "friday",
+                "saturday", "sunday"}
 _RATING_BEFORE = {"rated", "rating", "rate", "score", "scored", "scores", "it", "got", "get", "gets"}
 # Words before a two-digit decade ("the 80s", "her 30s", "mid-90s").
 _DECADE_AFTER = {"the", "early", "mid", "late", "her", "his", "their", "my", "your", "our", "its"}
@@ -214,6 +221,21 @@ def _month_day(m: re.Match[str]) -> str:
     return f"{month} {_words(day, 'ordinal')}{year}"
 
 
+def _day_month(m: re.Match[str]) -> str:
+    """``25 Dec 2024``, ``1st Jan`` -> the twenty fifth of December twenty twenty four, the first of January."""
+    month = _MONTH_ABBR.get(m.group(2)[:4]) or _MONTH_ABBR[m.group(2)[:3]]
+    day = int(m.group(1))
+    if not numerals.is_date(_MONTHS.index(month) + 1, day):
+        return m.group(0)
+    year = f" {_words(int(m.group(3)), 'year')}" if m.group(3) else ""
+    return f"the {_words(day, 'ordinal')} of {month}{year}"
+
+
+def _feet_inches(m: re.Match[str]) -> str:
+    """5'10" -> five foot ten, 6' 2'' -> six foot two."""
+    return f"{_words(int(m.group(1)))} foot {_words(int(m.group(2)))}"
+
+
 def _ordinal(m: re.Match[str]) -> str:
     digits = m.group(1)
     if len(digits) > MAX_CARDINAL_DIGITS:  # a serial: its digits, the last one as an ordinal
@@ -339,6 +361,8 @@ def _fraction(m: re.Match[str]) -> str:
     fractions only; 24/7 stays as is). A month and a day above 12 (12/25) is a date, as is any month and day
     after "on", "by", "until", "Happy" ... (:data:`_DATE_BEFORE`); 10/10 is ten out of ten."""
     whole, top, bottom = m.group(1), int(m.group(2)), int(m.group(3))
+    if not whole and _word_before(m).rstrip(".") in _OF_BEFORE:  # page 12/25
+        return f"{_words(top)} of {_words(bottom)}"
     dated = not whole and _word_before(m) in _DATE_BEFORE
     month_day = numerals.slash_month_day(top, bottom, dated)
     if month_day:  # 12/25, 3/15, on 3/4: a date (uniflg.text.numerals)
@@ -414,6 +438,8 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?P<cur>[$€£¥₩])\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion|trillion|bn"
                 r"|[kKmMB])\b)?"), _money),
     (re.compile(r"(?<![\w.$€£¥₩])(\d+(?:\.\d+)?)(k|K|M|B|bn)(?![\w])"), _scale_count),
+    (re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b\.?(?=,?\s+(?:(?:" + _MONTH_NAMES + r")\b|\d{1,2}(?:/|st\b|nd\b"
+                r"|rd\b|th\b|\s(?:" + _MONTH_NAMES + r")\b)))"), lambda m: _WEEKDAYS[m.group(1)]),  # Mon, Jan 5
     (numerals.ISO_TIMESTAMP, _timestamp),
     (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), _iso_date),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), _us_date),
@@ -434,6 +460,9 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(\d{1,2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"), _hour_ampm),
     (re.compile(r"\b(" + "|".join(_MONTHS) + "|" + "|".join(m[:3] + r"\.?" for m in _MONTHS)
                 + r"|Sept\.?)\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?"), _month_day),
+    (re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s(" + _MONTH_NAMES + r")\b(?:\.(?=\s\d{4}))?(?:,?\s(\d{4})\b)?"),
+     _day_month),
+    (re.compile(r"(?<![\w.'])(\d)'\s?(\d{1,2})(?:\"|'')"), _feet_inches),
     (re.compile(r"\b(\d+)(?:st|nd|rd|th)\b"), _ordinal),
     (re.compile(r"(" + _NUM + r")\s?%"), _percent),
     (re.compile(r"(?<![\w.])(')?(\d{2}|\d{4})'?s\b"), _decade),
