@@ -212,23 +212,25 @@ def _us_date(m: re.Match[str]) -> str:
     return (month_day and _date(m.group(3), *month_day)) or m.group(0).replace("/", " ")
 
 
-def _month_day(m: re.Match[str]) -> str:
-    month = _MONTH_ABBR.get(m.group(1).rstrip(".")[:4]) or _MONTH_ABBR.get(m.group(1)[:3], m.group(1))
-    day = int(m.group(2))
+def _named_date(m: re.Match[str], month_text: str, day_text: str, year_text: str | None, day_first: bool) -> str:
+    """A date with the month's name or its abbreviation: March fifth nineteen ninety nine, or (``day_first``)
+    the fifth of March; as written when no month has that day."""
+    month = _MONTH_ABBR.get(month_text.rstrip(".")[:4]) or _MONTH_ABBR.get(month_text[:3], month_text)
+    day = int(day_text)
     if not numerals.is_date(_MONTHS.index(month) + 1, day):
         return m.group(0)
-    year = f" {_words(int(m.group(3)), 'year')}" if m.group(3) else ""
-    return f"{month} {_words(day, 'ordinal')}{year}"
+    year = f" {_words(int(year_text), 'year')}" if year_text else ""
+    return f"the {_words(day, 'ordinal')} of {month}{year}" if day_first else f"{month} {_words(day, 'ordinal')}{year}"
+
+
+def _month_day(m: re.Match[str]) -> str:
+    """``March 5, 1999``, ``Jan. 3rd`` -> March fifth nineteen ninety nine, January third."""
+    return _named_date(m, m.group(1), m.group(2), m.group(3), day_first=False)
 
 
 def _day_month(m: re.Match[str]) -> str:
     """``25 Dec 2024``, ``1st Jan`` -> the twenty fifth of December twenty twenty four, the first of January."""
-    month = _MONTH_ABBR.get(m.group(2)[:4]) or _MONTH_ABBR[m.group(2)[:3]]
-    day = int(m.group(1))
-    if not numerals.is_date(_MONTHS.index(month) + 1, day):
-        return m.group(0)
-    year = f" {_words(int(m.group(3)), 'year')}" if m.group(3) else ""
-    return f"the {_words(day, 'ordinal')} of {month}{year}"
+    return _named_date(m, m.group(2), m.group(1), m.group(3), day_first=True)
 
 
 def _feet_inches(m: re.Match[str]) -> str:
