@@ -185,3 +185,25 @@ def test_the_settle_route_continues_english_native_at_vits_rate_and_the_voice_bu
     outs = [t[t.index("--out") + 1] for t in (shlex.split(ln) for ln in everything.stdout.splitlines()
                                               if ln.startswith("train vits"))]
     assert outs[-2:] == [f"{runs}/english-native", f"{runs}/english-settle"]
+
+
+def test_the_default_voice_recipe_exports_a_whole_voice(tmp_path: Path) -> None:
+    """The from-nothing recipe ends in a voice avatars and live can use: export, then its face calibration, then
+    its live path distilled from it (dry run: every tool is echo)."""
+    script = RECIPE.with_name("default_voice.sh")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "UNIFLG": "echo", "PY": "echo",
+           "RUNS": str(tmp_path / "runs"), "VOICE_OUT": str(tmp_path / "voice")}
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60,
+                          env={**env, "STAGE": "export"})
+    assert proc.returncode == 0, proc.stderr
+    lines = [shlex.split(ln)[:2] for ln in proc.stdout.splitlines()]
+    assert lines == [["export", "--format"], ["calibrate-face", "--voice"]]
+    live = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60,
+                          env={**env, "STAGE": "live"})
+    assert [shlex.split(ln)[:3] for ln in live.stdout.splitlines()] == [
+        ["-m", "uniflg_train.live", "train"], ["-m", "uniflg_train.live", "export"],
+        ["-m", "uniflg_train.live", "evaluate"]]
+    assert command(live.stdout, "-m", "uniflg_train.live", "export")["--voice"] == str(tmp_path / "voice")
+    wrong = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60,
+                           env={**env, "STAGE": "nope"})
+    assert wrong.returncode == 2 and "STAGE=nope is not a stage of this recipe" in wrong.stderr and not wrong.stdout

@@ -3,7 +3,11 @@
 # Every step resumes where it stopped: rerun the script (or one stage) after an interruption.
 #
 #   bash training/recipes/default_voice.sh            # all stages
-#   STAGE=vits bash training/recipes/default_voice.sh # one stage: corpus|vits|landmarks|baselines|export|eval
+#   STAGE=vits bash training/recipes/default_voice.sh # one stage: corpus|vits|landmarks|baselines|export|live|eval
+#
+# export writes the voice and measures its face calibration (uniflg calibrate-face); live distills its
+# low-latency speech path live250 from it (docs/training.md). training/recipes/real_faces.sh then retrains the
+# faces and speech path that ship today.
 #
 # Cost on a 2-core CPU (see docs/model-card.md): corpus ~17 min; stage 1 ~1.3 (2 threads) to 1.9 s/step at batch 8;
 # stage 2 ~1.2 s/step for the first epoch, then ~0.45 s/step (frozen inputs cached), at batch 16.
@@ -33,6 +37,7 @@ THREADS=${THREADS:-1}                           # 1 thread per process is fastes
 VOICE_OUT=${VOICE_OUT:-sdk/uniflg/voices/default}
 STAGE=${STAGE:-all}
 UNIFLG=${UNIFLG:-.venv/bin/uniflg}
+PY=${PY:-.venv/bin/python}
 NPROC=${NPROC:-1}                               # >1: PyTorch DDP over NPROC local processes (gloo on CPU)
 if [ "$NPROC" -gt 1 ]; then
   TRAIN=(.venv/bin/torchrun --standalone --nproc_per_node "$NPROC" -m uniflg.cli)
@@ -41,6 +46,12 @@ else
 fi
 
 run() { [ "$STAGE" = all ] || [ "$STAGE" = "$1" ]; }
+case "$STAGE" in
+  all|corpus|vits|landmarks|baselines|export|live|eval) ;;
+  *) echo "STAGE=$STAGE is not a stage of this recipe: all, corpus, vits, landmarks, baselines, export, live or" \
+          "eval" >&2
+     exit 2 ;;
+esac
 
 if run corpus; then
   "$UNIFLG" corpus make --out "$DATA" --utterances "$UTTERANCES" --seed "$SEED" --jobs 2 \
@@ -77,6 +88,13 @@ fi
 if run export; then
   "$UNIFLG" export --format onnx --checkpoint "$RUNS/uniflg/checkpoints" -o "$VOICE_OUT" --name default --half-weights \
     --latents-from "$DATA"
+  "$UNIFLG" calibrate-face --voice "$VOICE_OUT"  # the avatars' face calibration (docs/retargeting.md)
+fi
+if run live; then  # the live path is distilled from the voice it ships in (docs/training.md)
+  "$PY" -m uniflg_train.live train --corpus "$DATA" --voice "$VOICE_OUT" --out "$RUNS/live250" \
+    --lookahead-ms 250 --minutes "${LIVE_MINUTES:-30}" --threads 1 --limit 480
+  "$PY" -m uniflg_train.live export --run "$RUNS/live250" --voice "$VOICE_OUT" --out "$VOICE_OUT" --name live250
+  "$PY" -m uniflg_train.live evaluate --corpus "$DATA" --voice "$VOICE_OUT" --limit 24
 fi
 if run eval; then
   baselines=()
