@@ -273,6 +273,9 @@ def test_character_limits_per_language() -> None:
     ("YouTubeとDiscordとSteam", "ユーチューブとディスコードとスチーム"),
     ("Pythonで書いたServerです", "パイソンで書いたサーバーです"),
     ("iPhoneとX", "アイフォーンとエックス"),
+    ("youtubeとVtuberとLINEで連絡", "ユーチューブとブイチューバーとラインで連絡"),  # review 18: case and brand forms
+    ("Thank youです、Merry Christmas!", "サンキューです、メリークリスマス!"),  # a phrase said as one loanword
+    ("60fpsでGoogle検索", "60エフピーエスでグーグル検索"),
 ])
 def test_loanwords_in_japanese(raw: str, spoken: str) -> None:
     assert encode(raw, "ja").text == spoken

@@ -27,9 +27,15 @@ LETTERS = {
     "X": "エックス", "Y": "ワイ", "Z": "ゼット",
 }
 # Words whose usual Japanese form differs from what the phoneme model makes of the English sound.
+# Keys are lower case; a key of several words ("thank you") matches those words in a row.
 OVERRIDES = {"python": "パイソン", "tiktok": "ティックトック", "nvidia": "エヌビディア", "linux": "リナックス",
              "iphone": "アイフォーン", "nasa": "ナサ", "nato": "ナトー", "opec": "オペック", "unesco": "ユネスコ",
-             "asap": "アサップ"}
+             "asap": "アサップ", "youtube": "ユーチューブ", "vtuber": "ブイチューバー", "line": "ライン",
+             "instagram": "インスタグラム", "google": "グーグル", "nintendo": "ニンテンドー",
+             "spotify": "スポティファイ", "windows": "ウィンドウズ", "apex": "エーペックス", "sorry": "ソーリー",
+             "ok": "オーケー", "merry": "メリー", "fps": "エフピーエス", "thank you": "サンキュー",
+             "thank you very much": "サンキューベリーマッチ"}
+_PHRASE_WORDS = max(len(key.split()) for key in OVERRIDES)
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z']+|[A-Z]+|[a-z]")
 # Our English symbols -> ARPAbet (the phoneme set e2k's P2K reads); stress digits come from the accent code.
 _ARPABET = {"æ": "AE", "ɑ": "AA", "ɐ": "AH", "ɔ": "AO", "ə": "AH", "ɚ": "ER", "ɛ": "EH", "ɜ": "ER", "ɪ": "IH",
@@ -89,16 +95,30 @@ def _is_acronym(part: str) -> bool:
 def katakana_for_latin(text: str) -> str:
     """Latin words (one or several, separated by spaces or hyphens) -> katakana, acronyms kept as capitals."""
     out: list[str] = []
-    for word in re.split(r"[\s-]+", text.strip()):
-        if word.lower() in OVERRIDES:
-            out.append(OVERRIDES[word.lower()])
+    words = re.split(r"[\s-]+", text.strip())
+    k = 0
+    while k < len(words):
+        for n in range(min(_PHRASE_WORDS, len(words) - k), 0, -1):  # the longest phrase that has an override
+            phrase = " ".join(words[k:k + n]).lower()
+            if phrase in OVERRIDES:
+                out.append(OVERRIDES[phrase])
+                k += n
+                break
+        else:
+            out.append(_word_katakana(words[k]))
+            k += 1
+    return "".join(out)
+
+
+def _word_katakana(word: str) -> str:
+    """One Latin word -> katakana: camelCase part by part, acronyms letter by letter."""
+    out: list[str] = []
+    for part in _PARTS.findall(word.replace("’", "'")):
+        part = part.replace("'", "")  # L'Arc, OK': the apostrophe is not spoken (and no letter of an acronym)
+        if not part:
             continue
-        for part in _PARTS.findall(word.replace("’", "'")):
-            part = part.replace("'", "")  # L'Arc, OK': the apostrophe is not spoken (and no letter of an acronym)
-            if not part:
-                continue
-            if _is_acronym(part):
-                out.append("".join(LETTERS[c] for c in part.upper()))
-            else:
-                out.append(katakana_for_word(part))
+        if _is_acronym(part):
+            out.append("".join(LETTERS[c] for c in part.upper()))
+        else:
+            out.append(katakana_for_word(part))
     return "".join(out)
