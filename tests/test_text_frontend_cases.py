@@ -592,3 +592,14 @@ def test_faces_are_decoration_dropped_with_one_warning_or_refused_when_strict(
 ])
 def test_day_month_weekdays_imperial_units_and_page_of(raw: str, language: str, spoken: str) -> None:
     assert encode(raw, language).text == spoken
+
+
+@pytest.mark.parametrize(("raw", "language", "spoken"), [
+    ("It costs ₹500, ₽20.50, ₱1 and ฿100.", "en", "It costs five hundred rupees, twenty rubles and fifty kopeks, one "
+                                                 "peso and one hundred baht."),
+    ("-₹5 or ~₺3", "en", "minus five rupees or about three lira"),
+    ("₹500と₫2000と₱-3", "ja", "500ルピーと2000ドンとマイナス3ペソ"),
+])
+def test_every_currency_sign_of_the_one_table_is_read(raw: str, language: str, spoken: str) -> None:
+    """One currency table (uniflg.text.numerals.CURRENCIES) for both languages and every money rule."""
+    assert encode(raw, language).text == spoken

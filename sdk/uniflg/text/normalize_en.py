@@ -36,9 +36,7 @@ _OF_BEFORE = {"page", "pages", "p", "pp", "step", "steps", "part", "slide", "tra
               "stage", "level", "episode", "chapter"}
 _SCALES = {"k": "thousand", "K": "thousand", "m": "million", "M": "million", "bn": "billion", "B": "billion",
            "thousand": "thousand", "million": "million", "billion": "billion", "trillion": "trillion"}
-# symbol -> (singular, plural, minor unit singular, minor unit plural)
-_CURRENCY = {"$": ("dollar", "dollars", "cent", "cents"), "€": ("euro", "euros", "cent", "cents"),
-             "£": ("pound", "pounds", "penny", "pence"), "¥": ("yen", "yen", "", ""), "₩": ("won", "won", "", "")}
+_CUR = numerals.CURRENCY_SIGN
 # Abbreviations read as words. Their periods are not sentence or clause ends (see segment.ABBREVIATIONS).
 ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "Prof": "professor",
                  "Jr": "junior", "Sr": "senior", "St": "saint", "Mt": "mount", "Capt": "captain", "Gen": "general",
@@ -70,8 +68,8 @@ _SIGNS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " tim
 # A minus sign (hyphen or U+2212) right before a number or a currency sign that does not follow a word or digit:
 # -5, -.5, -3.5%, -1e-5, -$5 (not 2024-01-02, 555-1234, 10-20 or UTC-5). Read first, so that every number rule
 # sees an unsigned number; a sign written after the currency ($-5) is moved before it.
-_MINUS = re.compile(r"(?<![\w\-\u2212.])[-\u2212](?=[$€£¥₩]?\.?\d)")
-_SIGN_AFTER_CURRENCY = re.compile(r"([$€£¥₩])\s?([-\u2212])(?=\.?\d)")
+_MINUS = re.compile(r"(?<![\w\-\u2212.])[-\u2212](?=" + _CUR + r"?\.?\d)")
+_SIGN_AFTER_CURRENCY = re.compile(r"(" + _CUR + r")\s?([-\u2212])(?=\.?\d)")
 # Before a number: game and document abbreviations, with or without their period (Lv.99, ep 3, pt.2, Ver.2.0).
 _BEFORE_NUMBER = {"lv": "level", "lvl": "level", "ep": "episode", "pt": "part", "ver": "version", "vol": "volume",
                   "ch": "chapter", "no": "number"}
@@ -79,10 +77,10 @@ _TERM = re.compile(r"\b(Lv|LV|lv|Lvl|LVL|lvl|Ep|EP|ep|Pt|PT|pt|Ver|VER|ver|Vol|V
 _VERSUS = re.compile(r"\bvs\b(?!\.)")
 _WITH = re.compile(r"(?<![\w/])w/(o(?![\w/]))?(?=\s?[A-Za-z]|(?<=o)[\s.,!?]|$)")
 _DASH = re.compile(r"\s*(?:\u2014|\u2015|--)\s*")  # an em dash or -- is a pause
-_ABOUT = re.compile(r"~\s?(?=[$€£¥₩]?\.?\d)")  # ~5 is about five; a drawn-out "Hiii~" is not read
+_ABOUT = re.compile(r"~\s?(?=" + _CUR + r"?\.?\d)")  # ~5 is about five; a drawn-out "Hiii~" is not read
 # A range or a score between two amounts: 5-10, 5–10, $10-20, 9am-5pm, 3-2 (not 555-1234, 2024-03-15, COVID-19,
 # 5 - 3, which is a minus).
-_AMOUNT = r"[$€£¥₩]?\d+(?:\.\d+)?(?:\s?(?:[AaPp]\.?[Mm]\.?(?![A-Za-z])|%))?"
+_AMOUNT = _CUR + r"?\d+(?:\.\d+)?(?:\s?(?:[AaPp]\.?[Mm]\.?(?![A-Za-z])|%))?"
 _RANGE = re.compile(r"(?<![\w.\-/:])(" + _AMOUNT + r")(?:-|\s?\u2013\s?)(?=(" + _AMOUNT + r")(?![\d\-/:]|\.\d))")
 _SHARP = re.compile(r"\b([A-G])#(?![\w#])")  # C#, F#
 _HASHTAG = re.compile(r"(?<![\w#&])#(?=[^\W\d_])")  # #VTuber (before a digit # is "number")
@@ -122,7 +120,8 @@ def _plural(value: int, singular: str, plural: str) -> str:
 
 def _money(m: re.Match[str]) -> str:
     symbol, amount, scale = m.group("cur"), m.group("amount"), m.group("scale")
-    one, many, cent, cents = _CURRENCY[symbol]
+    currency = numerals.CURRENCIES[symbol]
+    one, many, cent, cents = currency.one, currency.many, currency.minor_one, currency.minor_many
     if scale:
         return f"{read_number(amount)} {_SCALES[scale]} {many}"
     whole_text, _, fraction = amount.partition(".")
@@ -144,7 +143,7 @@ def _scientific(m: re.Match[str]) -> str:
     words = f"{read_number(m.group('mant'))} times ten to the power of {sign}{read_number(power)}"
     if m.group("unit"):
         words += f" {UNITS[m.group('unit')].en_plural}"
-    return f"{words} {_CURRENCY[m.group('cur')][1]}" if m.group("cur") else words
+    return f"{words} {numerals.CURRENCIES[m.group('cur')].many}" if m.group("cur") else words
 
 
 def _time(m: re.Match[str]) -> str:
@@ -434,12 +433,12 @@ def _duration(m: re.Match[str]) -> str:
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b[a-z]+://[^\s]*[^\s.,!?;:]|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b|\b(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
                 + r")\b(?:/[^\s]*[^\s.,!?;:])?"), _web),
-    (re.compile(r"(?<![\w.])(?P<cur>[$€£¥₩])?(?P<mant>\d+(?:\.\d+)?)[eE](?P<exp>[+\-\u2212]?\d{1,4})(?:\s?(?P<unit>"
-                + names(False, "en") + r"))?(?![\w]|\.\d)"), _scientific),
+    (re.compile(r"(?<![\w.])(?P<cur>" + _CUR + r")?(?P<mant>\d+(?:\.\d+)?)[eE](?P<exp>[+\-\u2212]?\d{1,4})"
+                r"(?:\s?(?P<unit>" + names(False, "en") + r"))?(?![\w]|\.\d)"), _scientific),
     (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), _power),
-    (re.compile(r"(?P<cur>[$€£¥₩])\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion|trillion|bn"
-                r"|[kKmMB])\b)?"), _money),
-    (re.compile(r"(?<![\w.$€£¥₩])(\d+(?:\.\d+)?)(k|K|M|B|bn)(?![\w])"), _scale_count),
+    (re.compile(r"(?P<cur>" + _CUR + r")\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion"
+                r"|trillion|bn|[kKmMB])\b)?"), _money),
+    (re.compile(r"(?<![\w.])(?<!" + _CUR + r")(\d+(?:\.\d+)?)(k|K|M|B|bn)(?![\w])"), _scale_count),
     (re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b\.?(?=,?\s+(?:(?:" + _MONTH_NAMES + r")\b|\d{1,2}(?:/|st\b|nd\b"
                 r"|rd\b|th\b|\s(?:" + _MONTH_NAMES + r")\b)))"), lambda m: _WEEKDAYS[m.group(1)]),  # Mon, Jan 5
     (numerals.ISO_TIMESTAMP, _timestamp),

@@ -23,7 +23,6 @@ from uniflg.text.normalize_en import roman_value
 from uniflg.text.units import UNITS, names
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_CURRENCY = {"¥": "円", "$": "ドル", "€": "ユーロ", "£": "ポンド", "₩": "ウォン"}
 _SIGNS = {"&": "アンド", "+": "プラス", "=": "イコール", "@": "アット", "#": "ナンバー", "×": "かける", "÷": "わる",
           "\u2212": "マイナス", "≒": "ニアリーイコール", "≠": "ノットイコール", "±": "プラスマイナス", "∞": "無限大",
           "√": "ルート", "≦": "小なりイコール", "≤": "小なりイコール", "≧": "大なりイコール", "≥": "大なりイコール",
@@ -118,7 +117,7 @@ def _time(m: re.Match[str]) -> str:
 
 
 def _money(m: re.Match[str]) -> str:
-    return f"{m.group(2)}{_CURRENCY[m.group(1)]}"
+    return f"{m.group(2)}{numerals.CURRENCIES[m.group(1)].ja}"
 
 
 def _minus(m: re.Match[str]) -> str:
@@ -174,8 +173,8 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
      lambda m: _AMPM[m.group(2).lower()] + m.group(1) + ("" if ":" in m.group(1) or m.string.startswith("時", m.end())
                                                           else "時")),  # 10am -> 午前10時
     (re.compile(r"(?<![A-Za-z])([AaPp])\.?[Mm]\.?\s?(?=\d{1,2}(?:時|:\d))"), lambda m: _AMPM[m.group(1).lower()]),
-    (re.compile(r"([¥$€£₩])\s?([-\u2212])(?=\d)"), r"\2\1"),  # $-5 -> -$5: the sign first
-    (re.compile(r"([¥$€£₩])\s?(" + _NUM + r")"), _money),
+    (re.compile(r"(" + numerals.CURRENCY_SIGN + r")\s?([-\u2212])(?=\d)"), r"\2\1"),  # $-5 -> -$5: the sign first
+    (re.compile(r"(" + numerals.CURRENCY_SIGN + r")\s?(" + _NUM + r")"), _money),
     (numerals.ISO_TIMESTAMP, _timestamp),
     (re.compile(r"(?<!\d)(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?!\d)"), _date),
     (numerals.DOTTED_DATE, lambda m: f"{m.group(3)}年{int(m.group(2))}月{int(m.group(1))}日"

@@ -10,7 +10,35 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+
 # 3.11.7, v1.2.3, 192.168.0.1, 1.234.567, 1.234,56 (after the date rules: 2024.03.15 is a date)
+@dataclass(frozen=True)
+class Currency:
+    """A currency sign written before an amount (``$5``): English one / many, minor unit one / many ("" when
+    amounts are not counted in minor units), and the Japanese word after the number."""
+
+    one: str
+    many: str
+    minor_one: str
+    minor_many: str
+    ja: str
+
+
+CURRENCIES: dict[str, Currency] = {
+    "$": Currency("dollar", "dollars", "cent", "cents", "ドル"),
+    "€": Currency("euro", "euros", "cent", "cents", "ユーロ"),
+    "£": Currency("pound", "pounds", "penny", "pence", "ポンド"),
+    "¥": Currency("yen", "yen", "", "", "円"),
+    "₩": Currency("won", "won", "", "", "ウォン"),
+    "₹": Currency("rupee", "rupees", "paisa", "paise", "ルピー"),
+    "₽": Currency("ruble", "rubles", "kopek", "kopeks", "ルーブル"),
+    "₱": Currency("peso", "pesos", "centavo", "centavos", "ペソ"),
+    "฿": Currency("baht", "baht", "satang", "satang", "バーツ"),
+    "₫": Currency("dong", "dong", "", "", "ドン"),
+    "₺": Currency("lira", "lira", "kurus", "kurus", "リラ"),
+}
+CURRENCY_SIGN = "[" + "".join(CURRENCIES) + "]"  # a regex character class of the signs
+
 # The edges are ASCII: in Japanese text kana and kanji touch the number (バージョン3.11.7です).
 DOTTED = re.compile(r"(?<![A-Za-z\d_.,])[vV]?\d+(?:\.\d+){2,}(?:,\d+)?(?![A-Za-z\d_]|[.,]\d)"
                     r"|(?<![A-Za-z\d_.,])\d{1,3}(?:\.\d{3})+,\d+(?![A-Za-z\d_]|[.,]\d)")
