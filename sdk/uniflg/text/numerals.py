@@ -1,8 +1,7 @@
-"""Written forms that both languages read the same way once it is known what they are: dotted numbers
-(versions, IP addresses, European thousands), ISO 8601 timestamps and dates written with a slash. What a form is
-gets decided here, once; :mod:`uniflg.text.normalize_en` and :mod:`uniflg.text.normalize_ja` put it into words
-(docs/frontend.md, "Normalization").
-"""
+"""Written forms that both languages read the same way once it is known what they are: dotted numbers (versions, IP
+addresses, European thousands), ISO 8601 timestamps, dates written with a slash or dots, counts with a scale letter, and
+the currency signs. What a form is gets decided here, once; :mod:`uniflg.text.normalize_en` and
+:mod:`uniflg.text.normalize_ja` put it into words (docs/frontend.md, "Normalization"). """
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 
-# 3.11.7, v1.2.3, 192.168.0.1, 1.234.567, 1.234,56 (after the date rules: 2024.03.15 is a date)
 @dataclass(frozen=True)
 class Currency:
     """A currency sign written before an amount (``$5``): English one / many, minor unit one / many ("" when
@@ -39,6 +37,7 @@ CURRENCIES: dict[str, Currency] = {
 }
 CURRENCY_SIGN = "[" + "".join(CURRENCIES) + "]"  # a regex character class of the signs
 
+# 3.11.7, v1.2.3, 192.168.0.1, 1.234.567, 1.234,56 (after the date rules: 2024.03.15 is a date)
 # The edges are ASCII: in Japanese text kana and kanji touch the number (バージョン3.11.7です).
 DOTTED = re.compile(r"(?<![A-Za-z\d_.,])[vV]?\d+(?:\.\d+){2,}(?:,\d+)?(?![A-Za-z\d_]|[.,]\d)"
                     r"|(?<![A-Za-z\d_.,])\d{1,3}(?:\.\d{3})+,\d+(?![A-Za-z\d_]|[.,]\d)")
