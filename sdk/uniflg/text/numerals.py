@@ -1,7 +1,8 @@
 """Written forms that both languages read the same way once it is known what they are: dotted numbers (versions, IP
 addresses, European thousands), ISO 8601 timestamps, dates written with a slash or dots, counts with a scale letter, and
 the currency signs. What a form is gets decided here, once; :mod:`uniflg.text.normalize_en` and
-:mod:`uniflg.text.normalize_ja` put it into words (docs/frontend.md, "Normalization"). """
+:mod:`uniflg.text.normalize_ja` put it into words (docs/frontend.md, "Normalization").
+"""
 
 from __future__ import annotations
 
