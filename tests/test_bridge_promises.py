@@ -437,7 +437,8 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def serve_in_process(caplog, *args: str) -> tuple[int, list[logging.LogRecord]]:
     """``uniflg serve``'s handler in this process (the same checks, without an interpreter start-up each):
-    -> (exit status, the records logged at WARNING or above)."""
+    -> (exit status, the records logged at WARNING or above). A call that names no --grpc address listens on a
+    free port, so a server the developer runs on the default 50051 cannot change which check fails first."""
     import argparse
 
     from uniflg_bridge import cli
@@ -446,7 +447,8 @@ def serve_in_process(caplog, *args: str) -> tuple[int, list[logging.LogRecord]]:
     cli.register_serve(parser.add_subparsers())
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        status = cli.run_serve(parser.parse_args(["serve", "--voice", "/nonexistent/voice", *args]))
+        bind = [] if "--grpc" in args else ["--grpc", "127.0.0.1:0"]
+        status = cli.run_serve(parser.parse_args(["serve", "--voice", "/nonexistent/voice", *bind, *args]))
     return status, [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
