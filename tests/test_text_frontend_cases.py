@@ -603,3 +603,42 @@ def test_day_month_weekdays_imperial_units_and_page_of(raw: str, language: str, 
 def test_every_currency_sign_of_the_one_table_is_read(raw: str, language: str, spoken: str) -> None:
     """One currency table (uniflg.text.numerals.CURRENCIES) for both languages and every money rule."""
     assert encode(raw, language).text == spoken
+
+
+# ---- 13. Ordinary text the rules of section 12 leave alone (the differential review of session 18) -----------------
+@pytest.mark.parametrize(("raw", "language", "spoken"), [
+    ('My flat is 4B, gate 12B, seat 23K, a 2B pencil, 3M tape, a 10K race.', 'en',
+     'My flat is 4B, gate 12B, seat 23K, a 2B pencil, 3M tape, a 10K race.'),
+    ('1Kのアパート、2Bの鉛筆、座席は12B、メモリは512M', 'ja',
+     '1ケーのアパート、2ビーの鉛筆、座席は12ビー、メモリは512エム'),
+    ('Use a 5/16 inch bit, a 9/16 wrench, 1/4-inch bolts and 1/20 of the dose.', 'en',
+     'Use a five sixteenths inch bit, a nine sixteenths wrench, one quarter-inch bolts and one twentieth '
+     'of the dose.'),
+    ('It happened on 5/5, arrives on 10/10; I got 3/5 of the way.', 'en',
+     'It happened on May fifth, arrives on October tenth; I got three fifths of the way.'),
+    ('評価は4.5/5、星5/5、10/10点満点', 'ja', '評価は5点中4.5、星5点中5、10点中10点満点'),
+    ('Build for x86 and x64, solve 2x+1=7, read 0x10, let x2 be the sample.', 'en',
+     'Build for x86 and x64, solve 2x plus one equals seven, read 0x10, let x2 be the sample.'),
+    ('x86版と2x+1=7と0x10', 'ja', 'エックス86版と2エックスプラス1イコール7と0エックス10'),
+    ('World 1-1, stage 3-2, Boeing 747-400, ZIP 90210-1234, part 1234-5678, Room 2-105.', 'en',
+     'World one-one, stage three-two, Boeing seven hundred and forty seven-four hundred, ZIP ninety '
+     'thousand two hundred and ten-twelve thirty four, part twelve thirty four-five thousand six hundred '
+     'and seventy eight, Room two-one hundred and five.'),
+    ("Sort (a-z), take (x-y), let (a=b), print('a') and len(a_b); if x <3 stop.", 'en',
+     "Sort (a-z), take (x-y), let (a equals b), print('a') and len(a_b); if x less than three stop."),
+    ('(a-b)の二乗と記号(-)と(*)は必須', 'ja', '(エービー)の二乗と記号(-)と(*)は必須'),
+    ('Read part iii and viii, one aaa battery, the www prefix, zzz. Hmmm, Brrr.', 'en',
+     'Read part iii and viii, one aaa battery, the www prefix, zzz. Hmm, Brr.'),
+    ('No 1 cares, NO2 rose and CH4 burns; Ch. 3 and No. 2 follow.', 'en',
+     'No one cares, NO2 rose and CH4 burns; chapter three and number two follow.'),
+    ('NO2とCH4の濃度', 'ja', 'エヌオー2とシーエイチ4の濃度'),
+    ('単位はWです。僕はwが好き。W杯とWWWの話。', 'ja',
+     '単位はダブリューです。僕はダブリューが好き。ダブリュー杯とダブリューダブリューダブリューの話。'),
+    ('www.example.comにアクセス', 'ja', 'ダブリューダブリューダブリュー ドット エグザンプル ドット コムにアクセス'),
+    ('Pick a month/year, the day/night cycle.', 'en', 'Pick a month slash year, the day slash night cycle.'),
+    ('I run Windows 10 May 2020 Update, Top 5 March Madness, The Sun 1st edition.', 'en',
+     'I run Windows ten May twenty twenty Update, Top five March Madness, The Sun first edition.'),
+    ('Run git --version or pass --help.', 'en', 'Run git --version or pass --help.'),
+])
+def test_labels_codes_math_and_names_are_not_read_as_chat_forms(raw: str, language: str, spoken: str) -> None:
+    assert encode(raw, language).text == spoken

@@ -3,18 +3,22 @@
 emoji (docs/frontend.md, "Symbol policy"). Found on the raw text, before NFKC, which would split ``´`` into a
 space and a combining accent.
 
-A bracketed run is a kaomoji when it holds a face mark (:data:`FACE_MARKS`), no digit, and no two letters in a
-row (a word: ``(笑)``, ``(see above)``, ``(i.e.)`` and ``(1)`` stay); arms around it (``ヽ( )ノ``, ``m( )m``, ``( )/``)
-go with it. An emoticon is a whole space-separated token.
+A bracketed run is a kaomoji when it holds no digit and no two letters in a row (a word: ``(笑)``, ``(see above)``,
+``(1)`` stay) and either a face mark outside ASCII (:data:`FACE_MARKS`: ``´ ・ ω ▽ ≧``...) or, in plain ASCII, two eyes
+around a mouth (``^_^ T_T -_- >_< ^^;``: :data:`_ASCII_FACE`), so code and math in brackets stay: ``(a-z)``,
+``(x=y)``, ``(a*b)``, ``print('a')``, ``(-)``. Arms around it (``ヽ( )ノ``, ``m( )m``, ``( )/``) go with it. An emoticon
+is a whole space-separated token, and not a comparison after a number or a one-letter name (``x <3``, ``n =3``).
 """
 
 from __future__ import annotations
 
 import re
 
-# Eyes, mouths, cheeks, sweat and tears of kaomoji (not letters: a letter alone is a face part too, e.g. the T
-# of T_T, but never the mark that makes a bracket a face).
-FACE_MARKS = frozenset("^_;*´`'・ω∀▽△≧≦°ﾟ゜•○◕◡‿ಠ益≡ｰ-~＾＿；＊｀＠@๑ㅂ∇дД∩⊂⊃┐┌╯╰□◇◎●◉⊙☆★♡♥〃¬εз><＞＜=＝")
+# Eyes, mouths, cheeks, sweat and tears of kaomoji outside ASCII: one of them makes a bracket a face.
+FACE_MARKS = frozenset("´・ω∀▽△≧≦°ﾟ゜•○◕◡‿ಠ益≡ｰ＾＿；＊｀＠๑ㅂ∇дД∩⊂⊃┐┌╯╰□◇◎●◉⊙☆★♡♥〃¬εз＞＜＝")
+# A face in plain ASCII: eye, mouth, eye, then sweat (^_^ ^^; T_T -_- >_< o_O x_x ;_; =_= ._.), at least one of
+# ^ _ ; in it (so (a-b), (x=y) and (a*b) stay).
+_ASCII_FACE = re.compile(r"[*]?([\^;><TtoOxXuU\-=@._])[_.o\-~\^]?([\^;><TtoOxXuU\-=@._])[;'*]*")
 _DIGITS = re.compile(r"[0-9０-９]")
 _WORD = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff々]{2}")
 _BRACKETED = re.compile(r"(?:(?<![A-Za-z])[mｍoｏ]|[ヽ٩\\＼ヾ⊂σ])?[(（]([^()（）\n]{1,16})[)）]"
@@ -29,9 +33,16 @@ _EMOTICON = re.compile(
     r")(?=$|[\s.,!?。、！？])")
 
 
+_COMPARED = re.compile(r"(?:^|\s)(?:[A-Za-z]|\d+(?:\.\d+)?)\s$")  # a one-letter name or a number, then a space
+
+
 def _is_kaomoji(inside: str) -> bool:
-    return (any(c in FACE_MARKS for c in inside) and not _DIGITS.search(inside) and not _WORD.search(inside)
-            and not inside.isspace())
+    if _DIGITS.search(inside) or _WORD.search(inside) or inside.isspace():
+        return False
+    if any(c in FACE_MARKS for c in inside):
+        return True
+    face = _ASCII_FACE.fullmatch(inside.replace(" ", "_"))  # m(_ _)m: a bowed face
+    return face is not None and any(c in "^_;" for c in inside.replace(" ", "_"))
 
 
 def split_faces(text: str) -> tuple[str, tuple[str, ...]]:
@@ -43,6 +54,8 @@ def split_faces(text: str) -> tuple[str, tuple[str, ...]]:
         face = m.group(0)
         if m.re is _BRACKETED and not _is_kaomoji(m.group(1)):
             return face
+        if m.re is _EMOTICON and face[0] in "<>=" and _COMPARED.search(m.string[:m.start()]):
+            return face  # x <3, n =3: a comparison
         if face not in removed:
             removed.append(face)
         left = m.string[m.start() - 1:m.start()]

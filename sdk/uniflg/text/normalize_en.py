@@ -31,6 +31,13 @@ _MONTH_ABBR = {m[:3]: m for m in _MONTHS} | {"Sept": "September"}
 _WEEKDAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday",
              "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday", "Sat": "Saturday", "Sun": "Sunday"}
 _MONTH_NAMES = "|".join(_MONTHS) + "|" + "|".join(m[:3] for m in _MONTHS) + "|Sept"
+# What a scale letter counts (10k subs, 1.5M views); without one, 4B, 12B, 23K, 2B pencil, 10K race are labels.
+_COUNT_NOUNS = ("views|subs|subscribers|followers|likes|plays|streams|downloads|users|players|people|fans|viewers"
+                "|members|copies|sales|votes|comments|hits|reviews|words|steps|points|retweets|shares|stars"
+                "|tickets|visitors|customers|employees|residents|miles|years|games|songs|posts|messages|units")
+# After a/b: what makes it a fraction (5/16 inch, 9/16 wrench, 1/4-inch, 1/20 of the dose), not a date.
+_MEASURED = re.compile(r"(?:-|\s)?(?:\"|(?:inch|inches|in|of|teaspoons?|tsp|tablespoons?|tbsp|cups?|miles?|pounds?|"
+                       r"lbs?|ounces?|oz|gallons?|liters?|litres?|wrench|drill|bit|nut|bolt|pipe|thick|wide|long)\b)")
 # Words before a/b that make it "a of b" (page 12/25, step 3/5).
 _OF_BEFORE = {"page", "pages", "p", "pp", "step", "steps", "part", "slide", "track", "disc", "question", "round",
               "stage", "level", "episode", "chapter"}
@@ -52,6 +59,13 @@ _DATE_BEFORE = {"on", "by", "due", "until", "till", "from", "since", "before", "
                 "dated", "expires", "starting", "ending", "monday", "tuesday", "wednesday", "thursday", "friday",
                 "saturday", "sunday"}
 _RATING_BEFORE = {"rated", "rating", "rate", "score", "scored", "scores", "it", "got", "get", "gets"}
+# Words before a-b that make it a code, not a range (World 1-1, stage 3-2, Room 2-105, Gate 1-2).
+_CODE_BEFORE = {"world", "stage", "level", "lv", "lvl", "room", "gate", "route", "flight", "platform", "exit",
+                "article", "section", "figure", "fig", "table", "act", "track", "apartment", "apt", "unit", "suite",
+                "model", "zip", "code", "no", "number", "verse", "ward", "block", "lot"}
+# What "x2" multiplies in games (x2 damage, x10 combo); elsewhere x2 is a variable or x64 an architecture.
+_GAME_WORDS = ("damage|combo|speed|multiplier|points|xp|exp|boost|bonus|zoom|rewards|coins|gold|drops?|score|hits"
+               "|health|hp|mp|luck")
 # Words before a two-digit decade ("the 80s", "her 30s", "mid-90s").
 _DECADE_AFTER = {"the", "early", "mid", "late", "her", "his", "their", "my", "your", "our", "its"}
 _REGNAL = {"King", "Queen", "Pope", "Emperor", "Empress", "Prince", "Princess", "Tsar", "Czar", "Louis", "Henry",
@@ -73,10 +87,13 @@ _SIGN_AFTER_CURRENCY = re.compile(r"(" + _CUR + r")\s?([-\u2212])(?=\.?\d)")
 # Before a number: game and document abbreviations, with or without their period (Lv.99, ep 3, pt.2, Ver.2.0).
 _BEFORE_NUMBER = {"lv": "level", "lvl": "level", "ep": "episode", "pt": "part", "ver": "version", "vol": "volume",
                   "ch": "chapter", "no": "number"}
-_TERM = re.compile(r"\b(Lv|LV|lv|Lvl|LVL|lvl|Ep|EP|ep|Pt|PT|pt|Ver|VER|ver|Vol|VOL|vol|Ch|CH|ch|No|NO)\.?\s?(?=\d)")
+# No and Ch only with their period: "No 1 cares", NO2 and CH4 are words and formulas.
+_TERM = re.compile(r"\b(?:(Lv|LV|lv|Lvl|LVL|lvl|Ep|EP|ep|Pt|PT|pt|Ver|VER|ver|Vol|VOL|vol)\.?|(Ch|ch|No|NO)\.)"
+                   r"\s?(?=\d)")
 _VERSUS = re.compile(r"\bvs\b(?!\.)")
 _WITH = re.compile(r"(?<![\w/])w/(o(?![\w/]))?(?=\s?[A-Za-z]|(?<=o)[\s.,!?]|$)")
-_DASH = re.compile(r"\s*(?:\u2014|\u2015|--)\s*")  # an em dash or -- is a pause
+# An em dash, or -- between words or with a space on both sides, is a pause (not the option in git --version).
+_DASH = re.compile(r"\s*[\u2014\u2015]\s*|(?<=\w)--(?=\w)|\s+--\s+")
 _ABOUT = re.compile(r"~\s?(?=" + _CUR + r"?\.?\d)")  # ~5 is about five; a drawn-out "Hiii~" is not read
 # A range or a score between two amounts: 5-10, 5–10, $10-20, 9am-5pm, 3-2 (not 555-1234, 2024-03-15, COVID-19,
 # 5 - 3, which is a minus).
@@ -85,9 +102,12 @@ _RANGE = re.compile(r"(?<![\w.\-/:])(" + _AMOUNT + r")(?:-|\s?\u2013\s?)(?=(" + 
 _SHARP = re.compile(r"\b([A-G])#(?![\w#])")  # C#, F#
 _HASHTAG = re.compile(r"(?<![\w#&])#(?=[^\W\d_])")  # #VTuber (before a digit # is "number")
 _PER = re.compile(r"(?<=\w)\s?/\s?(mo|month|yr|year|wk|week|day|hr|hour|night|person|head|unit|item)\b")
+# What a price ends in, read: "/month" after it is "a month" (month/year between two nouns stays a slash).
+_AMOUNT_WORDS = {w for c in numerals.CURRENCIES.values() for w in (c.one, c.many, c.minor_one, c.minor_many) if w}
 _PERIODS = {"mo": "month", "yr": "year", "wk": "week", "hr": "hour", "month": "month", "year": "year",
             "week": "week", "day": "day", "hour": "hour", "night": "night"}
-_STRETCHED = re.compile(r"([a-z])\1{2,}")  # Hiiii, sooooo, heyyyy: one letter said long
+_STRETCHED = re.compile(r"\b[A-Za-z]*([a-z])\1{2,}[A-Za-z]*\b")  # Hiiii, sooooo, heyyyy: one letter said long
+_ROMAN_LOWER = re.compile(r"[ivxlcdm]+")
 
 
 def _words(n: float | int, to: str = "cardinal") -> str:
@@ -229,6 +249,9 @@ def _month_day(m: re.Match[str]) -> str:
 
 def _day_month(m: re.Match[str]) -> str:
     """``25 Dec 2024``, ``1st Jan`` -> the twenty fifth of December twenty twenty four, the first of January."""
+    after = m.string[m.end():].lstrip()
+    if _names_a_model(m) or (not m.group(3) and after[:1].isupper()):  # Windows 10 May ..., Top 5 March Madness
+        return m.group(0)
     return _named_date(m, m.group(2), m.group(1), m.group(3), day_first=True)
 
 
@@ -360,17 +383,21 @@ def _digits(m: re.Match[str]) -> str:
 def _fraction(m: re.Match[str]) -> str:
     """1/2 -> one half, 3/4 -> three quarters, 2/3 -> two thirds, 3 1/2 (or 3½) -> three and one half (proper
     fractions only; 24/7 stays as is). A month and a day above 12 (12/25) is a date, as is any month and day
-    after "on", "by", "until", "Happy" ... (:data:`_DATE_BEFORE`); 10/10 is ten out of ten."""
+    after "on", "by", "until", "Happy" ... (:data:`_DATE_BEFORE`); before a measure or "of" (5/16 inch, 1/20 of)
+    it is a fraction, up to hundredths; 10/10 is ten out of ten."""
     whole, top, bottom = m.group(1), int(m.group(2)), int(m.group(3))
     if not whole and _word_before(m).rstrip(".") in _OF_BEFORE:  # page 12/25
         return f"{_words(top)} of {_words(bottom)}"
+    measured = _MEASURED.match(m.string, m.end()) is not None  # 5/16 inch, 1/20 of the dose: a fraction
     dated = not whole and _word_before(m) in _DATE_BEFORE
-    month_day = numerals.slash_month_day(top, bottom, dated)
-    if month_day:  # 12/25, 3/15, on 3/4: a date (uniflg.text.numerals)
+    month_day = None if measured and not dated else numerals.slash_month_day(top, bottom, dated)
+    if month_day and (dated or bottom > 16):  # 12/25, on 3/4: a date (uniflg.text.numerals); 5/16 may be either
         return f"{whole + ' ' if whole else ''}{_date(None, *month_day)}"
     if not whole and top == bottom:  # 10/10: a rating; 50/50: even odds
         return f"{_words(top)} {_words(top)}" if top == 50 else f"{_words(top)} out of {_words(top)}"
-    if not 0 < top < bottom <= 16:
+    if month_day and not measured:  # 3/15 with nothing around it: a date
+        return _date(None, *month_day) or m.group(0)
+    if not 0 < top < bottom <= (100 if measured else 16):
         return m.group(0)
     name = {2: ("half", "halves"), 4: ("quarter", "quarters")}.get(bottom)
     if name is None:
@@ -396,31 +423,52 @@ def _rating(m: re.Match[str]) -> str:
     """Rated 4.5/5, 100/100, give it 9/10 -> ... out of ...: a score out of 5, 10 or 100 (a whole score, a decimal
     one, or one after "rated", "it", "score" ...); 3/10 of them stays a fraction."""
     score, scale = m.group(1), int(m.group(2))
+    if _word_before(m) in _DATE_BEFORE or m.string.startswith(" of", m.end()):  # on 5/5; 3/5 of the way
+        return m.group(0)
     if float(score) > scale or not ("." in score or float(score) == scale or _word_before(m) in _RATING_BEFORE):
         return m.group(0)
     return f"{read_number(score)} out of {_words(scale)}"
 
 
 def _range(m: re.Match[str]) -> str:
+    """5-10 -> 5 to 10 (read later). Not a range: a phone number (555-1234), a level or a room (World 1-1,
+    stage 3-2, Room 2-105: :data:`_CODE_BEFORE`), a model (747-400: three digits or more, then a smaller number),
+    a part or ZIP+4 number (1234-5678, 90210-1234: four digits or more on each side that are not years)."""
     left, right = m.group(1), m.group(2)
-    if re.fullmatch(r"\d{3}", left) and re.fullmatch(r"\d{4}", right):
-        return m.group(0)  # 555-1234: a phone number
+    digits = [re.sub(r"\D", "", x.split(".")[0]) for x in (left, right)]
+    if (re.fullmatch(r"\d{3}", left) and re.fullmatch(r"\d{4}", right)) or _word_before(m) in _CODE_BEFORE:
+        return m.group(0)
+    if len(digits[0]) >= 3 and left.isdigit() and right.isdigit() and int(right) < int(left):
+        return m.group(0)
+    if min(map(len, digits)) >= 4 and not all(1000 <= int(d) <= 2100 for d in digits):
+        return m.group(0)
     return f"{left} to "
 
 
 def _per(m: re.Match[str]) -> str:
-    """$5/hr -> an hour, $9.99/month -> a month, $20/person -> per person."""
+    """$5/hr -> an hour, $9.99/month -> a month, $20/person -> per person (after an amount only)."""
+    before = m.string[:m.start()].split()
+    if not before or not (before[-1][-1:].isdigit() or before[-1] in _AMOUNT_WORDS):
+        return m.group(0)
     period = _PERIODS.get(m.group(1))
     if period is None:
         return f" per {m.group(1)}"
     return f" {'an' if period == 'hour' else 'a'} {period}"
 
 
+def _unstretched(m: re.Match[str]) -> str:
+    """Hiiii -> Hi, sooooo -> so, Hmmm -> Hmm (two where one would leave no vowel); a word of one letter (aaa, zzz,
+    www) or a lower-case Roman numeral (iii, viii) stays."""
+    word = m.group(0)
+    if len(set(word.lower())) == 1 or _ROMAN_LOWER.fullmatch(word):
+        return word
+    once = re.sub(r"([a-z])\1{2,}", r"\1", word)
+    return once if re.search(r"[aeiouyAEIOUY]", once) else re.sub(r"([a-z])\1{2,}", r"\1\1", word)
+
+
 def _scale_count(m: re.Match[str]) -> str:
-    """10k subs -> ten thousand, 1.5M views -> one point five million, 2B -> two billion (4K and 8K, screen
-    resolutions, stay letters)."""
-    if m.group(2) == "K" and m.group(1) in ("2", "4", "5", "8"):
-        return m.group(0)
+    """10k subs -> ten thousand subs, 1.5M views -> one point five million views (only before a count noun:
+    :data:`_COUNT_NOUNS`)."""
     return f"{read_number(m.group(1))} {_SCALES[m.group(2)]}"
 
 
@@ -438,9 +486,10 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), _power),
     (re.compile(r"(?P<cur>" + _CUR + r")\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion"
                 r"|trillion|bn|[kKmMB])\b)?"), _money),
-    (re.compile(r"(?<![\w.])(?<!" + _CUR + r")(\d+(?:\.\d+)?)(k|K|M|B|bn)(?![\w])"), _scale_count),
-    (re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b\.?(?=,?\s+(?:(?:" + _MONTH_NAMES + r")\b|\d{1,2}(?:/|st\b|nd\b"
-                r"|rd\b|th\b|\s(?:" + _MONTH_NAMES + r")\b)))"), lambda m: _WEEKDAYS[m.group(1)]),  # Mon, Jan 5
+    (re.compile(r"(?<![\w.])(?<!" + _CUR + r")(\d+(?:\.\d+)?)(k|K|M|B|bn)(?=\+?\s(?:" + _COUNT_NOUNS + r")\b)"),
+     _scale_count),
+    (re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b\.?(?=,?\s+(?:(?:" + _MONTH_NAMES + r")\b|\d{1,2}(?:/\d"
+                r"|(?:st|nd|rd|th)?\s(?:" + _MONTH_NAMES + r")\b)))"), lambda m: _WEEKDAYS[m.group(1)]),  # Mon, Jan 5
     (numerals.ISO_TIMESTAMP, _timestamp),
     (re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b"), _iso_date),
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), _us_date),
@@ -454,9 +503,10 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
     (re.compile(r"(?<![\w.])(\d+)\s?h\s?(\d+)\s?m(?:in)?(?:\s?(\d+)\s?s)?\b"), _duration),
     (re.compile(r"(?<![\w.])()(\d+)\s?m(?:in)?\s?(\d+)\s?s\b"), _duration),
-    (re.compile(r"(?<![\w.])(\d+)x(\d+)(?![\w])"), lambda m: f"{m.group(1)} by {m.group(2)}"),  # 1920x1080
-    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?![\w])"), lambda m: f"{m.group(1)} times"),  # 2x speed
-    (re.compile(r"(?<![\w.])x(\d+(?:\.\d+)?)(?![\w])"), lambda m: f"times {m.group(1)}"),  # x2 damage
+    # 1920x1080 (not hex 0x10); 2x speed, 3x faster (not 2x+1); x2 damage, x10 combo (not x86, nor a variable x2)
+    (re.compile(r"(?<![\w.])([1-9]\d*)x(\d+)(?![\w])"), lambda m: f"{m.group(1)} by {m.group(2)}"),
+    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?=\s+[A-Za-z]|\s*[.,!?;)]|$)"), lambda m: f"{m.group(1)} times"),
+    (re.compile(r"(?<![\w.])x(\d+(?:\.\d+)?)(?=\s+(?:" + _GAME_WORDS + r")\b|!)"), lambda m: f"times {m.group(1)}"),
     (re.compile(r"(?<![\w.])(\d{3,4})p\b"), lambda m: f"{_words(int(m.group(1)), 'year')} p"),  # 1080p
     (re.compile(r"\b(\d{1,2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"), _hour_ampm),
     (re.compile(r"\b(" + "|".join(_MONTHS) + "|" + "|".join(m[:3] + r"\.?" for m in _MONTHS)
@@ -486,7 +536,7 @@ def normalize(text: str) -> str:
     """English ``text`` (NFKC-normalized) -> the words a reader says, clause punctuation kept."""
     for pattern, read in _RULES[:1]:  # web addresses keep their dashes
         text = pattern.sub(read, text)
-    text = _TERM.sub(lambda m: _BEFORE_NUMBER[m.group(1).lower()] + " ", text)
+    text = _TERM.sub(lambda m: _BEFORE_NUMBER[(m.group(1) or m.group(2)).lower()] + " ", text)
     text = _VERSUS.sub("versus", _WITH.sub(lambda m: "without" if m.group(1) else "with ", text))
     text = _ABOUT.sub("about ", _DASH.sub(", ", text))
     text = _MINUS.sub("minus ", _SIGN_AFTER_CURRENCY.sub(r"\2\1", text))
@@ -494,7 +544,7 @@ def normalize(text: str) -> str:
     for pattern, read in _RULES[1:]:
         text = pattern.sub(read, text)
     text = _PER.sub(_per, _HASHTAG.sub("hashtag ", _SHARP.sub(r"\1 sharp", text)))
-    text = _STRETCHED.sub(r"\1", read_greek(text, "en")).replace("~", " ")
+    text = _STRETCHED.sub(_unstretched, read_greek(text, "en")).replace("~", " ")
     text = _signs(text)
     text = _YEAR.sub(_year_or_number, text)
     text = _PLAIN_NUMBER.sub(lambda m: read_number(m.group(1)), text)

@@ -37,14 +37,21 @@ _JOINED = re.compile(r"(?:[A-Za-z\d).\-ァ-ヴー]|\d[^\s、。,・「」()]{1,4
 # After M/D: what makes 3/4 a date rather than three quarters.
 _DATE_AFTER = re.compile(r"\s?(?:[(（][月火水木金土日](?:曜日?)?[)）]|から|まで|[〜~～]|\d{1,2}(?::\d|時)"
                          r"|に(?:発売|配信|開催|公開|放送|発表|決定|予定|実施|開始|終了))")
-# 草www, それなw, www面白い: laughter, not read (a run of w anywhere, or one w after Japanese and before a pause
-# or kana; W杯 stays)
-_LAUGH = re.compile(r"(?<![A-Za-z])(?:w{2,}|(?<=[\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff々ー〜!?！？、。…\s])[wW]+"
-                    r"(?=$|[\s、。!?！？…」』)〜~ー]|[\u3041-\u3096]))(?![A-Za-z])")
+# 草www, それなw, www面白い: laughter, not read: a run of lower-case w anywhere, or w / W after Japanese at the end
+# of a clause. W杯, 単位はWです, WWWの話 and the www of an address (read by the address rule first) stay.
+_LAUGH = re.compile(r"(?<![A-Za-z])(?:w{2,}|(?<=[\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff々ー〜!?！？、。…])[wW]+"
+                    r"(?=$|[\s、。!?！？…」』)〜~]))(?![A-Za-z.])")
 # Before a number: game and document abbreviations, with or without their period (Lv.99, Ver.2.0, No.1).
 _BEFORE_NUMBER = {"lv": "レベル", "lvl": "レベル", "ep": "エピソード", "pt": "パート", "ver": "バージョン",
                   "vol": "ボリューム", "no": "ナンバー", "ch": "チャプター"}
-_TERM = re.compile(r"(?<![A-Za-z])(Lv|LV|lv|Lvl|lvl|Ep|EP|ep|Pt|pt|Ver|VER|ver|Vol|VOL|vol|No|NO|Ch)\.?\s?(?=\d)")
+# No and Ch only with their period (NO2, CH4 are formulas).
+_TERM = re.compile(r"(?<![A-Za-z])(?:(Lv|LV|lv|Lvl|lvl|Ep|EP|ep|Pt|pt|Ver|VER|ver|Vol|VOL|vol)\.?|(No|NO|Ch)\.)"
+                   r"\s?(?=\d)")
+# What a scale letter counts (1.5M再生, 登録者50k, 5k円); without one, 1K (an apartment), 2B (a pencil), 12B (a seat),
+# 512M are labels.
+_COUNTED_AFTER = ("再生|回|人|登録|フォロワー|いいね|ビュー|ダウンロード|円|ドル|件|本|部|枚|票|歩|字|達成|突破"
+                  "|超え|越え")
+_COUNTED_BEFORE = "登録者|再生数|フォロワー|視聴者|同接|いいね|閲覧数|売上|ダウンロード数"
 _AMPM = {"a": "午前", "p": "午後"}
 _TLDS = "com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz"
 
@@ -153,8 +160,17 @@ def _roman(m: re.Match[str]) -> str:
     return before + katakana_for_latin(num2words(value, lang="en").replace("-", " "))
 
 
+def _scaled(m: re.Match[str]) -> str:
+    """1.5M再生 -> 1500000再生, $5M -> $5000000, 登録者50k -> 登録者50000: only after a currency sign or a count
+    word, or before a counted noun (:data:`_COUNTED_AFTER`)."""
+    counted = (re.match(r"\s?(?:" + _COUNTED_AFTER + ")", m.string[m.end():]) is not None
+               or re.search(numerals.CURRENCY_SIGN + "$|(?:" + _COUNTED_BEFORE + r")\s?$", m.string[:m.start()]))
+    return (numerals.scaled(m.group(1), m.group(2)) or m.group(0)) if counted else m.group(0)
+
+
 def _web(m: re.Match[str]) -> str:
     text = re.sub(r"^[a-z]+://", "", m.group(0))
+    text = re.sub(r"^www\.", "ダブリューダブリューダブリュー.", text)
     return text.replace(".", " ドット ").replace("/", " スラッシュ ").replace("@", " アット ")
 
 
@@ -162,13 +178,13 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # not \b: kana before the scheme is a word character too (詳しくはhttps://...); the address is ASCII
     (re.compile(r"(?<![A-Za-z])[a-z]+://[!-~]*[A-Za-z0-9/]|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
                 + r")(?![A-Za-z])"), _web),
-    (_TERM, lambda m: _BEFORE_NUMBER[m.group(1).lower()]),
+    (_TERM, lambda m: _BEFORE_NUMBER[(m.group(1) or m.group(2)).lower()]),
     (re.compile(r"(?<![A-Za-z])(?:vs|VS|Vs)\.?(?![A-Za-z])"), " バーサス "),
     (re.compile(r"(?<![A-Za-z])([A-G])#(?![A-Za-z0-9#])"), r"\1シャープ"),  # C#
     (re.compile(r"(?<![A-Za-z0-9#&])#(?=[^\W\d_])"), "ハッシュタグ"),  # #雑談, #VTuber (before a digit: ナンバー)
-    (re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)(k|K|M|B)(?![A-Za-z])"),
-     lambda m: m.group(0) if m.group(2) == "K" and m.group(1) in "2458" else numerals.scaled(m.group(1), m.group(2))
-     or m.group(0)),  # 10K達成, $5M, 1.5M再生 (4K, 8K: resolutions)
+    (re.compile(r"(?:(?<=" + numerals.CURRENCY_SIGN + r")|(?<=" + _COUNTED_BEFORE.replace("|", ")|(?<=")
+                + r")|(?<![A-Za-z\d.]))(\d+(?:\.\d+)?)(k|K|M|B)(?![A-Za-z])"),
+     lambda m: _scaled(m)),  # 10K達成, $5M, 1.5M再生
     (re.compile(r"(?<![A-Za-z])(\d{1,2}(?::\d{2})?)\s?([AaPp])\.?[Mm]\.?(?![A-Za-z])"),
      lambda m: _AMPM[m.group(2).lower()] + m.group(1) + ("" if ":" in m.group(1) or m.string.startswith("時", m.end())
                                                           else "時")),  # 10am -> 午前10時
@@ -181,6 +197,10 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
      if numerals.is_date(int(m.group(2)), int(m.group(1))) else m.group(0)),  # 25.12.2024
     (numerals.DOTTED, _dotted),
     (re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])"), _time),
+    # a score: 4.5/5, 10/10点満点, 星5/5 -> 5点中4.5, 10点中10点満点, 星5点中5
+    (re.compile(r"(?<![\d/.])(\d+\.\d+)/(\d+)(?![\d/])|(?<![\d/.])(?<=星)(\d+)/(\d+)(?![\d/])"
+                r"|(?<![\d/.])(\d+)/(\d+)(?=点)"),
+     lambda m: next(f"{b}点中{a}" for a, b in (m.groups()[k:k + 2] for k in (0, 2, 4)) if a)),
     (re.compile(r"(?<![\d/])(\d{1,3}) (\d{1,2})/(\d{1,2})(?![\d/])"), _mixed_fraction),
     (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day_or_fraction),
     (re.compile(r"(?<![\d:])(\d{1,3}):(\d)(?![\d:])"), r"\1対\2"),  # 16:9
@@ -189,9 +209,10 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\u4e00-\u9fff])([月火水木金土日])(?:曜日?)?\s?[〜~～]\s?([月火水木金土日])(?:曜日?)?"
                 r"(?![\u4e00-\u9fff])"), r"\1曜から\2曜"),  # 月〜金
     (re.compile(r"(?<![A-Za-z\d.])(\d+)\s?h\s?(\d+)\s?m(?:in)?(?![A-Za-z])"), r"\1時間\2分"),  # 1h30m
-    (re.compile(r"(?<![A-Za-z\d.])(\d+)x(\d+)(?![A-Za-z\d])"), r"\1かける\2"),  # 1920x1080, 5x5
-    (re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)x(?![A-Za-z\d])"), r"\1倍"),  # 2x
-    (re.compile(r"(?<![A-Za-z\d])x(\d+(?:\.\d+)?)(?!\d)"), r"\1倍"),  # x2
+    # 1920x1080, 5x5 (not hex 0x10); 2x速 (not 2x+1); x2ダメージ (not x86版, nor x2+y2)
+    (re.compile(r"(?<![A-Za-z\d.])([1-9]\d*)x(\d+)(?![A-Za-z\d])"), r"\1かける\2"),
+    (re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)x(?![A-Za-z\d+\-=^(*/])"), r"\1倍"),
+    (re.compile(r"(?<![A-Za-z\d])x(\d+(?:\.\d+)?)(?=[\u30a1-\u30fa]|速|経験値)"), r"\1倍"),
     (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), r"\1の\2乗"),  # 10² (NFKC: 10^2) -> 10の2乗
     (re.compile(r"[-\u2212](?=\.?\d)"), _minus),
     (re.compile(r"(?<![A-Za-z\d.,])((?:マイナス)?(?:" + _NUM + r"))(?:\s?(" + names(False, "ja") + r")|("
@@ -205,8 +226,9 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
 
 def normalize(text: str) -> str:
     """Japanese ``text`` (NFKC-normalized) -> text Open JTalk reads right (Latin words in katakana)."""
+    text = _RULES[0][0].sub(_web, text)  # first: an address keeps its www
     text = _LAUGH.sub("", text)
-    for pattern, repl in _RULES:
+    for pattern, repl in _RULES[1:]:
         text = pattern.sub(repl, text)  # type: ignore[arg-type]
     text = read_greek(text, "ja")
     for sign, word in _SIGNS.items():
