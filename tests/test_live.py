@@ -527,6 +527,39 @@ def test_a_bursty_pipe_keeps_its_blocks_a_block_apart_in_capture_time() -> None:
     assert np.all(ends <= np.array(arrivals) + 1e-3)  # no block is dated after it could have been captured
 
 
+def test_a_pipe_ahead_of_real_time_is_never_stamped_in_the_future(caplog: pytest.LogCaptureFixture) -> None:
+    """ffmpeg's first burst, or a file piped with cat, delivers audio faster than real time: its blocks were
+    stamped by the sample clock from the first one, up to 24 s in the future (review 18); now each is stamped no
+    later than it arrived, and a pipe that keeps running ahead is named once."""
+    rate, chunk = 16000, 800  # 50 ms of audio every 5 ms: ten times real time
+    read_end, write_end = os.pipe()
+
+    def writer() -> None:
+        for _ in range(40):
+            os.write(write_end, b"\x00\x01" * chunk)
+            time.sleep(0.005)
+        os.close(write_end)
+
+    threading.Thread(target=writer, daemon=True).start()
+    with caplog.at_level("WARNING"), os.fdopen(read_end, "rb") as stream:
+        source = StreamSource(stream, rate, block_ms=20)  # type: ignore[arg-type]
+        out = BlockQueue(64, rate, source.block_samples)
+        source.start(out)
+        blocks, arrivals = [], []
+        while True:
+            item = out.get(5)
+            assert item is not None
+            if isinstance(item, SourceEnded):
+                break
+            blocks.append(item)
+            arrivals.append(time.time())
+    starts = np.array([b.captured_at for b in blocks])
+    assert sum(len(b.samples) for b in blocks) == 40 * chunk and out.underruns == 0
+    assert np.all(starts <= np.array(arrivals) + 0.03)  # at most the re-anchoring tolerance after it arrived
+    assert starts[-1] - starts[0] < 1.0  # 2 s of audio arrived within about 0.3 s, and is dated so
+    assert caplog.text.count("stdin delivers audio faster than real time") == 1
+
+
 def test_capture_clock_maps_samples_to_block_times() -> None:
     clock = CaptureClock(1000)
     clock.add(AudioBlock(np.zeros((100, 1), np.float32), 0, 50.0))

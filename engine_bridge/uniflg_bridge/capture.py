@@ -166,7 +166,9 @@ class FileSource:
 
 class StreamSource:
     """Raw PCM16 little-endian, interleaved channels, at ``rate``, read from a binary stream (stdin) as it
-    arrives. A writer that falls behind its own clock shows up as underruns; the end of the stream ends."""
+    arrives. A writer that falls behind its own clock shows up as underruns; one that runs ahead of it (ffmpeg's
+    first burst, a file piped with ``cat``) is stamped when it arrives, never in the future (a warning when it keeps
+    doing so); the end of the stream ends."""
 
     def __init__(self, stream: BinaryIO, rate: int, channels: int = 1, block_ms: float = 20.0) -> None:
         from uniflg.audio_file import check_sample_rate
@@ -189,7 +191,7 @@ class StreamSource:
 
     def _run(self, out: BlockQueue) -> None:
         frame_bytes = 2 * self.channels
-        pending, n = b"", 0
+        pending, n, ahead = b"", 0, 0
         first_at: float | None = None
         try:
             while not self._stop.is_set():
@@ -212,6 +214,13 @@ class StreamSource:
                 elif arrived - (first_at + n / self.rate) > 0.1:  # arrived > 100 ms later than its clock
                     out.underruns += 1
                     first_at = arrived - n / self.rate  # re-anchor: the gap is not audio
+                elif (first_at + n / self.rate) - arrived > 0.03:  # there > 30 ms before its clock says it began
+                    first_at = arrived - n / self.rate  # re-anchor: audio is never captured in the future
+                    ahead += 1
+                    if ahead == 5:
+                        log.warning("stdin delivers audio faster than real time (a file piped with cat?): frames "
+                                    "go out as fast as they are computed, stamped when their audio arrived; to "
+                                    "play a recording in real time give it as --input FILE, or pace it (ffmpeg -re)")
                 # the sample clock: the blocks of one write stay a block apart, so frames leave evenly
                 captured = first_at + n / self.rate
                 if not out.put(AudioBlock(samples, n, captured), self._stop):
