@@ -16,6 +16,7 @@ leaves no truncated file that looks valid.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -46,11 +47,14 @@ from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
 def write_files(out: Path, writers: dict[str, Callable[[IO[bytes]], None]]) -> None:
     """Write each ``name -> write(file)`` into ``out`` through the SDK's staged outputs (the ``uniflg speak``
-    writer): all files are renamed into place together once complete; on any failure (or Ctrl-C) none is."""
+    writer): all files are renamed into place together once complete; on any failure (or Ctrl-C) none is. Each
+    file is encoded in memory and written by Python, so a full disk is an OSError naming its cause (libsndfile and
+    NumPy writing to the file themselves failed with an AssertionError or "5740 requested and 3040 written")."""
     with staged_outputs(out) as staged:
         for name, write in writers.items():
-            with open(staged.path(name), "wb") as fh:
-                write(fh)
+            encoded = io.BytesIO()
+            write(encoded)
+            staged.path(name).write_bytes(encoded.getbuffer())
 
 
 def landmarks(frames: list[pb.LandmarkFrame]) -> np.ndarray:

@@ -165,6 +165,17 @@ def test_an_interrupted_write_leaves_the_old_files_and_no_partial_one(tmp_path) 
     assert (tmp_path / "speech.wav").read_bytes() == b"the previous run"
 
 
+def test_a_full_disk_is_one_line_and_leaves_nothing(plain, small_tmpfs) -> None:
+    """libsndfile wrote speech.wav itself and a full disk ended in an AssertionError traceback; NumPy said "5740
+    requested and 3040 written" (review 18). Now both are encoded in memory and a full disk is one line."""
+    out = small_tmpfs(64) / "g"
+    text = (ROOT / "tests" / "data" / "long_ja.txt").read_text(encoding="utf-8")[:300]
+    done = client("synthesize", text, "-o", str(out), "--address", plain)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"error: cannot write to {out}: No space left on device"), done.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
 # ---------------------------------------------------------------- grpc_client.py: TLS
 
 @pytest.fixture(scope="module")
