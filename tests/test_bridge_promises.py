@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import struct
 import subprocess
@@ -35,6 +36,8 @@ from uniflg_bridge.status import MAX_DETAIL_CHARS, RETRY_AFTER_KEY, RETRY_PUSHBA
 from uniflg_bridge.udp import DatagramSender, Target
 from uniflgapi.v1 import uniflg_pb2 as pb
 from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
+
+ROOT = Path(__file__).resolve().parents[1]
 
 C = grpc.StatusCode
 SR = 16000
@@ -621,6 +624,28 @@ def test_startup_errors_are_one_line_and_exit_2(pki, tmp_path, caplog) -> None:
                 }.get(name, "--token is empty: give the token clients must send, or leave --token out"), messages
     finally:
         busy.close()
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    (["--token", "日本語トークン"],
+     "--token: the token holds '日' '本' '語' 'ト' 'ー' 'ク' 'ン', which gRPC cannot send"),
+    (["--token", "caf\u00e9"], "--token: the token holds 'é', which gRPC cannot send"),
+    (["--token", "a\tb"], "--token: the token holds U+0009, which gRPC cannot send"),
+])
+def test_a_token_grpc_cannot_send_refuses_to_start_and_the_client_says_why(caplog, tmp_path, given, said) -> None:
+    """A non-ASCII token started the server, and every client then failed with "INTERNAL: Invalid metadata"
+    (review 18): the server, the example client and loadtest (one reader, cli.read_token) now refuse it."""
+    status, records = serve_in_process(caplog, *given)
+    assert status == 2 and [r.getMessage() for r in records][0].startswith(said), records
+    token_file = tmp_path / "token"
+    token_file.write_text(given[1] + "\n", encoding="utf-8")
+    status, records = serve_in_process(caplog, "--token-file", str(token_file))
+    assert status == 2 and f"--token-file {token_file}: the token holds" in records[0].getMessage()
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "grpc_client.py"), "--token", given[1],
+                           "synthesize", "はい", "-o", str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                              str(ROOT / p) for p in ("sdk", "engine_bridge", "engine_bridge/generated"))})
+    assert done.returncode == 2 and done.stderr.startswith(f"error: {said}"), done.stderr
 
 
 def test_token_without_tls_on_a_public_bind_warns(caplog) -> None:

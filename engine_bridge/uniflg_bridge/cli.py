@@ -158,7 +158,8 @@ def read_token(args: argparse.Namespace) -> str | None:
     if given and not args.token.strip():
         raise ValueError("--token is empty: give the token clients must send, or leave --token out")
     if args.token_file is None:
-        return (args.token or "").strip() or None  # an empty $UNIFLG_TOKEN counts as unset
+        token = (args.token or "").strip() or None  # an empty $UNIFLG_TOKEN counts as unset
+        return _sendable(token, "--token" if given else "$UNIFLG_TOKEN") if token else None
     if given:
         raise ValueError("give the token once: --token or --token-file, not both")
     data = read_option_file("--token-file", args.token_file) or b""
@@ -168,6 +169,17 @@ def read_token(args: argparse.Namespace) -> str | None:
         what = "its first line is blank (the token goes on the first line)" if any(
             line.strip() for line in lines) else "the file is empty"
         raise ValueError(f"--token-file {args.token_file}: {what}")
+    return _sendable(token, f"--token-file {args.token_file}")
+
+
+def _sendable(token: str, where: str) -> str:
+    """gRPC metadata values are printable ASCII: a token with other characters could be set on the server but
+    never sent by a client (it failed in the client as "INTERNAL: Invalid metadata")."""
+    bad = list(dict.fromkeys(c for c in token if not " " <= c <= "~"))  # in order of appearance
+    if bad:
+        shown = " ".join(f"{c!r}" if c.isprintable() else f"U+{ord(c):04X}" for c in bad[:8])
+        raise ValueError(f"{where}: the token holds {shown}, which gRPC cannot send; a token is printable ASCII "
+                         "(letters, digits, punctuation)")
     return token
 
 
