@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from uniflg import __version__
-from uniflg.backends import voice_backends
+from uniflg.backends import BACKEND_NAMES, voice_backends
 from uniflg.backends.base import BackendOptions
 from uniflg.errors import InvalidInputError, NotFoundError, UniFLGError
 from uniflg.limits import SPEED
@@ -41,6 +41,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         raise InvalidInputError(f"--seconds must be above 0 and at most {MAX_SENTENCE_SECONDS:g}; got {args.seconds}")
     if args.repeats < 1:
         raise InvalidInputError(f"--repeats must be 1 or more; got {args.repeats}")
+    known = [n for n in BACKEND_NAMES if n != "auto"]
+    for name in (n.strip() for n in args.backends.split(",") if n.strip() and args.backends != "all"):
+        if name not in known:  # before a random voice is written (hundreds of MB) for a typo
+            raise NotFoundError("backend", name, ["all", *known])
     voices: list[tuple[str, Path]] = []
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:
         if model == "default":
