@@ -53,3 +53,22 @@ def start_server_process(args: list[str]) -> tuple[subprocess.Popen[str], int, s
         if m := re.search(r"on 127\.0\.0\.1:(\d+)", line):
             return proc, int(m.group(1)), line
     raise AssertionError(f"the server exited ({proc.wait()}) before it was serving")
+
+
+def serve_in_process(caplog: Any, *args: str) -> tuple[int, list[Any]]:
+    """``uniflg serve``'s handler in this process, on a voice folder that does not exist (the same checks, without an
+    interpreter start-up each) -> (exit status, the log records at WARNING or above). A call that names no --grpc
+    address listens on a free port, so a server on the default 50051 cannot change which check fails first."""
+    import argparse
+    import logging
+
+    from uniflg_bridge import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register_serve(parser.add_subparsers())
+    bind = [] if "--grpc" in args else ["--grpc", "127.0.0.1:0"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        status = cli.run_serve(parser.parse_args(["serve", "--voice", "/nonexistent/voice", *bind, *args]))
+    return status, [r for r in caplog.records if r.levelno >= logging.WARNING]
+

@@ -23,7 +23,7 @@ import grpc
 import numpy as np
 import pytest
 from bridge_fakes import FakeVoice
-from bridge_server import running_server, start_server_process, stub
+from bridge_server import running_server, serve_in_process, start_server_process, stub
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from uniflg.audio import pcm16_bytes
@@ -436,23 +436,6 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     code = "import sys; from uniflg.cli import main; sys.exit(main())"
     return subprocess.run([sys.executable, "-c", code, "serve", "--voice", "/nonexistent/voice", *args],
                           capture_output=True, text=True, timeout=timeout)
-
-
-def serve_in_process(caplog, *args: str) -> tuple[int, list[logging.LogRecord]]:
-    """``uniflg serve``'s handler in this process (the same checks, without an interpreter start-up each):
-    -> (exit status, the records logged at WARNING or above). A call that names no --grpc address listens on a
-    free port, so a server the developer runs on the default 50051 cannot change which check fails first."""
-    import argparse
-
-    from uniflg_bridge import cli
-
-    parser = argparse.ArgumentParser()
-    cli.register_serve(parser.add_subparsers())
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        bind = [] if "--grpc" in args else ["--grpc", "127.0.0.1:0"]
-        status = cli.run_serve(parser.parse_args(["serve", "--voice", "/nonexistent/voice", *bind, *args]))
-    return status, [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ servers on port 0, real gRPC clients, real UDP sockets."""
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import contextlib
 import logging
@@ -16,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import bridge_server
 import grpc
 import numpy as np
 import pytest
@@ -23,7 +23,7 @@ from bridge_fakes import FakeVoice
 from bridge_server import running_server, stub
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
-from uniflg_bridge import cli, livelink, osc, vmc, wire
+from uniflg_bridge import livelink, osc, vmc, wire
 from uniflg_bridge.fanout import AVATAR_FRAMES_KEY, FanOut, FrameEvent, StreamMeta
 from uniflg_bridge.udp import LOOPBACK_MAX_DATAGRAM, Target
 from uniflgapi.v1 import uniflg_pb2 as pb
@@ -185,12 +185,8 @@ def test_when_the_avatar_frees_up_a_stream_still_talking_takes_it_over(targets: 
 
 def serve_in_process(caplog, *args: str) -> tuple[int, list[str]]:  # type: ignore[no-untyped-def]
     """``uniflg serve``'s handler with a voice that does not exist: -> (exit status, messages at WARNING+)."""
-    parser = argparse.ArgumentParser()
-    cli.register_serve(parser.add_subparsers())
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        status = cli.run_serve(parser.parse_args(["serve", "--voice", "/nonexistent/voice", *args]))
-    return status, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    status, records = bridge_server.serve_in_process(caplog, *args)
+    return status, [r.getMessage() for r in records]
 
 
 def test_a_datagram_limit_that_cannot_carry_an_osc_frame_is_refused_at_start_up(caplog) -> None:  # type: ignore[no-untyped-def]

@@ -78,12 +78,14 @@ def test_usage_error_from_the_installed_command_line() -> None:
 # ---------------------------------------------------------------- uniflg serve: addresses first
 
 def serve(caplog: pytest.LogCaptureFixture, *argv: str) -> tuple[int, list[str]]:
-    """``uniflg serve ARGV`` in this process (no token in the environment) -> (exit code, WARNING+ lines)."""
+    """``uniflg serve ARGV`` in this process (no token in the environment) -> (exit code, WARNING+ lines). Without
+    --grpc it listens on a free port: a server on the default 50051 would change which check fails first."""
     from uniflg.cli import main
 
+    bind = [] if "--grpc" in argv else ["--grpc", "127.0.0.1:0"]
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        code = main(["serve", *argv])
+        code = main(["serve", *bind, *argv])
     return code, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
 
