@@ -23,25 +23,30 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import uniflg_bridge  # noqa: F401  # isort: skip  (before grpc: it quiets gRPC core's INFO lines)
-import grpc
 import numpy as np
 import soundfile as sf
+from uniflg.cli import exit_for_missing_module
+
+try:
+    import uniflg_bridge  # noqa: F401  # isort: skip  (before grpc: it quiets gRPC core's INFO lines)
+    import grpc
+    from uniflg_bridge.client_connection import (
+        ClientConnection,
+        add_connection_arguments,
+        address,
+        client_connection,
+        unreachable_hint,
+    )
+    from uniflgapi.v1 import uniflg_pb2 as pb
+    from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
+except ModuleNotFoundError as exc:  # the slim install `make demo` makes has no gRPC: one line, not a traceback
+    exit_for_missing_module(exc, "examples/grpc_client.py")
 from uniflg import argtypes
 from uniflg.audio import pcm16
 from uniflg.audio_file import open_audio
 from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
 from uniflg.outputs import prepare_output, staged_outputs
-from uniflg_bridge.client_connection import (
-    ClientConnection,
-    add_connection_arguments,
-    address,
-    client_connection,
-    unreachable_hint,
-)
-from uniflgapi.v1 import uniflg_pb2 as pb
-from uniflgapi.v1 import uniflg_pb2_grpc as pb_grpc
 
 # ---------------------------------------------------------------- output files
 

@@ -13,9 +13,13 @@ import argparse
 import sys
 from typing import Any
 
-from pythonosc.dispatcher import Dispatcher
-from pythonosc.osc_server import BlockingOSCUDPServer
-from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
+from uniflg.cli import Parser, description, exit_for_missing_module  # one-line usage errors, as the uniflg command
+
+try:
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+except ModuleNotFoundError as exc:  # the slim install `make demo` makes has no OSC: one line, not a traceback
+    exit_for_missing_module(exc, "examples/osc_receiver.py")
 
 
 class Printer:

@@ -25,14 +25,18 @@ from collections.abc import Iterator
 import numpy as np
 from uniflg.avatar import AvatarStream
 from uniflg.blinks import BlinkTrack
-from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
+from uniflg.cli import Parser, description, exit_for_missing_module  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
 from uniflg.retarget import VRM0, Retargeter
 from uniflg.types import SynthesisChunk, SynthesisOptions
 from uniflg.voice import Voice, check_request, load_voice, read_voice_spec
-from uniflg_bridge import vmc
-from uniflg_bridge.fanout import AudioOut, Blendshapes, FrameEvent, StreamFanOut, StreamMeta
-from uniflg_bridge.udp import Target
+
+try:
+    from uniflg_bridge import vmc
+    from uniflg_bridge.fanout import AudioOut, Blendshapes, FrameEvent, StreamFanOut, StreamMeta
+    from uniflg_bridge.udp import Target
+except ModuleNotFoundError as exc:  # the slim install `make demo` makes has no OSC: one line, not a traceback
+    exit_for_missing_module(exc, "examples/vtuber_vmc.py")
 
 log = logging.getLogger("vtuber_vmc")
 SHOWN = ("A", "I", "U", "E", "O", "Blink", "Joy", "Sorrow")

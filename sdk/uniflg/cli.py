@@ -42,6 +42,22 @@ _EXTRA_FOR_MODULE = {"torch": "train", "safetensors": "torch", "onnx": "train", 
                      "google": "bridge", "pythonosc": "bridge", "sounddevice": "audio", "tensorrt": "trt"}
 
 
+def exit_for_missing_module(exc: ModuleNotFoundError, program: str) -> NoReturn:
+    """For scripts built on the SDK (the examples): a module an extra provides is missing -> one line naming the
+    extra on stderr and exit status 2, as ``uniflg serve`` says it, not an import traceback.
+
+        try:
+            import grpc
+        except ModuleNotFoundError as exc:
+            exit_for_missing_module(exc, "examples/grpc_client.py")
+    """
+    module = (exc.name or "").split(".")[0]
+    extra = _EXTRA_FOR_MODULE.get(module)
+    hint = f"pip install 'uniflg[{extra}]'" if extra else f"pip install {module}"
+    print(f"error: {program} needs {module}, which is not installed: {hint}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 # Commands that cannot run without a module that only an extra provides: said before any work starts.
 _COMMAND_NEEDS = {"train": ("torch", "train"), "eval": ("torch", "train"), "export": ("torch", "train")}
 
