@@ -219,6 +219,26 @@ def test_mutual_tls_with_a_token(voice, pki, token_file, tmp_path) -> None:
 
 # ---------------------------------------------------------------- loadtest
 
+def test_ctrl_c_during_a_loadtest_burst_is_quiet() -> None:
+    """Ctrl-C while 200 streams ran on the in-process server printed dozens of tracebacks: the pool was shut down
+    before the cancelled calls' cleanup ran ("cannot schedule new futures after shutdown"), and a reader that
+    failed as its call ended was never retrieved (review 18)."""
+    import signal
+    import time
+
+    from process_helpers import terminal_signals
+
+    proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.loadtest", "--streams", "200"], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=terminal_signals)
+    maps, deadline = Path(f"/proc/{proc.pid}/maps"), time.time() + 60
+    while time.time() < deadline and proc.poll() is None and "onnxruntime" not in maps.read_text(errors="replace"):
+        time.sleep(0.05)  # the voice is loading
+    time.sleep(1.5)  # the server is up and the burst's streams are open
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and "never retrieved" not in err, err[-2000:]
+
+
 def test_loadtest_unreachable_target_is_one_line() -> None:
     port = free_port()
     one_line(loadtest("--target", f"127.0.0.1:{port}", "--connect-timeout", "1"), 1,

@@ -31,6 +31,7 @@ import itertools
 import json
 import logging
 import os
+import signal
 import statistics
 import sys
 import time
@@ -309,12 +310,44 @@ async def run_load(voice: Voice | None, streams: int = 16, animate_seconds: floa
                                     rss_out, metadata)
             else:
                 report = await burst(client, streams, animate_seconds, metadata)
+    except asyncio.CancelledError:  # Ctrl-C (see _interruptible): the open streams end now, inside the loop
+        if server is not None:
+            await server.stop(0)
+            server = None
+        raise
     finally:
         if server is not None:
             await server.stop(5)
     report.update({"max_concurrent_streams": info.limits.max_concurrent_streams,
                    "rss_mib_before": _mib(rss_before), "rss_mib_after": _mib(rss_mib(pid))})
     return report
+
+
+async def _interruptible(work: Any) -> Any:
+    """Run ``work``; Ctrl-C cancels it inside the event loop, so the in-process server cancels its open streams
+    itself (asyncio.run's own Ctrl-C cancelled gRPC's call tasks from outside, and each printed a traceback), then
+    KeyboardInterrupt."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+    except (NotImplementedError, RuntimeError):  # Windows: asyncio.run's own handling
+        return await task
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 def _factory(spec: str) -> Voice:
@@ -402,10 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        report = asyncio.run(run_load(voice, args.streams, args.animate_seconds, target=args.target,
-                                      duration=args.duration, concurrency=args.concurrency, pid=args.pid,
-                                      sample_every=args.sample_every, warmup=args.warmup, rss_out=args.rss_out,
-                                      connect_timeout=args.connect_timeout, connection=connection))
+        report = asyncio.run(_interruptible(run_load(
+            voice, args.streams, args.animate_seconds, target=args.target, duration=args.duration,
+            concurrency=args.concurrency, pid=args.pid, sample_every=args.sample_every, warmup=args.warmup,
+            rss_out=args.rss_out, connect_timeout=args.connect_timeout, connection=connection)))
     except TargetError as exc:
         log.error("error: %s", exc)
         return 1

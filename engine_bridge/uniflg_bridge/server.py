@@ -134,7 +134,10 @@ class ThreadedIterator:
         self._inflight: concurrent.futures.Future[Any] | None = None
 
     async def next(self) -> Any:
-        self._inflight = self._pool.submit(_step, self._iterator)
+        try:
+            self._inflight = self._pool.submit(_step, self._iterator)
+        except RuntimeError as exc:  # the pool is shut down: the server is stopping
+            raise asyncio.CancelledError("the server is shutting down") from exc
         return await asyncio.wrap_future(self._inflight)
 
     async def chunks(self, first: Any = _DONE) -> AsyncIterator[Any]:
@@ -158,7 +161,11 @@ class ThreadedIterator:
                 with contextlib.suppress(Exception):
                     close()
 
-        self._pool.submit(close_after)
+        try:
+            self._pool.submit(close_after)
+        except RuntimeError:  # the pool is shut down (the server stopped): nothing runs the iterator any more
+            if inflight is None or inflight.done():
+                close_after()
 
 
 class AudioBuffer:
@@ -241,6 +248,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         self.retargeter = _voice_retargeter(voice)
         self._streams = 0  # streams given blendshapes so far: stream k blinks with the seed (blink_seed, k)
         self._open = 0
+        self.stopping = False  # set by Server.stop: a call that fails from here on was ended by the shutdown
 
     @property
     def active(self) -> int:
@@ -351,7 +359,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             if fan.has_avatar_targets:
                 context.set_trailing_metadata(((AVATAR_FRAMES_KEY, str(fan.avatar_frames)),))
         fans.clear()
-        await context.write(respond(status=status))
+        await self._write(context, respond(status=status))  # a call gone by now (shutdown) is no failure
 
     # -- RPCs
 
@@ -394,7 +402,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             log.info("Synthesize cancelled by the client, a deadline or shutdown")
             raise
         except Exception as exc:
-            if _rpc_over(context, exc):  # the client left while a response was being sent
+            if self.stopping or _rpc_over(context, exc):  # the client left, or the server stops
                 log.info("Synthesize cancelled by the client, a deadline or shutdown")
                 return
             failure = exc
@@ -439,7 +447,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             log.info("Animate cancelled by the client, a deadline or shutdown")
             raise
         except Exception as exc:
-            if _rpc_over(context, exc):  # the client left while a response was being sent
+            if self.stopping or _rpc_over(context, exc):  # the client left, or the server stops
                 log.info("Animate cancelled by the client, a deadline or shutdown")
                 return
             failure = exc
@@ -453,6 +461,9 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                 buffer.end(_AbortedError)
             if reader is not None:
                 reader.cancel()
+                # a reader that failed as the call ended ("RPC already finished") was never retrieved: asyncio
+                # printed its traceback on shutdown
+                reader.add_done_callback(lambda task: task.cancelled() or task.exception())
             if stream is not None:
                 stream.close()
         if failure is not None:
@@ -545,6 +556,7 @@ class Server:
         NOT_SERVING and end at once); streams still open then, or when ``now`` is set (a second Ctrl-C), are
         cancelled (their fan-outs included), so the avatars get their end packets. Then release all."""
         await self.health.enter_graceful_shutdown()
+        self.servicer.stopping = True
         stopping = asyncio.ensure_future(self.grpc_server.stop(grace))
         if now is not None:
             hurry = asyncio.ensure_future(now.wait())
@@ -553,6 +565,10 @@ class Server:
             if not stopping.done():
                 await self.grpc_server.stop(0)  # grpc cancels every call still open
         await stopping
+        for _ in range(200):  # the cancelled calls' cleanup (it hands work to the pool) runs first, up to 2 s
+            if not self.servicer.open_streams:
+                break
+            await asyncio.sleep(0.01)
         await self.servicer.fanout.aclose()
         self.servicer.pool.shutdown(wait=False, cancel_futures=True)
 
