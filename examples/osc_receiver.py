@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from uniflg.cli import Parser, description, exit_for_missing_module  # one-line usage errors, as the uniflg command
@@ -60,6 +61,18 @@ class Printer:
         self.frame_done()
 
 
+def tolerant(handler: Callable[..., None]) -> Callable[..., None]:
+    """A handler that meets a message it cannot read (too few arguments, wrong types: another sender, a newer
+    version) says so in one line instead of python-osc printing a traceback for each packet."""
+    def handle(address: str, *args: Any) -> None:
+        try:
+            handler(address, *args)
+        except (IndexError, TypeError, ValueError) as exc:
+            print(f"ignored a malformed {address} message ({len(args)} arguments: {exc})", file=sys.stderr)
+
+    return handle
+
+
 def bounded_int(lo: int, hi: int) -> Any:
     """argparse type: an integer in [lo, hi]."""
     def parse(text: str) -> int:
@@ -80,13 +93,13 @@ def main() -> int:
     printer = Printer(args.count)
     dispatcher = Dispatcher()
     if args.vmc:
-        dispatcher.map("/VMC/Ext/Blend/Val", printer.on_vmc_val)
-        dispatcher.map("/VMC/Ext/Blend/Apply", printer.on_vmc_apply)
+        dispatcher.map("/VMC/Ext/Blend/Val", tolerant(printer.on_vmc_val))
+        dispatcher.map("/VMC/Ext/Blend/Apply", tolerant(printer.on_vmc_apply))
     else:
-        dispatcher.map("/uniflg/stream/start", printer.on_start)
-        dispatcher.map("/uniflg/frame", printer.on_frame)
-        dispatcher.map("/uniflg/landmarks", printer.on_landmarks)
-        dispatcher.map("/uniflg/stream/end", printer.on_end)
+        dispatcher.map("/uniflg/stream/start", tolerant(printer.on_start))
+        dispatcher.map("/uniflg/frame", tolerant(printer.on_frame))
+        dispatcher.map("/uniflg/landmarks", tolerant(printer.on_landmarks))
+        dispatcher.map("/uniflg/stream/end", tolerant(printer.on_end))
     try:
         server = BlockingOSCUDPServer((args.host, args.port), dispatcher)
     except OSError as exc:  # unresolvable host, not this machine's address, port in use

@@ -126,6 +126,30 @@ def test_osc_receiver_prints_frames_sent_by_the_bridge() -> None:
         ["s1", "frame", "0"], ["s1", "frame", "1"]]
 
 
+def test_osc_receiver_says_one_line_for_a_malformed_message_and_goes_on() -> None:
+    """A short /uniflg/landmarks (another sender, a newer version) printed a 20-line traceback per packet."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "osc_receiver.py"), "--port", str(port),
+                             "--count", "1"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("listening on")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            for args in ([0.5], [0.5] * 140):  # malformed, then a whole frame (which ends the run: --count 1)
+                message = OscMessageBuilder("/uniflg/landmarks")
+                for value in args:
+                    message.add_arg(value)
+                udp.sendto(message.build().dgram, ("127.0.0.1", port))
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert err.splitlines() == ["ignored a malformed /uniflg/landmarks message (1 arguments: tuple index out of "
+                                "range)"], err
+    assert "lip gap" in out.splitlines()[-1]
+
+
 # ---------------------------------------------------------------- speak.py and vtuber_vmc.py
 
 @needs_default_voice
