@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
+_WARNED: set[str] = set()  # bare IPv6 targets whose last group looks like a port, already warned about
 
 # Each protocol's standard port (kept here, with the target parser, so ``uniflg serve --help`` needs no sink).
 OSC_PORT = 9000
@@ -62,9 +63,11 @@ class Target:
                 raise ValueError(f"{text!r} is neither HOST:PORT nor an IPv6 address (write [IPv6]:PORT)") from None
             host, port = text, None
             last = text.rsplit(":", 1)[1]
-            if last.isdigit() and len(last) >= 2 and default_port is not None:  # "::1:9000": meant [::1]:9000?
-                log.warning("%s is read as the IPv6 address %s on port %s; for port %s write [%s]:%s", text, text,
-                            default_port, last, text.rsplit(":", 1)[0], last)
+            if last.isdigit() and len(last) >= 2 and default_port is not None and text not in _WARNED:
+                _WARNED.add(text)  # "::1:9000": meant [::1]:9000? (said once: targets are parsed more than once)
+                log.warning("%s is read as the IPv6 address [%s] on the default port %s; to send to %s on port %s, "
+                            "write [%s]:%s", text, text, default_port, text.rsplit(":", 1)[0], last,
+                            text.rsplit(":", 1)[0], last)
         else:
             host, sep, port_text = text.partition(":")
             port = port_text if sep else None
