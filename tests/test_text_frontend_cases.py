@@ -264,6 +264,10 @@ def test_character_limits_per_language() -> None:
         split_text("a" * (MAX_CHARS["en"] + 1))
     with pytest.raises(LimitExceededError):  # mixed: 60 % of Japanese + 60 % of English
         split_text("あ" * 600 + "。" + "word " * 360)
+    # every character counts, the spaces between sentences too (3,250 characters of short sentences passed)
+    with pytest.raises(LimitExceededError, match="3,002 English"):
+        split_text("Hello there. " * 231)
+    split_text("Hello there. " * 230)  # 2,989 characters
 
 
 # ---- 7. English words inside Japanese ---------------------------------------------------------------------------

@@ -187,12 +187,17 @@ def encode(text: str, language: str = "auto", strict: bool = False) -> Utterance
     return from_tokens(tokens, language, spoken)
 
 
-def check_length(sentences: Sequence[tuple[str, str]]) -> None:
-    """Raise :class:`LimitExceededError` when (sentence, language) pairs exceed :data:`MAX_CHARS`: each
-    language's characters count against its own limit, and the shares add up to at most one."""
+def check_length(text: str, sentences: Sequence[tuple[str, str]]) -> None:
+    """Raise :class:`LimitExceededError` when ``text``, cut into (sentence, language) pairs, exceeds
+    :data:`MAX_CHARS`: each language's characters count against its own limit (a sentence with the spaces
+    before it: every character of the text counts), and the shares add up to at most one."""
     used: dict[str, int] = {}
+    pos = 0
     for sentence, language in sentences:
-        used[language] = used.get(language, 0) + len(sentence)
+        start = text.find(sentence, pos)
+        start = pos if start < 0 else start
+        used[language] = used.get(language, 0) + (start - pos) + len(sentence)
+        pos = start + len(sentence)
     share = sum(n / MAX_CHARS[lang] for lang, n in used.items())
     if share > 1.0:
         have = ", ".join(f"{n:,} {LANGUAGE_NAMES[lang]}" for lang, n in used.items())
@@ -208,7 +213,7 @@ def split_text(text: str, language: str = "auto", strict: bool = False, max_symb
     (the errors of :func:`encode`, plus :class:`LimitExceededError` past :data:`MAX_CHARS`)."""
     text, dropped = _clean(text, strict)
     sentences = [(s, _language(s, language)) for s in split_sentences(text)]
-    check_length(sentences)
+    check_length(text, sentences)
     pieces: list[tuple[str, Utterance]] = []
     for sentence, lang in sentences:
         pieces.extend(_fit(sentence, lang, max_symbols, detected=language == "auto"))
