@@ -17,6 +17,7 @@ import time
 import numpy as np
 from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
+from uniflg.text import split_text
 from uniflg.types import SynthesisOptions
 from uniflg.voice import Voice, check_request, load_voice, read_voice_spec
 
@@ -39,6 +40,7 @@ def main() -> int:
     options = SynthesisOptions(emotion=args.emotion, seed=7)
     try:
         check_request(read_voice_spec(args.voice), options)  # names and limits, before the model loads
+        split_text(args.text)  # empty, unreadable or too long text, also before the model loads
         voice = load_voice(args.voice, backend=args.backend)
         run(voice, args.text, options)
     except UniFLGError as exc:  # the SDK's errors name what was wrong and what is accepted

@@ -28,6 +28,7 @@ from uniflg.blinks import BlinkTrack
 from uniflg.cli import Parser, description, exit_for_missing_module  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
 from uniflg.retarget import VRM0, Retargeter
+from uniflg.text import split_text
 from uniflg.types import SynthesisChunk, SynthesisOptions
 from uniflg.voice import Voice, check_request, load_voice, read_voice_spec
 
@@ -183,6 +184,7 @@ def main() -> int:
             return 2
     try:
         check_request(read_voice_spec(args.voice), options_of(args))  # names and limits, before the model loads
+        split_text(args.text)  # empty, unreadable or too long text, also before the model loads
         voice = load_voice(args.voice, backend=args.backend)
         return asyncio.run(speak(voice, args.text, args, target))
     except UniFLGError as exc:

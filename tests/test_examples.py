@@ -174,6 +174,13 @@ def test_vtuber_example_bad_input(args, said) -> None:
     one_line(example("vtuber_vmc.py", "hi", *args), 2, said)
 
 
+@pytest.mark.parametrize(("text", "said"), [("   ", "error: text is empty"),
+                                            ("ʘ", "error: the en front end cannot read: 'ʘ' (U+0298)")])
+def test_vtuber_example_checks_the_text_before_the_voice_loads(text: str, said: str) -> None:
+    """It loaded the voice (an INFO line on stderr, seconds) and then said the text was empty (review 18)."""
+    one_line(example("vtuber_vmc.py", text, "--dry-run"), 2, said)
+
+
 # The slim install `make demo` makes (runtime only) has no gRPC and no OSC: the examples that need them said so
 # with an import traceback (review 18). A finder that hides the bridge extra's modules stands in for that install.
 _WITHOUT_BRIDGE = """
