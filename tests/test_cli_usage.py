@@ -201,6 +201,14 @@ def test_animate_refuses_options_before_the_voice_loads(caplog, tmp_path, speech
 
 
 @needs_default_voice
+def test_eval_blendshapes_refuses_an_unknown_emotion_before_the_voice_loads(caplog) -> None:
+    pytest.importorskip("torch")  # the evaluation commands come with the train extra
+    code, lines = run(caplog, "eval-blendshapes", "--emotion", "angry")
+    assert code == 2 and lines[-1] == "unknown emotion 'angry'; available: normal, happy, sad", lines
+    assert not any(LOADED in line for line in lines), lines
+
+
+@needs_default_voice
 def test_animate_refuses_too_short_audio_from_its_header_in_the_files_own_terms(caplog, tmp_path) -> None:
     import soundfile as sf
 

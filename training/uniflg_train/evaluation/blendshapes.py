@@ -211,11 +211,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from uniflg.voice import check_request, load_voice
+    from uniflg.voice import check_request, load_voice, read_voice_spec
 
-    voice = load_voice(args.voice)
     options = SynthesisOptions(seed=args.seed, emotion=args.emotion)
-    check_request(voice.spec, options)  # an unknown emotion: one line naming the stored ones
+    check_request(read_voice_spec(args.voice), options)  # an unknown emotion: one line, before the voice loads
+    voice = load_voice(args.voice)
 
     def make_weights(blinks: bool) -> Weights:
         return AvatarStream.for_voice(voice, blinks=blinks, seed=args.seed, style=args.emotion).weights
