@@ -97,11 +97,25 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int
     return 0
 
 
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """-> (mono int16 samples, sample rate), read and checked as `uniflg animate` reads files (missing, a folder, not
-    audio, NaN samples...: ValueError, one line); the channels are mixed, as the service takes mono."""
+def audio_seconds(path: Path) -> float:
+    """The file's length from its header, checked as `uniflg animate` checks files (missing, a folder, not audio,
+    a rate out of range...: ValueError, one line); nothing is decoded yet."""
     try:
         with open_audio(path, max_seconds=None) as source:
+            return source.seconds
+    except UniFLGError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def read_audio(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
+    """-> (mono int16 samples, sample rate); a file longer than the server takes (GetInfo's
+    ``limits.max_audio_seconds``) is refused from its header, before it is decoded or uploaded. The channels are
+    mixed, as the service takes mono."""
+    try:
+        with open_audio(path, max_seconds=None) as source:
+            if max_seconds and source.seconds > max_seconds:
+                raise ValueError(f"{path} is {source.seconds:,.1f} s long; the server takes at most {max_seconds:g} s "
+                                 "of audio per call (GetInfo limits.max_audio_seconds): split the file")
             audio, rate = source.read_all(), source.sample_rate
     except UniFLGError as exc:
         raise ValueError(str(exc)) from None
@@ -109,7 +123,8 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 
 
 def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
-    pcm, rate = args.pcm
+    limits = stub.GetInfo(pb.GetInfoRequest(), metadata=args.metadata, timeout=args.connect_timeout).limits
+    pcm, rate = read_audio(args.audio, limits.max_audio_seconds)
 
     def requests() -> Iterator[pb.AnimateRequest]:
         yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=rate, channels=1,
@@ -181,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:  # every local check before connecting: a typo costs no round trip
         if args.command == "animate":
-            args.pcm = read_audio(args.audio)
+            audio_seconds(args.audio)  # the header; the length is checked against the server's limit later
         prepare_output(args.out, ("speech.wav", "landmarks.npy", "animated.npy"))  # as `uniflg speak`
         connection = client_connection(args)
         args.metadata = connection.metadata

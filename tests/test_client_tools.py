@@ -132,6 +132,25 @@ def test_a_successful_run_writes_complete_files(plain, tmp_path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["animated.npy", "landmarks.npy", "speech.wav"]  # no temporaries
 
 
+def test_a_file_longer_than_the_server_takes_is_refused_before_upload(plain, tmp_path) -> None:
+    """A sparse 12-hour WAV was decoded and uploaded until the server refused it (review 18); its header says
+    enough, against GetInfo's limit."""
+    import struct
+    import time
+
+    sparse, rate = tmp_path / "long.wav", 24000
+    frames = rate * 3600 * 12
+    with open(sparse, "wb") as fh:
+        fh.write(b"RIFF" + struct.pack("<I", 36 + 2 * frames) + b"WAVEfmt " + struct.pack(
+            "<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16) + b"data" + struct.pack("<I", 2 * frames))
+        fh.truncate(44 + 2 * frames)
+    start = time.monotonic()
+    done = client("animate", str(sparse), "-o", str(tmp_path / "out"), "--address", plain)
+    one_line(done, 1, f"error: {sparse} is 43,200.0 s long; the server takes at most 300 s of audio per call "
+                      "(GetInfo limits.max_audio_seconds): split the file")
+    assert time.monotonic() - start < 20 and not (tmp_path / "out").exists()
+
+
 def test_token_protected_server(protected, token_file, tmp_path) -> None:
     out = tmp_path / "out"
     one_line(client("--address", protected, "synthesize", "はい", "-o", str(out)), 1,
