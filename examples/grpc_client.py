@@ -46,6 +46,7 @@ from uniflg.audio import pcm16
 from uniflg.audio_file import open_audio
 from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
+from uniflg.limits import check_text
 from uniflg.outputs import prepare_output, staged_outputs
 
 # ---------------------------------------------------------------- output files
@@ -195,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:  # every local check before connecting: a typo costs no round trip
+        if args.command == "synthesize":
+            check_text(args.text)  # empty, control characters, bytes that are not UTF-8
         if args.command == "animate":
             audio_seconds(args.audio)  # the header; the length is checked against the server's limit later
         prepare_output(args.out, ("speech.wav", "landmarks.npy", "animated.npy"))  # as `uniflg speak`

@@ -81,6 +81,15 @@ def test_empty_paths_are_refused() -> None:
              f"(see {CLIENT} animate --help)")
 
 
+def test_text_that_is_empty_or_not_utf8_is_refused_before_connecting(tmp_path) -> None:
+    """A byte that is not UTF-8 in the argument failed in protobuf as "surrogates not allowed" (review 18)."""
+    nowhere = ["--address", f"127.0.0.1:{free_port()}", "-o", str(tmp_path / "out")]
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / CLIENT), "synthesize", b"abc\xe3def", *nowhere],
+                          env=ENV, capture_output=True, text=True, timeout=60)
+    one_line(done, 2, "error: the text is not valid UTF-8 (bytes or lone surrogates: 0xE3); give UTF-8 text")
+    one_line(client("synthesize", "   ", *nowhere), 2, "error: text is empty")
+
+
 def test_out_that_cannot_be_a_folder_is_refused_before_connecting(tmp_path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("keep me")

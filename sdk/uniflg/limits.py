@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uniflg.errors import InvalidInputError, LimitExceededError
+from uniflg.errors import InvalidInputError, LimitExceededError, UnsupportedTextError
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,24 @@ def check_nonempty(text: str) -> str:
     return text
 
 
+def check_encoding(text: str) -> str:
+    """``text`` unless it holds lone surrogates: Python turns bytes that are not UTF-8 into U+DC80-U+DCFF
+    (command-line arguments), so the UnsupportedTextError names the byte the user gave, not a character they never
+    typed."""
+    bad = tuple(dict.fromkeys(c for c in text if "\ud800" <= c <= "\udfff"))
+    if bad:
+        shown = " ".join(f"0x{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else f"U+{ord(c):04X}"
+                         for c in bad[:8])
+        raise UnsupportedTextError(f"the text is not valid UTF-8 (bytes or lone surrogates: {shown}); give UTF-8 "
+                                   "text", bad)
+    return text
+
+
 def check_text(text: str, max_chars: int | None = None) -> str:
-    """``text`` if it has a non-space character, no control characters but newline and tab, and at most
-    ``max_chars`` characters; else InvalidInputError (LimitExceededError when only too long)."""
+    """``text`` if it is valid UTF-8 (:func:`check_encoding`), has a non-space character, no control characters but
+    newline and tab, and at most ``max_chars`` characters; else InvalidInputError (LimitExceededError when only
+    too long, UnsupportedTextError for bytes that are not UTF-8)."""
+    check_encoding(text)
     check_nonempty(text)
     if max_chars is not None and len(text) > max_chars:
         raise LimitExceededError(f"text has {len(text)} characters; the limit is {max_chars}")

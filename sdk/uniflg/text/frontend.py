@@ -18,7 +18,7 @@ import numpy as np
 
 from uniflg.backends.graphs import AXIS_RANGES
 from uniflg.errors import LimitExceededError, UnsupportedTextError
-from uniflg.limits import check_control_characters, check_nonempty
+from uniflg.limits import check_control_characters, check_encoding, check_nonempty
 from uniflg.text import symbols as S
 from uniflg.text.charset import (
     LANGUAGE_NAMES,
@@ -79,7 +79,7 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     characters (a byte-order mark, zero-width spaces, direction marks: Unicode category Cf), then NFKC.
     -> (text, what was dropped)."""
     check_nonempty(text)
-    _check_encoding(text)
+    check_encoding(text)
     check_control_characters(text)
     text, dropped = split_decoration(text)  # first: emoji sequences hold zero-width joiners
     text, faces = split_faces(text)  # kaomoji and emoticons: before NFKC, which splits their accents
@@ -97,17 +97,6 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     if dropped:
         log.warning("dropped emoji/symbols/faces that cannot be read: %s", " ".join(dropped))
     return text, dropped
-
-
-def _check_encoding(text: str) -> None:
-    """Lone surrogates are no text: Python turns bytes that are not UTF-8 into U+DC80-U+DCFF (command-line
-    arguments), so name the byte the user gave, not a character they never typed."""
-    bad = tuple(dict.fromkeys(c for c in text if "\ud800" <= c <= "\udfff"))
-    if bad:
-        shown = " ".join(f"0x{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else f"U+{ord(c):04X}"
-                         for c in bad[:8])
-        raise UnsupportedTextError(f"the text is not valid UTF-8 (bytes or lone surrogates: {shown}); give UTF-8 "
-                                   "text", bad)
 
 
 def _nfkc(text: str) -> str:
