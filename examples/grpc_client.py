@@ -51,12 +51,17 @@ from uniflg.outputs import prepare_output, staged_outputs
 
 # ---------------------------------------------------------------- output files
 
-def write_files(out: Path, writers: dict[str, Callable[[IO[bytes]], None]]) -> None:
+OUTPUTS = ("speech.wav", "landmarks.npy", "animated.npy")  # what this client writes into --out
+
+
+def write_files(out: Path, writers: dict[str, Callable[[IO[bytes]], None]], replaces: tuple[str, ...] = ()) -> None:
     """Write each ``name -> write(file)`` into ``out`` through the SDK's staged outputs (the ``uniflg speak``
     writer): all files are renamed into place together once complete; on any failure (or Ctrl-C) none is. Each
     file is encoded in memory and written by Python, so a full disk is an OSError naming its cause (libsndfile and
-    NumPy writing to the file themselves failed with an AssertionError or "5740 requested and 3040 written")."""
-    with staged_outputs(out) as staged:
+    NumPy writing to the file themselves failed with an AssertionError or "5740 requested and 3040 written").
+    ``replaces``: this client's outputs that are removed when not written (a new speech.wav's folder keeps no
+    animated.npy of another utterance)."""
+    with staged_outputs(out, replaces) as staged:
         for name, write in writers.items():
             encoded = io.BytesIO()
             write(encoded)
@@ -93,7 +98,7 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int
         raise ValueError("the stream ended without a header: nothing written")
     pcm = np.concatenate(audio) if audio else np.zeros(0, "<i2")
     write_files(args.out, {"speech.wav": lambda fh: sf.write(fh, pcm, rate, subtype="PCM_16", format="WAV"),
-                           "landmarks.npy": lambda fh: np.save(fh, landmarks(frames))})
+                           "landmarks.npy": lambda fh: np.save(fh, landmarks(frames))}, replaces=OUTPUTS)
     print(f"wrote {args.out / 'speech.wav'} and {args.out / 'landmarks.npy'}")
     return 0
 
@@ -200,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             check_text(args.text)  # empty, control characters, bytes that are not UTF-8
         if args.command == "animate":
             audio_seconds(args.audio)  # the header; the length is checked against the server's limit later
-        prepare_output(args.out, ("speech.wav", "landmarks.npy", "animated.npy"))  # as `uniflg speak`
+        prepare_output(args.out, OUTPUTS)  # as `uniflg speak`
         connection = client_connection(args)
         args.metadata = connection.metadata
     except ValueError as exc:

@@ -139,6 +139,9 @@ def test_a_successful_run_writes_complete_files(plain, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert np.load(out / "animated.npy").shape[1:] == (70, 2)
     assert sorted(p.name for p in out.iterdir()) == ["animated.npy", "landmarks.npy", "speech.wav"]  # no temporaries
+    done = client("synthesize", "いいえ", "-o", str(out), "--address", plain)  # another utterance
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["landmarks.npy", "speech.wav"]  # no animated.npy of the last one
 
 
 def test_a_file_longer_than_the_server_takes_is_refused_before_upload(plain, tmp_path) -> None:
