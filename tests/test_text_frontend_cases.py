@@ -646,3 +646,12 @@ def test_every_currency_sign_of_the_one_table_is_read(raw: str, language: str, s
 ])
 def test_labels_codes_math_and_names_are_not_read_as_chat_forms(raw: str, language: str, spoken: str) -> None:
     assert encode(raw, language).text == spoken
+
+
+@pytest.mark.parametrize(("raw", "words"), [
+    ("Expect a 3s delay and a 10 min walk.", "Expect a three second delay and a ten minute walk."),
+    ("It was a 5 km long road, an 8 GB card.", "It was a five kilometer long road, an eight gigabyte card."),
+    ("It is 5 km, or a 5 km or more.", "It is five kilometers, or a five kilometers or more."),
+])
+def test_an_amount_before_its_noun_takes_a_singular_unit(raw: str, words: str) -> None:
+    assert encode(raw, "en").text == words

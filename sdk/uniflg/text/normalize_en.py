@@ -66,6 +66,9 @@ _CODE_BEFORE = {"world", "stage", "level", "lv", "lvl", "room", "gate", "route",
 # What "x2" multiplies in games (x2 damage, x10 combo); elsewhere x2 is a variable or x64 an architecture.
 _GAME_WORDS = ("damage|combo|speed|multiplier|points|xp|exp|boost|bonus|zoom|rewards|coins|gold|drops?|score|hits"
                "|health|hp|mp|luck")
+# Words after "a 5 km" that link it onward rather than name what it describes.
+_LINKING = {"of", "or", "and", "to", "in", "per", "than", "from", "at", "on", "by", "for", "with", "each", "away",
+            "ago", "later", "earlier", "more", "less"}
 # Words before a two-digit decade ("the 80s", "her 30s", "mid-90s").
 _DECADE_AFTER = {"the", "early", "mid", "late", "her", "his", "their", "my", "your", "our", "its"}
 _REGNAL = {"King", "Queen", "Pope", "Emperor", "Empress", "Prince", "Princess", "Tsar", "Czar", "Louis", "Henry",
@@ -272,9 +275,18 @@ def _percent(m: re.Match[str]) -> str:
 
 
 def _unit(m: re.Match[str]) -> str:
+    """5 km -> five kilometers, 1 km -> one kilometer ("1.0 km" is one point zero kilometers); before a noun after
+    "a" the unit is an adjective, singular: a 3s delay -> a three second delay, a 5 km run."""
     unit = UNITS[m.group(2)]
-    one = 1 if m.group(1) == "1" else 2  # "1.0 km" is read "one point zero kilometers"
+    one = 1 if m.group(1) == "1" or _attributive(m) else 2
     return f"{read_number(m.group(1))} {_plural(one, unit.en, unit.en_plural)}"
+
+
+def _attributive(m: re.Match[str]) -> bool:
+    """Whether the amount at ``m`` describes the noun after it: "a"/"an" before it, a lower-case word after it
+    that is not a linking word (a 10 min walk; not "a 5 km or more")."""
+    after = re.match(r"\s+([a-z]+)\b", m.string[m.end():])
+    return _word_before(m) in ("a", "an") and after is not None and after.group(1) not in _LINKING
 
 
 def _decade(m: re.Match[str]) -> str:
