@@ -43,7 +43,7 @@ except ModuleNotFoundError as exc:  # the slim install `make demo` makes has no 
     exit_for_missing_module(exc, "examples/grpc_client.py")
 from uniflg import argtypes
 from uniflg.audio import pcm16
-from uniflg.audio_file import open_audio
+from uniflg.audio_file import MAX_FILE_SECONDS, open_audio
 from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
 from uniflg.limits import check_text
@@ -103,25 +103,15 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int
     return 0
 
 
-def audio_seconds(path: Path) -> float:
-    """The file's length from its header, checked as `uniflg animate` checks files (missing, a folder, not audio,
-    a rate out of range...: ValueError, one line); nothing is decoded yet."""
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """-> (mono int16 samples, sample rate), read and checked as `uniflg animate` reads files (missing, a folder, not
+    audio, NaN samples...: ValueError, one line; longer than 4 hours, from the header); the channels are mixed, as
+    the service takes mono."""
     try:
         with open_audio(path, max_seconds=None) as source:
-            return source.seconds
-    except UniFLGError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def read_audio(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
-    """-> (mono int16 samples, sample rate); a file longer than the server takes (GetInfo's
-    ``limits.max_audio_seconds``) is refused from its header, before it is decoded or uploaded. The channels are
-    mixed, as the service takes mono."""
-    try:
-        with open_audio(path, max_seconds=None) as source:
-            if max_seconds and source.seconds > max_seconds:
-                raise ValueError(f"{path} is {source.seconds:,.1f} s long; the server takes at most {max_seconds:g} s "
-                                 "of audio per call (GetInfo limits.max_audio_seconds): split the file")
+            if source.seconds > MAX_FILE_SECONDS:  # from the header, before a sample is decoded
+                raise ValueError(f"{path} is {source.seconds / 3600:,.1f} h long; this client reads at most "
+                                 f"{MAX_FILE_SECONDS / 3600:g} h per file: split the file")
             audio, rate = source.read_all(), source.sample_rate
     except UniFLGError as exc:
         raise ValueError(str(exc)) from None
@@ -129,8 +119,13 @@ def read_audio(path: Path, max_seconds: float) -> tuple[np.ndarray, int]:
 
 
 def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
-    limits = stub.GetInfo(pb.GetInfoRequest(), metadata=args.metadata, timeout=args.connect_timeout).limits
-    pcm, rate = read_audio(args.audio, limits.max_audio_seconds)
+    pcm, rate = args.pcm
+    limit = stub.GetInfo(pb.GetInfoRequest(), metadata=args.metadata, timeout=args.connect_timeout).limits
+    seconds = len(pcm) / rate
+    if limit.max_audio_seconds and seconds > limit.max_audio_seconds:  # refused before the upload, not after it
+        raise ValueError(f"{args.audio} is {seconds:,.1f} s long; the server takes at most "
+                         f"{limit.max_audio_seconds:g} s of audio per call (GetInfo limits.max_audio_seconds): "
+                         "split the file")
 
     def requests() -> Iterator[pb.AnimateRequest]:
         yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=rate, channels=1,
@@ -204,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "synthesize":
             check_text(args.text)  # empty, control characters, bytes that are not UTF-8
         if args.command == "animate":
-            audio_seconds(args.audio)  # the header; the length is checked against the server's limit later
+            args.pcm = read_audio(args.audio)
         prepare_output(args.out, OUTPUTS)  # as `uniflg speak`
         connection = client_connection(args)
         args.metadata = connection.metadata

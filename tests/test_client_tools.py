@@ -145,8 +145,9 @@ def test_a_successful_run_writes_complete_files(plain, tmp_path) -> None:
 
 
 def test_a_file_longer_than_the_server_takes_is_refused_before_upload(plain, tmp_path) -> None:
-    """A sparse 12-hour WAV was decoded and uploaded until the server refused it (review 18); its header says
-    enough, against GetInfo's limit."""
+    """A sparse 12-hour WAV was decoded and uploaded until the server refused it (review 18): a file beyond the
+    4-hour cap is refused from its header before connecting, and one beyond the server's limit (GetInfo) before
+    its upload."""
     import struct
     import time
 
@@ -157,10 +158,15 @@ def test_a_file_longer_than_the_server_takes_is_refused_before_upload(plain, tmp
             "<IHHIIHH", 16, 1, 1, rate, 2 * rate, 2, 16) + b"data" + struct.pack("<I", 2 * frames))
         fh.truncate(44 + 2 * frames)
     start = time.monotonic()
-    done = client("animate", str(sparse), "-o", str(tmp_path / "out"), "--address", plain)
-    one_line(done, 1, f"error: {sparse} is 43,200.0 s long; the server takes at most 300 s of audio per call "
-                      "(GetInfo limits.max_audio_seconds): split the file")
-    assert time.monotonic() - start < 20 and not (tmp_path / "out").exists()
+    one_line(client("animate", str(sparse), "-o", str(tmp_path / "out"), "--address", plain), 2,
+             f"error: {sparse} is 12.0 h long; this client reads at most 4 h per file: split the file")
+    assert time.monotonic() - start < 20
+    longer = tmp_path / "400s.wav"
+    sf.write(longer, np.zeros(8000 * 400, np.int16), 8000, subtype="PCM_16")
+    one_line(client("animate", str(longer), "-o", str(tmp_path / "out"), "--address", plain), 1,
+             f"error: {longer} is 400.0 s long; the server takes at most 300 s of audio per call (GetInfo "
+             "limits.max_audio_seconds): split the file")
+    assert not (tmp_path / "out").exists()
 
 
 def test_token_protected_server(protected, token_file, tmp_path) -> None:
