@@ -655,3 +655,38 @@ def test_labels_codes_math_and_names_are_not_read_as_chat_forms(raw: str, langua
 ])
 def test_an_amount_before_its_noun_takes_a_singular_unit(raw: str, words: str) -> None:
     assert encode(raw, "en").text == words
+
+
+# ---- 14. The second differential review (session 18): codes, signatures, algebra, lists in brackets, comparisons --
+@pytest.mark.parametrize(("raw", "language", "spoken"), [
+    ('See Chapter 3-2, Exercise 4-1, Sec. 3-2 and § 3-2.', 'en',
+     'See Chapter three-two, Exercise four-one, Sec. three-two and § three-two.'),
+    ('He lives at 12-3 Maple Court; open 24-7, a 50-50 chance, a 1-2 punch, a 3-4 defense, 1-0 to them.', 'en',
+     'He lives at twelve-three Maple Court; open twenty four-seven, a fifty-'
+     'fifty chance, a one-two punch, a three-four defense, one-zero to them.'),
+    ('Most songs are in 4/4 time; he has 20/20 vision; all 12/12 passed; rated 10/10.', 'en',
+     'Most songs are in four four time; he has twenty twenty vis'
+     'ion; all twelve out of twelve passed; rated ten out of ten.'),
+    ('If 3x is even, let f(x) = 3x; pack 2x AA batteries and an 8x scope; take it 2x daily.', 'en',
+     'If 3x is even, let f(x) equals 3x; pack 2x AA batteries and an 8x scope; take it two times daily.'),
+    ('Call 555.123.4567; firmware 1.0.0.2, build 4.0.0.0; ping 10.0.0.1.', 'en',
+     'Call five five five, one two three, four five six seven; firmware one point zero point zero po'
+     'int two, build four point zero point zero point zero; ping one zero dot zero dot zero dot one.'),
+    ('Children <3 years old, pH <3 were discarded; love you <3', 'en',
+     'Children less than three years old, pH less than three were discarded; love you'),
+    ('As (Matthew 5:9) says; use 4:3.', 'en', 'As (Matthew five:nine) says; use four to three.'),
+    ('A 5% w/w solution, w/v, w/ milk. I do PT 3 times; write the #s.', 'en',
+     'A five percent w slash w solution, w slash v, with milk. I do PT three times; write the number s.'),
+    ('4/4拍子と12/8拍子、HP 5/5、ミッション3/3、3/3はひな祭り', 'ja',
+     '4分の4拍子と8分の12拍子、エイチピー 5分の5、ミッション3分の3、3月3日はひな祭り'),
+    ('x86アーキテクチャ、3xに代入、方程式2x = 4、x2ダメージ、2x速', 'ja',
+     'エックス86アーキテクチャ、3エックスに代入、方程式2エックス イコール 4、2倍ダメージ、2倍速'),
+    ('100M回線、4K人気モデル、1K部屋、4K超え、1.5M再生', 'ja',
+     '100エム回線、4ケー人気モデル、1ケー部屋、4ケー超え、1500000再生'),
+    ('もう3時だ〜5時まで寝よう。3人か〜5人。5〜10分', 'ja', 'もう3時だ〜5時まで寝よう。3人か〜5人。5から10分'),
+    ('勝者はチームW！定休日（土・日）、サイズ（S・M・L）、（＊）は必須、気温(°C)', 'ja',
+     '勝者はチームダブリュー!定休日(土・日)、サイズ(エス・エム・エル)、(*)は必須、気温(度)'),
+    ('ファームウェア1.0.0.2', 'ja', 'ファームウェア1てん0てん0てん2'),
+])
+def test_chat_rules_leave_codes_signatures_algebra_and_lists_alone(raw: str, language: str, spoken: str) -> None:
+    assert encode(raw, language).text == spoken

@@ -4,10 +4,12 @@ emoji (docs/frontend.md, "Symbol policy"). Found on the raw text, before NFKC, w
 space and a combining accent.
 
 A bracketed run is a kaomoji when it holds no digit and no two letters in a row (a word: ``(笑)``, ``(see above)``,
-``(1)`` stay) and either a face mark outside ASCII (:data:`FACE_MARKS`: ``´ ・ ω ▽ ≧``...) or, in plain ASCII, two eyes
+``(1)`` stay) and either two different face marks outside ASCII (:data:`FACE_MARKS`: ``´ ・ ω ▽ ≧``...; one alone is a
+list or a symbol: ``(土・日)``, ``(°C)``, ``(A∩B)``) or, in plain ASCII, two eyes
 around a mouth (``^_^ T_T -_- >_< ^^;``: :data:`_ASCII_FACE`), so code and math in brackets stay: ``(a-z)``,
 ``(x=y)``, ``(a*b)``, ``print('a')``, ``(-)``. Arms around it (``ヽ( )ノ``, ``m( )m``, ``( )/``) go with it. An emoticon
-is a whole space-separated token, and not a comparison after a number or a one-letter name (``x <3``, ``n =3``).
+is a whole space-separated token, and not a comparison after a number or a one-letter name or before a lower-case word
+(``x <3``, ``n =3``, ``<3 years old``).
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ _EMOTICON = re.compile(
     r")(?=$|[\s.,!?。、！？])")
 
 
+# Words after "<3" that leave it a heart ("love you <3 and see you"): before other words it compares (<3 years).
+_AFTER_A_HEART = {"and", "or", "but", "so", "you", "u", "lol", "too", "guys", "everyone", "all", "thanks", "thank",
+                  "love", "xoxo", "always", "forever", "see", "bye", "lots", "much"}
 _COMPARED = re.compile(r"(?:^|\s)(?:[A-Za-z]|\d+(?:\.\d+)?)\s$")  # a one-letter name or a number, then a space
 
 
 def _is_kaomoji(inside: str) -> bool:
     if _DIGITS.search(inside) or _WORD.search(inside) or inside.isspace():
         return False
-    if any(c in FACE_MARKS for c in inside):
+    if len({c for c in inside if c in FACE_MARKS}) >= 2:  # eyes and a mouth: (・∀・); not (土・日), (°C), (A∩B)
         return True
     face = _ASCII_FACE.fullmatch(inside.replace(" ", "_"))  # m(_ _)m: a bowed face
     return face is not None and any(c in "^_;" for c in inside.replace(" ", "_"))
@@ -54,8 +59,10 @@ def split_faces(text: str) -> tuple[str, tuple[str, ...]]:
         face = m.group(0)
         if m.re is _BRACKETED and not _is_kaomoji(m.group(1)):
             return face
-        if m.re is _EMOTICON and face[0] in "<>=" and _COMPARED.search(m.string[:m.start()]):
-            return face  # x <3, n =3: a comparison
+        after = re.match(r"\s+([a-z0-9]+)", m.string[m.end():])
+        if m.re is _EMOTICON and face[0] in "<>=" and (_COMPARED.search(m.string[:m.start()])
+                                                        or (after and after.group(1) not in _AFTER_A_HEART)):
+            return face  # x <3, n =3, <3 years old: a comparison
         if face not in removed:
             removed.append(face)
         left = m.string[m.start() - 1:m.start()]

@@ -62,7 +62,15 @@ _RATING_BEFORE = {"rated", "rating", "rate", "score", "scored", "scores", "it", 
 # Words before a-b that make it a code, not a range (World 1-1, stage 3-2, Room 2-105, Gate 1-2).
 _CODE_BEFORE = {"world", "stage", "level", "lv", "lvl", "room", "gate", "route", "flight", "platform", "exit",
                 "article", "section", "figure", "fig", "table", "act", "track", "apartment", "apt", "unit", "suite",
-                "model", "zip", "code", "no", "number", "verse", "ward", "block", "lot"}
+                "model", "zip", "code", "no", "number", "verse", "ward", "block", "lot", "chapter", "ch", "exercise",
+                "problem", "lesson", "example", "eq", "sec", "§", "class", "question", "task", "part"}
+# After a-b: what makes it a name, not a range (a 1-2 punch, a 3-4 defense, 1-0 to them).
+_CODE_AFTER = {"punch", "defense", "defence", "zone", "split", "pitch", "count", "formation", "to", "record"}
+_FIXED_PAIRS = {("24", "7"), ("50", "50"), ("7", "11")}  # said as they are: twenty four seven, fifty fifty
+# After "2x": what makes it "two times" (2x speed, 3x faster, 2x daily); elsewhere 3x is algebra, 2x AA batteries
+# a count, 8x scope a name.
+_TIMES_BEFORE = ("faster|slower|more|less|bigger|smaller|larger|longer|stronger|higher|lower|speed|zoom|daily|weekly"
+                 "|a|per|the|as|damage|xp|exp|points|boost|bonus|magnification")
 # What "x2" multiplies in games (x2 damage, x10 combo); elsewhere x2 is a variable or x64 an architecture.
 _GAME_WORDS = ("damage|combo|speed|multiplier|points|xp|exp|boost|bonus|zoom|rewards|coins|gold|drops?|score|hits"
                "|health|hp|mp|luck")
@@ -91,10 +99,10 @@ _SIGN_AFTER_CURRENCY = re.compile(r"(" + _CUR + r")\s?([-\u2212])(?=\.?\d)")
 _BEFORE_NUMBER = {"lv": "level", "lvl": "level", "ep": "episode", "pt": "part", "ver": "version", "vol": "volume",
                   "ch": "chapter", "no": "number"}
 # No and Ch only with their period: "No 1 cares", NO2 and CH4 are words and formulas.
-_TERM = re.compile(r"\b(?:(Lv|LV|lv|Lvl|LVL|lvl|Ep|EP|ep|Pt|PT|pt|Ver|VER|ver|Vol|VOL|vol)\.?|(Ch|ch|No|NO)\.)"
+_TERM = re.compile(r"\b(?:(Lv|LV|lv|Lvl|LVL|lvl|Ep|EP|ep|Pt|pt|Ver|VER|ver|Vol|VOL|vol)\.?|(Ch|ch|No|NO)\.)"
                    r"\s?(?=\d)")
 _VERSUS = re.compile(r"\bvs\b(?!\.)")
-_WITH = re.compile(r"(?<![\w/])w/(o(?![\w/]))?(?=\s?[A-Za-z]|(?<=o)[\s.,!?]|$)")
+_WITH = re.compile(r"(?<![\w/])w/(o(?![\w/]))?(?=\s[A-Za-z]|[A-Za-z]{2}|(?<=o)[\s.,!?]|$)")  # not w/w, w/v
 # An em dash, or -- between words or with a space on both sides, is a pause (not the option in git --version).
 _DASH = re.compile(r"\s*[\u2014\u2015]\s*|(?<=\w)--(?=\w)|\s+--\s+")
 _ABOUT = re.compile(r"~\s?(?=" + _CUR + r"?\.?\d)")  # ~5 is about five; a drawn-out "Hiii~" is not read
@@ -103,7 +111,7 @@ _ABOUT = re.compile(r"~\s?(?=" + _CUR + r"?\.?\d)")  # ~5 is about five; a drawn
 _AMOUNT = _CUR + r"?\d+(?:\.\d+)?(?:\s?(?:[AaPp]\.?[Mm]\.?(?![A-Za-z])|%))?"
 _RANGE = re.compile(r"(?<![\w.\-/:])(" + _AMOUNT + r")(?:-|\s?\u2013\s?)(?=(" + _AMOUNT + r")(?![\d\-/:]|\.\d))")
 _SHARP = re.compile(r"\b([A-G])#(?![\w#])")  # C#, F#
-_HASHTAG = re.compile(r"(?<![\w#&])#(?=[^\W\d_])")  # #VTuber (before a digit # is "number")
+_HASHTAG = re.compile(r"(?<![\w#&])#(?=[^\W\d_]{2})")  # #VTuber (before a digit # is "number")
 _PER = re.compile(r"(?<=\w)\s?/\s?(mo|month|yr|year|wk|week|day|hr|hour|night|person|head|unit|item)\b")
 # What a price ends in, read: "/month" after it is "a month" (month/year between two nouns stays a slash).
 _AMOUNT_WORDS = {w for c in numerals.CURRENCIES.values() for w in (c.one, c.many, c.minor_one, c.minor_many) if w}
@@ -309,9 +317,11 @@ def _dotted(m: re.Match[str]) -> str:
     192.168.0.1 -> one nine two dot one six eight dot zero dot one (an address), 1.234.567 / 1.234,56 -> one
     million ... / one thousand ... point five six (European thousands);
     :func:`uniflg.text.numerals.dotted` decides which."""
-    form = numerals.dotted(m.group(0))
+    form = numerals.dotted(m.group(0), _word_before(m).rstrip(".") in numerals.VERSION_WORDS)
     if form.kind == "address":
         return " dot ".join(_digit_words(p) for p in form.parts)
+    if form.kind == "phone":
+        return ", ".join(_digit_words(p) for p in form.parts)
     if form.kind == "version":
         words = " point ".join(read_number(p) for p in form.parts)
         return f"version {words}" if m.group(0)[0] in "vV" else words
@@ -342,6 +352,17 @@ def _attached_unit(m: re.Match[str]) -> str:
         space = " " if m.string[m.start() - 1:m.start()].isalpha() else ""
         return f"{space}{read_number(m.group(1))} {m.group(2).upper()}"
     return _unit(m)
+
+
+def _after_name(m: re.Match[str]) -> bool:
+    """Whether a capitalized word that does not open the sentence comes right before ``m`` (a name: in Matthew 5:9
+    the numbers are chapter and verse)."""
+    words = m.string[:m.start()].split()
+    if not words:
+        return False
+    word = words[-1].strip("([{\"'“‘")
+    opens = len(words) == 1 or words[-2][-1:] in ".!?:;"
+    return word[:1].isupper() and not opens
 
 
 def _word_before(m: re.Match[str]) -> str:
@@ -405,8 +426,10 @@ def _fraction(m: re.Match[str]) -> str:
     month_day = None if measured and not dated else numerals.slash_month_day(top, bottom, dated)
     if month_day and (dated or bottom > 16):  # 12/25, on 3/4: a date (uniflg.text.numerals); 5/16 may be either
         return f"{whole + ' ' if whole else ''}{_date(None, *month_day)}"
-    if not whole and top == bottom:  # 10/10: a rating; 50/50: even odds
-        return f"{_words(top)} {_words(top)}" if top == 50 else f"{_words(top)} out of {_words(top)}"
+    if not whole and top == bottom:  # rated 10/10, all 12/12: out of; 50/50, 20/20 vision, 4/4 time: both said
+        if _word_before(m) in _RATING_BEFORE | {"all"}:
+            return f"{_words(top)} out of {_words(top)}"
+        return f"{_words(top)} {_words(top)}"
     if month_day and not measured:  # 3/15 with nothing around it: a date
         return _date(None, *month_day) or m.group(0)
     if not 0 < top < bottom <= (100 if measured else 16):
@@ -437,19 +460,23 @@ def _rating(m: re.Match[str]) -> str:
     score, scale = m.group(1), int(m.group(2))
     if _word_before(m) in _DATE_BEFORE or m.string.startswith(" of", m.end()):  # on 5/5; 3/5 of the way
         return m.group(0)
-    if float(score) > scale or not ("." in score or float(score) == scale or _word_before(m) in _RATING_BEFORE):
+    if float(score) > scale or not ("." in score or _word_before(m) in _RATING_BEFORE | {"all"}):
         return m.group(0)
     return f"{read_number(score)} out of {_words(scale)}"
 
 
 def _range(m: re.Match[str]) -> str:
     """5-10 -> 5 to 10 (read later). Not a range: a phone number (555-1234), a level or a room (World 1-1,
-    stage 3-2, Room 2-105: :data:`_CODE_BEFORE`), a model (747-400: three digits or more, then a smaller number),
+    stage 3-2, Room 2-105, Chapter 3-2: :data:`_CODE_BEFORE`), a name (a 1-2 punch, 12-3 Maple Court: a capital or
+    :data:`_CODE_AFTER` after it; 24-7, 50-50), a model (747-400: three digits or more, then a smaller number),
     a part or ZIP+4 number (1234-5678, 90210-1234: four digits or more on each side that are not years)."""
     left, right = m.group(1), m.group(2)
     digits = [re.sub(r"\D", "", x.split(".")[0]) for x in (left, right)]
-    if (re.fullmatch(r"\d{3}", left) and re.fullmatch(r"\d{4}", right)) or _word_before(m) in _CODE_BEFORE:
-        return m.group(0)
+    after = m.string[m.end() + len(right):].split()
+    following = after[0].strip(".,;:!?\"'") if after else ""
+    if ((re.fullmatch(r"\d{3}", left) and re.fullmatch(r"\d{4}", right)) or _word_before(m).rstrip(".") in _CODE_BEFORE
+            or following.lower() in _CODE_AFTER or following[:1].isupper() or (left, right) in _FIXED_PAIRS):
+        return m.group(0)  # a phone number, Chapter 3-2, a 1-2 punch, 12-3 Maple Court, 24-7
     if len(digits[0]) >= 3 and left.isdigit() and right.isdigit() and int(right) < int(left):
         return m.group(0)
     if min(map(len, digits)) >= 4 and not all(1000 <= int(d) <= 2100 for d in digits):
@@ -511,13 +538,15 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\w-])(?:\(\d{3}\)\s?|\d{3}-)?\d{3}-\d{4}\b"), _digits),
     (re.compile(r"(?<![\w/.])(\d{1,3}(?:\.\d)?)/(100|10|5)(?![\w/])"), _rating),
     (re.compile(r"(?<![\w/])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
-    (re.compile(r"(?<![\d:.])(\d{1,3}):(\d)(?![\d:])"), lambda m: f"{m.group(1)} to {m.group(2)}"),  # 16:9
+    (re.compile(r"(?<![\d:.])(\d{1,3}):(\d)(?![\d:])"),  # 16:9 (Genesis 1:1, after a name, stays)
+     lambda m: m.group(0) if _after_name(m) else f"{m.group(1)} to {m.group(2)}"),
     (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
     (re.compile(r"(?<![\w.])(\d+)\s?h\s?(\d+)\s?m(?:in)?(?:\s?(\d+)\s?s)?\b"), _duration),
     (re.compile(r"(?<![\w.])()(\d+)\s?m(?:in)?\s?(\d+)\s?s\b"), _duration),
     # 1920x1080 (not hex 0x10); 2x speed, 3x faster (not 2x+1); x2 damage, x10 combo (not x86, nor a variable x2)
     (re.compile(r"(?<![\w.])([1-9]\d*)x(\d+)(?![\w])"), lambda m: f"{m.group(1)} by {m.group(2)}"),
-    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?=\s+[A-Za-z]|\s*[.,!?;)]|$)"), lambda m: f"{m.group(1)} times"),
+    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?=\s+(?:" + _TIMES_BEFORE + r")\b)|(?<=\bat )(\d+(?:\.\d+)?)x(?![\w])"),
+     lambda m: f"{m.group(1) or m.group(2)} times"),
     (re.compile(r"(?<![\w.])x(\d+(?:\.\d+)?)(?=\s+(?:" + _GAME_WORDS + r")\b|!)"), lambda m: f"times {m.group(1)}"),
     (re.compile(r"(?<![\w.])(\d{3,4})p\b"), lambda m: f"{_words(int(m.group(1)), 'year')} p"),  # 1080p
     (re.compile(r"\b(\d{1,2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"), _hour_ampm),

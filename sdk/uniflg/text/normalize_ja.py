@@ -26,7 +26,7 @@ _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _SIGNS = {"&": "アンド", "+": "プラス", "=": "イコール", "@": "アット", "#": "ナンバー", "×": "かける", "÷": "わる",
           "\u2212": "マイナス", "≒": "ニアリーイコール", "≠": "ノットイコール", "±": "プラスマイナス", "∞": "無限大",
           "√": "ルート", "≦": "小なりイコール", "≤": "小なりイコール", "≧": "大なりイコール", "≥": "大なりイコール",
-          "\u2014": "、", "\u2015": "、"}
+          "\u2014": "、", "\u2015": "、", "°C": "度", "°F": "華氏", "°": "度"}  # a bare (°C) is a unit's name
 # Before a hyphen (or U+2212) and a number, what makes it a minus sign: the start, a space or punctuation, or a
 # particle (気温は-5度, 10度から-5度, 体重は-2kgで-5°F); and what makes it a joint (a range, a serial, a code, a
 # name): a digit, a letter, katakana or a bracket right before it (3-5, 1−2−3, COVID-19, ステージ-3), or a number
@@ -39,7 +39,7 @@ _DATE_AFTER = re.compile(r"\s?(?:[(（][月火水木金土日](?:曜日?)?[)）]
                          r"|に(?:発売|配信|開催|公開|放送|発表|決定|予定|実施|開始|終了))")
 # 草www, それなw, www面白い: laughter, not read: a run of lower-case w anywhere, or w / W after Japanese at the end
 # of a clause. W杯, 単位はWです, WWWの話 and the www of an address (read by the address rule first) stay.
-_LAUGH = re.compile(r"(?<![A-Za-z])(?:w{2,}|(?<=[\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff々ー〜!?！？、。…])[wW]+"
+_LAUGH = re.compile(r"(?<![A-Za-z])(?:w{2,}|(?<=[\u3041-\u3096\u4e00-\u9fff々〜!?！？、。…])[wW]+"
                     r"(?=$|[\s、。!?！？…」』)〜~]))(?![A-Za-z.])")
 # Before a number: game and document abbreviations, with or without their period (Lv.99, Ver.2.0, No.1).
 _BEFORE_NUMBER = {"lv": "レベル", "lvl": "レベル", "ep": "エピソード", "pt": "パート", "ver": "バージョン",
@@ -49,10 +49,12 @@ _TERM = re.compile(r"(?<![A-Za-z])(?:(Lv|LV|lv|Lvl|lvl|Ep|EP|ep|Pt|pt|Ver|VER|ve
                    r"\s?(?=\d)")
 # What a scale letter counts (1.5M再生, 登録者50k, 5k円); without one, 1K (an apartment), 2B (a pencil), 12B (a seat),
 # 512M are labels.
-_COUNTED_AFTER = ("再生|回|人|登録|フォロワー|いいね|ビュー|ダウンロード|円|ドル|件|本|部|枚|票|歩|字|達成|突破"
-                  "|超え|越え")
+_COUNTED_AFTER = ("(?:再生|登録|フォロワー|いいね|ビュー|ダウンロード|ドル|達成|突破|超え|越え"
+                  "|(?:回|人|円|件|本|部|枚|票|歩|字)(?![\u4e00-\u9fff]))")  # not 回線, 人気, 部屋
 _COUNTED_BEFORE = "登録者|再生数|フォロワー|視聴者|同接|いいね|閲覧数|売上|ダウンロード数"
 _AMPM = {"a": "午前", "p": "午後"}
+# What "x2" multiplies in games (x2ダメージ, x10コンボ); before other words x86, x64 are names.
+_X_GAME = "ダメージ|コンボ|ボーナス|ポイント|経験値|スコア|速|倍|ドロップ|報酬"
 _TLDS = "com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz"
 
 
@@ -86,9 +88,13 @@ def _dotted(m: re.Match[str]) -> str:
     ``192.168.0.1`` -> 192ドット168ドット0ドット1, ``1.234.567`` / ``1.234,56`` -> 1234567 / 1234.56 (European
     thousands); which is which: :func:`uniflg.text.numerals.dotted`.
     Open JTalk alone reads 3.11.7 as 3.11, a pause, 7."""
-    form = numerals.dotted(m.group(0))
+    before = re.search(r"([^\s\d]+)\s?$", m.string[:m.start()])
+    version = before is not None and any(before.group(1).endswith(w) for w in numerals.VERSION_WORDS)
+    form = numerals.dotted(m.group(0), version)
     if form.kind == "address":
         return "ドット".join(form.parts)
+    if form.kind == "phone":
+        return "、".join(" ".join(p) for p in form.parts)
     if form.kind == "version":
         return ("バージョン" if m.group(0)[0] in "vV" else "") + "てん".join(form.parts)
     whole, decimals = form.parts
@@ -96,15 +102,19 @@ def _dotted(m: re.Match[str]) -> str:
 
 
 def _month_day_or_fraction(m: re.Match[str]) -> str:
-    """``3/15`` (a day above 12), ``7/7`` and ``12/1`` (not proper fractions) and ``3/4`` before a weekday, a time,
-    から, まで, 〜 or に発売 (:data:`_DATE_AFTER`) are dates; ``1/2`` is a fraction, read 2分の1; anything else
-    (``24/7``, ``5/0``) keeps its slash, read スラッシュ."""
+    """``3/15`` (a day above 12), ``7/7`` and ``12/1`` (not proper fractions, unless a label comes before: ``HP 5/5``)
+    and ``3/4`` before a weekday, a time, から, まで, 〜 or に発売 (:data:`_DATE_AFTER`) are dates; ``1/2`` is a
+    fraction, read 2分の1, as is a time signature (``4/4拍子``); anything else (``24/7``, ``5/0``) keeps its slash, read
+    スラッシュ."""
     a, b = int(m.group(1)), int(m.group(2))
-    dated = a >= b or _DATE_AFTER.match(m.string, m.end()) is not None
+    if m.string.startswith("拍子", m.end()):  # 4/4拍子, 12/8拍子: a time signature, read 4分の4
+        return f"{b}分の{a}"
+    labelled = re.search(r"[A-Za-z\u30a1-\u30fa]\s?$", m.string[:m.start()])  # HP 5/5, ミッション3/3: a count
+    dated = (a >= b and not labelled) or _DATE_AFTER.match(m.string, m.end()) is not None
     month_day = numerals.slash_month_day(a, b, dated)
     if month_day:
         return f"{a}月{b}日"
-    if not 0 < a < b:
+    if not 0 < a <= b:
         return f"{m.group(1)}スラッシュ{m.group(2)}"
     return f"{b}分の{a}"
 
@@ -165,7 +175,8 @@ def _scaled(m: re.Match[str]) -> str:
     word, or before a counted noun (:data:`_COUNTED_AFTER`)."""
     counted = (re.match(r"\s?(?:" + _COUNTED_AFTER + ")", m.string[m.end():]) is not None
                or re.search(numerals.CURRENCY_SIGN + "$|(?:" + _COUNTED_BEFORE + r")\s?$", m.string[:m.start()]))
-    return (numerals.scaled(m.group(1), m.group(2)) or m.group(0)) if counted else m.group(0)
+    resolution = m.group(2) == "K" and m.group(1) in ("2", "4", "5", "8")  # 4K超え, 8K: a screen resolution
+    return (numerals.scaled(m.group(1), m.group(2)) or m.group(0)) if counted and not resolution else m.group(0)
 
 
 def _web(m: re.Match[str]) -> str:
@@ -205,14 +216,15 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day_or_fraction),
     (re.compile(r"(?<![\d:])(\d{1,3}):(\d)(?![\d:])"), r"\1対\2"),  # 16:9
     (re.compile(r"(?<![\d.])0時"), "零時"),
-    (re.compile(r"(\d[^\s\d〜~～、。]{0,3}?)\s?[〜~～]\s?(?=\d)"), r"\1から"),  # 10〜20人, 3時〜5時, 1月〜3月
+    # 10〜20人, 3時〜5時 (not 3時だ〜5時: kana before 〜 is a drawn-out vowel)
+    (re.compile(r"(\d[^\s\d〜~～、。\u3041-\u3096]{0,3}?)\s?[〜~～]\s?(?=\d)"), r"\1から"),
     (re.compile(r"(?<![\u4e00-\u9fff])([月火水木金土日])(?:曜日?)?\s?[〜~～]\s?([月火水木金土日])(?:曜日?)?"
                 r"(?![\u4e00-\u9fff])"), r"\1曜から\2曜"),  # 月〜金
     (re.compile(r"(?<![A-Za-z\d.])(\d+)\s?h\s?(\d+)\s?m(?:in)?(?![A-Za-z])"), r"\1時間\2分"),  # 1h30m
     # 1920x1080, 5x5 (not hex 0x10); 2x速 (not 2x+1); x2ダメージ (not x86版, nor x2+y2)
     (re.compile(r"(?<![A-Za-z\d.])([1-9]\d*)x(\d+)(?![A-Za-z\d])"), r"\1かける\2"),
-    (re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)x(?![A-Za-z\d+\-=^(*/])"), r"\1倍"),
-    (re.compile(r"(?<![A-Za-z\d])x(\d+(?:\.\d+)?)(?=[\u30a1-\u30fa]|速|経験値)"), r"\1倍"),
+    (re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)x(?=速|倍速|スピード|ズーム|再生)"), r"\1倍"),
+    (re.compile(r"(?<![A-Za-z\d])x(\d+(?:\.\d+)?)(?=" + _X_GAME + ")"), r"\1倍"),
     (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), r"\1の\2乗"),  # 10² (NFKC: 10^2) -> 10の2乗
     (re.compile(r"[-\u2212](?=\.?\d)"), _minus),
     (re.compile(r"(?<![A-Za-z\d.,])((?:マイナス)?(?:" + _NUM + r"))(?:\s?(" + names(False, "ja") + r")|("

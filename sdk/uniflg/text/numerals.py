@@ -49,21 +49,29 @@ ISO_TIMESTAMP = re.compile(r"(?<![A-Za-z\d_\-])(\d{4})-(\d{2})-(\d{2})T(\d{2}):(
                            r"(Z|[+\-\u2212]\d{2}(?::?\d{2})?)?(?![A-Za-z\d_:])")
 
 
+# Words before a dotted number that make it a version, whatever its shape (firmware 1.0.0.2, build 4.0.0.0).
+VERSION_WORDS = {"version", "versions", "ver", "build", "firmware", "release", "update", "assembly", "patch",
+                 "バージョン", "ビルド", "ファームウェア", "リリース", "アップデート", "パッチ"}
+
+
 @dataclass(frozen=True)
 class Dotted:
     """A number with two or more dots, or with dots grouping thousands and a decimal comma.
 
     ``kind``: ``"grouped"`` (European thousands: ``1.234.567``, ``1.234,56``; ``parts`` = (whole digits, decimal
     digits or "")), ``"address"`` (an IPv4 address: four parts of 0-255) or ``"version"`` (anything else with
-    two or more dots: ``3.11.7``); ``parts`` are the digit strings between the dots.
+    two or more dots: ``3.11.7``) or ``"phone"`` (groups of 3, 3 and 4 digits, after an optional 1: ``555.123.4567``);
+    ``parts`` are the digit strings between the dots.
     """
 
-    kind: Literal["grouped", "address", "version"]
+    kind: Literal["grouped", "address", "version", "phone"]
     parts: tuple[str, ...]
 
 
-def dotted(text: str) -> Dotted:
-    """Classify a :data:`DOTTED` match. A ``v`` before the number makes a version (``v1.2.3``); four parts of
+def dotted(text: str, version: bool = False) -> Dotted:
+    """Classify a :data:`DOTTED` match. A ``v`` before the number, or ``version`` (the caller saw "version",
+    "build", "firmware" ... before it: :data:`VERSION_WORDS`) makes a version (``v1.2.3``); 3-3-4 digit groups are a
+    phone number; four parts of
     0-255 without leading zeros are an address (``192.168.0.1``); groups of exactly three digits after the first
     (with two or more dots, or a decimal comma) are thousands (``1.234.567``, ``1.234,56``); the rest are
     versions (``3.11.7``, ``1.2.3.4.5``)."""
@@ -71,6 +79,10 @@ def dotted(text: str) -> Dotted:
     if whole[:1] in "vV":
         return Dotted("version", tuple(whole[1:].split(".")))
     parts = tuple(whole.split("."))
+    if version and not decimals:  # after "version", "build", "firmware": 1.0.0.2 is no address
+        return Dotted("version", parts)
+    if not decimals and tuple(map(len, parts)) in ((3, 3, 4), (1, 3, 3, 4)):  # 555.123.4567, 1.800.555.0199
+        return Dotted("phone", parts)
     if not decimals and len(parts) == 4 and all(
             int(p) <= 255 and (p == "0" or not p.startswith("0")) for p in parts):
         return Dotted("address", parts)
