@@ -99,6 +99,15 @@ def test_osc_receiver_cannot_listen() -> None:
              "osc_receiver.py: error: argument --port: must be an integer from 1 to 65535; got '70000'")
 
 
+def start_receiver(count: int) -> tuple[int, subprocess.Popen[str]]:
+    """examples/osc_receiver.py on a free port, exiting after ``count`` frames, once it listens."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "osc_receiver.py"), "--port", str(port),
+                             "--count", str(count)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().startswith("listening on")
+    return port, proc
+
+
 def test_osc_receiver_prints_frames_sent_by_the_bridge() -> None:
     from bridge_fakes import synthetic_face
     from uniflg.types import StreamInfo
@@ -106,11 +115,8 @@ def test_osc_receiver_prints_frames_sent_by_the_bridge() -> None:
     from uniflg_bridge.osc import OscLandmarkSink
     from uniflg_bridge.udp import Target
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "osc_receiver.py"), "--port", str(port),
-                             "--count", "2"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port, proc = start_receiver(2)
     try:
-        assert proc.stdout is not None and proc.stdout.readline().startswith("listening on")
         sink = OscLandmarkSink(Target("127.0.0.1", port))  # the default 1,400-byte datagrams: split frames
         meta = StreamMeta("s1", StreamInfo(sample_rate=16000, fps=30, layout="openpose70", n_points=70), 0.0)
         face = synthetic_face(jaw=0.5)
@@ -130,11 +136,8 @@ def test_osc_receiver_says_one_line_for_a_malformed_message_and_goes_on() -> Non
     """A short /uniflg/landmarks (another sender, a newer version) printed a 20-line traceback per packet."""
     from pythonosc.osc_message_builder import OscMessageBuilder
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "osc_receiver.py"), "--port", str(port),
-                             "--count", "1"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port, proc = start_receiver(1)
     try:
-        assert proc.stdout is not None and proc.stdout.readline().startswith("listening on")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             for args in ([0.5], [0.5] * 140):  # malformed, then a whole frame (which ends the run: --count 1)
                 message = OscMessageBuilder("/uniflg/landmarks")

@@ -493,6 +493,22 @@ def test_stream_source_counts_underruns_and_ignores_a_trailing_byte() -> None:
     assert blocks[1].first_sample == 1600 and blocks[1].captured_at - blocks[0].captured_at > 0.25
 
 
+def read_pipe(read_end: int, rate: int) -> tuple[list[AudioBlock], list[float], BlockQueue]:
+    """Read a pipe through a StreamSource of 20-ms blocks to its end -> (blocks, when each arrived, the queue)."""
+    with os.fdopen(read_end, "rb") as stream:
+        source = StreamSource(stream, rate, block_ms=20)  # type: ignore[arg-type]
+        out = BlockQueue(64, rate, source.block_samples)
+        source.start(out)
+        blocks, arrivals = [], []
+        while True:
+            item = out.get(5)
+            assert item is not None
+            if isinstance(item, SourceEnded):
+                return blocks, arrivals, out
+            blocks.append(item)
+            arrivals.append(time.time())
+
+
 def test_a_bursty_pipe_keeps_its_blocks_a_block_apart_in_capture_time() -> None:
     """ffmpeg -re writes 85 ms at a time; each write was read as several 20 ms blocks stamped with about the same
     arrival time, so frames left 2-3 at once and their OSC time tags went backwards (review 16)."""
@@ -507,18 +523,7 @@ def test_a_bursty_pipe_keeps_its_blocks_a_block_apart_in_capture_time() -> None:
         os.close(write_end)
 
     threading.Thread(target=writer, daemon=True).start()
-    with os.fdopen(read_end, "rb") as stream:
-        source = StreamSource(stream, rate, block_ms=20)  # type: ignore[arg-type]
-        out = BlockQueue(64, rate, source.block_samples)
-        source.start(out)
-        blocks, arrivals = [], []
-        while True:
-            item = out.get(5)
-            assert item is not None
-            if isinstance(item, SourceEnded):
-                break
-            blocks.append(item)
-            arrivals.append(time.time())
+    blocks, arrivals, out = read_pipe(read_end, rate)
     times = np.array([b.captured_at for b in blocks])
     starts = np.array([b.first_sample for b in blocks])
     assert len(blocks) > 40 and out.underruns == 0
@@ -541,18 +546,8 @@ def test_a_pipe_ahead_of_real_time_is_never_stamped_in_the_future(caplog: pytest
         os.close(write_end)
 
     threading.Thread(target=writer, daemon=True).start()
-    with caplog.at_level("WARNING"), os.fdopen(read_end, "rb") as stream:
-        source = StreamSource(stream, rate, block_ms=20)  # type: ignore[arg-type]
-        out = BlockQueue(64, rate, source.block_samples)
-        source.start(out)
-        blocks, arrivals = [], []
-        while True:
-            item = out.get(5)
-            assert item is not None
-            if isinstance(item, SourceEnded):
-                break
-            blocks.append(item)
-            arrivals.append(time.time())
+    with caplog.at_level("WARNING"):
+        blocks, arrivals, out = read_pipe(read_end, rate)
     starts = np.array([b.captured_at for b in blocks])
     assert sum(len(b.samples) for b in blocks) == 40 * chunk and out.underruns == 0
     assert np.all(starts <= np.array(arrivals) + 0.03)  # at most the re-anchoring tolerance after it arrived
