@@ -690,3 +690,12 @@ def test_an_amount_before_its_noun_takes_a_singular_unit(raw: str, words: str) -
 ])
 def test_chat_rules_leave_codes_signatures_algebra_and_lists_alone(raw: str, language: str, spoken: str) -> None:
     assert encode(raw, language).text == spoken
+
+
+@pytest.mark.parametrize(("raw", "language", "spoken"), [
+    ("★5キャラと☆3が出た", "ja", "星5キャラと星3が出た"),
+    ("I got a 5★ character at a ★4.5 hotel.", "en", "I got a five star character at a four point five star hotel."),
+    ("Nice ★ day", "en", "Nice day"),  # a star by itself is still decoration
+])
+def test_a_star_beside_a_number_is_a_rating(raw: str, language: str, spoken: str) -> None:
+    assert encode(raw, language).text == spoken

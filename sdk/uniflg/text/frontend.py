@@ -9,6 +9,7 @@ interrogative) that the text encoder embeds and sums.
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from uniflg.text.charset import (
     LANGUAGES,
     describe_characters,
     detect_language,
+    is_japanese_script,
     split_decoration,
     unreadable_characters,
 )
@@ -81,6 +83,7 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     check_nonempty(text)
     check_encoding(text)
     check_control_characters(text)
+    text = _star_ratings(text)  # before the stars are dropped as decoration
     text, dropped = split_decoration(text)  # first: emoji sequences hold zero-width joiners
     text, faces = split_faces(text)  # kaomoji and emoticons: before NFKC, which splits their accents
     dropped += faces
@@ -97,6 +100,21 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     if dropped:
         log.warning("dropped emoji/symbols/faces that cannot be read: %s", " ".join(dropped))
     return text, dropped
+
+
+_STARS = re.compile(r"[★☆]\s?(\d+(?:\.\d)?)|(\d+(?:\.\d)?)\s?[★☆]")
+
+
+def _star_ratings(text: str) -> str:
+    """A star next to a number is a rating, not decoration: ``★5``, ``5★`` -> 星5 in Japanese text, "5 star" in
+    English (the language of the text around it decides; a star elsewhere stays decoration)."""
+    japanese = any(is_japanese_script(c) for c in text)
+
+    def said(m: re.Match[str]) -> str:
+        number = m.group(1) or m.group(2)
+        return f"星{number}" if japanese else f"{number} star"
+
+    return _STARS.sub(said, text)
 
 
 def _nfkc(text: str) -> str:
