@@ -699,3 +699,12 @@ def test_chat_rules_leave_codes_signatures_algebra_and_lists_alone(raw: str, lan
 ])
 def test_a_star_beside_a_number_is_a_rating(raw: str, language: str, spoken: str) -> None:
     assert encode(raw, language).text == spoken
+
+
+@pytest.mark.parametrize(("raw", "words"), [
+    ("Well...I guess. Well…I know.", "Well... I guess. Well... I know."),  # the pause a space after it gives
+    ("Yes/no? He/she said it, and/or not, on/off.", "Yes or no? He or she said it, and or not, on or off."),
+    ("TCP/IP and a day/night cycle.", "TCP slash IP and a day slash night cycle."),
+])
+def test_ellipses_pause_and_slashed_alternatives_read_or(raw: str, words: str) -> None:
+    assert encode(raw, "en").text == words

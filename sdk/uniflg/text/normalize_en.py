@@ -105,6 +105,7 @@ _VERSUS = re.compile(r"\bvs\b(?!\.)")
 _WITH = re.compile(r"(?<![\w/])w/(o(?![\w/]))?(?=\s[A-Za-z]|[A-Za-z]{2}|(?<=o)[\s.,!?]|$)")  # not w/w, w/v
 # An em dash, or -- between words or with a space on both sides, is a pause (not the option in git --version).
 _DASH = re.compile(r"\s*[\u2014\u2015]\s*|(?<=\w)--(?=\w)|\s+--\s+")
+_ELLIPSIS = re.compile(r"(?<=[A-Za-z])\.\.\.(?=[A-Za-z])")  # Well...I guess: the pause a space after it gives
 _ABOUT = re.compile(r"~\s?(?=" + _CUR + r"?\.?\d)")  # ~5 is about five; a drawn-out "Hiii~" is not read
 # A range or a score between two amounts: 5-10, 5–10, $10-20, 9am-5pm, 3-2 (not 555-1234, 2024-03-15, COVID-19,
 # 5 - 3, which is a minus).
@@ -112,6 +113,11 @@ _AMOUNT = _CUR + r"?\d+(?:\.\d+)?(?:\s?(?:[AaPp]\.?[Mm]\.?(?![A-Za-z])|%))?"
 _RANGE = re.compile(r"(?<![\w.\-/:])(" + _AMOUNT + r")(?:-|\s?\u2013\s?)(?=(" + _AMOUNT + r")(?![\d\-/:]|\.\d))")
 _SHARP = re.compile(r"\b([A-G])#(?![\w#])")  # C#, F#
 _HASHTAG = re.compile(r"(?<![\w#&])#(?=[^\W\d_]{2})")  # #VTuber (before a digit # is "number")
+# Pairs with a slash said as alternatives (yes/no -> yes or no); other word/word stays "slash" (day/night cycle,
+# TCP/IP).
+_ALTERNATIVES = {"yes/no", "he/she", "his/her", "him/her", "true/false", "on/off", "in/out", "up/down", "pass/fail",
+                 "either/or", "male/female", "and/or"}
+_WORD_PAIR = re.compile(r"\b[A-Za-z]+/[A-Za-z]+\b")
 _PER = re.compile(r"(?<=\w)\s?/\s?(mo|month|yr|year|wk|week|day|hr|hour|night|person|head|unit|item)\b")
 # What a price ends in, read: "/month" after it is "a month" (month/year between two nouns stays a slash).
 _AMOUNT_WORDS = {w for c in numerals.CURRENCIES.values() for w in (c.one, c.many, c.minor_one, c.minor_many) if w}
@@ -579,12 +585,14 @@ def normalize(text: str) -> str:
         text = pattern.sub(read, text)
     text = _TERM.sub(lambda m: _BEFORE_NUMBER[(m.group(1) or m.group(2)).lower()] + " ", text)
     text = _VERSUS.sub("versus", _WITH.sub(lambda m: "without" if m.group(1) else "with ", text))
-    text = _ABOUT.sub("about ", _DASH.sub(", ", text))
+    text = _ABOUT.sub("about ", _DASH.sub(", ", _ELLIPSIS.sub("... ", text)))
     text = _MINUS.sub("minus ", _SIGN_AFTER_CURRENCY.sub(r"\2\1", text))
     text = _RANGE.sub(_range, text)
     for pattern, read in _RULES[1:]:
         text = pattern.sub(read, text)
     text = _PER.sub(_per, _HASHTAG.sub("hashtag ", _SHARP.sub(r"\1 sharp", text)))
+    text = _WORD_PAIR.sub(lambda m: ("and or" if m.group(0).lower() == "and/or" else m.group(0).replace("/", " or "))
+                          if m.group(0).lower() in _ALTERNATIVES else m.group(0), text)
     text = _STRETCHED.sub(_unstretched, read_greek(text, "en")).replace("~", " ")
     text = _signs(text)
     text = _YEAR.sub(_year_or_number, text)
