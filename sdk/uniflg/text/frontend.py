@@ -108,6 +108,8 @@ _STARS = re.compile(r"[★☆]\s?(\d+(?:\.\d)?)|(\d+(?:\.\d)?)\s?[★☆]")
 def _star_ratings(text: str) -> str:
     """A star next to a number is a rating, not decoration: ``★5``, ``5★`` -> 星5 in Japanese text, "5 star" in
     English (the language of the text around it decides; a star elsewhere stays decoration)."""
+    if not _STARS.search(text):
+        return text
     japanese = any(is_japanese_script(c) for c in text)
 
     def said(m: re.Match[str]) -> str:

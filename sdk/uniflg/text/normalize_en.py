@@ -95,12 +95,6 @@ _SIGNS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " tim
 # sees an unsigned number; a sign written after the currency ($-5) is moved before it.
 _MINUS = re.compile(r"(?<![\w\-\u2212.])[-\u2212](?=" + _CUR + r"?\.?\d)")
 _SIGN_AFTER_CURRENCY = re.compile(r"(" + _CUR + r")\s?([-\u2212])(?=\.?\d)")
-# Before a number: game and document abbreviations, with or without their period (Lv.99, ep 3, pt.2, Ver.2.0).
-_BEFORE_NUMBER = {"lv": "level", "lvl": "level", "ep": "episode", "pt": "part", "ver": "version", "vol": "volume",
-                  "ch": "chapter", "no": "number"}
-# No and Ch only with their period: "No 1 cares", NO2 and CH4 are words and formulas.
-_TERM = re.compile(r"\b(?:(Lv|LV|lv|Lvl|LVL|lvl|Ep|EP|ep|Pt|pt|Ver|VER|ver|Vol|VOL|vol)\.?|(Ch|ch|No|NO)\.)"
-                   r"\s?(?=\d)")
 _VERSUS = re.compile(r"\bvs\b(?!\.)")
 _WITH = re.compile(r"(?<![\w/])w/(o(?![\w/]))?(?=\s[A-Za-z]|[A-Za-z]{2}|(?<=o)[\s.,!?]|$)")  # not w/w, w/v
 # An em dash, or -- between words or with a space on both sides, is a pause (not the option in git --version).
@@ -336,16 +330,19 @@ def _dotted(m: re.Match[str]) -> str:
 
 
 def _names_a_model(m: re.Match[str]) -> bool:
-    """Whether a number with a one-letter unit after it belongs to a name: right after a letter (``iPhone5s``),
-    or after a word with a capital inside (``iPhone 5s``, ``MacBook``) or a capitalized word that does not open
-    a sentence (``a Galaxy 5s``). ``Wait 30s`` and ``the 5s`` are seconds."""
+    """Whether a number with a one-letter unit after it belongs to a name: right after a letter (``iPhone5s``) or
+    after a name (:func:`_name_before`: ``iPhone 5s``, ``a Galaxy 5s``). ``Wait 30s`` and ``the 5s`` are seconds."""
     before = m.string[:m.start()]
-    if before[-1:].isalpha():
-        return True
-    words = before.split()
-    if not words or not before[-1:].isspace():
+    return before[-1:].isalpha() or (before[-1:].isspace() and _name_before(m))
+
+
+def _name_before(m: re.Match[str]) -> bool:
+    """Whether the word right before ``m`` is a name: one with a capital inside (``iPhone``, ``MacBook``) or a
+    capitalized word that does not open a sentence (``a Galaxy``; ``(Matthew`` 5:9, chapter and verse)."""
+    words = m.string[:m.start()].split()
+    if not words:
         return False
-    word = words[-1].strip("\"'“”‘’(")
+    word = words[-1].strip("([{\"'“”‘’")
     if any(c.isupper() for c in word[1:]) and any(c.islower() for c in word):
         return True
     opens = not words[:-1] or words[-2][-1:] in ".!?:;\"“”"
@@ -358,17 +355,6 @@ def _attached_unit(m: re.Match[str]) -> str:
         space = " " if m.string[m.start() - 1:m.start()].isalpha() else ""
         return f"{space}{read_number(m.group(1))} {m.group(2).upper()}"
     return _unit(m)
-
-
-def _after_name(m: re.Match[str]) -> bool:
-    """Whether a capitalized word that does not open the sentence comes right before ``m`` (a name: in Matthew 5:9
-    the numbers are chapter and verse)."""
-    words = m.string[:m.start()].split()
-    if not words:
-        return False
-    word = words[-1].strip("([{\"'“‘")
-    opens = len(words) == 1 or words[-2][-1:] in ".!?:;"
-    return word[:1].isupper() and not opens
 
 
 def _word_before(m: re.Match[str]) -> str:
@@ -545,7 +531,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\w/.])(\d{1,3}(?:\.\d)?)/(100|10|5)(?![\w/])"), _rating),
     (re.compile(r"(?<![\w/])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
     (re.compile(r"(?<![\d:.])(\d{1,3}):(\d)(?![\d:])"),  # 16:9 (Genesis 1:1, after a name, stays)
-     lambda m: m.group(0) if _after_name(m) else f"{m.group(1)} to {m.group(2)}"),
+     lambda m: m.group(0) if _name_before(m) else f"{m.group(1)} to {m.group(2)}"),
     (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
     (re.compile(r"(?<![\w.])(\d+)\s?h\s?(\d+)\s?m(?:in)?(?:\s?(\d+)\s?s)?\b"), _duration),
     (re.compile(r"(?<![\w.])()(\d+)\s?m(?:in)?\s?(\d+)\s?s\b"), _duration),
@@ -583,7 +569,7 @@ def normalize(text: str) -> str:
     """English ``text`` (NFKC-normalized) -> the words a reader says, clause punctuation kept."""
     for pattern, read in _RULES[:1]:  # web addresses keep their dashes
         text = pattern.sub(read, text)
-    text = _TERM.sub(lambda m: _BEFORE_NUMBER[(m.group(1) or m.group(2)).lower()] + " ", text)
+    text = numerals.TERM.sub(lambda m: numerals.term(m)[0] + " ", text)
     text = _VERSUS.sub("versus", _WITH.sub(lambda m: "without" if m.group(1) else "with ", text))
     text = _ABOUT.sub("about ", _DASH.sub(", ", _ELLIPSIS.sub("... ", text)))
     text = _MINUS.sub("minus ", _SIGN_AFTER_CURRENCY.sub(r"\2\1", text))

@@ -41,17 +41,13 @@ _DATE_AFTER = re.compile(r"\s?(?:[(（][月火水木金土日](?:曜日?)?[)）]
 # of a clause. W杯, 単位はWです, WWWの話 and the www of an address (read by the address rule first) stay.
 _LAUGH = re.compile(r"(?<![A-Za-z])(?:w{2,}|(?<=[\u3041-\u3096\u4e00-\u9fff々〜!?！？、。…])[wW]+"
                     r"(?=$|[\s、。!?！？…」』)〜~]))(?![A-Za-z.])")
-# Before a number: game and document abbreviations, with or without their period (Lv.99, Ver.2.0, No.1).
-_BEFORE_NUMBER = {"lv": "レベル", "lvl": "レベル", "ep": "エピソード", "pt": "パート", "ver": "バージョン",
-                  "vol": "ボリューム", "no": "ナンバー", "ch": "チャプター"}
-# No and Ch only with their period (NO2, CH4 are formulas).
-_TERM = re.compile(r"(?<![A-Za-z])(?:(Lv|LV|lv|Lvl|lvl|Ep|EP|ep|Pt|pt|Ver|VER|ver|Vol|VOL|vol)\.?|(No|NO|Ch)\.)"
-                   r"\s?(?=\d)")
 # What a scale letter counts (1.5M再生, 登録者50k, 5k円); without one, 1K (an apartment), 2B (a pencil), 12B (a seat),
 # 512M are labels.
 _COUNTED_AFTER = ("(?:再生|登録|フォロワー|いいね|ビュー|ダウンロード|ドル|達成|突破|超え|越え"
                   "|(?:回|人|円|件|本|部|枚|票|歩|字)(?![\u4e00-\u9fff]))")  # not 回線, 人気, 部屋
 _COUNTED_BEFORE = "登録者|再生数|フォロワー|視聴者|同接|いいね|閲覧数|売上|ダウンロード数"
+_COUNTED = re.compile(r"\s?(?:" + _COUNTED_AFTER + ")")
+_COUNTING = re.compile("(?:" + numerals.CURRENCY_SIGN + "|" + _COUNTED_BEFORE + r")\s?$")
 _AMPM = {"a": "午前", "p": "午後"}
 # What "x2" multiplies in games (x2ダメージ, x10コンボ); before other words x86, x64 are names.
 _X_GAME = "ダメージ|コンボ|ボーナス|ポイント|経験値|スコア|速|倍|ドロップ|報酬"
@@ -173,8 +169,7 @@ def _roman(m: re.Match[str]) -> str:
 def _scaled(m: re.Match[str]) -> str:
     """1.5M再生 -> 1500000再生, $5M -> $5000000, 登録者50k -> 登録者50000: only after a currency sign or a count
     word, or before a counted noun (:data:`_COUNTED_AFTER`)."""
-    counted = (re.match(r"\s?(?:" + _COUNTED_AFTER + ")", m.string[m.end():]) is not None
-               or re.search(numerals.CURRENCY_SIGN + "$|(?:" + _COUNTED_BEFORE + r")\s?$", m.string[:m.start()]))
+    counted = _COUNTED.match(m.string, m.end()) is not None or _COUNTING.search(m.string[:m.start()]) is not None
     resolution = m.group(2) == "K" and m.group(1) in ("2", "4", "5", "8")  # 4K超え, 8K: a screen resolution
     return (numerals.scaled(m.group(1), m.group(2)) or m.group(0)) if counted and not resolution else m.group(0)
 
@@ -189,13 +184,11 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # not \b: kana before the scheme is a word character too (詳しくはhttps://...); the address is ASCII
     (re.compile(r"(?<![A-Za-z])[a-z]+://[!-~]*[A-Za-z0-9/]|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:[A-Za-z0-9-]+\.)+(?:" + _TLDS
                 + r")(?![A-Za-z])"), _web),
-    (_TERM, lambda m: _BEFORE_NUMBER[(m.group(1) or m.group(2)).lower()]),
+    (numerals.TERM, lambda m: numerals.term(m)[1]),
     (re.compile(r"(?<![A-Za-z])(?:vs|VS|Vs)\.?(?![A-Za-z])"), " バーサス "),
     (re.compile(r"(?<![A-Za-z])([A-G])#(?![A-Za-z0-9#])"), r"\1シャープ"),  # C#
     (re.compile(r"(?<![A-Za-z0-9#&])#(?=[^\W\d_])"), "ハッシュタグ"),  # #雑談, #VTuber (before a digit: ナンバー)
-    (re.compile(r"(?:(?<=" + numerals.CURRENCY_SIGN + r")|(?<=" + _COUNTED_BEFORE.replace("|", ")|(?<=")
-                + r")|(?<![A-Za-z\d.]))(\d+(?:\.\d+)?)(k|K|M|B)(?![A-Za-z])"),
-     lambda m: _scaled(m)),  # 10K達成, $5M, 1.5M再生
+    (re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)(k|K|M|B)(?![A-Za-z])"), _scaled),  # 10K達成, $5M, 1.5M再生
     (re.compile(r"(?<![A-Za-z])(\d{1,2}(?::\d{2})?)\s?([AaPp])\.?[Mm]\.?(?![A-Za-z])"),
      lambda m: _AMPM[m.group(2).lower()] + m.group(1) + ("" if ":" in m.group(1) or m.string.startswith("時", m.end())
                                                           else "時")),  # 10am -> 午前10時

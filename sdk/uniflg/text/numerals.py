@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 
@@ -37,6 +38,21 @@ CURRENCIES: dict[str, Currency] = {
     "₺": Currency("lira", "lira", "kurus", "kurus", "リラ"),
 }
 CURRENCY_SIGN = "[" + "".join(CURRENCIES) + "]"  # a regex character class of the signs
+
+# Game and document abbreviations before a number, with or without their period (Lv.99, ep 3, Ver.2.0); No and Ch
+# only with it ("No 1 cares", NO2 and CH4 are words and formulas): abbreviation -> (English, Japanese).
+TERMS: dict[str, tuple[str, str]] = {
+    "lv": ("level", "レベル"), "lvl": ("level", "レベル"), "ep": ("episode", "エピソード"), "pt": ("part", "パート"),
+    "ver": ("version", "バージョン"), "vol": ("volume", "ボリューム"), "ch": ("chapter", "チャプター"),
+    "no": ("number", "ナンバー")}
+TERM = re.compile(r"(?<![A-Za-z])(?:(Lv|LV|lv|Lvl|LVL|lvl|Ep|EP|ep|Pt|pt|Ver|VER|ver|Vol|VOL|vol)\.?|(Ch|ch|No|NO)\.)"
+                  r"\s?(?=\d)")
+
+
+def term(m: re.Match[str]) -> tuple[str, str]:
+    """A :data:`TERM` match -> (English, Japanese) word for the abbreviation."""
+    return TERMS[(m.group(1) or m.group(2)).lower()]
+
 
 # 3.11.7, v1.2.3, 192.168.0.1, 1.234.567, 1.234,56 (after the date rules: 2024.03.15 is a date)
 # The edges are ASCII: in Japanese text kana and kanji touch the number (バージョン3.11.7です).
@@ -144,8 +160,6 @@ def slash_month_day(first: int, second: int, dated: bool = False) -> tuple[int, 
 def scaled(number: str, suffix: str) -> str | None:
     """``1.5`` + ``M`` -> ``"1500000"``: a count with a scale letter (k/K thousand, M million, B billion) as the
     whole number it stands for; None when that is not whole (``1.2345k``)."""
-    from decimal import Decimal
-
     value = Decimal(number) * {"k": 1000, "K": 1000, "M": 10**6, "B": 10**9}[suffix]
     return str(int(value)) if value == value.to_integral_value() else None
 
