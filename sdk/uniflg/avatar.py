@@ -131,7 +131,7 @@ def _reads_speech(voice: Any) -> bool:
     """STL-D: the landmark decoder reads spectrograms, so the text path draws no face; the calibration reads the
     pipelined path's faces (its own speech, animated) on the same phoneme timing."""
     variant = getattr(getattr(voice, "config", None), "variant", None)
-    return getattr(variant, "landmark_input", None) == "spectrogram"
+    return variant is not None and not variant.text_faces
 
 
 def _text_faces(voice: Any, text: str, options: SynthesisOptions) -> np.ndarray:

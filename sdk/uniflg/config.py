@@ -131,6 +131,11 @@ class VariantConfig:
     landmark_input: LandmarkInput = "latent"
 
     @property
+    def text_faces(self) -> bool:
+        """Whether the text path draws faces: not for STL-D, whose landmark decoder reads spectrograms (speech)."""
+        return self.landmark_input != "spectrogram"
+
+    @property
     def name(self) -> str:
         if self.landmark_input == "spectrogram":
             return "STL-D"

@@ -262,7 +262,7 @@ class Voice:
 
     def _check_text_faces(self, mode: str) -> None:
         """STL-D's landmark decoder reads spectrograms, not the text path's latents: it draws faces from speech."""
-        if mode == "t" and self.config.variant.landmark_input == "spectrogram":
+        if mode == "t" and not self.config.variant.text_faces:
             raise InvalidInputError(f"voice {self.name!r} is {self.config.variant.name}: its landmark decoder reads "
                                     "speech, so the text path draws no face; "
                                     "animate speech, or synthesize in pipelined mode ('p'; gRPC "
