@@ -52,28 +52,32 @@ def exit_for_missing_module(exc: ModuleNotFoundError, program: str) -> NoReturn:
             exit_for_missing_module(exc, "examples/grpc_client.py")
     """
     module = (exc.name or "").split(".")[0]
-    extra = _EXTRA_FOR_MODULE.get(module)
-    hint = f"pip install 'uniflg[{extra}]'" if extra else f"pip install {module}"
-    print(f"error: {program} needs {module}, which is not installed: {hint}", file=sys.stderr)
+    print(f"error: {_needs(program, module)}", file=sys.stderr)
     raise SystemExit(2)
 
 
+def _needs(who: str, module: str) -> str:
+    """The one line that says ``who`` needs ``module``, which is not installed, and the extra that brings it."""
+    extra = _EXTRA_FOR_MODULE.get(module)
+    hint = f"pip install 'uniflg[{extra}]'" if extra else f"pip install {module}"
+    return f"{who} needs {module}, which is not installed: {hint}"
+
+
 # Commands that cannot run without a module that only an extra provides: said before any work starts.
-_COMMAND_NEEDS = {"train": ("torch", "train"), "eval": ("torch", "train"), "export": ("torch", "train")}
+_COMMAND_NEEDS = {"train": "torch", "eval": "torch", "export": "torch"}
 
 
 def _missing_requirement(command: str | None) -> str | None:
-    need = _COMMAND_NEEDS.get(command or "")
-    if need is None:
+    module = _COMMAND_NEEDS.get(command or "")
+    if module is None:
         return None
-    module, extra = need
     try:
         found = importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         found = False
     if found:
         return None
-    return f"`uniflg {command}` needs {module}, which is not installed: pip install 'uniflg[{extra}]'"
+    return _needs(f"`uniflg {command}`", module)
 
 
 def _register_runtime(sub: argparse._SubParsersAction) -> None:
@@ -242,11 +246,10 @@ def _main(argv: list[str] | None) -> int:
         log.error("`uniflg %s` stopped: %s%s", args.command, exc.strerror or exc, where)  # disk full, no access
         return 2
     except ModuleNotFoundError as exc:  # a command whose extra is missing, found only when it runs
-        extra = _EXTRA_FOR_MODULE.get((exc.name or "").split(".")[0])
-        if extra is None:
+        module = (exc.name or "").split(".")[0]
+        if module not in _EXTRA_FOR_MODULE:
             raise
-        log.error("`uniflg %s` needs %s, which is not installed: pip install 'uniflg[%s]'", args.command,
-                  exc.name, extra)
+        log.error("%s", _needs(f"`uniflg {args.command}`", module))
         return 2
     except Terminated:
         raise  # main() says which signal
