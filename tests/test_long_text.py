@@ -95,7 +95,7 @@ def test_cli_speaks_long_text_with_one_progress_bar(tmp_path: Path, capsys: pyte
     assert "'ʘ' (U+0298)" in caplog.text and not (tmp_path / "x").exists()
     assert main(["speak", "Let's go ♪😀😀", "-o", str(tmp_path / "e"), "--no-preview"]) == 0  # dropped, warned
     assert (tmp_path / "e" / "speech.wav").is_file()
-    assert "dropped emoji/symbols/faces that cannot be read: ♪ 😀" in caplog.text
+    assert "dropped what is not read (emoji, symbols, faces, stage directions): ♪ 😀" in caplog.text
     # invisible format characters (a Windows file's byte-order mark, zero-width spaces) go without a word;
     # control characters are refused by name, and the hint does not suggest the language it already detected
     assert main(["speak", "\ufeffこん\u200bにちは", "-o", str(tmp_path / "b"), "--no-preview"]) == 0

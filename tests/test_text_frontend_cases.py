@@ -509,7 +509,7 @@ def test_forms_decided_once_for_both_languages(raw: str, language: str, spoken: 
     ('それなｗｗ、ほんとに', 'ja', 'それな、ほんとに'),
     ('Byeee~ see you~', 'en', 'Bye see you'),
     ('It takes ~3 hours.', 'en', 'It takes about three hours.'),
-    ('昨日の件(笑)', 'ja', '昨日の件(笑)'),
+    ('昨日の件(笑)', 'ja', '昨日の件'),  # a stage direction (uniflg.text.markup), not a face
     ('Follow #uniflg and #1 fan, play F#.', 'en', 'Follow hashtag uniflg and number one fan, play F sharp.'),
     ('＃雑談配信 と #1', 'ja', 'ハッシュタグ雑談配信 と ナンバー1'),
     ('Wait 2-3 days, ages 18–25, 1990-1995.', 'en',
@@ -573,8 +573,8 @@ def test_faces_are_decoration_dropped_with_one_warning_or_refused_when_strict(
         caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         assert encode("よろしくね(*´ω`*)", "ja").text == "よろしくね"
-    assert "dropped emoji/symbols/faces that cannot be read: (*´ω`*)" in caplog.text
-    with pytest.raises(UnsupportedTextError, match="emoji, symbols and faces cannot be read: ':D'"):
+    assert "dropped what is not read (emoji, symbols, faces, stage directions): (*´ω`*)" in caplog.text
+    with pytest.raises(UnsupportedTextError, match="emoji, symbols, faces and stage directions are not read: ':D'"):
         encode("Yay :D", "en", strict=True)
     with pytest.raises(UnsupportedTextError, match=r"nothing speakable: only '\(T_T\)'"):
         encode("(T_T)")

@@ -32,6 +32,7 @@ from uniflg.text.charset import (
 )
 from uniflg.text.faces import split_faces
 from uniflg.text.japanese import Token
+from uniflg.text.markup import plain_text, split_directions
 from uniflg.text.segment import split_clauses, split_sentences
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class Passage:
 
 def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     """Refuse control characters, remove decoration (emoji, symbols, kaomoji and emoticons: :mod:`uniflg.text.faces`;
-    or refuse it under ``strict``) and invisible format
+    stage directions: :mod:`uniflg.text.markup`; or refuse them under ``strict``), read Markdown as plain text, remove
+    invisible format
     characters (a byte-order mark, zero-width spaces, direction marks: Unicode category Cf), then NFKC.
     -> (text, what was dropped)."""
     check_nonempty(text)
@@ -86,19 +88,22 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     text = _star_ratings(text)  # before the stars are dropped as decoration
     text, dropped = split_decoration(text)  # first: emoji sequences hold zero-width joiners
     text, faces = split_faces(text)  # kaomoji and emoticons: before NFKC, which splits their accents
-    dropped += faces
+    text, directions = split_directions(text)  # (laughs), *sighs*, (笑): before Markdown reads *...* as emphasis
+    dropped += faces + directions
+    text = plain_text(text)  # Markdown: after the faces, whose * and _ it would read as emphasis
     invisible = sorted({c for c in text if unicodedata.category(c) == "Cf"})
     if invisible:
         text = "".join(c for c in text if unicodedata.category(c) != "Cf")
         log.info("removed invisible format characters: %s", describe_characters(invisible))
     if dropped and strict:
-        raise UnsupportedTextError(f"emoji, symbols and faces cannot be read: {describe_characters(dropped)} "
-                                   "(without strict they are dropped)", dropped)
+        raise UnsupportedTextError("emoji, symbols, faces and stage directions are not read: "
+                                   f"{describe_characters(dropped)} (without strict they are dropped)", dropped)
     text = _nfkc(text).strip()
     if not text:  # one line: the error names what was dropped
-        raise UnsupportedTextError(f"nothing speakable: only {describe_characters(dropped)}", dropped)
+        what = describe_characters(dropped) if dropped else "Markdown formatting (a rule, an empty list or heading)"
+        raise UnsupportedTextError(f"nothing speakable: only {what}", dropped)
     if dropped:
-        log.warning("dropped emoji/symbols/faces that cannot be read: %s", " ".join(dropped))
+        log.warning("dropped what is not read (emoji, symbols, faces, stage directions): %s", " ".join(dropped))
     return text, dropped
 
 

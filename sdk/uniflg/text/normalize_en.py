@@ -441,6 +441,7 @@ def _power(m: re.Match[str]) -> str:
 
 
 def _signs(text: str) -> str:
+    text = numerals.ASTERISK.sub(" ", numerals.PRODUCT.sub(" times ", text))
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)
     return text

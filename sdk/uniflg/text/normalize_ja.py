@@ -236,6 +236,7 @@ def normalize(text: str) -> str:
     for pattern, repl in _RULES[1:]:
         text = pattern.sub(repl, text)  # type: ignore[arg-type]
     text = read_greek(text, "ja")
+    text = numerals.ASTERISK.sub("", numerals.PRODUCT.sub("かける", text))
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)
     text = "".join(ascii_base(c) or c if not c.isascii() else c for c in text)  # café -> cafe

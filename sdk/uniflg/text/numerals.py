@@ -54,6 +54,12 @@ def term(m: re.Match[str]) -> tuple[str, str]:
     return TERMS[(m.group(1) or m.group(2)).lower()]
 
 
+# An asterisk between numbers is multiplication (5 * 3, 2*(3+4)); one on a word, a footnote mark (price*) or
+# formatting left unclosed (**Note), is not read: ASTERISK finds those after the products are read. One standing
+# alone is a symbol that is talked about ("(*) is required") and is read.
+PRODUCT = re.compile(r"(?<=[\d)])[ \t]*\*[ \t]*(?=[\d(])")
+ASTERISK = re.compile(r"(?<=\w)\*+|\*+(?=\w)")
+
 # 3.11.7, v1.2.3, 192.168.0.1, 1.234.567, 1.234,56 (after the date rules: 2024.03.15 is a date)
 # The edges are ASCII: in Japanese text kana and kanji touch the number (バージョン3.11.7です).
 DOTTED = re.compile(r"(?<![A-Za-z\d_.,])[vV]?\d+(?:\.\d+){2,}(?:,\d+)?(?![A-Za-z\d_]|[.,]\d)"
