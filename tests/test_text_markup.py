@@ -42,7 +42,7 @@ def test_markdown_reads_as_what_it_says(written: str, plain: str) -> None:
 
 @pytest.mark.parametrize("written", [
     "5 * 3 = 15", "snake_case_name is a variable", "#hashtag and C# rock", "a > b and c < d", "I <3 you",
-    "<b>tags</b> are not parsed", "price*", "Plain text, no marks at all.",
+"price*", "Plain text, no marks at all.",
     "今日はいい天気ですね。", "https://example.com/a_b_c",
 ])
 def test_what_is_not_markdown_stays(written: str) -> None:
@@ -124,3 +124,21 @@ def test_nothing_speakable_names_what_was_there(written: str, named: str) -> Non
     with pytest.raises(UnsupportedTextError, match="nothing speakable: " + named.replace("(", r"\(").replace(")", r"\)")
                        .replace("[", r"\[").replace("]", r"\]")):
         encode(written)
+
+
+@pytest.mark.parametrize(("written", "plain", "tags"), [
+    ("<b>bold</b> text<br>next", "bold text\nnext", "<b> </b> <br>"),
+    ('<speak>Hello <break time="500ms"/> there</speak>', "Hello there", '<speak> <break time="500ms"/> </speak>'),
+    ("<p>One.</p><p>Two.</p>", "One.\nTwo.", "<p> </p>"),
+    ("<div>block</div>", "block", "<div> </div>"),
+])
+def test_html_and_ssml_tags_are_not_read(written: str, plain: str, tags: str,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="uniflg.text.markup"):
+        assert plain_text(written) == plain
+    assert f"HTML/SSML tags are not read: {tags}" in caplog.text
+
+
+@pytest.mark.parametrize("written", ["I <3 you", "a < b > c", "if x<3 and y>2"])
+def test_comparisons_are_not_tags(written: str) -> None:
+    assert plain_text(written) == written

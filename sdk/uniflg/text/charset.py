@@ -15,6 +15,7 @@ Three kinds of character (docs/frontend.md, "Symbol policy"):
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -74,14 +75,22 @@ def _spelled_symbol(ch: str) -> bool:
     return all(c == "°" or unicodedata.category(c)[0] in "LN" for c in unicodedata.normalize("NFKC", ch))
 
 
+# An emoji or emote shortcode as chat apps write it (Slack, Discord, GitHub, Twitch): :smile:, :thumbsup:, :+1:,
+# :pog_champ: (a name with a letter, alone between colons; not 10:30:45, note:this:that or a smiley like :-)).
+SHORTCODE = re.compile(r"(?<![A-Za-z0-9_:])(?::(?=[A-Za-z0-9_+\-]*[A-Za-z])[A-Za-z0-9_+\-]{2,}:|:[+\-]1:)"
+                       r"(?![A-Za-z0-9_:])")
+
+
 def split_decoration(text: str) -> tuple[str, tuple[str, ...]]:
-    """-> (``text`` without emoji and decorative symbols, the removed items in order, unique).
+    """-> (``text`` without emoji, emoji shortcodes (``:smile:``) and decorative symbols, the removed items in
+    order, unique).
 
     Run on the raw text, before NFKC (which would turn ``™`` into the letters ``TM``). A removed item between
     two Latin letters or digits leaves a space, elsewhere nothing."""
     import emoji
 
-    spans = [(e["match_start"], e["match_end"]) for e in emoji.emoji_list(text)]
+    spans = sorted([(e["match_start"], e["match_end"]) for e in emoji.emoji_list(text)]
+                   + [m.span() for m in SHORTCODE.finditer(text)])
     removed: list[str] = []
     out: list[str] = []
     pos = 0

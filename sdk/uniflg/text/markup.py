@@ -1,4 +1,4 @@
-"""What written text marks up but does not say: Markdown formatting and stage directions.
+"""What written text marks up but does not say: Markdown formatting (with HTML and SSML tags) and stage directions.
 
 Chat bots and language models write Markdown (``**bold**``, ``# headings``, ``- lists``, ``[links](url)``, tables,
 code), and chat, scripts and captions carry stage directions (``(laughs)``, ``*sighs*``, ``[Music]``, ``(笑)``).
@@ -11,6 +11,7 @@ emoji and faces it drops (docs/frontend.md, "Markdown and stage directions").
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import cache
 from typing import TYPE_CHECKING
@@ -19,15 +20,20 @@ if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
-# What Markdown's own syntax needs (emphasis, code, links, headings, quotes, tables, escapes, entities) or a list
-# item, a thematic break or a setext underline at the start of a line: text without any of it is returned as it
-# is, so plain text never meets the parser.
-_MARKDOWN_SIGNS = re.compile(r"[*_`~\[#>|\\&]|^[ \t]*(?:[-+]|\d{1,9}[.)])[ \t]|^[ \t]*(?:-{3,}|={3,})[ \t]*$",
+log = logging.getLogger(__name__)
+
+# What Markdown's own syntax needs (emphasis, code, links, headings, quotes, tables, escapes, entities, tags) or a
+# list item, a thematic break or a setext underline at the start of a line: text without any of it is returned as
+# it is, so plain text never meets the parser.
+_MARKDOWN_SIGNS = re.compile(r"[*_`~\[#<>|\\&]|^[ \t]*(?:[-+]|\d{1,9}[.)])[ \t]|^[ \t]*(?:-{3,}|={3,})[ \t]*$",
                              re.MULTILINE)
-# The block and inline rules read. Off: indented code (four leading spaces are not code in chat text), raw HTML
-# (``<3`` and ``a < b`` stay text) and linkify (addresses are read by the normalizers).
+# The block and inline rules read. Off: indented code (four leading spaces are not code in chat text), HTML blocks
+# (a tag at a line's start is read inline like any other) and linkify (addresses are read by the normalizers).
+# Inline HTML tags are found by CommonMark's definition of a tag, so ``<3`` and ``a < b`` stay text.
 _RULES = ["emphasis", "strikethrough", "backticks", "link", "image", "autolink", "escape", "entity", "newline",
-          "heading", "lheading", "blockquote", "list", "fence", "table", "hr", "reference"]
+          "heading", "lheading", "blockquote", "list", "fence", "table", "hr", "reference", "html_inline"]
+# Tags that end a line where a page would (<br>, <p>, <div>, <li>, headings): a line break ends a sentence.
+_BREAKING_TAG = re.compile(r"</?(?:br|p|div|li|h[1-6]|tr)\b", re.IGNORECASE)
 _LINE_ENDS = {"paragraph_close", "heading_close", "tr_close"}
 
 
@@ -35,17 +41,21 @@ _LINE_ENDS = {"paragraph_close", "heading_close", "tr_close"}
 def _parser() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("zero").enable(_RULES)
+    return MarkdownIt("zero", {"html": True}).enable(_RULES)
 
 
-def _inline(children: list[Token]) -> str:
-    """The words of one inline run: text, code and image descriptions; line breaks kept (they end sentences)."""
+def _inline(children: list[Token], tags: list[str]) -> str:
+    """The words of one inline run: text, code and image descriptions; line breaks kept (they end sentences);
+    HTML and SSML tags go into ``tags``."""
     out: list[str] = []
     for child in children:
         if child.type in ("text", "code_inline", "image"):
             out.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             out.append("\n")
+        elif child.type == "html_inline":
+            tags.append(child.content)
+            out.append("\n" if _BREAKING_TAG.match(child.content) else "")
     return "".join(out)
 
 
@@ -53,17 +63,19 @@ def plain_text(text: str) -> str:
     """Markdown -> what it says, one line per paragraph, heading, list item, table row or code line (a line break
     ends a sentence). Emphasis, strikethrough, code and link marks go, keeping their words (a link reads its text,
     an image its description; an address alone stays for the normalizers to read); heading, quote and bullet marks
-    go; a numbered item keeps its number (``1. Open it.``); table cells are joined by commas; thematic breaks and
-    link definitions go. Text with none of Markdown's signs is returned unchanged, and what is not Markdown in
-    CommonMark's rules stays as written (``5 * 3``, ``snake_case``, ``#hashtag``, ``C#``, ``a > b``, ``<3``)."""
+    go; a numbered item keeps its number (``1. Open it.``); table cells are joined by commas; thematic breaks,
+    link definitions and HTML or SSML tags go (``<br>``, ``<p>`` and the like end a line; one info line names the
+    tags). Text with none of Markdown's signs is returned unchanged, and what is not Markdown in
+    CommonMark's rules stays as written (``5 * 3``, ``snake_case``, ``#hashtag``, ``C#``, ``a < b > c``, ``<3``)."""
     if not _MARKDOWN_SIGNS.search(text):
         return text
     lines: list[str] = []
     line: list[str] = []
+    tags: list[str] = []
     row_cells = 0
     for token in _parser().parse(text):
         if token.type == "inline":
-            line.append(_inline(token.children or []))
+            line.append(_inline(token.children or [], tags))
         elif token.type in ("fence", "code_block"):
             lines.extend(token.content.splitlines())
         elif token.type == "list_item_open" and token.info:  # an ordered item: its number as written
@@ -76,7 +88,10 @@ def plain_text(text: str) -> str:
             lines.append("".join(line))
             line, row_cells = [], 0
     lines.append("".join(line))
-    return "\n".join(s for s in (piece.strip() for piece in "\n".join(lines).split("\n")) if s)
+    if tags:  # SSML is markup too: its <break> and <prosody> are not followed (docs/frontend.md)
+        log.info("HTML/SSML tags are not read: %s", " ".join(dict.fromkeys(tags)))
+    pieces = (re.sub(r"[ \t]{2,}", " ", piece.strip()) for piece in "\n".join(lines).split("\n"))
+    return "\n".join(piece for piece in pieces if piece)
 
 
 # Stage directions: an action or sound, alone inside ( ), [ ], full-width brackets or asterisks, in either

@@ -52,6 +52,29 @@ ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "
                  "Dept": "department", "Inc": "incorporated", "Ltd": "limited", "Co": "company", "Corp":
                  "corporation", "e.g": "for example", "i.e": "that is", "No": "number", "Vol": "volume",
                  "Fig": "figure", "Ch": "chapter"}
+# Chat abbreviations read as what they stand for (the letters of lol, gg, afk and omg are what people say).
+CHAT_ABBREVIATIONS = {
+    "idk": "I don't know", "idc": "I don't care", "tbh": "to be honest", "ngl": "not gonna lie",
+    "imo": "in my opinion", "imho": "in my humble opinion", "btw": "by the way", "brb": "be right back",
+    "thx": "thanks", "thnx": "thanks", "tysm": "thank you so much", "ty": "thank you", "pls": "please",
+    "plz": "please", "np": "no problem", "rn": "right now", "omw": "on my way", "jk": "just kidding",
+    "nvm": "never mind", "ikr": "I know, right", "smh": "shaking my head", "fyi": "for your information",
+    "ofc": "of course", "afaik": "as far as I know", "iirc": "if I remember correctly", "bc": "because",
+    "cuz": "because", "tho": "though"}
+# Abbreviations that are also names, units or acronyms in capitals (Ty, NP-hard, RN, JK, BC): lower case only.
+_CHAT_LOWER_ONLY = {"ty", "np", "rn", "jk", "bc"}
+_CHAT = re.compile(r"(?<![\w'’-])(" + "|".join(sorted(CHAT_ABBREVIATIONS, key=len, reverse=True))
+                   + r")(?![\w'’-])", re.IGNORECASE)
+
+
+def _chat(m: re.Match[str]) -> str:
+    word = m.group(1)
+    lower = word.lower()
+    if word == lower or (lower not in _CHAT_LOWER_ONLY and word in (word.upper(), word.capitalize())):
+        return CHAT_ABBREVIATIONS[lower]
+    return word
+
+
 # Web-address endings (with what the domain rule accepts as a name).
 _TLDS = ("com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz|html|htm|php")
 # Words before a/b that make it a date (on 3/4, Happy 7/4) rather than a fraction.
@@ -533,7 +556,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\w/])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
     (re.compile(r"(?<![\d:.])(\d{1,3}):(\d)(?![\d:])"),  # 16:9 (Genesis 1:1, after a name, stays)
      lambda m: m.group(0) if _name_before(m) else f"{m.group(1)} to {m.group(2)}"),
-    (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
+    (re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?!\d)(?:\s?([AaPp]\.?[Mm]\.?)(?![A-Za-z]))?"), _time),
     (re.compile(r"(?<![\w.])(\d+)\s?h\s?(\d+)\s?m(?:in)?(?:\s?(\d+)\s?s)?\b"), _duration),
     (re.compile(r"(?<![\w.])()(\d+)\s?m(?:in)?\s?(\d+)\s?s\b"), _duration),
     # 1920x1080 (not hex 0x10); 2x speed, 3x faster (not 2x+1); x2 damage, x10 combo (not x86, nor a variable x2)
@@ -557,7 +580,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(" + "|".join(re.escape(a) for a in sorted(ABBREVIATIONS, key=len, reverse=True))
                 + r")\."), _abbreviation),
 ]
-_YEAR = re.compile(r"(?<![\d.,])(1[1-9]\d\d|20\d\d)(?![\d.,]\d)")
+_YEAR = re.compile(r"(?<![\d.,])(1[1-9]\d\d|20\d\d)(?!\d|[.,]\d)")  # not the start of 12345 or 1999.5
 _PLAIN_NUMBER = re.compile(r"(?<![\w.])(" + _NUM + r")(?![\w]|\.\d)")
 
 
@@ -570,7 +593,7 @@ def normalize(text: str) -> str:
     """English ``text`` (NFKC-normalized) -> the words a reader says, clause punctuation kept."""
     for pattern, read in _RULES[:1]:  # web addresses keep their dashes
         text = pattern.sub(read, text)
-    text = numerals.TERM.sub(lambda m: numerals.term(m)[0] + " ", text)
+    text = numerals.TERM.sub(lambda m: numerals.term(m)[0] + " ", _CHAT.sub(_chat, text))
     text = _VERSUS.sub("versus", _WITH.sub(lambda m: "without" if m.group(1) else "with ", text))
     text = _ABOUT.sub("about ", _DASH.sub(", ", _ELLIPSIS.sub("... ", text)))
     text = _MINUS.sub("minus ", _SIGN_AFTER_CURRENCY.sub(r"\2\1", text))

@@ -41,6 +41,9 @@ _DATE_AFTER = re.compile(r"\s?(?:[(（][月火水木金土日](?:曜日?)?[)）]
 # of a clause. W杯, 単位はWです, WWWの話 and the www of an address (read by the address rule first) stay.
 _LAUGH = re.compile(r"(?<![A-Za-z])(?:w{2,}|(?<=[\u3041-\u3096\u4e00-\u9fff々〜!?！？、。…])[wW]+"
                     r"(?=$|[\s、。!?！？…」』)〜~]))(?![A-Za-z.])")
+# 88888: applause in Japanese chat (8 is hachi, pachi-pachi), four or more eights standing alone; 8888円,
+# 答えは8888 and 18888 are numbers.
+_CLAPS = re.compile(r"(?<![\dA-Za-z,.\u3041-\u3096])8{4,}(?=$|[\s!?！？。、…wｗ])")
 # What a scale letter counts (1.5M再生, 登録者50k, 5k円); without one, 1K (an apartment), 2B (a pencil), 12B (a seat),
 # 512M are labels.
 _COUNTED_AFTER = ("(?:再生|登録|フォロワー|いいね|ビュー|ダウンロード|ドル|達成|突破|超え|越え"
@@ -232,7 +235,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
 def normalize(text: str) -> str:
     """Japanese ``text`` (NFKC-normalized) -> text Open JTalk reads right (Latin words in katakana)."""
     text = _RULES[0][0].sub(_web, text)  # first: an address keeps its www
-    text = _LAUGH.sub("", text)
+    text = _CLAPS.sub("パチパチ", _LAUGH.sub("", text))
     for pattern, repl in _RULES[1:]:
         text = pattern.sub(repl, text)  # type: ignore[arg-type]
     text = read_greek(text, "ja")

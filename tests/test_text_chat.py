@@ -1,0 +1,85 @@
+"""Chat text: emoji shortcodes, chat abbreviations, applause, and numbers no rule may leave half read."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from uniflg.text.charset import split_decoration
+from uniflg.text.frontend import encode
+
+
+@pytest.mark.parametrize(("written", "left", "dropped"), [
+    ("Great stream :smile: :thumbsup:", "Great stream  ", (":smile:", ":thumbsup:")),
+    ("nice :+1: and :pog_champ:", "nice  and ", (":+1:", ":pog_champ:")),
+    (":smile:最高", "最高", (":smile:",)),
+])
+def test_emoji_shortcodes_are_decoration(written: str, left: str, dropped: tuple[str, ...]) -> None:
+    assert split_decoration(written) == (left, dropped)
+
+
+@pytest.mark.parametrize("written", ["at 10:30:45 sharp", "note:this:that", "ratio 1:2:3", "Re:Zero:", "a :b"])
+def test_colons_that_are_not_shortcodes_stay(written: str) -> None:
+    assert split_decoration(written) == (written, ())
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("idk tbh", "I don't know to be honest"),
+    ("Idk what to do", "I don't know what to do"),
+    ("IDK!", "I don't know!"),
+    ("brb, omw rn", "be right back, on my way right now"),
+    ("ty for the sub, np!", "thank you for the sub, no problem!"),
+    ("btw imo it's fine, ikr", "by the way in my opinion it's fine, I know, right"),
+    # names, acronyms and eras in capitals stay
+    ("Ty Dolla sign and JK Rowling", "Ty Dolla sign and JK Rowling"),
+    ("An NP-hard problem from 500 BC.", "An NP-hard problem from five hundred BC."),
+    ("The RN said so.", "The RN said so."),
+    ("thx-giving idk's", "thx-giving idk's"),
+])
+def test_chat_abbreviations_read_as_what_they_stand_for(written: str, said: str) -> None:
+    assert encode(written, language="en").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("最高！8888888", "最高!パチパチ"),
+    ("すごい 8888", "すごい パチパチ"),
+    ("8888円です", "8888円です"),
+    ("答えは8888", "答えは8888"),
+    ("888人", "888人"),
+])
+def test_japanese_applause(written: str, said: str) -> None:
+    assert encode(written, language="ja").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("12345 people", "twelve thousand three hundred and forty five people"),
+    ("Population 15000.", "Population fifteen thousand."),
+    ("It costs 19999.", "It costs nineteen thousand nine hundred and ninety nine."),
+    ("20001 items", "twenty thousand and one items"),
+    ("In 1999.5 units", "In one thousand nine hundred and ninety nine point five units"),
+    ("at 23:537", "at twenty three:five hundred and thirty seven"),
+])
+def test_numbers_after_the_year_and_time_forms_are_read_whole(written: str, said: str) -> None:
+    assert encode(written, language="en").text == said
+
+
+def test_no_english_number_is_left_half_read() -> None:
+    """Seeded: 3,000 numbers of every size in everyday frames; no digit may survive normalization (the year rule
+    once read 12345 as "twelve thirty four5")."""
+    rng = random.Random(19)
+    frames = ["{} people", "It costs {}.", "{} items were sold", "about {} meters", "{}", "{} to {}", "{}% of us",
+              "${}", "{}kg", "page {}", "{}th place", "around {}s", "at {}:{}", "from {} to {}", "{},{}", "{}.{}"]
+
+    def number() -> str:
+        return str(rng.choice([rng.randint(0, 99), rng.randint(100, 9999), rng.randint(10_000, 99_999),
+                               rng.randint(100_000, 10**12)]))
+
+    left = []
+    for _ in range(3000):
+        frame = rng.choice(frames)
+        text = frame.format(*(number() for _ in range(frame.count("{}"))))
+        said = encode(text, language="en").text
+        if re.search(r"\d", said):
+            left.append((text, said))
+    assert left == []
