@@ -83,3 +83,22 @@ def test_no_english_number_is_left_half_read() -> None:
         if re.search(r"\d", said):
             left.append((text, said))
     assert left == []
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("Call 911 now.", "Call nine one one now."),
+    ("Dial 999 for help.", "Dial nine nine nine for help."),
+    ("Press 5 then call 112.", "Press five then call one one two."),
+    ("Your PIN is 4821.", "Your PIN is four eight two one."),
+    ("The passcode: 0042", "The passcode: zero zero four two"),
+    ("zip code 90210", "zip code nine zero two one zero"),
+    ("ext. 204", "extension two zero four"),
+    ("Call +1 555 123 4567 now.", "Call plus one, five five five, one two three, four five six seven now."),
+    ("+44 (20) 7946 0958", "plus four four, two zero, seven nine four six, zero nine five eight"),
+    # counts after the same verbs stay numbers
+    ("call 100 people", "call one hundred people"),
+    ("I called 300 customers today.", "I called three hundred customers today."),
+    ("The code is 404.", "The code is four hundred and four."),
+])
+def test_what_is_keyed_in_is_read_digit_by_digit(written: str, said: str) -> None:
+    assert encode(written, language="en").text == said

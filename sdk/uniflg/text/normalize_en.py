@@ -51,7 +51,7 @@ ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "
                  "vs": "versus", "etc": "et cetera", "approx": "approximately", "Ave": "avenue", "Blvd": "boulevard",
                  "Dept": "department", "Inc": "incorporated", "Ltd": "limited", "Co": "company", "Corp":
                  "corporation", "e.g": "for example", "i.e": "that is", "No": "number", "Vol": "volume",
-                 "Fig": "figure", "Ch": "chapter"}
+                 "Fig": "figure", "Ch": "chapter", "ext": "extension", "Ext": "extension"}
 # Chat abbreviations read as what they stand for (the letters of lol, gg, afk and omg are what people say).
 CHAT_ABBREVIATIONS = {
     "idk": "I don't know", "idc": "I don't care", "tbh": "to be honest", "ngl": "not gonna lie",
@@ -428,6 +428,13 @@ def _digits(m: re.Match[str]) -> str:
     return ", ".join(" ".join(_words(int(d)) for d in group) for group in re.findall(r"\d+", m.group(0)))
 
 
+def _keyed(m: re.Match[str]) -> str:
+    """``PIN is 4821``, ``call 911 now`` -> the words before, then each digit by name (what is keyed in)."""
+    digits = re.search(r"\d+$", m.group(0))
+    assert digits is not None  # the pattern ends in digits
+    return m.group(0)[:digits.start()] + _digits(digits)
+
+
 def _fraction(m: re.Match[str]) -> str:
     """1/2 -> one half, 3/4 -> three quarters, 2/3 -> two thirds, 3 1/2 (or 3½) -> three and one half (proper
     fractions only; 24/7 stays as is). A month and a day above 12 (12/25) is a date, as is any month and day
@@ -551,6 +558,14 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (numerals.DOTTED_DATE, lambda m: _date(m.group(3), int(m.group(2)), int(m.group(1))) or m.group(0)),
     (numerals.DOTTED, _dotted),
     (re.compile(r"(?<![\w\-.+])\+?(?:\d{1,4}-)?\d{2,4}-\d{3,4}-\d{4}(?![\w\-])"), _digits),  # 1-800-555-1234
+    # +1 555 123 4567, +44 (20) 7946 0958, +81.90.1234.5678: an international number, grouped as written
+    (re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .\-]\(?\d{1,4}\)?){2,5}(?![\w]|[.\-]\d)"),
+     lambda m: "plus " + _digits(m)),
+    # what is keyed in digit by digit: a PIN, a code, a number dialled or called (call 911 now; not "call 100 people")
+    (re.compile(r"(?i:\b(?:pin|passcode|password|otp|(?:verification|security|access|zip|postal) code|dial(?:ed|led)?"
+                r"|ext\.?|extension)(?:\s+(?:number|no\.|#))?(?:\s+(?:is|was|are))?:?\s+)\d{3,12}(?![\w]|[.,]\d)"
+                r"|(?i:\b(?:call|calling|called|text|texting|ring)\s+)\d{3,12}(?=\s*(?:$|[.,!?;:)]|\s(?:now|immediately"
+                r"|right|for|or|and|if|in|at|to|please|asap|first)\b))"), _keyed),
     (re.compile(r"(?<![\w-])(?:\(\d{3}\)\s?|\d{3}-)?\d{3}-\d{4}\b"), _digits),
     (re.compile(r"(?<![\w/.])(\d{1,3}(?:\.\d)?)/(100|10|5)(?![\w/])"), _rating),
     (re.compile(r"(?<![\w/])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
