@@ -102,3 +102,13 @@ def test_no_english_number_is_left_half_read() -> None:
 ])
 def test_what_is_keyed_in_is_read_digit_by_digit(written: str, said: str) -> None:
     assert encode(written, language="en").text == said
+
+
+def test_every_japanese_syllable_reads_with_the_symbol_table() -> None:
+    """Every katakana syllable (with each small kana and the long mark) phonemizes to symbols the voices know:
+    Open JTalk's fy (フュ) was a KeyError; it reads as hy now."""
+    kana = [chr(c) for c in range(0x30A1, 0x30FB)]
+    for first in kana:
+        for second in ["", *"ァィゥェォャュョヮー"]:
+            encode("ア" + first + second, language="ja")  # raises on a symbol outside the table
+    assert encode("フューチャー", language="ja").symbols == encode("ヒューチャー", language="ja").symbols

@@ -61,6 +61,11 @@ def _accent(mora: int | None, accent_type: int | None) -> int:
     return S.ACCENT_HIGH if accent_type == 0 or mora <= accent_type else S.ACCENT_LOW
 
 
+# Open JTalk phonemes outside the symbol table (which the voices were trained on, so it cannot grow): the nearest
+# in it. フュ (fy: フューチャー, フュージョン) is read ヒュ, as many speakers say it.
+_NEAREST_PHONEME = {"fy": "hy"}
+
+
 def labels_to_tokens(labels: Sequence[str]) -> list[Token]:
     """Full-context labels -> one :class:`Token` per label."""
     phones: list[str] = []
@@ -68,7 +73,7 @@ def labels_to_tokens(labels: Sequence[str]) -> list[Token]:
         m = _PHONE.search(lab)
         if m is None:
             raise ValueError(f"not an Open JTalk full-context label: {lab!r}")
-        phones.append(m.group(2))
+        phones.append(_NEAREST_PHONEME.get(m.group(2), m.group(2)))
     tokens: list[Token] = []
     for i, (lab, ph) in enumerate(zip(labels, phones, strict=True)):
         if ph in ("sil", "pau"):
