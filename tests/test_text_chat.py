@@ -112,3 +112,16 @@ def test_every_japanese_syllable_reads_with_the_symbol_table() -> None:
         for second in ["", *"ァィゥェォャュョヮー"]:
             encode("ア" + first + second, language="ja")  # raises on a symbol outside the table
     assert encode("フューチャー", language="ja").symbols == encode("ヒューチャー", language="ja").symbols
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("I bought an RTX 4090.", "I bought an RTX forty ninety."),
+    ("GTX 1080 Ti and RX 7900 XTX", "GTX ten eighty Ti and RX seventy nine hundred XTX"),
+    ("RTX4090", "RTX forty ninety"),
+    ("Xbox 360 games", "Xbox three sixty games"),
+    ("Boeing 747 and Airbus A320", "Boeing seven forty seven and Airbus A three twenty"),
+    ("GT 5 is a game", "GT five is a game"),  # one digit: a title, not a model number
+    ("USD 1500", "USD one thousand five hundred"),  # currency codes are amounts
+])
+def test_model_numbers_are_said_in_pairs(written: str, said: str) -> None:
+    assert encode(written, language="en").text == said

@@ -75,6 +75,8 @@ def _chat(m: re.Match[str]) -> str:
     return word
 
 
+# Product lines whose model numbers are said in pairs (RTX 4090: forty ninety; Boeing 747: seven forty seven).
+_MODEL_LINES = "RTX|GTX|GT|RX|Xbox|Boeing|Airbus A|Porsche|Nokia"
 # Web-address endings (with what the domain rule accepts as a name).
 _TLDS = ("com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz|html|htm|php")
 # Words before a/b that make it a date (on 3/4, Happy 7/4) rather than a fraction.
@@ -557,6 +559,9 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), _us_date),
     (numerals.DOTTED_DATE, lambda m: _date(m.group(3), int(m.group(2)), int(m.group(1))) or m.group(0)),
     (numerals.DOTTED, _dotted),
+    # product lines whose model numbers are said in pairs: RTX 4090 (forty ninety), GTX 970, Xbox 360, Boeing 747
+    (re.compile(r"\b(" + _MODEL_LINES + r")(\s?)(\d{3,4})\b(?![.,]\d)"),
+     lambda m: f"{m.group(1)}{m.group(2) or ' '}{_words(int(m.group(3)), 'year')}"),
     (re.compile(r"(?<![\w\-.+])\+?(?:\d{1,4}-)?\d{2,4}-\d{3,4}-\d{4}(?![\w\-])"), _digits),  # 1-800-555-1234
     # +1 555 123 4567, +44 (20) 7946 0958, +81.90.1234.5678: an international number, grouped as written
     (re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .\-]\(?\d{1,4}\)?){2,5}(?![\w]|[.\-]\d)"),
