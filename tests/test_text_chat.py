@@ -121,7 +121,7 @@ def test_every_japanese_syllable_reads_with_the_symbol_table() -> None:
     ("Xbox 360 games", "Xbox three sixty games"),
     ("Boeing 747 and Airbus A320", "Boeing seven forty seven and Airbus A three twenty"),
     ("GT 5 is a game", "GT five is a game"),  # one digit: a title, not a model number
-    ("USD 1500", "USD one thousand five hundred"),  # currency codes are amounts
+    ("USD 4090", "USD four thousand and ninety"),  # currency codes are amounts
 ])
 def test_model_numbers_are_said_in_pairs(written: str, said: str) -> None:
     assert encode(written, language="en").text == said

@@ -625,7 +625,7 @@ def test_every_currency_sign_of_the_one_table_is_read(raw: str, language: str, s
      'Build for x86 and x64, solve 2x plus one equals seven, read 0x10, let x2 be the sample.'),
     ('x86版と2x+1=7と0x10', 'ja', 'エックス86版と2エックスプラス1イコール7と0エックス10'),
     ('World 1-1, stage 3-2, Boeing 747-400, ZIP 90210-1234, part 1234-5678, Room 2-105.', 'en',
-     'World one-one, stage three-two, Boeing seven hundred and forty seven-four hundred, ZIP ninety '
+     'World one-one, stage three-two, Boeing seven forty seven-four hundred, ZIP ninety '
      'thousand two hundred and ten-twelve thirty four, part twelve thirty four-five thousand six hundred '
      'and seventy eight, Room two-one hundred and five.'),
     ("Sort (a-z), take (x-y), let (a=b), print('a') and len(a_b); if x <3 stop.", 'en',
