@@ -731,3 +731,33 @@ def test_open_audio_checks_its_own_arguments(tmp_path: Path) -> None:
             with pytest.raises(InvalidInputError, match="block seconds must be a finite number"):
                 list(f.blocks(seconds))
         assert [b.size for b in f.blocks(0.4)] == [9600, 9600, 4800]
+
+
+def test_torch_backend_needs_safetensors_too(monkeypatch) -> None:
+    """torch without safetensors (the torch wheel installed alone, before the extras) is not a usable backend: the
+    reason names the missing package, and load_voice raises BackendUnavailableError, not ModuleNotFoundError."""
+    import uniflg.backends as backends
+    from uniflg.errors import BackendUnavailableError
+    from uniflg.voice import load_voice
+
+    real = backends._installed
+    monkeypatch.setattr(backends, "_installed", lambda name: name != "safetensors" and real(name))
+    assert backends.available_backends(True, True)["torch"] == \
+        "safetensors not installed (pip install 'uniflg[torch]')"
+    with pytest.raises(BackendUnavailableError, match="safetensors not installed"):
+        load_voice(backend="torch")
+
+
+def test_info_says_when_portaudio_has_no_device(caplog, capsys) -> None:
+    """`info` asks PortAudio for its devices: "available" only with one (a machine with the library and no device
+    refused serve --play after info said available)."""
+    sounddevice = pytest.importorskip("sounddevice", reason="needs PortAudio (pip install 'uniflg[audio]')")
+    devices = sounddevice.query_devices()
+    capsys.readouterr()
+    code, _ = cli(caplog, "info", "--json")
+    line = json.loads(capsys.readouterr().out)["features"]["PortAudio (live microphone, serve --play)"]
+    assert code == 0
+    if any(d["max_input_channels"] or d["max_output_channels"] for d in devices):
+        assert line.startswith("available (")
+    else:
+        assert line.startswith("the library is installed, but there is no audio device")

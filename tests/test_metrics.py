@@ -10,15 +10,14 @@ import pytest
 from scipy.signal import lfilter
 from uniflg_train.evaluation.dtw import dtw, warp_to_reference
 from uniflg_train.evaluation.evaluate import Prediction, Reference, evaluate
+from uniflg_train.evaluation.lips import inner_lip_gap, pearson
 from uniflg_train.evaluation.mcd import MelCepstrumOptions, cepstrum_from_log_spectrum, mcd, mel_alpha
 from uniflg_train.evaluation.metrics import (
     align_landmarks,
     energy_envelope,
     interocular_distance,
     landmark_metrics,
-    lip_opening,
     mouth_area,
-    pearson,
     polygon_area,
 )
 from uniflg_train.evaluation.runner import EvalItem, run_eval
@@ -82,8 +81,8 @@ def test_mouth_area_on_a_hand_computed_polygon() -> None:
     pred[:, 60:68, 1] *= 1.5  # area 6 instead of 4 -> |6 - 4| / 4 = 50 %
     assert mouth_area(pred) == pytest.approx([6.0, 6.0])
     assert landmark_metrics(pred, ref)["D-A"] == pytest.approx(50.0)
-    assert lip_opening(ref)[0] == pytest.approx(2.0)  # 62 = (1, 0), 66 = (1, 2)
-    assert lip_opening(pred, normalize_by=2.0)[0] == pytest.approx(1.5)
+    assert inner_lip_gap(ref)[0] == pytest.approx(2.0)  # 62 = (1, 0), 66 = (1, 2)
+    assert inner_lip_gap(pred)[0] == pytest.approx(3.0)
 
 
 def test_dtw_aligns_a_time_stretched_copy() -> None:

@@ -320,9 +320,14 @@ def _features() -> dict[str, str]:
     except Exception as exc:  # noqa: BLE001
         out["ffmpeg (preview.mp4)"] = f"unavailable: {exc}"
     try:
-        import sounddevice  # noqa: F401 - raises OSError without the PortAudio library
+        import sounddevice  # raises OSError without the PortAudio library
 
-        out[PORTAUDIO] = "available"
+        devices = sounddevice.query_devices()
+        inputs = sum(1 for d in devices if d["max_input_channels"] > 0)
+        outputs = sum(1 for d in devices if d["max_output_channels"] > 0)
+        out[PORTAUDIO] = (f"available ({inputs} input and {outputs} output devices)" if inputs or outputs
+                          else "the library is installed, but there is no audio device (live --input FILE or -, "
+                               "and serve without --play still work)")
     except ImportError:
         out[PORTAUDIO] = "unavailable: pip install 'uniflg[audio]'"
     except OSError as exc:

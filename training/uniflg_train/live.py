@@ -392,10 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=argtypes.positive_number, default=40.0, help="wall-clock budget for both phases")
     p.add_argument("--speech-share", type=argtypes.within(Range("speech share", 0.0, 1.0)), default=0.55,
                    help="share of the budget for phase 1, 0-1")
-    p.add_argument("--speech-steps", type=argtypes.int_range(0, 10**9), default=4000)
-    p.add_argument("--landmark-steps", type=argtypes.int_range(0, 10**9), default=4000)
-    p.add_argument("--batch", type=argtypes.int_range(1, 4096), default=16)
-    p.add_argument("--lr", type=argtypes.positive_number, default=1e-3)
+    p.add_argument("--speech-steps", type=argtypes.int_range(0, 10**9), default=4000,
+                   help="phase 1 (speech -> latent) stops here or at its share of --minutes, whichever comes first")
+    p.add_argument("--landmark-steps", type=argtypes.int_range(0, 10**9), default=4000,
+                   help="phase 2 (latent -> landmarks) stops here or when --minutes is spent")
+    p.add_argument("--batch", type=argtypes.int_range(1, 4096), default=16, help="items per step")
+    p.add_argument("--lr", type=argtypes.positive_number, default=1e-3, help="AdamW learning rate, both phases")
     p.add_argument("--threads", type=argtypes.int_range(1, 1024), default=1)
     p.add_argument("--limit", type=argtypes.int_range(1, 10**9), default=None,
                    help="use only the first N training items")
@@ -410,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("evaluate", help="D-LL of every speech path of a voice on the corpus face tracks")
     p.add_argument("--corpus", type=argtypes.path, required=True)
     p.add_argument("--voice", type=argtypes.path, required=True)
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", choices=("train", "val", "test"), default="test",
+                   help="the corpus manifest to stream")
     p.add_argument("--limit", type=argtypes.int_range(1, 10**9), default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

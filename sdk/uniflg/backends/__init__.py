@@ -51,7 +51,8 @@ def available_backends(has_onnx: bool, has_weights: bool) -> dict[str, str]:
     if not has_weights:
         out["torch"] = "the voice has no model.safetensors"
     else:
-        out["torch"] = "" if _installed("torch") else "torch is not installed (pip install 'uniflg[torch]')"
+        missing = [name for name in ("torch", "safetensors") if not _installed(name)]  # the extra brings both
+        out["torch"] = f"{' and '.join(missing)} not installed (pip install 'uniflg[torch]')" if missing else ""
     if not has_onnx:
         out["onnxruntime"] = out["tensorrt"] = "the voice has no ONNX graphs (uniflg export --format onnx)"
         return out

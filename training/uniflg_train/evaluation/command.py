@@ -80,7 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "(RUN/checkpoints/step_N); required for the table")
     parser.add_argument("--baseline", action="append", default=[], metavar="NAME=RUN", type=_parse_baseline,
                         help="a baseline run: TTL=DIR, STL=DIR or STL-D=DIR (repeatable)")
-    parser.add_argument("--split", default="test", help="manifest split to score (default test)")
+    parser.add_argument("--split", choices=("train", "val", "test"), default="test",
+                        help="manifest split to score (default test)")
     parser.add_argument("--limit", type=argtypes.int_range(1, 10**6), metavar="N", help="score at most this many items")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--out", type=argtypes.path, help="also write the table here (.json or .md)")

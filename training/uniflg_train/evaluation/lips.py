@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from uniflg.errors import InvalidInputError
 
 FPS = 30
@@ -21,10 +22,17 @@ def _eye_distance(lm: np.ndarray) -> np.ndarray:
     return np.linalg.norm(lm[:, 36:42].mean(1) - lm[:, 42:48].mean(1), axis=-1)
 
 
+def inner_lip_gap(landmarks: np.ndarray) -> np.ndarray:
+    """``[T]`` inner-lip gap |p62 - p66| in the landmarks' own units (Table 1's lip correlations, whose faces are
+    aligned to one scale)."""
+    lm = np.asarray(landmarks, np.float64)
+    return np.linalg.norm(lm[:, 62] - lm[:, 66], axis=-1)
+
+
 def lip_opening(landmarks: np.ndarray) -> np.ndarray:
     """``[T]`` inner-lip gap |p62 - p66| over the eye-centre distance (dimensionless)."""
     lm = np.asarray(landmarks, np.float64)
-    return np.linalg.norm(lm[:, 62] - lm[:, 66], axis=-1) / _eye_distance(lm)
+    return inner_lip_gap(lm) / _eye_distance(lm)
 
 
 def mouth_width(landmarks: np.ndarray) -> np.ndarray:
@@ -46,12 +54,17 @@ def energy_track(audio: np.ndarray, sample_rate: int, n_frames: int, smooth: int
     return rms
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson r of two equal-length series; NaN when either is constant."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    a, b = a - a.mean(), b - b.mean()
-    den = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / den) if den > 0 else float("nan")
+def pearson(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
+    """Pearson r of two equal-length 1-D series; NaN when either is constant or shorter than 2. ValueError when the
+    lengths differ."""
+    x, y = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"pearson needs two tracks of equal length, got {x.shape} and {y.shape}")
+    if x.size < 2:
+        return float("nan")
+    x, y = x - x.mean(), y - y.mean()
+    den = np.sqrt((x * x).sum() * (y * y).sum())
+    return float((x * y).sum() / den) if den > 0 else float("nan")
 
 
 def lagged_r(pred: np.ndarray, real: np.ndarray, lag: int) -> float:

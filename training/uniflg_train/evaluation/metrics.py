@@ -27,7 +27,6 @@ from uniflg.landmarks import FPS, INNER_LIP, LEFT_EYE_CORNERS, LIPS, N_POINTS, R
 from uniflg_train.evaluation.dtw import dtw, warp_to_reference
 
 OUTER_EYE_CORNERS = (RIGHT_EYE_CORNERS[0], LEFT_EYE_CORNERS[1])  # (36, 45)
-INNER_LIP_TOP, INNER_LIP_BOTTOM = 62, 66
 LANDMARK_METRICS = ("D-LL", "D-VL", "D-A", "D-L", "D-V")
 _LIPS = np.asarray(LIPS)
 _INNER = np.asarray(INNER_LIP)
@@ -56,24 +55,6 @@ def polygon_area(points: np.ndarray) -> np.ndarray:
 def mouth_area(landmarks: np.ndarray) -> np.ndarray:
     """Inner-lip (60-67) polygon area per frame, ``[T]``."""
     return polygon_area(_check(landmarks)[:, _INNER])
-
-
-def lip_opening(landmarks: np.ndarray, normalize_by: float | None = None) -> np.ndarray:
-    """Inner-lip height per frame: distance between points 62 (top) and 66 (bottom), ``[T]``,
-    optionally divided by ``normalize_by`` (e.g. the inter-ocular distance)."""
-    arr = _check(landmarks)
-    height = np.linalg.norm(arr[:, INNER_LIP_TOP] - arr[:, INNER_LIP_BOTTOM], axis=-1)
-    return height / normalize_by if normalize_by else height
-
-
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two equally long 1-D tracks; NaN when either is constant."""
-    x, y = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
-    if x.shape != y.shape or len(x) < 2:
-        raise ValueError(f"pearson needs two tracks of equal length >= 2, got {x.shape} and {y.shape}")
-    x, y = x - x.mean(), y - y.mean()
-    denom = float(np.sqrt((x * x).sum() * (y * y).sum()))
-    return float((x * y).sum() / denom) if denom > 0 else float("nan")
 
 
 def energy_envelope(audio: np.ndarray, sample_rate: int, fps: int = FPS, db: bool = False) -> np.ndarray:

@@ -24,7 +24,8 @@ import soundfile as sf
 from uniflg.landmarks import N_POINTS
 
 from uniflg_train.evaluation.evaluate import Prediction, Reference, evaluate
-from uniflg_train.evaluation.metrics import align_landmarks, energy_envelope, lip_opening, pearson
+from uniflg_train.evaluation.lips import inner_lip_gap, pearson
+from uniflg_train.evaluation.metrics import align_landmarks, energy_envelope
 from uniflg_train.evaluation.runner import METHOD_SOURCES, EvalItem, System, collect_predictions
 from uniflg_train.evaluation.table import METHOD_INPUT, ResultTable
 
@@ -71,8 +72,8 @@ def lip_correlations(predictions: Mapping[str, Sequence[Prediction]], references
             else:
                 n = min(len(pred.landmarks), len(ref))
                 aligned, ref = np.asarray(pred.landmarks)[:n], ref[:n]
-            p_all.append(lip_opening(aligned))
-            r_all.append(lip_opening(ref))
+            p_all.append(inner_lip_gap(aligned))
+            r_all.append(inner_lip_gap(ref))
         if p_all:
             out[method] = pearson(np.concatenate(p_all), np.concatenate(r_all))
     return out
@@ -112,7 +113,7 @@ def unseen_voice_correlation(system: System, speaker: str, texts: Sequence[str] 
         landmarks = system.predict_speech(item)
         env = energy_envelope(audio, rate)
         n = min(len(landmarks), len(env))
-        lips.append(lip_opening(landmarks[:n]))
+        lips.append(inner_lip_gap(landmarks[:n]))
         energy.append(env[:n])
     return pearson(np.concatenate(lips), np.concatenate(energy))
 
@@ -123,7 +124,7 @@ def reference_energy_correlation(items: Sequence[EvalItem]) -> float:
     for item in items:
         env = energy_envelope(item.audio, item.sample_rate)
         n = min(len(item.landmarks), len(env))
-        lips.append(lip_opening(item.landmarks[:n]))
+        lips.append(inner_lip_gap(item.landmarks[:n]))
         energy.append(env[:n])
     return pearson(np.concatenate(lips), np.concatenate(energy))
 
