@@ -125,3 +125,21 @@ def test_every_japanese_syllable_reads_with_the_symbol_table() -> None:
 ])
 def test_model_numbers_are_said_in_pairs(written: str, said: str) -> None:
     assert encode(written, language="en").text == said
+
+
+@pytest.mark.parametrize(("written", "language", "said"), [
+    ("Install Python 3.12 first.", "en", "Install Python three point twelve first."),
+    ("Python3.12 rocks", "en", "Python three point twelve rocks"),
+    ("Update to v3.12 now.", "en", "Update to version three point twelve now."),
+    ("version 2.10, Node 20.11, Minecraft 1.20", "en",
+     "version two point ten, Node twenty point eleven, Minecraft one point twenty"),
+    ("Ubuntu 24.04 and Unity 2022.3", "en", "Ubuntu twenty four point oh four and Unity twenty twenty two point three"),
+    # decimals stay decimals
+    ("It costs 3.12 dollars, go 3.25 miles, dev3.12", "en",
+     "It costs three point one two dollars, go three point two five miles, dev3.12"),
+    ("Python3.12を入れて", "ja", "パイソン3てん12を入れて"),
+    ("v3.12にアップデート、バージョン3.12", "ja", "バージョン3てん12にアップデート、バージョン3てん12"),
+    ("体温は36.5度", "ja", "体温は36.5度"),
+])
+def test_two_part_versions_read_each_part_as_a_number(written: str, language: str, said: str) -> None:
+    assert encode(written, language=language).text == said

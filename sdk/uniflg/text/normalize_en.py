@@ -354,6 +354,18 @@ def _dotted(m: re.Match[str]) -> str:
     return read_number(f"{int(whole):,}" + (f".{decimals}" if decimals else ""))
 
 
+def _short_version(m: re.Match[str]) -> str:
+    """``v3.12``, ``Python 3.12``, ``version 2.10`` -> (version) three point twelve, ``Ubuntu 24.04`` -> twenty four
+    point oh four, ``Unity 2022.3`` -> twenty twenty two point three: each part a number; any other one-dot number
+    is left to the decimal reading."""
+    if not m.group(1) and not numerals.is_version_context(m.string[:m.start()]):
+        return m.group(0)
+    parts = [("oh " + _digit_words(p[1:]) if len(p) > 1 and p[0] == "0"
+              else _words(int(p), "year") if len(p) == 4 else read_number(p)) for p in m.group(2, 3)]  # Unity 2022.3
+    space = " " if m.string[m.start() - 1:m.start()].isalpha() else ""  # Python3.12
+    return space + ("version " if m.group(1) else "") + " point ".join(parts)
+
+
 def _names_a_model(m: re.Match[str]) -> bool:
     """Whether a number with a one-letter unit after it belongs to a name: right after a letter (``iPhone5s``) or
     after a name (:func:`_name_before`: ``iPhone 5s``, ``a Galaxy 5s``). ``Wait 30s`` and ``the 5s`` are seconds."""
@@ -559,6 +571,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), _us_date),
     (numerals.DOTTED_DATE, lambda m: _date(m.group(3), int(m.group(2)), int(m.group(1))) or m.group(0)),
     (numerals.DOTTED, _dotted),
+    (numerals.SHORT_VERSION, _short_version),
     # product lines whose model numbers are said in pairs: RTX 4090 (forty ninety), GTX 970, Xbox 360, Boeing 747
     (re.compile(r"\b(" + _MODEL_LINES + r")(\s?)(\d{3,4})\b(?![.,]\d)"),
      lambda m: f"{m.group(1)}{m.group(2) or ' '}{_words(int(m.group(3)), 'year')}"),

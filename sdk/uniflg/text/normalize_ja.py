@@ -203,6 +203,8 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (numerals.DOTTED_DATE, lambda m: f"{m.group(3)}年{int(m.group(2))}月{int(m.group(1))}日"
      if numerals.is_date(int(m.group(2)), int(m.group(1))) else m.group(0)),  # 25.12.2024
     (numerals.DOTTED, _dotted),
+    (numerals.SHORT_VERSION, lambda m: ("バージョン" if m.group(1) else "") + f"{m.group(2)}てん{m.group(3)}"
+     if m.group(1) or numerals.is_version_context(m.string[:m.start()]) else m.group(0)),  # Python3.12, v3.12
     (re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])"), _time),
     # a score: 4.5/5, 10/10点満点, 星5/5 -> 5点中4.5, 10点中10点満点, 星5点中5
     (re.compile(r"(?<![\d/.])(\d+\.\d+)/(\d+)(?![\d/])|(?<![\d/.])(?<=星)(\d+)/(\d+)(?![\d/])"

@@ -76,6 +76,28 @@ VERSION_WORDS = {"version", "versions", "ver", "build", "firmware", "release", "
                  "バージョン", "ビルド", "ファームウェア", "リリース", "アップデート", "パッチ"}
 
 
+# Software and game names whose two-part numbers are versions (Python 3.12: three point twelve, not three point one
+# two; Minecraft 1.20, Ubuntu 24.04), lower case; with VERSION_WORDS and a v (v3.12) they make SHORT_VERSION a version.
+SOFTWARE = {"python", "node", "node.js", "nodejs", "java", "ruby", "rust", "golang", "php", "perl", "kotlin", "swift",
+            "typescript", "unity", "engine", "blender", "godot", "ios", "ipados", "macos", "android", "windows",
+            "ubuntu", "debian", "fedora", "chrome", "firefox", "minecraft", "obs", "obs studio", "vtube studio",
+            "cubism", "vseeface",
+            "warudo", "vrchat", "pytorch", "torch", "cuda", "tensorrt", "onnx", "numpy", "uniflg", "パイソン",
+            "ユニティ", "ブレンダー", "マインクラフト", "マイクラ"}
+# A number with one dot that is a version in its context (v3.12; after a version word or a software name)
+# (a name may touch the number: Python3.12; a v may not follow a letter: dev3.12 is no version)
+SHORT_VERSION = re.compile(r"(?<![\d_.,])(?:(?<![A-Za-z])([vV]))?(\d+)\.(\d+)(?![A-Za-z\d_]|[.,]\d)")
+
+
+def is_version_context(before: str) -> bool:
+    """Whether the text right before a number (``before``, any case, trailing space allowed) names a version or a
+    piece of software: ``version``, ``build``, ``Python``, ``Minecraft``, ``バージョン`` ..."""
+    tail = before.rstrip().lower()
+    return any(tail.endswith(word) and (len(tail) == len(word) or not tail[-len(word) - 1].isascii()
+                                        or not tail[-len(word) - 1].isalpha())
+               for word in VERSION_WORDS | SOFTWARE)
+
+
 @dataclass(frozen=True)
 class Dotted:
     """A number with two or more dots, or with dots grouping thousands and a decimal comma.
