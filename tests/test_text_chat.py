@@ -143,3 +143,12 @@ def test_model_numbers_are_said_in_pairs(written: str, said: str) -> None:
 ])
 def test_two_part_versions_read_each_part_as_a_number(written: str, language: str, said: str) -> None:
     assert encode(written, language=language).text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("Genesis 1:1 says it.", "Genesis one:one says it."),  # a book opening the sentence is still a name
+    ("Psalm 23:4 is known.", "Psalm twenty three:four is known."),
+    ("Use 4:3. Score 2:1 now.", "Use four to three. Score two to one now."),  # a sentence's first word is no name
+])
+def test_chapter_and_verse_after_a_book_at_a_sentence_start(written: str, said: str) -> None:
+    assert encode(written, language="en").text == said

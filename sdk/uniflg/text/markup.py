@@ -63,9 +63,9 @@ def plain_text(text: str) -> str:
     """Markdown -> what it says, one line per paragraph, heading, list item, table row or code line (a line break
     ends a sentence). Emphasis, strikethrough, code and link marks go, keeping their words (a link reads its text,
     an image its description; an address alone stays for the normalizers to read); heading, quote and bullet marks
-    go; a numbered item keeps its number (``1. Open it.`` -> ``1, Open it.``); table cells are joined by commas; thematic breaks,
-    link definitions and HTML or SSML tags go (``<br>``, ``<p>`` and the like end a line; one info line names the
-    tags). Text with none of Markdown's signs is returned unchanged, and what is not Markdown in
+    go; a numbered item keeps its number (``1. Open it.`` -> ``1, Open it.``); table cells are joined by commas;
+    thematic breaks, link definitions and HTML or SSML tags go (``<br>``, ``<p>`` and the like end a line; one info
+    line names the tags). Text with none of Markdown's signs is returned unchanged, and what is not Markdown in
     CommonMark's rules stays as written (``5 * 3``, ``snake_case``, ``#hashtag``, ``C#``, ``a < b > c``, ``<3``)."""
     if not _MARKDOWN_SIGNS.search(text):
         return text

@@ -383,7 +383,16 @@ def _name_before(m: re.Match[str]) -> bool:
     if any(c.isupper() for c in word[1:]) and any(c.islower() for c in word):
         return True
     opens = not words[:-1] or words[-2][-1:] in ".!?:;\"“”"
-    return word[:1].isupper() and word[1:].islower() and not opens
+    return word[:1].isupper() and word[1:].islower() and (not opens or word in _BOOKS)
+
+
+# Books of the Bible: before chapter:verse they are names even where they open a sentence (Genesis 1:1 says ...).
+_BOOKS = {"Genesis", "Exodus", "Leviticus", "Numbers", "Deuteronomy", "Joshua", "Judges", "Ruth", "Samuel", "Kings",
+          "Chronicles", "Ezra", "Nehemiah", "Esther", "Job", "Psalm", "Psalms", "Proverbs", "Ecclesiastes", "Isaiah",
+          "Jeremiah", "Lamentations", "Ezekiel", "Daniel", "Hosea", "Joel", "Amos", "Obadiah", "Jonah", "Micah",
+          "Nahum", "Habakkuk", "Zephaniah", "Haggai", "Zechariah", "Malachi", "Matthew", "Mark", "Luke", "John", "Acts",
+          "Romans", "Corinthians", "Galatians", "Ephesians", "Philippians", "Colossians", "Thessalonians", "Timothy",
+          "Titus", "Philemon", "Hebrews", "James", "Peter", "Jude", "Revelation"}
 
 
 def _attached_unit(m: re.Match[str]) -> str:
