@@ -74,12 +74,21 @@ def landmarks(frames: list[pb.LandmarkFrame]) -> np.ndarray:
 
 # ---------------------------------------------------------------- calls
 
+def check_complete(done: bool) -> None:
+    """A stream is whole only with its final Status message (docs/grpc.md); one that ended without it (a server
+    that stopped, a proxy that cut it) writes nothing."""
+    if not done:
+        raise ValueError("the stream ended without its final Status (the server stopped or the connection was cut): "
+                         "nothing written")
+
+
 def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
     request = pb.SynthesizeRequest(text=args.text, speaker=args.speaker or "", emotion=args.emotion or "",
                                    include_blendshapes=True)
     audio: list[np.ndarray] = []
     frames: list[pb.LandmarkFrame] = []
     rate = 0
+    done = False
     t0 = time.perf_counter()
     for response in stub.Synthesize(request, metadata=args.metadata, timeout=120):
         kind = response.WhichOneof("response")
@@ -92,10 +101,12 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int
             audio.append(np.frombuffer(response.chunk.audio, "<i2"))
             frames.extend(response.chunk.frames)
         else:
+            done = True
             print(f"done: {response.status.frame_count} frames, "
                   f"{response.status.audio_seconds:.2f} s of audio")
     if not rate:
         raise ValueError("the stream ended without a header: nothing written")
+    check_complete(done)
     pcm = np.concatenate(audio) if audio else np.zeros(0, "<i2")
     write_files(args.out, {"speech.wav": lambda fh: sf.write(fh, pcm, rate, subtype="PCM_16", format="WAV"),
                            "landmarks.npy": lambda fh: np.save(fh, landmarks(frames))}, replaces=OUTPUTS)
@@ -136,12 +147,15 @@ def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
         yield pb.AnimateRequest(end_of_audio=pb.EndOfAudio())
 
     frames: list[pb.LandmarkFrame] = []
+    done = False
     for response in stub.Animate(requests(), metadata=args.metadata, timeout=120):
         if response.WhichOneof("response") == "chunk":
             frames.extend(response.chunk.frames)
         elif response.WhichOneof("response") == "status":
+            done = True
             print(f"done: {len(frames)} frames for "
                   f"{response.status.audio_seconds:.2f} s of audio")
+    check_complete(done)
     write_files(args.out, {"animated.npy": lambda fh: np.save(fh, landmarks(frames))})
     print(f"wrote {args.out / 'animated.npy'}")
     return 0

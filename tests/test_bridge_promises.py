@@ -777,3 +777,131 @@ def test_the_first_failure_summary_comes_30_s_after_the_first_failure(caplog) ->
         bad.close()
     assert sum(bad.failures.values()) >= 2
     assert len(messages) == 1 and "failed: ECONNREFUSED" in messages[0], messages
+
+
+# ---------------------------------------------------------------- review 19: shutdown, idle headers, sizes, bytes
+
+
+def test_headers_alone_hold_no_slot(strict) -> None:
+    """Four Animate calls that send a header and then nothing (twice the slots, no queue) hold no slot: others are
+    served at once, and each header-only call ends at its idle timeout (16 such clients locked a default server
+    out for 30 s)."""
+    voice, srv, client = strict
+    stop = threading.Event()
+
+    def header_only() -> Iterator[pb.AnimateRequest]:
+        yield header()
+        stop.wait(5)
+
+    calls = [client.Animate(header_only(), timeout=10) for _ in range(4)]
+    time.sleep(0.2)
+    assert srv.servicer.active == 0
+    still_serving(client)
+    for call in calls:
+        with pytest.raises(grpc.RpcError) as info:
+            list(call)
+        assert info.value.code() == C.DEADLINE_EXCEEDED and "no audio" in info.value.details()
+    stop.set()
+
+
+def test_streams_that_fail_during_the_shutdown_grace_get_their_status() -> None:
+    """After SIGTERM a stream still in its grace that then fails ends with its own status (an odd PCM16 byte count is
+    INVALID_ARGUMENT, a header that waits for audio DEADLINE_EXCEEDED), never OK without a Status (1,782 of 2,000
+    calls open at a shutdown ended so)."""
+    voice = FakeVoice()
+    go = threading.Event()
+
+    def odd_after_shutdown() -> Iterator[pb.AnimateRequest]:
+        yield header()
+        yield audio(0.3)
+        go.wait(10)
+        yield pb.AnimateRequest(audio=b"\x00\x01\x02")
+
+    def header_then_nothing() -> Iterator[pb.AnimateRequest]:
+        yield header()
+        go.wait(10)
+        time.sleep(2)
+
+    with running_server(voice, idle_timeout=0.8) as srv:
+        channel, client = stub(srv)
+        odd = client.Animate(odd_after_shutdown(), timeout=20)
+        idle = client.Animate(header_then_nothing(), timeout=20)
+        time.sleep(0.3)
+        stopping = asyncio.run_coroutine_threadsafe(srv.stop(10), srv.loop)  # type: ignore[attr-defined]
+        time.sleep(0.2)
+        go.set()
+        for call, code, words in ((odd, C.INVALID_ARGUMENT, "even number of bytes"), (idle, C.DEADLINE_EXCEEDED,
+                                                                                        "no audio")):
+            with pytest.raises(grpc.RpcError) as info:
+                list(call)
+            assert info.value.code() == code and words in info.value.details(), info.value
+        stopping.result(15)
+        channel.close()
+
+
+def test_a_large_speech_driven_chunk_is_sent_in_pieces(monkeypatch) -> None:
+    """Frames computed from one large audio message go out in messages of at most MAX_FRAMES_PER_MESSAGE frames, in
+    order, with their blendshapes (one 4 MiB message at 8 kHz gave a 4.5 MB answer: RESOURCE_EXHAUSTED after all
+    the work). The limit is set to 10 frames here so a 3 s message shows it."""
+    from uniflg_bridge import server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_FRAMES_PER_MESSAGE", 10)
+    with running_server(FakeVoice()) as srv:
+        channel, client = stub(srv)
+        responses = list(client.Animate(iter([pb.AnimateRequest(header=pb.AudioHeader(
+            sample_rate=SR, channels=1, include_blendshapes=True)), audio(3.0), END]), timeout=30))
+        channel.close()
+    assert completed(responses)
+    chunks = [r.chunk for r in responses if r.WhichOneof("response") == "chunk"]
+    indices = [f.index for c in chunks for f in c.frames]
+    assert max(len(c.frames) for c in chunks) == 10 and len(chunks) >= 9
+    assert indices == list(range(len(indices))) and responses[-1].status.frame_count == len(indices) == 90
+    assert all(len(f.blendshapes) == len(responses[0].header.blendshape_names) for c in chunks for f in c.frames)
+
+
+def test_pieces_keep_frame_numbers_and_the_last_flag() -> None:
+    from uniflg.types import FrameChunk
+    from uniflg_bridge.server import MAX_FRAMES_PER_MESSAGE, _pieces
+
+    chunk = FrameChunk(first_frame=7, landmarks=np.zeros((2 * MAX_FRAMES_PER_MESSAGE + 5, 70, 2), np.float32),
+                       is_last=True)
+    weights = np.arange(len(chunk.landmarks), dtype=np.float32)[:, None]
+    pieces = list(_pieces(chunk, weights))
+    assert [(p.first_frame, len(p.landmarks), p.is_last) for p, _ in pieces] == [
+        (7, MAX_FRAMES_PER_MESSAGE, False), (7 + MAX_FRAMES_PER_MESSAGE, MAX_FRAMES_PER_MESSAGE, False),
+        (7 + 2 * MAX_FRAMES_PER_MESSAGE, 5, True)]
+    assert np.concatenate([w for _, w in pieces]).ravel().tolist() == weights.ravel().tolist()
+
+
+@pytest.mark.parametrize(("method", "data", "message"), [
+    ("GetInfo", b"\xff\xff\xff", "GetInfoRequest"),
+    ("Synthesize", b"\x0a\x02\xff\xfe", "SynthesizeRequest"),  # the text field with bad UTF-8
+])
+def test_unary_requests_that_do_not_parse_are_invalid_argument_without_a_traceback(caplog, method: str, data: bytes,
+                                                                                     message: str) -> None:
+    with caplog.at_level(logging.INFO), running_server(FakeVoice()) as srv:
+        channel = grpc.insecure_channel(f"127.0.0.1:{srv.port}")
+        path = f"/uniflgapi.v1.UniFLGService/{method}"
+        call = channel.unary_stream(path) if method == "Synthesize" else channel.unary_unary(path)
+        with pytest.raises(grpc.RpcError) as info:
+            result = call(data, timeout=10)
+            list(result) if method == "Synthesize" else result  # noqa: B018 - read the stream
+        assert info.value.code() == C.INVALID_ARGUMENT
+        assert info.value.details().startswith(f"not a valid uniflgapi.v1.{message}: its bytes do not parse")
+        still_serving(pb_grpc.UniFLGServiceStub(channel))
+        channel.close()
+    assert "Traceback" not in caplog.text and "Unexpected" not in caplog.text
+
+
+def test_an_empty_token_is_refused_when_the_variable_is_set_but_empty(caplog, monkeypatch) -> None:
+    """`UNIFLG_TOKEN=` exported and `--token ""` started a server with no authentication."""
+    monkeypatch.setenv("UNIFLG_TOKEN", "")
+    status, records = serve_in_process(caplog, "--token", "")
+    assert status == 2 and records[0].getMessage() == \
+        "--token is empty: give the token clients must send, or leave --token out"
+
+
+@pytest.mark.parametrize("port", ["²", "９０００", "9⁰"])
+def test_a_port_in_other_digits_is_not_a_number(port: str) -> None:
+    with pytest.raises(ValueError, match="is not a number"):
+        Target.parse(f"127.0.0.1:{port}")

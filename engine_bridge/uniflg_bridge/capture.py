@@ -287,7 +287,7 @@ def portaudio() -> Any:
 
 
 def parse_device(text: str | None) -> int | str | None:
-    return int(text) if text is not None and text.isdigit() else text
+    return int(text) if text is not None and text.isascii() and text.isdigit() else text
 
 
 class MicSource:

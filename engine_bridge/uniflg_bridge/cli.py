@@ -53,7 +53,7 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"),
                    help="inference backend (default: auto)")
     add_backend_arguments(p)
-    p.add_argument("--token", default=os.environ.get("UNIFLG_TOKEN"),
+    p.add_argument("--token", default=None,
                    help="bearer token clients must send (default: $UNIFLG_TOKEN; --token-file keeps it out of ps)")
     p.add_argument("--token-file", type=argtypes.path, help="read the bearer token from this file (first line)")
     p.add_argument("--tls-cert", type=argtypes.path, help="PEM certificate chain (enables TLS)")
@@ -125,7 +125,8 @@ def build_fanout(args: argparse.Namespace) -> FanOut:
         ok, reason = portaudio_available()
         if not ok:
             raise ValueError(f"--play: {reason}")
-        device: Any = int(args.audio_device) if str(args.audio_device).isdigit() else args.audio_device
+        device: Any = int(args.audio_device) if str(args.audio_device).isascii() and str(args.audio_device).isdigit() \
+            else args.audio_device
         play = lambda rate: Player(rate, device)  # noqa: E731
     for sink in sinks:
         log.info("fan-out: %s -> %s", sink.name, sink.sender.target)  # type: ignore[attr-defined]
@@ -153,12 +154,13 @@ def read_token(args: argparse.Namespace) -> str | None:
     """The bearer token from ``--token``, ``--token-file`` (its first line) or ``$UNIFLG_TOKEN``; None when none is
     given. A token that is given but empty is a ValueError, never "no authentication": ``--token "$UNSET"``
     would otherwise start an open server."""
-    env = os.environ.get("UNIFLG_TOKEN")
-    given = args.token is not None and args.token != env  # the option, not the environment's default
-    if given and not args.token.strip():
+    option = getattr(args, "token", None)
+    given = option is not None  # the option itself (its default is None, so an empty one is seen as given)
+    if option is not None and not option.strip():
         raise ValueError("--token is empty: give the token clients must send, or leave --token out")
     if args.token_file is None:
-        token = (args.token or "").strip() or None  # an empty $UNIFLG_TOKEN counts as unset
+        value = option if given else os.environ.get("UNIFLG_TOKEN")
+        token = (value or "").strip() or None  # an empty $UNIFLG_TOKEN counts as unset
         return _sendable(token, "--token" if given else "$UNIFLG_TOKEN") if token else None
     if given:
         raise ValueError("give the token once: --token or --token-file, not both")

@@ -9,7 +9,6 @@ reads them), ``--tls-ca``, ``--tls-cert``/``--tls-key`` (a server started with `
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,7 +71,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser, suppress: bool = F
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
-    parser.add_argument("--token", default=default(os.environ.get("UNIFLG_TOKEN")),
+    parser.add_argument("--token", default=default(None),
                         help="bearer token, if the server requires one (default: $UNIFLG_TOKEN; --token-file keeps "
                              "it out of ps)")
     parser.add_argument("--token-file", type=argtypes.path, default=default(None), metavar="PATH",

@@ -298,6 +298,9 @@ async def run_load(voice: Voice | None, streams: int = 16, animate_seconds: floa
     if target is None:
         assert voice is not None
         server = await build_server(voice, config or ServerConfig(bind="127.0.0.1:0", token=connection.token))
+        warm_up = getattr(voice, "warm_up", None)
+        if warm_up is not None:  # as `uniflg serve` does: the sessions' memory is not growth under load
+            await asyncio.to_thread(warm_up)
         await server.grpc_server.start()
         target = f"127.0.0.1:{server.port}"
     rss_before = rss_mib(pid)

@@ -19,8 +19,8 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeAlias
 
 import grpc
 import numpy as np
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["UniFLGService"].full_name
 API_VERSION = "uniflgapi.v1"
 BLENDSHAPE_NAMES: tuple[str, ...] = ARKIT_52 + VRM0
+Chunk: TypeAlias = SynthesisChunk | FrameChunk
 
 
 class _CallGoneError(Exception):
@@ -124,6 +125,50 @@ def _step(iterator: Iterator[Any]) -> Any:
     return next(iterator, _DONE)
 
 
+# The most frames one response message carries (30 s at 30 fps, about 1 MB with blendshapes): one large audio
+# message at a low sample rate once gave a response over the 4 MiB message limit after all the work was done.
+MAX_FRAMES_PER_MESSAGE = 900
+
+
+def _pieces(chunk: Chunk, weights: np.ndarray | None) -> Iterator[tuple[Chunk, np.ndarray | None]]:
+    """A speech-driven chunk of more than :data:`MAX_FRAMES_PER_MESSAGE` frames, in pieces of at most that many
+    (text chunks, at most 2 s of audio, are sent whole)."""
+    if isinstance(chunk, SynthesisChunk) or len(chunk.landmarks) <= MAX_FRAMES_PER_MESSAGE:
+        yield chunk, weights
+        return
+    for start in range(0, len(chunk.landmarks), MAX_FRAMES_PER_MESSAGE):
+        stop = start + MAX_FRAMES_PER_MESSAGE
+        piece = replace(chunk, first_frame=chunk.first_frame + start, landmarks=chunk.landmarks[start:stop],
+                                    is_last=chunk.is_last and stop >= len(chunk.landmarks))
+        yield piece, None if weights is None else weights[start:stop]
+
+
+class _Prepended:
+    """An async iterator of requests with one already read put back in front (None: the stream had ended)."""
+
+    def __init__(self, first: pb.AnimateRequest | None, rest: AsyncIterator[pb.AnimateRequest]) -> None:
+        self._first, self._rest, self._ended = first, rest, first is None
+
+    def __aiter__(self) -> _Prepended:
+        return self
+
+    async def __anext__(self) -> pb.AnimateRequest:
+        if self._ended:
+            raise StopAsyncIteration
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return await anext(self._rest)
+
+
+def _submit(pool: concurrent.futures.Executor, fn: Any, *args: Any) -> concurrent.futures.Future[Any]:
+    """``pool.submit``; a pool already shut down (the server stopped) cancels the call rather than failing it."""
+    try:
+        return pool.submit(fn, *args)
+    except RuntimeError as exc:
+        raise asyncio.CancelledError("the server is shutting down") from exc
+
+
 class ThreadedIterator:
     """Steps a blocking iterator in a thread pool, one item at a time, and closes it on the worker
     thread once any in-flight step has returned (cancellation can't interrupt a running step)."""
@@ -134,10 +179,7 @@ class ThreadedIterator:
         self._inflight: concurrent.futures.Future[Any] | None = None
 
     async def next(self) -> Any:
-        try:
-            self._inflight = self._pool.submit(_step, self._iterator)
-        except RuntimeError as exc:  # the pool is shut down: the server is stopping
-            raise asyncio.CancelledError("the server is shutting down") from exc
+        self._inflight = _submit(self._pool, _step, self._iterator)
         return await asyncio.wrap_future(self._inflight)
 
     async def chunks(self, first: Any = _DONE) -> AsyncIterator[Any]:
@@ -217,9 +259,53 @@ class AudioBuffer:
 # ---------------------------------------------------------------- the service
 
 
-def _malformed(exc: DecodeError) -> MalformedMessageError:
-    """gRPC's decoding of a streamed request failed: the client sent bytes that are no AnimateRequest."""
-    return MalformedMessageError(f"not a valid uniflgapi.v1.AnimateRequest: its bytes do not parse ({exc})")
+def _malformed(exc: DecodeError, message: str = "AnimateRequest") -> MalformedMessageError:
+    """gRPC's decoding of a request failed: the client sent bytes that are no ``message``."""
+    return MalformedMessageError(f"not a valid uniflgapi.v1.{message}: its bytes do not parse ({exc})")
+
+
+@dataclass(frozen=True)
+class _Undecodable:
+    """What a unary request's bytes decoded to when they do not parse (handed to the handler, which refuses it)."""
+
+    error: DecodeError
+
+
+class DecodeGuard(grpc.aio.ServerInterceptor):
+    """A unary request of this service whose bytes do not parse (bad UTF-8 in a string field, a truncated message) is
+    ``INVALID_ARGUMENT`` with one log line, as a streamed one is; gRPC alone answered UNKNOWN and logged a
+    traceback for every such call."""
+
+    async def intercept_service(
+            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+            details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method  # type: ignore[attr-defined]  # grpc's stubs omit the field
+        if handler is None or handler.request_streaming or not method.startswith(f"/{SERVICE_NAME}/"):
+            return handler
+        decode, name = handler.request_deserializer, method.rsplit("/", 1)[-1] + "Request"
+
+        def tolerant(data: bytes) -> Any:
+            try:
+                return decode(data)
+            except DecodeError as exc:
+                return _Undecodable(exc)
+
+        async def refuse(request: _Undecodable, context: grpc.aio.ServicerContext) -> None:
+            refusal = status_for(_malformed(request.error, name))
+            log.info("refused: %s %s", refusal.code.name, refusal.message)
+            await context.abort(refusal.code, refusal.message)
+
+        behaviour = handler.unary_stream if handler.response_streaming else handler.unary_unary
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if isinstance(request, _Undecodable):
+                return await refuse(request, context)
+            return await behaviour(request, context)
+
+        make = grpc.unary_stream_rpc_method_handler if handler.response_streaming \
+            else grpc.unary_unary_rpc_method_handler
+        return make(guarded, request_deserializer=tolerant, response_serializer=handler.response_serializer)
 
 
 @dataclass
@@ -230,7 +316,6 @@ class _Tally:
     samples: int = 0
 
 
-Chunk = SynthesisChunk | FrameChunk
 Respond = Callable[..., Any]  # pb.SynthesizeResponse or pb.AnimateResponse
 
 
@@ -248,7 +333,6 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         self.retargeter = _voice_retargeter(voice)
         self._streams = 0  # streams given blendshapes so far: stream k blinks with the seed (blink_seed, k)
         self._open = 0
-        self.stopping = False  # set by Server.stop: a call that fails from here on was ended by the shutdown
 
     @property
     def active(self) -> int:
@@ -333,7 +417,8 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             audio = chunk.audio if isinstance(chunk, SynthesisChunk) else None
             if len(chunk.landmarks) or (audio is not None and len(audio)):
                 wanted = shapes.weights if shapes is not None and include_blendshapes else None
-                await self._write(context, respond(chunk=wire.media_chunk(chunk, meta.info.fps, wanted)))
+                for piece, weights in _pieces(chunk, wanted):
+                    await self._write(context, respond(chunk=wire.media_chunk(piece, meta.info.fps, weights)))
             if fan is not None:
                 if audio is not None:
                     fan.audio(audio)
@@ -387,7 +472,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             check_name("request_id", request.request_id)  # before any work: it is echoed and sent over OSC
             info = self.voice.stream_info(options)
             async with self.admission.slot():
-                iterator = await asyncio.wrap_future(self.pool.submit(self.voice.synthesize, text, options))
+                iterator = await asyncio.wrap_future(_submit(self.pool, self.voice.synthesize, text, options))
                 stream = ThreadedIterator(self.pool, iterator)
                 first = await stream.next()  # validation inside a generator surfaces here
                 header, meta = self._stream_start(request.request_id, info, request.include_blendshapes)
@@ -402,7 +487,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             log.info("Synthesize cancelled by the client, a deadline or shutdown")
             raise
         except Exception as exc:
-            if self.stopping or _rpc_over(context, exc):  # the client left, or the server stops
+            if _rpc_over(context, exc):  # the client left, its deadline passed, or the shutdown cancelled it
                 log.info("Synthesize cancelled by the client, a deadline or shutdown")
                 return
             failure = exc
@@ -431,6 +516,9 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             path, lookahead_ms = self._speech_path(options)
             stream_header, meta = self._stream_start(header.request_id, info, header.include_blendshapes,
                                                      lookahead_ms)
+            # the slot is taken when the first audio arrives: a client that sends a header and then nothing
+            # waits out its idle timeout without holding a slot others could use
+            request_iterator = _Prepended(await self._next_message(request_iterator), request_iterator)
             async with self.admission.slot():
                 buffer = AudioBuffer(int(self.config.buffer_seconds * sample_rate))
                 reader = asyncio.create_task(self._read_audio(request_iterator, buffer, sample_rate))
@@ -447,7 +535,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             log.info("Animate cancelled by the client, a deadline or shutdown")
             raise
         except Exception as exc:
-            if self.stopping or _rpc_over(context, exc):  # the client left, or the server stops
+            if _rpc_over(context, exc):  # the client left, its deadline passed, or the shutdown cancelled it
                 log.info("Animate cancelled by the client, a deadline or shutdown")
                 return
             failure = exc
@@ -556,7 +644,6 @@ class Server:
         NOT_SERVING and end at once); streams still open then, or when ``now`` is set (a second Ctrl-C), are
         cancelled (their fan-outs included), so the avatars get their end packets. Then release all."""
         await self.health.enter_graceful_shutdown()
-        self.servicer.stopping = True
         stopping = asyncio.ensure_future(self.grpc_server.stop(grace))
         if now is not None:
             hurry = asyncio.ensure_future(now.wait())
@@ -578,7 +665,8 @@ async def build_server(voice: Voice, config: ServerConfig, fanout: FanOut | None
     ValueError for settings that cannot be served (including TLS material that does not load) and OSError
     when the address cannot be bound."""
     config.validate()
-    interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
+    interceptors: list[grpc.aio.ServerInterceptor] = [BearerTokenInterceptor(config.token)] if config.token else []
+    interceptors.append(DecodeGuard())
     options = [("grpc.max_receive_message_length", config.max_message_bytes),
                ("grpc.max_send_message_length", config.max_message_bytes),
                ("grpc.so_reuseport", 0)]

@@ -75,7 +75,7 @@ class Target:
             if default_port is None:
                 raise ValueError(f"expected HOST:PORT, got {text!r}")
             port = str(default_port)
-        if not port.isdigit():
+        if not (port.isascii() and port.isdigit()):  # not ² or a full-width ９
             raise ValueError(f"the port in {text!r} is not a number")
         number = int(port)
         if not (0 if allow_port_zero else 1) <= number <= 65535:

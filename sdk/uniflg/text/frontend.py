@@ -100,7 +100,9 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
                                    f"{describe_characters(dropped)} (without strict they are dropped)", dropped)
     text = _nfkc(text).strip()
     if not text:  # one line: the error names what was dropped
-        what = describe_characters(dropped) if dropped else "Markdown formatting (a rule, an empty list or heading)"
+        what = (describe_characters(dropped) if dropped
+                else f"invisible format characters {describe_characters(invisible)}" if invisible
+                else "Markdown formatting (a rule, an empty list or heading)")
         raise UnsupportedTextError(f"nothing speakable: only {what}", dropped)
     if dropped:
         log.warning("dropped what is not read (emoji, symbols, faces, stage directions): %s", " ".join(dropped))
