@@ -542,13 +542,22 @@ def test_serve_refuses_a_broken_voice_at_start_up(voice_copy: Path, caplog) -> N
     assert code == 2 and expected in errors and len(errors.splitlines()) == 1, errors
 
 
-def test_a_graph_onnx_runtime_cannot_load_is_not_available_in_info(voice_copy: Path, caplog, capsys) -> None:
-    # Structurally complete protobuf (one graph field) whose contents are not an ONNX graph.
-    (voice_copy / "text_encoder.onnx").write_bytes(b"\x3a\x04\x0a\x02\x08\x01")
+@pytest.mark.parametrize("damage", ["not a graph", "another graph's file"])
+def test_a_graph_onnx_runtime_cannot_use_makes_info_say_broken(voice_copy: Path, caplog, capsys, damage: str) -> None:
+    """A graph ONNX Runtime cannot load, or another graph's file under its name, is a broken folder: `info` says
+    BROKEN and exits 2 (it exited 0 while `speak` on the default backend then failed)."""
+    if damage == "not a graph":  # structurally complete protobuf (one graph field) whose contents are no ONNX graph
+        (voice_copy / "text_encoder.onnx").write_bytes(b"\x3a\x04\x0a\x02\x08\x01")
+        said = "ONNX Runtime cannot load the graph"
+    else:
+        shutil.copy(voice_copy / "text_encoder.onnx", voice_copy / "speech_to_latent.onnx")
+        said = "is not the speech_to_latent graph"
     capsys.readouterr()
     code, _ = cli(caplog, "info", "--voice", str(voice_copy), "--json")
     voice = json.loads(capsys.readouterr().out)["voice"]
-    assert code == 0 and voice["backends"]["onnxruntime"].startswith("ONNX Runtime cannot load"), voice
+    assert code == 2 and said in voice["error"] and "backends" not in voice, voice
+    if damage != "not a graph":
+        return
     voice = load_voice(voice_copy, "onnxruntime")  # sessions open on first use
     with pytest.raises(ModelFormatError, match="ONNX Runtime cannot load the graph"):
         voice.synthesize_all("こんにちは")
@@ -761,3 +770,104 @@ def test_info_says_when_portaudio_has_no_device(caplog, capsys) -> None:
         assert line.startswith("available (")
     else:
         assert line.startswith("the library is installed, but there is no audio device")
+
+
+# ---- review 19: dead output streams, bench limits, cut files, the input under an output's name ----------------
+
+def _sine_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    sf.write(str(path), (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate, subtype="PCM_16", format="WAV")
+    return path
+
+
+@needs_default_voice
+@pytest.mark.parametrize("stderr", ["closed", "a pipe nobody reads"])
+def test_a_dead_stderr_loses_no_output(tmp_path: Path, stderr: str) -> None:
+    """The progress bar writes to stderr: a closed stderr (2>&-) or one whose reader is gone (2>&1 | head -1) made
+    `animate` exit 1 with nothing written (review 19)."""
+    audio = _sine_wav(tmp_path / "in.wav", 3.0)
+    cmd = [sys.executable, "-m", "uniflg.cli", "animate", str(audio), "-o", str(tmp_path / "out"), "--no-preview"]
+    if stderr == "closed":
+        done = subprocess.run(cmd, env=ENV, stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(2), timeout=120)
+        code = done.returncode
+    else:
+        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        proc.stderr.close()  # the reader is gone before the first log line
+        code = proc.wait(timeout=120)
+    assert code == 0
+    assert np.load(tmp_path / "out" / "landmarks.npy").shape == (90, 70, 2)
+
+
+@needs_default_voice
+def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "uniflg.cli", "info"], env=ENV, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: os.close(1), timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--stream-seconds", "1e9"], "--stream-seconds takes seconds above 0 and at most 3600; got '1e9'"),
+    (["--backends", ",,"], "--backends names nothing; give a comma list of: all, torch, onnxruntime, tensorrt"),
+    (["--models", ""], "--models names nothing; give a comma list of: default, paper, small, tiny"),
+])
+def test_bench_refuses_what_would_measure_nothing_or_exhaust_memory(caplog, argv: list[str], said: str) -> None:
+    code, errors = cli(caplog, "bench", *argv)
+    assert code == 2 and errors == said, errors
+
+
+def test_bench_cache_that_is_no_folder_is_one_line(caplog, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    code, errors = cli(caplog, "bench", "--cache", str(tmp_path / "file" / "x"), "--models", "tiny")
+    assert code == 2 and errors.startswith("`uniflg bench` stopped: Not a directory"), errors
+
+
+def test_a_cut_off_wav_is_read_with_one_warning(tmp_path: Path, caplog) -> None:
+    whole = _sine_wav(tmp_path / "whole.wav", 3.0)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[:20000])
+    with caplog.at_level(logging.WARNING, logger="uniflg.audio_file"):
+        with open_audio(whole) as f:
+            assert f.seconds == 3.0
+        assert caplog.text == ""
+        with open_audio(cut) as f:
+            seconds = f.seconds
+    assert seconds == pytest.approx((20000 - 44) / 2 / 16000, abs=1e-3)
+    assert f"{cut} is cut off: its header gives 3 s of audio, the file holds 0.624 s" in caplog.text
+
+
+@needs_default_voice
+def test_animate_refuses_to_overwrite_the_audio_it_reads(tmp_path: Path, caplog) -> None:
+    audio = _sine_wav(tmp_path / "landmarks.npy", 1.0)  # a WAV that happens to carry an output's name
+    before = audio.read_bytes()
+    code, errors = cli(caplog, "animate", str(audio), "-o", str(tmp_path), "--no-preview")
+    assert code == 2 and "is the file `animate` would write as landmarks.npy" in errors
+    assert audio.read_bytes() == before
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["animate", "-take1.wav", "-o", "out"], "a file name that starts with '-' goes after --"),
+    (["speak", "hi", "-o", "out", "--ort-providers", ""], "unknown ONNX Runtime provider ''"),
+    (["live", "--input", ""], "--input is empty: give mic, a sound file, or - for raw PCM16 on stdin"),
+    (["live", "--input", "x.wav", "--livelink", "1.2.3.4:-1"], "the port in '1.2.3.4:-1' is outside 1..65535"),
+])
+def test_small_usage_errors_say_what_was_meant(caplog, capsys, argv: list[str], said: str) -> None:
+    from uniflg.cli import main
+
+    with caplog.at_level(logging.INFO):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # usage errors leave through argparse's exit; the rest are ERROR log lines
+            code = int(exit_.code or 0)
+    errors = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert code == 2 and said in errors + capsys.readouterr().err, errors
+
+
+@needs_default_voice
+def test_the_torch_backend_names_the_live_path_it_cannot_run() -> None:
+    pytest.importorskip("torch")
+    voice = load_voice(backend="torch")
+    assert [p.name for p in voice.speech_paths()] == ["offline"]
+    with pytest.raises(InvalidInputError, match="its live path live250 runs on ONNX Runtime or TensorRT, not on the "
+                                                "torch backend"):
+        voice.speech_path(300)

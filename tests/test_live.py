@@ -719,3 +719,37 @@ def test_a_warning_during_the_status_line_starts_on_a_line_of_its_own() -> None:
     assert [line.strip() for line in lines] == ["12 frames sent", "WARNING the target went away", "13 frames sent",
                                                 "WARNING after the run", ""], lines
     assert not handler.filters  # the filter leaves with the run
+
+
+def test_a_paced_writer_catching_up_after_the_voice_loaded_is_not_called_faster_than_real_time(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """`ffmpeg -re ... | uniflg live --input -` (docs/vtuber.md): ffmpeg writes in real time from the start, is
+    blocked while the voice loads, then catches up in a burst; that burst was named "a file piped with cat?"
+    (review 19). The source is made, the writer runs 1.5 s before reading starts, then 1.5 s more in real time."""
+    rate, chunk = 48000, 4080  # 85 ms writes, as ffmpeg -re makes them; the 64 KiB pipe holds 0.68 s
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(read_end, "rb")
+    source = StreamSource(stream, rate, block_ms=20)  # type: ignore[arg-type]
+
+    def writer() -> None:  # real time from now; blocked once the pipe is full, it catches up when it can
+        start = time.time()
+        for k in range(36):
+            time.sleep(max(0.0, start + (k + 1) * chunk / rate - time.time()))
+            os.write(write_end, b"\x00\x01" * chunk)
+        os.close(write_end)
+
+    threading.Thread(target=writer, daemon=True).start()
+    time.sleep(1.5)  # the voice loads
+    out = BlockQueue(256, rate, source.block_samples)
+    with caplog.at_level("WARNING"):
+        source.start(out)
+        received = 0
+        while True:
+            item = out.get(5)
+            assert item is not None
+            if isinstance(item, SourceEnded):
+                break
+            received += len(item.samples)
+    stream.close()
+    assert received == 36 * chunk
+    assert "faster than real time" not in caplog.text

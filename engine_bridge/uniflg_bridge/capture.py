@@ -184,6 +184,7 @@ class StreamSource:
         self._stream = stream
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._created = time.time()  # a writer started with us has been writing since (while the voice loads)
 
     def start(self, out: BlockQueue) -> None:
         self._thread = threading.Thread(target=self._run, args=(out,), name="uniflg-capture-stdin", daemon=True)
@@ -193,6 +194,7 @@ class StreamSource:
         frame_bytes = 2 * self.channels
         pending, n, ahead = b"", 0, 0
         first_at: float | None = None
+        seen = backlog = 0.0  # when data first came; the seconds a paced writer may be ahead by (see below)
         try:
             while not self._stop.is_set():
                 data = _read_some(self._stream, self.block_samples * frame_bytes, self._stop)
@@ -211,12 +213,15 @@ class StreamSource:
                 arrived = now - (len(samples) + waiting) / self.rate
                 if first_at is None:
                     first_at = arrived
+                    # a paced writer (ffmpeg -re) blocked while the voice loaded catches up in a burst: it may run
+                    # ahead by as long as this source waited for its reader, plus the pipe it filled, and no more
+                    seen, backlog = now, now - self._created + (len(samples) + waiting) / self.rate + 0.5
                 elif arrived - (first_at + n / self.rate) > 0.1:  # arrived > 100 ms later than its clock
                     out.underruns += 1
                     first_at = arrived - n / self.rate  # re-anchor: the gap is not audio
                 elif (first_at + n / self.rate) - arrived > 0.03:  # there > 30 ms before its clock says it began
                     first_at = arrived - n / self.rate  # re-anchor: audio is never captured in the future
-                    ahead += 1
+                    ahead += n / self.rate > now - seen + backlog  # beyond the catch-up: faster than real time
                     if ahead == 5:
                         log.warning("stdin delivers audio faster than real time (a file piped with cat?): frames "
                                     "go out as fast as they are computed, stamped when their audio arrived; to "

@@ -146,6 +146,8 @@ def _source_factory(args: argparse.Namespace) -> Any:
         raise InvalidInputError(f"--delay-ms must be from 0 to 10000 ms; got {args.delay_ms}")
     if args.summary is not None:
         _check_summary(args.summary)
+    if not args.input.strip():  # Path("") is ".", which was then named as "a folder"
+        raise InvalidInputError("--input is empty: give mic, a sound file, or - for raw PCM16 on stdin")
     if args.input == "mic":
         device = capture.parse_device(args.device)
         return lambda: capture.MicSource(device, args.rate, args.channels, args.block_ms)
@@ -214,6 +216,11 @@ def _run(args: argparse.Namespace, make_source: Any, speech: SynthesisOptions, s
     path = voice.speech_path(args.max_lookahead_ms if args.max_lookahead_ms is not None
                              else min(p.lookahead_ms for p in voice.speech_paths()))
     log.info("speech path %s (look-ahead %.0f ms)", path.name, path.lookahead_ms)
+    missing = [name for name in voice.spec.live if name not in {p.name for p in voice.speech_paths()}]
+    if missing:  # e.g. --backend torch
+        log.warning("the %s backend runs the offline speech path only (look-ahead %.0f ms): the voice's live path "
+                    "%s needs ONNX Runtime (--backend onnxruntime) or TensorRT", voice.backend.name,
+                    voice.lookahead_seconds * 1000, ", ".join(missing))
     options = LiveOptions(delay_ms=args.delay_ms, reconnect_seconds=args.reconnect, blinks=not args.no_blinks,
                           blink_seed=args.blink_seed)
     session = LiveSession(voice, source, sinks, options, speech,

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import importlib
 import logging
 import signal
 import threading
@@ -60,9 +61,18 @@ class _CallGoneError(Exception):
     reports this from the write, with its own error, before the cancellation reaches the handler)."""
 
 
-def _rpc_over(context: grpc.aio.ServicerContext, exc: BaseException) -> bool:
-    """The call ended on the client's side (cancel, deadline) or by shutdown: nothing can be answered any more."""
-    return isinstance(exc, _CallGoneError) or bool(context.cancelled() or context.done())
+# grpc's own "Server already stopped", raised by a request read once the server has stopped (grpc then aborts the
+# call itself: "Aborting method ... due to server stop"); a private class, so looked up by name
+_SERVER_STOPPED: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(importlib.import_module("grpc._cython.cygrpc"), "_ServerStoppedError", None),)
+    if isinstance(t, type))
+
+
+def _rpc_over(context: grpc.aio.ServicerContext, *errors: BaseException | None) -> bool:
+    """The call ended on the client's side (cancel, deadline) or by the server's stop: nothing can be answered any
+    more. ``errors``: what the call (and its audio reader) failed with."""
+    return (any(isinstance(e, (_CallGoneError, *_SERVER_STOPPED)) for e in errors)
+            or bool(context.cancelled() or context.done()))
 
 
 class Voice(Protocol):
@@ -535,12 +545,12 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             log.info("Animate cancelled by the client, a deadline or shutdown")
             raise
         except Exception as exc:
-            if _rpc_over(context, exc):  # the client left, its deadline passed, or the shutdown cancelled it
+            read_error = reader.exception() if reader is not None and reader.done() and not reader.cancelled() \
+                else None
+            if _rpc_over(context, exc, read_error):  # the client left, its deadline passed, or the server stopped
                 log.info("Animate cancelled by the client, a deadline or shutdown")
                 return
-            failure = exc
-            if reader is not None and reader.done() and not reader.cancelled() and reader.exception():
-                failure = reader.exception() or exc  # the reader's protocol error explains the failure
+            failure = read_error or exc  # the reader's protocol error explains the failure
         finally:
             self._open -= 1
             for fan in fans:

@@ -75,6 +75,8 @@ class Target:
             if default_port is None:
                 raise ValueError(f"expected HOST:PORT, got {text!r}")
             port = str(default_port)
+        if port.startswith("-") and port[1:].isascii() and port[1:].isdigit():
+            raise ValueError(f"the port in {text!r} is outside {0 if allow_port_zero else 1}..65535")
         if not (port.isascii() and port.isdigit()):  # not ² or a full-width ９
             raise ValueError(f"the port in {text!r} is not a number")
         number = int(port)

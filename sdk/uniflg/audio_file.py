@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -34,6 +35,8 @@ MAX_FILE_SECONDS = 4 * 3600.0  # default cap of one file (4 hours); callers may 
 ACCEPTED_FORMATS = ("WAV", "FLAC", "OGG (Vorbis/Opus)", "MP3", "AIFF", "AU", "CAF", "W64", "RF64")
 ACCEPTED_HINT = (f"accepted formats: {', '.join(ACCEPTED_FORMATS)} (convert others first, "
                  "e.g. ffmpeg -i in.m4a out.wav)")
+
+log = logging.getLogger(__name__)
 
 
 def file_problem(path: Path) -> str | None:
@@ -148,6 +151,7 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
                                     "e.g. `ffmpeg ... -f flac -`), and libsndfile stops partway through such a file; "
                                     f"rewrite it with its length, e.g. ffmpeg -i {path.name} fixed.wav")
         seconds = handle.frames / handle.samplerate
+        _warn_if_cut(path, handle, seconds)
         if max_seconds is not None and seconds > max_seconds:
             raise LimitExceededError(f"{path} is {_duration(seconds)} long; at most {_duration(max_seconds)} per "
                                      "file (raise --max-seconds, or split the file)")
@@ -155,6 +159,23 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
         handle.close()
         raise
     return AudioFile(handle, path)
+
+
+def _warn_if_cut(path: Path, handle: Any, seconds: float) -> None:
+    """A WAV whose data chunk is shorter than its header says (a download or a copy cut off): libsndfile reads what
+    is there without a word, so say it once. Streams that leave the size out (0 or 0xFFFFFFFF) say nothing."""
+    if handle.format != "WAV":
+        return
+    with path.open("rb") as f:
+        head = f.read(4096)
+    at = head.find(b"data", 12)
+    if head[:4] != b"RIFF" or at < 0 or at + 8 > len(head):
+        return
+    declared = int.from_bytes(head[at + 4:at + 8], "little")
+    present = path.stat().st_size - (at + 8)
+    if 0 < declared < 0xFFFFFFFF and present < declared:  # the data chunk's bytes scale with its seconds
+        log.warning("%s is cut off: its header gives %s of audio, the file holds %s (read as it is)", path,
+                    _duration(seconds * declared / max(present, 1)), _duration(seconds))
 
 
 def _duration(seconds: float) -> str:

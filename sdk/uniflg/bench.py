@@ -29,6 +29,7 @@ from uniflg.types import SynthesisOptions
 log = logging.getLogger(__name__)
 
 MAX_SENTENCE_SECONDS = 600.0  # --seconds: at most this (the speed range, 0.25-4x, bounds what is reached)
+MAX_STREAM_SECONDS = 3600.0  # --stream-seconds: the clip is built whole in memory (about 100 kB per second)
 SENTENCE = "こんにちは。今日はとてもいい天気ですね、一緒に公園まで散歩に行きませんか。"
 
 
@@ -42,6 +43,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     if args.repeats < 1:
         raise InvalidInputError(f"--repeats must be 1 or more; got {args.repeats}")
     known = [n for n in BACKEND_NAMES if n != "auto"]
+    for option, value, choices in (("--backends", args.backends, "all, " + ", ".join(known)),
+                                   ("--models", args.models, "default, paper, small, tiny")):
+        if not any(v.strip() for v in value.split(",")):  # an empty list measured nothing and exited 0
+            raise InvalidInputError(f"{option} names nothing; give a comma list of: {choices}")
     for name in (n.strip() for n in args.backends.split(",") if n.strip() and args.backends != "all"):
         if name not in known:  # before a random voice is written (hundreds of MB) for a typo
             raise NotFoundError("backend", name, ["all", *known])
@@ -173,8 +178,9 @@ def _seconds_list(text: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError as exc:
         raise InvalidInputError(f"--stream-seconds takes a comma list of seconds; got {text!r}") from exc
-    if not all(math.isfinite(v) and v > 0 for v in values):
-        raise InvalidInputError(f"--stream-seconds must be positive finite seconds; got {text!r}")
+    if not all(math.isfinite(v) and 0 < v <= MAX_STREAM_SECONDS for v in values):
+        raise InvalidInputError(f"--stream-seconds takes seconds above 0 and at most {MAX_STREAM_SECONDS:g}; "
+                                f"got {text!r}")
     return values
 
 

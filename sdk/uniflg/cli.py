@@ -12,6 +12,7 @@ import contextlib
 import errno
 import importlib.util
 import logging
+import os
 import signal
 import sys
 import threading
@@ -30,7 +31,8 @@ _EXTRA_FOR = {"corpus": "train", "preprocess": "train", "train": "train", "eval"
 
 
 # File-system conditions a user fixes (not bugs): reported in one line, exit 2.
-_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
+_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR,
+                       errno.EISDIR)
 
 # Top-level modules that only an extra provides -> that extra (for the one-line "install this" message).
 _EXTRA_FOR_MODULE = {"torch": "train", "safetensors": "torch", "onnx": "train", "onnxscript": "train",
@@ -148,6 +150,8 @@ class Parser(argparse.ArgumentParser):
         A missing text whose value began with '-' (argparse took it for an option) says how to pass it."""
         if message.endswith("arguments are required: text"):
             message += " (text that starts with '-' goes after --, e.g. -- \"-5度です\")"
+        elif message.endswith("arguments are required: audio"):
+            message += " (a file name that starts with '-' goes after --, e.g. -- -take1.wav, or write ./-take1.wav)"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -181,8 +185,63 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_SIGNALLED: list[int] = []  # the signals that stopped this command (an import they cut short fails oddly)
+
+
 def _raise_terminated(signum: int, frame: object) -> NoReturn:
+    _SIGNALLED.append(signum)
     raise Terminated(signum)
+
+
+def _raise_interrupt(signum: int, frame: object) -> NoReturn:
+    _SIGNALLED.append(signum)
+    raise KeyboardInterrupt
+
+
+class _QuietWhenGone:
+    """stderr that stops writing once its reader has gone (``2>&1 | head -1``) or it was closed (``2>&-``): the logs
+    and progress bars are not the result, so a dead stderr must not lose the files a command is writing."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._gone = stream is None
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return int(self._stream.write(text) or 0)
+            except (OSError, ValueError):  # a broken pipe, a closed file
+                self._gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._gone = True
+
+    def isatty(self) -> bool:
+        return not self._gone and bool(self._stream.isatty())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _survivable_streams() -> Iterator[None]:
+    """A closed stdout (``>&-``) writes nowhere instead of raising; stderr goes quiet when its reader is gone."""
+    stdout, stderr = sys.stdout, sys.stderr
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - closed below
+    if not isinstance(sys.stderr, _QuietWhenGone):
+        sys.stderr = _QuietWhenGone(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if stdout is None:
+            sys.stdout.close()
+        sys.stdout, sys.stderr = stdout, stderr
 
 
 @contextlib.contextmanager
@@ -195,6 +254,8 @@ def _terminate_like_ctrl_c() -> Iterator[None]:
         for signum in (signal.SIGTERM, signal.SIGHUP):
             if signal.getsignal(signum) is signal.SIG_DFL:
                 previous[signum] = signal.signal(signum, _raise_terminated)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # Ctrl-C as before, but noted
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield
     finally:
@@ -206,15 +267,27 @@ def main(argv: list[str] | None = None) -> int:
     """``uniflg ARGV`` -> exit status. Ctrl-C while the command modules still import (the parser is built from
     them) is exit 130 with one line, as it is later; SIGTERM and SIGHUP end a command the same way, with exit
     128 + the signal's number (143, 129)."""
-    try:
-        with _terminate_like_ctrl_c():
-            return _main(argv)
-    except Terminated as stop:
-        sys.stderr.write(f"WARNING uniflg: stopped by {signal.Signals(stop.signum).name}\n")
-        return 128 + stop.signum
-    except KeyboardInterrupt:
-        sys.stderr.write("WARNING uniflg: interrupted\n")
-        return 130
+    _SIGNALLED.clear()
+    with _survivable_streams():
+        try:
+            with _terminate_like_ctrl_c():
+                return _main(argv)
+        except Terminated as stop:
+            return _stopped(stop.signum)
+        except KeyboardInterrupt:
+            return _stopped(signal.SIGINT)
+        except Exception:
+            if not _SIGNALLED:
+                raise
+            # the signal cut an import or a library call short, which then failed its own way (onnxruntime's
+            # half-imported module: ImportError): the signal is what happened
+            return _stopped(_SIGNALLED[-1])
+
+
+def _stopped(signum: int) -> int:
+    said = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    sys.stderr.write(f"WARNING uniflg: {said}\n")
+    return 128 + signum
 
 
 def _main(argv: list[str] | None) -> int:

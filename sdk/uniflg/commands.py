@@ -161,7 +161,7 @@ def speak(args: argparse.Namespace) -> int:
         wav = write_wav(out.path("speech.wav"), audio, voice.sample_rate)
         write_landmarks(out.path("landmarks.npy"), out.path("landmarks.json"), landmarks, voice.sample_rate)
         if not args.no_preview:
-            write_preview(out.path("preview.mp4"), landmarks, audio_path=wav)
+            write_preview(out.path("preview.mp4"), landmarks, audio_path=wav, progress=True)
     log.info("%s: %.2f s of speech, %d frames (%s)", args.output, audio.size / voice.sample_rate,
                 len(landmarks), voice.backend.describe())
     return 0
@@ -173,6 +173,11 @@ def animate(args: argparse.Namespace) -> int:
     from uniflg.voice import check_request, load_voice, read_voice_spec
 
     prepare_output(args.output, OUTPUTS_ANIMATE)
+    for name in OUTPUTS_ANIMATE:  # the input under an output's name (a WAV called landmarks.npy) would be replaced
+        target = args.output / name
+        if target.exists() and args.audio.exists() and os.path.samefile(target, args.audio):
+            raise InvalidInputError(f"{args.audio} is the file `animate` would write as {name} in {args.output}; "
+                                    "choose another -o folder or rename the audio")
     opts = SynthesisOptions(speaker=args.speaker, emotion=args.emotion, seed=args.seed)
     with open_audio(args.audio, args.max_seconds) as source:  # reads the header only
         read_as = _identity(args.audio)
@@ -201,7 +206,7 @@ def animate(args: argparse.Namespace) -> int:
             log.warning("no preview: %s changed or went away during the run (the landmarks are of the audio as it "
                         "was read)", args.audio)
         elif not args.no_preview:
-            write_preview(out.path("preview.mp4"), landmarks, audio_path=args.audio)
+            write_preview(out.path("preview.mp4"), landmarks, audio_path=args.audio, progress=True)
     log.info("%s: %d frames (%s)", args.output, len(landmarks), voice.backend.describe())
     return 0
 
@@ -385,10 +390,12 @@ def _language_speakers_text(mapping: dict[str, str]) -> str:
 
 
 def _voice_backends(folder: Path, spec: VoiceSpec | None = None) -> dict[str, str]:
-    """Backend name -> '' when usable for the voice in ``folder``, else the reason it is not. ONNX Runtime is
-    asked to load the graphs, so a graph it cannot read makes the backend unusable, with its reason."""
+    """Backend name -> '' when usable for the voice in ``folder``, else the reason it is not. With ONNX Runtime
+    installed it is asked to load every graph and check it against the config, as the voice's first calls would:
+    a graph it cannot read, or another graph's file, is a broken folder (ModelFormatError), since ``auto`` would
+    pick ONNX Runtime and fail on it."""
     from uniflg.backends import available_backends
-    from uniflg.errors import UniFLGError
+    from uniflg.backends.graphs import fixed_dims
     from uniflg.voice_files import check_voice_folder
 
     spec = spec or check_voice_folder(folder)
@@ -397,14 +404,9 @@ def _voice_backends(folder: Path, spec: VoiceSpec | None = None) -> dict[str, st
     if not usable.get("onnxruntime"):
         from uniflg.backends.onnx_backend import OnnxBackend
 
-        try:
-            backend = OnnxBackend(folder, dict(spec.graphs), threads=1)
-            for graph in spec.graphs:
-                backend.session(graph)  # sessions open lazily: open each once to know it loads
-        except UniFLGError as exc:
-            usable["onnxruntime"] = str(exc)
-            if not usable.get("tensorrt"):
-                usable["tensorrt"] = str(exc)
+        backend = OnnxBackend(folder, dict(spec.graphs), threads=1, dims=fixed_dims(spec.config))
+        for graph in spec.graphs:
+            backend.session(graph)  # sessions open lazily: open each once to know it loads
     return usable
 
 

@@ -179,13 +179,15 @@ def write_landmarks(npy: Path, meta: Path, landmarks: np.ndarray, sample_rate: i
 
 
 def write_preview(path: Path, landmarks: np.ndarray, fps: int = FPS, audio: np.ndarray | None = None,
-                  sample_rate: int | None = None, audio_path: Path | None = None) -> Path | None:
-    """preview.mp4 via :func:`uniflg.preview.render_preview` (``audio`` samples or an ``audio_path`` file muxed);
-    -> None (logged) when ffmpeg is unavailable or fails."""
+                  sample_rate: int | None = None, audio_path: Path | None = None,
+                  progress: bool = False) -> Path | None:
+    """preview.mp4 via :func:`uniflg.preview.render_preview` (``audio`` samples or an ``audio_path`` file muxed;
+    ``progress``: a bar on a terminal); -> None (logged) when ffmpeg is unavailable or fails."""
     from uniflg.preview import render_preview
 
     try:
-        return render_preview(path, landmarks, audio=audio, sample_rate=sample_rate, fps=fps, audio_path=audio_path)
+        return render_preview(path, landmarks, audio=audio, sample_rate=sample_rate, fps=fps, audio_path=audio_path,
+                              progress=progress)
     except (OSError, RuntimeError) as exc:
         Path(path).unlink(missing_ok=True)  # what ffmpeg wrote before it failed is no preview
         full = next((e for e in (errno.ENOSPC, errno.EDQUOT) if os.strerror(e) in str(exc)), None)

@@ -74,10 +74,13 @@ def draw_frames(track: np.ndarray, size: int, centre: np.ndarray, scale: float,
 
 def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | None = None,
                    sample_rate: int | None = None, reference: np.ndarray | None = None, size: int = 512,
-                   fps: int = FPS, audio_path: Path | str | None = None) -> Path:
+                   fps: int = FPS, audio_path: Path | str | None = None, progress: bool = False) -> Path:
     """Write an H.264 mp4 of ``landmarks`` [T, 70, 2] at ``fps`` (with ``audio`` at ``sample_rate``, or the
     file ``audio_path``, muxed as AAC; ``reference`` [T', 70, 2] adds a right-hand panel). Frames are drawn
-    and piped in blocks of :data:`BLOCK_FRAMES`, so memory does not grow with the length. Returns the path."""
+    and piped in blocks of :data:`BLOCK_FRAMES`, so memory does not grow with the length; ``progress`` shows a
+    bar over the frames on a terminal (encoding is most of a long file's run). Returns the path."""
+    from tqdm import tqdm
+
     path = Path(path)
     pred = check_track(landmarks, "landmarks")
     tracks = [pred] if reference is None else [pred, check_track(reference, "reference")]
@@ -102,15 +105,18 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
         with open(Path(tmp) / "ffmpeg.log", "w+b") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
             assert proc.stdin is not None
+            bar = tqdm(total=T, unit="frame", desc=path.name, leave=False, disable=None if progress else True)
             try:
                 for t0 in range(0, T, BLOCK_FRAMES):
                     proc.stdin.write(_panels(tracks, t0, min(T, t0 + BLOCK_FRAMES), size, centre, scale).tobytes())
+                    bar.update(min(T, t0 + BLOCK_FRAMES) - t0)
             except BrokenPipeError:
                 pass  # ffmpeg stopped early: its log says why
             except BaseException:  # Ctrl-C, SIGTERM, a drawing error: ffmpeg would encode on without us
                 proc.kill()
                 raise
             finally:
+                bar.close()
                 proc.stdin.close()
                 try:
                     code = proc.wait()

@@ -209,8 +209,16 @@ class Voice:
         if not fitting:
             have = ", ".join(f"{p.name} {p.lookahead_ms:.0f} ms" for p in paths)
             raise InvalidInputError(f"no speech path of voice {self.name!r} needs at most {max_lookahead_ms:g} ms "
-                                    f"of look-ahead; it has: {have}")
+                                    f"of look-ahead; it has: {have}{self._paths_elsewhere()}")
         return fitting[-1]  # the most look-ahead (best quality) within the bound
+
+    def _paths_elsewhere(self) -> str:
+        """Why the voice's live paths are missing from :meth:`speech_paths` on this backend ('' when none is)."""
+        missing = [name for name in self.spec.live if not self._runs(name)]
+        if not missing:
+            return ""
+        return (f" (its live path {', '.join(missing)} runs on ONNX Runtime or TensorRT, not on the "
+                f"{self.backend.name} backend)")
 
     def stream_info(self, options: SynthesisOptions | None = None) -> StreamInfo:
         return StreamInfo(sample_rate=self.sample_rate, fps=self.config.landmarks.fps,

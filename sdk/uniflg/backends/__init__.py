@@ -135,7 +135,8 @@ def options_from_args(args: argparse.Namespace) -> BackendOptions:
     from uniflg.backends.onnx_backend import parse_providers
     from uniflg.errors import InvalidInputError
 
-    providers = parse_providers(args.ort_providers) if getattr(args, "ort_providers", None) else ()
+    given = getattr(args, "ort_providers", None)  # "" is a list that names nothing: refused, not the default
+    providers = parse_providers(given) if given is not None else ()
     contexts = getattr(args, "trt_contexts", 4)
     if contexts < 1:
         raise InvalidInputError(f"--trt-contexts must be >= 1; got {contexts}")
