@@ -850,6 +850,8 @@ def test_animate_refuses_to_overwrite_the_audio_it_reads(tmp_path: Path, caplog)
     (["speak", "hi", "-o", "out", "--ort-providers", ""], "unknown ONNX Runtime provider ''"),
     (["live", "--input", ""], "--input is empty: give mic, a sound file, or - for raw PCM16 on stdin"),
     (["live", "--input", "x.wav", "--livelink", "1.2.3.4:-1"], "the port in '1.2.3.4:-1' is outside 1..65535"),
+    (["bench", "--voice", "/nonexistent/voice", "--models", "default"],
+     "not a voice folder (no such folder): /nonexistent/voice"),
 ])
 def test_small_usage_errors_say_what_was_meant(caplog, capsys, argv: list[str], said: str) -> None:
     from uniflg.cli import main

@@ -139,6 +139,7 @@ class VoiceSpec:
 def read_spec(folder: str | Path) -> VoiceSpec:
     """The :class:`VoiceSpec` of a voice folder; :class:`ModelFormatError` when it has no valid ``voice.json``."""
     path = Path(folder) / VOICE_FILE
-    if not path.is_file():
-        raise ModelFormatError(f"not a voice folder (no {VOICE_FILE}): {folder}")
+    if not path.is_file():  # said as uniflg.voice_files.check_voice_folder says it
+        what = f"no {VOICE_FILE}" if Path(folder).is_dir() else "a file" if Path(folder).exists() else "no such folder"
+        raise ModelFormatError(f"not a voice folder ({what}): {folder}")
     return VoiceSpec.from_json(path.read_text(encoding="utf-8"), str(path))
