@@ -29,13 +29,16 @@ def test_colons_that_are_not_shortcodes_stay(written: str) -> None:
     ("Idk what to do", "I don't know what to do"),
     ("IDK!", "I don't know!"),
     ("brb, omw rn", "be right back, on my way right now"),
-    ("ty for the sub, np!", "thank you for the sub, no problem!"),
+    ("ty for the sub, thx!", "thank you for the sub, thanks!"),
     ("btw imo it's fine, ikr", "by the way in my opinion it's fine, I know, right"),
     # names, acronyms and eras in capitals stay
     ("Ty Dolla sign and JK Rowling", "Ty Dolla sign and JK Rowling"),
     ("An NP-hard problem from 500 BC.", "An NP-hard problem from five hundred BC."),
     ("The RN said so.", "The RN said so."),
     ("thx-giving idk's", "thx-giving idk's"),
+    # acronyms in capitals and code (review 19's differential hunt)
+    ("According to IDC, the IMO and THX, NGL and BTW.", "According to IDC, the IMO and THX, NGL and BTW."),
+    ("import numpy as np; run nvm, jk, bc and ty.py", "import numpy as np; run nvm, jk, bc and ty.py"),
 ])
 def test_chat_abbreviations_read_as_what_they_stand_for(written: str, said: str) -> None:
     assert encode(written, language="en").text == said
@@ -152,3 +155,27 @@ def test_two_part_versions_read_each_part_as_a_number(written: str, language: st
 ])
 def test_chapter_and_verse_after_a_book_at_a_sentence_start(written: str, said: str) -> None:
     assert encode(written, language="en").text == said
+
+
+@pytest.mark.parametrize(("written", "language", "said"), [
+    # decimals after a software word that is a quantity, and common words in lower case, are no versions
+    ("Taylor Swift 1.25 million", "en", "Taylor Swift one point two five million"),
+    ("node 3.14 and engine 1.25 liters", "en", "node three point one four and engine one point two five liters"),
+    ("Build 2.25 meters, update 2.25 GB", "en", "Build two point two five meters, update two point two five gigabytes"),
+    ("Release 10.45 am", "en", "Release ten forty five a m"),
+    ("Node 20.11 and Unreal Engine 5.4", "en", "Node twenty point eleven and Unreal Engine five point four"),
+    # counts and years after call/dial, and a chip's pin, stay numbers
+    ("Analysts call 2008 the worst year.", "en", "Analysts call two thousand and eight the worst year."),
+    ("I dialed 300 numbers and called 150 in total.", "en",
+     "I dialed three hundred numbers and called one hundred and fifty in total."),
+    ("Call 100 or more customers.", "en", "Call one hundred or more customers."),
+    ("Connect it to pin 220.", "en", "Connect it to pin two hundred and twenty."),
+    ("Text 55555 to vote.", "en", "Text five five five five five to vote."),
+    # 8888 as a number after a label, applause after a reaction
+    ("暗証番号8888", "ja", "暗証番号8888"), ("残高 8888", "ja", "残高 8888"), ("スコア8888！", "ja", "スコア8888!"),
+    ("8888", "ja", "パチパチ"), ("草8888", "ja", "草パチパチ"),
+    ("Boeing 150 job cuts", "en", "Boeing one hundred and fifty job cuts"),
+    ("Numbers 2:1 in favor.", "en", "Numbers two to one in favor."),
+])
+def test_rules_leave_their_look_alikes_alone(written: str, language: str, said: str) -> None:
+    assert encode(written, language=language).text == said

@@ -145,3 +145,36 @@ def test_html_and_ssml_tags_are_not_read(written: str, plain: str, tags: str,
 @pytest.mark.parametrize("written", ["I <3 you", "a < b > c", "if x<3 and y>2"])
 def test_comparisons_are_not_tags(written: str) -> None:
     assert plain_text(written) == written
+
+
+# ---- review 19's differential hunt: what must stay (each was read worse by the first version of these rules)
+
+@pytest.mark.parametrize("written", [
+    "He said the method should be (static) in Java.", "The crowd erupted in (applause) as results came in.",
+    "(Cheers) to the new year!", "Genre (Music)", "Category: [Music]", "Tap [Pause] to stop the video.",
+    "Open the **Music** app.", "Use a *static* IP address.", "*Cheers*, mate!", "(Smile) is a 2022 film.",
+    "The band (Hum) released an album.", "Set the ringtone to [Silence] now.", "Type `*sighs*` in Discord.",
+])
+def test_bracketed_and_emphasized_words_that_are_not_directions_stay(written: str) -> None:
+    assert split_directions(written) == (written, ())
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("Open the **Music** app.", "Open the Music app."),
+    ("Use a *static* IP address.", "Use a static IP address."),
+    ("Press <Enter> to continue.", "Press less than Enter greater than to continue."),
+    ("Check if x<y and y>z before swapping.", "Check if x less than y and y greater than z before swapping."),
+    ("# of items: 5", "number of items: five"),
+    (">50% of users prefer dark mode.", "greater than fifty percent of users prefer dark mode."),
+    ("+ 1 more thing", "plus one more thing"),
+    ("2*3 and 4*5 are small.", "two times three and four times five are small."),
+    ("3*4*5 = 60", "three times four times five equals sixty"),
+    ("Compute 2**10 to get 1024.", "Compute two to the power of ten to get one thousand and twenty four."),
+    ("Cost: 3*$10 = $30", "Cost: three times ten dollars equals thirty dollars"),
+])
+def test_said_signs_and_unknown_tags_are_read(written: str, said: str) -> None:
+    assert encode(written, language="en").text == said
+
+
+def test_a_python_power_in_japanese() -> None:
+    assert encode("2**10は1024", language="ja").text == "2の10乗は1024"

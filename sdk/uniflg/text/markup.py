@@ -35,6 +35,19 @@ _RULES = ["emphasis", "strikethrough", "backticks", "link", "image", "autolink",
 # Tags that end a line where a page would (<br>, <p>, <div>, <li>, headings): a line break ends a sentence.
 _BREAKING_TAG = re.compile(r"</?(?:br|p|div|li|h[1-6]|tr)\b", re.IGNORECASE)
 _LINE_ENDS = {"paragraph_close", "heading_close", "tr_close"}
+# The HTML and SSML elements whose tags are markup; any other <word> is text (<Enter>, <branch-name>, List<String>)
+_TAGS = frozenset((
+    "a", "abbr", "b", "big", "blockquote", "br", "caption", "center", "cite", "code", "dd", "del", "details", "dfn",
+    "div", "dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
+    "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "summary", "sup", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var",  # HTML
+    "speak", "break", "prosody", "emphasis", "say-as", "phoneme", "voice", "audio", "lang", "w"))  # SSML
+_TAG_NAME = re.compile(r"</?([A-Za-z][\w:-]*)")
+# Signs that Markdown would take for its own but that are said (escaped before parsing, so they stay): an asterisk
+# between numbers (2*3 and 4*5 is no emphasis; 2**10; 3*$10), and at a line's start "# of" or "# 5" (number), ">50%"
+# or "> 3" (greater than), "+ 1 more" (plus)
+_SAID_SIGNS = re.compile(r"(?<=[\d)])[ \t]*\*{1,2}[ \t]*(?=[\d(]|[$€£¥₩₹])"
+                         r"|^[ \t]*#(?=[ \t]*(?:of\b|\d))|^[ \t]*>(?=[ \t]*[\d=$])|^[ \t]*\+(?=[ \t]+\d)", re.MULTILINE)
 
 
 @cache
@@ -54,6 +67,10 @@ def _inline(children: list[Token], tags: list[str]) -> str:
         elif child.type in ("softbreak", "hardbreak"):
             out.append("\n")
         elif child.type == "html_inline":
+            name = _TAG_NAME.match(child.content)
+            if name is None or name.group(1).lower() not in _TAGS:  # <Enter>, x<y and y>z: text
+                out.append(child.content)
+                continue
             tags.append(child.content)
             out.append("\n" if _BREAKING_TAG.match(child.content) else "")
     return "".join(out)
@@ -73,7 +90,8 @@ def plain_text(text: str) -> str:
     line: list[str] = []
     tags: list[str] = []
     row_cells = 0
-    for token in _parser().parse(text):
+    said = _SAID_SIGNS.sub(lambda m: re.sub(r"([*#>+])", r"\\\1", m.group(0)), text)
+    for token in _parser().parse(said):
         if token.type == "inline":
             line.append(_inline(token.children or [], tags))
         elif token.type in ("fence", "code_block"):
@@ -94,37 +112,42 @@ def plain_text(text: str) -> str:
     return "\n".join(piece for piece in pieces if piece)
 
 
-# Stage directions: an action or sound, alone inside ( ), [ ], full-width brackets or asterisks, in either
-# language, optionally with an English manner adverb (*laughs nervously*). A closed list: a bracketed word that is
-# not one of these ("(see below)", "[sic]", "(Japan)") is read.
-_ENGLISH_DIRECTIONS = (
-    "laugh|laughs|laughing|laughter|chuckle|chuckles|chuckling|giggle|giggles|giggling|snicker|snickers|"
-    "sigh|sighs|sighing|cough|coughs|coughing|clears throat|sniff|sniffs|sniffles|gasp|gasps|yawn|yawns|yawning|"
-    "groan|groans|sob|sobs|sobbing|cries|crying|sneeze|sneezes|hiccup|hiccups|gulp|gulps|hum|hums|humming|"
-    "whistle|whistles|whistling|scream|screams|screaming|shouting|whisper|whispers|whispering|smile|smiles|"
-    "grin|grins|wink|winks|nod|nods|shrug|shrugs|wave|waves|blush|blushes|pause|pauses|silence|"
-    "applause|clapping|claps|cheering|cheers|music|music playing|inaudible|indistinct|crosstalk|static|"
-    "background noise|beep|beeps")
-_JAPANESE_DIRECTIONS = ("笑|爆笑|苦笑|微笑|笑い|泣|涙|汗|焦|怒|照|震え声|小声|棒読み|白目|真顔|ドヤ顔|拍手|沈黙|咳|"
-                        "ため息|溜息|溜め息|ため息をつく")
-_DIRECTION = re.compile(
-    r"(?P<open>[(\[（［*])\s*(?:(?i:" + _ENGLISH_DIRECTIONS + r")(?:\s+[A-Za-z]+ly)?|" + _JAPANESE_DIRECTIONS
-    + r")\s*(?P<close>[)\]）］*])")
-_PAIRS = {"(": ")", "[": "]", "（": "）", "［": "］", "*": "*"}  # noqa: RUF001 - full-width brackets are the point
+# Stage directions. Actions, as a script or a role-play chat writes them (-s or -ing forms: laughs, sighing), are
+# directions in ( ), [ ] or single asterisks anywhere: *sighs heavily*. Sounds named by a noun (music, applause,
+# laughter) are directions only as captions write them: in [ ] at the start or end of a line ("[Music] hello",
+# "thank you [Applause]"), never inside a sentence ("Tap [Pause]", "Genre (Music)", "a *static* IP"). Japanese notes
+# in brackets ((笑), （泣）) anywhere. Closed lists: any other bracketed word is read.
+_ACTIONS = (
+    "laughs|laughing|chuckles|chuckling|giggles|giggling|snickers|sighs|sighing|coughs|coughing|clears throat|"
+    "clearing throat|sniffs|sniffles|sniffling|gasps|gasping|yawns|yawning|groans|groaning|sobs|sobbing|cries|"
+    "crying|sneezes|hiccups|gulps|hums|humming|whistles|whistling|screams|screaming|shouting|whispers|whispering|"
+    "smiles|smiling|grins|grinning|winks|nods|nodding|shrugs|waves|waving|blushes|blushing|pauses|claps|clapping|"
+    "cheering")
+_SOUNDS = ("laughter|applause|music|music playing|inaudible|indistinct|indistinct chatter|crosstalk|silence|static|"
+           "background noise|cheering|clapping|beep|beeping|laughs|sighs|coughs")
+_JAPANESE_NOTES = ("笑|爆笑|苦笑|微笑|笑い|泣|涙|汗|焦|怒|照|震え声|小声|棒読み|白目|真顔|ドヤ顔|拍手|沈黙|咳|"
+                   "ため息|溜息|溜め息")
+_ACTION = re.compile(r"\((?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?\)|\[(?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?\]"
+                     r"|(?<![*\w])\*(?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?\*(?![*\w])"
+                     r"|[(（](?:" + _JAPANESE_NOTES + r")[)）]|[\[［](?:" + _JAPANESE_NOTES + r")[\]］]")  # noqa: RUF001
+_CAPTION = re.compile(r"(?:^|(?<=\n))[ \t]*\[(?i:" + _SOUNDS + r")\](?=[ \t]|$|\n)"
+                      r"|(?<=[^:：\s][ \t])\[(?i:" + _SOUNDS + r")\](?=[ \t]*(?:$|\n))"  # not "Category: [Music]"
+                      r"|^\[(?i:" + _SOUNDS + r")\]$",
+                      re.MULTILINE)
 
 
 def split_directions(text: str) -> tuple[str, tuple[str, ...]]:
-    """Take out stage directions (``(laughs)``, ``*sighs heavily*``, ``[Music]``, ``（笑）``): -> (text, the
-    directions taken, as written). Brackets must pair (``(laughs]`` stays); the words are a closed list of actions
-    and sounds, so other bracketed words are read."""
+    """Take out stage directions (``(laughs)``, ``*sighs heavily*``, ``[Music]`` starting or ending a caption line,
+    ``（笑）``): -> (text, the directions taken, as written). Other bracketed words are read (``(see below)``,
+    ``[sic]``, ``Tap [Pause]``, ``Genre (Music)``), and so is emphasis (``**Music**``, ``a *static* IP``)."""
     taken: list[str] = []
 
     def take(m: re.Match[str]) -> str:
-        if _PAIRS[m.group("open")] != m.group("close"):
+        if m.string.count("`", 0, m.start()) % 2:  # inside a code span: talked about (type `*sighs*`)
             return m.group(0)
-        taken.append(m.group(0))
+        taken.append(m.group(0).strip())
         before, after = m.string[m.start() - 1:m.start()], m.string[m.end():m.end() + 1]
         return " " if before.isascii() and before.isalnum() and after.isascii() and after.isalnum() else ""
 
-    text = _DIRECTION.sub(take, text)
+    text = _CAPTION.sub(take, _ACTION.sub(take, text))
     return (re.sub(r"[ \t]{2,}", " ", text).strip() if taken else text), tuple(taken)

@@ -52,31 +52,34 @@ ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "
                  "Dept": "department", "Inc": "incorporated", "Ltd": "limited", "Co": "company", "Corp":
                  "corporation", "e.g": "for example", "i.e": "that is", "No": "number", "Vol": "volume",
                  "Fig": "figure", "Ch": "chapter", "ext": "extension", "Ext": "extension"}
-# Chat abbreviations read as what they stand for (the letters of lol, gg, afk and omg are what people say).
+# Chat abbreviations read as what they stand for (the letters of lol, gg, afk and omg are what people say). Lower
+# case anywhere; capitalized only opening a sentence (Idk what to do; Ty is a name); in capitals only the ones no
+# acronym shares (IDK, TBH; not IDC, IMO, THX, NGL, BTW, which are companies, bodies and brands). Never in code:
+# before .x (np.array, ty.py) - and the ones code uses (np, bc, jk, nvm) are not in the table at all.
 CHAT_ABBREVIATIONS = {
     "idk": "I don't know", "idc": "I don't care", "tbh": "to be honest", "ngl": "not gonna lie",
     "imo": "in my opinion", "imho": "in my humble opinion", "btw": "by the way", "brb": "be right back",
     "thx": "thanks", "thnx": "thanks", "tysm": "thank you so much", "ty": "thank you", "pls": "please",
-    "plz": "please", "np": "no problem", "rn": "right now", "omw": "on my way", "jk": "just kidding",
-    "nvm": "never mind", "ikr": "I know, right", "smh": "shaking my head", "fyi": "for your information",
-    "ofc": "of course", "afaik": "as far as I know", "iirc": "if I remember correctly", "bc": "because",
+    "plz": "please", "rn": "right now", "omw": "on my way", "ikr": "I know, right", "smh": "shaking my head",
+    "fyi": "for your information", "ofc": "of course", "afaik": "as far as I know", "iirc": "if I remember correctly",
     "cuz": "because", "tho": "though"}
-# Abbreviations that are also names, units or acronyms in capitals (Ty, NP-hard, RN, JK, BC): lower case only.
-_CHAT_LOWER_ONLY = {"ty", "np", "rn", "jk", "bc"}
-_CHAT = re.compile(r"(?<![\w'’-])(" + "|".join(sorted(CHAT_ABBREVIATIONS, key=len, reverse=True))
-                   + r")(?![\w'’-])", re.IGNORECASE)
+_CHAT_IN_CAPITALS = {"idk", "tbh", "brb", "imho", "afaik", "iirc", "tysm", "fyi", "omw"}
+_CHAT = re.compile(r"(?<![\w'’.-])(" + "|".join(sorted(CHAT_ABBREVIATIONS, key=len, reverse=True))
+                   + r")(?![\w'’-]|\.\w)", re.IGNORECASE)
 
 
 def _chat(m: re.Match[str]) -> str:
     word = m.group(1)
     lower = word.lower()
-    if word == lower or (lower not in _CHAT_LOWER_ONLY and word in (word.upper(), word.capitalize())):
+    opens = not m.string[:m.start()].strip() or m.string[:m.start()].rstrip()[-1] in ".!?\n"
+    if word == lower or (word == word.capitalize() and opens and lower != "ty") \
+            or (word == word.upper() and lower in _CHAT_IN_CAPITALS):  # (Ty is a name, wherever it stands)
         return CHAT_ABBREVIATIONS[lower]
     return word
 
 
 # Product lines whose model numbers are said in pairs (RTX 4090: forty ninety; Boeing 747: seven forty seven).
-_MODEL_LINES = "RTX|GTX|GT|RX|Xbox|Boeing|Airbus A|Porsche|Nokia"
+_MODEL_LINES = "RTX|GTX|GT|RX|Xbox|Boeing(?= 7\\d7)|Airbus A|Porsche|Nokia"  # Boeing 747, not "Boeing 150 job cuts"
 # Web-address endings (with what the domain rule accepts as a name).
 _TLDS = ("com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz|html|htm|php")
 # Words before a/b that make it a date (on 3/4, Happy 7/4) rather than a fraction.
@@ -354,11 +357,19 @@ def _dotted(m: re.Match[str]) -> str:
     return read_number(f"{int(whole):,}" + (f".{decimals}" if decimals else ""))
 
 
+_QUANTITY_AFTER = re.compile(r"\s?(?:%|(?:" + names(False, "en") + "|" + names(True, "en") + r"|million|billion|"
+                             r"thousand|trillion|percent|[AaPp]\.?[Mm]\.?|hours?|minutes?|seconds?|days?|weeks?|"
+                             r"months?|years?|times|x|(?:kilo|centi|milli)?(?:meters?|metres?|liters?|litres?|grams?)|"
+                             r"miles?|feet|foot|inch(?:es)?|pounds?|ounces?|gallons?|degrees?|dollars?|euros?|yen|"
+                             r"bytes?|people|points?)(?![A-Za-z]))")
+
+
 def _short_version(m: re.Match[str]) -> str:
     """``v3.12``, ``Python 3.12``, ``version 2.10`` -> (version) three point twelve, ``Ubuntu 24.04`` -> twenty four
     point oh four, ``Unity 2022.3`` -> twenty twenty two point three: each part a number; any other one-dot number
     is left to the decimal reading."""
-    if not m.group(1) and not numerals.is_version_context(m.string[:m.start()]):
+    if not m.group(1) and not numerals.is_version_context(m.string[:m.start()]) \
+            or _QUANTITY_AFTER.match(m.string, m.end()):  # update 2.25 GB, Swift 1.25 million, Release 10.45 am
         return m.group(0)
     parts = [("oh " + _digit_words(p[1:]) if len(p) > 1 and p[0] == "0"
               else _words(int(p), "year") if len(p) == 4 else read_number(p)) for p in m.group(2, 3)]  # Unity 2022.3
@@ -387,10 +398,10 @@ def _name_before(m: re.Match[str]) -> bool:
 
 
 # Books of the Bible: before chapter:verse they are names even where they open a sentence (Genesis 1:1 says ...).
-_BOOKS = {"Genesis", "Exodus", "Leviticus", "Numbers", "Deuteronomy", "Joshua", "Judges", "Ruth", "Samuel", "Kings",
-          "Chronicles", "Ezra", "Nehemiah", "Esther", "Job", "Psalm", "Psalms", "Proverbs", "Ecclesiastes", "Isaiah",
+_BOOKS = {"Genesis", "Exodus", "Leviticus", "Deuteronomy", "Joshua", "Judges", "Ruth", "Samuel", "Kings",
+          "Chronicles", "Ezra", "Nehemiah", "Esther", "Psalm", "Psalms", "Proverbs", "Ecclesiastes", "Isaiah",
           "Jeremiah", "Lamentations", "Ezekiel", "Daniel", "Hosea", "Joel", "Amos", "Obadiah", "Jonah", "Micah",
-          "Nahum", "Habakkuk", "Zephaniah", "Haggai", "Zechariah", "Malachi", "Matthew", "Mark", "Luke", "John", "Acts",
+          "Nahum", "Habakkuk", "Zephaniah", "Haggai", "Zechariah", "Malachi", "Matthew", "Mark", "Luke", "John",
           "Romans", "Corinthians", "Galatians", "Ephesians", "Philippians", "Colossians", "Thessalonians", "Timothy",
           "Titus", "Philemon", "Hebrews", "James", "Peter", "Jude", "Revelation"}
 
@@ -494,7 +505,7 @@ def _power(m: re.Match[str]) -> str:
 
 
 def _signs(text: str) -> str:
-    text = numerals.ASTERISK.sub(" ", numerals.PRODUCT.sub(" times ", text))
+    text = numerals.ASTERISK.sub(" ", text)
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)
     return text
@@ -588,11 +599,15 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # +1 555 123 4567, +44 (20) 7946 0958, +81.90.1234.5678: an international number, grouped as written
     (re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .\-]\(?\d{1,4}\)?){2,5}(?![\w]|[.\-]\d)"),
      lambda m: "plus " + _digits(m)),
-    # what is keyed in digit by digit: a PIN, a code, a number dialled or called (call 911 now; not "call 100 people")
-    (re.compile(r"(?i:\b(?:pin|passcode|password|otp|(?:verification|security|access|zip|postal) code|dial(?:ed|led)?"
-                r"|ext\.?|extension)(?:\s+(?:number|no\.|#))?(?:\s+(?:is|was|are))?:?\s+)\d{3,12}(?![\w]|[.,]\d)"
-                r"|(?i:\b(?:call|calling|called|text|texting|ring)\s+)\d{3,12}(?=\s*(?:$|[.,!?;:)]|\s(?:now|immediately"
-                r"|right|for|or|and|if|in|at|to|please|asap|first)\b))"), _keyed),
+    # what is keyed in digit by digit: a PIN (in capitals: a chip's pin 220 is a count), a code, an extension; a
+    # number dialled, called or texted where the clause ends or help follows (call 911 now, dial 999 for help; not
+    # "call 100 people", "called 300 or so", "call 2008 and 2009 the worst years", "called 500 to confirm")
+    (re.compile(r"(?:\bPIN|(?i:\b(?:passcode|password|otp|(?:verification|security|access|zip|postal) code|ext\.?"
+                r"|extension)))(?:\s+(?:number|no\.|#))?(?:\s+(?:is|was|are))?:?\s+\d{3,12}(?![\w-]|[.,]\d)"
+                r"|(?i:\b(?:call|calling|called|text|texting|texted|ring|dial|dialed|dialled|dialing)\s+)"
+                r"(?!(?:19|20)\d\d\b)\d{3,12}(?=\s*(?:$|[.,!?;:)]|\s(?:now|immediately|right away|for help|for "
+                r"an ambulance|for the police|or (?!more|so|fewer|less)|if|please|asap|first"
+                r"|to (?:vote|donate|enter|join|subscribe|opt))\b))"), _keyed),
     (re.compile(r"(?<![\w-])(?:\(\d{3}\)\s?|\d{3}-)?\d{3}-\d{4}\b"), _digits),
     (re.compile(r"(?<![\w/.])(\d{1,3}(?:\.\d)?)/(100|10|5)(?![\w/])"), _rating),
     (re.compile(r"(?<![\w/])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
@@ -607,6 +622,8 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
      lambda m: f"{m.group(1) or m.group(2)} times"),
     (re.compile(r"(?<![\w.])x(\d+(?:\.\d+)?)(?=\s+(?:" + _GAME_WORDS + r")\b|!)"), lambda m: f"times {m.group(1)}"),
     (re.compile(r"(?<![\w.])(\d{3,4})p\b"), lambda m: f"{_words(int(m.group(1)), 'year')} p"),  # 1080p
+    (re.compile(r"\b(\d{1,2})\.(\d{2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"),  # 10.45 am, as British text writes it
+     lambda m: _clock(int(m.group(1)), int(m.group(2)), None, m.group(3)) or m.group(0)),
     (re.compile(r"\b(\d{1,2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"), _hour_ampm),
     (re.compile(r"\b(" + "|".join(_MONTHS) + "|" + "|".join(m[:3] + r"\.?" for m in _MONTHS)
                 + r"|Sept\.?)\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4})\b)?"), _month_day),
@@ -638,6 +655,7 @@ def normalize(text: str) -> str:
     text = numerals.TERM.sub(lambda m: numerals.term(m)[0] + " ", _CHAT.sub(_chat, text))
     text = _VERSUS.sub("versus", _WITH.sub(lambda m: "without" if m.group(1) else "with ", text))
     text = _ABOUT.sub("about ", _DASH.sub(", ", _ELLIPSIS.sub("... ", text)))
+    text = numerals.PRODUCT.sub(" times ", numerals.POWER.sub("^", text))  # before the money rule reads $10
     text = _MINUS.sub("minus ", _SIGN_AFTER_CURRENCY.sub(r"\2\1", text))
     text = _RANGE.sub(_range, text)
     for pattern, read in _RULES[1:]:

@@ -41,9 +41,11 @@ _DATE_AFTER = re.compile(r"\s?(?:[(（][月火水木金土日](?:曜日?)?[)）]
 # of a clause. W杯, 単位はWです, WWWの話 and the www of an address (read by the address rule first) stay.
 _LAUGH = re.compile(r"(?<![A-Za-z])(?:w{2,}|(?<=[\u3041-\u3096\u4e00-\u9fff々〜!?！？、。…])[wW]+"
                     r"(?=$|[\s、。!?！？…」』)〜~]))(?![A-Za-z.])")
-# 88888: applause in Japanese chat (8 is hachi, pachi-pachi), four or more eights standing alone; 8888円,
-# 答えは8888 and 18888 are numbers.
-_CLAPS = re.compile(r"(?<![\dA-Za-z,.\u3041-\u3096])8{4,}(?=$|[\s!?！？。、…wｗ])")
+# 88888: applause in Japanese chat (8 is hachi, pachi-pachi), four or more eights where a reaction stands: opening
+# the text or a line, after a sentence's end (最高！8888), laughter, or kana and a space (すごい 8888); 8888円,
+# 答えは8888, 暗証番号8888, 合計 8888, スコア8888！ and 18888 are numbers.
+_CLAPS = re.compile(r"(?:^|(?<=[\n!?！？。…wｗ草])|(?<=[\u3041-\u3096][ \t\u3000]))[ \t\u3000]*8{4,}"
+                    r"(?=$|[\s!?！？。、…wｗ])", re.MULTILINE)  # (すごい 8888: after a word's kana ending and a space)
 # What a scale letter counts (1.5M再生, 登録者50k, 5k円); without one, 1K (an apartment), 2B (a pencil), 12B (a seat),
 # 512M are labels.
 _COUNTED_AFTER = ("(?:再生|登録|フォロワー|いいね|ビュー|ダウンロード|ドル|達成|突破|超え|越え"
@@ -241,6 +243,7 @@ def normalize(text: str) -> str:
     for pattern, repl in _RULES[1:]:
         text = pattern.sub(repl, text)  # type: ignore[arg-type]
     text = read_greek(text, "ja")
+    text = re.sub(r"(\d+)[ \t]*\*\*[ \t]*(\d+)", r"\1の\2乗", text)  # 2**10: a power, as Python writes it
     text = numerals.ASTERISK.sub("", numerals.PRODUCT.sub("かける", text))
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)

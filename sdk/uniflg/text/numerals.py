@@ -57,7 +57,8 @@ def term(m: re.Match[str]) -> tuple[str, str]:
 # An asterisk between numbers is multiplication (5 * 3, 2*(3+4)); one on a word, a footnote mark (price*) or
 # formatting left unclosed (**Note), is not read: ASTERISK finds those after the products are read. One standing
 # alone is a symbol that is talked about ("(*) is required") and is read.
-PRODUCT = re.compile(r"(?<=[\d)])[ \t]*\*[ \t]*(?=[\d(])")
+PRODUCT = re.compile(r"(?<=[\d)])[ \t]*\*[ \t]*(?=[\d(]|" + CURRENCY_SIGN + ")")  # 2*3, 3*$10
+POWER = re.compile(r"(?<=\d)[ \t]*\*\*[ \t]*(?=\d)")  # 2**10, as Python writes a power
 ASTERISK = re.compile(r"(?<=\w)\*+|\*+(?=\w)")
 
 # 3.11.7, v1.2.3, 192.168.0.1, 1.234.567, 1.234,56 (after the date rules: 2024.03.15 is a date)
@@ -89,12 +90,24 @@ SOFTWARE = {"python", "node", "node.js", "nodejs", "java", "ruby", "rust", "gola
 SHORT_VERSION = re.compile(r"(?<![\d_.,])(?:(?<![A-Za-z])([vV]))?(\d+)\.(\d+)(?![A-Za-z\d_]|[.,]\d)")
 
 
+# Software names that are also common words count only capitalized (Node 20.11, Unreal Engine 5.4; not "node 3.14"
+# or "engine 1.25 liters").
+COMMON_WORD_SOFTWARE = {"node", "java", "ruby", "rust", "swift", "engine", "windows", "chrome", "torch", "studio",
+                        "obs studio", "vtube studio"}
+
+
 def is_version_context(before: str) -> bool:
-    """Whether the text right before a number (``before``, any case, trailing space allowed) names a version or a
-    piece of software: ``version``, ``build``, ``Python``, ``Minecraft``, ``バージョン`` ..."""
-    tail = before.rstrip().lower()
-    return any(tail.endswith(word) and (len(tail) == len(word) or not tail[-len(word) - 1].isascii()
-                                        or not tail[-len(word) - 1].isalpha())
+    """Whether the text right before a number (``before``, trailing space allowed) names a version or a piece of
+    software: ``version``, ``build``, ``Python``, ``Minecraft``, ``バージョン`` (any case), ``Node``, ``Engine``
+    (capitalized: :data:`COMMON_WORD_SOFTWARE`)."""
+    tail = before.rstrip()
+    lower = tail.lower()
+
+    def ends_with_word(word: str) -> bool:
+        return lower.endswith(word) and (len(lower) == len(word) or not lower[-len(word) - 1].isascii()
+                                         or not lower[-len(word) - 1].isalpha())
+
+    return any(ends_with_word(word) and (word not in COMMON_WORD_SOFTWARE or tail[-len(word)].isupper())
                for word in VERSION_WORDS | SOFTWARE)
 
 
