@@ -179,3 +179,14 @@ def test_chapter_and_verse_after_a_book_at_a_sentence_start(written: str, said: 
 ])
 def test_rules_leave_their_look_alikes_alone(written: str, language: str, said: str) -> None:
     assert encode(written, language=language).text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("A 5* hotel with a spa.", "A five star hotel with a spa."),
+    ("The A* algorithm.", "The A star algorithm."),
+    ("Dial *67 to hide your number.", "Dial star sixty seven to hide your number."),
+    ("Imo State officials and Thx 1138", "Imo State officials and Thx eleven thirty eight"),
+    ("Java 12.99 a bag", "Java twelve point nine nine a bag"),
+])
+def test_a_said_star_and_names_that_look_like_chat(written: str, said: str) -> None:
+    assert encode(written, language="en").text == said

@@ -178,3 +178,8 @@ def test_said_signs_and_unknown_tags_are_read(written: str, said: str) -> None:
 
 def test_a_python_power_in_japanese() -> None:
     assert encode("2**10は1024", language="ja").text == "2の10乗は1024"
+
+
+@pytest.mark.parametrize(("written", "plain"), [("a<b>c", "a<b>c"), ("if a<b and b>c then", "if a<b and b>c then")])
+def test_a_formatting_tag_without_its_closing_tag_is_text(written: str, plain: str) -> None:
+    assert plain_text(written) == plain

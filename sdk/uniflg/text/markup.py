@@ -43,6 +43,7 @@ _TAGS = frozenset((
     "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var",  # HTML
     "speak", "break", "prosody", "emphasis", "say-as", "phoneme", "voice", "audio", "lang", "w"))  # SSML
 _TAG_NAME = re.compile(r"</?([A-Za-z][\w:-]*)")
+_VOID_TAGS = frozenset(("br", "hr", "img", "break", "audio", "mark"))  # markup without a closing tag
 # Signs that Markdown would take for its own but that are said (escaped before parsing, so they stay): an asterisk
 # between numbers (2*3 and 4*5 is no emphasis; 2**10; 3*$10), and at a line's start "# of" or "# 5" (number), ">50%"
 # or "> 3" (greater than), "+ 1 more" (plus)
@@ -57,7 +58,7 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("zero", {"html": True}).enable(_RULES)
 
 
-def _inline(children: list[Token], tags: list[str]) -> str:
+def _inline(children: list[Token], tags: list[str], text_lower: str) -> str:
     """The words of one inline run: text, code and image descriptions; line breaks kept (they end sentences);
     HTML and SSML tags go into ``tags``."""
     out: list[str] = []
@@ -68,7 +69,9 @@ def _inline(children: list[Token], tags: list[str]) -> str:
             out.append("\n")
         elif child.type == "html_inline":
             name = _TAG_NAME.match(child.content)
-            if name is None or name.group(1).lower() not in _TAGS:  # <Enter>, x<y and y>z: text
+            tag = name.group(1).lower() if name else ""
+            closed = f"</{tag}" in text_lower or child.content.endswith("/>") or tag in _VOID_TAGS
+            if tag not in _TAGS or not closed:  # <Enter>, x<y and y>z, a<b>c (no </b>): text
                 out.append(child.content)
                 continue
             tags.append(child.content)
@@ -93,7 +96,7 @@ def plain_text(text: str) -> str:
     said = _SAID_SIGNS.sub(lambda m: re.sub(r"([*#>+])", r"\\\1", m.group(0)), text)
     for token in _parser().parse(said):
         if token.type == "inline":
-            line.append(_inline(token.children or [], tags))
+            line.append(_inline(token.children or [], tags, text.lower()))
         elif token.type in ("fence", "code_block"):
             lines.extend(token.content.splitlines())
         elif token.type == "list_item_open" and token.info:  # an ordered item: its number, then a short pause

@@ -53,8 +53,8 @@ ABBREVIATIONS = {"Mr": "mister", "Mrs": "missus", "Ms": "miz", "Dr": "doctor", "
                  "corporation", "e.g": "for example", "i.e": "that is", "No": "number", "Vol": "volume",
                  "Fig": "figure", "Ch": "chapter", "ext": "extension", "Ext": "extension"}
 # Chat abbreviations read as what they stand for (the letters of lol, gg, afk and omg are what people say). Lower
-# case anywhere; capitalized only opening a sentence (Idk what to do; Ty is a name); in capitals only the ones no
-# acronym shares (IDK, TBH; not IDC, IMO, THX, NGL, BTW, which are companies, bodies and brands). Never in code:
+# case anywhere; capitalized (opening a sentence) or in capitals only the ones no name or acronym shares (Idk, IDK,
+# TBH; not Imo State, Thx 1138, Ty, IDC, IMO, THX, NGL, BTW: places, films, names, companies, bodies). Never in code:
 # before .x (np.array, ty.py) - and the ones code uses (np, bc, jk, nvm) are not in the table at all.
 CHAT_ABBREVIATIONS = {
     "idk": "I don't know", "idc": "I don't care", "tbh": "to be honest", "ngl": "not gonna lie",
@@ -72,8 +72,8 @@ def _chat(m: re.Match[str]) -> str:
     word = m.group(1)
     lower = word.lower()
     opens = not m.string[:m.start()].strip() or m.string[:m.start()].rstrip()[-1] in ".!?\n"
-    if word == lower or (word == word.capitalize() and opens and lower != "ty") \
-            or (word == word.upper() and lower in _CHAT_IN_CAPITALS):  # (Ty is a name, wherever it stands)
+    if word == lower or (word in (word.capitalize(), word.upper()) and lower in _CHAT_IN_CAPITALS
+                         and (opens or word == word.upper())):  # (Imo State, Thx 1138, Ty: names)
         return CHAT_ABBREVIATIONS[lower]
     return word
 
@@ -357,6 +357,8 @@ def _dotted(m: re.Match[str]) -> str:
     return read_number(f"{int(whole):,}" + (f".{decimals}" if decimals else ""))
 
 
+# An asterisk said "star": a rating (a 5* hotel), the A* algorithm, a phone code (*67)
+_STAR = re.compile(r"(?<![\w*])(\d|\b[A-Z])\*(?=\s|$)|(?<![\w*])()\*(?=\d)")
 _QUANTITY_AFTER = re.compile(r"\s?(?:%|(?:" + names(False, "en") + "|" + names(True, "en") + r"|million|billion|"
                              r"thousand|trillion|percent|[AaPp]\.?[Mm]\.?|hours?|minutes?|seconds?|days?|weeks?|"
                              r"months?|years?|times|x|(?:kilo|centi|milli)?(?:meters?|metres?|liters?|litres?|grams?)|"
@@ -505,6 +507,7 @@ def _power(m: re.Match[str]) -> str:
 
 
 def _signs(text: str) -> str:
+    text = _STAR.sub(lambda m: f"{m.group(1) or ''} star ", text)  # 5* hotel, A* search, dial *67
     text = numerals.ASTERISK.sub(" ", text)
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)

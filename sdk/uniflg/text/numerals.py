@@ -79,7 +79,7 @@ VERSION_WORDS = {"version", "versions", "ver", "build", "firmware", "release", "
 
 # Software and game names whose two-part numbers are versions (Python 3.12: three point twelve, not three point one
 # two; Minecraft 1.20, Ubuntu 24.04), lower case; with VERSION_WORDS and a v (v3.12) they make SHORT_VERSION a version.
-SOFTWARE = {"python", "node", "node.js", "nodejs", "java", "ruby", "rust", "golang", "php", "perl", "kotlin", "swift",
+SOFTWARE = {"python", "node", "node.js", "nodejs", "rust", "golang", "php", "perl", "kotlin", "swift",
             "typescript", "unity", "engine", "blender", "godot", "ios", "ipados", "macos", "android", "windows",
             "ubuntu", "debian", "fedora", "chrome", "firefox", "minecraft", "obs", "obs studio", "vtube studio",
             "cubism", "vseeface",
@@ -92,7 +92,7 @@ SHORT_VERSION = re.compile(r"(?<![\d_.,])(?:(?<![A-Za-z])([vV]))?(\d+)\.(\d+)(?!
 
 # Software names that are also common words count only capitalized (Node 20.11, Unreal Engine 5.4; not "node 3.14"
 # or "engine 1.25 liters").
-COMMON_WORD_SOFTWARE = {"node", "java", "ruby", "rust", "swift", "engine", "windows", "chrome", "torch", "studio",
+COMMON_WORD_SOFTWARE = {"node", "rust", "swift", "engine", "windows", "chrome", "torch", "studio",
                         "obs studio", "vtube studio"}
 
 
