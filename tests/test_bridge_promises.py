@@ -905,3 +905,35 @@ def test_an_empty_token_is_refused_when_the_variable_is_set_but_empty(caplog, mo
 def test_a_port_in_other_digits_is_not_a_number(port: str) -> None:
     with pytest.raises(ValueError, match="is not a number"):
         Target.parse(f"127.0.0.1:{port}")
+
+
+def test_animate_answers_its_header_before_any_audio() -> None:
+    """A live client may wait for the StreamHeader (its look-ahead) before it streams: the header answers the
+    AudioHeader at once, before the first audio and before a slot is taken (review 19's re-check)."""
+    go = threading.Event()
+
+    def requests() -> Iterator[pb.AnimateRequest]:
+        yield header()
+        go.wait(10)  # no audio until the header has come back
+        yield audio(0.5)
+        yield END
+
+    with running_server(FakeVoice()) as srv:
+        channel, client = stub(srv)
+        call = client.Animate(requests(), timeout=20)
+        first = next(call)
+        assert first.WhichOneof("response") == "header" and not go.is_set()
+        go.set()
+        assert completed([first, *call])
+        channel.close()
+
+
+def test_a_health_check_that_does_not_parse_is_invalid_argument_without_a_traceback(caplog) -> None:
+    with caplog.at_level(logging.INFO), running_server(FakeVoice(), token="s3cret") as srv:
+        channel = grpc.insecure_channel(f"127.0.0.1:{srv.port}")
+        with pytest.raises(grpc.RpcError) as info:
+            channel.unary_unary("/grpc.health.v1.Health/Check")(b"\x0a\x02\xff\xfe", timeout=10)
+        channel.close()
+    assert info.value.code() == C.INVALID_ARGUMENT
+    assert info.value.details().startswith("not a valid grpc.health.v1.HealthCheckRequest")
+    assert "Traceback" not in caplog.text

@@ -244,7 +244,7 @@ def test_speak_with_accepted_options_still_loads_and_speaks(caplog, tmp_path) ->
 @pytest.mark.parametrize(("options", "said"), [
     (["--seconds", "-1"], "--seconds must be above 0 and at most 600; got -1.0"),
     (["--repeats", "0"], "--repeats must be 1 or more; got 0"),
-    (["--stream-seconds", "5,nan"], "--stream-seconds takes seconds above 0 and at most 3600; got '5,nan'"),
+    (["--stream-seconds", "5,nan"], "--stream-seconds takes seconds from 1 to 3600; got '5,nan'"),
     (["--backends", "onnxruntime,foo"], "unknown backend 'foo'; available: all, torch, onnxruntime, tensorrt"),
 ])
 def test_bench_refuses_options_before_any_voice_loads(caplog, tmp_path, options, said) -> None:

@@ -807,7 +807,7 @@ def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "said"), [
-    (["--stream-seconds", "1e9"], "--stream-seconds takes seconds above 0 and at most 3600; got '1e9'"),
+    (["--stream-seconds", "1e9"], "--stream-seconds takes seconds from 1 to 3600; got '1e9'"),
     (["--backends", ",,"], "--backends names nothing; give a comma list of: all, torch, onnxruntime, tensorrt"),
     (["--models", ""], "--models names nothing; give a comma list of: default, paper, small, tiny"),
 ])
@@ -819,7 +819,8 @@ def test_bench_refuses_what_would_measure_nothing_or_exhaust_memory(caplog, argv
 def test_bench_cache_that_is_no_folder_is_one_line(caplog, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     code, errors = cli(caplog, "bench", "--cache", str(tmp_path / "file" / "x"), "--models", "tiny")
-    assert code == 2 and errors.startswith("`uniflg bench` stopped: Not a directory"), errors
+    assert code == 2 and errors.startswith(f"--cache {tmp_path / 'file' / 'x'}: cannot make the folder") \
+        and errors.endswith("(Not a directory)"), errors
 
 
 def test_a_cut_off_wav_is_read_with_one_warning(tmp_path: Path, caplog) -> None:
@@ -833,7 +834,26 @@ def test_a_cut_off_wav_is_read_with_one_warning(tmp_path: Path, caplog) -> None:
         with open_audio(cut) as f:
             seconds = f.seconds
     assert seconds == pytest.approx((20000 - 44) / 2 / 16000, abs=1e-3)
-    assert f"{cut} is cut off: its header gives 3 s of audio, the file holds 0.624 s" in caplog.text
+    assert f"{cut} is cut off: its header gives 3.000 s of audio, the file holds 0.624 s" in caplog.text
+
+
+@pytest.mark.parametrize("subtype", ["PCM_24", "FLOAT"])
+def test_a_whole_wav_with_data_in_a_tag_is_not_called_cut(tmp_path: Path, caplog, subtype: str) -> None:
+    """The data chunk is found by walking the chunks: a comment holding the word "data" was taken for it (review 19),
+    and 24-bit files (WAVE_FORMAT_EXTENSIBLE) were never checked."""
+    path = tmp_path / "tagged.wav"
+    with sf.SoundFile(str(path), "w", 48000, 1, subtype=subtype, format="WAV") as f:
+        f.comment = "see the metadata here"
+        f.write(np.zeros(48000, np.float32))
+    with caplog.at_level(logging.WARNING, logger="uniflg.audio_file"):
+        with open_audio(path):
+            pass
+        assert "cut off" not in caplog.text
+        cut = tmp_path / "cut.wav"
+        cut.write_bytes(path.read_bytes()[:30000])
+        with open_audio(cut):
+            pass
+    assert "cut.wav is cut off: its header gives 1.000 s" in caplog.text
 
 
 @needs_default_voice
@@ -873,3 +893,21 @@ def test_the_torch_backend_names_the_live_path_it_cannot_run() -> None:
     with pytest.raises(InvalidInputError, match="its live path live250 runs on ONNX Runtime or TensorRT, not on the "
                                                 "torch backend"):
         voice.speech_path(300)
+
+
+@pytest.mark.parametrize("target", ["device", "the input"])
+def test_live_summary_never_replaces_a_device_or_the_input(caplog, tmp_path: Path, target: str) -> None:
+    """`live --summary /dev/full` (as root) replaced the device with a regular file; `--summary X --input X`
+    overwrote the audio (review 19's re-check)."""
+    pytest.importorskip("uniflg_bridge")
+    audio = _sine_wav(tmp_path / "in.wav", 1.0)
+    summary = "/dev/null" if target == "device" else str(audio)
+    before = audio.read_bytes()
+    code, errors = cli(caplog, "live", "--input", str(audio), "--summary", summary)
+    assert code == 2 and ("not a regular file" in errors if target == "device" else "is the --input file" in errors)
+    assert Path("/dev/null").is_char_device() and audio.read_bytes() == before
+
+
+def test_bench_cache_that_cannot_be_made_is_one_line(caplog) -> None:
+    code, errors = cli(caplog, "bench", "--cache", "/proc/uniflg-cache", "--models", "tiny")
+    assert code == 2 and errors.startswith("--cache /proc/uniflg-cache: cannot make the folder"), errors

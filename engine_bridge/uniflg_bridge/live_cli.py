@@ -121,6 +121,9 @@ def _check_summary(path: Path) -> None:
 
     if path.is_dir():
         raise InvalidInputError(f"--summary {path} is a folder; give a file name in it (e.g. {path / 'live.json'})")
+    if path.exists() and not path.is_file():  # a device or a FIFO: written in place would be fine, but replaced
+        raise InvalidInputError(f"--summary {path} is not a regular file (a device or a pipe); give a file name, "
+                                "or leave --summary out (the summary goes to stdout)")
     if path.parent.exists() and not path.parent.is_dir():
         raise InvalidInputError(f"--summary {path}: {path.parent} is a file, not a folder")
     if not path.parent.is_dir():
@@ -146,6 +149,9 @@ def _source_factory(args: argparse.Namespace) -> Any:
         raise InvalidInputError(f"--delay-ms must be from 0 to 10000 ms; got {args.delay_ms}")
     if args.summary is not None:
         _check_summary(args.summary)
+        if args.input not in ("mic", "-") and Path(args.input).exists() and args.summary.exists() \
+                and os.path.samefile(args.input, args.summary):
+            raise InvalidInputError(f"--summary {args.summary} is the --input file; give another file name")
     if not args.input.strip():  # Path("") is ".", which was then named as "a folder"
         raise InvalidInputError("--input is empty: give mic, a sound file, or - for raw PCM16 on stdin")
     if args.input == "mic":

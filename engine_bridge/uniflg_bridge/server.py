@@ -271,7 +271,8 @@ class AudioBuffer:
 
 def _malformed(exc: DecodeError, message: str = "AnimateRequest") -> MalformedMessageError:
     """gRPC's decoding of a request failed: the client sent bytes that are no ``message``."""
-    return MalformedMessageError(f"not a valid uniflgapi.v1.{message}: its bytes do not parse ({exc})")
+    full = message if "." in message else f"uniflgapi.v1.{message}"
+    return MalformedMessageError(f"not a valid {full}: its bytes do not parse ({exc})")
 
 
 @dataclass(frozen=True)
@@ -282,18 +283,22 @@ class _Undecodable:
 
 
 class DecodeGuard(grpc.aio.ServerInterceptor):
-    """A unary request of this service whose bytes do not parse (bad UTF-8 in a string field, a truncated message) is
+    """A unary request whose bytes do not parse (bad UTF-8 in a string field, a truncated message) is
     ``INVALID_ARGUMENT`` with one log line, as a streamed one is; gRPC alone answered UNKNOWN and logged a
-    traceback for every such call."""
+    traceback for every such call (health's Check included, which needs no token)."""
 
     async def intercept_service(
             self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
             details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         method = details.method  # type: ignore[attr-defined]  # grpc's stubs omit the field
-        if handler is None or handler.request_streaming or not method.startswith(f"/{SERVICE_NAME}/"):
+        ours = method.startswith(f"/{SERVICE_NAME}/")  # (health's Watch streams from an async generator: not wrapped)
+        if handler is None or handler.request_streaming or (handler.response_streaming and not ours):
             return handler
         decode, name = handler.request_deserializer, method.rsplit("/", 1)[-1] + "Request"
+        if not ours:  # e.g. /grpc.health.v1.Health/Check -> grpc.health.v1.HealthCheckRequest
+            service, call = method.strip("/").rsplit("/", 1)
+            name = f"{service}{call}Request"
 
         def tolerant(data: bytes) -> Any:
             try:
@@ -403,7 +408,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         blinks = BlinkTrack((self.config.blink_seed, self._streams)) if self.config.blinks else None
         return AvatarStream(Retargeter(retargeter.calibration.for_style(style).for_path(path)), blinks)
 
-    async def _pump(self, context: grpc.aio.ServicerContext, respond: Respond, header: pb.StreamHeader,
+    async def _pump(self, context: grpc.aio.ServicerContext, respond: Respond, header: pb.StreamHeader | None,
                     meta: StreamMeta, chunks: AsyncIterator[Chunk], include_blendshapes: bool,
                     audio_seconds: Callable[[_Tally], Awaitable[float]],
                     fans: list[StreamFanOut], style: str | None = None, path: str | None = None) -> pb.Status:
@@ -411,7 +416,8 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
         the fan-out has finished. Blendshapes are computed once per chunk, for the client and the fan-out
         alike; a chunk goes on the wire when it carries audio or frames. The opened fan-out is put in
         ``fans`` so the caller can finish it or, for any other ending, cancel it."""
-        await self._write(context, respond(header=header))
+        if header is not None:  # (Animate sends its header before the slot)
+            await self._write(context, respond(header=header))
         avatar = self._avatar(self.retargeter, style, path) if self.retargeter is not None else None
         fan = self.fanout.open(meta) if self.fanout.enabled and avatar is not None else None
         if fan is not None:
@@ -526,8 +532,10 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
             path, lookahead_ms = self._speech_path(options)
             stream_header, meta = self._stream_start(header.request_id, info, header.include_blendshapes,
                                                      lookahead_ms)
-            # the slot is taken when the first audio arrives: a client that sends a header and then nothing
-            # waits out its idle timeout without holding a slot others could use
+            # the StreamHeader answers the AudioHeader at once (a live client may wait for its look-ahead before it
+            # streams); the slot is taken when the first audio arrives: a client that sends a header and then
+            # nothing waits out its idle timeout without holding a slot others could use
+            await self._write(context, pb.AnimateResponse(header=stream_header))
             request_iterator = _Prepended(await self._next_message(request_iterator), request_iterator)
             async with self.admission.slot():
                 buffer = AudioBuffer(int(self.config.buffer_seconds * sample_rate))
@@ -538,7 +546,7 @@ class UniFLGServicer(pb_grpc.UniFLGServiceServicer):
                     assert reader is not None
                     return await reader / sample_rate  # re-raises a protocol error found while reading
 
-                status = await self._pump(context, pb.AnimateResponse, stream_header, meta, stream.chunks(),
+                status = await self._pump(context, pb.AnimateResponse, None, meta, stream.chunks(),
                                           header.include_blendshapes, seconds, fans, options.emotion, path)
             await self._complete(context, pb.AnimateResponse, status, fans)
         except asyncio.CancelledError:

@@ -163,19 +163,28 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
 
 def _warn_if_cut(path: Path, handle: Any, seconds: float) -> None:
     """A WAV whose data chunk is shorter than its header says (a download or a copy cut off): libsndfile reads what
-    is there without a word, so say it once. Streams that leave the size out (0 or 0xFFFFFFFF) say nothing."""
-    if handle.format != "WAV":
+    is there without a word, so say it once. The chunks are walked from the RIFF header (a tag's text may hold the
+    word "data"); streams that leave the size out (0 or 0xFFFFFFFF) say nothing."""
+    if handle.format not in ("WAV", "WAVEX"):
         return
+    size = path.stat().st_size
     with path.open("rb") as f:
-        head = f.read(4096)
-    at = head.find(b"data", 12)
-    if head[:4] != b"RIFF" or at < 0 or at + 8 > len(head):
-        return
-    declared = int.from_bytes(head[at + 4:at + 8], "little")
-    present = path.stat().st_size - (at + 8)
-    if 0 < declared < 0xFFFFFFFF and present < declared:  # the data chunk's bytes scale with its seconds
-        log.warning("%s is cut off: its header gives %s of audio, the file holds %s (read as it is)", path,
-                    _duration(seconds * declared / max(present, 1)), _duration(seconds))
+        if f.read(12)[8:12] != b"WAVE":
+            return
+        at = 12
+        for _ in range(64):  # the data chunk follows a few others (fmt, fact, LIST); a bound, not a loop forever
+            f.seek(at)
+            head = f.read(8)
+            if len(head) < 8:
+                return
+            declared = int.from_bytes(head[4:8], "little")
+            if head[:4] == b"data":
+                present = size - (at + 8)
+                if 0 < declared < 0xFFFFFFFF and present < declared:
+                    log.warning("%s is cut off: its header gives %.3f s of audio, the file holds %.3f s "
+                                "(read as it is)", path, seconds * declared / max(present, 1), seconds)
+                return
+            at += 8 + declared + (declared & 1)  # chunks are padded to an even size
 
 
 def _duration(seconds: float) -> str:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_SENTENCE_SECONDS = 600.0  # --seconds: at most this (the speed range, 0.25-4x, bounds what is reached)
 MAX_STREAM_SECONDS = 3600.0  # --stream-seconds: the clip is built whole in memory (about 100 kB per second)
+MIN_STREAM_SECONDS = 1.0  # and at least a second: a stream is timed over its 20 ms pushes
 SENTENCE = "こんにちは。今日はとてもいい天気ですね、一緒に公園まで散歩に行きませんか。"
 
 
@@ -94,6 +95,11 @@ def _random_voice(config: str, cache: Path) -> Path:
             from uniflg.voice import random_voice
         except ImportError as exc:  # pragma: no cover - random_voice imports torch lazily
             raise InvalidInputError(f"creating a random {config!r} voice needs torch: {exc}") from exc
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # not a folder, no permission, /proc: one line before the voice is built
+            raise InvalidInputError(f"--cache {cache}: cannot make the folder {folder} ({exc.strerror or exc})") \
+                from None
         log.warning("writing a random %r voice to %s (once)", config, folder)
         random_voice(config, folder)
     return folder
@@ -178,9 +184,9 @@ def _seconds_list(text: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError as exc:
         raise InvalidInputError(f"--stream-seconds takes a comma list of seconds; got {text!r}") from exc
-    if not all(math.isfinite(v) and 0 < v <= MAX_STREAM_SECONDS for v in values):
-        raise InvalidInputError(f"--stream-seconds takes seconds above 0 and at most {MAX_STREAM_SECONDS:g}; "
-                                f"got {text!r}")
+    if not all(math.isfinite(v) and MIN_STREAM_SECONDS <= v <= MAX_STREAM_SECONDS for v in values):
+        raise InvalidInputError(f"--stream-seconds takes seconds from {MIN_STREAM_SECONDS:g} to "
+                                f"{MAX_STREAM_SECONDS:g}; got {text!r}")
     return values
 
 

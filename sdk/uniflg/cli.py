@@ -309,26 +309,34 @@ def _main(argv: list[str] | None) -> int:
     except StoppedBySignalError as exc:
         log.warning("%s", exc)
         return 128 + exc.signum
-    except UniFLGError as exc:
-        log.error("%s", exc)
-        return 2
-    except OSError as exc:
-        if exc.errno not in _ENVIRONMENT_ERRNOS:
-            raise
-        where = f" ({exc.filename})" if exc.filename else ""
-        log.error("`uniflg %s` stopped: %s%s", args.command, exc.strerror or exc, where)  # disk full, no access
-        return 2
-    except ModuleNotFoundError as exc:  # a command whose extra is missing, found only when it runs
-        module = (exc.name or "").split(".")[0]
-        if module not in _EXTRA_FOR_MODULE:
-            raise
-        log.error("%s", _needs(f"`uniflg {args.command}`", module))
-        return 2
+    except (UniFLGError, OSError, ModuleNotFoundError) as exc:
+        if _SIGNALLED:  # a signal cut an import or a call short, which then failed its own way ("needs onnxruntime")
+            return _stopped(_SIGNALLED[-1])
+        return _report(args, exc)
     except Terminated:
         raise  # main() says which signal
     except KeyboardInterrupt:
         log.warning("interrupted")
         return 130
+
+
+def _report(args: argparse.Namespace, exc: Exception) -> int:
+    """A command's failure -> one ERROR line and exit 2 (re-raised when it is no failure of the input or the
+    environment: a bug, with its traceback)."""
+    if isinstance(exc, UniFLGError):
+        log.error("%s", exc)
+        return 2
+    if isinstance(exc, ModuleNotFoundError):  # a command whose extra is missing, found only when it runs
+        module = (exc.name or "").split(".")[0]
+        if module not in _EXTRA_FOR_MODULE:
+            raise exc
+        log.error("%s", _needs(f"`uniflg {args.command}`", module))
+        return 2
+    if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
+        where = f" ({exc.filename})" if exc.filename else ""
+        log.error("`uniflg %s` stopped: %s%s", args.command, exc.strerror or exc, where)  # disk full, no access
+        return 2
+    raise exc
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ def write_preview(path: Path, landmarks: np.ndarray, fps: int = FPS, audio: np.n
                   sample_rate: int | None = None, audio_path: Path | None = None,
                   progress: bool = False) -> Path | None:
     """preview.mp4 via :func:`uniflg.preview.render_preview` (``audio`` samples or an ``audio_path`` file muxed;
-    ``progress``: a bar on a terminal); -> None (logged) when ffmpeg is unavailable or fails."""
+    ``progress``: a bar on stderr); -> None (logged) when ffmpeg is unavailable or fails."""
     from uniflg.preview import render_preview
 
     try:

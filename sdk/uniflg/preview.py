@@ -78,7 +78,7 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
     """Write an H.264 mp4 of ``landmarks`` [T, 70, 2] at ``fps`` (with ``audio`` at ``sample_rate``, or the
     file ``audio_path``, muxed as AAC; ``reference`` [T', 70, 2] adds a right-hand panel). Frames are drawn
     and piped in blocks of :data:`BLOCK_FRAMES`, so memory does not grow with the length; ``progress`` shows a
-    bar over the frames on a terminal (encoding is most of a long file's run). Returns the path."""
+    bar over the frames on stderr (encoding is most of a long file's run). Returns the path."""
     from tqdm import tqdm
 
     path = Path(path)
@@ -105,7 +105,7 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
         with open(Path(tmp) / "ffmpeg.log", "w+b") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
             assert proc.stdin is not None
-            bar = tqdm(total=T, unit="frame", desc=path.name, leave=False, disable=None if progress else True)
+            bar = tqdm(total=T, unit="frame", desc="preview", leave=False, disable=not progress)
             try:
                 for t0 in range(0, T, BLOCK_FRAMES):
                     proc.stdin.write(_panels(tracks, t0, min(T, t0 + BLOCK_FRAMES), size, centre, scale).tobytes())
