@@ -171,8 +171,8 @@ def main() -> int:
     if not args.dry_run:
         try:
             target = Target.parse(args.vmc, vmc.DEFAULT_PORT)
-            target.resolve()
-        except ValueError as exc:  # does not parse or resolve
+            target.check_sendable()
+        except ValueError as exc:  # does not parse or resolve, or cannot be sent to (a broadcast address)
             print(f"error: --vmc {args.vmc}: {exc}", file=sys.stderr)
             return 2
     if args.play and not args.dry_run:  # before the model loads: a missing sound library is found in a moment

@@ -208,3 +208,13 @@ def test_an_example_without_its_extra_names_the_extra(name: str, module: str, ar
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (2, f"error: examples/{name} needs {module}, which is not installed: "
                                                  "pip install 'uniflg[bridge]'\n"), done.stderr
+
+
+def test_vtuber_vmc_refuses_a_broadcast_address_before_the_voice_loads() -> None:
+    """It crashed with a PermissionError traceback after the voice had loaded (review 19); serve and live check
+    the same way (Target.check_sendable)."""
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "vtuber_vmc.py"), "こんにちは", "--vmc",
+                           "255.255.255.255"], capture_output=True, text=True, timeout=120, env=ENV)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "error: --vmc 255.255.255.255: cannot send to 255.255.255.255:39539 (Permission denied; broadcast addresses "
+        "are not supported)"], done.stderr

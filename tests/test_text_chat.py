@@ -7,7 +7,7 @@ import re
 
 import pytest
 from uniflg.text.charset import split_decoration
-from uniflg.text.frontend import encode
+from uniflg.text.frontend import encode, split_text
 
 
 @pytest.mark.parametrize(("written", "left", "dropped"), [
@@ -190,3 +190,42 @@ def test_rules_leave_their_look_alikes_alone(written: str, language: str, said: 
 ])
 def test_a_said_star_and_names_that_look_like_chat(written: str, said: str) -> None:
     assert encode(written, language="en").text == said
+
+
+@pytest.mark.parametrize(("written", "said", "dropped"), [
+    ("idk ¯\\_(ツ)_/¯", "I don't know", "¯\\_(ツ)_/¯"),
+    ("ok (｡•̀ᴗ-)✧", "ok", "(｡•̀ᴗ-)✧"),
+    ("やった٩(ˊᗜˋ*)و", "やった", "٩(ˊᗜˋ*)و"),
+    ("let's go (ง •̀_•́)ง", "let's go", "(ง •̀_•́)ง"),
+    ("ʕ•ᴥ•ʔ hi", "hi", "ʕ•ᴥ•ʔ"),
+    ("(╯°□°）╯︵ ┻━┻ nope", "nope", "(╯°□°）╯︵ ┻━┻"),  # noqa: RUF001 - the face's own bracket
+    ("( ͡° ͜ʖ ͡°) nice", "nice", "( ͡° ͜ʖ ͡°)"),
+    (":pray::pray: thanks", "thanks", ":pray:"),
+    ("nice <:pepega:123456789> stream", "nice stream", "<:pepega:123456789>"),
+    ("*waves at chat* hi there", "hi there", "*waves at chat*"),
+    ("*sips tea* so anyway", "so anyway", "*sips tea*"),
+])
+def test_chat_faces_codes_and_actions_are_dropped_not_refused(written: str, said: str, dropped: str) -> None:
+    """Review 19 (examples): a shrug or a Thai-armed face refused the whole message (INVALID_ARGUMENT over gRPC);
+    the table flip was read "degrees degrees"; side-by-side shortcodes and role-play actions with an object were
+    read."""
+    passage = split_text(written)
+    assert [u.text for u in passage.utterances] == [said] and dropped in passage.dropped
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("# 1. Intro\nText here.", ["one, Intro", "Text here."]),
+    ("# 10 Tips\nok", ["ten Tips", "ok"]),
+    ("# of items: 5", ["number of items: five"]),
+])
+def test_numbered_headings(written: str, said: list[str]) -> None:
+    assert [u.text for u in split_text(written).utterances] == said
+
+
+def test_each_sentence_is_logged_at_debug(caplog) -> None:
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="uniflg.text.frontend"):
+        split_text("**Hi** there. こんにちは(笑)")
+    assert "sentence 0 (en): Hi there." in caplog.text and "sentence 1 (ja): こんにちは" in caplog.text
+    assert "markdown_it" not in caplog.text

@@ -227,9 +227,16 @@ def check_addresses(args: argparse.Namespace) -> None:
                                   ("--livelink", args.livelink, LIVELINK_PORT)):
         for text in targets:
             try:
-                Target.parse(text, port).resolve()
+                target = Target.parse(text, port)
             except ValueError as exc:
                 raise ValueError(f"{option} {text}: {exc} (use HOST:PORT, :PORT or HOST)") from None
+            if target.port:  # (port 0 is refused by the sender, with its own reason)
+                try:
+                    target.check_sendable()
+                except ValueError as exc:
+                    raise ValueError(f"{option} {text}: {exc}") from None
+            else:
+                target.resolve()
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:

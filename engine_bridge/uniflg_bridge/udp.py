@@ -97,6 +97,17 @@ class Target:
             raise ValueError(f"cannot resolve host {self.host!r} of {self}: {exc}") from None
         return info[0], info[4]
 
+    def check_sendable(self) -> None:
+        """Resolve, then connect a UDP socket as a sender will: ValueError (one line) for a host that does not
+        resolve or an address datagrams cannot be sent to (a broadcast address, without SO_BROADCAST)."""
+        family, address = self.resolve()
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect(address)
+        except OSError as exc:
+            raise ValueError(f"cannot send to {self} ({exc.strerror or exc}; broadcast addresses are not "
+                             "supported)") from None
+
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 

@@ -157,7 +157,9 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="uniflg", description=description(__doc__))
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="debug logging, e.g. each sentence as it is read (the default shows what was chosen and "
+                             "what was written)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_runtime(sub)
     _register_plugins(sub)

@@ -76,9 +76,10 @@ def _spelled_symbol(ch: str) -> bool:
 
 
 # An emoji or emote shortcode as chat apps write it (Slack, Discord, GitHub, Twitch): :smile:, :thumbsup:, :+1:,
-# :pog_champ: (a name with a letter, alone between colons; not 10:30:45, note:this:that or a smiley like :-)).
-SHORTCODE = re.compile(r"(?<![A-Za-z0-9_:])(?::(?=[A-Za-z0-9_+\-]*[A-Za-z])[A-Za-z0-9_+\-]{2,}:|:[+\-]1:)"
-                       r"(?![A-Za-z0-9_:])")
+# :pog_champ:, :pray::pray: (a name with a letter between colons; not 10:30:45, note:this:that or a smiley like :-)).
+SHORTCODE = re.compile(r"<a?:\w{2,}:\d+>"  # Discord's custom emoji as its API writes them: <:name:123>
+                       r"|(?<![A-Za-z0-9_])(?::(?=[A-Za-z0-9_+\-]*[A-Za-z])[A-Za-z0-9_+\-]{2,}:|:[+\-]1:)"
+                       r"(?![A-Za-z0-9_])")  # side by side too: :pray::pray:
 
 
 def split_decoration(text: str) -> tuple[str, tuple[str, ...]]:

@@ -17,14 +17,17 @@ from __future__ import annotations
 import re
 
 # Eyes, mouths, cheeks, sweat and tears of kaomoji outside ASCII: one of them makes a bracket a face.
-FACE_MARKS = frozenset("´・ω∀▽△≧≦°ﾟ゜•○◕◡‿ಠ益≡ｰ＾＿；＊｀＠๑ㅂ∇дД∩⊂⊃┐┌╯╰□◇◎●◉⊙☆★♡♥〃¬εз＞＜＝")
+FACE_MARKS = frozenset("´・ω∀▽△≧≦°ﾟ゜•○◕◡‿ಠ益≡ｰ＾＿；＊｀＠๑ㅂ∇дД∩⊂⊃┐┌╯╰□◇◎●◉⊙☆★♡♥〃¬εз＞＜＝"
+                       "ᴗᴥˊˋᗜʖツ｡ᵔᵕ◔◠▿ಥ﹏˘⌒ᐛ\u0300\u0301\u0361\u035c")  # (｡•̀ᴗ-) ʕ•ᴥ•ʔ ( ͡° ͜ʖ ͡°)
 # A face in plain ASCII: eye, mouth, eye, then sweat (^_^ ^^; T_T -_- >_< o_O x_x ;_; =_= ._.), at least one of
 # ^ _ ; in it (so (a-b), (x=y) and (a*b) stay).
 _ASCII_FACE = re.compile(r"[*]?([\^;><TtoOxXuU\-=@._])[_.o\-~\^]?([\^;><TtoOxXuU\-=@._])[;'*]*")
 _DIGITS = re.compile(r"[0-9０-９]")
 _WORD = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff々]{2}")
-_BRACKETED = re.compile(r"(?:(?<![A-Za-z])[mｍoｏ]|[ヽ٩\\＼ヾ⊂σ])?[(（]([^()（）\n]{1,16})[)）]"
-                        r"(?:[ノﾉ۶و/／ゞ⊃✧彡]|[mｍoｏ](?![A-Za-z]))*")
+_BRACKETED = re.compile(r"(?:(?<![A-Za-z])[mｍoｏ]|[ヽ٩\\＼ヾ⊂σง])?[(（ʕ]([^()（）ʕʔ\n]{1,16})[)）ʔ]"
+                        r"(?:[ノﾉ۶و/／ゞ⊃✧彡ง╯︵]|[mｍoｏ](?![A-Za-z])|\s?┻━*┻)*")  # (╯°□°）╯︵ ┻━┻
+# The shrug, whose face is one mark between arms: ¯\_(ツ)_/¯ (also with the backslash doubled, as Markdown escapes it)
+_SHRUG = re.compile(r"¯\\*_?[(（]ツ[)）]_?/?¯")
 _EMOTICON = re.compile(
     r"(?<!\S)(?:"
     r"[:;=][-'^o]?[)(\]\[DPpOo3/\\|*$@>]{1,3}"  # :) :-) ;) :D :P :O :3 :/ :'( =)
@@ -69,6 +72,7 @@ def split_faces(text: str) -> tuple[str, tuple[str, ...]]:
         right = m.string[m.end():m.end() + 1]
         return " " if left.isalnum() and right.isalnum() else ""
 
+    text = _SHRUG.sub(drop, text)
     text = _BRACKETED.sub(drop, text)
     text = _EMOTICON.sub(drop, text)
     return text, tuple(removed)

@@ -86,10 +86,13 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     check_encoding(text)
     check_control_characters(text)
     text = _star_ratings(text)  # before the stars are dropped as decoration
-    text, dropped = split_decoration(text)  # first: emoji sequences hold zero-width joiners
-    text, faces = split_faces(text)  # kaomoji and emoticons: before NFKC, which splits their accents
+    # kaomoji and emoticons first: before NFKC, which splits their accents, and before the decoration, which would
+    # take their symbols out of them ((╯°□°）╯ lost ╯ and □ and was read "degrees degrees")
+    text, faces = split_faces(text)
+    text, dropped = split_decoration(text)  # emoji sequences hold zero-width joiners: before the invisible ones go
+    dropped = faces + dropped
     text, directions = split_directions(text)  # (laughs), *sighs*, (笑): before Markdown reads *...* as emphasis
-    dropped += faces + directions
+    dropped += directions
     text = plain_text(text)  # Markdown: after the faces, whose * and _ it would read as emphasis
     invisible = sorted({c for c in text if unicodedata.category(c) == "Cf"})
     if invisible:
@@ -236,6 +239,8 @@ def split_text(text: str, language: str = "auto", strict: bool = False, max_symb
     if not pieces:
         raise UnsupportedTextError(f"nothing speakable in {text!r}: give words (only punctuation, spaces or "
                                    "symbols is not speech)")
+    for i, (_, utterance) in enumerate(pieces):  # what the voice will say, as it reads it (uniflg -v)
+        log.debug("sentence %d (%s): %s", i, utterance.language, utterance.text)
     return Passage(tuple(s for s, _ in pieces), tuple(u for _, u in pieces), dropped)
 
 

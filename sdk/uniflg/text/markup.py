@@ -45,16 +45,17 @@ _TAGS = frozenset((
 _TAG_NAME = re.compile(r"</?([A-Za-z][\w:-]*)")
 _VOID_TAGS = frozenset(("br", "hr", "img", "break", "audio", "mark"))  # markup without a closing tag
 # Signs that Markdown would take for its own but that are said (escaped before parsing, so they stay): an asterisk
-# between numbers (2*3 and 4*5 is no emphasis; 2**10; 3*$10), and at a line's start "# of" or "# 5" (number), ">50%"
+# between numbers (2*3 and 4*5 is no emphasis; 2**10; 3*$10), and at a line's start "# of" (number of), ">50%"
 # or "> 3" (greater than), "+ 1 more" (plus)
 _SAID_SIGNS = re.compile(r"(?<=[\d)])[ \t]*\*{1,2}[ \t]*(?=[\d(]|[$€£¥₩₹])"
-                         r"|^[ \t]*#(?=[ \t]*(?:of\b|\d))|^[ \t]*>(?=[ \t]*[\d=$])|^[ \t]*\+(?=[ \t]+\d)", re.MULTILINE)
+                         r"|^[ \t]*#(?=[ \t]*of\b)|^[ \t]*>(?=[ \t]*[\d=$])|^[ \t]*\+(?=[ \t]+\d)", re.MULTILINE)
 
 
 @cache
 def _parser() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
+    logging.getLogger("markdown_it").setLevel(logging.INFO)  # its rule-by-rule debug lines flood `uniflg -v`
     return MarkdownIt("zero", {"html": True}).enable(_RULES)
 
 
@@ -94,9 +95,13 @@ def plain_text(text: str) -> str:
     tags: list[str] = []
     row_cells = 0
     said = _SAID_SIGNS.sub(lambda m: re.sub(r"([*#>+])", r"\\\1", m.group(0)), text)
+    heading = False
     for token in _parser().parse(said):
+        heading = token.type == "heading_open" or (heading and token.type != "heading_close")
         if token.type == "inline":
-            line.append(_inline(token.children or [], tags, text.lower()))
+            words = _inline(token.children or [], tags, text.lower())
+            # a numbered heading (## 1. Setup) reads its number then a short pause, as a numbered item does
+            line.append(re.sub(r"^(\d+)[.)]\s+", r"\1, ", words) if heading else words)
         elif token.type in ("fence", "code_block"):
             lines.extend(token.content.splitlines())
         elif token.type == "list_item_open" and token.info:  # an ordered item: its number, then a short pause
@@ -125,13 +130,17 @@ _ACTIONS = (
     "clearing throat|sniffs|sniffles|sniffling|gasps|gasping|yawns|yawning|groans|groaning|sobs|sobbing|cries|"
     "crying|sneezes|hiccups|gulps|hums|humming|whistles|whistling|screams|screaming|shouting|whispers|whispering|"
     "smiles|smiling|grins|grinning|winks|nods|nodding|shrugs|waves|waving|blushes|blushing|pauses|claps|clapping|"
-    "cheering")
+    "cheering|sips|hugs|pats|pokes|blinks|stretches|bows|dances|pouts|facepalms|tilts|looks|stares|leans|hides|"
+    "salutes|yawns|giggles")
+# Role-play chat writes an action with what it is done to or with: *waves at chat*, *sips tea*, *tilts head* (up to
+# four lower-case words, inside single asterisks only: emphasis is one or two words and rarely starts with a verb).
+_ACTION_OBJECT = r"(?:\s+[a-z']+){0,4}"
 _SOUNDS = ("laughter|applause|music|music playing|inaudible|indistinct|indistinct chatter|crosstalk|silence|static|"
            "background noise|cheering|clapping|beep|beeping|laughs|sighs|coughs")
 _JAPANESE_NOTES = ("笑|爆笑|苦笑|微笑|笑い|泣|涙|汗|焦|怒|照|震え声|小声|棒読み|白目|真顔|ドヤ顔|拍手|沈黙|咳|"
                    "ため息|溜息|溜め息")
 _ACTION = re.compile(r"\((?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?\)|\[(?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?\]"
-                     r"|(?<![*\w])\*(?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?\*(?![*\w])"
+                     r"|(?<![*\w])\*(?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?" + _ACTION_OBJECT + r"\*(?![*\w])"
                      r"|[(（](?:" + _JAPANESE_NOTES + r")[)）]|[\[［](?:" + _JAPANESE_NOTES + r")[\]］]")  # noqa: RUF001
 _CAPTION = re.compile(r"(?:^|(?<=\n))[ \t]*\[(?i:" + _SOUNDS + r")\](?=[ \t]|$|\n)"
                       r"|(?<=[^:：\s][ \t])\[(?i:" + _SOUNDS + r")\](?=[ \t]*(?:$|\n))"  # not "Category: [Music]"
