@@ -105,7 +105,7 @@ class Target:
             with socket.socket(family, socket.SOCK_DGRAM) as probe:
                 probe.connect(address)
         except OSError as exc:
-            raise ValueError(f"cannot send to {self} ({exc.strerror or exc}; broadcast addresses are not "
+            raise ValueError(f"cannot send there ({exc.strerror or exc}; broadcast addresses are not "
                              "supported)") from None
 
     def __str__(self) -> str:
