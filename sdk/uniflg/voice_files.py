@@ -362,19 +362,16 @@ def check_voice_folder(folder: Path) -> VoiceSpec:
 
 
 def _check_voice_folder(folder: Path) -> VoiceSpec:
-    from uniflg.voice_spec import VOICE_FILE, VoiceSpec
+    from uniflg.voice_spec import VOICE_FILE, VoiceSpec, missing_voice_file
 
     folder = Path(folder)
     try:
         folder.is_dir()  # Python 3.11 raises for a name too long, where it answers False for a missing one
     except OSError as exc:
         raise ModelFormatError(f"not a voice folder ({exc.strerror or exc}): {folder}") from None
-    if not folder.is_dir():
-        what = "a file" if folder.exists() else "no such folder"
-        raise ModelFormatError(f"not a voice folder ({what}): {folder}")
     spec_path = folder / VOICE_FILE
     if not spec_path.is_file():
-        raise ModelFormatError(f"not a voice folder (no {VOICE_FILE}): {folder}")
+        raise ModelFormatError(f"not a voice folder ({missing_voice_file(folder)}): {folder}")
     contained_file(folder, VOICE_FILE, VOICE_FILE)  # like every file it names: no link out of the folder
     check_not_lfs_pointer(spec_path)
     if spec_path.stat().st_size > MAX_SPEC_BYTES:

@@ -136,10 +136,14 @@ class VoiceSpec:
         return atomic_write_text(Path(folder) / VOICE_FILE, self.to_json())
 
 
+def missing_voice_file(folder: Path) -> str:
+    """Why ``folder`` holds no voice.json, as the refusals say it: no such folder, a file, or no voice.json."""
+    return f"no {VOICE_FILE}" if folder.is_dir() else "a file" if folder.exists() else "no such folder"
+
+
 def read_spec(folder: str | Path) -> VoiceSpec:
     """The :class:`VoiceSpec` of a voice folder; :class:`ModelFormatError` when it has no valid ``voice.json``."""
     path = Path(folder) / VOICE_FILE
-    if not path.is_file():  # said as uniflg.voice_files.check_voice_folder says it
-        what = f"no {VOICE_FILE}" if Path(folder).is_dir() else "a file" if Path(folder).exists() else "no such folder"
-        raise ModelFormatError(f"not a voice folder ({what}): {folder}")
+    if not path.is_file():
+        raise ModelFormatError(f"not a voice folder ({missing_voice_file(Path(folder))}): {folder}")
     return VoiceSpec.from_json(path.read_text(encoding="utf-8"), str(path))

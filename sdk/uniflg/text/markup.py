@@ -95,11 +95,11 @@ def plain_text(text: str) -> str:
     tags: list[str] = []
     row_cells = 0
     said = _SAID_SIGNS.sub(lambda m: re.sub(r"([*#>+])", r"\\\1", m.group(0)), text)
-    heading = False
+    heading, lowered = False, text.lower()  # (lowered once: each inline run looks for closing tags in it)
     for token in _parser().parse(said):
         heading = token.type == "heading_open" or (heading and token.type != "heading_close")
         if token.type == "inline":
-            words = _inline(token.children or [], tags, text.lower())
+            words = _inline(token.children or [], tags, lowered)
             # a numbered heading (## 1. Setup) reads its number then a short pause, as a numbered item does
             line.append(re.sub(r"^(\d+)[.)]\s+", r"\1, ", words) if heading else words)
         elif token.type in ("fence", "code_block"):
