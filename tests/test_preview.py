@@ -71,3 +71,21 @@ def test_bad_tracks_are_rejected(tmp_path):
         render_preview(tmp_path / "x.mp4", np.zeros((10, 68, 2)))
     with pytest.raises(InvalidInputError):
         render_preview(tmp_path / "x.mp4", np.full((10, 70, 2), np.nan))
+
+
+@pytest.mark.parametrize("script", ["sleep 30",  # never reads its input: our pipe write blocks
+                                    "cat > /dev/null; sleep 30"],  # reads it all, then never exits
+                         ids=["stuck-at-start", "stuck-at-end"])
+def test_a_hung_ffmpeg_is_stopped_not_waited_on_forever(tmp_path, monkeypatch, script):
+    import uniflg.preview
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(fake))
+    monkeypatch.setattr(uniflg.preview, "STALL_SECONDS", 1.0)
+    lm = np.zeros((300, 70, 2), np.float32) + np.linspace(0, 1, 70)[None, :, None]
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"^ffmpeg stopped responding \(no progress in 1 s\) and was stopped$"):
+        render_preview(tmp_path / "x.mp4", lm, size=64)
+    assert time.monotonic() - started < 10

@@ -8,8 +8,12 @@ ffmpeg that imageio-ffmpeg bundles as raw RGB. ``reference`` gives a side-by-sid
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -103,17 +107,21 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
             cmd += ["-i", str(audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "128k"]
         cmd += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-r", str(fps), str(path)]
         with open(Path(tmp) / "ffmpeg.log", "w+b") as err:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+            # its own process group, so that stopping it also stops what a wrapper script started
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
+                                    start_new_session=True)
             assert proc.stdin is not None
+            watchdog = _Watchdog(proc, STALL_SECONDS)
             bar = tqdm(total=T, unit="frame", desc="preview", leave=False, disable=not progress)
             try:
                 for t0 in range(0, T, BLOCK_FRAMES):
                     proc.stdin.write(_panels(tracks, t0, min(T, t0 + BLOCK_FRAMES), size, centre, scale).tobytes())
+                    watchdog.poke()
                     bar.update(min(T, t0 + BLOCK_FRAMES) - t0)
             except BrokenPipeError:
                 pass  # ffmpeg stopped early: its log says why
             except BaseException:  # Ctrl-C, SIGTERM, a drawing error: ffmpeg would encode on without us
-                proc.kill()
+                _kill(proc)
                 raise
             finally:
                 bar.close()
@@ -121,10 +129,14 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
                 try:
                     code = proc.wait()
                 except BaseException:  # a signal while ffmpeg finishes: it must not outlive us either
-                    proc.kill()
+                    _kill(proc)
                     raise
+                finally:
+                    watchdog.stop()
             err.seek(0)
             message = err.read().decode(errors="replace")[-500:]
+    if watchdog.fired:
+        raise RuntimeError(f"ffmpeg stopped responding (no progress in {STALL_SECONDS:g} s) and was stopped")
     if code != 0:
         raise RuntimeError(f"ffmpeg failed: {message}")
     log.debug("wrote %s (%d frames, %dx%d)", path, T, width, size)
@@ -132,6 +144,43 @@ def render_preview(path: Path | str, landmarks: np.ndarray, audio: np.ndarray | 
 
 
 BLOCK_FRAMES = 120  # frames drawn per pipe write (4 s at 30 fps; 94 MB of RGB at 512 x 512)
+STALL_SECONDS = 60.0  # ffmpeg takes a block in well under a second; a minute without one is a hung ffmpeg
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``proc``'s process group (POSIX) or ``proc`` itself."""
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    else:
+        proc.kill()
+
+
+class _Watchdog:
+    """Kills ``proc`` when :meth:`poke` has not been called for ``seconds`` until :meth:`stop`: a hung ffmpeg
+    (a stuck filesystem, a wrapper script waiting on something) would otherwise hang `speak` forever, blocked on a
+    full pipe or in the final wait."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], seconds: float) -> None:
+        self.proc, self.seconds, self.fired = proc, seconds, False
+        self._last = time.monotonic()
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, name="ffmpeg-watchdog", daemon=True).start()
+
+    def poke(self) -> None:
+        self._last = time.monotonic()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(min(1.0, self.seconds / 4)):
+            if time.monotonic() - self._last > self.seconds and self.proc.poll() is None:
+                self.fired = True
+                _kill(self.proc)
+                return
 
 
 def _panels(tracks: list[np.ndarray], t0: int, t1: int, size: int, centre: np.ndarray, scale: float) -> np.ndarray:
