@@ -837,23 +837,25 @@ def test_a_cut_off_wav_is_read_with_one_warning(tmp_path: Path, caplog) -> None:
     assert f"{cut} is cut off: its header gives 3.000 s of audio, the file holds 0.624 s" in caplog.text
 
 
-@pytest.mark.parametrize("subtype", ["PCM_24", "FLOAT"])
-def test_a_whole_wav_with_data_in_a_tag_is_not_called_cut(tmp_path: Path, caplog, subtype: str) -> None:
-    """The data chunk is found by walking the chunks: a comment holding the word "data" was taken for it (review 19),
-    and 24-bit files (WAVE_FORMAT_EXTENSIBLE) were never checked."""
-    path = tmp_path / "tagged.wav"
-    with sf.SoundFile(str(path), "w", 48000, 1, subtype=subtype, format="WAV") as f:
+@pytest.mark.parametrize(("container", "subtype"), [("WAV", "PCM_24"), ("WAV", "FLOAT"), ("AIFF", "PCM_16"),
+                                                   ("AIFF", "FLOAT")])  # AIFF FLOAT is written as AIFC
+def test_a_whole_file_with_data_in_a_tag_is_not_called_cut(tmp_path: Path, caplog, container: str,
+                                                           subtype: str) -> None:
+    """The sound chunk is found by walking the chunks: a comment holding the word "data" was taken for it (review 19),
+    24-bit files (WAVE_FORMAT_EXTENSIBLE) were never checked, and AIFF was never checked (note 19)."""
+    path = tmp_path / f"tagged.{container.lower()}"
+    with sf.SoundFile(str(path), "w", 48000, 1, subtype=subtype, format=container) as f:
         f.comment = "see the metadata here"
         f.write(np.zeros(48000, np.float32))
     with caplog.at_level(logging.WARNING, logger="uniflg.audio_file"):
         with open_audio(path):
             pass
         assert "cut off" not in caplog.text
-        cut = tmp_path / "cut.wav"
+        cut = tmp_path / f"cut.{container.lower()}"
         cut.write_bytes(path.read_bytes()[:30000])
         with open_audio(cut):
             pass
-    assert "cut.wav is cut off: its header gives 1.000 s" in caplog.text
+    assert f"{cut.name} is cut off: its header gives 1.000 s" in caplog.text
 
 
 @needs_default_voice

@@ -161,24 +161,32 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
     return AudioFile(handle, path)
 
 
+# Chunked formats whose header declares the sound's size: container id, form types, byte order, sound chunk id.
+_CHUNKED = {"WAV": (b"RIFF", (b"WAVE",), "little", b"data"), "WAVEX": (b"RIFF", (b"WAVE",), "little", b"data"),
+            "AIFF": (b"FORM", (b"AIFF", b"AIFC"), "big", b"SSND")}
+
+
 def _warn_if_cut(path: Path, handle: Any, seconds: float) -> None:
-    """A WAV whose data chunk is shorter than its header says (a download or a copy cut off): libsndfile reads what
-    is there without a word, so say it once. The chunks are walked from the RIFF header (a tag's text may hold the
-    word "data"); streams that leave the size out (0 or 0xFFFFFFFF) say nothing."""
-    if handle.format not in ("WAV", "WAVEX"):
+    """A WAV or AIFF whose sound chunk is shorter than its header says (a download or a copy cut off): libsndfile
+    reads what is there without a word, so say it once. The chunks are walked from the file header (a tag's text may
+    hold the word "data"); streams that leave the size out (0 or 0xFFFFFFFF) say nothing."""
+    layout = _CHUNKED.get(handle.format)
+    if layout is None:
         return
+    container, forms, order, sound = layout
     size = path.stat().st_size
     with path.open("rb") as f:
-        if f.read(12)[8:12] != b"WAVE":
+        head = f.read(12)
+        if head[:4] != container or head[8:12] not in forms:
             return
         at = 12
-        for _ in range(64):  # the data chunk follows a few others (fmt, fact, LIST); a bound, not a loop forever
+        for _ in range(64):  # the sound chunk follows a few others (fmt, fact, LIST, COMM); a bound, not a loop forever
             f.seek(at)
             head = f.read(8)
             if len(head) < 8:
                 return
-            declared = int.from_bytes(head[4:8], "little")
-            if head[:4] == b"data":
+            declared = int.from_bytes(head[4:8], order)  # type: ignore[arg-type]
+            if head[:4] == sound:
                 present = size - (at + 8)
                 if 0 < declared < 0xFFFFFFFF and present < declared:
                     log.warning("%s is cut off: its header gives %.3f s of audio, the file holds %.3f s "
