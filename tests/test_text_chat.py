@@ -229,3 +229,32 @@ def test_each_sentence_is_logged_at_debug(caplog) -> None:
         split_text("**Hi** there. こんにちは(笑)")
     assert "sentence 0 (en): Hi there." in caplog.text and "sentence 1 (ja): こんにちは" in caplog.text
     assert "markdown_it" not in caplog.text
+
+
+@pytest.mark.parametrize(("written", "languages", "said"), [
+    # a sentence without letters reads in its neighbours' language (it was read in English)
+    ("こんにちは。100%", ["ja", "ja"], None),
+    ("今日の気温\n25度", ["ja", "ja"], None),
+    ("100%. Hello there.", ["en", "en"], None),
+    ("Nice!\n8888", ["en", "en"], "eight thousand eight hundred and eighty eight"),
+    ("8888", ["en"], "eight thousand eight hundred and eighty eight"),
+    # what a Japanese keyboard types (full-width forms, CJK punctuation) is Japanese, even without kana
+    ("すごい！\n８８８８", ["ja", "ja"], "パチパチ"),
+    ("８８８８", ["ja"], "パチパチ"),
+    ("ＯＫ！", ["ja"], "オーケー!"),
+    ("OK。", ["ja"], None),
+    # ... and only where it was typed: positions hold past what NFKC inserts (10² -> 10^2) and lengthens (½)
+    ("10² and 3½ cups. ８８８８", ["en", "ja"], "パチパチ"),
+    ("こんにちは。\u3000Hello there.", ["ja", "en"], "Hello there."),
+])
+def test_language_of_sentences_without_letters_or_typed_full_width(written: str, languages: list[str],
+                                                                    said: str | None) -> None:
+    passage = split_text(written)
+    assert [u.language for u in passage.utterances] == languages
+    if said is not None:
+        assert passage.utterances[-1].text == said
+
+
+@pytest.mark.parametrize(("written", "language"), [("８８８８", "ja"), ("ＯＫ！", "ja"), ("8888", "en"), ("OK!", "en")])
+def test_one_sentence_encoded_alone_detects_the_same_way(written: str, language: str) -> None:
+    assert encode(written).language == language

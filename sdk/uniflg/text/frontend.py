@@ -27,6 +27,7 @@ from uniflg.text.charset import (
     describe_characters,
     detect_language,
     is_japanese_script,
+    scripts_in,
     split_decoration,
     unreadable_characters,
 )
@@ -76,12 +77,18 @@ class Passage:
         return len(self.utterances)
 
 
-def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
+@dataclass(frozen=True)
+class _Cleaned:
+    text: str
+    dropped: tuple[str, ...]  # what was not read (emoji, symbols, faces, stage directions)
+    wide: frozenset[int]  # positions in ``text`` of what was typed in CJK forms (ｗ, ８, ！, 。): a Japanese keyboard
+
+
+def _clean(text: str, strict: bool) -> _Cleaned:
     """Refuse control characters, remove decoration (emoji, symbols, kaomoji and emoticons: :mod:`uniflg.text.faces`;
     stage directions: :mod:`uniflg.text.markup`; or refuse them under ``strict``), read Markdown as plain text, remove
     invisible format
-    characters (a byte-order mark, zero-width spaces, direction marks: Unicode category Cf), then NFKC.
-    -> (text, what was dropped)."""
+    characters (a byte-order mark, zero-width spaces, direction marks: Unicode category Cf), then NFKC."""
     check_nonempty(text)
     check_encoding(text)
     check_control_characters(text)
@@ -101,7 +108,10 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
     if dropped and strict:
         raise UnsupportedTextError("emoji, symbols, faces and stage directions are not read: "
                                    f"{describe_characters(dropped)} (without strict they are dropped)", dropped)
-    text = _nfkc(text).strip()
+    text, wide = _nfkc(text)
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    wide = frozenset(i - lead for i in wide if 0 <= i - lead < len(text))
     if not text:  # one line: the error names what was dropped
         what = (describe_characters(dropped) if dropped
                 else f"invisible format characters {describe_characters(invisible)}" if invisible
@@ -109,7 +119,7 @@ def _clean(text: str, strict: bool) -> tuple[str, tuple[str, ...]]:
         raise UnsupportedTextError(f"nothing speakable: only {what}", dropped)
     if dropped:
         log.warning("dropped what is not read (emoji, symbols, faces, stage directions): %s", " ".join(dropped))
-    return text, dropped
+    return _Cleaned(text, dropped, wide)
 
 
 _STARS = re.compile(r"[★☆]\s?(\d+(?:\.\d)?)|(\d+(?:\.\d)?)\s?[★☆]")
@@ -129,32 +139,82 @@ def _star_ratings(text: str) -> str:
     return _STARS.sub(said, text)
 
 
-def _nfkc(text: str) -> str:
+def _is_cjk_form(ch: str) -> bool:
+    """Full-width letters, digits and signs, half-width katakana, and CJK punctuation (。、「」・　)."""
+    return "\uff01" <= ch <= "\uffee" or "\u3000" <= ch <= "\u303f"
+
+
+def _nfkc(text: str) -> tuple[str, frozenset[int]]:
     """NFKC, but compatibility numbers stay apart from the digits beside them (NFKC alone reads ``3½`` as
     ``31⁄2`` and ``①②③`` as ``123``: -> ``3 1/2``, ``1 2 3``), a superscript after a digit is an exponent
     (``10²`` -> ``10^2``; after a letter it still joins: ``m²`` -> ``m2``), and a fraction slash (U+2044) is a
-    ``/``, so the fraction rules read it."""
+    ``/``, so the fraction rules read it. -> (text, positions of what was typed in CJK forms; empty in the rare
+    text where NFKC composes across characters and the positions would not hold)."""
     out: list[str] = []
+    wide: list[int] = []
+    length = 0  # of "".join(out)
     glued = raised = False  # the last piece came from a compatibility number / a superscript digit
     for ch in text:
         piece = unicodedata.normalize("NFKC", ch)
         compat = piece != ch and unicodedata.category(ch) == "No" and "SCRIPT" not in unicodedata.name(ch, "")
         superscript = unicodedata.category(ch) == "No" and "SUPERSCRIPT" in unicodedata.name(ch, "")
+        sep = ""
         if (compat or glued) and out[-1:] and out[-1][-1:].isdigit() and piece[:1].isdigit():
-            out.append(" ")
+            sep = " "
         elif superscript and not raised and out[-1:] and out[-1][-1:].isdigit():
-            out.append("^")  # 10² is ten to the power of two, not 102 (m² stays m2: a unit)
+            sep = "^"  # 10² is ten to the power of two, not 102 (m² stays m2: a unit)
+        if sep:
+            out.append(sep)
+        start = length + len(sep)
+        if _is_cjk_form(ch):
+            wide.extend(range(start, start + len(piece)))
         out.append(piece)
+        length = start + len(piece)
         glued, raised = compat, superscript
-    return unicodedata.normalize("NFKC", "".join(out)).replace("\u2044", "/")
+    joined = "".join(out)
+    text = unicodedata.normalize("NFKC", joined)
+    return text.replace("\u2044", "/"), frozenset(wide) if text == joined else frozenset()
 
 
-def _language(text: str, language: str) -> str:
-    if language == "auto":
-        return detect_language(text)
-    if language not in LANGUAGES:
+def _check_language(language: str) -> None:
+    if language != "auto" and language not in LANGUAGES:
         raise UnsupportedTextError(f"unknown language {language!r}; available: auto, {', '.join(LANGUAGES)}")
-    return language
+
+
+def _detected(sentence: str, typed_wide: bool) -> str | None:
+    """``ja`` for kana or kanji, or for anything typed in CJK forms (``ｗｗｗ``, ``８８８８``, ``ＯＫ！``: a Japanese
+    keyboard's); ``en`` for Latin letters; None for a sentence without letters (``100%``, ``8888``), which reads in
+    its neighbours' language. Raises :class:`UnsupportedTextError` for another script (:func:`detect_language`)."""
+    if detect_language(sentence) == "ja" or typed_wide:
+        return "ja"
+    return "en" if scripts_in(sentence).latin else None
+
+
+def _spans(text: str, sentences: Sequence[str]) -> list[tuple[int, int]]:
+    """Where each of ``sentences`` (cut from ``text`` in order, stripped) sits: [(start, end)]."""
+    spans, pos = [], 0
+    for sentence in sentences:
+        start = text.find(sentence, pos)
+        start = pos if start < 0 else start
+        pos = start + len(sentence)
+        spans.append((start, pos))
+    return spans
+
+
+def _languages(cleaned: _Cleaned, sentences: Sequence[str], language: str) -> list[tuple[str, str]]:
+    """(sentence, language) for each sentence: ``language`` itself, or with "auto" each sentence's own
+    (:func:`_detected`); a sentence without letters takes the language of the sentence before it, else after it,
+    else English (``こんにちは。100%`` reads ``100%`` in Japanese)."""
+    _check_language(language)
+    if language != "auto":
+        return [(s, language) for s in sentences]
+    found = [_detected(s, any(i in cleaned.wide for i in range(*span)))
+             for s, span in zip(sentences, _spans(cleaned.text, sentences), strict=True)]
+    for order in (range(len(found)), range(len(found) - 1, -1, -1)):
+        last: str | None = None
+        for i in order:
+            found[i] = last = found[i] or last
+    return [(s, lang or "en") for s, lang in zip(sentences, found, strict=True)]
 
 
 def _check_readable(text: str, language: str, detected: bool) -> None:
@@ -196,9 +256,10 @@ def encode(text: str, language: str = "auto", strict: bool = False) -> Utterance
     (``language`` "auto": kana/kanji -> ja, else en), check every character is readable, normalize (numbers,
     money, dates, times, units, abbreviations, loanwords), phonemize. Raises :class:`UnsupportedTextError`
     naming the characters or script it cannot read, :class:`InvalidInputError` for empty text."""
-    text, _ = _clean(text, strict)
+    cleaned = _clean(text, strict)
+    text = cleaned.text
     detected = language == "auto"
-    language = _language(text, language)
+    [(_, language)] = _languages(cleaned, [text], language)
     spoken, tokens = _tokens(text, language, detected)
     if not _speakable(tokens):
         raise UnsupportedTextError(f"nothing speakable in {text!r}: give words (only punctuation, spaces or "
@@ -212,11 +273,9 @@ def check_length(text: str, sentences: Sequence[tuple[str, str]]) -> None:
     before it: every character of the text counts), and the shares add up to at most one."""
     used: dict[str, int] = {}
     pos = 0
-    for sentence, language in sentences:
-        start = text.find(sentence, pos)
-        start = pos if start < 0 else start
-        used[language] = used.get(language, 0) + (start - pos) + len(sentence)
-        pos = start + len(sentence)
+    for (_, end), (_, language) in zip(_spans(text, [s for s, _ in sentences]), sentences, strict=True):
+        used[language] = used.get(language, 0) + end - pos  # with the spaces before it
+        pos = end
     share = sum(n / MAX_CHARS[lang] for lang, n in used.items())
     if share > 1.0:
         have = ", ".join(f"{n:,} {LANGUAGE_NAMES[lang]}" for lang, n in used.items())
@@ -230,8 +289,9 @@ def split_text(text: str, language: str = "auto", strict: bool = False, max_symb
     symbols (a longer sentence is cut at clause ends, then between words). With ``language`` "auto" each
     sentence's language is detected on its own, so mixed text works. Validates everything before returning
     (the errors of :func:`encode`, plus :class:`LimitExceededError` past :data:`MAX_CHARS`)."""
-    text, dropped = _clean(text, strict)
-    sentences = [(s, _language(s, language)) for s in split_sentences(text)]
+    cleaned = _clean(text, strict)
+    text, dropped = cleaned.text, cleaned.dropped
+    sentences = _languages(cleaned, split_sentences(text), language)
     check_length(text, sentences)
     pieces: list[tuple[str, Utterance]] = []
     for sentence, lang in sentences:
