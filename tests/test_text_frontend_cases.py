@@ -192,6 +192,14 @@ def test_english_normalization(raw: str, words: str) -> None:
      "and forty five cents."),
     ("1.0 km, 1 km, 12,345.678% and 2024-01-02", "one point zero kilometers, one kilometer, twelve thousand three "
      "hundred and forty five point six seven eight percent and January second twenty twenty four"),
+    # thousands grouped by spaces (thin and no-break spaces included), never a phone number's or a list's digits
+    ("10 000 people, 1\u202f500 kg, $1\u00a0500\u00a0000", "ten thousand people, one thousand five hundred "
+     "kilograms, one million five hundred thousand dollars"),
+    ("Pick 1 2 3, in 2024 100 came", "Pick one two three, in twenty twenty four one hundred came"),
+    ("Call 555 123 4567 or (555) 123 4567 or 555.123.4567.", "Call five five five, one two three, four five six seven "
+     "or five five five, one two three, four five six seven or five five five, one two three, four five six seven."),
+    # Jan and Jun are names too: after a numbered label they are not dates
+    ("Player 2 Jun beat Team 1 Jan on 2 Jun.", "Player two Jun beat Team one Jan on the second of June."),
 ])
 def test_english_number_forms(raw: str, words: str) -> None:
     assert encode(raw, "en").text == words

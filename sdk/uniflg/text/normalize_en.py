@@ -128,6 +128,9 @@ _WITH = re.compile(r"(?<![\w/])w/(o(?![\w/]))?(?=\s[A-Za-z]|[A-Za-z]{2}|(?<=o)[\
 # An em dash, or -- between words or with a space on both sides, is a pause (not the option in git --version).
 _DASH = re.compile(r"\s*[\u2014\u2015]\s*|(?<=\w)--(?=\w)|\s+--\s+")
 _ELLIPSIS = re.compile(r"(?<=[A-Za-z])\.\.\.(?=[A-Za-z])")  # Well...I guess: the pause a space after it gives
+# 10 000, 1 500 000: thousands grouped by spaces (SI and most of Europe; NFKC made thin and no-break spaces plain).
+# Not a phone number's groups (555 123 4567: a group of four follows) nor digits in a list (1 2 3).
+_SPACE_GROUPED = re.compile(r"(?<![\w.,+\-])(?<!\d )([1-9]\d{0,2})((?: \d{3})+)(?![\w]|[ .,:/\-]\d)")
 _ABOUT = re.compile(r"~\s?(?=" + _CUR + r"?\.?\d)")  # ~5 is about five; a drawn-out "Hiii~" is not read
 # A range or a score between two amounts: 5-10, 5–10, $10-20, 9am-5pm, 3-2 (not 555-1234, 2024-03-15, COVID-19,
 # 5 - 3, which is a minus).
@@ -286,11 +289,20 @@ def _month_day(m: re.Match[str]) -> str:
     return _named_date(m, m.group(1), m.group(2), m.group(3), day_first=False)
 
 
+# Month abbreviations that are also given names: after a numbered label, "Player 2 Jun" is player two, Jun.
+_NAME_MONTHS = {"Jan", "Jun"}
+_NUMBERED_LABELS = {"player", "team", "room", "level", "stage", "round", "game", "seat", "table", "group", "class",
+                    "gate", "car", "member", "squad", "unit", "p", "no", "number", "#"}
+
+
 def _day_month(m: re.Match[str]) -> str:
     """``25 Dec 2024``, ``1st Jan`` -> the twenty fifth of December twenty twenty four, the first of January."""
     after = m.string[m.end():].lstrip()
     if _names_a_model(m) or (not m.group(3) and after[:1].isupper()):  # Windows 10 May ..., Top 5 March Madness
         return m.group(0)
+    if (m.group(2) in _NAME_MONTHS and not m.group(3) and re.match(r"\d+\s", m.group(0))
+            and _word_before(m).rstrip(".") in _NUMBERED_LABELS):
+        return m.group(0)  # Player 2 Jun, Team 1 Jan: a label's number, then a name
     return _named_date(m, m.group(2), m.group(1), m.group(3), day_first=True)
 
 
@@ -612,6 +624,8 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
                 r"an ambulance|for the police|or (?!more|so|fewer|less)|if|please|asap|first"
                 r"|to (?:vote|donate|enter|join|subscribe|opt))\b))"), _keyed),
     (re.compile(r"(?<![\w-])(?:\(\d{3}\)\s?|\d{3}-)?\d{3}-\d{4}\b"), _digits),
+    # 555 123 4567, (555) 123 4567, 555.123.4567: a ten-digit number grouped 3-3-4
+    (re.compile(r"(?<![\w.+\-])(?:\(\d{3}\) ?|\d{3}([ .]))\d{3}(?(1)\1|[ .])\d{4}(?![\w]|[ .\-]\d)"), _digits),
     (re.compile(r"(?<![\w/.])(\d{1,3}(?:\.\d)?)/(100|10|5)(?![\w/])"), _rating),
     (re.compile(r"(?<![\w/])(?:(\d{1,3}) )?(\d{1,2})/(\d{1,2})(?![\w/])"), _fraction),
     (re.compile(r"(?<![\d:.])(\d{1,3}):(\d)(?![\d:])"),  # 16:9 (Genesis 1:1, after a name, stays)
@@ -658,6 +672,7 @@ def normalize(text: str) -> str:
     text = numerals.TERM.sub(lambda m: numerals.term(m)[0] + " ", _CHAT.sub(_chat, text))
     text = _VERSUS.sub("versus", _WITH.sub(lambda m: "without" if m.group(1) else "with ", text))
     text = _ABOUT.sub("about ", _DASH.sub(", ", _ELLIPSIS.sub("... ", text)))
+    text = _SPACE_GROUPED.sub(lambda m: m.group(1) + m.group(2).replace(" ", ","), text)
     text = numerals.PRODUCT.sub(" times ", numerals.POWER.sub("^", text))  # before the money rule reads $10
     text = _MINUS.sub("minus ", _SIGN_AFTER_CURRENCY.sub(r"\2\1", text))
     text = _RANGE.sub(_range, text)
