@@ -208,7 +208,7 @@ def test_english_number_forms(raw: str, words: str) -> None:
 @pytest.mark.parametrize(("raw", "spoken", "kana"), [
     ("2024/03/15", "2024年3月15日", None),
     ("10:30", "10時30分", None),
-    ("¥1,980", "1,980円", None),
+    ("¥1,980", "1980円", None),
     ("$500です", "500ドルです", None),
     ("2024-03-15に", "2024年3月15日に", None),
     ("7:05から", "7時5分から", None),
@@ -333,7 +333,7 @@ def test_language_is_detected_per_sentence() -> None:
     ("２４ｈ営業で３０ｍｉｎ休憩", "24時間営業で30分休憩", None),  # full-width
     ("５㎏と１㎡", "5キログラムと1平方メートル", None),  # squared unit symbols
     ("風速は5m/s、時速60km/hと時速100km", "風速は秒速5メートル、時速60キロと時速100キロメートル", None),
-    ("1.5Lと1,500kg", "1.5リットルと1,500キログラム", None),
+    ("1.5Lと1,500kg", "1.5リットルと1500キログラム", None),
     # not units: a one-letter unit needs the number right before it; s is a name here; 4K and 5G are no units
     ("iPhone5sと4Kと5G", "アイフォーン5エスと4ケーと5ジー", None),
     ("2Lのペットボトル", "2リットルのペットボトル", None),
@@ -377,13 +377,16 @@ def test_japanese_temperature_and_square_symbols_are_read(raw: str, spoken: str)
     ("1回め-3回め", "1回め-3回め"),
     ("5個入り-10個入り", "5個入り-10個入り"),
     ("ステージ-3", "ステージ-3"),
-    # hyphens that join numbers stay: ranges, times, dates, phone numbers, codes
-    ("3-5人", "3-5人"),
-    ("10:00-12:00に", "10時-12時に"),
-    ("3日-5日と5kg-10kg", "3日-5日と5キログラム-10キログラム"),
+    # hyphens that join numbers are no minus: a range of counted things or times reads から (review 20: 10-20人
+    # was イチゼロ ニジューニン); dates, phone numbers, codes and bare serials keep the hyphen
+    ("3-5人", "3から5人"),
+    ("10:00-12:00に", "10時から12時に"),
+    ("3日-5日と5kg-10kg", "3日から5日と5キログラムから10キログラム"),
     ("2024-03-15に", "2024年3月15日に"),
     ("電話は03-1234-5678です", "電話は03-1234-5678です"),
-    ("１０－２０人", "10-20人"),
+    ("１０－２０人", "10から20人"),
+    ("港区1-2-3", "港区1-2-3"),
+    ("1-2-3人", "1-2-3人"),
 ])
 def test_japanese_minus_signs(raw: str, spoken: str) -> None:
     assert encode(raw, "ja").text == spoken
@@ -535,7 +538,7 @@ def test_forms_decided_once_for_both_languages(raw: str, language: str, spoken: 
     ('Red vs Blue', 'en', 'Red versus Blue'),
     ('赤VS青', 'ja', '赤 バーサス 青'),
     ('Use 4:3 or 21:9.', 'en', 'Use four to three or twenty one to nine.'),
-    ('4:3の画面', 'ja', '4対3の画面'),
+    ('4:3の画面', 'ja', '4たい3の画面'),  # in kana: Open JTalk reads 1対0 as イチツイゼロ
     ('Play at 1.5x speed on a 3x3 grid, x10 combo.', 'en',
      'Play at one point five times speed on a three by three grid, times ten combo.'),
     ('1.5x速で3x3マス、x10コンボ', 'ja', '1.5倍速で3かける3マス、10倍コンボ'),
@@ -716,3 +719,35 @@ def test_a_star_beside_a_number_is_a_rating(raw: str, language: str, spoken: str
 ])
 def test_ellipses_pause_and_slashed_alternatives_read_or(raw: str, words: str) -> None:
     assert encode(raw, "en").text == words
+
+
+# ---- Japanese stream schedules, scores, tables and shouts (review 20) ------------------------------------------
+@pytest.mark.parametrize(("raw", "kana"), [
+    ("10-20人", "ジューカラニジューニン"),
+    ("20-30代", "ニジューカラサンジューダイ"),
+    ("受付は9:00-18:00です", "ウケツケワクジカラジューハチジデス"),
+    ("配信は20:00〜です", "ハイシンワニジュージカラデス"),
+    ("明日20時〜", "アシタニジュージカラ"),
+    ("4月1日(月)〜4月7日(日)", "シガツツイタチゲツヨービカラシガツナノカニチヨービ"),
+    ("25:00から配信", "ニジューゴジカラハイシン"),  # broadcast hours past midnight
+    ("1-0で勝った", "イチタイゼロデカッタ"),  # 1対0 would be イチツイゼロ
+    ("3-2で負けた", "サンタイニデマケタ"),
+    ("価格, 1,000円", "カカク、センエン"),  # each Markdown table row joins its cells with ", "
+    ("はい,10,000円です", "ハイ、イチマンエンデス"),
+    ("価格，1,000円", "カカク、センエン"),  # a full-width comma: NFKC makes it ","
+    ("あ゛あ゛", "アア"),  # a voiced mark on a vowel: a shout, refused before
+])
+def test_japanese_chat_schedules_and_tables_read_right(raw: str, kana: str) -> None:
+    import pyopenjtalk
+
+    assert "".join(pyopenjtalk.g2p(u.text, kana=True) for u in split_text(raw, "ja").utterances) == kana
+
+
+@pytest.mark.parametrize("kept", ["最高だ〜", "03-1234-5678", "COVID-19", "1,2,3"])
+def test_japanese_look_alikes_of_ranges_keep_their_marks(kept: str) -> None:
+    assert encode(kept, "ja").text == kept.replace("COVID", "コビッド")
+
+
+def test_japanese_caption_sounds_are_directions() -> None:
+    assert split_text("[音楽] こんにちは").utterances[0].text == "こんにちは"
+    assert split_text("ジャンル(音楽)です").utterances[0].text == "ジャンル(音楽)です"  # a word in ( )

@@ -7,6 +7,7 @@ ffmpeg that imageio-ffmpeg bundles as raw RGB. ``reference`` gives a side-by-sid
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -150,10 +151,8 @@ STALL_SECONDS = 60.0  # ffmpeg takes a block in well under a second; a minute wi
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL ``proc``'s process group (POSIX) or ``proc`` itself."""
     if hasattr(os, "killpg"):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     else:
         proc.kill()
 

@@ -139,9 +139,12 @@ _SOUNDS = ("laughter|applause|music|music playing|inaudible|indistinct|indistinc
            "background noise|cheering|clapping|beep|beeping|laughs|sighs|coughs")
 _JAPANESE_NOTES = ("笑|爆笑|苦笑|微笑|笑い|泣|涙|汗|焦|怒|照|震え声|小声|棒読み|白目|真顔|ドヤ顔|拍手|沈黙|咳|"
                    "ため息|溜息|溜め息")
+# Japanese captions name sounds in square brackets ([音楽], ［拍手］); in ( ) these are words: ジャンル(音楽).
+_JAPANESE_CAPTIONS = "音楽|歓声|笑い声|効果音|BGM|雑音|ノイズ|無音|ナレーション"
 _ACTION = re.compile(r"\((?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?\)|\[(?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?\]"
                      r"|(?<![*\w])\*(?i:" + _ACTIONS + r")(?:\s+[A-Za-z]+ly)?" + _ACTION_OBJECT + r"\*(?![*\w])"
-                     r"|[(（](?:" + _JAPANESE_NOTES + r")[)）]|[\[［](?:" + _JAPANESE_NOTES + r")[\]］]")  # noqa: RUF001
+                     r"|[(（](?:" + _JAPANESE_NOTES + r")[)）]|[\[［](?:" + _JAPANESE_NOTES + "|" + _JAPANESE_CAPTIONS
+                     + r")[\]］]")  # noqa: RUF001
 _CAPTION = re.compile(r"(?:^|(?<=\n))[ \t]*\[(?i:" + _SOUNDS + r")\](?=[ \t]|$|\n)"
                       r"|(?<=[^:：\s][ \t])\[(?i:" + _SOUNDS + r")\](?=[ \t]*(?:$|\n))"  # not "Category: [Music]"
                       r"|^\[(?i:" + _SOUNDS + r")\]$",

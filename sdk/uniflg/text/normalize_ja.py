@@ -54,8 +54,15 @@ _COUNTED_BEFORE = "登録者|再生数|フォロワー|視聴者|同接|いい�
 _COUNTED = re.compile(r"\s?(?:" + _COUNTED_AFTER + ")")
 _COUNTING = re.compile("(?:" + numerals.CURRENCY_SIGN + "|" + _COUNTED_BEFORE + r")\s?$")
 _AMPM = {"a": "午前", "p": "午後"}
+# What a range of numbers counts: 10-20人, 20-30代, 5-10分 (a bare 3-5 or 1-2-3 is a serial, a code or an address).
+_RANGE_COUNTERS = ("人|名|代|歳|才|分|秒|時間|日間|日|週間|週|か月|ヶ月|ヵ月|カ月|年|回|個|本|枚|件|冊|杯|匹|頭|台|"
+                   "度|%|円|万|千|倍|割|点|ページ|話|位|組|周|問|戦|試合")
+_UNIT_NAMES = names(False, "ja") + "|" + names(True, "ja")
+# What a score says: 1-0で勝った, 3-2で負けた, 2-2の引き分け.
+_SCORE_AFTER = "で(?:勝|負|敗|引き分|リード|逆転|終|快勝|完勝|惜敗|ドロー)|の(?:勝利|敗北|引き分け|同点|接戦|完封)"
 # What "x2" multiplies in games (x2ダメージ, x10コンボ); before other words x86, x64 are names.
 _X_GAME = "ダメージ|コンボ|ボーナス|ポイント|経験値|スコア|速|倍|ドロップ|報酬"
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
 _TLDS = "com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|xyz"
 
 
@@ -128,7 +135,7 @@ def _mixed_fraction(m: re.Match[str]) -> str:
 
 def _time(m: re.Match[str]) -> str:
     hour, minute, second = int(m.group(1)), int(m.group(2)), m.group(3)
-    if hour > 24 or minute > 59 or (second and int(second) > 59):
+    if hour > 29 or minute > 59 or (second and int(second) > 59):  # 25:00-29:59: broadcast hours past midnight
         return m.group(0)
     words = f"{hour}時" + (f"{minute}分" if minute else "")
     return words + (f"{int(second)}秒" if second and int(second) else "")  # 2:30:00 is 2時30分
@@ -214,8 +221,16 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
      lambda m: next(f"{b}点中{a}" for a, b in (m.groups()[k:k + 2] for k in (0, 2, 4)) if a)),
     (re.compile(r"(?<![\d/])(\d{1,3}) (\d{1,2})/(\d{1,2})(?![\d/])"), _mixed_fraction),
     (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])"), _month_day_or_fraction),
-    (re.compile(r"(?<![\d:])(\d{1,3}):(\d)(?![\d:])"), r"\1対\2"),  # 16:9
+    # 16:9; written in kana: Open JTalk reads 1対0 as イチツイゼロ
+    (re.compile(r"(?<![\d:])(\d{1,3}):(\d)(?![\d:])"), r"\1たい\2"),
     (re.compile(r"(?<![\d.])0時"), "零時"),
+    # 10-20人, 9時-18時 (after the time rule: 9:00-18:00), 4月1日(月)-4月7日: a range, read から
+    (re.compile(r"(?<![\d\-.,])(\d+(?:\.\d+)?(?:" + _UNIT_NAMES + r")?)\s?[-\u2013]\s?(?=\d+(?:\.\d+)?\s?(?:"
+                + _RANGE_COUNTERS + "|" + _UNIT_NAMES + r"))(?!\d+(?:\.\d+)?\s?[-\u2013]\d)"), r"\1から"),
+    (re.compile(r"(\d(?:時|分|秒|日|月|年)(?:[(（][月火水木金土日](?:曜日?)?[)）])?)\s?[-\u2013]\s?(?=\d)"), r"\1から"),
+    (re.compile(r"(?<![\d\-])(\d{1,3})\s?[-\u2013]\s?(\d{1,3})(?=" + _SCORE_AFTER + ")"), r"\1たい\2"),
+    # 20時〜, 15時30分〜配信, 4月1日(月)〜: a start, read から (kana before 〜 is a drawn-out vowel: だ〜)
+    (re.compile(r"(\d(?:時|分|日)(?:[(（][月火水木金土日](?:曜日?)?[)）])?)\s?[〜~～]"), r"\1から"),
     # 10〜20人, 3時〜5時 (not 3時だ〜5時: kana before 〜 is a drawn-out vowel)
     (re.compile(r"(\d[^\s\d〜~～、。\u3041-\u3096]{0,3}?)\s?[〜~～]\s?(?=\d)"), r"\1から"),
     (re.compile(r"(?<![\u4e00-\u9fff])([月火水木金土日])(?:曜日?)?\s?[〜~～]\s?([月火水木金土日])(?:曜日?)?"
@@ -240,6 +255,10 @@ def normalize(text: str) -> str:
     """Japanese ``text`` (NFKC-normalized) -> text Open JTalk reads right (Latin words in katakana)."""
     text = _RULES[0][0].sub(_web, text)  # first: an address keeps its www
     text = _CLAPS.sub("パチパチ", _LAUGH.sub("", text))
+    # Open JTalk reads 1,000 after a comma (価格, 1,000円: every Markdown table row) as イチ、ゼロゼロゼロ: the
+    # thousands separators go, and an ASCII comma between words is the Japanese one
+    text = re.sub(r"(?<=[^\d\s]),\s*|(?<=\d),\s+|(?<=\d),(?=[^\d\s])", "、", text)
+    text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
     for pattern, repl in _RULES[1:]:
         text = pattern.sub(repl, text)  # type: ignore[arg-type]
     text = read_greek(text, "ja")
@@ -248,4 +267,6 @@ def normalize(text: str) -> str:
     for sign, word in _SIGNS.items():
         text = text.replace(sign, word)
     text = "".join(ascii_base(c) or c if not c.isascii() else c for c in text)  # café -> cafe
+    # a voiced mark NFKC could not join to its kana (あ゛, う゛ぁ゛: a strained shout in chat) is not read
+    text = text.replace("\u3099", "").replace("\u309a", "")
     return re.sub(r"[A-Za-z][A-Za-z'’]*(?:[-\s][A-Za-z][A-Za-z'’]*)*", lambda m: katakana_for_latin(m.group(0)), text)
