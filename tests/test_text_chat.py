@@ -258,3 +258,34 @@ def test_language_of_sentences_without_letters_or_typed_full_width(written: str,
 @pytest.mark.parametrize(("written", "language"), [("８８８８", "ja"), ("ＯＫ！", "ja"), ("8888", "en"), ("OK!", "en")])
 def test_one_sentence_encoded_alone_detects_the_same_way(written: str, language: str) -> None:
     assert encode(written).language == language
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    # shouting: espeak spells IT and US in capitals; drawn-out capitals are read as the word (review 20)
+    ("STOP IT", "STOP it"),
+    ("TAKE US HOME", "TAKE us HOME"),
+    ("NOOOOO why", "no why"),
+    ("YESSSSS we won", "yes we won"),
+    ("I did it 5x", "I did it five times"),
+    ("That's 10x better and 1000x worse", "That's ten times better and one thousand times worse"),
+    ("I died 3x already", "I died three times already"),
+    ("ur the best, ily", "your the best, I love you"),
+    ("cya l8r, gr8 stream gn", "see ya later, great stream good night"),
+    ("ppl say smth", "people say something"),
+    ("if a != b and c == d", "if a is not equal to b and c equals d"),
+    ("1000s of people and 100s of fans", "thousands of people and hundreds of fans"),
+])
+def test_chat_shouting_multipliers_and_shorthand(written: str, said: str) -> None:
+    assert encode(written, "en").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("THE US ARMY IS HERE", "THE US ARMY IS HERE"),  # the country, after THE
+    ("The IT department", "The IT department"),  # not shouted: an acronym
+    ("Tell US about it", "Tell US about it"),
+    ("AAA battery, Chapter VIII", "AAA battery, Chapter eight"),  # one letter, or a Roman numeral
+    ("GM of the team", "GM of the team"),  # chat shorthand only in lower case
+    ("let f(x) = 3x; pack 2x AA", "let f(x) equals 3x; pack 2x AA"),  # algebra, a count
+])
+def test_look_alikes_of_shouting_and_shorthand_stay(written: str, said: str) -> None:
+    assert encode(written, "en").text == said

@@ -62,7 +62,9 @@ CHAT_ABBREVIATIONS = {
     "thx": "thanks", "thnx": "thanks", "tysm": "thank you so much", "ty": "thank you", "pls": "please",
     "plz": "please", "rn": "right now", "omw": "on my way", "ikr": "I know, right", "smh": "shaking my head",
     "fyi": "for your information", "ofc": "of course", "afaik": "as far as I know", "iirc": "if I remember correctly",
-    "cuz": "because", "tho": "though"}
+    "cuz": "because", "tho": "though", "ppl": "people", "smth": "something", "ily": "I love you",
+    "ilysm": "I love you so much", "gr8": "great", "l8r": "later", "cya": "see ya", "gn": "good night",
+    "gm": "good morning", "ur": "your"}
 _CHAT_IN_CAPITALS = {"idk", "tbh", "brb", "imho", "afaik", "iirc", "tysm", "fyi", "omw"}
 _CHAT = re.compile(r"(?<![\w'’.-])(" + "|".join(sorted(CHAT_ABBREVIATIONS, key=len, reverse=True))
                    + r")(?![\w'’-]|\.\w)", re.IGNORECASE)
@@ -97,7 +99,8 @@ _CODE_AFTER = {"punch", "defense", "defence", "zone", "split", "pitch", "count",
 _FIXED_PAIRS = {("24", "7"), ("50", "50"), ("7", "11")}  # said as they are: twenty four seven, fifty fifty
 # After "2x": what makes it "two times" (2x speed, 3x faster, 2x daily); elsewhere 3x is algebra, 2x AA batteries
 # a count, 8x scope a name.
-_TIMES_BEFORE = ("faster|slower|more|less|bigger|smaller|larger|longer|stronger|higher|lower|speed|zoom|daily|weekly"
+_TIMES_BEFORE = ("[a-z]+er|worse|already|again|now|today|in a row|a day|a week|each|every|combo"
+                 "|faster|slower|more|less|bigger|smaller|larger|longer|stronger|higher|lower|speed|zoom|daily|weekly"
                  "|a|per|the|as|damage|xp|exp|points|boost|bonus|magnification")
 # What "x2" multiplies in games (x2 damage, x10 combo); elsewhere x2 is a variable or x64 an architecture.
 _GAME_WORDS = ("damage|combo|speed|multiplier|points|xp|exp|boost|bonus|zoom|rewards|coins|gold|drops?|score|hits"
@@ -115,7 +118,9 @@ _ROMAN = re.compile(r"\b(?=[IVX]{2,}\b|[VX]\b)(X{0,3})(IX|IV|V?I{0,3})\b")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
 _ROMAN_TITLES = {"Chapter", "Part", "Volume", "Vol", "Act", "Book", "Episode", "Phase", "Season", "Level",
                  "Stage", "World", "War", "Type", "Class", "Mark", "Final", "Fantasy", "Rocky", "Star", "Grand"}
-_SIGNS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "×": " times ", "÷": " divided by ",
+_SIGNS = {"!=": " is not equal to ", "==": " equals ", "<=": " less than or equal to ",
+          ">=": " greater than or equal to ", "&": " and ", "+": " plus ", "=": " equals ", "@": " at ",
+          "×": " times ", "÷": " divided by ",
           "<": " less than ", ">": " greater than ", "±": " plus or minus ", "#": " number ",
           "/": " slash ", "\u2212": " minus "}
 # A minus sign (hyphen or U+2212) right before a number or a currency sign that does not follow a word or digit:
@@ -148,7 +153,13 @@ _PER = re.compile(r"(?<=\w)\s?/\s?(mo|month|yr|year|wk|week|day|hr|hour|night|pe
 _AMOUNT_WORDS = {w for c in numerals.CURRENCIES.values() for w in (c.one, c.many, c.minor_one, c.minor_many) if w}
 _PERIODS = {"mo": "month", "yr": "year", "wk": "week", "hr": "hour", "month": "month", "year": "year",
             "week": "week", "day": "day", "hour": "hour", "night": "night"}
-_STRETCHED = re.compile(r"\b[A-Za-z]*([a-z])\1{2,}[A-Za-z]*\b")  # Hiiii, sooooo, heyyyy: one letter said long
+_STRETCHED = re.compile(r"\b[A-Za-z]*([a-z])\1{2,}[A-Za-z]*\b|\b[A-Z]*([A-Z])\2{2,}[A-Z]*\b")  # Hiiii, NOOOO
+# Shouted text: espeak spells IT and US in capitals (information technology, United States); in a sentence without a
+# lower-case letter they are words (STOP IT, TAKE US HOME; THE US ARMY keeps its country).
+_SHOUTED_WORDS = re.compile(r"\bIT\b|(?<!\bTHE )\bUS\b")
+# 1000s of people: thousands, not one thousand seconds
+_ORDERS_OF = re.compile(r"(?<![\w.,])(10|100|1,?000|1,?000,?000)'?s(?= of\b)")
+_ORDER_WORDS = {"10": "tens", "100": "hundreds", "1000": "thousands", "1000000": "millions"}
 _ROMAN_LOWER = re.compile(r"[ivxlcdm]+")
 
 
@@ -568,13 +579,24 @@ def _per(m: re.Match[str]) -> str:
 
 
 def _unstretched(m: re.Match[str]) -> str:
-    """Hiiii -> Hi, sooooo -> so, Hmmm -> Hmm (two where one would leave no vowel); a word of one letter (aaa, zzz,
-    www) or a lower-case Roman numeral (iii, viii) stays."""
+    """Hiiii -> Hi, sooooo -> so, Hmmm -> Hmm (two where one would leave no vowel), NOOOO -> no (shouted: in lower
+    case); a word of one letter (aaa, zzz, www, AAA) or a Roman numeral (iii, viii, VIII, MMM) stays."""
     word = m.group(0)
-    if len(set(word.lower())) == 1 or _ROMAN_LOWER.fullmatch(word):
+    if len(set(word.lower())) == 1 or _ROMAN_LOWER.fullmatch(word.lower()):
         return word
+    if word.isupper():  # NOOOOO, YESSSS: shouted; read in lower case, as the word it is
+        word = word.lower()
     once = re.sub(r"([a-z])\1{2,}", r"\1", word)
-    return once if re.search(r"[aeiouyAEIOUY]", once) else re.sub(r"([a-z])\1{2,}", r"\1\1", word)
+    return once if re.search(r"[aeiouy]", once) else re.sub(r"([a-z])\1{2,}", r"\1\1", word)
+
+
+def _times(m: re.Match[str]) -> str:
+    """10x better, 3x already, I did it 5x -> ... times; in algebra (an = or an operator earlier in the clause:
+    ``let f(x) = 3x;``) 3x stays a product."""
+    clause = re.split(r"[.;!?]", m.string[:m.start()])[-1]
+    if m.group(1) and re.search(r"[=+*/^(]", clause):
+        return m.group(0)
+    return f"{m.group(1) or m.group(2)} times"
 
 
 def _scale_count(m: re.Match[str]) -> str:
@@ -635,8 +657,10 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\w.])()(\d+)\s?m(?:in)?\s?(\d+)\s?s\b"), _duration),
     # 1920x1080 (not hex 0x10); 2x speed, 3x faster (not 2x+1); x2 damage, x10 combo (not x86, nor a variable x2)
     (re.compile(r"(?<![\w.])([1-9]\d*)x(\d+)(?![\w])"), lambda m: f"{m.group(1)} by {m.group(2)}"),
-    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?=\s+(?:" + _TIMES_BEFORE + r")\b)|(?<=\bat )(\d+(?:\.\d+)?)x(?![\w])"),
-     lambda m: f"{m.group(1) or m.group(2)} times"),
+    # 10x better, I died 3x already, 3x faster; a count at a clause's end: I did it 5x.
+    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?=\s+(?:" + _TIMES_BEFORE + r")\b|\s*(?:$|[.,!?;:)]))"
+                r"|(?<=\bat )(\d+(?:\.\d+)?)x(?![\w])"),
+     _times),
     (re.compile(r"(?<![\w.])x(\d+(?:\.\d+)?)(?=\s+(?:" + _GAME_WORDS + r")\b|!)"), lambda m: f"times {m.group(1)}"),
     (re.compile(r"(?<![\w.])(\d{3,4})p\b"), lambda m: f"{_words(int(m.group(1)), 'year')} p"),  # 1080p
     (re.compile(r"\b(\d{1,2})\.(\d{2})\s?([AaPp]\.[Mm]\.|[AaPp][Mm]\b)"),  # 10.45 am, as British text writes it
@@ -670,6 +694,9 @@ def normalize(text: str) -> str:
     for pattern, read in _RULES[:1]:  # web addresses keep their dashes
         text = pattern.sub(read, text)
     text = numerals.TERM.sub(lambda m: numerals.term(m)[0] + " ", _CHAT.sub(_chat, text))
+    if not any(c.islower() for c in text) and len(re.findall(r"[A-Z]{2,}", text)) >= 2:
+        text = _SHOUTED_WORDS.sub(lambda m: m.group(0).lower(), text)
+    text = _ORDERS_OF.sub(lambda m: _ORDER_WORDS[m.group(1).replace(",", "")], text)
     text = _VERSUS.sub("versus", _WITH.sub(lambda m: "without" if m.group(1) else "with ", text))
     text = _ABOUT.sub("about ", _DASH.sub(", ", _ELLIPSIS.sub("... ", text)))
     text = _SPACE_GROUPED.sub(lambda m: m.group(1) + m.group(2).replace(" ", ","), text)
