@@ -110,6 +110,20 @@ def test_blinks_follow_human_statistics() -> None:
     assert len(runs) == len(onsets) and runs.max() <= 12  # every blink visible, none longer than 0.4 s
 
 
+def test_blinks_are_a_function_of_the_frame_in_any_order() -> None:
+    """Review 20: a track reused for a second line whose frames start again at 0 showed no blink for as long as the
+    first line was, and frame 10**8 walked every blink from 0 (6 s)."""
+    track = BlinkTrack(seed=0)
+    first = np.concatenate([track.weights(i, 30) for i in range(0, 3600, 30)])  # a 120 s line in 1 s chunks
+    again = np.concatenate([track.weights(i, 30) for i in range(0, 1800, 30)])  # the next line, from frame 0
+    np.testing.assert_array_equal(again, first[:1800])
+    assert (again >= 0.5).sum() > 30
+    far = 10**8
+    np.testing.assert_array_equal(track.weights(far, 900), BlinkTrack(seed=0).weights(far, 900))
+    onsets = BlinkTrack(seed=0).onsets(3600.0)
+    assert np.diff(onsets).min() >= 0.4  # the refractory minimum holds across the 60 s blocks too
+
+
 def test_blinks_are_seeded_and_chunking_free() -> None:
     whole = BlinkTrack(seed=7).weights(0, 900)
     chunked = BlinkTrack(seed=7)
@@ -120,6 +134,9 @@ def test_blinks_are_seeded_and_chunking_free() -> None:
         BlinkParams(rate_per_minute=0)
     with pytest.raises(InvalidInputError):
         BlinkTrack().weights(-1, 3)
+    for bad in ((1.5, 3), (None, 3), ("0", 3), (0, 2.5)):
+        with pytest.raises(InvalidInputError, match="must be a whole number >= 0"):
+            BlinkTrack().weights(*bad)  # type: ignore[arg-type]
     for seed in (-1, (3, -2), 2.5):  # what a server's --blink-seed -1 used to become on every request
         with pytest.raises(InvalidInputError, match="blink seed must be a whole number from 0"):
             BlinkTrack(seed=seed)  # type: ignore[arg-type]

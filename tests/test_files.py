@@ -352,6 +352,12 @@ def _break(folder: Path, how: str) -> str:
     elif how == "absurd-config":
         spec["config"]["vits"]["hidden_channels"] = 20000
         expected = "vits.hidden_channels = 20000"
+    elif how == "string-in-config":  # review 20: a TypeError from the range check, far from the file
+        spec["config"]["audio"]["sample_rate"] = "24000"
+        expected = "AudioConfig.sample_rate must be a whole number; got '24000'"
+    elif how == "wrong-literal-in-config":
+        spec["config"]["variant"]["conditioning"] = "speakers"
+        expected = "VariantConfig.conditioning must be one of 'speaker', 'emotion'; got 'speakers'"
     else:
         raise AssertionError(how)
     (folder / VOICE_FILE).write_text(json.dumps(spec))
@@ -359,7 +365,8 @@ def _break(folder: Path, how: str) -> str:
 
 
 BREAKS = ["lfs-graph", "lfs-weights", "half-graph", "garbage-graph", "truncated-weights", "absurd-header",
-          "escape-relative", "escape-absolute", "escape-symlink", "absurd-config"]
+          "escape-relative", "escape-absolute", "escape-symlink", "absurd-config", "string-in-config",
+          "wrong-literal-in-config"]
 
 
 @pytest.mark.parametrize("how", BREAKS)
@@ -913,3 +920,17 @@ def test_live_summary_never_replaces_a_device_or_the_input(caplog, tmp_path: Pat
 def test_bench_cache_that_cannot_be_made_is_one_line(caplog) -> None:
     code, errors = cli(caplog, "bench", "--cache", "/proc/uniflg-cache", "--models", "tiny")
     assert code == 2 and errors.startswith("--cache /proc/uniflg-cache: cannot make the folder"), errors
+
+
+def test_audio_file_iterators_keep_their_own_place_and_a_closed_file_is_one_line(tmp_path: Path) -> None:
+    """Review 20: a second blocks() iterator took the first one's blocks (it ended after one, silently), and a
+    closed file raised soundfile's own error."""
+    f = open_audio(_sine_wav(tmp_path / "a.wav", 2.0))
+    first = f.blocks(0.5)
+    head = next(first)
+    assert sum(b.size for b in f.blocks(0.5)) == 32000  # a whole second pass
+    assert head.size + sum(b.size for b in first) == 32000  # the first goes on where it was
+    f.close()
+    for call in (lambda: f.read(10), f.read_all, lambda: next(f.blocks())):
+        with pytest.raises(errors.InvalidInputError, match=r"^audio file .*a\.wav is closed$"):
+            call()

@@ -72,11 +72,15 @@ MAX_FLOAT_PEAK = 2.0**31
 def to_mono_float(audio: np.ndarray) -> np.ndarray:
     """Audio ``(S,)`` or ``(S, C)`` -> float32 mono ``(S,)``: channels averaged; integer PCM scaled to [-1, 1]
     (int16 / int32 / int8 by their full scale, uint8 around 128); float kept as it is. InvalidInputError (one line)
-    for NaN/inf, a peak above :data:`MAX_FLOAT_PEAK`, another shape or a non-audio dtype (text, bytes, complex)."""
+    for NaN/inf, a peak above :data:`MAX_FLOAT_PEAK`, another shape or a non-audio dtype (text, bytes, complex, int64:
+    NumPy's default integer has no PCM full scale, and read as one it was silence)."""
     a = np.asarray(audio)
     if a.dtype.kind in "iu":
         if a.dtype.kind == "u" and a.dtype.itemsize != 1:
             raise InvalidInputError(f"audio of dtype {a.dtype} is not PCM; give float, int16, int32, int8 or uint8")
+        if a.dtype.itemsize == 8:  # NumPy's default integer (np.array of Python ints): no PCM has that full scale
+            raise InvalidInputError(f"audio of dtype {a.dtype} has no PCM full scale; give float, or the samples' own "
+                                    "PCM type, e.g. audio.astype(np.int16) for 16-bit values")
         full = float(2 ** (8 * a.dtype.itemsize - 1))
         a = (a.astype(np.float64) - (full if a.dtype.kind == "u" else 0.0)) / full
     elif a.dtype.kind != "f":
@@ -84,7 +88,7 @@ def to_mono_float(audio: np.ndarray) -> np.ndarray:
     if a.ndim == 2:
         if a.shape[1] == 0:
             raise InvalidInputError(f"audio has no channels: shape {a.shape}")
-        if a.shape[0] < a.shape[1] and a.shape[0] <= 8:
+        if a.shape[1] > MAX_CHANNELS and a.shape[0] <= MAX_CHANNELS:  # (2, 48000); a short block (1, 2) is not
             raise InvalidInputError(f"audio of shape {a.shape} looks channels-first; give (samples, channels), "
                                     "e.g. audio.T")
         if a.shape[1] > MAX_CHANNELS:

@@ -86,21 +86,29 @@ class AudioFile:
         InvalidInputError, as does a ``seconds`` that is not a finite number above 0."""
         Range("block seconds", 1.0 / self.sample_rate, 1e7).check(seconds)
         n = max(1, int(seconds * self.sample_rate))
-        self._f.seek(0)
+        at = 0  # each iterator keeps its own place: two of them on one file do not take each other's blocks
         while True:
+            self._check_open()
             try:
+                self._f.seek(at)
                 block = self._f.read(n, dtype="float32", always_2d=True)
             except RuntimeError as exc:  # libsndfile error in the middle of the data
                 raise InvalidInputError(f"cannot read audio {self.path}: {exc}") from exc
             if block.shape[0] == 0:
                 return
+            at += block.shape[0]
             mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
             if not np.all(np.isfinite(mono)):
                 raise InvalidInputError(f"audio {self.path} contains NaN or infinite samples")
             yield np.ascontiguousarray(mono, dtype=np.float32)
 
+    def _check_open(self) -> None:
+        if self._f.closed:
+            raise InvalidInputError(f"audio file {self.path} is closed")
+
     def read(self, frames: int) -> np.ndarray:
         """The next ``frames`` samples at most, float32 (n, channels) as stored (n = 0 at the end)."""
+        self._check_open()
         return np.asarray(self._f.read(frames, dtype="float32", always_2d=True))
 
     def read_all(self) -> np.ndarray:

@@ -81,7 +81,9 @@ _BLINK_COLUMNS = (ARKIT_52.index("eyeBlinkLeft"), ARKIT_52.index("eyeBlinkRight"
 def frame_symbols(timing: Sequence[tuple[str, float, float]], n_frames: int, fps: int = FPS) -> list[str]:
     """The token at each landmark frame's time ``j / fps`` (frame j shows the face at that instant, as the
     corpus faces were drawn and as time codes count), from ``Voice.phoneme_timing``; frames past the last
-    token get the last token's symbol."""
+    token get the last token's symbol. InvalidInputError for a negative ``n_frames``."""
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int | np.integer) or n_frames < 0:
+        raise InvalidInputError(f"n_frames must be a whole number >= 0; got {n_frames!r}")
     if not timing:
         return ["" for _ in range(n_frames)]
     ends = np.array([e for _, _, e in timing])
@@ -242,13 +244,15 @@ class AvatarStream:
         (an emotion name, as in :class:`~uniflg.types.SynthesisOptions`; None: the voice's default) and the
         speech ``path`` that draws them (e.g. ``live250``; None: the text path or the offline speech path), with
         seeded run-time blinks unless ``blinks`` is False."""
+        if path is not None and path != "offline":
+            voice.path_speakers(path)  # unknown: NotFoundError naming the paths (not the text path's calibration)
         fps = voice.stream_info().fps
         track = BlinkTrack(seed, fps) if blinks else None
         return cls(Retargeter(face_calibration(voice).for_style(style).for_path(path)), track)
 
     def weights(self, first_frame: int, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if first_frame < 0:
-            raise InvalidInputError(f"first_frame must be >= 0; got {first_frame}")
+        if isinstance(first_frame, bool) or not isinstance(first_frame, int | np.integer) or first_frame < 0:
+            raise InvalidInputError(f"first_frame must be a whole number >= 0; got {first_frame!r}")
         arkit = self.retargeter.arkit(landmarks)
         if self.blinks is not None and len(arkit):
             blink = self.blinks.weights(first_frame, len(arkit))

@@ -63,10 +63,18 @@ class ConditioningOptions:
     noise_seed: int = 0
 
     def validate(self, sample_rate: int) -> None:
+        """InvalidInputError (one line) for a field of the wrong type or out of its range."""
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise InvalidInputError(f"{f.name} must be a finite number; got {value}")
+            if f.name == "enabled":
+                if not isinstance(value, bool):
+                    raise InvalidInputError(f"enabled must be True or False; got {value!r}")
+            elif value is None and f.name == "noise_floor_dbfs":
+                continue
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise InvalidInputError(f"{f.name} must be a finite number; got {value!r}")
+        if not -60.0 <= self.target_dbfs <= 0.0:
+            raise InvalidInputError(f"target_dbfs must be in [-60, 0] (0 is full scale); got {self.target_dbfs}")
         if not (isinstance(self.noise_seed, int) and not isinstance(self.noise_seed, bool) and self.noise_seed >= 0):
             raise InvalidInputError(f"noise_seed must be an integer >= 0; got {self.noise_seed!r}")
         if not -200.0 <= self.empty_dbfs <= self.gate_dbfs:
@@ -100,6 +108,9 @@ class InputConditioner:
 
     def __init__(self, sample_rate: int, options: ConditioningOptions | None = None) -> None:
         self.options = options = options or ConditioningOptions()
+        if not isinstance(options, ConditioningOptions):  # e.g. voice.conditioning = "off"
+            raise InvalidInputError(f"conditioning must be a uniflg.conditioning.ConditioningOptions; got "
+                                    f"{type(options).__name__}")
         options.validate(sample_rate)
         self.sample_rate = sample_rate
         self.block = max(1, round(sample_rate * options.block_ms / 1000.0))

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -201,13 +203,62 @@ def _build(cls: Any, data: dict[str, Any]) -> Any:
     kwargs: dict[str, Any] = {}
     hints = {f.name: f.default_factory for f in dataclasses.fields(cls)
              if f.default_factory is not dataclasses.MISSING}
+    types = typing.get_type_hints(cls)
     for key, value in data.items():
         factory = hints.get(key)
         if isinstance(value, dict) and factory is not None:
             kwargs[key] = _build(type(factory()), value)
         else:
             kwargs[key] = _tuplify(value)
+            if not _is_a(kwargs[key], types[key]):
+                raise ValueError(f"{cls.__name__}.{key} must be {_kind(types[key])}; got {value!r}")
     return cls(**kwargs)
+
+
+def _is_a(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a field's type (int, float, str, bool, X | None, tuple[X, ...], Literal, nested
+    dataclasses): "24000" for an int field was a TypeError far from the file that held it."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (types.UnionType, typing.Union):
+        return any(_is_a(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin is typing.Literal:
+        return value in args
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_is_a(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_is_a(v, t) for v, t in zip(value, args, strict=True))
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return isinstance(value, hint)
+    return True  # a type this check does not know: the dataclass's own checks decide
+
+
+def _kind(hint: Any) -> str:
+    """A field's type as a message says it: "a whole number", "one of 'speaker', 'emotion'", "a number or null"."""
+    names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false", type(None): "null"}
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint in names:
+        return names[hint]
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_kind(a) for a in args)
+    if origin is tuple:
+        plural = {int: "whole numbers", float: "numbers", str: "strings"}
+        inner = args[0] if args[-1:] == (Ellipsis,) else None
+        return "a list" + (f" of {plural[inner]}" if inner in plural else " of lists" if inner is not None else "")
+    return getattr(hint, "__name__", str(hint))
 
 
 def _tuplify(value: Any) -> Any:

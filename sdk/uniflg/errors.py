@@ -2,7 +2,8 @@
 
 Every error the SDK raises on bad input derives from :class:`UniFLGError`; the engine bridge maps these
 onto gRPC status codes in exactly one place, so each class names its intended status. Every class pickles
-and unpickles to an equal error (worker processes send them back to their parent).
+and unpickles to an error of the same class, message and fields (worker processes send them back to
+their parent).
 """
 
 from __future__ import annotations

@@ -56,6 +56,11 @@ def expand(x: np.ndarray, durations: np.ndarray, total: int) -> np.ndarray:
     return out
 
 
+# The longest one token (a phoneme, a pause) may last, at speed 1 (slower speech: in proportion). Held vowels in the
+# training data last under a second; the cap only binds when a large noise_scale_duration draws tokens of minutes.
+MAX_TOKEN_SECONDS = 2.0
+
+
 @dataclass
 class TextPlan:
     """A text utterance after the duration step: everything the windowed decoders need."""
@@ -86,7 +91,8 @@ def plan_text(backend: Backend, rt: Runtime, ids: np.ndarray, prosody: np.ndarra
     duration_noise = (rng.standard_normal((1, 2, N)) * noise_scale_duration).astype(np.float32)
     out = backend.run("text_encoder", {"ids": ids, "prosody": prosody, "g": g, "z_u": z_u,
                                        "duration_noise": duration_noise})
-    d_spec = durations_from_log(out["log_durations"][0, 0], length_scale)
+    longest = int(np.ceil(MAX_TOKEN_SECONDS * max(1.0, length_scale) * rt.sample_rate / rt.hop))
+    d_spec = durations_from_log(out["log_durations"][0, 0], length_scale, longest)
     T = max(int(d_spec.sum()), 1)
     m, logs = expand(out["m_p"], d_spec, T), expand(out["logs_p"], d_spec, T)
     latent_noise = rng.standard_normal((1, D, T)).astype(np.float32) * np.float32(noise_scale)
@@ -221,6 +227,7 @@ class SpeechAnimator:
         self._spec = TailBuffer(None, 512)  # speech latent (1, D', frames), spectrogram rate
         self._land = TailBuffer(None, 256)  # the same at 30 fps
         self.emitted = 0
+        self._finished = False
 
     @property
     def lookahead_seconds(self) -> float:
@@ -241,9 +248,20 @@ class SpeechAnimator:
         return (j + 0.5) * self.ratio - 0.5
 
     def push(self, samples: np.ndarray) -> list[np.ndarray]:
-        """Add mono float32 samples; returns the landmark blocks (n, 70, 2) now final."""
+        """Add mono float samples ``(S,)`` at the model's rate; returns the landmark blocks (n, 70, 2) now final.
+        InvalidInputError for another shape or dtype (``Voice.animate`` converts PCM, channels and rates), NaN or
+        infinite samples, or a push after :meth:`finish`."""
+        if self._finished:
+            raise InvalidInputError("this stream is finished: start another animator for more speech")
+        samples = np.asarray(samples)
+        if samples.ndim != 1 or samples.dtype.kind != "f":
+            raise InvalidInputError(f"push takes mono float samples (S,); got {samples.dtype} {list(samples.shape)} "
+                                    "(Voice.animate converts PCM, channels and sample rates)")
         if samples.size:
-            self._audio.append(np.asarray(samples, np.float32).reshape(-1))
+            samples = samples.astype(np.float32, copy=False)
+            if not np.all(np.isfinite(samples)):
+                raise InvalidInputError("audio contains NaN or infinite samples")
+            self._audio.append(samples)
         return self._advance(final=False)
 
     @property
@@ -252,8 +270,13 @@ class SpeechAnimator:
         return 2 * self.rt.hop
 
     def finish(self) -> list[np.ndarray]:
-        """The remaining landmark blocks at the end of the stream; InvalidInputError under :attr:`min_samples`."""
-        return self._advance(final=True)
+        """The remaining landmark blocks at the end of the stream; InvalidInputError under :attr:`min_samples` or
+        when it was finished already."""
+        if self._finished:
+            raise InvalidInputError("this stream is finished already")
+        blocks = self._advance(final=True)
+        self._finished = True
+        return blocks
 
     def _advance(self, final: bool) -> list[np.ndarray]:
         rt, S = self.rt, self._audio.end

@@ -65,7 +65,11 @@ ALLOWED_CONTROL = frozenset("\n\r\t")  # the only control characters a text may 
 
 
 def check_nonempty(text: str) -> str:
-    """``text`` if it has a non-space character; else InvalidInputError("text is empty")."""
+    """``text`` if it has a non-space character; else InvalidInputError("text is empty"), or "text must be a str"
+    for None, bytes or anything else."""
+    if not isinstance(text, str):
+        hint = " (decode bytes first, e.g. text.decode('utf-8'))" if isinstance(text, bytes) else ""
+        raise InvalidInputError(f"text must be a str; got {type(text).__name__}{hint}")
     if not text.strip():
         raise InvalidInputError("text is empty")
     return text

@@ -465,11 +465,16 @@ class Retargeter:
         """``[T, 17]`` float32 weights in :data:`VRM0` order, each in [0, 1]: A..O from :meth:`vowels` (pass
         ``vowels`` ``[T, 5]`` to reuse a stream's, see :class:`uniflg.avatar.AvatarStream`), the rest derived
         from the ARKit weights (pass ``arkit`` to reuse them, e.g. with run-time blinks added)."""
-        a = self.arkit(landmarks) if arkit is None else arkit
+        a = self.arkit(landmarks) if arkit is None else np.asarray(arkit)
+        vowel = self.vowels(landmarks)[0] if vowels is None else np.asarray(vowels)
+        frames = len(measure(landmarks).lip_gap)
+        for name, given, width in (("arkit", a, len(ARKIT_52)), ("vowels", vowel, len(VRM_VOWELS))):
+            if given.shape != (frames, width):
+                raise InvalidInputError(f"{name} must be [T, {width}] for the {frames} frames of the landmarks; got "
+                                        f"{list(given.shape)}")
         k = {name: a[:, i] for i, name in enumerate(ARKIT_52)}
         jaw = k["jawOpen"]
         blink = np.minimum(k["eyeBlinkLeft"], k["eyeBlinkRight"])
-        vowel = self.vowels(landmarks)[0] if vowels is None else vowels
         v = {
             "Neutral": np.zeros_like(jaw),
             **{name: vowel[:, i] for i, name in enumerate(VRM_VOWELS)},

@@ -29,7 +29,9 @@ def landmark_durations(d_spec: np.ndarray, n_land: int) -> np.ndarray:
     return np.diff(np.concatenate([[0], ends]))
 
 
-def durations_from_log(log_w: np.ndarray, length_scale: float = 1.0) -> np.ndarray:
-    """Predicted log durations -> integer frames per token (ceil, as VITS), at least 0."""
-    w = np.exp(np.asarray(log_w, dtype=np.float64)) * length_scale
-    return np.maximum(np.ceil(w), 0).astype(np.int64)
+def durations_from_log(log_w: np.ndarray, length_scale: float = 1.0, max_frames: int | None = None) -> np.ndarray:
+    """Predicted log durations -> integer frames per token (ceil, as VITS), at least 0 and at most ``max_frames``
+    (a large duration noise draws tokens hours long: VITS does not bound them, a runtime must)."""
+    w = np.exp(np.minimum(np.asarray(log_w, dtype=np.float64), 700.0)) * length_scale  # exp(710) overflows
+    frames = np.maximum(np.ceil(w), 0)
+    return (frames if max_frames is None else np.minimum(frames, max_frames)).astype(np.int64)

@@ -80,7 +80,14 @@ class SpeechPath:
 
 def load_voice(path: str | Path | None = None, backend: str = "auto", threads: int | None = None,
                options: BackendOptions | None = None) -> Voice:
-    """Load a voice folder (None: the embedded default voice) on ``backend`` (auto|torch|onnxruntime|tensorrt)."""
+    """Load a voice folder (None: the embedded default voice) on ``backend`` (auto|torch|onnxruntime|tensorrt).
+    InvalidInputError for a ``path`` that is not a str or Path or ``options`` that are not BackendOptions;
+    ModelFormatError for a broken folder; BackendUnavailableError when the backend cannot run here."""
+    if path is not None and not isinstance(path, str | Path):
+        raise InvalidInputError(f"path must be a voice folder (str or pathlib.Path) or None; got {type(path).__name__}")
+    if options is not None and not isinstance(options, BackendOptions):
+        raise InvalidInputError(f"options must be a uniflg.backends.BackendOptions or None; got "
+                                f"{type(options).__name__}")
     folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
     spec = read_voice_spec(path)
     weights = folder / spec.weights if spec.weights else None
@@ -114,6 +121,28 @@ def check_request(spec: VoiceSpec, options: SynthesisOptions) -> None:
     _lookup("emotion", options.emotion, spec.emotions)
     if options.reference_audio is None:
         _stored_latent(spec, options)
+    else:
+        _reference_wav(options, spec.config.audio.sample_rate, spec.config.audio.hop_length)
+
+
+def _reference_wav(options: SynthesisOptions, sample_rate: int, hop: int) -> np.ndarray:
+    """``options.reference_audio`` checked, as mono float32 at the voice's ``sample_rate`` (InvalidInputError naming
+    what is wrong: no or a bad rate, not audio, NaN, shorter than two hops)."""
+    if not options.reference_sample_rate:
+        raise InvalidInputError("reference_audio needs reference_sample_rate")
+    check_sample_rate(options.reference_sample_rate, "reference_sample_rate")
+    assert options.reference_audio is not None
+    if isinstance(options.reference_audio, str | bytes | Path):
+        raise InvalidInputError("reference_audio must be samples (an array), not a file name; read the file with "
+                                "uniflg.audio_file.open_audio(path).read_all()")
+    wav = resample(to_mono_float(options.reference_audio), options.reference_sample_rate, sample_rate)
+    if wav.size < 2 * hop:
+        raise InvalidInputError(f"reference_audio is too short: {wav.size} samples at {sample_rate} Hz "
+                                f"(after resampling); need at least {2 * hop}")
+    return wav
+
+
+ARRAY_BLOCK_SAMPLES = 65536  # animate_array feeds its stream this many samples at a time (about 1.4 s at 48 kHz)
 
 
 class Voice:
@@ -203,8 +232,10 @@ class Voice:
         paths = self.speech_paths()
         if max_lookahead_ms is None:
             return next(p for p in paths if p.name == "offline")
-        if not (max_lookahead_ms > 0):
-            raise InvalidInputError(f"max_lookahead_ms must be positive; got {max_lookahead_ms}")
+        if isinstance(max_lookahead_ms, bool) or not isinstance(max_lookahead_ms, int | float) \
+                or not max_lookahead_ms > 0:  # also refuses NaN and "250"
+            raise InvalidInputError(f"max_lookahead_ms must be above 0 ms (or None: the offline path); got "
+                                    f"{max_lookahead_ms!r}")
         fitting = [p for p in paths if p.lookahead_ms <= max_lookahead_ms]
         if not fitting:
             have = ", ".join(f"{p.name} {p.lookahead_ms:.0f} ms" for p in paths)
@@ -460,6 +491,8 @@ class Voice:
         if isinstance(chunks, np.ndarray):  # iterating one array gives samples, not chunks
             raise InvalidInputError("animate takes an iterable of audio chunks; for one whole array use "
                                     "animate_array(audio, sample_rate)")
+        if isinstance(chunks, str | bytes) or not isinstance(chunks, Iterable):
+            raise InvalidInputError(f"animate takes an iterable of audio chunks (arrays); got {type(chunks).__name__}")
         options = options or SynthesisOptions()
         _check_options(options)
         sample_rate = check_sample_rate(sample_rate, "sample_rate")
@@ -499,9 +532,27 @@ class Voice:
 
     def speech_animator(self, g: np.ndarray, z_u: np.ndarray | None, path: str = "offline",
                         block_frames: int = LIVE_BLOCK_FRAMES) -> SpeechAnimator:
-        """A push-based animator on one of :meth:`speech_paths` (for callers that drive it themselves).
-        InvalidInputError when ``g`` selects a speaker the path's graphs do not hold (:meth:`path_speakers`)."""
-        self._check_path_speaker(path, g)
+        """A push-based animator on one of :meth:`speech_paths` (for callers that drive it themselves): ``g`` int64
+        ``[1]``, the speaker (UniFLG-AS: emotion) row; ``z_u`` float32 ``[1, utterance_dim]`` or None (estimated from
+        the first :data:`Z_U_SECONDS` of speech). Its :meth:`~uniflg.inference.SpeechAnimator.push` takes mono float
+        samples at the voice's rate, already conditioned (:meth:`input_conditioner`). InvalidInputError for another
+        ``g`` or ``z_u``, or when ``g`` selects a speaker the path's graphs do not hold (:meth:`path_speakers`);
+        NotFoundError for an unknown ``path``."""
+        g = np.asarray(g)
+        if g.shape != (1,) or g.dtype.kind not in "iu" or not 0 <= int(g[0]) < len(self.config.condition_names):
+            raise InvalidInputError(f"g must be an integer array [1] holding a speaker row 0.."
+                                    f"{len(self.config.condition_names) - 1} ({', '.join(self.config.condition_names)})"
+                                    f"; got {g.dtype} {list(g.shape)}" + (f" = {g.tolist()}" if g.size <= 4 else ""))
+        if z_u is not None:
+            z_u = np.asarray(z_u)
+            want = (1, self.config.vits.utterance_dim)
+            if z_u.shape != want or z_u.dtype.kind != "f" or not np.all(np.isfinite(z_u)):
+                raise InvalidInputError(f"z_u must be finite floats of shape {list(want)} (or None: estimated from "
+                                        f"the speech); got {z_u.dtype} {list(z_u.shape)}")
+            z_u = z_u.astype(np.float32, copy=False)
+        if isinstance(block_frames, bool) or not isinstance(block_frames, (int, np.integer)) or block_frames < 1:
+            raise InvalidInputError(f"block_frames must be a whole number >= 1; got {block_frames!r}")
+        self._check_path_speaker(path, g.astype(np.int64))
         return SpeechAnimator(self.backend, self.runtime, g, z_u, Z_U_SECONDS, block_frames, self._graphs(path))
 
     def path_speakers(self, path: str) -> tuple[str, ...]:
@@ -524,8 +575,12 @@ class Voice:
 
     def animate_array(self, audio: np.ndarray, sample_rate: int,
                       options: SynthesisOptions | None = None) -> np.ndarray:
-        """Whole clip -> landmarks (round(seconds * 30), 70, 2); equals the concatenated stream."""
-        parts = [c.landmarks for c in self.animate([audio], sample_rate, options)]
+        """Whole clip -> landmarks (round(seconds * 30), 70, 2); equals the concatenated stream, and is fed to it in
+        blocks of :data:`ARRAY_BLOCK_SAMPLES`, so memory does not grow with the clip beyond the clip itself."""
+        a = np.asarray(audio)
+        blocks = ([a] if a.ndim == 0 or len(a) <= ARRAY_BLOCK_SAMPLES else
+                  (a[i:i + ARRAY_BLOCK_SAMPLES] for i in range(0, len(a), ARRAY_BLOCK_SAMPLES)))
+        parts = [c.landmarks for c in self.animate(blocks, sample_rate, options)]
         return np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
 
     def input_conditioner(self, path: str | SpeechPath = "offline") -> InputConditioner:
@@ -582,6 +637,10 @@ class Voice:
         if not (hasattr(text, "ids") and hasattr(text, "prosody")):
             raise InvalidInputError(f"text must be a str, a Passage or an encoded utterance (ids, prosody); got "
                                     f"{type(text).__name__}")
+        for name in ("ids", "prosody"):
+            given = np.asarray(getattr(text, name))
+            if given.dtype.kind not in "iu":  # 2.7 would be truncated to 2, a string or 2**70 raise from NumPy
+                raise InvalidInputError(f"{name} must be whole numbers (int64); got an array of dtype {given.dtype}")
         ids = np.asarray(text.ids, dtype=np.int64).reshape(1, -1)
         prosody = np.asarray(text.prosody, dtype=np.int64)
         n_prosody = len(self.config.text.prosody_cardinalities)
@@ -645,14 +704,7 @@ class Voice:
                     "follows the English phonemes (docs/model-card.md, \"English\")", self.name, self.speakers[0])
 
     def _reference_latent(self, options: SynthesisOptions) -> np.ndarray:
-        if not options.reference_sample_rate:
-            raise InvalidInputError("reference_audio needs reference_sample_rate")
-        check_sample_rate(options.reference_sample_rate, "reference_sample_rate")
-        assert options.reference_audio is not None
-        wav = resample(to_mono_float(options.reference_audio), options.reference_sample_rate, self.sample_rate)
-        if wav.size < 2 * self.runtime.hop:
-            raise InvalidInputError(f"reference_audio is too short: {wav.size} samples at {self.sample_rate} Hz "
-                                    f"(after resampling); need at least {2 * self.runtime.hop}")
+        wav = _reference_wav(options, self.sample_rate, self.runtime.hop)
         return self.backend.run("utterance_encoder", {"wav": wav[None]})["mu_u"].astype(np.float32)
 
 
@@ -681,6 +733,9 @@ def _named_latent(spec: VoiceSpec, kind: str, name: str) -> np.ndarray:
 
 
 def _check_options(o: SynthesisOptions) -> None:
+    if not isinstance(o, SynthesisOptions):
+        raise InvalidInputError(f"options must be a uniflg.types.SynthesisOptions (or None: the defaults); got "
+                                f"{type(o).__name__}")
     if o.mode not in ("t", "p"):
         raise InvalidInputError(f"mode must be 't' or 'p'; got {o.mode!r}")
     SPEED.check(o.speed)
@@ -693,6 +748,10 @@ def _check_options(o: SynthesisOptions) -> None:
 
     if o.language not in ("auto", *LANGUAGES):  # an option, not text the front end could not read
         raise InvalidInputError(f"language must be auto or one of {', '.join(LANGUAGES)}; got {o.language!r}")
+    if not isinstance(o.strict_text, bool):
+        raise InvalidInputError(f"strict_text must be True or False; got {o.strict_text!r}")
+    if o.reference_sample_rate is not None and o.reference_audio is None:
+        raise InvalidInputError("reference_sample_rate is given without reference_audio")
     lookahead = o.max_lookahead_ms
     if lookahead is not None and (isinstance(lookahead, bool) or not isinstance(lookahead, int | float)
                                   or not lookahead > 0):  # also refuses NaN
