@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # What Markdown's own syntax needs (emphasis, code, links, headings, quotes, tables, escapes, entities, tags) or a
 # list item, a thematic break or a setext underline at the start of a line: text without any of it is returned as
 # it is, so plain text never meets the parser.
-_MARKDOWN_SIGNS = re.compile(r"[*_`~\[#<>|\\&]|^[ \t]*(?:[-+]|\d{1,9}[.)])[ \t]|^[ \t]*(?:-{3,}|={3,})[ \t]*$",
+_MARKDOWN_SIGNS = re.compile(r"[*_`~\[#<>|\\&$]|^[ \t]*(?:[-+]|\d{1,9}[.)])[ \t]|^[ \t]*(?:-{3,}|={3,})[ \t]*$",
                              re.MULTILINE)
 # The block and inline rules read. Off: indented code (four leading spaces are not code in chat text), HTML blocks
 # (a tag at a line's start is read inline like any other) and linkify (addresses are read by the normalizers).
@@ -35,6 +35,10 @@ _RULES = ["emphasis", "strikethrough", "backticks", "link", "image", "autolink",
 # Tags that end a line where a page would (<br>, <p>, <div>, <li>, headings): a line break ends a sentence.
 _BREAKING_TAG = re.compile(r"</?(?:br|p|div|li|h[1-6]|tr)\b", re.IGNORECASE)
 _LINE_ENDS = {"paragraph_close", "heading_close", "tr_close"}
+# TeX math as language models write it: $...$, $$...$$, \(...\), \[...\] (mdit-py-plugins). No space inside the
+# dollars and no digit after the closing one, so "$5 and $10" stays money.
+_MATH_INLINE = {"math_inline", "math_inline_double"}
+_MATH_BLOCK = {"math_block", "math_block_label"}
 # The HTML and SSML elements whose tags are markup; any other <word> is text (<Enter>, <branch-name>, List<String>)
 _TAGS = frozenset((
     "a", "abbr", "b", "big", "blockquote", "br", "caption", "center", "cite", "code", "dd", "del", "details", "dfn",
@@ -54,18 +58,36 @@ _SAID_SIGNS = re.compile(r"(?<=[\d)])[ \t]*\*{1,2}[ \t]*(?=[\d(]|[$€£¥₩₹
 @cache
 def _parser() -> MarkdownIt:
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.texmath import texmath_plugin
 
     logging.getLogger("markdown_it").setLevel(logging.INFO)  # its rule-by-rule debug lines flood `uniflg -v`
-    return MarkdownIt("zero", {"html": True}).enable(_RULES)
+    parser = MarkdownIt("zero", {"html": True}).enable(_RULES)
+    parser.use(dollarmath_plugin, allow_space=False, allow_digits=False, double_inline=True, allow_labels=False)
+    return parser.use(texmath_plugin, delimiters="brackets")
 
 
-def _inline(children: list[Token], tags: list[str], text_lower: str) -> str:
-    """The words of one inline run: text, code and image descriptions; line breaks kept (they end sentences);
-    HTML and SSML tags go into ``tags``."""
+def _math_language(text: str) -> str:
+    """The language a formula is read in: Japanese when the text around it has kana or kanji."""
+    from uniflg.text.charset import is_japanese_script
+
+    return "ja" if any(is_japanese_script(c) for c in text) else "en"
+
+
+def _inline(children: list[Token], tags: list[str], text_lower: str, around: str) -> str:
+    """The words of one inline run: text, code and image descriptions, formulas read out (``around``: the run's
+    source, which decides their language); line breaks kept (they end sentences); HTML and SSML tags go into
+    ``tags``."""
+    from uniflg.text.mathspeech import read_tex
+
     out: list[str] = []
     for child in children:
         if child.type in ("text", "code_inline", "image"):
             out.append(child.content)
+        elif child.type in _MATH_INLINE and _math_language(child.content) == "ja":
+            out.append(f"{child.markup}{child.content}{child.markup}")  # 損益は-$5、または$-5: money, not TeX
+        elif child.type in _MATH_INLINE:
+            out.append(read_tex(child.content, _math_language(around)))
         elif child.type in ("softbreak", "hardbreak"):
             out.append("\n")
         elif child.type == "html_inline":
@@ -99,11 +121,15 @@ def plain_text(text: str) -> str:
     for token in _parser().parse(said):
         heading = token.type == "heading_open" or (heading and token.type != "heading_close")
         if token.type == "inline":
-            words = _inline(token.children or [], tags, lowered)
+            words = _inline(token.children or [], tags, lowered, token.content)
             # a numbered heading (## 1. Setup) reads its number then a short pause, as a numbered item does
             line.append(re.sub(r"^(\d+)[.)]\s+", r"\1, ", words) if heading else words)
         elif token.type in ("fence", "code_block"):
             lines.extend(token.content.splitlines())
+        elif token.type in _MATH_BLOCK:
+            from uniflg.text.mathspeech import read_tex
+
+            lines.append(read_tex(token.content, _math_language(text)))
         elif token.type == "list_item_open" and token.info:  # an ordered item: its number, then a short pause
             line.append(f"{token.info}, ")  # (1. would end a sentence and speak the number alone)
         elif token.type in ("th_open", "td_open"):

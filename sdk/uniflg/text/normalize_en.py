@@ -617,6 +617,9 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\w.])(?P<cur>" + _CUR + r")?(?P<mant>\d+(?:\.\d+)?)[eE](?P<exp>[+\-\u2212]?\d{1,4})"
                 r"(?:\s?(?P<unit>" + names(False, "en") + r"))?(?![\w]|\.\d)"), _scientific),
     (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), _power),
+    # x^2, mc^2, O(n^2): a variable's power, as spoken mathematics says it (uniflg.text.mathspeech)
+    (re.compile(r"(?<=[A-Za-z])\^(\d{1,3})(?!\d)"),
+     lambda m: {"2": " squared", "3": " cubed"}.get(m.group(1), f" to the power of {m.group(1)}")),
     (re.compile(r"(?P<cur>" + _CUR + r")\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion"
                 r"|trillion|bn|[kKmMB])\b)?"), _money),
     (re.compile(r"(?<![\w.])(?<!" + _CUR + r")(\d+(?:\.\d+)?)(k|K|M|B|bn)(?=\+?\s(?:" + _COUNT_NOUNS + r")\b)"),

@@ -241,6 +241,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![A-Za-z\d.])(\d+(?:\.\d+)?)x(?=速|倍速|スピード|ズーム|再生)"), r"\1倍"),
     (re.compile(r"(?<![A-Za-z\d])x(\d+(?:\.\d+)?)(?=" + _X_GAME + ")"), r"\1倍"),
     (re.compile(r"(" + _NUM + r")\^(\d{1,3})(?!\d)"), r"\1の\2乗"),  # 10² (NFKC: 10^2) -> 10の2乗
+    (re.compile(r"(?<=[A-Za-z])\^(\d{1,3})(?!\d)"), r"の\1乗"),  # x^2 -> xの2乗
     (re.compile(r"[-\u2212](?=\.?\d)"), _minus),
     (re.compile(r"(?<![A-Za-z\d.,])((?:マイナス)?(?:" + _NUM + r"))(?:\s?(" + names(False, "ja") + r")|("
                 + names(True, "ja") + r"))(?![A-Za-z\d]|サイズ|判)"), _unit),  # 3Lサイズ, 2L判: sizes
