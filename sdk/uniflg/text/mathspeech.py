@@ -159,7 +159,8 @@ class _Reader:
         return {"2": "squared", "3": "cubed", "degrees": "degrees"}.get(exponent, f"to the power of {exponent}")
 
     def _one(self, items: tuple[_Item, ...], i: int, out: list[str]) -> int:
-        item, ja = items[i], self.lang == "ja"
+        item = items[i]
+        ja = self.lang == "ja"
         if isinstance(item, _Group):
             out.append(self.say(item.items))
             return i + 1
