@@ -166,8 +166,11 @@ class _Reader:
             return i + 1
         if item.isdigit() or item == ".":
             digits: list[str] = []
-            while i < len(items) and isinstance(items[i], str) and (items[i].isdigit() or items[i] == "."):
-                digits.append(str(items[i]))
+            while i < len(items):
+                part = items[i]
+                if not isinstance(part, str) or not (part.isdigit() or part == "."):
+                    break
+                digits.append(part)
                 i += 1
             out.append("".join(digits))
             return i
