@@ -179,3 +179,39 @@ def test_a_manifest_saved_with_a_byte_order_mark_keeps_its_first_row(tmp_path) -
     manifest.write_text("\ufeff" + "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n",
                         encoding="utf-8")  # as Windows Notepad saves "UTF-8 with BOM"
     assert [row for _, row in read_rows(manifest)] == rows
+
+
+def test_open_dataset_brings_a_stale_or_partial_cache_up_to_date(corpus, caplog):
+    """Review 20: a corpus grown after its first training went on training on its first items, and a cache a full
+    disk had stopped stayed partial although the error said to rerun."""
+    import os
+    import time
+
+    from uniflg_train.data.dataset import open_dataset
+
+    assert len(open_dataset(corpus, "train")) == 4
+    manifest = corpus / "train.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()[:4]]
+    _wav(corpus / "w/u9.wav", 0.9)
+    rows.append(rows[0] | {"id": "u9", "audio": "w/u9.wav", "landmarks": None})
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    later = time.time() + 5
+    os.utime(manifest, (later, later))
+    with caplog.at_level(logging.INFO, logger="uniflg_train.data.dataset"):
+        assert len(open_dataset(corpus, "train")) == 5
+    assert "train.jsonl changed since it was built" in caplog.text
+    index = corpus / "cache/index.json"
+    partial = json.loads(index.read_text())
+    partial["splits"]["train"] = partial["splits"]["train"][:2]
+    partial["complete"] = False  # as prepare writes it when a full disk stops it
+    index.write_text(json.dumps(partial))
+    assert len(open_dataset(corpus, "train")) == 5
+
+
+def test_empty_manifests_are_one_line(tmp_path):
+    from uniflg.errors import InvalidInputError
+
+    for split in ("train", "val", "test"):
+        (tmp_path / f"{split}.jsonl").write_text("")
+    with pytest.raises(InvalidInputError, match="the manifests in .* hold no items"):
+        prepare(tmp_path, progress=False)

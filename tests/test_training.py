@@ -750,3 +750,53 @@ def test_a_run_whose_loss_diverges_stops_without_saving_it(corpus: Path, tmp_pat
     for checkpoint in CheckpointManager(run / "checkpoints").checkpoints():  # every one saved is finite
         weights = load_file(str(checkpoint.path / "model.safetensors"))
         assert all(bool(torch.isfinite(t).all()) for t in weights.values() if t.is_floating_point()), checkpoint
+
+
+def test_stage1_resume_reads_the_corpus_speakers_with_the_runs_rows(corpus: Path, vits_run: Path, tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Review 20: resuming with a corpus whose speakers came in another order trained the wrong rows silently, and
+    one with a speaker the run lacks died with an IndexError."""
+    import logging
+
+    from uniflg.cli import main
+
+    run, data = tmp_path / "vits", tmp_path / "data"
+    shutil.copytree(vits_run, run)
+    shutil.copytree(corpus, data, ignore=shutil.ignore_patterns("cache"))
+    meta = json.loads((data / "corpus.json").read_text())
+    meta["speakers"] = meta["speakers"][::-1]  # the new cache numbers the speakers in this order
+    (data / "corpus.json").write_text(json.dumps(meta))
+
+    def train(steps: int) -> list[str]:
+        return ["train", "vits", "--data", str(data), "--config", "tiny", "--out", str(run), "--steps", str(steps),
+                "--batch-size", "4", "--checkpoint-every", "6", "--adversarial-start", "6", "--threads", "1"]
+
+    with caplog.at_level(logging.INFO):
+        assert main(train(13)) == 0
+    lines = (data / "train.jsonl").read_text().splitlines()
+    lines[0] = json.dumps(json.loads(lines[0]) | {"speaker": "zed"})
+    (data / "train.jsonl").write_text("\n".join(lines) + "\n")
+    said = _refused(caplog, *train(14))
+    assert f"{run} has no row for speaker zed of this --data" in said and "--init-from" in said, said
+
+
+def test_a_stage2_run_whose_stage1_checkpoint_was_pruned_resumes_from_its_own(
+        corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Review 20: the refusal named the deleted stage-1 checkpoint, a dead end."""
+    import logging
+
+    from uniflg.cli import main
+
+    s1, s2 = tmp_path / "s1", tmp_path / "s2"
+    common = ("--data", str(corpus), "--batch-size", "4", "--checkpoint-every", "2", "--threads", "1")
+    stage1 = ("train", "vits", "--config", "tiny", "--out", str(s1), "--adversarial-start", "100", *common)
+    uniflg(*stage1, "--steps", "2")
+    uniflg("train", "landmarks", "--vits", str(s1), "--out", str(s2), "--steps", "2", *common)
+    uniflg(*stage1, "--steps", "6")
+    shutil.rmtree(s1 / "checkpoints" / "step_00000002")  # pruned (retention keeps the last N and the best)
+    said = _refused(caplog, "train", "landmarks", "--vits", str(s1), "--out", str(s2), "--steps", "4", *common)
+    own = s2 / "checkpoints" / "step_00000002"
+    assert "is gone; resume it with --vits " + str(own) in said, said
+    with caplog.at_level(logging.INFO):
+        assert main(["train", "landmarks", "--vits", str(own), "--out", str(s2), "--steps", "4", *common]) == 0
+    assert "(step 2)" in caplog.text

@@ -25,7 +25,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         summary = prepare(args.data, args.out, jobs=max(1, args.jobs))
-    except FileNotFoundError as exc:  # no manifests
+    except FileNotFoundError as exc:  # a manifest or audio file gone while it was read
         raise InvalidInputError(str(exc)) from exc
     except OSError as exc:  # the cache folder itself cannot be made
         raise InvalidInputError(f"cannot write the cache: {exc}") from exc

@@ -26,6 +26,7 @@ item_ids       list[str]            manifest ids
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -43,6 +44,8 @@ from uniflg.landmarks import N_POINTS
 from uniflg_train.data.labels import speaker_rows
 
 LOG_MEL_FLOOR = float(np.log(1e-5))
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -234,14 +237,38 @@ def collate(items: list[dict[str, Any]]) -> Batch:
     )
 
 
+def _stale_cache_reason(data: Path, cache: Path) -> str | None:
+    """Why ``cache`` must be (re)built for ``data``: "" when it does not exist, a reason when a manifest is newer
+    than its index or the index is partial (a full disk stopped it); None when it is up to date. A corpus grown by
+    `uniflg corpus make` trained on its first items only, and a partial cache on what it held (review 20)."""
+    index = cache / "index.json"
+    if not index.exists():
+        return ""
+    built = index.stat().st_mtime
+    changed = [m.name for m in (data / f"{s}.jsonl" for s in ("train", "val", "test"))
+               if m.is_file() and m.stat().st_mtime > built]
+    if changed:
+        return f"{', '.join(changed)} changed since it was built"
+    try:
+        complete = json.loads(index.read_text(encoding="utf-8")).get("complete", True)
+    except (OSError, ValueError, AttributeError):
+        return "its index cannot be read"
+    return None if complete else "a full disk stopped it before every item was cached"
+
+
 def open_dataset(data: Path, split: str = "train", cache: Path | None = None, paired_only: bool = False,
                  max_seconds: float | None = None, jobs: int = 1,
                  only_speakers: tuple[str, ...] | None = None, text_only: bool = False) -> UniFLGDataset:
-    """The dataset of ``data``'s ``split``, building the feature cache first if it is missing."""
+    """The dataset of ``data``'s ``split``, building the feature cache first if it is missing, and bringing it up
+    to date if a manifest changed since it was built or a full disk stopped it (only new or changed items are
+    computed: ``uniflg preprocess`` keeps what is cached)."""
     cache = cache or Path(data) / "cache"
-    if not (cache / "index.json").exists():
+    stale = _stale_cache_reason(Path(data), cache)
+    if stale is not None:
         from uniflg_train.data.preprocess import check_corpus_folder, prepare
 
         check_corpus_folder(Path(data))  # before a cache folder is made in it
+        if stale:
+            log.info("updating the feature cache %s: %s", cache, stale)
         prepare(Path(data), cache, jobs=jobs)
     return UniFLGDataset(cache, split, paired_only, max_seconds, only_speakers, text_only)

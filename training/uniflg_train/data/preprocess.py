@@ -206,8 +206,11 @@ def prepare(data: Path, cache: Path | None = None, cfg: AudioConfig | None = Non
                 continue
             seen.add(it.id)
             work.append((split, it))
-    if not work and not summary.skipped:
-        raise FileNotFoundError(f"no train/val/test .jsonl manifests in {data}")
+    if not work and not summary.skipped:  # check_corpus_folder found manifests: they hold nothing
+        from uniflg.errors import InvalidInputError
+
+        raise InvalidInputError(f"the manifests in {data} hold no items (train.jsonl, val.jsonl and test.jsonl are "
+                                "empty); `uniflg corpus make` or docs/data.md say what a line holds")
     tasks = [(it, items_dir, cfg) for _, it in work]
     results = _run_all(tasks, jobs, progress)
     splits: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
@@ -229,6 +232,7 @@ def prepare(data: Path, cache: Path | None = None, cfg: AudioConfig | None = Non
         "speakers": _order({m["speaker"] for m in kept}, preferred_speakers),
         "emotions": _order({m["emotion"] for m in kept}, DEFAULT_EMOTIONS),
         "splits": splits, "skipped": [{"file": b.path, "reason": b.reason} for b in summary.skipped],
+        "complete": full is None,  # False: a full disk stopped it; the next open_dataset goes on where it stopped
     }
     summary.counts = {s: len(v) for s, v in splits.items()}
     try:

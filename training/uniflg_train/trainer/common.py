@@ -267,8 +267,10 @@ def run_loop(stage: Stage, loader: DataLoader, manager: CheckpointManager, tb: T
                 newest = f"step {last_saved}" if last_saved >= 0 else "none yet"
                 raise DivergedError(f"{settings.description}: the loss became non-finite at step {step + 1} "
                                     f"({', '.join(f'{k}={losses[k]}' for k in bad)}); stopped without saving it "
-                                    f"(newest checkpoint: {newest}). Rerun to resume from it with a lower "
-                                    "--learning-rate, or check the data")
+                                    f"(newest checkpoint: {newest}). A resume keeps the run's learning rate: "
+                                    "to go on at a lower one, start a new --out from that checkpoint (stage 1: "
+                                    "--init-from it, stage 2: --vits it) with a lower --learning-rate; or check the "
+                                    "data")
             step += 1
             value = losses[settings.metric]
             running = value if running == 0 else 0.98 * running + 0.02 * value

@@ -269,8 +269,14 @@ def check_same_stage1(saved: dict[str, torch.Tensor], model: UniFLG, out: Path, 
             continue
         if saved[name].shape != value.shape or not torch.equal(saved[name], value.to(saved[name].device)):
             started = _recorded_stage1(out)
-            hint = (f"resume it with --vits {started} (the checkpoint it started from)" if started is not None
-                    else "resume it with the --vits it was started with")
+            own = CheckpointManager(out / "checkpoints").latest()
+            if started is not None and not Path(started).exists() and own is not None:  # pruned by stage 1 since
+                hint = (f"the stage 1 it started from ({started}) is gone; resume it with --vits {own.path} (its "
+                        "own newest checkpoint holds the whole model)")
+            elif started is not None:
+                hint = f"resume it with --vits {started} (the checkpoint it started from)"
+            else:
+                hint = "resume it with the --vits it was started with"
             raise InvalidInputError(f"{out} was started from another stage 1 (its {name} differs from --vits's): "
                                     f"{hint}, or give a new --out")
 

@@ -236,6 +236,15 @@ def train_vits(cfg: ModelConfig, dataset: UniFLGDataset, collate: Collate, out: 
         if saved is not None:  # a resumed run keeps its own model: another --config or --variant is refused
             check_same_model(saved, cfg, out)
             cfg = saved
+            # its speaker rows by name: a corpus with its speakers in another order (or renamed, or more of them)
+            # trained the wrong rows silently, or died with an IndexError (review 20)
+            new = sorted({m["speaker"] for m in dataset.items} - set(cfg.speakers))
+            if new:
+                raise InvalidInputError(f"{out} has no row for speaker {', '.join(new)} of this --data (it has "
+                                        f"{', '.join(cfg.speakers)}): a resumed run cannot add speakers; start a new "
+                                        f"--out with --init-from {out}, which carries the rows of the speakers both "
+                                        "have")
+            dataset.use_label_order(cfg.speakers, cfg.emotions, owner=f"{out} (the run being resumed)")
         check_resume_options(options, out / "train_vits.json", VITS_RESUME_FREE)
     elif (options.init_skip or options.freeze) and init_from is None:
         raise InvalidInputError(f"--{'init-skip' if options.init_skip else 'freeze'} needs --init-from "
