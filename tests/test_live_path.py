@@ -173,3 +173,41 @@ def test_evaluate_reports_every_path(trained):
     result = live.evaluate(out, corpus, "test", limit=2)
     assert set(result["metrics"]) == {"offline", *[k for k in entry if k != "voice_mb"]}
     assert result["items"] == 2 and result["d_ll_ratio_to_offline"]["offline"] == 1.0
+
+
+def test_live_commands_are_one_line_and_write_nothing_half_made(trained, tmp_path, caplog):
+    """Review 20: ordinary mistakes were tracebacks, a resume ignored a changed --lookahead-ms, and an export from
+    another voice's run left a copy of the voice without the live path behind."""
+    import logging
+    import shutil
+
+    voice, corpus, _ = trained
+    run = voice.parent / "run"
+
+    def refused(*argv: str) -> str:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert live.main(list(argv)) == 2
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "Traceback" not in caplog.text, errors
+        return errors[0]
+
+    teacher = voice.parent / "teacher"
+    train = ("train", "--corpus", str(corpus), "--voice", str(teacher), "--speech-steps", "1", "--landmark-steps",
+             "1", "--batch", "2")
+    assert "not a voice folder" in refused("train", "--corpus", str(corpus), "--voice", str(tmp_path / "nope"), "--out",
+                                   str(tmp_path / "r"))
+    (tmp_path / "afile").write_text("x")
+    assert "is a file" in refused(*train, "--out", str(tmp_path / "afile"), "--lookahead-ms", "250")
+    said = refused(*train, "--out", str(tmp_path / "short"), "--lookahead-ms", "50")
+    assert said.startswith("--lookahead-ms 50: no live path fits") and not (tmp_path / "short").exists(), said
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    said = refused(*train, "--out", str(copy), "--lookahead-ms", "150")
+    assert "was trained with other options (--lookahead-ms 250.0 -> 150.0)" in said, said
+    assert "holds no live.pt" in refused("export", "--run", str(tmp_path / "nope"), "--voice", str(teacher), "--out",
+                                         str(tmp_path / "v"))
+    other = make_voice("small", tmp_path / "other")
+    said = refused("export", "--run", str(run), "--voice", str(other), "--out", str(tmp_path / "v"))
+    assert "was not distilled from --voice" in said and not (tmp_path / "v").exists(), said
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staged leftovers

@@ -36,6 +36,7 @@ from tqdm import tqdm
 from uniflg import argtypes
 from uniflg.backends import graphs
 from uniflg.cli import description
+from uniflg.errors import InvalidInputError, UniFLGError
 from uniflg.fileio import atomic_write_bytes
 from uniflg.limits import Range
 from uniflg.model.live import LiveLandmarkDecoder, LivePathConfig, LiveSpeechToLatent, LiveStackConfig
@@ -175,10 +176,10 @@ def _fit(phase: str, counter: str, total: int, deadline: float, loss_fn: Callabl
 
 
 def _save(path: Path, s2l: torch.nn.Module, dec: torch.nn.Module, opts: list[torch.optim.Optimizer],
-          state: TrainState, cfg: LivePathConfig) -> None:
+          state: TrainState, cfg: LivePathConfig, asked: dict[str, Any]) -> None:
     buf = io.BytesIO()
     torch.save({"s2l": s2l.state_dict(), "dec": dec.state_dict(), "opts": [o.state_dict() for o in opts],
-                "state": asdict(state), "config": asdict(cfg)}, buf)
+                "state": asdict(state), "config": asdict(cfg), "asked": asked}, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -222,17 +223,39 @@ def _crop_landmarks(items: list[Item], lat: list[np.ndarray], rng: np.random.Gen
 
 
 def train(args: argparse.Namespace) -> int:
+    """Distil a live path from ``--voice`` on ``--corpus`` into ``--out`` (``live.pt``; a rerun resumes). Everything
+    is checked before ``--out`` is made: InvalidInputError / ModelFormatError, one line each."""
+    from uniflg.voice import read_voice_spec
+
+    from uniflg_train.data.preprocess import check_corpus_folder
+
     torch.set_num_threads(args.threads)
     voice_dir, out = Path(args.voice), Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    spec = VoiceSpec.from_json((voice_dir / "voice.json").read_text(encoding="utf-8"))
+    spec = read_voice_spec(voice_dir)
+    check_corpus_folder(Path(args.corpus), "--corpus")
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"--out {out} is a file; give a run folder (new, or a live run to resume)")
     c = spec.config
     ckpt_path = out / "live.pt"
     saved = torch.load(ckpt_path, weights_only=False) if ckpt_path.is_file() else None
-    cfg = LivePathConfig.from_dict(saved["config"]) if saved else path_config(
-        args.lookahead_ms - _held_ms(c.audio.sample_rate), c.audio.hop_length, c.audio.sample_rate, c.landmarks.fps)
+    asked = {"lookahead_ms": float(args.lookahead_ms), "voice": str(voice_dir.resolve())}
+    if saved and saved.get("asked", asked) != asked:  # runs before this record resume as they are
+        changed = ", ".join(f"--{k.replace('_', '-')} {saved['asked'][k]} -> {v}" for k, v in asked.items()
+                            if saved["asked"].get(k) != v)
+        raise InvalidInputError(f"{out} was trained with other options ({changed}): resume it with those, or give "
+                                "a new --out")
+    try:
+        cfg = LivePathConfig.from_dict(saved["config"]) if saved else path_config(
+            args.lookahead_ms - _held_ms(c.audio.sample_rate), c.audio.hop_length, c.audio.sample_rate,
+            c.landmarks.fps)
+    except ValueError as exc:  # too short a look-ahead: name the asked value, not what is left after conditioning
+        raise InvalidInputError(f"--lookahead-ms {args.lookahead_ms:g}: {exc} plus "
+                                f"{_held_ms(c.audio.sample_rate):.0f} ms the input conditioning holds") from None
     log.info("live path sizes: %s", cfg)
     items = teacher_items(voice_dir, Path(args.corpus), "train", args.limit)
+    if not items:
+        raise InvalidInputError(f"--corpus {args.corpus}: its train split has no items to distil from")
+    out.mkdir(parents=True, exist_ok=True)
     s2l, dec = build_modules(spec, cfg)
     lat_all = np.concatenate([it.latent for it in items], axis=1)
     s2l.mean.copy_(torch.from_numpy(lat_all.mean(1)).view(1, -1, 1))
@@ -253,7 +276,7 @@ def train(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + 60 * args.minutes
     speech_deadline = time.monotonic() + 60 * args.minutes * args.speech_share
     hop, right = c.audio.hop_length, cfg.speech.right_frames
-    save = functools.partial(_save, ckpt_path, s2l, dec, [opt_s, opt_d], state, cfg)
+    save = functools.partial(_save, ckpt_path, s2l, dec, [opt_s, opt_d], state, cfg, asked)
 
     def speech_loss() -> torch.Tensor:
         wav, g, z_u, tgt = _crop_speech(items, rng, args.batch, hop, right)
@@ -305,16 +328,40 @@ def measure_left_right(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]
 
 
 def export_path(run: Path, voice_dir: Path, out: Path, name: str | None = None) -> dict[str, Any]:
-    """Copy ``voice_dir`` to ``out`` (unless the same) and add the trained live path to it; -> its voice.json entry."""
+    """``voice_dir`` with the trained live path added, written to ``out`` (a new folder, a voice to replace, or
+    ``voice_dir`` itself) whole or not at all: built in a staged folder and swapped in. -> its voice.json entry.
+    InvalidInputError when ``run`` holds no live run or was distilled from another voice."""
+    from uniflg.voice import read_voice_spec
+
+    from uniflg_train.export.command import staging_folder, swap_in
+
+    if not (run / "live.pt").is_file():
+        raise InvalidInputError(f"--run {run} holds no live.pt; give the --out of `python -m uniflg_train.live train`")
     saved = torch.load(run / "live.pt", weights_only=False)
     cfg = LivePathConfig.from_dict(saved["config"])
-    if out.resolve() != voice_dir.resolve():
-        shutil.copytree(voice_dir, out, dirs_exist_ok=True)
-    spec = VoiceSpec.from_json((out / "voice.json").read_text(encoding="utf-8"))
-    c = spec.config
+    spec = read_voice_spec(voice_dir)
     s2l, dec = build_modules(spec, cfg)
-    s2l.load_state_dict(saved["s2l"]), dec.load_state_dict(saved["dec"])
+    try:
+        s2l.load_state_dict(saved["s2l"]), dec.load_state_dict(saved["dec"])
+    except RuntimeError:  # sizes of another voice's latent space
+        raise InvalidInputError(f"--run {run} was not distilled from --voice {voice_dir} (its weights have other "
+                                "sizes); give the voice it was trained from") from None
     s2l.eval(), dec.eval()
+    staged = staging_folder(out)
+    try:
+        shutil.copytree(voice_dir, staged, dirs_exist_ok=True)
+        entry = _add_path(staged, spec, cfg, saved, s2l, dec, name)
+        swap_in(staged, out)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return entry
+
+
+def _add_path(out: Path, spec: VoiceSpec, cfg: LivePathConfig, saved: dict[str, Any], s2l: torch.nn.Module,
+              dec: torch.nn.Module, name: str | None) -> dict[str, Any]:
+    """Export the live graphs into the voice folder ``out`` and record them in its voice.json."""
+    c = spec.config
     hop = c.audio.hop_length
     g, z_u = torch.zeros(1, dtype=torch.long), torch.randn(1, c.vits.utterance_dim)
     wav = 0.1 * torch.randn(1, 400 * hop)
@@ -417,12 +464,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=argtypes.int_range(1, 10**9), default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "train":
-        return train(args)
-    if args.command == "export":
-        result = export_path(args.run, args.voice, args.out, args.name)
-    else:
-        result = evaluate(args.voice, args.corpus, args.split, args.limit)
+    try:
+        if args.command == "train":
+            return train(args)
+        if args.command == "export":
+            result = export_path(args.run, args.voice, args.out, args.name)
+        else:
+            result = evaluate(args.voice, args.corpus, args.split, args.limit)
+    except UniFLGError as exc:  # one line, as every uniflg command says it
+        log.error("%s", exc)
+        return 2
+    except OSError as exc:
+        log.error("%s%s", f"{exc.filename}: " if exc.filename else "", exc.strerror or exc)
+        return 2
+    except KeyboardInterrupt:
+        log.warning("interrupted")
+        return 130
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0
 
