@@ -215,3 +215,19 @@ def test_empty_manifests_are_one_line(tmp_path):
         (tmp_path / f"{split}.jsonl").write_text("")
     with pytest.raises(InvalidInputError, match="the manifests in .* hold no items"):
         prepare(tmp_path, progress=False)
+
+
+def test_skip_reasons_read_whole(tmp_path, caplog):
+    """Review 20: a 4 kHz item said "sample rate of must be ..." (the path cut out of the middle), and a numeric
+    speaker was "missing or empty"."""
+    (tmp_path / "w").mkdir()
+    _wav(tmp_path / "w/low.wav", 1.0, rate=4000)
+    _wav(tmp_path / "w/ok.wav", 1.0)
+    rows = [{"id": "low", "audio": "w/low.wav", "text": "こんにちは。", "speaker": "a"},
+            {"id": "num", "audio": "w/ok.wav", "text": "こんにちは。", "speaker": 7},
+            {"id": "ok", "audio": "w/ok.wav", "text": "こんにちは。", "speaker": "a"}]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with caplog.at_level(logging.WARNING):
+        prepare(tmp_path, progress=False)
+    assert "unreadable audio (sample rate must be an integer from 8000 to 192000 Hz; got 4000)" in caplog.text
+    assert "'speaker' must be a string; got 7" in caplog.text

@@ -217,6 +217,12 @@ def test_stage2_variants_and_eval_table(corpus: Path, vits_run: Path, tmp_path: 
     at_3 = {r["method"]: r for r in json.loads(earlier.read_text())["methods"]}
     assert at_3["UniFLG-S"]["D-LL"] != rows["UniFLG-S"]["D-LL"]
     assert at_3["mean-face"]["D-LL"] == rows["mean-face"]["D-LL"]  # the same items
+    # --report keeps the table's shape: the methods that did not run are rows of nulls (review 20: they went)
+    reported = tmp_path / "eval-report.json"
+    uniflg("eval", "--data", str(corpus), "--run", str(runs["uniflg"] / "checkpoints" / "step_00000003"),
+           "--split", "train", "--limit", "1", "--json", "--out", str(reported), "--report", str(tmp_path / "r.md"))
+    with_report = {r["method"]: r for r in json.loads(reported.read_text())["methods"]}
+    assert set(with_report) == set(at_3) and with_report["TTL"]["D-LL"] is None
     # a run under another system's label once printed that system's row with the wrong model (or a traceback)
     from uniflg.cli import main
 
@@ -554,7 +560,7 @@ def test_resuming_with_another_model_or_from_a_damaged_checkpoint_is_refused_or_
     base = ("train", "vits", "--data", str(corpus), "--out", str(run), "--steps", "13", "--batch-size", "4",
             "--checkpoint-every", "6", "--adversarial-start", "6", "--threads", "1")
     said = _refused(caplog, *base, "--config", "small")
-    assert "trains a model of other sizes than --config names" in said, said
+    assert "trains a model of other sizes than --config names: resume it with --config tiny" in said, said
     said = _refused(caplog, *base, "--config", "tiny", "--variant", "as")
     assert "trains UniFLG, not UniFLG-AS" in said, said
     # a file damaged after it was written (same size): resuming skips that checkpoint for the one before
@@ -800,3 +806,16 @@ def test_a_stage2_run_whose_stage1_checkpoint_was_pruned_resumes_from_its_own(
     with caplog.at_level(logging.INFO):
         assert main(["train", "landmarks", "--vits", str(own), "--out", str(s2), "--steps", "4", *common]) == 0
     assert "(step 2)" in caplog.text
+
+
+def test_a_run_refused_before_it_started_leaves_no_folder(corpus: Path, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Review 20: --init-skip without --init-from left RUN/.uniflg-train.lock behind."""
+    run = tmp_path / "never"
+    said = _refused(caplog, "train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run),
+                    "--init-skip", "utterance")
+    assert "--init-skip needs --init-from" in said and not run.exists(), said
+    run.mkdir()  # a folder the user made stays
+    _refused(caplog, "train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run),
+             "--init-skip", "utterance")
+    assert run.is_dir()

@@ -118,6 +118,8 @@ def _item(row: dict[str, Any], root: Path, where: str) -> Item:
     if nonspeech is not None and (not isinstance(nonspeech, str) or not nonspeech):
         raise ValueError("'nonspeech' must be the name of the sound (e.g. music, noise) or null")
     for key in ("id", "audio", "text", "speaker"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            raise ValueError(f"{key!r} must be a string; got {row[key]!r}")
         if not isinstance(row.get(key), str) or not (row[key] or (key == "text" and nonspeech)):
             hint = " (a word-free item says what it holds instead: \"nonspeech\": KIND)" if key == "text" else ""
             raise ValueError(f"missing or empty {key!r}{hint}")

@@ -86,7 +86,8 @@ def item_features(item: Item, cfg: AudioConfig) -> dict[str, Any]:
             audio, rate = f.read_all(), f.sample_rate
         wav = resample(to_mono_float(audio), int(rate), cfg.sample_rate)
     except UniFLGError as exc:
-        raise BadItemError(item.audio, f"unreadable audio ({str(exc).replace(f' {item.audio}', '')})") from exc
+        said = str(exc).replace(f" of {item.audio}", "").replace(f"{item.audio}: ", "").replace(f" {item.audio}", "")
+        raise BadItemError(item.audio, f"unreadable audio ({said})") from exc  # the skip line names the file
     except Exception as exc:  # noqa: BLE001 - soundfile raises several types for broken files
         raise BadItemError(item.audio, f"unreadable audio ({type(exc).__name__}: {exc})") from exc
     seconds = wav.size / cfg.sample_rate

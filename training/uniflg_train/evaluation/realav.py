@@ -102,14 +102,22 @@ def find_clips(folder: Path) -> list[Path]:
     if not found:
         raise InvalidInputError(f"no clips in {folder}: expected NAME.wav + NAME.npy pairs or face videos "
                                 f"({', '.join(VIDEO_EXT)})")
-    for p in found:  # every track's shape before anything is measured (its header only)
+    from uniflg.audio_file import open_audio
+
+    for p in found:  # every track's shape and audio header before anything is measured (headers only)
         if p.suffix == ".npy":
             try:
                 shape = np.load(p, mmap_mode="r", allow_pickle=False).shape
             except (ValueError, OSError) as exc:
                 raise InvalidInputError(f"{p}: cannot read the clip's track ({exc})") from None
             _check_track_shape(p, shape)
+            with open_audio(_audio_of(p)):  # format, rate, length: one line naming the file
+                pass
     return found
+
+
+def _audio_of(track: Path) -> Path:
+    return next(track.with_suffix(e) for e in AUDIO_EXT if track.with_suffix(e).is_file())
 
 
 def _check_track_shape(path: Path, shape: tuple[int, ...]) -> None:
@@ -119,8 +127,7 @@ def _check_track_shape(path: Path, shape: tuple[int, ...]) -> None:
 
 def load_clip(path: Path) -> Clip:
     if path.suffix == ".npy":
-        audio = next(path.with_suffix(e) for e in AUDIO_EXT if path.with_suffix(e).is_file())
-        return _load_pair(audio, path)
+        return _load_pair(_audio_of(path), path)
     return _load_video(path)
 
 

@@ -23,10 +23,10 @@ import numpy as np
 import soundfile as sf
 from uniflg.landmarks import N_POINTS
 
-from uniflg_train.evaluation.evaluate import Prediction, Reference, evaluate
+from uniflg_train.evaluation.evaluate import Prediction, Reference
 from uniflg_train.evaluation.lips import inner_lip_gap, pearson
 from uniflg_train.evaluation.metrics import align_landmarks, energy_envelope
-from uniflg_train.evaluation.runner import METHOD_SOURCES, EvalItem, System, collect_predictions
+from uniflg_train.evaluation.runner import METHOD_SOURCES, EvalItem, System, collect_predictions, references, score
 from uniflg_train.evaluation.table import METHOD_INPUT, ResultTable
 
 log = logging.getLogger(__name__)
@@ -132,8 +132,8 @@ def reference_energy_correlation(items: Sequence[EvalItem]) -> float:
 def run_report(items: Sequence[EvalItem], systems: Mapping[str, System]) -> tuple[ResultTable, str]:
     """-> (Table 1, the Markdown report)."""
     predictions, notes = collect_predictions(items, systems)
-    refs = [Reference(i.utt_id, i.landmarks, i.audio, i.sample_rate) for i in items]
-    table = evaluate(predictions, refs)
+    refs = references(items)
+    table = score(predictions, notes, refs)  # the methods that did not run too, as `uniflg eval` lists them
     by_id = {r.utt_id: r for r in refs}
     lips = lip_correlations(predictions, by_id)
     claims = check_claims(table)

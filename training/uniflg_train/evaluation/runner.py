@@ -140,7 +140,17 @@ def run_eval(items: Sequence[EvalItem], systems: Mapping[str, System], methods: 
              neutral: np.ndarray | None = None) -> ResultTable:
     """Predict with every method, then score against the items' references (+ the mean face)."""
     predictions, notes = collect_predictions(items, systems, methods)
-    refs = [Reference(i.utt_id, i.landmarks, i.audio, i.sample_rate) for i in items]
+    return score(predictions, notes, references(items), neutral)
+
+
+def references(items: Sequence[EvalItem]) -> list[Reference]:
+    return [Reference(i.utt_id, i.landmarks, i.audio, i.sample_rate) for i in items]
+
+
+def score(predictions: Mapping[str, Sequence[Prediction]], notes: Mapping[str, str], refs: Sequence[Reference],
+          neutral: np.ndarray | None = None) -> ResultTable:
+    """The table of ``predictions`` against ``refs`` (+ the mean face), with a row of ``null`` metrics for each
+    method that did not run (``notes`` says why), so every method is in the table and the JSON."""
     table = evaluate(predictions, refs, neutral=neutral)
     skipped = [MethodResult(m, METHOD_INPUT[m], dict.fromkeys(METRICS), 0, note) for m, note in notes.items()]
     return ResultTable(table.rows + tuple(skipped))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -85,8 +86,8 @@ def check_same_model(saved: ModelConfig, asked: ModelConfig, out: Path, sizes: b
         raise InvalidInputError(f"{out} trains {saved.variant.name}, not {asked.variant.name}: resume it with the "
                                 "--variant it was started with, or give a new --out")
     if sizes and saved.replace(speakers=asked.speakers, emotions=asked.emotions) != asked:
-        raise InvalidInputError(f"{out} trains a model of other sizes than --config names (its config.json): resume "
-                                "it with the --config it was started with, or give a new --out")
+        raise InvalidInputError(f"{out} trains a model of other sizes than --config names: resume it with --config "
+                                f"{saved.name} (its config.json), or give a new --out")
 
 
 RUN_RECORDS = {"stage 1": "train_vits.json", "stage 2": "train_landmarks.json"}  # what each stage's run holds
@@ -100,6 +101,7 @@ def is_stage1_run(run: Path) -> bool:
 
 RUN_LOCK = ".uniflg-train.lock"  # held by the process training a run (filelock; released when it exits)
 _held_locks: dict[Path, FileLock] = {}
+_made_here: set[Path] = set()  # run folders this process made: removed again if a refused run left them empty
 
 
 def run_dirs(out: Path, stage: str, lock: bool = True) -> tuple[Path, Path]:
@@ -116,6 +118,8 @@ def run_dirs(out: Path, stage: str, lock: bool = True) -> tuple[Path, Path]:
         if held or not (out / "checkpoints").is_dir():  # checkpoints/ alone: a run from before records, resumable
             what = held[0] if held else f"files but no {stage} run"
             raise InvalidInputError(f"--out {out} holds {what}; give a new folder or a {stage} run to resume")
+    if not out.exists():
+        _made_here.add(out.resolve())
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -137,6 +141,11 @@ def release_run(out: Path) -> None:
     held = _held_locks.pop(out.resolve(), None)
     if held is not None:
         held.release()
+    if out.resolve() in _made_here:  # a run refused before it wrote anything leaves no folder behind
+        _made_here.discard(out.resolve())
+        left = [p for p in out.rglob("*") if p.name != RUN_LOCK and not (p.is_dir() and not any(p.iterdir()))]
+        if out.is_dir() and not left:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 class DivergedError(UniFLGError):

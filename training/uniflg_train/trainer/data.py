@@ -25,6 +25,9 @@ def open_training_data(data: Path, split: str, paired_only: bool, max_seconds: f
     if dataset.audio.sample_rate != sample_rate:
         raise ValueError(f"{data}: the feature cache is at {dataset.audio.sample_rate} Hz, "
                          f"the model at {sample_rate} Hz")
+    if len(dataset) == 0 and dataset.wordless_dropped:
+        raise InvalidInputError(f"{data}: the {split!r} split holds only word-free (non-speech) items "
+                                f"({dataset.wordless_dropped}), and stage 1 learns from text: add items with words")
     if len(dataset) == 0:
         what = "paired items (with landmarks)" if paired_only else "items"
         if only_speakers:
