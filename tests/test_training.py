@@ -685,6 +685,10 @@ def test_eval_refuses_a_stage1_run_whose_face_decoder_never_trained(corpus: Path
     missing = vits_run / "checkpoints" / "step_00099999"
     said = _refused(caplog, "eval", "--data", str(corpus), "--run", str(missing), "--limit", "2")
     assert said.startswith(f"--run {missing} is a stage-1 run"), said  # the run behind a checkpoint is checked
+    from uniflg.voice import DEFAULT_VOICE_DIR
+
+    said = _refused(caplog, "eval", "--data", str(corpus), "--run", str(DEFAULT_VOICE_DIR), "--limit", "2")
+    assert "is a voice folder; --run takes a stage-2 run" in said, said
 
 
 def test_a_run_folder_being_trained_refuses_a_second_trainer(corpus: Path, tmp_path: Path) -> None:
@@ -819,3 +823,25 @@ def test_a_run_refused_before_it_started_leaves_no_folder(corpus: Path, tmp_path
     _refused(caplog, "train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run),
              "--init-skip", "utterance")
     assert run.is_dir()
+
+
+def test_a_checkpoint_pruned_while_it_is_read_falls_back_to_the_newest(vits_run: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 20: an export while the run trained named a checkpoint retention had just removed as not existing."""
+    import uniflg_train.checkpoint as checkpoint
+
+    run = tmp_path / "vits"
+    shutil.copytree(vits_run, run)
+    real = checkpoint.load_model
+    calls: list[int] = []
+
+    def pruned_first(files, **kwargs):  # the trainer's retention removes the checkpoint as it is read
+        calls.append(1)
+        if len(calls) == 1:
+            shutil.rmtree(Path(files[0]).parent)
+            raise FileNotFoundError(files[0])
+        return real(files, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "load_model", pruned_first)
+    _, where = checkpoint.load_trained_model(run)
+    assert where.name == "step_00000006" and len(calls) == 2

@@ -463,6 +463,16 @@ def load_trained_model(path: Path, config: ModelConfig | None = None, skip_prefi
     """A trained model from anything :func:`model_files` resolves, through :func:`uniflg.model.io.load_model`
     (``config`` replaces the stored one; ``skip_prefixes`` start those modules fresh) -> (model in eval mode,
     the file or checkpoint directory it came from)."""
-    files, config_json, where = model_files(path)
-    model = load_model(files, config=config if config is not None else config_json, skip_prefixes=skip_prefixes)
-    return model.eval(), where
+    for attempt in range(3):
+        chosen = newest_checkpoint_path(Path(path))  # a run folder: its newest complete checkpoint
+        try:
+            files, config_json, where = model_files(chosen)
+            model = load_model(files, config=config if config is not None else config_json,
+                               skip_prefixes=skip_prefixes)
+            return model.eval(), where
+        except (ModelFormatError, FileNotFoundError):
+            # a run that is training prunes old checkpoints: the one chosen may go before it is read (review 20)
+            if chosen == Path(path) or chosen.exists() or attempt == 2:
+                raise
+            logger.info("%s was removed while it was read (its run is training): taking the newest", chosen)
+    raise AssertionError("unreachable")

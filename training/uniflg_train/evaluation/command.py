@@ -54,6 +54,9 @@ def load_systems(run_dir: Path, extra_runs: Mapping[str, Path]) -> dict[str, Sys
             if chosen is None or not chosen.verify():
                 steps = ", ".join(c.path.name for c in manager.checkpoints()) or "none"
                 raise EvalInputError(f"{given}: not a complete checkpoint of {run} (it has: {steps})")
+        if chosen is None and (run / "voice.json").is_file():
+            raise EvalInputError(f"{given} is a voice folder; --run takes a stage-2 run or one of its checkpoints "
+                                 "(a voice is scored by `uniflg eval real-av`, `robustness` or `speech-quality`)")
         if chosen is None or chosen.config() is None:
             raise EvalInputError(f"{given}: no complete checkpoint with a config under {run}/checkpoints")
         saved = run_record(run)

@@ -262,42 +262,43 @@ def run_loop(stage: Stage, loader: DataLoader, manager: CheckpointManager, tb: T
                          config=config, metric=running)
             last_saved = step
 
-    with GracefulStop() as stop:
-        stream = epochs(loader, start_epoch)
-        while step < settings.max_steps:
-            next_epoch, batch = next(stream)
-            if next_epoch != epoch:
-                for scheduler in stage.schedulers().values():
-                    scheduler.step()
-                epoch = next_epoch
-            losses = stage.train_step(batch.to(info.device), step)
-            if bad := [k for k, v in losses.items() if not math.isfinite(v)]:  # diverged: never save this state
-                bar.close()
-                newest = f"step {last_saved}" if last_saved >= 0 else "none yet"
-                raise DivergedError(f"{settings.description}: the loss became non-finite at step {step + 1} "
-                                    f"({', '.join(f'{k}={losses[k]}' for k in bad)}); stopped without saving it "
-                                    f"(newest checkpoint: {newest}). A resume keeps the run's learning rate: "
-                                    "to go on at a lower one, start a new --out from that checkpoint (stage 1: "
-                                    "--init-from it, stage 2: --vits it) with a lower --learning-rate; or check the "
-                                    "data")
-            step += 1
-            value = losses[settings.metric]
-            running = value if running == 0 else 0.98 * running + 0.02 * value
-            bar.update(1)
-            if step % settings.log_every == 0:
-                rate = (step - start_step) / max(time.perf_counter() - started, 1e-9) * 3600
-                bar.set_postfix(**{k: f"{losses[k]:.3f}" for k in settings.shown if k in losses},
-                                steps_per_h=f"{rate:.0f}")
-                lr = next(iter(stage.optimizers().values())).param_groups[0]["lr"]
-                tb.scalars({**losses, "steps_per_hour": rate, "lr": lr}, step, prefix=f"{settings.name}/")
-            if step % settings.checkpoint_every == 0:
-                save()
-                stage.log_media(tb, step)
-            if stop.should_stop():
-                log.warning("stop requested: saving step %d", step)
-                break
-        save()
-    bar.close()
+    try:  # the bar ends its line before any error is printed (it was glued to the bar)
+        with GracefulStop() as stop:
+            stream = epochs(loader, start_epoch)
+            while step < settings.max_steps:
+                next_epoch, batch = next(stream)
+                if next_epoch != epoch:
+                    for scheduler in stage.schedulers().values():
+                        scheduler.step()
+                    epoch = next_epoch
+                losses = stage.train_step(batch.to(info.device), step)
+                if bad := [k for k, v in losses.items() if not math.isfinite(v)]:  # diverged: never save this state
+                    newest = f"step {last_saved}" if last_saved >= 0 else "none yet"
+                    raise DivergedError(f"{settings.description}: the loss became non-finite at step {step + 1} "
+                                        f"({', '.join(f'{k}={losses[k]}' for k in bad)}); stopped without saving it "
+                                        f"(newest checkpoint: {newest}). A resume keeps the run's learning rate: "
+                                        "to go on at a lower one, start a new --out from that checkpoint (stage "
+                                        "1: --init-from it, stage 2: --vits it) with a lower --learning-rate; or "
+                                        "check the data")
+                step += 1
+                value = losses[settings.metric]
+                running = value if running == 0 else 0.98 * running + 0.02 * value
+                bar.update(1)
+                if step % settings.log_every == 0:
+                    rate = (step - start_step) / max(time.perf_counter() - started, 1e-9) * 3600
+                    bar.set_postfix(**{k: f"{losses[k]:.3f}" for k in settings.shown if k in losses},
+                                    steps_per_h=f"{rate:.0f}")
+                    lr = next(iter(stage.optimizers().values())).param_groups[0]["lr"]
+                    tb.scalars({**losses, "steps_per_hour": rate, "lr": lr}, step, prefix=f"{settings.name}/")
+                if step % settings.checkpoint_every == 0:
+                    save()
+                    stage.log_media(tb, step)
+                if stop.should_stop():
+                    log.warning("stop requested: saving step %d", step)
+                    break
+            save()
+    finally:
+        bar.close()
     tb.close()
     cleanup_distributed()
     if stop.received is not None:  # a signal, not the step budget: say so in the exit status too
