@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="uniflg", description=description(__doc__))
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="debug logging, e.g. each sentence as it is read (the default shows what was chosen and "
-                             "what was written)")
+                             "what was written); -vv adds torch's own log lines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_runtime(sub)
     _register_plugins(sub)
@@ -299,6 +299,8 @@ def _main(argv: list[str] | None) -> int:
         _parser_of(parser, argv).error(f"unrecognized arguments: {' '.join(unknown)}")
     level = logging.WARNING - 10 * min(args.verbose + 1, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:  # torch's own INFO lines (e.g. FakeTensor cache stats at exit) are for -vv
+        logging.getLogger("torch").setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
