@@ -288,6 +288,11 @@ def test_character_limits_per_language() -> None:
     ("youtubeとVtuberとLINEで連絡", "ユーチューブとブイチューバーとラインで連絡"),  # review 18: case and brand forms
     ("Thank youです、Merry Christmas!", "サンキューです、メリークリスマス!"),  # a phrase said as one loanword
     ("60fpsでGoogle検索", "60エフピーエスでグーグル検索"),
+    # review 20: game titles in capitals are words, names of games and streams as players say them
+    ("VALORANTとAPEX LEGENDS", "ヴァロラントとエーペックスレジェンズ"),
+    ("PokemonとhololiveとAmong Us", "ポケモンとホロライブとアモングアス"),
+    ("karaokeでcollab、Live2Dと3D", "カラオケでコラボ、ライブツーディーとスリーディー"),
+    ("HTTPSとLGBTQとASMR", "エイチティーティーピーエスとエルジービーティーキューとエーエスエムアール"),  # acronyms
 ])
 def test_loanwords_in_japanese(raw: str, spoken: str) -> None:
     assert encode(raw, "ja").text == spoken

@@ -247,6 +247,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
                 + names(True, "ja") + r"))(?![A-Za-z\d]|サイズ|判)"), _unit),  # 3Lサイズ, 2L判: sizes
     (re.compile(r"km/h"), "キロ"),
     (re.compile(r"(\d+)(?:st|nd|rd|th)(?![A-Za-z])"), r"\1番目"),  # also before kana: 1stライブ
+    (re.compile(r"(?<![\d.])([23])D(?![A-Za-z])"), lambda m: {"2": "ツーディー", "3": "スリーディー"}[m.group(1)]),
     (re.compile(r"(第|[ァ-ヴー]\s?)(?=[IVX]{2,}(?![A-Za-z])|(?<=第)[IVX]+(?![A-Za-z]))(X{0,3}(?:IX|IV|V?I{0,3}))"
                 r"(?![A-Za-z])"), _roman),
 ]
