@@ -289,3 +289,35 @@ def test_chat_shouting_multipliers_and_shorthand(written: str, said: str) -> Non
 ])
 def test_look_alikes_of_shouting_and_shorthand_stay(written: str, said: str) -> None:
     assert encode(written, "en").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    # game counters and counts (review 20: dates, tenths or "slash")
+    ("Ammo 12/30, HP 100/100", "Ammo twelve out of thirty, HP one hundred out of one hundred"),
+    ("Wave 10/20 and Kills 5/10", "Wave ten of twenty and Kills five of ten"),
+    ("5/8 players ready", "five of eight players ready"),
+    ("a 24/7 stream since 9/11, on 9/11", "a twenty four seven stream since September eleventh, on September "
+                                          "eleventh"),
+    ("Next stream: 12/5", "Next stream: December fifth"),
+    # spans
+    ("2020–24 and 1939-45", "twenty twenty to twenty twenty four and nineteen thirty nine to nineteen forty five"),
+    ("Mon–Fri 9:00-17:00", "Monday to Friday nine o'clock to seventeen hundred"),
+    ("It is 10 - 20 minutes away", "It is ten to twenty minutes away"),
+    ("Lakers won 110-105", "Lakers won one hundred and ten to one hundred and five"),
+    # Roman numerals
+    ("World War I, Act I and GTA V", "World War one, Act one and GTA five"),
+    ("Henry V and Charles I of England", "Henry the fifth and Charles the first of England"),
+    ("I am in class IV", "I am in class four"),
+])
+def test_counters_spans_and_numerals_in_chat_and_games(written: str, said: str) -> None:
+    assert encode(written, "en").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("Thanks John I appreciate it", "Thanks John I appreciate it"),  # the pronoun after a ruler's name
+    ("Press X to jump", "Press X to jump"),
+    ("5 - 3 is 2", "five - three is two"),  # falling: a minus, not a range
+    ("Boeing 747-400", "Boeing seven forty seven-four hundred"),  # a model
+])
+def test_look_alikes_of_numerals_and_spans_stay(written: str, said: str) -> None:
+    assert encode(written, "en").text == said

@@ -87,8 +87,29 @@ _TLDS = ("com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|
 # Words before a/b that make it a date (on 3/4, Happy 7/4) rather than a fraction.
 _DATE_BEFORE = {"on", "by", "due", "until", "till", "from", "since", "before", "after", "happy", "through", "thru",
                 "dated", "expires", "starting", "ending", "monday", "tuesday", "wednesday", "thursday", "friday",
-                "saturday", "sunday"}
+                "saturday", "sunday", "stream", "streams", "streaming", "birthday", "bday", "collab", "premiere",
+                "release", "releases", "launch", "launches", "party", "concert", "event", "deadline", "meeting",
+                "tonight", "tomorrow"}
 _RATING_BEFORE = {"rated", "rating", "rate", "score", "scored", "scores", "it", "got", "get", "gets"}
+_SCORE_BEFORE = {"won", "lost", "beat", "beats", "defeated", "wins", "loses", "lead", "leads", "led", "trail",
+                 "trails", "final", "score", "scored", "drew", "tied"}
+# Game counters (Ammo 12/30, HP 100/100, Wave 10/20): a stat is "out of", progress "of"; and counts after N/M
+# (5/8 players ready). Without a label, 12/30 would be a date and 5/10 five tenths (review 20).
+_STATS = "hp|mp|sp|health|mana|stamina|energy|ammo|lives|life|shield|armor|armour|durability"
+_PROGRESS = ("wave|waves|kills|quest|quests|mission|missions|lap|laps|floor|round|stage|level|slots|goals|coins|gems"
+             "|keys|items|tasks|progress|checkpoint|checkpoints|bosses|deaths|players|seats|tickets|achievements")
+_COUNTER = re.compile(r"\b(?i:(" + _STATS + ")|(" + _PROGRESS + r"))(\s*:?\s*)(\d{1,5})/(\d{1,5})(?![\w/])")
+_COUNTED_OF = re.compile(r"(?<![\w/.])(\d{1,4})/(\d{1,4})(?=\s+(?:players?|ready|left|remaining|joined|online|alive"
+                         r"|cleared|collected|found|people|members|viewers)\b)")
+# Slashes said as their own words: 24/7 (all the time), 9/11 (the day, without "on" before it)
+_SLASH_NAMES = {(24, 7): "twenty four seven", (9, 11): "nine eleven"}
+# ranges of years (2020–24, 1939-45), times (9:00-17:00) and days (Mon–Fri)
+_YEAR_SPAN = re.compile(r"(?<![\w.\-/])((1[5-9]|20)(\d\d))\s?[-\u2013]\s?(\d\d)(?![\w/\-]|[.,]\d)")
+_TIME_SPAN = re.compile(r"(?<![\d:])(\d{1,2}:\d{2}(?:\s?[AaPp]\.?[Mm]\.?)?)\s?[-\u2013]\s?(?=\d{1,2}:\d{2}(?!\d))")
+_DAY_SPAN = re.compile(r"\b(Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.?\s?[-\u2013]\s?"
+                       r"(Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\b\.?")
+# 10 - 20 people: spaced, rising and before a word, a range; 5 - 3 is a minus
+_SPACED_RANGE = re.compile(r"(?<![\w.])(\d+)\s+-\s+(\d+)(?=\s+[a-z])")
 # Words before a-b that make it a code, not a range (World 1-1, stage 3-2, Room 2-105, Gate 1-2).
 _CODE_BEFORE = {"world", "stage", "level", "lv", "lvl", "room", "gate", "route", "flight", "platform", "exit",
                 "article", "section", "figure", "fig", "table", "act", "track", "apartment", "apt", "unit", "suite",
@@ -114,10 +135,11 @@ _REGNAL = {"King", "Queen", "Pope", "Emperor", "Empress", "Prince", "Princess", 
            "Elizabeth", "George", "Charles", "Edward", "Richard", "William", "James", "John", "Mary", "Philip",
            "Napoleon", "Pius", "Benedict", "Gregory", "Leo", "Innocent", "Clement", "Alexander", "Frederick",
            "Peter", "Catherine", "Ramesses", "Ivan", "Boniface", "Urban", "Paul", "Victor"}
-_ROMAN = re.compile(r"\b(?=[IVX]{2,}\b|[VX]\b)(X{0,3})(IX|IV|V?I{0,3})\b")
+_ROMAN = re.compile(r"\b(?=[IVX]{2,}\b|[IVX]\b)(X{0,3})(IX|IV|V?I{0,3})\b(?!['’])")  # not I'm, I'll
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
 _ROMAN_TITLES = {"Chapter", "Part", "Volume", "Vol", "Act", "Book", "Episode", "Phase", "Season", "Level",
-                 "Stage", "World", "War", "Type", "Class", "Mark", "Final", "Fantasy", "Rocky", "Star", "Grand"}
+                 "Stage", "World", "War", "Type", "Class", "Mark", "Final", "Fantasy", "Rocky", "Star", "Grand", "GTA",
+                 "Title", "Scene", "Appendix", "Grade", "Category", "Tier", "Ch"}
 _SIGNS = {"!=": " is not equal to ", "==": " equals ", "<=": " less than or equal to ",
           ">=": " greater than or equal to ", "&": " and ", "+": " plus ", "=": " equals ", "@": " at ",
           "×": " times ", "÷": " divided by ",
@@ -455,10 +477,14 @@ def roman_value(numeral: str) -> int:
 def _roman(m: re.Match[str]) -> str:
     numeral = m.group(0)
     before = m.string[:m.start()].rstrip().split(" ")[-1] if m.start() else ""
-    if not before[:1].isupper():  # only in titles: after a capitalized word
-        return numeral
-    if len(numeral) == 1 and before.rstrip(".") not in _ROMAN_TITLES:
-        return numeral  # a lone V or X is a letter unless a title word precedes it
+    title = before.rstrip(".").capitalize() in {t.capitalize() for t in _ROMAN_TITLES}
+    if not before[:1].isupper() and not (title and len(numeral) > 1):  # in titles: after a capitalized word
+        return numeral  # (class IV: after a title word in any case)
+    if len(numeral) == 1 and not title and before not in _REGNAL:
+        return numeral  # a lone I, V or X is a word or a letter unless a title word or a ruler precedes it
+    after = m.string[m.end():].lstrip()
+    if numeral == "I" and not title and not re.match(r"(?:$|[.,;:!?)]|of\b|and\b|'s\b)", after):
+        return numeral  # "Thanks John I appreciate it": the pronoun; Charles I of England, Charles I.
     value = roman_value(numeral)
     if before in _REGNAL:
         return f"the {_words(value, 'ordinal')}"
@@ -500,10 +526,13 @@ def _fraction(m: re.Match[str]) -> str:
     after "on", "by", "until", "Happy" ... (:data:`_DATE_BEFORE`); before a measure or "of" (5/16 inch, 1/20 of)
     it is a fraction, up to hundredths; 10/10 is ten out of ten."""
     whole, top, bottom = m.group(1), int(m.group(2)), int(m.group(3))
-    if not whole and _word_before(m).rstrip(".") in _OF_BEFORE:  # page 12/25
+    before = _word_before(m).rstrip(".:,!")
+    if not whole and before in _OF_BEFORE:  # page 12/25
         return f"{_words(top)} of {_words(bottom)}"
     measured = _MEASURED.match(m.string, m.end()) is not None  # 5/16 inch, 1/20 of the dose: a fraction
-    dated = not whole and _word_before(m) in _DATE_BEFORE
+    dated = not whole and before in _DATE_BEFORE
+    if not whole and not dated and (top, bottom) in _SLASH_NAMES:
+        return _SLASH_NAMES[top, bottom]
     month_day = None if measured and not dated else numerals.slash_month_day(top, bottom, dated)
     if month_day and (dated or bottom > 16):  # 12/25, on 3/4: a date (uniflg.text.numerals); 5/16 may be either
         return f"{whole + ' ' if whole else ''}{_date(None, *month_day)}"
@@ -560,11 +589,25 @@ def _range(m: re.Match[str]) -> str:
     if ((re.fullmatch(r"\d{3}", left) and re.fullmatch(r"\d{4}", right)) or _word_before(m).rstrip(".") in _CODE_BEFORE
             or following.lower() in _CODE_AFTER or following[:1].isupper() or (left, right) in _FIXED_PAIRS):
         return m.group(0)  # a phone number, Chapter 3-2, a 1-2 punch, 12-3 Maple Court, 24-7
-    if len(digits[0]) >= 3 and left.isdigit() and right.isdigit() and int(right) < int(left):
+    if len(digits[0]) >= 3 and left.isdigit() and right.isdigit() and int(right) < int(left) \
+            and _word_before(m) not in _SCORE_BEFORE:  # 747-400 is a model; won 110-105 a score
         return m.group(0)
     if min(map(len, digits)) >= 4 and not all(1000 <= int(d) <= 2100 for d in digits):
         return m.group(0)
     return f"{left} to "
+
+
+def _counter(m: re.Match[str]) -> str:
+    """Ammo 12/30 -> Ammo 12 out of 30 (a stat), Wave 10/20 -> Wave 10 of 20 (progress)."""
+    label = m.group(1) or m.group(2)
+    return f"{label}{m.group(3) or ' '}{m.group(4)} {'out of' if m.group(1) else 'of'} {m.group(5)}"
+
+
+def _year_span(m: re.Match[str]) -> str:
+    """2020–24 -> 2020 to 2024, 1939-45 -> 1939 to 1945 (the second year's century from the first; a later year)."""
+    if int(m.group(4)) <= int(m.group(3)):
+        return m.group(0)  # 2024-03 is no span of years (a date rule reads it, or it stays)
+    return f"{m.group(1)} to {m.group(2)}{m.group(4)}"
 
 
 def _per(m: re.Match[str]) -> str:
@@ -704,6 +747,11 @@ def normalize(text: str) -> str:
     text = _ABOUT.sub("about ", _DASH.sub(", ", _ELLIPSIS.sub("... ", text)))
     text = _SPACE_GROUPED.sub(lambda m: m.group(1) + m.group(2).replace(" ", ","), text)
     text = numerals.PRODUCT.sub(" times ", numerals.POWER.sub("^", text))  # before the money rule reads $10
+    text = _COUNTER.sub(_counter, _COUNTED_OF.sub(lambda m: f"{m.group(1)} of {m.group(2)}", text))
+    text = _DAY_SPAN.sub(lambda m: f"{_WEEKDAYS[m.group(1)]} to {_WEEKDAYS[m.group(2)]}", text)
+    text = _YEAR_SPAN.sub(_year_span, _TIME_SPAN.sub(r"\1 to ", text))
+    text = _SPACED_RANGE.sub(lambda m: f"{m.group(1)} to {m.group(2)}" if int(m.group(1)) < int(m.group(2))
+                             else m.group(0), text)
     text = _MINUS.sub("minus ", _SIGN_AFTER_CURRENCY.sub(r"\2\1", text))
     text = _RANGE.sub(_range, text)
     for pattern, read in _RULES[1:]:
