@@ -124,7 +124,7 @@ def test_every_japanese_syllable_reads_with_the_symbol_table() -> None:
     ("Xbox 360 games", "Xbox three sixty games"),
     ("Boeing 747 and Airbus A320", "Boeing seven forty seven and Airbus A three twenty"),
     ("GT 5 is a game", "GT five is a game"),  # one digit: a title, not a model number
-    ("USD 4090", "USD four thousand and ninety"),  # currency codes are amounts
+    ("USD 4090", "four thousand and ninety US dollars"),  # currency codes are amounts (numerals.CURRENCY_CODES)
 ])
 def test_model_numbers_are_said_in_pairs(written: str, said: str) -> None:
     assert encode(written, language="en").text == said
@@ -321,3 +321,15 @@ def test_counters_spans_and_numerals_in_chat_and_games(written: str, said: str) 
 ])
 def test_look_alikes_of_numerals_and_spans_stay(written: str, said: str) -> None:
     assert encode(written, "en").text == said
+
+
+@pytest.mark.parametrize(("written", "language", "said"), [
+    ("It costs US$10 or US$1.50.", "en", "It costs ten US dollars or one US dollar and fifty cents."),
+    ("HK$100, NT$300, A$5", "en", "one hundred Hong Kong dollars, three hundred New Taiwan dollars, five Australian "
+                                  "dollars"),
+    ("Pay 5 USD, 20 EUR or USD 100", "en", "Pay five US dollars, twenty euros or one hundred US dollars"),
+    ("料金はUS$10、5 USDか20 EURです", "ja", "料金は10米ドル、5米ドルか20ユーロです"),
+    ("The USD is strong", "en", "The USD is strong"),  # a code without an amount stays
+])
+def test_dollars_of_other_countries_and_currency_codes(written: str, language: str, said: str) -> None:
+    assert encode(written, language).text == said

@@ -214,7 +214,20 @@ def _plural(value: int, singular: str, plural: str) -> str:
 
 
 def _money(m: re.Match[str]) -> str:
-    symbol, amount, scale = m.group("cur"), m.group("amount"), m.group("scale")
+    return _say_money(m.group("cur"), m.group("amount"), m.group("scale"))
+
+
+def _foreign_money(m: re.Match[str]) -> str:
+    """US$10 -> ten US dollars, 5 USD -> five US dollars, 20 EUR -> twenty euros (numerals.FOREIGN_AMOUNT)."""
+    sign, amount, prefix = numerals.foreign_amount(m)
+    words = _say_money(sign, amount, None)
+    if not prefix:
+        return words
+    qualifier = numerals.DOLLAR_PREFIXES[prefix][0]
+    return re.sub(r"\b(dollars?)\b", rf"{qualifier} \1", words, count=1)
+
+
+def _say_money(symbol: str, amount: str, scale: str | None) -> str:
     currency = numerals.CURRENCIES[symbol]
     one, many, cent, cents = currency.one, currency.many, currency.minor_one, currency.minor_many
     if scale:
@@ -663,6 +676,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # x^2, mc^2, O(n^2): a variable's power, as spoken mathematics says it (uniflg.text.mathspeech)
     (re.compile(r"(?<=[A-Za-z])\^(\d{1,3})(?!\d)"),
      lambda m: {"2": " squared", "3": " cubed"}.get(m.group(1), f" to the power of {m.group(1)}")),
+    (numerals.FOREIGN_AMOUNT, _foreign_money),
     (re.compile(r"(?P<cur>" + _CUR + r")\s?(?P<amount>" + _NUM + r")(?:\s?(?P<scale>thousand|million|billion"
                 r"|trillion|bn|[kKmMB])\b)?"), _money),
     (re.compile(r"(?<![\w.])(?<!" + _CUR + r")(\d+(?:\.\d+)?)(k|K|M|B|bn)(?=\+?\s(?:" + _COUNT_NOUNS + r")\b)"),

@@ -145,6 +145,12 @@ def _money(m: re.Match[str]) -> str:
     return f"{m.group(2)}{numerals.CURRENCIES[m.group(1)].ja}"
 
 
+def _foreign_money(m: re.Match[str]) -> str:
+    """US$10 -> 10米ドル, 5 USD -> 5米ドル, 20 EUR -> 20ユーロ."""
+    sign, amount, prefix = numerals.foreign_amount(m)
+    return f"{amount}{numerals.DOLLAR_PREFIXES[prefix][1] if prefix else ''}{numerals.CURRENCIES[sign].ja}"
+
+
 def _minus(m: re.Match[str]) -> str:
     """A hyphen or U+2212 before a number is a minus sign after the start, a space, punctuation or a particle
     (気温は-5度, (-3), 10度から-5度); one that joins numbers, codes or words stays a hyphen: a range or serial
@@ -206,6 +212,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
                                                           else "時")),  # 10am -> 午前10時
     (re.compile(r"(?<![A-Za-z])([AaPp])\.?[Mm]\.?\s?(?=\d{1,2}(?:時|:\d))"), lambda m: _AMPM[m.group(1).lower()]),
     (re.compile(r"(" + numerals.CURRENCY_SIGN + r")\s?([-\u2212])(?=\d)"), r"\2\1"),  # $-5 -> -$5: the sign first
+    (numerals.FOREIGN_AMOUNT, _foreign_money),
     (re.compile(r"(" + numerals.CURRENCY_SIGN + r")\s?(" + _NUM + r")"), _money),
     (numerals.ISO_TIMESTAMP, _timestamp),
     (re.compile(r"(?<!\d)(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?!\d)"), _date),

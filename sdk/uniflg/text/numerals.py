@@ -38,6 +38,35 @@ CURRENCIES: dict[str, Currency] = {
     "₺": Currency("lira", "lira", "kurus", "kurus", "リラ"),
 }
 CURRENCY_SIGN = "[" + "".join(CURRENCIES) + "]"  # a regex character class of the signs
+# Dollars of other countries, written with a prefix (US$10, HK$100, A$5): prefix -> (English, Japanese) qualifier.
+DOLLAR_PREFIXES: dict[str, tuple[str, str]] = {
+    "US": ("US", "米"), "CA": ("Canadian", "カナダ"), "C": ("Canadian", "カナダ"), "A": ("Australian", "豪"),
+    "AU": ("Australian", "豪"), "NZ": ("New Zealand", "ニュージーランド"), "HK": ("Hong Kong", "香港"),
+    "NT": ("New Taiwan", "台湾"), "S": ("Singapore", "シンガポール"), "SG": ("Singapore", "シンガポール")}
+# ISO 4217 codes beside an amount (5 USD, EUR 20): code -> (sign, dollar prefix or ""). Codes that are words too
+# (TRY, PHP: a verb, a language) are left out.
+CURRENCY_CODES: dict[str, tuple[str, str]] = {
+    "USD": ("$", "US"), "CAD": ("$", "CA"), "AUD": ("$", "AU"), "NZD": ("$", "NZ"), "HKD": ("$", "HK"),
+    "TWD": ("$", "NT"), "SGD": ("$", "SG"), "EUR": ("€", ""), "GBP": ("£", ""), "JPY": ("¥", ""), "KRW": ("₩", ""),
+    "INR": ("₹", ""), "RUB": ("₽", ""), "THB": ("฿", ""), "VND": ("₫", "")}
+_AMOUNT = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# US$10, HK$ 100, 5 USD, 20 EUR, USD 100: -> the sign's form (with the prefix kept as "PREFIX$" for the reader)
+# (ASCII boundaries: in Japanese text the kana around it are word characters too)
+FOREIGN_AMOUNT = re.compile(r"(?<![A-Za-z0-9$])(?P<prefix>" + "|".join(sorted(DOLLAR_PREFIXES, key=len, reverse=True))
+                            + r")\$\s?(?P<a1>" + _AMOUNT + r")"
+                            r"|(?<![A-Za-z0-9.,])(?P<a2>" + _AMOUNT + r")\s?(?P<code2>" + "|".join(CURRENCY_CODES)
+                            + r")(?![A-Za-z])"
+                            r"|(?<![A-Za-z])(?P<code1>" + "|".join(CURRENCY_CODES) + r")\s?(?P<a3>" + _AMOUNT
+                            + r")(?![A-Za-z0-9.]|,\d)")
+
+
+def foreign_amount(m: re.Match[str]) -> tuple[str, str, str]:
+    """A :data:`FOREIGN_AMOUNT` match -> (sign, amount, dollar prefix or "")."""
+    if m.group("prefix"):
+        return "$", m.group("a1"), m.group("prefix")
+    code = m.group("code2") or m.group("code1")
+    sign, prefix = CURRENCY_CODES[code]
+    return sign, m.group("a2") or m.group("a3"), prefix
 
 # Game and document abbreviations before a number, with or without their period (Lv.99, ep 3, Ver.2.0); No and Ch
 # only with it ("No 1 cares", NO2 and CH4 are words and formulas): abbreviation -> (English, Japanese).
