@@ -333,3 +333,12 @@ def test_look_alikes_of_numerals_and_spans_stay(written: str, said: str) -> None
 ])
 def test_dollars_of_other_countries_and_currency_codes(written: str, language: str, said: str) -> None:
     assert encode(written, language).text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("I ❤️ you and we ♥ NY", "I love you and we love NY"),  # a heart after a subject is the verb
+    ("love you 💕 bye", "love you bye"),  # elsewhere it is decoration
+    ("at 00:00 or 24:00, then 00:30", "at midnight or midnight, then twelve thirty a m"),
+])
+def test_hearts_that_are_words_and_midnight(written: str, said: str) -> None:
+    assert encode(written, "en").text == said

@@ -93,6 +93,7 @@ def _clean(text: str, strict: bool) -> _Cleaned:
     check_encoding(text)
     check_control_characters(text)
     text = _star_ratings(text)  # before the stars are dropped as decoration
+    text = _HEART_VERB.sub(r"\1 love", text)  # I ❤️ you: a word, before the hearts are dropped as decoration
     # kaomoji and emoticons first: before NFKC, which splits their accents, and before the decoration, which would
     # take their symbols out of them ((╯°□°）╯ lost ╯ and □ and was read "degrees degrees")
     text, faces = split_faces(text)
@@ -122,6 +123,10 @@ def _clean(text: str, strict: bool) -> _Cleaned:
     return _Cleaned(text, dropped, wide)
 
 
+# A heart after a subject and before a word stands for "love" (I ❤️ you, I ♥ NY, we ❤️ it); anywhere else it
+# is decoration (love you 💕 bye, 大好き❤️).
+_HEART_VERB = re.compile(r"\b(I|[Ww]e|[Tt]hey|[Hh]e|[Ss]he|[Ee]veryone|[Ee]verybody) (?:[\u2764\u2665"
+                         r"\U0001F495-\U0001F49C\U0001F9E1\U0001F5A4\U0001F90D\U0001F90E]\ufe0f?)(?= [A-Za-z])")
 _STARS = re.compile(r"[★☆]\s?(\d+(?:\.\d)?)|(\d+(?:\.\d)?)\s?[★☆]")
 
 

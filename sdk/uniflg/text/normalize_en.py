@@ -270,8 +270,12 @@ def _clock(hour: int, minute: int, second: int | None, ampm: str | None = None) 
     if minute == 0 and second is None:
         if ampm:
             words = f"{_words(hour)}{suffix}"
+        elif hour in (0, 24):  # 00:00 and 24:00: "zero o'clock" is no time anyone says
+            words = "midnight"
         else:  # 19:00 is nineteen hundred (24-hour), 7:00 seven o'clock
             words = f"{_words(hour)} hundred" if hour > 12 else f"{_words(hour)} o'clock"
+    elif hour == 0 and not ampm:  # 00:30: half an hour into the day, said on the 12-hour clock
+        words = f"twelve {'oh ' if minute < 10 else ''}{_words(minute)} a m"
     else:
         words = f"{_words(hour)} {'oh ' if minute < 10 else ''}{_words(minute)}{suffix}"
     if second is not None:
