@@ -342,3 +342,28 @@ def test_dollars_of_other_countries_and_currency_codes(written: str, language: s
 ])
 def test_hearts_that_are_words_and_midnight(written: str, said: str) -> None:
     assert encode(written, "en").text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("ㅋㅋㅋ lol", "lol"),  # Korean laughter in letters: a reaction, not a refused script
+    ("sad ㅠㅠ", "sad"),
+    (";-; why", "why"),
+    ("いいね(^^;", "いいね"),  # the sweat face, unclosed after the words
+])
+def test_reactions_of_other_chats_are_faces(written: str, said: str) -> None:
+    assert split_text(written).utterances[0].text == said
+
+
+def test_chinese_is_named_as_such_and_open_jtalk_stays_quiet(capfd) -> None:
+    """Review 20: 谢谢 was "nothing speakable ... only punctuation", with Open JTalk's C warning on the console."""
+    from uniflg.errors import UnsupportedTextError
+
+    with pytest.raises(UnsupportedTextError, match=r"^Chinese \(Han characters outside Japanese use\) text is not "
+                                                   r"supported: '谢' \(U\+8C22\)"):
+        split_text("谢谢")
+    assert split_text("髙橋さんと𠮷野家").utterances[0].language == "ja"  # kanji of Japanese names stay
+    with pytest.raises(UnsupportedTextError, match=r"nothing speakable in '~' once '♪' \(U\+266A\) went"):
+        split_text("♪～")
+    with pytest.raises(UnsupportedTextError, match="nothing speakable in '\\?\\?\\?'"):
+        split_text("???", "ja")
+    assert "WARNING: JPCommon" not in capfd.readouterr().err

@@ -15,6 +15,7 @@ Three kinds of character (docs/frontend.md, "Symbol policy"):
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ _SPELLED_SYMBOLS = {0x2103, 0x2109, 0x32FF} | set(range(0x3300, 0x3400))
 _EMOJI_PARTS = {0x200D, 0xFE0E, 0xFE0F, 0x20E3} | set(range(0x1F3FB, 0x1F400)) | set(range(0xE0020, 0xE0080))
 
 # Scripts named in errors: the first word of the Unicode character name -> a readable name.
-_SCRIPT_NAMES = {"HANGUL": "Korean (Hangul)", "CYRILLIC": "Cyrillic", "GREEK": "Greek", "ARABIC": "Arabic",
+_SCRIPT_NAMES = {"CJK": "Chinese (Han characters outside Japanese use)",
+                 "HANGUL": "Korean (Hangul)", "CYRILLIC": "Cyrillic", "GREEK": "Greek", "ARABIC": "Arabic",
                  "HEBREW": "Hebrew", "THAI": "Thai", "DEVANAGARI": "Devanagari", "BOPOMOFO": "Bopomofo",
                  "ARMENIAN": "Armenian", "GEORGIAN": "Georgian", "BENGALI": "Bengali", "TAMIL": "Tamil",
                  "ETHIOPIC": "Ethiopic", "KHMER": "Khmer", "LAO": "Lao", "MYANMAR": "Myanmar"}
@@ -47,7 +49,23 @@ def _name(ch: str) -> str:
 
 
 def is_japanese_script(ch: str) -> bool:
-    return _name(ch).startswith(_JA_SCRIPT) or ch in _JA_EXTRA
+    """Kana, kanji and the marks Japanese writes with; a Han character of the BMP outside JIS X 0213 (the
+    character set of Japanese text) and Windows' code page 932 is Chinese, not kanji: 谢谢 has no Japanese reading
+    (Open JTalk said nothing and warned on the console)."""
+    return (_name(ch).startswith(_JA_SCRIPT) and _in_japanese_use(ch)) or ch in _JA_EXTRA
+
+
+@functools.lru_cache(maxsize=8192)
+def _in_japanese_use(ch: str) -> bool:
+    if not _name(ch).startswith("CJK UNIFIED IDEOGRAPH") or ord(ch) > 0xFFFF:
+        return True  # (rare kanji past the BMP, 𠮷 of 𠮷野家, stay Japanese: Open JTalk reads some of them)
+    for charset in ("euc_jis_2004", "cp932"):  # JIS X 0213, and Windows' IBM extensions (髙 of 髙橋)
+        try:
+            ch.encode(charset)
+        except UnicodeEncodeError:
+            continue
+        return True
+    return False
 
 
 def ascii_base(ch: str) -> str | None:

@@ -28,12 +28,17 @@ _BRACKETED = re.compile(r"(?:(?<![A-Za-z])[mｍoｏ]|[ヽ٩\\＼ヾ⊂σง])?[(
                         r"(?:[ノﾉ۶و/／ゞ⊃✧彡ง╯︵]|[mｍoｏ](?![A-Za-z])|\s?┻━*┻)*")  # (╯°□°）╯︵ ┻━┻
 # The shrug, whose face is one mark between arms: ¯\_(ツ)_/¯ (also with the backslash doubled, as Markdown escapes it)
 _SHRUG = re.compile(r"¯\\*_?[(（]ツ[)）]_?/?¯")
+# Korean chat reactions in letters: ㅋㅋㅋ (laughter), ㅎㅎ (a chuckle), ㅠㅠ ㅜㅜ (tears), in any text
+_HANGUL_REACTION = re.compile(r"[\u314b\u314e\u3160\u315c]{2,}")
+# The sweat face (^^; in Japanese chat, unclosed and right after the words: いいね(^^;
+_SWEAT = re.compile(r"[(（]\^[_\-.o]?\^[;；]+[)）]?")
 _EMOTICON = re.compile(
     r"(?<!\S)(?:"
     r"[:;=][-'^o]?[)(\]\[DPpOo3/\\|*$@>]{1,3}"  # :) :-) ;) :D :P :O :3 :/ :'( =)
     r"|[>}][:;][-']?[)(\]\[DPp/\\|]"  # >:( }:)
     r"|</?3+"  # <3 <333 </3
-    r"|>_<|>\.<|[Tt;][_.][Tt;]|\^[_\-.o]?\^;*|-_-;*|[oO0]_[oO0]|[xX]_[xX]|[uU]_[uU]"  # >_< T_T ^_^ -_- o_O
+    r"|>_<|>\.<|[Tt;][_.\-][Tt;]|\(?\^[_\-.o]?\^;*\)?|-_-;*|[oO0]_[oO0]|[xX]_[xX]|[uU]_[uU]"  # >_< T_T ;-;
+    # ^_^ (^^; -_- o_O
     r"|\\o/|o/|\\o|\(:"  # \o/ o/ \o (:
     r")(?=$|[\s.,!?。、！？])")
 
@@ -72,7 +77,7 @@ def split_faces(text: str) -> tuple[str, tuple[str, ...]]:
         right = m.string[m.end():m.end() + 1]
         return " " if left.isalnum() and right.isalnum() else ""
 
-    text = _SHRUG.sub(drop, text)
+    text = _SWEAT.sub(drop, _HANGUL_REACTION.sub(drop, _SHRUG.sub(drop, text)))
     text = _BRACKETED.sub(drop, text)
     text = _EMOTICON.sub(drop, text)
     return text, tuple(removed)

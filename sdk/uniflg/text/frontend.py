@@ -267,9 +267,16 @@ def encode(text: str, language: str = "auto", strict: bool = False) -> Utterance
     [(_, language)] = _languages(cleaned, [text], language)
     spoken, tokens = _tokens(text, language, detected)
     if not _speakable(tokens):
-        raise UnsupportedTextError(f"nothing speakable in {text!r}: give words (only punctuation, spaces or "
-                                   "symbols is not speech)")
+        raise _nothing_speakable(cleaned)
     return from_tokens(tokens, language, spoken)
+
+
+def _nothing_speakable(cleaned: _Cleaned) -> UnsupportedTextError:
+    """The error for text that is left with no word to say: what was left, and what went before (♪～ once named
+    only the "~")."""
+    went = f" once {describe_characters(cleaned.dropped)} went" if cleaned.dropped else ""
+    return UnsupportedTextError(f"nothing speakable in {cleaned.text!r}{went}: give words (punctuation, symbols "
+                                "and laughter (www) alone are not speech)", cleaned.dropped)
 
 
 def check_length(text: str, sentences: Sequence[tuple[str, str]]) -> None:
@@ -302,8 +309,7 @@ def split_text(text: str, language: str = "auto", strict: bool = False, max_symb
     for sentence, lang in sentences:
         pieces.extend(_fit(sentence, lang, max_symbols, detected=language == "auto"))
     if not pieces:
-        raise UnsupportedTextError(f"nothing speakable in {text!r}: give words (only punctuation, spaces or "
-                                   "symbols is not speech)")
+        raise _nothing_speakable(cleaned)
     for i, (_, utterance) in enumerate(pieces):  # what the voice will say, as it reads it (uniflg -v)
         log.debug("sentence %d (%s): %s", i, utterance.language, utterance.text)
     return Passage(tuple(s for s, _ in pieces), tuple(u for _, u in pieces), dropped)

@@ -31,7 +31,10 @@ class Token:
 
 
 def full_context_labels(text: str) -> list[str]:
-    """Open JTalk labels of ``text`` (pyopenjtalk-plus bundles the dictionary: no download)."""
+    """Open JTalk labels of ``text`` (pyopenjtalk-plus bundles the dictionary: no download); none for text without
+    a letter or digit (Open JTalk finds no phoneme there and says so on the C-level stderr)."""
+    if not any(c.isalnum() for c in text):
+        return []
     import pyopenjtalk
 
     return list(pyopenjtalk.extract_fullcontext(text))
