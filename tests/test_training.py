@@ -845,3 +845,14 @@ def test_a_checkpoint_pruned_while_it_is_read_falls_back_to_the_newest(vits_run:
     monkeypatch.setattr(checkpoint, "load_model", pruned_first)
     _, where = checkpoint.load_trained_model(run)
     assert where.name == "step_00000006" and len(calls) == 2
+
+
+def test_training_reads_a_cache_made_elsewhere(corpus: Path, tmp_path: Path) -> None:
+    """Review 20: `uniflg preprocess --out CACHE` made a cache no other command could use, and a read-only corpus
+    could not be trained on; --cache names the cache."""
+    data, cache = tmp_path / "data", tmp_path / "features"
+    shutil.copytree(corpus, data, ignore=shutil.ignore_patterns("cache"))
+    uniflg("preprocess", "--data", str(data), "--out", str(cache), "--jobs", "2")
+    uniflg("train", "vits", "--data", str(data), "--cache", str(cache), "--config", "tiny", "--out",
+           str(tmp_path / "run"), "--steps", "1", "--batch-size", "4", "--threads", "1")
+    assert not (data / "cache").exists() and (tmp_path / "run" / "checkpoints").is_dir()

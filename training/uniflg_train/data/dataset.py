@@ -25,6 +25,7 @@ item_ids       list[str]            manifest ids
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import zipfile
@@ -270,5 +271,11 @@ def open_dataset(data: Path, split: str = "train", cache: Path | None = None, pa
         check_corpus_folder(Path(data))  # before a cache folder is made in it
         if stale:
             log.info("updating the feature cache %s: %s", cache, stale)
-        prepare(Path(data), cache, jobs=jobs)
+        try:
+            prepare(Path(data), cache, jobs=jobs)
+        except (PermissionError, OSError) as exc:
+            if not isinstance(exc, PermissionError) and exc.errno != errno.EROFS:
+                raise
+            raise InvalidInputError(f"cannot write the feature cache {cache} ({exc.strerror or exc}): give a "
+                                    "writable folder for it with --cache DIR") from None
     return UniFLGDataset(cache, split, paired_only, max_seconds, only_speakers, text_only)

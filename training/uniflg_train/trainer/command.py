@@ -106,6 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=argtypes.path, required=True, help="corpus folder with train.jsonl")
+    p.add_argument("--cache", type=argtypes.path, metavar="DIR",
+                   help="the corpus's feature cache (default DATA/cache; e.g. one `uniflg preprocess --out DIR` "
+                        "made, or a writable folder for a read-only corpus)")
     p.add_argument("--out", type=argtypes.path, required=True, help="run folder (checkpoints/, logs/)")
     p.add_argument("--variant", choices=sorted(VARIANTS), default="uniflg",
                    help="uniflg (default), as (UniFLG-AS), ttl, stl, stl-d")
@@ -169,12 +172,12 @@ def _augment_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int,
-          only_speakers: tuple[str, ...] | None = None, text_only: bool = False,
+          only_speakers: tuple[str, ...] | None = None, text_only: bool = False, cache: Path | None = None,
           ) -> tuple[UniFLGDataset, Collate, UniFLGDataset]:
     from uniflg_train.trainer.data import open_training_data
 
     return open_training_data(data, "train", paired_only=paired_only, max_seconds=max_seconds,
-                              sample_rate=sample_rate, only_speakers=only_speakers, text_only=text_only)
+                              sample_rate=sample_rate, only_speakers=only_speakers, text_only=text_only, cache=cache)
 
 
 def _name_set(names: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -199,7 +202,8 @@ def _run_vits(args: argparse.Namespace) -> int:
                              threads=args.threads, **_augment_fields(args))
     base = named_config(args.config)
     # word-free (non-speech) items have no text for stage 1 to learn from
-    dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate, text_only=True)
+    dataset, collate, meta = _open(args.data, False, options.max_seconds, base.audio.sample_rate, text_only=True,
+                                   cache=args.cache)
     cfg = base.replace(variant=VARIANTS[args.variant], speakers=meta.speakers, emotions=meta.emotions)
     from uniflg_train.trainer.common import release_run
 
@@ -255,7 +259,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--read-as-unknown: a {variant.name} model's rows are emotions, not speakers")
     # word-free items train the speech path only (trainer/landmarks.py); TTL has no speech path to give them
     dataset, collate, _ = _open(args.data, True, options.max_seconds, model.cfg.audio.sample_rate,
-                                options.paired_speakers, text_only=variant.landmark_training == "text")
+                                options.paired_speakers, text_only=variant.landmark_training == "text",
+                                cache=args.cache)
     dataset.use_label_order(model.cfg.speakers, model.cfg.emotions, owner=str(args.vits),
                             unknown_speakers_as=options.unknown_speakers_as, as_unknown=options.read_as_unknown)
     if options.speech_only_speakers:

@@ -14,11 +14,11 @@ log = logging.getLogger(__name__)
 
 def open_training_data(data: Path, split: str, paired_only: bool, max_seconds: float, sample_rate: int,
                        jobs: int = 2, only_speakers: tuple[str, ...] | None = None, text_only: bool = False,
-                       ) -> tuple[UniFLGDataset, Collate, UniFLGDataset]:
+                       cache: Path | None = None) -> tuple[UniFLGDataset, Collate, UniFLGDataset]:
     """-> (dataset, collate function, metadata with the cache-wide ``speakers`` / ``emotions``: the dataset).
     ``text_only`` leaves word-free (non-speech) items out, and logs how many."""
-    dataset = open_dataset(Path(data), split, paired_only=paired_only, max_seconds=max_seconds, jobs=jobs,
-                           only_speakers=only_speakers, text_only=text_only)
+    dataset = open_dataset(Path(data), split, cache=cache, paired_only=paired_only, max_seconds=max_seconds,
+                           jobs=jobs, only_speakers=only_speakers, text_only=text_only)
     if dataset.wordless_dropped:
         log.info("%d word-free (non-speech) items of the %r split left out: they have no text",
                  dataset.wordless_dropped, split)
