@@ -55,6 +55,11 @@ def is_japanese_script(ch: str) -> bool:
     return (_name(ch).startswith(_JA_SCRIPT) and _in_japanese_use(ch)) or ch in _JA_EXTRA
 
 
+def is_chinese_only(ch: str) -> bool:
+    """A Han character Japanese does not write (谢, 们): see :func:`is_japanese_script`."""
+    return _name(ch).startswith("CJK UNIFIED IDEOGRAPH") and not _in_japanese_use(ch)
+
+
 @functools.lru_cache(maxsize=8192)
 def _in_japanese_use(ch: str) -> bool:
     if not _name(ch).startswith("CJK UNIFIED IDEOGRAPH") or ord(ch) > 0xFFFF:

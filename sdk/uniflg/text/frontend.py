@@ -26,6 +26,7 @@ from uniflg.text.charset import (
     LANGUAGES,
     describe_characters,
     detect_language,
+    is_chinese_only,
     is_japanese_script,
     scripts_in,
     split_decoration,
@@ -81,7 +82,7 @@ class Passage:
 class _Cleaned:
     text: str
     dropped: tuple[str, ...]  # what was not read (emoji, symbols, faces, stage directions)
-    wide: frozenset[int]  # positions in ``text`` of what was typed in CJK forms (ｗ, ８, ！, 。): a Japanese keyboard
+    wide: frozenset[int]  # positions in ``text`` of letters and digits typed full width (ｗ, ８, Ｏ: a Japanese IME)
 
 
 def _clean(text: str, strict: bool) -> _Cleaned:
@@ -106,6 +107,11 @@ def _clean(text: str, strict: bool) -> _Cleaned:
     if invisible:
         text = "".join(c for c in text if unicodedata.category(c) != "Cf")
         log.info("removed invisible format characters: %s", describe_characters(invisible))
+    if any("\u3041" <= c <= "\u30ff" for c in text):  # Japanese text: a Chinese word in it is not read (谢谢)
+        chinese = tuple(dict.fromkeys(c for c in text if is_chinese_only(c)))
+        if chinese:
+            text = "".join(c for c in text if c not in chinese)
+            dropped += chinese
     if dropped and strict:
         raise UnsupportedTextError("emoji, symbols, faces and stage directions are not read: "
                                    f"{describe_characters(dropped)} (without strict they are dropped)", dropped)
@@ -123,9 +129,9 @@ def _clean(text: str, strict: bool) -> _Cleaned:
     return _Cleaned(text, dropped, wide)
 
 
-# A heart after a subject and before a word stands for "love" (I ❤️ you, I ♥ NY, we ❤️ it); anywhere else it
-# is decoration (love you 💕 bye, 大好き❤️).
-_HEART_VERB = re.compile(r"\b(I|[Ww]e|[Tt]hey|[Hh]e|[Ss]he|[Ee]veryone|[Ee]verybody) (?:[\u2764\u2665"
+# A heart after a subject pronoun and before a word stands for "love" (I ❤️ you, I ♥ NY, we ❤️ it); anywhere else
+# it is decoration (love you 💕 bye, thanks everyone ❤️ see you, 大好き❤️).
+_HEART_VERB = re.compile(r"\b(I|[Ww]e|[Tt]hey|[Hh]e|[Ss]he) (?:[\u2764\u2665"
                          r"\U0001F495-\U0001F49C\U0001F9E1\U0001F5A4\U0001F90D\U0001F90E]\ufe0f?)(?= [A-Za-z])")
 _STARS = re.compile(r"[★☆]\s?(\d+(?:\.\d)?)|(\d+(?:\.\d)?)\s?[★☆]")
 
@@ -145,15 +151,16 @@ def _star_ratings(text: str) -> str:
 
 
 def _is_cjk_form(ch: str) -> bool:
-    """Full-width letters, digits and signs, half-width katakana, and CJK punctuation (。、「」・　)."""
-    return "\uff01" <= ch <= "\uffee" or "\u3000" <= ch <= "\u303f"
+    """Letters and digits typed full width (ｗｗｗ, ８８８８, ＯＫ): a Japanese keyboard's. (Its punctuation, ！ or 。,
+    also ends English sentences typed on one: Hello, world！ stays English.)"""
+    return "\uff10" <= ch <= "\uff19" or "\uff21" <= ch <= "\uff3a" or "\uff41" <= ch <= "\uff5a"
 
 
 def _nfkc(text: str) -> tuple[str, frozenset[int]]:
     """NFKC, but compatibility numbers stay apart from the digits beside them (NFKC alone reads ``3½`` as
     ``31⁄2`` and ``①②③`` as ``123``: -> ``3 1/2``, ``1 2 3``), a superscript after a digit is an exponent
     (``10²`` -> ``10^2``; after a letter it still joins: ``m²`` -> ``m2``), and a fraction slash (U+2044) is a
-    ``/``, so the fraction rules read it. -> (text, positions of what was typed in CJK forms; empty in the rare
+    ``/``, so the fraction rules read it. -> (text, positions of letters and digits typed full width; empty in the rare
     text where NFKC composes across characters and the positions would not hold)."""
     out: list[str] = []
     wide: list[int] = []
@@ -187,12 +194,22 @@ def _check_language(language: str) -> None:
 
 
 def _detected(sentence: str, typed_wide: bool) -> str | None:
-    """``ja`` for kana or kanji, or for anything typed in CJK forms (``ｗｗｗ``, ``８８８８``, ``ＯＫ！``: a Japanese
-    keyboard's); ``en`` for Latin letters; None for a sentence without letters (``100%``, ``8888``), which reads in
-    its neighbours' language. Raises :class:`UnsupportedTextError` for another script (:func:`detect_language`)."""
+    """``ja`` for kana or kanji, or for letters and digits typed full width (``ｗｗｗ``, ``８８８８``, ``ＯＫ！``: a
+    Japanese keyboard's); ``en`` for Latin letters; None for a sentence without letters (``100%``, ``8888``), which
+    reads in its neighbours' language. Raises :class:`UnsupportedTextError` for another script
+    (:func:`detect_language`)."""
     if detect_language(sentence) == "ja" or typed_wide:
         return "ja"
     return "en" if scripts_in(sentence).latin else None
+
+
+def _typed_wide(cleaned: _Cleaned, span: tuple[int, int]) -> bool:
+    """Whether the letters and digits of ``cleaned.text[span]`` were typed full width, every Latin letter among
+    them: ｗｗｗ, ８８８８, ＯＫ！ (not Hello ＯＫ, whose Hello was typed half width)."""
+    positions = range(*span)
+    typed = [i for i in positions if i in cleaned.wide]
+    return bool(typed) and all(i in cleaned.wide for i in positions if cleaned.text[i].isascii()
+                               and cleaned.text[i].isalpha())
 
 
 def _spans(text: str, sentences: Sequence[str]) -> list[tuple[int, int]]:
@@ -213,7 +230,7 @@ def _languages(cleaned: _Cleaned, sentences: Sequence[str], language: str) -> li
     _check_language(language)
     if language != "auto":
         return [(s, language) for s in sentences]
-    found = [_detected(s, any(i in cleaned.wide for i in range(*span)))
+    found = [_detected(s, _typed_wide(cleaned, span))
              for s, span in zip(sentences, _spans(cleaned.text, sentences), strict=True)]
     for order in (range(len(found)), range(len(found) - 1, -1, -1)):
         last: str | None = None

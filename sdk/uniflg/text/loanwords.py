@@ -44,7 +44,8 @@ OVERRIDES = {"python": "パイソン", "tiktok": "ティックトック", "nvidi
              "xbox": "エックスボックス", "legends": "レジェンズ", "legend": "レジェンド", "valorant": "ヴァロラント",
              "league of legends": "リーグオブレジェンド", "original": "オリジナル", "zelda": "ゼルダ",
              "fortnite": "フォートナイト", "discord": "ディスコード", "twitch": "ツイッチ",
-             "openai": "オープンエーアイ", "json": "ジェイソン"}
+             "openai": "オープンエーアイ", "json": "ジェイソン", "yoasobi": "ヨアソビ", "babymetal": "ベビーメタル",
+             "asean": "アセアン", "usaid": "ユーエスエイド"}
 # An all-capital word is an acronym (AI, NHK, HTTPS) unless it is a word written in capitals, as game titles are
 # (VALORANT, APEX LEGENDS): five letters or more with two vowels and no run of four consonants.
 _CAPITALIZED_WORD = re.compile(r"(?=(?:[^AEIOUY]*[AEIOUY]){2})(?!.*[^AEIOUY]{4})[A-Z]{5,}")

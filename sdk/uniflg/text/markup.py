@@ -67,6 +67,16 @@ def _parser() -> MarkdownIt:
     return parser.use(texmath_plugin, delimiters="brackets")
 
 
+def _looks_like_tex(content: str) -> bool:
+    """Whether a ``$...$`` span holds a formula: a TeX sign (``\\ ^ _ = + - < > ( ) { }``), a digit, or one to three
+    letters (``$x$``, ``$xy$``); not kana or kanji, not a word (``$HOME/$``, ``$hello$``)."""
+    from uniflg.text.charset import is_japanese_script
+
+    if any(is_japanese_script(c) for c in content):
+        return False
+    return bool(re.search(r"[\\^_=+\-<>(){}\d]", content)) or bool(re.fullmatch(r"\s*[A-Za-z]{1,3}\s*", content))
+
+
 def _math_language(text: str) -> str:
     """The language a formula is read in: Japanese when the text around it has kana or kanji."""
     from uniflg.text.charset import is_japanese_script
@@ -84,8 +94,9 @@ def _inline(children: list[Token], tags: list[str], text_lower: str, around: str
     for child in children:
         if child.type in ("text", "code_inline", "image"):
             out.append(child.content)
-        elif child.type in _MATH_INLINE and _math_language(child.content) == "ja":
-            out.append(f"{child.markup}{child.content}{child.markup}")  # 損益は-$5、または$-5: money, not TeX
+        elif child.type in _MATH_INLINE and not _looks_like_tex(child.content):
+            # 損益は-$5、または$-5 (money), $HOME/$USER (shell), $BTC/$ETH (cashtags): not TeX
+            out.append(f"{child.markup}{child.content}{child.markup}")
         elif child.type in _MATH_INLINE:
             out.append(read_tex(child.content, _math_language(around)))
         elif child.type in ("softbreak", "hardbreak"):

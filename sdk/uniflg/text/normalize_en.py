@@ -63,8 +63,7 @@ CHAT_ABBREVIATIONS = {
     "plz": "please", "rn": "right now", "omw": "on my way", "ikr": "I know, right", "smh": "shaking my head",
     "fyi": "for your information", "ofc": "of course", "afaik": "as far as I know", "iirc": "if I remember correctly",
     "cuz": "because", "tho": "though", "ppl": "people", "smth": "something", "ily": "I love you",
-    "ilysm": "I love you so much", "gr8": "great", "l8r": "later", "cya": "see ya", "gn": "good night",
-    "gm": "good morning", "ur": "your"}
+    "ilysm": "I love you so much", "gr8": "great", "l8r": "later", "cya": "see ya", "ur": "your"}
 _CHAT_IN_CAPITALS = {"idk", "tbh", "brb", "imho", "afaik", "iirc", "tysm", "fyi", "omw"}
 _CHAT = re.compile(r"(?<![\w'’.-])(" + "|".join(sorted(CHAT_ABBREVIATIONS, key=len, reverse=True))
                    + r")(?![\w'’-]|\.\w)", re.IGNORECASE)
@@ -87,10 +86,12 @@ _TLDS = ("com|org|net|io|ai|dev|app|gg|tv|me|co|jp|uk|us|de|fr|edu|gov|info|biz|
 # Words before a/b that make it a date (on 3/4, Happy 7/4) rather than a fraction.
 _DATE_BEFORE = {"on", "by", "due", "until", "till", "from", "since", "before", "after", "happy", "through", "thru",
                 "dated", "expires", "starting", "ending", "monday", "tuesday", "wednesday", "thursday", "friday",
-                "saturday", "sunday", "stream", "streams", "streaming", "birthday", "bday", "collab", "premiere",
-                "release", "releases", "launch", "launches", "party", "concert", "event", "deadline", "meeting",
-                "tonight", "tomorrow"}
+                "saturday", "sunday"}
+# Events before a month and day: a date where it ends the phrase (Next stream: 12/5); before "of" or a measure no
+_EVENT_BEFORE = {"stream", "streams", "streaming", "birthday", "bday", "collab", "premiere", "release", "releases",
+                 "launch", "launches", "party", "concert", "event", "deadline", "meeting", "tonight", "tomorrow"}
 _RATING_BEFORE = {"rated", "rating", "rate", "score", "scored", "scores", "it", "got", "get", "gets"}
+_AT_A_TIME = {"at", "by", "until", "till", "from", "since", "before", "after", "around", "past", "starts", "ends"}
 _SCORE_BEFORE = {"won", "lost", "beat", "beats", "defeated", "wins", "loses", "lead", "leads", "led", "trail",
                  "trails", "final", "score", "scored", "drew", "tied"}
 # Game counters (Ammo 12/30, HP 100/100, Wave 10/20): a stat is "out of", progress "of"; and counts after N/M
@@ -99,17 +100,17 @@ _STATS = "hp|mp|sp|health|mana|stamina|energy|ammo|lives|life|shield|armor|armou
 _PROGRESS = ("wave|waves|kills|quest|quests|mission|missions|lap|laps|floor|round|stage|level|slots|goals|coins|gems"
              "|keys|items|tasks|progress|checkpoint|checkpoints|bosses|deaths|players|seats|tickets|achievements")
 _COUNTER = re.compile(r"\b(?i:(" + _STATS + ")|(" + _PROGRESS + r"))(\s*:?\s*)(\d{1,5})/(\d{1,5})(?![\w/])")
-_COUNTED_OF = re.compile(r"(?<![\w/.])(\d{1,4})/(\d{1,4})(?=\s+(?:players?|ready|left|remaining|joined|online|alive"
+_COUNTED_OF = re.compile(r"(?<![\w/.])(\d{1,4})/(\d{1,4})(?=\s+(?:players?|ready|joined|online|alive"
                          r"|cleared|collected|found|people|members|viewers)\b)")
 # Slashes said as their own words: 24/7 (all the time), 9/11 (the day, without "on" before it)
 _SLASH_NAMES = {(24, 7): "twenty four seven", (9, 11): "nine eleven"}
 # ranges of years (2020–24, 1939-45), times (9:00-17:00) and days (Mon–Fri)
-_YEAR_SPAN = re.compile(r"(?<![\w.\-/])((1[5-9]|20)(\d\d))\s?[-\u2013]\s?(\d\d)(?![\w/\-]|[.,]\d)")
+_YEAR_SPAN = re.compile(r"(?<![\w.\-/])((19|20)(\d\d))\s?[-\u2013]\s?(\d\d)(?![\w/\-]|[.,]\d)")
 _TIME_SPAN = re.compile(r"(?<![\d:])(\d{1,2}:\d{2}(?:\s?[AaPp]\.?[Mm]\.?)?)\s?[-\u2013]\s?(?=\d{1,2}:\d{2}(?!\d))")
 _DAY_SPAN = re.compile(r"\b(Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.?\s?[-\u2013]\s?"
                        r"(Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\b\.?")
 # 10 - 20 people: spaced, rising and before a word, a range; 5 - 3 is a minus
-_SPACED_RANGE = re.compile(r"(?<![\w.])(\d+)\s+-\s+(\d+)(?=\s+[a-z])")
+_SPACED_RANGE = re.compile(r"(?<![\w.])(\d+)\s+-\s+(\d+)(?=\s+(?!is\b|equals\b|in\b|gives\b|makes\b|was\b)[a-z])")
 # Words before a-b that make it a code, not a range (World 1-1, stage 3-2, Room 2-105, Gate 1-2).
 _CODE_BEFORE = {"world", "stage", "level", "lv", "lvl", "room", "gate", "route", "flight", "platform", "exit",
                 "article", "section", "figure", "fig", "table", "act", "track", "apartment", "apt", "unit", "suite",
@@ -120,7 +121,8 @@ _CODE_AFTER = {"punch", "defense", "defence", "zone", "split", "pitch", "count",
 _FIXED_PAIRS = {("24", "7"), ("50", "50"), ("7", "11")}  # said as they are: twenty four seven, fifty fifty
 # After "2x": what makes it "two times" (2x speed, 3x faster, 2x daily); elsewhere 3x is algebra, 2x AA batteries
 # a count, 8x scope a name.
-_TIMES_BEFORE = ("[a-z]+er|worse|already|again|now|today|in a row|a day|a week|each|every|combo"
+_TIMES_BEFORE = ("better|worse|already|again|now|today|in a row|a day|a week|each|every|combo|cheaper|easier|harder"
+                 "|louder|quicker|richer|safer|cooler|brighter|heavier|lighter|deeper|wider|greater|closer"
                  "|faster|slower|more|less|bigger|smaller|larger|longer|stronger|higher|lower|speed|zoom|daily|weekly"
                  "|a|per|the|as|damage|xp|exp|points|boost|bonus|magnification")
 # What "x2" multiplies in games (x2 damage, x10 combo); elsewhere x2 is a variable or x64 an architecture.
@@ -135,7 +137,7 @@ _REGNAL = {"King", "Queen", "Pope", "Emperor", "Empress", "Prince", "Princess", 
            "Elizabeth", "George", "Charles", "Edward", "Richard", "William", "James", "John", "Mary", "Philip",
            "Napoleon", "Pius", "Benedict", "Gregory", "Leo", "Innocent", "Clement", "Alexander", "Frederick",
            "Peter", "Catherine", "Ramesses", "Ivan", "Boniface", "Urban", "Paul", "Victor"}
-_ROMAN = re.compile(r"\b(?=[IVX]{2,}\b|[IVX]\b)(X{0,3})(IX|IV|V?I{0,3})\b(?!['’])")  # not I'm, I'll
+_ROMAN = re.compile(r"\b(?=[IVX]{2,}\b(?!['’])|[IVX]\b(?!['’]))(X{0,3})(IX|IV|V?I{0,3})\b")  # not I'm, I'll
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
 _ROMAN_TITLES = {"Chapter", "Part", "Volume", "Vol", "Act", "Book", "Episode", "Phase", "Season", "Level",
                  "Stage", "World", "War", "Type", "Class", "Mark", "Final", "Fantasy", "Rocky", "Star", "Grand", "GTA",
@@ -177,8 +179,27 @@ _PERIODS = {"mo": "month", "yr": "year", "wk": "week", "hr": "hour", "month": "m
             "week": "week", "day": "day", "hour": "hour", "night": "night"}
 _STRETCHED = re.compile(r"\b[A-Za-z]*([a-z])\1{2,}[A-Za-z]*\b|\b[A-Z]*([A-Z])\2{2,}[A-Z]*\b")  # Hiiii, NOOOO
 # Shouted text: espeak spells IT and US in capitals (information technology, United States); in a sentence without a
-# lower-case letter they are words (STOP IT, TAKE US HOME; THE US ARMY keeps its country).
-_SHOUTED_WORDS = re.compile(r"\bIT\b|(?<!\bTHE )\bUS\b")
+# lower-case letter they are the pronouns where a pronoun stands: at the end, after a verb, before a verb or a
+# particle (STOP IT, TAKE US HOME, IT WAS ME, LET US GO); headlines keep them (US OPEN, IT STAFF, THE US ARMY).
+_PRONOUN_AFTER = frozenset({"TO", "HOME", "NOW", "AGAIN", "OUT", "UP", "DOWN", "IN", "ON", "OFF", "BACK", "ALL",
+                            "GO", "BE", "WAS", "IS", "WILL", "CAN", "HAS", "HAD", "DOES", "DID", "WORKS", "MEANS",
+                            "SEEMS", "LOOKS", "FEELS", "HAPPENED", "ALONE", "FOR", "WITH", "OR", "AND", "SO",
+                            "PLEASE", "RIGHT", "TOO", "ANYMORE", "TONIGHT"})
+_PRONOUN_BEFORE = frozenset({"LET", "TAKE", "GIVE", "TELL", "JOIN", "HELP", "SHOW", "MAKE", "STOP", "DO", "DID",
+                             "GET", "GOT", "LOVE", "HATE", "SEE", "HEAR", "WATCH", "DROP", "LEAVE", "SAVE", "KEEP",
+                             "BRING", "SEND", "PUT", "FIX", "TRY", "SAY", "ATTACK", "FOLLOW", "TRUST", "BELIEVE",
+                             "FORGET", "DOING", "DONE", "ABOUT", "FOR", "TO", "WITH", "OF", "AT", "FROM"})
+_SHOUTED_WORDS = re.compile(r"\b(?:IT|US)\b")
+
+
+def _shouted_pronoun(m: re.Match[str]) -> str:
+    """IT / US in a shouted sentence -> it / us where a pronoun stands (see :data:`_PRONOUN_AFTER`)."""
+    before = re.findall(r"[A-Z']+", m.string[:m.start()])
+    after = re.match(r"\s*([A-Z']+|[.,!?;:)]|$)", m.string[m.end():])
+    following = after.group(1) if after else "X"
+    pronoun = (following in ("", ".", ",", "!", "?", ";", ":", ")") or following in _PRONOUN_AFTER
+               or (before and before[-1] in _PRONOUN_BEFORE))
+    return m.group(0).lower() if pronoun else m.group(0)
 # 1000s of people: thousands, not one thousand seconds
 _ORDERS_OF = re.compile(r"(?<![\w.,])(10|100|1,?000|1,?000,?000)'?s(?= of\b)")
 _ORDER_WORDS = {"10": "tens", "100": "hundreds", "1000": "thousands", "1000000": "millions"}
@@ -219,8 +240,8 @@ def _money(m: re.Match[str]) -> str:
 
 def _foreign_money(m: re.Match[str]) -> str:
     """US$10 -> ten US dollars, 5 USD -> five US dollars, 20 EUR -> twenty euros (numerals.FOREIGN_AMOUNT)."""
-    sign, amount, prefix = numerals.foreign_amount(m)
-    words = _say_money(sign, amount, None)
+    sign, amount, prefix, scale = numerals.foreign_amount(m)
+    words = _say_money(sign, amount, scale)
     if not prefix:
         return words
     qualifier = numerals.DOLLAR_PREFIXES[prefix][0]
@@ -256,6 +277,8 @@ def _scientific(m: re.Match[str]) -> str:
 
 def _time(m: re.Match[str]) -> str:
     second = m.group(3)
+    if m.group(0) in ("00:00", "24:00") and _word_before(m) in _AT_A_TIME:  # at 00:00; a timer's 00:00 stays
+        return "midnight"
     words = _clock(int(m.group(1)), int(m.group(2)), int(second) if second else None, m.group(4))
     return words if words is not None else m.group(0).replace(":", " ")
 
@@ -270,12 +293,8 @@ def _clock(hour: int, minute: int, second: int | None, ampm: str | None = None) 
     if minute == 0 and second is None:
         if ampm:
             words = f"{_words(hour)}{suffix}"
-        elif hour in (0, 24):  # 00:00 and 24:00: "zero o'clock" is no time anyone says
-            words = "midnight"
         else:  # 19:00 is nineteen hundred (24-hour), 7:00 seven o'clock
             words = f"{_words(hour)} hundred" if hour > 12 else f"{_words(hour)} o'clock"
-    elif hour == 0 and not ampm:  # 00:30: half an hour into the day, said on the 12-hour clock
-        words = f"twelve {'oh ' if minute < 10 else ''}{_words(minute)} a m"
     else:
         words = f"{_words(hour)} {'oh ' if minute < 10 else ''}{_words(minute)}{suffix}"
     if second is not None:
@@ -493,6 +512,8 @@ def roman_value(numeral: str) -> int:
 
 def _roman(m: re.Match[str]) -> str:
     numeral = m.group(0)
+    if not numeral:
+        return numeral
     before = m.string[:m.start()].rstrip().split(" ")[-1] if m.start() else ""
     title = before.rstrip(".").capitalize() in {t.capitalize() for t in _ROMAN_TITLES}
     if not before[:1].isupper() and not (title and len(numeral) > 1):  # in titles: after a capitalized word
@@ -500,8 +521,8 @@ def _roman(m: re.Match[str]) -> str:
     if len(numeral) == 1 and not title and before not in _REGNAL:
         return numeral  # a lone I, V or X is a word or a letter unless a title word or a ruler precedes it
     after = m.string[m.end():].lstrip()
-    if numeral == "I" and not title and not re.match(r"(?:$|[.,;:!?)]|of\b|and\b|'s\b)", after):
-        return numeral  # "Thanks John I appreciate it": the pronoun; Charles I of England, Charles I.
+    if numeral == "I" and before.rstrip(".") != "War" and not re.match(r"(?:$|[.,;:!?)]|of\b|and\b|'s\b)", after):
+        return numeral  # "Thanks John I appreciate", "Mark I think": the pronoun; Charles I of England, Act I.
     value = roman_value(numeral)
     if before in _REGNAL:
         return f"the {_words(value, 'ordinal')}"
@@ -547,8 +568,11 @@ def _fraction(m: re.Match[str]) -> str:
     if not whole and before in _OF_BEFORE:  # page 12/25
         return f"{_words(top)} of {_words(bottom)}"
     measured = _MEASURED.match(m.string, m.end()) is not None  # 5/16 inch, 1/20 of the dose: a fraction
-    dated = not whole and before in _DATE_BEFORE
-    if not whole and not dated and (top, bottom) in _SLASH_NAMES:
+    # an event word makes a date only where the date ends the phrase (Next stream: 12/5!, Party 12/5 at 8pm),
+    # not before a measure (Tonight 1/2 off, Launch 3/4 of the rockets)
+    ends = re.match(r"\s*(?:$|[.,!?;:)]|at\b|@|\d{1,2}(?::\d\d)?\s?[AaPp][Mm]\b)", m.string[m.end():])
+    dated = not whole and (before in _DATE_BEFORE or (before in _EVENT_BEFORE and ends is not None))
+    if not whole and not measured and (top, bottom) in _SLASH_NAMES and not (dated and top <= 12):
         return _SLASH_NAMES[top, bottom]
     month_day = None if measured and not dated else numerals.slash_month_day(top, bottom, dated)
     if month_day and (dated or bottom > 16):  # 12/25, on 3/4: a date (uniflg.text.numerals); 5/16 may be either
@@ -617,6 +641,8 @@ def _range(m: re.Match[str]) -> str:
 def _counter(m: re.Match[str]) -> str:
     """Ammo 12/30 -> Ammo 12 out of 30 (a stat), Wave 10/20 -> Wave 10 of 20 (progress)."""
     label = m.group(1) or m.group(2)
+    if (int(m.group(4)), int(m.group(5))) in _SLASH_NAMES:  # life 24/7: no counter
+        return m.group(0)
     return f"{label}{m.group(3) or ' '}{m.group(4)} {'out of' if m.group(1) else 'of'} {m.group(5)}"
 
 
@@ -640,13 +666,22 @@ def _per(m: re.Match[str]) -> str:
 
 def _unstretched(m: re.Match[str]) -> str:
     """Hiiii -> Hi, sooooo -> so, Hmmm -> Hmm (two where one would leave no vowel), NOOOO -> no (shouted: in lower
-    case); a word of one letter (aaa, zzz, www, AAA) or a Roman numeral (iii, viii, VIII, MMM) stays."""
+    case); goooood -> good, cooool -> cool, ooof -> oof, helllll -> hell (an o inside or opening a word, and l and f
+    ending one, are said doubled in more words than single: yeees, pleeease stay single); a word of one letter
+    (aaa, zzz, www, AAA), a Roman numeral (iii, viii, VIII, MMM) or an acronym of four capitals or fewer (IEEE,
+    CCCP) stays."""
     word = m.group(0)
-    if len(set(word.lower())) == 1 or _ROMAN_LOWER.fullmatch(word.lower()):
+    if len(set(word.lower())) == 1 or _ROMAN_LOWER.fullmatch(word.lower()) or (word.isupper() and len(word) <= 4):
         return word
     if word.isupper():  # NOOOOO, YESSSS: shouted; read in lower case, as the word it is
         word = word.lower()
-    once = re.sub(r"([a-z])\1{2,}", r"\1", word)
+
+    def run(r: re.Match[str]) -> str:
+        letter, at_end = r.group(1), r.end() == len(r.string)
+        doubled = (letter == "o" and not at_end) or (letter in "lf" and at_end and r.start() > 1)
+        return letter * (2 if doubled else 1)
+
+    once = re.sub(r"([a-z])\1{2,}", run, word)
     return once if re.search(r"[aeiouy]", once) else re.sub(r"([a-z])\1{2,}", r"\1\1", word)
 
 
@@ -722,7 +757,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # 1920x1080 (not hex 0x10); 2x speed, 3x faster (not 2x+1); x2 damage, x10 combo (not x86, nor a variable x2)
     (re.compile(r"(?<![\w.])([1-9]\d*)x(\d+)(?![\w])"), lambda m: f"{m.group(1)} by {m.group(2)}"),
     # 10x better, I died 3x already, 3x faster; a count at a clause's end: I did it 5x.
-    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?=\s+(?:" + _TIMES_BEFORE + r")\b|\s*(?:$|[.,!?;:)]))"
+    (re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)x(?=\s+(?:" + _TIMES_BEFORE + r")\b|(?<![^\d]1x)\s*(?:$|[.!?;)]))"
                 r"|(?<=\bat )(\d+(?:\.\d+)?)x(?![\w])"),
      _times),
     (re.compile(r"(?<![\w.])x(\d+(?:\.\d+)?)(?=\s+(?:" + _GAME_WORDS + r")\b|!)"), lambda m: f"times {m.group(1)}"),
@@ -759,7 +794,7 @@ def normalize(text: str) -> str:
         text = pattern.sub(read, text)
     text = numerals.TERM.sub(lambda m: numerals.term(m)[0] + " ", _CHAT.sub(_chat, text))
     if not any(c.islower() for c in text) and len(re.findall(r"[A-Z]{2,}", text)) >= 2:
-        text = _SHOUTED_WORDS.sub(lambda m: m.group(0).lower(), text)
+        text = _SHOUTED_WORDS.sub(_shouted_pronoun, text)
     text = _ORDERS_OF.sub(lambda m: _ORDER_WORDS[m.group(1).replace(",", "")], text)
     text = _VERSUS.sub("versus", _WITH.sub(lambda m: "without" if m.group(1) else "with ", text))
     text = _ABOUT.sub("about ", _DASH.sub(", ", _ELLIPSIS.sub("... ", text)))

@@ -147,8 +147,13 @@ def _money(m: re.Match[str]) -> str:
 
 def _foreign_money(m: re.Match[str]) -> str:
     """US$10 -> 10米ドル, 5 USD -> 5米ドル, 20 EUR -> 20ユーロ."""
-    sign, amount, prefix = numerals.foreign_amount(m)
+    sign, amount, prefix, scale = numerals.foreign_amount(m)
+    if scale:  # US$1.5 million: the amount in full, as the sign rule reads 1.5M
+        amount = numerals.scaled(amount.replace(",", ""), _SCALE_LETTERS.get(scale, scale)) or amount
     return f"{amount}{numerals.DOLLAR_PREFIXES[prefix][1] if prefix else ''}{numerals.CURRENCIES[sign].ja}"
+
+
+_SCALE_LETTERS = {"thousand": "k", "million": "M", "billion": "B", "bn": "B", "m": "M", "b": "B", "K": "k"}
 
 
 def _minus(m: re.Match[str]) -> str:
@@ -160,6 +165,12 @@ def _minus(m: re.Match[str]) -> str:
     if not _MINUS_AFTER.search(before) and _JOINED.search(before):
         return "-"
     return "マイナス"
+
+
+def _rising_range(m: re.Match[str]) -> str:
+    """10-20人 -> 10から20人; a falling pair (3-1話, 2-1位) is a code or an episode number: it keeps its hyphen."""
+    low = float(re.match(r"\d+(?:\.\d+)?", m.group(1)).group(0))  # type: ignore[union-attr]
+    return f"{m.group(1)}から" if low < float(m.group(2)) else m.group(0)
 
 
 def _unit(m: re.Match[str]) -> str:
@@ -232,8 +243,8 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\d:])(\d{1,3}):(\d)(?![\d:])"), r"\1たい\2"),
     (re.compile(r"(?<![\d.])0時"), "零時"),
     # 10-20人, 9時-18時 (after the time rule: 9:00-18:00), 4月1日(月)-4月7日: a range, read から
-    (re.compile(r"(?<![\d\-.,])(\d+(?:\.\d+)?(?:" + _UNIT_NAMES + r")?)\s?[-\u2013]\s?(?=\d+(?:\.\d+)?\s?(?:"
-                + _RANGE_COUNTERS + "|" + _UNIT_NAMES + r"))(?!\d+(?:\.\d+)?\s?[-\u2013]\d)"), r"\1から"),
+    (re.compile(r"(?<![\d\-.,第])(\d+(?:\.\d+)?(?:" + _UNIT_NAMES + r")?)\s?[-\u2013]\s?(?=(\d+(?:\.\d+)?)\s?(?:"
+                + _RANGE_COUNTERS + "|" + _UNIT_NAMES + r"))(?!\d+(?:\.\d+)?\s?[-\u2013]\d)"), _rising_range),
     (re.compile(r"(\d(?:時|分|秒|日|月|年)(?:[(（][月火水木金土日](?:曜日?)?[)）])?)\s?[-\u2013]\s?(?=\d)"), r"\1から"),
     (re.compile(r"(?<![\d\-])(\d{1,3})\s?[-\u2013]\s?(\d{1,3})(?=" + _SCORE_AFTER + ")"), r"\1たい\2"),
     # 20時〜, 15時30分〜配信, 4月1日(月)〜: a start, read から (kana before 〜 is a drawn-out vowel: だ〜)

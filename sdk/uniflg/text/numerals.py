@@ -52,21 +52,23 @@ CURRENCY_CODES: dict[str, tuple[str, str]] = {
 _AMOUNT = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 # US$10, HK$ 100, 5 USD, 20 EUR, USD 100: -> the sign's form (with the prefix kept as "PREFIX$" for the reader)
 # (ASCII boundaries: in Japanese text the kana around it are word characters too)
+_SCALE = r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|[kKmMB])(?![A-Za-z]))?"
 FOREIGN_AMOUNT = re.compile(r"(?<![A-Za-z0-9$])(?P<prefix>" + "|".join(sorted(DOLLAR_PREFIXES, key=len, reverse=True))
-                            + r")\$\s?(?P<a1>" + _AMOUNT + r")"
-                            r"|(?<![A-Za-z0-9.,])(?P<a2>" + _AMOUNT + r")\s?(?P<code2>" + "|".join(CURRENCY_CODES)
-                            + r")(?![A-Za-z])"
-                            r"|(?<![A-Za-z])(?P<code1>" + "|".join(CURRENCY_CODES) + r")\s?(?P<a3>" + _AMOUNT
-                            + r")(?![A-Za-z0-9.]|,\d)")
+                            + r")\$\s?(?P<a1>" + _AMOUNT + r")" + _SCALE
+                            + r"|(?<![A-Za-z0-9.,])(?P<a2>" + _AMOUNT + r")\s?(?P<code2>" + "|".join(CURRENCY_CODES)
+                            + r")(?![A-Za-z/])"
+                            r"|(?<![A-Za-z/])(?P<code1>" + "|".join(CURRENCY_CODES) + r")\s?(?P<a3>" + _AMOUNT
+                            + r")(?![A-Za-z0-9.]|,\d)" + _SCALE.replace("scale", "scale3"))
 
 
-def foreign_amount(m: re.Match[str]) -> tuple[str, str, str]:
-    """A :data:`FOREIGN_AMOUNT` match -> (sign, amount, dollar prefix or "")."""
+def foreign_amount(m: re.Match[str]) -> tuple[str, str, str, str | None]:
+    """A :data:`FOREIGN_AMOUNT` match -> (sign, amount, dollar prefix or "", scale word or letter or None: US$1.5
+    million, US$5k)."""
     if m.group("prefix"):
-        return "$", m.group("a1"), m.group("prefix")
+        return "$", m.group("a1"), m.group("prefix"), m.group("scale")
     code = m.group("code2") or m.group("code1")
     sign, prefix = CURRENCY_CODES[code]
-    return sign, m.group("a2") or m.group("a3"), prefix
+    return sign, m.group("a2") or m.group("a3"), prefix, m.group("scale3")
 
 # Game and document abbreviations before a number, with or without their period (Lv.99, ep 3, Ver.2.0); No and Ch
 # only with it ("No 1 cares", NO2 and CH4 are words and formulas): abbreviation -> (English, Japanese).
