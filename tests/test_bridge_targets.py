@@ -319,3 +319,20 @@ def test_cancelled_overlapping_stream_leaves_the_avatar_to_the_next(targets: Tar
     zeros = [i for i, (_, values) in enumerate(frames) if not any(values)]
     assert zeros[-2:] == [len(frames) - b.status.frame_count - 2, len(frames) - 1]
     assert np.allclose([t for t, _ in frames[zeros[-2] + 1:]], np.arange(b.status.frame_count + 1) / FPS)
+
+
+def test_target_edges_from_review_20(tmp_path) -> None:
+    """Target("", port) printed as :PORT (loopback) but could not send; a link-local IPv6 address without its
+    interface was a bare errno blamed on the syntax; a token file of blank lines was "empty"."""
+    import argparse
+
+    from uniflg_bridge.cli import read_token
+
+    assert Target("", 9000) == Target.parse(":9000") == Target("127.0.0.1", 9000)
+    Target("", 9000).check_sendable()
+    with pytest.raises(ValueError, match=r"a link-local IPv6 address needs its interface, e\.g\. \[fe80::1%eth0\]:9000"):
+        Target("fe80::1", 9000).check_sendable()
+    blank = tmp_path / "blank"
+    blank.write_text("  \n")
+    with pytest.raises(ValueError, match="the file holds only blank lines"):
+        read_token(argparse.Namespace(token=None, token_file=blank))

@@ -363,8 +363,11 @@ def test_chinese_is_named_as_such_and_open_jtalk_stays_quiet(capfd) -> None:
                                                    r"supported: '谢' \(U\+8C22\)"):
         split_text("谢谢")
     assert split_text("髙橋さんと𠮷野家").utterances[0].language == "ja"  # kanji of Japanese names stay
-    with pytest.raises(UnsupportedTextError, match=r"nothing speakable in '~' once '♪' \(U\+266A\) went"):
-        split_text("♪～")
+    with pytest.raises(UnsupportedTextError, match=r"nothing speakable in '♪～' once '♪' \(U\+266A\) went"):
+        split_text("♪～")  # the text as given, not its normalized '~'
+    with pytest.raises(UnsupportedTextError, match=r"nothing speakable: only 'ｗｗｗ'"):
+        split_text("ｗｗｗ")  # laughter typed full width is not read, in any sentence
+    assert split_text("lol that was so good ｗｗｗ!").utterances[0].text == "lol that was so good !"
     with pytest.raises(UnsupportedTextError, match="nothing speakable in '\\?\\?\\?'"):
         split_text("???", "ja")
     assert "WARNING: JPCommon" not in capfd.readouterr().err

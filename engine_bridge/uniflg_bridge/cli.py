@@ -168,8 +168,8 @@ def read_token(args: argparse.Namespace) -> str | None:
     lines = data.decode("utf-8", "replace").splitlines()
     token = lines[0].strip() if lines else ""
     if not token:
-        what = "its first line is blank (the token goes on the first line)" if any(
-            line.strip() for line in lines) else "the file is empty"
+        what = ("its first line is blank (the token goes on the first line)" if any(line.strip() for line in lines)
+                else "the file holds only blank lines" if lines else "the file is empty")
         raise ValueError(f"--token-file {args.token_file}: {what}")
     return _sendable(token, f"--token-file {args.token_file}")
 

@@ -514,13 +514,15 @@ def _refresh_portaudio(source: Source) -> None:
 def stop_on_signals(stop: threading.Event) -> Any:
     """Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closed, an SSH session dropped) set ``stop`` instead of
     ending the process, so the run ends through its cleanup: neutral frames, the stream end, the summary. A signal
-    the caller ignores (``nohup`` ignores SIGHUP) stays ignored."""
+    the caller ignores is handled all the same, except SIGHUP (``nohup``)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     names = ("SIGINT", "SIGTERM", "SIGHUP")  # SIGHUP: not on Windows
     previous = {s: signal.getsignal(s) for s in (getattr(signal, n) for n in names if hasattr(signal, n))}
-    previous = {s: h for s, h in previous.items() if h is not signal.SIG_IGN}  # nohup: an ignored one stays so
+    # nohup ignores SIGHUP, and it stays ignored; a background job of a script inherits SIGINT ignored too, but
+    # `kill -INT` is still meant to stop it (as `uniflg serve` does)
+    previous = {s: h for s, h in previous.items() if not (h is signal.SIG_IGN and s == getattr(signal, "SIGHUP", -1))}
 
     def handler(signum: int, _frame: Any) -> None:
         log.info("stopping (%s)", signal.Signals(signum).name)

@@ -85,6 +85,8 @@ class Target:
         return cls(host or "127.0.0.1", number)
 
     def __post_init__(self) -> None:
+        if self.host == "":  # Target("", 9000) prints as :9000, which parse reads as loopback: the same here
+            object.__setattr__(self, "host", "127.0.0.1")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ValueError(f"the port of {self.host!r} must be a whole number in 1..65535 (0 only to bind); "
                              f"got {self.port!r}")
@@ -105,6 +107,9 @@ class Target:
             with socket.socket(family, socket.SOCK_DGRAM) as probe:
                 probe.connect(address)
         except OSError as exc:
+            if self.host.lower().startswith("fe80") and "%" not in self.host:
+                raise ValueError(f"cannot send there: a link-local IPv6 address needs its interface, e.g. "
+                                 f"[{self.host}%eth0]:{self.port}") from None
             raise ValueError(f"cannot send there ({exc.strerror or exc}; broadcast addresses are not "
                              "supported)") from None
 

@@ -40,7 +40,8 @@ class NotFoundError(UniFLGError, LookupError):
 
 
 class LimitExceededError(UniFLGError):
-    """A size or concurrency limit was exceeded (text too long, audio too long). -> RESOURCE_EXHAUSTED"""
+    """A size limit was exceeded (text too long, audio too long). -> INVALID_ARGUMENT over gRPC: the request itself
+    is too big and asking again will not help (a full server answers UNAVAILABLE with a retry pause instead)."""
 
 
 class BackendUnavailableError(UniFLGError):

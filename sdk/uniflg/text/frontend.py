@@ -83,6 +83,7 @@ class _Cleaned:
     text: str
     dropped: tuple[str, ...]  # what was not read (emoji, symbols, faces, stage directions)
     wide: frozenset[int]  # positions in ``text`` of letters and digits typed full width (ｗ, ８, Ｏ: a Japanese IME)
+    given: str = ""  # the text as the caller gave it (errors quote it: ！！！ is not the normalized !!!)
 
 
 def _clean(text: str, strict: bool) -> _Cleaned:
@@ -93,6 +94,7 @@ def _clean(text: str, strict: bool) -> _Cleaned:
     check_nonempty(text)
     check_encoding(text)
     check_control_characters(text)
+    given = text
     text = _star_ratings(text)  # before the stars are dropped as decoration
     text = _HEART_VERB.sub(r"\1 love", text)  # I ❤️ you: a word, before the hearts are dropped as decoration
     # kaomoji and emoticons first: before NFKC, which splits their accents, and before the decoration, which would
@@ -112,6 +114,10 @@ def _clean(text: str, strict: bool) -> _Cleaned:
         if chinese:
             text = "".join(c for c in text if c not in chinese)
             dropped += chinese
+    # laughter typed full width (ｗｗｗ) is Japanese chat's, in any sentence: not read (lol that was good ｗｗｗ was
+    # read as Japanese, its English in katakana), as the Japanese front end leaves it out (normalize_ja._LAUGH)
+    laughter = tuple(dict.fromkeys(_WIDE_LAUGH.findall(text)))
+    text = _WIDE_LAUGH.sub("", text) if laughter else text
     if dropped and strict:
         raise UnsupportedTextError("emoji, symbols, faces and stage directions are not read: "
                                    f"{describe_characters(dropped)} (without strict they are dropped)", dropped)
@@ -120,15 +126,16 @@ def _clean(text: str, strict: bool) -> _Cleaned:
     text = text.strip()
     wide = frozenset(i - lead for i in wide if 0 <= i - lead < len(text))
     if not text:  # one line: the error names what was dropped
-        what = (describe_characters(dropped) if dropped
+        what = (describe_characters(dropped + laughter) if dropped or laughter
                 else f"invisible format characters {describe_characters(invisible)}" if invisible
                 else "Markdown formatting (a rule, an empty list or heading)")
         raise UnsupportedTextError(f"nothing speakable: only {what}", dropped)
     if dropped:
         log.warning("dropped what is not read (emoji, symbols, faces, stage directions): %s", " ".join(dropped))
-    return _Cleaned(text, dropped, wide)
+    return _Cleaned(text, dropped, wide, given)
 
 
+_WIDE_LAUGH = re.compile(r"(?<![Ａ-Ｚａ-ｚ])ｗ{2,}(?![Ａ-Ｚａ-ｚ])")  # ｗｗ, ｗｗｗｗ; not in a word, nor ＷＷＷ
 # A heart after a subject pronoun and before a word stands for "love" (I ❤️ you, I ♥ NY, we ❤️ it); anywhere else
 # it is decoration (love you 💕 bye, thanks everyone ❤️ see you, 大好き❤️).
 _HEART_VERB = re.compile(r"\b(I|[Ww]e|[Tt]hey|[Hh]e|[Ss]he) (?:[\u2764\u2665"
@@ -292,7 +299,9 @@ def _nothing_speakable(cleaned: _Cleaned) -> UnsupportedTextError:
     """The error for text that is left with no word to say: what was left, and what went before (♪～ once named
     only the "~")."""
     went = f" once {describe_characters(cleaned.dropped)} went" if cleaned.dropped else ""
-    return UnsupportedTextError(f"nothing speakable in {cleaned.text!r}{went}: give words (punctuation, symbols "
+    shown = cleaned.given.strip() or cleaned.text
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return UnsupportedTextError(f"nothing speakable in {shown!r}{went}: give words (punctuation, symbols "
                                 "and laughter (www) alone are not speech)", cleaned.dropped)
 
 
