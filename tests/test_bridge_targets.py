@@ -330,7 +330,8 @@ def test_target_edges_from_review_20(tmp_path) -> None:
 
     assert Target("", 9000) == Target.parse(":9000") == Target("127.0.0.1", 9000)
     Target("", 9000).check_sendable()
-    with pytest.raises(ValueError, match=r"a link-local IPv6 address needs its interface, e\.g\. \[fe80::1%eth0\]:9000"):
+    said = r"a link-local IPv6 address needs its interface, e\.g\. \[fe80::1%eth0\]:9000"
+    with pytest.raises(ValueError, match=said):
         Target("fe80::1", 9000).check_sendable()
     blank = tmp_path / "blank"
     blank.write_text("  \n")
