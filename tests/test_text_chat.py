@@ -400,3 +400,25 @@ def test_what_the_new_rules_must_leave_alone(written: str, said: str) -> None:
 ])
 def test_what_the_new_japanese_rules_must_leave_alone(written: str, said: str) -> None:
     assert split_text(written, "ja").utterances[0].text == said
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    # the second differential check (review 20): what the first fixes still did wrong
+    ("BORN IN THE US", "BORN IN THE US"),
+    ("IS IT TRUE, DOES IT WORK", "IS it TRUE, DOES it WORK"),
+    ("loooove looool woooow goooooal", "love lol wow goal"),  # one letter unless the doubled form is a word
+    ("goooood cooool helllll OFFFF sweeeet", "good cool hell off sweet"),
+    ("From 22:00 to 00:00 and 00:00-02:00", "From twenty two hundred to midnight and midnight to two o'clock"),
+    ("Type I error and Stage I cancer", "Type one error and Stage one cancer"),
+    ("GBP 10m and EUR 5bn", "ten million pounds and five billion euros"),
+    ("Kills 1/2 of the bugs, 9/11 = 0.818", "Kills one half of the bugs, nine elevenths equals zero point eight one "
+                                           "eight"),
+    ("$$ money $$", "$$ money $$"),
+])
+def test_second_round_of_the_new_rules(written: str, said: str) -> None:
+    assert encode(written, "en").text == said
+
+
+def test_japanese_signs_without_kana_and_episode_ranges() -> None:
+    assert [(u.language, u.text) for u in split_text("21:00〜").utterances] == [("ja", "21時から")]
+    assert split_text("第3-5話と3-4月", "ja").utterances[0].text == "第3から5話と3から4月"

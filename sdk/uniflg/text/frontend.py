@@ -207,7 +207,9 @@ def _detected(sentence: str, typed_wide: bool) -> str | None:
     (:func:`detect_language`)."""
     if detect_language(sentence) == "ja" or typed_wide:
         return "ja"
-    return "en" if scripts_in(sentence).latin else None
+    if scripts_in(sentence).latin:
+        return "en"
+    return "ja" if re.search("[\u3000-\u303f]", sentence) else None  # 21:00〜, 9:00〜18:00: a Japanese sign
 
 
 def _typed_wide(cleaned: _Cleaned, span: tuple[int, int]) -> bool:

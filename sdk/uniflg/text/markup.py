@@ -72,7 +72,7 @@ def _looks_like_tex(content: str) -> bool:
     letters (``$x$``, ``$xy$``); not kana or kanji, not a word (``$HOME/$``, ``$hello$``)."""
     from uniflg.text.charset import is_japanese_script
 
-    if any(is_japanese_script(c) for c in content):
+    if any(is_japanese_script(c) for c in content) or re.fullmatch(r"[\s\d.,]*", content):  # $5$, $42$: money
         return False
     return bool(re.search(r"[\\^_=+\-<>(){}\d]", content)) or bool(re.fullmatch(r"\s*[A-Za-z]{1,3}\s*", content))
 
@@ -140,7 +140,8 @@ def plain_text(text: str) -> str:
         elif token.type in _MATH_BLOCK:
             from uniflg.text.mathspeech import read_tex
 
-            lines.append(read_tex(token.content, _math_language(text)))
+            lines.append(read_tex(token.content, _math_language(text)) if _looks_like_tex(token.content)
+                         else f"$${token.content}$$")  # $$ money $$
         elif token.type == "list_item_open" and token.info:  # an ordered item: its number, then a short pause
             line.append(f"{token.info}, ")  # (1. would end a sentence and speak the number alone)
         elif token.type in ("th_open", "td_open"):

@@ -139,6 +139,7 @@ _REGNAL = {"King", "Queen", "Pope", "Emperor", "Empress", "Prince", "Princess", 
            "Peter", "Catherine", "Ramesses", "Ivan", "Boniface", "Urban", "Paul", "Victor"}
 _ROMAN = re.compile(r"\b(?=[IVX]{2,}\b(?!['’])|[IVX]\b(?!['’]))(X{0,3})(IX|IV|V?I{0,3})\b")  # not I'm, I'll
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
+_NAME_LIKE_TITLES = {"Mark", "Star", "Grand", "Final", "Rocky", "Fantasy"}  # Mark I think: a name, then the pronoun
 _ROMAN_TITLES = {"Chapter", "Part", "Volume", "Vol", "Act", "Book", "Episode", "Phase", "Season", "Level",
                  "Stage", "World", "War", "Type", "Class", "Mark", "Final", "Fantasy", "Rocky", "Star", "Grand", "GTA",
                  "Title", "Scene", "Appendix", "Grade", "Category", "Tier", "Ch"}
@@ -181,15 +182,28 @@ _STRETCHED = re.compile(r"\b[A-Za-z]*([a-z])\1{2,}[A-Za-z]*\b|\b[A-Z]*([A-Z])\2{
 # Shouted text: espeak spells IT and US in capitals (information technology, United States); in a sentence without a
 # lower-case letter they are the pronouns where a pronoun stands: at the end, after a verb, before a verb or a
 # particle (STOP IT, TAKE US HOME, IT WAS ME, LET US GO); headlines keep them (US OPEN, IT STAFF, THE US ARMY).
-_PRONOUN_AFTER = frozenset({"TO", "HOME", "NOW", "AGAIN", "OUT", "UP", "DOWN", "IN", "ON", "OFF", "BACK", "ALL",
-                            "GO", "BE", "WAS", "IS", "WILL", "CAN", "HAS", "HAD", "DOES", "DID", "WORKS", "MEANS",
-                            "SEEMS", "LOOKS", "FEELS", "HAPPENED", "ALONE", "FOR", "WITH", "OR", "AND", "SO",
-                            "PLEASE", "RIGHT", "TOO", "ANYMORE", "TONIGHT"})
-_PRONOUN_BEFORE = frozenset({"LET", "TAKE", "GIVE", "TELL", "JOIN", "HELP", "SHOW", "MAKE", "STOP", "DO", "DID",
-                             "GET", "GOT", "LOVE", "HATE", "SEE", "HEAR", "WATCH", "DROP", "LEAVE", "SAVE", "KEEP",
-                             "BRING", "SEND", "PUT", "FIX", "TRY", "SAY", "ATTACK", "FOLLOW", "TRUST", "BELIEVE",
-                             "FORGET", "DOING", "DONE", "ABOUT", "FOR", "TO", "WITH", "OF", "AT", "FROM"})
+_PRONOUN_AFTER = frozenset({"HURTS", "SUCKS", "ROCKS", "RULES", "HAPPENS", "MATTERS", "TO", "HOME", "NOW", "AGAIN",
+                            "OUT", "UP", "DOWN", "IN", "ON", "OFF", "BACK", "ALL", "GO", "BE", "WAS", "IS", "WILL",
+                            "CAN", "HAS", "HAD", "DOES", "DID", "WORKS", "MEANS", "SEEMS", "LOOKS", "FEELS",
+                            "HAPPENED", "ALONE", "FOR", "WITH", "OR", "AND", "SO", "PLEASE", "RIGHT", "TOO",
+                            "ANYMORE", "TONIGHT"})
+_PRONOUN_BEFORE = frozenset({"IS", "WAS", "DOES", "CAN", "WILL", "WOULD", "SHOULD", "COULD", "ISN'T", "WASN'T", "LET",
+                             "TAKE", "GIVE", "TELL", "JOIN", "HELP", "SHOW", "MAKE", "STOP", "DO", "DID", "GET",
+                             "GOT", "LOVE", "HATE", "SEE", "HEAR", "WATCH", "DROP", "LEAVE", "SAVE", "KEEP", "BRING",
+                             "SEND", "PUT", "FIX", "TRY", "SAY", "ATTACK", "FOLLOW", "TRUST", "BELIEVE", "FORGET",
+                             "DOING", "DONE", "ABOUT", "FOR", "TO", "WITH", "OF", "AT", "FROM"})
 _SHOUTED_WORDS = re.compile(r"\b(?:IT|US)\b")
+# Chat words stretched from a double letter (goooood is good, not god): where a stretch collapses to two letters and
+# gives one of these, that is the word; otherwise one letter (loooove, noooo, wooow).
+_DOUBLED_WORDS = frozenset({"good", "cool", "boom", "oof", "food", "mood", "noob", "book", "look", "cook", "took",
+                            "soon", "moon", "noon", "zoom", "room", "doom", "shoot", "boost", "tool", "fool", "pool",
+                            "school", "smooth", "loot", "root", "boo", "woo", "yoo", "goo", "too", "zoo", "hoot",
+                            "hooray", "loop", "oops", "poop", "wood", "hell", "well", "all", "ball", "kill", "fall",
+                            "call", "tell", "still", "full", "chill", "sell", "till", "will", "yell", "bell", "off",
+                            "stuff", "staff", "buff", "puff", "cliff", "sniff", "stiff", "see", "free", "sweet",
+                            "feel", "need", "yeet", "meet", "beer", "bee", "wee", "fee", "sleep", "deep", "keep",
+                            "teen", "green", "queen", "seen", "been", "week", "peek", "seek", "geek", "cheese",
+                            "feet", "sheep", "speed", "tree", "three", "agree"})
 
 
 def _shouted_pronoun(m: re.Match[str]) -> str:
@@ -197,6 +211,8 @@ def _shouted_pronoun(m: re.Match[str]) -> str:
     before = re.findall(r"[A-Z']+", m.string[:m.start()])
     after = re.match(r"\s*([A-Z']+|[.,!?;:)]|$)", m.string[m.end():])
     following = after.group(1) if after else "X"
+    if before and before[-1] == "THE":  # THE US, THE IT DEPARTMENT
+        return m.group(0)
     pronoun = (following in ("", ".", ",", "!", "?", ";", ":", ")") or following in _PRONOUN_AFTER
                or (before and before[-1] in _PRONOUN_BEFORE))
     return m.group(0).lower() if pronoun else m.group(0)
@@ -277,8 +293,10 @@ def _scientific(m: re.Match[str]) -> str:
 
 def _time(m: re.Match[str]) -> str:
     second = m.group(3)
-    if m.group(0) in ("00:00", "24:00") and _word_before(m) in _AT_A_TIME:  # at 00:00; a timer's 00:00 stays
-        return "midnight"
+    span = m.string[max(0, m.start() - 1):m.start()] in ("-", "\u2013") \
+        or m.string.startswith(("-", "\u2013", " to "), m.end())  # 00:00-02:00 (the span rule made it " to ")
+    if (m.group(0) in ("00:00", "0:00", "24:00") and (_word_before(m) in _AT_A_TIME | {"to", "from"} or span)):
+        return "midnight"  # at 00:00, 22:00 to 00:00, 00:00-02:00; a timer's 00:00 stays
     words = _clock(int(m.group(1)), int(m.group(2)), int(second) if second else None, m.group(4))
     return words if words is not None else m.group(0).replace(":", " ")
 
@@ -521,7 +539,8 @@ def _roman(m: re.Match[str]) -> str:
     if len(numeral) == 1 and not title and before not in _REGNAL:
         return numeral  # a lone I, V or X is a word or a letter unless a title word or a ruler precedes it
     after = m.string[m.end():].lstrip()
-    if numeral == "I" and before.rstrip(".") != "War" and not re.match(r"(?:$|[.,;:!?)]|of\b|and\b|'s\b)", after):
+    if numeral == "I" and (not title or before.rstrip(".") in _NAME_LIKE_TITLES) \
+            and not re.match(r"(?:$|[.,;:!?)]|of\b|and\b|'s\b)", after):
         return numeral  # "Thanks John I appreciate", "Mark I think": the pronoun; Charles I of England, Act I.
     value = roman_value(numeral)
     if before in _REGNAL:
@@ -572,7 +591,8 @@ def _fraction(m: re.Match[str]) -> str:
     # not before a measure (Tonight 1/2 off, Launch 3/4 of the rockets)
     ends = re.match(r"\s*(?:$|[.,!?;:)]|at\b|@|\d{1,2}(?::\d\d)?\s?[AaPp][Mm]\b)", m.string[m.end():])
     dated = not whole and (before in _DATE_BEFORE or (before in _EVENT_BEFORE and ends is not None))
-    if not whole and not measured and (top, bottom) in _SLASH_NAMES and not (dated and top <= 12):
+    sums = re.match(r"\s*[=<>]", m.string[m.end():]) is not None or before == "ratio"  # 9/11 = 0.818
+    if not whole and not measured and not sums and (top, bottom) in _SLASH_NAMES and not (dated and top <= 12):
         return _SLASH_NAMES[top, bottom]
     month_day = None if measured and not dated else numerals.slash_month_day(top, bottom, dated)
     if month_day and (dated or bottom > 16):  # 12/25, on 3/4: a date (uniflg.text.numerals); 5/16 may be either
@@ -641,8 +661,8 @@ def _range(m: re.Match[str]) -> str:
 def _counter(m: re.Match[str]) -> str:
     """Ammo 12/30 -> Ammo 12 out of 30 (a stat), Wave 10/20 -> Wave 10 of 20 (progress)."""
     label = m.group(1) or m.group(2)
-    if (int(m.group(4)), int(m.group(5))) in _SLASH_NAMES:  # life 24/7: no counter
-        return m.group(0)
+    if (int(m.group(4)), int(m.group(5))) in _SLASH_NAMES or m.string.startswith(" of", m.end()):
+        return m.group(0)  # life 24/7, Kills 1/2 of the bugs: no counter
     return f"{label}{m.group(3) or ' '}{m.group(4)} {'out of' if m.group(1) else 'of'} {m.group(5)}"
 
 
@@ -666,8 +686,8 @@ def _per(m: re.Match[str]) -> str:
 
 def _unstretched(m: re.Match[str]) -> str:
     """Hiiii -> Hi, sooooo -> so, Hmmm -> Hmm (two where one would leave no vowel), NOOOO -> no (shouted: in lower
-    case); goooood -> good, cooool -> cool, ooof -> oof, helllll -> hell (an o inside or opening a word, and l and f
-    ending one, are said doubled in more words than single: yeees, pleeease stay single); a word of one letter
+    case); goooood -> good, cooool -> cool, helllll -> hell, sweeeet -> sweet (the doubled form where it is one of
+    :data:`_DOUBLED_WORDS`; loooove, looool, woooow stay single); a word of one letter
     (aaa, zzz, www, AAA), a Roman numeral (iii, viii, VIII, MMM) or an acronym of four capitals or fewer (IEEE,
     CCCP) stays."""
     word = m.group(0)
@@ -677,12 +697,13 @@ def _unstretched(m: re.Match[str]) -> str:
         word = word.lower()
 
     def run(r: re.Match[str]) -> str:
-        letter, at_end = r.group(1), r.end() == len(r.string)
-        doubled = (letter == "o" and not at_end) or (letter in "lf" and at_end and r.start() > 1)
-        return letter * (2 if doubled else 1)
+        return r.group(1)
 
-    once = re.sub(r"([a-z])\1{2,}", run, word)
-    return once if re.search(r"[aeiouy]", once) else re.sub(r"([a-z])\1{2,}", r"\1\1", word)
+    single = re.sub(r"([a-z])\1{2,}", run, word)
+    doubled = re.sub(r"([a-z])\1{2,}", r"\1\1", word)
+    if doubled in _DOUBLED_WORDS:  # goooood, cooool, helllll, freeee: a word with a double letter
+        return doubled
+    return single if re.search(r"[aeiouy]", single) else doubled
 
 
 def _times(m: re.Match[str]) -> str:

@@ -55,7 +55,7 @@ _COUNTED = re.compile(r"\s?(?:" + _COUNTED_AFTER + ")")
 _COUNTING = re.compile("(?:" + numerals.CURRENCY_SIGN + "|" + _COUNTED_BEFORE + r")\s?$")
 _AMPM = {"a": "午前", "p": "午後"}
 # What a range of numbers counts: 10-20人, 20-30代, 5-10分 (a bare 3-5 or 1-2-3 is a serial, a code or an address).
-_RANGE_COUNTERS = ("人|名|代|歳|才|分|秒|時間|日間|日|週間|週|か月|ヶ月|ヵ月|カ月|年|回|個|本|枚|件|冊|杯|匹|頭|台|"
+_RANGE_COUNTERS = ("人|名|代|歳|才|分|秒|時間|日間|日|週間|週|か月|ヶ月|ヵ月|カ月|月|年|回|個|本|枚|件|冊|杯|匹|頭|台|"
                    "度|%|円|万|千|倍|割|点|ページ|話|位|組|周|問|戦|試合")
 _UNIT_NAMES = names(False, "ja") + "|" + names(True, "ja")
 # What a score says: 1-0で勝った, 3-2で負けた, 2-2の引き分け.
@@ -243,7 +243,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?<![\d:])(\d{1,3}):(\d)(?![\d:])"), r"\1たい\2"),
     (re.compile(r"(?<![\d.])0時"), "零時"),
     # 10-20人, 9時-18時 (after the time rule: 9:00-18:00), 4月1日(月)-4月7日: a range, read から
-    (re.compile(r"(?<![\d\-.,第])(\d+(?:\.\d+)?(?:" + _UNIT_NAMES + r")?)\s?[-\u2013]\s?(?=(\d+(?:\.\d+)?)\s?(?:"
+    (re.compile(r"(?<![\d\-.,])(\d+(?:\.\d+)?(?:" + _UNIT_NAMES + r")?)\s?[-\u2013]\s?(?=(\d+(?:\.\d+)?)\s?(?:"
                 + _RANGE_COUNTERS + "|" + _UNIT_NAMES + r"))(?!\d+(?:\.\d+)?\s?[-\u2013]\d)"), _rising_range),
     (re.compile(r"(\d(?:時|分|秒|日|月|年)(?:[(（][月火水木金土日](?:曜日?)?[)）])?)\s?[-\u2013]\s?(?=\d)"), r"\1から"),
     (re.compile(r"(?<![\d\-])(\d{1,3})\s?[-\u2013]\s?(\d{1,3})(?=" + _SCORE_AFTER + ")"), r"\1たい\2"),

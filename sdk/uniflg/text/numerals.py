@@ -58,7 +58,7 @@ FOREIGN_AMOUNT = re.compile(r"(?<![A-Za-z0-9$])(?P<prefix>" + "|".join(sorted(DO
                             + r"|(?<![A-Za-z0-9.,])(?P<a2>" + _AMOUNT + r")\s?(?P<code2>" + "|".join(CURRENCY_CODES)
                             + r")(?![A-Za-z/])"
                             r"|(?<![A-Za-z/])(?P<code1>" + "|".join(CURRENCY_CODES) + r")\s?(?P<a3>" + _AMOUNT
-                            + r")(?![A-Za-z0-9.]|,\d)" + _SCALE.replace("scale", "scale3"))
+                            + r")" + _SCALE.replace("scale", "scale3") + r"(?![A-Za-z0-9.]|,\d)")
 
 
 def foreign_amount(m: re.Match[str]) -> tuple[str, str, str, str | None]:
