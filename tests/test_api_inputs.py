@@ -71,3 +71,9 @@ def test_animate_array_in_blocks_equals_one_chunk(voice) -> None:
     assert audio.size > 65536
     whole = np.concatenate([c.landmarks for c in voice.animate([audio], 24000)])
     np.testing.assert_allclose(voice.animate_array(audio, 24000), whole, atol=1e-5)
+
+
+def test_strict_must_be_a_bool() -> None:
+    for call in (split_text, encode):
+        with pytest.raises(InvalidInputError, match="strict must be True or False; got 'no'"):
+            call("hello", strict="no")  # type: ignore[arg-type]

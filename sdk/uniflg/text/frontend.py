@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 from uniflg.backends.graphs import AXIS_RANGES
-from uniflg.errors import LimitExceededError, UnsupportedTextError
+from uniflg.errors import InvalidInputError, LimitExceededError, UnsupportedTextError
 from uniflg.limits import check_control_characters, check_encoding, check_nonempty
 from uniflg.text import symbols as S
 from uniflg.text.charset import (
@@ -92,6 +92,8 @@ def _clean(text: str, strict: bool) -> _Cleaned:
     invisible format
     characters (a byte-order mark, zero-width spaces, direction marks: Unicode category Cf), then NFKC."""
     check_nonempty(text)
+    if not isinstance(strict, bool):  # "no" would be strict
+        raise InvalidInputError(f"strict must be True or False; got {strict!r}")
     check_encoding(text)
     check_control_characters(text)
     given = text

@@ -276,6 +276,7 @@ def open_dataset(data: Path, split: str = "train", cache: Path | None = None, pa
         except (PermissionError, OSError) as exc:
             if not isinstance(exc, PermissionError) and exc.errno != errno.EROFS:
                 raise
-            raise InvalidInputError(f"cannot write the feature cache {cache} ({exc.strerror or exc}): give a "
-                                    "writable folder for it with --cache DIR") from None
+            raise InvalidInputError(f"cannot write the feature cache {cache} ({exc.strerror or exc}): `uniflg train` "
+                                    "takes a writable folder for it with --cache DIR; other commands need a writable "
+                                    "copy of the corpus") from None
     return UniFLGDataset(cache, split, paired_only, max_seconds, only_speakers, text_only)
