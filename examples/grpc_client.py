@@ -10,7 +10,13 @@ Bad input (bad arguments, a file that is missing or no sound file, an output pat
 files that cannot be read) ends with one line on stderr and exit status 2, as the other examples do, before any
 request is sent; a server that cannot be reached, an error status from the server or a failed write, with one
 line and exit status 1. Files are written under a temporary name and renamed when complete, so an interrupted run
-leaves no truncated file that looks valid.
+leaves no truncated file that looks valid. A text's speech replaces every file of an earlier run in that folder
+(speech.wav, landmarks.npy and what `uniflg speak` or `animate` left there: landmarks.json, preview.mp4,
+animated.npy), so no file of another utterance stays beside it.
+
+--timeout bounds the whole call (default 900 s). A server that drives an avatar (--osc, --vmc, --livelink)
+answers in real time, so a long text or file takes as long as its speech: the longest the default limits allow,
+300 s of audio, fits.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from uniflg import argtypes
 from uniflg.audio import pcm16
 from uniflg.audio_file import MAX_FILE_SECONDS, open_audio
 from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
+from uniflg.commands import OUTPUTS_SPEAK
 from uniflg.errors import UniFLGError
 from uniflg.limits import check_text
 from uniflg.outputs import prepare_output, staged_outputs
@@ -52,6 +59,12 @@ from uniflg.outputs import prepare_output, staged_outputs
 # ---------------------------------------------------------------- output files
 
 OUTPUTS = ("speech.wav", "landmarks.npy", "animated.npy")  # what this client writes into --out
+# a new speech.wav's folder keeps no file of another utterance: this client's and `uniflg speak`'s
+SPEECH_REPLACES = tuple(dict.fromkeys(OUTPUTS + OUTPUTS_SPEAK))
+
+
+class BadInputError(ValueError):
+    """The user's input was wrong (exit status 2), found after connecting (the audio's samples)."""
 
 
 def write_files(out: Path, writers: dict[str, Callable[[IO[bytes]], None]], replaces: tuple[str, ...] = ()) -> None:
@@ -90,7 +103,7 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int
     rate = 0
     done = False
     t0 = time.perf_counter()
-    for response in stub.Synthesize(request, metadata=args.metadata, timeout=120):
+    for response in stub.Synthesize(request, metadata=args.metadata, timeout=args.timeout):
         kind = response.WhichOneof("response")
         if kind == "header":
             rate = response.header.sample_rate
@@ -109,34 +122,46 @@ def synthesize(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int
     check_complete(done)
     pcm = np.concatenate(audio) if audio else np.zeros(0, "<i2")
     write_files(args.out, {"speech.wav": lambda fh: sf.write(fh, pcm, rate, subtype="PCM_16", format="WAV"),
-                           "landmarks.npy": lambda fh: np.save(fh, landmarks(frames))}, replaces=OUTPUTS)
+                           "landmarks.npy": lambda fh: np.save(fh, landmarks(frames))}, replaces=SPEECH_REPLACES)
     print(f"wrote {args.out / 'speech.wav'} and {args.out / 'landmarks.npy'}")
     return 0
 
 
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """-> (mono int16 samples, sample rate), read and checked as `uniflg animate` reads files (missing, a folder, not
-    audio, NaN samples...: ValueError, one line; longer than 4 hours, from the header); the channels are mixed, as
-    the service takes mono."""
+def check_audio(path: Path) -> float:
+    """-> the file's length in seconds, checked as `uniflg animate` reads files (missing, a folder, not audio, NaN
+    samples...: ValueError, one line; longer than 4 hours, from the header). The samples are decoded block by block
+    and dropped: memory stays small however long the file is, and the server's limit is checked before the file is
+    held in memory (:func:`read_audio`)."""
     try:
         with open_audio(path, max_seconds=None) as source:
             if source.seconds > MAX_FILE_SECONDS:  # from the header, before a sample is decoded
                 raise ValueError(f"{path} is {source.seconds / 3600:,.1f} h long; this client reads at most "
                                  f"{MAX_FILE_SECONDS / 3600:g} h per file: split the file")
-            audio, rate = source.read_all(), source.sample_rate
+            for _ in source.blocks(10.0):
+                pass
+            return source.seconds
     except UniFLGError as exc:
         raise ValueError(str(exc)) from None
-    return pcm16(audio), rate
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """-> (mono int16 samples, sample rate) of a file :func:`check_audio` passed; the channels are mixed, as the
+    service takes mono."""
+    try:
+        with open_audio(path, max_seconds=None) as source:
+            return np.concatenate([pcm16(b) for b in source.blocks(10.0)] or [np.zeros(0, "<i2")]), source.sample_rate
+    except UniFLGError as exc:  # the file changed since it was checked
+        raise BadInputError(str(exc)) from None
 
 
 def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
-    pcm, rate = args.pcm
     limit = stub.GetInfo(pb.GetInfoRequest(), metadata=args.metadata, timeout=args.connect_timeout).limits
-    seconds = len(pcm) / rate
-    if limit.max_audio_seconds and seconds > limit.max_audio_seconds:  # refused before the upload, not after it
+    seconds = args.audio_seconds  # from the header: a long file is refused before it is decoded into memory
+    if limit.max_audio_seconds and seconds > limit.max_audio_seconds:  # and before the upload, not after it
         raise ValueError(f"{args.audio} is {seconds:,.1f} s long; the server takes at most "
                          f"{limit.max_audio_seconds:g} s of audio per call (GetInfo limits.max_audio_seconds): "
                          "split the file")
+    pcm, rate = read_audio(args.audio)
 
     def requests() -> Iterator[pb.AnimateRequest]:
         yield pb.AnimateRequest(header=pb.AudioHeader(sample_rate=rate, channels=1,
@@ -148,7 +173,7 @@ def animate(stub: pb_grpc.UniFLGServiceStub, args: argparse.Namespace) -> int:
 
     frames: list[pb.LandmarkFrame] = []
     done = False
-    for response in stub.Animate(requests(), metadata=args.metadata, timeout=120):
+    for response in stub.Animate(requests(), metadata=args.metadata, timeout=args.timeout):
         if response.WhichOneof("response") == "chunk":
             frames.extend(response.chunk.frames)
         elif response.WhichOneof("response") == "status":
@@ -203,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (s, a):
         p.add_argument("-o", "--out", type=argtypes.path, default=Path("out/grpc"), metavar="FOLDER",
                        help="output folder, new or existing (default out/grpc)")
+        p.add_argument("--timeout", type=argtypes.positive_seconds, default=900.0, metavar="SECONDS",
+                       help="deadline for the whole call (default 900: a server that drives an avatar answers in "
+                            "real time, and its longest call, 300 s of audio, fits)")
         add_connection_options(p, suppress=True)
     return parser
 
@@ -213,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "synthesize":
             check_text(args.text)  # empty, control characters, bytes that are not UTF-8
         if args.command == "animate":
-            args.pcm = read_audio(args.audio)
+            args.audio_seconds = check_audio(args.audio)
         prepare_output(args.out, OUTPUTS)  # as `uniflg speak`
         connection = client_connection(args)
         args.metadata = connection.metadata
@@ -225,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(channel, args, connection)
             stub = pb_grpc.UniFLGServiceStub(channel)
             return synthesize(stub, args) if args.command == "synthesize" else animate(stub, args)
+    except BadInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except grpc.RpcError as exc:
         details = " ".join((exc.details() or "").split())  # one line
         print(f"error: the server answered {exc.code().name}: {details}", file=sys.stderr)

@@ -10,6 +10,7 @@ resolve or is not this machine's, a port in use or out of range) ends with one l
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -90,6 +91,8 @@ def main() -> int:
     parser.add_argument("--vmc", action="store_true", help="decode VMC blendshape bundles")
     parser.add_argument("--count", type=bounded_int(1, 10**9), default=None, help="exit after this many frames")
     args = parser.parse_args()
+    if hasattr(signal, "SIGPIPE"):  # the printout is the result: stop quietly when its reader has gone (`| head`)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     printer = Printer(args.count)
     dispatcher = Dispatcher()
     if args.vmc:

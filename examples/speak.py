@@ -11,6 +11,7 @@ and exit status 2; the options are checked against the voice's voice.json before
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -37,6 +38,8 @@ def main() -> int:
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))
     parser.add_argument("--emotion")
     args = parser.parse_args()
+    if hasattr(signal, "SIGPIPE"):  # the printout is the result: stop quietly when its reader has gone (`| head`)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     options = SynthesisOptions(emotion=args.emotion, seed=7)
     try:
         check_request(read_voice_spec(args.voice), options)  # names and limits, before the model loads

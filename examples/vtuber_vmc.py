@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -97,6 +98,7 @@ def options_of(args: argparse.Namespace) -> SynthesisOptions:
 
 
 async def speak(voice: Voice, text: str, args: argparse.Namespace, target: Target | None) -> int:
+    stop_on_signals(asyncio.current_task())
     options = options_of(args)
     info = voice.stream_info(options)
     queue = chunks_in_thread(voice, text, options)
@@ -143,6 +145,27 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace, target: Targe
     return 0
 
 
+STOPPED_BY: list[int] = []  # SIGTERM or SIGHUP that ended the run
+
+
+def stop_on_signals(task: asyncio.Task | None) -> None:
+    """SIGTERM and SIGHUP (`timeout`, `kill`, a closed terminal) cancel the run as Ctrl-C does, so the avatar gets
+    its neutral frame instead of freezing on the last mouth; a signal the caller ignores (`nohup`) stays ignored."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # no SIGHUP on Windows
+        if task is None or signum is None or signal.getsignal(signum) is not signal.SIG_DFL:
+            continue
+        try:
+            loop.add_signal_handler(signum, _cancel, task, signum)
+        except NotImplementedError:  # Windows event loops take no signal handlers
+            return
+
+
+def _cancel(task: asyncio.Task, signum: int) -> None:
+    STOPPED_BY.append(signum)
+    task.cancel()
+
+
 def seed(text: str) -> int:
     """argparse type: a noise seed, an integer in [0, 2**64) (as the SDK and gRPC take)."""
     if not text.isdigit() or int(text) >= 2**64:
@@ -166,6 +189,9 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--seed", type=seed, default=0, help="noise seed, 0 to 2**64-1")
     args = parser.parse_args()
+    if args.dry_run and hasattr(signal, "SIGPIPE"):  # the printed frames are the result: stop quietly when their
+                                                     # reader has gone (`| head`)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     target = None
     if not args.dry_run:
@@ -187,6 +213,11 @@ def main() -> int:
         split_text(args.text)  # empty, unreadable or too long text, also before the model loads
         voice = load_voice(args.voice, backend=args.backend)
         return asyncio.run(speak(voice, args.text, args, target))
+    except asyncio.CancelledError:
+        if not STOPPED_BY:
+            raise
+        print(f"stopped by {signal.Signals(STOPPED_BY[-1]).name}", file=sys.stderr)
+        return 128 + STOPPED_BY[-1]
     except UniFLGError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

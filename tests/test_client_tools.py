@@ -139,9 +139,12 @@ def test_a_successful_run_writes_complete_files(plain, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert np.load(out / "animated.npy").shape[1:] == (70, 2)
     assert sorted(p.name for p in out.iterdir()) == ["animated.npy", "landmarks.npy", "speech.wav"]  # no temporaries
+    for left_by_speak in ("landmarks.json", "preview.mp4"):  # `uniflg speak -o` the same folder wrote these
+        (out / left_by_speak).write_bytes(b"another utterance")
     done = client("synthesize", "いいえ", "-o", str(out), "--address", plain)  # another utterance
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["landmarks.npy", "speech.wav"]  # no animated.npy of the last one
+    # no animated.npy, landmarks.json or preview.mp4 of an earlier utterance stays beside the new speech
+    assert sorted(p.name for p in out.iterdir()) == ["landmarks.npy", "speech.wav"]
 
 
 def test_a_file_longer_than_the_server_takes_is_refused_before_upload(plain, tmp_path) -> None:
@@ -166,6 +169,42 @@ def test_a_file_longer_than_the_server_takes_is_refused_before_upload(plain, tmp
     one_line(client("animate", str(longer), "-o", str(tmp_path / "out"), "--address", plain), 1,
              f"error: {longer} is 400.0 s long; the server takes at most 300 s of audio per call (GetInfo "
              "limits.max_audio_seconds): split the file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_long_file_is_refused_without_holding_it_in_memory(plain, tmp_path) -> None:
+    """An hour of 48 kHz stereo (under the client's 4-hour cap, over the server's 300 s) was decoded whole before
+    the server's limit was asked: 2.2 GB resident (review 21). Now it is checked block by block and refused from its
+    length; the client's peak memory stays that of an idle client."""
+    import os
+    import struct
+
+    sparse, rate, channels = tmp_path / "hour.wav", 48000, 2
+    frames = rate * 3600
+    with open(sparse, "wb") as fh:
+        fh.write(b"RIFF" + struct.pack("<I", 36 + 4 * frames) + b"WAVEfmt " + struct.pack(
+            "<IHHIIHH", 16, 1, channels, rate, 4 * rate, 4, 16) + b"data" + struct.pack("<I", 4 * frames))
+        fh.truncate(44 + 4 * frames)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / CLIENT), "animate", str(sparse), "-o",
+                             str(tmp_path / "out"), "--address", plain], env=ENV, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert (proc.returncode, stderr) == (1, f"error: {sparse} is 3,600.0 s long; the server takes at most 300 s of "
+                                            "audio per call (GetInfo limits.max_audio_seconds): split the file\n")
+    assert usage.ru_maxrss < 700 * 1024, f"peak {usage.ru_maxrss / 1024:.0f} MB"  # KiB on Linux; whole: 2,200 MB
+    assert not (tmp_path / "out").exists()
+
+
+def test_timeout_bounds_the_whole_call(plain, tmp_path) -> None:
+    """--timeout replaces a fixed 120 s deadline that failed every call longer than 2 minutes on a server driving
+    an avatar in real time (review 21)."""
+    one_line(client("synthesize", "はい", "--timeout", "0"), 2,
+             f"{CLIENT} synthesize: error: argument --timeout: must be a finite number of seconds above 0; got 0 "
+             f"(see {CLIENT} synthesize --help)")
+    done = client("synthesize", "はい", "--timeout", "0.001", "-o", str(tmp_path / "out"), "--address", plain)
+    assert done.returncode == 1 and done.stderr.startswith("error: the server answered DEADLINE_EXCEEDED"), done.stderr
     assert not (tmp_path / "out").exists()
 
 
