@@ -5,6 +5,7 @@ they run as a user runs them (a subprocess), against a real gRPC server and real
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -218,3 +219,55 @@ def test_vtuber_vmc_refuses_a_broadcast_address_before_the_voice_loads() -> None
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         "error: --vmc 255.255.255.255: cannot send there (Permission denied; broadcast addresses "
         "are not supported)"], done.stderr
+
+
+# ---------------------------------------------------------------- review 21: signals and closed pipes
+
+LONG_TEXT = "こんにちは、今日はいい天気ですね。散歩に行きましょう。公園の桜がとてもきれいに咲いていました。"
+
+
+@needs_default_voice
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_vtuber_vmc_sends_the_neutral_frame_when_stopped_by_a_signal(signum: int) -> None:
+    """`timeout`, `kill` or a closed terminal left the avatar frozen on its last mouth (exit 143 with no neutral
+    frame; only Ctrl-C sent it). Real UDP: the last VMC bundle the app receives sets every blendshape to 0."""
+    from pythonosc.osc_packet import OscPacket
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(120)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "vtuber_vmc.py"), LONG_TEXT, "--vmc",
+                             f"127.0.0.1:{rx.getsockname()[1]}"], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(15):  # half a second of frames: the avatar is talking
+            rx.recv(65536)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        rx.settimeout(1.0)
+        datagrams = []
+        while True:
+            try:
+                datagrams.append(rx.recv(65536))
+            except TimeoutError:
+                break
+    finally:
+        proc.kill()
+        rx.close()
+    assert proc.returncode == 128 + signum and err.splitlines()[-1] == f"stopped by {signal.Signals(signum).name}"
+    assert "Traceback" not in err
+    last = {m.message.params[0]: m.message.params[1] for m in OscPacket(datagrams[-1]).messages
+            if m.message.address == "/VMC/Ext/Blend/Val"}
+    assert {"A", "I", "U", "E", "O", "Blink"} <= set(last) and not any(last.values()), last
+
+
+@needs_default_voice
+def test_speak_example_stops_quietly_when_its_reader_goes() -> None:
+    """`examples/speak.py ... | head -1` ended in a BrokenPipeError traceback: the printout is the result, so the
+    script now ends as Unix filters do (SIGPIPE), with nothing on stderr."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "speak.py"), LONG_TEXT], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().startswith("chunk 0: ")
+    proc.stdout.close()  # the reader has gone
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGPIPE and "Traceback" not in err, err
