@@ -245,6 +245,7 @@ def test_speak_with_accepted_options_still_loads_and_speaks(caplog, tmp_path) ->
     (["--seconds", "-1"], "--seconds must be above 0 and at most 600; got -1.0"),
     (["--repeats", "0"], "--repeats must be 1 or more; got 0"),
     (["--stream-seconds", "5,nan"], "--stream-seconds takes seconds from 1 to 3600; got '5,nan'"),
+    (["--stream-seconds", ","], "--stream-seconds names no length; give a comma list of seconds (e.g. 5,300); got ','"),
     (["--backends", "onnxruntime,foo"], "unknown backend 'foo'; available: all, torch, onnxruntime, tensorrt"),
 ])
 def test_bench_refuses_options_before_any_voice_loads(caplog, tmp_path, options, said) -> None:
@@ -277,3 +278,18 @@ def test_ctrl_c_while_the_commands_import_is_one_line_and_130() -> None:
 def test_text_of_emoji_only_is_one_line(caplog, tmp_path) -> None:
     code, lines = run(caplog, "speak", "😀 ♪", "-o", str(tmp_path / "o"), "--no-preview")
     assert code == 2 and lines == ["nothing speakable: only '😀' (U+1F600) '♪' (U+266A)"], lines
+
+
+def test_help_shows_no_empty_defaults(capsys) -> None:
+    """`(default: [])` after the repeatable --osc and `(default: )` after --stream-seconds (review 21): an empty
+    default means none, and is not printed; a meaningful one still is."""
+    from uniflg.cli import main
+
+    for argv in (["serve", "--help"], ["bench", "--help"], ["speak", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: [])" not in text and "(default: )" not in text, argv
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "default: default,paper" in " ".join(capsys.readouterr().out.split())

@@ -79,13 +79,13 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
                    help=f"seconds open streams get on SIGTERM/SIGINT/SIGHUP (default {d.grace_seconds:g}); a second "
                         "signal stops them at once")
     p.add_argument("--osc", action="append", default=[], metavar="HOST:PORT",
-                   help="send raw landmarks as /uniflg/... OSC bundles (repeatable)")
+                   help=f"send raw landmarks as /uniflg/... OSC bundles (port default {OSC_PORT}; repeatable)")
     p.add_argument("--vmc", action="append", default=[], metavar="HOST:PORT",
-                   help=f"send VMC blendshapes to a marionette (port default {VMC_PORT})")
+                   help=f"send VMC blendshapes to a marionette (port default {VMC_PORT}; repeatable)")
     add_blink_arguments(p)
     p.add_argument("--vmc-perfect-sync", action="store_true", help="also send the 52 ARKit names over VMC")
     p.add_argument("--livelink", action="append", default=[], metavar="HOST:PORT",
-                   help=f"send Unreal Live Link Face packets (port default {LIVELINK_PORT})")
+                   help=f"send Unreal Live Link Face packets (port default {LIVELINK_PORT}; repeatable)")
     p.add_argument("--livelink-subject", type=argtypes.name, default=LIVELINK_SUBJECT,
                    help="Live Link subject name (1 to 128 characters)")
     p.add_argument("--udp-max-datagram", type=int, default=MAX_DATAGRAM, metavar="BYTES",

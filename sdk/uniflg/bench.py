@@ -184,6 +184,9 @@ def _seconds_list(text: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError as exc:
         raise InvalidInputError(f"--stream-seconds takes a comma list of seconds; got {text!r}") from exc
+    if text.strip() and not values:  # "," measured no stream, as an empty --backends measured nothing
+        raise InvalidInputError(f"--stream-seconds names no length; give a comma list of seconds (e.g. 5,300); "
+                                f"got {text!r}")
     if not all(math.isfinite(v) and MIN_STREAM_SECONDS <= v <= MAX_STREAM_SECONDS for v in values):
         raise InvalidInputError(f"--stream-seconds takes seconds from {MIN_STREAM_SECONDS:g} to "
                                 f"{MAX_STREAM_SECONDS:g}; got {text!r}")

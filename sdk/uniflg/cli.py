@@ -117,8 +117,9 @@ class HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if ("default" not in text and default is not None and default is not False and default != argparse.SUPPRESS
-                and action.option_strings and action.nargs != 0):
+        empty = default is None or default is False or (isinstance(default, str | list | tuple) and not default)
+        if ("default" not in text and not empty and default != argparse.SUPPRESS and action.option_strings
+                and action.nargs != 0):  # an empty default ("", []) means "none": nothing to show
             text += f" (default: {default})"
         return text
 

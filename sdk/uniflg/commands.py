@@ -60,14 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--voice", type=argtypes.path,
                    help="voice folder (default: the embedded voice, else a random small)")
     p.add_argument("--backends", default="all", help="comma list of backends, or all")
-    p.add_argument("--models", default="default,paper", help="default and/or paper (random paper-size model)")
+    p.add_argument("--models", default="default,paper",
+                   help="comma list of models: default (the voice), paper (a random paper-size model), small, tiny "
+                        "(random models of those configurations, each built once and kept in --cache; default: "
+                        "default,paper)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per row; the median is reported (default 3)")
     p.add_argument("--gpu", choices=("auto", "only", "off"), default="auto",
                    help="GPU rows (onnxruntime CUDA/TensorRT providers, tensorrt; fp32 and fp16): auto adds them to "
                         "--backends all, printing 'unavailable: reason' where one cannot run; only: GPU rows alone")
     p.add_argument("--stream-seconds", default="", metavar="S1,S2,...",
                    help="also time speech-driven streaming in 20 ms pushes over clips of these lengths "
-                        "(e.g. 5,300: cost per audio second should not grow with length)")
+                        "(e.g. 5,300: cost per audio second should not grow with length; default: none)")
     p.add_argument("--cache", type=argtypes.path, default=Path.home() / ".cache" / "uniflg" / "bench",
                    help="where random benchmark voices are kept")
     p.set_defaults(func=_bench)
