@@ -942,3 +942,27 @@ def test_audio_file_iterators_keep_their_own_place_and_a_closed_file_is_one_line
     for call in (lambda: f.read(10), f.read_all, lambda: next(f.blocks())):
         with pytest.raises(errors.InvalidInputError, match=r"^audio file .*a\.wav is closed$"):
             call()
+
+
+@needs_default_voice
+def test_animate_drops_a_preview_whose_audio_was_replaced_while_ffmpeg_read_it(caplog, tmp_path, monkeypatch) -> None:
+    """`uniflg speak -o D` replacing D/speech.wav while `uniflg animate D/speech.wav -o D` encoded its preview gave a
+    59 s video muxed with the new 0.8 s audio, and no warning (review 21): the input is checked again after the mux.
+    The replacement happens inside the real preview writer, where a concurrent `speak` landed it."""
+    import uniflg.outputs
+
+    audio = _sine_wav(tmp_path / "speech.wav", 1.0)
+    real = uniflg.outputs.write_preview
+
+    def replaced_meanwhile(*args, **kwargs):
+        other = _sine_wav(tmp_path / "other.wav", 0.5)
+        os.replace(other, audio)  # as `speak` lands its files: a new inode under the same name
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(uniflg.outputs, "write_preview", replaced_meanwhile)
+    (tmp_path / "preview.mp4").write_bytes(b"an earlier preview")
+    code, errors_said = cli(caplog, "animate", str(audio), "-o", str(tmp_path))
+    assert code == 0 and errors_said == ""
+    assert not (tmp_path / "preview.mp4").exists()  # neither the mixed one nor the earlier run's
+    assert np.load(tmp_path / "landmarks.npy").shape == (30, 70, 2)  # the landmarks of the audio as it was read
+    assert any("no preview:" in r.getMessage() and "changed or went away" in r.getMessage() for r in caplog.records)

@@ -204,12 +204,13 @@ def animate(args: argparse.Namespace) -> int:
     landmarks = np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 2), np.float32)
     with staged_outputs(args.output, OUTPUTS_ANIMATE, keep=[args.audio]) as out:  # (speech.wav is not ours here)
         write_landmarks(out.path("landmarks.npy"), out.path("landmarks.json"), landmarks, rate)
-        changed = not args.no_preview and _identity(args.audio) != read_as  # the preview muxes the file itself
-        if changed:
+        # the preview muxes the file itself: one replaced during the run, or while ffmpeg read it, gets none
+        if not args.no_preview and _identity(args.audio) == read_as:
+            write_preview(out.path("preview.mp4"), landmarks, audio_path=args.audio, progress=True)
+        if not args.no_preview and _identity(args.audio) != read_as:
+            out.path("preview.mp4").unlink(missing_ok=True)
             log.warning("no preview: %s changed or went away during the run (the landmarks are of the audio as it "
                         "was read)", args.audio)
-        elif not args.no_preview:
-            write_preview(out.path("preview.mp4"), landmarks, audio_path=args.audio, progress=True)
     log.info("%s: %d frames (%s)", args.output, len(landmarks), voice.backend.describe())
     return 0
 
