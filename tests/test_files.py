@@ -966,3 +966,27 @@ def test_animate_drops_a_preview_whose_audio_was_replaced_while_ffmpeg_read_it(c
     assert not (tmp_path / "preview.mp4").exists()  # neither the mixed one nor the earlier run's
     assert np.load(tmp_path / "landmarks.npy").shape == (30, 70, 2)  # the landmarks of the audio as it was read
     assert any("no preview:" in r.getMessage() and "changed or went away" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("suffix", "fmt", "name"), [("flac", "FLAC", "FLAC"), ("ogg", "OGG", "OGG"),
+                                                     ("wav", "WAV", None)])
+def test_a_cut_off_file_is_named_damaged_not_an_unaccepted_format(tmp_path, suffix, fmt, name) -> None:
+    """A FLAC cut in half was refused with the accepted formats ('WAV, FLAC, ...': convert your FLAC) or, as an
+    OGG, as having no audio samples (review 21). A file whose first bytes are an accepted format's is called damaged
+    or cut off, with what to do; a WAV cut off is read with a warning, as before."""
+    t = np.arange(48000 * 3) / 48000
+    whole = tmp_path / f"whole.{suffix}"
+    sf.write(whole, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000, format=fmt)
+    cut = tmp_path / f"cut.{suffix}"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    if name is None:
+        with open_audio(cut) as f:
+            assert 0 < f.read_all().size < t.size
+        return
+    with pytest.raises(InvalidInputError) as info:
+        with open_audio(cut) as f:
+            f.read_all()
+    said = str(info.value)
+    assert f"its first bytes say {name}, so it is most likely damaged or cut off" in said, said
+    assert "accepted formats" not in said and f"ffmpeg -i cut.{suffix} fixed.wav" in said

@@ -93,7 +93,8 @@ class AudioFile:
                 self._f.seek(at)
                 block = self._f.read(n, dtype="float32", always_2d=True)
             except RuntimeError as exc:  # libsndfile error in the middle of the data
-                raise InvalidInputError(f"cannot read audio {self.path}: {exc}") from exc
+                raise InvalidInputError(f"cannot read audio {self.path}: {_reason(exc)}; "
+                                        f"{_damaged(self.path) or 'the file is damaged or cut off'}") from exc
             if block.shape[0] == 0:
                 return
             at += block.shape[0]
@@ -147,13 +148,14 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
     try:
         handle = sf.SoundFile(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:
-        raise InvalidInputError(f"cannot read audio {path}: {_reason(exc)}; {ACCEPTED_HINT}") from exc
+        raise InvalidInputError(f"cannot read audio {path}: {_reason(exc)}; {_damaged(path) or ACCEPTED_HINT}") from exc
     try:
         check_sample_rate(int(handle.samplerate), f"sample rate of {path}")
         if not 1 <= handle.channels <= MAX_CHANNELS:
             raise InvalidInputError(f"{path} has {handle.channels} channels; at most {MAX_CHANNELS} are accepted")
         if handle.frames <= 0:
-            raise InvalidInputError(f"{path} has no audio samples")
+            damaged = _damaged(path) if path.stat().st_size > 1024 else None  # an empty recording is small
+            raise InvalidInputError(f"{path} has no audio samples" + (f" libsndfile can read; {damaged}" if damaged else ""))
         if handle.frames >= UNKNOWN_LENGTH:  # libsndfile's answer for a stream whose header left the length out
             raise InvalidInputError(f"{path}: its {handle.format} header does not give its length (written to a pipe, "
                                     "e.g. `ffmpeg ... -f flac -`), and libsndfile stops partway through such a file; "
@@ -201,6 +203,28 @@ def _warn_if_cut(path: Path, handle: Any, seconds: float) -> None:
                                 "(read as it is)", path, seconds * declared / max(present, 1), seconds)
                 return
             at += 8 + declared + (declared & 1)  # chunks are padded to an even size
+
+
+# How the accepted formats begin (a sound file's name may lie; its first bytes do not).
+_MAGIC = ((b"fLaC", "FLAC"), (b"OggS", "OGG"), (b"ID3", "MP3"), (b"RIFF", "WAV"), (b"RF64", "RF64"), (b"FORM", "AIFF"),
+          (b".snd", "AU"), (b"caff", "CAF"), (b"riff", "W64"))
+
+
+def _damaged(path: Path) -> str | None:
+    """For a file libsndfile cannot read although it begins like an accepted format: why that is, most likely,
+    and what to do (the accepted-formats hint would say to convert a FLAC to FLAC). None for other files."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError:
+        return None
+    name = next((n for magic, n in _MAGIC if head.startswith(magic)), None)
+    if name is None and len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame
+        name = "MP3"
+    if name is None:
+        return None
+    return (f"its first bytes say {name}, so it is most likely damaged or cut off (a download or copy that did not "
+            f"finish): make it again, or keep what can be decoded with ffmpeg -i {path.name} fixed.wav")
 
 
 def _duration(seconds: float) -> str:
