@@ -193,7 +193,7 @@ def wait_ready(channel: grpc.Channel, args: argparse.Namespace, connection: Clie
         grpc.channel_ready_future(channel).result(timeout=args.connect_timeout)
     except grpc.FutureTimeoutError:
         raise ValueError(f"cannot reach a server at {args.address} within {args.connect_timeout:g} s "
-                         f"({unreachable_hint(connection, '--address')})") from None
+                         f"({unreachable_hint(connection, '--address', args.address)})") from None
 
 
 # ---------------------------------------------------------------- command line

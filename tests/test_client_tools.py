@@ -425,3 +425,24 @@ def test_loadtest_tells_a_status_grpc_aio_lost_from_a_server_error() -> None:
                         StreamResult("animate", "INTERNAL", "internal error (ValueError)", 0.1, 0.0, 0, 0)], 1.0)
     assert report["outcomes"] == {STATUS_LOST: 1, "INTERNAL": 1}
     assert [e["outcome"] for e in report["errors"]] == ["INTERNAL"]
+
+
+@pytest.mark.parametrize("given", ["127.0.0.1", "[::1]", "npc.example"])
+def test_an_address_without_a_port_is_refused(given: str) -> None:
+    """`--address 127.0.0.1` was accepted, gRPC tried port 443, and the run said the server could not be reached
+    (review 21)."""
+    reason = (f"argument --address: {given!r} has no port: give HOST:PORT (uniflg serve listens on 127.0.0.1:50051 "
+              "by default)")
+    one_line(client("synthesize", "はい", "--address", given), 2,
+             f"{CLIENT} synthesize: error: {reason} (see {CLIENT} synthesize --help)")
+    one_line(loadtest("--target", given), 2, f"{LOADTEST}: error: argument --target: {reason.split(': ', 1)[1]} "
+                                              f"(see {LOADTEST} --help)")
+
+
+def test_a_host_that_does_not_resolve_is_named(tmp_path) -> None:
+    done = client("synthesize", "はい", "--connect-timeout", "1", "--address", "nosuch.invalid:50051",
+                  "-o", str(tmp_path / "out"))
+    assert done.returncode == 1 and done.stderr.startswith(
+        "error: cannot reach a server at nosuch.invalid:50051 within 1 s (cannot resolve the host 'nosuch.invalid'"), \
+        done.stderr
+    assert done.stderr.rstrip().endswith("check the name in --address)")

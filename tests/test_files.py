@@ -984,9 +984,8 @@ def test_a_cut_off_file_is_named_damaged_not_an_unaccepted_format(tmp_path, suff
         with open_audio(cut) as f:
             assert 0 < f.read_all().size < t.size
         return
-    with pytest.raises(InvalidInputError) as info:
-        with open_audio(cut) as f:
-            f.read_all()
+    with pytest.raises(InvalidInputError) as info, open_audio(cut) as f:
+        f.read_all()
     said = str(info.value)
     assert f"its first bytes say {name}, so it is most likely damaged or cut off" in said, said
     assert "accepted formats" not in said and f"ffmpeg -i cut.{suffix} fixed.wav" in said

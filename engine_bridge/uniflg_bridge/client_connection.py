@@ -54,10 +54,17 @@ class ClientConnection:
         return grpc.aio.secure_channel(target, self.credentials, options=list(self.options))
 
 
+_SCHEMES = ("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")  # gRPC target names that are not HOST:PORT
+
+
 def address(text: str) -> str:
-    """argparse type: a non-empty HOST:PORT (or any gRPC target)."""
+    """argparse type: a non-empty HOST:PORT (or a gRPC target name such as ``unix:/path`` or ``dns:///host:port``).
+    A host without a port is refused: gRPC would try port 443, and the call would time out instead of saying so."""
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty address: give HOST:PORT")
+    if not text.startswith(_SCHEMES) and (":" not in text or text.endswith("]")):
+        raise argparse.ArgumentTypeError(f"{text!r} has no port: give HOST:PORT (uniflg serve listens on "
+                                         "127.0.0.1:50051 by default)")
     return text
 
 
@@ -114,8 +121,17 @@ def client_connection(args: argparse.Namespace) -> ClientConnection:
     return ClientConnection(credentials, (), options, token)
 
 
-def unreachable_hint(connection: ClientConnection, address_option: str) -> str:
-    """What to check when no server answered within the connect timeout (a failed TLS handshake looks the same)."""
+def unreachable_hint(connection: ClientConnection, address_option: str, target: str | None = None) -> str:
+    """What to check when no server answered within the connect timeout (a failed TLS handshake looks the same);
+    with ``target`` (HOST:PORT), a host name that does not resolve is named as that."""
+    host = None if target is None or target.startswith(_SCHEMES) else target.rsplit(":", 1)[0].strip("[]")
+    if host:
+        import socket
+
+        try:
+            socket.getaddrinfo(host, None)
+        except (OSError, UnicodeError) as exc:
+            return f"cannot resolve the host {host!r} ({exc}): check the name in {address_option}"
     if connection.tls:
         return (f"is `uniflg serve` running there with TLS? --tls-ca must hold its certificate, the name in it match "
                 f"{address_option} or --tls-server-name, and a server that asks for client certificates needs "

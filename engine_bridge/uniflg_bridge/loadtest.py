@@ -267,7 +267,7 @@ async def _get_info(channel: grpc.aio.Channel, target: str, connect_timeout: flo
         await asyncio.wait_for(channel.channel_ready(), connect_timeout)
     except asyncio.TimeoutError:
         raise TargetError(f"cannot reach a server at {target} within {connect_timeout:g} s "
-                          f"({unreachable_hint(connection, '--target')})") from None
+                          f"({unreachable_hint(connection, '--target', target)})") from None
     try:
         return await pb_grpc.UniFLGServiceStub(channel).GetInfo(pb.GetInfoRequest(), metadata=connection.metadata,
                                                                 timeout=30)

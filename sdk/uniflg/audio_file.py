@@ -155,7 +155,8 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
             raise InvalidInputError(f"{path} has {handle.channels} channels; at most {MAX_CHANNELS} are accepted")
         if handle.frames <= 0:
             damaged = _damaged(path) if path.stat().st_size > 1024 else None  # an empty recording is small
-            raise InvalidInputError(f"{path} has no audio samples" + (f" libsndfile can read; {damaged}" if damaged else ""))
+            said = f" libsndfile can read; {damaged}" if damaged else ""
+            raise InvalidInputError(f"{path} has no audio samples{said}")
         if handle.frames >= UNKNOWN_LENGTH:  # libsndfile's answer for a stream whose header left the length out
             raise InvalidInputError(f"{path}: its {handle.format} header does not give its length (written to a pipe, "
                                     "e.g. `ffmpeg ... -f flac -`), and libsndfile stops partway through such a file; "
