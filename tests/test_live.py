@@ -753,3 +753,18 @@ def test_a_paced_writer_catching_up_after_the_voice_loaded_is_not_called_faster_
     stream.close()
     assert received == 36 * chunk
     assert "faster than real time" not in caplog.text
+
+
+
+def test_live_warms_the_speech_paths_but_not_the_text_front_end() -> None:
+    """`uniflg live` never reads text; warming the text path loaded Open JTalk and Sudachi with their dictionaries,
+    260 MB resident instead of 196 MB over livebench's 60 s (review 21). A server still warms both. Real voices in
+    fresh processes: which modules the warm-up leaves loaded."""
+    probe = ("import sys; from uniflg.voice import load_voice; from uniflg_bridge.live import LiveSession; "
+             "s = LiveSession.__new__(LiveSession); s.voice = load_voice(); s._warm_up(); "
+             "print('pyopenjtalk' in sys.modules); s.voice.warm_up(); print('pyopenjtalk' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

@@ -409,10 +409,11 @@ class LiveSession:
         return self.report
 
     def _warm_up(self) -> None:
-        """Run the graphs once on silence before capture starts (see ``Voice.warm_up``)."""
+        """Run the speech graphs once on silence before capture starts (see ``Voice.warm_up``); live never reads
+        text, so the text front end stays unloaded."""
         warm = getattr(self.voice, "warm_up", None)
         if warm is not None:
-            warm()
+            warm(text=False)
 
     def _send_blocks(self, blocks: list[np.ndarray], emitted: int, clock: CaptureClock, ratio: float,
                      delay: PlayoutDelay) -> int:

@@ -503,15 +503,18 @@ class Voice:
             z_u = self._stored_latent()  # live input: a first second of input would delay every frame by a second
         return self._animate_stream(chunks, int(sample_rate), g, z_u, block, path.name)
 
-    def warm_up(self) -> None:
+    def warm_up(self, text: bool = True) -> None:
         """Run every speech path once on a second of silence, and the input conditioning once: ONNX Runtime
         opens sessions on first use and its first runs plan memory, and the conditioning's filter imports
         scipy.signal on first audio (~0.3 s), all of which would otherwise make a live stream's first frames
-        late (measured over gRPC Animate: the first frame 540 ms after its audio instead of 270 ms). The text path
-        runs once too, on one short word (a server's first Synthesize took 0.4 s instead of 0.1 s)."""
+        late (measured over gRPC Animate: the first frame 540 ms after its audio instead of 270 ms). With ``text``
+        the text path runs once too, on one short word (a server's first Synthesize took 0.4 s instead of 0.1 s);
+        a process that only animates speech (``uniflg live``) leaves it out, and with it the text front end's
+        dictionaries (about 70 MB resident)."""
         InputConditioner(self.sample_rate, self.conditioning).push(np.zeros(self.sample_rate // 10, np.float32))
         try:
-            self.synthesize_all("hello" if self.spec.language == "en" else "あ", SynthesisOptions(seed=0))
+            if text:
+                self.synthesize_all("hello" if self.spec.language == "en" else "あ", SynthesisOptions(seed=0))
         except UniFLGError as exc:  # a voice whose text path cannot run here has nothing there to warm
             log.debug("warm-up: the text path did not run (%s)", exc)
         g = np.zeros(1, np.int64)
