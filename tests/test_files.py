@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from process_helpers import run_measured as measured
 from uniflg import errors
 from uniflg.audio_file import SAMPLE_RATE_RANGE, check_sample_rate, file_problem, open_audio
 from uniflg.errors import InvalidInputError, LimitExceededError, ModelFormatError
@@ -49,26 +50,13 @@ def cli(caplog: pytest.LogCaptureFixture, *argv: str) -> tuple[int, str]:
     return code, "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
 
 
-# A small parent for the measured command: a child forked from the (large) pytest process would report the
-# pages it shared with pytest before exec as its own peak RSS.
-_MEASURE = """
-import os, subprocess, sys
-proc = subprocess.Popen(sys.argv[1:])
-_, status, usage = os.wait4(proc.pid, 0)
-print(f"\\nPEAK_RSS_KB={usage.ru_maxrss}", flush=True)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def run_measured(*args: str, timeout: float = 300) -> tuple[int, str, float]:
     """``uniflg ARGS`` in a child process -> (exit code, its output, its peak RSS in MB)."""
     try:
-        proc = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "uniflg.cli", *args], env=ENV,
-                              capture_output=True, text=True, timeout=timeout)
+        code, out, err, rss = measured([sys.executable, "-m", "uniflg.cli", *args], ENV, timeout)
     except subprocess.TimeoutExpired:
         pytest.fail(f"uniflg {' '.join(args)} did not finish in {timeout} s")
-    out, _, rss = (proc.stdout + proc.stderr).rpartition("PEAK_RSS_KB=")
-    return proc.returncode, out + proc.stderr, int(rss.split()[0]) / 1024
+    return code, out + err, rss
 
 
 def speechlike(seconds: float, rate: int = 24000, seed: int = 0) -> np.ndarray:
@@ -989,3 +977,38 @@ def test_a_cut_off_file_is_named_damaged_not_an_unaccepted_format(tmp_path, suff
     said = str(info.value)
     assert f"its first bytes say {name}, so it is most likely damaged or cut off" in said, said
     assert "accepted formats" not in said and f"ffmpeg -i cut.{suffix} fixed.wav" in said
+
+
+def test_a_file_that_cannot_be_replaced_leaves_every_earlier_file(tmp_path) -> None:
+    """Files move into place one rename each: when a later one could not be replaced (here a folder put in its
+    place while the run worked), the earlier ones had already been replaced, and the folder mixed two results
+    (review 21). Now the earlier files come back, and the error names the file, not its hidden temporary name."""
+    from uniflg.outputs import staged_outputs
+
+    for name in ("speech.wav", "landmarks.npy", "preview.mp4"):
+        (tmp_path / name).write_text(f"earlier {name}")
+    names = ("speech.wav", "landmarks.npy", "preview.mp4")
+    with pytest.raises(OSError) as info, staged_outputs(tmp_path, names) as out:
+        out.path("speech.wav").write_text("new speech")
+        out.path("landmarks.npy").write_text("new landmarks")
+        (tmp_path / "landmarks.npy").unlink()  # meanwhile, a folder takes the second name
+        (tmp_path / "landmarks.npy").mkdir()
+        (tmp_path / "landmarks.npy" / "x").write_text("x")
+    assert str(info.value).startswith("[Errno") and "cannot replace landmarks.npy" in str(info.value)
+    assert info.value.filename == str(tmp_path / "landmarks.npy")
+    assert (tmp_path / "speech.wav").read_text() == "earlier speech.wav"  # put back
+    assert (tmp_path / "preview.mp4").read_text() == "earlier preview.mp4"  # not removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["landmarks.npy", "preview.mp4", "speech.wav"]
+
+
+def test_a_successful_commit_replaces_every_file_and_leaves_no_hidden_one(tmp_path) -> None:
+    from uniflg.outputs import staged_outputs
+
+    for name in ("speech.wav", "landmarks.npy", "preview.mp4"):
+        (tmp_path / name).write_text(f"earlier {name}")
+    with staged_outputs(tmp_path, ("speech.wav", "landmarks.npy", "preview.mp4")) as out:
+        out.path("speech.wav").write_text("new speech")
+        out.path("landmarks.npy").write_text("new landmarks")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["landmarks.npy", "speech.wav"]  # the old preview goes
+    assert (tmp_path / "speech.wav").read_text() == "new speech"
+    assert (tmp_path / "landmarks.npy").read_text() == "new landmarks"

@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -113,11 +114,41 @@ class StagedOutputs:
         return self._staged[name]
 
     def commit(self) -> None:
-        written = set()
-        for name, tmp in self._staged.items():
-            if tmp.exists():  # a writer that gave up (no ffmpeg) wrote nothing
-                os.replace(tmp, self.folder / name)
+        """Move the staged files into place, each with one atomic rename, so every name always holds a whole file.
+        Each earlier file is kept meanwhile as a second link under a hidden name; when a move fails (a file that
+        cannot be replaced, a folder put there meanwhile, Ctrl-C), the earlier files are put back, so the folder
+        never mixes two results. OSError names the file that could not be replaced, never the hidden name."""
+        written: set[str] = set()
+        kept: list[tuple[Path, Path | None]] = []  # (final, the earlier file's second link), for each name written
+        name = ""
+        try:
+            for name, tmp in self._staged.items():
+                if not tmp.exists():  # a writer that gave up (no ffmpeg) wrote nothing
+                    continue
+                final = self.folder / name
+                earlier = None
+                if final.is_file() and not final.is_symlink():
+                    earlier = self.folder / f"{TMP_PREFIX}{os.getpid()}-old-{name}"
+                    _second_link(final, earlier)
+                kept.append((final, earlier))
+                os.replace(tmp, final)
                 written.add(name)
+        except BaseException as exc:
+            for final, earlier in reversed(kept):  # put back what this run replaced
+                if final.name not in written:  # (the one that failed) still the earlier file
+                    if earlier is not None:
+                        earlier.unlink(missing_ok=True)
+                elif earlier is not None:
+                    os.replace(earlier, final)
+                else:
+                    final.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise OSError(exc.errno, f"cannot replace {name}: {exc.strerror or exc}",
+                              str(self.folder / name)) from exc
+            raise
+        for _, earlier in kept:
+            if earlier is not None:
+                earlier.unlink(missing_ok=True)
         for name in self.replaces:
             old = self.folder / name
             if name not in written and old.is_file() and old.resolve() not in self.keep:
@@ -130,6 +161,18 @@ class StagedOutputs:
         for folder in reversed(self._made):  # innermost first; one that holds anything else stays
             with contextlib.suppress(OSError):
                 folder.rmdir()
+
+
+def _second_link(path: Path, other: Path) -> None:
+    """``other`` becomes a second name of ``path``'s file (a copy where the file system has no hard links)."""
+    other.unlink(missing_ok=True)
+    try:
+        os.link(path, other)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK) \
+                or not os.access(path, os.R_OK):
+            raise
+        shutil.copy2(path, other)
 
 
 @contextlib.contextmanager
