@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -138,6 +139,10 @@ async def speak(voice: Voice, text: str, args: argparse.Namespace, target: Targe
             fan.finish()
             await fan.wait()
     finally:
+        if fan is not None:  # stopped early (Ctrl-C, SIGTERM): the fan-out sends the neutral frame before the socket
+            fan.cancel()     # closes, or the avatar freezes on its last mouth
+            with contextlib.suppress(asyncio.CancelledError):
+                await fan.wait()
         if sink is not None:
             sink.close()
     where = "printed (dry run)" if dry else f"sent to {args.vmc}"
