@@ -10,12 +10,16 @@ resolve or is not this machine's, a port in use or out of range) ends with one l
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from uniflg.cli import Parser, description, exit_for_missing_module  # one-line usage errors, as the uniflg command
+from uniflg.cli import (  # one-line usage errors, as the uniflg command
+    Parser,
+    description,
+    end_quietly_when_reader_goes,
+    exit_for_missing_module,
+)
 
 try:
     from pythonosc.dispatcher import Dispatcher
@@ -91,8 +95,7 @@ def main() -> int:
     parser.add_argument("--vmc", action="store_true", help="decode VMC blendshape bundles")
     parser.add_argument("--count", type=bounded_int(1, 10**9), default=None, help="exit after this many frames")
     args = parser.parse_args()
-    if hasattr(signal, "SIGPIPE"):  # the printout is the result: stop quietly when its reader has gone (`| head`)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    end_quietly_when_reader_goes()  # the printout is the result (`| head`)
     printer = Printer(args.count)
     dispatcher = Dispatcher()
     if args.vmc:

@@ -11,12 +11,11 @@ and exit status 2; the options are checked against the voice's voice.json before
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 
 import numpy as np
-from uniflg.cli import Parser, description  # one-line usage errors, as the uniflg command
+from uniflg.cli import Parser, description, end_quietly_when_reader_goes  # one-line usage errors, as the uniflg command
 from uniflg.errors import UniFLGError
 from uniflg.text import split_text
 from uniflg.types import SynthesisOptions
@@ -38,8 +37,7 @@ def main() -> int:
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "tensorrt"))
     parser.add_argument("--emotion")
     args = parser.parse_args()
-    if hasattr(signal, "SIGPIPE"):  # the printout is the result: stop quietly when its reader has gone (`| head`)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    end_quietly_when_reader_goes()  # the printout is the result (`| head`)
     options = SynthesisOptions(emotion=args.emotion, seed=7)
     try:
         check_request(read_voice_spec(args.voice), options)  # names and limits, before the model loads

@@ -27,7 +27,12 @@ from collections.abc import Iterator
 import numpy as np
 from uniflg.avatar import AvatarStream
 from uniflg.blinks import BlinkTrack
-from uniflg.cli import Parser, description, exit_for_missing_module  # one-line usage errors, as the uniflg command
+from uniflg.cli import (  # one-line usage errors, as the uniflg command
+    Parser,
+    description,
+    end_quietly_when_reader_goes,
+    exit_for_missing_module,
+)
 from uniflg.errors import UniFLGError
 from uniflg.retarget import VRM0, Retargeter
 from uniflg.text import split_text
@@ -194,9 +199,8 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--seed", type=seed, default=0, help="noise seed, 0 to 2**64-1")
     args = parser.parse_args()
-    if args.dry_run and hasattr(signal, "SIGPIPE"):  # the printed frames are the result: stop quietly when their
-                                                     # reader has gone (`| head`)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if args.dry_run:  # the printed frames are the result
+        end_quietly_when_reader_goes()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     target = None
     if not args.dry_run:

@@ -138,6 +138,18 @@ def description(doc: str | None) -> str | None:
     return " ".join(doc.strip().split("\n\n")[0].split()).replace("``", "`")
 
 
+def end_quietly_when_reader_goes() -> None:
+    """For a program whose printout is its result (``script | head``): a write after the reader has gone ends the
+    process by SIGPIPE, as Unix filters end, instead of a BrokenPipeError traceback. SIGPIPE is also unblocked,
+    since a parent may hand its children a blocked SIGPIPE (some CI runners do), and a blocked SIGPIPE turns into
+    EPIPE. Call it from the main thread before starting threads: threads inherit the signal mask. A no-op where
+    the platform has no SIGPIPE (Windows)."""
+    if not hasattr(signal, "SIGPIPE"):
+        return
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGPIPE})
+
+
 class Parser(argparse.ArgumentParser):
     """The ``uniflg`` parser; subcommand parsers (at every depth) are of this class too, as argparse makes them
     with the parent's class, so they share :class:`HelpFormatter` and the one-line usage errors."""
