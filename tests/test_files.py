@@ -979,6 +979,47 @@ def test_a_cut_off_file_is_named_damaged_not_an_unaccepted_format(tmp_path, suff
     assert "accepted formats" not in said and f"ffmpeg -i cut.{suffix} fixed.wav" in said
 
 
+@pytest.mark.parametrize("blocks", [1.0, 0.25])
+def test_a_cut_off_mp3_is_read_with_one_warning(tmp_path: Path, caplog, blocks: float) -> None:
+    """An MP3 cut in half decoded to its first half without a word (note 21): its header (Xing) gives the whole
+    length, libsndfile stops where the data does. Now the reader says so once, whatever the block size; a whole
+    MP3 says nothing (the encoder's padding is within the tolerance)."""
+    t = np.arange(48000 * 3) / 48000
+    whole = tmp_path / "whole.mp3"
+    sf.write(whole, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000, format="MP3")
+    cut = tmp_path / "cut.mp3"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with caplog.at_level(logging.WARNING, logger="uniflg.audio_file"):
+        with open_audio(whole) as f:
+            assert sum(b.size for b in f.blocks(blocks)) == t.size
+        assert caplog.text == ""
+        with open_audio(cut) as f:
+            decoded = sum(b.size for b in f.blocks(blocks))
+            assert sum(b.size for b in f.blocks(blocks)) == decoded  # a second pass: no second warning
+    assert 0.3 * t.size < decoded < 0.7 * t.size
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [f"{cut} is cut off: its header gives 3.000 s of audio, it decodes to {decoded / 48000:.3f} s "
+                    "(read as it is)"], said
+
+
+@needs_default_voice
+def test_a_warning_during_a_progress_bar_gets_its_own_line(tmp_path: Path) -> None:
+    """The cut-off warning came in the middle of `animate`'s progress bar ("... [00:02<00:00]WARNING ..."): the
+    CLI now writes log lines through tqdm, which clears the bar first and draws it again below."""
+    t = np.arange(48000 * 3) / 48000
+    whole = tmp_path / "whole.mp3"
+    sf.write(whole, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000, format="MP3")
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    out = subprocess.run([sys.executable, "-m", "uniflg.cli", "animate", str(cut), "-o", str(tmp_path / "out"),
+                          "--no-preview"], env=ENV, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stderr.split("\n") if "is cut off" in line)
+    assert "animate (seconds of audio)" in out.stderr  # the bar was drawn
+    assert line.rsplit("\r", 1)[-1].startswith("WARNING uniflg.audio_file: "), repr(line)
+
+
 def test_a_file_that_cannot_be_replaced_leaves_every_earlier_file(tmp_path) -> None:
     """Files move into place one rename each: when a later one could not be replaced (here a folder put in its
     place while the run worked), the earlier ones had already been replaced, and the folder mixed two results

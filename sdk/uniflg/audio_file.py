@@ -76,6 +76,7 @@ class AudioFile:
         self.sample_rate: int = int(handle.samplerate)
         self.channels: int = int(handle.channels)
         self.frames: int = int(handle.frames)
+        self._said_short = False
 
     @property
     def seconds(self) -> float:
@@ -96,12 +97,24 @@ class AudioFile:
                 raise InvalidInputError(f"cannot read audio {self.path}: {_reason(exc)}; "
                                         f"{_damaged(self.path) or 'the file is damaged or cut off'}") from exc
             if block.shape[0] == 0:
+                self._warn_if_short(at)
                 return
             at += block.shape[0]
             mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
             if not np.all(np.isfinite(mono)):
                 raise InvalidInputError(f"audio {self.path} contains NaN or infinite samples")
             yield np.ascontiguousarray(mono, dtype=np.float32)
+
+    def _warn_if_short(self, decoded: int) -> None:
+        """A compressed file (MP3, OGG) whose header gives more audio than it decodes to, a download or copy cut
+        off: libsndfile ends early without a word, so say it once. Encoders pad and trim a few frames, hence the
+        tolerance (the larger of 0.1 s and 1 %)."""
+        missing = self.frames - decoded
+        if self._said_short or missing <= max(0.1 * self.sample_rate, 0.01 * self.frames):
+            return
+        self._said_short = True
+        log.warning("%s is cut off: its header gives %.3f s of audio, it decodes to %.3f s (read as it is)",
+                    self.path, self.seconds, decoded / self.sample_rate)
 
     def _check_open(self) -> None:
         if self._f.closed:

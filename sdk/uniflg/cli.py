@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, NoReturn
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from uniflg.errors import StoppedBySignalError, UniFLGError
 
 log = logging.getLogger("uniflg")
@@ -322,7 +324,8 @@ def _main(argv: list[str] | None) -> int:
         log.error("%s", missing)
         return 2
     try:
-        return int(args.func(args) or 0)
+        with logging_redirect_tqdm():  # a warning while a progress bar is drawn gets its own line, the bar redrawn
+            return int(args.func(args) or 0)
     except StoppedBySignalError as exc:
         log.warning("%s", exc)
         return 128 + exc.signum
