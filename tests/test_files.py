@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import wave
 from collections.abc import Callable
@@ -1018,6 +1019,41 @@ def test_a_warning_during_a_progress_bar_gets_its_own_line(tmp_path: Path) -> No
     line = next(line for line in out.stderr.split("\n") if "is cut off" in line)
     assert "animate (seconds of audio)" in out.stderr  # the bar was drawn
     assert line.rsplit("\r", 1)[-1].startswith("WARNING uniflg.audio_file: "), repr(line)
+
+
+def _mp3_without_length_header(path: Path, seconds: float, vbr: bool) -> Path:
+    """An MP3 as `ffmpeg -write_xing 0` writes it: no Xing/Info header, so nothing in the file gives its length."""
+    from uniflg.preview import ffmpeg_exe
+
+    quality = ["-q:a", "2"] if vbr else ["-b:a", "128k"]  # noise makes the VBR encoder's bit rate vary
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"anoisesrc=d={seconds}:a=0.3",
+                    "-ar", "44100", *quality, "-write_xing", "0", str(path)], check=True)
+    return path
+
+
+def test_a_vbr_mp3_without_a_length_header_is_read_whole(tmp_path: Path, caplog, monkeypatch) -> None:
+    """libsndfile estimates such a file's length from its first frame's bit rate and stops there: 10 s of VBR MP3
+    were read as 3.6 s, without a word (found while checking cut-off MP3s). Now ffmpeg's frame walk gives the real
+    length, and a file libsndfile would read short is decoded by ffmpeg into a temporary file, removed on close;
+    a constant-bit-rate file, whose estimate is right, is read by libsndfile as before."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the decoded copy goes
+    vbr = _mp3_without_length_header(tmp_path / "vbr.mp3", 10, vbr=True)
+    assert sf.info(str(vbr)).duration < 7  # what libsndfile alone makes of it
+    with caplog.at_level(logging.INFO, logger="uniflg.audio_file"), open_audio(vbr) as f:
+        temporary = f._temporary
+        assert temporary is not None and temporary.is_file()
+        assert f.seconds == pytest.approx(10.0, abs=0.1)
+        assert sum(b.size for b in f.blocks(2.0)) == f.frames
+    assert not temporary.exists()
+    assert "libsndfile would read only" in caplog.text and "of its 10.0" in caplog.text
+    cbr = _mp3_without_length_header(tmp_path / "cbr.mp3", 10, vbr=False)
+    with open_audio(cbr) as f:
+        assert f._temporary is None and f.seconds == pytest.approx(10.0, abs=0.1)
+    with pytest.raises(LimitExceededError, match=r"vbr.mp3 is 10 s long; at most 5 s per file"):
+        open_audio(vbr, max_seconds=5.0)
+    assert not list(scratch.iterdir())  # nothing left behind, also when the limit refused the file
 
 
 def test_a_file_that_cannot_be_replaced_leaves_every_earlier_file(tmp_path) -> None:

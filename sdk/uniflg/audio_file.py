@@ -17,9 +17,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -71,8 +74,9 @@ def check_readable_file(path: Path, what: str = "audio file") -> Path:
 class AudioFile:
     """An open, checked audio file; use :func:`open_audio`. ``frames`` and ``seconds`` come from the header."""
 
-    def __init__(self, handle: Any, path: Path) -> None:
+    def __init__(self, handle: Any, path: Path, temporary: Path | None = None) -> None:
         self._f, self.path = handle, path
+        self._temporary = temporary  # a decoded copy that ``handle`` reads (see _whole_mp3), removed on close
         self.sample_rate: int = int(handle.samplerate)
         self.channels: int = int(handle.channels)
         self.frames: int = int(handle.frames)
@@ -132,6 +136,8 @@ class AudioFile:
 
     def close(self) -> None:
         self._f.close()
+        _remove(self._temporary)
+        self._temporary = None
 
     def __enter__(self) -> AudioFile:
         return self
@@ -162,6 +168,7 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
         handle = sf.SoundFile(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise InvalidInputError(f"cannot read audio {path}: {_reason(exc)}; {_damaged(path) or ACCEPTED_HINT}") from exc
+    temporary: Path | None = None
     try:
         check_sample_rate(int(handle.samplerate), f"sample rate of {path}")
         if not 1 <= handle.channels <= MAX_CHANNELS:
@@ -174,6 +181,8 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
             raise InvalidInputError(f"{path}: its {handle.format} header does not give its length (written to a pipe, "
                                     "e.g. `ffmpeg ... -f flac -`), and libsndfile stops partway through such a file; "
                                     f"rewrite it with its length, e.g. ffmpeg -i {path.name} fixed.wav")
+        if handle.format == "MP3":
+            handle, temporary = _whole_mp3(path, handle, max_seconds)
         seconds = handle.frames / handle.samplerate
         _warn_if_cut(path, handle, seconds)
         if max_seconds is not None and seconds > max_seconds:
@@ -181,8 +190,70 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
                                      "file (raise --max-seconds, or split the file)")
     except BaseException:
         handle.close()
+        _remove(temporary)
         raise
-    return AudioFile(handle, path)
+    return AudioFile(handle, path, temporary)
+
+
+def _whole_mp3(path: Path, handle: Any, max_seconds: float | None) -> tuple[Any, Path | None]:
+    """``handle`` (libsndfile on an MP3) when it reads the whole file; else a handle on a temporary FLAC that ffmpeg
+    decoded, and that file's path. libsndfile takes an MP3's length from its Xing/Info header and, where there is
+    none, estimates it from the first frame's bit rate: a VBR MP3 without that header (``ffmpeg -write_xing 0``,
+    some streaming rips) was read to that estimate only, e.g. 3.6 s of 10 s, without a word. ffmpeg walks every
+    frame (a stream copy, nothing decoded: about 2 s for an hour) to find the real length. Without ffmpeg the file
+    is read as libsndfile reads it. Raises LimitExceededError from the real length."""
+    import soundfile as sf
+
+    real = _frame_walk_seconds(path)
+    estimated = handle.frames / handle.samplerate
+    if real is None or real - estimated <= max(0.1, 0.01 * real):  # the header's length, or a cut-off file
+        return handle, None
+    if max_seconds is not None and real > max_seconds:
+        raise LimitExceededError(f"{path} is {_duration(real)} long; at most {_duration(max_seconds)} per "
+                                 "file (raise --max-seconds, or split the file)")
+    log.info("%s: libsndfile would read only %.3f s of its %.3f s (a VBR MP3 without a length header); ffmpeg "
+             "decodes it", path, estimated, real)
+    from uniflg.preview import ffmpeg_exe
+
+    fd, name = tempfile.mkstemp(prefix="uniflg-", suffix=".flac")
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        done = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(path), "-map", "0:a:0",
+                               "-c:a", "flac", "-sample_fmt", "s32", str(temporary)], capture_output=True, text=True)
+        if done.returncode != 0:
+            said = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            raise InvalidInputError(f"cannot read audio {path}: ffmpeg could not decode it ({said})")
+        decoded = sf.SoundFile(str(temporary))
+    except BaseException:
+        _remove(temporary)
+        raise
+    handle.close()
+    return decoded, temporary
+
+
+def _frame_walk_seconds(path: Path) -> float | None:
+    """The length of ``path``'s first audio stream as ffmpeg finds it by walking its frames, in seconds; None when
+    ffmpeg is not there or cannot read the file."""
+    from uniflg.errors import BackendUnavailableError
+    from uniflg.preview import ffmpeg_exe
+
+    try:
+        done = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-c", "copy",
+                               "-f", "null", "-progress", "pipe:1", "-nostats", "-"], capture_output=True, text=True,
+                              timeout=300)
+    except (BackendUnavailableError, OSError, subprocess.TimeoutExpired):
+        return None
+    times = [line.split("=", 1)[1] for line in done.stdout.splitlines() if line.startswith("out_time_us=")]
+    if done.returncode != 0 or not times or not times[-1].strip().isdigit():
+        return None
+    return int(times[-1]) / 1e6
+
+
+def _remove(temporary: Path | None) -> None:
+    if temporary is not None:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 # Chunked formats whose header declares the sound's size: container id, form types, byte order, sound chunk id.
