@@ -293,3 +293,26 @@ def test_help_shows_no_empty_defaults(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     assert "default: default,paper" in " ".join(capsys.readouterr().out.split())
+
+
+_PRINTS_UNTIL_STOPPED = """
+import signal, sys
+from uniflg.cli import end_quietly_when_reader_goes
+end_quietly_when_reader_goes()
+if sys.argv[1] == "no-sigpipe":  # as where none comes (Windows, or a runtime that turns it into EPIPE)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+for i in range(10**7):
+    print("line", i)
+"""
+
+
+@pytest.mark.parametrize("case", ["sigpipe", "no-sigpipe"])
+def test_a_printout_ends_quietly_when_its_reader_goes(case: str) -> None:
+    """end_quietly_when_reader_goes: killed by SIGPIPE where it comes, else status 141 from the BrokenPipeError,
+    and in both cases nothing on stderr (no traceback, no 'Exception ignored' from the exit flush)."""
+    proc = subprocess.Popen([sys.executable, "-c", _PRINTS_UNTIL_STOPPED, case], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"line 0\n"
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == (-13 if case == "sigpipe" else 141) and err == b"", err

@@ -144,12 +144,24 @@ def end_quietly_when_reader_goes() -> None:
     """For a program whose printout is its result (``script | head``): a write after the reader has gone ends the
     process by SIGPIPE, as Unix filters end, instead of a BrokenPipeError traceback. SIGPIPE is also unblocked,
     since a parent may hand its children a blocked SIGPIPE (some CI runners do), and a blocked SIGPIPE turns into
-    EPIPE. Call it from the main thread before starting threads: threads inherit the signal mask. A no-op where
-    the platform has no SIGPIPE (Windows)."""
-    if not hasattr(signal, "SIGPIPE"):
-        return
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGPIPE})
+    EPIPE. Call it from the main thread before starting threads: threads inherit the signal mask. Where no
+    SIGPIPE comes all the same (Windows has none), a BrokenPipeError that ends the program ends it quietly
+    with status 141, as a shell reports a filter killed by SIGPIPE."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGPIPE})
+    previous = sys.excepthook
+
+    def quiet_on_broken_pipe(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if not issubclass(kind, BrokenPipeError):
+            previous(kind, value, tb)
+            return
+        with contextlib.suppress(OSError, ValueError):  # the exit flush must not fail on the dead pipe again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stderr.flush()
+        os._exit(141)
+
+    sys.excepthook = quiet_on_broken_pipe
 
 
 class Parser(argparse.ArgumentParser):
