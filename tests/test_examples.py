@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from process_helpers import terminal_signals
 from uniflg.voice_spec import DEFAULT_VOICE_DIR, VOICE_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,7 +239,8 @@ def test_vtuber_vmc_sends_the_neutral_frame_when_stopped_by_a_signal(signum: int
     rx.settimeout(120)
     proc = subprocess.Popen([sys.executable, str(ROOT / "examples" / "vtuber_vmc.py"), LONG_TEXT, "--vmc",
                              f"127.0.0.1:{rx.getsockname()[1]}"], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=terminal_signals)  # the suite under nohup ignores SIGHUP, as would its child
     try:
         for _ in range(15):  # half a second of frames: the avatar is talking
             rx.recv(65536)
