@@ -201,7 +201,8 @@ def _whole_mp3(path: Path, handle: Any, max_seconds: float | None) -> tuple[Any,
     none, estimates it from the first frame's bit rate: a VBR MP3 without that header (``ffmpeg -write_xing 0``,
     some streaming rips) was read to that estimate only, e.g. 3.6 s of 10 s, without a word. ffmpeg walks every
     frame (a stream copy, nothing decoded: about 2 s for an hour) to find the real length. Without ffmpeg the file
-    is read as libsndfile reads it. Raises LimitExceededError from the real length."""
+    is read as libsndfile reads it. The temporary file is unlinked once open (POSIX) or on close (Windows).
+    Raises LimitExceededError from the real length."""
     import soundfile as sf
 
     real = _frame_walk_seconds(path)
@@ -229,6 +230,9 @@ def _whole_mp3(path: Path, handle: Any, max_seconds: float | None) -> tuple[Any,
         _remove(temporary)
         raise
     handle.close()
+    if os.name == "posix":  # the open handle keeps the data: nothing is left behind, even when the process is killed
+        _remove(temporary)
+        return decoded, None
     return decoded, temporary
 
 
