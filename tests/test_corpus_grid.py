@@ -81,7 +81,7 @@ def test_the_manifest_pins_the_talkers_thousand_videos_and_names_licence_and_sou
 def grid_repo(tmp_path_factory, astronaut):
     """A git repository with two 'videos' (a still face photo with a tone, 25 fps, MPEG-1 like GRID's) and a
     broken one, and a manifest pinning them."""
-    from uniflg.preview import ffmpeg_exe
+    from uniflg.ffmpeg import ffmpeg_exe
 
     root = tmp_path_factory.mktemp("grid")
     repo = root / "repo"

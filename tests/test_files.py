@@ -146,7 +146,7 @@ def test_special_files_are_named_for_what_they_are(tmp_path: Path) -> None:
 
 
 def test_animate_cli_names_folders_fifos_and_unknown_formats(tmp_path: Path, caplog) -> None:
-    from uniflg.preview import ffmpeg_exe
+    from uniflg.ffmpeg import ffmpeg_exe
 
     m4a = tmp_path / "speech.m4a"
     sf.write(str(tmp_path / "speech.wav"), speechlike(1.0), 24000)
@@ -246,7 +246,7 @@ def test_a_flac_written_to_a_pipe_is_refused_naming_the_fix(tmp_path: Path, capl
     """ffmpeg writing FLAC to a pipe cannot go back to put the length in the header; libsndfile then reports
     2**63 - 1 frames (once read as "58096321723.70 h long") and stops partway through reading it."""
     from uniflg.errors import BackendUnavailableError
-    from uniflg.preview import ffmpeg_exe
+    from uniflg.ffmpeg import ffmpeg_exe
 
     try:
         ffmpeg = ffmpeg_exe()
@@ -275,7 +275,7 @@ def test_a_disk_that_fills_during_the_landmarks_is_one_line(small_tmpfs, tmp_pat
 
 def test_a_disk_that_fills_during_the_preview_keeps_the_folder_as_it_was(small_tmpfs, caplog) -> None:
     from uniflg.errors import BackendUnavailableError
-    from uniflg.preview import ffmpeg_exe
+    from uniflg.ffmpeg import ffmpeg_exe
 
     try:
         ffmpeg_exe()
@@ -980,25 +980,31 @@ def test_a_cut_off_file_is_named_damaged_not_an_unaccepted_format(tmp_path, suff
     assert "accepted formats" not in said and f"ffmpeg -i cut.{suffix} fixed.wav" in said
 
 
+def _whole_and_cut_mp3(folder: Path) -> tuple[Path, Path]:
+    """3 s of 220 Hz at 48 kHz as libsndfile writes an MP3 (with a Xing header), and its first half."""
+    t = np.arange(48000 * 3) / 48000
+    whole = folder / "whole.mp3"
+    sf.write(whole, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000, format="MP3")
+    cut = folder / "cut.mp3"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    return whole, cut
+
+
 @pytest.mark.parametrize("blocks", [1.0, 0.25])
 def test_a_cut_off_mp3_is_read_with_one_warning(tmp_path: Path, caplog, blocks: float) -> None:
     """An MP3 cut in half decoded to its first half without a word (note 21): its header (Xing) gives the whole
     length, libsndfile stops where the data does. Now the reader says so once, whatever the block size; a whole
     MP3 says nothing (the encoder's padding is within the tolerance)."""
-    t = np.arange(48000 * 3) / 48000
-    whole = tmp_path / "whole.mp3"
-    sf.write(whole, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000, format="MP3")
-    cut = tmp_path / "cut.mp3"
-    data = whole.read_bytes()
-    cut.write_bytes(data[: len(data) // 2])
+    whole, cut = _whole_and_cut_mp3(tmp_path)
+    samples = 48000 * 3  # what whole.mp3 holds
     with caplog.at_level(logging.WARNING, logger="uniflg.audio_file"):
         with open_audio(whole) as f:
-            assert sum(b.size for b in f.blocks(blocks)) == t.size
+            assert sum(b.size for b in f.blocks(blocks)) == samples
         assert caplog.text == ""
         with open_audio(cut) as f:
             decoded = sum(b.size for b in f.blocks(blocks))
             assert sum(b.size for b in f.blocks(blocks)) == decoded  # a second pass: no second warning
-    assert 0.3 * t.size < decoded < 0.7 * t.size
+    assert 0.3 * samples < decoded < 0.7 * samples
     said = [r.getMessage() for r in caplog.records]
     assert said == [f"{cut} is cut off: its header gives 3.000 s of audio, it decodes to {decoded / 48000:.3f} s "
                     "(read as it is)"], said
@@ -1008,11 +1014,7 @@ def test_a_cut_off_mp3_is_read_with_one_warning(tmp_path: Path, caplog, blocks: 
 def test_a_warning_during_a_progress_bar_gets_its_own_line(tmp_path: Path) -> None:
     """The cut-off warning came in the middle of `animate`'s progress bar ("... [00:02<00:00]WARNING ..."): the
     CLI now writes log lines through tqdm, which clears the bar first and draws it again below."""
-    t = np.arange(48000 * 3) / 48000
-    whole = tmp_path / "whole.mp3"
-    sf.write(whole, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 48000, format="MP3")
-    cut = tmp_path / "cut.mp3"
-    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    _, cut = _whole_and_cut_mp3(tmp_path)
     out = subprocess.run([sys.executable, "-m", "uniflg.cli", "animate", str(cut), "-o", str(tmp_path / "out"),
                           "--no-preview"], env=ENV, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -1023,7 +1025,7 @@ def test_a_warning_during_a_progress_bar_gets_its_own_line(tmp_path: Path) -> No
 
 def _mp3_without_length_header(path: Path, seconds: float, vbr: bool) -> Path:
     """An MP3 as `ffmpeg -write_xing 0` writes it: no Xing/Info header, so nothing in the file gives its length."""
-    from uniflg.preview import ffmpeg_exe
+    from uniflg.ffmpeg import ffmpeg_exe
 
     quality = ["-q:a", "2"] if vbr else ["-b:a", "128k"]  # noise makes the VBR encoder's bit rate vary
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"anoisesrc=d={seconds}:a=0.3",

@@ -51,7 +51,7 @@ def test_face_mesh_on_the_astronaut_photo(astronaut):
 
 
 def test_face_video_gives_a_track(astronaut, tmp_path):
-    from uniflg.preview import ffmpeg_exe
+    from uniflg.ffmpeg import ffmpeg_exe
     from uniflg_train.video.extract import video_landmarks
 
     clip = tmp_path / "still.mp4"

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from uniflg.errors import InvalidInputError, LimitExceededError
+from uniflg.errors import BackendUnavailableError, InvalidInputError, LimitExceededError
+from uniflg.ffmpeg import ffmpeg_exe
 from uniflg.limits import MAX_CHANNELS, SAMPLE_RATE, Range, check_sample_rate
 
 SAMPLE_RATE_RANGE = (int(SAMPLE_RATE.lo), int(SAMPLE_RATE.hi))  # Hz; the range the gRPC server accepts too
@@ -185,14 +186,18 @@ def open_audio(path: str | Path, max_seconds: float | None = MAX_FILE_SECONDS) -
             handle, temporary = _whole_mp3(path, handle, max_seconds)
         seconds = handle.frames / handle.samplerate
         _warn_if_cut(path, handle, seconds)
-        if max_seconds is not None and seconds > max_seconds:
-            raise LimitExceededError(f"{path} is {_duration(seconds)} long; at most {_duration(max_seconds)} per "
-                                     "file (raise --max-seconds, or split the file)")
+        _check_length(path, seconds, max_seconds)
     except BaseException:
         handle.close()
         _remove(temporary)
         raise
     return AudioFile(handle, path, temporary)
+
+
+def _check_length(path: Path, seconds: float, max_seconds: float | None) -> None:
+    if max_seconds is not None and seconds > max_seconds:
+        raise LimitExceededError(f"{path} is {_duration(seconds)} long; at most {_duration(max_seconds)} per "
+                                 "file (raise --max-seconds, or split the file)")
 
 
 def _whole_mp3(path: Path, handle: Any, max_seconds: float | None) -> tuple[Any, Path | None]:
@@ -209,13 +214,9 @@ def _whole_mp3(path: Path, handle: Any, max_seconds: float | None) -> tuple[Any,
     estimated = handle.frames / handle.samplerate
     if real is None or real - estimated <= max(0.1, 0.01 * real):  # the header's length, or a cut-off file
         return handle, None
-    if max_seconds is not None and real > max_seconds:
-        raise LimitExceededError(f"{path} is {_duration(real)} long; at most {_duration(max_seconds)} per "
-                                 "file (raise --max-seconds, or split the file)")
+    _check_length(path, real, max_seconds)  # before decoding hours of sound
     log.info("%s: libsndfile would read only %.3f s of its %.3f s (a VBR MP3 without a length header); ffmpeg "
              "decodes it", path, estimated, real)
-    from uniflg.preview import ffmpeg_exe
-
     fd, name = tempfile.mkstemp(prefix="uniflg-", suffix=".flac")
     os.close(fd)
     temporary = Path(name)
@@ -239,9 +240,6 @@ def _whole_mp3(path: Path, handle: Any, max_seconds: float | None) -> tuple[Any,
 def _frame_walk_seconds(path: Path) -> float | None:
     """The length of ``path``'s first audio stream as ffmpeg finds it by walking its frames, in seconds; None when
     ffmpeg is not there or cannot read the file."""
-    from uniflg.errors import BackendUnavailableError
-    from uniflg.preview import ffmpeg_exe
-
     try:
         done = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-c", "copy",
                                "-f", "null", "-progress", "pipe:1", "-nostats", "-"], capture_output=True, text=True,

@@ -323,7 +323,7 @@ def _features() -> dict[str, str]:
         except Exception as exc:  # noqa: BLE001 - any failure means "not here", with its reason
             out[lang] = f"unavailable: {exc}"
     try:
-        from uniflg.preview import ffmpeg_exe
+        from uniflg.ffmpeg import ffmpeg_exe
 
         out["ffmpeg (preview.mp4)"] = f"available ({ffmpeg_exe()})"
     except Exception as exc:  # noqa: BLE001

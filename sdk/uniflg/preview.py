@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from uniflg.errors import BackendUnavailableError, InvalidInputError
+from uniflg.errors import InvalidInputError
+from uniflg.ffmpeg import ffmpeg_exe
 from uniflg.landmarks import FPS, check_track, connections
 
 log = logging.getLogger(__name__)
@@ -27,15 +28,6 @@ log = logging.getLogger(__name__)
 PREDICTION_RGB = (235, 235, 235)
 REFERENCE_RGB = (255, 150, 40)
 _DISK = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))  # 3x3 pen
-
-
-def ffmpeg_exe() -> str:
-    try:
-        import imageio_ffmpeg
-
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except Exception as exc:  # noqa: BLE001 - any failure means "no ffmpeg here"
-        raise BackendUnavailableError(f"previews need ffmpeg (pip install imageio-ffmpeg): {exc}") from exc
 
 
 def _transform(tracks: list[np.ndarray], size: int) -> tuple[np.ndarray, float]:

@@ -53,7 +53,7 @@ def to_30fps(track: np.ndarray, fps: float, seconds: float | None = None) -> np.
 
 def decode_audio(path: Path, sample_rate: int = AUDIO_RATE) -> np.ndarray:
     """A media file's audio as mono float32 at ``sample_rate`` (through the bundled ffmpeg)."""
-    from uniflg.preview import ffmpeg_exe
+    from uniflg.ffmpeg import ffmpeg_exe
 
     proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(sample_rate),
                            "-f", "f32le", "-"], capture_output=True, check=False)
