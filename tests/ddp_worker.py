@@ -82,6 +82,17 @@ def main(out: Path) -> None:
     (out / f"rank{info.rank}.json").write_text(json.dumps(result))
     del ddp, opt  # DDP's reducer holds process-group state: release it before the group goes
     cleanup_distributed()
+    result["threads_left"] = thread_names()
+    (out / f"rank{info.rank}.json").write_text(json.dumps(result))
+
+
+def thread_names() -> list[str]:
+    """This process's threads by name (Linux; empty elsewhere): gloo's are ``gloo_tcp_loop`` and
+    ``pt_gloo_runloop``."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return []
+    return sorted((task / "comm").read_text().strip() for task in tasks.iterdir())
 
 
 if __name__ == "__main__":

@@ -15,22 +15,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_in_process import Ran, refused_here, run_here
 from uniflg_train.checkpoint import CheckpointManager
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def uniflg(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def uniflg(*args: str) -> Ran:
+    """``uniflg ARGS`` in this process (tests/cli_in_process.py), which must succeed."""
+    ran = run_here(*args)
+    assert ran.returncode == 0, f"uniflg {' '.join(args)} failed:\n{ran.stderr[-3000:]}"
+    return ran
+
+
+def uniflg_child(*args: str, timeout: float = 300) -> None:
+    """``uniflg ARGS`` in a child process, which must succeed (commands that start worker pools)."""
     proc = subprocess.run([sys.executable, "-m", "uniflg.cli", *args], capture_output=True, text=True,
                           env=ENV, timeout=timeout)
     assert proc.returncode == 0, f"uniflg {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
-    return proc
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("corpus") / "c50"
-    uniflg("corpus", "make", "--out", str(out), "--utterances", "50", "--seed", "7", "--jobs", "2")
+    uniflg_child("corpus", "make", "--out", str(out), "--utterances", "50", "--seed", "7", "--jobs", "2")
     return out
 
 
@@ -60,8 +68,7 @@ def test_stage1_init_from_a_run_with_a_fresh_module(corpus: Path, vits_run: Path
     assert source is not None
     base = ["train", "vits", "--data", str(corpus), "--config", "tiny", "--batch-size", "4", "--threads", "1",
             "--init-from", str(vits_run)]
-    bad = subprocess.run([sys.executable, "-m", "uniflg.cli", *base, "--out", str(tmp_path / "bad"), "--steps",
-                          "1", "--init-skip", "utterances"], capture_output=True, text=True, env=ENV, timeout=300)
+    bad = run_here(*base, "--out", str(tmp_path / "bad"), "--steps", "1", "--init-skip", "utterances")
     assert bad.returncode == 2 and "no module named utterances" in bad.stderr and "utterance," in bad.stderr
     assert "Traceback" not in bad.stderr
 
@@ -103,22 +110,19 @@ def test_stage1_freeze_keeps_the_latent_space_and_refuses_another_resume(corpus:
     assert {"text_encoder", "decoder", "duration"} <= moved
     assert json.loads((out / "fixed_rows.json").read_text()) == [0, 1, 2, 3]  # every speaker was carried over
 
-    again = subprocess.run([sys.executable, "-m", "uniflg.cli", *base, "--steps", "4", "--freeze", "posterior"],
-                           capture_output=True, text=True, env=ENV, timeout=300)
+    again = run_here(*base, "--steps", "4", "--freeze", "posterior")
     assert again.returncode == 2 and "freeze" in again.stderr and "Traceback" not in again.stderr
     assert "ERROR" in again.stderr and len(again.stderr.strip().splitlines()) == 1, again.stderr
-    unknown = subprocess.run([sys.executable, "-m", "uniflg.cli", *base[:-6], "--out", str(tmp_path / "u"),
-                              "--init-from", str(vits_run), "--steps", "1", "--freeze", "posterior,flows"],
-                             capture_output=True, text=True, env=ENV, timeout=300)
+    unknown = run_here(*base[:-6], "--out", str(tmp_path / "u"),
+                       "--init-from", str(vits_run), "--steps", "1", "--freeze", "posterior,flows")
     assert unknown.returncode == 2 and "--freeze: no module named flows" in unknown.stderr
-    alone = subprocess.run([sys.executable, "-m", "uniflg.cli", *base[:-6], "--out", str(tmp_path / "a"),
-                            "--steps", "1", "--freeze", "flow"], capture_output=True, text=True, env=ENV, timeout=300)
+    alone = run_here(*base[:-6], "--out", str(tmp_path / "a"),
+                     "--steps", "1", "--freeze", "flow")
     assert alone.returncode == 2 and "--freeze needs --init-from" in alone.stderr
 
     def refused(out_name: str, *extra: str) -> str:
-        proc = subprocess.run([sys.executable, "-m", "uniflg.cli", *base[:-6], "--out", str(tmp_path / out_name),
-                               "--init-from", str(vits_run), "--steps", "1", *extra],
-                              capture_output=True, text=True, env=ENV, timeout=300)
+        proc = run_here(*base[:-6], "--out", str(tmp_path / out_name),
+                        "--init-from", str(vits_run), "--steps", "1", *extra)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         assert not (tmp_path / out_name / "checkpoints").exists()
         return proc.stderr
@@ -131,8 +135,7 @@ def test_stage1_freeze_keeps_the_latent_space_and_refuses_another_resume(corpus:
     record = json.loads((out / "train_vits.json").read_text())
     del record["freeze"]
     (out / "train_vits.json").write_text(json.dumps(record))
-    older = subprocess.run([sys.executable, "-m", "uniflg.cli", *base, "--steps", "4", "--freeze", "flow"],
-                           capture_output=True, text=True, env=ENV, timeout=300)
+    older = run_here(*base, "--steps", "4", "--freeze", "flow")
     assert older.returncode == 2 and "freeze [] -> ['flow']" in older.stderr, older.stderr[-2000:]
 
 
@@ -392,15 +395,13 @@ def test_stage2_refuses_a_model_without_the_corpus_speakers(corpus: Path, tmp_pa
     dataset.use_label_order(("someone", "mei"), dataset.emotions, unknown_speakers_as="someone")
     rows = {dataset.items[i]["speaker"]: dataset[i]["speaker"] for i in range(len(dataset))}
     assert rows["mei"] == 1 and all(row == 0 for name, row in rows.items() if name != "mei") and len(rows) > 1
-    proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(corpus),
-                           "--vits", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r"), "--steps", "1"],
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    proc = run_here("train", "landmarks", "--data", str(corpus),
+                    "--vits", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r"), "--steps", "1")
     assert proc.returncode == 2 and "nothing-here" in proc.stderr and "Traceback" not in proc.stderr
     # a wrong stand-in is named before the data is read (here there is no corpus at all)
-    proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(tmp_path / "none"),
-                           "--vits", str(voice_model), "--out", str(tmp_path / "r"), "--steps", "1",
-                           "--unknown-speakers-as", "nobody"],
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    proc = run_here("train", "landmarks", "--data", str(tmp_path / "none"),
+                    "--vits", str(voice_model), "--out", str(tmp_path / "r"), "--steps", "1",
+                    "--unknown-speakers-as", "nobody")
     assert proc.returncode == 2 and "--unknown-speakers-as nobody" in proc.stderr and "Traceback" not in proc.stderr
     # --read-as-unknown: speakers the model has rows for are read with the stand-in's row all the same
     heard = sorted({m["speaker"] for m in dataset.items} - {"mei"})
@@ -418,10 +419,9 @@ def test_stage2_refuses_a_model_without_the_corpus_speakers(corpus: Path, tmp_pa
                          ({"as_unknown": ("mei",), "unknown_speakers_as": "mei"}, "that is the stand-in itself")):
         with pytest.raises(InvalidInputError, match=said):
             dataset.use_label_order(("mei", *heard), dataset.emotions, **kwargs)
-    proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(tmp_path / "none"),
-                           "--vits", str(voice_model), "--out", str(tmp_path / "r"), "--steps", "1",
-                           "--read-as-unknown", "low"],
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    proc = run_here("train", "landmarks", "--data", str(tmp_path / "none"),
+                    "--vits", str(voice_model), "--out", str(tmp_path / "r"), "--steps", "1",
+                    "--read-as-unknown", "low")
     assert proc.returncode == 2 and "--read-as-unknown needs --unknown-speakers-as" in proc.stderr
 
 
@@ -439,8 +439,7 @@ def test_stage2_records_whose_row_reads_which_speaker_and_evaluation_reads_them_
     assert "read with mei's row: bright, low" in proc.stderr
     saved = json.loads((run / "train_landmarks.json").read_text())
     assert saved["unknown_speakers_as"] == "mei" and saved["read_as_unknown"] == ["bright", "low"]
-    again = subprocess.run([sys.executable, "-m", "uniflg.cli", *args, "--steps", "2", "--read-as-unknown", "low"],
-                           capture_output=True, text=True, env=ENV, timeout=300)
+    again = run_here(*args, "--steps", "2", "--read-as-unknown", "low")
     assert again.returncode == 2 and "read_as_unknown ['bright', 'low'] -> ['low']" in again.stderr
 
     system = load_systems(run, {})["UniFLG"]
@@ -494,17 +493,15 @@ def test_tune_posterior_trains_only_the_posterior_and_the_decoder(corpus: Path, 
            "--anchor-weight", "0.5", "--steps", "3")  # a resume with the same options and more steps
     for changed, said in ((["--anchor-weight", "0.2"], "anchor_weight 0.5 -> 0.2"), ([], "tune_posterior")):
         args = base if changed else base[:-1]  # [] drops --tune-posterior itself
-        proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(corpus),
-                               "--vits", str(vits_run), "--out", str(run), *args, "--steps", "4", *changed],
-                              capture_output=True, text=True, env=ENV, timeout=120)
+        proc = run_here("train", "landmarks", "--data", str(corpus),
+                        "--vits", str(vits_run), "--out", str(run), *args, "--steps", "4", *changed)
         assert proc.returncode == 2 and "was trained with other options" in proc.stderr and said in proc.stderr
     for wrong, said in ((["--anchor-weight", "2"], "needs --tune-posterior"),
                         (["--tune-posterior", "--anchor-weight", "nan"], "--anchor-weight must be a finite number"),
                         (["--tune-posterior", "--posterior-learning-rate=-1e-3"], "must be a positive finite"),
                         (["--tune-posterior", "--variant", "stl-d"], "--tune-posterior needs a variant")):
-        proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "landmarks", "--data", str(corpus),
-                               "--vits", str(vits_run), "--out", str(tmp_path / "no"), *wrong],
-                              capture_output=True, text=True, env=ENV, timeout=120)
+        proc = run_here("train", "landmarks", "--data", str(corpus),
+                        "--vits", str(vits_run), "--out", str(tmp_path / "no"), *wrong)
         assert proc.returncode == 2 and said in proc.stderr, proc.stderr[-500:]
         assert not (tmp_path / "no" / "checkpoints").exists()
 
@@ -539,29 +536,15 @@ def test_discriminator_warmup_trains_the_discriminators_alone_first(corpus: Path
     assert json.loads((run / "train_vits.json").read_text())["discriminator_warmup"] == 0
 
 
-def _refused(caplog: pytest.LogCaptureFixture, *argv: str) -> str:
-    """``uniflg ARGV`` in this process -> its one ERROR line (exit 2, no traceback)."""
-    import logging
-
-    from uniflg.cli import main
-
-    caplog.clear()
-    with caplog.at_level(logging.ERROR):
-        code = main(list(argv))
-    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in caplog.text, (argv, code, lines)
-    return lines[0]
-
-
 def test_resuming_with_another_model_or_from_a_damaged_checkpoint_is_refused_or_skipped(
         corpus: Path, vits_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     run = tmp_path / "vits"
     shutil.copytree(vits_run, run)
     base = ("train", "vits", "--data", str(corpus), "--out", str(run), "--steps", "13", "--batch-size", "4",
             "--checkpoint-every", "6", "--adversarial-start", "6", "--threads", "1")
-    said = _refused(caplog, *base, "--config", "small")
+    said = refused_here(*base, "--config", "small")
     assert "trains a model of other sizes than --config names: resume it with --config tiny" in said, said
-    said = _refused(caplog, *base, "--config", "tiny", "--variant", "as")
+    said = refused_here(*base, "--config", "tiny", "--variant", "as")
     assert "trains UniFLG, not UniFLG-AS" in said, said
     # a file damaged after it was written (same size): resuming skips that checkpoint for the one before
     newest = CheckpointManager(run / "checkpoints").latest()
@@ -570,7 +553,7 @@ def test_resuming_with_another_model_or_from_a_damaged_checkpoint_is_refused_or_
     data = bytearray(weights.read_bytes())
     data[len(data) // 2: len(data) // 2 + 4000] = bytes(4000)
     weights.write_bytes(bytes(data))
-    said = _refused(caplog, "export", "--format", "onnx", "--checkpoint", str(newest.path), "-o", str(tmp_path / "v"))
+    said = refused_here("export", "--format", "onnx", "--checkpoint", str(newest.path), "-o", str(tmp_path / "v"))
     assert "do not match their manifest's SHA-256" in said and not (tmp_path / "v").exists(), said
     caplog.clear()
     import logging
@@ -583,17 +566,16 @@ def test_resuming_with_another_model_or_from_a_damaged_checkpoint_is_refused_or_
     assert "step_00000006 (step 6)" in caplog.text  # from the checkpoint before the damaged one
 
 
-def test_stage2_resume_refuses_another_variant(corpus: Path, vits_run: Path, tmp_path: Path,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_stage2_resume_refuses_another_variant(corpus: Path, vits_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "lm"
     uniflg("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run), "--steps", "2",
            "--batch-size", "4", "--threads", "1")
-    said = _refused(caplog, "train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run),
+    said = refused_here("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(run),
                     "--steps", "4", "--batch-size", "4", "--threads", "1", "--variant", "stl")
     assert "trains UniFLG, not STL" in said, said
     # the checkpoint holds the whole model: another stage 1 would be replaced without a word, so it is refused
     step6 = vits_run / "checkpoints" / "step_00000006"
-    said = _refused(caplog, "train", "landmarks", "--data", str(corpus), "--vits", str(step6), "--out", str(run),
+    said = refused_here("train", "landmarks", "--data", str(corpus), "--vits", str(step6), "--out", str(run),
                     "--steps", "4", "--batch-size", "4", "--threads", "1")
     started = (vits_run / "checkpoints" / "step_00000012").resolve()  # what --vits RUN resolved to at the start
     assert said.startswith(f"{run} was started from another stage 1 (its ") and said.endswith(
@@ -604,31 +586,29 @@ def test_stage2_resume_refuses_another_variant(corpus: Path, vits_run: Path, tmp
     assert [c.step for c in CheckpointManager(run / "checkpoints").checkpoints()][-1] == 4
 
 
-def test_bad_data_out_and_numbers_are_one_line_and_write_nothing(corpus: Path, tmp_path: Path,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_data_out_and_numbers_are_one_line_and_write_nothing(corpus: Path, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     (tmp_path / "empty").mkdir()
     for data, said in ((tmp_path / "nowhere", "is not a folder"), (tmp_path / "afile", "is not a folder"),
                        (tmp_path / "empty", "holds no train/val/test.jsonl")):
-        line = _refused(caplog, "train", "vits", "--data", str(data), "--out", str(tmp_path / "run"),
+        line = refused_here("train", "vits", "--data", str(data), "--out", str(tmp_path / "run"),
                         "--config", "tiny", "--steps", "2")
         assert said in line, line
     assert not (tmp_path / "nowhere").exists() and not any((tmp_path / "empty").iterdir())
-    line = _refused(caplog, "train", "vits", "--data", str(corpus), "--out", str(tmp_path / "afile"),
+    line = refused_here("train", "vits", "--data", str(corpus), "--out", str(tmp_path / "afile"),
                     "--config", "tiny", "--steps", "2")
     assert "--out" in line and "is a file" in line, line
     (tmp_path / "lm").mkdir()
     (tmp_path / "lm" / "train_landmarks.json").write_text("{}")
     for out, said in ((tmp_path / "lm", "holds a stage 2 run"), (corpus, "holds a corpus")):
         before = sorted(p.name for p in out.iterdir())
-        line = _refused(caplog, "train", "vits", "--data", str(corpus), "--out", str(out), "--config", "tiny",
+        line = refused_here("train", "vits", "--data", str(corpus), "--out", str(out), "--config", "tiny",
                         "--steps", "2")
         assert said in line and sorted(p.name for p in out.iterdir()) == before, line
     for option, value in (("--steps", "-5"), ("--batch-size", "0"), ("--checkpoint-every", "0"),
                           ("--log-every", "0"), ("--learning-rate", "-1"), ("--workers", "-1"), ("--threads", "0")):
-        proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "vits", "--data", str(corpus), "--out",
-                               str(tmp_path / "r"), option, value], capture_output=True, text=True, env=ENV,
-                              timeout=120)
+        proc = run_here("train", "vits", "--data", str(corpus), "--out",
+                        str(tmp_path / "r"), option, value)
         assert proc.returncode == 2 and f"argument {option}: must be" in proc.stderr, (option, proc.stderr)
     assert not (tmp_path / "r").exists()
 
@@ -646,8 +626,7 @@ def test_export_refuses_nan_weights_before_writing(vits_run: Path, tmp_path: Pat
     assert not (tmp_path / "voice").exists()
 
 
-def test_export_swaps_the_voice_in_whole_and_refuses_foreign_folders(vits_run: Path, tmp_path: Path,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_export_swaps_the_voice_in_whole_and_refuses_foreign_folders(vits_run: Path, tmp_path: Path) -> None:
     voice = tmp_path / "voice"
     done = uniflg("export", "--format", "onnx", "--checkpoint", str(vits_run), "-o", str(voice), "--no-verify")
     assert f"{vits_run} is a stage-1 run: its face decoder was never trained" in done.stderr  # said, not refused
@@ -672,22 +651,21 @@ def test_export_swaps_the_voice_in_whole_and_refuses_foreign_folders(vits_run: P
     assert json.loads((voice / "voice.json").read_text())["name"] == vits_run.name
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.txt").write_text("keep")
-    said = _refused(caplog, "export", "--format", "onnx", "--checkpoint", str(vits_run), "-o", str(tmp_path / "notes"))
+    said = refused_here("export", "--format", "onnx", "--checkpoint", str(vits_run), "-o", str(tmp_path / "notes"))
     assert "is not empty and holds no voice" in said and [p.name for p in (tmp_path / "notes").iterdir()] == [
         "mine.txt"]
 
 
-def test_eval_refuses_a_stage1_run_whose_face_decoder_never_trained(corpus: Path, vits_run: Path,
-                                                                    caplog: pytest.LogCaptureFixture) -> None:
-    said = _refused(caplog, "eval", "--data", str(corpus), "--run", str(vits_run), "--limit", "2")
+def test_eval_refuses_a_stage1_run_whose_face_decoder_never_trained(corpus: Path, vits_run: Path) -> None:
+    said = refused_here("eval", "--data", str(corpus), "--run", str(vits_run), "--limit", "2")
     assert said == (f"--run {vits_run} is a stage-1 run: its face decoder was never trained; give the stage-2 run "
                     f"trained on it (uniflg train landmarks --vits {vits_run})"), said
     missing = vits_run / "checkpoints" / "step_00099999"
-    said = _refused(caplog, "eval", "--data", str(corpus), "--run", str(missing), "--limit", "2")
+    said = refused_here("eval", "--data", str(corpus), "--run", str(missing), "--limit", "2")
     assert said.startswith(f"--run {missing} is a stage-1 run"), said  # the run behind a checkpoint is checked
     from uniflg.voice import DEFAULT_VOICE_DIR
 
-    said = _refused(caplog, "eval", "--data", str(corpus), "--run", str(DEFAULT_VOICE_DIR), "--limit", "2")
+    said = refused_here("eval", "--data", str(corpus), "--run", str(DEFAULT_VOICE_DIR), "--limit", "2")
     assert "is a voice folder; --run takes a stage-2 run" in said, said
 
 
@@ -706,22 +684,20 @@ def test_a_run_folder_being_trained_refuses_a_second_trainer(corpus: Path, tmp_p
     assert not (out / "checkpoints").exists()
 
 
-def test_export_for_tensorrt_without_it_writes_nothing(vits_run: Path, tmp_path: Path,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_export_for_tensorrt_without_it_writes_nothing(vits_run: Path, tmp_path: Path) -> None:
     """It swapped a new ONNX voice in over -o, then said TensorRT was missing (review 16)."""
     import importlib.util
 
     if importlib.util.find_spec("tensorrt") is not None:
         pytest.skip("TensorRT is installed here: the export would build engines")
     out = tmp_path / "vt"
-    said = _refused(caplog, "export", "--format", "tensorrt", "--checkpoint", str(vits_run), "-o", str(out))
+    said = refused_here("export", "--format", "tensorrt", "--checkpoint", str(vits_run), "-o", str(out))
     assert said == "the tensorrt backend needs TensorRT: pip install 'uniflg[trt]'" and not out.exists()
     assert not list(tmp_path.glob(".vt*"))  # no staging folder either
 
 
-def test_export_names_its_own_option_for_a_bad_latents_corpus(vits_run: Path, tmp_path: Path,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
-    said = _refused(caplog, "export", "--checkpoint", str(vits_run), "-o", str(tmp_path / "v"), "--latents-from",
+def test_export_names_its_own_option_for_a_bad_latents_corpus(vits_run: Path, tmp_path: Path) -> None:
+    said = refused_here("export", "--checkpoint", str(vits_run), "-o", str(tmp_path / "v"), "--latents-from",
                     str(tmp_path / "nope"))
     assert said.startswith(f"--latents-from {tmp_path / 'nope'} is not a folder")  # was "--data ..."
     assert not (tmp_path / "v").exists()
@@ -747,10 +723,9 @@ def test_a_resume_already_past_steps_says_so(corpus: Path, vits_run: Path, tmp_p
 def test_a_run_whose_loss_diverges_stops_without_saving_it(corpus: Path, tmp_path: Path) -> None:
     """NaN losses once trained on and saved NaN checkpoints, which then fed resumes, stage 2 and exports."""
     run = tmp_path / "diverging"
-    proc = subprocess.run([sys.executable, "-m", "uniflg.cli", "train", "vits", "--data", str(corpus), "--config",
-                           "tiny", "--out", str(run), "--steps", "40", "--batch-size", "4", "--checkpoint-every", "1",
-                           "--adversarial-start", "1000", "--learning-rate", "1e12", "--threads", "1"],
-                          capture_output=True, text=True, env=ENV, timeout=300)
+    proc = run_here("train", "vits", "--data", str(corpus), "--config",
+                    "tiny", "--out", str(run), "--steps", "40", "--batch-size", "4", "--checkpoint-every", "1",
+                    "--adversarial-start", "1000", "--learning-rate", "1e12", "--threads", "1")
     assert proc.returncode == 2, proc.stderr[-2000:]
     said = proc.stderr.strip().splitlines()[-1]
     assert "the loss became non-finite at step" in said and "stopped without saving it" in said, said
@@ -786,7 +761,7 @@ def test_stage1_resume_reads_the_corpus_speakers_with_the_runs_rows(corpus: Path
     lines = (data / "train.jsonl").read_text().splitlines()
     lines[0] = json.dumps(json.loads(lines[0]) | {"speaker": "zed"})
     (data / "train.jsonl").write_text("\n".join(lines) + "\n")
-    said = _refused(caplog, *train(14))
+    said = refused_here(*train(14))
     assert f"{run} has no row for speaker zed of this --data" in said and "--init-from" in said, said
 
 
@@ -804,7 +779,7 @@ def test_a_stage2_run_whose_stage1_checkpoint_was_pruned_resumes_from_its_own(
     uniflg("train", "landmarks", "--vits", str(s1), "--out", str(s2), "--steps", "2", *common)
     uniflg(*stage1, "--steps", "6")
     shutil.rmtree(s1 / "checkpoints" / "step_00000002")  # pruned (retention keeps the last N and the best)
-    said = _refused(caplog, "train", "landmarks", "--vits", str(s1), "--out", str(s2), "--steps", "4", *common)
+    said = refused_here("train", "landmarks", "--vits", str(s1), "--out", str(s2), "--steps", "4", *common)
     own = s2 / "checkpoints" / "step_00000002"
     assert "is gone; resume it with --vits " + str(own) in said, said
     with caplog.at_level(logging.INFO):
@@ -812,15 +787,14 @@ def test_a_stage2_run_whose_stage1_checkpoint_was_pruned_resumes_from_its_own(
     assert "(step 2)" in caplog.text
 
 
-def test_a_run_refused_before_it_started_leaves_no_folder(corpus: Path, tmp_path: Path,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_a_run_refused_before_it_started_leaves_no_folder(corpus: Path, tmp_path: Path) -> None:
     """Review 20: --init-skip without --init-from left RUN/.uniflg-train.lock behind."""
     run = tmp_path / "never"
-    said = _refused(caplog, "train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run),
+    said = refused_here("train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run),
                     "--init-skip", "utterance")
     assert "--init-skip needs --init-from" in said and not run.exists(), said
     run.mkdir()  # a folder the user made stays
-    _refused(caplog, "train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run),
+    refused_here("train", "vits", "--data", str(corpus), "--config", "tiny", "--out", str(run),
              "--init-skip", "utterance")
     assert run.is_dir()
 
@@ -852,7 +826,7 @@ def test_training_reads_a_cache_made_elsewhere(corpus: Path, tmp_path: Path) -> 
     could not be trained on; --cache names the cache."""
     data, cache = tmp_path / "data", tmp_path / "features"
     shutil.copytree(corpus, data, ignore=shutil.ignore_patterns("cache"))
-    uniflg("preprocess", "--data", str(data), "--out", str(cache), "--jobs", "2")
+    uniflg_child("preprocess", "--data", str(data), "--out", str(cache), "--jobs", "2")
     uniflg("train", "vits", "--data", str(data), "--cache", str(cache), "--config", "tiny", "--out",
            str(tmp_path / "run"), "--steps", "1", "--batch-size", "4", "--threads", "1")
     assert not (data / "cache").exists() and (tmp_path / "run" / "checkpoints").is_dir()

@@ -12,6 +12,7 @@ Seeding lives in :mod:`uniflg_train.seeding`, the stop-on-signal loop in :mod:`u
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from dataclasses import dataclass
@@ -69,6 +70,11 @@ def init_distributed(backend: str | None = None, device: str | None = None,
         return DistInfo(device=dev)
     chosen = backend or ("nccl" if use_cuda else "gloo")
     if not dist.is_initialized():
+        # DDP imports torch._dynamo; imported while a group exists, it keeps ten references to that group, so
+        # destroy_process_group() no longer frees it: gloo's three threads then live into interpreter shutdown,
+        # where a rank can abort ("terminate called without an active exception", SIGABRT; seen in CI).
+        # Imported first, it holds none and cleanup_distributed() really ends the group.
+        importlib.import_module("torch._dynamo")
         kwargs: dict[str, Any] = {}
         if chosen == "nccl":
             kwargs["device_id"] = dev
@@ -80,7 +86,8 @@ def init_distributed(backend: str | None = None, device: str | None = None,
 
 def cleanup_distributed() -> None:
     """Leave the process group (no-op when none). All ranks meet first: a rank that tears gloo down while
-    its peer is still talking to it makes the peer's gloo thread abort the process."""
+    its peer is still talking to it makes the peer's gloo thread abort the process. Afterwards the group and its
+    threads are gone (see :func:`init_distributed`), so none of them is left to the interpreter's shutdown."""
     if is_distributed():
         dist.barrier()
         dist.destroy_process_group()
