@@ -9,6 +9,7 @@ import grpc
 import numpy as np
 import pytest
 from bridge_server import running_server, stub
+from inference_helpers import calibrated_random_voice
 from uniflg.audio import pcm16_bytes
 from uniflgapi.v1 import uniflg_pb2 as pb
 
@@ -18,8 +19,7 @@ pytest.importorskip("torch", reason="random_voice needs torch")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("voice")
-    voice_mod.random_voice("tiny", folder, onnx=False)
+    folder = calibrated_random_voice(tmp_path_factory.mktemp("voice"))
     voice = voice_mod.load_voice(folder, backend="torch")
     with running_server(voice, max_streams=4, max_text_chars=200, max_audio_seconds=10.0) as srv:
         yield srv

@@ -419,7 +419,7 @@ def test_a_transcript_does_not_depend_on_what_was_transcribed_before() -> None:
     pytest.importorskip("pocketsphinx", reason="pocketsphinx (the eval extra) is not installed")
     from uniflg_train.evaluation.speech_quality import ENGLISH_SETS, Recognizer, espeak_synth
 
-    spoken = [espeak_synth("en-us")(t) for t in ENGLISH_SETS["held-out"].sentences[:6]]
+    spoken = [espeak_synth("en-us")(t) for t in ENGLISH_SETS["held-out"].sentences[:3]]
     fresh = [Recognizer().transcribe(x.audio, x.sample_rate) for x in spoken]
     used = Recognizer()  # pocketsphinx's cepstral mean and noise estimates would carry these forward
     noise = np.random.default_rng(0).normal(0, 0.1, 48000).astype(np.float32)

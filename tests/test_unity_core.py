@@ -178,9 +178,9 @@ def test_vtuber_example_drives_the_csharp_receiver(program: Path, tmp_path: Path
     import sys
     import time
 
-    from uniflg.voice import random_voice
+    from inference_helpers import calibrated_random_voice
 
-    random_voice("tiny", tmp_path / "voice", onnx=False)
+    calibrated_random_voice(tmp_path / "voice")
     cmd = [sys.executable, str(ROOT / "examples" / "vtuber_vmc.py"), "こんにちは、今日はいい天気ですね。",
            "--voice", str(tmp_path / "voice"), "--backend", "torch"]
     dry = subprocess.run([*cmd, "--dry-run"], capture_output=True, text=True, timeout=300)
@@ -188,8 +188,8 @@ def test_vtuber_example_drives_the_csharp_receiver(program: Path, tmp_path: Path
     frames = int(re.search(r"(\d+) frames \([\d.]+ s\) printed \(dry run\)", dry.stdout).group(1))  # type: ignore[union-attr]
     assert frames > 0 and dry.stdout.count("Val + Apply") == frames + 1
 
-    # The random voice has no stored face calibration: the example calibrates first (120 short syntheses, 17-20 s
-    # on a 2-core machine) and sends nothing before; the listener stops as soon as every packet came.
+    # The listener stops as soon as every packet came. It waits long: a voice without a stored face calibration
+    # measures one before sending anything (17-20 s on a 2-core machine).
     proc, port = _listen(program, packets=frames + 1, timeout=180)
     t0 = time.monotonic()
     live = subprocess.run([*cmd, "--vmc", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=300)
