@@ -12,6 +12,7 @@ Seeding lives in :mod:`uniflg_train.seeding`, the stop-on-signal loop in :mod:`u
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -86,10 +87,12 @@ def init_distributed(backend: str | None = None, device: str | None = None,
 
 def cleanup_distributed() -> None:
     """Leave the process group (no-op when none). All ranks meet first: a rank that tears gloo down while
-    its peer is still talking to it makes the peer's gloo thread abort the process. Afterwards the group and its
-    threads are gone (see :func:`init_distributed`), so none of them is left to the interpreter's shutdown."""
+    its peer is still talking to it makes the peer's gloo thread abort the process. Drop the DDP wrappers first
+    (``del`` them, or keep only :func:`unwrap`'s module): then the group and its threads are gone afterwards (see
+    :func:`init_distributed`), and none of them is left to the interpreter's shutdown."""
     if is_distributed():
         dist.barrier()
+        gc.collect()  # DDP wrappers already dropped (their reducers hold the group) may sit in reference cycles
         dist.destroy_process_group()
 
 

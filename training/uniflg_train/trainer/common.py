@@ -223,6 +223,9 @@ class Stage(Protocol):
 
     def log_media(self, tb: TBLogger, step: int) -> None: ...
 
+    def unwrap(self) -> None:
+        """Drop the DDP wrappers (their reducers hold the process group) before the group is left."""
+
 
 @dataclass(frozen=True)
 class LoopSettings:
@@ -300,6 +303,7 @@ def run_loop(stage: Stage, loader: DataLoader, manager: CheckpointManager, tb: T
     finally:
         bar.close()
     tb.close()
+    stage.unwrap()
     cleanup_distributed()
     if stop.received is not None:  # a signal, not the step budget: say so in the exit status too
         name = signal.Signals(stop.received).name

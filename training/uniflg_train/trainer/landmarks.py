@@ -98,6 +98,9 @@ class LandmarkStage:
     def wrap(self, info: DistInfo) -> None:
         self.decoder = wrap_ddp(self.model.landmark_decoder, info)
 
+    def unwrap(self) -> None:
+        self.decoder = self.model.landmark_decoder
+
     @torch.no_grad()
     def decoder_input(self, batch: Batch, which: str, generator: torch.Generator | None = None
                       ) -> tuple[Tensor, Tensor, Tensor]:

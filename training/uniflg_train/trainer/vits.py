@@ -88,6 +88,9 @@ class VitsStage:
         self.g_ddp = wrap_ddp(self.model, info)
         self.d_ddp = wrap_ddp(self.discriminator, info)
 
+    def unwrap(self) -> None:
+        self.g_ddp, self.d_ddp = self.model, self.discriminator
+
     def step(self, batch: Batch, global_step: int) -> VitsStepResult:
         o, cfg = self.options, self.cfg
         hop = cfg.audio.hop_length
