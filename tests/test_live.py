@@ -23,7 +23,7 @@ from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from uniflg.voice import DEFAULT_VOICE_DIR
 from uniflg_bridge import capture, live_cli
-from uniflg_bridge.capture import AudioBlock, BlockQueue, FileSource, SourceEnded, StreamSource
+from uniflg_bridge.capture import AHEAD_ALLOWANCE_S, AudioBlock, BlockQueue, FileSource, SourceEnded, StreamSource
 from uniflg_bridge.fanout import FrameEvent, StreamMeta
 from uniflg_bridge.live import CaptureClock, LatencyStats, LiveOptions, LiveSession, PlayoutDelay
 
@@ -529,7 +529,9 @@ def test_a_bursty_pipe_keeps_its_blocks_a_block_apart_in_capture_time() -> None:
     assert len(blocks) > 40 and out.underruns == 0
     np.testing.assert_allclose(np.diff(times), np.diff(starts) / rate, atol=1e-6)  # strictly the sample spacing
     ends = times + np.array([len(b.samples) for b in blocks]) / rate
-    assert np.all(ends <= np.array(arrivals) + 1e-3)  # no block is dated after it could have been captured
+    # no block is dated after it could have been captured, beyond the jitter the sample clock absorbs (a late write
+    # on a loaded machine, then one on time: the clock runs up to AHEAD_ALLOWANCE_S ahead before it re-anchors)
+    assert np.all(ends <= np.array(arrivals) + AHEAD_ALLOWANCE_S + 1e-3)
 
 
 def test_a_pipe_ahead_of_real_time_is_never_stamped_in_the_future(caplog: pytest.LogCaptureFixture) -> None:

@@ -453,10 +453,17 @@ def test_eval_text_ceiling_reports_each_paths_wer_and_refuses_what_it_cannot_rea
     from uniflg.cli import main
     from uniflg.voice import DEFAULT_VOICE_DIR
 
+    def fresh(*argv: str) -> str:
+        """``uniflg ARGV`` in a new process -> its stdout. libespeak-ng carries state from one utterance to the next
+        (its pitch flutter): only commands that start from a fresh library speak the same sentences the same way."""
+        done = subprocess.run([sys.executable, "-m", "uniflg.cli", *argv], capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
     out = tmp_path / "ceiling.json"
-    assert main(["eval", "text-ceiling", "--checkpoint", str(DEFAULT_VOICE_DIR), "--reference", "espeak:en-us",
-                 "--limit", "2", "--out", str(out)]) == 0
-    table = capsys.readouterr().out
+    table = fresh("eval", "text-ceiling", "--checkpoint", str(DEFAULT_VOICE_DIR), "--reference", "espeak:en-us",
+                  "--limit", "2", "--out", str(out))
     assert "| reference | reconstruction | per_token | text_mas | text |" in table and "read by espeak:en-us" in table
     report = json.loads(out.read_text())
     # "The weather is nice today." + "Would you like to go for a walk?"
@@ -465,8 +472,7 @@ def test_eval_text_ceiling_reports_each_paths_wer_and_refuses_what_it_cannot_rea
     assert all(w >= 0 and (w * report["words"]) == pytest.approx(round(w * report["words"]))
                for w in report["wer"].values())
     # the reference is transcribed as speech-quality transcribes it: the same WER for the same sentences
-    assert main(["eval", "speech-quality", "--limit", "2", "--systems", "espeak:en-us", "--json"]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
+    (row,) = json.loads(fresh("eval", "speech-quality", "--limit", "2", "--systems", "espeak:en-us", "--json"))
     assert report["wer"]["reference"] == pytest.approx(row["wer"])
     assert report["sentence_set"] == "held-out" and report["seed"] == 0 and "seed 0" in table
     # the runtime's noise scales unless told otherwise, stated in both forms

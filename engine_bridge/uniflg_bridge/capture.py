@@ -164,10 +164,17 @@ class FileSource:
 
 # ---------------------------------------------------------------- raw PCM16 on a stream (stdin)
 
+# How far ahead of its arrival a block's sample-clock stamp may be before the clock is re-anchored: read-to-read jitter
+# (a loaded machine, a writer that catches up on a late write) stays inside it, so the blocks of one write keep
+# exactly a block apart instead of being re-stamped by microseconds.
+AHEAD_ALLOWANCE_S = 0.03
+
+
 class StreamSource:
     """Raw PCM16 little-endian, interleaved channels, at ``rate``, read from a binary stream (stdin) as it
     arrives. A writer that falls behind its own clock shows up as underruns; one that runs ahead of it (ffmpeg's
-    first burst, a file piped with ``cat``) is stamped when it arrives, never in the future (a warning when it keeps
+    first burst, a file piped with ``cat``) is stamped when it arrives, never more than :data:`AHEAD_ALLOWANCE_S` in
+    the future (a warning when it keeps
     doing so); the end of the stream ends."""
 
     def __init__(self, stream: BinaryIO, rate: int, channels: int = 1, block_ms: float = 20.0) -> None:
@@ -219,7 +226,7 @@ class StreamSource:
                 elif arrived - (first_at + n / self.rate) > 0.1:  # arrived > 100 ms later than its clock
                     out.underruns += 1
                     first_at = arrived - n / self.rate  # re-anchor: the gap is not audio
-                elif (first_at + n / self.rate) - arrived > 0.03:  # there > 30 ms before its clock says it began
+                elif (first_at + n / self.rate) - arrived > AHEAD_ALLOWANCE_S:  # there before its clock says it began
                     first_at = arrived - n / self.rate  # re-anchor: audio is never captured in the future
                     ahead += n / self.rate > now - seen + backlog  # beyond the catch-up: faster than real time
                     if ahead == 5:
