@@ -157,6 +157,20 @@ def test_avatar_stream_adds_blinks_only_when_asked(calibrated: Retargeter) -> No
     assert col(on_arkit, ARKIT_52, "jawOpen").max() == 0
 
 
+@pytest.mark.parametrize("texts", [(), [], "あおいうみ"])
+def test_calibration_without_texts_is_one_clear_error(texts: object, tmp_path) -> None:
+    """An empty list was a bare ValueError from numpy; a single string was read as one text per character."""
+    from uniflg.avatar import store_face_calibration
+    from uniflg.errors import InvalidInputError
+    from uniflg.voice import load_voice
+
+    voice = load_voice(backend="onnxruntime")
+    with pytest.raises(InvalidInputError, match="needs a list of one or more texts"):
+        measure_face_calibration(voice, texts)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="needs a list of one or more texts"):
+        store_face_calibration(voice, tmp_path, texts)  # type: ignore[arg-type]
+
+
 def test_default_voice_face() -> None:
     """The shipped voice: the stored calibration is the measured one; silence reads shut and expressionless;
     the demo sentence opens the jaw past 0.6."""

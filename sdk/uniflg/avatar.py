@@ -100,7 +100,10 @@ def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXT
     classifier from the same texts in that style, and one more per other stored emotion (happy and sad open and spread
     the mouth differently: read with the neutral classifier, their vowels all came out A or O;
     :meth:`Calibration.for_style` picks one); and per speech path its rest face, neutral band and vowel classifier, from
-    the faces it draws for the voice's own speech (:meth:`Calibration.for_path`)."""
+    the faces it draws for the voice's own speech (:meth:`Calibration.for_path`). InvalidInputError for no texts (or
+    one string instead of a list of them)."""
+    if isinstance(texts, str) or not texts:  # a str is a sequence too, of one-character "texts"
+        raise InvalidInputError(f"face calibration needs a list of one or more texts; got {texts!r}")
     options = options or SynthesisOptions()
     silence = voice.animate_array(np.zeros(int(SILENCE_SECONDS * voice.sample_rate), np.float32),
                                   voice.sample_rate, replace(options, reference_audio=None))
