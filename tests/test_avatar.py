@@ -157,9 +157,11 @@ def test_avatar_stream_adds_blinks_only_when_asked(calibrated: Retargeter) -> No
     assert col(on_arkit, ARKIT_52, "jawOpen").max() == 0
 
 
-@pytest.mark.parametrize("texts", [(), [], "あおいうみ"])
+@pytest.mark.parametrize("texts", [(), [], "あおいうみ", None, 3, np.array([], dtype=str), ["こんにちは。", ""],
+                                   ["こんにちは。", "  "], [None], [b"abc"]])
 def test_calibration_without_texts_is_one_clear_error(texts: object, tmp_path) -> None:
-    """An empty list was a bare ValueError from numpy; a single string was read as one text per character."""
+    """An empty list was a bare ValueError from numpy; a single string was read as one text per character; a NumPy
+    array was "ambiguous"; a blank text failed after the silence was animated, without saying which."""
     from uniflg.avatar import store_face_calibration
     from uniflg.errors import InvalidInputError
     from uniflg.voice import load_voice
@@ -169,6 +171,20 @@ def test_calibration_without_texts_is_one_clear_error(texts: object, tmp_path) -
         measure_face_calibration(voice, texts)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="needs a list of one or more texts"):
         store_face_calibration(voice, tmp_path, texts)  # type: ignore[arg-type]
+
+
+def test_calibration_reads_texts_from_any_iterable() -> None:
+    """A generator or a NumPy array of texts measures what the same list measures (a generator was "no len()",
+    an array "ambiguous")."""
+    from uniflg.avatar import CALIBRATION_TEXTS
+    from uniflg.voice import load_voice
+
+    voice = load_voice(backend="onnxruntime")
+    texts = list(CALIBRATION_TEXTS[:2])
+    listed = measure_face_calibration(voice, texts)
+    for other in ((t for t in texts), np.array(texts)):
+        again = measure_face_calibration(voice, other)  # type: ignore[arg-type]
+        assert again.jaw_range == listed.jaw_range and again.rest == listed.rest
 
 
 def test_default_voice_face() -> None:

@@ -102,8 +102,7 @@ def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXT
     :meth:`Calibration.for_style` picks one); and per speech path its rest face, neutral band and vowel classifier, from
     the faces it draws for the voice's own speech (:meth:`Calibration.for_path`). InvalidInputError for no texts (or
     one string instead of a list of them)."""
-    if isinstance(texts, str) or not texts:  # a str is a sequence too, of one-character "texts"
-        raise InvalidInputError(f"face calibration needs a list of one or more texts; got {texts!r}")
+    texts = _calibration_texts(texts)
     options = options or SynthesisOptions()
     silence = voice.animate_array(np.zeros(int(SILENCE_SECONDS * voice.sample_rate), np.float32),
                                   voice.sample_rate, replace(options, reference_audio=None))
@@ -127,6 +126,24 @@ def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXT
         fps=fps, styles={str(s.emotion): track for s, track in zip(styles[1:], others, strict=True)})
     faces, models, bands = _speech_paths(voice, texts, options, fps)
     return replace(calibration, path_rest_faces=faces, path_models=models, path_bands=bands)
+
+
+def _calibration_texts(texts: Any) -> list[str]:
+    """``texts`` as a list of non-blank strings (any iterable: a list, tuple, generator, NumPy array), checked before
+    any synthesis; InvalidInputError naming what is wrong (a str is iterable too, of one-character "texts")."""
+    wanted = "face calibration needs a list of one or more texts"
+    if texts is None or isinstance(texts, (str, bytes)):
+        raise InvalidInputError(f"{wanted}; got {texts!r}")
+    try:
+        listed = list(texts)
+    except TypeError:
+        raise InvalidInputError(f"{wanted}; got {type(texts).__name__}") from None
+    if not listed:
+        raise InvalidInputError(f"{wanted}; got none")
+    for i, text in enumerate(listed):
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError(f"{wanted}; text {i} is {text!r}, not a non-blank string")
+    return listed
 
 
 Band = tuple[dict[str, float], dict[str, float]]
