@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -91,7 +91,7 @@ def frame_symbols(timing: Sequence[tuple[str, float, float]], n_frames: int, fps
     return [timing[k][0] for k in idx]
 
 
-def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXTS,
+def measure_face_calibration(voice: Any, texts: Iterable[str] = CALIBRATION_TEXTS,
                              options: SynthesisOptions | None = None) -> Calibration:
     """Measure a voice's :class:`Calibration` (12 s of a 2-core CPU for the default voice): rest face = median of the
     landmarks the voice gives for :data:`SILENCE_SECONDS` of digital silence; neutral band and vowel prototypes from the
@@ -100,8 +100,8 @@ def measure_face_calibration(voice: Any, texts: Sequence[str] = CALIBRATION_TEXT
     classifier from the same texts in that style, and one more per other stored emotion (happy and sad open and spread
     the mouth differently: read with the neutral classifier, their vowels all came out A or O;
     :meth:`Calibration.for_style` picks one); and per speech path its rest face, neutral band and vowel classifier, from
-    the faces it draws for the voice's own speech (:meth:`Calibration.for_path`). InvalidInputError for no texts (or
-    one string instead of a list of them)."""
+    the faces it draws for the voice's own speech (:meth:`Calibration.for_path`). InvalidInputError for no texts, a
+    blank or non-string one, or one string instead of a list of them (:func:`_calibration_texts`)."""
     texts = _calibration_texts(texts)
     options = options or SynthesisOptions()
     silence = voice.animate_array(np.zeros(int(SILENCE_SECONDS * voice.sample_rate), np.float32),
@@ -231,7 +231,7 @@ def face_calibration(voice: Any) -> Calibration:
     return calibration
 
 
-def store_face_calibration(voice: Any, folder: str | Path, texts: Sequence[str] = CALIBRATION_TEXTS) -> Calibration:
+def store_face_calibration(voice: Any, folder: str | Path, texts: Iterable[str] = CALIBRATION_TEXTS) -> Calibration:
     """Measure ``voice``'s calibration on ``texts`` (:func:`measure_face_calibration`) and write it into ``folder``'s
     ``voice.json`` (the voice's own folder): the one place a stored calibration comes from (``uniflg calibrate-face``,
     and ``uniflg export``). Fewer texts measure faster and coarser (tests store one from 6 texts in 3 s)."""
