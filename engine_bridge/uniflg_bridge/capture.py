@@ -2,9 +2,11 @@
 or raw PCM16 on a stream (stdin). Each runs on its own thread and hands time-stamped blocks to a bounded
 :class:`BlockQueue`, so whatever the consumer does (inference, slow sinks) never stalls the capture.
 
-A block carries the wall-clock time (seconds since the Unix epoch) at which its first sample was captured:
-for a microphone, PortAudio's ADC time of the buffer mapped onto the wall clock; for a file, the moment the
-paced playback reached that sample; for a stream, its arrival time minus its duration.
+A block carries the wall-clock time (seconds since the Unix epoch) at which its first sample was captured, and
+the seconds its samples span on that clock (the stamp of the sample after it, minus its own): for a microphone,
+PortAudio's ADC time of the buffer mapped onto the wall clock; for a file, the moment the paced playback reached
+that sample; for a stream, the sample clock anchored on its arrival (:class:`StreamStamps`). Stamps always increase
+from block to block and within one, so the frames' time tags do too.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class AudioBlock:
     samples: np.ndarray  # (n, channels) float32 in [-1, 1]
     first_sample: int  # index of samples[0] on the source's sample clock
     captured_at: float  # wall-clock time (epoch seconds) at which samples[0] was captured
+    span: float  # seconds from samples[0]'s stamp to the next block's: n / rate, less where a stream is compressed
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,7 @@ class FileSource:
                     delay = t0 + (n + len(data)) / self.rate - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
-                if not out.put(AudioBlock(data, n, epoch0 + n / self.rate), self._stop):
+                if not out.put(AudioBlock(data, n, epoch0 + n / self.rate, len(data) / self.rate), self._stop):
                     break
                 n += len(data)
             out.end(SourceEnded(), self._stop)
@@ -164,18 +167,31 @@ class FileSource:
 
 # ---------------------------------------------------------------- raw PCM16 on a stream (stdin)
 
-# How far ahead of its arrival a block's sample-clock stamp may be before the clock is re-anchored: read-to-read jitter
-# (a loaded machine, a writer that catches up on a late write) stays inside it, so the blocks of one write keep
-# exactly a block apart instead of being re-stamped by microseconds.
+# How far ahead of its arrival a block's sample-clock stamp may be before the clock is slowed down: read-to-read
+# jitter (a loaded machine, a writer that catches up on a late write) stays inside it, so the blocks of one write
+# keep exactly a block apart instead of being re-stamped by microseconds.
 AHEAD_ALLOWANCE_S = 0.03
+# A stream that arrives later than its sample clock by more than this has a gap (an underrun): the clock jumps on.
+UNDERRUN_S = 0.1
+# The least share of its duration a block's stamps advance by while the clock is slowed down: stamps keep
+# increasing however fast the stream comes, and keep up with its arrival up to 100 times real time.
+MIN_SPAN_SHARE = 0.01
+# Blocks beyond the catch-up allowance before the stream is named faster than real time.
+EARLY_BLOCKS_WARNED = 5
+
+
+@dataclass(frozen=True)
+class Stamp:
+    captured_at: float  # wall-clock time of the block's first sample (epoch seconds)
+    span: float  # seconds its samples span on that clock
+    gap: bool  # the stream came later than its clock: an underrun, the clock jumped on
 
 
 class StreamSource:
     """Raw PCM16 little-endian, interleaved channels, at ``rate``, read from a binary stream (stdin) as it
-    arrives. A writer that falls behind its own clock shows up as underruns; one that runs ahead of it (ffmpeg's
-    first burst, a file piped with ``cat``) is stamped when it arrives, never more than :data:`AHEAD_ALLOWANCE_S` in
-    the future (a warning when it keeps
-    doing so); the end of the stream ends."""
+    arrives; its blocks are stamped by :class:`StreamStamps`. A writer that falls behind its own clock shows up as
+    underruns; one that runs ahead of it (ffmpeg's first burst, a file piped with ``cat``) is warned about when it
+    keeps doing so; the end of the stream ends."""
 
     def __init__(self, stream: BinaryIO, rate: int, channels: int = 1, block_ms: float = 20.0) -> None:
         from uniflg.audio_file import check_sample_rate
@@ -191,7 +207,8 @@ class StreamSource:
         self._stream = stream
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._created = time.time()  # a writer started with us has been writing since (while the voice loads)
+        # a writer started with us has been writing since (while the voice loads)
+        self._stamps = StreamStamps(self.rate, created=time.time())
 
     def start(self, out: BlockQueue) -> None:
         self._thread = threading.Thread(target=self._run, args=(out,), name="uniflg-capture-stdin", daemon=True)
@@ -199,9 +216,7 @@ class StreamSource:
 
     def _run(self, out: BlockQueue) -> None:
         frame_bytes = 2 * self.channels
-        pending, n, ahead = b"", 0, 0
-        first_at: float | None = None
-        seen = backlog = 0.0  # when data first came; the seconds a paced writer may be ahead by (see below)
+        pending, n, warned = b"", 0, False
         try:
             while not self._stop.is_set():
                 data = _read_some(self._stream, self.block_samples * frame_bytes, self._stop)
@@ -214,28 +229,14 @@ class StreamSource:
                     continue
                 raw, pending = pending[:usable], pending[usable:]
                 samples = np.frombuffer(raw, "<i2").astype(np.float32).reshape(-1, self.channels) / PCM16_SCALE
-                # the latest its capture can have begun: this block and whatever still waits in the pipe behind it
-                # (one write of 85-100 ms is read in several blocks) were all there by now
-                waiting = _buffered_bytes(self._stream) // frame_bytes
-                arrived = now - (len(samples) + waiting) / self.rate
-                if first_at is None:
-                    first_at = arrived
-                    # a paced writer (ffmpeg -re) blocked while the voice loaded catches up in a burst: it may run
-                    # ahead by as long as this source waited for its reader, plus the pipe it filled, and no more
-                    seen, backlog = now, now - self._created + (len(samples) + waiting) / self.rate + 0.5
-                elif arrived - (first_at + n / self.rate) > 0.1:  # arrived > 100 ms later than its clock
-                    out.underruns += 1
-                    first_at = arrived - n / self.rate  # re-anchor: the gap is not audio
-                elif (first_at + n / self.rate) - arrived > AHEAD_ALLOWANCE_S:  # there before its clock says it began
-                    first_at = arrived - n / self.rate  # re-anchor: audio is never captured in the future
-                    ahead += n / self.rate > now - seen + backlog  # beyond the catch-up: faster than real time
-                    if ahead == 5:
-                        log.warning("stdin delivers audio faster than real time (a file piped with cat?): frames "
-                                    "go out as fast as they are computed, stamped when their audio arrived; to "
-                                    "play a recording in real time give it as --input FILE, or pace it (ffmpeg -re)")
-                # the sample clock: the blocks of one write stay a block apart, so frames leave evenly
-                captured = first_at + n / self.rate
-                if not out.put(AudioBlock(samples, n, captured), self._stop):
+                stamp = self._stamps.stamp(now, len(samples), _buffered_bytes(self._stream) // frame_bytes)
+                out.underruns += stamp.gap
+                if self._stamps.faster_than_real_time and not warned:
+                    warned = True
+                    log.warning("stdin delivers audio faster than real time (a file piped with cat?): frames go "
+                                "out as fast as they are computed, stamped when their audio arrived; to play a "
+                                "recording in real time give it as --input FILE, or pace it (ffmpeg -re)")
+                if not out.put(AudioBlock(samples, n, stamp.captured_at, stamp.span), self._stop):
                     break
                 n += len(samples)
             if pending:
@@ -248,6 +249,57 @@ class StreamSource:
         self._stop.set()
         if self._thread is not None:  # a file descriptor is polled: the reader sees the flag within 0.1 s
             self._thread.join(timeout=1.0)
+
+
+class StreamStamps:
+    """Capture times for a stream's blocks, from when they arrive (``now``) and what still waits in the pipe.
+
+    A block's capture cannot have begun later than ``now - (its samples + those waiting) / rate`` (one write of
+    85-100 ms is read as several blocks). The first block is stamped so; then the sample clock goes on from it, so
+    a real-time writer's blocks are exactly their duration apart and frames leave evenly. A stream that falls more
+    than :data:`UNDERRUN_S` behind that clock has a gap: the clock jumps on to the block (``Stamp.gap``). One that
+    runs ahead of it by more than :data:`AHEAD_ALLOWANCE_S` (ffmpeg's catch-up burst after the voice loaded, a
+    file piped with ``cat``) cannot be stamped back without time going backwards: the clock slows down instead
+    (each block spans less, at least :data:`MIN_SPAN_SHARE` of its duration) until it is back within the allowance.
+
+    Guarantees, for any arrival pattern: stamps strictly increase (each block starts where the previous one's span
+    ended, or later), and a block is stamped no later than its arrival plus :data:`AHEAD_ALLOWANCE_S` while the
+    stream comes at most 1 / :data:`MIN_SPAN_SHARE` times faster than real time.
+    """
+
+    def __init__(self, rate: int, created: float) -> None:
+        self.rate = rate
+        self.created = created  # when the source was made: a paced writer started with it may be blocked since
+        self.received = 0  # samples stamped so far
+        self.early_blocks = 0  # blocks that came faster than real time, beyond the catch-up allowance
+        self._next: float | None = None  # the stamp of the next sample on the sample clock
+        self._first_seen = self._catch_up = 0.0
+
+    @property
+    def faster_than_real_time(self) -> bool:
+        return self.early_blocks >= EARLY_BLOCKS_WARNED
+
+    def stamp(self, now: float, samples: int, waiting: int) -> Stamp:
+        """The stamp of the next ``samples`` samples, read at ``now`` (epoch seconds) with ``waiting`` more samples
+        still in the pipe behind them."""
+        duration = samples / self.rate
+        latest = now - (samples + waiting) / self.rate
+        gap = False
+        if self._next is None:
+            start = latest
+            # a paced writer (ffmpeg -re) blocked while the voice loaded catches up in a burst: it may run ahead by
+            # as long as this source waited for its reader, plus the pipe it filled, and no more
+            self._first_seen, self._catch_up = now, now - self.created + (samples + waiting) / self.rate + 0.5
+        elif latest - self._next > UNDERRUN_S:
+            start, gap = latest, True  # the gap is not audio
+        else:
+            start = self._next
+        excess = start - latest - AHEAD_ALLOWANCE_S  # there before its clock says it began, beyond the jitter
+        span = duration if excess <= 0 else max(MIN_SPAN_SHARE * duration, duration - excess)
+        self.early_blocks += self.received / self.rate > now - self._first_seen + self._catch_up
+        self._next = start + span
+        self.received += samples
+        return Stamp(start, span, gap)
 
 
 def _buffered_bytes(stream: BinaryIO) -> int:
@@ -351,7 +403,7 @@ class MicSource:
             if status.input_underflow:
                 out.underruns += 1
             adc_age = t.currentTime - t.inputBufferAdcTime if t.inputBufferAdcTime else frames / self.rate
-            out.put_nowait(AudioBlock(indata.copy(), self._n, now - adc_age))
+            out.put_nowait(AudioBlock(indata.copy(), self._n, now - adc_age, frames / self.rate))
             self._n += frames
 
         def finished() -> None:

@@ -69,24 +69,31 @@ class CaptureClock:
         self.rate = rate
         self._starts: collections.deque[int] = collections.deque()
         self._times: collections.deque[float] = collections.deque()
+        self._seconds_per_sample: collections.deque[float] = collections.deque()
+        self._lengths: collections.deque[int] = collections.deque()
 
     def add(self, block: AudioBlock) -> None:
         self._starts.append(block.first_sample)
         self._times.append(block.captured_at)
+        self._seconds_per_sample.append(block.span / max(1, len(block.samples)))
+        self._lengths.append(len(block.samples))
 
     def at(self, sample: float) -> float:
-        """Capture time of ``sample``: its block's time stamp plus its offset in the block (extrapolated from
-        the nearest block when outside the kept range)."""
+        """Capture time of ``sample``: its block's time stamp plus its offset in the block at the block's own
+        spacing (``span / samples``: a stream that came faster than real time is compressed, see
+        ``capture.StreamStamps``); outside the kept blocks, extrapolated from the nearest at the sample rate."""
         if not self._starts:
             raise LookupError("no audio captured yet")
         # block starts are integers: "starts <= sample" is "starts <= floor(sample)"
         k = max(0, bisect.bisect_right(self._starts, math.floor(sample)) - 1)
-        return self._times[k] + (sample - self._starts[k]) / self.rate
+        offset = sample - self._starts[k]
+        inside = min(max(offset, 0), self._lengths[k])
+        return self._times[k] + inside * self._seconds_per_sample[k] + (offset - inside) / self.rate
 
     def forget_before(self, sample: float) -> None:
         while len(self._starts) > 1 and self._starts[1] <= sample:
-            self._starts.popleft()
-            self._times.popleft()
+            for kept in (self._starts, self._times, self._seconds_per_sample, self._lengths):
+                kept.popleft()
 
 
 class PlayoutDelay:
