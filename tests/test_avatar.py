@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 from bridge_fakes import synthetic_face
-from uniflg.avatar import AvatarStream, face_calibration, measure_face_calibration
+from uniflg.avatar import AvatarStream, face_calibration, lost_parts, measure_face_calibration, store_face_calibration
 from uniflg.blinks import BlinkParams, BlinkTrack
 from uniflg.errors import InvalidInputError
 from uniflg.retarget import A_JAW_OPEN, ARKIT_52, VRM0, Calibration, Retargeter, measure
@@ -363,3 +364,35 @@ def test_phoneme_timing_spans_the_landmarks() -> None:
     assert abs(ends[-1] - frames / 30) <= 1 / 30
     with pytest.raises(InvalidInputError):
         voice.phoneme_timing("   ")
+
+
+def test_a_weaker_calibration_never_replaces_a_stored_one(tmp_path) -> None:
+    """English texts on the default (Japanese-faced) voice measure no vowel classifier: store_face_calibration
+    replaced the shipped calibration with that, and only warned (a new-user helper, session 23). Now it refuses
+    with the parts that would be lost and leaves voice.json byte for byte; force=True still replaces it."""
+    import shutil
+
+    from uniflg.voice import DEFAULT_VOICE_DIR, load_voice
+
+    folder = tmp_path / "voice"
+    shutil.copytree(DEFAULT_VOICE_DIR, folder)
+    before = (folder / "voice.json").read_bytes()
+    voice = load_voice(folder, backend="onnxruntime")
+    english = ["Hello, how are you today?", "The weather is nice this morning."]
+    with pytest.raises(InvalidInputError, match="keeps its face calibration: .*lacks the vowel classifier"):
+        store_face_calibration(voice, folder, english)
+    assert (folder / "voice.json").read_bytes() == before
+    forced = store_face_calibration(voice, folder, english, force=True)
+    assert forced.vowel_model is None and (folder / "voice.json").read_bytes() != before
+
+
+def test_lost_parts_names_every_part_a_new_calibration_lacks() -> None:
+    from uniflg.voice import load_voice
+
+    full = face_calibration(load_voice(backend="onnxruntime"))
+    assert lost_parts(full, full) == []
+    bare = replace(full, vowel_model=None, jaw_measured=False, style_models={}, path_models={})
+    lost = lost_parts(bare, full)
+    assert lost[:2] == ["the vowel classifier (VRM A..O)", "the measured jawOpen range"] and full.jaw_measured
+    assert len(lost) == 2 + len(full.style_models) + len(full.path_models) and full.path_models
+    assert lost_parts(full, bare) == []  # gaining parts loses nothing

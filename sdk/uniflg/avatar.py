@@ -231,16 +231,40 @@ def face_calibration(voice: Any) -> Calibration:
     return calibration
 
 
-def store_face_calibration(voice: Any, folder: str | Path, texts: Iterable[str] = CALIBRATION_TEXTS) -> Calibration:
+def store_face_calibration(voice: Any, folder: str | Path, texts: Iterable[str] = CALIBRATION_TEXTS,
+                           force: bool = False) -> Calibration:
     """Measure ``voice``'s calibration on ``texts`` (:func:`measure_face_calibration`) and write it into ``folder``'s
     ``voice.json`` (the voice's own folder): the one place a stored calibration comes from (``uniflg calibrate-face``,
-    and ``uniflg export``). Fewer texts measure faster and coarser (tests store one from 6 texts in 3 s)."""
+    and ``uniflg export``). Fewer texts measure faster and coarser (tests store one from 6 texts in 3 s).
+
+    Raises :class:`InvalidInputError`, and leaves ``voice.json`` as it was, when the new calibration lacks a part
+    the stored one has (:func:`lost_parts`: texts whose vowels the voice does not read, e.g. English ones for a
+    Japanese face, give no vowel classifier), unless ``force``."""
     calibration = measure_face_calibration(voice, texts)
     spec = read_spec(folder)
+    if spec.face_calibration and not force and (lost := lost_parts(calibration,
+                                                                   Calibration.from_dict(spec.face_calibration))):
+        raise InvalidInputError(
+            f"{Path(folder) / 'voice.json'} keeps its face calibration: the one measured from these texts lacks "
+            f"{', '.join(lost)} (texts in the language the voice's faces were trained on measure them, e.g. the "
+            "default texts; force=True replaces it anyway)")
     replace(spec, face_calibration=calibration.to_dict()).write(Path(folder))
     with contextlib.suppress(AttributeError):
         voice._face_calibration = calibration
     return calibration
+
+
+def lost_parts(new: Calibration, old: Calibration) -> list[str]:
+    """What ``old`` measured and ``new`` did not: the vowel classifier, the jawOpen range from the voice's own /a/,
+    a stored style's or a speech path's classifier -> their names, in that order (empty: nothing is lost)."""
+    lost = []
+    if old.vowel_model is not None and new.vowel_model is None:
+        lost.append("the vowel classifier (VRM A..O)")
+    if old.jaw_measured and not new.jaw_measured:
+        lost.append("the measured jawOpen range")
+    lost += [f"style {name!r}'s vowel classifier" for name in old.style_models if name not in new.style_models]
+    lost += [f"speech path {name}'s vowel classifier" for name in old.path_models if name not in new.path_models]
+    return lost
 
 
 class AvatarStream:
