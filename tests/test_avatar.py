@@ -396,3 +396,26 @@ def test_lost_parts_names_every_part_a_new_calibration_lacks() -> None:
     assert lost[:2] == ["the vowel classifier (VRM A..O)", "the measured jawOpen range"] and full.jaw_measured
     assert len(lost) == 2 + len(full.style_models) + len(full.path_models) and full.path_models
     assert lost_parts(full, bare) == []  # gaining parts loses nothing
+
+
+def test_calibrate_face_replaces_a_stored_calibration_even_one_with_more_parts(tmp_path) -> None:
+    """`uniflg calibrate-face` measures on the default texts: what they give is what the voice's faces give now, so it
+    replaces the stored calibration even when that one has a part the new one lacks (measured on older weights);
+    its summary says what was measured."""
+    import json
+    import shutil
+
+    from cli_in_process import run_here
+    from uniflg.voice import DEFAULT_VOICE_DIR
+
+    folder = tmp_path / "voice"
+    shutil.copytree(DEFAULT_VOICE_DIR, folder)
+    spec = json.loads((folder / "voice.json").read_text())
+    models = spec["face_calibration"]["path_vowel_models"]
+    models["retired_path"] = next(iter(models.values()))  # a speech path the older weights had
+    (folder / "voice.json").write_text(json.dumps(spec))
+    ran = run_here("calibrate-face", "--voice", str(folder), "--json")
+    assert ran.returncode == 0, ran.stderr
+    stored = json.loads((folder / "voice.json").read_text())["face_calibration"]
+    assert "retired_path" not in stored["path_vowel_models"] and set(stored["path_vowel_models"]) == set(models) - {
+        "retired_path"}
