@@ -67,6 +67,41 @@ def test_a_bad_item_in_a_worker_pool_is_skipped_not_hung(tmp_path: Path, jobs: i
         "landmark frames for 1.00 s of audio (expected 30)" in json.dumps(skipped(data / "cache"))
 
 
+
+def test_a_second_preprocess_of_one_cache_waits_for_the_first(tmp_path: Path) -> None:
+    """torchrun's ranks, or the recipe's two stage-1 runs side by side, each built the same feature cache at once:
+    twice the work, and two writers of one index.json. Now one writes while the other waits. This test holds the
+    cache's lock as another process would; a real `uniflg preprocess` waits, says so, and writes nothing until the
+    lock is let go."""
+    import threading
+    import time
+
+    from filelock import FileLock
+    from uniflg_train.data.preprocess import CACHE_LOCK
+
+    data = make_corpus(tmp_path / "c", 6)
+    (data / "cache").mkdir()
+    held = FileLock(data / "cache" / CACHE_LOCK)
+    held.acquire()
+    proc = subprocess.Popen([sys.executable, "-m", "uniflg.cli", "preprocess", "--data", str(data)], env=ENV,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(proc.stderr or []), daemon=True)
+    reader.start()
+    deadline = time.time() + 120
+    while not any("waiting for it" in line for line in said) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(1.0)  # it would have cached 6 items by now
+    assert not (data / "cache" / "index.json").exists() and proc.poll() is None, "".join(said)
+    held.release()
+    assert proc.wait(timeout=120) == 0
+    reader.join(timeout=10)
+    assert any(f"another process is writing the feature cache {data / 'cache'}: waiting for it" in line
+               for line in said), "".join(said)
+    assert kept_ids(data / "cache") == [f"u{i}" for i in range(6)]
+
+
 BAD_IDS = ["../../../escaped", "/tmp/absolute-id", "a/b", "nul\u0000byte", ".hidden", "..", "x" * 201, "tab\there"]
 
 

@@ -586,6 +586,25 @@ def test_stage2_resume_refuses_another_variant(corpus: Path, vits_run: Path, tmp
     assert [c.step for c in CheckpointManager(run / "checkpoints").checkpoints()][-1] == 4
 
 
+def test_stage2_reads_stage1_once_and_refuses_other_rows(corpus: Path, vits_run: Path, tmp_path: Path) -> None:
+    """Another variant than stage 1's (STL here) loaded the stage-1 checkpoint twice, on every torchrun rank, and
+    resolved a run folder's newest checkpoint a third time for its record (a training stage 1 may have moved on by
+    then). Emotion rows (UniFLG-AS) on a speaker-conditioned stage 1 are one line, before any weight is read."""
+    said = refused_here("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out",
+                        str(tmp_path / "as"), "--steps", "2", "--batch-size", "4", "--threads", "1", "--variant", "as")
+    newest = vits_run / "checkpoints" / "step_00000012"
+    assert said == (f"UniFLG-AS needs a stage 1 conditioned on emotion rows; {newest} is conditioned on speaker "
+                    "rows (train stage 1 with the same --variant)"), said
+    assert not (tmp_path / "as").exists()
+    ran = run_here("train", "landmarks", "--data", str(corpus), "--vits", str(vits_run), "--out", str(tmp_path / "stl"),
+                   "--steps", "1", "--batch-size", "4", "--threads", "1", "--variant", "stl")
+    assert ran.returncode == 0, ran.stderr
+    loads = ran.stderr.count("INFO uniflg_train.trainer.landmarks: loaded stage 1 from")
+    resolved = ran.stderr.count(f"INFO uniflg_train.checkpoint: using {newest} (step 12)")
+    assert loads == 1 and resolved == 1, ran.stderr
+    assert json.loads((tmp_path / "stl" / "stage1.json").read_text())["vits"] == str(newest.resolve())
+
+
 def test_bad_data_out_and_numbers_are_one_line_and_write_nothing(corpus: Path, tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     (tmp_path / "empty").mkdir()

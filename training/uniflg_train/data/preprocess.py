@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 from uniflg.audio import linear_spectrogram, log_mel, mel_filterbank, pcm16, resample, to_mono_float
 from uniflg.audio_file import file_problem, open_audio
@@ -180,12 +181,31 @@ def check_corpus_folder(data: Path, option: str = "--data") -> None:
                                 "corpus make`, docs/data.md)")
 
 
+CACHE_LOCK = ".uniflg-preprocess.lock"  # in the cache folder, held while one process writes it (filelock)
+
+
 def prepare(data: Path, cache: Path | None = None, cfg: AudioConfig | None = None, jobs: int = 1,
             progress: bool = True) -> PrepareSummary:
-    """Validate every manifest of ``data`` and write the feature cache; see the module docstring."""
+    """Validate every manifest of ``data`` and write the feature cache; see the module docstring.
+
+    One process writes a cache at a time (:data:`CACHE_LOCK`): torchrun's ranks, or two trainers started on one
+    corpus (the recipe runs both stage-1 runs side by side), wait for the first and then find its items cached."""
     check_corpus_folder(data)
-    cfg = cfg or AudioConfig()
     cache = cache or data / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(cache / CACHE_LOCK, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        log.info("another process is writing the feature cache %s: waiting for it", cache)
+        lock.acquire(timeout=-1)
+    try:
+        return _prepare(data, cache, cfg or AudioConfig(), jobs, progress)
+    finally:
+        lock.release()
+
+
+def _prepare(data: Path, cache: Path, cfg: AudioConfig, jobs: int, progress: bool) -> PrepareSummary:
     items_dir = cache / "items"
     items_dir.mkdir(parents=True, exist_ok=True)
     summary = PrepareSummary(cache)

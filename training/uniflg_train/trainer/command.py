@@ -246,13 +246,8 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     if args.tune_posterior and (variant.landmark_input != "latent" or variant.landmark_training == "text"):
         raise InvalidInputError(f"--tune-posterior needs a variant whose speech path reads the posterior "
                                 f"(uniflg, as, stl); --variant {args.variant} has none")
-    model = load_stage1(args.vits)
-    if variant.conditioning != model.cfg.variant.conditioning:
-        raise InvalidInputError(f"--variant {args.variant} needs a stage-1 run conditioned on "
-                                f"{variant.conditioning}; {args.vits} is conditioned on "
-                                f"{model.cfg.variant.conditioning}")
-    if variant != model.cfg.variant:
-        model = load_stage1(args.vits, model.cfg.replace(variant=variant))
+    stage1 = newest_checkpoint_path(args.vits)  # resolved once: a run that is training moves its newest on
+    model = load_stage1(stage1, variant)
     check_stand_in(options.unknown_speakers_as, model.cfg.speakers, str(args.vits))  # before any data is read
     check_as_unknown(options.read_as_unknown, options.unknown_speakers_as, model.cfg.speakers, str(args.vits))
     if options.read_as_unknown and variant.conditioning != "speaker":
@@ -277,7 +272,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     from uniflg_train.trainer.common import release_run
 
     try:
-        step = train_landmarks(model, dataset, collate, args.out, options, stage1=newest_checkpoint_path(args.vits))
+        step = train_landmarks(model, dataset, collate, args.out, options, stage1=stage1)
     finally:
         release_run(args.out)
     log.info("stage 2 (%s) stopped at step %d; checkpoints in %s", variant.name, step, args.out / "checkpoints")

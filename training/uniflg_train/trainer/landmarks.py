@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from uniflg.config import ModelConfig
+from uniflg.config import ModelConfig, VariantConfig
 from uniflg.errors import InvalidInputError, ModelFormatError
 from uniflg.fileio import atomic_write_text
 from uniflg.model.commons import sequence_mask
@@ -238,20 +238,24 @@ def landmark_statistics(dataset: UniFLGDataset, collate: Collate, limit: int = 5
     return mean, scale
 
 
-def load_stage1(vits: Path, cfg_override: ModelConfig | None = None) -> UniFLG:
+def load_stage1(vits: Path, variant: VariantConfig | None = None) -> UniFLG:
     """Build the stage-2 model from stage 1: a run folder (its newest checkpoint), a checkpoint directory or a
     model file such as a voice's ``model.safetensors`` (so a shipped voice's face decoder can be retrained on
-    new faces without redoing stage 1). The variant may change the decoder, which starts fresh.
+    new faces without redoing stage 1). ``variant`` (None: stage 1's) may change the decoder, which starts fresh
+    anyway; the weights are read once, with the variant's config.
 
-    Raises ModelFormatError when ``vits`` holds no complete model."""
+    Raises ModelFormatError when ``vits`` holds no complete model, InvalidInputError when ``variant`` is
+    conditioned on something else than stage 1 (speaker vs emotion rows)."""
     source = newest_checkpoint_path(Path(vits))
     if not source.exists():
         raise ModelFormatError(f"{vits}: no stage-1 run folder, checkpoint or model file")
-    cfg = None
-    if cfg_override is not None:
-        files, config_json, _ = model_files(source)
-        base = ModelConfig.from_json(config_json) if config_json is not None else read_config(files[0])
-        cfg = base.replace(variant=cfg_override.variant, landmarks=cfg_override.landmarks)
+    files, config_json, _ = model_files(source)
+    base = ModelConfig.from_json(config_json) if config_json is not None else read_config(files[0])
+    if variant is not None and variant.conditioning != base.variant.conditioning:
+        raise InvalidInputError(f"{variant.name} needs a stage 1 conditioned on {variant.conditioning} rows; {vits} "
+                                f"is conditioned on {base.variant.conditioning} rows (train stage 1 with the same "
+                                "--variant)")
+    cfg = base.replace(variant=variant) if variant is not None and variant != base.variant else None
     # the landmark decoder always starts fresh: stage 2 trains it (a voice file's trained one included)
     model, where = load_trained_model(source, cfg, skip_prefixes=("landmark_decoder.",))
     log.info("loaded stage 1 from %s", where)
