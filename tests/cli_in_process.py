@@ -37,15 +37,19 @@ def run_here(*argv: str) -> Ran:
     """``uniflg ARGV`` in this process -> :class:`Ran`. Log lines come at INFO (DEBUG with ``-v``), as the CLI
     prints them; torch's thread count and the root logger are restored afterwards. An exception escaping
     ``main`` (a traceback for the user) fails the test by itself."""
-    import torch
     from uniflg.cli import main
+
+    try:  # training commands set torch's thread count; the runtime runs without torch
+        import torch
+    except ImportError:
+        torch = None
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter(CLI_FORMAT))
     errors = _Errors()
     root = logging.getLogger()
-    level, threads = root.level, torch.get_num_threads()
+    level, threads = root.level, torch.get_num_threads() if torch is not None else 0
     root.addHandler(handler)
     root.addHandler(errors)
     root.setLevel(logging.DEBUG if "-v" in argv or "-vv" in argv else logging.INFO)
@@ -59,7 +63,8 @@ def run_here(*argv: str) -> Ran:
         root.removeHandler(handler)
         root.removeHandler(errors)
         root.setLevel(level)
-        torch.set_num_threads(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
     return Ran(code, stream.getvalue(), tuple(errors.messages))
 
 

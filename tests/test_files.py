@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_in_process import run_here
 from process_helpers import run_measured as measured
 from uniflg import errors
 from uniflg.audio_file import SAMPLE_RATE_RANGE, check_sample_rate, file_problem, open_audio
@@ -41,14 +42,11 @@ needs_default_voice = pytest.mark.skipif(not (DEFAULT_VOICE_DIR / VOICE_FILE).is
 
 
 def cli(caplog: pytest.LogCaptureFixture, *argv: str) -> tuple[int, str]:
-    """``uniflg ARGV`` in this process -> (exit code, its ERROR lines). An exception escaping main() (a
-    traceback for the user) fails the test by itself."""
-    from uniflg.cli import main
-
+    """``uniflg ARGV`` in this process (:func:`cli_in_process.run_here`) -> (exit code, its ERROR lines);
+    ``caplog`` is cleared first, so it holds this command's records only."""
     caplog.clear()
-    with caplog.at_level(logging.INFO):
-        code = main(list(argv))
-    return code, "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    ran = run_here(*argv)
+    return ran.returncode, "\n".join(ran.errors)
 
 
 def run_measured(*args: str, timeout: float = 300) -> tuple[int, str, float]:
@@ -664,7 +662,7 @@ def test_training_commands_on_the_slim_install_name_the_extra() -> None:
     assert len(lines) == 3 and all("pip install 'uniflg[train]'" in line for line in lines), proc.stderr
 
 
-def test_option_values_and_unmakeable_outputs_are_refused_before_work(tmp_path: Path, caplog, capsys) -> None:
+def test_option_values_and_unmakeable_outputs_are_refused_before_work(tmp_path: Path, caplog) -> None:
     """Found by a new-user review: a negative seed, a NaN/zero/negative --max-seconds (NaN switched the limit
     off) and an output folder that passes every permission check but cannot be made (/proc)."""
     wav = tmp_path / "s.wav"
@@ -673,9 +671,8 @@ def test_option_values_and_unmakeable_outputs_are_refused_before_work(tmp_path: 
                           (["animate", str(wav), "--max-seconds", "nan", "-o", str(tmp_path / "b")], "finite"),
                           (["animate", str(wav), "--max-seconds", "0", "-o", str(tmp_path / "b")], "above 0"),
                           (["animate", str(wav), "--max-seconds", "-1", "-o", str(tmp_path / "b")], "above 0")):
-        with pytest.raises(SystemExit) as done:
-            cli(caplog, *argv)
-        assert done.value.code == 2 and message in capsys.readouterr().err, argv
+        ran = run_here(*argv)  # argparse's usage error: exit 2, its message on stderr
+        assert ran.returncode == 2 and message in ran.stderr, argv
     if Path("/proc/self").is_dir():
         code, errors = cli(caplog, "speak", "hello", "-o", "/proc/uniflg-test/out", "--no-preview")
         assert code == 2 and "cannot create output folder" in errors and len(errors.splitlines()) == 1
