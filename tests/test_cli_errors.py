@@ -195,22 +195,26 @@ def test_augment_noise_names_the_kinds_and_needs_augment(tmp_path: Path, capsys:
     assert "--augment-noise needs --augment" in caplog.text and not (tmp_path / "o").exists()
     for wrong, said in ((["--augment-warp", "0.5"], "--augment-warp needs --augment"),
                         (["--augment", "--augment-warp", "1.5"], "is a probability in [0, 1]; got 1.5"),
-                        (["--augment", "--augment-warp-semitones", "0"], "semitones must be in (0, 12]")):
+                        (["--augment", "--augment-warp-semitones", "0"], "semitones must be in (0, 12]"),
+                        (["--augment-telephone", "0.3"], "--augment-telephone needs --augment"),
+                        (["--augment", "--augment-telephone", "-0.1"], "--augment-telephone is a probability in "
+                                                                       "[0, 1]; got -0.1")):
         caplog.clear()
         assert main([*argv, *wrong]) == 2
         assert said in caplog.text and not (tmp_path / "o").exists()
 
 
-def test_augment_warp_options_reach_the_augmenter() -> None:
+def test_augment_options_reach_the_augmenter() -> None:
     from uniflg_train.trainer.common import make_augmenter
     from uniflg_train.trainer.options import LandmarkTrainOptions, VitsTrainOptions
 
     assert make_augmenter(VitsTrainOptions(), 24000) is None
     default = make_augmenter(VitsTrainOptions(augment=True), 24000).options
-    assert (default.p_warp, default.warp_semitones) == (0.2, (-2.0, 2.0))
+    assert (default.p_warp, default.warp_semitones, default.p_telephone) == (0.2, (-2.0, 2.0), 0.1)
     tuned = make_augmenter(LandmarkTrainOptions(augment=True, augment_warp=0.8, augment_warp_semitones=4.0,
-                                                augment_noise=("band",)), 24000).options
-    assert (tuned.p_warp, tuned.warp_semitones, tuned.noise_kinds) == (0.8, (-4.0, 4.0), ("band",))
+                                                augment_noise=("band",), augment_telephone=0.35), 24000).options
+    assert (tuned.p_warp, tuned.warp_semitones, tuned.noise_kinds, tuned.p_telephone) == (0.8, (-4.0, 4.0),
+                                                                                          ("band",), 0.35)
 
 
 @pytest.mark.parametrize(("command", "stop"), [("speak", "SIGINT"), ("animate", "SIGINT"), ("speak", "SIGTERM"),

@@ -136,6 +136,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "VTLP-like; default 0.2)")
     p.add_argument("--augment-warp-semitones", type=float, metavar="S",
                    help="with --augment: the talker warp's range, +-S semitones (default 2: formants x0.89-1.12)")
+    p.add_argument("--augment-telephone", type=float, metavar="P",
+                   help="with --augment: probability of the telephone band (300-3400 Hz band-pass; default 0.1)")
     p.add_argument("--threads", type=argtypes.int_range(1, 1024), metavar="N",
                    help="torch CPU threads per process (1 is fastest on a busy machine: spinning threads stall)")
 
@@ -161,14 +163,16 @@ def _require(args: argparse.Namespace, names: tuple[str, ...], switch: str, why:
 
 def _augment_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The augmentation options of both stages, checked: the --augment-* choices need --augment."""
-    _require(args, ("augment_noise", "augment_warp", "augment_warp_semitones"), "augment",
+    _require(args, ("augment_noise", "augment_warp", "augment_warp_semitones", "augment_telephone"), "augment",
              " (it chooses what augmentation does)")
-    if args.augment_warp is not None and not 0.0 <= args.augment_warp <= 1.0:
-        raise InvalidInputError(f"--augment-warp is a probability in [0, 1]; got {args.augment_warp:g}")
+    for name in ("augment_warp", "augment_telephone"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise InvalidInputError(f"--{name.replace('_', '-')} is a probability in [0, 1]; got {value:g}")
     if args.augment_warp_semitones is not None and not 0.0 < args.augment_warp_semitones <= 12.0:
         raise InvalidInputError(f"--augment-warp-semitones must be in (0, 12]; got {args.augment_warp_semitones:g}")
     return {"augment": args.augment, "augment_noise": args.augment_noise, "augment_warp": args.augment_warp,
-            "augment_warp_semitones": args.augment_warp_semitones}
+            "augment_warp_semitones": args.augment_warp_semitones, "augment_telephone": args.augment_telephone}
 
 
 def _open(data: Path, paired_only: bool, max_seconds: float, sample_rate: int,

@@ -44,12 +44,14 @@ log = logging.getLogger(__name__)
 def make_augmenter(options: Any, sample_rate: int) -> Any:
     """The stage's :class:`~uniflg_train.data.augment.SpeechAugmenter` from its options (``augment``, and where set
     ``augment_noise``: the additive noises, ``augment_warp``: the talker warp's probability,
-    ``augment_warp_semitones``: its range +-S), or None when augmentation is off."""
+    ``augment_warp_semitones``: its range +-S, ``augment_telephone``: the telephone band's probability), or None
+    when augmentation is off."""
     if not options.augment:
         return None
     from uniflg_train.data.augment import AugmentOptions, SpeechAugmenter
 
     fields = {"noise_kinds": options.augment_noise, "p_warp": options.augment_warp,
+              "p_telephone": options.augment_telephone,
               "warp_semitones": None if options.augment_warp_semitones is None
               else (-options.augment_warp_semitones, options.augment_warp_semitones)}
     return SpeechAugmenter(sample_rate, AugmentOptions(**{k: v for k, v in fields.items() if v is not None}))

@@ -60,6 +60,7 @@ class VitsTrainOptions:
     augment_noise: tuple[str, ...] | None = None
     augment_warp: float | None = None  # the talker warp's probability (None: AugmentOptions' 0.2)
     augment_warp_semitones: float | None = None  # its range +-S semitones (None: AugmentOptions' 2)
+    augment_telephone: float | None = None  # the telephone band's probability (None: AugmentOptions' 0.1)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class LandmarkTrainOptions:
     augment_noise: tuple[str, ...] | None = None  # its additive noise kinds (None: the default set)
     augment_warp: float | None = None  # the talker warp's probability (None: AugmentOptions' 0.2)
     augment_warp_semitones: float | None = None  # its range +-S semitones (None: AugmentOptions' 2)
+    augment_telephone: float | None = None  # the telephone band's probability (None: AugmentOptions' 0.1)
     # Fine-tune the posterior encoder on the speech path (see uniflg_train.trainer.landmarks): towards each
     # worded item's text-path latent (weight ``anchor_weight``) and through the landmark loss. Run time's text
     # path never reads the posterior, so the voice's speech does not depend on it.
