@@ -232,3 +232,32 @@ def test_held_source_holds_vowels_open_and_leaves_other_sources_alone(tmp_path):
     both = [i for i in range(60) if plan(mixed, i).source == plan(with_held, i).source == "hts"]
     assert len(both) >= 8 and all(plan(mixed, i).text == plan(with_held, i).text for i in both)
     assert {plan(with_held, i).source for i in range(6)} == {"hts", "kokoro", "hts-held"}
+
+
+def test_short_source_says_one_short_word_alone_and_leaves_other_sources_alone(tmp_path):
+    """``hts-short``: one word said alone (え？, うん。), what chat is full of and read sentences never are (the
+    shipped voice gave a lone vowel one frame on some seeds); paired items are timed and have faces; adding the source
+    to a mix does not change the HTS items' texts."""
+    from uniflg_train.corpus.sentences import SHORT, make_short_sentence
+
+    texts = [make_short_sentence(np.random.default_rng([0, i, 9])) for i in range(200)]
+    assert {t.rstrip("。！？") for t in texts} <= set(SHORT) and len(set(texts)) > 100
+    assert sum(t.rstrip("。！？") in ("あ", "え", "お", "う") for t in texts) >= 8  # a lone vowel, often
+    meta = make_corpus(CorpusSpec(tmp_path / "s", 8, seed=1, paired_fraction=1.0, paired_speakers=("mei",),
+                                  sources=("hts-short",)), progress=False)
+    assert meta["sources"] == {"hts-short": 8} and meta["paired"] == 2
+    rows = [json.loads(line) for split in ("train", "val", "test")
+            for line in (tmp_path / "s" / f"{split}.jsonl").open()]
+    for r in rows:
+        assert r["source"] == "hts-short" and r["id"].startswith("js1_") and r["language"] == "ja"
+        align = json.loads((tmp_path / "s" / r["alignment"]).read_text())
+        phones = [s for s in align["symbols"] if s.isalpha() and s not in ("pau", "sil")]
+        assert 1 <= len(phones) <= 10, align["symbols"]  # one word (ありがとう: 8 phones)
+        audio, rate = sf.read(str(tmp_path / "s" / r["audio"]))
+        assert audio.size / rate < 2.5 and np.abs(audio).max() > 0.05  # short, and spoken
+        if r["landmarks"] is not None:
+            assert np.load(tmp_path / "s" / r["landmarks"]).shape[1:] == (70, 2)
+    mixed = CorpusSpec(tmp_path, 60, seed=3, sources=("hts", "kokoro"))
+    with_short = CorpusSpec(tmp_path, 60, seed=3, sources=("hts", "kokoro", "hts-short"))
+    both = [i for i in range(60) if plan(mixed, i).source == plan(with_short, i).source == "hts"]
+    assert len(both) >= 8 and all(plan(mixed, i).text == plan(with_short, i).text for i in both)

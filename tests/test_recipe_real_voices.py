@@ -33,9 +33,12 @@ def flags(words: list[str]) -> dict[str, str]:
 def test_the_corpus_stage_makes_merges_and_caches_every_set(tmp_path: Path) -> None:
     lines = stage(tmp_path, "corpus")
     made = [flags(w)["--out"] for w in lines if w[:2] == ["corpus", "make"]]
-    assert made == ["data/corpus-real-voices", "data/corpus-kokoro-en", "data/corpus-nonspeech", "data/corpus-held"]
+    assert made == ["data/corpus-real-voices", "data/corpus-kokoro-en", "data/corpus-nonspeech", "data/corpus-short",
+                    "data/corpus-held"]
     (merge,) = [w for w in lines if w[:2] == ["corpus", "merge"]]
-    assert merge[2:5] == made[:3] and flags(merge)["--out"] == "data/real-voices"
+    assert merge[2:6] == made[:4] and flags(merge)["--out"] == "data/real-voices"  # held items: stage 2 only
+    (short,) = [w for w in lines if w[:2] == ["corpus", "make"] and flags(w)["--out"] == "data/corpus-short"]
+    assert flags(short)["--sources"] == "hts-short" and flags(short)["--paired-speakers"] == "mei"
     assert ["preprocess", "--data", "data/real-voices", "--jobs", "2"] in lines
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Retrain the default voice on many voices (issue "Real voices, part 2"): Japanese HTS + Kokoro, English
 # espeak-ng (paired: faces) + Kokoro's jm_kumo reading English (unpaired: the voice's English, see
-# docs/corpus.md for why only jm_kumo), non-speech under a closed mouth, on-the-fly microphone/room
-# augmentation. Stage 1 continues from the shipped voice's weights (its speaker rows are carried over by name,
+# docs/corpus.md for why only jm_kumo), non-speech under a closed mouth, short words said alone, on-the-fly
+# microphone/room augmentation. Stage 1 continues from the shipped voice's weights (its speaker rows are carried over by name,
 # the new speakers get fresh rows). Every step resumes where it stopped: rerun the script (or one stage).
 #
 #   bash training/recipes/real_voices.sh                  # all stages
@@ -15,7 +15,7 @@
 #     bash training/recipes/real_voices.sh               # a smoke run: each stage starts and checkpoints
 #
 # Budget on a 2-core CPU, about 7-8 h of training in all (rates from docs/model-card.md): corpus 4000 + 800
-# utterances ~1.5 h (Kokoro is the slow source, RTF ~0.5); stage 1 6,000 steps at ~1.8-2 s/step ~3.3 h;
+# (+ 300 word-free, 400 short and 1,200 held HTS items: minutes) utterances ~1.5 h (Kokoro is the slow source, RTF ~0.5); stage 1 6,000 steps at ~1.8-2 s/step ~3.3 h;
 # UniFLG-AS stage 1 3,000 steps ~1.3 h; timing Kokoro's items by MAS ~3 min; each stage 2 2,400 steps at
 # ~0.5-1.2 s/step ~0.5-0.8 h. The two stage-1 runs use one thread each and can run side by side on two cores
 # (STAGE=vits and STAGE=vits-as), and so can the two stage-2 runs.
@@ -26,7 +26,8 @@ MAIN_DATA=${MAIN_DATA:-data/corpus-real-voices}  # HTS + Kokoro (ja) + espeak-ng
 ENGLISH_DATA=${ENGLISH_DATA:-data/corpus-kokoro-en}  # Kokoro jm_kumo reading English
 NONSPEECH_DATA=${NONSPEECH_DATA:-data/corpus-nonspeech}  # no words: music, noise, hum, breath, silence; mouth shut
 HELD_DATA=${HELD_DATA:-data/corpus-held}        # HTS holding vowels, calling, laughing (mei's face): stage 2 only
-DATA=${DATA:-data/real-voices}                    # the three merged: what stage 1 reads
+SHORT_DATA=${SHORT_DATA:-data/corpus-short}     # HTS saying one short word alone (え？, うん。): stages 1 and 2
+DATA=${DATA:-data/real-voices}                    # the four merged: what stage 1 reads
 PAIRED_DATA=${PAIRED_DATA:-data/real-voices-paired} # DATA with its Kokoro items timed by MAS (faces)
 STAGE2_DATA=${STAGE2_DATA:-data/real-voices-paired-held} # PAIRED_DATA and HELD_DATA merged: what stage 2 reads
 RUNS=${RUNS:-runs/real-voices}
@@ -38,6 +39,10 @@ NONSPEECH_UTTERANCES=${NONSPEECH_UTTERANCES:-300}
 NONSPEECH_SEED=${NONSPEECH_SEED:-2029}
 HELD_UTTERANCES=${HELD_UTTERANCES:-1200}          # a quarter paired: the HTS speakers cycle, only mei has a face
 HELD_SEED=${HELD_SEED:-2030}
+# Read sentences only: the shipped voice's duration predictor gave a lone vowel one frame on some seeds (え？ was
+# silent on 3 of 16); a quarter paired (mei), like the held items
+SHORT_UTTERANCES=${SHORT_UTTERANCES:-400}
+SHORT_SEED=${SHORT_SEED:-2031}
 SOURCES=${SOURCES:-hts,kokoro,espeak}
 LANGUAGES=${LANGUAGES:-ja,en}
 NONSPEECH=${NONSPEECH:-0.25}                    # share of paired items with non-speech around and in pauses
@@ -73,7 +78,9 @@ if run corpus; then
     --jobs "$JOBS" --sources kokoro-en
   "$UNIFLG" corpus make --out "$NONSPEECH_DATA" --utterances "$NONSPEECH_UTTERANCES" --seed "$NONSPEECH_SEED" \
     --jobs "$JOBS" --sources nonspeech --paired-speakers mei
-  "$UNIFLG" corpus merge "$MAIN_DATA" "$ENGLISH_DATA" "$NONSPEECH_DATA" --out "$DATA"
+  "$UNIFLG" corpus make --out "$SHORT_DATA" --utterances "$SHORT_UTTERANCES" --seed "$SHORT_SEED" --jobs "$JOBS" \
+    --sources hts-short --paired-fraction 1.0 --paired-speakers mei
+  "$UNIFLG" corpus merge "$MAIN_DATA" "$ENGLISH_DATA" "$NONSPEECH_DATA" "$SHORT_DATA" --out "$DATA"
   "$UNIFLG" preprocess --data "$DATA" --jobs "$JOBS"
   # Held vowels were added after stage 1 had run (the first stage 2 closed the mouth on real people's held
   # vowels, see docs/model-card.md): stage 2 reads them, stage 1 did not.

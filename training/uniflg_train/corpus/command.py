@@ -42,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "nonspeech "
                            "(no words: 1.5-6 s of music, noise, hum, breath or silence under the closed-mouth face "
                            "of the first --paired-speakers; always paired), hts-held (the HTS voice holding "
-                           "vowels, calling and laughing: what read sentences lack; Japanese, paired or unpaired)")
+                           "vowels, calling and laughing: what read sentences lack; Japanese, paired or unpaired), "
+                           "hts-short (the HTS voice saying one short word alone: え？, うん。; Japanese, paired or "
+                           "unpaired)")
     make.add_argument("--languages", type=comma_names, metavar="LANG[,LANG]",
                       help="languages to use (ja, en); default: every language of the chosen sources "
                            "(nonspeech has none and is kept whenever --sources names it)")

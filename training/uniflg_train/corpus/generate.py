@@ -26,7 +26,7 @@ from uniflg.text.japanese import full_context_labels, labels_to_tokens
 
 from uniflg_train.corpus.face import make_track
 from uniflg_train.corpus.out_folder import changes, check_out, claim_out
-from uniflg_train.corpus.sentences import make_held_sentence, make_sentence
+from uniflg_train.corpus.sentences import make_held_sentence, make_sentence, make_short_sentence
 from uniflg_train.corpus.sources import (
     HTS_SOURCES,
     KOKORO_ENGLISH_SOURCES,
@@ -41,7 +41,8 @@ from uniflg_train.data.formats import SPLITS
 log = logging.getLogger(__name__)
 
 # 1.1: rows record source and voice; Kokoro. 1.2: espeak-ng English, languages, non-speech. 1.3: kokoro-en.
-# 1.4: the word-free "nonspeech" source. 1.5: "hts-held" (held vowels, calls, laughter).
+# 1.4: the word-free "nonspeech" source. 1.5: "hts-held" (held vowels, calls, laughter). The "hts-short" source
+# kept 1.5: a new source changes no other source's items, and a new version refuses to resume every older corpus.
 GENERATOR_VERSION = "1.5"
 
 
@@ -58,7 +59,8 @@ class CorpusSpec:
     # "espeak" (English, paired or not as above), "kokoro-en" (Kokoro reading espeak-ng IPA; English, unpaired),
     # "kokoro-en-native" (the same with Kokoro's American and British voices from ``voice_pack``),
     # "nonspeech" (no words: a non-speech sound under the closed-mouth face; always paired, no language),
-    # "hts-held" (HTS like "hts", reading held vowels, calls and laughter: sentences.make_held_sentence).
+    # "hts-held" (HTS like "hts", reading held vowels, calls and laughter: sentences.make_held_sentence),
+    # "hts-short" (HTS like "hts", one short word said alone: sentences.make_short_sentence).
     sources: tuple[str, ...] = ("hts",)
     # Languages to use; None: every language of the chosen sources. (source, language) pairs alternate.
     languages: tuple[str, ...] | None = None
@@ -172,7 +174,9 @@ def plan(spec: CorpusSpec, index: int) -> Plan:
         return _nonspeech_plan(spec, index, split, len(pairs))
     if source == "hts-held":  # its own text stream, so the other sources' draws stay as they were
         text = make_held_sentence(np.random.default_rng([spec.seed, index, 8]))
-    prefix = "jh" if source == "hts-held" else "jp"
+    elif source == "hts-short":
+        text = make_short_sentence(np.random.default_rng([spec.seed, index, 9]))
+    prefix = {"hts-held": "jh", "hts-short": "js"}.get(source, "jp")
     return Plan(index, f"{prefix}{spec.seed}_{index:06d}", text, speaker, emotion, paired, split, source,
                 SPEAKERS[speaker].name)
 

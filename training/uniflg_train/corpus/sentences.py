@@ -112,6 +112,21 @@ LAUGHS = ("あはははは", "えへへへ", "ふふふふ", "あはは", "わ�
 SUNG = ("ら", "あ", "る", "の", "ま", "お", "え", "い", "う")
 
 
+# What chat and live talk are full of and read sentences never are: an utterance that is one short word, often one
+# or two morae ("え？", "うん。"). A voice whose duration predictor met none gave a lone vowel one frame on some seeds:
+# silence (え？ on 3 of 16 seeds with the shipped voice).
+SHORT = ("あ", "え", "お", "う", "ん", "あっ", "えっ", "おっ", "ああ", "ええ", "おお", "うん", "ううん", "はい", "いえ",
+         "いや", "へえ", "ほう", "はあ", "まあ", "ねえ", "よし", "あれ", "そう", "ほら", "おい", "やあ", "わあ", "うわ",
+         "どう", "なに", "だれ", "どこ", "いつ", "ほんと", "まじ", "うそ", "やった", "すごい", "だめ", "いい", "また",
+         "じゃあ", "おはよう", "おやすみ", "ありがとう", "ごめん", "なるほど", "えっと", "あのう")
+
+
+def make_short_sentence(rng: np.random.Generator) -> str:
+    """One short word said alone: a vowel, a call, a reply, a question word (:data:`SHORT`), ended by 。, ！, ？ or
+    nothing."""
+    return _pick(rng, SHORT) + ("。", "！", "？", "")[int(rng.integers(4))]
+
+
 def _held(rng: np.random.Generator, base: str, most: int = 14) -> str:
     """``base`` with its last vowel held 3 to ``most`` more morae (about 0.07-0.14 s each in the HTS voice)."""
     return base + "ー" * int(rng.integers(3, most + 1))

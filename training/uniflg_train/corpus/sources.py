@@ -9,8 +9,8 @@ from __future__ import annotations
 # --sources names it, so corpora made without it keep their streams.
 SOURCE_LANGUAGES: dict[str, tuple[str, ...]] = {"hts": ("ja",), "kokoro": ("ja",), "espeak": ("en",),
                                                 "kokoro-en": ("en",), "nonspeech": (), "hts-held": ("ja",),
-                                                "kokoro-en-native": ("en",)}
-HTS_SOURCES = ("hts", "hts-held")  # rendered by the HTS voice: its four speakers, timed, paired or not
+                                                "kokoro-en-native": ("en",), "hts-short": ("ja",)}
+HTS_SOURCES = ("hts", "hts-held", "hts-short")  # rendered by the HTS voice: its four speakers, timed, paired or not
 UNTIMED_SOURCES = ("kokoro", "kokoro-en", "kokoro-en-native")  # no durations, so no alignment and no face
 KOKORO_ENGLISH_SOURCES = ("kokoro-en", "kokoro-en-native")
 WORDLESS_SOURCES = ("nonspeech",)  # no words, so no language: their stream's language is ""
