@@ -419,3 +419,26 @@ def test_calibrate_face_replaces_a_stored_calibration_even_one_with_more_parts(t
     stored = json.loads((folder / "voice.json").read_text())["face_calibration"]
     assert "retired_path" not in stored["path_vowel_models"] and set(stored["path_vowel_models"]) == set(models) - {
         "retired_path"}
+
+
+@pytest.mark.parametrize("stored", [{}, "garbage"])
+def test_calibrate_face_repairs_a_malformed_stored_calibration(tmp_path, stored: object) -> None:
+    """Loading a voice whose face_calibration is malformed says "rewrite it: uniflg calibrate-face"; that command
+    refused the same way, so only editing voice.json by hand got out (a new-user helper, session 24)."""
+    import json
+    import shutil
+
+    from cli_in_process import run_here
+    from uniflg.errors import ModelFormatError
+    from uniflg.voice import DEFAULT_VOICE_DIR, load_voice
+
+    folder = tmp_path / "voice"
+    shutil.copytree(DEFAULT_VOICE_DIR, folder)
+    spec = json.loads((folder / "voice.json").read_text())
+    spec["face_calibration"] = stored
+    (folder / "voice.json").write_text(json.dumps(spec))
+    with pytest.raises(ModelFormatError, match="face_calibration.*uniflg calibrate-face"):
+        load_voice(folder, backend="onnxruntime")
+    ran = run_here("calibrate-face", "--voice", str(folder), "--json")
+    assert ran.returncode == 0, ran.stderr
+    assert face_calibration(load_voice(folder, backend="onnxruntime")).vowel_model is not None  # loads, and whole

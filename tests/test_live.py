@@ -143,7 +143,7 @@ def test_the_documented_ffmpeg_re_pipe_gives_time_tags_that_never_go_back(tmp_pa
     helper, session 23). Real ffmpeg, a real live process, a real UDP receiver."""
     from uniflg.ffmpeg import ffmpeg_exe
 
-    rate, seconds = 16000, 5.0
+    rate, seconds = 16000, 8.0  # the last 2 s come after the catch-up even when the voice loads slowly
     path = tmp_path / "talk.wav"
     sf.write(str(path), speechlike(seconds, rate, 4), rate)
     rx = Receiver()
@@ -166,11 +166,11 @@ def test_the_documented_ffmpeg_re_pipe_gives_time_tags_that_never_go_back(tmp_pa
     tags, arrivals = np.array([f[1] for f in frames]), np.array([f[2] for f in frames])
     assert np.diff(tags).min() > 0, np.diff(tags).min()  # the neutral frame's too
     assert np.all(tags < arrivals)  # no frame is dated after it came
-    # once ffmpeg has caught up (its backlog is at most what the 64 KiB pipe held, 2 s), the sample clock again;
-    # ffmpeg -re itself runs a little ahead of real time at times (measured: 3 % over 2 s), and its jitter beyond
-    # AHEAD_ALLOWANCE_S shortens a block here and there
+    # once ffmpeg has caught up, about the sample clock: ffmpeg -re runs a little ahead of real time for a while
+    # (measured: 1.02-1.07x), and its jitter beyond AHEAD_ALLOWANCE_S shortens a block here and there, so the steps
+    # are at most the sample spacing and a few per cent less on average
     steady = np.diff(tags[-61:-1])
-    assert np.median(steady) == pytest.approx(1 / 30, abs=1e-4) and steady.mean() > 0.9 / 30
+    assert steady.mean() > 0.9 / 30 and steady.max() < 1 / 30 + 1e-3, steady
 
 
 @pytest.mark.parametrize(("sig", "nohup"), [(signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGHUP, True)])
@@ -597,6 +597,39 @@ def test_a_pipe_ahead_of_real_time_is_never_stamped_in_the_future(caplog: pytest
     assert np.all(np.diff(starts) > 0)
     assert starts[-1] - starts[0] < 1.0  # 2 s of audio arrived within about 0.3 s, and is dated so
     assert caplog.text.count("stdin delivers audio faster than real time") == 1
+
+
+def test_a_pipe_held_back_by_a_bursty_consumer_counts_no_underrun() -> None:
+    """`cat long.pcm | uniflg live --input -`: the queue fills, and the model takes blocks in bursts; while it
+    computes, the reader waits with a full pipe behind it. A 64 s file counted 8 underruns and its tags jumped by
+    150 ms (a new-user helper, session 24). A real pipe, filled as cat fills it, and a consumer that takes 20 blocks
+    then computes for 150 ms."""
+    rate, seconds = 16000, 8
+    read_end, write_end = os.pipe()
+
+    def writer() -> None:
+        os.write(write_end, b"\x00\x01" * (rate * seconds))  # blocks while the pipe is full, as cat does
+        os.close(write_end)
+
+    threading.Thread(target=writer, daemon=True).start()
+    with os.fdopen(read_end, "rb") as stream:
+        source = StreamSource(stream, rate, block_ms=20)  # type: ignore[arg-type]
+        out = BlockQueue(0.2, rate, source.block_samples)  # 10 blocks: it fills at once
+        source.start(out)
+        blocks: list[AudioBlock] = []
+        while True:
+            item = out.get(5)
+            assert item is not None
+            if isinstance(item, SourceEnded):
+                break
+            blocks.append(item)
+            if len(blocks) % 20 == 0:
+                time.sleep(0.15)
+    assert sum(len(b.samples) for b in blocks) == rate * seconds and out.underruns == 0
+    starts = np.array([b.captured_at for b in blocks])
+    ends = starts + np.array([b.span for b in blocks])
+    assert np.all(starts[1:] >= ends[:-1] - 1e-9) and np.all(np.diff(starts) > 0)
+    assert np.diff(starts).max() < 0.1  # no jump in the tags either
 
 
 def test_capture_clock_maps_samples_to_block_times() -> None:

@@ -11,6 +11,7 @@ from block to block and within one, so the frames' time tags do too.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
@@ -178,6 +179,13 @@ UNDERRUN_S = 0.1
 MIN_SPAN_SHARE = 0.01
 # Blocks beyond the catch-up allowance before the stream is named faster than real time.
 EARLY_BLOCKS_WARNED = 5
+# What a paced writer started with `live` may deliver beyond real time without being named faster than real time:
+# the time this source waited for its reader and the pipe it filled, plus CATCH_UP_MARGIN_S (ffmpeg -re's first
+# half-second burst, and the interpreter's start before the source existed: 0.4 s on a loaded 2-core machine), at up
+# to REAL_TIME_TOLERANCE times real time (ffmpeg -re catches up at about 1.05x for a while: measured 1.04-1.07x over
+# 11 s). `cat` is tens of times faster.
+CATCH_UP_MARGIN_S = 1.5
+REAL_TIME_TOLERANCE = 1.25
 
 
 @dataclass(frozen=True)
@@ -254,8 +262,11 @@ class StreamSource:
 class StreamStamps:
     """Capture times for a stream's blocks, from when they arrive (``now``) and what still waits in the pipe.
 
-    A block's capture cannot have begun later than ``now - (its samples + those waiting) / rate`` (one write of
-    85-100 ms is read as several blocks). The first block is stamped so; then the sample clock goes on from it, so
+    Every sample known to be there at a read (read, in this block, or waiting behind it) was captured by then: with
+    a real-time writer, sample ``i`` no later than ``read time - (samples there - i) / rate``. A block's capture
+    cannot have begun later than the least of these bounds over the reads that saw its first sample (one write of
+    85-100 ms is read as several blocks; a reader held back by its consumer, or a pipe filled while the voice loaded,
+    finds samples that came long before). The first block is stamped so; then the sample clock goes on from it, so
     a real-time writer's blocks are exactly their duration apart and frames leave evenly. A stream that falls more
     than :data:`UNDERRUN_S` behind that clock has a gap: the clock jumps on to the block (``Stamp.gap``). One that
     runs ahead of it by more than :data:`AHEAD_ALLOWANCE_S` (ffmpeg's catch-up burst after the voice loaded, a
@@ -274,6 +285,9 @@ class StreamStamps:
         self.early_blocks = 0  # blocks that came faster than real time, beyond the catch-up allowance
         self._next: float | None = None  # the stamp of the next sample on the sample clock
         self._first_seen = self._catch_up = 0.0
+        # (samples there by a read, read time - that count / rate) of the reads that may still bound a later block:
+        # ends and keys both increase (an entry with a key no lower than a later one's bounds nothing)
+        self._known: collections.deque[tuple[int, float]] = collections.deque()
 
     @property
     def faster_than_real_time(self) -> bool:
@@ -283,20 +297,29 @@ class StreamStamps:
         """The stamp of the next ``samples`` samples, read at ``now`` (epoch seconds) with ``waiting`` more samples
         still in the pipe behind them."""
         duration = samples / self.rate
-        latest = now - (samples + waiting) / self.rate
+        there = self.received + samples + waiting
+        key = now - there / self.rate
+        while self._known and self._known[-1][1] >= key:
+            self._known.pop()
+        self._known.append((there, key))
+        while self._known[0][0] <= self.received:  # reads that ended before this block: they bound nothing now
+            self._known.popleft()
+        latest = self._known[0][1] + self.received / self.rate  # the latest its capture can have begun
         gap = False
         if self._next is None:
             start = latest
             # a paced writer (ffmpeg -re) blocked while the voice loaded catches up in a burst: it may run ahead by
-            # as long as this source waited for its reader, plus the pipe it filled, and no more
-            self._first_seen, self._catch_up = now, now - self.created + (samples + waiting) / self.rate + 0.5
+            # as long as this source waited for its reader, plus the pipe it filled, and a margin
+            self._first_seen = now
+            self._catch_up = now - self.created + (samples + waiting) / self.rate + CATCH_UP_MARGIN_S
         elif latest - self._next > UNDERRUN_S:
             start, gap = latest, True  # the gap is not audio
         else:
             start = self._next
         excess = start - latest - AHEAD_ALLOWANCE_S  # there before its clock says it began, beyond the jitter
-        span = duration if excess <= 0 else max(MIN_SPAN_SHARE * duration, duration - excess)
-        self.early_blocks += self.received / self.rate > now - self._first_seen + self._catch_up
+        # below a microsecond is the epoch clock's float rounding (its step is 0.24 us), not a stream ahead
+        span = duration if excess <= 1e-6 else max(MIN_SPAN_SHARE * duration, duration - excess)
+        self.early_blocks += self.received / self.rate > REAL_TIME_TOLERANCE * (now - self._first_seen) + self._catch_up
         self._next = start + span
         self.received += samples
         return Stamp(start, span, gap)

@@ -268,8 +268,9 @@ def calibrate_face(args: argparse.Namespace) -> int:
     folder = args.voice or DEFAULT_VOICE_DIR
     prepare_output(folder, option="--voice")  # voice.json is rewritten: a read-only folder fails now, not after 2 min
     # the default texts: what they measure is what this voice's faces give now, even if an older calibration
-    # (of other weights) had more; the summary below says what was measured
-    calibration = store_face_calibration(load_voice(folder), folder, force=True)
+    # (of other weights) had more; the summary below says what was measured. The stored one is not read: a malformed
+    # one is what this command repairs (loading names it and sends the user here)
+    calibration = store_face_calibration(load_voice(folder, stored_calibration=False), folder, force=True)
     model = calibration.vowel_model
     cv_share = model.cv_share if model else {}
     summary = {"voice": str(folder), "rest_lip_gap": calibration.rest["lip_gap"], "jaw_range": calibration.jaw_range,

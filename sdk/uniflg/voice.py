@@ -79,8 +79,10 @@ class SpeechPath:
 
 
 def load_voice(path: str | Path | None = None, backend: str = "auto", threads: int | None = None,
-               options: BackendOptions | None = None) -> Voice:
+               options: BackendOptions | None = None, stored_calibration: bool = True) -> Voice:
     """Load a voice folder (None: the embedded default voice) on ``backend`` (auto|torch|onnxruntime|tensorrt).
+    ``stored_calibration`` False: voice.json's ``face_calibration`` is neither checked nor used (for measuring a new
+    one, as ``uniflg calibrate-face`` does, when the stored one is malformed).
     InvalidInputError for a ``path`` that is not a str or Path or ``options`` that are not BackendOptions;
     ModelFormatError for a broken folder; BackendUnavailableError when the backend cannot run here."""
     if path is not None and not isinstance(path, str | Path):
@@ -89,7 +91,7 @@ def load_voice(path: str | Path | None = None, backend: str = "auto", threads: i
         raise InvalidInputError(f"options must be a uniflg.backends.BackendOptions or None; got "
                                 f"{type(options).__name__}")
     folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
-    spec = read_voice_spec(path)
+    spec = read_voice_spec(path, stored_calibration)
     weights = folder / spec.weights if spec.weights else None
     engine = open_backend(backend, folder, {**spec.graphs, **spec.live_graph_files()}, weights, threads, options,
                           fixed_dims(spec.config))
@@ -100,16 +102,16 @@ def load_voice(path: str | Path | None = None, backend: str = "auto", threads: i
     return Voice(spec, engine, folder)
 
 
-def read_voice_spec(path: str | Path | None = None) -> VoiceSpec:
+def read_voice_spec(path: str | Path | None = None, stored_calibration: bool = True) -> VoiceSpec:
     """The checked :class:`VoiceSpec` of a voice folder (None: the embedded default voice) without loading any
-    model: every file it names is inside the folder with a sane header. ModelFormatError for a broken folder,
-    NotFoundError when there is no embedded voice."""
+    model: every file it names is inside the folder with a sane header (``stored_calibration``: as in
+    :func:`load_voice`). ModelFormatError for a broken folder, NotFoundError when there is no embedded voice."""
     from uniflg.voice_files import check_voice_folder
 
     folder = Path(path) if path is not None else DEFAULT_VOICE_DIR
     if path is None and not (folder / VOICE_FILE).is_file():
         raise NotFoundError("voice", "default", [])
-    return check_voice_folder(folder)
+    return check_voice_folder(folder, stored_calibration)
 
 
 def check_request(spec: VoiceSpec, options: SynthesisOptions) -> None:

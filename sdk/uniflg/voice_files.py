@@ -351,17 +351,19 @@ def _is_link(folder: Path, name: Any) -> bool:
 
 
 # ---- the folder -------------------------------------------------------------------------------------------------
-def check_voice_folder(folder: Path) -> VoiceSpec:
+def check_voice_folder(folder: Path, stored_calibration: bool = True) -> VoiceSpec:
     """Read ``voice.json`` and check every file it names (see the module docstring) -> the VoiceSpec. A file this
-    process may not read is a ModelFormatError naming it, like any other fault of the folder."""
+    process may not read is a ModelFormatError naming it, like any other fault of the folder. ``stored_calibration``
+    False: its ``face_calibration`` is neither checked nor kept (``uniflg calibrate-face`` replaces it, so a
+    malformed one must not stop it)."""
     try:
-        return _check_voice_folder(Path(folder))
+        return _check_voice_folder(Path(folder), stored_calibration)
     except PermissionError as exc:
         raise ModelFormatError(f"{exc.filename or folder}: cannot be read ({exc.strerror}); a voice folder's "
                                "files must be readable by the user running uniflg") from None
 
 
-def _check_voice_folder(folder: Path) -> VoiceSpec:
+def _check_voice_folder(folder: Path, stored_calibration: bool) -> VoiceSpec:
     from uniflg.voice_spec import VOICE_FILE, VoiceSpec, missing_voice_file
 
     folder = Path(folder)
@@ -381,6 +383,8 @@ def _check_voice_folder(folder: Path) -> VoiceSpec:
     except UnicodeDecodeError as exc:
         raise ModelFormatError(f"{spec_path} is not UTF-8 text ({exc})") from None
     spec = VoiceSpec.from_json(text, str(spec_path))
+    if not stored_calibration:
+        spec = dataclasses.replace(spec, face_calibration=None)
     check_config_limits(spec.config, str(spec_path))
     check_spec_contents(spec, str(spec_path))
     for graph, name in spec.graphs.items():
