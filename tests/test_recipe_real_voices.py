@@ -62,3 +62,16 @@ def test_stage2_reads_paired_and_held_items_with_a_telephone_band_share_of_0_3(t
     assert got["--augment-telephone"] == "0.3" and "kokoro_jm_kumo" in got["--paired-speakers"].split(",")
     (words,) = stage(tmp_path, name, LANDMARK_TELEPHONE="0.5")
     assert flags(words)["--augment-telephone"] == "0.5"
+
+
+def test_the_documented_smoke_run_moves_every_corpus_out_of_the_repository() -> None:
+    """docs/training.md's smoke run sets every *_DATA folder of the recipe to /tmp; one it missed (a new set) would
+    make its corpus inside the checkout."""
+    import re
+
+    folders = set(re.findall(r"^([A-Z0-9_]*DATA)=", RECIPE.read_text(), re.M))
+    docs = (RECIPE.parents[2] / "docs" / "training.md").read_text()
+    smoke = docs[docs.index("A smoke run with tiny sizes"):]
+    smoke = smoke[:smoke.index("bash training/recipes/real_voices.sh")]
+    assert {"MAIN_DATA", "SHORT_DATA", "HELD_DATA", "DATA"} <= folders
+    assert {f for f in folders if not re.search(rf"\b{f}=/tmp/", smoke)} == set()

@@ -9,8 +9,8 @@
 #   STAGE=vits bash training/recipes/real_voices.sh       # one stage: corpus|vits|vits-as|pair|landmarks|landmarks-as|
 #                                                         #   export|live|eval
 #   UTTERANCES=24 ENGLISH_UTTERANCES=6 VITS_STEPS=3 AS_STEPS=3 LANDMARK_STEPS=3 CHECKPOINT_EVERY=2 \
-#     NONSPEECH_UTTERANCES=4 HELD_UTTERANCES=4 MAIN_DATA=/tmp/rv-main ENGLISH_DATA=/tmp/rv-en \
-#     NONSPEECH_DATA=/tmp/rv-ns HELD_DATA=/tmp/rv-held DATA=/tmp/rv PAIRED_DATA=/tmp/rv-paired \
+#     NONSPEECH_UTTERANCES=4 HELD_UTTERANCES=4 SHORT_UTTERANCES=4 MAIN_DATA=/tmp/rv-main ENGLISH_DATA=/tmp/rv-en \
+#     NONSPEECH_DATA=/tmp/rv-ns HELD_DATA=/tmp/rv-held SHORT_DATA=/tmp/rv-short DATA=/tmp/rv PAIRED_DATA=/tmp/rv-paired \
 #     STAGE2_DATA=/tmp/rv-stage2 RUNS=/tmp/rv-runs \
 #     bash training/recipes/real_voices.sh               # a smoke run: each stage starts and checkpoints
 #
