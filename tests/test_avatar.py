@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -442,3 +443,28 @@ def test_calibrate_face_repairs_a_malformed_stored_calibration(tmp_path, stored:
     ran = run_here("calibrate-face", "--voice", str(folder), "--json")
     assert ran.returncode == 0, ran.stderr
     assert face_calibration(load_voice(folder, backend="onnxruntime")).vowel_model is not None  # loads, and whole
+
+
+def test_a_voice_folder_that_cannot_take_the_calibration_says_so_by_name(small_tmpfs) -> None:
+    """A read-only folder is refused before the measurement (13 s on the default voice); a full disk fails the write
+    after it, named as voice.json (it named the temporary file), with voice.json as it was. Real tmpfs mounts."""
+    import shutil
+    import subprocess
+
+    from uniflg.avatar import CALIBRATION_TEXTS
+    from uniflg.voice import DEFAULT_VOICE_DIR, load_voice
+
+    voice = load_voice(backend="onnxruntime")
+    before = (DEFAULT_VOICE_DIR / "voice.json").read_bytes()
+    read_only = small_tmpfs(len(before) // 1024 + 64)
+    shutil.copy(DEFAULT_VOICE_DIR / "voice.json", read_only)
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only)], check=True)
+    started = time.monotonic()
+    with pytest.raises(InvalidInputError, match="cannot write to output folder .*Read-only file system"):
+        store_face_calibration(voice, read_only, CALIBRATION_TEXTS[:6])
+    assert time.monotonic() - started < 1.0  # nothing was measured
+    full = small_tmpfs(len(before) // 1024 + 16)  # room for voice.json, not for its rewritten copy beside it
+    shutil.copy(DEFAULT_VOICE_DIR / "voice.json", full)
+    with pytest.raises(InvalidInputError, match=r"voice\.json cannot be rewritten \(No space left on device\)"):
+        store_face_calibration(voice, full, CALIBRATION_TEXTS[:6])
+    assert (full / "voice.json").read_bytes() == before and [p.name for p in full.iterdir()] == ["voice.json"]

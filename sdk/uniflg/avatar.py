@@ -239,7 +239,11 @@ def store_face_calibration(voice: Any, folder: str | Path, texts: Iterable[str] 
 
     Raises :class:`InvalidInputError`, and leaves ``voice.json`` as it was, when the new calibration lacks a part
     the stored one has (:func:`lost_parts`: texts whose vowels the voice does not read, e.g. English ones for a
-    Japanese face, give no vowel classifier), unless ``force``."""
+    Japanese face, give no vowel classifier), unless ``force``; when ``folder`` cannot be written (checked before
+    the measurement, which takes 13 s on the default voice); or when writing ``voice.json`` fails (a full disk)."""
+    from uniflg.outputs import prepare_output
+
+    prepare_output(Path(folder), option="the voice folder")
     calibration = measure_face_calibration(voice, texts)
     spec = read_spec(folder)
     if spec.face_calibration and not force and (lost := lost_parts(calibration,
@@ -248,7 +252,11 @@ def store_face_calibration(voice: Any, folder: str | Path, texts: Iterable[str] 
             f"{Path(folder) / 'voice.json'} keeps its face calibration: the one measured from these texts lacks "
             f"{', '.join(lost)} (texts in the language the voice's faces were trained on measure them, e.g. the "
             "default texts; force=True replaces it anyway)")
-    replace(spec, face_calibration=calibration.to_dict()).write(Path(folder))
+    try:
+        replace(spec, face_calibration=calibration.to_dict()).write(Path(folder))
+    except OSError as exc:  # it named its temporary file; the file the user knows is voice.json
+        raise InvalidInputError(f"{Path(folder) / 'voice.json'} cannot be rewritten ({exc.strerror or exc}); it is "
+                                "left as it was, without the new calibration") from None
     with contextlib.suppress(AttributeError):
         voice._face_calibration = calibration
     return calibration
