@@ -458,7 +458,8 @@ def test_a_voice_folder_that_cannot_take_the_calibration_says_so_by_name(small_t
     before = (DEFAULT_VOICE_DIR / "voice.json").read_bytes()
     read_only = small_tmpfs(len(before) // 1024 + 64)
     shutil.copy(DEFAULT_VOICE_DIR / "voice.json", read_only)
-    subprocess.run(["mount", "-o", "remount,ro", str(read_only)], check=True)
+    if subprocess.run(["mount", "-o", "remount,ro", str(read_only)]).returncode:
+        pytest.skip("remounting a tmpfs read-only is not permitted here")
     started = time.monotonic()
     with pytest.raises(InvalidInputError, match="cannot write to output folder .*Read-only file system"):
         store_face_calibration(voice, read_only, CALIBRATION_TEXTS[:6])
