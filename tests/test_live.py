@@ -28,6 +28,8 @@ from uniflg_bridge.fanout import FrameEvent, StreamMeta
 from uniflg_bridge.live import CaptureClock, LatencyStats, LiveOptions, LiveSession, PlayoutDelay
 
 ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(  # what the child processes import from
+    [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
 pytestmark = pytest.mark.skipif(not (DEFAULT_VOICE_DIR / "voice.json").is_file(), reason="no embedded voice")
 
 
@@ -81,10 +83,8 @@ def osc_frames(packets: list[tuple[bytes, float]]) -> tuple[list[tuple[int, floa
 
 
 def run_cli(args: list[str], stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
     return subprocess.run([sys.executable, "-m", "uniflg_bridge.live_cli", *args], input=stdin,
-                          capture_output=True, timeout=timeout, env=env)
+                          capture_output=True, timeout=timeout, env=ENV)
 
 
 def test_paced_file_sends_every_frame_tagged_with_capture_time(tmp_path: Path) -> None:
@@ -147,14 +147,12 @@ def test_the_documented_ffmpeg_re_pipe_gives_time_tags_that_never_go_back(tmp_pa
     path = tmp_path / "talk.wav"
     sf.write(str(path), speechlike(seconds, rate, 4), rate)
     rx = Receiver()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
     writer = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-re", "-i", str(path), "-f",
                                "s16le", "-ac", "1", "-ar", str(rate), "-"], stdout=subprocess.PIPE)
     assert writer.stdout is not None
     live = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", "-", "--rate", str(rate),
                              "--osc", f"127.0.0.1:{rx.port}", "--quiet"], stdin=writer.stdout,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     writer.stdout.close()  # live holds the read end now: ffmpeg sees it go if live ends first
     out, err = live.communicate(timeout=120)
     assert writer.wait(timeout=30) == 0 and live.returncode == 0, err.decode()
@@ -177,8 +175,6 @@ def test_the_documented_ffmpeg_re_pipe_gives_time_tags_that_never_go_back(tmp_pa
 def test_sigterm_ends_cleanly_with_a_neutral_frame(sig: signal.Signals, nohup: bool) -> None:
     """SIGHUP: the terminal closed, SSH dropped; under nohup it is ignored and stays so (SIGTERM then ends it)."""
     rx = Receiver()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
 
     def dispositions() -> None:  # a terminal's defaults, or nohup's
         terminal_signals()
@@ -187,7 +183,7 @@ def test_sigterm_ends_cleanly_with_a_neutral_frame(sig: signal.Signals, nohup: b
 
     proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", "-", "--rate", "24000",
                              "--osc", f"127.0.0.1:{rx.port}", "--quiet", "--delay-ms", "0"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
                             preexec_fn=dispositions)
     assert proc.stdin is not None
     audio = (speechlike(3.0, 24000, 2) * 32767).astype("<i2").tobytes()
@@ -215,11 +211,9 @@ def test_sigterm_ends_cleanly_with_a_neutral_frame(sig: signal.Signals, nohup: b
 def test_a_signal_while_stdin_is_open_and_idle_exits_0_without_aborting(sig: signal.Signals) -> None:
     """`sleep 40 | uniflg live --input -` then Ctrl-C: the reader thread was blocked inside stdin's buffered reader,
     and interpreter shutdown aborted (SIGABRT, "Fatal Python error: _enter_buffered_busy")."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
     proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", "-", "--rate", "48000",
                              "--delay-ms", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env,
+                            stderr=subprocess.PIPE, env=ENV,
                             preexec_fn=terminal_signals)
     assert proc.stdin is not None and proc.stderr is not None
     deadline = time.time() + 60  # wait until the voice is loaded and the stream runs
@@ -270,11 +264,9 @@ def test_a_signal_during_a_long_jitter_buffer_drain_stops_at_once(tmp_path: Path
     path = tmp_path / "talk.wav"
     sf.write(str(path), speechlike(1.0, 24000), 24000)
     rx = Receiver()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
     proc = subprocess.Popen([sys.executable, "-m", "uniflg_bridge.live_cli", "--input", str(path), "--delay-ms",
                              "8000", "--osc", f"127.0.0.1:{rx.port}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env, preexec_fn=terminal_signals)
+                            stderr=subprocess.PIPE, env=ENV, preexec_fn=terminal_signals)
     assert proc.stderr is not None
     deadline, lines = time.time() + 60, []
     while time.time() < deadline and not any(b"live:" in ln and b"Hz" in ln for ln in lines):
@@ -291,10 +283,8 @@ def test_a_signal_during_a_long_jitter_buffer_drain_stops_at_once(tmp_path: Path
 
 
 def test_closed_stdin_is_one_line() -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
     done = subprocess.run(f"{sys.executable} -m uniflg_bridge.live_cli --input - --rate 48000 <&-", shell=True,
-                          capture_output=True, env=env, timeout=60)
+                          capture_output=True, env=ENV, timeout=60)
     assert done.returncode == 2 and done.stderr.decode().strip().endswith(
         "--input -: standard input is closed (give a pipe, e.g. ffmpeg ... | uniflg live --input - --rate 48000)")
 
@@ -319,10 +309,8 @@ def test_a_bad_sample_mid_run_ends_with_exit_1_and_the_summary(tmp_path: Path) -
 def test_a_summary_reader_that_goes_away_is_no_traceback(tmp_path: Path) -> None:
     path = tmp_path / "talk.wav"
     sf.write(str(path), speechlike(1.0, 24000), 24000)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
     done = subprocess.run(f"{sys.executable} -m uniflg_bridge.live_cli --input {path} --quiet --delay-ms 0 "
-                          f"--summary {tmp_path / 's.json'} | true", shell=True, capture_output=True, env=env,
+                          f"--summary {tmp_path / 's.json'} | true", shell=True, capture_output=True, env=ENV,
                           timeout=60)
     assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, done.stderr.decode()
     assert json.loads((tmp_path / "s.json").read_text())["ended_by"] == "end of input"
@@ -841,8 +829,6 @@ def test_live_warms_the_speech_paths_but_not_the_text_front_end() -> None:
     probe = ("import sys; from uniflg.voice import load_voice; from uniflg_bridge.live import LiveSession; "
              "s = LiveSession.__new__(LiveSession); s.voice = load_voice(); s._warm_up(); "
              "print('pyopenjtalk' in sys.modules); s.voice.warm_up(); print('pyopenjtalk' in sys.modules)")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / p) for p in ("sdk", "training", "engine_bridge", "engine_bridge/generated")])}
-    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", probe], env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True"]

@@ -111,7 +111,7 @@ def test_preprocess_and_both_stages_read_word_free_items(tmp_path: Path) -> None
     assert "word-free" not in proc.stderr  # stage 2 keeps them
 
     # Which items each path trains on: word-free ones only ever through the speech path.
-    model = load_stage1(run).eval()
+    model = load_stage1(run)[0].eval()
     dataset, collate, _ = open_training_data(data, "train", True, 12.0, model.cfg.audio.sample_rate)
     stage = LandmarkStage(model, LandmarkTrainOptions(), torch.device("cpu"))
     seen: list[tuple[str, list[str]]] = []

@@ -301,7 +301,7 @@ def test_stage2_caches_deterministic_frozen_inputs(corpus: Path, vits_run: Path,
     from uniflg_train.trainer.landmarks import LandmarkStage, load_stage1
     from uniflg_train.trainer.options import LandmarkTrainOptions
 
-    model = load_stage1(vits_run).eval()  # as train_step runs it: frozen, no dropout
+    model = load_stage1(vits_run)[0].eval()  # as train_step runs it: frozen, no dropout
     dataset, collate, _ = open_training_data(corpus, "train", True, 12.0, model.cfg.audio.sample_rate,
                                              only_speakers=("mei",))
     assert {it["speaker"] for it in dataset.items} == {"mei"}
@@ -330,7 +330,7 @@ def test_augmentation_reaches_only_the_speech_path(corpus: Path, vits_run: Path,
     from uniflg_train.trainer.landmarks import LandmarkStage, load_stage1
     from uniflg_train.trainer.options import LandmarkTrainOptions
 
-    model = load_stage1(vits_run).eval()
+    model = load_stage1(vits_run)[0].eval()
     dataset, collate, _ = open_training_data(corpus, "train", True, 12.0, model.cfg.audio.sample_rate)
     batch = next(iter(make_loader(dataset, collate, 3, 0, 0)))
     aug = augment_batch(batch, SpeechAugmenter(model.cfg.audio.sample_rate), seed=5)
@@ -461,7 +461,7 @@ def test_tune_posterior_trains_only_the_posterior_and_the_decoder(corpus: Path, 
     from uniflg_train.trainer.landmarks import LandmarkStage, load_stage1
     from uniflg_train.trainer.options import LandmarkTrainOptions
 
-    model = load_stage1(vits_run)
+    model, _ = load_stage1(vits_run)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     dataset, collate, _ = open_training_data(corpus, "train", True, 12.0, model.cfg.audio.sample_rate)
     batch = next(iter(make_loader(dataset, collate, 4, 0, 0)))

@@ -24,7 +24,7 @@ from uniflg.errors import InvalidInputError
 from uniflg.landmarks import FPS
 from uniflg.retarget import ARKIT_52, VOWELS, Calibration, Retargeter
 from uniflg.types import SynthesisOptions
-from uniflg.voice_spec import read_spec
+from uniflg.voice_spec import VOICE_FILE, read_spec
 from uniflg.vowels import VowelModel, VowelState, mouth_shape
 
 SILENCE_SECONDS = 2.0
@@ -249,13 +249,13 @@ def store_face_calibration(voice: Any, folder: str | Path, texts: Iterable[str] 
     if spec.face_calibration and not force and (lost := lost_parts(calibration,
                                                                    Calibration.from_dict(spec.face_calibration))):
         raise InvalidInputError(
-            f"{Path(folder) / 'voice.json'} keeps its face calibration: the one measured from these texts lacks "
+            f"{Path(folder) / VOICE_FILE} keeps its face calibration: the one measured from these texts lacks "
             f"{', '.join(lost)} (texts in the language the voice's faces were trained on measure them, e.g. the "
             "default texts; force=True replaces it anyway)")
     try:
         replace(spec, face_calibration=calibration.to_dict()).write(Path(folder))
     except OSError as exc:  # it named its temporary file; the file the user knows is voice.json
-        raise InvalidInputError(f"{Path(folder) / 'voice.json'} cannot be rewritten ({exc.strerror or exc}); it is "
+        raise InvalidInputError(f"{Path(folder) / VOICE_FILE} cannot be rewritten ({exc.strerror or exc}); it is "
                                 "left as it was, without the new calibration") from None
     with contextlib.suppress(AttributeError):
         voice._face_calibration = calibration

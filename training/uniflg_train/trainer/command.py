@@ -220,7 +220,6 @@ def _run_vits(args: argparse.Namespace) -> int:
 
 
 def _run_landmarks(args: argparse.Namespace) -> int:
-    from uniflg_train.checkpoint import newest_checkpoint_path
     from uniflg_train.data.labels import check_as_unknown, check_stand_in
     from uniflg_train.trainer.landmarks import load_stage1, train_landmarks
 
@@ -250,8 +249,7 @@ def _run_landmarks(args: argparse.Namespace) -> int:
     if args.tune_posterior and (variant.landmark_input != "latent" or variant.landmark_training == "text"):
         raise InvalidInputError(f"--tune-posterior needs a variant whose speech path reads the posterior "
                                 f"(uniflg, as, stl); --variant {args.variant} has none")
-    stage1 = newest_checkpoint_path(args.vits)  # resolved once: a run that is training moves its newest on
-    model = load_stage1(stage1, variant)
+    model, stage1 = load_stage1(args.vits, variant)
     check_stand_in(options.unknown_speakers_as, model.cfg.speakers, str(args.vits))  # before any data is read
     check_as_unknown(options.read_as_unknown, options.unknown_speakers_as, model.cfg.speakers, str(args.vits))
     if options.read_as_unknown and variant.conditioning != "speaker":

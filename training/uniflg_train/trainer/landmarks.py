@@ -238,11 +238,12 @@ def landmark_statistics(dataset: UniFLGDataset, collate: Collate, limit: int = 5
     return mean, scale
 
 
-def load_stage1(vits: Path, variant: VariantConfig | None = None) -> UniFLG:
+def load_stage1(vits: Path, variant: VariantConfig | None = None) -> tuple[UniFLG, Path]:
     """Build the stage-2 model from stage 1: a run folder (its newest checkpoint), a checkpoint directory or a
     model file such as a voice's ``model.safetensors`` (so a shipped voice's face decoder can be retrained on
     new faces without redoing stage 1). ``variant`` (None: stage 1's) may change the decoder, which starts fresh
-    anyway; the weights are read once, with the variant's config.
+    anyway; the weights are read once, with the variant's config. -> (model, the checkpoint or file it came from:
+    a run folder is resolved once, so a stage 1 still training cannot move it between loading and recording).
 
     Raises ModelFormatError when ``vits`` holds no complete model, InvalidInputError when ``variant`` is
     conditioned on something else than stage 1 (speaker vs emotion rows)."""
@@ -252,14 +253,14 @@ def load_stage1(vits: Path, variant: VariantConfig | None = None) -> UniFLG:
     files, config_json, _ = model_files(source)
     base = ModelConfig.from_json(config_json) if config_json is not None else read_config(files[0])
     if variant is not None and variant.conditioning != base.variant.conditioning:
-        raise InvalidInputError(f"{variant.name} needs a stage 1 conditioned on {variant.conditioning} rows; {vits} "
+        raise InvalidInputError(f"{variant.name} needs a stage 1 conditioned on {variant.conditioning} rows; {source} "
                                 f"is conditioned on {base.variant.conditioning} rows (train stage 1 with the same "
                                 "--variant)")
     cfg = base.replace(variant=variant) if variant is not None and variant != base.variant else None
     # the landmark decoder always starts fresh: stage 2 trains it (a voice file's trained one included)
     model, where = load_trained_model(source, cfg, skip_prefixes=("landmark_decoder.",))
     log.info("loaded stage 1 from %s", where)
-    return model
+    return model, where
 
 
 STAGE1_RECORD = "stage1.json"  # in a stage-2 run: the stage-1 checkpoint or model file its --vits resolved to
